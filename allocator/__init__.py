@@ -1,0 +1,1 @@
+"""allocator: balanced allocation of education resources between urban, town and rural schools."""
