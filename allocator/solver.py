@@ -82,7 +82,9 @@ class SolverOptions:
         if self.method not in _METHODS:
             raise ValueError(f"method must be one of {_METHODS}, got {self.method!r}")
         if self.time_limit is not None and not self.time_limit > 0:
-            raise ValueError(f"time_limit must be a positive number of seconds, got {self.time_limit!r}")
+            raise ValueError(
+                f"time_limit must be a positive number of seconds, got {self.time_limit!r}"
+            )
         if not 0 <= self.mip_gap < 1:
             raise ValueError(f"mip_gap must be in [0, 1), got {self.mip_gap!r}")
         if self.threads is not None and self.threads < 1:
@@ -317,14 +319,18 @@ def _solve_matrix_highs(c, A, rl, ru, cl, cu, integ, maximize, offset, options, 
         _raise_infeasible(result, A, rl, ru, cl, cu, row_groups)
     elif status in (MS.kUnbounded, MS.kUnboundedOrInfeasible):
         result = SolveInfo("unbounded", None, None, None, seconds, "highs")
-        raise SolverError("the model is unbounded: some objective term can grow without limit", result)
+        raise SolverError(
+            "the model is unbounded: some objective term can grow without limit", result
+        )
     elif has_solution:
         bound = float(info.mip_dual_bound) if is_mip else None
         result = SolveInfo("feasible", objective, bound, _gap(objective, bound), seconds, "highs")
     else:
         result = SolveInfo("error", None, None, None, seconds, "highs")
         reason = h.modelStatusToString(status)
-        raise SolverError(f"the solver stopped without a plan ({reason}) after {seconds:.1f} s", result)
+        raise SolverError(
+            f"the solver stopped without a plan ({reason}) after {seconds:.1f} s", result
+        )
     solution = h.getSolution()
     x = np.asarray(solution.col_value, dtype=float)
     duals = np.asarray(solution.row_dual, dtype=float) if solution.dual_valid else None
@@ -339,7 +345,9 @@ def _raise_infeasible(info, A, rl, ru, cl, cu, row_groups):
         parts = ", ".join(f"{g} (short by {v:.4g})" for g, v in worst[:5])
         message = f"no plan meets every requirement; conflicting: {parts}"
     else:
-        message = "no plan meets every requirement (integrality or bounds make the model infeasible)"
+        message = (
+            "no plan meets every requirement (integrality or bounds make the model infeasible)"
+        )
     exc = Infeasible(message, violations)
     exc.info = info
     raise exc
@@ -506,7 +514,14 @@ def _solve_problem_cbc(prob: pulp.LpProblem, options: SolverOptions) -> SolveInf
     objective = pulp.value(prob.objective) if prob.objective is not None else 0.0
     objective = float(objective) if objective is not None else 0.0
     if status == pulp.LpStatusOptimal and sol_status == pulp.LpSolutionOptimal:
-        return SolveInfo("optimal", objective, None if is_mip else objective, None if is_mip else 0.0, seconds, "cbc")
+        return SolveInfo(
+            "optimal",
+            objective,
+            None if is_mip else objective,
+            None if is_mip else 0.0,
+            seconds,
+            "cbc",
+        )
     if sol_status == pulp.LpSolutionIntegerFeasible:
         return SolveInfo("feasible", objective, None, None, seconds, "cbc")
     if status == pulp.LpStatusInfeasible:
@@ -515,6 +530,8 @@ def _solve_problem_cbc(prob: pulp.LpProblem, options: SolverOptions) -> SolveInf
         _raise_infeasible(info, A, rl, ru, cl, cu, groups)
     if status == pulp.LpStatusUnbounded:
         info = SolveInfo("unbounded", None, None, None, seconds, "cbc")
-        raise SolverError("the model is unbounded: some objective term can grow without limit", info)
+        raise SolverError(
+            "the model is unbounded: some objective term can grow without limit", info
+        )
     info = SolveInfo("error", None, None, None, seconds, "cbc")
     raise SolverError(f"CBC stopped without a plan ({pulp.LpStatus[status]})", info)

@@ -1,0 +1,297 @@
+"""Reading and writing regions: a folder of CSV files or one Excel workbook.
+
+Format (folder): ``schools.csv``, ``settlements.csv``, ``roads.csv`` (columns ``u, v, minutes``) and
+``nodes.csv`` (``node, x, y``); UTF-8 with or without a byte-order mark (Excel writes one). A workbook
+(``.xlsx``) has one sheet per table with the same names. ``load_region(save_region(r))`` equals ``r``
+(for a workbook: numbers with at most 15 significant digits, which is what Excel stores).
+
+Errors name the file and the line (line 1 is the header) as well as the table, row, column and value.
+Outputs are written to a temporary place beside the target and moved into place whole.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+
+from allocator.errors import InputError
+from allocator.region import Region
+
+__all__ = ["load_region", "save_region", "atomic_folder"]
+
+TABLES = ("schools", "settlements", "roads", "nodes")
+_TEXT_COLUMNS = {
+    "schools": ["school_id", "name", "county", "township", "area_type", "level", "node"],
+    "settlements": ["settlement_id", "county", "township", "area_type", "node"],
+    "roads": ["u", "v"],
+    "nodes": ["node"],
+}
+_REQUIRED = {"roads": ("u", "v", "minutes"), "nodes": ("node", "x", "y")}
+
+
+def _read_csv(path: Path, table: str) -> pd.DataFrame:
+    if not path.exists():
+        raise InputError(
+            f"file not found; expected the {table} table as {path.name}",
+            table=table,
+            file=str(path),
+        )
+    try:
+        df = pd.read_csv(
+            path,
+            encoding="utf-8-sig",
+            dtype={c: str for c in _TEXT_COLUMNS[table]},
+            keep_default_na=True,
+            na_values=[""],
+        )
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8 CSV",
+            table=table,
+            file=str(path),
+        ) from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise InputError(f"cannot parse as CSV: {exc}", table=table, file=str(path)) from None
+    return df
+
+
+def _read_tables(path: Path) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
+    if path.is_dir():
+        files = {t: path / f"{t}.csv" for t in TABLES}
+        return {t: _read_csv(f, t) for t, f in files.items()}, {t: str(f) for t, f in files.items()}
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        if not path.exists():
+            raise InputError("file not found; expected an Excel workbook", file=str(path))
+        try:
+            sheets = pd.read_excel(
+                path,
+                sheet_name=None,
+                dtype={c: str for cols in _TEXT_COLUMNS.values() for c in cols},
+            )
+        except Exception as exc:  # openpyxl raises many types for a damaged workbook
+            raise InputError(f"cannot read the workbook: {exc}", file=str(path)) from None
+        missing = [t for t in TABLES if t not in sheets]
+        if missing:
+            raise InputError(
+                f"missing sheet(s) {', '.join(missing)}; expected sheets {', '.join(TABLES)}",
+                file=str(path),
+            )
+        return {t: sheets[t] for t in TABLES}, {t: f"{path} [sheet {t}]" for t in TABLES}
+    raise InputError("expected a folder of CSV files or an .xlsx workbook", file=str(path))
+
+
+def _graph(nodes: pd.DataFrame, roads: pd.DataFrame, files: dict[str, str]) -> nx.Graph:
+    for table, df in (("nodes", nodes), ("roads", roads)):
+        missing = [c for c in _REQUIRED[table] if c not in df.columns]
+        if missing:
+            raise InputError(
+                f"missing required column(s) {', '.join(missing)}",
+                table=table,
+                column=missing[0],
+                file=files[table],
+                line=1,
+            )
+    graph = nx.Graph()
+    for pos, node in enumerate(nodes["node"]):
+        if pd.isna(node):
+            raise InputError(
+                "empty node id",
+                table="nodes",
+                column="node",
+                row=pos,
+                file=files["nodes"],
+                line=pos + 2,
+            )
+        if graph.has_node(node):
+            raise InputError(
+                f"duplicate node {node!r}",
+                table="nodes",
+                column="node",
+                row=pos,
+                row_id=node,
+                value=node,
+                file=files["nodes"],
+                line=pos + 2,
+            )
+        graph.add_node(node, x=nodes["x"].iloc[pos], y=nodes["y"].iloc[pos])
+    for pos, (u, v, minutes) in enumerate(
+        zip(roads["u"], roads["v"], roads["minutes"], strict=True)
+    ):
+        for end in (u, v):
+            if not graph.has_node(end):
+                raise InputError(
+                    f"edge end {end!r} is not in nodes.csv; expected a listed node",
+                    table="roads",
+                    row=pos,
+                    row_id=f"{u}-{v}",
+                    column="u" if end == u else "v",
+                    value=end,
+                    file=files["roads"],
+                    line=pos + 2,
+                )
+        graph.add_edge(u, v, minutes=minutes, _line=pos + 2)
+    return graph
+
+
+def load_region(path: str | os.PathLike, name: str | None = None) -> Region:
+    """Load a region from a folder of CSV files or an Excel workbook.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A folder with ``schools.csv``, ``settlements.csv``, ``roads.csv``, ``nodes.csv``, or an
+        ``.xlsx`` workbook with sheets of those names.
+    name : str, optional
+        Region name (default: the folder or file name).
+
+    Returns
+    -------
+    Region
+
+    Raises
+    ------
+    InputError
+        Naming the file and line, the table, row id, column, value and what was expected.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from allocator.synth import make_region
+    >>> region = make_region(schools=60, seed=1)
+    >>> folder = tempfile.mkdtemp()
+    >>> save_region(region, folder)
+    >>> load_region(folder) == region
+    True
+    """
+    path = Path(path)
+    tables, files = _read_tables(path)
+    try:
+        graph = _graph(tables["nodes"], tables["roads"], files)
+        graph = _clean_graph(graph)
+        region = Region(tables["schools"], tables["settlements"], graph, name=name or path.stem)
+        region.roads.graph.pop("_lines", None)
+        return region
+    except InputError as exc:
+        if exc.file is not None:
+            raise
+        table = exc.table or "schools"
+        line = None
+        if exc.row is not None and table in ("schools", "settlements", "roads", "nodes"):
+            line = exc.row + 2
+            if table == "roads" and isinstance(exc.row_id, str):
+                line = _edge_line(graph, exc.row_id) or line
+        if table == "nodes" and exc.row_id is not None:
+            matches = np.flatnonzero(
+                tables["nodes"]["node"].astype(str).to_numpy() == str(exc.row_id)
+            )
+            line = int(matches[0]) + 2 if len(matches) else None
+        raise exc.located(files.get(table, str(path)), line) from None
+
+
+def _clean_graph(graph: nx.Graph) -> nx.Graph:
+    lines = {}
+    for u, v, data in graph.edges(data=True):
+        lines[(str(u), str(v))] = lines[(str(v), str(u))] = data.pop("_line")
+    graph.graph["_lines"] = lines
+    return graph
+
+
+def _edge_line(graph, row_id: str):
+    lines = graph.graph.get("_lines", {})
+    u, _, v = row_id.partition("-")
+    return lines.get((u, v))
+
+
+def _tables_of(region: Region) -> dict[str, pd.DataFrame]:
+    nodes = pd.DataFrame(
+        [(n, d["x"], d["y"]) for n, d in region.roads.nodes(data=True)], columns=["node", "x", "y"]
+    )
+    roads = pd.DataFrame(
+        [(u, v, d["minutes"]) for u, v, d in region.roads.edges(data=True)],
+        columns=["u", "v", "minutes"],
+    )
+    return {
+        "schools": region.schools,
+        "settlements": region.settlements,
+        "roads": roads,
+        "nodes": nodes,
+    }
+
+
+def save_region(region: Region, path: str | os.PathLike) -> None:
+    """Write a region as a folder of CSV files, or as an ``.xlsx`` workbook if the path ends so.
+
+    The output is written to a temporary place and moved into place whole; an existing folder or
+    file at ``path`` is replaced.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> from allocator.synth import make_region
+    >>> folder = os.path.join(tempfile.mkdtemp(), "region")
+    >>> save_region(make_region(schools=60, seed=1), folder)
+    >>> sorted(os.listdir(folder))
+    ['nodes.csv', 'roads.csv', 'schools.csv', 'settlements.csv']
+    """
+    path = Path(path)
+    tables = _tables_of(region)
+    if path.suffix.lower() == ".xlsx":
+        fd, tmp = tempfile.mkstemp(
+            suffix=".xlsx", dir=path.parent if path.parent.exists() else None
+        )
+        os.close(fd)
+        try:
+            with pd.ExcelWriter(tmp, engine="openpyxl") as writer:
+                for table, df in tables.items():
+                    df.to_excel(writer, sheet_name=table, index=False)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+        return
+    with atomic_folder(path) as tmp:
+        for table, df in tables.items():
+            df.to_csv(tmp / f"{table}.csv", index=False, encoding="utf-8")
+
+
+class atomic_folder:
+    """Context manager: write into a temporary folder, then move it into place whole.
+
+    On an exception nothing is left behind and an existing folder at the target is untouched.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> target = os.path.join(tempfile.mkdtemp(), "out")
+    >>> with atomic_folder(target) as tmp:
+    ...     _ = (tmp / "a.txt").write_text("hello")
+    >>> os.listdir(target)
+    ['a.txt']
+    """
+
+    def __init__(self, target: str | os.PathLike):
+        self.target = Path(target)
+
+    def __enter__(self) -> Path:
+        self.target.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.", dir=self.target.parent))
+        return self.tmp
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            return False
+        old = None
+        if self.target.exists():
+            old = self.target.with_name(f".{self.target.name}.old-{os.getpid()}")
+            os.replace(self.target, old)
+        os.replace(self.tmp, self.target)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink()
+        return False

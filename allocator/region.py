@@ -1,0 +1,527 @@
+"""The Region: schools, settlements and the road network of a planning area, validated once.
+
+A :class:`Region` is either fully valid or not created. It is never changed in place: planners return
+new regions from ``plan.apply(region)``, and :meth:`Region.replace` builds a modified copy (validated
+again).
+
+Conventions
+-----------
+* Ids (``school_id``, ``settlement_id``) and road-graph nodes are strings.
+* Counts (pupils, classes, seats, teachers, rooms) are whole numbers >= 0; areas, money and
+  coordinates are floats. Coordinates are in km; road edges carry ``minutes`` (> 0).
+* Optional extra columns are kept and carried through unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from allocator.errors import InputError
+
+__all__ = [
+    "Region",
+    "AREA_TYPES",
+    "LEVELS",
+    "BANDS",
+    "PUPIL_COLUMNS",
+    "SCHOOL_COLUMNS",
+    "SETTLEMENT_COLUMNS",
+]
+
+AREA_TYPES = ("urban", "town", "rural")
+LEVELS = ("primary", "junior", "nine_year", "senior", "teaching_point")
+#: Grade bands: lower primary (grades 1-3), upper primary (4-6), junior (7-9), senior high.
+BANDS = ("lower_primary", "upper_primary", "junior", "senior")
+PUPIL_COLUMNS = tuple(f"pupils_{b}" for b in BANDS)
+
+_SCHOOL_TEXT = ("school_id", "name", "county", "township", "area_type", "level", "node")
+_SCHOOL_FLOAT = ("x", "y", "floor_area_m2", "sports_area_m2", "equipment_value", "annual_cost")
+_SCHOOL_COUNT = (
+    *PUPIL_COLUMNS,
+    "classes",
+    "capacity",
+    "teachers",
+    "teachers_qualified",
+    "teachers_backbone",
+    "teachers_pe_arts",
+    "multimedia_rooms",
+)
+SCHOOL_COLUMNS = (
+    *_SCHOOL_TEXT[:6],
+    "node",
+    "x",
+    "y",
+    *PUPIL_COLUMNS,
+    "classes",
+    "capacity",
+    "teachers",
+    "teachers_qualified",
+    "teachers_backbone",
+    "teachers_pe_arts",
+    "floor_area_m2",
+    "sports_area_m2",
+    "equipment_value",
+    "multimedia_rooms",
+    "annual_cost",
+)
+_SETTLEMENT_TEXT = ("settlement_id", "county", "township", "area_type", "node")
+SETTLEMENT_COLUMNS = (*_SETTLEMENT_TEXT[:4], "node", *PUPIL_COLUMNS)
+_TEACHER_SUBSETS = ("teachers_qualified", "teachers_backbone", "teachers_pe_arts")
+
+
+def _fail(message, table, df, pos, id_column, column=None, value=None):
+    row_id = df[id_column].iloc[pos] if id_column in df.columns and pos is not None else None
+    raise InputError(message, table=table, row_id=row_id, row=pos, column=column, value=value)
+
+
+def _require_columns(df: pd.DataFrame, table: str, columns: Sequence[str]) -> None:
+    if not isinstance(df, pd.DataFrame):
+        raise InputError(f"expected a pandas DataFrame, got {type(df).__name__}", table=table)
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise InputError(
+            f"missing required column(s) {', '.join(missing)}; expected columns: {', '.join(columns)}",
+            table=table,
+            column=missing[0],
+        )
+
+
+def _text_column(df, table, column, id_column):
+    values = df[column]
+    bad = values.isna().to_numpy()
+    if bad.any():
+        _fail(
+            "empty value; expected text", table, df, int(np.flatnonzero(bad)[0]), id_column, column
+        )
+    df[column] = values.astype(str).astype(object)
+
+
+def _numeric_column(df, table, column, id_column, whole: bool, nonnegative: bool):
+    raw = df[column]
+    numbers = pd.to_numeric(raw, errors="coerce")
+    bad = numbers.isna().to_numpy()
+    if bad.any():
+        pos = int(np.flatnonzero(bad)[0])
+        value = raw.iloc[pos]
+        what = "a whole number" if whole else "a number"
+        if pd.isna(value):
+            _fail(f"missing value (NaN); expected {what}", table, df, pos, id_column, column, value)
+        _fail(
+            f"value {value!r} is not numeric; expected {what}",
+            table,
+            df,
+            pos,
+            id_column,
+            column,
+            value,
+        )
+    arr = numbers.to_numpy(dtype=float)
+    if not np.isfinite(arr).all():
+        pos = int(np.flatnonzero(~np.isfinite(arr))[0])
+        _fail(f"value {arr[pos]!r} is not finite", table, df, pos, id_column, column, arr[pos])
+    if nonnegative and (arr < 0).any():
+        pos = int(np.flatnonzero(arr < 0)[0])
+        _fail(
+            f"negative value {raw.iloc[pos]!r}; expected a count >= 0"
+            if whole
+            else f"negative value {raw.iloc[pos]!r}; expected a number >= 0",
+            table,
+            df,
+            pos,
+            id_column,
+            column,
+            raw.iloc[pos],
+        )
+    if whole:
+        frac = arr != np.round(arr)
+        if frac.any():
+            pos = int(np.flatnonzero(frac)[0])
+            _fail(
+                f"value {raw.iloc[pos]!r} is not a whole number; expected a count",
+                table,
+                df,
+                pos,
+                id_column,
+                column,
+                raw.iloc[pos],
+            )
+        df[column] = arr.astype(np.int64)
+    else:
+        df[column] = arr
+
+
+def _unique_ids(df, table, id_column):
+    dup = df[id_column].duplicated().to_numpy()
+    if dup.any():
+        pos = int(np.flatnonzero(dup)[0])
+        _fail(
+            f"duplicate id {df[id_column].iloc[pos]!r}; ids must be unique",
+            table,
+            df,
+            pos,
+            id_column,
+            id_column,
+            df[id_column].iloc[pos],
+        )
+
+
+def _allowed(df, table, column, id_column, allowed):
+    bad = ~df[column].isin(allowed).to_numpy()
+    if bad.any():
+        pos = int(np.flatnonzero(bad)[0])
+        value = df[column].iloc[pos]
+        _fail(
+            f"unknown value {value!r}; expected one of {', '.join(allowed)}",
+            table,
+            df,
+            pos,
+            id_column,
+            column,
+            value,
+        )
+
+
+def _nodes_in_graph(df, table, id_column, graph):
+    bad = ~df["node"].map(graph.has_node).to_numpy(dtype=bool)
+    if bad.any():
+        pos = int(np.flatnonzero(bad)[0])
+        value = df["node"].iloc[pos]
+        _fail(
+            f"node {value!r} is not in the road graph; expected a node of the roads table",
+            table,
+            df,
+            pos,
+            id_column,
+            "node",
+            value,
+        )
+
+
+def _validate_roads(roads: nx.Graph) -> nx.Graph:
+    if not isinstance(roads, nx.Graph) or roads.is_directed() or roads.is_multigraph():
+        raise InputError("expected an undirected networkx.Graph", table="roads")
+    graph = nx.relabel_nodes(roads, {n: str(n) for n in roads.nodes}, copy=True)
+    for node, data in graph.nodes(data=True):
+        for coord in ("x", "y"):
+            value = data.get(coord)
+            try:
+                ok = value is not None and np.isfinite(float(value))
+            except (TypeError, ValueError):
+                ok = False
+            if not ok:
+                raise InputError(
+                    f"node {node!r} has {coord}={value!r}; expected a finite number (km)",
+                    table="nodes",
+                    row_id=node,
+                    column=coord,
+                    value=value,
+                )
+            data[coord] = float(value)
+    for pos, (u, v, data) in enumerate(graph.edges(data=True)):
+        value = data.get("minutes")
+        try:
+            minutes = float(value)
+        except (TypeError, ValueError):
+            minutes = float("nan")
+        if not minutes > 0 or not np.isfinite(minutes):
+            raise InputError(
+                f"edge {u}-{v} has minutes={value!r}; expected a number > 0",
+                table="roads",
+                row_id=f"{u}-{v}",
+                row=pos,
+                column="minutes",
+                value=value,
+            )
+        data["minutes"] = minutes
+    return nx.freeze(graph)
+
+
+class Region:
+    """Schools, settlements and roads of a planning area, validated on construction.
+
+    Parameters
+    ----------
+    schools : pandas.DataFrame
+        One row per school with the columns in :data:`SCHOOL_COLUMNS` (extra columns are kept).
+    settlements : pandas.DataFrame
+        Villages and urban communities where pupils live, columns :data:`SETTLEMENT_COLUMNS`.
+    roads : networkx.Graph
+        Nodes carry ``x`` and ``y`` (km); edges carry ``minutes`` (> 0).
+    name : str, optional
+        A label for reports.
+
+    Raises
+    ------
+    InputError
+        Naming the table, row id, column, value and what was expected.
+
+    Examples
+    --------
+    >>> from allocator.synth import make_region
+    >>> region = make_region(schools=60, seed=1)
+    >>> region.schools["area_type"].isin(["urban", "town", "rural"]).all()
+    True
+    """
+
+    def __init__(
+        self,
+        schools: pd.DataFrame,
+        settlements: pd.DataFrame,
+        roads: nx.Graph,
+        name: str = "region",
+    ):
+        self.name = str(name)
+        self.roads = _validate_roads(roads)
+        self.schools = self._validate_schools(schools)
+        self.settlements = self._validate_settlements(settlements)
+        self._check_reachability()
+        self._travel_cache: dict = {}
+        self._csgraph = None
+
+    # ----------------------------------------------------------------- validation
+    def _validate_schools(self, schools: pd.DataFrame) -> pd.DataFrame:
+        table, key = "schools", "school_id"
+        _require_columns(schools, table, SCHOOL_COLUMNS)
+        df = schools.reset_index(drop=True).copy()
+        for col in _SCHOOL_TEXT:
+            _text_column(df, table, col, key)
+        _unique_ids(df, table, key)
+        _allowed(df, table, "area_type", key, AREA_TYPES)
+        _allowed(df, table, "level", key, LEVELS)
+        for col in ("x", "y"):
+            _numeric_column(df, table, col, key, whole=False, nonnegative=False)
+        for col in _SCHOOL_FLOAT[2:]:
+            _numeric_column(df, table, col, key, whole=False, nonnegative=True)
+        for col in _SCHOOL_COUNT:
+            _numeric_column(df, table, col, key, whole=True, nonnegative=True)
+        for col in _TEACHER_SUBSETS:
+            over = (df[col] > df["teachers"]).to_numpy()
+            if over.any():
+                pos = int(np.flatnonzero(over)[0])
+                _fail(
+                    f"{col}={df[col].iloc[pos]} exceeds teachers={df['teachers'].iloc[pos]}; "
+                    "expected at most the school's teachers",
+                    table,
+                    df,
+                    pos,
+                    key,
+                    col,
+                    df[col].iloc[pos],
+                )
+        _nodes_in_graph(df, table, key, self.roads)
+        return df
+
+    def _validate_settlements(self, settlements: pd.DataFrame) -> pd.DataFrame:
+        table, key = "settlements", "settlement_id"
+        _require_columns(settlements, table, SETTLEMENT_COLUMNS)
+        df = settlements.reset_index(drop=True).copy()
+        for col in _SETTLEMENT_TEXT:
+            _text_column(df, table, col, key)
+        _unique_ids(df, table, key)
+        _allowed(df, table, "area_type", key, AREA_TYPES)
+        for col in PUPIL_COLUMNS:
+            _numeric_column(df, table, col, key, whole=True, nonnegative=True)
+        _nodes_in_graph(df, table, key, self.roads)
+        return df
+
+    def _check_reachability(self) -> None:
+        if self.settlements.empty:
+            return
+        if self.schools.empty:
+            raise InputError("the region has settlements but no schools", table="schools")
+        component = {}
+        for i, nodes in enumerate(nx.connected_components(self.roads)):
+            for node in nodes:
+                component[node] = i
+        with_school = {component[n] for n in self.schools["node"]}
+        reach = self.settlements["node"].map(component).isin(with_school).to_numpy()
+        if not reach.all():
+            pos = int(np.flatnonzero(~reach)[0])
+            _fail(
+                "cannot reach any school by road; expected a road path to at least one school",
+                "settlements",
+                self.settlements,
+                pos,
+                "settlement_id",
+                "node",
+                self.settlements["node"].iloc[pos],
+            )
+
+    # ----------------------------------------------------------------- derived copies
+    def replace(
+        self,
+        schools: pd.DataFrame | None = None,
+        settlements: pd.DataFrame | None = None,
+        roads: nx.Graph | None = None,
+        name: str | None = None,
+    ) -> Region:
+        """Return a new, validated region with some parts replaced.
+
+        Examples
+        --------
+        >>> from allocator.synth import make_region
+        >>> region = make_region(schools=60, seed=1)
+        >>> fewer = region.replace(schools=region.schools.iloc[:-1])
+        >>> len(fewer.schools) == len(region.schools) - 1
+        True
+        """
+        new = Region(
+            self.schools if schools is None else schools,
+            self.settlements if settlements is None else settlements,
+            self.roads if roads is None else roads,
+            name=self.name if name is None else name,
+        )
+        if roads is None and self._csgraph is not None:
+            new._csgraph = self._csgraph
+            new._travel_cache = self._travel_cache
+        return new
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Region):
+            return NotImplemented
+        return (
+            self.schools.equals(other.schools)
+            and self.settlements.equals(other.settlements)
+            and _graph_key(self.roads) == _graph_key(other.roads)
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return (
+            f"Region({self.name!r}: {len(self.schools)} schools, {len(self.settlements)} "
+            f"settlements, {self.roads.number_of_nodes()} road nodes)"
+        )
+
+    @property
+    def counties(self) -> list[str]:
+        """County names in order of first appearance."""
+        return list(dict.fromkeys(self.schools["county"]))
+
+    def county(self, name: str) -> Region:
+        """The sub-region of one county (its schools and settlements; the whole road graph).
+
+        Examples
+        --------
+        >>> from allocator.synth import make_region
+        >>> region = make_region(schools=400, seed=2)
+        >>> sub = region.county(region.counties[0])
+        >>> sub.schools["county"].nunique()
+        1
+        """
+        if name not in set(self.schools["county"]):
+            raise InputError(
+                f"unknown county {name!r}; expected one of {', '.join(self.counties)}",
+                table="schools",
+                column="county",
+                value=name,
+            )
+        return self.replace(
+            schools=self.schools[self.schools["county"] == name],
+            settlements=self.settlements[self.settlements["county"] == name],
+            name=f"{self.name}/{name}",
+        )
+
+    # ----------------------------------------------------------------- travel times
+    def _road_matrix(self):
+        if self._csgraph is None:
+            nodes = list(self.roads.nodes)
+            index = {n: i for i, n in enumerate(nodes)}
+            u, v, w = [], [], []
+            for a, b, data in self.roads.edges(data=True):
+                u.append(index[a])
+                v.append(index[b])
+                w.append(data["minutes"])
+            n = len(nodes)
+            m = sp.coo_matrix((w, (u, v)), shape=(n, n)).tocsr()
+            # parallel input edges cannot occur in a Graph; keep the faster direction if both given
+            self._csgraph = (index, m)
+        return self._csgraph
+
+    def travel_minutes(self, sources: Iterable, targets: Iterable, cutoff: float | None = None):
+        """Shortest road times from each source node to each target node.
+
+        Parameters
+        ----------
+        sources, targets : iterable of node ids
+            Road-graph nodes (e.g. ``region.settlements["node"]`` and ``region.schools["node"]``).
+        cutoff : float, optional
+            Pairs farther than this many minutes are left out.
+
+        Returns
+        -------
+        scipy.sparse.csr_matrix, shape (len(sources), len(targets))
+            Stored entries are the pairs within the cutoff; a stored entry may be 0 (same node),
+            so test reachability by the sparsity structure, not by value. The result is cached.
+
+        Examples
+        --------
+        >>> from allocator.synth import make_region
+        >>> region = make_region(schools=60, seed=1)
+        >>> t = region.travel_minutes(region.settlements["node"], region.schools["node"], cutoff=45)
+        >>> t.shape == (len(region.settlements), len(region.schools))
+        True
+        """
+        from scipy.sparse.csgraph import dijkstra
+
+        sources = [str(s) for s in sources]
+        targets = [str(t) for t in targets]
+        key = (tuple(sources), tuple(targets), cutoff)
+        if key in self._travel_cache:
+            return self._travel_cache[key]
+        index, graph = self._road_matrix()
+        for label, nodes in (("source", sources), ("target", targets)):
+            for node in nodes:
+                if node not in index:
+                    raise InputError(
+                        f"{label} node {node!r} is not in the road graph", table="roads", value=node
+                    )
+        src = np.array([index[s] for s in sources], dtype=np.int64)
+        tgt = np.array([index[t] for t in targets], dtype=np.int64)
+        # Run Dijkstra from the smaller side (the graph is undirected) over unique nodes only.
+        flip = len(np.unique(tgt)) < len(np.unique(src))
+        run_from, run_to = (tgt, src) if flip else (src, tgt)
+        uniq, inverse = np.unique(run_from, return_inverse=True)
+        limit = np.inf if cutoff is None else float(cutoff)
+        rows, cols, vals = [], [], []
+        chunk = max(1, int(2e7 // max(graph.shape[0], 1)))
+        for start in range(0, len(uniq), chunk):
+            block = uniq[start : start + chunk]
+            dist = dijkstra(graph, directed=False, indices=block, limit=limit)[:, run_to]
+            r, c = np.nonzero(np.isfinite(dist) & (dist <= limit))
+            rows.append(r + start)
+            cols.append(c)
+            vals.append(dist[r, c])
+        r = np.concatenate(rows) if rows else np.zeros(0, np.int64)
+        c = np.concatenate(cols) if cols else np.zeros(0, np.int64)
+        v = np.concatenate(vals) if vals else np.zeros(0)
+        uniq_matrix = sp.csr_matrix((v, (r, c)), shape=(len(uniq), len(run_to)))
+        full = _take_rows(uniq_matrix, inverse)
+        result = (full.T.tocsr() if flip else full).astype(float)
+        result.sort_indices()
+        self._travel_cache[key] = result
+        return result
+
+
+def _take_rows(m: sp.csr_matrix, rows: np.ndarray) -> sp.csr_matrix:
+    """Row selection that keeps explicit zeros (fancy indexing on csr keeps the structure)."""
+    lengths = np.diff(m.indptr)[rows]
+    indptr = np.concatenate([[0], np.cumsum(lengths)])
+    starts = m.indptr[rows]
+    take = (
+        np.concatenate([np.arange(s, s + n) for s, n in zip(starts, lengths, strict=True)])
+        if len(rows)
+        else np.zeros(0, np.int64)
+    )
+    return sp.csr_matrix((m.data[take], m.indices[take], indptr), shape=(len(rows), m.shape[1]))
+
+
+def _graph_key(graph: nx.Graph):
+    nodes = sorted((n, d.get("x"), d.get("y")) for n, d in graph.nodes(data=True))
+    edges = sorted((min(u, v), max(u, v), d.get("minutes")) for u, v, d in graph.edges(data=True))
+    return nodes, edges
