@@ -229,7 +229,7 @@ def _county(rng, c, county, n, ox, oy, urban):
         rows.append((area, level, township, pos[0], pos[1], pupils))
 
     seat_township = f"{county[:1]}城街道"
-    for i in range(n_urban):
+    for _ in range(n_urban):
         level = rng.choice(["primary", "junior", "nine_year", "senior"], p=[0.55, 0.25, 0.08, 0.12])
         pos = seat + rng.normal(0, 2.5, 2)
         base = {
