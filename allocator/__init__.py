@@ -1,1 +1,72 @@
-"""allocator: balanced allocation of education resources between urban, town and rural schools."""
+"""allocator: balanced allocation of education resources between urban, town and rural schools.
+
+A :class:`Region` goes in, a plan comes out, and ``plan.apply(region)`` gives the region after the
+plan; :func:`check` judges any region against the national standards.
+
+Examples
+--------
+>>> import allocator
+>>> region = allocator.synth.make_region(schools=60, seed=1)
+>>> len(region.schools)
+60
+"""
+
+from importlib import import_module
+
+from allocator import synth
+from allocator.errors import AllocatorError, Infeasible, InputError, SolverError
+from allocator.io import load_region, save_region
+from allocator.region import Region
+from allocator.solver import SolveInfo, SolverOptions
+
+__version__ = "0.1.0"
+
+# Names served lazily from their modules, so that importing allocator stays light.
+_LAZY = {
+    "metrics": ("allocator.metrics", None),
+    "standards": ("allocator.standards", None),
+    "location": ("allocator.location", None),
+    "districting": ("allocator.districting", None),
+    "check": ("allocator.check", "check"),
+    "load_standard": ("allocator.standards", "load_standard"),
+    "plan_mergers": ("allocator.planners.mergers", "plan_mergers"),
+    "MergerPolicy": ("allocator.planners.mergers", "MergerPolicy"),
+    "plan_districts": ("allocator.planners.districts", "plan_districts"),
+    "DistrictPolicy": ("allocator.planners.districts", "DistrictPolicy"),
+    "plan_budget": ("allocator.planners.budget", "plan_budget"),
+    "BudgetPolicy": ("allocator.planners.budget", "BudgetPolicy"),
+    "min_cost_to_comply": ("allocator.planners.budget", "min_cost_to_comply"),
+    "budget_frontier": ("allocator.planners.budget", "budget_frontier"),
+    "plan_teachers": ("allocator.planners.teachers", "plan_teachers"),
+    "TeacherPolicy": ("allocator.planners.teachers", "TeacherPolicy"),
+    "run_scenario": ("allocator.runner", "run_scenario"),
+    "compare_scenario": ("allocator.runner", "compare_scenario"),
+}
+
+__all__ = [
+    "AllocatorError",
+    "Infeasible",
+    "InputError",
+    "Region",
+    "SolveInfo",
+    "SolverError",
+    "SolverOptions",
+    "load_region",
+    "save_region",
+    "synth",
+    *_LAZY,
+]
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        module_name, attribute = _LAZY[name]
+        module = import_module(module_name)
+        value = module if attribute is None else getattr(module, attribute)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'allocator' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))

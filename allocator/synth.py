@@ -400,6 +400,7 @@ def _settlements(rng, schools: pd.DataFrame, per_school: float):
         own.setdefault(int(o), []).append(i)
     sx, sy = schools["x"].to_numpy(), schools["y"].to_numpy()
     county = df["county"].to_numpy()
+    school_county = schools["county"].to_numpy()
     band_values = schools[list(PUPIL_COLUMNS)].to_numpy()
     level = schools["level"].to_numpy()
     for s in range(n):
@@ -407,7 +408,7 @@ def _settlements(rng, schools: pd.DataFrame, per_school: float):
         wide = level[s] in ("junior", "senior", "nine_year")
         k = min(len(owner), 8 if wide else 3)
         _, near = tree.query([sx[s], sy[s]], k=k)
-        near = [int(j) for j in np.atleast_1d(near) if county[j] == county[s]]
+        near = [int(j) for j in np.atleast_1d(near) if county[j] == school_county[s]]
         pool = list(dict.fromkeys(mine + (near if wide else near[:1])))
         weights = np.where(np.isin(pool, mine), 3.0, 1.0) * rng.uniform(0.5, 1.5, len(pool))
         weights /= weights.sum()

@@ -1,0 +1,1 @@
+"""Planners: each turns a Region and a policy into a plan with ``summary()`` and ``apply(region)``."""

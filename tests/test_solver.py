@@ -1,0 +1,109 @@
+"""The solver layer: statuses, infeasibility diagnosis, unbounded models, binary rounding."""
+
+import numpy as np
+import pulp
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from scipy.optimize import linprog
+
+from allocator.errors import Infeasible, SolverError
+from allocator.solver import SolverOptions, binary_values, solve_matrix, solve_problem
+
+SOLVERS = ["highs", "cbc"]
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_small_mip(solver):
+    # max 5a + 4b + 3c s.t. 2a + 3b + c <= 5, 4a + b + 2c <= 11, 3a + 4b + 2c <= 8, binary
+    sol = solve_matrix(
+        [5, 4, 3],
+        [[2, 3, 1], [4, 1, 2], [3, 4, 2]],
+        row_upper=[5, 11, 8],
+        col_upper=1,
+        integrality=[1, 1, 1],
+        maximize=True,
+        options=SolverOptions(solver=solver),
+    )
+    assert sol.info.status == "optimal" and sol.info.objective == pytest.approx(9.0)
+    assert binary_values(sol.x).tolist() == [True, True, False]  # a + b: 9; a + c: 8; b + c: 7
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_infeasible_names_the_group(solver):
+    prob = pulp.LpProblem("toy", pulp.LpMinimize)
+    x = pulp.LpVariable("x", 0, 10)
+    y = pulp.LpVariable("y", 0, 10)
+    prob += x + y
+    prob += (x + y >= 30, "demand__all")
+    prob += (x <= 4, "capacity__x")
+    with pytest.raises(Infeasible) as info:
+        solve_problem(prob, SolverOptions(solver=solver))
+    # bounds allow at most 20: the demand group is 10 short
+    assert info.value.violations == pytest.approx({"demand": 10.0})
+    assert "demand" in str(info.value) and info.value.info.status == "infeasible"
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_unbounded(solver):
+    prob = pulp.LpProblem("toy", pulp.LpMaximize)
+    x = pulp.LpVariable("x", 0)
+    y = pulp.LpVariable("y", 0)
+    prob += x + y
+    prob += (x - y <= 1, "c__1")
+    with pytest.raises(SolverError) as info:
+        solve_problem(prob, SolverOptions(solver=solver))
+    assert info.value.info.status == "unbounded"
+
+
+def test_time_limit_reports_gap_and_not_optimal():
+    rng = np.random.default_rng(0)
+    n = 60
+    w = rng.integers(20, 100, n)
+    v = w + rng.integers(-5, 5, n)
+    # a hard knapsack-like MIP with many equal-ratio items, stopped almost at once
+    A = np.vstack([w, rng.integers(1, 50, n)])
+    sol = solve_matrix(
+        v,
+        A,
+        row_upper=[w.sum() // 2 + 0.5, 700],
+        col_upper=1,
+        integrality=np.ones(n),
+        maximize=True,
+        options=SolverOptions(time_limit=0.05, mip_gap=0.0),
+    )
+    if sol.info.status == "feasible":
+        assert sol.info.gap is not None and sol.info.gap > 0
+        assert sol.info.bound >= sol.info.objective - 1e-9
+    else:
+        assert sol.info.status == "optimal" and sol.info.gap <= 1e-9
+
+
+def test_lp_duals():
+    sol = solve_matrix([1, 1], [[1, 2]], row_lower=[3])
+    assert sol.info.objective == pytest.approx(1.5)
+    assert sol.row_duals[0] == pytest.approx(0.5)
+
+
+def test_binary_rounding_never_uses_positive():
+    assert binary_values([1e-14, 0.4999, 0.5, 1 - 1e-9]).tolist() == [False, False, True, True]
+
+
+@given(seed=st.integers(0, 10_000))
+def test_lp_matches_scipy(seed):
+    rng = np.random.default_rng(seed)
+    m, n = 4, 6
+    A = rng.uniform(0, 1, (m, n))
+    b = rng.uniform(1, 3, m)
+    c = -rng.uniform(0, 1, n)
+    ours = solve_matrix(c, A, row_upper=b, col_upper=5)
+    ref = linprog(c, A_ub=A, b_ub=b, bounds=[(0, 5)] * n, method="highs")
+    assert ours.info.objective == pytest.approx(ref.fun, abs=1e-7)
+    assert (A @ ours.x <= b + 1e-7).all()
+
+
+def test_options_validation():
+    with pytest.raises(ValueError, match="solver"):
+        SolverOptions(solver="gurobi")
+    with pytest.raises(ValueError, match="time_limit"):
+        SolverOptions(time_limit=0)
