@@ -36,7 +36,7 @@ def test_infeasible_names_the_group(solver):
     y = pulp.LpVariable("y", 0, 10)
     prob += x + y
     prob += (x + y >= 30, "demand__all")
-    prob += (x <= 4, "capacity__x")
+    prob += (x <= 12, "capacity__x")  # not binding: only the demand group conflicts
     with pytest.raises(Infeasible) as info:
         solve_problem(prob, SolverOptions(solver=solver))
     # bounds allow at most 20: the demand group is 10 short
