@@ -233,7 +233,8 @@ class Standard:
         Indicators whose between-school CV is assessed (names of :data:`KNOWN_INDICATORS`).
     thresholds : Mapping[str, Mapping[str, float]]
         Part (``primary``/``junior``) -> indicator -> minimum per school. Empty for a standard
-        without per-school thresholds (moe2012).
+        without per-school thresholds (moe2012). Only indicators also in ``indicators`` are
+        assessed (:meth:`assessed_indicators`).
     min_indicators_met : int
         A school passes when it meets at least this many thresholds (6 in 2017).
     floor_share : float or None
@@ -276,18 +277,24 @@ class Standard:
     unconfirmed: tuple[str, ...] = field(default=())
 
     def assessed_indicators(self, part: str) -> tuple[str, ...]:
-        """Indicators with a per-school threshold for ``part`` (in :attr:`indicators` order first).
+        """The indicators each school of ``part`` is judged on: those in :attr:`indicators` that
+        have a threshold for ``part`` (in :attr:`indicators` order).
+
+        Drop an indicator from the assessment (e.g. when the data lacks it) by leaving it out of
+        ``indicators``; its threshold is then ignored.
 
         Examples
         --------
         >>> len(load_standard("moe2017").assessed_indicators("primary"))
         7
+        >>> six = [k for k in INDICATORS if k != "multimedia_per_100"]
+        >>> load_standard(overrides={"indicators": six}).assessed_indicators("junior")[-1]
+        'equipment_yuan_per_pupil'
         >>> load_standard("moe2012").assessed_indicators("primary")
         ()
         """
         t = self.thresholds.get(part, {})
-        ordered = [k for k in self.indicators if k in t]
-        return tuple(ordered + [k for k in t if k not in ordered])
+        return tuple(k for k in self.indicators if k in t)
 
     def to_dict(self) -> dict:
         """The standard as a plain nested dict (the shape of the TOML files and of overrides).
@@ -594,9 +601,11 @@ def _build_checked(data: dict) -> Standard:
     )
     min_met = _number(data, "min_indicators_met", low=0, integer=True)
     for p, t in thresholds.items():
-        if min_met > len(t):
+        assessed = [k for k in indicators if k in t]
+        if assessed and min_met > len(assessed):
             raise InputError(
-                f"min_indicators_met={min_met} exceeds the {len(t)} thresholds set for {p} schools",
+                f"min_indicators_met={min_met} exceeds the {len(assessed)} indicators with a "
+                f"threshold for {p} schools",
                 value=min_met,
             )
     floor = data.get("floor_share", None)
