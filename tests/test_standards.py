@@ -132,7 +132,68 @@ def test_toml_file_with_base_and_overrides_file(tmp_path):
     # round trip through to_dict
     assert load_standard("moe2012", c.to_dict()) == c
     complete = tmp_path / "complete.toml"
-    complete.write_text(_as_toml(load_standard("moe2012").to_dict()), encoding="utf-8")    with pytest.raises(InputError, match="not valid TOML"):
+    complete.write_text(_as_toml(load_standard("moe2012").to_dict()), encoding="utf-8")
+    assert load_standard(complete) == load_standard("moe2012")
+    # leaving an indicator out of `indicators` drops it from the school assessment
+    six = [k for k in INDICATORS if k != "multimedia_per_100"]
+    assert load_standard(overrides={"indicators": six}).assessed_indicators("primary") == tuple(six)
+
+
+def _as_toml(data: dict, prefix: str = "") -> str:
+    """Tiny TOML writer for the nested dicts of Standard.to_dict (test helper)."""
+
+    def value(v):
+        if v is None:
+            return "false"
+        if isinstance(v, str):
+            return '"' + v.replace('"', '\\"') + '"'
+        if isinstance(v, list):
+            return "[" + ", ".join(value(x) for x in v) + "]"
+        return repr(v)
+
+    lines, tables = [], []
+    for k, v in data.items():
+        if isinstance(v, dict):
+            tables.append((k, v))
+        else:
+            lines.append(f"{k} = {value(v)}")
+    out = "\n".join(lines) + "\n"
+    for k, v in tables:
+        name = f"{prefix}{k}"
+        out += f"[{name}]\n" + _as_toml(v, f"{name}.")
+    return out
+
+
+@pytest.mark.parametrize(
+    "overrides, named",
+    [
+        (
+            {"thresholds": {"primary": {"flor_m2_per_pupil": 5}}},
+            "thresholds.primary.flor_m2_per_pupil",
+        ),
+        ({"thresholds": {"senior": {}}}, "thresholds.senior"),
+        ({"cv_limits": {"primary": 0.4}}, "cv_limits"),
+        ({"staffing": {"ratio": 3}}, "staffing.ratio"),
+        ({"rotation": {"share": 1.5}}, "rotation.share"),
+        ({"cv_limit": {"primary": 0}}, "cv_limit.primary"),
+        ({"floor_share": 2}, "floor_share"),
+        ({"min_indicators_met": 8}, "min_indicators_met"),
+        ({"indicators": ["books_per_pupil"]}, "books_per_pupil"),
+        ({"cv_rule": "mean"}, "cv_rule"),
+        ({"nine_year": {"junior_weight": "1.1"}}, "nine_year.junior_weight"),
+    ],
+)
+def test_bad_overrides_raise_input_error_naming_the_setting(overrides, named):
+    with pytest.raises(InputError, match=named.replace(".", r"\.")):
+        load_standard("moe2017", overrides)
+
+
+def test_unknown_base_and_bad_file(tmp_path):
+    with pytest.raises(InputError, match="moe2019"):
+        load_standard("moe2019")
+    bad = tmp_path / "bad.toml"
+    bad.write_text('base = "moe2017"\n[cv_limit]\nprimary = \n', encoding="utf-8")
+    with pytest.raises(InputError, match="not valid TOML"):
         load_standard(bad)
     typo = tmp_path / "typo.toml"
     typo.write_text('base = "moe2017"\n[travel]\nlower_primary_minute = 25\n', encoding="utf-8")
