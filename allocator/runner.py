@@ -1,0 +1,1004 @@
+"""The scenario runner: scenario file -> pipeline of plans -> report, CSV tables and result.json.
+
+:func:`run_scenario` loads the region, then runs each ``[[steps]]`` planner on the region the step
+before produced (``plan = planner(region, policy, options, progress)``, ``region = plan.apply(region)``)
+and measures every region on the same yardstick (:func:`measure`): compliance with the standard,
+each indicator's pupil-weighted CV per county against its limit, urban / town / rural means and the
+rural/urban ratio, and travel to the nearest school. :func:`compare_scenario` runs each
+``[[variants]]`` block in its own process and tabulates the measures side by side.
+
+Outputs go to a temporary folder that is renamed into place whole (:class:`allocator.io.atomic_folder`),
+so a failed run leaves nothing behind and never half-replaces an earlier result.
+
+Measures (for a region and a standard)
+---------------------------------------
+* Parts: :func:`allocator.standards.assessment_parts`, in-scope parts only. A part *complies* when it
+  meets at least ``min_indicators_met`` thresholds and, if ``floor_share`` is set, every missed
+  indicator reaches ``floor_share`` x its threshold.
+* CV: ``allocator.metrics.cv`` of each indicator over the in-scope parts of one county and part type,
+  weighted by pupils; "worst county" is the largest over counties.
+* Area types: pupil-weighted mean of each indicator divided by its threshold (so primary and junior
+  parts pool), per urban / town / rural; rural/urban ratio = rural mean / urban mean (1 = no gap).
+* Travel: for each settlement and band (grades 1-3, 4-6, 7-9), road minutes to the nearest school
+  that teaches the band (multi-source shortest paths); pupil-weighted mean, maximum and pupils beyond
+  the limit (``standard.travel.lower_primary_minutes`` for grades 1-3, 60 minutes for the others).
+  This is the best a pupil can reach; a merger plan's own assignment table says where pupils go.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import multiprocessing
+import os
+import sys
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from allocator.errors import Infeasible, InputError, SolverError
+from allocator.scenario import _REGISTERED as _REGISTERED_PLANNERS
+from allocator.scenario import (
+    Scenario,
+    get_planner,
+    load_scenario,
+    merge_overrides,
+    parse_assignment,
+    register_planner,
+)
+
+__all__ = [
+    "run_scenario",
+    "compare_scenario",
+    "ScenarioResult",
+    "StepResult",
+    "Comparison",
+    "Measures",
+    "measure",
+    "write_run",
+    "write_comparison",
+    "add_run_commands",
+    "cli_run",
+    "cli_compare",
+    "COST_KEYS",
+]
+
+#: Headline keys of a plan that count as its cost in yuan (summed over steps for "cost").
+COST_KEYS = (
+    "cost_yuan",
+    "spent_yuan",
+    "spent",
+    "total_cost_yuan",
+    "annual_cost_change_yuan",
+    "hiring_cost_yuan",
+)
+_BANDS = {
+    "lower_primary": ("primary", "nine_year", "teaching_point"),
+    "upper_primary": ("primary", "nine_year", "teaching_point"),
+    "junior": ("junior", "nine_year"),
+}
+_OTHER_BAND_LIMIT_MINUTES = 60.0
+_Progress = Callable[[str], None] | bool | None
+
+
+# --------------------------------------------------------------------------- measures
+@dataclass
+class Measures:
+    """How a region stands against a standard: figures and the tables behind them.
+
+    Attributes
+    ----------
+    figures : dict
+        Flat, JSON-safe key figures (``parts_compliant``, ``cv_worst.primary.floor_m2_per_pupil``,
+        ``rural_urban.backbone_per_100``, ``travel.lower_primary.max_minutes``, ...).
+    parts : pandas.DataFrame
+        In-scope assessed parts with indicator values, ``met`` (count), ``complies`` and the
+        values divided by their thresholds (columns ``<indicator>_share``).
+    cv : pandas.DataFrame
+        ``county, part, indicator, cv, limit, within_limit, parts``.
+    area_types : pandas.DataFrame
+        ``indicator, urban, town, rural, rural_urban`` (means as shares of the threshold).
+    travel : pandas.DataFrame
+        ``band, pupils, mean_minutes, p95_minutes, max_minutes, limit_minutes, pupils_over_limit``.
+    """
+
+    figures: dict
+    parts: pd.DataFrame
+    cv: pd.DataFrame
+    area_types: pd.DataFrame
+    travel: pd.DataFrame
+
+
+def _weighted_percentile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
+    order = np.argsort(values)
+    cum = np.cumsum(weights[order])
+    if cum[-1] <= 0:
+        return float("nan")
+    k = int(np.searchsorted(cum, q / 100 * cum[-1]))
+    return float(values[order][min(k, len(values) - 1)])
+
+
+def _nearest_minutes(region, school_nodes) -> np.ndarray:
+    """Minutes from every road node to the nearest of ``school_nodes`` (inf if unreachable)."""
+    from scipy.sparse.csgraph import dijkstra
+
+    index, graph = region._road_matrix()
+    if len(school_nodes) == 0:
+        return np.full(graph.shape[0], np.inf), index
+    sources = np.unique([index[str(n)] for n in school_nodes])
+    dist = dijkstra(graph, directed=False, indices=sources, min_only=True)
+    return dist, index
+
+
+def _travel(region, standard) -> pd.DataFrame:
+    settlements = region.settlements
+    schools = region.schools
+    limit_lower = float(getattr(getattr(standard, "travel", None), "lower_primary_minutes", 30.0))
+    rows = []
+    for band, levels in _BANDS.items():
+        pupils = settlements[f"pupils_{band}"].to_numpy(float)
+        enrolled = schools[[c for c in schools.columns if c.startswith("pupils_")]].sum(axis=1)
+        capable = schools.loc[schools["level"].isin(levels) & (enrolled > 0), "node"]
+        limit = limit_lower if band == "lower_primary" else _OTHER_BAND_LIMIT_MINUTES
+        if pupils.sum() <= 0:
+            rows.append((band, 0, np.nan, np.nan, np.nan, limit, 0))
+            continue
+        dist, index = _nearest_minutes(region, capable.to_numpy())
+        minutes = dist[[index[str(n)] for n in settlements["node"]]]
+        has = pupils > 0
+        m, p = minutes[has], pupils[has]
+        finite = np.isfinite(m)
+        mean = float(np.dot(m[finite], p[finite]) / p[finite].sum()) if finite.any() else np.nan
+        rows.append(
+            (
+                band,
+                int(p.sum()),
+                mean,
+                _weighted_percentile(np.where(finite, m, np.inf), p, 95),
+                float(m.max()),
+                limit,
+                int(p[~(m <= limit + 1e-9)].sum()),
+            )
+        )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "band",
+            "pupils",
+            "mean_minutes",
+            "p95_minutes",
+            "max_minutes",
+            "limit_minutes",
+            "pupils_over_limit",
+        ],
+    )
+
+
+def _compliance(parts: pd.DataFrame, standard) -> pd.DataFrame:
+    parts = parts.copy()
+    met = np.zeros(len(parts), dtype=int)
+    floor_ok = np.ones(len(parts), dtype=bool)
+    assessed = np.zeros(len(parts), dtype=int)
+    for part in ("primary", "junior"):
+        rows = (parts["part"] == part).to_numpy()
+        thresholds = standard.thresholds.get(part, {})
+        for indicator, t in thresholds.items():
+            if indicator not in parts.columns:
+                continue
+            share = parts[indicator].to_numpy(float) / t
+            parts.loc[rows, f"{indicator}_share"] = share[rows]
+            met += rows & (share >= 1 - 1e-12)
+            assessed += rows
+            if standard.floor_share is not None:
+                floor_ok &= ~rows | (share >= standard.floor_share - 1e-12)
+    parts["met"] = met
+    if any(standard.thresholds.values()):
+        parts["complies"] = (met >= standard.min_indicators_met) & floor_ok
+    else:
+        parts["complies"] = np.nan
+    return parts
+
+
+def measure(region, standard) -> Measures:
+    """Measure a region against a standard (see the module docstring for the definitions).
+
+    Parameters
+    ----------
+    region : allocator.region.Region
+    standard : allocator.standards.Standard
+
+    Returns
+    -------
+    Measures
+
+    Examples
+    --------
+    >>> from allocator.synth import make_region
+    >>> from allocator.standards import load_standard
+    >>> m = measure(make_region(schools=60, seed=1), load_standard())
+    >>> 0 <= m.figures["parts_compliant"] <= m.figures["parts_assessed"]
+    True
+    """
+    from allocator.metrics import cv
+    from allocator.standards import assessment_parts
+
+    parts = assessment_parts(region.schools, standard)
+    parts = _compliance(parts[parts["in_scope"]].reset_index(drop=True), standard)
+    indicators = [k for k in standard.indicators if k in parts.columns]
+    figures: dict[str, Any] = {
+        "schools": int(len(region.schools)),
+        "pupils": int(
+            region.schools[[c for c in region.schools if c.startswith("pupils_")]].sum().sum()
+        ),
+        "parts_assessed": int(len(parts)),
+    }
+    if parts["complies"].notna().all() and len(parts):
+        figures["parts_compliant"] = int(parts["complies"].sum())
+        figures["compliant_share"] = float(parts["complies"].mean())
+        for area in ("urban", "town", "rural"):
+            sub = parts[parts["area_type"] == area]
+            figures[f"compliant_share.{area}"] = float(sub["complies"].mean()) if len(sub) else None
+    # CV by county, part and indicator
+    cv_rows = []
+    for (county, part), group in parts.groupby(["county", "part"], sort=False):
+        limit = float(standard.cv_limit.get(part, np.nan))
+        for k in indicators:
+            try:
+                value = cv(group[k].to_numpy(float), weights=group["pupils"].to_numpy(float))
+            except ValueError:
+                value = float("nan")
+            cv_rows.append((county, part, k, value, limit, bool(value <= limit), len(group)))
+    cv_table = pd.DataFrame(
+        cv_rows, columns=["county", "part", "indicator", "cv", "limit", "within_limit", "parts"]
+    )
+    for part in ("primary", "junior"):
+        sub = cv_table[cv_table["part"] == part]
+        if sub.empty:
+            continue
+        for k in indicators:
+            values = sub.loc[sub["indicator"] == k, "cv"]
+            figures[f"cv_worst.{part}.{k}"] = _num(values.max())
+        per_county = sub.groupby("county")["within_limit"].all()
+        figures[f"counties_cv_ok.{part}"] = int(per_county.sum())
+        figures[f"counties.{part}"] = int(len(per_county))
+    # area types
+    area_rows = []
+    for k in indicators:
+        col = f"{k}_share" if f"{k}_share" in parts.columns else k
+        row = {"indicator": k}
+        for area in ("urban", "town", "rural"):
+            sub = parts[(parts["area_type"] == area) & parts[col].notna()]
+            w = sub["pupils"].to_numpy(float)
+            row[area] = float(np.dot(sub[col].to_numpy(float), w) / w.sum()) if w.sum() else np.nan
+        row["rural_urban"] = row["rural"] / row["urban"] if row["urban"] else np.nan
+        area_rows.append(row)
+        figures[f"rural_urban.{k}"] = _num(row["rural_urban"])
+    area_table = pd.DataFrame(
+        area_rows, columns=["indicator", "urban", "town", "rural", "rural_urban"]
+    )
+    travel = _travel(region, standard)
+    for row in travel.itertuples(index=False):
+        figures[f"travel.{row.band}.mean_minutes"] = _num(row.mean_minutes)
+        figures[f"travel.{row.band}.max_minutes"] = _num(row.max_minutes)
+        figures[f"travel.{row.band}.pupils_over_limit"] = int(row.pupils_over_limit)
+    return Measures(figures, parts, cv_table, area_table, travel)
+
+
+def _num(value) -> float | None:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+# --------------------------------------------------------------------------- results
+@dataclass
+class StepResult:
+    """One step of a run: the plan, its timing and the measures before and after it."""
+
+    name: str
+    planner: str
+    policy: Any
+    plan: Any
+    seconds: float
+    before: Measures
+    after: Measures
+
+    @property
+    def headline(self) -> dict:
+        """The plan's ``headline()`` (empty if it has none)."""
+        return _json_safe(self.plan.headline()) if hasattr(self.plan, "headline") else {}
+
+    @property
+    def status(self) -> str:
+        info = _solve_info(self.plan)
+        return info[0]
+
+
+@dataclass
+class ScenarioResult:
+    """What :func:`run_scenario` returns.
+
+    Attributes
+    ----------
+    scenario : allocator.scenario.Scenario
+    standard : allocator.standards.Standard
+    steps : list of StepResult
+    plans : dict
+        Step name -> plan object.
+    tables : dict
+        ``"<step>.<table>"`` -> DataFrame for every plan table, plus ``outcomes`` (measure × stage),
+        ``cv`` and ``area_types`` (all stages, long form) and ``travel``.
+    regions : list of Region
+        ``regions[0]`` is the region loaded; ``regions[k]`` the region after step k.
+    measures : list of Measures
+        One per region.
+    result : dict
+        The JSON-safe summary written to ``result.json``.
+    out : pathlib.Path or None
+        The folder written, if any.
+    """
+
+    scenario: Scenario
+    standard: Any
+    steps: list[StepResult]
+    regions: list
+    measures: list[Measures]
+    seconds: float
+    out: Path | None = None
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    result: dict = field(default_factory=dict)
+
+    @property
+    def plans(self) -> dict[str, Any]:
+        return {s.name: s.plan for s in self.steps}
+
+    @property
+    def stages(self) -> list[str]:
+        """Stage labels: ``before`` then ``after <step>`` for each step."""
+        return ["before", *(f"after {s.name}" for s in self.steps)]
+
+    def summary(self) -> str:
+        """A few lines: what ran and how the key figures moved from start to end."""
+        first, last = self.measures[0].figures, self.measures[-1].figures
+        lines = [f"{self.scenario.name}: {len(self.steps)} step(s) in {self.seconds:.1f} s"]
+        for s in self.steps:
+            lines.append(f"  {s.name} ({s.planner}): {s.status}, {s.seconds:.1f} s")
+        for key, label in _KEY_FIGURES:
+            if key in first or key in last:
+                lines.append(f"  {label}: {_fmt(first.get(key))} -> {_fmt(last.get(key))}")
+        return "\n".join(lines)
+
+
+_KEY_FIGURES = (
+    ("parts_compliant", "compliant school parts"),
+    ("compliant_share.rural", "rural parts compliant (share)"),
+    ("counties_cv_ok.primary", "counties within every primary CV limit"),
+    ("counties_cv_ok.junior", "counties within every junior CV limit"),
+    ("travel.lower_primary.max_minutes", "longest trip, grades 1-3 (min)"),
+    ("travel.lower_primary.pupils_over_limit", "grade 1-3 pupils beyond the limit"),
+)
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def _solve_info(plan) -> tuple[str, float | None, float | None]:
+    info = getattr(plan, "solve_info", None)
+    if info is None:
+        return "n/a", None, None
+    if isinstance(info, list | tuple):
+        order = ["optimal", "feasible", "infeasible", "unbounded", "error"]
+        statuses = [getattr(i, "status", "error") for i in info] or ["n/a"]
+        worst = max(statuses, key=lambda s: order.index(s) if s in order else len(order))
+        gaps = [i.gap for i in info if getattr(i, "gap", None) is not None]
+        secs = sum(getattr(i, "seconds", 0.0) or 0.0 for i in info)
+        return worst, (max(gaps) if gaps else None), secs
+    return (
+        getattr(info, "status", "n/a"),
+        getattr(info, "gap", None),
+        getattr(info, "seconds", None),
+    )
+
+
+def _json_safe(value):
+    if isinstance(value, Mapping):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, pd.DataFrame):
+        return _json_safe(value.to_dict(orient="records"))
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, int | str | bool) or value is None:
+        return value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _json_safe(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Path):
+        return str(value)
+    return str(value)
+
+
+# --------------------------------------------------------------------------- progress
+def _progress_printer(progress: _Progress) -> Callable[[str], None]:
+    if progress is None or progress is False:
+        return lambda _message: None
+    if progress is True:
+        start = time.perf_counter()
+
+        def emit(message: str) -> None:
+            print(f"[{time.perf_counter() - start:6.1f} s] {message}", file=sys.stderr, flush=True)
+
+        return emit
+    return progress
+
+
+# --------------------------------------------------------------------------- run
+def run_scenario(
+    path: str | os.PathLike | Scenario,
+    out: str | os.PathLike | None = None,
+    progress: _Progress = None,
+    *,
+    variant: str | None = None,
+    overrides: Mapping | None = None,
+    write: bool = True,
+) -> ScenarioResult:
+    """Run a scenario's pipeline and write its report, tables and result.json.
+
+    Parameters
+    ----------
+    path : str, path-like or Scenario
+        The scenario file (or an already loaded scenario).
+    out : str or path-like, optional
+        Output folder (replaced whole when the run succeeds). Default: the scenario's
+        ``[output] folder``.
+    progress : callable, bool or None
+        ``True`` prints one line per stage (step, county) to stderr; a callable receives each line;
+        ``None`` is silent.
+    variant : str, optional
+        Apply the ``[[variants]]`` block of this name first.
+    overrides : mapping, optional
+        Further overrides in the layout of a variant block, e.g. ``{"region": {"schools": 60}}``.
+    write : bool
+        ``False`` computes without writing anything.
+
+    Returns
+    -------
+    ScenarioResult
+
+    Raises
+    ------
+    InputError
+        Bad scenario (nothing is written).
+    Infeasible, SolverError
+        From a planner, prefixed with the step that failed (nothing is written).
+
+    Examples
+    --------
+    >>> import pathlib
+    >>> demo = pathlib.Path(__file__).parents[1] / "scenarios" / "liangjiang_demo.toml"
+    >>> result = run_scenario(demo, write=False, overrides={"region": {"schools": 40}})
+    >>> list(result.plans)
+    ['mergers', 'districts', 'budget', 'teachers']
+    """
+    started = time.perf_counter()
+    emit = _progress_printer(progress)
+    scenario = path if isinstance(path, Scenario) else load_scenario(path, overrides)
+    if isinstance(path, Scenario) and overrides:
+        scenario = load_scenario(path.path, overrides)
+    if variant is not None:
+        scenario = scenario.variant(variant)
+    emit(f"scenario {scenario.name}" + (f" / variant {variant}" if variant else ""))
+    standard = scenario.standard.load()
+    try:
+        region = scenario.region.load()
+    except InputError:
+        raise
+    except ValueError as exc:
+        raise InputError(f"[region]: {exc}", file=str(scenario.path)) from None
+    emit(f"region {region.name}: {len(region.schools)} schools, {len(region.counties)} counties")
+    regions = [region]
+    measures = [measure(region, standard)]
+    steps: list[StepResult] = []
+    active = [s for s in scenario.steps if s.enabled]
+    for k, step in enumerate(active, start=1):
+        planner = get_planner(step.planner)
+        policy = step.policy()
+        label = f"step {k}/{len(active)} {step.name}"
+        emit(f"{label}: planning")
+        t0 = time.perf_counter()
+        try:
+            plan = planner.plan(
+                region,
+                policy,
+                options=scenario.solver_options(step),
+                progress=lambda message, label=label: emit(f"{label}: {message}"),
+            )
+        except Infeasible as exc:
+            raise Infeasible(f"{label} ({step.planner}): {exc.message}", exc.violations) from None
+        except SolverError as exc:
+            raise SolverError(f"{label} ({step.planner}): {exc.message}", exc.info) from None
+        seconds = time.perf_counter() - t0
+        status = _solve_info(plan)[0]
+        emit(f"{label}: {status} in {seconds:.1f} s; applying")
+        region = plan.apply(region)
+        regions.append(region)
+        measures.append(measure(region, standard))
+        steps.append(
+            StepResult(step.name, step.planner, policy, plan, seconds, measures[-2], measures[-1])
+        )
+    result = ScenarioResult(
+        scenario, standard, steps, regions, measures, time.perf_counter() - started
+    )
+    result.tables = _tables(result)
+    result.result = _result_dict(result)
+    if write:
+        folder = Path(out) if out is not None else scenario.output.folder
+        write_run(result, folder)
+        result.out = folder
+        emit(f"wrote {folder}")
+    return result
+
+
+def _tables(result: ScenarioResult) -> dict[str, pd.DataFrame]:
+    tables: dict[str, pd.DataFrame] = {}
+    for s in result.steps:
+        plan_tables = getattr(s.plan, "tables", {}) or {}
+        if callable(plan_tables):
+            plan_tables = plan_tables()
+        for name, df in plan_tables.items():
+            if isinstance(df, pd.DataFrame):
+                tables[f"{s.name}.{name}"] = df
+    stages = result.stages
+    keys = list(dict.fromkeys(k for m in result.measures for k in m.figures))
+    tables["outcomes"] = pd.DataFrame(
+        {
+            stage: [m.figures.get(k) for k in keys]
+            for stage, m in zip(stages, result.measures, strict=True)
+        },
+        index=pd.Index(keys, name="measure"),
+    ).reset_index()
+    for name in ("cv", "area_types", "travel"):
+        frames = [
+            getattr(m, name).assign(stage=stage)
+            for stage, m in zip(stages, result.measures, strict=True)
+        ]
+        df = pd.concat(frames, ignore_index=True)
+        tables[name] = df[["stage", *[c for c in df.columns if c != "stage"]]]
+    return tables
+
+
+def _result_dict(result: ScenarioResult) -> dict:
+    s = result.scenario
+    region = result.regions[0]
+    return _json_safe(
+        {
+            "scenario": s.name,
+            "file": str(s.path),
+            "variant": s.variant_name,
+            "seconds": round(result.seconds, 3),
+            "region": {
+                "name": region.name,
+                "schools": len(region.schools),
+                "settlements": len(region.settlements),
+                "counties": region.counties,
+            },
+            "standard": {"base": s.standard.base, "overrides": s.standard.overrides},
+            "steps": [
+                {
+                    "name": st.name,
+                    "planner": st.planner,
+                    "status": _solve_info(st.plan)[0],
+                    "gap": _solve_info(st.plan)[1],
+                    "seconds": round(st.seconds, 3),
+                    "policy": st.policy,
+                    "headline": st.headline,
+                }
+                for st in result.steps
+            ],
+            "cost_yuan": total_cost(result),
+            "stages": result.stages,
+            "measures": {
+                stage: m.figures for stage, m in zip(result.stages, result.measures, strict=True)
+            },
+        }
+    )
+
+
+def total_cost(result: ScenarioResult) -> float | None:
+    """Sum of the steps' headline figures named in :data:`COST_KEYS` (None if no step has one)."""
+    total, found = 0.0, False
+    for s in result.steps:
+        head = s.headline
+        for key in COST_KEYS:
+            value = head.get(key)
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                total += float(value)
+                found = True
+                break
+    return total if found else None
+
+
+def write_run(result: ScenarioResult, folder: str | os.PathLike) -> Path:
+    """Write a run's outputs (formats of the scenario's ``[output]``) into ``folder`` atomically."""
+    from allocator.io import atomic_folder, save_region
+    from allocator.report import render_run
+
+    formats = result.scenario.output.formats
+    folder = Path(folder)
+    with atomic_folder(folder) as tmp:
+        files = []
+        if "csv" in formats:
+            for name, df in result.tables.items():
+                df.to_csv(tmp / f"{name}.csv", index=False, encoding="utf-8-sig")
+                files.append(f"{name}.csv")
+        if "xlsx" in formats:
+            with pd.ExcelWriter(tmp / "tables.xlsx", engine="openpyxl") as writer:
+                for name, df in result.tables.items():
+                    df.to_excel(writer, sheet_name=_sheet_name(name), index=False)
+            files.append("tables.xlsx")
+        if "region" in formats:
+            save_region(result.regions[-1], tmp / "region_after")
+            files.append("region_after/")
+        if "html" in formats:
+            (tmp / "report.html").write_text(render_run(result), encoding="utf-8")
+            files.append("report.html")
+        if "json" in formats:
+            data = dict(result.result, files=files)
+            (tmp / "result.json").write_text(
+                json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8"
+            )
+    return folder
+
+
+def _sheet_name(name: str) -> str:
+    for bad in "[]:*?/\\":
+        name = name.replace(bad, "_")
+    return name[:31]
+
+
+# --------------------------------------------------------------------------- compare
+@dataclass
+class Comparison:
+    """What :func:`compare_scenario` returns.
+
+    Attributes
+    ----------
+    scenario : Scenario
+    results : dict
+        Variant name -> :class:`ScenarioResult` (plans, tables, regions of that variant).
+    table : pandas.DataFrame
+        One row per measure (``measure``, ``label``, ``better``), one column per variant, plus
+        ``before`` (the region as loaded).
+    out : pathlib.Path or None
+    """
+
+    scenario: Scenario
+    results: dict[str, ScenarioResult]
+    table: pd.DataFrame
+    seconds: float
+    out: Path | None = None
+
+    @property
+    def variants(self) -> list[str]:
+        return list(self.results)
+
+    @property
+    def plans(self) -> dict[str, dict[str, Any]]:
+        """Variant -> step name -> plan."""
+        return {v: r.plans for v, r in self.results.items()}
+
+    @property
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """``comparison`` plus every variant's tables as ``"<variant>/<table>"``."""
+        out = {"comparison": self.table}
+        for v, r in self.results.items():
+            out.update({f"{v}/{k}": df for k, df in r.tables.items()})
+        return out
+
+
+def _comparison_rows(standard) -> list[tuple[str, str, str]]:
+    """(measure key, label, better) rows of the comparison table; better: low, high, one."""
+    from allocator.standards import INDICATORS
+
+    rows = [
+        ("cost_yuan", "cost (yuan)", "low"),
+        ("parts_compliant", "compliant school parts", "high"),
+        ("compliant_share", "compliant share", "high"),
+        ("compliant_share.rural", "compliant share, rural", "high"),
+    ]
+    for part in ("primary", "junior"):
+        rows.append((f"counties_cv_ok.{part}", f"counties within all CV limits, {part}", "high"))
+        for k in INDICATORS:
+            rows.append((f"cv_worst.{part}.{k}", f"CV {k}, {part} (worst county)", "low"))
+    for k in INDICATORS:
+        rows.append((f"rural_urban.{k}", f"rural/urban {k}", "one"))
+    for band in _BANDS:
+        rows.append((f"travel.{band}.mean_minutes", f"travel {band}, mean (min)", "low"))
+        rows.append((f"travel.{band}.max_minutes", f"travel {band}, max (min)", "low"))
+        rows.append((f"travel.{band}.pupils_over_limit", f"{band} pupils beyond the limit", "low"))
+    return rows
+
+
+def comparison_table(results: Mapping[str, ScenarioResult]) -> pd.DataFrame:
+    """The measure × variant table: a ``before`` column then the final measures of each variant.
+
+    Rows: cost, compliance, each indicator's worst-county CV per part, rural/urban ratios, travel,
+    then every plan headline figure (``<step>.<key>``). ``better`` says which way is better.
+    """
+    first = next(iter(results.values()))
+    rows = _comparison_rows(first.standard)
+    data = {}
+    before = dict(first.measures[0].figures)
+    data["before"] = before
+    for name, r in results.items():
+        figures = dict(r.measures[-1].figures)
+        figures["cost_yuan"] = total_cost(r)
+        for s in r.steps:
+            for key, value in s.headline.items():
+                figures[f"{s.name}.{key}"] = value
+        data[name] = figures
+    extra = list(
+        dict.fromkeys(
+            k
+            for n, f in data.items()
+            if n != "before"
+            for k in f
+            if "." in k and k.split(".")[0] in {s.name for r in results.values() for s in r.steps}
+        )
+    )
+    all_rows = [r for r in rows if any(r[0] in f for f in data.values())]
+    all_rows += [(k, k, "") for k in extra]
+    table = pd.DataFrame(
+        {
+            "measure": [r[0] for r in all_rows],
+            "label": [r[1] for r in all_rows],
+            "better": [r[2] for r in all_rows],
+            **{name: [f.get(r[0]) for r in all_rows] for name, f in data.items()},
+        }
+    )
+    return table
+
+
+def _variant_worker(path, variant, overrides, registered, progress):
+    for name, (plan, policy) in registered.items():
+        register_planner(name, plan, policy)
+    emit = _progress_printer(progress)
+    result = run_scenario(
+        path,
+        progress=(lambda m: emit(f"[{variant}] {m}")) if progress else None,
+        variant=variant,
+        overrides=overrides,
+        write=False,
+    )
+    for r in result.regions:  # caches are rebuilt on demand; keep the pickle small
+        r._travel_cache = {}
+    return result
+
+
+def compare_scenario(
+    path: str | os.PathLike,
+    out: str | os.PathLike | None = None,
+    progress: _Progress = None,
+    *,
+    variants: list[str] | None = None,
+    overrides: Mapping | None = None,
+    workers: int = 2,
+    write: bool = True,
+) -> Comparison:
+    """Run every ``[[variants]]`` block of a scenario (in parallel processes) and compare them.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The scenario file; it must define at least one variant.
+    out : str or path-like, optional
+        Output folder; default: the scenario's ``[output] folder`` with ``_compare`` appended.
+    progress : callable, bool or None
+        As in :func:`run_scenario`; lines are prefixed with the variant name.
+    variants : list of str, optional
+        Only these variants (default: all, in file order).
+    overrides : mapping, optional
+        Applied to every variant (e.g. a smaller region).
+    workers : int
+        Processes (at most 2; 1 runs in this process). Without a ``threads`` setting each
+        worker's solver uses one thread, so two workers share two cores.
+    write : bool
+        ``False`` computes without writing.
+
+    Returns
+    -------
+    Comparison
+
+    Examples
+    --------
+    >>> import pathlib
+    >>> f = pathlib.Path(__file__).parents[1] / "scenarios" / "budget_policy_comparison.toml"
+    >>> c = compare_scenario(f, write=False, workers=1, overrides={"region": {"schools": 40}})
+    >>> len(c.variants) >= 4
+    True
+    """
+    started = time.perf_counter()
+    emit = _progress_printer(progress)
+    scenario = load_scenario(path, overrides)
+    names = [v.name for v in scenario.variants]
+    if not names:
+        raise InputError(
+            "no [[variants]] to compare; expected at least one [[variants]] block",
+            file=str(scenario.path),
+        )
+    if variants:
+        for v in variants:
+            scenario.variant(v)  # raises for an unknown name
+        names = [n for n in names if n in variants]
+    workers = max(1, min(int(workers), 2, len(names)))
+    over = dict(overrides or {})
+    if workers > 1 and "threads" not in scenario.solver:
+        over = merge_overrides(over, {"solver": {"threads": 1}})
+    registered = {n: (p.plan, p.policy) for n, p in _REGISTERED_PLANNERS.items()}
+    emit(f"comparing {len(names)} variants of {scenario.name} with {workers} process(es)")
+    results: dict[str, ScenarioResult] = {}
+    if workers == 1:
+        for name in names:
+            results[name] = _variant_worker(
+                scenario.path, name, over, registered, progress is not None
+            )
+    else:
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            futures = {
+                name: pool.submit(
+                    _variant_worker, scenario.path, name, over, registered, progress is not None
+                )
+                for name in names
+            }
+            for name, future in futures.items():
+                try:
+                    results[name] = future.result()
+                except Infeasible as exc:
+                    raise Infeasible(f"variant {name!r}: {exc.message}", exc.violations) from None
+                except SolverError as exc:
+                    raise SolverError(f"variant {name!r}: {exc.message}", exc.info) from None
+                emit(f"variant {name}: done")
+    table = comparison_table(results)
+    comparison = Comparison(scenario, results, table, time.perf_counter() - started)
+    if write:
+        folder = Path(out) if out is not None else Path(f"{scenario.output.folder}_compare")
+        write_comparison(comparison, folder)
+        comparison.out = folder
+        emit(f"wrote {folder}")
+    return comparison
+
+
+def write_comparison(comparison: Comparison, folder: str | os.PathLike) -> Path:
+    """Write ``report.html``, ``comparison.csv`` and ``result.json`` of a comparison atomically."""
+    from allocator.io import atomic_folder
+    from allocator.report import render_comparison
+
+    folder = Path(folder)
+    formats = comparison.scenario.output.formats
+    with atomic_folder(folder) as tmp:
+        comparison.table.to_csv(tmp / "comparison.csv", index=False, encoding="utf-8-sig")
+        if "csv" in formats:
+            for v, r in comparison.results.items():
+                sub = tmp / _safe_name(v)
+                sub.mkdir()
+                for name, df in r.tables.items():
+                    df.to_csv(sub / f"{name}.csv", index=False, encoding="utf-8-sig")
+        if "html" in formats:
+            (tmp / "report.html").write_text(render_comparison(comparison), encoding="utf-8")
+        data = {
+            "scenario": comparison.scenario.name,
+            "file": str(comparison.scenario.path),
+            "seconds": round(comparison.seconds, 3),
+            "variants": {v: r.result for v, r in comparison.results.items()},
+            "comparison": comparison.table.to_dict(orient="records"),
+        }
+        (tmp / "result.json").write_text(
+            json.dumps(_json_safe(data), ensure_ascii=False, indent=2), encoding="utf-8"
+        )
+    return folder
+
+
+def _safe_name(name: str) -> str:
+    out = "".join(c if c.isalnum() or c in "-_" else "_" for c in name.strip())
+    return out or "variant"
+
+
+# --------------------------------------------------------------------------- command line
+def _overrides_from(args) -> dict:
+    parts = [parse_assignment(a) for a in (getattr(args, "set", None) or [])]
+    return merge_overrides(*parts) if parts else {}
+
+
+def cli_run(args) -> int:
+    """``allocator run SCENARIO [--out DIR] [--variant NAME] [--set KEY=VALUE] [--quiet]``."""
+    result = run_scenario(
+        args.scenario,
+        out=args.out,
+        progress=not args.quiet,
+        variant=args.variant,
+        overrides=_overrides_from(args),
+    )
+    print(result.summary())
+    print(f"report: {result.out / 'report.html'}")
+    return 0
+
+
+def cli_compare(args) -> int:
+    """``allocator compare SCENARIO [--out DIR] [--workers N] [--set KEY=VALUE] [--quiet]``."""
+    comparison = compare_scenario(
+        args.scenario,
+        out=args.out,
+        progress=not args.quiet,
+        overrides=_overrides_from(args),
+        workers=args.workers,
+        variants=args.variants or None,
+    )
+    table = comparison.table.set_index("label").drop(columns=["measure", "better"])
+    with pd.option_context("display.width", 160, "display.max_columns", 20, "display.max_rows", 60):
+        print(table.to_string(float_format=lambda v: f"{v:,.3g}" if abs(v) < 1e4 else f"{v:,.0f}"))
+    print(f"report: {comparison.out / 'report.html'}")
+    return 0
+
+
+def add_run_commands(subparsers) -> None:
+    """Add the ``run`` and ``compare`` subcommands to an argparse subparsers object.
+
+    Examples
+    --------
+    >>> import argparse
+    >>> parser = argparse.ArgumentParser(prog="allocator")
+    >>> add_run_commands(parser.add_subparsers(dest="command"))
+    >>> parser.parse_args(["run", "s.toml", "--set", "region.schools=60"]).set
+    ['region.schools=60']
+    """
+    common = dict(metavar="KEY=VALUE", action="append", default=[])
+    p = subparsers.add_parser(
+        "run", help="run a scenario: plans, report.html, CSV tables and result.json"
+    )
+    p.add_argument("scenario", help="scenario file (.toml)")
+    p.add_argument("--out", default=None, help="output folder (default: [output] folder)")
+    p.add_argument("--variant", default=None, help="apply this [[variants]] block first")
+    p.add_argument(
+        "--set",
+        help="override a scenario value, e.g. --set region.schools=60 "
+        "or --set steps.budget.budget=2e8 (repeatable)",
+        **common,
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    p.set_defaults(func=cli_run)
+
+    c = subparsers.add_parser(
+        "compare", help="run every [[variants]] block of a scenario and compare them side by side"
+    )
+    c.add_argument("scenario", help="scenario file (.toml) with [[variants]]")
+    c.add_argument(
+        "--out", default=None, help="output folder (default: [output] folder + _compare)"
+    )
+    c.add_argument("--workers", type=int, default=2, help="parallel processes, 1 or 2 (default 2)")
+    c.add_argument(
+        "--variant",
+        dest="variants",
+        action="append",
+        default=[],
+        help="only this variant (repeatable)",
+    )
+    c.add_argument("--set", help="override a scenario value (repeatable)", **common)
+    c.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    c.set_defaults(func=cli_compare)
