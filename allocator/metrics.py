@@ -38,6 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.special import xlogy
 
 __all__ = [
     "cv",
@@ -314,27 +315,47 @@ def gini(x, weights=None) -> float:
     before = cum - ws
     # sum_{i,j} w_i w_j |x_i - x_j| = 2 sum_i w_i x_i (W_before_i - W_after_i)
     total = cum[-1]
-    return float(np.dot(ws * v, before - (total - cum)) / mu)
+    # clip rounding noise (about 1e-18) below 0 when all values are equal
+    return max(0.0, float(np.dot(ws * v, before - (total - cum)) / mu))
 
 
-def theil(x, weights=None) -> float:
+def _check_zeros_option(zeros: str) -> None:
+    if zeros not in ("raise", "limit"):
+        raise ValueError(f"zeros={zeros!r}; expected 'raise' or 'limit'")
+
+
+def theil(x, weights=None, zeros: str = "raise") -> float:
     """Theil T index ``sum w_i (x_i / mu) ln(x_i / mu)``.
+
+    Parameters
+    ----------
+    x, weights : array_like
+        Values and pupils per school.
+    zeros : {"raise", "limit"}
+        What a school with x = 0 means. ``"raise"`` (default): ValueError, since ln 0 is
+        undefined. ``"limit"``: its term is the limit ``0 ln 0 = 0`` (the convention of the
+        literature; a school with nothing still raises the index through the mean). Choose it
+        explicitly, e.g. for counts such as backbone teachers that are often 0 at small schools.
 
     Raises
     ------
     ValueError
-        If some school with positive weight has x = 0 (ln 0), or the input is invalid.
+        If some school with positive weight has x = 0 and ``zeros="raise"``, or invalid input.
 
     Examples
     --------
     >>> round(theil([1, 2, 3, 4]), 6)
     0.10644
+    >>> round(theil([0, 2, 3, 4], zeros="limit"), 6)
+    0.325437
     """
+    _check_zeros_option(zeros)
     values, w = _prepare(x, weights, metric="theil")
     mu = _positive_mean(values, w, "theil")
-    _no_zeros(values, "theil")
+    if zeros == "raise":
+        _no_zeros(values, "theil")
     r = values / mu
-    return float(np.dot(w, r * np.log(r)))
+    return float(np.dot(w, xlogy(r, r)))
 
 
 def theil_l(x, weights=None) -> float:
@@ -440,6 +461,9 @@ class TheilDecomposition:
         (pupil-weighted) and ``theil`` (the group's own index) and ``schools``.
     measure : str
         ``"T"`` or ``"L"``.
+    zero_values : int
+        Schools (with pupils) whose value is 0, counted with the limit 0 ln 0 = 0
+        (only with ``zeros="limit"``; otherwise they raise).
     """
 
     total: float
@@ -448,10 +472,11 @@ class TheilDecomposition:
     between_share: float
     groups: pd.DataFrame
     measure: str = "T"
+    zero_values: int = 0
 
 
 def theil_decomposition(
-    x, groups: Sequence, weights=None, measure: str = "T"
+    x, groups: Sequence, weights=None, measure: str = "T", zeros: str = "raise"
 ) -> TheilDecomposition:
     """Decompose Theil T (or L) into within-group and between-group inequality.
 
@@ -466,6 +491,10 @@ def theil_decomposition(
     measure : {"T", "L"}
         T weights groups by resource share s_g: within = sum s_g T_g, between = sum s_g ln(mu_g/mu).
         L weights groups by pupil share v_g: within = sum v_g L_g, between = sum v_g ln(mu/mu_g).
+    zeros : {"raise", "limit"}
+        For T only: ``"limit"`` counts x = 0 with 0 ln 0 = 0 (see :func:`theil`); a group whose
+        values are all 0 then has resource share 0, contributes nothing and gets theil 0.
+        Theil L has no such limit and always raises on a zero.
 
     Returns
     -------
@@ -481,6 +510,9 @@ def theil_decomposition(
     """
     if measure not in ("T", "L"):
         raise ValueError(f"measure={measure!r}; expected 'T' or 'L'")
+    _check_zeros_option(zeros)
+    if measure == "L" and zeros == "limit":
+        raise ValueError("zeros='limit' applies to Theil T only; Theil L is undefined at 0")
     values = _as_values(x, "x")
     labels = np.asarray(groups, dtype=object)
     if labels.shape != values.shape:
@@ -495,8 +527,16 @@ def theil_decomposition(
     keep = raw_w > 0 if weights is not None else np.ones(values.size, bool)
     labels = labels[keep]
     mu = _positive_mean(v, w, "theil_decomposition")
-    _no_zeros(v, f"theil_decomposition ({measure})")
-    index_fn = theil if measure == "T" else theil_l
+    if zeros == "raise":
+        _no_zeros(v, f"theil_decomposition ({measure})")
+
+    def index_fn(values, weights):
+        if measure == "L":
+            return theil_l(values, weights)
+        if not (values > 0).any():
+            return 0.0  # a group with nothing at all: no inequality inside it
+        return theil(values, weights, zeros=zeros)
+
     total = index_fn(v, w)
     codes, uniques = pd.factorize(labels, sort=True)
     rows, within, between = [], 0.0, 0.0
@@ -509,7 +549,7 @@ def theil_decomposition(
         t_g = index_fn(v[sel], wg)
         if measure == "T":
             within += resource_share * t_g
-            between += resource_share * np.log(mu_g / mu)
+            between += float(xlogy(resource_share, mu_g / mu))
         else:
             within += pupil_share * t_g
             between += pupil_share * np.log(mu / mu_g)
@@ -518,7 +558,10 @@ def theil_decomposition(
         rows, columns=["group", "schools", "pupil_share", "resource_share", "mean", "theil"]
     ).set_index("group")
     share = 0.0 if total <= 1e-15 else float(between / total)
-    return TheilDecomposition(float(total), float(within), float(between), share, table, measure)
+    n_zero = int(np.count_nonzero(v == 0))
+    return TheilDecomposition(
+        float(total), float(within), float(between), share, table, measure, n_zero
+    )
 
 
 # --------------------------------------------------------------------------- allocation

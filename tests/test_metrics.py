@@ -294,3 +294,54 @@ def test_bounds_and_equality(data):
         assert WEIGHTED[name](flat, w) == pytest.approx(
             0.0 if name not in ("mcloone", "verstegen") else 1.0, abs=1e-9
         ), name
+
+
+def test_theil_zero_values_by_explicit_limit_match_pysal_and_brute_force():
+    rng = np.random.default_rng(21)
+    x = rng.lognormal(0.0, 0.7, size=60)
+    x[rng.choice(60, size=9, replace=False)] = 0.0
+    groups = rng.choice(["urban", "town", "rural"], size=60)
+    with pytest.raises(ValueError, match="x = 0"):
+        m.theil(x)
+    mu = x.mean()
+    nz = x[x > 0] / mu
+    brute = np.sum(nz * np.log(nz)) / x.size
+    assert m.theil(x, zeros="limit") == pytest.approx(brute, rel=1e-12)
+    # PySAL replaces a 0 by the smallest positive float, i.e. takes the same limit
+    assert m.theil(x, zeros="limit") == pytest.approx(float(PysalTheil(x).T), rel=1e-9)
+    d = m.theil_decomposition(x, groups, zeros="limit")
+    ref = PysalTheilD(x, groups)
+    assert d.between == pytest.approx(float(np.ravel(ref.bg)[0]), rel=1e-9)
+    assert d.within == pytest.approx(float(np.ravel(ref.wg)[0]), rel=1e-9)
+    assert d.zero_values == 9
+    # on positive data the option changes nothing
+    y = np.abs(x) + 0.5
+    assert m.theil(y, zeros="limit") == m.theil(y)
+    # a group with nothing at all has resource share 0 and contributes no within-inequality
+    e = m.theil_decomposition([0, 0, 1, 3], ["r", "r", "u", "u"], zeros="limit")
+    assert e.groups.loc["r", "resource_share"] == 0 and e.groups.loc["r", "theil"] == 0
+    assert e.total == pytest.approx(m.theil([0, 0, 1, 3], zeros="limit"))
+    assert e.within + e.between == pytest.approx(e.total)
+    with pytest.raises(ValueError, match="Theil T only"):
+        m.theil_decomposition(x, groups, measure="L", zeros="limit")
+    with pytest.raises(ValueError, match="zeros="):
+        m.theil(x, zeros="skip")
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    x=st.lists(st.sampled_from([0.0, 0.5, 1.0, 2.5, 7.0, 40.0]), min_size=2, max_size=15),
+    seed=st.integers(0, 10_000),
+)
+def test_theil_limit_weighting_equals_repetition(x, seed):
+    x = np.array(x)
+    if not (x > 0).any():
+        x[0] = 1.0
+    rng = np.random.default_rng(seed)
+    w = rng.integers(1, 5, size=x.size)
+    g = rng.choice(["u", "t", "r"], size=x.size)
+    a = m.theil_decomposition(x, g, w, zeros="limit")
+    b = m.theil_decomposition(np.repeat(x, w), np.repeat(g, w), zeros="limit")
+    assert a.total == pytest.approx(b.total, rel=1e-9, abs=1e-12)
+    assert a.between == pytest.approx(b.between, rel=1e-9, abs=1e-12)
+    assert m.theil(x, w, zeros="limit") == pytest.approx(a.total, rel=1e-12, abs=1e-15)
