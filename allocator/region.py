@@ -238,7 +238,10 @@ def _validate_roads(roads: nx.Graph) -> nx.Graph:
                 value=value,
             )
         data["minutes"] = minutes
-    return nx.freeze(graph)
+    graph = nx.freeze(graph)
+    graph._allocator_valid = True
+    graph._components = None
+    return graph
 
 
 class Region:
@@ -276,7 +279,8 @@ class Region:
         name: str = "region",
     ):
         self.name = str(name)
-        self.roads = _validate_roads(roads)
+        # A graph this class validated and froze is reused as is (plans derive many regions).
+        self.roads = roads if getattr(roads, "_allocator_valid", False) else _validate_roads(roads)
         self.schools = self._validate_schools(schools)
         self.settlements = self._validate_settlements(settlements)
         self._check_reachability()
@@ -334,10 +338,13 @@ class Region:
             return
         if self.schools.empty:
             raise InputError("the region has settlements but no schools", table="schools")
-        component = {}
-        for i, nodes in enumerate(nx.connected_components(self.roads)):
-            for node in nodes:
-                component[node] = i
+        component = self.roads._components
+        if component is None:
+            component = {}
+            for i, nodes in enumerate(nx.connected_components(self.roads)):
+                for node in nodes:
+                    component[node] = i
+            self.roads._components = component
         with_school = {component[n] for n in self.schools["node"]}
         reach = self.settlements["node"].map(component).isin(with_school).to_numpy()
         if not reach.all():
