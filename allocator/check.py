@@ -1,0 +1,663 @@
+"""Compliance report: how a region's schools and counties measure up to a standard.
+
+Model
+-----
+Sets: schools s; assessed parts p of each school (primary, junior; :func:`assessment_parts`);
+counties c; area types a (urban, town, rural); indicators k of the standard.
+
+* School part p: value v_pk, met_pk = (v_pk >= t_k), gap_pk = max(t_k - v_pk, 0);
+  passes_p = (sum_k met_pk >= min_indicators_met) and, if floor_share f is set,
+  v_pk >= f t_k for every k.
+* County c, part type: CV_ck = pupil-weighted CV of v_pk over its in-scope parts
+  (:func:`allocator.metrics.cv`); rule "each": every CV_ck <= limit; rule "composite":
+  mean_k CV_ck <= limit. The county passes when the CV rule holds and every in-scope part passes.
+* Area types: pupil-weighted mean of v_pk per area type, rural / urban ratio, and the Theil T
+  between-group share of the urban / town / rural split (:func:`allocator.metrics.theil_decomposition`;
+  schools with a value of 0, e.g. no backbone teacher, enter with the limit 0 ln 0 = 0 and the
+  ``note`` column says how many).
+* Teacher allocation: R^2 of teachers on pupils across the parts of one county and part type
+  (:func:`allocator.metrics.allocation_r2`); 1 - R^2 is the "degree of randomness".
+* Staffing: required teachers by the norms (:func:`allocator.standards.staffing_requirements`)
+  against actual teachers; class and school size against their limits.
+
+Statistics over counties and area types use in-scope parts only (teaching points under 50 pupils
+and excluded levels are listed but not counted). Nothing is optimised here: the report only measures.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from allocator import metrics
+from allocator.errors import InputError
+from allocator.standards import (
+    INDICATOR_UNITS,
+    PARTS,
+    Standard,
+    assessment_parts,
+    load_standard,
+    staffing_requirements,
+)
+
+__all__ = ["check", "ComplianceReport", "check_command", "add_check_parser"]
+
+AREA_ORDER = ("urban", "town", "rural")
+
+
+@dataclass
+class ComplianceReport:
+    """The result of :func:`check`.
+
+    Attributes
+    ----------
+    region_name : str
+    standard : Standard
+    tables : dict of str -> pandas.DataFrame
+        ``schools`` (one row per assessed part: indicator values, ``<k>_met``, ``<k>_gap``,
+        ``indicators_met``, ``passes``, part teachers vs ``required_teachers``), ``counties`` (per
+        county and part: ``cv_<k>``, limit, share of schools passing, ``passes``, ``reason``),
+        ``county_indicators`` (the same per indicator, long form, with means and shortfalls),
+        ``area_types`` (per part and area type: pupil-weighted mean of each indicator),
+        ``area_gaps`` (per part and indicator: rural / urban ratio, Theil between-share),
+        ``allocation_r2`` (per county and part), ``norms`` (per school: staffing, class and school
+        size), ``thresholds`` (the standard's numbers used).
+    """
+
+    region_name: str
+    standard: Standard
+    tables: dict[str, pd.DataFrame] = field(repr=False)
+
+    @property
+    def passes(self) -> bool:
+        """True when every county passes for every part type it has."""
+        counties = self.tables["counties"]
+        return bool(len(counties) and counties["passes"].all())
+
+    def __repr__(self) -> str:
+        c = self.tables["counties"]
+        s = self.tables["schools"]
+        ins = s[s["in_scope"]]
+        return (
+            f"ComplianceReport({self.region_name!r}, {self.standard.name}: "
+            f"{int(c['passes'].sum())}/{len(c)} county parts pass, "
+            f"{int(ins['passes'].fillna(False).astype(bool).sum())}/{len(ins)} school parts pass)"
+        )
+
+    def summary(self, top: int = 5) -> str:
+        """A short text, worst gaps first, that a planner can read in half a minute.
+
+        Parameters
+        ----------
+        top : int
+            How many items to list in each ranking.
+        """
+        return _summary(self, top)
+
+    def to_csv(self, folder: str | os.PathLike) -> list[Path]:
+        """Write every table as ``<name>.csv`` (UTF-8) and the summary as ``summary.txt``.
+
+        The files are written into a temporary folder beside ``folder`` that then replaces it
+        whole, so a failure never leaves a half-written report.
+
+        Returns
+        -------
+        list of Path
+            The files written.
+        """
+        from allocator.io import atomic_folder
+
+        target = Path(folder)
+        names = []
+        with atomic_folder(target) as tmp:
+            for name, table in self.tables.items():
+                table.to_csv(tmp / f"{name}.csv", index=False, encoding="utf-8")
+                names.append(f"{name}.csv")
+            (tmp / "summary.txt").write_text(self.summary() + "\n", encoding="utf-8")
+            names.append("summary.txt")
+        return [target / n for n in names]
+
+
+# --------------------------------------------------------------------------- main entry
+def check(region, standard: Standard | str | os.PathLike = "moe2017") -> ComplianceReport:
+    """Measure a region against a standard: schools, counties, area types, teacher allocation.
+
+    Parameters
+    ----------
+    region : Region or pandas.DataFrame
+        A :class:`~allocator.region.Region` (or its schools table).
+    standard : Standard, str or path
+        A :class:`~allocator.standards.Standard`, a built-in name (``"moe2017"``, ``"moe2012"``)
+        or a TOML file.
+
+    Returns
+    -------
+    ComplianceReport
+
+    Examples
+    --------
+    >>> from allocator.synth import make_region
+    >>> report = check(make_region(schools=300, seed=1))
+    >>> sorted(report.tables)[:4]
+    ['allocation_r2', 'area_gaps', 'area_types', 'counties']
+    >>> s = report.tables["schools"]
+    >>> failing = s[s["in_scope"] & ~s["passes"].astype(bool)]
+    >>> bool((failing["area_type"] == "rural").mean() > 0.5)
+    True
+    """
+    std = standard if isinstance(standard, Standard) else load_standard(standard)
+    if isinstance(region, pd.DataFrame):
+        schools, name = region, "schools"
+    elif hasattr(region, "schools"):
+        schools, name = region.schools, getattr(region, "name", "region")
+    else:
+        raise InputError(f"expected a Region or a schools DataFrame; got {type(region).__name__}")
+    parts = assessment_parts(schools, std)
+    norms = _norms(schools, std)
+    school_table = _schools_table(schools, parts, norms, std)
+    norms = norms.drop(columns="_by_pupils")
+    county_table, county_long = _counties(school_table, std)
+    area_table, area_gaps = _area_types(school_table, std)
+    tables = {
+        "schools": school_table,
+        "counties": county_table,
+        "county_indicators": county_long,
+        "area_types": area_table,
+        "area_gaps": area_gaps,
+        "allocation_r2": _allocation(school_table, std),
+        "norms": norms,
+        "thresholds": _thresholds(std),
+    }
+    return ComplianceReport(region_name=str(name), standard=std, tables=tables)
+
+
+# --------------------------------------------------------------------------- schools
+def _norms(schools: pd.DataFrame, std: Standard) -> pd.DataFrame:
+    req = staffing_requirements(schools, std)
+    pupils = (
+        schools["pupils_lower_primary"]
+        + schools["pupils_upper_primary"]
+        + schools["pupils_junior"]
+        + schools["pupils_senior"]
+    ).to_numpy()
+    classes = schools["classes"].to_numpy(float)
+    level = schools["level"].astype(str).to_numpy()
+    # class-size limit of the school's highest band (a nine-year school: the junior 50)
+    band = np.where(
+        np.isin(level, ["primary", "teaching_point"]),
+        "primary",
+        np.where(level == "senior", "senior", "junior"),
+    )
+    class_max = np.array([std.class_size.max.get(b, np.nan) for b in band], dtype=float)
+    per_class = np.divide(pupils, classes, out=np.full(len(pupils), np.nan), where=classes > 0)
+    size_max = np.array([std.school_size.max_pupils.get(lv, np.nan) for lv in level], dtype=float)
+    out = pd.DataFrame(
+        {
+            "school_id": schools["school_id"].to_numpy(),
+            "name": schools["name"].to_numpy() if "name" in schools else "",
+            "county": schools["county"].to_numpy(),
+            "area_type": schools["area_type"].to_numpy(),
+            "level": level,
+            "pupils": pupils.astype(np.int64),
+            "classes": schools["classes"].to_numpy(),
+            "teachers": schools["teachers"].to_numpy(),
+            "required_teachers": req["required_teachers"].to_numpy(),
+            "staff_rule": req["rule"].to_numpy(),
+            "staff_gap": req["required_teachers"].to_numpy() - schools["teachers"].to_numpy(),
+            "pupils_per_class": per_class,
+            "class_size_max": class_max,
+            "large_classes_likely": per_class >= std.class_size.large,
+            "over_class_size": per_class > class_max,
+            "school_size_max": size_max,
+            "over_school_size": pupils > size_max,
+        }
+    )
+    out["staffed"] = out["staff_gap"] <= 0
+    out["_by_pupils"] = req["by_pupils"].to_numpy()
+    return out
+
+
+def _schools_table(
+    schools: pd.DataFrame, parts: pd.DataFrame, norms: pd.DataFrame, std: Standard
+) -> pd.DataFrame:
+    out = parts.copy()
+    if "name" in schools:
+        names = dict(zip(schools["school_id"], schools["name"], strict=False))
+        out.insert(1, "name", out["school_id"].map(names))
+    n = len(out)
+    met_count = np.zeros(n, dtype=np.int64)
+    floor_ok = np.ones(n, dtype=bool)
+    missed = [[] for _ in range(n)]
+    has_thresholds = np.zeros(n, dtype=bool)
+    part = out["part"].to_numpy()
+    all_assessed = []
+    for p in PARTS:
+        for k in std.assessed_indicators(p):
+            if k not in all_assessed:
+                all_assessed.append(k)
+    for k in all_assessed:
+        t = np.array([std.thresholds.get(p, {}).get(k, np.nan) for p in part], dtype=float)
+        applies = ~np.isnan(t) & np.isin(
+            part, [p for p in PARTS if k in std.assessed_indicators(p)]
+        )
+        v = out[k].to_numpy(float)
+        met = np.where(applies, v >= t, False)
+        out[f"{k}_met"] = pd.array(np.where(applies, met, pd.NA), dtype="boolean")
+        out[f"{k}_gap"] = np.where(applies, np.maximum(t - v, 0.0), np.nan)
+        met_count += met
+        has_thresholds |= applies
+        if std.floor_share is not None:
+            floor_ok &= ~applies | (v >= std.floor_share * t)
+        for i in np.flatnonzero(applies & ~met):
+            missed[i].append(k)
+    need = np.array([std.min_indicators_met if std.assessed_indicators(p) else 0 for p in part])
+    passes = (met_count >= need) & floor_ok
+    out["indicators_met"] = np.where(has_thresholds, met_count, 0)
+    out["indicators_assessed"] = [len(std.assessed_indicators(p)) for p in part]
+    out["floor_ok"] = pd.array(
+        np.where(has_thresholds & (std.floor_share is not None), floor_ok, pd.NA), dtype="boolean"
+    )
+    out["passes"] = pd.array(np.where(has_thresholds, passes, pd.NA), dtype="boolean")
+    out["missed"] = [", ".join(m) for m in missed]
+    # staffing per part: a single-part school takes the school's figures; a nine-year school's
+    # requirement is split in proportion to its bands' pupil-ratio requirements
+    norm = norms.set_index("school_id")
+    required = norm["required_teachers"].reindex(out["school_id"]).to_numpy(float)
+    by_pupils = norm["_by_pupils"].reindex(out["school_id"]).to_numpy(float)
+    ratio = np.array([std.staffing.pupils_per_teacher[p] for p in part])
+    if std.staffing.rural_pupils_per_teacher is not None:
+        rural = out["area_type"].to_numpy() == "rural"
+        ratio = np.where(rural, [std.staffing.rural_pupils_per_teacher[p] for p in part], ratio)
+    band_req = np.ceil(np.round(out["pupils"].to_numpy(float) / ratio, 9))
+    multi = out["share"].to_numpy() < 1.0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        split = np.where(by_pupils > 0, required * band_req / by_pupils, required * out["share"])
+    out["required_teachers"] = np.where(multi, split, required)
+    out["staff_gap"] = out["required_teachers"] - out["teachers"]
+    return out
+
+
+# --------------------------------------------------------------------------- counties
+def _safe(fn, *args):
+    try:
+        return fn(*args), ""
+    except ValueError as exc:
+        return math.nan, str(exc)
+
+
+def _counties(schools: pd.DataFrame, std: Standard) -> tuple[pd.DataFrame, pd.DataFrame]:
+    ins = schools[schools["in_scope"]]
+    rows, long_rows = [], []
+    for (county, part), g in ins.groupby(["county", "part"], sort=True):
+        pupils = g["pupils"].to_numpy(float)
+        limit = std.cv_limit[part]
+        assessed = std.assessed_indicators(part)
+        row = {
+            "county": county,
+            "part": part,
+            "schools": len(g),
+            "pupils": int(pupils.sum()),
+        }
+        if assessed:
+            passing = g["passes"].astype(bool)
+            row["schools_passing"] = int(passing.sum())
+            row["share_passing"] = float(passing.mean())
+            row["pupils_in_failing_schools"] = int(pupils[~passing.to_numpy()].sum())
+        else:
+            row["schools_passing"] = pd.NA
+            row["share_passing"] = math.nan
+            row["pupils_in_failing_schools"] = pd.NA
+        cvs, problems = {}, []
+        for k in std.indicators:
+            v = g[k].to_numpy(float)
+            value, why = _safe(metrics.cv, v, pupils)
+            cvs[k] = value
+            row[f"cv_{k}"] = value
+            t = std.thresholds.get(part, {}).get(k) if k in assessed else None
+            below = v < t if t is not None else np.zeros(len(v), bool)
+            long_rows.append(
+                {
+                    "county": county,
+                    "part": part,
+                    "indicator": k,
+                    "cv": value,
+                    "cv_limit": limit,
+                    "cv_ok": bool(value <= limit) if not math.isnan(value) else False,
+                    "mean": metrics.weighted_mean(v, pupils),
+                    "min": float(v.min()),
+                    "max": float(v.max()),
+                    "threshold": math.nan if t is None else t,
+                    "schools_below": int(below.sum()),
+                    "pupils_below": int(pupils[below].sum()),
+                    "shortfall": float(np.dot(pupils, np.maximum(1 - v / t, 0)) / pupils.sum())
+                    if t
+                    else math.nan,
+                    "note": why,
+                }
+            )
+            if why:
+                problems.append(f"CV of {k} undefined ({why.split(';')[0]})")
+        row["cv_limit"] = limit
+        if std.cv_rule == "composite":
+            values = [c for c in cvs.values() if not math.isnan(c)]
+            composite = float(np.mean(values)) if values else math.nan
+            row["composite_cv"] = composite
+            cv_ok = not math.isnan(composite) and composite <= limit
+            if not cv_ok and not math.isnan(composite):
+                problems.append(f"composite CV {composite:.3f} > {limit:.2f}")
+            row["cv_failing"] = 0 if cv_ok else 1
+        else:
+            over = {k: c for k, c in cvs.items() if not math.isnan(c) and c > limit}
+            row["cv_failing"] = len(over) + sum(math.isnan(c) for c in cvs.values())
+            cv_ok = row["cv_failing"] == 0
+            if over:
+                worst = sorted(over.items(), key=lambda kv: -kv[1])
+                problems.append(
+                    f"CV over {limit:.2f}: " + ", ".join(f"{k} {c:.3f}" for k, c in worst)
+                )
+        schools_ok = (not assessed) or row["schools_passing"] == row["schools"]
+        if not schools_ok:
+            failing = row["schools"] - row["schools_passing"]
+            rule = f"{std.min_indicators_met} of {len(assessed)} indicators"
+            if std.floor_share is not None:
+                rule += f" with the {std.floor_share:.0%} floor"
+            problems.insert(0, f"{failing} of {row['schools']} schools miss {rule}")
+        row["passes"] = bool(cv_ok and schools_ok)
+        row["reason"] = "; ".join(problems)
+        rows.append(row)
+    counties = pd.DataFrame(rows)
+    if counties.empty:
+        counties = pd.DataFrame(
+            columns=["county", "part", "schools", "pupils", "passes", "reason"]
+        ).astype({"passes": bool})
+    return counties, pd.DataFrame(long_rows)
+
+
+# --------------------------------------------------------------------------- area types
+def _area_types(schools: pd.DataFrame, std: Standard) -> tuple[pd.DataFrame, pd.DataFrame]:
+    ins = schools[schools["in_scope"]]
+    rows, gaps = [], []
+    indicators = list(std.indicators)
+    for part in PARTS:
+        g = ins[ins["part"] == part]
+        if g.empty:
+            continue
+        means = {}
+        for area in AREA_ORDER:
+            a = g[g["area_type"] == area]
+            if a.empty:
+                continue
+            w = a["pupils"].to_numpy(float)
+            row = {"part": part, "area_type": area, "schools": len(a), "pupils": int(w.sum())}
+            if std.assessed_indicators(part):
+                row["share_passing"] = float(a["passes"].astype(bool).mean())
+            for k in indicators:
+                row[k] = metrics.weighted_mean(a[k].to_numpy(float), w)
+            means[area] = row
+            rows.append(row)
+        w = g["pupils"].to_numpy(float)
+        for k in indicators:
+            v = g[k].to_numpy(float)
+            d, why = _safe(
+                lambda *a: metrics.theil_decomposition(*a, zeros="limit"),
+                v,
+                g["area_type"].to_numpy(),
+                w,
+            )
+            if not why and d.zero_values:
+                why = f"{d.zero_values} school(s) at 0 counted with 0 ln 0 = 0"
+            urban = means.get("urban", {}).get(k, math.nan)
+            rural = means.get("rural", {}).get(k, math.nan)
+            t = std.thresholds.get(part, {}).get(k) if k in std.assessed_indicators(part) else None
+            gaps.append(
+                {
+                    "part": part,
+                    "indicator": k,
+                    "urban": urban,
+                    "town": means.get("town", {}).get(k, math.nan),
+                    "rural": rural,
+                    "rural_urban_ratio": rural / urban if urban > 0 else math.nan,
+                    "threshold": math.nan if t is None else t,
+                    "cv": _safe(metrics.cv, v, w)[0],
+                    "gini": _safe(metrics.gini, v, w)[0],
+                    "theil": math.nan if why else d.total,
+                    "theil_between": math.nan if why else d.between,
+                    "theil_between_share": math.nan if why else d.between_share,
+                    "note": why,
+                }
+            )
+    return pd.DataFrame(rows), pd.DataFrame(gaps)
+
+
+# --------------------------------------------------------------------------- allocation
+def _allocation(schools: pd.DataFrame, std: Standard) -> pd.DataFrame:
+    keep = ~schools["level"].isin(list(std.exclusions.levels))
+    rows = []
+    for (county, part), g in schools[keep].groupby(["county", "part"], sort=True):
+        r2, why = _safe(
+            metrics.allocation_r2, g["pupils"].to_numpy(float), g["teachers"].to_numpy(float)
+        )
+        rows.append(
+            {
+                "county": county,
+                "part": part,
+                "schools": len(g),
+                "r2": r2,
+                "randomness": 1 - r2,
+                "pupils_per_teacher": float(g["pupils"].sum() / g["teachers"].sum())
+                if g["teachers"].sum() > 0
+                else math.nan,
+                "note": why,
+            }
+        )
+    return pd.DataFrame(
+        rows,
+        columns=["county", "part", "schools", "r2", "randomness", "pupils_per_teacher", "note"],
+    )
+
+
+def _thresholds(std: Standard) -> pd.DataFrame:
+    rows = []
+    for part in PARTS:
+        for k in std.indicators:
+            t = std.thresholds.get(part, {}).get(k) if k in std.assessed_indicators(part) else None
+            rows.append(
+                {
+                    "part": part,
+                    "indicator": k,
+                    "unit": INDICATOR_UNITS[k],
+                    "threshold": math.nan if t is None else t,
+                    "cv_limit": std.cv_limit[part],
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- summary
+def _pct(x: float) -> str:
+    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.0f}%"
+
+
+def _summary(report: ComplianceReport, top: int) -> str:
+    std = report.standard
+    t = report.tables
+    schools, counties = t["schools"], t["counties"]
+    ins = schools[schools["in_scope"]]
+    lines = [
+        f"Compliance of {report.region_name!r} with {std.name} ({std.title})",
+        "",
+    ]
+    n_school_ids = schools["school_id"].nunique()
+    assessed = ins[ins["passes"].notna()]
+    if len(assessed):
+        passing = assessed["passes"].astype(bool)
+        by_area = ", ".join(
+            f"{a} {_pct(passing[assessed['area_type'] == a].mean())}"
+            for a in AREA_ORDER
+            if (assessed["area_type"] == a).any()
+        )
+        reasons = schools.loc[~schools["in_scope"], "excluded_because"].value_counts()
+        scope = "; ".join(f"{n} out of scope: {r}" for r, n in reasons.items())
+        lines.append(
+            f"Schools: {len(assessed):,} school parts assessed ({n_school_ids:,} schools"
+            + (f"; {scope}" if scope else "")
+            + f"). {int(passing.sum()):,} pass ({_pct(passing.mean())}): {by_area}."
+        )
+        failing = assessed[~passing]
+        if len(failing):
+            share_rural = (failing["area_type"] == "rural").mean()
+            share_rural_all = (assessed["area_type"] == "rural").mean()
+            lines.append(
+                f"Failing school parts: {len(failing):,}, of which {_pct(share_rural)} rural "
+                f"(rural parts are {_pct(share_rural_all)} of all)."
+            )
+    else:
+        lines.append(
+            f"Schools: {len(ins):,} school parts in scope; {std.name} sets no per-school thresholds."
+        )
+    if len(counties):
+        per_part = ", ".join(
+            f"{p} {int(c['passes'].sum())}/{len(c)}"
+            for p, c in counties.groupby("part", sort=False)
+        )
+        lines.append(
+            f"Counties: {int(counties['passes'].sum())} of {len(counties)} county x part "
+            f"assessments pass ({per_part})."
+        )
+    lines.append("")
+
+    long = t["county_indicators"]
+    ranked = _shortfalls(assessed, std) if len(assessed) else []
+    if ranked:
+        lines.append("Worst gaps first (pupil-weighted mean shortfall below the threshold):")
+        gaps = t["area_gaps"].set_index(["part", "indicator"])
+        for i, (short, part, k, below, rural_below, threshold) in enumerate(ranked[:top], 1):
+            if below == 0:
+                break
+            ratio = gaps.loc[(part, k), "rural_urban_ratio"]
+            lines.append(
+                f" {i}. {k} ({part}, threshold {threshold:g}): {below:,} schools below, "
+                f"{_pct(rural_below / below)} of them rural; mean shortfall {_pct(short)}; "
+                "rural/urban mean " + ("n/a" if math.isnan(ratio) else f"{ratio:.2f}")
+            )
+        lines.append("")
+    cvs = long[long["cv"].notna()].copy() if len(long) else long
+    if len(cvs):
+        cvs["excess"] = cvs["cv"] / cvs["cv_limit"]
+        over = cvs[cvs["excess"] > 1].sort_values("excess", ascending=False)
+        if std.cv_rule == "each":
+            lines.append(
+                f"CVs over the limit: {len(over)} of {len(cvs)} county x part x indicator values."
+            )
+            for _, r in over.head(top).iterrows():
+                lines.append(
+                    f" - {r['county']} {r['part']} {r['indicator']}: CV {r['cv']:.3f} > {r['cv_limit']:.2f}"
+                )
+        else:
+            comp = counties.sort_values("composite_cv", ascending=False)
+            bad = comp[comp["composite_cv"] > comp["cv_limit"]]
+            lines.append(f"Composite CV over the limit: {len(bad)} of {len(comp)} county parts.")
+            for _, r in bad.head(top).iterrows():
+                lines.append(
+                    f" - {r['county']} {r['part']}: composite CV {r['composite_cv']:.3f} > {r['cv_limit']:.2f}"
+                )
+        lines.append("")
+    area = t["area_gaps"]
+    if len(area) and area["theil_between_share"].notna().any():
+        a = area.dropna(subset=["theil_between_share"]).sort_values(
+            "theil_between_share", ascending=False
+        )
+        r = a.iloc[0]
+        lines.append(
+            f"Urban-town-rural split explains up to {_pct(r['theil_between_share'])} of the "
+            f"inequality ({r['indicator']}, {r['part']}; Theil between-share)."
+        )
+    norms = t["norms"]
+    short = norms[norms["staff_gap"] > 0]
+    if len(norms):
+        rural_short = short["area_type"].eq("rural").mean() if len(short) else math.nan
+        lines.append(
+            f"Staffing: {len(short):,} of {len(norms):,} schools below the staffing norm, "
+            f"{int(short['staff_gap'].sum()):,} teachers short in all"
+            + (f" ({_pct(rural_short)} of those schools rural)." if len(short) else ".")
+        )
+        big = int(norms["over_school_size"].sum())
+        crowded = int(norms["over_class_size"].sum())
+        if big or crowded:
+            lines.append(
+                f"Size: {big} schools over the school-size limit, {crowded} with average classes "
+                "over the class-size limit."
+            )
+    r2 = t["allocation_r2"].dropna(subset=["r2"])
+    if len(r2):
+        low = r2.sort_values("r2").iloc[0]
+        lines.append(
+            f"Teacher allocation R² (teachers on pupils): median {r2['r2'].median():.2f}; "
+            f"lowest {low['county']} {low['part']} {low['r2']:.2f} (randomness {low['randomness']:.2f})."
+        )
+    if std.unconfirmed:
+        lines.append(f"Unconfirmed defaults in this standard: {', '.join(std.unconfirmed)}.")
+    return "\n".join(lines).rstrip()
+
+
+def _shortfalls(assessed: pd.DataFrame, std: Standard) -> list[tuple]:
+    """(mean relative shortfall, part, indicator, schools below, rural below, threshold), worst
+    first; the shortfall of a school is max(1 - value / threshold, 0), averaged over pupils."""
+    ranked = []
+    for part in PARTS:
+        d = assessed[assessed["part"] == part]
+        if d.empty:
+            continue
+        w = d["pupils"].to_numpy(float)
+        rural = (d["area_type"] == "rural").to_numpy()
+        for k in std.assessed_indicators(part):
+            threshold = std.thresholds[part][k]
+            v = d[k].to_numpy(float)
+            below = v < threshold
+            short = (
+                float(np.dot(w, np.maximum(1 - v / threshold, 0)) / w.sum())
+                if threshold > 0
+                else 0.0
+            )
+            ranked.append((short, part, k, int(below.sum()), int((below & rural).sum()), threshold))
+    ranked.sort(key=lambda r: (-r[0], -r[3]))
+    return ranked
+
+
+# --------------------------------------------------------------------------- CLI
+def add_check_parser(subparsers) -> None:
+    """Register ``allocator check REGION [--standard moe2017] [--out DIR]`` on argparse subparsers."""
+    p = subparsers.add_parser(
+        "check",
+        help="check a region against a standard: print the summary, write the tables",
+        description="Measure a region (folder of CSV files or .xlsx) against a standard.",
+    )
+    p.add_argument("region", help="region folder (schools.csv, ...) or .xlsx workbook")
+    p.add_argument(
+        "--standard",
+        default="moe2017",
+        help="standard name (moe2017, moe2012) or TOML file (default moe2017)",
+    )
+    p.add_argument("--out", default=None, help="folder to write the report tables to (CSV)")
+    p.set_defaults(func=check_command)
+
+
+def check_command(args) -> int:
+    """Run ``allocator check`` for parsed arguments (``region``, ``standard``, ``out``).
+
+    Prints the summary; writes the tables when ``out`` is set. Returns the exit status 0.
+    """
+    from allocator.io import load_region
+
+    region = load_region(args.region)
+    report = check(region, args.standard)
+    print(report.summary())
+    if getattr(args, "out", None):
+        written = report.to_csv(args.out)
+        print(f"\nwrote {len(written)} files to {args.out}")
+    return 0
