@@ -516,10 +516,12 @@ def _summary(report: ComplianceReport, top: int) -> str:
                 f"Failing school parts: {len(failing):,}, of which {_pct(share_rural)} rural "
                 f"(rural parts are {_pct(share_rural_all)} of all)."
             )
-    else:
+    elif len(ins):
         lines.append(
             f"Schools: {len(ins):,} school parts in scope; {std.name} sets no per-school thresholds."
         )
+    else:
+        lines.append(f"Schools: no school part is in scope ({len(schools):,} parts out of scope).")
     if len(counties):
         per_part = ", ".join(
             f"{p} {int(c['passes'].sum())}/{len(c)}"
@@ -547,12 +549,18 @@ def _summary(report: ComplianceReport, top: int) -> str:
             )
         lines.append("")
     cvs = long[long["cv"].notna()].copy() if len(long) else long
-    if len(cvs):
+    undefined = int(long["cv"].isna().sum()) if len(long) else 0
+    if len(long):
         cvs["excess"] = cvs["cv"] / cvs["cv_limit"]
         over = cvs[cvs["excess"] > 1].sort_values("excess", ascending=False)
         if std.cv_rule == "each":
             lines.append(
-                f"CVs over the limit: {len(over)} of {len(cvs)} county x part x indicator values."
+                f"CVs over the limit: {len(over)} of {len(long)} county x part x indicator values"
+                + (
+                    f"; {undefined} undefined (every school at 0), counted as failing."
+                    if undefined
+                    else "."
+                )
             )
             for _, r in over.head(top).iterrows():
                 lines.append(
@@ -568,6 +576,10 @@ def _summary(report: ComplianceReport, top: int) -> str:
                 )
         lines.append("")
     area = t["area_gaps"]
+    mixed = t["area_types"].groupby("part")["area_type"].nunique() if len(t["area_types"]) else []
+    area = (
+        area[area["part"].isin([p for p, n in dict(mixed).items() if n > 1])] if len(area) else area
+    )
     if len(area) and area["theil_between_share"].notna().any():
         a = area.dropna(subset=["theil_between_share"]).sort_values(
             "theil_between_share", ascending=False

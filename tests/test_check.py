@@ -312,3 +312,15 @@ def test_cli_check_command(tmp_path, capsys):
         .isin(region.schools["school_id"])
         .all()
     )
+
+
+def test_degenerate_regions(small):
+    points = pd.DataFrame([r for r in small.to_dict("records") if r["school_id"] == "P"])
+    report = check(points)
+    assert report.tables["counties"].empty and not report.passes
+    assert "no school part is in scope" in report.summary()
+    # every school without multimedia rooms: the CV is undefined and the county fails on it
+    bare = small[small["county"] == "B"].assign(multimedia_rooms=0)
+    c = check(bare).tables["counties"].iloc[0]
+    assert np.isnan(c["cv_multimedia_per_100"]) and c["cv_failing"] == 1 and not c["passes"]
+    assert "CV of multimedia_per_100 undefined" in c["reason"]
