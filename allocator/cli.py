@@ -37,6 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.set_defaults(func=_synth)
+    from allocator.check import add_check_parser
+
+    add_check_parser(sub)
     return parser
 
 
