@@ -344,8 +344,8 @@ def _counties(schools: pd.DataFrame, std: Standard) -> tuple[pd.DataFrame, pd.Da
                 problems.append(f"CV of {k} undefined ({why.split(';')[0]})")
         row["cv_limit"] = limit
         if std.cv_rule == "composite":
-            values = [c for c in cvs.values() if not math.isnan(c)]
-            composite = float(np.mean(values)) if values else math.nan
+            # an undefined CV makes the composite undefined: the county fails and says why
+            composite = float(np.mean(list(cvs.values()))) if cvs else math.nan
             row["composite_cv"] = composite
             cv_ok = not math.isnan(composite) and composite <= limit
             if not cv_ok and not math.isnan(composite):

@@ -238,7 +238,7 @@ def test_pupil_weighting_equals_repeating_each_school_once_per_pupil(data):
             assert weighted == pytest.approx(plain, rel=1e-9, abs=1e-12), name
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(data=weighted_data(), groups=st.lists(st.sampled_from("urt"), min_size=25, max_size=25))
 def test_theil_decomposition_weighting_equals_repetition(data, groups):
     x, w = data

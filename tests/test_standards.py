@@ -337,7 +337,7 @@ schools_strategy = st.lists(
 )
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(rows=schools_strategy, weight=st.floats(0.5, 2.0))
 def test_parts_conserve_every_resource(rows, weight):
     schools = pd.DataFrame(
