@@ -13,10 +13,8 @@ Examples
 
 from importlib import import_module
 
-from allocator import synth
-
 # ``allocator.check`` is the function; the module of the same name stays importable by its full path.
-from allocator.check import check  # noqa: E402  (after the data layer it builds on)
+from allocator.check import check
 from allocator.errors import AllocatorError, Infeasible, InputError, SolverError
 from allocator.io import load_region, save_region
 from allocator.region import Region
@@ -26,6 +24,7 @@ __version__ = "0.1.0"
 
 # Names served lazily from their modules, so that importing allocator stays light.
 _LAZY = {
+    "synth": ("allocator.synth", None),
     "metrics": ("allocator.metrics", None),
     "standards": ("allocator.standards", None),
     "location": ("allocator.location", None),
@@ -56,7 +55,6 @@ __all__ = [
     "check",
     "load_region",
     "save_region",
-    "synth",
     *_LAZY,
 ]
 

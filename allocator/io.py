@@ -97,45 +97,63 @@ def _graph(nodes: pd.DataFrame, roads: pd.DataFrame, files: dict[str, str]) -> n
                 file=files[table],
                 line=1,
             )
+    names = nodes["node"].to_numpy()
+    empty = pd.isna(nodes["node"]).to_numpy()
+    if empty.any():
+        pos = int(np.flatnonzero(empty)[0])
+        raise InputError(
+            "empty node id",
+            table="nodes",
+            column="node",
+            row=pos,
+            file=files["nodes"],
+            line=pos + 2,
+        )
+    dup = nodes["node"].duplicated().to_numpy()
+    if dup.any():
+        pos = int(np.flatnonzero(dup)[0])
+        raise InputError(
+            f"duplicate node {names[pos]!r}",
+            table="nodes",
+            column="node",
+            row=pos,
+            row_id=names[pos],
+            value=names[pos],
+            file=files["nodes"],
+            line=pos + 2,
+        )
+    known = set(names)
+    for column in ("u", "v"):
+        unknown = ~roads[column].isin(known).to_numpy()
+        if unknown.any():
+            pos = int(np.flatnonzero(unknown)[0])
+            u, v = roads["u"].iloc[pos], roads["v"].iloc[pos]
+            end = roads[column].iloc[pos]
+            raise InputError(
+                f"edge end {end!r} is not in nodes.csv; expected a listed node",
+                table="roads",
+                row=pos,
+                row_id=f"{u}-{v}",
+                column=column,
+                value=end,
+                file=files["roads"],
+                line=pos + 2,
+            )
     graph = nx.Graph()
-    for pos, node in enumerate(nodes["node"]):
-        if pd.isna(node):
-            raise InputError(
-                "empty node id",
-                table="nodes",
-                column="node",
-                row=pos,
-                file=files["nodes"],
-                line=pos + 2,
-            )
-        if graph.has_node(node):
-            raise InputError(
-                f"duplicate node {node!r}",
-                table="nodes",
-                column="node",
-                row=pos,
-                row_id=node,
-                value=node,
-                file=files["nodes"],
-                line=pos + 2,
-            )
-        graph.add_node(node, x=nodes["x"].iloc[pos], y=nodes["y"].iloc[pos])
-    for pos, (u, v, minutes) in enumerate(
-        zip(roads["u"], roads["v"], roads["minutes"], strict=True)
-    ):
-        for end in (u, v):
-            if not graph.has_node(end):
-                raise InputError(
-                    f"edge end {end!r} is not in nodes.csv; expected a listed node",
-                    table="roads",
-                    row=pos,
-                    row_id=f"{u}-{v}",
-                    column="u" if end == u else "v",
-                    value=end,
-                    file=files["roads"],
-                    line=pos + 2,
-                )
-        graph.add_edge(u, v, minutes=minutes, _line=pos + 2)
+    graph.add_nodes_from(
+        (n, {"x": x, "y": y})
+        for n, x, y in zip(names, nodes["x"].to_numpy(), nodes["y"].to_numpy(), strict=True)
+    )
+    graph.add_edges_from(
+        (u, v, {"minutes": m, "_line": line})
+        for u, v, m, line in zip(
+            roads["u"].to_numpy(),
+            roads["v"].to_numpy(),
+            roads["minutes"].to_numpy(),
+            range(2, len(roads) + 2),
+            strict=True,
+        )
+    )
     return graph
 
 
