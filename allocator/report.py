@@ -589,6 +589,7 @@ def render_run(result) -> str:
     # summary
     out.append("<h2 id='summary'>Summary</h2>")
     out.append(_kpis(figures[0], figures[-1]))
+    out.append(_cost_line(result))
     out.append("<p>What the plan does, step by step:</p><ol>")
     for st in result.steps:
         status, gap, _ = _status(st.plan)
@@ -659,6 +660,12 @@ def render_run(result) -> str:
     out.append(_map_chart(result))
     # tables
     out.append("<h2 id='tables'>Tables</h2>")
+    out.append(
+        "<p class='note'>The county verdicts follow the standard: a county passes for primary "
+        "(or junior) schools when every assessed school part meets the standard and every "
+        "indicator's CV is within its limit.</p>"
+    )
+    out.append(_county_checks(result))
     final = result.measures[-1]
     out.append("<h3>By area type (mean indicator ÷ threshold), after the last step</h3>")
     out.append(_table(final.area_types))
@@ -677,6 +684,53 @@ def render_run(result) -> str:
         "Excel); result.json holds the figures above in machine-readable form.</p>"
     )
     return _page(s.name, "\n".join(out))
+
+
+_COST_LABELS = {
+    "capital_yuan": "capital spent",
+    "hiring_yuan_per_year": "new hires (a year)",
+    "running_change_yuan_per_year": "change in running costs after mergers (a year)",
+}
+
+
+def _cost_line(result) -> str:
+    from allocator.runner import costs
+
+    figures = costs(result)
+    items = [
+        f"{label} {_fmt(figures[key])} yuan"
+        for key, label in _COST_LABELS.items()
+        if key in figures
+    ]
+    return f"<p><b>Money:</b> {_e('; '.join(items))}.</p>" if items else ""
+
+
+def _county_checks(result) -> str:
+    """allocator.check's county verdicts (pass/fail and why) before and after the plan."""
+    from allocator.check import check
+
+    out = []
+    for label, region in (
+        ("before", result.regions[0]),
+        ("after the last step", result.regions[-1]),
+    ):
+        counties = check(region, result.standard).tables["counties"]
+        keep = [
+            c
+            for c in (
+                "county",
+                "part",
+                "schools",
+                "schools_passing",
+                "share_passing",
+                "cv_failing",
+                "passes",
+                "reason",
+            )
+            if c in counties.columns
+        ]
+        out.append(f"<h3>County verdicts {_e(label)}</h3>" + _table(counties[keep]))
+    return "".join(out)
 
 
 def _cv_step_table(before, after) -> str:

@@ -20,7 +20,8 @@ Measures (for a region and a standard)
 * Area types: pupil-weighted mean of each indicator divided by its threshold (so primary and junior
   parts pool), per urban / town / rural; rural/urban ratio = rural mean / urban mean (1 = no gap).
 * Travel: for each settlement and band (grades 1-3, 4-6, 7-9), road minutes to the nearest school
-  that teaches the band (multi-source shortest paths); pupil-weighted mean, maximum and pupils beyond
+  of its county that teaches the band (its level's bands, or any band it enrols; multi-source
+  shortest paths); pupil-weighted mean, maximum and pupils beyond
   the limit (``standard.travel.lower_primary_minutes`` for grades 1-3, 60 minutes for the others).
   This is the best a pupil can reach; a merger plan's own assignment table says where pupils go.
 """
@@ -68,17 +69,13 @@ __all__ = [
     "cli_run",
     "cli_compare",
     "COST_KEYS",
+    "costs",
+    "step_costs",
+    "comparison_table",
 ]
 
 #: Headline keys of a plan that count as its cost in yuan (summed over steps for "cost").
-COST_KEYS = (
-    "cost_yuan",
-    "spent_yuan",
-    "spent",
-    "total_cost_yuan",
-    "annual_cost_change_yuan",
-    "hiring_cost_yuan",
-)
+COST_KEYS = ("spent_yuan", "cost_yuan", "total_cost_yuan", "spent", "cost")
 _BANDS = {
     "lower_primary": ("primary", "nine_year", "teaching_point"),
     "upper_primary": ("primary", "nine_year", "teaching_point"),
@@ -142,16 +139,20 @@ def _travel(region, standard) -> pd.DataFrame:
     schools = region.schools
     limit_lower = float(getattr(getattr(standard, "travel", None), "lower_primary_minutes", 30.0))
     rows = []
+    enrolled = schools[[c for c in schools.columns if c.startswith("pupils_")]].sum(axis=1)
     for band, levels in _BANDS.items():
         pupils = settlements[f"pupils_{band}"].to_numpy(float)
-        enrolled = schools[[c for c in schools.columns if c.startswith("pupils_")]].sum(axis=1)
-        capable = schools.loc[schools["level"].isin(levels) & (enrolled > 0), "node"]
+        teaches = (schools["level"].isin(levels) & (enrolled > 0)) | (schools[f"pupils_{band}"] > 0)
         limit = limit_lower if band == "lower_primary" else _OTHER_BAND_LIMIT_MINUTES
         if pupils.sum() <= 0:
             rows.append((band, 0, np.nan, np.nan, np.nan, limit, 0))
             continue
-        dist, index = _nearest_minutes(region, capable.to_numpy())
-        minutes = dist[[index[str(n)] for n in settlements["node"]]]
+        minutes = np.full(len(settlements), np.inf)
+        for county in settlements["county"].unique():
+            here = (settlements["county"] == county).to_numpy()
+            capable = schools.loc[teaches & (schools["county"] == county), "node"].to_numpy()
+            dist, index = _nearest_minutes(region, capable)
+            minutes[here] = dist[[index[str(n)] for n in settlements.loc[here, "node"]]]
         has = pupils > 0
         m, p = minutes[has], pupils[has]
         finite = np.isfinite(m)
@@ -611,7 +612,7 @@ def _result_dict(result: ScenarioResult) -> dict:
                 }
                 for st in result.steps
             ],
-            "cost_yuan": total_cost(result),
+            "costs": costs(result),
             "stages": result.stages,
             "measures": {
                 stage: m.figures for stage, m in zip(result.stages, result.measures, strict=True)
@@ -620,18 +621,51 @@ def _result_dict(result: ScenarioResult) -> dict:
     )
 
 
-def total_cost(result: ScenarioResult) -> float | None:
-    """Sum of the steps' headline figures named in :data:`COST_KEYS` (None if no step has one)."""
-    total, found = 0.0, False
-    for s in result.steps:
-        head = s.headline
+def step_costs(step: StepResult) -> dict[str, float]:
+    """The yuan figures of one step: ``capital_yuan``, ``hiring_yuan_per_year``, ``running_change_yuan_per_year``.
+
+    Budget plans: the money spent (``spent_yuan``). Teacher plans: hires x ``cost_per_hire_yuan`` (or
+    ``hiring_cost_yuan``). Merger plans: annual cost after minus before (negative: a saving).
+    Other planners: the first of :data:`COST_KEYS` in their headline, counted as capital.
+    """
+    head = step.headline
+    out: dict[str, float] = {}
+
+    def number(key):
+        value = head.get(key)
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        return float(value) if ok and math.isfinite(value) else None
+
+    if (
+        number("annual_cost_after_yuan") is not None
+        and number("annual_cost_before_yuan") is not None
+    ):
+        out["running_change_yuan_per_year"] = number("annual_cost_after_yuan") - number(
+            "annual_cost_before_yuan"
+        )
+    if number("hiring_cost_yuan") is not None:
+        out["hiring_yuan_per_year"] = number("hiring_cost_yuan")
+    elif number("hires") is not None and hasattr(step.policy, "cost_per_hire_yuan"):
+        out["hiring_yuan_per_year"] = number("hires") * float(step.policy.cost_per_hire_yuan)
+    if not out:
         for key in COST_KEYS:
-            value = head.get(key)
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                total += float(value)
-                found = True
+            if number(key) is not None:
+                out["capital_yuan"] = number(key)
                 break
-    return total if found else None
+    return out
+
+
+def costs(result: ScenarioResult) -> dict[str, float]:
+    """Yuan figures summed over the steps, and ``cost_yuan``: their total (None if none).
+
+    ``cost_yuan`` adds the capital spent to one year of hiring and of the change in running costs.
+    """
+    out: dict[str, float] = {}
+    for s in result.steps:
+        for key, value in step_costs(s).items():
+            out[key] = out.get(key, 0.0) + value
+    out["cost_yuan"] = sum(out.values()) if out else None
+    return out
 
 
 def write_run(result: ScenarioResult, folder: str | os.PathLike) -> Path:
@@ -717,7 +751,14 @@ def _comparison_rows(standard) -> list[tuple[str, str, str]]:
     from allocator.standards import INDICATORS
 
     rows = [
-        ("cost_yuan", "cost (yuan)", "low"),
+        ("cost_yuan", "cost (yuan): capital + one year of hiring and running-cost change", "low"),
+        ("cost.capital_yuan", "capital spent (yuan)", "low"),
+        ("cost.hiring_yuan_per_year", "hiring (yuan a year)", "low"),
+        (
+            "cost.running_change_yuan_per_year",
+            "running-cost change after mergers (yuan a year)",
+            "low",
+        ),
         ("parts_compliant", "compliant school parts", "high"),
         ("compliant_share", "compliant share", "high"),
         ("compliant_share.rural", "compliant share, rural", "high"),
@@ -748,7 +789,7 @@ def comparison_table(results: Mapping[str, ScenarioResult]) -> pd.DataFrame:
     data["before"] = before
     for name, r in results.items():
         figures = dict(r.measures[-1].figures)
-        figures["cost_yuan"] = total_cost(r)
+        figures.update({f"cost.{k}" if k != "cost_yuan" else k: v for k, v in costs(r).items()})
         for s in r.steps:
             for key, value in s.headline.items():
                 figures[f"{s.name}.{key}"] = value

@@ -714,7 +714,9 @@ def _region_spec(raw: Mapping, where: _Where, base_dir: Path, partial: bool) -> 
     return RegionSpec(synthetic=synth, name=table.get("name"))
 
 
-def _standard_spec(raw: Mapping, where: _Where, partial: bool) -> StandardSpec | None:
+def _standard_spec(
+    raw: Mapping, where: _Where, partial: bool, base_dir: Path = Path(".")
+) -> StandardSpec | None:
     table = _table(raw, "standard", where)
     _check_keys(table, ["base", "overrides"], where, ("standard",), "[standard]")
     if "base" in table:
@@ -723,7 +725,17 @@ def _standard_spec(raw: Mapping, where: _Where, partial: bool) -> StandardSpec |
         _check_type(table["overrides"], dict, where, ("standard", "overrides"))
     if partial:
         return None
-    spec = StandardSpec(table.get("base", "moe2017"), dict(table.get("overrides", {})))
+    base = table.get("base", "moe2017")
+    if base.lower().endswith(".toml"):
+        file = Path(base) if Path(base).is_absolute() else base_dir / base
+        if not file.exists():
+            raise where.error(
+                ("standard", "base"),
+                f"{str(file)!r} does not exist; expected a built-in standard name or a .toml file "
+                "(relative to the scenario file)",
+            )
+        base = str(file)
+    spec = StandardSpec(base, dict(table.get("overrides", {})))
     try:
         importlib.import_module("allocator.standards")
     except ImportError:
@@ -731,12 +743,24 @@ def _standard_spec(raw: Mapping, where: _Where, partial: bool) -> StandardSpec |
     try:
         spec.load()
     except (InputError, ValueError, KeyError, TypeError) as exc:
-        key = ("standard", "overrides") if spec.overrides else ("standard", "base")
-        column = getattr(exc, "column", None)
-        if spec.overrides and column and column in spec.overrides:
-            key = ("standard", "overrides", column)
-        raise where.error(key, f"{getattr(exc, 'message', exc)}") from None
+        message = str(getattr(exc, "message", exc))
+        key: tuple = ("standard", "overrides") if spec.overrides else ("standard", "base")
+        m = re.search(r"standard setting '([^']+)'", message)
+        if m and spec.overrides:
+            key = ("standard", "overrides", *m.group(1).split("."))
+        raise where.error(key, message) from None
     return spec
+
+
+def _with_standard(step: Step, standard: StandardSpec) -> Step:
+    """Give a step's policy the scenario's standard unless the step sets its own."""
+    fields = get_planner(step.planner).fields()
+    params = dict(step.params)
+    if "standard" in fields and "standard" not in params:
+        params["standard"] = standard.base
+        if "standard_overrides" in fields and "standard_overrides" not in params:
+            params["standard_overrides"] = copy.deepcopy(standard.overrides) or None
+    return dataclasses.replace(step, params=params)
 
 
 def _solver(table: Mapping, where: _Where, path: tuple, partial: bool) -> dict:
@@ -854,9 +878,9 @@ def _build(raw: dict, path: Path, text: str, where: _Where) -> Scenario:
         if key in raw:
             _check_type(raw[key], str, where, (key,))
     region = _region_spec(raw, where, path.parent, partial=False)
-    standard = _standard_spec(raw, where, partial=False)
+    standard = _standard_spec(raw, where, partial=False, base_dir=path.parent)
     solver = _solver(_table(raw, "solver", where), where, ("solver",), partial=False)
-    steps = _steps(raw, where)
+    steps = tuple(_with_standard(step, standard) for step in _steps(raw, where))
     for step in steps:
         planner = get_planner(step.planner)
         _build_policy(planner, step.params, where, ("steps", step.index))
