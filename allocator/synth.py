@@ -82,7 +82,7 @@ _AREA_FACTOR = {
         "multimedia_rooms": 0.75,
     },
 }
-_SIGMA = {"urban": 0.15, "town": 0.2, "rural": 0.3}
+_SIGMA = {"urban": 0.15, "town": 0.25, "rural": 0.45}
 _PUPILS_PER_TEACHER = {"urban": 17.0, "town": 14.0, "rural": 11.5}
 _CLASS_SIZE = {"urban": 44.0, "town": 40.0, "rural": 30.0}
 _SPEED_KMH = {"urban": 22.0, "town": 30.0, "rural": 25.0}
