@@ -109,7 +109,7 @@ def chart_label(text, fallback) -> str:
 
 
 def _figure(width: float, height: float) -> Figure:
-    fig = Figure(figsize=(width, height), dpi=100, layout="constrained")
+    fig = Figure(figsize=(width, height), dpi=100)
     FigureCanvasAgg(fig)
     return fig
 
@@ -128,12 +128,18 @@ def _png(fig: Figure) -> str:
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def _draw(build, width: float, height: float) -> str:
-    """Build a figure inside the font settings and return it as an <img> tag."""
+def _draw(build, width: float, height: float, **adjust) -> str:
+    """Build a figure inside the font settings and return it as an <img> tag.
+
+    Margins are set by hand (``adjust`` for ``Figure.subplots_adjust``): matplotlib's automatic
+    layout engines measure every text several times and take seconds per figure.
+    """
     import matplotlib
 
     with matplotlib.rc_context(_font_rc()):
         fig = _figure(width, height)
+        if adjust:
+            fig.subplots_adjust(**adjust)
         build(fig)
         data = _png(fig)
     return f'<img alt="chart" src="data:image/png;base64,{data}">'
@@ -311,7 +317,7 @@ def _distribution_chart(stages: Sequence[str], measures) -> str:
             ax.text(0.05, 0.3, "red line: the threshold", transform=ax.transAxes, color="#b42318")
         fig.suptitle("Indicator value ÷ threshold, by area type (1 = exactly at the standard)")
 
-    return _draw(build, 12, 6)
+    return _draw(build, 12, 6, left=0.05, right=0.98, top=0.9, bottom=0.08, wspace=0.3, hspace=0.35)
 
 
 def _lorenz(values: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
@@ -324,6 +330,8 @@ def _lorenz(values: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.nda
 
 
 def _lorenz_chart(stages: Sequence[str], measures) -> str:
+    from allocator.metrics import gini
+
     first, last = measures[0].parts, measures[-1].parts
     indicators = _indicators(last)
 
@@ -335,12 +343,14 @@ def _lorenz_chart(stages: Sequence[str], measures) -> str:
                 (first, stages[0], "#999999"),
                 (last, stages[-1], "#1f77b4"),
             ):
-                ok = parts[k].notna() & (parts["pupils"] > 0)
+                col = f"{k}_share" if f"{k}_share" in parts.columns else k
+                ok = parts[col].notna() & (parts["pupils"] > 0)
                 if ok.sum() < 2:
                     continue
-                x, y, g = _lorenz(
-                    parts.loc[ok, k].to_numpy(float), parts.loc[ok, "pupils"].to_numpy(float)
-                )
+                values = parts.loc[ok, col].to_numpy(float)
+                weights = parts.loc[ok, "pupils"].to_numpy(float)
+                x, y, _ = _lorenz(values, weights)
+                g = gini(values, weights=weights)
                 ax.plot(x, y, color=colour, lw=1.6, label=f"{label}: Gini {g:.2f}")
             ax.set_title(_SHORT.get(k, k), fontsize=10)
             ax.legend(fontsize=7, loc="upper left")
@@ -351,7 +361,7 @@ def _lorenz_chart(stages: Sequence[str], measures) -> str:
         fig.supxlabel("share of pupils (poorest schools first)")
         fig.supylabel("share of the resource")
 
-    return _draw(build, 12, 6)
+    return _draw(build, 12, 6, left=0.07, right=0.98, top=0.95, bottom=0.1, wspace=0.3, hspace=0.35)
 
 
 def _cv_chart(stages: Sequence[str], measures, standard) -> str:
@@ -380,7 +390,7 @@ def _cv_chart(stages: Sequence[str], measures, standard) -> str:
             ax.set_title(f"{part}: CV of each indicator (worst county)")
             ax.legend(fontsize=8)
 
-    return _draw(build, 12, 4.5)
+    return _draw(build, 12, 4.5, left=0.06, right=0.98, top=0.92, bottom=0.27, wspace=0.15)
 
 
 def _map_chart(result) -> str:
@@ -449,6 +459,13 @@ def _map_chart(result) -> str:
                     zorder=2,
                     arrowprops=dict(arrowstyle="->", color="#444", lw=0.9),
                 )
+        moves = _rotation_lines(result)
+        for src, dst in moves:
+            if src in pos and dst in pos:
+                (x0, y0), (x1, y1) = pos[src], pos[dst]
+                ax.plot([x0, x1], [y0, y1], color="#9467bd", lw=0.6, alpha=0.5, zorder=2)
+        if moves:
+            ax.plot([], [], color="#9467bd", lw=0.8, label="teacher rotation")
         if arrows:
             ax.plot([], [], color="#444", label="merger: closed → receiving")
             ax.scatter([], [], marker="x", color="#444", label="closed school")
@@ -469,7 +486,15 @@ def _map_chart(result) -> str:
 
     dx = max(float(schools["x"].max() - schools["x"].min()), 1.0)
     dy = max(float(schools["y"].max() - schools["y"].min()), 1.0)
-    return _draw(build, 11, float(np.clip(10 * dy / dx + 1.2, 4.5, 11)))
+    return _draw(
+        build,
+        11,
+        float(np.clip(10 * dy / dx + 1.2, 4.5, 11)),
+        left=0.07,
+        right=0.98,
+        top=0.94,
+        bottom=0.08,
+    )
 
 
 def _merger_arrows(result) -> list[tuple[str, str]]:
@@ -486,6 +511,21 @@ def _merger_arrows(result) -> list[tuple[str, str]]:
                     if pd.notna(b)
                 ]
     return arrows
+
+
+def _rotation_lines(result) -> list[tuple[str, str]]:
+    lines = set()
+    for s in result.steps:
+        tables = getattr(s.plan, "tables", {}) or {}
+        for df in tables.values():
+            if isinstance(df, pd.DataFrame) and {"from_school_id", "to_school_id"} <= set(
+                df.columns
+            ):
+                lines |= {
+                    (str(a), str(b))
+                    for a, b in zip(df["from_school_id"], df["to_school_id"], strict=True)
+                }
+    return sorted(lines)
 
 
 def _draw_districts(ax, schools: pd.DataFrame) -> None:
@@ -655,7 +695,8 @@ def render_run(result) -> str:
     out.append(
         "<h2 id='map'>Map</h2><p class='note'>Schools coloured by area type (dot size: pupils). "
         "A cross marks a school closed by a merger; the arrow points to the school that receives "
-        "its pupils. Shaded areas are school districts. Grey lines are roads.</p>"
+        "its pupils. Shaded areas are school districts; purple lines join schools that exchange "
+        "teachers in a rotation plan. Grey lines are roads.</p>"
     )
     out.append(_map_chart(result))
     # tables
@@ -818,7 +859,7 @@ def _compare_charts(comparison) -> list[tuple[str, str, str]]:
             "Cost and compliance",
             "What each variant spends (all steps with a cost) and how many school parts then meet "
             "the standard; the dashed line is the count before any plan.",
-            _draw(cost_build, 11, 4),
+            _draw(cost_build, 11, 4, left=0.08, right=0.98, top=0.9, bottom=0.2, wspace=0.25),
         )
     )
 
@@ -856,7 +897,7 @@ def _compare_charts(comparison) -> list[tuple[str, str, str]]:
             "CV of each indicator",
             "The largest pupil-weighted CV of any county for each indicator; lower is more "
             "balanced, and the red line is the limit.",
-            _draw(cv_build, 12, 4.5),
+            _draw(cv_build, 12, 4.5, left=0.06, right=0.98, top=0.92, bottom=0.27, wspace=0.15),
         )
     )
 
@@ -884,7 +925,7 @@ def _compare_charts(comparison) -> list[tuple[str, str, str]]:
             "Rural / urban ratios",
             "Pupil-weighted mean of each indicator (as a share of its threshold) in rural schools "
             "divided by the same in urban schools: 1 means no urban–rural gap.",
-            _draw(ratio_build, 12, 4.5),
+            _draw(ratio_build, 12, 4.5, left=0.07, right=0.98, top=0.95, bottom=0.27),
         )
     )
     return charts
