@@ -678,11 +678,10 @@ def _region_spec(raw: Mapping, where: _Where, base_dir: Path, partial: bool) -> 
         return None
     if "data" in table:
         if synth:
-            first = next(iter(synth))
             raise where.error(
-                ("region", first),
-                "a region is either data = <folder> or a synthetic spec (schools, counties, "
-                "seed, ...), not both",
+                ("region", "data"),
+                "a region is either data = <folder> or a synthetic spec "
+                f"({', '.join(synth)} = ...), not both",
             )
         data = Path(table["data"])
         data = data if data.is_absolute() else base_dir / data
