@@ -589,9 +589,44 @@ def _kpis(first: dict, last: dict) -> str:
     return f"<div class='kpi'>{''.join(items)}</div>"
 
 
-def _headline_text(headline: dict, limit: int = 6) -> str:
-    parts = [f"{k.replace('_', ' ')} {_fmt(v)}" for k, v in list(headline.items())[:limit]]
-    return "; ".join(parts)
+_HEADLINE_KEYS = {
+    "mergers": (
+        "schools_closed",
+        "nine_year_conversions",
+        "pupils_of_closed_schools",
+        "annual_saving_yuan",
+        "expansion_seats",
+        "boarders_after",
+    ),
+    "districts": (
+        "districts",
+        "schools",
+        "theil_between_share_before",
+        "theil_between_share_after",
+    ),
+    "budget": (
+        "spent_yuan",
+        "spent_rural_share",
+        "schools_funded",
+        "parts_passing_before",
+        "parts_passing_after",
+    ),
+    "teachers": (
+        "hires",
+        "rotated_teachers",
+        "backbone_rotated",
+        "staff_shortfall_before",
+        "staff_shortfall_after",
+    ),
+}
+_NOT_HEADLINE = {"status", "gap", "seconds", "solve_seconds", "objective", "objective_name", "mode"}
+
+
+def _headline_text(planner: str, headline: dict, limit: int = 6) -> str:
+    keys = [k for k in _HEADLINE_KEYS.get(planner, ()) if k in headline]
+    if not keys:
+        keys = [k for k in headline if k not in _NOT_HEADLINE][:limit]
+    return "; ".join(f"{k.replace('_', ' ')} {_fmt(headline[k])}" for k in keys)
 
 
 def render_run(result) -> str:
@@ -636,7 +671,7 @@ def render_run(result) -> str:
         label = status + (f", gap {gap:.2%}" if gap else "")
         out.append(
             f"<li><b>{_e(st.name)}</b> ({_e(st.planner)}, {_e(label)}): "
-            f"{_e(_headline_text(st.headline))}</li>"
+            f"{_e(_headline_text(st.planner, st.headline))}</li>"
         )
     out.append("</ol>")
     out.append(
