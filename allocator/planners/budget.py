@@ -1,0 +1,1857 @@
+"""Balanced budget planner: spend a capital and staff budget to lift the weakest schools to the standard.
+
+Model
+-----
+Sets: schools s that have at least one in-scope assessed part; interventions j of the catalogue
+(:mod:`allocator.planners.budget_catalogue`); assessed parts k (a school's primary or junior part,
+from :func:`allocator.standards.assessment_parts`); indicators i (the standard's assessed indicators
+and the extra indicators the region has columns for).
+
+Data: v0[k,i] the indicator before; T[k,i] its threshold (target); p_k the part's pupils; c[s,j] the
+unit cost at the school's area type; cap[s,j] the unit cap; B the budget. An intervention adds
+``effect_j`` per unit to one school column (and to ``teachers`` for teacher posts); indicator i of
+part k is ``scale_i * share_k * column / p_k`` (per-pupil indicators) or the column itself (score
+indicators), so each unit adds ``a[k,i,j] = effect_j * share_k * scale_i / p_k`` to it.
+Nine-year rule: an intervention at a nine-year school adds to the school's pool, and the assessment
+splits that pool between the parts as it splits every resource: primary ``P / (P + 1.1 J)``, junior
+``1.1 J / (P + 1.1 J)`` (P, J the primary and junior pupils; the weight is the standard's
+``nine_year.junior_weight``). Score indicators (e.g. a safety score) are not split: both parts get
+the whole gain.
+
+Variables: x[s,j] >= 0 units (integer for whole-unit interventions unless ``relax``); u[k,i] >= 0 the
+normalised shortfall; z (minimax level); g (gap per part type and indicator).
+
+Constraints:
+    u[k,i] >= (T[k,i] - v0[k,i] - sum_j a[k,i,j] x[s(k),j]) / T[k,i]        (shortfall)
+    sum_sj c[s,j] x[s,j] <= B                                                 (budget)
+    sum over a category <= its cap; sum over a county's schools <= its cap     (caps)
+    sum over rural schools >= rho * sum over all schools                      (rural minimum share)
+    0 <= x[s,j] <= cap[s,j]
+Objectives (``BudgetPolicy.objective``):
+    shortfall      min sum_k p_k sum_i u[k,i] / sum_k p_k
+    minimax        min z,  z >= u[k,i] - ubar[k,i]; ubar is the shortfall left even when every cap
+                   is used, so a shortfall that no money can remove does not hide the others
+    gap            min mean over (part type, indicator) of g, g >= +-(M_urban - M_rural) / T, where M
+                   is the pupil-weighted mean of the indicator over urban / rural parts
+    lexicographic  minimax; then shortfall with u <= z* + ubar; then cost with shortfall <= S*
+                   (each stage keeps the previous optimum up to ``stage_tolerance``)
+
+Least cost to comply (:func:`min_cost_to_comply`): min sum c x subject to, for each in-scope part k
+and each assessed indicator i it misses, ``sum_j a[k,i,j] x >= (T - v0) y[k,i]`` with y binary (a
+big-M row with the tightest M, the gap itself), ``sum_i y[k,i] >= min_met - met0[k]``, and, when the
+standard sets ``floor_share``, ``v >= floor_share * T`` for every indicator.
+
+Every solve is verified: spending within the budget (1e-6 relative) and every cap, no negative units,
+whole units where required (solver values rounded at 0.5, then re-checked), and the indicators
+recomputed by :func:`allocator.standards.assessment_parts` on the changed schools equal the model's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from allocator import standards
+from allocator.errors import Infeasible, InputError, SolverError
+from allocator.planners.budget_catalogue import extra_indicator_specs, load_catalogue
+from allocator.region import Region
+from allocator.solver import SolveInfo, SolverOptions, solve_matrix
+
+__all__ = [
+    "OBJECTIVES",
+    "BudgetPolicy",
+    "BudgetPlan",
+    "plan_budget",
+    "min_cost_to_comply",
+    "budget_frontier",
+    "plot_frontier",
+]
+
+OBJECTIVES = ("shortfall", "minimax", "gap", "lexicographic")
+#: An indicator counts as met when it reaches its threshold within this relative tolerance.
+MET_RTOL = 1e-9
+# Rows that must reach a threshold ask for this much more (relative) so that solver tolerances
+# (1e-7 on normalised rows) cannot leave a value a hair below it.
+_MARGIN = 1e-6
+_SPEND_RTOL = 1e-6
+_LARGE_LP = 60_000  # columns above which a relaxed solve uses interior point by default
+
+
+# --------------------------------------------------------------------------- policy
+def _policy_error(column, value, message):
+    raise InputError(message, table="policy", column=column, value=value)
+
+
+def _money(column, value):
+    if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+        _policy_error(column, value, f"{column}={value!r}; expected a number of yuan >= 0")
+    if not math.isfinite(float(value)) or value < 0:
+        _policy_error(column, value, f"{column}={value!r}; expected a finite number of yuan >= 0")
+    return float(value)
+
+
+@dataclass(frozen=True)
+class BudgetPolicy:
+    """What to spend, on what, and what to aim for.
+
+    Parameters
+    ----------
+    budget : float
+        Total yuan to spend (required, >= 0).
+    objective : {"shortfall", "minimax", "gap", "lexicographic"}
+        See the module notes. ``"shortfall"`` (default) lifts the most pupils furthest towards the
+        thresholds; ``"minimax"`` lifts the weakest school first; ``"gap"`` narrows the rural-urban
+        gap of the pupil-weighted means; ``"lexicographic"`` is minimax, then shortfall, then cost.
+    relax : bool
+        Allow fractional whole-unit interventions (an LP instead of a MILP; much faster on large
+        regions). :meth:`BudgetPlan.apply` then rounds added teachers and rooms down.
+    catalogue : None, str, list of dict or DataFrame
+        The interventions (default: the built-in catalogue); a CSV path or rows, see
+        :func:`~allocator.planners.budget_catalogue.load_catalogue`.
+    intervention_overrides : dict
+        ``intervention -> {column: value}``: change prices or caps, or add an intervention.
+    exclude_interventions : list of str
+        Interventions not to use.
+    category_caps : dict
+        ``category -> yuan``, e.g. ``{"staff": 2e7}``.
+    county_caps : dict
+        ``county -> yuan``.
+    rural_min_share : float
+        At least this share (0-1) of the money spent goes to rural schools.
+    standard : str
+        Standard name or TOML path (default ``"moe2017"``).
+    standard_overrides : dict, optional
+        Passed to :func:`allocator.standards.load_standard`.
+    extra_indicators : dict, optional
+        Extra indicators by name (merged into the defaults ``network_mbps_per_pupil`` and
+        ``safety_score``). A default extra indicator whose column (``network_mbps``,
+        ``safety_score``) the region lacks is skipped together with its interventions; one named
+        here must have its column. ``{"safety_score": {"enabled": False}}`` switches one off.
+    stage_tolerance : float
+        Relative slack with which a lexicographic stage keeps the previous stage's optimum.
+
+    Raises
+    ------
+    InputError
+        Naming the field (``table="policy"``), the value and what was expected.
+
+    Examples
+    --------
+    >>> policy = BudgetPolicy(budget=5e7, objective="minimax", category_caps={"staff": 1e7})
+    >>> dataclasses.replace(policy, budget=8e7).budget
+    80000000.0
+    """
+
+    budget: float
+    objective: str = "shortfall"
+    relax: bool = False
+    catalogue: str | list[dict] | None = None
+    intervention_overrides: dict[str, dict] = field(default_factory=dict)
+    exclude_interventions: tuple[str, ...] = ()
+    category_caps: dict[str, float] = field(default_factory=dict)
+    county_caps: dict[str, float] = field(default_factory=dict)
+    rural_min_share: float = 0.0
+    standard: str = "moe2017"
+    standard_overrides: dict | None = None
+    extra_indicators: dict[str, dict] | None = None
+    stage_tolerance: float = 1e-6
+
+    def __post_init__(self):
+        set_ = object.__setattr__
+        set_(self, "budget", _money("budget", self.budget))
+        if self.objective not in OBJECTIVES:
+            _policy_error(
+                "objective",
+                self.objective,
+                f"objective={self.objective!r}; expected one of {', '.join(OBJECTIVES)}",
+            )
+        if not isinstance(self.relax, bool | np.bool_):
+            _policy_error("relax", self.relax, f"relax={self.relax!r}; expected true or false")
+        for name in ("intervention_overrides", "category_caps", "county_caps"):
+            value = getattr(self, name)
+            if value is None:
+                value = {}
+            if not isinstance(value, Mapping):
+                _policy_error(name, value, f"{name}={value!r}; expected a table (dict)")
+            set_(self, name, dict(value))
+        for cap in self.category_caps.values():
+            _money("category_caps", cap)
+        set_(self, "category_caps", {k: float(v) for k, v in self.category_caps.items()})
+        for cap in self.county_caps.values():
+            _money("county_caps", cap)
+        set_(self, "county_caps", {k: float(v) for k, v in self.county_caps.items()})
+        exclude = self.exclude_interventions
+        exclude = (exclude,) if isinstance(exclude, str) else tuple(exclude or ())
+        set_(self, "exclude_interventions", exclude)
+        share = self.rural_min_share
+        if isinstance(share, bool) or not isinstance(share, int | float) or not 0 <= share <= 1:
+            _policy_error(
+                "rural_min_share", share, f"rural_min_share={share!r}; expected a share in [0, 1]"
+            )
+        if not isinstance(self.standard, str | Path):
+            _policy_error(
+                "standard", self.standard, "expected a standard name such as 'moe2017' or a path"
+            )
+        tol = self.stage_tolerance
+        if isinstance(tol, bool) or not isinstance(tol, int | float) or not 0 <= tol <= 0.1:
+            _policy_error(
+                "stage_tolerance", tol, f"stage_tolerance={tol!r}; expected a number in [0, 0.1]"
+            )
+        cat = self.catalogue
+        if cat is not None and not isinstance(cat, str | Path | list | tuple | pd.DataFrame):
+            _policy_error(
+                "catalogue", cat, "expected None, a CSV path, a list of rows or a DataFrame"
+            )
+        for name in ("standard_overrides", "extra_indicators"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, Mapping):
+                _policy_error(name, value, f"{name}={value!r}; expected a table (dict) or None")
+
+
+# --------------------------------------------------------------------------- prepared data
+@dataclass
+class _Data:
+    """Everything the models need, as arrays (built once per region and policy)."""
+
+    schools: pd.DataFrame  # the region's schools (all)
+    pos: np.ndarray  # (S,) positions in ``schools`` of the candidate schools
+    catalogue: pd.DataFrame  # active interventions (J rows)
+    column_of: list[str]  # (J,) school column each intervention adds to
+    indicators: list[str]  # (I,)
+    is_standard: np.ndarray  # (I,) bool: assessed by the standard (counts for passing)
+    source: list[str]  # (I,) school column of each indicator
+    per_pupil: np.ndarray  # (I,) bool
+    parts: pd.DataFrame  # (K,) in-scope parts with column ``s`` (candidate index)
+    coef: np.ndarray  # (K, I) indicator gain per unit of its source column
+    v0: np.ndarray  # (K, I)
+    T: np.ndarray  # (K, I) threshold, NaN where the part is not judged on the indicator
+    cost: np.ndarray  # (S, J)
+    cap: np.ndarray  # (S, J), inf for none
+    integer: np.ndarray  # (J,)
+    E: sp.csr_matrix  # (K*I, S*J): indicator gain of each unit
+    standard: standards.Standard
+    extras: dict
+    notes: list[str]
+
+    @property
+    def S(self) -> int:
+        return len(self.pos)
+
+    @property
+    def J(self) -> int:
+        return len(self.catalogue)
+
+    @property
+    def K(self) -> int:
+        return len(self.parts)
+
+    @property
+    def n_ind(self) -> int:
+        return len(self.indicators)
+
+
+def _load_standard(standard, overrides):
+    if isinstance(standard, standards.Standard):
+        return standard if not overrides else standard.with_overrides(overrides)
+    return standards.load_standard(standard, overrides)
+
+
+def _prepare(region: Region, policy: BudgetPolicy, standard=None) -> _Data:
+    if not isinstance(region, Region):
+        raise InputError(f"expected a Region, got {type(region).__name__}", table="region")
+    std = _load_standard(
+        policy.standard if standard is None else standard, policy.standard_overrides
+    )
+    schools = region.schools
+    notes: list[str] = []
+
+    # indicators: the standard's assessed ones, then the extras the region has columns for
+    assessed = {p: set(std.assessed_indicators(p)) for p in standards.PARTS}
+    std_inds = [k for k in standards.KNOWN_INDICATORS if any(k in a for a in assessed.values())]
+    indicators, source, scale, per_pupil = [], [], [], []
+    for k in std_inds:
+        col, sc = standards.KNOWN_INDICATORS[k]
+        indicators.append(k)
+        source.append(col)
+        scale.append(sc)
+        per_pupil.append(True)
+    specs = extra_indicator_specs(policy.extra_indicators)
+    extras = {}
+    for name, spec in specs.items():
+        if not spec["enabled"]:
+            continue
+        if name in standards.KNOWN_INDICATORS:
+            _policy_error(
+                "extra_indicators", name, f"{name!r} is a standard indicator, not an extra one"
+            )
+        if spec["column"] not in schools.columns:
+            if spec["explicit"]:
+                raise InputError(
+                    f"extra indicator {name!r} needs column {spec['column']!r}, which the "
+                    "schools table lacks; add it (region.replace) or name another column",
+                    table="schools",
+                    column=spec["column"],
+                )
+            notes.append(f"{name} skipped: the schools table has no {spec['column']!r} column")
+            continue
+        values = pd.to_numeric(schools[spec["column"]], errors="coerce").to_numpy(float)
+        if not np.isfinite(values).all() or (values < 0).any():
+            raise InputError(
+                f"column {spec['column']!r} of extra indicator {name!r} must hold numbers >= 0",
+                table="schools",
+                column=spec["column"],
+            )
+        extras[name] = spec
+        indicators.append(name)
+        source.append(spec["column"])
+        scale.append(float(spec["scale"]))
+        per_pupil.append(bool(spec["per_pupil"]))
+    n_ind = len(indicators)
+    ind_index = {k: i for i, k in enumerate(indicators)}
+
+    # catalogue: keep the interventions whose indicator is in play
+    cat = load_catalogue(
+        policy.catalogue, policy.intervention_overrides, policy.exclude_interventions
+    )
+    known = set(standards.KNOWN_INDICATORS) | set(specs)
+    keep = []
+    for pos, row in enumerate(cat.itertuples(index=False)):
+        if row.indicator not in known:
+            raise InputError(
+                f"intervention {row.intervention!r} raises unknown indicator {row.indicator!r}; "
+                f"expected one of {', '.join(indicators)} or an extra indicator",
+                table="catalogue",
+                column="indicator",
+                value=row.indicator,
+            )
+        if row.indicator in ind_index:
+            keep.append(pos)
+        else:
+            notes.append(f"{row.intervention} skipped: indicator {row.indicator} is not in play")
+    cat = cat.iloc[keep].reset_index(drop=True)
+    column_of = [source[ind_index[k]] for k in cat["indicator"]]
+    for cap_key in policy.category_caps:
+        if cap_key not in set(cat["category"]):
+            _policy_error(
+                "category_caps",
+                cap_key,
+                f"unknown category {cap_key!r}; the catalogue has "
+                + ", ".join(sorted(set(cat["category"]))),
+            )
+    counties = set(schools["county"])
+    for county in policy.county_caps:
+        if county not in counties:
+            _policy_error(
+                "county_caps",
+                county,
+                f"unknown county {county!r}; the region has {', '.join(region.counties)}",
+            )
+
+    # parts in scope, and the candidate schools
+    parts = standards.assessment_parts(schools, std)
+    parts = parts[parts["in_scope"].to_numpy(bool) & (parts["pupils"].to_numpy() > 0)]
+    parts = parts.reset_index(drop=True)
+    row_of = pd.Series(np.arange(len(schools)), index=schools["school_id"].to_numpy())
+    part_pos = row_of.loc[parts["school_id"].to_numpy()].to_numpy()
+    pos, s_of_part = np.unique(part_pos, return_inverse=True)
+    parts = parts.assign(s=s_of_part)
+    K, S, J = len(parts), len(pos), len(cat)
+
+    pupils = parts["pupils"].to_numpy(float)
+    share = parts["share"].to_numpy(float)
+    coef = np.zeros((K, n_ind))
+    v0 = np.zeros((K, n_ind))
+    T = np.full((K, n_ind), np.nan)
+    part_names = parts["part"].to_numpy()
+    for i, name in enumerate(indicators):
+        if per_pupil[i]:
+            coef[:, i] = scale[i] * share / pupils
+        else:
+            coef[:, i] = 1.0
+        if name in extras:
+            col = schools[source[i]].to_numpy(float)[part_pos]
+            v0[:, i] = coef[:, i] * col
+            target = extras[name]["target"]
+            for p in standards.PARTS:
+                t = target.get(p) if isinstance(target, Mapping) else target
+                if t is not None:
+                    T[part_names == p, i] = float(t)
+        else:
+            v0[:, i] = parts[name].to_numpy(float)
+            for p in standards.PARTS:
+                if name in assessed[p]:
+                    T[part_names == p, i] = float(std.thresholds[p][name])
+    is_standard = np.array([k not in extras for k in indicators], dtype=bool)
+
+    # costs and caps per candidate school
+    cand = schools.iloc[pos]
+    area = cand["area_type"].to_numpy()
+    cost = np.zeros((S, J))
+    for a in ("urban", "town", "rural"):
+        cost[area == a] = cat[f"cost_{a}"].to_numpy(float)
+    comp_pupils = (
+        cand["pupils_lower_primary"].to_numpy(float)
+        + cand["pupils_upper_primary"].to_numpy(float)
+        + cand["pupils_junior"].to_numpy(float)
+    )
+    cap = np.full((S, J), np.inf)
+    for j, row in enumerate(cat.itertuples(index=False)):
+        terms = []
+        if not math.isnan(row.max_per_school):
+            terms.append(np.full(S, row.max_per_school))
+        if not math.isnan(row.max_per_pupil):
+            terms.append(row.max_per_pupil * comp_pupils)
+        c = sum(terms) if terms else np.full(S, np.inf)
+        if row.cap_rule == "untrained_teachers":
+            untrained = cand["teachers"].to_numpy(float) - cand["teachers_backbone"].to_numpy(float)
+            c = np.minimum(c, np.maximum(untrained, 0.0) / row.effect)
+        elif row.cap_rule == "headroom":
+            spec = extras.get(row.indicator)
+            if spec is None or spec.get("max_value") is None:
+                raise InputError(
+                    f"intervention {row.intervention!r} has cap_rule 'headroom' but indicator "
+                    f"{row.indicator!r} has no max_value",
+                    table="catalogue",
+                    column="cap_rule",
+                    value=row.cap_rule,
+                )
+            current = cand[column_of[j]].to_numpy(float)
+            c = np.minimum(c, np.maximum(float(spec["max_value"]) - current, 0.0) / row.effect)
+        if row.integer:
+            c = np.floor(c + 1e-9)
+        cap[:, j] = np.maximum(c, 0.0)
+
+    # E: gain of indicator (k, i) per unit of x[s, j]; an intervention adds to its column (and to
+    # ``teachers`` for teacher posts), every indicator reading that column gains
+    rows, cols, vals = [], [], []
+    k_idx = np.arange(K)
+    for j, row in enumerate(cat.itertuples(index=False)):
+        adds = {column_of[j]: row.effect}
+        if row.adds_teachers:
+            adds["teachers"] = adds.get("teachers", 0.0) + row.effect
+        for i in range(n_ind):
+            amount = adds.get(source[i])
+            if amount:
+                rows.append(k_idx * n_ind + i)
+                cols.append(s_of_part * J + j)
+                vals.append(coef[:, i] * amount)
+    if rows:
+        E = sp.csr_matrix(
+            (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+            shape=(K * n_ind, S * J),
+        )
+    else:
+        E = sp.csr_matrix((K * n_ind, S * J))
+    return _Data(
+        schools=schools,
+        pos=pos,
+        catalogue=cat,
+        column_of=column_of,
+        indicators=indicators,
+        is_standard=is_standard,
+        source=source,
+        per_pupil=np.array(per_pupil, dtype=bool),
+        parts=parts,
+        coef=coef,
+        v0=v0,
+        T=T,
+        cost=cost,
+        cap=cap,
+        integer=cat["integer"].to_numpy(bool),
+        E=E,
+        standard=std,
+        extras=extras,
+        notes=notes,
+    )
+
+
+# --------------------------------------------------------------------------- measures
+def _shortfall(data: _Data, v: np.ndarray) -> np.ndarray:
+    """Normalised shortfall max(0, T - v) / T (0 where there is no threshold)."""
+    with np.errstate(invalid="ignore"):
+        sf = np.maximum(data.T - v, 0.0) / data.T
+    return np.where(np.isnan(data.T), 0.0, sf)
+
+
+def _unavoidable(data: _Data) -> np.ndarray:
+    """Shortfall left even when every intervention is used up to its cap (ubar)."""
+    cap = data.cap.ravel()
+    infinite = np.isinf(cap)
+    reach = data.v0 + (data.E @ np.where(infinite, 0.0, cap)).reshape(data.K, data.n_ind)
+    unlimited = (abs(data.E) @ infinite.astype(float)).reshape(data.K, data.n_ind) > 0
+    return np.where(unlimited, 0.0, _shortfall(data, reach))
+
+
+def _gap_weights(data: _Data):
+    """W (pairs x K*I) with M_urban - M_rural = W @ v, the pairs, and each pair's threshold."""
+    area = data.parts["area_type"].to_numpy()
+    part = data.parts["part"].to_numpy()
+    p = data.parts["pupils"].to_numpy(float)
+    rows, cols, vals, pairs, thresholds = [], [], [], [], []
+    for pt in standards.PARTS:
+        urban, rural = (part == pt) & (area == "urban"), (part == pt) & (area == "rural")
+        if not urban.any() or not rural.any():
+            continue
+        for i, name in enumerate(data.indicators):
+            t = data.T[part == pt, i]
+            if np.isnan(t).all():
+                continue
+            r = len(pairs)
+            for mask, sign in ((urban, 1.0), (rural, -1.0)):
+                k = np.flatnonzero(mask)
+                rows.append(np.full(len(k), r))
+                cols.append(k * data.n_ind + i)
+                vals.append(sign * p[k] / p[k].sum())
+            pairs.append((pt, name))
+            thresholds.append(float(np.nanmax(t)))
+    n = len(pairs)
+    if n == 0:
+        return sp.csr_matrix((0, data.K * data.n_ind)), [], np.zeros(0)
+    W = sp.csr_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+        shape=(n, data.K * data.n_ind),
+    )
+    return W, pairs, np.array(thresholds)
+
+
+def _measures(data: _Data, v: np.ndarray, spent: float, ubar=None, gap_w=None) -> dict:
+    sf = _shortfall(data, v)
+    p = data.parts["pupils"].to_numpy(float)
+    total = float(p.sum())
+    ubar = _unavoidable(data) if ubar is None else ubar
+    W, _, tg = _gap_weights(data) if gap_w is None else gap_w
+    gap = float(np.mean(np.abs(W @ v.ravel()) / tg)) if len(tg) else 0.0
+    return {
+        "shortfall": float((p[:, None] * sf).sum() / total) if total else 0.0,
+        "minimax": float(max(0.0, (sf - ubar).max(initial=0.0))),
+        "max_shortfall": float(sf.max(initial=0.0)),
+        "gap": gap,
+        "cost": float(spent),
+    }
+
+
+def _passing(data: _Data, v: np.ndarray):
+    """Indicators met per part and whether each part passes the standard (>= min met, floor)."""
+    judged = ~np.isnan(data.T) & data.is_standard[None, :]
+    with np.errstate(invalid="ignore"):
+        met = judged & (v >= data.T * (1 - MET_RTOL))
+        met_count = met.sum(axis=1)
+        ok = met_count >= data.standard.min_indicators_met
+        if data.standard.floor_share is not None:
+            floor = data.standard.floor_share * data.T * (1 - MET_RTOL)
+            ok &= ~(judged & (v < floor)).any(axis=1)
+    return met_count, ok
+
+
+def _spend_rows(data: _Data, policy: BudgetPolicy, cs: np.ndarray):
+    """Budget (first row), category and county caps and the rural share on columns costing cs."""
+    S, J = data.S, data.J
+    nx = S * J
+    bs = max(policy.budget, 1.0)
+    blocks = [sp.csr_matrix(cs / bs)]
+    lo, hi, groups = [-np.inf], [policy.budget / bs], ["budget"]
+    cats = data.catalogue["category"].to_numpy()
+    for name, cap in policy.category_caps.items():
+        mask = np.tile(cats == name, S)
+        norm = max(cap, 1.0)
+        blocks.append(sp.csr_matrix(np.where(mask, cs, 0.0) / norm))
+        lo.append(-np.inf)
+        hi.append(cap / norm)
+        groups.append(f"category_cap_{name}")
+    if policy.county_caps:
+        county = data.schools["county"].to_numpy()[data.pos]
+        names = list(policy.county_caps)
+        code = pd.Categorical(county, categories=names).codes
+        col = np.arange(nx)
+        s = col // J
+        inside = code[s] >= 0
+        norms = np.array([max(policy.county_caps[c], 1.0) for c in names])
+        blocks.append(
+            sp.csr_matrix(
+                (cs[inside] / norms[code[s[inside]]], (code[s[inside]], col[inside])),
+                shape=(len(names), nx),
+            )
+        )
+        for c in names:
+            lo.append(-np.inf)
+            hi.append(policy.county_caps[c] / max(policy.county_caps[c], 1.0))
+            groups.append(f"county_cap_{c}")
+    if policy.rural_min_share > 0:
+        rural = np.repeat(data.schools["area_type"].to_numpy()[data.pos] == "rural", J)
+        blocks.append(sp.csr_matrix(cs * (rural - policy.rural_min_share) / bs))
+        lo.append(0.0)
+        hi.append(np.inf)
+        groups.append("rural_share")
+    return sp.vstack(blocks, format="csr"), np.array(lo), np.array(hi), groups
+
+
+# --------------------------------------------------------------------------- the LP / MILP
+class _Model:
+    """Matrices of the budget model on scaled x columns; columns x | u | g."""
+
+    def __init__(self, data: _Data, policy: BudgetPolicy, relax: bool):
+        self.data, self.policy = data, policy
+        S, J, K, n_ind = data.S, data.J, data.K, data.n_ind
+        self.nx = S * J
+        integer = np.tile(data.integer & (not relax), S)
+        self.integer_x = integer
+        # scale continuous columns to "one unit lifts the school's indicator by one threshold"
+        with np.errstate(divide="ignore", invalid="ignore"):
+            norm = data.E.multiply(1.0 / np.nan_to_num(data.T, nan=np.inf).reshape(-1, 1))
+        norm = sp.csr_matrix(norm)
+        gain = np.asarray(abs(norm).max(axis=0).todense()).ravel() if self.nx else np.zeros(0)
+        scale = np.where(gain > 0, 1.0 / np.where(gain > 0, gain, 1.0), 1.0)
+        self.scale = np.where(integer, 1.0, scale)
+        self.cost = data.cost.ravel()
+        self.cs = self.cost * self.scale
+        self.xub = data.cap.ravel() / self.scale
+        finite = self.xub > 0
+        self.cost_norm = float(self.cs[finite].max()) if finite.any() else 1.0
+        sf0 = _shortfall(data, data.v0).ravel()
+        self.ubar = _unavoidable(data)
+        self.d = np.flatnonzero(sf0 > 0)
+        self.nd = len(self.d)
+        self.sf0_d = sf0[self.d]
+        self.ubar_d = self.ubar.ravel()[self.d]
+        p = data.parts["pupils"].to_numpy(float)
+        self.w_d = (p / p.sum())[self.d // n_ind] if K else np.zeros(0)
+        self.A_short = norm[self.d] @ sp.diags(self.scale)
+        # minimax rows that can bind: sum_j a x >= sf0 - ubar - z
+        self.live = np.flatnonzero(self.sf0_d - self.ubar_d > 0)
+        self.r_live = self.sf0_d[self.live] - self.ubar_d[self.live]
+        self._rounding_cuts()
+        self.gap_w = _gap_weights(data)
+        W, _, tg = self.gap_w
+        self.ng = len(tg)
+        if self.ng:
+            self.D = sp.diags(1.0 / tg) @ (W @ data.E) @ sp.diags(self.scale)
+            self.d0 = (W @ data.v0.ravel()) / tg
+        self.n = self.nx + self.nd + self.ng
+        self.g_col = self.nx + self.nd
+        self.R, self.R_lo, self.R_hi, self.R_groups = _spend_rows(data, policy, self.cs)
+        self.budget_scale = max(policy.budget, 1.0)
+
+    def _rounding_cuts(self):
+        """Rounding cuts for whole units: a shortfall row u + a x >= sf0 on one integer column x
+        with sf0 = a k + rho (k whole, 0 < rho < a) also implies u >= rho (k + 1 - x) at every
+        whole x. They make the LP relaxation the convex hull of each such row and close most of
+        the integrality gap (teachers and rooms at small schools)."""
+        self.cut_rows = np.zeros(0, np.int64)
+        if not self.integer_x.any() or not self.nd:
+            return
+        A = self.A_short.tocsr()
+        single = np.flatnonzero(np.diff(A.indptr) == 1)
+        col = A.indices[A.indptr[single]]
+        a = A.data[A.indptr[single]]
+        keep = self.integer_x[col] & (a > 0)
+        single, col, a = single[keep], col[keep], a[keep]
+        sf0 = self.sf0_d[single]
+        k = np.floor(sf0 / a + 1e-12)
+        rho = sf0 - a * k
+        keep = (rho > 1e-9) & (k + 1 <= self.xub[col] + 1e-9)
+        self.cut_rows, self.cut_col = single[keep], col[keep]
+        self.cut_rho, self.cut_rhs = rho[keep], rho[keep] * (k[keep] + 1)
+
+    def _pad(self, A_x=None, A_u=None, A_g=None, m=None):
+        blocks = []
+        for A, width in ((A_x, self.nx), (A_u, self.nd), (A_g, self.ng)):
+            blocks.append(sp.csr_matrix((m, width)) if A is None else sp.csr_matrix(A))
+        return sp.hstack(blocks, format="csr")
+
+    def solve(self, objective, options, fix_z=None, fix_s=None, start=None):
+        """Solve one stage (shortfall, gap or cost); returns (MatrixSolution, budget row index)."""
+        blocks, lo, hi, groups = [], [], [], []
+        if self.nd:
+            blocks.append(self._pad(A_x=self.A_short, A_u=sp.identity(self.nd), m=self.nd))
+            lo.append(self.sf0_d)
+            hi.append(np.full(self.nd, np.inf))
+            groups += ["shortfall"] * self.nd
+        if objective in ("shortfall", "cost") and len(self.cut_rows):
+            n_cut = len(self.cut_rows)
+            rows = np.arange(n_cut)
+            cut_x = sp.csr_matrix((self.cut_rho, (rows, self.cut_col)), shape=(n_cut, self.nx))
+            cut_u = sp.csr_matrix((np.ones(n_cut), (rows, self.cut_rows)), shape=(n_cut, self.nd))
+            blocks.append(self._pad(A_x=cut_x, A_u=cut_u, m=n_cut))
+            lo.append(self.cut_rhs)
+            hi.append(np.full(n_cut, np.inf))
+            groups += ["shortfall_cut"] * n_cut
+        budget_row = sum(len(v) for v in lo)
+        blocks.append(self._pad(A_x=self.R, m=self.R.shape[0]))
+        lo.append(self.R_lo)
+        hi.append(self.R_hi)
+        groups += self.R_groups
+        if objective == "gap" and self.ng:
+            eye = sp.identity(self.ng)
+            blocks.append(self._pad(A_x=-self.D, A_g=eye, m=self.ng))
+            blocks.append(self._pad(A_x=self.D, A_g=eye, m=self.ng))
+            lo += [self.d0, -self.d0]
+            hi += [np.full(self.ng, np.inf)] * 2
+            groups += ["gap"] * (2 * self.ng)
+        if fix_z is not None and len(self.live):
+            # keep the minimax level: sum_j a x >= sf0 - ubar - z* (rows on one column are bounds)
+            blocks.append(self._pad(A_x=self.A_short[self.live], m=len(self.live)))
+            lo.append(self.r_live - fix_z)
+            hi.append(np.full(len(self.live), np.inf))
+            groups += ["stage_minimax"] * len(self.live)
+        if fix_s is not None and self.nd:
+            blocks.append(self._pad(A_u=self.w_d.reshape(1, -1), m=1))
+            lo.append([-np.inf])
+            hi.append([fix_s])
+            groups.append("stage_shortfall")
+        A = sp.vstack(blocks, format="csc")
+        c = np.zeros(self.n)
+        if objective == "shortfall":
+            c[self.nx : self.g_col] = self.w_d
+        elif objective == "gap":
+            c[self.g_col :] = 1.0 / max(self.ng, 1)
+        elif objective == "cost":
+            c[: self.nx] = self.cs / self.cost_norm
+        else:
+            raise ValueError(f"unknown stage objective {objective!r}")
+        cu = np.concatenate([self.xub, np.full(self.nd + self.ng, np.inf)])
+        integ = np.concatenate([self.integer_x, np.zeros(self.nd + self.ng, bool)])
+        sol = solve_matrix(
+            c,
+            A,
+            np.concatenate([np.asarray(v, float) for v in lo]),
+            np.concatenate([np.asarray(v, float) for v in hi]),
+            np.zeros(self.n),
+            cu,
+            integ,
+            options=options,
+            row_groups=groups,
+            start=start,
+        )
+        return sol, budget_row
+
+    # ----------------------------------------------------------------- minimax by its cost curve
+    def least_cost(self, z, options, integer):
+        """Least yuan with every avoidable shortfall <= z (no budget row).
+
+        Returns (cost, bound, slope, units) or None when the caps make z unreachable; ``slope`` is
+        -dC/dz from the LP duals (None for a MIP)."""
+        L = len(self.live)
+        if not hasattr(self, "_q"):
+            R = self.R[1:]
+            self._q = (
+                sp.vstack([self.A_short[self.live], R], format="csc"),
+                np.concatenate([np.full(L, np.inf), self.R_hi[1:]]),
+                np.concatenate([self.R_lo[1:]]),
+                ["minimax"] * L + self.R_groups[1:],
+            )
+        A, ru, r_lo, groups = self._q
+        rl = np.concatenate([self.r_live - z, r_lo])
+        integ = self.integer_x if integer else np.zeros(self.nx, bool)
+        try:
+            sol = solve_matrix(
+                self.cs / self.cost_norm,
+                A,
+                rl,
+                ru,
+                np.zeros(self.nx),
+                self.xub,
+                integ,
+                options=options,
+                row_groups=groups,
+            )
+        except Infeasible:
+            return None
+        cost = sol.info.objective * self.cost_norm
+        bound = cost if sol.info.bound is None else sol.info.bound * self.cost_norm
+        slope = None
+        if sol.row_duals is not None and not integ.any():
+            slope = float(np.maximum(sol.row_duals[:L], 0.0).sum()) * self.cost_norm
+        return cost, bound, slope, sol.x, sol.info
+
+    def minimax(self, options: SolverOptions, say):
+        """Smallest avoidable shortfall level z the budget can reach, and the cheapest plan for it.
+
+        C(z), the least cost of keeping every normalised shortfall within z (+ its unavoidable
+        part), is convex, piecewise linear and falls with z in the LP; z* is the least z with
+        C(z) <= B. Newton steps from the left on C (its slope is the sum of the LP duals) stay
+        at or below z* and end on it; for whole units, bisection on the MIP cost between the LP
+        optimum (a lower bound) and a rounded-down LP plan (an upper bound).
+        Returns (units, SolveInfo, z, budget_dual)."""
+        t0 = time.perf_counter()
+        B = self.policy.budget
+        slack = 1e-9 * max(B, 1.0)
+        seconds, solver = 0.0, options.solver
+        if len(self.live) == 0:
+            info = SolveInfo("optimal", 0.0, 0.0, 0.0, 0.0, solver)
+            return np.zeros(self.nx), info, 0.0, 0.0
+        lp_opts = dataclasses.replace(options, time_limit=None)
+        lo, hi = 0.0, float(self.r_live.max())
+        x_hi, slope_hi = np.zeros(self.nx), 0.0
+        q = self.least_cost(0.0, lp_opts, integer=False)
+        steps = 1
+        if q is not None and q[0] <= B + slack:
+            hi, x_hi, slope_hi = 0.0, q[3], q[2]
+        else:
+            newton = q
+            while hi - lo > 1e-12 * max(hi, 1.0) and steps < 200:
+                if newton is not None and newton[2] and newton[2] > 0:
+                    z = min(lo + (newton[0] - B) / newton[2], hi)
+                    step = "newton"
+                    if z <= lo:
+                        z, step = 0.5 * (lo + hi), "bisect"
+                else:
+                    z, step = 0.5 * (lo + hi), "bisect"
+                q = self.least_cost(z, lp_opts, integer=False)
+                steps += 1
+                if q is not None and q[0] <= B + slack:
+                    hi, x_hi, slope_hi = z, q[3], q[2]
+                    if step == "newton":
+                        lo = z
+                        break
+                else:
+                    lo, newton = z, q
+        say(f"minimax LP: level {hi:.6g} after {steps} least-cost solves")
+        if not self.integer_x.any():
+            seconds = time.perf_counter() - t0
+            gap = (hi - lo) / max(hi, 1e-9) if hi > lo else 0.0
+            info = SolveInfo("optimal", hi, lo, gap, seconds, solver)
+            dual = -1.0 / slope_hi if slope_hi else 0.0
+            return x_hi * self.scale, info, hi, dual
+        # whole units: the LP level is a lower bound; the LP plan rounded down is feasible
+        proven_lo = lo_m = lo
+        x_lp = x_hi * self.scale
+        x_round = np.where(self.integer_x, np.floor(x_lp + 1e-9), x_lp) / self.scale
+        z_round = self._level(x_round)
+        hi_m, x_best = float(z_round), x_round
+        target = options.mip_gap
+        mip_opts = dataclasses.replace(options, mip_gap=min(options.mip_gap, 1e-6))
+        status = "optimal"
+        while hi_m - proven_lo > max(target * hi_m, 1e-9):
+            if options.time_limit is not None:
+                left = options.time_limit - (time.perf_counter() - t0)
+                if left <= 0:
+                    status = "feasible"
+                    break
+                mip_opts = dataclasses.replace(mip_opts, time_limit=left)
+            z = 0.5 * (lo_m + hi_m)
+            q = self.least_cost(z, mip_opts, integer=True)
+            steps += 1
+            if q is not None and q[0] <= B + slack:
+                hi_m, x_best = z, q[3]
+            else:
+                lo_m = z
+                if q is None or q[1] > B + slack:
+                    proven_lo = z
+            if hi_m - lo_m <= max(target * hi_m, 1e-9) * 1e-3:
+                break  # the MIP cannot prove the rest
+        seconds = time.perf_counter() - t0
+        gap = (hi_m - proven_lo) / max(hi_m, 1e-9) if hi_m > proven_lo else 0.0
+        if gap > target + 1e-12:
+            status = "feasible"
+        say(f"minimax MIP: level {hi_m:.6g}, gap {gap:.2%} after {steps} least-cost solves")
+        info = SolveInfo(status, hi_m, proven_lo, gap, seconds, solver)
+        return x_best * self.scale, info, hi_m, None
+
+    def _level(self, x_scaled) -> float:
+        """The minimax level (largest avoidable shortfall) of scaled units."""
+        if not len(self.live):
+            return 0.0
+        return float(max(0.0, (self.r_live - self.A_short[self.live] @ x_scaled).max()))
+
+    def units(self, sol) -> np.ndarray:
+        x = sol.x[: self.nx] * self.scale
+        return _clean_units(x, self.data, self.integer_x)
+
+    def start_from(self, units: np.ndarray) -> np.ndarray:
+        """A full column vector for a MIP start from units (u and g at their implied values)."""
+        data = self.data
+        v = data.v0 + (data.E @ units).reshape(data.K, data.n_ind)
+        sf = _shortfall(data, v).ravel()[self.d]
+        g = np.abs(self.gap_w[0] @ v.ravel()) / self.gap_w[2] if self.ng else np.zeros(0)
+        return np.concatenate([units / self.scale, sf, g])
+
+
+def _clean_units(x, data: _Data, integer_x) -> np.ndarray:
+    """Round whole units at 0.5, clip solver noise at 0 and at the caps, drop dust."""
+    cap = data.cap.ravel()
+    x = np.where(integer_x, np.round(x), x)
+    x = np.where(np.abs(x) < 1e-9 * np.maximum(1.0, np.where(np.isinf(cap), 1.0, cap)), 0.0, x)
+    x = np.where((x < 0) & (x > -1e-7), 0.0, x)
+    over = (x > cap) & (x <= cap * (1 + 1e-9) + 1e-7)
+    x = np.where(over, cap, x)
+    dust = (~integer_x) & (x * data.cost.ravel() < 1e-3)
+    return np.where(dust, 0.0, x)
+
+
+# --------------------------------------------------------------------------- verification
+def _changed_schools(data: _Data, units: np.ndarray, whole_counts: bool) -> pd.DataFrame:
+    """The schools table with the plan's resources added (fractional unless whole_counts)."""
+    schools = data.schools.copy()
+    x = units.reshape(data.S, data.J)
+    added: dict[str, np.ndarray] = {}
+    for j, row in enumerate(data.catalogue.itertuples(index=False)):
+        amount = x[:, j] * row.effect
+        for col in [data.column_of[j]] + (["teachers"] if row.adds_teachers else []):
+            added[col] = added.get(col, np.zeros(data.S)) + amount
+    for col, amount in added.items():
+        full = np.zeros(len(schools))
+        full[data.pos] = amount
+        current = schools[col].to_numpy()
+        if whole_counts and np.issubdtype(current.dtype, np.integer):
+            schools[col] = current + np.floor(full + 1e-9).astype(np.int64)
+        else:
+            schools[col] = current.astype(float) + full
+    return schools
+
+
+def _recompute(data: _Data, schools: pd.DataFrame) -> np.ndarray:
+    """Indicators of the candidate parts recomputed from a schools table (the standard's code)."""
+    parts = standards.assessment_parts(schools, data.standard)
+    key = pd.MultiIndex.from_arrays([parts["school_id"], parts["part"]])
+    want = pd.MultiIndex.from_arrays([data.parts["school_id"], data.parts["part"]])
+    idx = key.get_indexer(want)
+    if (idx < 0).any():
+        raise SolverError("verification failed: an assessed part disappeared after the plan")
+    v = np.zeros((data.K, data.n_ind))
+    part_pos = data.pos[data.parts["s"].to_numpy()]
+    for i, name in enumerate(data.indicators):
+        if data.is_standard[i]:
+            v[:, i] = parts[name].to_numpy(float)[idx]
+        else:
+            v[:, i] = data.coef[:, i] * schools[data.source[i]].to_numpy(float)[part_pos]
+    return v
+
+
+def _verify(data: _Data, policy: BudgetPolicy | None, units: np.ndarray, integral: np.ndarray):
+    """Check a plan against its model; returns the recomputed indicators (K, I)."""
+    problems = []
+    cap = data.cap.ravel()
+    cost = data.cost.ravel()
+    if (units < 0).any():
+        problems.append(f"{int((units < 0).sum())} negative unit counts")
+    if (units > cap * (1 + 1e-9) + 1e-9).any():
+        problems.append(f"{int((units > cap * (1 + 1e-9) + 1e-9).sum())} caps exceeded")
+    if (integral & (units != np.round(units))).any():
+        problems.append("fractional units of a whole-unit intervention")
+    spend = units * cost
+    spent = float(spend.sum())
+    if policy is not None:
+        if spent > policy.budget * (1 + _SPEND_RTOL) + 1e-6:
+            problems.append(f"spent {spent:,.2f} yuan above the budget {policy.budget:,.2f}")
+        by_school = spend.reshape(data.S, data.J)
+        cats = data.catalogue["category"].to_numpy()
+        for name, capv in policy.category_caps.items():
+            got = float(by_school[:, cats == name].sum())
+            if got > capv * (1 + _SPEND_RTOL) + 1e-6:
+                problems.append(f"category {name}: {got:,.2f} yuan above its cap {capv:,.2f}")
+        county = data.schools["county"].to_numpy()[data.pos]
+        for name, capv in policy.county_caps.items():
+            got = float(by_school[county == name].sum())
+            if got > capv * (1 + _SPEND_RTOL) + 1e-6:
+                problems.append(f"county {name}: {got:,.2f} yuan above its cap {capv:,.2f}")
+        if policy.rural_min_share > 0:
+            rural = data.schools["area_type"].to_numpy()[data.pos] == "rural"
+            got = float(by_school[rural].sum())
+            if got < policy.rural_min_share * spent - _SPEND_RTOL * max(spent, 1.0):
+                problems.append(f"rural share {got / spent:.4f} below {policy.rural_min_share}")
+    predicted = data.v0 + (data.E @ units).reshape(data.K, data.n_ind)
+    recomputed = _recompute(data, _changed_schools(data, units, whole_counts=False))
+    err = np.abs(recomputed - predicted) / np.maximum(1.0, np.abs(predicted))
+    if err.size and err.max() > 1e-7:
+        k, i = np.unravel_index(int(err.argmax()), err.shape)
+        problems.append(
+            f"indicator {data.indicators[i]} of {data.parts['school_id'].iloc[k]} recomputes "
+            f"to {recomputed[k, i]:.6g}, the model says {predicted[k, i]:.6g}"
+        )
+    if problems:
+        raise SolverError("the plan failed verification against its model: " + "; ".join(problems))
+    return recomputed
+
+
+# --------------------------------------------------------------------------- the plan
+@dataclass(eq=False)
+class BudgetPlan:
+    """A budget plan: what each school receives, what it costs, and what it achieves.
+
+    Attributes
+    ----------
+    allocations : pandas.DataFrame
+        One row per school and intervention with units > 0: ``school_id, intervention, units,
+        cost`` (yuan), then ``name, county, area_type, indicator, unit``.
+    spent : float
+        Yuan spent.
+    budget : float
+        Yuan available (for :func:`min_cost_to_comply`: the least budget found).
+    objective : float
+        Value reached on the policy's objective (``objective_name``): pupil-weighted shortfall,
+        largest avoidable normalised shortfall (minimax and lexicographic), mean normalised
+        rural-urban gap, or yuan (``min_cost``).
+    objective_name : str
+    measures : dict
+        Every measure before (``*_before``) and after the plan: ``shortfall``, ``minimax``,
+        ``max_shortfall``, ``gap``.
+    indicators : pandas.DataFrame
+        Per part type and indicator: threshold, pupil-weighted mean, CV, parts below the threshold
+        and the rural/urban ratio of means, before and after.
+    parts : pandas.DataFrame
+        Per in-scope assessed part: indicators met and pass/fail before and after.
+    spending : pandas.DataFrame
+        Per intervention: units, yuan, schools, rural yuan.
+    counties : pandas.DataFrame
+        Per county: yuan, parts passing before/after, indicators whose county CV exceeds the limit.
+    solve_info : SolveInfo
+        For lexicographic plans the stages combined (worst status, largest gap, summed time);
+        ``stages`` holds each.
+    stages : list of (str, SolveInfo)
+    budget_dual : float or None
+        d objective / d budget (per yuan) from the LP; None for a MILP.
+    marginal_value_per_yuan : float or None
+        ``-budget_dual``: how much one more yuan improves the objective.
+    relaxed : bool
+        Whole-unit interventions were allowed fractional values.
+    notes : list of str
+        What was skipped and why.
+    """
+
+    allocations: pd.DataFrame
+    spent: float
+    budget: float
+    objective: float
+    objective_name: str
+    measures: dict
+    indicators: pd.DataFrame
+    parts: pd.DataFrame
+    spending: pd.DataFrame
+    counties: pd.DataFrame
+    solve_info: SolveInfo
+    stages: list
+    budget_dual: float | None
+    relaxed: bool
+    notes: list
+    standard_name: str
+    _effects: dict = field(repr=False, default_factory=dict)
+
+    @property
+    def marginal_value_per_yuan(self) -> float | None:
+        return None if self.budget_dual is None else -self.budget_dual
+
+    @property
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """Every plan table by name (the scenario runner writes them as CSV)."""
+        return {
+            "allocations": self.allocations,
+            "spending": self.spending,
+            "indicators": self.indicators,
+            "parts": self.parts,
+            "counties": self.counties,
+        }
+
+    def headline(self) -> dict:
+        """Key figures as a flat JSON-safe dict.
+
+        Examples
+        --------
+        >>> from allocator.synth import make_region
+        >>> plan = plan_budget(make_region(schools=40, seed=3), BudgetPolicy(budget=2e6, relax=True))
+        >>> plan.headline()["spent_yuan"] <= 2e6 * (1 + 1e-6)
+        True
+        """
+        info = self.solve_info
+        rural = self.allocations.loc[self.allocations["area_type"] == "rural", "cost"].sum()
+        out = {
+            "objective_name": self.objective_name,
+            "objective": float(self.objective),
+            "status": info.status,
+            "gap": None if info.gap is None else float(info.gap),
+            "solve_seconds": float(info.seconds),
+            "budget_yuan": float(self.budget),
+            "spent_yuan": float(self.spent),
+            "spent_rural_share": float(rural / self.spent) if self.spent > 0 else 0.0,
+            "schools_funded": int(self.allocations["school_id"].nunique()),
+            "parts_in_scope": int(len(self.parts)),
+            "parts_passing_before": int(self.parts["passes_before"].sum()),
+            "parts_passing_after": int(self.parts["passes_after"].sum()),
+            "relaxed": bool(self.relaxed),
+        }
+        if self.budget_dual is not None:
+            out["marginal_value_per_yuan"] = float(-self.budget_dual)
+        for key, value in self.measures.items():
+            out[key] = float(value)
+        return {k: v for k, v in out.items() if v is not None}
+
+    def summary(self) -> str:
+        """A short text a planner reads in half a minute."""
+        lines = []
+        kind = "LP, whole units relaxed" if self.relaxed else "MILP"
+        lines.append(
+            f"Budget plan ({self.objective_name}, {kind}, standard {self.standard_name}): "
+            f"{self.solve_info.describe()}"
+        )
+        rural = self.allocations.loc[self.allocations["area_type"] == "rural", "cost"].sum()
+        share = rural / self.spent if self.spent > 0 else 0.0
+        lines.append(
+            f"Budget {self.budget:,.0f} yuan; spent {self.spent:,.0f} yuan "
+            f"({(self.spent / self.budget if self.budget else 0):.1%}), {share:.0%} at rural schools."
+        )
+        if len(self.spending):
+            lines.append("What the money buys:")
+            for r in self.spending.itertuples(index=False):
+                lines.append(
+                    f"  {r.intervention:<26} {r.units:>12,.1f} {r.unit:<8} at {r.schools:>4} "
+                    f"schools {r.cost:>16,.0f} yuan"
+                )
+        else:
+            lines.append("Nothing is bought.")
+        parts = self.parts
+        before, after = int(parts["passes_before"].sum()), int(parts["passes_after"].sum())
+        lines.append(
+            f"Assessed parts passing (>= {self.measures.get('min_met', 6):.0f} indicators): "
+            f"{before} -> {after} of {len(parts)}"
+        )
+        newly = parts[~parts["passes_before"] & parts["passes_after"]]
+        if len(newly):
+            names = list(dict.fromkeys(newly["name"]))
+            more = f" (+{len(names) - 5} more)" if len(names) > 5 else ""
+            lines.append("  now passing: " + ", ".join(names[:5]) + more)
+        lines.append("Pupil-weighted CV before -> after; rural/urban ratio before -> after:")
+        for r in self.indicators.itertuples(index=False):
+            lines.append(
+                f"  {r.part:<7} {r.indicator:<26} CV {r.cv_before:5.3f} -> {r.cv_after:5.3f}"
+                f"   R/U {r.rural_urban_before:5.2f} -> {r.rural_urban_after:5.2f}"
+            )
+        m = self.measures
+        lines.append(
+            "Shortfall {:.4f} -> {:.4f}; largest shortfall {:.3f} -> {:.3f}; "
+            "rural-urban gap {:.4f} -> {:.4f}".format(
+                m["shortfall_before"],
+                m["shortfall"],
+                m["max_shortfall_before"],
+                m["max_shortfall"],
+                m["gap_before"],
+                m["gap"],
+            )
+        )
+        if self.budget_dual is not None:
+            lines.append(
+                f"One more million yuan would improve the objective by {-self.budget_dual * 1e6:.4g}."
+            )
+        if self.relaxed:
+            lines.append(
+                "Relaxed plan: apply() rounds fractional teachers and rooms down to whole ones."
+            )
+        lines += [f"Note: {n}" for n in self.notes]
+        return "\n".join(lines)
+
+    def apply(self, region: Region) -> Region:
+        """The region with the plan's resources added (a new, validated Region).
+
+        Whole counts (teachers, rooms) stay whole: fractional amounts from a relaxed plan are
+        rounded down, so no indicator ever falls.
+
+        Examples
+        --------
+        >>> from allocator.synth import make_region
+        >>> region = make_region(schools=40, seed=3)
+        >>> plan = plan_budget(region, BudgetPolicy(budget=2e6))
+        >>> after = plan.apply(region)
+        >>> bool((after.schools["equipment_value"] >= region.schools["equipment_value"]).all())
+        True
+        """
+        if not isinstance(region, Region):
+            raise InputError(f"expected a Region, got {type(region).__name__}", table="region")
+        schools = region.schools.copy()
+        if self.allocations.empty:
+            return region.replace(schools=schools)
+        row_of = pd.Series(np.arange(len(schools)), index=schools["school_id"].to_numpy())
+        missing = ~self.allocations["school_id"].isin(row_of.index)
+        if missing.any():
+            sid = self.allocations["school_id"][missing].iloc[0]
+            raise InputError(
+                f"the plan funds school {sid!r}, which this region does not have",
+                table="schools",
+                row_id=sid,
+            )
+        added: dict[str, np.ndarray] = {}
+        alloc = self.allocations
+        rows = row_of.loc[alloc["school_id"].to_numpy()].to_numpy()
+        for name, (column, effect, adds_teachers) in self._effects.items():
+            mask = (alloc["intervention"] == name).to_numpy()
+            if not mask.any():
+                continue
+            amount = np.zeros(len(schools))
+            np.add.at(amount, rows[mask], alloc["units"].to_numpy(float)[mask] * effect)
+            for col in [column] + (["teachers"] if adds_teachers else []):
+                added[col] = added.get(col, np.zeros(len(schools))) + amount
+        for col, amount in added.items():
+            if col not in schools.columns:
+                raise InputError(f"the region has no column {col!r}", table="schools", column=col)
+            current = schools[col].to_numpy()
+            if np.issubdtype(current.dtype, np.integer):
+                schools[col] = current + np.floor(amount + 1e-9).astype(np.int64)
+            else:
+                schools[col] = current.astype(float) + amount
+        return region.replace(schools=schools)
+
+
+def _weighted_cv(values, weights):
+    from allocator.metrics import cv
+
+    try:
+        return float(cv(values, weights=weights))
+    except ValueError:
+        return float("nan")
+
+
+def _group_cv(values, weights, codes, n):
+    """Pupil-weighted CV of ``values`` within each group (codes 0..n-1), vectorised."""
+    wsum = np.bincount(codes, weights, minlength=n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.bincount(codes, weights * values, minlength=n) / wsum
+        var = np.bincount(codes, weights * (values - mean[codes]) ** 2, minlength=n) / wsum
+        return np.sqrt(var) / mean
+
+
+def _build_plan(
+    data: _Data,
+    policy: BudgetPolicy,
+    units: np.ndarray,
+    after: np.ndarray,
+    objective_name: str,
+    info: SolveInfo,
+    stages: list,
+    budget_dual,
+    relaxed: bool,
+) -> BudgetPlan:
+    cat = data.catalogue
+    S, J = data.S, data.J
+    x = units.reshape(S, J)
+    cost = x * data.cost
+    spent = float(cost.sum())
+    s_idx, j_idx = np.nonzero(x > 0)
+    cand = data.schools.iloc[data.pos].reset_index(drop=True)
+    allocations = pd.DataFrame(
+        {
+            "school_id": cand["school_id"].to_numpy()[s_idx],
+            "intervention": cat["intervention"].to_numpy()[j_idx],
+            "units": x[s_idx, j_idx],
+            "cost": cost[s_idx, j_idx],
+            "name": cand["name"].to_numpy()[s_idx],
+            "county": cand["county"].to_numpy()[s_idx],
+            "area_type": cand["area_type"].to_numpy()[s_idx],
+            "indicator": cat["indicator"].to_numpy()[j_idx],
+            "unit": cat["unit"].to_numpy()[j_idx],
+        }
+    )
+    rural_s = cand["area_type"].to_numpy() == "rural"
+    spending = pd.DataFrame(
+        {
+            "intervention": cat["intervention"].to_numpy(),
+            "indicator": cat["indicator"].to_numpy(),
+            "category": cat["category"].to_numpy(),
+            "unit": cat["unit"].to_numpy(),
+            "units": x.sum(axis=0),
+            "cost": cost.sum(axis=0),
+            "schools": (x > 0).sum(axis=0),
+            "rural_cost": cost[rural_s].sum(axis=0),
+        }
+    )
+    spending = spending[spending["units"] > 0].reset_index(drop=True)
+
+    ubar = _unavoidable(data)
+    gap_w = _gap_weights(data)
+    before_m = _measures(data, data.v0, 0.0, ubar, gap_w)
+    after_m = _measures(data, after, spent, ubar, gap_w)
+    measures = dict(after_m)
+    measures.update({f"{k}_before": v for k, v in before_m.items() if k != "cost"})
+    if objective_name == "lexicographic":
+        objective = after_m["minimax"]
+    elif objective_name == "min_cost":
+        objective = spent
+    else:
+        objective = after_m[objective_name]
+
+    met0, pass0 = _passing(data, data.v0)
+    met1, pass1 = _passing(data, after)
+    sf0, sf1 = _shortfall(data, data.v0), _shortfall(data, after)
+    parts = data.parts
+    part_table = pd.DataFrame(
+        {
+            "school_id": parts["school_id"].to_numpy(),
+            "name": cand["name"].to_numpy()[parts["s"].to_numpy()],
+            "county": parts["county"].to_numpy(),
+            "area_type": parts["area_type"].to_numpy(),
+            "part": parts["part"].to_numpy(),
+            "pupils": parts["pupils"].to_numpy(),
+            "met_before": met0,
+            "met_after": met1,
+            "passes_before": pass0,
+            "passes_after": pass1,
+            "worst_shortfall_before": sf0.max(axis=1, initial=0.0),
+            "worst_shortfall_after": sf1.max(axis=1, initial=0.0),
+        }
+    )
+
+    rows = []
+    p = parts["pupils"].to_numpy(float)
+    area = parts["area_type"].to_numpy()
+    part_kind = parts["part"].to_numpy()
+    for pt in standards.PARTS:
+        in_pt = part_kind == pt
+        if not in_pt.any():
+            continue
+        for i, name in enumerate(data.indicators):
+            t = data.T[in_pt, i]
+            if np.isnan(t).all():
+                continue
+            row = {"part": pt, "indicator": name, "threshold": float(np.nanmax(t))}
+            for label, v in (("before", data.v0), ("after", after)):
+                vals = v[in_pt, i]
+                row[f"mean_{label}"] = float(np.average(vals, weights=p[in_pt]))
+                row[f"cv_{label}"] = _weighted_cv(vals, p[in_pt])
+                row[f"below_{label}"] = int((vals < t * (1 - MET_RTOL)).sum())
+                urb, rur = in_pt & (area == "urban"), in_pt & (area == "rural")
+                if urb.any() and rur.any():
+                    mu = np.average(v[urb, i], weights=p[urb])
+                    mr = np.average(v[rur, i], weights=p[rur])
+                    row[f"rural_urban_{label}"] = float(mr / mu) if mu > 0 else float("nan")
+                else:
+                    row[f"rural_urban_{label}"] = float("nan")
+            rows.append(row)
+    indicator_table = pd.DataFrame(
+        rows,
+        columns=[
+            "part",
+            "indicator",
+            "threshold",
+            *[
+                f"{m}_{lab}"
+                for lab in ("before", "after")
+                for m in ("mean", "cv", "below", "rural_urban")
+            ],
+        ],
+    )
+
+    county_names = list(dict.fromkeys(data.schools["county"]))
+    codes = pd.Categorical(parts["county"], categories=county_names).codes
+    nc = len(county_names)
+    school_county = pd.Categorical(cand["county"].to_numpy(), categories=county_names).codes
+    county_table = pd.DataFrame(
+        {
+            "county": county_names,
+            "spent": np.bincount(school_county, cost.sum(axis=1), minlength=nc),
+            "parts": np.bincount(codes, minlength=nc),
+            "passing_before": np.bincount(codes, pass0, minlength=nc).astype(np.int64),
+            "passing_after": np.bincount(codes, pass1, minlength=nc).astype(np.int64),
+        }
+    )
+    for label, v in (("before", data.v0), ("after", after)):
+        over = np.zeros(nc, dtype=np.int64)
+        for pt in standards.PARTS:
+            in_pt = part_kind == pt
+            limit = data.standard.cv_limit.get(pt)
+            if not in_pt.any() or limit is None:
+                continue
+            for i in np.flatnonzero(data.is_standard):
+                if np.isnan(data.T[in_pt, i]).all():
+                    continue
+                cvs = _group_cv(v[in_pt, i], p[in_pt], codes[in_pt], nc)
+                over += np.nan_to_num(cvs, nan=0.0) > limit
+        county_table[f"cv_over_limit_{label}"] = over
+    measures["min_met"] = float(data.standard.min_indicators_met)
+    effects = {
+        r.intervention: (data.column_of[j], float(r.effect), bool(r.adds_teachers))
+        for j, r in enumerate(cat.itertuples(index=False))
+    }
+    return BudgetPlan(
+        allocations=allocations,
+        spent=spent,
+        budget=float(policy.budget),
+        objective=float(objective),
+        objective_name=objective_name,
+        measures=measures,
+        indicators=indicator_table,
+        parts=part_table,
+        spending=spending,
+        counties=county_table,
+        solve_info=info,
+        stages=stages,
+        budget_dual=budget_dual,
+        relaxed=relaxed,
+        notes=list(data.notes),
+        standard_name=data.standard.name,
+        _effects=effects,
+    )
+
+
+# --------------------------------------------------------------------------- solving
+_STATUS_ORDER = {"optimal": 0, "feasible": 1}
+
+
+def _combine(stages: list[tuple[str, SolveInfo]]) -> SolveInfo:
+    infos = [s for _, s in stages]
+    if len(infos) == 1:
+        return infos[0]
+    worst = max(infos, key=lambda s: _STATUS_ORDER.get(s.status, 9)).status
+    gaps = [s.gap for s in infos if s.gap is not None]
+    return SolveInfo(
+        status=worst,
+        objective=infos[0].objective,
+        bound=infos[0].bound,
+        gap=max(gaps) if gaps else None,
+        seconds=float(sum(s.seconds for s in infos)),
+        solver=infos[0].solver,
+    )
+
+
+def _default_options(options, model: _Model, relax: bool) -> SolverOptions:
+    if options is not None:
+        return options
+    if relax and model.n > _LARGE_LP:
+        return SolverOptions(method="ipm")
+    return SolverOptions()
+
+
+def _solve_plan(data, policy, options, progress, relax=None) -> BudgetPlan:
+    relax = policy.relax if relax is None else relax
+    say = progress or (lambda message: None)
+    model = _Model(data, policy, relax)
+    opts = _default_options(options, model, relax)
+    integral = model.integer_x
+    stages: list[tuple[str, SolveInfo]] = []
+    tol = policy.stage_tolerance
+    z_star = None
+    if policy.objective in ("minimax", "lexicographic"):
+        say("stage 1/3: minimax" if policy.objective == "lexicographic" else "solving (minimax)")
+        units, info, z_star, dual = model.minimax(opts, say)
+        units = _clean_units(units, data, integral)
+        stages.append(("minimax", info))
+    if policy.objective == "lexicographic":
+        say("stage 2/3: shortfall")
+        fix_z = z_star + tol * max(abs(z_star), 1e-3)
+        start = model.start_from(units) if integral.any() else None
+        sol, _ = model.solve("shortfall", opts, fix_z=fix_z, start=start)
+        stages.append(("shortfall", sol.info))
+        s_star = float(sol.info.objective)
+        units = model.units(sol)
+        say("stage 3/3: cost")
+        fix_s = s_star + tol * max(abs(s_star), 1e-3)
+        start = model.start_from(units) if integral.any() else None
+        sol, _ = model.solve("cost", opts, fix_z=fix_z, fix_s=fix_s, start=start)
+        stages.append(("cost", sol.info))
+        units = model.units(sol)
+    elif policy.objective != "minimax":
+        say(f"solving ({policy.objective})")
+        sol, brow = model.solve(policy.objective, opts)
+        stages.append((policy.objective, sol.info))
+        dual = _dual(sol, brow, model)
+        units = model.units(sol)
+    say("verifying")
+    after = _verify(data, policy, units, integral)
+    plan = _build_plan(
+        data, policy, units, after, policy.objective, _combine(stages), stages, dual, relax
+    )
+    _check_objective(plan, policy, stages)
+    return plan
+
+
+def _dual(sol, budget_row, model: _Model):
+    if sol.row_duals is None or model.integer_x.any():
+        return None
+    return float(sol.row_duals[budget_row]) / model.budget_scale
+
+
+def _check_objective(plan: BudgetPlan, policy: BudgetPolicy, stages):
+    """The objective recomputed from the plan must equal the solver's (or keep the stage fixes)."""
+    m = plan.measures
+    if policy.objective == "lexicographic":
+        z = stages[0][1].objective
+        tol = 1e-5 + 2 * policy.stage_tolerance * max(abs(z), 1e-3)
+        ok = m["minimax"] <= z + tol
+        what = f"largest avoidable shortfall {m['minimax']:.8g} vs stage optimum {z:.8g}"
+    else:
+        solver_value = stages[0][1].objective
+        ok = abs(plan.objective - solver_value) <= 1e-5 + 1e-5 * abs(solver_value)
+        what = f"{policy.objective} recomputes to {plan.objective:.8g}, solver {solver_value:.8g}"
+    if not ok:
+        raise SolverError("the plan failed verification against its model: " + what)
+
+
+# --------------------------------------------------------------------------- public API
+def plan_budget(
+    region: Region,
+    policy: BudgetPolicy | None = None,
+    options: SolverOptions | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> BudgetPlan:
+    """Decide how much of each intervention each school receives within a budget.
+
+    Parameters
+    ----------
+    region : Region
+    policy : BudgetPolicy
+        Required in practice: the budget has no default (None raises InputError).
+    options : SolverOptions, optional
+        Default: HiGHS; interior point for relaxed models above 60,000 columns.
+    progress : callable, optional
+        Receives one short string per stage.
+
+    Returns
+    -------
+    BudgetPlan
+
+    Raises
+    ------
+    InputError
+        Bad policy, catalogue or region columns.
+    SolverError
+        The solver failed, or its plan failed verification.
+
+    Examples
+    --------
+    >>> from allocator.synth import make_region
+    >>> region = make_region(schools=60, seed=1)
+    >>> plan = plan_budget(region, BudgetPolicy(budget=1e7, objective="minimax"))
+    >>> plan.spent <= 1e7 * (1 + 1e-6), plan.solve_info.status
+    (True, 'optimal')
+    >>> plan.measures["minimax"] <= plan.measures["minimax_before"]
+    True
+    """
+    if policy is None:
+        _policy_error("budget", None, "a BudgetPolicy with a budget (yuan) is required")
+    if not isinstance(policy, BudgetPolicy):
+        raise InputError(
+            f"expected a BudgetPolicy, got {type(policy).__name__}", table="policy", value=policy
+        )
+    say = progress or (lambda message: None)
+    say("preparing the model")
+    data = _prepare(region, policy)
+    return _solve_plan(data, policy, options, progress)
+
+
+def min_cost_to_comply(
+    region: Region,
+    standard="moe2017",
+    options: SolverOptions | None = None,
+    *,
+    policy: BudgetPolicy | None = None,
+    relax: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> BudgetPlan:
+    """The least budget with which every in-scope school part meets the standard.
+
+    Each part must meet at least ``standard.min_indicators_met`` (6) of its assessed indicators;
+    the MILP chooses which one may be missed, and with ``floor_share`` set that one must still
+    reach ``floor_share`` (0.85) of its threshold. Extra indicators do not count.
+
+    Parameters
+    ----------
+    region : Region
+    standard : str or Standard
+        Overrides in ``policy.standard_overrides`` are applied to it.
+    options : SolverOptions, optional
+    policy : BudgetPolicy, optional
+        Supplies the catalogue, category and county caps and rural minimum share; its budget and
+        objective are ignored.
+    relax : bool
+        Solve the LP relaxation of the units (the binaries stay binary).
+    progress : callable, optional
+
+    Returns
+    -------
+    BudgetPlan
+        ``objective_name == "min_cost"``; ``spent`` is the least budget (an upper bound with its gap
+        in ``solve_info`` when a time limit stopped the search; ``solve_info.bound`` is then a
+        lower bound).
+
+    Raises
+    ------
+    Infeasible
+        Some parts cannot pass even with every intervention at its cap (named in ``violations``).
+
+    Examples
+    --------
+    >>> from allocator.synth import make_region
+    >>> region = make_region(schools=40, seed=3)
+    >>> plan = min_cost_to_comply(region)
+    >>> bool(plan.parts["passes_after"].all()), plan.objective == plan.spent
+    (True, True)
+    """
+    say = progress or (lambda message: None)
+    base = policy or BudgetPolicy(budget=0.0)
+    base = dataclasses.replace(
+        base,
+        budget=0.0,
+        extra_indicators={
+            **{k: {"enabled": False} for k in extra_indicator_specs(None)},
+            **{k: {"enabled": False} for k in (base.extra_indicators or {})},
+        },
+    )
+    say("preparing the model")
+    data = _prepare(region, base, standard=standard)
+    std = data.standard
+    K, n_ind, S, J = data.K, data.n_ind, data.S, data.J
+    nx = S * J
+    integer_x = np.tile(data.integer & (not relax), S)
+    T = data.T
+    judged = ~np.isnan(T) & data.is_standard[None, :]
+    with np.errstate(invalid="ignore"):
+        norm = data.E.multiply(1.0 / np.nan_to_num(T, nan=np.inf).reshape(-1, 1)).tocsr()
+        met0 = judged & (data.v0 >= T * (1 - MET_RTOL))
+    need = std.min_indicators_met - met0.sum(axis=1)
+    gain = np.asarray(abs(norm).max(axis=0).todense()).ravel() if nx else np.zeros(0)
+    scale = np.where(integer_x | (gain <= 0), 1.0, 1.0 / np.where(gain > 0, gain, 1.0))
+    v0n = np.where(judged, data.v0 / np.where(judged, T, 1.0), 0.0)
+
+    # parts that cannot pass even at every cap
+    cap = data.cap.ravel()
+    unlimited = (abs(data.E) @ np.isinf(cap).astype(float)).reshape(K, n_ind) > 0
+    reach = data.v0 + (data.E @ np.where(np.isinf(cap), 0.0, cap)).reshape(K, n_ind)
+    with np.errstate(invalid="ignore"):
+        reachable = judged & (unlimited | (reach >= T * (1 + 2 * _MARGIN)))
+        floor_ok = np.ones(K, bool)
+        if std.floor_share is not None:
+            floor_ok = ~(
+                judged & ~unlimited & (reach < std.floor_share * T * (1 + 2 * _MARGIN))
+            ).any(axis=1)
+    bad = (reachable.sum(axis=1) < std.min_indicators_met) | ~floor_ok
+    if bad.any():
+        ids = data.parts["school_id"].to_numpy()[bad]
+        pts = data.parts["part"].to_numpy()[bad]
+        violations = {
+            f"comply__{sid}/{pt}": float(std.min_indicators_met - n)
+            for sid, pt, n in zip(ids, pts, reachable.sum(axis=1)[bad], strict=True)
+        }
+        raise Infeasible(
+            f"{int(bad.sum())} assessed part(s) cannot meet {std.min_indicators_met} indicators "
+            f"even with every intervention at its cap, e.g. {ids[0]} ({pts[0]}); raise the "
+            "catalogue caps or add interventions",
+            violations,
+        )
+
+    # rows: comply (big-M with M = the gap), count, floor, spending caps
+    d = np.flatnonzero((judged & ~met0).ravel())
+    nd = len(d)
+    A_x = norm[d] @ sp.diags(scale)
+    blocks = [sp.hstack([A_x, -sp.diags(1.0 - v0n.ravel()[d] + _MARGIN)], format="csr")]
+    lo, hi, groups = [np.zeros(nd)], [np.full(nd, np.inf)], ["comply"] * nd
+    part_of_d = d // n_ind
+    needy = np.flatnonzero(need > 0)
+    if len(needy):
+        row_of_part = -np.ones(K, dtype=np.int64)
+        row_of_part[needy] = np.arange(len(needy))
+        keep = row_of_part[part_of_d] >= 0
+        count = sp.csr_matrix(
+            (np.ones(int(keep.sum())), (row_of_part[part_of_d[keep]], np.flatnonzero(keep))),
+            shape=(len(needy), nd),
+        )
+        blocks.append(sp.hstack([sp.csr_matrix((len(needy), nx)), count], format="csr"))
+        lo.append(need[needy].astype(float))
+        hi.append(np.full(len(needy), np.inf))
+        groups += ["count"] * len(needy)
+    if std.floor_share is not None:
+        f = np.flatnonzero((judged & (v0n < std.floor_share * (1 - MET_RTOL))).ravel())
+        if len(f):
+            blocks.append(sp.hstack([norm[f] @ sp.diags(scale), sp.csr_matrix((len(f), nd))]))
+            lo.append(std.floor_share - v0n.ravel()[f] + _MARGIN)
+            hi.append(np.full(len(f), np.inf))
+            groups += ["floor"] * len(f)
+    R, R_lo, R_hi, R_groups = _spend_rows(data, base, data.cost.ravel() * scale)
+    if R.shape[0] > 1:  # without the budget row: the budget is what is minimised
+        blocks.append(sp.hstack([R[1:], sp.csr_matrix((R.shape[0] - 1, nd))]))
+        lo.append(R_lo[1:])
+        hi.append(R_hi[1:])
+        groups += R_groups[1:]
+    A = sp.vstack(blocks, format="csc")
+    money = 1e6
+    c = np.concatenate([data.cost.ravel() * scale / money, np.zeros(nd)])
+    cu = np.concatenate([data.cap.ravel() / scale, np.ones(nd)])
+    integ = np.concatenate([integer_x, np.ones(nd, bool)])
+    say(f"solving the least-cost MILP ({nx} units, {nd} binaries)")
+    sol = solve_matrix(
+        c,
+        A,
+        np.concatenate(lo),
+        np.concatenate(hi),
+        np.zeros(nx + nd),
+        cu,
+        integ,
+        options=options or SolverOptions(),
+        row_groups=groups,
+    )
+    units = _clean_units(sol.x[:nx] * scale, data, integer_x)
+    say("verifying")
+    after = _verify(data, None, units, integer_x)
+    spent = float((units * data.cost.ravel()).sum())
+    info = sol.info
+    info = SolveInfo(
+        info.status,
+        spent,
+        None if info.bound is None else info.bound * money,
+        info.gap,
+        info.seconds,
+        info.solver,
+    )
+    out_policy = dataclasses.replace(base, budget=spent)
+    plan = _build_plan(
+        data, out_policy, units, after, "min_cost", info, [("min_cost", info)], None, relax
+    )
+    if not plan.parts["passes_after"].all():
+        failing = plan.parts.loc[~plan.parts["passes_after"], "school_id"].iloc[0]
+        raise SolverError(
+            f"the plan failed verification against its model: {failing} still fails the standard"
+        )
+    if abs(spent - info.objective) > 1e-6 * max(spent, 1.0) or (
+        sol.info.objective is not None and abs(sol.info.objective * money - spent) > 1e-4 * money
+    ):
+        raise SolverError(
+            f"the plan failed verification: cost {spent:,.2f} vs solver "
+            f"{sol.info.objective * money:,.2f}"
+        )
+    return plan
+
+
+def budget_frontier(
+    region: Region,
+    budgets: Iterable[float],
+    policy: BudgetPolicy | None = None,
+    options: SolverOptions | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> pd.DataFrame:
+    """What each budget buys: one plan per budget, and the marginal value of one more yuan.
+
+    Parameters
+    ----------
+    region : Region
+    budgets : iterable of float
+        Yuan; solved in increasing order.
+    policy : BudgetPolicy, optional
+        Everything but the budget (default: shortfall objective, relaxed LP).
+    options : SolverOptions, optional
+    progress : callable, optional
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per budget: ``budget, spent, objective, status, parts_passing, parts_in_scope,
+        schools_passing, max_shortfall, shortfall, gap, marginal_value_per_yuan`` (minus the LP
+        dual of the budget row: objective improvement per extra yuan; from the LP relaxation when
+        the policy is a MILP), then ``cv_<part>_<indicator>`` and ``rural_urban_<part>_<indicator>``
+        after the plan.
+
+    Examples
+    --------
+    >>> from allocator.synth import make_region
+    >>> f = budget_frontier(make_region(schools=40, seed=3), [0, 2e6, 8e6])
+    >>> bool(f["shortfall"].is_monotonic_decreasing)
+    True
+    """
+    policy = policy or BudgetPolicy(budget=0.0, relax=True)
+    values = sorted(_money("budgets", float(b)) for b in budgets)
+    if not values:
+        raise InputError("budgets is empty; expected at least one budget", table="policy")
+    say = progress or (lambda message: None)
+    data = _prepare(region, policy)
+    rows = []
+    for n, b in enumerate(values, 1):
+        say(f"budget {n}/{len(values)}: {b:,.0f} yuan")
+        pol = dataclasses.replace(policy, budget=b)
+        plan = _solve_plan(data, pol, options, None)
+        dual = plan.budget_dual
+        if dual is None:
+            dual = _solve_plan(data, pol, options, None, relax=True).budget_dual
+        parts = plan.parts
+        schools_pass = parts.groupby("school_id")["passes_after"].all()
+        row = {
+            "budget": b,
+            "spent": plan.spent,
+            "objective": plan.objective,
+            "status": plan.solve_info.status,
+            "parts_passing": int(parts["passes_after"].sum()),
+            "parts_in_scope": int(len(parts)),
+            "schools_passing": int(schools_pass.sum()),
+            "max_shortfall": plan.measures["max_shortfall"],
+            "shortfall": plan.measures["shortfall"],
+            "gap": plan.measures["gap"],
+            "marginal_value_per_yuan": None if dual is None else -dual,
+        }
+        for r in plan.indicators.itertuples(index=False):
+            row[f"cv_{r.part}_{r.indicator}"] = r.cv_after
+        for r in plan.indicators.itertuples(index=False):
+            row[f"rural_urban_{r.part}_{r.indicator}"] = r.rural_urban_after
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def plot_frontier(frontier: pd.DataFrame, path_or_ax):
+    """Plot a :func:`budget_frontier` table: parts passing and largest shortfall against budget.
+
+    Parameters
+    ----------
+    frontier : pandas.DataFrame
+    path_or_ax : str, Path or matplotlib Axes
+        A PNG/SVG/PDF file to write (drawn off-screen with the Agg backend), or axes to draw on.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> f = pd.DataFrame({"budget": [0, 1e6], "parts_passing": [3, 5], "parts_in_scope": [8, 8],
+    ...                   "max_shortfall": [0.6, 0.4]})
+    >>> out = os.path.join(tempfile.mkdtemp(), "frontier.png")
+    >>> _ = plot_frontier(f, out); os.path.getsize(out) > 0
+    True
+    """
+    from matplotlib.axes import Axes
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    need = ["budget", "parts_passing", "parts_in_scope", "max_shortfall"]
+    missing = [c for c in need if c not in frontier]
+    if missing:
+        raise InputError(
+            f"frontier table lacks column(s) {', '.join(missing)}; pass budget_frontier(...)",
+            table="frontier",
+            column=missing[0],
+        )
+    if isinstance(path_or_ax, Axes):
+        ax, path = path_or_ax, None
+        fig = ax.figure
+    elif isinstance(path_or_ax, str | Path):
+        fig = Figure(figsize=(7, 4.2))
+        FigureCanvasAgg(fig)
+        ax, path = fig.add_subplot(1, 1, 1), Path(path_or_ax)
+    else:
+        raise InputError(
+            f"path_or_ax={path_or_ax!r}; expected a file path or matplotlib Axes",
+            table="frontier",
+        )
+    millions = frontier["budget"].to_numpy(float) / 1e6
+    passing = frontier["parts_passing"].to_numpy(float) / np.maximum(
+        frontier["parts_in_scope"].to_numpy(float), 1
+    )
+    ax.plot(millions, 100 * passing, marker="o", color="tab:blue", label="parts passing (%)")
+    ax.set_xlabel("budget (million yuan)")
+    ax.set_ylabel("assessed parts passing (%)", color="tab:blue")
+    ax.set_ylim(0, 100)
+    twin = ax.twinx()
+    twin.plot(
+        millions,
+        frontier["max_shortfall"].to_numpy(float),
+        marker="s",
+        color="tab:red",
+        label="largest shortfall",
+    )
+    twin.set_ylabel("largest normalised shortfall", color="tab:red")
+    twin.set_ylim(bottom=0)
+    ax.set_title("What each budget buys")
+    ax.grid(alpha=0.3)
+    if path is not None:
+        fig.tight_layout()
+        fig.savefig(path, dpi=120)
+    return fig

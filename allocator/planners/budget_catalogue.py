@@ -1,0 +1,542 @@
+"""The intervention catalogue of the budget planner: what money can buy, at what price, up to what cap.
+
+A catalogue is a table with one row per intervention:
+
+============== ==============================================================================
+column          meaning
+============== ==============================================================================
+intervention    unique name, e.g. ``build_floor_area``
+indicator       the indicator it raises: one of the seven 2017 indicators or an extra indicator
+effect          how much one unit adds to the indicator's school column (e.g. 1 m², 1 teacher)
+unit            label of one unit (``m2``, ``teacher``, ``room``, ``yuan``, ...)
+cost_urban      yuan per unit at urban schools; ``cost_town`` and ``cost_rural`` likewise
+category        spending category for category caps (default ones: ``capital``, ``staff``)
+integer         whole units only (teachers, rooms); relaxed when ``BudgetPolicy.relax``
+max_per_school  cap on units per school (empty: none) ...
+max_per_pupil   ... plus this many units per compulsory-school pupil (empty: none);
+                the cap is the sum of the two given terms; neither given: no cap
+cap_rule        ``""``; ``untrained_teachers`` (at most teachers - backbone teachers: training
+                converts an existing teacher); ``headroom`` (a score indicator may not pass its
+                ``max_value``)
+adds_teachers   a unit also adds ``effect`` to the school's ``teachers`` (posting a teacher)
+============== ==============================================================================
+
+The default catalogue (:func:`default_catalogue`) holds the nine interventions Chongqing-style bureaus
+fund. Its prices and caps are ASSUMED planning values (construction and salary levels of a western
+Chinese municipality around 2020), not published figures: calibrate them locally. Teacher posts are
+costed at one year of salary and on-costs (the staff budget of one year); rural posts cost more because
+of the rural teacher living allowance.
+
+Extra indicators are the open part of the indicator set: besides the 2017 seven, an indicator is a
+school column with a target (:data:`DEFAULT_EXTRA_INDICATORS` holds the two the bureaus fund every
+year although the 2017 method does not score them: campus network bandwidth per pupil and a campus
+safety score). Their specification (plain TOML values):
+
+``column`` (school column), ``target`` (a number, or ``{"primary": ..., "junior": ...}``),
+``per_pupil`` (true: the indicator is column / pupils x ``scale``, shared by the parts of a nine-year
+school like buildings and equipment; false: a school-level score that both parts share whole),
+``scale`` (default 1), ``max_value`` (for ``headroom`` caps; optional), ``enabled`` (default true).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from allocator.errors import InputError
+
+__all__ = [
+    "CATALOGUE_COLUMNS",
+    "DEFAULT_CATALOGUE",
+    "DEFAULT_EXTRA_INDICATORS",
+    "CAP_RULES",
+    "default_catalogue",
+    "load_catalogue",
+    "extra_indicator_specs",
+]
+
+CATALOGUE_COLUMNS = (
+    "intervention",
+    "indicator",
+    "effect",
+    "unit",
+    "cost_urban",
+    "cost_town",
+    "cost_rural",
+    "category",
+    "integer",
+    "max_per_school",
+    "max_per_pupil",
+    "cap_rule",
+    "adds_teachers",
+)
+CAP_RULES = ("", "untrained_teachers", "headroom")
+_NAN = float("nan")
+
+#: The default interventions (assumed prices in yuan per unit; see the module notes).
+DEFAULT_CATALOGUE: tuple[dict, ...] = (
+    # fmt: off
+    dict(
+        intervention="build_floor_area",
+        indicator="floor_m2_per_pupil",
+        effect=1.0,
+        unit="m2",
+        cost_urban=4000.0,
+        cost_town=3500.0,
+        cost_rural=3200.0,
+        category="capital",
+        integer=False,
+        max_per_school=_NAN,
+        max_per_pupil=3.0,
+        cap_rule="",
+        adds_teachers=False,
+    ),
+    dict(
+        intervention="build_sports_ground",
+        indicator="sports_m2_per_pupil",
+        effect=1.0,
+        unit="m2",
+        cost_urban=800.0,
+        cost_town=450.0,
+        cost_rural=350.0,
+        category="capital",
+        integer=False,
+        max_per_school=_NAN,
+        max_per_pupil=5.0,
+        cap_rule="",
+        adds_teachers=False,
+    ),
+    dict(
+        intervention="buy_equipment",
+        indicator="equipment_yuan_per_pupil",
+        effect=1.0,
+        unit="yuan",
+        cost_urban=1.0,
+        cost_town=1.0,
+        cost_rural=1.0,
+        category="capital",
+        integer=False,
+        max_per_school=_NAN,
+        max_per_pupil=3000.0,
+        cap_rule="",
+        adds_teachers=False,
+    ),
+    dict(
+        intervention="add_multimedia_classroom",
+        indicator="multimedia_per_100",
+        effect=1.0,
+        unit="room",
+        cost_urban=60000.0,
+        cost_town=55000.0,
+        cost_rural=55000.0,
+        category="capital",
+        integer=True,
+        max_per_school=2.0,
+        max_per_pupil=0.03,
+        cap_rule="",
+        adds_teachers=False,
+    ),
+    dict(
+        intervention="post_qualified_teacher",
+        indicator="qualified_per_100",
+        effect=1.0,
+        unit="teacher",
+        cost_urban=150000.0,
+        cost_town=130000.0,
+        cost_rural=140000.0,
+        category="staff",
+        integer=True,
+        max_per_school=1.0,
+        max_per_pupil=0.03,
+        cap_rule="",
+        adds_teachers=True,
+    ),
+    dict(
+        intervention="train_backbone_teacher",
+        indicator="backbone_per_100",
+        effect=1.0,
+        unit="teacher",
+        cost_urban=20000.0,
+        cost_town=20000.0,
+        cost_rural=25000.0,
+        category="staff",
+        integer=True,
+        max_per_school=_NAN,
+        max_per_pupil=_NAN,
+        cap_rule="untrained_teachers",
+        adds_teachers=False,
+    ),
+    dict(
+        intervention="post_pe_arts_teacher",
+        indicator="pe_arts_per_100",
+        effect=1.0,
+        unit="teacher",
+        cost_urban=140000.0,
+        cost_town=120000.0,
+        cost_rural=130000.0,
+        category="staff",
+        integer=True,
+        max_per_school=1.0,
+        max_per_pupil=0.02,
+        cap_rule="",
+        adds_teachers=True,
+    ),
+    dict(
+        intervention="network_upgrade",
+        indicator="network_mbps_per_pupil",
+        effect=1.0,
+        unit="Mbps",
+        cost_urban=300.0,
+        cost_town=300.0,
+        cost_rural=400.0,
+        category="capital",
+        integer=False,
+        max_per_school=_NAN,
+        max_per_pupil=5.0,
+        cap_rule="",
+        adds_teachers=False,
+    ),
+    dict(
+        intervention="safety_upgrade",
+        indicator="safety_score",
+        effect=1.0,
+        unit="point",
+        cost_urban=20000.0,
+        cost_town=20000.0,
+        cost_rural=20000.0,
+        category="capital",
+        integer=False,
+        max_per_school=_NAN,
+        max_per_pupil=_NAN,
+        cap_rule="headroom",
+        adds_teachers=False,
+    ),
+    # fmt: on
+)
+
+#: Indicators outside the 2017 method that the default catalogue serves. Targets are ASSUMED
+#: illustrative bureau targets (1 Mbps of campus bandwidth per pupil; a safety score of 80 of 100).
+DEFAULT_EXTRA_INDICATORS: dict[str, dict] = {
+    "network_mbps_per_pupil": {
+        "column": "network_mbps",
+        "target": 1.0,
+        "per_pupil": True,
+        "scale": 1.0,
+    },
+    "safety_score": {
+        "column": "safety_score",
+        "target": 80.0,
+        "per_pupil": False,
+        "scale": 1.0,
+        "max_value": 100.0,
+    },
+}
+_SPEC_KEYS = ("column", "target", "per_pupil", "scale", "max_value", "enabled")
+
+
+def default_catalogue() -> pd.DataFrame:
+    """The default intervention catalogue as a table (a fresh copy).
+
+    Examples
+    --------
+    >>> cat = default_catalogue()
+    >>> cat.loc[cat["intervention"] == "train_backbone_teacher", "cap_rule"].item()
+    'untrained_teachers'
+    """
+    return _validated(pd.DataFrame(list(DEFAULT_CATALOGUE)), "default catalogue")
+
+
+def _fail(message, column=None, value=None):
+    raise InputError(message, table="catalogue", column=column, value=value)
+
+
+def _as_bool(value, column, name):
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if isinstance(value, int | float | np.integer | np.floating) and value in (0, 1):
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in ("true", "yes", "1"):
+        return True
+    if text in ("false", "no", "0", ""):
+        return False
+    _fail(f"intervention {name!r}: {column}={value!r}; expected true or false", column, value)
+
+
+def _validated(df: pd.DataFrame, source: str) -> pd.DataFrame:
+    missing = [c for c in ("intervention", "indicator", "effect", "cost_urban") if c not in df]
+    if missing:
+        _fail(
+            f"{source}: missing column(s) {', '.join(missing)}; expected columns "
+            f"{', '.join(CATALOGUE_COLUMNS)}",
+            missing[0],
+        )
+    unknown = [c for c in df.columns if c not in CATALOGUE_COLUMNS]
+    if unknown:
+        _fail(
+            f"{source}: unknown column(s) {', '.join(map(str, unknown))}; expected columns "
+            f"{', '.join(CATALOGUE_COLUMNS)}",
+            str(unknown[0]),
+        )
+    df = df.reset_index(drop=True).copy()
+    if "cost_town" not in df:
+        df["cost_town"] = df["cost_urban"]
+    if "cost_rural" not in df:
+        df["cost_rural"] = df["cost_urban"]
+    defaults = {
+        "unit": "unit",
+        "category": "capital",
+        "integer": False,
+        "max_per_school": _NAN,
+        "max_per_pupil": _NAN,
+        "cap_rule": "",
+        "adds_teachers": False,
+    }
+    for col, default in defaults.items():
+        if col not in df:
+            df[col] = default
+    names = df["intervention"]
+    if names.isna().any() or (names.astype(str).str.strip() == "").any():
+        _fail(f"{source}: an intervention has no name", "intervention")
+    df["intervention"] = names.astype(str).astype(object)
+    dup = df["intervention"].duplicated()
+    if dup.any():
+        name = df["intervention"][dup].iloc[0]
+        _fail(f"{source}: intervention {name!r} appears twice", "intervention", name)
+    for col in ("indicator", "unit", "category", "cap_rule"):
+        df[col] = df[col].fillna("").astype(str).astype(object)
+    for col in ("effect", "cost_urban", "cost_town", "cost_rural", "max_per_school"):
+        df[col] = _numbers(df, col, source)
+    df["max_per_pupil"] = _numbers(df, "max_per_pupil", source)
+    for name, row in zip(df["intervention"], df.itertuples(index=False), strict=True):
+        if not row.indicator:
+            _fail(f"intervention {name!r} names no indicator", "indicator")
+        if not row.effect > 0 or not math.isfinite(row.effect):
+            _fail(
+                f"intervention {name!r}: effect={row.effect!r}; expected a number > 0",
+                "effect",
+                row.effect,
+            )
+        for col in ("cost_urban", "cost_town", "cost_rural"):
+            value = getattr(row, col)
+            if not value > 0 or not math.isfinite(value):
+                _fail(
+                    f"intervention {name!r}: {col}={value!r}; expected yuan per unit > 0",
+                    col,
+                    value,
+                )
+        for col in ("max_per_school", "max_per_pupil"):
+            value = getattr(row, col)
+            if not math.isnan(value) and value < 0:
+                _fail(
+                    f"intervention {name!r}: {col}={value!r}; expected a cap >= 0 or empty",
+                    col,
+                    value,
+                )
+        if row.cap_rule not in CAP_RULES:
+            _fail(
+                f"intervention {name!r}: cap_rule={row.cap_rule!r}; expected one of "
+                f"{', '.join(repr(r) for r in CAP_RULES)}",
+                "cap_rule",
+                row.cap_rule,
+            )
+    df["integer"] = [
+        _as_bool(v, "integer", n) for v, n in zip(df["integer"], df["intervention"], strict=True)
+    ]
+    df["adds_teachers"] = [
+        _as_bool(v, "adds_teachers", n)
+        for v, n in zip(df["adds_teachers"], df["intervention"], strict=True)
+    ]
+    return df[list(CATALOGUE_COLUMNS)]
+
+
+def _numbers(df, col, source):
+    raw = df[col]
+    values = pd.to_numeric(raw.replace("", np.nan), errors="coerce")
+    bad = values.isna() & raw.notna() & (raw.astype(str).str.strip() != "")
+    if bad.any():
+        pos = int(np.flatnonzero(bad.to_numpy())[0])
+        _fail(
+            f"{source}: intervention {df['intervention'].iloc[pos]!r}: {col}={raw.iloc[pos]!r} "
+            "is not a number",
+            col,
+            raw.iloc[pos],
+        )
+    return values.astype(float)
+
+
+def load_catalogue(
+    source=None,
+    overrides: Mapping[str, Mapping] | None = None,
+    exclude=(),
+) -> pd.DataFrame:
+    """Read and validate an intervention catalogue.
+
+    Parameters
+    ----------
+    source : None, str or path, list of dict, or DataFrame
+        None: the default catalogue; a CSV file path; rows as dicts (e.g. from TOML); a table.
+    overrides : dict, optional
+        ``intervention -> {column: value}`` changes to single rows; an intervention not yet in the
+        catalogue is added (give at least ``indicator``, ``effect`` and ``cost_urban``).
+    exclude : sequence of str
+        Interventions to drop.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The columns :data:`CATALOGUE_COLUMNS`, validated.
+
+    Raises
+    ------
+    InputError
+        Naming the intervention, the column and the value.
+
+    Examples
+    --------
+    >>> cat = load_catalogue(overrides={"build_sports_ground": {"max_per_pupil": 2.0}},
+    ...                      exclude=["safety_upgrade"])
+    >>> float(cat.set_index("intervention").loc["build_sports_ground", "max_per_pupil"])
+    2.0
+    >>> "safety_upgrade" in set(cat["intervention"])
+    False
+    """
+    if source is None:
+        df = pd.DataFrame(list(DEFAULT_CATALOGUE))
+        label = "default catalogue"
+    elif isinstance(source, pd.DataFrame):
+        df, label = source.copy(), "catalogue"
+    elif isinstance(source, str | Path):
+        path = Path(source)
+        if not path.exists():
+            raise InputError(
+                "catalogue file not found; expected a CSV with columns "
+                + ", ".join(CATALOGUE_COLUMNS),
+                table="catalogue",
+                file=str(path),
+            )
+        df = pd.read_csv(path, encoding="utf-8-sig", keep_default_na=True)
+        label = str(path)
+    elif isinstance(source, list | tuple):
+        if not all(isinstance(r, Mapping) for r in source):
+            _fail("catalogue rows must be tables (dicts) of column -> value", value=source)
+        df, label = pd.DataFrame([dict(r) for r in source]), "catalogue"
+    else:
+        _fail(
+            f"catalogue={source!r}; expected None, a CSV path, a list of rows or a DataFrame",
+            value=source,
+        )
+    df = _validated(df, label)
+    if overrides:
+        rows = {
+            name: dict(row)
+            for name, row in zip(df["intervention"], df.to_dict("records"), strict=True)
+        }
+        for name, change in overrides.items():
+            if not isinstance(change, Mapping):
+                _fail(f"override for {name!r} must be a table of column -> value", value=change)
+            bad = [k for k in change if k not in CATALOGUE_COLUMNS or k == "intervention"]
+            if bad:
+                _fail(
+                    f"override for {name!r}: unknown column {bad[0]!r}; expected some of "
+                    + ", ".join(CATALOGUE_COLUMNS[1:]),
+                    bad[0],
+                )
+            rows.setdefault(name, {"intervention": name}).update(change)
+        df = _validated(pd.DataFrame(list(rows.values())), label)
+    exclude = [exclude] if isinstance(exclude, str) else list(exclude)
+    unknown = [e for e in exclude if e not in set(df["intervention"])]
+    if unknown:
+        _fail(
+            f"cannot exclude unknown intervention {unknown[0]!r}; the catalogue has "
+            + ", ".join(df["intervention"]),
+            "intervention",
+            unknown[0],
+        )
+    return df[~df["intervention"].isin(exclude)].reset_index(drop=True)
+
+
+def extra_indicator_specs(user: Mapping[str, Mapping] | None) -> dict[str, dict]:
+    """Merge user extra-indicator specifications into the defaults.
+
+    Each returned spec has every key of the specification plus ``explicit`` (True when the user named
+    the indicator: then a missing column is an error instead of a reason to skip it).
+
+    Examples
+    --------
+    >>> specs = extra_indicator_specs({"network_mbps_per_pupil": {"column": "bandwidth"}})
+    >>> specs["network_mbps_per_pupil"]["column"], specs["network_mbps_per_pupil"]["explicit"]
+    ('bandwidth', True)
+    >>> specs["safety_score"]["explicit"]
+    False
+    """
+    out: dict[str, dict] = {}
+    for name, spec in DEFAULT_EXTRA_INDICATORS.items():
+        out[name] = {"max_value": None, "enabled": True, **spec, "explicit": False}
+    for name, spec in (user or {}).items():
+        if not isinstance(spec, Mapping):
+            raise InputError(
+                f"extra indicator {name!r}: expected a table with keys {', '.join(_SPEC_KEYS)}",
+                table="policy",
+                column="extra_indicators",
+                value=spec,
+            )
+        bad = [k for k in spec if k not in _SPEC_KEYS]
+        if bad:
+            raise InputError(
+                f"extra indicator {name!r}: unknown key {bad[0]!r}; expected some of "
+                + ", ".join(_SPEC_KEYS),
+                table="policy",
+                column="extra_indicators",
+                value=bad[0],
+            )
+        base = out.get(name, {"scale": 1.0, "per_pupil": True, "max_value": None, "enabled": True})
+        merged = {**base, **dict(spec), "explicit": True}
+        for key in ("column", "target"):
+            if merged.get(key) is None:
+                raise InputError(
+                    f"extra indicator {name!r} needs a {key!r}",
+                    table="policy",
+                    column="extra_indicators",
+                    value=name,
+                )
+        _check_target(name, merged["target"])
+        scale = merged.get("scale", 1.0)
+        if not isinstance(scale, int | float) or not scale > 0:
+            raise InputError(
+                f"extra indicator {name!r}: scale={scale!r}; expected a number > 0",
+                table="policy",
+                column="extra_indicators",
+                value=scale,
+            )
+        merged["enabled"] = bool(merged.get("enabled", True))
+        merged["per_pupil"] = bool(merged.get("per_pupil", True))
+        if not merged["enabled"]:
+            merged["explicit"] = False
+        out[name] = merged
+    return out
+
+
+def _check_target(name, target):
+    values = target.values() if isinstance(target, Mapping) else [target]
+    if isinstance(target, Mapping):
+        bad = [k for k in target if k not in ("primary", "junior")]
+        if bad:
+            raise InputError(
+                f"extra indicator {name!r}: target part {bad[0]!r}; expected primary or junior",
+                table="policy",
+                column="extra_indicators",
+                value=bad[0],
+            )
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, int | float) or not v > 0:
+            raise InputError(
+                f"extra indicator {name!r}: target {v!r}; expected a number > 0",
+                table="policy",
+                column="extra_indicators",
+                value=v,
+            )
