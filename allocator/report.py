@@ -988,6 +988,11 @@ def render_comparison(comparison) -> str:
         desc = next((x.description for x in s.variants if x.name == v), "")
         tag = f" (charts: {label})" if label != v else ""
         out.append(f"<li><b>{_e(v)}</b>{_e(tag)}: {_e(desc)}</li>")
+    for v, why in comparison.failures.items():
+        desc = next((x.description for x in s.variants if x.name == v), "")
+        out.append(
+            f"<li><b>{_e(v)}</b>: {_e(desc)} <span class='worse'>No plan: {_e(why)}</span></li>"
+        )
     out.append("</ul>")
     table = comparison.table
     shown = table.drop(columns=["measure", "better"]).rename(columns={"label": "measure"})

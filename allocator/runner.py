@@ -720,6 +720,9 @@ class Comparison:
         One row per measure (``measure``, ``label``, ``better``), one column per variant, plus
         ``before`` (the region as loaded).
     out : pathlib.Path or None
+    failures : dict
+        Variant name -> why it has no plan (``Infeasible`` or ``SolverError`` message); such
+        variants have no column in the table.
     """
 
     scenario: Scenario
@@ -727,6 +730,7 @@ class Comparison:
     table: pd.DataFrame
     seconds: float
     out: Path | None = None
+    failures: dict[str, str] = field(default_factory=dict)
 
     @property
     def variants(self) -> list[str]:
@@ -894,30 +898,36 @@ def compare_scenario(
     registered = {n: (p.plan, p.policy) for n, p in _REGISTERED_PLANNERS.items()}
     emit(f"comparing {len(names)} variants of {scenario.name} with {workers} process(es)")
     results: dict[str, ScenarioResult] = {}
+    failures: dict[str, str] = {}
+
+    def collect(name, get):
+        try:
+            results[name] = get()
+            emit(f"variant {name}: done")
+        except (Infeasible, SolverError) as exc:
+            # A variant without a plan is a finding, not a reason to drop the others.
+            failures[name] = f"{type(exc).__name__}: {exc.message}"
+            emit(f"variant {name}: no plan ({failures[name]})")
+
+    args = (scenario.path, over, registered, progress is not None)
     if workers == 1:
         for name in names:
-            results[name] = _variant_worker(
-                scenario.path, name, over, registered, progress is not None
-            )
+            collect(name, lambda name=name: _variant_worker(args[0], name, *args[1:]))
     else:
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
             futures = {
-                name: pool.submit(
-                    _variant_worker, scenario.path, name, over, registered, progress is not None
-                )
-                for name in names
+                name: pool.submit(_variant_worker, args[0], name, *args[1:]) for name in names
             }
             for name, future in futures.items():
-                try:
-                    results[name] = future.result()
-                except Infeasible as exc:
-                    raise Infeasible(f"variant {name!r}: {exc.message}", exc.violations) from None
-                except SolverError as exc:
-                    raise SolverError(f"variant {name!r}: {exc.message}", exc.info) from None
-                emit(f"variant {name}: done")
+                collect(name, future.result)
+    if not results:
+        name, message = next(iter(failures.items()))
+        raise Infeasible(f"no variant has a plan; variant {name!r}: {message}")
     table = comparison_table(results)
-    comparison = Comparison(scenario, results, table, time.perf_counter() - started)
+    comparison = Comparison(
+        scenario, results, table, time.perf_counter() - started, failures=failures
+    )
     if write:
         folder = Path(out) if out is not None else Path(f"{scenario.output.folder}_compare")
         write_comparison(comparison, folder)
@@ -948,6 +958,7 @@ def write_comparison(comparison: Comparison, folder: str | os.PathLike) -> Path:
             "file": str(comparison.scenario.path),
             "seconds": round(comparison.seconds, 3),
             "variants": {v: r.result for v, r in comparison.results.items()},
+            "failures": comparison.failures,
             "comparison": comparison.table.to_dict(orient="records"),
         }
         (tmp / "result.json").write_text(
@@ -994,6 +1005,8 @@ def cli_compare(args) -> int:
     table = comparison.table.set_index("label").drop(columns=["measure", "better"])
     with pd.option_context("display.width", 160, "display.max_columns", 20, "display.max_rows", 60):
         print(table.to_string(float_format=lambda v: f"{v:,.3g}" if abs(v) < 1e4 else f"{v:,.0f}"))
+    for name, why in comparison.failures.items():
+        print(f"variant {name!r} has no plan: {why}")
     print(f"report: {comparison.out / 'report.html'}")
     return 0
 
