@@ -144,6 +144,10 @@ steps.second.budget = 0.0
 [[variants]]
 name = "big"
 steps.equip.budget = 3e7
+
+[[variants]]
+name = "broken"
+steps.second.fail = true
 """
 
 
@@ -312,7 +316,7 @@ def test_missing_scenario_and_missing_data_folder(equip, tmp_path):
 
 def test_variants_apply_overrides_to_named_steps(equip, tmp_path):
     scenario = load_scenario(_write(tmp_path, BASE))
-    assert [v.name for v in scenario.variants] == ["none", "big"]
+    assert [v.name for v in scenario.variants] == ["none", "big", "broken"]
     big = scenario.variant("big")
     assert [s.params["budget"] for s in big.steps] == [3e7, 1e6]
     none = scenario.variant("none")
@@ -456,6 +460,8 @@ def test_compare_runs_variants_in_processes(equip, tmp_path):
     comparison = compare_scenario(path, out=out, workers=2)
     table = comparison.table.set_index("measure")
     assert list(table.columns[2:]) == ["before", "none", "big"]
+    assert list(comparison.failures) == ["broken"]
+    assert "no plan meets the target" in comparison.failures["broken"]
     assert table.loc["parts_compliant", "none"] == table.loc["parts_compliant", "before"]
     assert table.loc["parts_compliant", "big"] > table.loc["parts_compliant", "none"]
     assert table.loc["cost.capital_yuan", "none"] == 0.0
@@ -465,6 +471,7 @@ def test_compare_runs_variants_in_processes(equip, tmp_path):
     assert {"report.html", "comparison.csv", "result.json"} <= {p.name for p in out.iterdir()}
     html = (out / "report.html").read_text(encoding="utf-8")
     assert 'class="best"' in html and html.count("data:image/png;base64,") >= 3
+    assert "No plan: Infeasible: step 2/2 second (equip): no plan meets the target" in html
 
 
 def test_chart_labels_fall_back_to_ids_without_a_cjk_font(monkeypatch):
