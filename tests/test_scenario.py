@@ -573,3 +573,21 @@ def test_budget_policy_comparison_small(tmp_path):
     assert table.loc["parts_compliant", "standards first"] == max(
         table.loc["parts_compliant", v] for v in variants
     )
+
+
+def test_cli_run_with_a_data_folder_and_set_overrides(equip, tmp_path, capsys):
+    from allocator.io import save_region
+
+    save_region(make_region(schools=30, counties=1, seed=8), tmp_path / "data" / "county")
+    text = BASE.replace("schools = 40\ncounties = 2\nseed = 3", 'data = "data/county"')
+    path = _write(tmp_path, text)
+    out = tmp_path / "out"
+    argv = ["run", str(path), "--out", str(out), "--quiet", "--set", "steps.second.budget=0"]
+    assert _main(argv) == 0
+    data = json.loads((out / "result.json").read_text(encoding="utf-8"))
+    assert data["region"]["schools"] == 30 and data["region"]["name"] == "county"
+    assert data["steps"][1]["policy"]["budget"] == 0
+    assert "report: " in capsys.readouterr().out
+    # a --set naming an unknown step is bad input like any other
+    assert _main(argv[:-1] + ["steps.third.budget=0"]) == 2
+    assert "no step named 'third'" in capsys.readouterr().err
