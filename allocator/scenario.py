@@ -557,6 +557,7 @@ class Scenario:
     raw: dict = field(repr=False)
     text: str = field(repr=False, default="")
     variant_name: str | None = None
+    overrides: dict = field(default_factory=dict, repr=False)
 
     def solver_options(self, step: Step | None = None) -> SolverOptions:
         """Solver options for a step (its own ``solver`` keys over the scenario's)."""
@@ -572,10 +573,13 @@ class Scenario:
         """
         for v in self.variants:
             if v.name == name:
-                raw = _apply_overrides(self.raw, v.overrides)
+                # the variant, then again the overrides given when loading: those win
+                raw = _apply_overrides(_apply_overrides(self.raw, v.overrides), self.overrides)
                 raw.pop("variants", None)
                 out = _build(raw, self.path, self.text, _Where(self.path, {}, ()))
-                return dataclasses.replace(out, variants=(), variant_name=name)
+                return dataclasses.replace(
+                    out, variants=(), variant_name=name, overrides=self.overrides
+                )
         names = ", ".join(repr(v.name) for v in self.variants) or "none defined"
         raise InputError(f"unknown variant {name!r}; expected one of {names}", file=str(self.path))
 
@@ -993,6 +997,7 @@ def parse_scenario(
         scenario = dataclasses.replace(
             _validate_merged(raw, overrides, path, text, owhere),
             variants=scenario.variants,
+            overrides=copy.deepcopy(dict(overrides)),
         )
     return scenario
 

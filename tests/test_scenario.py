@@ -325,6 +325,9 @@ def test_variants_apply_overrides_to_named_steps(equip, tmp_path):
         scenario.variant("small")
     over = load_scenario(_write(tmp_path, BASE), {"region": {"schools": 30}})
     assert over.region.synthetic["schools"] == 30 and over.region.synthetic["seed"] == 3
+    # overrides given when loading win over a variant's own values
+    pinned = load_scenario(_write(tmp_path, BASE), {"steps": {"equip": {"budget": 5.0}}})
+    assert [s.params["budget"] for s in pinned.variant("big").steps] == [5.0, 1e6]
 
 
 def test_scenario_standard_reaches_policies_with_a_standard_setting(tmp_path):
