@@ -569,7 +569,7 @@ def _spend_rows(data: _Data, policy: BudgetPolicy, cs: np.ndarray):
     if policy.county_caps:
         county = data.schools["county"].to_numpy()[data.pos]
         names = list(policy.county_caps)
-        code = pd.Categorical(county, categories=names).codes
+        code = pd.Index(names).get_indexer(county)
         col = np.arange(nx)
         s = col // J
         inside = code[s] >= 0

@@ -283,10 +283,8 @@ def _validated(df: pd.DataFrame, source: str) -> pd.DataFrame:
             str(unknown[0]),
         )
     df = df.reset_index(drop=True).copy()
-    if "cost_town" not in df:
-        df["cost_town"] = df["cost_urban"]
-    if "cost_rural" not in df:
-        df["cost_rural"] = df["cost_urban"]
+    for col in ("cost_town", "cost_rural"):
+        df[col] = df[col].fillna(df["cost_urban"]) if col in df else df["cost_urban"]
     defaults = {
         "unit": "unit",
         "category": "capital",
@@ -299,6 +297,8 @@ def _validated(df: pd.DataFrame, source: str) -> pd.DataFrame:
     for col, default in defaults.items():
         if col not in df:
             df[col] = default
+        elif not isinstance(default, float):
+            df[col] = df[col].astype(object).where(df[col].notna(), default)
     names = df["intervention"]
     if names.isna().any() or (names.astype(str).str.strip() == "").any():
         _fail(f"{source}: an intervention has no name", "intervention")
