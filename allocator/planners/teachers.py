@@ -71,11 +71,13 @@ Objective, lexicographic:
 1. min sum_ik w_k P_i s_ik / need_ik: the pupil-weighted shortfall, i.e. pupils times the share of
    their school's requirement that is missing, summed over the needs (weights ``need_weights``);
 1b. min sum h_ic: the fewest hires that reach that shortfall (hires staff schools; they are not
-   used to free more teachers for rotation);
+   used to free more teachers for rotation); among as many, general posts rather than qualified
+   or PE/arts ones where no need asks for those (a weight 1 + 1e-5 on the latter);
 2. min sum_k g_k: the urban-rural gap in backbone teachers per 100 pupils, linearised as the rural
    schools' shortfall against the urban rate before the plan, counted in teachers (one-sided:
    rural behind urban; a plan does not push rural schools past the urban rate for its own sake);
-3. min sum x_ijc (move_weight + minute_weight * t_ij): fewest moves, shortest journeys.
+3. min sum x_ijc (move_weight + minute_weight * t_ij): fewest moves, shortest journeys (plus the
+   same 1e-5 per qualified or PE/arts post).
 
 Each stage keeps what the stages before achieved: every shortfall s_ik and every county's g_k
 stay at most their values in the previous stage's plan (column bounds), and the hires at most
@@ -1174,6 +1176,7 @@ def _build(d: _Data, idx: np.ndarray, pairs, counties: list[str], caps, policy, 
         c_gap[g0:] = 1.0
     c_move = np.zeros(ncol)
     c_move[:nx] = policy.move_weight + policy.minute_weight * xm
+    c_move[h0 : h0 + nh] = 1e-5 * (hc != _G)  # keep general posts preferred (see stage 1b)
     hire_cols = np.zeros(ncol)
     hire_cols[h0 : h0 + nh] = 1.0
     return _Model(
@@ -1225,7 +1228,11 @@ def _solve_block(model: _Model, options: SolverOptions, record):
     cu[s0 : s0 + model.ns] = x[s0 : s0 + model.ns]  # keep every school's shortfall
     if model.nh:
         if float(model.hire_cols @ x) > 0.5:
-            run("hires", model.hire_cols)
+            # fewest hires; among as many, general posts before qualified / PE-arts ones unless
+            # a need asks for them (1e-5 per post cannot outweigh a whole post below 1e5 posts)
+            special = np.zeros_like(model.hire_cols)
+            special[model.nx : model.nx + model.nh] = model.hc != _G
+            run("hires", model.hire_cols + 1e-5 * special)
         hires = round(float(model.hire_cols @ x))
         A = sp.vstack([A, sp.csr_matrix(model.hire_cols[None, :])], format="csr")
         rl, ru = np.append(rl, -np.inf), np.append(ru, hires)
