@@ -669,7 +669,7 @@ class _Model:
     def solve(self, objective, options, fix_z=None, fix_s=None, start=None):
         """Solve one stage (shortfall, gap or cost); returns (MatrixSolution, budget row index)."""
         blocks, lo, hi, groups = [], [], [], []
-        if self.nd:
+        if self.nd and objective != "gap":
             blocks.append(self._pad(A_x=self.A_short, A_u=sp.identity(self.nd), m=self.nd))
             lo.append(self.sf0_d)
             hi.append(np.full(self.nd, np.inf))
