@@ -36,6 +36,17 @@ Objectives (``BudgetPolicy.objective``):
     lexicographic  minimax; then shortfall with u <= z* + ubar; then cost with shortfall <= S*
                    (each stage keeps the previous optimum up to ``stage_tolerance``)
 
+How minimax is solved: C(z), the least cost of keeping every avoidable shortfall within z, is
+convex, piecewise linear and non-increasing in z for the LP, and z* = min {z : C(z) <= B}. Each C(z)
+is an LP whose shortfall rows act on one school's columns (presolve turns most into bounds); Newton
+steps from the left, with the slope -dC/dz = sum of the row duals, stay at or below z* and end on
+it. With whole units, bisection on the MIP C(z) between the LP level (a lower bound) and a
+rounded-down LP plan (an upper bound) until the relative gap is ``mip_gap``. The plan returned is
+the cheapest one at z*: minimax spends no more than the weakest schools need. (One LP with
+``z >= u`` has a dense z column and was 20-30x slower.) Whole-unit shortfall models also get
+rounding cuts: a row u + a x >= sf0 on one integer column x, with sf0 = a k + rho, implies
+u >= rho (k + 1 - x), which makes the LP relaxation the convex hull of that row.
+
 Least cost to comply (:func:`min_cost_to_comply`): min sum c x subject to, for each in-scope part k
 and each assessed indicator i it misses, ``sum_j a[k,i,j] x >= (T - v0) y[k,i]`` with y binary (a
 big-M row with the tightest M, the gap itself), ``sum_i y[k,i] >= min_met - met0[k]``, and, when the
@@ -108,8 +119,10 @@ class BudgetPolicy:
         Total yuan to spend (required, >= 0).
     objective : {"shortfall", "minimax", "gap", "lexicographic"}
         See the module notes. ``"shortfall"`` (default) lifts the most pupils furthest towards the
-        thresholds; ``"minimax"`` lifts the weakest school first; ``"gap"`` narrows the rural-urban
-        gap of the pupil-weighted means; ``"lexicographic"`` is minimax, then shortfall, then cost.
+        thresholds; ``"minimax"`` lifts the weakest school first, buying only what that needs;
+        ``"gap"`` narrows the rural-urban gap of the pupil-weighted means (it does not care which
+        rural school gets the money, so it may concentrate it and raise a CV);
+        ``"lexicographic"`` is minimax, then shortfall, then cost.
     relax : bool
         Allow fractional whole-unit interventions (an LP instead of a MILP; much faster on large
         regions). :meth:`BudgetPlan.apply` then rounds added teachers and rooms down.
@@ -272,10 +285,16 @@ def _prepare(region: Region, policy: BudgetPolicy, standard=None) -> _Data:
     )
     schools = region.schools
     notes: list[str] = []
+    why_not: dict[str, str] = {}  # indicator -> why it is not in play
 
     # indicators: the standard's assessed ones, then the extras the region has columns for
     assessed = {p: set(std.assessed_indicators(p)) for p in standards.PARTS}
     std_inds = [k for k in standards.KNOWN_INDICATORS if any(k in a for a in assessed.values())]
+    if not std_inds:
+        notes.append(f"standard {std.name} sets no per-school thresholds: nothing of it to lift")
+    for k in standards.KNOWN_INDICATORS:
+        if k not in std_inds:
+            why_not[k] = f"standard {std.name} does not assess {k}"
     indicators, source, scale, per_pupil = [], [], [], []
     for k in std_inds:
         col, sc = standards.KNOWN_INDICATORS[k]
@@ -287,6 +306,7 @@ def _prepare(region: Region, policy: BudgetPolicy, standard=None) -> _Data:
     extras = {}
     for name, spec in specs.items():
         if not spec["enabled"]:
+            why_not[name] = f"extra indicator {name} is switched off"
             continue
         if name in standards.KNOWN_INDICATORS:
             _policy_error(
@@ -300,7 +320,7 @@ def _prepare(region: Region, policy: BudgetPolicy, standard=None) -> _Data:
                     table="schools",
                     column=spec["column"],
                 )
-            notes.append(f"{name} skipped: the schools table has no {spec['column']!r} column")
+            why_not[name] = f"the schools table has no {spec['column']!r} column"
             continue
         values = pd.to_numeric(schools[spec["column"]], errors="coerce").to_numpy(float)
         if not np.isfinite(values).all() or (values < 0).any():
@@ -335,7 +355,7 @@ def _prepare(region: Region, policy: BudgetPolicy, standard=None) -> _Data:
         if row.indicator in ind_index:
             keep.append(pos)
         else:
-            notes.append(f"{row.intervention} skipped: indicator {row.indicator} is not in play")
+            notes.append(f"{row.intervention} not used: {why_not[row.indicator]}")
     cat = cat.iloc[keep].reset_index(drop=True)
     column_of = [source[ind_index[k]] for k in cat["indicator"]]
     for cap_key in policy.category_caps:
@@ -848,6 +868,7 @@ class _Model:
             if hi_m - lo_m <= max(target * hi_m, 1e-9) * 1e-3:
                 break  # the MIP cannot prove the rest
         seconds = time.perf_counter() - t0
+        hi_m = min(hi_m, self._level(x_best))  # whole units may overshoot the level asked for
         gap = (hi_m - proven_lo) / max(hi_m, 1e-9) if hi_m > proven_lo else 0.0
         if gap > target + 1e-12:
             status = "feasible"
