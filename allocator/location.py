@@ -1,0 +1,1184 @@
+"""Exact p-median and capacitated facility location on a cost matrix.
+
+Generic core: clients, candidate sites and the cost of serving a client from a site; nothing here
+knows about schools. Costs come as a dense numpy array (``inf`` marks a pair that is not allowed) or
+as a scipy.sparse matrix in which a *stored* entry is an allowed pair (an explicitly stored zero is
+an allowed pair of cost 0) and a missing entry is not allowed.
+
+p-median (radius formulation, Elloumi 2010)
+    Sets: clients i with weights w_i >= 0; sites j; allowed pairs (i, j) with cost c_ij.
+    For client i let D_i1 < D_i2 < ... < D_iK be its distinct allowed costs, keeping only those up
+    to the (m - p + 1)-th smallest (with p of the m sites open, one of those is always open).
+    Variables: y_j in {0, 1} (site j open); z_ik in [0, 1], k = 1 .. K-1 (client i has no open site
+    at cost <= D_ik).
+    Objective: min sum_i w_i (D_i1 + sum_k (D_i,k+1 - D_ik) z_ik).
+    Constraints: sum_j y_j = p;
+    z_i1 + sum_{j: c_ij = D_i1} y_j >= 1;
+    z_ik - z_i,k-1 + sum_{j: c_ij = D_ik} y_j >= 0 for 1 < k < K;
+    sum_{j: c_ij = D_iK} y_j - z_i,K-1 >= 0.
+    Summing the chain gives z_ik >= 1 - sum_{j: c_ij <= D_ik} y_j, so at an optimum client i pays
+    the cost of its nearest open allowed site. The LP bound equals that of the classical
+    assignment formulation with x_ij <= y_j, with about one nonzero per allowed pair instead of
+    n x m binary assignment variables. A greedy start improved by vertex interchange
+    (Teitz-Bart, with the Whitaker fast-interchange gains) is handed to the solver as incumbent.
+
+Capacitated facility location (OR-Library convention)
+    Sets: clients i with demand d_i >= 0; sites j with opening cost f_j and capacity u_j; allowed
+    pairs (i, j) with cost c_ij of serving all of client i's demand from j.
+    Variables: y_j in {0, 1}; x_ij in [0, 1] the share of client i's demand served by site j
+    (in {0, 1} with single sourcing).
+    Objective: min sum_j f_j y_j + sum_ij c_ij x_ij.
+    Constraints: sum_j x_ij = 1 for every client; sum_i d_i x_ij <= u_j y_j for every site;
+    x_ij <= y_j for every allowed pair (the strong linking); sum_j u_j y_j >= sum_i d_i (the
+    aggregate capacity cut); sum_j y_j <= max_open if given; y_j = 1 for fixed_open sites and
+    y_j = 0 for fixed_closed sites.
+
+Every result is checked against its model after the solve: the objective is recomputed from the
+returned sites and assignment and must equal the solver's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import scipy.sparse as sp
+
+from allocator.errors import Infeasible, InputError, SolverError
+from allocator.solver import SolveInfo, SolverOptions, binary_values, solve_matrix
+
+__all__ = [
+    "LocationResult",
+    "PMedianInstance",
+    "CapInstance",
+    "p_median",
+    "facility_location",
+    "read_orlib_pmed",
+    "read_orlib_cap",
+]
+
+#: Relative MIP gap used when no options are given: tight enough that OR-Library optima are exact.
+DEFAULT_MIP_GAP = 1e-7
+#: Largest number of client x site cells for which the interchange heuristic builds a dense matrix.
+_DENSE_HEURISTIC_CELLS = 20_000_000
+_TOL = 1e-6
+
+
+@dataclass(frozen=True)
+class LocationResult:
+    """A location plan: which sites are open and which site serves each client.
+
+    Attributes
+    ----------
+    objective : float
+        Cost of the plan, recomputed from ``sites`` and ``assignment``.
+    sites : numpy.ndarray of int
+        Sorted indices of the open sites.
+    assignment : numpy.ndarray of int or scipy.sparse.csr_matrix
+        For p-median and single-source facility location, the site serving each client. For split
+        demand, a clients x sites sparse matrix of the share of each client's demand served by each
+        site (rows sum to 1).
+    status : str
+        ``"optimal"`` (proven within the MIP gap) or ``"feasible"`` (stopped early, see ``gap``).
+    bound : float or None
+        Best proven lower bound on the optimum.
+    gap : float or None
+        Relative gap between ``objective`` and ``bound``.
+    seconds : float
+        Wall time, including model building and the heuristic start.
+    solver : str
+        The MIP solver that ran (``"highs"`` or ``"cbc"``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> r = p_median(np.array([[0.0, 2.0], [3.0, 0.0], [1.0, 5.0]]), p=1)
+    >>> r.objective, r.sites.tolist(), r.assignment.tolist(), r.status
+    (4.0, [0], [0, 0, 0], 'optimal')
+    """
+
+    objective: float
+    sites: np.ndarray
+    assignment: np.ndarray | sp.csr_matrix
+    status: str
+    bound: float | None
+    gap: float | None
+    seconds: float
+    solver: str = "highs"
+
+    @property
+    def is_optimal(self) -> bool:
+        return self.status == "optimal"
+
+
+class PMedianInstance(NamedTuple):
+    """An OR-Library p-median instance: the all-pairs shortest-path cost matrix and p."""
+
+    cost: np.ndarray
+    p: int
+
+
+class CapInstance(NamedTuple):
+    """An OR-Library capacitated warehouse location instance (OR-Library cost convention)."""
+
+    service_cost: np.ndarray
+    open_cost: np.ndarray
+    demand: np.ndarray
+    capacity: np.ndarray
+
+
+# ----------------------------------------------------------------------------------------------
+# Input handling
+# ----------------------------------------------------------------------------------------------
+
+
+class _Pairs(NamedTuple):
+    """Allowed client-site pairs in CSR layout (rows = clients)."""
+
+    indptr: np.ndarray
+    sites: np.ndarray
+    cost: np.ndarray
+    n_clients: int
+    n_sites: int
+
+    @property
+    def clients(self) -> np.ndarray:
+        return np.repeat(np.arange(self.n_clients), np.diff(self.indptr))
+
+
+def _pairs(cost, name: str) -> _Pairs:
+    """Allowed pairs of a dense (inf = not allowed) or sparse (stored = allowed) cost matrix."""
+    if sp.issparse(cost):
+        coo = sp.coo_matrix(cost)
+        n, m = coo.shape
+        rows = np.asarray(coo.row, dtype=np.int64)
+        cols = np.asarray(coo.col, dtype=np.int64)
+        vals = np.asarray(coo.data, dtype=float)
+        key = rows * m + cols
+        if np.unique(key).size != key.size:
+            raise InputError(
+                f"{name} stores some (client, site) pair more than once; "
+                "expected at most one entry per pair (call sum_duplicates() if sums are meant)"
+            )
+        order = np.argsort(key, kind="stable")
+        rows, cols, vals = rows[order], cols[order], vals[order]
+    else:
+        arr = np.asarray(cost, dtype=float)
+        if arr.ndim != 2:
+            raise InputError(f"{name} must be a 2-d clients x sites matrix, got shape {arr.shape}")
+        n, m = arr.shape
+        if np.isnan(arr).any():
+            i, j = np.argwhere(np.isnan(arr))[0]
+            raise InputError(f"{name}[{i}, {j}] is NaN; use inf to mark a pair that is not allowed")
+        rows, cols = np.nonzero(arr < np.inf)
+        vals = arr[rows, cols]
+    if n == 0 or m == 0:
+        raise InputError(f"{name} must have at least one client and one site, got shape {(n, m)}")
+    if not np.isfinite(vals).all():
+        bad = np.flatnonzero(~np.isfinite(vals))[0]
+        raise InputError(
+            f"{name}[{rows[bad]}, {cols[bad]}] = {vals[bad]}; costs must be finite numbers "
+            "(+inf in a dense matrix marks a pair that is not allowed)"
+        )
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
+    return _Pairs(indptr, cols.astype(np.int64), vals, int(n), int(m))
+
+
+def _vector(values, n: int, name: str, default: float | None = None) -> np.ndarray:
+    if values is None:
+        if default is None:
+            raise InputError(f"{name} is required")
+        return np.full(n, float(default))
+    arr = np.asarray(values, dtype=float)
+    if arr.ndim == 0:
+        arr = np.full(n, float(arr))
+    if arr.shape != (n,):
+        raise InputError(f"{name} must have length {n}, got shape {arr.shape}")
+    if np.isnan(arr).any():
+        raise InputError(f"{name}[{int(np.flatnonzero(np.isnan(arr))[0])}] is NaN")
+    return arr
+
+
+def _site_list(values, m: int, name: str) -> np.ndarray:
+    if values is None:
+        return np.zeros(0, dtype=np.int64)
+    arr = np.unique(np.asarray(list(values), dtype=np.int64))
+    if arr.size and (arr[0] < 0 or arr[-1] >= m):
+        bad = arr[0] if arr[0] < 0 else arr[-1]
+        raise InputError(f"{name} contains site {bad}, expected indices in 0..{m - 1}")
+    return arr
+
+
+def _require_every_client_served(pairs: _Pairs, what: str) -> None:
+    counts = np.diff(pairs.indptr)
+    if (counts == 0).any():
+        lonely = np.flatnonzero(counts == 0)
+        shown = ", ".join(str(i) for i in lonely[:10]) + (" ..." if lonely.size > 10 else "")
+        raise Infeasible(
+            f"client {lonely[0]} has no allowed site{what}"
+            + (f" ({lonely.size} clients in all: {shown})" if lonely.size > 1 else ""),
+            {f"client {i}": 1.0 for i in lonely},
+        )
+
+
+def _options(options: SolverOptions | None) -> SolverOptions:
+    if options is None:
+        return SolverOptions(mip_gap=DEFAULT_MIP_GAP)
+    if not isinstance(options, SolverOptions):
+        raise InputError(f"options must be an allocator.solver.SolverOptions, got {options!r}")
+    return options
+
+
+def _remaining(options: SolverOptions, t0: float) -> SolverOptions:
+    if options.time_limit is None:
+        return options
+    left = max(options.time_limit - (time.perf_counter() - t0), 0.05)
+    return dataclasses.replace(options, time_limit=left)
+
+
+def _integral(values: np.ndarray) -> bool:
+    return bool(np.all(np.abs(values - np.round(values)) <= 1e-9 * np.maximum(1, np.abs(values))))
+
+
+def _finish_status(objective, bound, status, integral_data, mip_gap):
+    """Status and gap of a solved plan; integral data proves optimality when bound > obj - 1."""
+    if bound is not None and integral_data and math.ceil(bound - 1e-6) >= objective - 1e-6:
+        return "optimal", objective, 0.0
+    if bound is None:
+        return status, None, None
+    gap = abs(objective - bound) / max(abs(objective), 1e-9)
+    return status, bound, gap
+
+
+# ----------------------------------------------------------------------------------------------
+# p-median
+# ----------------------------------------------------------------------------------------------
+
+
+def p_median(cost, p: int, weights=None, options: SolverOptions | None = None) -> LocationResult:
+    """Open exactly ``p`` sites minimising the weighted cost of serving every client.
+
+    Parameters
+    ----------
+    cost : array_like or scipy.sparse matrix, shape (n_clients, n_sites)
+        ``cost[i, j]``: cost for client i to use site j. Dense: ``inf`` marks a pair that is not
+        allowed. Sparse: a stored entry (even an explicit zero) is an allowed pair, a missing entry
+        is not allowed.
+    p : int
+        Number of sites to open (1 <= p <= n_sites).
+    weights : array_like, shape (n_clients,), optional
+        Non-negative client weights (default 1).
+    options : SolverOptions, optional
+        Solver, time limit, MIP gap (default: HiGHS with gap 1e-7).
+
+    Returns
+    -------
+    LocationResult
+        ``assignment[i]`` is the open site serving client i (its cheapest open allowed site).
+
+    Raises
+    ------
+    Infeasible
+        ``p`` exceeds the number of sites, or a client has no allowed site, or no choice of p
+        sites gives every client an allowed open site.
+    InputError
+        Malformed input (shapes, NaN, negative weights, p not a positive integer).
+
+    Notes
+    -----
+    The solve runs in stages, each exact: a greedy plan improved by vertex interchange gives an
+    upper bound; subgradient optimisation of the Lagrangian relaxation of the assignment
+    constraints gives a lower bound and closes the sites that cannot be in a better plan (with
+    integer data, "better" means cheaper by at least 1). When clients outnumber p at least 12
+    times, a depth-first branch and bound on sites with a Lagrangian bound at every node
+    finishes the proof (small p: the radius LP is large and degenerate there); otherwise, or
+    when its node budget runs out, the radius model over the remaining sites goes to the MIP
+    solver with the best plan as its start.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> cost = np.array([[0, 4, 9], [4, 0, 5], [9, 5, 0], [8, 4, 1]], dtype=float)
+    >>> r = p_median(cost, p=2)
+    >>> r.objective, r.sites.tolist(), r.assignment.tolist()
+    (4.0, [0, 2], [0, 0, 2, 2])
+    """
+    t0 = time.perf_counter()
+    options = _options(options)
+    pairs = _pairs(cost, "cost")
+    n, m = pairs.n_clients, pairs.n_sites
+    if (
+        isinstance(p, bool)
+        or not isinstance(p, int | np.integer | float)
+        or not float(p).is_integer()
+    ):
+        raise InputError(f"p must be a positive integer number of sites, got {p!r}")
+    if p < 1:
+        raise InputError(f"p must be a positive integer number of sites, got {p!r}")
+    p = int(p)
+    if p > m:
+        raise Infeasible(
+            f"p = {p} sites cannot be opened: there are only {m} candidate sites",
+            {"p": float(p - m)},
+        )
+    w = _vector(weights, n, "weights", default=1.0)
+    if (w < 0).any() or not np.isfinite(w).all():
+        i = int(np.flatnonzero((w < 0) | ~np.isfinite(w))[0])
+        raise InputError(f"weights[{i}] = {w[i]}; weights must be finite and non-negative")
+    _require_every_client_served(pairs, "")
+    integral = _integral(pairs.cost) and _integral(w)
+    return _PMedian(pairs, w, p, options, t0, integral).run()
+
+
+class _PMedian:
+    """The staged exact solve of one p-median instance (see :func:`p_median`, Notes)."""
+
+    def __init__(self, pairs: _Pairs, w, p, options, t0, integral):
+        self.pairs, self.w, self.p, self.options, self.t0 = pairs, w, p, options, t0
+        self.integral = integral
+        self.best_sites: np.ndarray | None = None
+        self.best = math.inf
+        self.lower = -math.inf
+        self.proven = False  # no plan cheaper than best - delta exists
+        self.nodes = 0
+
+    # -- bookkeeping ----------------------------------------------------------------------
+    def _delta(self, upper: float) -> float:
+        """A plan is only worth finding if it costs at most ``upper - delta``."""
+        if self.integral:
+            return 1.0 - 1e-6 * max(1.0, abs(upper))
+        return max(self.options.mip_gap * abs(upper), 1e-9 * max(1.0, abs(upper)))
+
+    def _offer(self, sites: np.ndarray) -> float:
+        value = _pmedian_value(self.pairs, self.w, sites)
+        if value < self.best:
+            self.best, self.best_sites = value, np.sort(sites)
+        return value
+
+    def _done(self) -> bool:
+        if self.best_sites is None:
+            return False
+        return self.proven or self.best - self.lower < self._delta(self.best)
+
+    def _time_left(self) -> float:
+        if self.options.time_limit is None:
+            return math.inf
+        return self.options.time_limit - (time.perf_counter() - self.t0)
+
+    # -- stages ---------------------------------------------------------------------------
+    def run(self) -> LocationResult:
+        pairs, w, p = self.pairs, self.w, self.p
+        n, m = pairs.n_clients, pairs.n_sites
+        usable = np.ones(m, dtype=bool)
+        forced = np.zeros(m, dtype=bool)
+        dense = _dense_costs(pairs, w)
+        if dense is not None:
+            WC = dense
+            start = _greedy_interchange(WC, p, self._time_left)
+            if start is not None:
+                self._offer(start)
+            if self.best_sites is not None and not self._done():
+                lam = self._lagrangian(WC, usable, forced)
+                # few sites per client: branch on sites with Lagrangian bounds; else the MIP
+                if not self._done() and n >= _BRANCH_RATIO * p and self.options.solver == "highs":
+                    self._branch_and_bound(WC, usable, forced, lam)
+        status = "optimal"
+        if not self._done() and self._time_left() > 0.05:
+            if self._solve_relaxation(usable, forced):
+                status = "feasible"
+        if self.best_sites is None:
+            raise SolverError("no plan was found within the time limit")
+        sites = self.best_sites
+        objective, assignment = _pmedian_evaluate(pairs, w, sites)
+        if sites.size != p or not math.isclose(objective, self.best, rel_tol=1e-9, abs_tol=1e-9):
+            raise SolverError(f"plan check failed: {sites.size} sites, objective {objective!r}")
+        bound = min(self.lower, objective)
+        if self._done():
+            status = "optimal"
+            if self.integral:
+                bound = objective
+        gap = abs(objective - bound) / max(abs(objective), 1e-9) if math.isfinite(bound) else None
+        if not math.isfinite(bound):
+            bound = None
+        return LocationResult(
+            objective,
+            sites,
+            assignment,
+            status,
+            bound,
+            gap,
+            time.perf_counter() - self.t0,
+            self.options.solver,
+        )
+
+    def _lagrangian(self, WC: np.ndarray, usable: np.ndarray, forced: np.ndarray) -> np.ndarray:
+        """Lower bound and site closing from the Lagrangian relaxation.
+
+        Closes (``usable[j] = False``) every site that no plan costing at most ``upper - delta``
+        can contain. Returns the multipliers.
+        """
+        p, upper = self.p, self.best
+        goal = upper - self._delta(upper) + 1e-7 * max(1.0, abs(upper))
+        in_best = np.zeros(WC.shape[1], dtype=bool)
+        in_best[self.best_sites] = True
+        lam = WC[:, self.best_sites].min(axis=1)
+        lam = lam + 0.01 * np.maximum(lam, 1.0)
+        L, lam, rho = _lagrange_bound(WC, lam, p, None, upper, goal, 3000, 2.0, self._time_left)
+        self.lower = max(self.lower, L)
+        self.closed_for = upper
+        if L > goal:
+            return lam
+        # reduced-cost closing: site j open costs at least L + rho_j - (p-th smallest rho)
+        pth = np.partition(rho, p - 1)[p - 1]
+        usable &= ~((L + rho - pth > goal) & ~in_best)
+        return lam
+
+    def _branch_and_bound(self, WC, usable, forced, lam) -> None:
+        """Depth-first branch and bound on sites with Lagrangian bounds at every node.
+
+        Sets ``proven`` when the tree is exhausted; on a time or node limit raises ``lower`` to the
+        smallest bound of the open nodes.
+        """
+        p = self.p
+        stack = [(usable.copy(), forced.copy(), lam, self.lower)]
+        while stack:
+            if self._time_left() < 0.5 or self.nodes >= _MAX_NODES:
+                self.lower = max(self.lower, min(min(e[3] for e in stack), self.best))
+                return
+            use, fix, lam, _ = stack.pop()
+            self.nodes += 1
+            cols = np.flatnonzero(use)
+            fz = fix[cols]
+            n_fixed = int(fz.sum())
+            if cols.size < p or n_fixed > p:
+                continue
+            if cols.size == p or n_fixed == p:
+                self._offer(cols if cols.size == p else cols[fz])
+                continue
+            upper = self.best
+            goal = upper - self._delta(upper) + 1e-7 * max(1.0, abs(upper))
+            sub = WC[:, cols]
+            L, lam, rho = _lagrange_bound(sub, lam, p, fz, upper, goal, 300, 0.25, self._time_left)
+            if L > goal:
+                continue
+            free = np.flatnonzero(~fz)
+            k = p - n_fixed
+            ranked = free[np.argsort(rho[free], kind="stable")]
+            chosen = ranked[:k]
+            self._offer(cols[np.concatenate([np.flatnonzero(fz), chosen])])
+            if self.best < upper:  # a better plan tightens the goal
+                upper = self.best
+                goal = upper - self._delta(upper) + 1e-7 * max(1.0, abs(upper))
+            kth = rho[ranked[k - 1]]
+            nxt = rho[ranked[k]] if ranked.size > k else math.inf
+            use = use.copy()
+            fix = fix.copy()
+            out = np.zeros(cols.size, dtype=bool)
+            out[ranked[k:]] = L + rho[ranked[k:]] - kth > goal
+            use[cols[out]] = False
+            inn = np.zeros(cols.size, dtype=bool)
+            inn[chosen] = L + nxt - rho[chosen] > goal
+            fix[cols[inn]] = True
+            branchable = chosen[~inn[chosen]]
+            if branchable.size == 0:
+                stack.append((use, fix, lam, L))
+                continue
+            j = cols[branchable[0]]
+            closed_child = use.copy()
+            closed_child[j] = False
+            open_child = fix.copy()
+            open_child[j] = True
+            stack.append((closed_child, fix, lam, L))
+            stack.append((use, open_child, lam, L))
+        self.proven = True
+
+    def _solve_relaxation(self, usable, forced) -> bool:
+        """Solve the radius model over the usable sites; update bounds. True if stopped early."""
+        model = _radius_model(self.pairs, self.w, self.p, usable, forced)
+        upper_at_close = getattr(self, "closed_for", math.inf)
+        if model is None:  # no plan within the usable sites beats the closing upper bound
+            self.lower = max(self.lower, min(upper_at_close, self.best))
+            return False
+        start = None
+        if (
+            self.best_sites is not None
+            and usable[self.best_sites].all()
+            and (np.isin(np.flatnonzero(forced), self.best_sites).all())
+        ):
+            start = model.start(self.best_sites)
+        options = dataclasses.replace(self.options, time_limit=None)
+        if self.options.time_limit is not None:
+            options = dataclasses.replace(options, time_limit=max(self._time_left(), 0.05))
+        try:
+            sol = solve_matrix(
+                model.c,
+                model.A,
+                model.row_lower,
+                model.row_upper,
+                model.col_lower,
+                model.col_upper,
+                model.integrality,
+                offset=model.offset,
+                options=options,
+                row_groups=model.groups,
+                start=start,
+            )
+        except Infeasible:
+            self.lower = max(self.lower, min(upper_at_close, self.best))
+            return False
+        except SolverError:
+            if self.best_sites is None or self.options.time_limit is None:
+                raise
+            return True
+        info = sol.info
+        sites = model.sites[binary_values(sol.x[: model.sites.size])]
+        if sites.size != self.p:
+            raise SolverError(f"the solver's plan opens {sites.size} sites, expected p = {self.p}")
+        relaxed = _pmedian_value(self.pairs, self.w, sites)
+        if not math.isclose(relaxed, info.objective, rel_tol=_TOL, abs_tol=_TOL):
+            raise SolverError(
+                f"recomputed objective {relaxed!r} differs from the solver's {info.objective!r}"
+            )
+        self.last_sites = sites
+        self._offer(sites)
+        bound = info.bound
+        if bound is None and info.status == "optimal":  # CBC reports no MIP bound
+            bound = info.objective - self.options.mip_gap * abs(info.objective)
+        if bound is not None:
+            if bound >= upper_at_close - self._delta(upper_at_close):
+                bound = min(upper_at_close, self.best)
+            self.lower = max(self.lower, bound)
+        return info.status != "optimal"
+
+
+#: Branch and bound on sites is used when n_clients >= _BRANCH_RATIO * p (measured on pmed).
+_BRANCH_RATIO = 12
+#: Node budget of that branch and bound before the MIP takes over.
+_MAX_NODES = 3000
+
+
+def _lagrange_bound(WC, lam, p, forced, upper, goal, iterations, step, time_left):
+    """Subgradient optimisation of the Lagrangian relaxation of the assignment constraints.
+
+    With multipliers lam_i on "client i is served", the relaxation is
+    ``sum_i lam_i + min { sum_j rho_j y_j : sum_j y_j = p, y_j = 1 for forced j }`` with
+    ``rho_j = sum_i min(0, w_i c_ij - lam_i)``; every lam gives a valid lower bound. Stops when the
+    bound exceeds ``goal``. Returns the best bound, its multipliers and its rho.
+    """
+    n, m = WC.shape
+    forced = np.zeros(m, dtype=bool) if forced is None else forced
+    n_forced = int(forced.sum())
+    free = np.flatnonzero(~forced)
+    k = p - n_forced
+    best_L, best_lam, best_rho, stall = -math.inf, lam, None, 0
+    for _ in range(iterations):
+        reduced = np.minimum(WC - lam[:, None], 0.0)
+        rho = reduced.sum(axis=0)
+        chosen = np.flatnonzero(forced)
+        if k > 0:
+            chosen = np.concatenate([chosen, free[np.argpartition(rho[free], k - 1)[:k]]])
+        L = float(lam.sum() + rho[chosen].sum())
+        if L > best_L + 1e-9 * max(1.0, abs(L)):
+            best_L, best_lam, best_rho, stall = L, lam, rho, 0
+        else:
+            stall += 1
+            if stall >= 25:
+                step, stall = step / 2, 0
+        if best_L > goal or step < 1e-3 or time_left() < 1:
+            break
+        g = 1.0 - (reduced[:, chosen] < 0).sum(axis=1)
+        norm = float(g @ g)
+        if norm == 0:
+            break
+        lam = lam + step * max(upper - L, 1e-9 * max(1.0, abs(upper))) / norm * g
+    return best_L, best_lam, best_rho
+
+
+class _Model(NamedTuple):
+    c: np.ndarray
+    A: sp.csc_matrix
+    row_lower: np.ndarray
+    row_upper: np.ndarray
+    col_lower: np.ndarray
+    col_upper: np.ndarray
+    integrality: np.ndarray
+    offset: float
+    groups: list[str]
+    start: object  # callable: open sites -> full start vector (or None)
+    sites: np.ndarray  # site index of each y column
+
+
+def _radius_model(pairs: _Pairs, w, p, usable, forced=None) -> _Model | None:
+    """The radius model over the usable sites; None if some client has no usable site."""
+    n, m = pairs.n_clients, pairs.n_sites
+    site_ids = np.flatnonzero(usable)
+    m_use = site_ids.size
+    col_of = np.full(m, -1, dtype=np.int64)
+    col_of[site_ids] = np.arange(m_use)
+    keep = usable[pairs.sites]
+    ci, sj, cc = pairs.clients[keep], col_of[pairs.sites[keep]], pairs.cost[keep]
+    order = np.lexsort((cc, ci))
+    ci, sj, cc = ci[order], sj[order], cc[order]
+    counts = np.bincount(ci, minlength=n)
+    if (counts == 0).any():
+        return None
+    starts = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(counts, out=starts[1:])
+    # one of a client's (m_use - p + 1) cheapest usable sites is always open
+    reach = m_use - p + 1
+    limit = np.full(n, np.inf)
+    full = counts >= reach
+    limit[full] = cc[starts[:-1][full] + reach - 1]
+    keep = cc <= limit[ci]
+    ci, sj, cc = ci[keep], sj[keep], cc[keep]
+    # distinct cost levels of each client
+    new_level = np.ones(ci.size, dtype=bool)
+    new_level[1:] = (ci[1:] != ci[:-1]) | (cc[1:] != cc[:-1])
+    level = np.cumsum(new_level) - 1
+    n_levels = int(new_level.sum())
+    level_client = ci[new_level]
+    level_value = cc[new_level]
+    first = np.ones(n_levels, dtype=bool)
+    first[1:] = level_client[1:] != level_client[:-1]
+    last = np.ones(n_levels, dtype=bool)
+    last[:-1] = level_client[1:] != level_client[:-1]
+    zl = np.flatnonzero(~last)  # z_k for every level but a client's last
+    z_col = np.full(n_levels, -1, dtype=np.int64)
+    z_col[zl] = m_use + np.arange(zl.size)
+    n_cols = m_use + zl.size
+    c = np.zeros(n_cols)
+    c[z_col[zl]] = w[level_client[zl]] * (level_value[zl + 1] - level_value[zl])
+    offset = float(np.dot(w[level_client[first]], level_value[first]))
+    rows = np.concatenate([level, zl, zl + 1, np.full(m_use, n_levels)])
+    cols = np.concatenate([sj, z_col[zl], z_col[zl], np.arange(m_use)])
+    vals = np.concatenate([np.ones(level.size + zl.size), -np.ones(zl.size), np.ones(m_use)])
+    A = sp.csc_matrix((vals, (rows, cols)), shape=(n_levels + 1, n_cols))
+    rl = np.append(np.where(first, 1.0, 0.0), float(p))
+    ru = np.full(n_levels + 1, np.inf)
+    ru[-1] = float(p)
+    integ = np.zeros(n_cols, dtype=bool)
+    integ[:m_use] = True
+    groups = ["cover"] * n_levels + ["p"]
+
+    def start(open_sites):
+        x = np.zeros(n_cols)
+        x[col_of[open_sites]] = 1.0
+        is_open = x[:m_use] > 0.5
+        covered = np.zeros(n_levels)
+        np.maximum.at(covered, level, is_open[sj].astype(float))
+        reached = _segment_cummax(covered, first)
+        x[z_col[zl]] = 1.0 - reached[zl]
+        return x
+
+    col_lower = np.zeros(n_cols)
+    if forced is not None:
+        col_lower[:m_use] = forced[site_ids]
+    return _Model(c, A, rl, ru, col_lower, np.ones(n_cols), integ, offset, groups, start, site_ids)
+
+
+def _segment_cummax(values: np.ndarray, segment_start: np.ndarray) -> np.ndarray:
+    """Running maximum of ``values`` in [0, 1], restarting at each ``segment_start``."""
+    seg = np.cumsum(segment_start) - 1
+    shifted = values + 2.0 * seg
+    return np.maximum.accumulate(shifted) - 2.0 * seg
+
+
+def _solve_or_fallback(model: _Model, options, start, m):
+    """Solve a MIP; if a time limit stops it without a plan, fall back on the given start."""
+    try:
+        sol = solve_matrix(
+            model.c,
+            model.A,
+            model.row_lower,
+            model.row_upper,
+            model.col_lower,
+            model.col_upper,
+            model.integrality,
+            offset=model.offset,
+            options=options,
+            row_groups=model.groups,
+            start=start,
+        )
+    except SolverError as exc:
+        info = getattr(exc, "info", None)
+        if start is None or info is None or info.status != "error":
+            raise
+        value = float(np.dot(model.c, start) + model.offset)
+        fallback = SolveInfo("feasible", value, None, None, info.seconds, info.solver)
+        return fallback, start
+    return sol.info, sol.x
+
+
+def _client_costs(pairs: _Pairs, sites: np.ndarray) -> np.ndarray:
+    """Each client's cheapest open allowed cost (inf if none)."""
+    is_open = np.zeros(pairs.n_sites, dtype=bool)
+    is_open[sites] = True
+    ok = is_open[pairs.sites]
+    out = np.full(pairs.n_clients, np.inf)
+    np.minimum.at(out, pairs.clients[ok], pairs.cost[ok])
+    return out
+
+
+def _pmedian_value(pairs: _Pairs, w, sites) -> float:
+    costs = _client_costs(pairs, sites)
+    if not np.isfinite(costs).all():
+        return math.inf
+    return float(np.dot(w, costs))
+
+
+def _pmedian_evaluate(pairs: _Pairs, w: np.ndarray, sites: np.ndarray):
+    """Objective and assignment (cheapest open allowed site, lowest index on ties)."""
+    n, m = pairs.n_clients, pairs.n_sites
+    is_open = np.zeros(m, dtype=bool)
+    is_open[sites] = True
+    ok = is_open[pairs.sites]
+    clients = pairs.clients[ok]
+    s, c = pairs.sites[ok], pairs.cost[ok]
+    if np.unique(clients).size != n:
+        missing = np.setdiff1d(np.arange(n), clients)[0]
+        raise SolverError(f"the plan leaves client {missing} without an open allowed site")
+    order = np.lexsort((s, c, clients))
+    first = np.ones(order.size, dtype=bool)
+    first[1:] = clients[order][1:] != clients[order][:-1]
+    pick = order[first]
+    assignment = s[pick]
+    objective = float(np.dot(w, c[pick]))
+    return objective, assignment
+
+
+# ---- heuristic: greedy + fast vertex interchange ------------------------------------------
+
+
+def _dense_costs(pairs: _Pairs, w: np.ndarray) -> np.ndarray | None:
+    """Weighted costs w_i c_ij as a dense matrix, inf where not allowed (None if too large)."""
+    n, m = pairs.n_clients, pairs.n_sites
+    if n * m > _DENSE_HEURISTIC_CELLS:
+        return None
+    WC = np.full((n, m), np.inf)
+    WC[pairs.clients, pairs.sites] = w[pairs.clients] * pairs.cost
+    return WC
+
+
+def _greedy_interchange(WC: np.ndarray, p: int, time_left) -> np.ndarray | None:
+    """Greedy addition, then best-improvement vertex interchange (Teitz-Bart, Whitaker gains).
+
+    Returns the open sites, or None when the plan found leaves some client unserved.
+    """
+    n, m = WC.shape
+    finite = np.isfinite(WC)
+    big = (float(np.abs(WC[finite]).max()) + 1.0) * 4.0 * (n + 1) if finite.any() else 1.0
+    C = np.where(finite, WC, big)
+    d1 = np.full(n, 2.0 * big)
+    is_open = np.zeros(m, dtype=bool)
+    for _ in range(p):
+        gain = np.maximum(d1[:, None] - C, 0.0).sum(axis=0)
+        gain[is_open] = -np.inf
+        j = int(np.argmax(gain))
+        is_open[j] = True
+        d1 = np.minimum(d1, C[:, j])
+    sites = np.flatnonzero(is_open)
+    if p < m:
+        sites = _interchange(C, sites, time_left)
+    if (C[:, sites].min(axis=1) >= big).any():
+        return None
+    return np.sort(sites)
+
+
+def _interchange(C: np.ndarray, sites: np.ndarray, time_left) -> np.ndarray:
+    n, m = C.shape
+    sites = np.array(sites)
+    p = sites.size
+    rows = np.arange(n)
+    while time_left() > 0:
+        sub = C[:, sites]
+        if p > 1:
+            two = np.argpartition(sub, 1, axis=1)[:, :2]
+            a, b = sub[rows, two[:, 0]], sub[rows, two[:, 1]]
+            first = np.where(a <= b, two[:, 0], two[:, 1])
+            d1, d2 = np.minimum(a, b), np.maximum(a, b)
+        else:
+            first = np.zeros(n, dtype=np.int64)
+            d1, d2 = sub[:, 0], np.full(n, np.inf)
+        m1 = np.minimum(C, d1[:, None])
+        gain = (m1 - d1[:, None]).sum(axis=0)  # <= 0: change from adding site j
+        extra = np.minimum(C, d2[:, None]) - m1  # >= 0: loss if a client's first site goes
+        owner = sp.csr_matrix((np.ones(n), (first, rows)), shape=(p, n))
+        delta = gain[None, :] + owner @ extra  # (removed r, added j)
+        delta[:, sites] = np.inf
+        r, j = np.unravel_index(int(np.argmin(delta)), delta.shape)
+        if not delta[r, j] < -1e-9 * max(1.0, abs(float(d1.sum()))):
+            break
+        sites[r] = j
+    return sites
+
+
+# ----------------------------------------------------------------------------------------------
+# Capacitated facility location
+# ----------------------------------------------------------------------------------------------
+
+
+def facility_location(
+    service_cost,
+    open_cost,
+    demand,
+    capacity,
+    single_source: bool = False,
+    fixed_open=None,
+    fixed_closed=None,
+    max_open: int | None = None,
+    options: SolverOptions | None = None,
+) -> LocationResult:
+    """Choose sites to open and serve every client's demand at least total cost.
+
+    Parameters
+    ----------
+    service_cost : array_like or scipy.sparse matrix, shape (n_clients, n_sites)
+        Cost of serving ALL of client i's demand from site j (a share f costs f times that).
+        Dense: ``inf`` marks a pair that is not allowed; sparse: a missing entry is not allowed.
+    open_cost : array_like, shape (n_sites,)
+        Fixed cost of opening each site.
+    demand : array_like, shape (n_clients,)
+        Non-negative demand of each client.
+    capacity : float or array_like, shape (n_sites,)
+        Capacity of each site (``inf`` for none).
+    single_source : bool
+        If True each client is served by exactly one site; otherwise demand may be split.
+    fixed_open, fixed_closed : iterable of int, optional
+        Sites that must be open / must stay closed.
+    max_open : int, optional
+        At most this many open sites.
+    options : SolverOptions, optional
+        Solver, time limit, MIP gap (default: HiGHS with gap 1e-7).
+
+    Returns
+    -------
+    LocationResult
+        ``assignment`` is the serving site of each client (single source) or a sparse matrix of
+        demand shares (split demand).
+
+    Raises
+    ------
+    Infeasible
+        Before solving: a client has no allowed site, total capacity is below total demand,
+        more sites are fixed open than ``max_open`` allows, the ``max_open`` largest capacities
+        cannot hold the demand, or (single source) a client's demand exceeds every allowed site's
+        capacity. After solving: no plan meets every constraint.
+    InputError
+        Malformed input.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> cost = np.array([[1.0, 9.0], [2.0, 8.0], [9.0, 1.0]])
+    >>> r = facility_location(cost, open_cost=[5, 5], demand=[1, 1, 1], capacity=[2, 2],
+    ...                       single_source=True)
+    >>> r.objective, r.sites.tolist(), r.assignment.tolist()
+    (14.0, [0, 1], [0, 0, 1])
+    """
+    t0 = time.perf_counter()
+    options = _options(options)
+    pairs = _pairs(service_cost, "service_cost")
+    n, m = pairs.n_clients, pairs.n_sites
+    f = _vector(open_cost, m, "open_cost")
+    d = _vector(demand, n, "demand")
+    u = _vector(capacity, m, "capacity")
+    for name, arr in (("demand", d), ("capacity", u)):
+        if (arr < 0).any():
+            k = int(np.flatnonzero(arr < 0)[0])
+            raise InputError(f"{name}[{k}] = {arr[k]}; expected a non-negative number")
+    if not np.isfinite(f).all() or not np.isfinite(d).all():
+        raise InputError("open_cost and demand must be finite")
+    opened = _site_list(fixed_open, m, "fixed_open")
+    closed = _site_list(fixed_closed, m, "fixed_closed")
+    both = np.intersect1d(opened, closed)
+    if both.size:
+        raise InputError(f"site {both[0]} is in both fixed_open and fixed_closed")
+    if max_open is not None:
+        if isinstance(max_open, bool) or not float(max_open).is_integer() or max_open < 0:
+            raise InputError(f"max_open must be a non-negative integer, got {max_open!r}")
+        max_open = int(max_open)
+    allowed_site = np.ones(m, dtype=bool)
+    allowed_site[closed] = False
+    keep = allowed_site[pairs.sites]
+    if single_source:
+        keep &= d[pairs.clients] <= u[pairs.sites] * (1 + 1e-12)
+    work = _subset(pairs, keep)
+    _check_cfl_inputs(pairs, work, d, u, allowed_site, opened, max_open, single_source)
+
+    model = _cfl_model(work, f, d, u, opened, closed, max_open, single_source)
+    sol_info, x = _solve_or_fallback(model, _remaining(options, t0), None, m + work.cost.size)
+    y = binary_values(x[:m])
+    flows = np.clip(x[m:], 0.0, 1.0)
+    sites = np.flatnonzero(y)
+    objective, assignment = _cfl_evaluate(
+        work, f, d, u, y, flows, opened, closed, max_open, single_source
+    )
+    if sol_info.objective is not None and not math.isclose(
+        objective, sol_info.objective, rel_tol=_TOL, abs_tol=_TOL
+    ):
+        raise SolverError(
+            f"recomputed objective {objective!r} differs from the solver's {sol_info.objective!r}"
+        )
+    integral = _integral(pairs.cost) and _integral(f) and single_source
+    status, bound, gap = _finish_status(
+        objective, sol_info.bound, sol_info.status, integral, options.mip_gap
+    )
+    return LocationResult(
+        objective, sites, assignment, status, bound, gap, time.perf_counter() - t0, options.solver
+    )
+
+
+def _subset(pairs: _Pairs, keep: np.ndarray) -> _Pairs:
+    clients = pairs.clients[keep]
+    indptr = np.zeros(pairs.n_clients + 1, dtype=np.int64)
+    np.cumsum(np.bincount(clients, minlength=pairs.n_clients), out=indptr[1:])
+    return _Pairs(indptr, pairs.sites[keep], pairs.cost[keep], pairs.n_clients, pairs.n_sites)
+
+
+def _check_cfl_inputs(pairs, work, d, u, allowed_site, opened, max_open, single_source):
+    if (np.diff(pairs.indptr) == 0).any():
+        _require_every_client_served(pairs, "")
+    reason = " that is not fixed closed"
+    if single_source:
+        reason += " with enough capacity for its whole demand"
+    _require_every_client_served(work, reason)
+    total = float(d.sum())
+    available = float(u[allowed_site].sum())
+    if available < total * (1 - 1e-12):
+        raise Infeasible(
+            f"total capacity {available:g} of the sites that may open is below total demand "
+            f"{total:g}",
+            {"capacity": total - available},
+        )
+    if max_open is not None:
+        if opened.size > max_open:
+            raise Infeasible(
+                f"{opened.size} sites are fixed open but max_open = {max_open}",
+                {"max_open": float(opened.size - max_open)},
+            )
+        caps = u.copy()
+        caps[~allowed_site] = 0.0
+        rest = np.delete(caps, opened)
+        best = float(caps[opened].sum() + np.sort(rest)[::-1][: max_open - opened.size].sum())
+        if best < total * (1 - 1e-12):
+            raise Infeasible(
+                f"with at most {max_open} open sites the capacity is at most {best:g}, "
+                f"below total demand {total:g}",
+                {"capacity": total - best},
+            )
+
+
+def _cfl_model(pairs, f, d, u, opened, closed, max_open, single_source) -> _Model:
+    n, m = pairs.n_clients, pairs.n_sites
+    k = pairs.cost.size
+    ci, sj = pairs.clients, pairs.sites
+    n_cols = m + k
+    xcol = m + np.arange(k)
+    c = np.concatenate([f, pairs.cost])
+    rows, cols, vals, rl, ru, groups = [], [], [], [], [], []
+    r0 = 0
+    # assignment rows
+    rows.append(ci)
+    cols.append(xcol)
+    vals.append(np.ones(k))
+    rl.append(np.ones(n))
+    ru.append(np.ones(n))
+    groups += ["demand"] * n
+    r0 += n
+    # capacity rows for finite capacities
+    finite = np.isfinite(u)
+    cap_sites = np.flatnonzero(finite)
+    cap_row = np.full(m, -1)
+    cap_row[cap_sites] = r0 + np.arange(cap_sites.size)
+    on_cap = finite[sj] & (d[ci] > 0)
+    rows += [cap_row[sj[on_cap]], cap_row[cap_sites]]
+    cols += [xcol[on_cap], cap_sites]
+    vals += [d[ci[on_cap]], -u[cap_sites]]
+    rl.append(np.full(cap_sites.size, -np.inf))
+    ru.append(np.zeros(cap_sites.size))
+    groups += ["capacity"] * cap_sites.size
+    r0 += cap_sites.size
+    # strong linking x_ij <= y_j
+    rows += [r0 + np.arange(k), r0 + np.arange(k)]
+    cols += [xcol, sj]
+    vals += [np.ones(k), -np.ones(k)]
+    rl.append(np.full(k, -np.inf))
+    ru.append(np.zeros(k))
+    groups += ["link"] * k
+    r0 += k
+    # aggregate capacity cut
+    if finite.all():
+        rows.append(np.full(m, r0))
+        cols.append(np.arange(m))
+        vals.append(u)
+        rl.append([float(d.sum())])
+        ru.append([np.inf])
+        groups.append("total_capacity")
+        r0 += 1
+    if max_open is not None:
+        rows.append(np.full(m, r0))
+        cols.append(np.arange(m))
+        vals.append(np.ones(m))
+        rl.append([-np.inf])
+        ru.append([float(max_open)])
+        groups.append("max_open")
+        r0 += 1
+    A = sp.csc_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(r0, n_cols)
+    )
+    cl = np.zeros(n_cols)
+    cu = np.ones(n_cols)
+    cl[opened] = 1.0
+    cu[closed] = 0.0
+    integ = np.zeros(n_cols, dtype=bool)
+    integ[:m] = True
+    if single_source:
+        integ[m:] = True
+    return _Model(
+        c, A, np.concatenate(rl), np.concatenate(ru), cl, cu, integ, 0.0, groups, None, np.arange(m)
+    )
+
+
+def _cfl_evaluate(pairs, f, d, u, y, flows, opened, closed, max_open, single_source):
+    n, m = pairs.n_clients, pairs.n_sites
+    ci, sj = pairs.clients, pairs.sites
+    tol = 1e-6
+    if single_source:
+        pick = binary_values(flows)
+        per_client = np.bincount(ci[pick], minlength=n)
+        if (per_client != 1).any():
+            i = int(np.flatnonzero(per_client != 1)[0])
+            raise SolverError(f"the solver's plan serves client {i} from {per_client[i]} sites")
+        order = np.argsort(ci[pick], kind="stable")
+        assignment = sj[pick][order]
+        share = pick.astype(float)
+        objective = float(f[y].sum() + pairs.cost[pick].sum())
+    else:
+        share = np.where(flows > 1e-9, flows, 0.0)
+        sums = np.bincount(ci, weights=share, minlength=n)
+        if (np.abs(sums - 1) > tol).any():
+            i = int(np.flatnonzero(np.abs(sums - 1) > tol)[0])
+            raise SolverError(f"the solver's plan serves {sums[i]:.9g} of client {i}'s demand")
+        share = share / sums[ci]
+        assignment = sp.csr_matrix((share, (ci, sj)), shape=(n, m))
+        assignment.eliminate_zeros()
+        objective = float(f[y].sum() + np.dot(pairs.cost, share))
+    served_closed = (share > 0) & ~y[sj]
+    if served_closed.any():
+        e = int(np.flatnonzero(served_closed)[0])
+        raise SolverError(f"the solver's plan serves client {ci[e]} from closed site {sj[e]}")
+    load = np.bincount(sj, weights=d[ci] * share, minlength=m)
+    over = load > u * (1 + tol) + tol
+    if over.any():
+        j = int(np.flatnonzero(over)[0])
+        raise SolverError(f"the solver's plan loads site {j} with {load[j]:g} > capacity {u[j]:g}")
+    if not y[opened].all() or y[closed].any():
+        raise SolverError("the solver's plan does not respect fixed_open / fixed_closed")
+    if max_open is not None and y.sum() > max_open:
+        raise SolverError(f"the solver's plan opens {y.sum()} sites > max_open = {max_open}")
+    return objective, assignment
+
+
+# ----------------------------------------------------------------------------------------------
+# OR-Library readers
+# ----------------------------------------------------------------------------------------------
+
+
+def read_orlib_pmed(path) -> PMedianInstance:
+    """Read an OR-Library p-median file (pmed1 ... pmed40) into a shortest-path cost matrix.
+
+    The first line is ``n edges p``; each further line ``i j cost`` is an undirected edge between
+    vertices numbered from 1. When a pair appears more than once, the last line sets its cost.
+    The cost matrix holds all-pairs shortest-path lengths over that graph.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+
+    Returns
+    -------
+    PMedianInstance
+        ``(cost, p)`` with ``cost`` an n x n float array.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as fh:
+    ...     _ = fh.write("3 3 1\\n1 2 5\\n2 3 1\\n1 2 2\\n")
+    >>> inst = read_orlib_pmed(fh.name); os.unlink(fh.name)
+    >>> inst.p, inst.cost[0].tolist()
+    (1, [0.0, 2.0, 3.0])
+    """
+    from scipy.sparse.csgraph import shortest_path
+
+    tokens = Path(path).read_text().split()
+    if len(tokens) < 3:
+        raise InputError(f"{path}: expected a first line 'n edges p'")
+    n, n_edges, p = (int(t) for t in tokens[:3])
+    data = np.asarray(tokens[3:], dtype=float)
+    if data.size != 3 * n_edges:
+        raise InputError(f"{path}: header announces {n_edges} edges, found {data.size / 3:g}")
+    edges = data.reshape(-1, 3)
+    i = edges[:, 0].astype(np.int64) - 1
+    j = edges[:, 1].astype(np.int64) - 1
+    if i.min() < 0 or j.min() < 0 or max(i.max(), j.max()) >= n:
+        raise InputError(f"{path}: vertex numbers must lie in 1..{n}")
+    lo, hi = np.minimum(i, j), np.maximum(i, j)
+    key = lo * n + hi
+    # the last line for a pair wins: keep the last occurrence of each key
+    _, last_rev = np.unique(key[::-1], return_index=True)
+    last = key.size - 1 - last_rev
+    lo, hi, w = lo[last], hi[last], edges[last, 2]
+    graph = sp.coo_matrix((w, (lo, hi)), shape=(n, n)).tocsr()
+    cost = shortest_path(graph, method="D", directed=False)
+    return PMedianInstance(cost, p)
+
+
+def read_orlib_cap(path, capacity: float | None = None) -> CapInstance:
+    """Read an OR-Library capacitated warehouse location file (cap41 ... cap134, capa/b/c).
+
+    Format: ``m n``; m lines ``capacity fixed_cost``; then per customer its demand followed by m
+    costs of serving all of its demand from each site. capa/b/c write the word ``capacity``
+    instead of a number: pass ``capacity`` to set it (it also overrides numeric capacities).
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+    capacity : float, optional
+        Capacity of every site; required when the file writes ``capacity``.
+
+    Returns
+    -------
+    CapInstance
+        ``service_cost`` (customers x sites), ``open_cost``, ``demand``, ``capacity``.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as fh:
+    ...     _ = fh.write("2 1\\n 10 7.5\\n 20 3\\n 4\\n 1.5 2.5\\n")
+    >>> inst = read_orlib_cap(fh.name); os.unlink(fh.name)
+    >>> inst.capacity.tolist(), inst.open_cost.tolist(), inst.service_cost.tolist()
+    ([10.0, 20.0], [7.5, 3.0], [[1.5, 2.5]])
+    """
+    tokens = Path(path).read_text().split()
+    m, n = int(tokens[0]), int(tokens[1])
+    site = tokens[2 : 2 + 2 * m]
+    cap_tokens, fixed = site[0::2], np.asarray(site[1::2], dtype=float)
+    if capacity is not None:
+        cap = np.full(m, float(capacity))
+    elif any(t.lower() == "capacity" for t in cap_tokens):
+        raise InputError(f"{path} gives no numeric capacities; pass capacity=...")
+    else:
+        cap = np.asarray(cap_tokens, dtype=float)
+    rest = np.asarray(tokens[2 + 2 * m :], dtype=float)
+    if rest.size != n * (m + 1):
+        raise InputError(f"{path}: expected {n} customers x (1 + {m}) numbers, found {rest.size}")
+    block = rest.reshape(n, m + 1)
+    return CapInstance(block[:, 1:].copy(), fixed, block[:, 0].copy(), cap)
