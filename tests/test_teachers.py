@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from allocator.errors import Infeasible, InputError
 from allocator.metrics import allocation_r2
+from allocator.planners import teachers
 from allocator.planners.teachers import (
     CATEGORIES,
     TeacherPolicy,
@@ -24,6 +25,7 @@ from allocator.planners.teachers import (
     plan_teachers,
 )
 from allocator.region import SETTLEMENT_COLUMNS, Region
+from allocator.solver import SolverOptions, solve_matrix
 from allocator.standards import required_staff
 from allocator.synth import make_region
 
@@ -448,6 +450,26 @@ def test_more_posts_never_leave_a_larger_shortfall():
         totals.append(plan.headline()["weighted_shortfall_after"])
     assert all(a >= b - 1e-6 for a, b in zip(totals, totals[1:], strict=False))
     assert totals[-1] <= totals[0]
+
+
+def test_lp_first_stages_reach_the_mip_optima(monkeypatch):
+    # A backbone share of 50 % makes some LP optima fractional, so the rounding and local-MIP
+    # paths run; every stage must still reach the optimum of the whole MIP solved exactly.
+    region = make_region(schools=40, seed=1)
+    policy = TeacherPolicy(backbone_share=0.5)
+    fast = plan_teachers(region, policy)
+    assert set(fast.solves["method"]) - {"lp"}
+
+    def mip_stage(model, c, A, rl, ru, cl, cu, groups, options, previous, integral=False):
+        sol = solve_matrix(c, A, rl, ru, cl, cu, model.integ, options=SolverOptions(mip_gap=0.0))
+        return teachers._complete(model, sol.x), sol.info, "mip"
+
+    monkeypatch.setattr(teachers, "_solve_stage", mip_stage)
+    exact = plan_teachers(region, policy)
+    assert list(exact.solves["stage"]) == list(fast.solves["stage"])
+    assert np.allclose(fast.solves["objective"], exact.solves["objective"], rtol=1e-7, atol=1e-6)
+    for key in ("weighted_shortfall_after", "hires"):
+        assert fast.headline()[key] == pytest.approx(exact.headline()[key])
 
 
 # --------------------------------------------------------------------------- plan object, policy

@@ -71,17 +71,19 @@ Objective, lexicographic:
 1. min sum_ik w_k P_i s_ik / need_ik: the pupil-weighted shortfall, i.e. pupils times the share of
    their school's requirement that is missing, summed over the needs (weights ``need_weights``);
 1b. min sum h_ic: the fewest hires that reach that shortfall (hires staff schools; they are not
-   used to free more teachers for rotation); among as many, general posts rather than qualified
-   or PE/arts ones where no need asks for those (a weight 1 + 1e-5 on the latter);
+   used to free more teachers for rotation);
 2. min sum_k g_k: the urban-rural gap in backbone teachers per 100 pupils, linearised as the rural
    schools' shortfall against the urban rate before the plan, counted in teachers (one-sided:
    rural behind urban; a plan does not push rural schools past the urban rate for its own sake);
-3. min sum x_ijc (move_weight + minute_weight * t_ij): fewest moves, shortest journeys (plus the
-   same 1e-5 per qualified or PE/arts post).
+3. min sum x_ijc (move_weight + minute_weight * t_ij): fewest moves, shortest journeys; plus
+   1e-5 per qualified or PE/arts post, so that among as many posts general ones are preferred
+   where no need asks for a category.
 
 Each stage keeps what the stages before achieved: every shortfall s_ik and every county's g_k
 stay at most their values in the previous stage's plan (column bounds), and the hires at most
-their number. This keeps the weighted optimum of stage 1 and the optimum of stage 2 exactly, and,
+their number (1b and 2 are solved as one, with the weights (G + 1) on hires and 1 on the gap,
+G a bound on the gap: both are whole numbers, so this orders them exactly). This keeps the
+weighted optimum of stage 1 and the optimum of stage 2 exactly, and,
 unlike a weighted-sum row with a tolerance, keeps the model nearly a network flow: its LP
 relaxation is then usually integral, which is what makes it fast.
 
@@ -970,17 +972,26 @@ def _blocks(region: Region, d: _Data, policy: TeacherPolicy):
 # =========================================================================== block model
 @dataclass
 class _Model:
+    """One block's model as arrays. Columns: moves x | hires h | out flows | in flows | shortfall
+    s | gap g. out_ic = sum_j x_ijc and in_jc = sum_i x_ijc are columns of their own, defined by
+    equality rows, so that a move column has 2 nonzeros instead of one per constraint it touches
+    (the LP is then a transportation problem with side constraints on the aggregate flows)."""
+
     n: int
     nx: int
     nh: int
     ns: int
     ng: int
+    s0: int
+    g0: int
     xi: np.ndarray  # local sender
     xj: np.ndarray  # local receiver
     xc: np.ndarray
     xm: np.ndarray
     hi: np.ndarray
     hc: np.ndarray
+    out_cols: np.ndarray  # column of out_ic at flat index c * n + i (-1: none)
+    in_cols: np.ndarray  # column of in_jc at flat index c * n + j (-1: none)
     si: np.ndarray
     sk: np.ndarray
     A: sp.csr_matrix
@@ -994,19 +1005,21 @@ class _Model:
     c_gap: np.ndarray
     c_move: np.ndarray
     hire_cols: np.ndarray
-    quota_rows: np.ndarray  # row index of each sender's total-out row (-1: none)
+    quota_rows: np.ndarray  # row index of each school's total-out row (-1: none)
+    has_out: np.ndarray  # school has outgoing move columns
     share_rows: np.ndarray  # rows of the backbone-share constraints
     share_county: list  # county (or school id) of each backbone-share row
     s_rows: np.ndarray  # the row defining each shortfall column
     g_rows: np.ndarray  # the row defining each gap column
+    gap_bound: float  # the sum of the gap columns cannot exceed this
 
 
 def _build(d: _Data, idx: np.ndarray, pairs, counties: list[str], caps, policy, standard):
     n = len(idx)
-    local = {int(g): k for k, g in enumerate(idx)}
+    local = np.full(len(d.ids), -1, dtype=np.int64)
+    local[idx] = np.arange(n)
     gi, gj, gm = pairs
-    li = np.array([local[int(v)] for v in gi], dtype=np.int64)
-    lj = np.array([local[int(v)] for v in gj], dtype=np.int64)
+    li, lj = local[gi], local[gj]
     elig = d.elig[idx]
     xi, xj, xc, xm = [], [], [], []
     for c in range(4):
@@ -1026,9 +1039,34 @@ def _build(d: _Data, idx: np.ndarray, pairs, counties: list[str], caps, policy, 
     hc = np.tile(hire_cats, len(h_school))
     nh = len(hi)
 
+    # aggregate flows: one column per (school, category) that sends / receives
+    out_flat = np.unique(xc * n + xi)
+    in_flat = np.unique(xc * n + xj)
+    no, ni = len(out_flat), len(in_flat)
+    h0, o0 = nx, nx + nh
+    i0 = o0 + no
+    out_cols = np.full(4 * n, -1, dtype=np.int64)
+    out_cols[out_flat] = o0 + np.arange(no)
+    in_cols = np.full(4 * n, -1, dtype=np.int64)
+    in_cols[in_flat] = i0 + np.arange(ni)
+
+    # heads each school can lose at most, per need and in all (0 if it sends nobody)
+    out_cat = np.zeros((n, 4), dtype=np.int64)
+    oi, oc = out_flat % n, out_flat // n
+    out_cat[oi, oc] = elig[oi, oc]
+    has_out = out_cat.sum(axis=1) > 0
+    cap = d.out_cap[idx]
+    loss = np.minimum(
+        cap[:, None],
+        np.column_stack(
+            [out_cat.sum(axis=1), out_cat[:, _B] + out_cat[:, _Q], out_cat[:, _B], out_cat[:, _E]]
+        ),
+    )
     need = d.need[idx]
+    cur = d.current[idx]
     weight = d.weight[idx]
-    si, sk = np.nonzero((need > 0) & (weight > 0))
+    # a shortfall column only where the school can be short after the plan
+    si, sk = np.nonzero((need > cur - loss) & (weight > 0))
     ns = len(si)
 
     compulsory = d.compulsory[idx]
@@ -1042,27 +1080,31 @@ def _build(d: _Data, idx: np.ndarray, pairs, counties: list[str], caps, policy, 
         if pu > 0 and pr > 0:
             gap_counties.append((c, pu, pr))
     ng = len(gap_counties)
-    ncol = nx + nh + ns + ng
-    h0, s0, g0 = nx, nx + nh, nx + nh + ns
+    s0 = i0 + ni
+    g0 = s0 + ns
+    ncol = g0 + ng
 
-    # net change of each category at each school: rows c * n + i
-    xcols = np.arange(nx)
-    net = sp.csr_matrix(
-        (
-            np.concatenate([np.ones(nx), -np.ones(nx), np.ones(nh)]),
-            (
-                np.concatenate([xc * n + xj, xc * n + xi, hc * n + hi]),
-                np.concatenate([xcols, xcols, h0 + np.arange(nh)]),
-            ),
-        ),
-        shape=(4 * n, ncol),
-    )
-    out_c = sp.csr_matrix((np.ones(nx), (xc * n + xi, xcols)), shape=(4 * n, ncol))
-    net_b, net_q, net_e, net_g = (net[k * n : (k + 1) * n] for k in range(4))
-    staff_net = (net_b + net_q + net_e + net_g).tocsr()
-    need_net = {0: staff_net, 1: (net_b + net_q).tocsr(), 2: net_b.tocsr(), 3: net_e.tocsr()}
-    out_total = (out_c[0:n] + out_c[n : 2 * n] + out_c[2 * n : 3 * n] + out_c[3 * n :]).tocsr()
-    out_b = out_c[0:n].tocsr()
+    def rows_of(entries_row, entries_col, entries_val, nrows):
+        return sp.csr_matrix((entries_val, (entries_row, entries_col)), shape=(nrows, ncol))
+
+    # per (school, category): out column, in column, hire column (flat index c * n + i)
+    def flow_rows(sign_out, sign_in, sign_hire, cats, schools):
+        """Rows (one per school) summing the school's flows of the given categories."""
+        r, c_, v = [], [], []
+        pos = {int(i): k for k, i in enumerate(schools)}
+        for cat in cats:
+            flat = cat * n + schools
+            for cols, sign in ((out_cols[flat], sign_out), (in_cols[flat], sign_in)):
+                keep = cols >= 0
+                r.append(np.flatnonzero(keep))
+                c_.append(cols[keep])
+                v.append(np.full(int(keep.sum()), sign, dtype=float))
+        if nh and sign_hire:
+            hmask = np.isin(hc, cats) & np.isin(hi, schools)
+            r.append(np.array([pos[int(i)] for i in hi[hmask]], dtype=np.int64))
+            c_.append(h0 + np.flatnonzero(hmask))
+            v.append(np.full(int(hmask.sum()), sign_hire, dtype=float))
+        return rows_of(np.concatenate(r), np.concatenate(c_), np.concatenate(v), len(schools))
 
     blocks, rl, ru, groups = [], [], [], []
 
@@ -1075,47 +1117,78 @@ def _build(d: _Data, idx: np.ndarray, pairs, counties: list[str], caps, policy, 
         ru.append(np.broadcast_to(np.asarray(upper, float), (matrix.shape[0],)))
         groups.extend(group if isinstance(group, list) else [group] * matrix.shape[0])
 
-    row_count = 0
-
     def rows_so_far():
         return sum(b.shape[0] for b in blocks)
 
-    # eligibility per category
-    ncat_cols = np.diff(out_c.indptr)
-    cat_rows = np.flatnonzero(ncat_cols > 1)
-    add(out_c[cat_rows], -np.inf, elig.reshape(-1, order="F")[cat_rows], "eligible")
-    # total out: quota and cap
-    senders = np.flatnonzero(np.diff(out_total.indptr) > 0)
-    quota = d.quota[idx]
-    cap = d.out_cap[idx]
-    row_count = rows_so_far()
-    quota_rows = np.full(n, -1, dtype=np.int64)
-    quota_rows[senders] = row_count + np.arange(len(senders))
+    # flow definitions: out_ic - sum_j x_ijc = 0 and in_jc - sum_i x_ijc = 0
+    xcols = np.arange(nx)
+    out_pos = np.searchsorted(out_flat, xc * n + xi)
+    in_pos = np.searchsorted(in_flat, xc * n + xj)
     add(
-        out_total[senders],
-        quota[senders],
-        cap[senders],
-        ["rotation_quota" if q > 0 else "eligible" for q in quota[senders]],
+        rows_of(
+            np.concatenate([out_pos, np.arange(no)]),
+            np.concatenate([xcols, o0 + np.arange(no)]),
+            np.concatenate([-np.ones(nx), np.ones(no)]),
+            no,
+        ),
+        0.0,
+        0.0,
+        "flow",
     )
-    # senders keep their requirement (or where they started, if below)
-    T = d.current[idx, 0]
+    add(
+        rows_of(
+            np.concatenate([in_pos, np.arange(ni)]),
+            np.concatenate([xcols, i0 + np.arange(ni)]),
+            np.concatenate([-np.ones(nx), np.ones(ni)]),
+            ni,
+        ),
+        0.0,
+        0.0,
+        "flow",
+    )
+    all_cats = np.arange(4)
+    # total out of each sender: the quota, and the cap where the category caps do not bound it
+    quota = d.quota[idx]
+    senders = np.flatnonzero(has_out)
+    total_rows = senders[(quota[senders] > 0) | (cap[senders] < out_cat[senders].sum(axis=1))]
+    quota_rows = np.full(n, -1, dtype=np.int64)
+    quota_rows[total_rows] = rows_so_far() + np.arange(len(total_rows))
+    add(
+        flow_rows(1.0, 0.0, 0.0, all_cats, total_rows),
+        quota[total_rows],
+        cap[total_rows],
+        ["rotation_quota" if q > 0 else "eligible" for q in quota[total_rows]],
+    )
+    # senders keep their requirement (or where they started, if below), where they could not
+    T = cur[:, 0]
     req = need[:, 0]
-    add(staff_net[senders], np.minimum(req, T)[senders] - T[senders], np.inf, "sender_requirement")
+    keep = senders[T[senders] - loss[senders, 0] < np.minimum(req, T)[senders]]
+    add(
+        flow_rows(-1.0, 1.0, 1.0, all_cats, keep),
+        np.minimum(req, T)[keep] - T[keep],
+        np.inf,
+        "sender_requirement",
+    )
     if policy.receiver_headroom_share is not None:
-        receivers = np.flatnonzero(np.bincount(xj, minlength=n) > 0)
+        receivers = np.unique(xj)
         top = np.maximum(T, np.ceil(np.round((1 + policy.receiver_headroom_share) * req, 9)))
-        add(staff_net[receivers], -np.inf, (top - T)[receivers], "receiver_headroom")
+        add(
+            flow_rows(-1.0, 1.0, 1.0, all_cats, receivers),
+            -np.inf,
+            (top - T)[receivers],
+            "receiver_headroom",
+        )
     # shortfall definitions: s_ik + net_k(i) >= need_ik - current_ik
+    counts_for = {0: all_cats, 1: np.array([_B, _Q]), 2: np.array([_B]), 3: np.array([_E])}
     s_rows = np.zeros(ns, dtype=np.int64)
     g_rows = np.zeros(ng, dtype=np.int64)
-    cur = d.current[idx]
     for k in range(4):
         rows = np.flatnonzero(sk == k)
         if len(rows) == 0:
             continue
         schools = si[rows]
-        m = need_net[k][schools] + sp.csr_matrix(
-            (np.ones(len(rows)), (np.arange(len(rows)), s0 + rows)), shape=(len(rows), ncol)
+        m = flow_rows(-1.0, 1.0, 1.0, counts_for[k], schools) + rows_of(
+            np.arange(len(rows)), s0 + rows, np.ones(len(rows)), len(rows)
         )
         s_rows[rows] = rows_so_far() + np.arange(len(rows))
         add(m, need[schools, k] - cur[schools, k], np.inf, "shortfall")
@@ -1127,53 +1200,56 @@ def _build(d: _Data, idx: np.ndarray, pairs, counties: list[str], caps, policy, 
     share_rows, share_label = [], []
     if beta > 0:
         for c in counties:
-            members = np.flatnonzero(rot & (county == c))
-            members = members[np.isin(members, senders)]
+            members = np.flatnonzero(rot & (county == c) & has_out)
             if len(members) == 0:
                 continue
-            row = out_b[members].sum(axis=0) - beta * out_total[members].sum(axis=0)
+            row = flow_rows(1.0, 0.0, 0.0, np.array([_B]), members).sum(axis=0) - beta * (
+                flow_rows(1.0, 0.0, 0.0, all_cats, members).sum(axis=0)
+            )
             share_rows.append(rows_so_far())
             share_label.append(c)
             add(sp.csr_matrix(row), 0.0, np.inf, "backbone_share")
         if policy.backbone_share_scope == "school":
-            members = np.flatnonzero(rot)
-            members = members[np.isin(members, senders)]
+            members = np.flatnonzero(rot & has_out)
             least = np.ceil(np.round(beta * quota[members], 9))
             share_rows.extend(rows_so_far() + np.arange(len(members)))
             share_label.extend(d.ids[idx][members])
-            add(out_b[members], least, np.inf, "backbone_share")
+            add(flow_rows(1.0, 0.0, 0.0, np.array([_B]), members), least, np.inf, "backbone_share")
     # hiring quota per county
     for c in counties:
         if math.isfinite(caps[c]) and caps[c] > 0:
             cols = h0 + np.flatnonzero(county[hi] == c)
             if len(cols):
-                m = sp.csr_matrix((np.ones(len(cols)), (np.zeros(len(cols), int), cols)), (1, ncol))
+                m = rows_of(np.zeros(len(cols), dtype=np.int64), cols, np.ones(len(cols)), 1)
                 add(m, -np.inf, caps[c], "hiring_quota")
     # urban-rural gap: g_k + net backbone into rural schools >= ceil(P_R * U0 / 100) - B_R
     B_now = cur[:, 2].astype(float)
+    gap_bound = 0.0
     for k, (c, pu, pr) in enumerate(gap_counties):
         in_c = (county == c) & compulsory
         urban = np.flatnonzero(in_c & (area == "urban"))
         rural = np.flatnonzero(in_c & (area == "rural"))
-        row = sp.csr_matrix(net_b[rural].sum(axis=0)) + sp.csr_matrix(
-            ([1.0], ([0], [g0 + k])), shape=(1, ncol)
+        row = sp.csr_matrix(flow_rows(-1.0, 1.0, 0.0, np.array([_B]), rural).sum(axis=0)) + rows_of(
+            [0], [g0 + k], [1.0], 1
         )
         target = math.ceil(round(pr * B_now[urban].sum() / pu, 9))
         g_rows[k] = rows_so_far()
         add(row, target - B_now[rural].sum(), np.inf, "gap")
+        # g_k is at most what rural schools lack now plus the backbone teachers they can send
+        gap_bound += max(0.0, target - B_now[rural].sum()) + float(elig[rural, _B].sum())
     A = sp.vstack(blocks, format="csr") if blocks else sp.csr_matrix((0, ncol))
     cl = np.zeros(ncol)
     cu = np.full(ncol, np.inf)
     cu[:nx] = elig[xi, xc]
     if nh:
         cu[h0 : h0 + nh] = [caps[c] for c in county[hi]]
+    cu[o0 : o0 + no] = elig[oi, oc]  # only eligible teachers of each category rotate
     integ = np.zeros(ncol, dtype=bool)
     integ[: nx + nh] = True
     c_short = np.zeros(ncol)
     c_short[s0 : s0 + ns] = weight[si, sk]
     c_gap = np.zeros(ncol)
-    if ng:
-        c_gap[g0:] = 1.0
+    c_gap[g0:] = 1.0
     c_move = np.zeros(ncol)
     c_move[:nx] = policy.move_weight + policy.minute_weight * xm
     c_move[h0 : h0 + nh] = 1e-5 * (hc != _G)  # keep general posts preferred (see stage 1b)
@@ -1185,12 +1261,16 @@ def _build(d: _Data, idx: np.ndarray, pairs, counties: list[str], caps, policy, 
         nh=nh,
         ns=ns,
         ng=ng,
+        s0=s0,
+        g0=g0,
         xi=xi,
         xj=xj,
         xc=xc,
         xm=xm,
         hi=hi,
         hc=hc,
+        out_cols=out_cols,
+        in_cols=in_cols,
         si=si,
         sk=sk,
         A=A,
@@ -1205,56 +1285,66 @@ def _build(d: _Data, idx: np.ndarray, pairs, counties: list[str], caps, policy, 
         c_move=c_move,
         hire_cols=hire_cols,
         quota_rows=quota_rows,
+        has_out=has_out,
         share_rows=np.array(share_rows, dtype=np.int64),
         share_county=share_label,
         s_rows=s_rows,
         g_rows=g_rows,
+        gap_bound=gap_bound,
     )
 
 
 def _solve_block(model: _Model, options: SolverOptions, record):
-    """Solve the lexicographic stages; return the final column values (integers rounded)."""
+    """Solve the lexicographic stages; return the final column values (integers rounded).
+
+    Stages 1b (hires) and 2 (gap) are solved together: both objectives are whole numbers in an
+    integer plan, so ``(G + 1) * hires + gap``, with G an upper bound on the gap, orders them
+    exactly, and saves a solve per county.
+    """
     A, rl, ru, groups = model.A, model.rl, model.ru, list(model.groups)
     cl, cu = model.cl, model.cu.copy()
     x = None
 
-    def run(stage, c):
+    def run(stage, c, integral=False):
         nonlocal x
-        x, info, method = _solve_stage(model, c, A, rl, ru, cl, cu, groups, options, x)
+        x, info, method = _solve_stage(
+            model, c, A, rl, ru, cl, cu, groups, options, x, integral=integral
+        )
         record(stage, info, method)
 
-    k, s0, g0 = model.nx + model.nh, model.nx + model.nh, model.nx + model.nh + model.ns
+    s0, g0 = model.s0, model.g0
     run("shortfall", model.c_short)
     cu[s0 : s0 + model.ns] = x[s0 : s0 + model.ns]  # keep every school's shortfall
+    hires = float(model.hire_cols @ x) if model.nh else 0.0
+    if hires > 0.5 or model.ng:
+        c = model.c_gap + (model.gap_bound + 1.0) * model.hire_cols
+        run("hires+gap" if hires > 0.5 else "gap", c, integral=True)
+        cu[g0 : g0 + model.ng] = x[g0 : g0 + model.ng]  # keep every county's gap
     if model.nh:
-        if float(model.hire_cols @ x) > 0.5:
-            # fewest hires; among as many, general posts before qualified / PE-arts ones unless
-            # a need asks for them (1e-5 per post cannot outweigh a whole post below 1e5 posts)
-            special = np.zeros_like(model.hire_cols)
-            special[model.nx : model.nx + model.nh] = model.hc != _G
-            run("hires", model.hire_cols + 1e-5 * special)
         hires = round(float(model.hire_cols @ x))
         A = sp.vstack([A, sp.csr_matrix(model.hire_cols[None, :])], format="csr")
         rl, ru = np.append(rl, -np.inf), np.append(ru, hires)
         groups.append("fixed_hires")
-    if model.ng:
-        run("gap", model.c_gap)
-        cu[g0 : g0 + model.ng] = x[g0 : g0 + model.ng]  # keep every county's gap
-    if model.nx:
+    if model.nx or model.nh:
         run("moves", model.c_move)
     if x is None:  # nothing to decide
         x = _complete(model, np.zeros(A.shape[1]))
-    return x[: k + model.ns + model.ng]
+    return x
 
 
 def _complete(model: _Model, x):
-    """Round the integer columns and give shortfall and gap columns their least feasible values."""
+    """Round the move and hire columns; give flow, shortfall and gap columns their values."""
     x = np.array(x, dtype=float)
-    k = model.nx + model.nh
+    n, nx, k = model.n, model.nx, model.nx + model.nh
     x[:k] = np.round(x[:k])
     x[k:] = 0.0
+    for cols, school in ((model.out_cols, model.xi), (model.in_cols, model.xj)):
+        flow = np.zeros(4 * n)
+        np.add.at(flow, model.xc * n + school, x[:nx])
+        have = cols >= 0
+        x[cols[have]] = flow[have]
     r = model.A @ x
-    s0, g0 = k, k + model.ns
+    s0, g0 = model.s0, model.g0
     x[s0 : s0 + model.ns] = np.maximum(0.0, model.rl[model.s_rows] - r[model.s_rows])
     x[g0 : g0 + model.ng] = np.maximum(0.0, model.rl[model.g_rows] - r[model.g_rows])
     return x
@@ -1269,14 +1359,16 @@ def _feasible(A, rl, ru, cl, cu, x) -> bool:
     )
 
 
-def _solve_stage(model, c, A, rl, ru, cl, cu, groups, options, previous):
+def _solve_stage(model, c, A, rl, ru, cl, cu, groups, options, previous, integral=False):
     """One stage of the MIP, solved through its LP relaxation where possible.
 
     The model is nearly a network flow, so the LP optimum is usually integral or has a few
     fractional columns. Then every column not touching a school of a fractional column is fixed
     at its LP value and the rest is solved as a small MIP. A result is accepted as optimal when it
     is feasible and within ``mip_gap`` of the LP bound; otherwise the whole stage is solved as a
-    MIP, started from the best plan found.
+    MIP, started from the best plan found. With ``integral`` (an objective that is a whole
+    number in every integer plan) a plan is optimal exactly when it reaches the LP bound rounded
+    up, and the MIP is asked to prove that.
     """
     lp = solve_matrix(c, A, rl, ru, cl, cu, None, options=options, row_groups=groups)
     bound = float(c @ lp.x)
@@ -1308,13 +1400,16 @@ def _solve_stage(model, c, A, rl, ru, cl, cu, groups, options, previous):
             continue
         objective = float(c @ x)
         gap = max(objective - bound, 0.0) / max(abs(objective), 1.0)
-        if gap <= options.mip_gap:
+        proven = objective < bound + 1.0 - 1e-6 if integral else gap <= options.mip_gap
+        if proven:
+            gap = 0.0 if integral else gap
             return x, SolveInfo("optimal", objective, bound, gap, seconds, lp.info.solver), method
         best = x
     if best is None and previous is not None and _feasible(A, rl, ru, cl, cu, previous):
         best = previous
+    mip_options = dataclasses.replace(options, mip_gap=0.0) if integral else options
     mip = solve_matrix(
-        c, A, rl, ru, cl, cu, model.integ, options=options, row_groups=groups, start=best
+        c, A, rl, ru, cl, cu, model.integ, options=mip_options, row_groups=groups, start=best
     )
     x = _complete(model, mip.x)
     if not _feasible(A, rl, ru, cl, cu, x):
@@ -1362,7 +1457,7 @@ def _diagnose(d, idx, model, counties, policy, standard) -> Infeasible:
                 short_schools.append((v, i))
                 total_short += v
         # rotation schools without any allowed move have no quota row at all
-        no_row = np.flatnonzero(in_c & d.rotation_school[idx] & (model.quota_rows < 0))
+        no_row = np.flatnonzero(in_c & d.rotation_school[idx] & ~model.has_out)
         for i in no_row:
             short_schools.append((float(quota[i]), int(i)))
             total_short += quota[i]
@@ -1552,7 +1647,7 @@ def plan_teachers(
         if progress is not None:
             progress(f"county {b + 1}/{len(blocks)} {label}")
         model = _build(d, idx, pairs, members, caps, policy, standard)
-        if (d.rotation_school[idx] & (model.quota_rows < 0)).any():
+        if (d.rotation_school[idx] & ~model.has_out).any():
             # a rotation school with nowhere to send anyone: no solve can meet its quota
             raise _diagnose(d, idx, model, members, policy, standard)
 
