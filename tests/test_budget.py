@@ -565,9 +565,12 @@ def test_summary_and_headline_report_the_plan():
     assert plan.counties["spent"].sum() == pytest.approx(plan.spent)
 
 
-def test_cbc_agrees_with_highs():
+@pytest.mark.parametrize(
+    "objective, relax", [("shortfall", False), ("gap", True), ("lexicographic", True)]
+)
+def test_cbc_agrees_with_highs(objective, relax):
     region = region_of(25, 2)
-    policy = BudgetPolicy(budget=8e6)
+    policy = BudgetPolicy(budget=8e6, objective=objective, relax=relax)
     highs = plan_budget(region, policy, options=FAST)
     cbc = plan_budget(region, policy, options=SolverOptions(solver="cbc", mip_gap=1e-7))
     assert cbc.solve_info.solver == "cbc"

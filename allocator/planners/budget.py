@@ -884,7 +884,7 @@ class _Model:
 
     def units(self, sol) -> np.ndarray:
         x = sol.x[: self.nx] * self.scale
-        return _clean_units(x, self.data, self.integer_x)
+        return _clean_units(x, self.data, self.integer_x, self.scale)
 
     def start_from(self, units: np.ndarray) -> np.ndarray:
         """A full column vector for a MIP start from units (u and g at their implied values)."""
@@ -895,13 +895,17 @@ class _Model:
         return np.concatenate([units / self.scale, sf, g])
 
 
-def _clean_units(x, data: _Data, integer_x) -> np.ndarray:
-    """Round whole units at 0.5, clip solver noise at 0 and at the caps, drop dust."""
+def _clean_units(x, data: _Data, integer_x, scale) -> np.ndarray:
+    """Round whole units at 0.5, clip solver noise at 0 and at the caps, drop dust.
+
+    Noise is judged on the solver's (scaled) columns: up to 1e-6 of a scaled unit or of the value
+    (CBC reports about 8 significant digits); anything larger is left for the verification."""
     cap = data.cap.ravel()
+    noise = 1e-6 * np.maximum(scale, np.abs(x))
     x = np.where(integer_x, np.round(x), x)
+    x = np.where((x < 0) & (x > -noise), 0.0, x)
     x = np.where(np.abs(x) < 1e-9 * np.maximum(1.0, np.where(np.isinf(cap), 1.0, cap)), 0.0, x)
-    x = np.where((x < 0) & (x > -1e-7), 0.0, x)
-    over = (x > cap) & (x <= cap * (1 + 1e-9) + 1e-7)
+    over = (x > cap) & (x <= cap + noise)
     x = np.where(over, cap, x)
     dust = (~integer_x) & (x * data.cost.ravel() < 1e-3)
     return np.where(dust, 0.0, x)
@@ -1447,7 +1451,7 @@ def _solve_plan(data, policy, options, progress, relax=None) -> BudgetPlan:
     if policy.objective in ("minimax", "lexicographic"):
         say("stage 1/3: minimax" if policy.objective == "lexicographic" else "solving (minimax)")
         units, info, z_star, dual = model.minimax(opts, say)
-        units = _clean_units(units, data, integral)
+        units = _clean_units(units, data, integral, model.scale)
         stages.append(("minimax", info))
     if policy.objective == "lexicographic":
         say("stage 2/3: shortfall")
@@ -1702,7 +1706,7 @@ def min_cost_to_comply(
         options=options or SolverOptions(),
         row_groups=groups,
     )
-    units = _clean_units(sol.x[:nx] * scale, data, integer_x)
+    units = _clean_units(sol.x[:nx] * scale, data, integer_x, scale)
     say("verifying")
     after = _verify(data, None, units, integer_x)
     spent = float((units * data.cost.ravel()).sum())
