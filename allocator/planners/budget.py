@@ -1,4 +1,4 @@
-"""Balanced budget planner: spend a capital and staff budget to lift the weakest schools to the standard.
+"""Balanced budget planner: spend a capital and staff budget to lift the weakest schools.
 
 Model
 -----
@@ -51,6 +51,10 @@ Least cost to comply (:func:`min_cost_to_comply`): min sum c x subject to, for e
 and each assessed indicator i it misses, ``sum_j a[k,i,j] x >= (T - v0) y[k,i]`` with y binary (a
 big-M row with the tightest M, the gap itself), ``sum_i y[k,i] >= min_met - met0[k]``, and, when the
 standard sets ``floor_share``, ``v >= floor_share * T`` for every indicator.
+
+Marginal value of a yuan (:func:`budget_frontier`): minus the LP dual of the budget row, i.e. the
+objective's fall per extra yuan; for minimax it is 1 / (-dC/dz) at z*, the same number the budget
+row of the one-LP form would give. A MILP plan's marginal value comes from its LP relaxation.
 
 Every solve is verified: spending within the budget (1e-6 relative) and every cap, no negative units,
 whole units where required (solver values rounded at 0.5, then re-checked), and the indicators
