@@ -681,7 +681,7 @@ def _split_heads(T, Q, B, E):
     >>> m, locked = _split_heads(np.array([10, 5]), np.array([4, 4]), np.array([2, 5]),
     ...                          np.array([3, 2]))
     >>> m.tolist(), locked.tolist()
-    ([[2, 2, 3, 3], [3, 0, 0, 0]], [0, 2])
+    ([[2, 2, 3, 3], [2, 0, 0, 0]], [0, 3])
     """
     T, Q, B, E = (np.asarray(v, dtype=np.int64) for v in (T, Q, B, E))
     bq = np.minimum(B, Q)
