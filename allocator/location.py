@@ -502,6 +502,8 @@ class _PMedian:
         """Solve the radius model over the usable sites; update bounds. True if stopped early."""
         model = _radius_model(self.pairs, self.w, self.p, usable, forced)
         upper_at_close = getattr(self, "closed_for", math.inf)
+        if model is None and self.best_sites is None:
+            raise Infeasible("some client has no allowed site", {})
         if model is None:  # no plan within the usable sites beats the closing upper bound
             self.lower = max(self.lower, min(upper_at_close, self.best))
             return False
@@ -529,7 +531,12 @@ class _PMedian:
                 row_groups=model.groups,
                 start=start,
             )
-        except Infeasible:
+        except Infeasible as exc:
+            if self.best_sites is None:
+                raise Infeasible(
+                    f"no choice of p = {self.p} sites gives every client an allowed open site",
+                    exc.violations,
+                ) from None
             self.lower = max(self.lower, min(upper_at_close, self.best))
             return False
         except SolverError:

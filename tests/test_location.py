@@ -1,0 +1,364 @@
+"""Tests of allocator.location against OR-Library optima, brute force and invariants."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from scipy.optimize import linprog
+
+import allocator.location as location
+from allocator.errors import Infeasible, InputError
+from allocator.location import (
+    facility_location,
+    p_median,
+    read_orlib_cap,
+    read_orlib_pmed,
+)
+from allocator.solver import SolverOptions
+
+
+def _orlib() -> Path:
+    env = os.environ.get("ALLOCATOR_ORLIB")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[1].parent / "shared" / "data" / "orlib"
+
+
+ORLIB = _orlib()
+needs_orlib = pytest.mark.skipif(
+    not ORLIB.is_dir(), reason=f"OR-Library data not found at {ORLIB} (set ALLOCATOR_ORLIB)"
+)
+
+
+def _pmed_opt() -> dict[str, float]:
+    lines = (ORLIB / "pmed" / "pmedopt.txt").read_text().splitlines()[1:]
+    return {a: float(b) for a, b in (line.split() for line in lines if line.strip())}
+
+
+def _cap_opt() -> dict[str, float]:
+    out = {}
+    for line in (ORLIB / "cap" / "capopt.txt").read_text().splitlines()[1:]:
+        parts = line.split()
+        if len(parts) == 2 and parts[0].startswith("cap"):
+            out[parts[0]] = float(parts[1])
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# OR-Library
+# ---------------------------------------------------------------------------------------------
+
+
+@needs_orlib
+@pytest.mark.parametrize("k", [1, 2, 3, 4, 5])
+def test_pmed_proven_optimal(k):
+    name = f"pmed{k}"
+    cost, p = read_orlib_pmed(ORLIB / "pmed" / f"{name}.txt")
+    r = p_median(cost, p)
+    assert r.objective == _pmed_opt()[name]
+    assert r.status == "optimal" and r.bound == r.objective and r.gap == 0
+    assert r.sites.size == p and np.all(np.diff(r.sites) > 0)
+    # recompute independently from the distance matrix
+    assert cost[:, r.sites].min(axis=1).sum() == r.objective
+    assert cost[np.arange(len(cost)), r.assignment].sum() == r.objective
+    assert np.isin(r.assignment, r.sites).all()
+
+
+@needs_orlib
+def test_pmed_reader_last_duplicate_edge_wins():
+    # taking the minimum of duplicate edges instead would give 5718 for pmed1
+    cost, p = read_orlib_pmed(ORLIB / "pmed" / "pmed1.txt")
+    assert cost.shape == (100, 100) and p == 5
+    assert np.allclose(cost, cost.T) and np.all(np.diag(cost) == 0)
+
+
+CAP_SMALL = ["cap41", "cap42", "cap43", "cap44", "cap51", "cap61", "cap62", "cap63", "cap64"]
+CAP_SMALL += ["cap71", "cap72", "cap73", "cap74"]
+
+
+@needs_orlib
+@pytest.mark.parametrize("name", CAP_SMALL)
+def test_cap_matches_optimum(name):
+    inst = read_orlib_cap(ORLIB / "cap" / f"{name}.txt")
+    r = facility_location(*inst)
+    expected = _cap_opt()[name]
+    assert abs(r.objective - expected) <= 1e-6 * expected
+    assert r.status == "optimal"
+    flows = r.assignment.toarray()
+    np.testing.assert_allclose(flows.sum(axis=1), 1.0, atol=1e-9)
+    load = inst.demand @ flows
+    assert np.all(load <= inst.capacity * (1 + 1e-9))
+    recomputed = inst.open_cost[r.sites].sum() + (inst.service_cost * flows).sum()
+    assert math.isclose(recomputed, r.objective, rel_tol=1e-9)
+    assert set(np.flatnonzero(flows.sum(axis=0) > 0)) <= set(r.sites)
+
+
+def test_read_orlib_pmed_small(tmp_path):
+    f = tmp_path / "g.txt"
+    f.write_text("4 4 2\n1 2 7\n2 3 1\n1 2 3\n3 4 2\n")
+    cost, p = read_orlib_pmed(f)
+    assert p == 2
+    assert cost[0].tolist() == [0, 3, 4, 6]  # last line for (1, 2) wins: 3, not 7
+
+
+def test_read_orlib_cap_needs_capacity_for_word(tmp_path):
+    f = tmp_path / "c.txt"
+    f.write_text("2 1\n capacity 7.5\n capacity 3\n 4\n 1.5 2.5\n")
+    with pytest.raises(InputError, match="capacity"):
+        read_orlib_cap(f)
+    inst = read_orlib_cap(f, capacity=10)
+    assert inst.capacity.tolist() == [10, 10] and inst.demand.tolist() == [4]
+
+
+# ---------------------------------------------------------------------------------------------
+# brute force
+# ---------------------------------------------------------------------------------------------
+
+
+def _brute_pmedian(cost, p, w):
+    best = math.inf
+    for subset in itertools.combinations(range(cost.shape[1]), p):
+        nearest = cost[:, list(subset)].min(axis=1)
+        if np.isfinite(nearest).all():
+            best = min(best, float(w @ nearest))
+    return best
+
+
+@st.composite
+def pmedian_instances(draw):
+    n = draw(st.integers(1, 7))
+    m = draw(st.integers(1, 5))
+    p = draw(st.integers(1, m))
+    integer = draw(st.booleans())
+    vals = st.integers(0, 20) if integer else st.floats(0, 50, allow_nan=False)
+    cost = np.array(draw(st.lists(vals, min_size=n * m, max_size=n * m)), dtype=float)
+    cost = cost.reshape(n, m)
+    holes = np.array(draw(st.lists(st.booleans(), min_size=n * m, max_size=n * m))).reshape(n, m)
+    holes &= draw(st.booleans())
+    cost[holes] = np.inf
+    w = np.array(draw(st.lists(st.integers(0, 5), min_size=n, max_size=n)), dtype=float)
+    return cost, p, w
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(pmedian_instances(), st.booleans())
+def test_p_median_equals_brute_force(instance, as_sparse):
+    cost, p, w = instance
+    expected = _brute_pmedian(cost, p, w)
+    arg = cost
+    if as_sparse:  # stored entries (zeros included) are the allowed pairs
+        rows, cols = np.nonzero(np.isfinite(cost))
+        arg = sp.csr_matrix((cost[rows, cols], (rows, cols)), shape=cost.shape)
+    if not math.isfinite(expected):
+        with pytest.raises(Infeasible):
+            p_median(arg, p, weights=w)
+        return
+    r = p_median(arg, p, weights=w)
+    assert r.status == "optimal"
+    assert math.isclose(r.objective, expected, rel_tol=1e-7, abs_tol=1e-7)
+    assert r.sites.size == p
+    assert math.isclose(float(w @ cost[np.arange(len(w)), r.assignment]), r.objective, abs_tol=1e-7)
+
+
+@settings(max_examples=25, deadline=None)
+@given(pmedian_instances())
+def test_adding_a_site_never_raises_the_optimum(instance):
+    cost, p, w = instance
+    if not math.isfinite(_brute_pmedian(cost, p, w)):
+        return
+    extra = np.random.default_rng(int(cost[np.isfinite(cost)].sum()) % 1000).uniform(0, 30, len(w))
+    base = p_median(cost, p, weights=w).objective
+    more = p_median(np.column_stack([cost, extra]), p, weights=w).objective
+    assert more <= base + 1e-7
+
+
+@settings(max_examples=25, deadline=None)
+@given(pmedian_instances())
+def test_p_equal_to_sites_serves_everyone_from_their_cheapest(instance):
+    cost, _, w = instance
+    m = cost.shape[1]
+    if not np.isfinite(cost).any(axis=1).all():
+        return
+    r = p_median(cost, m, weights=w)
+    assert math.isclose(r.objective, float(w @ cost.min(axis=1)), rel_tol=1e-9, abs_tol=1e-9)
+    assert r.sites.tolist() == list(range(m))
+
+
+def test_p_median_cbc_equals_brute_force():
+    rng = np.random.default_rng(3)
+    cost = rng.integers(0, 30, size=(9, 6)).astype(float)
+    w = rng.integers(1, 4, size=9).astype(float)
+    r = p_median(cost, 3, weights=w, options=SolverOptions(solver="cbc", mip_gap=0))
+    assert r.objective == _brute_pmedian(cost, 3, w) and r.solver == "cbc"
+
+
+@st.composite
+def cfl_instances(draw):
+    n = draw(st.integers(1, 5))
+    m = draw(st.integers(1, 4))
+    cost = np.array(draw(st.lists(st.integers(0, 30), min_size=n * m, max_size=n * m)), float)
+    cost = cost.reshape(n, m)
+    if draw(st.booleans()):
+        holes = np.array(draw(st.lists(st.booleans(), min_size=n * m, max_size=n * m)))
+        cost[holes.reshape(n, m)] = np.inf
+    f = np.array(draw(st.lists(st.integers(0, 40), min_size=m, max_size=m)), float)
+    d = np.array(draw(st.lists(st.integers(0, 6), min_size=n, max_size=n)), float)
+    u = np.array(draw(st.lists(st.integers(0, 15), min_size=m, max_size=m)), float)
+    sites = st.sets(st.integers(0, m - 1), max_size=m)
+    fixed_open = sorted(draw(sites))
+    fixed_closed = sorted(set(draw(sites)) - set(fixed_open))
+    max_open = draw(st.one_of(st.none(), st.integers(0, m)))
+    return cost, f, d, u, fixed_open, fixed_closed, max_open
+
+
+def _subsets(m, fixed_open, fixed_closed, max_open):
+    for k in range(m + 1):
+        for s in itertools.combinations(range(m), k):
+            if set(fixed_open) <= set(s) and not set(fixed_closed) & set(s):
+                if max_open is None or k <= max_open:
+                    yield list(s)
+
+
+def _brute_single(cost, f, d, u, fixed_open, fixed_closed, max_open):
+    n, m = cost.shape
+    best = math.inf
+    for s in _subsets(m, fixed_open, fixed_closed, max_open):
+        for a in itertools.product(s, repeat=n):
+            if not n or any(not math.isfinite(cost[i, a[i]]) for i in range(n)):
+                continue
+            load = np.bincount(np.array(a, dtype=int), weights=d, minlength=m)
+            if np.all(load <= u):
+                best = min(best, f[s].sum() + sum(cost[i, a[i]] for i in range(n)))
+    return best
+
+
+def _brute_split(cost, f, d, u, fixed_open, fixed_closed, max_open):
+    """Every admissible open set, each with its transportation LP solved by linprog."""
+    n, m = cost.shape
+    best = math.inf
+    for s in _subsets(m, fixed_open, fixed_closed, max_open):
+        allowed = np.zeros((n, m), bool)
+        allowed[:, s] = True
+        allowed &= np.isfinite(cost)
+        c = np.where(allowed, cost, 0).ravel()
+        bounds = [(0, 1 if a else 0) for a in allowed.ravel()]
+        a_eq = np.kron(np.eye(n), np.ones(m))
+        a_ub = np.kron(d[None, :], np.eye(m)) if n else np.zeros((m, 0))
+        res = linprog(c, A_ub=a_ub, b_ub=u, A_eq=a_eq, b_eq=np.ones(n), bounds=bounds)
+        if res.status == 0:
+            best = min(best, f[s].sum() + res.fun)
+    return best
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cfl_instances(), st.booleans())
+def test_facility_location_equals_brute_force(instance, single):
+    cost, f, d, u, fixed_open, fixed_closed, max_open = instance
+    brute = _brute_single if single else _brute_split
+    expected = brute(cost, f, d, u, fixed_open, fixed_closed, max_open)
+    kwargs = dict(
+        single_source=single, fixed_open=fixed_open, fixed_closed=fixed_closed, max_open=max_open
+    )
+    if not math.isfinite(expected):
+        with pytest.raises(Infeasible):
+            facility_location(cost, f, d, u, **kwargs)
+        return
+    r = facility_location(cost, f, d, u, **kwargs)
+    assert r.status == "optimal"
+    assert math.isclose(r.objective, expected, rel_tol=1e-6, abs_tol=1e-6)
+    assert set(fixed_open) <= set(r.sites.tolist()) and not set(fixed_closed) & set(r.sites)
+    if max_open is not None:
+        assert r.sites.size <= max_open
+    if single:
+        assert np.isin(r.assignment, r.sites).all()
+
+
+def test_facility_location_cbc_small():
+    cost = np.array([[1.0, 9, 4], [2, 8, 5], [9, 1, 6], [7, 2, 1]])
+    args = (cost, [10.0, 12, 3], [2.0, 2, 3, 1], [4.0, 4, 3])
+    ref = facility_location(*args, single_source=True)
+    cbc = facility_location(*args, single_source=True, options=SolverOptions(solver="cbc"))
+    assert (
+        cbc.objective
+        == ref.objective
+        == _brute_single(
+            cost, np.array(args[1]), np.array(args[2]), np.array(args[3]), [], [], None
+        )
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# inputs, infeasibility, rounding, time limits
+# ---------------------------------------------------------------------------------------------
+
+
+def test_infeasible_inputs_are_named_before_solving():
+    cost = np.array([[1.0, 2.0], [np.inf, np.inf], [3.0, 1.0]])
+    with pytest.raises(Infeasible, match="client 1"):
+        p_median(cost, 1)
+    with pytest.raises(Infeasible, match="only 2 candidate sites"):
+        p_median(np.ones((3, 2)), 3)
+    with pytest.raises(Infeasible, match="below total demand"):
+        facility_location(np.ones((2, 2)), [1, 1], [3, 3], [2, 2])
+    with pytest.raises(Infeasible, match="client 0"):
+        facility_location(
+            np.ones((2, 2)), [1, 1], [3, 1], [2, 5], single_source=True, fixed_closed=[1]
+        )
+    with pytest.raises(Infeasible, match="max_open"):
+        facility_location(np.ones((2, 3)), [1, 1, 1], [1, 1], 5, fixed_open=[0, 1], max_open=1)
+    sparse = sp.csr_matrix(([1.0, 2.0], ([0, 0], [0, 1])), shape=(2, 2))
+    with pytest.raises(Infeasible, match="client 1"):
+        p_median(sparse, 1)
+    with pytest.raises(InputError, match="p must be"):
+        p_median(np.ones((2, 2)), 0)
+    with pytest.raises(InputError, match="weights"):
+        p_median(np.ones((2, 2)), 1, weights=[1, -1])
+
+
+def test_sparse_explicit_zero_is_an_allowed_pair():
+    # client 0 may only use site 1, at cost 0 (an explicitly stored zero)
+    cost = sp.csr_matrix(([0.0, 5.0, 1.0], ([0, 1, 1], [1, 0, 1])), shape=(2, 2))
+    assert cost.nnz == 3
+    r = p_median(cost, 1)
+    assert r.sites.tolist() == [1] and r.objective == 1.0
+    fl = facility_location(cost, [0, 0], [1, 1], [5, 5], fixed_closed=[0])
+    assert fl.objective == 1.0 and fl.assignment.toarray().tolist() == [[0, 1], [0, 1]]
+    with pytest.raises(InputError, match="more than once"):
+        p_median(sp.coo_matrix(([1.0, 2.0], ([0, 0], [0, 0])), shape=(1, 1)), 1)
+
+
+def test_tiny_solver_values_do_not_count_as_open(monkeypatch):
+    real = location.solve_matrix
+
+    def noisy(*args, **kwargs):
+        sol = real(*args, **kwargs)
+        sol.x = np.where(sol.x < 0.5, sol.x + 1e-14, sol.x)
+        return sol
+
+    monkeypatch.setattr(location, "solve_matrix", noisy)
+    rng = np.random.default_rng(7)
+    cost = rng.integers(1, 50, size=(10, 10)).astype(float)
+    r = p_median(cost, 5)  # 10 clients < 12 p: the MIP path
+    assert r.sites.size == 5 and r.objective == _brute_pmedian(cost, 5, np.ones(10))
+    fl = facility_location(cost, np.full(10, 30.0), np.ones(10), 3.0, single_source=True)
+    assert fl.sites.size == np.unique(fl.assignment).size
+
+
+@needs_orlib
+def test_time_limit_reports_feasible_with_gap():
+    cost, p = read_orlib_pmed(ORLIB / "pmed" / "pmed26.txt")
+    r = p_median(cost, p, options=SolverOptions(time_limit=1.0))
+    optimum = _pmed_opt()["pmed26"]
+    assert r.objective >= optimum
+    assert r.bound is not None and r.bound <= optimum
+    if r.status != "optimal":
+        assert r.status == "feasible" and r.gap > 0
+    assert r.seconds < 10
