@@ -1146,10 +1146,15 @@ class BudgetPlan:
             more = f" (+{len(names) - 5} more)" if len(names) > 5 else ""
             lines.append("  now passing: " + ", ".join(names[:5]) + more)
         lines.append("Pupil-weighted CV before -> after; rural/urban ratio before -> after:")
+
+        def fmt(value, spec):
+            return "  n/a" if value is None or not math.isfinite(value) else format(value, spec)
+
         for r in self.indicators.itertuples(index=False):
             lines.append(
-                f"  {r.part:<7} {r.indicator:<26} CV {r.cv_before:5.3f} -> {r.cv_after:5.3f}"
-                f"   R/U {r.rural_urban_before:5.2f} -> {r.rural_urban_after:5.2f}"
+                f"  {r.part:<7} {r.indicator:<26} CV {fmt(r.cv_before, '5.3f')} -> "
+                f"{fmt(r.cv_after, '5.3f')}   R/U {fmt(r.rural_urban_before, '5.2f')} -> "
+                f"{fmt(r.rural_urban_after, '5.2f')}"
             )
         m = self.measures
         lines.append(
