@@ -38,6 +38,8 @@ _LAZY = {
     "BudgetPolicy": ("allocator.planners.budget", "BudgetPolicy"),
     "min_cost_to_comply": ("allocator.planners.budget", "min_cost_to_comply"),
     "budget_frontier": ("allocator.planners.budget", "budget_frontier"),
+    "BudgetPlan": ("allocator.planners.budget", "BudgetPlan"),
+    "plot_budget_frontier": ("allocator.planners.budget", "plot_frontier"),
     "plan_teachers": ("allocator.planners.teachers", "plan_teachers"),
     "TeacherPolicy": ("allocator.planners.teachers", "TeacherPolicy"),
     "run_scenario": ("allocator.runner", "run_scenario"),
