@@ -41,6 +41,7 @@ __all__ = [
 ]
 
 _SOLVERS = ("highs", "cbc")
+_THREADS = 0  # the HiGHS thread-pool size in use in this process (0: HiGHS decides)
 _METHODS = ("choose", "simplex", "ipm")
 
 
@@ -253,8 +254,13 @@ def _highs(options: SolverOptions):
     if options.time_limit is not None:
         h.setOptionValue("time_limit", float(options.time_limit))
     h.setOptionValue("mip_rel_gap", float(options.mip_gap))
-    if options.threads is not None:
-        h.setOptionValue("threads", int(options.threads))
+    global _THREADS
+    threads = 0 if options.threads is None else int(options.threads)
+    if threads != _THREADS:
+        # HiGHS keeps one thread pool per process, sized by the first solve: resize it on change.
+        highspy.Highs.resetGlobalScheduler(True)
+        _THREADS = threads
+    h.setOptionValue("threads", threads)
     if options.method != "choose":
         h.setOptionValue("solver", options.method)
     return h

@@ -107,3 +107,15 @@ def test_options_validation():
         SolverOptions(solver="gurobi")
     with pytest.raises(ValueError, match="time_limit"):
         SolverOptions(time_limit=0)
+
+
+def test_thread_count_can_change_between_solves():
+    for threads in (1, 2, None, 1):
+        sol = solve_matrix(
+            [1, 1],
+            [[1, 2]],
+            row_lower=[3],
+            integrality=[1, 1],
+            options=SolverOptions(threads=threads),
+        )
+        assert sol.info.status == "optimal" and sol.info.objective == 2.0
