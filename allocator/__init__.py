@@ -42,6 +42,7 @@ _LAZY = {
     "plot_budget_frontier": ("allocator.planners.budget", "plot_frontier"),
     "plan_teachers": ("allocator.planners.teachers", "plan_teachers"),
     "TeacherPolicy": ("allocator.planners.teachers", "TeacherPolicy"),
+    "TeacherPlan": ("allocator.planners.teachers", "TeacherPlan"),
     "run_scenario": ("allocator.runner", "run_scenario"),
     "compare_scenario": ("allocator.runner", "compare_scenario"),
 }
