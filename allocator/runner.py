@@ -28,6 +28,7 @@ Measures (for a region and a standard)
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -836,6 +837,35 @@ def _variant_worker(path, variant, overrides, registered, progress):
     return result
 
 
+@contextlib.contextmanager
+def _main_module_hidden(registered: Mapping):
+    """Keep spawned workers from re-running the caller's script (``__main__``).
+
+    A spawned process normally imports the parent's main module again: a script without an
+    ``if __name__ == "__main__"`` guard would run again in every worker, and code typed at a
+    prompt or piped in cannot be imported at all. The workers need only allocator and the
+    planners' modules, so the main module is hidden while they start, unless a registered planner
+    is defined in it.
+    """
+    main = sys.modules.get("__main__")
+    needed = any(
+        getattr(obj, "__module__", None) == "__main__"
+        for pair in registered.values()
+        for obj in pair
+    )
+    if main is None or needed:
+        yield
+        return
+    saved = {a: main.__dict__[a] for a in ("__file__", "__spec__") if a in main.__dict__}
+    main.__dict__.pop("__file__", None)
+    main.__spec__ = None
+    try:
+        yield
+    finally:
+        main.__dict__.pop("__spec__", None)
+        main.__dict__.update(saved)
+
+
 def compare_scenario(
     path: str | os.PathLike,
     out: str | os.PathLike | None = None,
@@ -915,7 +945,10 @@ def compare_scenario(
             collect(name, lambda name=name: _variant_worker(args[0], name, *args[1:]))
     else:
         context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        with (
+            _main_module_hidden(registered),
+            ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool,
+        ):
             futures = {
                 name: pool.submit(_variant_worker, args[0], name, *args[1:]) for name in names
             }

@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -556,25 +558,39 @@ def test_teacher_rotation_small():
     assert last["rural_urban.backbone_per_100"] > first["rural_urban.backbone_per_100"]
 
 
-def test_budget_policy_comparison_small(tmp_path):
+def test_budget_policy_comparison_small_from_a_script_without_main_guard(tmp_path):
+    # The way people use it: a plain script (no `if __name__ == "__main__"`) that compares in
+    # worker processes; the workers must not run the script again.
     _needs("budget")
-    comparison = compare_scenario(
-        SCENARIOS / "budget_policy_comparison.toml",
-        out=tmp_path / "cmp",
-        overrides={"region": {"schools": 50}},
+    script = tmp_path / "compare.py"
+    script.write_text(
+        "import allocator\n"
+        "print('script body runs')\n"
+        f"c = allocator.compare_scenario({str(SCENARIOS / 'budget_policy_comparison.toml')!r},\n"
+        f"    out={str(tmp_path / 'cmp')!r}, overrides={{'region': {{'schools': 50}}}})\n"
+        "print(len(c.variants), 'variants')\n",
+        encoding="utf-8",
     )
-    table = comparison.table.set_index("measure")
-    variants = comparison.variants
-    assert len(variants) >= 4
-    budget = comparison.scenario.steps[0].params["budget"]
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, cwd=tmp_path, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("script body runs") == 1 and "4 variants" in done.stdout
+    table = pd.read_csv(tmp_path / "cmp" / "comparison.csv", encoding="utf-8-sig")
+    table = table.set_index("measure")
+    variants = ["standards first", "rural priority", "minimax", "lexicographic"]
+    assert list(table.columns[2:]) == ["before", *variants]
+    table = table[["before", *variants]].apply(pd.to_numeric, errors="coerce")
+    budget = load_scenario(SCENARIOS / "budget_policy_comparison.toml").steps[0].params["budget"]
     for v in variants:
         assert table.loc["cost.capital_yuan", v] <= budget * (1 + 1e-6)
         assert table.loc["parts_compliant", v] >= table.loc["parts_compliant", "before"]
     ratios = table[table.index.str.startswith("rural_urban.")]
     distance = (ratios[variants].astype(float) - 1).abs().mean()
     assert distance["rural priority"] == distance.min()
-    assert table.loc["parts_compliant", "standards first"] == max(
-        table.loc["parts_compliant", v] for v in variants
+    assert (
+        table.loc["parts_compliant", "standards first"]
+        == table.loc["parts_compliant", variants].max()
     )
 
 
