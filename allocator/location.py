@@ -304,10 +304,10 @@ def p_median(cost, p: int, weights=None, options: SolverOptions | None = None) -
     Examples
     --------
     >>> import numpy as np
-    >>> cost = np.array([[0, 4, 9], [4, 0, 5], [9, 5, 0], [8, 4, 1]], dtype=float)
+    >>> cost = np.array([[0, 5, 9], [4, 0, 5], [9, 5, 0], [8, 4, 1]], dtype=float)
     >>> r = p_median(cost, p=2)
     >>> r.objective, r.sites.tolist(), r.assignment.tolist()
-    (4.0, [0, 2], [0, 0, 2, 2])
+    (5.0, [0, 2], [0, 0, 2, 2])
     """
     t0 = time.perf_counter()
     options = _options(options)
