@@ -63,6 +63,8 @@ class SolverOptions:
         Show the solver log.
     method : {"choose", "simplex", "ipm"}
         LP algorithm for HiGHS; ``"ipm"`` (interior point) pays on large LPs.
+    highs_options : dict, optional
+        Further HiGHS options by name (e.g. ``{"mip_heuristic_effort": 0.0}``), set last.
 
     Examples
     --------
@@ -76,6 +78,7 @@ class SolverOptions:
     threads: int | None = None
     msg: bool = False
     method: str = "choose"
+    highs_options: dict | None = None
 
     def __post_init__(self):
         if self.solver not in _SOLVERS:
@@ -263,6 +266,9 @@ def _highs(options: SolverOptions):
     h.setOptionValue("threads", threads)
     if options.method != "choose":
         h.setOptionValue("solver", options.method)
+    for name, value in (options.highs_options or {}).items():
+        if h.setOptionValue(name, value) != highspy.HighsStatus.kOk:
+            raise ValueError(f"HiGHS rejected option {name}={value!r}")
     return h
 
 

@@ -119,3 +119,18 @@ def test_thread_count_can_change_between_solves():
             options=SolverOptions(threads=threads),
         )
         assert sol.info.status == "optimal" and sol.info.objective == 2.0
+
+
+def test_highs_options_are_passed_and_checked():
+    sol = solve_matrix(
+        [1, 1],
+        [[1, 2]],
+        row_lower=[3],
+        integrality=[1, 1],
+        options=SolverOptions(highs_options={"mip_heuristic_effort": 0.0}),
+    )
+    assert sol.info.objective == 2.0
+    with pytest.raises(ValueError, match="nonsense"):
+        solve_matrix(
+            [1, 1], [[1, 2]], row_lower=[3], options=SolverOptions(highs_options={"nonsense": 1})
+        )
