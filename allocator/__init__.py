@@ -28,6 +28,8 @@ _LAZY = {
     "metrics": ("allocator.metrics", None),
     "standards": ("allocator.standards", None),
     "location": ("allocator.location", None),
+    "p_median": ("allocator.location", "p_median"),
+    "facility_location": ("allocator.location", "facility_location"),
     "districting": ("allocator.districting", None),
     "load_standard": ("allocator.standards", "load_standard"),
     "plan_mergers": ("allocator.planners.mergers", "plan_mergers"),
