@@ -481,7 +481,7 @@ def _map_chart(result) -> str:
         ax.set_title(
             "Schools by area type"
             + (", mergers" if arrows else "")
-            + (" and districts (shaded)" if districts is not None else "")
+            + (" and districts" if districts is not None else "")
         )
 
     dx = max(float(schools["x"].max() - schools["x"].min()), 1.0)
@@ -529,46 +529,34 @@ def _rotation_lines(result) -> list[tuple[str, str]]:
 
 
 def _draw_districts(ax, schools: pd.DataFrame) -> None:
-    from matplotlib.patches import Polygon
-    from scipy.spatial import ConvexHull, QhullError
-
+    """A coloured disc behind each school, one colour per district (neighbours differ)."""
     names = list(dict.fromkeys(schools["district"].dropna()))
-    cmap = [
+    palette = [
         "#8dd3c7",
-        "#ffffb3",
+        "#fdb462",
         "#bebada",
         "#fb8072",
         "#80b1d3",
-        "#fdb462",
         "#b3de69",
         "#fccde5",
-        "#d9d9d9",
+        "#ffed6f",
         "#bc80bd",
         "#ccebc5",
-        "#ffed6f",
+        "#d9d9d9",
+        "#ffffb3",
     ]
-    for i, name in enumerate(names):
-        sub = schools[schools["district"] == name]
-        pts = sub[["x", "y"]].to_numpy(float)
-        colour = cmap[i % len(cmap)]
-        if len(pts) >= 3:
-            try:
-                hull = ConvexHull(pts)
-                ax.add_patch(
-                    Polygon(
-                        pts[hull.vertices],
-                        closed=True,
-                        facecolor=colour,
-                        alpha=0.45,
-                        edgecolor="#777",
-                        lw=0.6,
-                        zorder=1,
-                    )
-                )
-                continue
-            except QhullError:
-                pass
-        ax.scatter(pts[:, 0], pts[:, 1], s=260, color=colour, alpha=0.6, zorder=1)
+    colour = {name: palette[i % len(palette)] for i, name in enumerate(names)}
+    sub = schools[schools["district"].notna()]
+    ax.scatter(
+        sub["x"],
+        sub["y"],
+        s=420,
+        c=[colour[d] for d in sub["district"]],
+        alpha=0.75,
+        linewidths=0,
+        zorder=1,
+    )
+    ax.scatter([], [], s=150, color=palette[0], alpha=0.75, label="district (disc colour)")
 
 
 # --------------------------------------------------------------------------- run report
@@ -601,8 +589,9 @@ _HEADLINE_KEYS = {
     "districts": (
         "districts",
         "schools",
-        "theil_between_share_before",
-        "theil_between_share_after",
+        "largest_quality_spread",
+        "mean_minutes_to_centre",
+        "longest_minutes",
     ),
     "budget": (
         "spent_yuan",
@@ -730,7 +719,8 @@ def render_run(result) -> str:
     out.append(
         "<h2 id='map'>Map</h2><p class='note'>Schools coloured by area type (dot size: pupils). "
         "A cross marks a school closed by a merger; the arrow points to the school that receives "
-        "its pupils. Shaded areas are school districts; purple lines join schools that exchange "
+        "its pupils. The coloured disc behind a school is its school district (one colour per "
+        "district); purple lines join schools that exchange "
         "teachers in a rotation plan. Grey lines are roads.</p>"
     )
     out.append(_map_chart(result))
