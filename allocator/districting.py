@@ -57,7 +57,9 @@ Exact method: a MILP (centre-assignment formulation with single-source flows for
     worse than ``V`` are dropped; with both terms, the compactness term is first solved alone
     (stage 1), its bound ``LB`` limits the imbalance of any better plan to
     ``(V - LB) / imbalance_weight``, which bounds ``M`` and ``m`` tightly around the overall mean
-    (the largest part mean is at least the overall mean, the smallest at most it).
+    (the largest part mean is at least the overall mean, the smallest at most it). When the
+    heuristic finds no plan, the model without objective runs first: it proves infeasibility, or
+    gives the start.
 
 Heuristic method (large graphs)
     Multi-start: seeds spread by farthest-point sampling (anchors as seeds when anchors are
@@ -1752,6 +1754,14 @@ def partition(
     heur_deadline = min(deadline, time.perf_counter() + 3.0)
     start, runs = _heuristic(inst, allocation, int(seed), 2, heur_deadline, _trees(inst))
     opts = options or SolverOptions(mip_gap=1e-6)
+    if start is None:
+        # no plan from the heuristic: settle feasibility first with the objective left out (a much
+        # easier model); its Infeasible is a proof, its plan the start of the real solve
+        bare = dataclasses.replace(inst, alpha=0.0, beta=0.0)
+        try:
+            start, _ = _exact(bare, None, _limited(opts, deadline, 0.3))
+        except SolverError:
+            start = None
     lb_compact = None
     if inst.alpha > 0 and inst.beta > 0:
         # stage 1: the compactness term alone (fast, tight) gives a lower bound on it and a
