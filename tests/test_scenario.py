@@ -521,7 +521,7 @@ def test_liangjiang_demo_small(tmp_path):
     result = run_scenario(
         SCENARIOS / "liangjiang_demo.toml",
         out=tmp_path / "demo",
-        overrides={"region": {"schools": 50}},
+        overrides={"region": {"schools": 80}},
     )
     assert [s.planner for s in result.steps] == ["mergers", "districts", "budget", "teachers"]
     first, last = _improves(result)
