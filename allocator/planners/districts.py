@@ -214,8 +214,8 @@ def quality_index(
     ...            teachers_pe_arts=2, floor_area_m2=900.0, sports_area_m2=3000.0,
     ...            equipment_value=400000.0, multimedia_rooms=46)
     >>> index, _ = quality_index(pd.DataFrame([row]))
-    >>> round(float(index["s1"]), 4)  # ratios 1.25, 1, 1.111, 1, 2 -> 1.5 (cap), 1, 1.5 (cap)
-    1.1944
+    >>> round(float(index["s1"]), 4)  # ratios 2.5->1.5 (cap), 1, 1.111, 1, 2->1.5, 1, 10->1.5
+    1.2302
     """
     std = load_standard(standard) if isinstance(standard, str) else standard
     parts = assessment_parts(schools, std)
@@ -270,6 +270,9 @@ class DistrictPlan:
     policy : DistrictPolicy
     partitions : dict
         County -> :class:`allocator.districting.Partition`.
+    graphs : dict
+        County -> the school adjacency graph (networkx; nodes carry ``pupils, quality, strong``,
+        edges ``minutes``).
 
     Examples
     --------
@@ -277,7 +280,7 @@ class DistrictPlan:
     >>> region = make_region(schools=40, seed=3)
     >>> plan = plan_districts(region, DistrictPolicy(method="heuristic"))
     >>> after = plan.apply(region)
-    >>> after.schools["district"].notna().all()
+    >>> bool(after.schools["district"].notna().all())
     True
     """
 
@@ -288,6 +291,7 @@ class DistrictPlan:
     solve_info: SolveInfo
     policy: DistrictPolicy
     partitions: dict = field(default_factory=dict, repr=False)
+    graphs: dict = field(default_factory=dict, repr=False)
     region_name: str = ""
 
     @property
@@ -551,8 +555,10 @@ def plan_districts(
         )
     scope = schools[inscope].set_index("school_id", drop=False)
     touching = _touching_pairs(region, scope["node"])
-    rows, summaries, county_rows, infos, partitions = [], [], [], [], {}
+    rows, summaries, county_rows, infos, partitions, graphs = [], [], [], [], {}, {}
     counties = list(dict.fromkeys(scope["county"]))
+    for county in counties:  # a missing entry is reported before any county is solved
+        _district_counts(policy, county, 1, 1)
     for c_no, county in enumerate(counties, start=1):
         if progress is not None:
             progress(f"county {c_no}/{len(counties)} {county}")
@@ -596,6 +602,7 @@ def plan_districts(
                 {f"{county}: {g}": v for g, v in last.violations.items()},
             ) from last
         partitions[county] = part
+        graphs[county] = graph
         infos.append(_county_info(part))
         names = {p: f"{county}-D{p + 1:02d}" for p in range(part.k)}
         sub["district"] = [names[part.assignment[s]] for s in sub["school_id"]]
@@ -628,6 +635,7 @@ def plan_districts(
         solve_info=info,
         policy=policy,
         partitions=partitions,
+        graphs=graphs,
         region_name=region.name,
     )
 

@@ -1,0 +1,223 @@
+"""Tests of the school district planner (allocator.planners.districts)."""
+
+from __future__ import annotations
+
+import math
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pytest
+
+from allocator.errors import Infeasible, InputError
+from allocator.planners.districts import DistrictPolicy, plan_districts, quality_index
+from allocator.synth import make_region
+
+PUPILS = ["pupils_lower_primary", "pupils_upper_primary", "pupils_junior"]
+
+
+@pytest.fixture(scope="module")
+def region():
+    return make_region(schools=80, counties=2, seed=5)
+
+
+@pytest.fixture(scope="module")
+def plan(region):
+    return plan_districts(region, DistrictPolicy(method="heuristic", schools_per_district=7))
+
+
+# ------------------------------------------------------------------------------ quality index
+def _school(**kw):
+    row = dict(
+        school_id="s1",
+        county="A",
+        area_type="rural",
+        level="primary",
+        pupils_lower_primary=100,
+        pupils_upper_primary=100,
+        pupils_junior=0,
+        pupils_senior=0,
+        teachers=20,
+        teachers_qualified=21,
+        teachers_backbone=2,
+        teachers_pe_arts=2,
+        floor_area_m2=900.0,
+        sports_area_m2=3000.0,
+        equipment_value=400000.0,
+        multimedia_rooms=46,
+    )
+    row.update(kw)
+    return row
+
+
+def test_quality_index_by_hand():
+    # primary, 200 pupils: qualified 10.5/100 -> 2.5 (cap 1.5); backbone 1.0 -> 1; PE/arts
+    # 1.0/0.9; floor 4.5 -> 1; sports 15/7.5 = 2 (cap 1.5); equipment 2000 -> 1; multimedia
+    # 23/2.3 = 10 (cap 1.5)
+    expected = (1.5 + 1 + 1 / 0.9 + 1 + 1.5 + 1 + 1.5) / 7
+    # junior, 200 pupils, same resources: 10.5/5.3, 1/1, 1/0.9, 4.5/5.8, 15/10.2, 2000/2500, 23/2.4
+    junior = [min(r, 1.5) for r in (10.5 / 5.3, 1.0, 1 / 0.9, 4.5 / 5.8, 15 / 10.2, 0.8, 23 / 2.4)]
+    schools = pd.DataFrame(
+        [
+            _school(),
+            _school(
+                school_id="s2",
+                level="junior",
+                pupils_lower_primary=0,
+                pupils_upper_primary=0,
+                pupils_junior=200,
+            ),
+            _school(school_id="s3", level="senior", pupils_upper_primary=0, pupils_senior=300),
+        ]
+    )
+    index, ratios = quality_index(schools)
+    assert index["s1"] == pytest.approx(expected)
+    assert index["s2"] == pytest.approx(sum(junior) / 7)
+    assert math.isnan(index["s3"])
+    r = ratios.set_index("school_id")
+    assert r.loc["s1", "qualified_per_100_ratio"] == pytest.approx(2.5)  # uncapped in the table
+    # a lower cap lowers the index: every ratio above 1.2 counts 1.2
+    capped, _ = quality_index(schools, cap=1.2)
+    assert capped["s1"] == pytest.approx((1.2 + 1 + 1 / 0.9 + 1 + 1.2 + 1 + 1.2) / 7)
+
+
+# ------------------------------------------------------------------------------ the plan
+def test_every_district_is_valid(region, plan):
+    d = plan.districts
+    assert list(d.columns[:2]) == ["school_id", "district"]
+    assert set(d["school_id"]) == set(region.schools["school_id"])
+    planned = d[d["planned"]].merge(region.schools, on=["school_id", "county"])
+    tol = plan.policy.tolerance
+    for county, sub in planned.groupby("county"):
+        graph = plan.graphs[county]
+        pupils = sub[PUPILS].sum(axis=1)
+        mean = pupils.sum() / sub["district"].nunique()
+        # strong = top quarter of the county's quality index, recomputed here
+        cut = np.quantile(sub["quality"], 0.75)
+        assert (sub["strong"] == (sub["quality"] >= cut - 1e-12)).all()
+        for _, members in sub.groupby("district"):
+            assert nx.is_connected(graph.subgraph(members["school_id"]))
+            p = pupils[members.index].sum()
+            assert (1 - tol) * mean - 1e-6 <= p <= (1 + tol) * mean + 1e-6
+            assert members["strong"].any()
+    # districts never cross a county border
+    assert (d.groupby("district")["county"].nunique() == 1).all()
+
+
+def test_summary_table_matches_an_independent_computation(region, plan):
+    d = plan.districts[plan.districts["planned"]].merge(region.schools, on=["school_id", "county"])
+    d["p"] = d[PUPILS].sum(axis=1)
+    for row in plan.district_summary.itertuples():
+        members = d[d["district"] == row.district]
+        assert row.schools == len(members)
+        assert row.pupils == members["p"].sum()
+        assert row.strong_schools == members["strong"].sum()
+        assert row.quality_mean == pytest.approx(
+            np.average(members["quality"], weights=members["p"])
+        )
+    # spread per county as reported by the counties table
+    for c in plan.counties.itertuples():
+        s = plan.district_summary[plan.district_summary["county"] == c.county]
+        assert c.quality_spread == pytest.approx(s["quality_mean"].max() - s["quality_mean"].min())
+    assert plan.district_summary["longest_minutes"].ge(0).all()
+
+
+def _theil_between_share(x, groups, w):
+    x, w = np.asarray(x, float), np.asarray(w, float)
+    mu = np.average(x, weights=w)
+    total = np.sum(w / w.sum() * x / mu * np.log(x / mu))
+    between = 0.0
+    for g in set(groups):
+        sel = np.asarray(groups) == g
+        mu_g = np.average(x[sel], weights=w[sel])
+        s_g = w[sel].sum() * mu_g / (w.sum() * mu)
+        between += s_g * np.log(mu_g / mu)
+    return total, between, between / total
+
+
+def test_theil_figures(region, plan):
+    d = plan.districts[plan.districts["planned"]].merge(region.schools, on=["school_id", "county"])
+    w = d[PUPILS].sum(axis=1)
+    total, between, share = _theil_between_share(d["quality"], list(d["district"]), w)
+    assert plan.theil["theil_before"] == pytest.approx(total)
+    assert plan.theil["theil_after_pooling"] == pytest.approx(between)
+    assert plan.theil["theil_between_share_after"] == pytest.approx(share)
+    towns = list(d["county"] + "/" + d["township"])
+    _, _, share_towns = _theil_between_share(d["quality"], towns, w)
+    assert plan.theil["theil_between_share_before"] == pytest.approx(share_towns)
+    # balanced districts leave less of the inequality between groups than townships do
+    assert share < share_towns
+
+
+def test_apply_adds_district_and_leaves_region_unchanged(region, plan):
+    after = plan.apply(region)
+    assert "district" not in region.schools.columns
+    assert after is not region
+    m = dict(zip(plan.districts["school_id"], plan.districts["district"], strict=True))
+    assert after.schools["district"].tolist() == [m[s] for s in after.schools["school_id"]]
+    assert after.schools.drop(columns="district").equals(region.schools)
+    # an attached school joins the district of its nearest districted school by road
+    attached = plan.districts[~plan.districts["planned"]]
+    for row in attached.head(3).itertuples():
+        planned = plan.districts[
+            plan.districts["planned"] & (plan.districts["county"] == row.county)
+        ]
+        nodes = region.schools.set_index("school_id").loc[planned["school_id"], "node"]
+        src = region.schools.set_index("school_id").loc[row.school_id, "node"]
+        t = region.travel_minutes([src], list(nodes)).toarray().ravel()
+        reach = region.travel_minutes([src], list(nodes)).tocoo()
+        best = np.full(len(nodes), np.inf)
+        best[reach.col] = t[reach.col]
+        assert row.district == planned["district"].iloc[int(np.argmin(best))]
+    renamed = region.schools.copy()
+    renamed.loc[renamed.index[0], "school_id"] = "NEW-1"
+    with pytest.raises(InputError, match="region it was made for"):
+        plan.apply(region.replace(schools=renamed))
+
+
+def test_headline_and_summary(plan):
+    h = plan.headline()
+    assert h["districts"] == len(plan.district_summary)
+    assert h["schools"] + h["schools_attached"] == len(plan.districts)
+    assert h["status"] == "feasible"  # heuristic plans are never labelled optimal
+    text = plan.summary()
+    assert "districts" in text and "Theil" in text
+    assert set(plan.tables) == {"districts", "district_summary", "counties"}
+
+
+def test_same_seed_same_districts(region):
+    policy = DistrictPolicy(method="heuristic", schools_per_district=7, seed=3, starts=2)
+    a = plan_districts(region.county(region.counties[1]), policy)
+    b = plan_districts(region.county(region.counties[1]), policy)
+    assert a.districts["district"].tolist() == b.districts["district"].tolist()
+
+
+def test_fixed_district_count_and_exact_small_county():
+    region = make_region(schools=24, seed=4)
+    plan = plan_districts(
+        region, DistrictPolicy(districts=2, method="exact", tolerance=0.3, time_limit=20)
+    )
+    assert len(plan.district_summary) == 2
+    assert plan.counties["method"].iloc[0] == "exact"
+    assert plan.solve_info.status in ("optimal", "feasible")
+    if plan.solve_info.status == "feasible":
+        assert plan.solve_info.gap is not None
+
+
+def test_infeasible_names_the_county(region):
+    county = region.counties[0]
+    with pytest.raises(Infeasible, match=f"county '{county}'"):
+        # more districts than strong schools: every district needs one
+        plan_districts(region, DistrictPolicy(districts={county: 39, region.counties[1]: 2}))
+
+
+def test_policy_errors(region):
+    with pytest.raises(ValueError, match="strong_quantile"):
+        DistrictPolicy(strong_quantile=1.0)
+    with pytest.raises(ValueError, match="method"):
+        DistrictPolicy(method="fast")
+    with pytest.raises(ValueError, match="districts"):
+        DistrictPolicy(districts=0)
+    assert DistrictPolicy(levels=["primary"]).levels == ("primary",)
+    with pytest.raises(InputError, match="no entry for county"):
+        plan_districts(region, DistrictPolicy(districts={region.counties[0]: 2}))
