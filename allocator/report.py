@@ -166,7 +166,13 @@ def _e(text) -> str:
     return html.escape(str(text))
 
 
+class _Share(float):
+    """A share, shown as a percentage."""
+
+
 def _fmt(value) -> str:
+    if isinstance(value, _Share):
+        return f"{float(value):.0%}" if np.isfinite(value) else "–"
     if value is None or (isinstance(value, float) and not np.isfinite(value)):
         return "–"
     if isinstance(value, bool | np.bool_):
@@ -264,12 +270,14 @@ def _before_after_table(stages: Sequence[str], figures: Sequence[dict]) -> str:
         if not any(f.get(key) is not None for f in figs):
             continue
         values = [f.get(key) for f in figs]
-        rows.append([label, *values])
+        rows.append(
+            [label, *(_Share(v) if "share" in key and v is not None else v for v in values)]
+        )
         classes.append(
             ["", ""]
             + [_change_class(values[i - 1], values[i], better) for i in range(1, len(values))]
         )
-    df = pd.DataFrame(rows, columns=["measure", *stages])
+    df = pd.DataFrame(rows, columns=["measure", *stages], dtype=object)
     return _table(df, classes=pd.DataFrame(classes)) if rows else ""
 
 
@@ -565,15 +573,16 @@ def _kpis(first: dict, last: dict) -> str:
     f0, f1 = _derived(first), _derived(last)
     for key, label in (
         ("parts_compliant", "school parts meeting the standard"),
-        ("compliant_share.rural", "rural parts meeting it (share)"),
+        ("compliant_share.rural", "rural school parts meeting it"),
         ("cv_max.primary", "largest primary CV"),
         ("travel.lower_primary.max_minutes", "longest grade 1–3 trip, min"),
     ):
         if f0.get(key) is None and f1.get(key) is None:
             continue
-        items.append(
-            f"<div>{_e(label)}<b>{_e(_fmt(f0.get(key)))} → {_e(_fmt(f1.get(key)))}</b></div>"
-        )
+        a, b = f0.get(key), f1.get(key)
+        if "share" in key:
+            a, b = (None if v is None else _Share(v) for v in (a, b))
+        items.append(f"<div>{_e(label)}<b>{_e(_fmt(a))} → {_e(_fmt(b))}</b></div>")
     return f"<div class='kpi'>{''.join(items)}</div>"
 
 
