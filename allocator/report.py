@@ -638,6 +638,15 @@ def render_run(result) -> str:
     -------
     str
         A complete HTML document with the charts embedded.
+
+    Examples
+    --------
+    >>> import pathlib
+    >>> from allocator.runner import run_scenario
+    >>> f = pathlib.Path(__file__).parents[1] / "scenarios" / "budget_policy_comparison.toml"
+    >>> html = render_run(run_scenario(f, write=False, overrides={"region": {"schools": 40}}))
+    >>> html.startswith("<!DOCTYPE html>") and "id='summary'" in html
+    True
     """
     s = result.scenario
     stages = result.stages
@@ -975,6 +984,16 @@ def render_comparison(comparison) -> str:
     Returns
     -------
     str
+
+    Examples
+    --------
+    >>> import pathlib
+    >>> from allocator.runner import compare_scenario
+    >>> f = pathlib.Path(__file__).parents[1] / "scenarios" / "budget_policy_comparison.toml"
+    >>> c = compare_scenario(f, write=False, workers=1, variants=["minimax", "lexicographic"],
+    ...                      overrides={"region": {"schools": 40}})
+    >>> "Side by side" in render_comparison(c)
+    True
     """
     s = comparison.scenario
     variants = comparison.variants

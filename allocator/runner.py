@@ -628,6 +628,14 @@ def step_costs(step: StepResult) -> dict[str, float]:
     Budget plans: the money spent (``spent_yuan``). Teacher plans: hires x ``cost_per_hire_yuan`` (or
     ``hiring_cost_yuan``). Merger plans: annual cost after minus before (negative: a saving).
     Other planners: the first of :data:`COST_KEYS` in their headline, counted as capital.
+
+    Examples
+    --------
+    >>> import pathlib
+    >>> f = pathlib.Path(__file__).parents[1] / "scenarios" / "budget_policy_comparison.toml"
+    >>> result = run_scenario(f, write=False, overrides={"region": {"schools": 40}})
+    >>> step_costs(result.steps[0])["capital_yuan"] <= 4e7 * (1 + 1e-6)
+    True
     """
     head = step.headline
     out: dict[str, float] = {}
@@ -660,6 +668,15 @@ def costs(result: ScenarioResult) -> dict[str, float]:
     """Yuan figures summed over the steps, and ``cost_yuan``: their total (None if none).
 
     ``cost_yuan`` adds the capital spent to one year of hiring and of the change in running costs.
+
+    Examples
+    --------
+    >>> import pathlib
+    >>> f = pathlib.Path(__file__).parents[1] / "scenarios" / "budget_policy_comparison.toml"
+    >>> result = run_scenario(f, write=False, overrides={"region": {"schools": 40}})
+    >>> figures = costs(result)
+    >>> figures["cost_yuan"] == figures["capital_yuan"]
+    True
     """
     out: dict[str, float] = {}
     for s in result.steps:
@@ -670,7 +687,18 @@ def costs(result: ScenarioResult) -> dict[str, float]:
 
 
 def write_run(result: ScenarioResult, folder: str | os.PathLike) -> Path:
-    """Write a run's outputs (formats of the scenario's ``[output]``) into ``folder`` atomically."""
+    """Write a run's outputs (formats of the scenario's ``[output]``) into ``folder`` atomically.
+
+    Examples
+    --------
+    >>> import pathlib
+    >>> f = pathlib.Path(__file__).parents[1] / "scenarios" / "budget_policy_comparison.toml"
+    >>> result = run_scenario(f, write=False, overrides={"region": {"schools": 40}})
+    >>> import tempfile
+    >>> folder = write_run(result, pathlib.Path(tempfile.mkdtemp()) / "out")
+    >>> sorted(p.name for p in folder.iterdir())[:3]
+    ['area_types.csv', 'budget.allocations.csv', 'budget.counties.csv']
+    """
     from allocator.io import atomic_folder, save_region
     from allocator.report import render_run
 
@@ -786,6 +814,15 @@ def comparison_table(results: Mapping[str, ScenarioResult]) -> pd.DataFrame:
 
     Rows: cost, compliance, each indicator's worst-county CV per part, rural/urban ratios, travel,
     then every plan headline figure (``<step>.<key>``). ``better`` says which way is better.
+
+    Examples
+    --------
+    >>> import pathlib
+    >>> f = pathlib.Path(__file__).parents[1] / "scenarios" / "budget_policy_comparison.toml"
+    >>> result = run_scenario(f, write=False, overrides={"region": {"schools": 40}})
+    >>> table = comparison_table({"as written": result})
+    >>> list(table.columns)
+    ['measure', 'label', 'better', 'before', 'as written']
     """
     first = next(iter(results.values()))
     rows = _comparison_rows(first.standard)
@@ -970,7 +1007,18 @@ def compare_scenario(
 
 
 def write_comparison(comparison: Comparison, folder: str | os.PathLike) -> Path:
-    """Write ``report.html``, ``comparison.csv`` and ``result.json`` of a comparison atomically."""
+    """Write ``report.html``, ``comparison.csv`` and ``result.json`` of a comparison atomically.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> f = pathlib.Path(__file__).parents[1] / "scenarios" / "budget_policy_comparison.toml"
+    >>> c = compare_scenario(f, write=False, workers=1, variants=["minimax"],
+    ...                      overrides={"region": {"schools": 40}})
+    >>> folder = write_comparison(c, pathlib.Path(tempfile.mkdtemp()) / "cmp")
+    >>> sorted(p.name for p in folder.iterdir())
+    ['comparison.csv', 'minimax', 'report.html', 'result.json']
+    """
     from allocator.io import atomic_folder
     from allocator.report import render_comparison
 

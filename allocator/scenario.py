@@ -1102,7 +1102,13 @@ def parse_assignment(text: str) -> dict:
 
 
 def merge_overrides(*parts: Mapping) -> dict:
-    """Deep-merge several overrides dicts (later ones win)."""
+    """Deep-merge several overrides dicts (later ones win).
+
+    Examples
+    --------
+    >>> merge_overrides({"region": {"schools": 60}}, {"region": {"seed": 2}})
+    {'region': {'schools': 60, 'seed': 2}}
+    """
     out: dict = {}
     for part in parts:
         out = _deep_merge(out, part)
