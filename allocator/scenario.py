@@ -17,6 +17,14 @@ settings and the output folder::
     name = "rural priority"
     steps.budget.objective = "gap"
 
+Layout: top-level ``name`` and ``description``; ``[region]`` (``data`` or the keyword arguments of
+:func:`allocator.synth.make_region`, plus ``name``); ``[standard]`` (``base``, ``overrides``; passed
+to every policy that has a ``standard`` setting unless the step sets one); ``[solver]`` (the fields
+of :class:`~allocator.solver.SolverOptions`); ``[[steps]]`` (``planner``, optional ``name``,
+``enabled`` and ``solver``, and the policy's fields); ``[[variants]]`` (``name``, ``description``
+and overrides of ``region``, ``standard``, ``solver`` and ``steps.<step name>.<key>``);
+``[output]`` (``folder``, relative to the working directory, and ``formats``).
+
 Validation happens once, in :func:`load_scenario`: an unknown key, a value of the wrong type, a
 missing data folder, a negative budget or an unknown planner raises
 :class:`~allocator.errors.InputError` whose message names the file, the line, the key path
