@@ -24,7 +24,9 @@ rows = [
     "rural/urban backbone_per_100",
     "rural/urban equipment_yuan_per_pupil",
 ]
-with pd.option_context("display.width", 160, "display.float_format", "{:,.3f}".format):
+with pd.option_context(
+    "display.width", 200, "display.max_columns", 10, "display.float_format", "{:,.3f}".format
+):
     print(table.loc[rows])
 
 # Each variant's plans are there too, e.g. where the rural-priority rule spends its money:

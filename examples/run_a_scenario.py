@@ -2,9 +2,9 @@
 
     python examples/run_a_scenario.py
 
-Runs the Liangjiang demo on a smaller region (60 schools instead of 100) and writes the report to
+Runs the Liangjiang demo on a smaller region (80 schools instead of 100) and writes the report to
 ``out/demo-small/report.html``. The same as ``allocator run scenarios/liangjiang_demo.toml --set
-region.schools=60 --out out/demo-small``.
+region.schools=80 --out out/demo-small``.
 """
 
 from pathlib import Path
@@ -16,7 +16,7 @@ result = allocator.run_scenario(
     scenario,
     out="out/demo-small",
     progress=True,  # one line per step and county on stderr
-    overrides={"region": {"schools": 60}},
+    overrides={"region": {"schools": 80}},
 )
 print(result.summary())
 
