@@ -47,6 +47,8 @@ _LAZY = {
     "TeacherPlan": ("allocator.planners.teachers", "TeacherPlan"),
     "run_scenario": ("allocator.runner", "run_scenario"),
     "compare_scenario": ("allocator.runner", "compare_scenario"),
+    "load_scenario": ("allocator.scenario", "load_scenario"),
+    "register_planner": ("allocator.scenario", "register_planner"),
 }
 
 __all__ = [

@@ -40,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     from allocator.check import add_check_parser
 
     add_check_parser(sub)
+    from allocator.runner import add_run_commands
+
+    add_run_commands(sub)
     return parser
 
 
