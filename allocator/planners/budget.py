@@ -1094,7 +1094,7 @@ class BudgetPlan:
             "objective_name": self.objective_name,
             "objective": float(self.objective),
             "status": info.status,
-            "gap": None if info.gap is None else float(info.gap),
+            "solver_gap": None if info.gap is None else float(info.gap),
             "solve_seconds": float(info.seconds),
             "budget_yuan": float(self.budget),
             "spent_yuan": float(self.spent),
