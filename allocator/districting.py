@@ -62,8 +62,8 @@ Exact method: a MILP (centre-assignment formulation with single-source flows for
     gives the start.
 
 Heuristic method (large graphs)
-    Multi-start: seeds spread by farthest-point sampling (anchors as seeds when anchors are
-    required), parts grown from the seeds (the lightest part takes its nearest free neighbour),
+    Multi-start: seeds spread by k-means++ sampling (every other start weight-biased; anchors as
+    seeds when anchors are required), parts grown from the seeds (the lightest part takes its nearest free neighbour),
     balance repaired by moves, then improved until no move helps by
 
     * single-node moves to a neighbouring part that keep the giving part connected (a local
@@ -725,19 +725,24 @@ class _Search:
             self.version[r] += 1
 
     # ---- growth --------------------------------------------------------------------------
-    def seeds(self, allocation) -> list[int]:
+    def seeds(self, allocation, weighted: bool = False) -> list[int]:
+        """k-means++ seeds per component: each next seed is drawn with probability proportional
+        to its squared distance to the nearest seed (times its weight when ``weighted``, which
+        puts more seeds where the weight is, e.g. among the large schools of a town)."""
         inst = self.inst
         seeds = []
         for members, kc in allocation:
             m = np.asarray(members)
             pool = m[inst.anchor[m]] if inst.need_anchor else m
-            first = int(pool[self.rng.integers(pool.size)])
+            pw = inst.w[pool] + 1e-9 * max(float(inst.w[pool].max()), 1e-9)
+            if weighted:
+                first = int(pool[self.rng.choice(pool.size, p=pw / pw.sum())])
+            else:
+                first = int(pool[self.rng.integers(pool.size)])
             chosen = [first]
             dmin = inst.D[first, pool].copy()
             while len(chosen) < kc:
-                # k-means++: a node with probability proportional to its squared distance to
-                # the nearest seed (a random spread-out choice, different for every start)
-                p = dmin**2
+                p = dmin**2 * (pw if weighted else 1.0)
                 if p.sum() <= 0:
                     free = np.flatnonzero(~np.isin(pool, chosen))
                     nxt = int(pool[free[self.rng.integers(free.size)]])
@@ -1189,18 +1194,24 @@ def _heuristic(
     trees: int = 4,
     kicks: int = 10,
 ):
-    """Best valid labelling over the starts, or None when no start reached balance.
+    """Best valid labelling over ``starts`` starts that reached balance (at most
+    ``4 * starts + 8`` tried), or None when none did.
 
-    Each start: farthest-point seeds, region growing, balance repair, improvement to a local
+    Each start: k-means++ seeds, region growing, balance repair, improvement to a local
     optimum, then ``kicks`` rounds of iterated local search (re-split a random pair of
     neighbouring parts at a random balanced cut, improve, keep the result only if better).
     """
     best, best_val = None, None
-    run = 0
-    for run in range(1, starts + 1):
+    run = done = 0
+    attempts = 4 * starts + 8  # a start that cannot reach balance fails fast: try more of them
+    for run in range(1, attempts + 1):
+        if done >= starts:
+            run -= 1
+            break
         rng = np.random.default_rng([seed, run])
         search = _Search(inst, rng, deadline)
-        search.load(search.grow(search.seeds(allocation), 0.0 if run == 1 else 0.5))
+        seeds = search.seeds(allocation, weighted=run % 2 == 1)
+        search.load(search.grow(seeds, 0.0 if run <= 2 else 0.5))
         if search.violation() > 0:
             for _ in range(50):
                 search.local_search(balanced=False)
@@ -1212,7 +1223,8 @@ def _heuristic(
             if time.perf_counter() >= deadline:
                 break
             continue
-        if run % 2 == 0 and inst.alpha > 0 and inst.beta > 0:
+        done += 1
+        if done % 2 == 0 and inst.alpha > 0 and inst.beta > 0:
             # every other start settles compactness first, then both terms
             plain = _Search(dataclasses.replace(inst, beta=0.0), rng, deadline)
             plain.load(search.labels)
@@ -1684,7 +1696,9 @@ def partition(
     seed : int
         Seed of the heuristic's random choices (also used for the exact method's start).
     starts : int
-        Heuristic starts (each: seeding, growth, balance repair, improvement).
+        Heuristic starts to complete (each: seeding, growth, balance repair, improvement); a
+        start whose growth cannot be repaired to balance does not count, up to
+        ``4 * starts + 8`` attempts.
     time_limit : float, optional
         Seconds for the whole call. The heuristic stops starting new runs and improving when it
         is reached (then the result may depend on machine speed); the MILP gets what is left and
