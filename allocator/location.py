@@ -918,8 +918,34 @@ def facility_location(
     work = _subset(pairs, keep)
     _check_cfl_inputs(pairs, work, d, u, allowed_site, opened, max_open, single_source)
 
+    fix_bound = math.inf
+    start = None
+    if (
+        not single_source
+        and max_open is None
+        and np.isfinite(u).all()
+        and n * m >= _CFL_LAGRANGE_CELLS
+        and options.solver == "highs"
+    ):
+        # Lagrangian bound and primal plan; sites that cannot be in a better plan are fixed
+        lag = _CFLLagrange(work, f, d, u, opened, closed, t0, options)
+        lag.run()
+        fix_bound = lag.fix_bound
+        opened = np.union1d(opened, np.flatnonzero(lag.fix_open)).astype(np.int64)
+        closed = np.union1d(closed, np.flatnonzero(lag.fix_closed)).astype(np.int64)
+        keep = np.ones(m, dtype=bool)
+        keep[closed] = False
+        work = _subset(work, keep[work.sites])
+        start = lag.start_vector(work)
     model = _cfl_model(work, f, d, u, opened, closed, max_open, single_source)
-    sol_info, x = _solve_or_fallback(model, _remaining(options, t0), None, m + work.cost.size)
+    mip_options = _remaining(options, t0)
+    if start is not None:
+        extra = dict(mip_options.highs_options or {})
+        extra.setdefault("mip_heuristic_effort", 0.0)
+        mip_options = dataclasses.replace(mip_options, highs_options=extra)
+    sol_info, x = _solve_or_fallback(model, mip_options, start, m + work.cost.size)
+    if math.isfinite(fix_bound) and sol_info.bound is not None:
+        sol_info = dataclasses.replace(sol_info, bound=min(sol_info.bound, fix_bound))
     y = binary_values(x[:m])
     flows = np.clip(x[m:], 0.0, 1.0)
     sites = np.flatnonzero(y)
@@ -936,9 +962,214 @@ def facility_location(
     status, bound, gap = _finish_status(
         objective, sol_info.bound, sol_info.status, integral, options.mip_gap
     )
+    if status == "optimal" and gap is not None and gap > options.mip_gap * (1 + 1e-6) + 1e-12:
+        status = "feasible"  # never call a plan optimal beyond the requested gap
     return LocationResult(
         objective, sites, assignment, status, bound, gap, time.perf_counter() - t0, options.solver
     )
+
+
+#: Facility location instances with at least this many client x site cells (and split demand,
+#: finite capacities, no max_open) get the Lagrangian stage before the MIP (capa/b/c: 100,000).
+_CFL_LAGRANGE_CELLS = 20_000
+#: Subgradient iterations of that stage.
+_CFL_LAGRANGE_ITERATIONS = 1000
+
+
+class _CFLLagrange:
+    """Lagrangian relaxation of the demand rows of split-demand facility location.
+
+    With multipliers lam_i on "client i is fully served", the relaxation splits by site: an open
+    site j costs g_j = f_j + min { sum_i (c_ij - lam_i) x_ij : sum_i d_i x_ij <= u_j, 0 <= x_ij <= 1 }
+    (a fractional knapsack, solved greedily by (c_ij - lam_i) / d_i), and the sites are chosen by
+    min { sum_j g_j y_j : sum_j u_j y_j >= sum_i d_i } (exact for equal capacities, its LP
+    relaxation otherwise). ``sum_i lam_i`` plus that minimum is a lower bound for every lam. Sites
+    chosen by the relaxation are repaired into plans by a transportation LP over them. A site whose
+    bound with it forced open (closed) exceeds the best plan is fixed closed (open).
+    """
+
+    def __init__(self, pairs, f, d, u, opened, closed, t0, options):
+        n, m = pairs.n_clients, pairs.n_sites
+        self.C = np.full((n, m), np.inf)
+        self.C[pairs.clients, pairs.sites] = pairs.cost
+        self.CT = np.ascontiguousarray(self.C.T)
+        self.f, self.d, self.u, self.t0, self.options = f, d, u, t0, options
+        self.total = float(d.sum())
+        self.force_open = np.zeros(m, dtype=bool)
+        self.force_open[opened] = True
+        self.force_closed = np.zeros(m, dtype=bool)
+        self.force_closed[closed] = True
+        self.force_closed |= ~np.isfinite(self.C).any(axis=0)
+        self.force_open &= ~self.force_closed
+        self.fix_open = np.zeros(m, dtype=bool)
+        self.fix_closed = np.zeros(m, dtype=bool)
+        self.fix_bound = math.inf
+        self.upper = math.inf
+        self.plan = None  # (open sites, clients, sites, shares) of the best plan
+        self.lower = -math.inf
+
+    def _time_left(self) -> float:
+        if self.options.time_limit is None:
+            return math.inf
+        return self.options.time_limit - (time.perf_counter() - self.t0)
+
+    def _site_values(self, lam):
+        """g_j and the knapsack shares (rows, sites, shares) for multipliers lam."""
+        d, u = self.d, self.u
+        RT = self.CT - lam[None, :]
+        cols, rows = np.nonzero(RT < 0)  # site-major: each site's profitable clients
+        r = RT[cols, rows]
+        dr = d[rows]
+        with np.errstate(divide="ignore"):
+            ratio = np.where(dr > 0, r / np.where(dr > 0, dr, 1.0), -np.inf)
+        order = np.lexsort((ratio, cols))
+        cols, rows, r, dr = cols[order], rows[order], r[order], dr[order]
+        cum = np.cumsum(dr)
+        seg = np.searchsorted(cols, np.arange(self.CT.shape[0]))
+        base = np.concatenate([[0.0], cum])[seg]
+        before = cum - dr - base[cols]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            frac = np.where(dr > 0, np.clip((u[cols] - before) / dr, 0.0, 1.0), 1.0)
+        g = self.f + np.bincount(cols, weights=r * frac, minlength=u.size)
+        return g, (rows, cols, frac)
+
+    def _select(self, g, force_open, force_closed):
+        """min sum_j g_j y_j s.t. sum_j u_j y_j >= total demand: value and chosen sites."""
+        u, total = self.u, self.total
+        y = force_open.copy()
+        free = ~force_open & ~force_closed
+        y |= free & (g < 0)
+        value = float(g[y].sum())
+        short = total - float(u[y].sum())
+        if short <= 1e-12 * max(total, 1.0):
+            return value, y
+        cand = np.flatnonzero(free & ~y)
+        if cand.size and np.all(u[cand] == u[cand[0]]) and u[cand[0]] > 0:
+            k = math.ceil(short / u[cand[0]] - 1e-9)
+            if k > cand.size:
+                return math.inf, y
+            pick = cand[np.argsort(g[cand], kind="stable")[:k]]
+            y[pick] = True
+            return value + float(g[pick].sum()), y
+        cand = cand[u[cand] > 0]
+        order = cand[np.argsort(g[cand] / u[cand], kind="stable")]
+        cum = np.cumsum(u[order])
+        if cum.size == 0 or cum[-1] < short * (1 - 1e-12):
+            return math.inf, y
+        t = min(int(np.searchsorted(cum, short * (1 - 1e-12))), order.size - 1)
+        rest = short - (cum[t - 1] if t > 0 else 0.0)
+        y[order[: t + 1]] = True
+        return value + float(g[order[:t]].sum()) + float(g[order[t]]) * rest / u[order[t]], y
+
+    def _repair(self, y) -> None:
+        """Best split of the demand over the sites ``y`` (transportation LP); keep if better."""
+        sites = np.flatnonzero(y)
+        if float(self.u[sites].sum()) < self.total * (1 - 1e-12):
+            return
+        sub = self.C[:, sites]
+        ii, jj = np.nonzero(np.isfinite(sub))
+        k, n = ii.size, self.C.shape[0]
+        A = sp.vstack(
+            [
+                sp.csr_matrix((np.ones(k), (ii, np.arange(k))), shape=(n, k)),
+                sp.csr_matrix((self.d[ii], (jj, np.arange(k))), shape=(sites.size, k)),
+            ]
+        ).tocsc()
+        rl = np.concatenate([np.ones(n), np.full(sites.size, -np.inf)])
+        ru = np.concatenate([np.ones(n), self.u[sites]])
+        try:
+            sol = solve_matrix(
+                sub[ii, jj], A, rl, ru, np.zeros(k), np.ones(k), None, options=SolverOptions()
+            )
+        except (Infeasible, SolverError):
+            return
+        shares = np.clip(sol.x, 0.0, 1.0)
+        served = np.bincount(ii, weights=shares, minlength=n)
+        load = np.bincount(jj, weights=self.d[ii] * shares, minlength=sites.size)
+        if (np.abs(served - 1.0) > 1e-7).any() or (load > self.u[sites] * (1 + 1e-9) + 1e-9).any():
+            return  # not a plan (the check every result passes)
+        used = np.bincount(jj, weights=shares, minlength=sites.size) > 1e-9
+        used |= self.force_open[sites]
+        value = float(np.dot(sub[ii, jj], shares) + self.f[sites[used]].sum())
+        if value < self.upper:
+            self.upper = value
+            self.plan = (sites[used], ii, sites[jj], shares)
+
+    def run(self) -> None:
+        C = self.C
+        lam = np.min(C, axis=1)
+        best_L, best_lam, step, stall = -math.inf, lam, 2.0, 0
+        tried = set()
+        for it in range(_CFL_LAGRANGE_ITERATIONS):
+            g, X = self._site_values(lam)
+            value, y = self._select(g, self.force_open, self.force_closed)
+            if not math.isfinite(value):
+                return
+            L = float(lam.sum()) + value
+            if L > best_L + 1e-12 * abs(L):
+                best_L, best_lam, stall = L, lam, 0
+            else:
+                stall += 1
+                if stall >= 20:
+                    step, stall = step / 2, 0
+            key = np.flatnonzero(y).tobytes()
+            if key not in tried and (it % 10 == 0 or it < 5):
+                tried.add(key)
+                self._repair(y)
+            if self.upper - best_L <= 1e-9 * abs(self.upper) or step < 1e-4:
+                break
+            if self._time_left() < 0.5 * (self.options.time_limit or 0.0):
+                break
+            rows, cols, frac = X
+            s = 1.0 - np.bincount(rows, weights=frac * y[cols], minlength=C.shape[0])
+            norm = float(s @ s)
+            if norm == 0:
+                break
+            target = min(self.upper, abs(L) * 1.05 + 1.0)
+            lam = lam + step * max(target - L, 1e-9 * abs(target)) / norm * s
+        self.lower = best_L
+        if self.plan is None:
+            return
+        # fixing by the bound with a site forced open / closed
+        g, _ = self._site_values(best_lam)
+        base = float(best_lam.sum())
+        _, y = self._select(g, self.force_open, self.force_closed)
+        bounds = []
+        for j in np.flatnonzero(~self.force_open & ~self.force_closed):
+            fo, fc = self.force_open.copy(), self.force_closed.copy()
+            if y[j]:
+                fc[j] = True
+            else:
+                fo[j] = True
+            value, _ = self._select(g, fo, fc)
+            bound = base + value
+            if bound > self.upper:
+                (self.fix_open if y[j] else self.fix_closed)[j] = True
+                bounds.append(bound)
+        if bounds:
+            self.fix_bound = min(bounds)
+        # the best plan must stay feasible for the reduced model
+        in_plan = np.zeros(C.shape[1], dtype=bool)
+        in_plan[self.plan[0]] = True
+        self.fix_closed &= ~in_plan
+        self.fix_open &= in_plan
+
+    def start_vector(self, pairs: _Pairs):
+        """The best plan as a start vector of the facility model over ``pairs`` (or None)."""
+        if self.plan is None:
+            return None
+        sites, ii, jj, shares = self.plan
+        m = pairs.n_sites
+        x = np.zeros(m + pairs.cost.size)
+        x[sites] = 1.0
+        key = pairs.clients * m + pairs.sites
+        where = np.searchsorted(key, ii * m + jj)
+        where = np.minimum(where, key.size - 1)
+        ok = key[where] == ii * m + jj
+        if not ok[shares > 1e-12].all():
+            return None
+        x[m + where[ok]] = shares[ok]
+        return x
 
 
 def _subset(pairs: _Pairs, keep: np.ndarray) -> _Pairs:
@@ -1011,14 +1242,18 @@ def _cfl_model(pairs, f, d, u, opened, closed, max_open, single_source) -> _Mode
     ru.append(np.zeros(cap_sites.size))
     groups += ["capacity"] * cap_sites.size
     r0 += cap_sites.size
-    # strong linking x_ij <= y_j
-    rows += [r0 + np.arange(k), r0 + np.arange(k)]
-    cols += [xcol, sj]
-    vals += [np.ones(k), -np.ones(k)]
-    rl.append(np.full(k, -np.inf))
-    ru.append(np.zeros(k))
-    groups += ["link"] * k
-    r0 += k
+    # strong linking x_ij <= y_j (implied by the bound x_ij <= 1 where y_j is fixed open)
+    fixed_on = np.zeros(m, dtype=bool)
+    fixed_on[opened] = True
+    link = np.flatnonzero(~fixed_on[sj])
+    n_link = link.size
+    rows += [r0 + np.arange(n_link), r0 + np.arange(n_link)]
+    cols += [xcol[link], sj[link]]
+    vals += [np.ones(n_link), -np.ones(n_link)]
+    rl.append(np.full(n_link, -np.inf))
+    ru.append(np.zeros(n_link))
+    groups += ["link"] * n_link
+    r0 += n_link
     # aggregate capacity cut
     if finite.all():
         rows.append(np.full(m, r0))

@@ -281,6 +281,45 @@ def test_facility_location_equals_brute_force(instance, single):
         assert np.isin(r.assignment, r.sites).all()
 
 
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cfl_instances())
+def test_facility_location_lagrangian_stage_equals_brute_force(instance):
+    """The Lagrangian stage (used on large split-demand instances) forced on small ones."""
+    cost, f, d, u, fixed_open, fixed_closed, _ = instance
+    expected = _brute_split(cost, f, d, u, fixed_open, fixed_closed, None)
+    kwargs = dict(fixed_open=fixed_open, fixed_closed=fixed_closed)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(location, "_CFL_LAGRANGE_CELLS", 0)
+        if not math.isfinite(expected):
+            with pytest.raises(Infeasible):
+                facility_location(cost, f, d, u, **kwargs)
+            return
+        r = facility_location(cost, f, d, u, **kwargs)
+    assert r.status == "optimal"
+    assert math.isclose(r.objective, expected, rel_tol=1e-6, abs_tol=1e-6)
+    assert set(fixed_open) <= set(r.sites.tolist()) and not set(fixed_closed) & set(r.sites)
+
+
+@needs_orlib
+@pytest.mark.parametrize("name", ["cap41", "cap64", "cap74", "cap71"])
+def test_cap_lagrangian_stage_matches_optimum(name, monkeypatch):
+    inst = read_orlib_cap(ORLIB / "cap" / f"{name}.txt")
+    expected = _cap_opt()[name]
+    pairs = location._pairs(inst.service_cost, "service_cost")
+    none = np.zeros(0, dtype=np.int64)
+    lag = location._CFLLagrange(
+        pairs, inst.open_cost, inst.demand, inst.capacity, none, none, 0.0, SolverOptions()
+    )
+    lag.run()
+    # a valid bound, a plan no better than the optimum, and fixings that keep an optimal plan
+    assert lag.lower <= expected * (1 + 1e-9) and lag.upper >= expected * (1 - 1e-9)
+    assert lag.lower > 0.9 * expected
+    monkeypatch.setattr(location, "_CFL_LAGRANGE_CELLS", 0)
+    r = facility_location(*inst)
+    assert abs(r.objective - expected) <= 1e-6 * expected and r.status == "optimal"
+    assert r.bound <= r.objective * (1 + 1e-9)
+
+
 def test_facility_location_cbc_small():
     cost = np.array([[1.0, 9, 4], [2, 8, 5], [9, 1, 6], [7, 2, 1]])
     args = (cost, [10.0, 12, 3], [2.0, 2, 3, 1], [4.0, 4, 3])
