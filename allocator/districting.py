@@ -1174,7 +1174,7 @@ def inst_mean(inst: _Instance) -> float:
 
 def _trees(inst: _Instance) -> int:
     """Spanning trees per recombination: more on small graphs, where each one is cheap."""
-    return int(min(32, max(4, 4000 // inst.n)))
+    return int(min(32, inst.n, max(4, 4000 // inst.n)))
 
 
 def _improve(search: _Search, trees: int) -> None:
