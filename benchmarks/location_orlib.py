@@ -5,7 +5,7 @@ of the reference model (PySAL spopt's ``PMedian.from_cost_matrix``, the textbook
 model built in PuLP, solved with HiGHS) measured in the same run, and the speed-up ratio.
 
 spopt is a benchmark-only dependency (``pip install spopt``); without it the reference columns are
-skipped. The data folder is ``../shared/data/orlib`` beside the repository or ``$ALLOCATOR_ORLIB``.
+skipped. The data folder is ``benchmarks/data/orlib`` (shipped) or ``$ALLOCATOR_ORLIB``.
 
 Usage::
 
@@ -34,7 +34,7 @@ def data_dir() -> Path:
     env = os.environ.get("ALLOCATOR_ORLIB")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[1].parent / "shared" / "data" / "orlib"
+    return Path(__file__).resolve().parent / "data" / "orlib"
 
 
 def pmed_optima(folder: Path) -> dict[str, float]:

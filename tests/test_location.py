@@ -24,17 +24,11 @@ from allocator.location import (
 )
 from allocator.solver import SolverOptions
 
-
-def _orlib() -> Path:
-    env = os.environ.get("ALLOCATOR_ORLIB")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[1].parent / "shared" / "data" / "orlib"
-
-
-ORLIB = _orlib()
-needs_orlib = pytest.mark.skipif(
-    not ORLIB.is_dir(), reason=f"OR-Library data not found at {ORLIB} (set ALLOCATOR_ORLIB)"
+# The OR-Library instances ship with the repository (benchmarks/data/orlib); ALLOCATOR_ORLIB
+# points elsewhere. They are always present, so these tests never skip.
+ORLIB = Path(
+    os.environ.get("ALLOCATOR_ORLIB")
+    or Path(__file__).resolve().parents[1] / "benchmarks" / "data" / "orlib"
 )
 
 
@@ -57,7 +51,6 @@ def _cap_opt() -> dict[str, float]:
 # ---------------------------------------------------------------------------------------------
 
 
-@needs_orlib
 @pytest.mark.parametrize("k", [1, 2, 3, 4, 5])
 def test_pmed_proven_optimal(k):
     name = f"pmed{k}"
@@ -72,7 +65,6 @@ def test_pmed_proven_optimal(k):
     assert np.isin(r.assignment, r.sites).all()
 
 
-@needs_orlib
 def test_pmed_reader_last_duplicate_edge_wins():
     # taking the minimum of duplicate edges instead would give 5718 for pmed1
     cost, p = read_orlib_pmed(ORLIB / "pmed" / "pmed1.txt")
@@ -84,7 +76,6 @@ CAP_SMALL = ["cap41", "cap42", "cap43", "cap44", "cap51", "cap61", "cap62", "cap
 CAP_SMALL += ["cap71", "cap72", "cap73", "cap74"]
 
 
-@needs_orlib
 @pytest.mark.parametrize("name", CAP_SMALL)
 def test_cap_matches_optimum(name):
     inst = read_orlib_cap(ORLIB / "cap" / f"{name}.txt")
@@ -300,7 +291,6 @@ def test_facility_location_lagrangian_stage_equals_brute_force(instance):
     assert set(fixed_open) <= set(r.sites.tolist()) and not set(fixed_closed) & set(r.sites)
 
 
-@needs_orlib
 @pytest.mark.parametrize("name", ["cap41", "cap64", "cap74", "cap71"])
 def test_cap_lagrangian_stage_matches_optimum(name, monkeypatch):
     inst = read_orlib_cap(ORLIB / "cap" / f"{name}.txt")
@@ -391,7 +381,6 @@ def test_tiny_solver_values_do_not_count_as_open(monkeypatch):
     assert fl.sites.size == np.unique(fl.assignment).size
 
 
-@needs_orlib
 def test_time_limit_reports_feasible_with_gap():
     cost, p = read_orlib_pmed(ORLIB / "pmed" / "pmed26.txt")
     r = p_median(cost, p, options=SolverOptions(time_limit=1.0))
@@ -400,4 +389,4 @@ def test_time_limit_reports_feasible_with_gap():
     assert r.bound is not None and r.bound <= optimum
     if r.status != "optimal":
         assert r.status == "feasible" and r.gap > 0
-    assert r.seconds < 10
+    assert r.seconds < 30  # the limit plus model building, with room for a loaded machine
