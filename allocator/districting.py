@@ -645,7 +645,7 @@ class _Search:
         # directed arcs for boundary detection
         self.au = np.concatenate([inst.eu, inst.ev])
         self.av = np.concatenate([inst.ev, inst.eu])
-        self.mean = inst_mean(inst)
+        self.mean = _inst_mean(inst)
         self._local = np.full(n, -1, dtype=np.int64)
         self.version = np.zeros(k, dtype=np.int64)  # bumped whenever a part changes
         self.tried = {}  # (p, q) -> versions at the last failed recombination
@@ -1168,7 +1168,7 @@ def _tree_order(nbrs: list, root: int):
     return np.asarray(order, dtype=np.int64), parent, np.asarray(size, dtype=np.int64)
 
 
-def inst_mean(inst: _Instance) -> float:
+def _inst_mean(inst: _Instance) -> float:
     return float(inst.w @ inst.a) / inst.total if inst.a is not None else 0.0
 
 
@@ -1465,7 +1465,7 @@ def _exact(inst: _Instance, start_labels, options: SolverOptions, lb_compact=Non
         amin = float(inst.a.min())
         a = inst.a - amin
         A = max(float(a.max()), 1e-12)
-        mu_bar = min(max(inst_mean(inst) - amin, 0.0), A)
+        mu_bar = min(max(_inst_mean(inst) - amin, 0.0), A)
         # The largest part mean is at least the overall mean and the smallest at most it. With a
         # start of value V, a better plan has imbalance at most (V - LB) / beta, LB a lower bound
         # on the compactness term (the LP relaxation without the imbalance term).
