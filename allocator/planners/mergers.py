@@ -18,10 +18,10 @@ time t_sj <= the band's day limit (day pupils) or, for bands that may board, <= 
 ``boarding_candidates`` (4) nearest boarding schools among those the keep rules hold open, plus
 every nearer school that may close. Only allowed pairs become variables.
 
-Variables: x_dj in {0, 1} (whole band to one school; where splitting is allowed, an integer count
-of pupils);
-y_j in {0, 1} school j open; w_ah in {0, 1} conversion; k_j >= 0 integer classrooms added (each adds
-u_j = 45 seats, 50 at junior-only schools); F_j >= 0 the funding-floor top-up.
+Variables: x_dj in {0, 1} (the whole band goes to school j) for villages; for settlements that may
+be split (urban communities by default, every settlement with ``split``) x_dj >= 0 is a count of
+pupils; y_j in {0, 1} school j open; w_ah in {0, 1} conversion; k_j >= 0 integer classrooms added
+(each adds u_j = 45 seats, 50 at junior-only schools); F_j >= 0 the funding-floor top-up.
 
 Objective (cost mode): minimise annual yuan =
     sum_j site_cost_j y_j + sum_j F_j + sum_j e u_j k_j
@@ -54,15 +54,22 @@ Constraints:
 Existing crowding is tolerated but never made worse: C_j, K_j and L_j are the larger of the limit
 and what the school holds today.
 
+Solving: the split counts are continuous in the MILP (general integer variables with large domains
+make HiGHS's root reduced-cost bookkeeping very slow); afterwards, with every other decision fixed,
+each split count may round down or up by one pupil and a small integer program picks the rounding
+that keeps every row (anything else if none does). The MILP is a relaxation of the whole-pupil
+model, so its bound stays valid and the gap reported is that of the plan returned. A plan whose
+gap exceeds ``mip_gap`` is labelled ``feasible``, never ``optimal``.
+
 Why a model of its own rather than :mod:`allocator.location`: the generic core knows one demand per
 client and one capacity per site. Here a settlement has three bands with different travel limits,
 some may board at extra cost, a site's capacity is shared by bands with different class-size caps,
 sites can be merged into nine-year schools that gain bands, and keep rules couple sites by
 township. None of that fits ``facility_location`` without losing the rules, so the model is built
-here as sparse arrays and solved through :func:`allocator.solver.solve_matrix` (one call per county,
-about 0.1-2 s for a county of 150 schools, so no heuristic start is needed). The location core is
-used in the tests as the independent reference: with one band, no capacities and ``max_schools = p``
-the model is exactly p-median.
+here as sparse arrays and solved through :func:`allocator.solver.solve_matrix` (one call per
+county, 3-10 s for a county of 150 schools; a rounded-LP start was tried and made HiGHS slower).
+The location core is the independent reference in the tests: with one band, no capacities and
+``max_schools = p`` the model is exactly p-median.
 
 Rules and definitions the plan follows
 --------------------------------------
@@ -78,7 +85,7 @@ Rules and definitions the plan follows
   settlement bands it was nearest to; if it was nobody's nearest, the nearest open school that
   teaches one of its bands. In a nine-year conversion the receiver is the host.
 * :meth:`MergerPlan.apply`: closed schools are removed; their teachers (all categories), equipment
-  value, multimedia rooms and the non-site part of their annual cost move to the receiving school;
+  value, multimedia rooms and their annual cost less the site cost move to the receiving school;
   floor and sports area stay with the empty buildings, except in a nine-year conversion, where the
   two schools share one site and floor area, sports area, seats and classes move too. Pupil band
   counts of every re-planned school are recomputed from the assignments; expansions add seats,
@@ -1206,6 +1213,8 @@ def _whole_pupils(model: _Model, x: np.ndarray, options: SolverOptions):
     integ[:n_x] = True
     split = np.flatnonzero(model.split_pair)
     low, high = np.floor(x[split] + 1e-9), np.ceil(x[split] - 1e-9)
+    # a small model: solve it well inside the gap left for it
+    options = dataclasses.replace(options, mip_gap=0.05 * options.mip_gap)
     for slack in (1.0, None):
         if slack is None:
             cl[split], cu[split] = 0.0, model.cu[split]
