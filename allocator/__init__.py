@@ -36,6 +36,8 @@ _LAZY = {
     "MergerPolicy": ("allocator.planners.mergers", "MergerPolicy"),
     "plan_districts": ("allocator.planners.districts", "plan_districts"),
     "DistrictPolicy": ("allocator.planners.districts", "DistrictPolicy"),
+    "DistrictPlan": ("allocator.planners.districts", "DistrictPlan"),
+    "partition": ("allocator.districting", "partition"),
     "plan_budget": ("allocator.planners.budget", "plan_budget"),
     "BudgetPolicy": ("allocator.planners.budget", "BudgetPolicy"),
     "min_cost_to_comply": ("allocator.planners.budget", "min_cost_to_comply"),
