@@ -8,6 +8,7 @@ Run from the repository root::
     python benchmarks/mergers_speed.py                 # counties (4 seeds) and the municipality
     python benchmarks/mergers_speed.py --no-municipality
     python benchmarks/mergers_speed.py --gap 1e-4      # the solver layer's default gap
+    python benchmarks/mergers_speed.py --candidates --no-counties --no-municipality --gap 1e-4
 
 Wall time is what a planner waits; CPU time (this process and its workers) shows how much of the
 wall time the shared machine gave us.
@@ -44,6 +45,29 @@ def county_runs(seeds, gap: float, policy: MergerPolicy) -> None:
         print(
             f"{seed} | {row.schools} | {row.settlements} | {row.variables} | {row.closed} | "
             f"{row.status} | {row.gap:.2e} | {wall:.1f} | {cpu:.1f}",
+            flush=True,
+        )
+
+
+def candidates_run(seeds, gap: float) -> None:
+    print(
+        f"\nCandidate schools per settlement band: all within the limit vs the nearest 8, gap {gap:g}"
+    )
+    print("seed | all: variables | all: objective | all: s | 8: variables | 8: objective | 8: s | "
+          "objective change | time ratio all/8")  # fmt: skip
+    print("---|---|---|---|---|---|---|---|---")
+    for seed in seeds:
+        region = make_region(schools=150, seed=seed)
+        out = []
+        for k in (None, 8):
+            t0 = time.perf_counter()
+            plan = plan_mergers(region, MergerPolicy(day_candidates=k), SolverOptions(mip_gap=gap))
+            out.append((plan.counties.iloc[0], time.perf_counter() - t0))
+        (a, ta), (b, tb) = out
+        print(
+            f"{seed} | {a.variables} | {a.objective:,.0f} | {ta:.1f} | {b.variables} | "
+            f"{b.objective:,.0f} | {tb:.1f} | {(b.objective - a.objective) / a.objective:+.2e} | "
+            f"{ta / tb:.2f}",
             flush=True,
         )
 
@@ -89,11 +113,14 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--no-municipality", action="store_true")
     parser.add_argument("--no-counties", action="store_true")
+    parser.add_argument("--candidates", action="store_true", help="compare day_candidates 8 vs all")
     args = parser.parse_args()
     print(f"machine: {platform.machine()}, python {platform.python_version()}")
     policy = MergerPolicy()
     if not args.no_counties:
         county_runs(args.seeds, args.gap, policy)
+    if args.candidates:
+        candidates_run(args.seeds, args.gap)
     if not args.no_municipality:
         municipality_run(args.gap, args.threads, policy)
 
