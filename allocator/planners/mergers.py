@@ -102,7 +102,7 @@ import dataclasses
 import math
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -443,7 +443,6 @@ class MergerPlan:
     solve_info: SolveInfo
     policy: MergerPolicy
     region_name: str = ""
-    _nine_year_hosts: tuple = field(default=(), repr=False)
 
     @property
     def tables(self) -> dict[str, pd.DataFrame]:
@@ -600,7 +599,7 @@ class MergerPlan:
             schools.loc[h, "floor_area_m2"] += (
                 float(r.seats) * self.policy.expansion_floor_m2_per_seat
             )
-        for sid in self._nine_year_hosts:
+        for sid in self.closures.loc[self.closures["reason"] == "nine_year", "receiving_school_id"]:
             schools.loc[pos[sid], "level"] = "nine_year"
         closed = [pos[s] for s in self.closures["school_id"]]
         keep = np.ones(len(schools), dtype=bool)
@@ -1817,11 +1816,6 @@ def plan_mergers(
     )
     info = _aggregate([r.info for r in results])
     info = dataclasses.replace(info, seconds=time.perf_counter() - t0)
-    hosts = tuple(
-        r.unit.schools["school_id"].iloc[int(r.model.conv[w, 1])]
-        for r in results
-        for w in np.flatnonzero(r.converted)
-    )
 
     def cat(frames, columns):
         frames = [f for f in frames if len(f)]
@@ -1838,7 +1832,6 @@ def plan_mergers(
         solve_info=info,
         policy=policy,
         region_name=region.name,
-        _nine_year_hosts=hosts,
     )
 
 
