@@ -34,6 +34,7 @@ _LAZY = {
     "load_standard": ("allocator.standards", "load_standard"),
     "plan_mergers": ("allocator.planners.mergers", "plan_mergers"),
     "MergerPolicy": ("allocator.planners.mergers", "MergerPolicy"),
+    "MergerPlan": ("allocator.planners.mergers", "MergerPlan"),
     "plan_districts": ("allocator.planners.districts", "plan_districts"),
     "DistrictPolicy": ("allocator.planners.districts", "DistrictPolicy"),
     "DistrictPlan": ("allocator.planners.districts", "DistrictPlan"),
