@@ -633,3 +633,23 @@ def test_apply_after_plan_passes_to_check():
     ids = set(report.tables["schools"]["school_id"])
     assert not ids & set(plan.closures["school_id"])
     assert "closed" in plan.summary()
+
+
+def test_travel_statistics_after_equal_the_assignments():
+    region = make_region(schools=60, seed=7)
+    plan = plan_mergers(region, MergerPolicy(min_size=100))
+    a = plan.assignments.merge(
+        region.settlements[["settlement_id", "area_type"]], on="settlement_id"
+    )
+    after = plan.travel[plan.travel["stage"] == "after"].set_index("area_type")
+    groups = [("all", a), *a.groupby("area_type")]
+    for area, g in groups:
+        trips = np.repeat(g["minutes"].to_numpy(), g["pupils"].to_numpy().astype(int))
+        row = after.loc[area]
+        assert row["pupils"] == len(trips)
+        # the assignments table shows minutes to 0.01
+        assert row["mean_minutes"] == pytest.approx(trips.mean(), abs=0.01)
+        assert row["p95_minutes"] == pytest.approx(
+            np.percentile(trips, 95, method="inverted_cdf"), abs=0.01
+        )
+        assert row["max_minutes"] == pytest.approx(trips.max(), abs=0.01)

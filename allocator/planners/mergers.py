@@ -108,6 +108,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from allocator import metrics
 from allocator.errors import Infeasible, InputError, SolverError
 from allocator.region import AREA_TYPES, Region
 from allocator.solver import SolveInfo, SolverOptions, binary_values, solve_matrix
@@ -1502,17 +1503,10 @@ def _travel_rows(res: _Result) -> pd.DataFrame:
     return pd.concat([before, after], ignore_index=True)
 
 
-def _weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
-    """Pupil-weighted quantile: the smallest value with at least q of the weight at or below it."""
+def _reachable_p95(values: np.ndarray, weights: np.ndarray) -> float:
+    """Pupil-weighted 95th percentile of the reachable trips (NaN when there are none)."""
     ok = np.isfinite(values) & (weights > 0)
-    if not ok.any():
-        return float("nan")
-    v, w = values[ok], weights[ok].astype(float)
-    order = np.argsort(v, kind="stable")
-    v, w = v[order], w[order]
-    cum = np.cumsum(w)
-    k = int(np.searchsorted(cum, q * cum[-1] - 1e-9 * cum[-1]))
-    return float(v[min(k, len(v) - 1)])
+    return metrics.percentile(values[ok], 95, weights=weights[ok]) if ok.any() else float("nan")
 
 
 def _travel_table(rows: pd.DataFrame) -> pd.DataFrame:
@@ -1534,7 +1528,7 @@ def _travel_table(rows: pd.DataFrame) -> pd.DataFrame:
                     "area_type": area,
                     "pupils": int(w.sum()),
                     "mean_minutes": float((m[reach] * w[reach]).sum() / max(w[reach].sum(), 1e-12)),
-                    "p95_minutes": _weighted_quantile(m, w, 0.95),
+                    "p95_minutes": _reachable_p95(m, w),
                     "max_minutes": float(m[reach & (w > 0)].max())
                     if (reach & (w > 0)).any()
                     else np.nan,
