@@ -883,6 +883,21 @@ def _compare_charts(comparison) -> list[tuple[str, str, str]]:
         except (KeyError, TypeError, ValueError):
             return np.nan
 
+    def grouped_bars(ax, keys):
+        """One group of bars per measure key: 'before' in grey, then each variant."""
+        x = np.arange(len(keys))
+        columns = ["before", *variants]
+        width = 0.8 / len(columns)
+        for j, col in enumerate(columns):
+            ax.bar(
+                x + j * width - 0.4 + width / 2,
+                [value(k, col) for k in keys],
+                width,
+                color="#bbbbbb" if col == "before" else colours[j - 1],
+                label="before" if col == "before" else labels[j - 1],
+            )
+        return x
+
     def cost_build(fig):
         ax1, ax2 = fig.subplots(1, 2)
         cost = [value("cost_yuan", v) / 1e6 for v in variants]
@@ -915,17 +930,7 @@ def _compare_charts(comparison) -> list[tuple[str, str, str]]:
         axes = np.atleast_1d(fig.subplots(1, max(1, len(parts))))
         for ax, part in zip(axes, parts, strict=False):
             keys = [k for k in table.index if k.startswith(f"cv_worst.{part}.")]
-            x = np.arange(len(keys))
-            columns = ["before", *variants]
-            width = 0.8 / len(columns)
-            for j, col in enumerate(columns):
-                ax.bar(
-                    x + j * width - 0.4 + width / 2,
-                    [value(k, col) for k in keys],
-                    width,
-                    color="#bbbbbb" if col == "before" else colours[j - 1],
-                    label="before" if col == "before" else labels[j - 1],
-                )
+            x = grouped_bars(ax, keys)
             limit = comparison.results[variants[0]].standard.cv_limit.get(part)
             if limit is not None:
                 ax.axhline(limit, color="#b42318", ls="--", lw=1.2, label=f"limit {limit:g}")
@@ -947,17 +952,7 @@ def _compare_charts(comparison) -> list[tuple[str, str, str]]:
     def ratio_build(fig):
         ax = fig.subplots()
         keys = [k for k in table.index if k.startswith("rural_urban.")]
-        x = np.arange(len(keys))
-        columns = ["before", *variants]
-        width = 0.8 / len(columns)
-        for j, col in enumerate(columns):
-            ax.bar(
-                x + j * width - 0.4 + width / 2,
-                [value(k, col) for k in keys],
-                width,
-                color="#bbbbbb" if col == "before" else colours[j - 1],
-                label="before" if col == "before" else labels[j - 1],
-            )
+        x = grouped_bars(ax, keys)
         ax.axhline(1.0, color="#333", lw=1)
         ax.set_xticks(x, [_SHORT.get(k.split(".")[-1], k) for k in keys], rotation=30, ha="right")
         ax.set_ylabel("rural mean ÷ urban mean")
