@@ -159,6 +159,41 @@ def test_p_median_equals_brute_force(instance, as_sparse):
     assert math.isclose(float(w @ cost[np.arange(len(w)), r.assignment]), r.objective, abs_tol=1e-7)
 
 
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, 10_000), st.integers(2, 5))
+def test_reduced_cost_fixing_keeps_every_better_plan(seed, p):
+    """Sites closed and pairs dropped by the Lagrangian are never used by a plan worth finding.
+
+    The search starts from the fifth-best plan; for every better plan, each open site must stay
+    usable and each client's cheapest open pair must be kept.
+    """
+    rng = np.random.default_rng(seed)
+    n, m = 14, 8
+    cost = rng.integers(0, 40, size=(n, m)).astype(float)
+    w = rng.integers(1, 4, size=n).astype(float)
+    pairs = location._pairs(cost, "cost")
+    solver = location._PMedian(pairs, w, p, location._options(None), 0.0, True)
+    values = {
+        s: float(w @ cost[:, list(s)].min(axis=1)) for s in itertools.combinations(range(m), p)
+    }
+    ranked = sorted(values, key=values.get)
+    solver._offer(np.array(ranked[min(4, len(ranked) - 1)]))  # a few plans are better
+    usable = np.ones(m, dtype=bool)
+    solver._lagrangian(cost * w[:, None], usable, np.zeros(m, dtype=bool))
+    goal = solver.best - solver._delta(solver.best)
+    assert solver.lower <= min(values.values()) + 1e-9  # a valid lower bound
+    keep = np.zeros((n, m), dtype=bool)
+    keep[pairs.clients, pairs.sites] = solver.pair_keep
+    better = [s for s, v in values.items() if v <= goal]
+    for subset in better:
+        cols = list(subset)
+        assert usable[cols].all()
+        cheapest = np.array(cols)[cost[:, cols].argmin(axis=1)]
+        assert keep[np.arange(n), cheapest].all()
+    # the fixing is not vacuous
+    assert not keep.all()
+
+
 @settings(max_examples=25, deadline=None)
 @given(pmedian_instances())
 def test_adding_a_site_never_raises_the_optimum(instance):
