@@ -953,6 +953,7 @@ def facility_location(
 
     fix_bound = math.inf
     start = None
+    proven = False
     if (
         not single_source
         and max_open is None
@@ -963,6 +964,9 @@ def facility_location(
         # Lagrangian bound and primal plan; sites that cannot be in a better plan are fixed
         lag = _CFLLagrange(work, f, d, u, opened, closed, t0, options)
         lag.run()
+        if lag.plan is not None:
+            proven = lag.lower >= lag._goal() or lag.branch_and_bound(_CFL_MAX_NODES)
+            lag._keep_plan_feasible()
         fix_bound = lag.fix_bound
         opened = np.union1d(opened, np.flatnonzero(lag.fix_open)).astype(np.int64)
         closed = np.union1d(closed, np.flatnonzero(lag.fix_closed)).astype(np.int64)
@@ -970,17 +974,15 @@ def facility_location(
         keep[closed] = False
         work = _subset(work, keep[work.sites])
         start = lag.start_vector(work)
-    model = _cfl_model(work, f, d, u, opened, closed, max_open, single_source)
-    mip_options = _remaining(options, t0)
-    if start is not None:
-        # the start is near-optimal and the root bound strong: HiGHS's root heuristics and its
-        # restart cost more than the search itself (capa 8000: 51 s -> 16 s)
-        extra = dict(_CFL_MIP_OPTIONS)
-        extra.update(mip_options.highs_options or {})
-        mip_options = dataclasses.replace(mip_options, highs_options=extra)
-    sol_info, x = _solve_or_fallback(model, mip_options, start, m + work.cost.size)
-    if math.isfinite(fix_bound) and sol_info.bound is not None:
-        sol_info = dataclasses.replace(sol_info, bound=min(sol_info.bound, fix_bound))
+    if proven and start is not None:  # the Lagrangian search proved its best plan
+        x = start
+        gap = max(lag.upper - lag.lower, 0.0) / max(abs(lag.upper), 1e-9)
+        seconds = time.perf_counter() - t0
+        sol_info = SolveInfo("optimal", lag.upper, lag.lower, gap, seconds, options.solver)
+    else:
+        sol_info, x = _solve_cfl_mip(
+            work, f, d, u, opened, closed, max_open, single_source, options, t0, start, fix_bound
+        )
     y = binary_values(x[:m])
     flows = np.clip(x[m:], 0.0, 1.0)
     sites = np.flatnonzero(y)
@@ -1004,6 +1006,25 @@ def facility_location(
     )
 
 
+def _solve_cfl_mip(
+    work, f, d, u, opened, closed, max_open, single_source, options, t0, start, fix_bound
+):
+    """The strong facility-location MIP over the remaining sites (with an optional start)."""
+    m = work.n_sites
+    model = _cfl_model(work, f, d, u, opened, closed, max_open, single_source)
+    mip_options = _remaining(options, t0)
+    if start is not None:
+        # the start is near-optimal and the root bound strong: HiGHS's root heuristics and its
+        # restart cost more than the search itself (capa 8000: 51 s -> 16 s)
+        extra = dict(_CFL_MIP_OPTIONS)
+        extra.update(mip_options.highs_options or {})
+        mip_options = dataclasses.replace(mip_options, highs_options=extra)
+    sol_info, x = _solve_or_fallback(model, mip_options, start, m + work.cost.size)
+    if math.isfinite(fix_bound) and sol_info.bound is not None:
+        sol_info = dataclasses.replace(sol_info, bound=min(sol_info.bound, fix_bound))
+    return sol_info, x
+
+
 #: Facility location instances with at least this many client x site cells (and split demand,
 #: finite capacities, no max_open) get the Lagrangian stage before the MIP (capa/b/c: 100,000).
 _CFL_LAGRANGE_CELLS = 20_000
@@ -1024,6 +1045,10 @@ _CFL_MIP_OPTIONS = {
 }
 #: Subgradient iterations without a better bound before the step is halved.
 _CFL_STALL = 10
+#: Branch and bound on sites after the root: iterations, initial step and patience per node,
+#: and the node budget before the MIP takes over.
+_CFL_NODE_ITERATIONS, _CFL_NODE_STEP, _CFL_NODE_PATIENCE = 50, 1.0, 5
+_CFL_MAX_NODES = 20_000
 
 
 class _CFLLagrange:
@@ -1186,65 +1211,164 @@ class _CFLLagrange:
         sites = self.plan[0]  # the best split over the plan's sites, all pairs allowed
         self._transport(sites, self.C[:, sites], np.isfinite(self.C[:, sites]))
 
-    def run(self) -> None:
-        C = self.C
-        lam = np.min(C, axis=1)
-        best_L, best_lam, step, stall = -math.inf, lam, 2.0, 0
-        tried = set()
-        for it in range(_CFL_LAGRANGE_ITERATIONS):
+    def _goal(self) -> float:
+        """A bound at or above this proves that no plan is worth finding (relative gap)."""
+        return self.upper - max(self.options.mip_gap, 1e-9) * abs(self.upper)
+
+    def _subgradient(self, lam, force_open, force_closed, iterations, step, patience, root):
+        """Subgradient optimisation of the bound for the given fixings.
+
+        Returns the best bound (inf if no choice of sites can hold the demand), its multipliers
+        and the sites' average choice over the iterations (an estimate of the LP's y).
+        """
+        n = self.C.shape[0]
+        best_L, best_lam, stall = -math.inf, lam, 0
+        y_avg = None
+        for it in range(iterations):
             g, X = self._site_values(lam)
-            value, y = self._select(g, self.force_open, self.force_closed)
+            value, y = self._select(g, force_open, force_closed)
             if not math.isfinite(value):
-                return
+                return math.inf, lam, y.astype(float)
+            y_avg = y.astype(float) if y_avg is None else 0.9 * y_avg + 0.1 * y
             L = float(lam.sum()) + value
             if L > best_L + 1e-12 * abs(L):
                 best_L, best_lam, stall = L, lam, 0
             else:
                 stall += 1
-                if stall >= _CFL_STALL:
+                if stall >= patience:
                     step, stall = step / 2, 0
-            key = np.flatnonzero(y).tobytes()
-            if key not in tried and (it % 10 == 0 or it < 5):
-                tried.add(key)
-                self._repair(y)
-            if self.upper - best_L <= 1e-9 * abs(self.upper) or step < 1e-4:
+            if root and (it % 10 == 0 or it < 5):
+                self._try(y)
+            if best_L >= (self._goal() if not root else self.upper - 1e-9 * abs(self.upper)):
                 break
-            if self._time_left() < 0.5 * (self.options.time_limit or 0.0):
+            if step < 1e-4:
+                break
+            if root and self._time_left() < 0.5 * (self.options.time_limit or 0.0):
+                break
+            if not root and self._time_left() < 0.5:
                 break
             rows, cols, frac = X
-            s = 1.0 - np.bincount(rows, weights=frac * y[cols], minlength=C.shape[0])
-            norm = float(s @ s)
+            sub = 1.0 - np.bincount(rows, weights=frac * y[cols], minlength=n)
+            norm = float(sub @ sub)
             if norm == 0:
                 break
             target = min(self.upper, abs(L) * 1.05 + 1.0)
-            lam = lam + step * max(target - L, 1e-9 * abs(target)) / norm * s
-        self.lower = best_L
+            lam = lam + step * max(target - L, 1e-9 * abs(target)) / norm * sub
+        return best_L, best_lam, y_avg
+
+    def _try(self, y) -> None:
+        """Repair the sites ``y`` into a plan unless they were tried before."""
+        key = np.flatnonzero(y).tobytes()
+        if key not in self.tried:
+            self.tried.add(key)
+            self._repair(y)
+
+    def _flip_bounds(self, lam, force_open, force_closed):
+        """The bound with each free site flipped against the relaxation's choice (nan if fixed).
+
+        Returns the relaxation's choice y and the bounds.
+        """
+        g, _ = self._site_values(lam)
+        base = float(lam.sum())
+        _, y = self._select(g, force_open, force_closed)
+        bounds = np.full(y.size, np.nan)
+        for j in np.flatnonzero(~force_open & ~force_closed):
+            fo, fc = force_open.copy(), force_closed.copy()
+            (fc if y[j] else fo)[j] = True
+            value, _ = self._select(g, fo, fc)
+            bounds[j] = base + value
+        return y, bounds
+
+    def run(self) -> None:
+        """The root: bound, plans, local search and site fixing."""
+        self.tried = set()
+        lam = np.min(self.C, axis=1)
+        best_L, best_lam, _ = self._subgradient(
+            lam, self.force_open, self.force_closed, _CFL_LAGRANGE_ITERATIONS, 2.0, _CFL_STALL, True
+        )
+        if not math.isfinite(best_L):
+            return
+        self.lower, self.lam = best_L, best_lam
         if self.plan is None:
             return
         g, _ = self._site_values(best_lam)
         self._local_search(g)
         # fixing by the bound with a site forced open / closed
-        base = float(best_lam.sum())
-        _, y = self._select(g, self.force_open, self.force_closed)
-        bounds = []
-        for j in np.flatnonzero(~self.force_open & ~self.force_closed):
-            fo, fc = self.force_open.copy(), self.force_closed.copy()
-            if y[j]:
-                fc[j] = True
-            else:
-                fo[j] = True
-            value, _ = self._select(g, fo, fc)
-            bound = base + value
-            if bound > self.upper:
-                (self.fix_open if y[j] else self.fix_closed)[j] = True
-                bounds.append(bound)
-        if bounds:
-            self.fix_bound = min(bounds)
-        # the best plan must stay feasible for the reduced model
-        in_plan = np.zeros(C.shape[1], dtype=bool)
+        y, bounds = self._flip_bounds(best_lam, self.force_open, self.force_closed)
+        fixed = bounds > self.upper
+        self.fix_open = fixed & y
+        self.fix_closed = fixed & ~y
+        if fixed.any():
+            self.fix_bound = float(bounds[fixed].min())
+        self._keep_plan_feasible()
+
+    def _keep_plan_feasible(self) -> None:
+        """The best plan must stay feasible for the reduced model."""
+        in_plan = np.zeros(self.C.shape[1], dtype=bool)
         in_plan[self.plan[0]] = True
         self.fix_closed &= ~in_plan
         self.fix_open &= in_plan
+
+    def branch_and_bound(self, max_nodes: int) -> bool:
+        """Depth-first branch and bound on sites with the Lagrangian bound at every node.
+
+        Branches on the free site whose average choice over the node's subgradient iterations is
+        nearest one half, the more likely side first; sites whose flipped bound exceeds the goal
+        are fixed at each node. True when the tree is exhausted, which proves the best plan
+        optimal within the MIP gap; ``lower`` then holds the smallest bound of the pruned nodes.
+        """
+        if self.plan is None or not math.isfinite(self.lower):
+            return False
+        pruned = self.fix_bound
+        limit = self.options.time_limit or 0.0
+        stack = [(self.force_open | self.fix_open, self.force_closed | self.fix_closed, self.lam)]
+        nodes = 0
+        while stack:
+            # leave a fifth of the time to the MIP that takes over
+            if nodes >= max_nodes or self._time_left() < max(1.0, 0.2 * limit):
+                self.nodes = nodes
+                return False
+            fo, fc, lam = stack.pop()
+            nodes += 1
+            free = ~fo & ~fc
+            if not free.any():
+                sites = np.flatnonzero(fo)
+                sub = self.C[:, sites]
+                if float(self.u[sites].sum()) >= self.total * (1 - 1e-12):
+                    self._transport(sites, sub, np.isfinite(sub))
+                continue
+            L, lam, y_avg = self._subgradient(
+                lam, fo, fc, _CFL_NODE_ITERATIONS, _CFL_NODE_STEP, _CFL_NODE_PATIENCE, False
+            )
+            if L >= self._goal():
+                pruned = min(pruned, L)
+                continue
+            y, bounds = self._flip_bounds(lam, fo, fc)
+            self._try(y)
+            if L >= self._goal():
+                pruned = min(pruned, L)
+                continue
+            fixed = bounds > self._goal()
+            if fixed.any():
+                pruned = min(pruned, float(bounds[fixed].min()))
+                fo, fc = fo | (fixed & y), fc | (fixed & ~y)
+                free &= ~fixed
+            if not free.any():
+                stack.append((fo, fc, lam))
+                continue
+            cand = np.flatnonzero(free)
+            j = cand[np.argmin(np.abs(y_avg[cand] - 0.5))]
+            open_child = (fo.copy(), fc, lam)
+            open_child[0][j] = True
+            closed_child = (fo, fc.copy(), lam)
+            closed_child[1][j] = True
+            if y_avg[j] >= 0.5:
+                stack += [closed_child, open_child]
+            else:
+                stack += [open_child, closed_child]
+        self.nodes = nodes
+        self.lower = min(pruned, self.upper)
+        return True
 
     def start_vector(self, pairs: _Pairs):
         """The best plan as a start vector of the facility model over ``pairs`` (or None)."""

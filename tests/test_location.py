@@ -326,6 +326,56 @@ def test_facility_location_lagrangian_stage_equals_brute_force(instance):
     assert set(fixed_open) <= set(r.sites.tolist()) and not set(fixed_closed) & set(r.sites)
 
 
+def _tight_cfl(seed, n=60, m=15):
+    """Clients and sites in a square, equal capacities for about 4.5 sites' worth of demand."""
+    rng = np.random.default_rng(seed)
+    clients, sites = rng.uniform(0, 100, (n, 2)), rng.uniform(0, 100, (m, 2))
+    d = rng.integers(5, 35, n).astype(float)
+    cost = np.linalg.norm(clients[:, None] - sites[None], axis=2) * d[:, None]
+    u = np.full(m, float(np.ceil(d.sum() / 4.5)))
+    return cost, rng.uniform(2000, 4000, m).round(), d, u
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(0, 100_000))
+def test_cfl_lagrangian_branch_and_bound_equals_the_mip(seed):
+    """The Lagrangian search with branching on sites agrees with the MIP alone (no Lagrangian)."""
+    inst = _tight_cfl(seed)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(location, "_CFL_LAGRANGE_CELLS", 10**12)
+        reference = facility_location(*inst)
+        mp.setattr(location, "_CFL_LAGRANGE_CELLS", 0)
+        r = facility_location(*inst)
+    assert reference.status == r.status == "optimal"
+    assert math.isclose(r.objective, reference.objective, rel_tol=1e-6)
+    assert r.bound <= r.objective * (1 + 1e-9)
+
+
+@pytest.mark.parametrize("seed", [2, 5, 6])
+def test_cfl_branch_and_bound_proves_without_the_mip(seed, monkeypatch):
+    """Instances whose root bound leaves a gap: the tree closes it, so no MIP runs."""
+    inst = _tight_cfl(seed)
+    reference = facility_location(*inst)  # small: the MIP alone
+    monkeypatch.setattr(location, "_CFL_LAGRANGE_CELLS", 0)
+    nodes = []
+    original = location._CFLLagrange.branch_and_bound
+
+    def counting(self, max_nodes):
+        proven = original(self, max_nodes)
+        nodes.append((proven, self.nodes))
+        return proven
+
+    def no_mip(*args, **kwargs):
+        raise AssertionError("the MIP ran")
+
+    monkeypatch.setattr(location._CFLLagrange, "branch_and_bound", counting)
+    monkeypatch.setattr(location, "_solve_cfl_mip", no_mip)
+    r = facility_location(*inst)
+    assert nodes and nodes[0][0] and nodes[0][1] > 1
+    assert r.status == "optimal" and math.isclose(r.objective, reference.objective, rel_tol=1e-6)
+    assert r.objective * (1 - 1e-7) - 1e-9 <= r.bound <= r.objective
+
+
 @pytest.mark.parametrize("name", ["cap41", "cap64", "cap74", "cap71"])
 def test_cap_lagrangian_stage_matches_optimum(name, monkeypatch):
     inst = read_orlib_cap(ORLIB / "cap" / f"{name}.txt")
