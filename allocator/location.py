@@ -912,6 +912,18 @@ def facility_location(
     InputError
         Malformed input.
 
+    Notes
+    -----
+    Small instances, single sourcing, ``max_open`` or infinite capacities go straight to the
+    strong MIP (``x_ij <= y_j`` for every pair plus the aggregate capacity cut). Large
+    split-demand instances (at least 20,000 client-site pairs) first get a Lagrangian search:
+    the demand rows are relaxed (one fractional knapsack per site), the sites the relaxation
+    chooses are repaired into plans by a transportation LP and improved by drop/add/swap moves,
+    sites whose flipped bound exceeds the best plan are fixed, and a depth-first branch and
+    bound on sites with the Lagrangian bound at every node proves the best plan optimal within
+    ``mip_gap``. If that tree runs out of nodes (20,000) or four fifths of the time limit, the
+    strong MIP over the remaining sites takes over from the best plan.
+
     Examples
     --------
     >>> import numpy as np
@@ -954,6 +966,7 @@ def facility_location(
     fix_bound = math.inf
     start = None
     proven = False
+    lag = None
     if (
         not single_source
         and max_open is None
@@ -983,6 +996,9 @@ def facility_location(
         sol_info, x = _solve_cfl_mip(
             work, f, d, u, opened, closed, max_open, single_source, options, t0, start, fix_bound
         )
+        if lag is not None and math.isfinite(lag.lower):  # the Lagrangian bound holds for all
+            bound = lag.lower if sol_info.bound is None else max(sol_info.bound, lag.lower)
+            sol_info = dataclasses.replace(sol_info, bound=bound)
     y = binary_values(x[:m])
     flows = np.clip(x[m:], 0.0, 1.0)
     sites = np.flatnonzero(y)
@@ -1047,7 +1063,7 @@ _CFL_MIP_OPTIONS = {
 _CFL_STALL = 10
 #: Branch and bound on sites after the root: iterations, initial step and patience per node,
 #: and the node budget before the MIP takes over.
-_CFL_NODE_ITERATIONS, _CFL_NODE_STEP, _CFL_NODE_PATIENCE = 50, 1.0, 5
+_CFL_NODE_ITERATIONS, _CFL_NODE_STEP, _CFL_NODE_PATIENCE = 100, 2.0, 10
 _CFL_MAX_NODES = 20_000
 
 
@@ -1074,8 +1090,8 @@ class _CFLLagrange:
         self.force_open[opened] = True
         self.force_closed = np.zeros(m, dtype=bool)
         self.force_closed[closed] = True
-        self.force_closed |= ~np.isfinite(self.C).any(axis=0)
-        self.force_open &= ~self.force_closed
+        # a site no client may use stays closed unless fixed open (then it only costs f_j)
+        self.force_closed |= ~np.isfinite(self.C).any(axis=0) & ~self.force_open
         self.fix_open = np.zeros(m, dtype=bool)
         self.fix_closed = np.zeros(m, dtype=bool)
         self.fix_bound = math.inf
@@ -1321,14 +1337,17 @@ class _CFLLagrange:
             return False
         pruned = self.fix_bound
         limit = self.options.time_limit or 0.0
-        stack = [(self.force_open | self.fix_open, self.force_closed | self.fix_closed, self.lam)]
+        root = (self.force_open | self.fix_open, self.force_closed | self.fix_closed, self.lam)
+        stack = [(*root, self.lower)]
         nodes = 0
         while stack:
             # leave a fifth of the time to the MIP that takes over
             if nodes >= max_nodes or self._time_left() < max(1.0, 0.2 * limit):
                 self.nodes = nodes
+                open_bound = min(entry[3] for entry in stack)
+                self.lower = max(self.lower, min(pruned, open_bound, self.upper))
                 return False
-            fo, fc, lam = stack.pop()
+            fo, fc, lam, _ = stack.pop()
             nodes += 1
             free = ~fo & ~fc
             if not free.any():
@@ -1354,13 +1373,13 @@ class _CFLLagrange:
                 fo, fc = fo | (fixed & y), fc | (fixed & ~y)
                 free &= ~fixed
             if not free.any():
-                stack.append((fo, fc, lam))
+                stack.append((fo, fc, lam, L))
                 continue
             cand = np.flatnonzero(free)
             j = cand[np.argmin(np.abs(y_avg[cand] - 0.5))]
-            open_child = (fo.copy(), fc, lam)
+            open_child = (fo.copy(), fc, lam, L)
             open_child[0][j] = True
-            closed_child = (fo, fc.copy(), lam)
+            closed_child = (fo, fc.copy(), lam, L)
             closed_child[1][j] = True
             if y_avg[j] >= 0.5:
                 stack += [closed_child, open_child]

@@ -30,8 +30,10 @@ def main(schools: int = 5000, seed: int = 1) -> None:
     print(f"machine: {platform.machine()}, python {platform.python_version()}")
     print(f"region: {region!r}, {region.roads.number_of_edges()} road edges")
     print(f"make_region({schools}):                 {t_synth:6.2f} s")
-    print(f"travel_minutes settlements x schools:  {t_travel:6.2f} s  ({matrix.nnz} pairs within 90 min,"
-          f" {np.mean(np.diff(matrix.indptr)):.0f} schools per settlement)")
+    print(
+        f"travel_minutes settlements x schools:  {t_travel:6.2f} s  ({matrix.nnz} pairs within 90 min,"
+        f" {np.mean(np.diff(matrix.indptr)):.0f} schools per settlement)"
+    )
     print(f"networkx Dijkstra, same work (scaled): {t_nx:6.2f} s  (ratio {t_nx / t_travel:.1f}x)")
 
 
