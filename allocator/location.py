@@ -546,19 +546,7 @@ class _PMedian:
         if self.options.time_limit is not None:
             options = dataclasses.replace(options, time_limit=max(self._time_left(), 0.05))
         try:
-            sol = solve_matrix(
-                model.c,
-                model.A,
-                model.row_lower,
-                model.row_upper,
-                model.col_lower,
-                model.col_upper,
-                model.integrality,
-                offset=model.offset,
-                options=options,
-                row_groups=model.groups,
-                start=start,
-            )
+            sol = model.solve(options, start)
         except Infeasible as exc:
             if self.best_sites is None:
                 raise Infeasible(
@@ -651,6 +639,22 @@ class _Model(NamedTuple):
     start: object  # callable: open sites -> full start vector (or None)
     sites: np.ndarray  # site index of each y column
 
+    def solve(self, options: SolverOptions, start=None):
+        """Hand the model to :func:`allocator.solver.solve_matrix` (``start``: a full vector)."""
+        return solve_matrix(
+            self.c,
+            self.A,
+            self.row_lower,
+            self.row_upper,
+            self.col_lower,
+            self.col_upper,
+            self.integrality,
+            offset=self.offset,
+            options=options,
+            row_groups=self.groups,
+            start=start,
+        )
+
 
 def _radius_model(pairs: _Pairs, w, p, usable, forced=None, pair_keep=None) -> _Model | None:
     """The radius model over the usable sites (and pairs); None if some client has none."""
@@ -732,19 +736,7 @@ def _segment_cummax(values: np.ndarray, segment_start: np.ndarray) -> np.ndarray
 def _solve_or_fallback(model: _Model, options, start, m):
     """Solve a MIP; if a time limit stops it without a plan, fall back on the given start."""
     try:
-        sol = solve_matrix(
-            model.c,
-            model.A,
-            model.row_lower,
-            model.row_upper,
-            model.col_lower,
-            model.col_upper,
-            model.integrality,
-            offset=model.offset,
-            options=options,
-            row_groups=model.groups,
-            start=start,
-        )
+        sol = model.solve(options, start)
     except SolverError as exc:
         info = getattr(exc, "info", None)
         if start is None or info is None or info.status != "error":
