@@ -46,6 +46,7 @@ import numpy as np
 import pandas as pd
 
 from allocator.errors import Infeasible, InputError, SolverError
+from allocator.metrics import _percentile_raw  # values may be inf (unreachable settlements)
 from allocator.scenario import _REGISTERED as _REGISTERED_PLANNERS
 from allocator.scenario import (
     Scenario,
@@ -114,15 +115,6 @@ class Measures:
     travel: pd.DataFrame
 
 
-def _weighted_percentile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
-    order = np.argsort(values)
-    cum = np.cumsum(weights[order])
-    if cum[-1] <= 0:
-        return float("nan")
-    k = int(np.searchsorted(cum, q / 100 * cum[-1]))
-    return float(values[order][min(k, len(values) - 1)])
-
-
 def _nearest_minutes(region, school_nodes) -> np.ndarray:
     """Minutes from every road node to the nearest of ``school_nodes`` (inf if unreachable)."""
     from scipy.sparse.csgraph import dijkstra
@@ -163,7 +155,7 @@ def _travel(region, standard) -> pd.DataFrame:
                 band,
                 int(p.sum()),
                 mean,
-                _weighted_percentile(np.where(finite, m, np.inf), p, 95),
+                _percentile_raw(m, p, 95) if p.size else np.nan,
                 float(m.max()),
                 limit,
                 int(p[~(m <= limit + 1e-9)].sum()),

@@ -126,11 +126,64 @@ class SolveInfo:
     def is_optimal(self) -> bool:
         return self.status == "optimal"
 
+    @classmethod
+    def combine(
+        cls, infos: Sequence[SolveInfo], *, objective: float | None = None, seconds=None
+    ) -> SolveInfo:
+        """One figure for independent parts solved one by one (e.g. one model per county).
+
+        The status is the worst part's (see :func:`worst_status`); objectives add up, and so do
+        the bounds when every part has one; the gap is the largest part's, or None when a part
+        that is not optimal reports none; seconds add up. ``objective`` and ``seconds`` replace
+        the sums when the caller has measured them (a recomputed objective, a wall time); the
+        bound is then that objective if every part is optimal, else None.
+
+        Examples
+        --------
+        >>> a = SolveInfo("optimal", 10.0, 10.0, 0.0, 1.0, "highs")
+        >>> b = SolveInfo("feasible", 5.0, 4.0, 0.2, 2.0, "highs")
+        >>> SolveInfo.combine([a, b])
+        SolveInfo(status='feasible', objective=15.0, bound=14.0, gap=0.2, seconds=3.0, solver='highs')
+        """
+        infos = list(infos)
+        if not infos:
+            value = 0.0 if objective is None else float(objective)
+            return cls("optimal", value, value, 0.0, float(seconds or 0.0), "none")
+        status = worst_status(*(i.status for i in infos))
+        if objective is None:
+            objective = float(sum(i.objective or 0.0 for i in infos))
+            bounds = [i.bound for i in infos]
+            bound = None if any(b is None for b in bounds) else float(sum(bounds))
+        else:
+            objective = float(objective)
+            bound = objective if status == "optimal" else None
+        gaps = [i.gap for i in infos if i.gap is not None]
+        unknown = any(i.gap is None for i in infos if i.status != "optimal")
+        gap = None if unknown or not gaps else max(gaps)
+        if seconds is None:
+            seconds = sum(i.seconds for i in infos)
+        solver = "+".join(sorted({i.solver for i in infos}))
+        return cls(status, objective, bound, gap, float(seconds), solver)
+
     def describe(self) -> str:
         """One line for a summary, e.g. ``"optimal (highs, 0.42 s)"``."""
         if self.status == "feasible" and self.gap is not None:
             return f"feasible, gap {self.gap:.2%} ({self.solver}, {self.seconds:.2f} s)"
         return f"{self.status} ({self.solver}, {self.seconds:.2f} s)"
+
+
+_STATUS_RANK = {"optimal": 0, "feasible": 1}
+
+
+def worst_status(*statuses: str) -> str:
+    """The least good of some solve statuses: optimal < feasible < anything else.
+
+    Examples
+    --------
+    >>> worst_status("optimal", "feasible", "optimal")
+    'feasible'
+    """
+    return max(statuses, key=lambda s: _STATUS_RANK.get(s, 2))
 
 
 @dataclass

@@ -8,7 +8,14 @@ from hypothesis import strategies as st
 from scipy.optimize import linprog
 
 from allocator.errors import Infeasible, SolverError
-from allocator.solver import SolverOptions, binary_values, solve_matrix, solve_problem
+from allocator.solver import (
+    SolveInfo,
+    SolverOptions,
+    binary_values,
+    solve_matrix,
+    solve_problem,
+    worst_status,
+)
 
 SOLVERS = ["highs", "cbc"]
 
@@ -134,3 +141,27 @@ def test_highs_options_are_passed_and_checked():
         solve_matrix(
             [1, 1], [[1, 2]], row_lower=[3], options=SolverOptions(highs_options={"nonsense": 1})
         )
+
+
+def test_combine_parts_solved_one_by_one():
+    a = SolveInfo("optimal", 10.0, 10.0, 0.0, 1.0, "highs")
+    b = SolveInfo("feasible", 5.0, 4.0, 0.2, 2.0, "highs")
+    c = SolveInfo("feasible", 7.0, None, None, 0.5, "heuristic")
+    both = SolveInfo.combine([a, b])
+    assert (both.status, both.objective, both.bound, both.gap, both.seconds) == (
+        "feasible",
+        15.0,
+        14.0,
+        0.2,
+        3.0,
+    )
+    # a part without a bound or gap: the whole has none (never a smaller gap than the truth)
+    three = SolveInfo.combine([a, b, c], seconds=9.0)
+    assert three.bound is None and three.gap is None and three.seconds == 9.0
+    assert three.solver == "heuristic+highs"
+    # a recomputed objective: bound only when every part is optimal
+    assert SolveInfo.combine([a, a], objective=3.0).bound == 3.0
+    assert SolveInfo.combine([a, b], objective=3.0).bound is None
+    empty = SolveInfo.combine([], objective=2.0)
+    assert (empty.status, empty.objective, empty.bound, empty.gap) == ("optimal", 2.0, 2.0, 0.0)
+    assert worst_status("optimal", "infeasible", "feasible") == "infeasible"

@@ -626,7 +626,7 @@ def plan_districts(
     districts = _all_schools(schools, planned, region)
     summary = pd.concat(summaries, ignore_index=True)
     theil = _theil(planned)
-    info = _aggregate(infos, time.perf_counter() - t0)
+    info = SolveInfo.combine(infos, seconds=time.perf_counter() - t0)
     return DistrictPlan(
         districts=districts,
         district_summary=summary,
@@ -648,17 +648,6 @@ def _county_info(part: Partition) -> SolveInfo:
         )
     # a heuristic plan is feasible and verified, never proven optimal
     return SolveInfo("feasible", part.objective, None, None, part.seconds, "heuristic")
-
-
-def _aggregate(infos: list[SolveInfo], seconds: float) -> SolveInfo:
-    status = "optimal" if all(i.status == "optimal" for i in infos) else "feasible"
-    gaps = [i.gap for i in infos if i.gap is not None]
-    unbounded = any(i.gap is None for i in infos if i.status != "optimal")
-    gap = None if unbounded or not gaps else max(gaps)
-    solvers = "+".join(sorted({i.solver for i in infos}))
-    objective = float(sum(i.objective for i in infos))
-    bound = None if status != "optimal" else objective
-    return SolveInfo(status, objective, bound, gap, seconds, solvers)
 
 
 def _dense_minutes(reach: sp.csr_matrix) -> np.ndarray:

@@ -111,7 +111,13 @@ import scipy.sparse as sp
 from allocator import metrics
 from allocator.errors import Infeasible, InputError, SolverError
 from allocator.region import AREA_TYPES, Region
-from allocator.solver import SolveInfo, SolverOptions, binary_values, solve_matrix
+from allocator.solver import (
+    SolveInfo,
+    SolverOptions,
+    binary_values,
+    solve_matrix,
+    worst_status,
+)
 
 __all__ = ["MergerPolicy", "MergerPlan", "plan_mergers", "PLANNED_BANDS"]
 
@@ -135,7 +141,6 @@ _MOVING = (
 )
 _SITE_MOVING = ("floor_area_m2", "sports_area_m2", "capacity", "classes")
 _SENIOR_CLASS = 50
-_STATUS_RANK = {"optimal": 0, "feasible": 1}
 _TOL = 1e-6
 _YUAN_SCALE = 1000.0
 _CLOSURE_COLUMNS = (
@@ -1159,7 +1164,7 @@ def _solve_unit(unit: _County, policy: MergerPolicy, options: SolverOptions) -> 
         residual = _whole_pupils(model, sol.x, options)
         info = dataclasses.replace(
             residual.info,
-            status=max(info.status, residual.info.status, key=lambda s: _STATUS_RANK.get(s, 2)),
+            status=worst_status(info.status, residual.info.status),
             bound=info.bound,  # the model above is a relaxation: its bound stays valid
             seconds=time.perf_counter() - t0,
         )
@@ -1664,22 +1669,6 @@ def _expansions(res: _Result) -> pd.DataFrame:
     )
 
 
-def _aggregate(infos: list[SolveInfo]) -> SolveInfo:
-    if not infos:
-        return SolveInfo("optimal", 0.0, 0.0, 0.0, 0.0, "highs")
-    status = max((i.status for i in infos), key=lambda s: _STATUS_RANK.get(s, 2))
-    gaps = [i.gap for i in infos if i.gap is not None]
-    bounds = [i.bound for i in infos]
-    return SolveInfo(
-        status=status,
-        objective=float(sum(i.objective or 0.0 for i in infos)),
-        bound=None if any(b is None for b in bounds) else float(sum(bounds)),
-        gap=max(gaps) if gaps else None,
-        seconds=float(sum(i.seconds for i in infos)),
-        solver=infos[0].solver,
-    )
-
-
 # ------------------------------------------------------------------------------------ planner
 def plan_mergers(
     region: Region,
@@ -1808,7 +1797,7 @@ def plan_mergers(
         if results
         else pd.DataFrame(columns=["stage", "area_type", "band", "pupils", "minutes", "boarding"])
     )
-    info = _aggregate([r.info for r in results])
+    info = SolveInfo.combine([r.info for r in results])
     info = dataclasses.replace(info, seconds=time.perf_counter() - t0)
 
     def cat(frames, columns):

@@ -111,7 +111,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -153,7 +153,6 @@ _STAGE_BITS = {
     "twelve_year": 7,
 }
 _COMPULSORY = ("primary", "junior", "nine_year", "teaching_point")
-_STATUS_RANK = {"optimal": 0, "feasible": 1}
 _B, _Q, _E, _G = range(4)
 
 
@@ -1795,7 +1794,8 @@ def _make_plan(region, d, policy, standard, mf, mt, mc, mn, mm, hires, solve_row
             "rows",
         ],
     )
-    info = _aggregate(infos, float(staffing["weighted_shortfall_after"].sum()), t0)
+    shortfall = float(staffing["weighted_shortfall_after"].sum())
+    info = SolveInfo.combine(infos, objective=shortfall, seconds=time.perf_counter() - t0)
     return TeacherPlan(
         transfers=transfers,
         hires=hires_df,
@@ -1924,14 +1924,3 @@ def _county_table(d: _Data, st: pd.DataFrame, after) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
-
-
-def _aggregate(infos: Sequence[SolveInfo], objective: float, t0: float) -> SolveInfo:
-    seconds = time.perf_counter() - t0
-    if not infos:
-        return SolveInfo("optimal", objective, objective, 0.0, seconds, "none")
-    status = max((i.status for i in infos), key=lambda s: _STATUS_RANK.get(s, 2))
-    gaps = [i.gap for i in infos if i.gap is not None]
-    gap = max(gaps) if gaps else None
-    bound = objective if status == "optimal" else None
-    return SolveInfo(status, objective, bound, gap, seconds, infos[0].solver)
