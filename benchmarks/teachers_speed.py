@@ -24,7 +24,7 @@ import time
 
 import numpy as np
 
-from allocator.planners import teachers
+from allocator.planners import teachers_model as teachers
 from allocator.planners.teachers import TeacherPolicy, plan_teachers
 from allocator.solver import SolverOptions, solve_matrix
 from allocator.synth import make_region

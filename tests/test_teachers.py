@@ -17,13 +17,9 @@ from hypothesis import strategies as st
 
 from allocator.errors import Infeasible, InputError
 from allocator.metrics import allocation_r2
-from allocator.planners import teachers
-from allocator.planners.teachers import (
-    CATEGORIES,
-    TeacherPolicy,
-    _split_heads,
-    plan_teachers,
-)
+from allocator.planners import teachers_model as teachers
+from allocator.planners.teachers import CATEGORIES, TeacherPolicy, plan_teachers
+from allocator.planners.teachers_model import _split_heads
 from allocator.region import SETTLEMENT_COLUMNS, Region
 from allocator.solver import SolverOptions, solve_matrix
 from allocator.standards import required_staff
