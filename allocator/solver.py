@@ -450,7 +450,7 @@ def _solve_matrix_cbc(c, A, rl, ru, cl, cu, integ, maximize, offset, options, ro
     """Fallback: the same arrays through PuLP and CBC."""
     prob = pulp.LpProblem("model", pulp.LpMaximize if maximize else pulp.LpMinimize)
     xs = [
-        pulp.LpVariable(
+        prob.add_variable(
             f"x{j}",
             None if not math.isfinite(cl[j]) else cl[j],
             None if not math.isfinite(cu[j]) else cu[j],
@@ -533,7 +533,7 @@ def solve_problem(prob: pulp.LpProblem, options: SolverOptions | None = None) ->
     --------
     >>> import pulp
     >>> prob = pulp.LpProblem("toy", pulp.LpMaximize)
-    >>> x = pulp.LpVariable("x", 0, 4)
+    >>> x = prob.add_variable("x", 0, 4)
     >>> prob += x
     >>> prob += (2 * x <= 5, "cap__x")
     >>> solve_problem(prob).objective

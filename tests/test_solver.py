@@ -39,8 +39,8 @@ def test_small_mip(solver):
 @pytest.mark.parametrize("solver", SOLVERS)
 def test_infeasible_names_the_group(solver):
     prob = pulp.LpProblem("toy", pulp.LpMinimize)
-    x = pulp.LpVariable("x", 0, 10)
-    y = pulp.LpVariable("y", 0, 10)
+    x = prob.add_variable("x", 0, 10)
+    y = prob.add_variable("y", 0, 10)
     prob += x + y
     prob += (x + y >= 30, "demand__all")
     prob += (x <= 12, "capacity__x")  # not binding: only the demand group conflicts
@@ -54,8 +54,8 @@ def test_infeasible_names_the_group(solver):
 @pytest.mark.parametrize("solver", SOLVERS)
 def test_unbounded(solver):
     prob = pulp.LpProblem("toy", pulp.LpMaximize)
-    x = pulp.LpVariable("x", 0)
-    y = pulp.LpVariable("y", 0)
+    x = prob.add_variable("x", 0)
+    y = prob.add_variable("y", 0)
     prob += x + y
     prob += (x - y <= 1, "c__1")
     with pytest.raises(SolverError) as info:
