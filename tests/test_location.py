@@ -14,11 +14,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linprog
 
-import allocator.location as location
 from allocator.errors import Infeasible, InputError
 from allocator.location import (
+    common,
+    facility,
     facility_location,
     p_median,
+    pmedian,
     read_orlib_cap,
     read_orlib_pmed,
 )
@@ -165,8 +167,8 @@ def _lagrangian_fixing(seed, p):
     n, m = 14, 8
     cost = rng.integers(0, 40, size=(n, m)).astype(float)
     w = rng.integers(1, 4, size=n).astype(float)
-    pairs = location._pairs(cost, "cost")
-    solver = location._PMedian(pairs, w, p, location._options(None), 0.0, True)
+    pairs = common._pairs(cost, "cost")
+    solver = pmedian._PMedian(pairs, w, p, common._options(None), 0.0, True)
     values = {
         s: float(w @ cost[:, list(s)].min(axis=1)) for s in itertools.combinations(range(m), p)
     }
@@ -326,7 +328,7 @@ def test_facility_location_lagrangian_stage_equals_brute_force(instance):
     expected = _brute_split(cost, f, d, u, fixed_open, fixed_closed, None)
     kwargs = dict(fixed_open=fixed_open, fixed_closed=fixed_closed)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(location, "_CFL_LAGRANGE_CELLS", 0)
+        mp.setattr(facility, "_CFL_LAGRANGE_CELLS", 0)
         if not math.isfinite(expected):
             with pytest.raises(Infeasible):
                 facility_location(cost, f, d, u, **kwargs)
@@ -353,9 +355,9 @@ def test_cfl_lagrangian_branch_and_bound_equals_the_mip(seed):
     """The Lagrangian search with branching on sites agrees with the MIP alone (no Lagrangian)."""
     inst = _tight_cfl(seed)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(location, "_CFL_LAGRANGE_CELLS", 10**12)
+        mp.setattr(facility, "_CFL_LAGRANGE_CELLS", 10**12)
         reference = facility_location(*inst)
-        mp.setattr(location, "_CFL_LAGRANGE_CELLS", 0)
+        mp.setattr(facility, "_CFL_LAGRANGE_CELLS", 0)
         r = facility_location(*inst)
     assert reference.status == r.status == "optimal"
     assert math.isclose(r.objective, reference.objective, rel_tol=1e-6)
@@ -367,9 +369,9 @@ def test_cfl_branch_and_bound_proves_without_the_mip(seed, monkeypatch):
     """Instances whose root bound leaves a gap: the tree closes it, so no MIP runs."""
     inst = _tight_cfl(seed)
     reference = facility_location(*inst)  # small: the MIP alone
-    monkeypatch.setattr(location, "_CFL_LAGRANGE_CELLS", 0)
+    monkeypatch.setattr(facility, "_CFL_LAGRANGE_CELLS", 0)
     nodes = []
-    original = location._CFLLagrange.branch_and_bound
+    original = facility._CFLLagrange.branch_and_bound
 
     def counting(self, max_nodes):
         proven = original(self, max_nodes)
@@ -379,8 +381,8 @@ def test_cfl_branch_and_bound_proves_without_the_mip(seed, monkeypatch):
     def no_mip(*args, **kwargs):
         raise AssertionError("the MIP ran")
 
-    monkeypatch.setattr(location._CFLLagrange, "branch_and_bound", counting)
-    monkeypatch.setattr(location, "_solve_cfl_mip", no_mip)
+    monkeypatch.setattr(facility._CFLLagrange, "branch_and_bound", counting)
+    monkeypatch.setattr(facility, "_solve_cfl_mip", no_mip)
     r = facility_location(*inst)
     assert nodes and nodes[0][0] and nodes[0][1] > 1
     assert r.status == "optimal" and math.isclose(r.objective, reference.objective, rel_tol=1e-6)
@@ -391,16 +393,16 @@ def test_cfl_branch_and_bound_proves_without_the_mip(seed, monkeypatch):
 def test_cap_lagrangian_stage_matches_optimum(name, monkeypatch):
     inst = read_orlib_cap(ORLIB / "cap" / f"{name}.txt")
     expected = _cap_opt()[name]
-    pairs = location._pairs(inst.service_cost, "service_cost")
+    pairs = common._pairs(inst.service_cost, "service_cost")
     none = np.zeros(0, dtype=np.int64)
-    lag = location._CFLLagrange(
+    lag = facility._CFLLagrange(
         pairs, inst.open_cost, inst.demand, inst.capacity, none, none, 0.0, SolverOptions()
     )
     lag.run()
     # a valid bound, a plan no better than the optimum, and fixings that keep an optimal plan
     assert lag.lower <= expected * (1 + 1e-9) and lag.upper >= expected * (1 - 1e-9)
     assert lag.lower > 0.9 * expected
-    monkeypatch.setattr(location, "_CFL_LAGRANGE_CELLS", 0)
+    monkeypatch.setattr(facility, "_CFL_LAGRANGE_CELLS", 0)
     r = facility_location(*inst)
     assert abs(r.objective - expected) <= 1e-6 * expected and r.status == "optimal"
     assert r.bound <= r.objective * (1 + 1e-9)
@@ -461,19 +463,23 @@ def test_sparse_explicit_zero_is_an_allowed_pair():
 
 
 def test_tiny_solver_values_do_not_count_as_open(monkeypatch):
-    real = location.solve_matrix
+    real = common.solve_matrix
+    calls = []
 
     def noisy(*args, **kwargs):
+        calls.append(1)
         sol = real(*args, **kwargs)
         sol.x = np.where(sol.x < 0.5, sol.x + 1e-14, sol.x)
         return sol
 
-    monkeypatch.setattr(location, "solve_matrix", noisy)
+    monkeypatch.setattr(common, "solve_matrix", noisy)
     rng = np.random.default_rng(7)
-    cost = rng.integers(1, 50, size=(10, 10)).astype(float)
-    r = p_median(cost, 5)  # 10 clients < 12 p: the MIP path
-    assert r.sites.size == 5 and r.objective == _brute_pmedian(cost, 5, np.ones(10))
-    fl = facility_location(cost, np.full(10, 30.0), np.ones(10), 3.0, single_source=True)
+    cost = rng.integers(1, 50, size=(16, 16)).astype(float)
+    r = p_median(cost, 4)  # 16 clients < 12 p and a gap after the Lagrangian: the MIP path
+    assert len(calls) == 1
+    assert r.sites.size == 4 and r.objective == _brute_pmedian(cost, 4, np.ones(16))
+    fl = facility_location(cost, np.full(16, 30.0), np.ones(16), 3.0, single_source=True)
+    assert len(calls) == 2
     assert fl.sites.size == np.unique(fl.assignment).size
 
 

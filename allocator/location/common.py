@@ -1,0 +1,217 @@
+"""What p-median and facility location share: the result type, input handling, the MIP model."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+import scipy.sparse as sp
+
+from allocator.errors import Infeasible, InputError
+from allocator.solver import SolverOptions, solve_matrix
+
+#: Relative MIP gap used when no options are given: tight enough that OR-Library optima are exact.
+DEFAULT_MIP_GAP = 1e-7
+
+
+_TOL = 1e-6
+
+
+@dataclass(frozen=True)
+class LocationResult:
+    """A location plan: which sites are open and which site serves each client.
+
+    Attributes
+    ----------
+    objective : float
+        Cost of the plan, recomputed from ``sites`` and ``assignment``.
+    sites : numpy.ndarray of int
+        Sorted indices of the open sites.
+    assignment : numpy.ndarray of int or scipy.sparse.csr_matrix
+        For p-median and single-source facility location, the site serving each client. For split
+        demand, a clients x sites sparse matrix of the share of each client's demand served by each
+        site (rows sum to 1).
+    status : str
+        ``"optimal"`` (proven within the MIP gap) or ``"feasible"`` (stopped early, see ``gap``).
+    bound : float or None
+        Best proven lower bound on the optimum.
+    gap : float or None
+        Relative gap between ``objective`` and ``bound``.
+    seconds : float
+        Wall time, including model building and the heuristic start.
+    solver : str
+        The MIP solver that ran (``"highs"`` or ``"cbc"``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> r = p_median(np.array([[0.0, 2.0], [3.0, 0.0], [1.0, 5.0]]), p=1)
+    >>> r.objective, r.sites.tolist(), r.assignment.tolist(), r.status
+    (4.0, [0], [0, 0, 0], 'optimal')
+    """
+
+    objective: float
+    sites: np.ndarray
+    assignment: np.ndarray | sp.csr_matrix
+    status: str
+    bound: float | None
+    gap: float | None
+    seconds: float
+    solver: str = "highs"
+
+    @property
+    def is_optimal(self) -> bool:
+        return self.status == "optimal"
+
+
+class _Pairs(NamedTuple):
+    """Allowed client-site pairs in CSR layout (rows = clients)."""
+
+    indptr: np.ndarray
+    sites: np.ndarray
+    cost: np.ndarray
+    n_clients: int
+    n_sites: int
+
+    @property
+    def clients(self) -> np.ndarray:
+        return np.repeat(np.arange(self.n_clients), np.diff(self.indptr))
+
+
+def _pairs(cost, name: str) -> _Pairs:
+    """Allowed pairs of a dense (inf = not allowed) or sparse (stored = allowed) cost matrix."""
+    if sp.issparse(cost):
+        coo = sp.coo_matrix(cost)
+        n, m = coo.shape
+        rows = np.asarray(coo.row, dtype=np.int64)
+        cols = np.asarray(coo.col, dtype=np.int64)
+        vals = np.asarray(coo.data, dtype=float)
+        key = rows * m + cols
+        if np.unique(key).size != key.size:
+            raise InputError(
+                f"{name} stores some (client, site) pair more than once; "
+                "expected at most one entry per pair (call sum_duplicates() if sums are meant)"
+            )
+        order = np.argsort(key, kind="stable")
+        rows, cols, vals = rows[order], cols[order], vals[order]
+    else:
+        arr = np.asarray(cost, dtype=float)
+        if arr.ndim != 2:
+            raise InputError(f"{name} must be a 2-d clients x sites matrix, got shape {arr.shape}")
+        n, m = arr.shape
+        if np.isnan(arr).any():
+            i, j = np.argwhere(np.isnan(arr))[0]
+            raise InputError(f"{name}[{i}, {j}] is NaN; use inf to mark a pair that is not allowed")
+        rows, cols = np.nonzero(arr < np.inf)
+        vals = arr[rows, cols]
+    if n == 0 or m == 0:
+        raise InputError(f"{name} must have at least one client and one site, got shape {(n, m)}")
+    if not np.isfinite(vals).all():
+        bad = np.flatnonzero(~np.isfinite(vals))[0]
+        raise InputError(
+            f"{name}[{rows[bad]}, {cols[bad]}] = {vals[bad]}; costs must be finite numbers "
+            "(+inf in a dense matrix marks a pair that is not allowed)"
+        )
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
+    return _Pairs(indptr, cols.astype(np.int64), vals, int(n), int(m))
+
+
+def _vector(values, n: int, name: str, default: float | None = None) -> np.ndarray:
+    if values is None:
+        if default is None:
+            raise InputError(f"{name} is required")
+        return np.full(n, float(default))
+    arr = np.asarray(values, dtype=float)
+    if arr.ndim == 0:
+        arr = np.full(n, float(arr))
+    if arr.shape != (n,):
+        raise InputError(f"{name} must have length {n}, got shape {arr.shape}")
+    if np.isnan(arr).any():
+        raise InputError(f"{name}[{int(np.flatnonzero(np.isnan(arr))[0])}] is NaN")
+    return arr
+
+
+def _site_list(values, m: int, name: str) -> np.ndarray:
+    if values is None:
+        return np.zeros(0, dtype=np.int64)
+    arr = np.unique(np.asarray(list(values), dtype=np.int64))
+    if arr.size and (arr[0] < 0 or arr[-1] >= m):
+        bad = arr[0] if arr[0] < 0 else arr[-1]
+        raise InputError(f"{name} contains site {bad}, expected indices in 0..{m - 1}")
+    return arr
+
+
+def _require_every_client_served(pairs: _Pairs, what: str) -> None:
+    counts = np.diff(pairs.indptr)
+    if (counts == 0).any():
+        lonely = np.flatnonzero(counts == 0)
+        shown = ", ".join(str(i) for i in lonely[:10]) + (" ..." if lonely.size > 10 else "")
+        raise Infeasible(
+            f"client {lonely[0]} has no allowed site{what}"
+            + (f" ({lonely.size} clients in all: {shown})" if lonely.size > 1 else ""),
+            {f"client {i}": 1.0 for i in lonely},
+        )
+
+
+def _options(options: SolverOptions | None) -> SolverOptions:
+    if options is None:
+        return SolverOptions(mip_gap=DEFAULT_MIP_GAP)
+    if not isinstance(options, SolverOptions):
+        raise InputError(f"options must be an allocator.solver.SolverOptions, got {options!r}")
+    return options
+
+
+def _remaining(options: SolverOptions, t0: float) -> SolverOptions:
+    if options.time_limit is None:
+        return options
+    left = max(options.time_limit - (time.perf_counter() - t0), 0.05)
+    return dataclasses.replace(options, time_limit=left)
+
+
+def _integral(values: np.ndarray) -> bool:
+    return bool(np.all(np.abs(values - np.round(values)) <= 1e-9 * np.maximum(1, np.abs(values))))
+
+
+def _finish_status(objective, bound, status, integral_data, mip_gap):
+    """Status and gap of a solved plan; integral data proves optimality when bound > obj - 1."""
+    if bound is not None and integral_data and math.ceil(bound - 1e-6) >= objective - 1e-6:
+        return "optimal", objective, 0.0
+    if bound is None:
+        return status, None, None
+    gap = abs(objective - bound) / max(abs(objective), 1e-9)
+    return status, bound, gap
+
+
+class _Model(NamedTuple):
+    c: np.ndarray
+    A: sp.csc_matrix
+    row_lower: np.ndarray
+    row_upper: np.ndarray
+    col_lower: np.ndarray
+    col_upper: np.ndarray
+    integrality: np.ndarray
+    offset: float
+    groups: list[str]
+    start: object  # callable: open sites -> full start vector (or None)
+    sites: np.ndarray  # site index of each y column
+
+    def solve(self, options: SolverOptions, start=None):
+        """Hand the model to :func:`allocator.solver.solve_matrix` (``start``: a full vector)."""
+        return solve_matrix(
+            self.c,
+            self.A,
+            self.row_lower,
+            self.row_upper,
+            self.col_lower,
+            self.col_upper,
+            self.integrality,
+            offset=self.offset,
+            options=options,
+            row_groups=self.groups,
+            start=start,
+        )

@@ -1,0 +1,567 @@
+"""Exact p-median: greedy + interchange, Lagrangian bound with site closing and pair fixing, site
+branch and bound, radius MIP (the model is stated in :mod:`allocator.location`)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+
+import numpy as np
+import scipy.sparse as sp
+
+from allocator.errors import Infeasible, InputError, SolverError
+from allocator.location.common import (
+    _TOL,
+    LocationResult,
+    _integral,
+    _Model,
+    _options,
+    _Pairs,
+    _pairs,
+    _require_every_client_served,
+    _vector,
+)
+from allocator.solver import SolverOptions, binary_values
+
+#: Largest number of client x site cells for which the interchange heuristic builds a dense matrix.
+_DENSE_HEURISTIC_CELLS = 20_000_000
+
+
+def p_median(cost, p: int, weights=None, options: SolverOptions | None = None) -> LocationResult:
+    """Open exactly ``p`` sites minimising the weighted cost of serving every client.
+
+    Parameters
+    ----------
+    cost : array_like or scipy.sparse matrix, shape (n_clients, n_sites)
+        ``cost[i, j]``: cost for client i to use site j. Dense: ``inf`` marks a pair that is not
+        allowed. Sparse: a stored entry (even an explicit zero) is an allowed pair, a missing entry
+        is not allowed.
+    p : int
+        Number of sites to open (1 <= p <= n_sites).
+    weights : array_like, shape (n_clients,), optional
+        Non-negative client weights (default 1).
+    options : SolverOptions, optional
+        Solver, time limit, MIP gap (default: HiGHS with gap 1e-7).
+
+    Returns
+    -------
+    LocationResult
+        ``assignment[i]`` is the open site serving client i (its cheapest open allowed site).
+
+    Raises
+    ------
+    Infeasible
+        ``p`` exceeds the number of sites, or a client has no allowed site, or no choice of p
+        sites gives every client an allowed open site.
+    InputError
+        Malformed input (shapes, NaN, negative weights, p not a positive integer).
+
+    Notes
+    -----
+    The solve runs in stages, each exact: a greedy plan improved by vertex interchange gives an
+    upper bound; subgradient optimisation of the Lagrangian relaxation of the assignment
+    constraints gives a lower bound, closes the sites that cannot be in a better plan (with
+    integer data, "better" means cheaper by at least 1) and drops every client-site pair whose
+    Lagrangian reduced cost shows that no better plan serves the client from that site. When
+    clients outnumber p at least 12 times, a depth-first branch and bound on sites with a
+    Lagrangian bound at every node finishes the proof (small p: the radius LP is large and
+    degenerate there); otherwise, or when its node budget runs out, the radius model over the
+    remaining sites and pairs goes to the MIP solver with the best plan as its start.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> cost = np.array([[0, 5, 9], [4, 0, 5], [9, 5, 0], [8, 4, 1]], dtype=float)
+    >>> r = p_median(cost, p=2)
+    >>> r.objective, r.sites.tolist(), r.assignment.tolist()
+    (5.0, [0, 2], [0, 0, 2, 2])
+    """
+    t0 = time.perf_counter()
+    options = _options(options)
+    pairs = _pairs(cost, "cost")
+    n, m = pairs.n_clients, pairs.n_sites
+    if (
+        isinstance(p, bool)
+        or not isinstance(p, int | np.integer | float)
+        or not float(p).is_integer()
+    ):
+        raise InputError(f"p must be a positive integer number of sites, got {p!r}")
+    if p < 1:
+        raise InputError(f"p must be a positive integer number of sites, got {p!r}")
+    p = int(p)
+    if p > m:
+        raise Infeasible(
+            f"p = {p} sites cannot be opened: there are only {m} candidate sites",
+            {"p": float(p - m)},
+        )
+    w = _vector(weights, n, "weights", default=1.0)
+    if (w < 0).any() or not np.isfinite(w).all():
+        i = int(np.flatnonzero((w < 0) | ~np.isfinite(w))[0])
+        raise InputError(f"weights[{i}] = {w[i]}; weights must be finite and non-negative")
+    _require_every_client_served(pairs, "")
+    integral = _integral(pairs.cost) and _integral(w)
+    return _PMedian(pairs, w, p, options, t0, integral).run()
+
+
+class _PMedian:
+    """The staged exact solve of one p-median instance (see :func:`p_median`, Notes)."""
+
+    def __init__(self, pairs: _Pairs, w, p, options, t0, integral):
+        self.pairs, self.w, self.p, self.options, self.t0 = pairs, w, p, options, t0
+        self.integral = integral
+        self.best_sites: np.ndarray | None = None
+        self.best = math.inf
+        self.lower = -math.inf
+        self.proven = False  # no plan cheaper than best - delta exists
+        self.nodes = 0
+        self.pair_keep: np.ndarray | None = None  # pairs that a plan worth finding may use
+
+    # -- bookkeeping ----------------------------------------------------------------------
+    def _delta(self, upper: float) -> float:
+        """A plan is only worth finding if it costs at most ``upper - delta``."""
+        if self.integral:
+            return 1.0 - 1e-6 * max(1.0, abs(upper))
+        return max(self.options.mip_gap * abs(upper), 1e-9 * max(1.0, abs(upper)))
+
+    def _offer(self, sites: np.ndarray) -> float:
+        value = _pmedian_value(self.pairs, self.w, sites)
+        if value < self.best:
+            self.best, self.best_sites = value, np.sort(sites)
+        return value
+
+    def _done(self) -> bool:
+        if self.best_sites is None:
+            return False
+        return self.proven or self.best - self.lower < self._delta(self.best)
+
+    def _time_left(self) -> float:
+        if self.options.time_limit is None:
+            return math.inf
+        return self.options.time_limit - (time.perf_counter() - self.t0)
+
+    # -- stages ---------------------------------------------------------------------------
+    def run(self) -> LocationResult:
+        pairs, w, p = self.pairs, self.w, self.p
+        n, m = pairs.n_clients, pairs.n_sites
+        usable = np.ones(m, dtype=bool)
+        forced = np.zeros(m, dtype=bool)
+        dense = _dense_costs(pairs, w)
+        if dense is not None:
+            WC = dense
+            start = _greedy_interchange(WC, p, self._time_left)
+            if start is not None:
+                self._offer(start)
+            if self.best_sites is not None and not self._done():
+                lam = self._lagrangian(WC, usable, forced)
+                # few sites per client: branch on sites with Lagrangian bounds; else the MIP
+                if not self._done() and n >= _BRANCH_RATIO * p and self.options.solver == "highs":
+                    self._branch_and_bound(WC, usable, forced, lam)
+        status = "optimal"
+        if not self._done() and self._time_left() > 0.05:
+            if self._solve_relaxation(usable, forced):
+                status = "feasible"
+        if self.best_sites is None:
+            raise SolverError("no plan was found within the time limit")
+        sites = self.best_sites
+        objective, assignment = _pmedian_evaluate(pairs, w, sites)
+        if sites.size != p or not math.isclose(objective, self.best, rel_tol=1e-9, abs_tol=1e-9):
+            raise SolverError(f"plan check failed: {sites.size} sites, objective {objective!r}")
+        bound = min(self.lower, objective)
+        if self._done():
+            status = "optimal"
+            if self.integral:
+                bound = objective
+        gap = abs(objective - bound) / max(abs(objective), 1e-9) if math.isfinite(bound) else None
+        if not math.isfinite(bound):
+            bound = None
+        return LocationResult(
+            objective,
+            sites,
+            assignment,
+            status,
+            bound,
+            gap,
+            time.perf_counter() - self.t0,
+            self.options.solver,
+        )
+
+    def _lagrangian(self, WC: np.ndarray, usable: np.ndarray, forced: np.ndarray) -> np.ndarray:
+        """Lower bound and site closing from the Lagrangian relaxation.
+
+        Closes (``usable[j] = False``) every site that no plan costing at most ``upper - delta``
+        can contain. Returns the multipliers.
+        """
+        p, upper = self.p, self.best
+        goal = upper - self._delta(upper) + 1e-7 * max(1.0, abs(upper))
+        in_best = np.zeros(WC.shape[1], dtype=bool)
+        in_best[self.best_sites] = True
+        lam = WC[:, self.best_sites].min(axis=1)
+        lam = lam + 0.01 * np.maximum(lam, 1.0)
+        L, lam, rho = _lagrange_bound(WC, lam, p, None, upper, goal, 3000, 2.0, self._time_left)
+        self.lower = max(self.lower, L)
+        self.closed_for = upper
+        if L > goal:
+            return lam
+        # reduced-cost closing: site j open costs at least L + rho_j - (p-th smallest rho)
+        pth = np.partition(rho, p - 1)[p - 1]
+        site_penalty = np.maximum(rho - pth, 0.0)
+        usable &= ~((L + site_penalty > goal) & ~in_best)
+        # reduced-cost fixing of pairs: a plan serving client i from site j costs at least
+        # L + max(w_i c_ij - lam_i, 0) + the site's penalty, so in a plan worth finding no
+        # client's cheapest open site is a pair above the goal
+        pairs = self.pairs
+        clients = pairs.clients
+        reduced = self.w[clients] * pairs.cost - lam[clients]
+        self.pair_keep = L + np.maximum(reduced, 0.0) + site_penalty[pairs.sites] <= goal
+        return lam
+
+    def _branch_and_bound(self, WC, usable, forced, lam) -> None:
+        """Depth-first branch and bound on sites with Lagrangian bounds at every node.
+
+        Sets ``proven`` when the tree is exhausted; on a time or node limit raises ``lower`` to the
+        smallest bound of the open nodes.
+        """
+        p = self.p
+        stack = [(usable.copy(), forced.copy(), lam, self.lower)]
+        while stack:
+            if self._time_left() < 0.5 or self.nodes >= _MAX_NODES:
+                self.lower = max(self.lower, min(min(e[3] for e in stack), self.best))
+                return
+            use, fix, lam, _ = stack.pop()
+            self.nodes += 1
+            cols = np.flatnonzero(use)
+            fz = fix[cols]
+            n_fixed = int(fz.sum())
+            if cols.size < p or n_fixed > p:
+                continue
+            if cols.size == p or n_fixed == p:
+                self._offer(cols if cols.size == p else cols[fz])
+                continue
+            upper = self.best
+            goal = upper - self._delta(upper) + 1e-7 * max(1.0, abs(upper))
+            sub = WC[:, cols]
+            L, lam, rho = _lagrange_bound(
+                sub,
+                lam,
+                p,
+                fz,
+                upper,
+                goal,
+                _NODE_ITER,
+                _NODE_STEP,
+                self._time_left,
+                _NODE_PATIENCE,
+            )
+            if L > goal:
+                continue
+            free = np.flatnonzero(~fz)
+            k = p - n_fixed
+            ranked = free[np.argsort(rho[free], kind="stable")]
+            chosen = ranked[:k]
+            self._offer(cols[np.concatenate([np.flatnonzero(fz), chosen])])
+            if self.best < upper:  # a better plan tightens the goal
+                upper = self.best
+                goal = upper - self._delta(upper) + 1e-7 * max(1.0, abs(upper))
+            kth = rho[ranked[k - 1]]
+            nxt = rho[ranked[k]] if ranked.size > k else math.inf
+            use = use.copy()
+            fix = fix.copy()
+            out = np.zeros(cols.size, dtype=bool)
+            out[ranked[k:]] = L + rho[ranked[k:]] - kth > goal
+            use[cols[out]] = False
+            inn = np.zeros(cols.size, dtype=bool)
+            inn[chosen] = L + nxt - rho[chosen] > goal
+            fix[cols[inn]] = True
+            branchable = chosen[~inn[chosen]]
+            if branchable.size == 0:
+                stack.append((use, fix, lam, L))
+                continue
+            j = cols[branchable[0]]
+            closed_child = use.copy()
+            closed_child[j] = False
+            open_child = fix.copy()
+            open_child[j] = True
+            stack.append((closed_child, fix, lam, L))
+            stack.append((use, open_child, lam, L))
+        self.proven = True
+
+    def _solve_relaxation(self, usable, forced) -> bool:
+        """Solve the radius model over the usable sites; update bounds. True if stopped early."""
+        model = _radius_model(self.pairs, self.w, self.p, usable, forced, self.pair_keep)
+        upper_at_close = getattr(self, "closed_for", math.inf)
+        if model is None and self.best_sites is None:
+            raise Infeasible("some client has no allowed site", {})
+        if model is None:  # no plan within the usable sites beats the closing upper bound
+            self.lower = max(self.lower, min(upper_at_close, self.best))
+            return False
+        start = None
+        if (
+            self.best_sites is not None
+            and usable[self.best_sites].all()
+            and (np.isin(np.flatnonzero(forced), self.best_sites).all())
+        ):
+            start = model.start(self.best_sites)
+        options = dataclasses.replace(self.options, time_limit=None)
+        if self.options.time_limit is not None:
+            options = dataclasses.replace(options, time_limit=max(self._time_left(), 0.05))
+        try:
+            sol = model.solve(options, start)
+        except Infeasible as exc:
+            if self.best_sites is None:
+                raise Infeasible(
+                    f"no choice of p = {self.p} sites gives every client an allowed open site",
+                    exc.violations,
+                ) from None
+            self.lower = max(self.lower, min(upper_at_close, self.best))
+            return False
+        except SolverError:
+            if self.best_sites is None or self.options.time_limit is None:
+                raise
+            return True
+        info = sol.info
+        sites = model.sites[binary_values(sol.x[: model.sites.size])]
+        if sites.size != self.p:
+            raise SolverError(f"the solver's plan opens {sites.size} sites, expected p = {self.p}")
+        relaxed = _pmedian_value(self.pairs, self.w, sites)
+        if not math.isclose(relaxed, info.objective, rel_tol=_TOL, abs_tol=_TOL):
+            raise SolverError(
+                f"recomputed objective {relaxed!r} differs from the solver's {info.objective!r}"
+            )
+        self.last_sites = sites
+        self._offer(sites)
+        bound = info.bound
+        if bound is None and info.status == "optimal":  # CBC reports no MIP bound
+            bound = info.objective - self.options.mip_gap * abs(info.objective)
+        if bound is not None:
+            if bound >= upper_at_close - self._delta(upper_at_close):
+                bound = min(upper_at_close, self.best)
+            self.lower = max(self.lower, bound)
+        return info.status != "optimal"
+
+
+#: Branch and bound on sites is used when n_clients >= _BRANCH_RATIO * p (measured on pmed).
+_BRANCH_RATIO = 12
+
+
+#: Node budget of that branch and bound before the MIP takes over.
+_MAX_NODES = 3000
+
+
+#: Subgradient iterations, initial step and patience (iterations without progress before the
+#: step halves) at each node (pmed36: 300 / 0.25 / 25 took 40 s and 1,859 nodes, these 7 s, 697).
+_NODE_ITER, _NODE_STEP, _NODE_PATIENCE = 100, 2.0, 15
+
+
+def _lagrange_bound(WC, lam, p, forced, upper, goal, iterations, step, time_left, patience=25):
+    """Subgradient optimisation of the Lagrangian relaxation of the assignment constraints.
+
+    With multipliers lam_i on "client i is served", the relaxation is
+    ``sum_i lam_i + min { sum_j rho_j y_j : sum_j y_j = p, y_j = 1 for forced j }`` with
+    ``rho_j = sum_i min(0, w_i c_ij - lam_i)``; every lam gives a valid lower bound. Stops when the
+    bound exceeds ``goal``. Returns the best bound, its multipliers and its rho.
+    """
+    n, m = WC.shape
+    forced = np.zeros(m, dtype=bool) if forced is None else forced
+    n_forced = int(forced.sum())
+    free = np.flatnonzero(~forced)
+    k = p - n_forced
+    best_L, best_lam, best_rho, stall = -math.inf, lam, None, 0
+    for _ in range(iterations):
+        reduced = np.minimum(WC - lam[:, None], 0.0)
+        rho = reduced.sum(axis=0)
+        chosen = np.flatnonzero(forced)
+        if k > 0:
+            chosen = np.concatenate([chosen, free[np.argpartition(rho[free], k - 1)[:k]]])
+        L = float(lam.sum() + rho[chosen].sum())
+        if L > best_L + 1e-9 * max(1.0, abs(L)):
+            best_L, best_lam, best_rho, stall = L, lam, rho, 0
+        else:
+            stall += 1
+            if stall >= patience:
+                step, stall = step / 2, 0
+        if best_L > goal or step < 1e-3 or time_left() < 1:
+            break
+        g = 1.0 - (reduced[:, chosen] < 0).sum(axis=1)
+        norm = float(g @ g)
+        if norm == 0:
+            break
+        lam = lam + step * max(upper - L, 1e-9 * max(1.0, abs(upper))) / norm * g
+    return best_L, best_lam, best_rho
+
+
+def _radius_model(pairs: _Pairs, w, p, usable, forced=None, pair_keep=None) -> _Model | None:
+    """The radius model over the usable sites (and pairs); None if some client has none."""
+    n, m = pairs.n_clients, pairs.n_sites
+    site_ids = np.flatnonzero(usable)
+    m_use = site_ids.size
+    col_of = np.full(m, -1, dtype=np.int64)
+    col_of[site_ids] = np.arange(m_use)
+    keep = usable[pairs.sites]
+    if pair_keep is not None:
+        keep &= pair_keep
+    ci, sj, cc = pairs.clients[keep], col_of[pairs.sites[keep]], pairs.cost[keep]
+    order = np.lexsort((cc, ci))
+    ci, sj, cc = ci[order], sj[order], cc[order]
+    counts = np.bincount(ci, minlength=n)
+    if (counts == 0).any():
+        return None
+    starts = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(counts, out=starts[1:])
+    # one of a client's (m_use - p + 1) cheapest usable sites is always open
+    reach = m_use - p + 1
+    limit = np.full(n, np.inf)
+    full = counts >= reach
+    limit[full] = cc[starts[:-1][full] + reach - 1]
+    keep = cc <= limit[ci]
+    ci, sj, cc = ci[keep], sj[keep], cc[keep]
+    # distinct cost levels of each client
+    new_level = np.ones(ci.size, dtype=bool)
+    new_level[1:] = (ci[1:] != ci[:-1]) | (cc[1:] != cc[:-1])
+    level = np.cumsum(new_level) - 1
+    n_levels = int(new_level.sum())
+    level_client = ci[new_level]
+    level_value = cc[new_level]
+    first = np.ones(n_levels, dtype=bool)
+    first[1:] = level_client[1:] != level_client[:-1]
+    last = np.ones(n_levels, dtype=bool)
+    last[:-1] = level_client[1:] != level_client[:-1]
+    zl = np.flatnonzero(~last)  # z_k for every level but a client's last
+    z_col = np.full(n_levels, -1, dtype=np.int64)
+    z_col[zl] = m_use + np.arange(zl.size)
+    n_cols = m_use + zl.size
+    c = np.zeros(n_cols)
+    c[z_col[zl]] = w[level_client[zl]] * (level_value[zl + 1] - level_value[zl])
+    offset = float(np.dot(w[level_client[first]], level_value[first]))
+    rows = np.concatenate([level, zl, zl + 1, np.full(m_use, n_levels)])
+    cols = np.concatenate([sj, z_col[zl], z_col[zl], np.arange(m_use)])
+    vals = np.concatenate([np.ones(level.size + zl.size), -np.ones(zl.size), np.ones(m_use)])
+    A = sp.csc_matrix((vals, (rows, cols)), shape=(n_levels + 1, n_cols))
+    rl = np.append(np.where(first, 1.0, 0.0), float(p))
+    ru = np.full(n_levels + 1, np.inf)
+    ru[-1] = float(p)
+    integ = np.zeros(n_cols, dtype=bool)
+    integ[:m_use] = True
+    groups = ["cover"] * n_levels + ["p"]
+
+    def start(open_sites):
+        x = np.zeros(n_cols)
+        x[col_of[open_sites]] = 1.0
+        is_open = x[:m_use] > 0.5
+        covered = np.zeros(n_levels)
+        np.maximum.at(covered, level, is_open[sj].astype(float))
+        reached = _segment_cummax(covered, first)
+        x[z_col[zl]] = 1.0 - reached[zl]
+        return x
+
+    col_lower = np.zeros(n_cols)
+    if forced is not None:
+        col_lower[:m_use] = forced[site_ids]
+    return _Model(c, A, rl, ru, col_lower, np.ones(n_cols), integ, offset, groups, start, site_ids)
+
+
+def _segment_cummax(values: np.ndarray, segment_start: np.ndarray) -> np.ndarray:
+    """Running maximum of ``values`` in [0, 1], restarting at each ``segment_start``."""
+    seg = np.cumsum(segment_start) - 1
+    shifted = values + 2.0 * seg
+    return np.maximum.accumulate(shifted) - 2.0 * seg
+
+
+def _client_costs(pairs: _Pairs, sites: np.ndarray) -> np.ndarray:
+    """Each client's cheapest open allowed cost (inf if none)."""
+    is_open = np.zeros(pairs.n_sites, dtype=bool)
+    is_open[sites] = True
+    ok = is_open[pairs.sites]
+    out = np.full(pairs.n_clients, np.inf)
+    np.minimum.at(out, pairs.clients[ok], pairs.cost[ok])
+    return out
+
+
+def _pmedian_value(pairs: _Pairs, w, sites) -> float:
+    costs = _client_costs(pairs, sites)
+    if not np.isfinite(costs).all():
+        return math.inf
+    return float(np.dot(w, costs))
+
+
+def _pmedian_evaluate(pairs: _Pairs, w: np.ndarray, sites: np.ndarray):
+    """Objective and assignment (cheapest open allowed site, lowest index on ties)."""
+    n, m = pairs.n_clients, pairs.n_sites
+    is_open = np.zeros(m, dtype=bool)
+    is_open[sites] = True
+    ok = is_open[pairs.sites]
+    clients = pairs.clients[ok]
+    s, c = pairs.sites[ok], pairs.cost[ok]
+    if np.unique(clients).size != n:
+        missing = np.setdiff1d(np.arange(n), clients)[0]
+        raise SolverError(f"the plan leaves client {missing} without an open allowed site")
+    order = np.lexsort((s, c, clients))
+    first = np.ones(order.size, dtype=bool)
+    first[1:] = clients[order][1:] != clients[order][:-1]
+    pick = order[first]
+    assignment = s[pick]
+    objective = float(np.dot(w, c[pick]))
+    return objective, assignment
+
+
+def _dense_costs(pairs: _Pairs, w: np.ndarray) -> np.ndarray | None:
+    """Weighted costs w_i c_ij as a dense matrix, inf where not allowed (None if too large)."""
+    n, m = pairs.n_clients, pairs.n_sites
+    if n * m > _DENSE_HEURISTIC_CELLS:
+        return None
+    WC = np.full((n, m), np.inf)
+    WC[pairs.clients, pairs.sites] = w[pairs.clients] * pairs.cost
+    return WC
+
+
+def _greedy_interchange(WC: np.ndarray, p: int, time_left) -> np.ndarray | None:
+    """Greedy addition, then best-improvement vertex interchange (Teitz-Bart, Whitaker gains).
+
+    Returns the open sites, or None when the plan found leaves some client unserved.
+    """
+    n, m = WC.shape
+    finite = np.isfinite(WC)
+    big = (float(np.abs(WC[finite]).max()) + 1.0) * 4.0 * (n + 1) if finite.any() else 1.0
+    C = np.where(finite, WC, big)
+    d1 = np.full(n, 2.0 * big)
+    is_open = np.zeros(m, dtype=bool)
+    for _ in range(p):
+        gain = np.maximum(d1[:, None] - C, 0.0).sum(axis=0)
+        gain[is_open] = -np.inf
+        j = int(np.argmax(gain))
+        is_open[j] = True
+        d1 = np.minimum(d1, C[:, j])
+    sites = np.flatnonzero(is_open)
+    if p < m:
+        sites = _interchange(C, sites, time_left)
+    if (C[:, sites].min(axis=1) >= big).any():
+        return None
+    return np.sort(sites)
+
+
+def _interchange(C: np.ndarray, sites: np.ndarray, time_left) -> np.ndarray:
+    n, m = C.shape
+    sites = np.array(sites)
+    p = sites.size
+    rows = np.arange(n)
+    while time_left() > 0:
+        sub = C[:, sites]
+        if p > 1:
+            two = np.argpartition(sub, 1, axis=1)[:, :2]
+            a, b = sub[rows, two[:, 0]], sub[rows, two[:, 1]]
+            first = np.where(a <= b, two[:, 0], two[:, 1])
+            d1, d2 = np.minimum(a, b), np.maximum(a, b)
+        else:
+            first = np.zeros(n, dtype=np.int64)
+            d1, d2 = sub[:, 0], np.full(n, np.inf)
+        m1 = np.minimum(C, d1[:, None])
+        gain = (m1 - d1[:, None]).sum(axis=0)  # <= 0: change from adding site j
+        extra = np.minimum(C, d2[:, None]) - m1  # >= 0: loss if a client's first site goes
+        owner = sp.csr_matrix((np.ones(n), (first, rows)), shape=(p, n))
+        delta = gain[None, :] + owner @ extra  # (removed r, added j)
+        delta[:, sites] = np.inf
+        r, j = np.unravel_index(int(np.argmin(delta)), delta.shape)
+        if not delta[r, j] < -1e-9 * max(1.0, abs(float(d1.sum()))):
+            break
+        sites[r] = j
+    return sites
