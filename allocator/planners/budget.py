@@ -109,6 +109,8 @@ OBJECTIVES = ("shortfall", "minimax", "gap", "lexicographic")
 # (1e-7 on normalised rows) cannot leave a value a hair below it.
 _MARGIN = 1e-6
 _LARGE_LP = 60_000  # columns above which a relaxed solve uses interior point by default
+#: Absolute MIP gap of the normalised objectives (see _with_abs_gap).
+_MIP_ABS_GAP = 1e-4
 
 
 # --------------------------------------------------------------------------- policy
@@ -680,11 +682,22 @@ def _combine(stages: list[tuple[str, SolveInfo]]) -> SolveInfo:
 
 
 def _default_options(options, model: _Model, relax: bool) -> SolverOptions:
-    if options is not None:
-        return options
-    if relax and model.n > _LARGE_LP:
-        return SolverOptions(method="ipm")
-    return SolverOptions()
+    if options is None:
+        options = SolverOptions(method="ipm") if relax and model.n > _LARGE_LP else SolverOptions()
+    return _with_abs_gap(options)
+
+
+def _with_abs_gap(options: SolverOptions) -> SolverOptions:
+    """Add the absolute MIP gap the normalised objectives need, unless the caller set one.
+
+    The objectives are shares of thresholds (or of a cost scale), and several can reach 0 (a gap
+    closed, every shortfall removed): there a relative gap never closes (bound 0, plan 1e-5), and
+    HiGHS's default absolute gap (1e-6) is below what whole units can reach, so the search would
+    not stop. 1e-4 of a threshold is far below anything a planner can see.
+    """
+    extra = dict(options.highs_options or {})
+    extra.setdefault("mip_abs_gap", _MIP_ABS_GAP)
+    return dataclasses.replace(options, highs_options=extra)
 
 
 def _solve_plan(data, policy, options, progress, relax=None) -> BudgetPlan:
@@ -951,7 +964,7 @@ def min_cost_to_comply(
         np.zeros(nx + nd),
         cu,
         integ,
-        options=options or SolverOptions(),
+        options=_with_abs_gap(options or SolverOptions()),
         row_groups=groups,
     )
     units = _clean_units(sol.x[:nx] * scale, data, integer_x, scale)
