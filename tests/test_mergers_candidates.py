@@ -300,3 +300,24 @@ def test_candidate_errors_against_the_region(tmp_path):
             value,
         )
         assert e.file == str(file) and e.line == 3 and repr(value) in e.message
+
+
+def test_scenario_reads_candidate_sites_relative_to_its_file(tmp_path, monkeypatch):
+    scenario = pytest.importorskip("allocator.scenario")
+    (tmp_path / "data").mkdir()
+    rows = [site(county="C00", township="T01", node="n1")]
+    pd.DataFrame(rows).to_csv(tmp_path / "data" / "sites.csv", index=False)
+    toml = '[region]\nschools = 20\n[[steps]]\nplanner = "mergers"\n'
+    (tmp_path / "s.toml").write_text(toml + 'candidate_sites = "data/sites.csv"\n')
+    monkeypatch.chdir(tmp_path.parent)  # not the scenario's folder
+    s = scenario.load_scenario(tmp_path / "s.toml")
+    policy = s.steps[0].policy()
+    assert policy.candidate_sites_file == str(tmp_path / "data" / "sites.csv")
+    assert [c.site_id for c in policy.candidate_sites] == ["NEW"]
+    rows[0]["level"] = "senior"
+    pd.DataFrame(rows).to_csv(tmp_path / "data" / "sites.csv", index=False)
+    with pytest.raises(InputError) as err:
+        scenario.load_scenario(tmp_path / "s.toml")
+    text = str(err.value)
+    assert "line 5" in text and "steps[1].candidate_sites" in text
+    assert "sites.csv, line 2" in text and "'NEW'" in text and "'level'" in text
