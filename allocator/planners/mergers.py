@@ -10,13 +10,15 @@ receiving school, its class sizes and boarders, travel before and after).
 Model (one mixed-integer program per county; counties do not share pupils)
 --------------------------------------------------------------------------
 Sets: demands d = (settlement s, band b) with P_d > 0 pupils, b in {lower_primary, upper_primary,
-junior}; schools j of the county that teach one of those bands; candidate nine-year conversions
-(a, h): a primary and a junior school on one site (at most ``nine_year_site_minutes`` apart), school
-a absorbed by host h; allowed pairs (d, j): j teaches b (or can, as a nine-year host) and the travel
-time t_sj <= the band's day limit (day pupils) or, for bands that may board, <= the boarding limit
-(boarders); of these, each demand keeps its ``day_candidates`` (8) nearest day schools and
-``boarding_candidates`` (4) nearest boarding schools among those the keep rules hold open, plus
-every nearer school that may close. Only allowed pairs become variables.
+junior}; schools j of the county that teach one of those bands, and the county's candidate sites
+for new schools (``candidate_sites``: closed before the plan, teaching the bands of their level);
+candidate nine-year conversions (a, h): a primary and a junior school on one site (at most
+``nine_year_site_minutes`` apart), school a absorbed by host h (existing schools only); allowed
+pairs (d, j): j teaches b (or can, as a nine-year host) and the travel time t_sj <= the band's day
+limit (day pupils) or, for bands that may board, <= the boarding limit (boarders); of these, each
+demand keeps its ``day_candidates`` (8) nearest day schools and ``boarding_candidates`` (4) nearest
+boarding schools among those the keep rules hold open, plus every nearer school that may close.
+Only allowed pairs become variables.
 
 Variables: x_dj in {0, 1} (the whole band goes to school j) for villages; for settlements that may
 be split (urban communities by default, every settlement with ``split``) x_dj >= 0 is a count of
@@ -28,11 +30,14 @@ Objective (cost mode): minimise annual yuan =
     + sum_dj P_d x_dj (tau t_sj [rho if boarding] + [beta + lambda if boarding]),
 with site_cost_j the yearly cost of keeping a site (``site_yuan``, or the schools' column
 ``site_cost_yuan`` where given: upkeep, administration, utilities; teachers' salaries are not saved,
-as teachers move with the pupils), e the annualised cost per added seat, tau the transport cost per pupil
-and minute of one-way travel, rho the boarders' share of trips (they go home weekly), beta the extra
+as teachers move with the pupils; for a candidate site its ``annual_cost + build_cost /
+build_years``: the one-off build cost spread evenly over ``build_years`` = 30 years, no
+interest), e the annualised cost per added seat, tau the transport cost per pupil and minute of
+one-way travel, rho the boarders' share of trips (they go home weekly), beta the extra
 funding per boarder (200 yuan a year) and lambda the lodging cost. With ``max_schools = p``:
-minimise pupil-minutes sum P_d t_sj x_dj subject to sum_j y_j <= p (expansions then cost nothing
-and the plan builds only the classrooms its assignment needs).
+minimise pupil-minutes sum P_d t_sj x_dj subject to sum_j y_j <= p (expansions and new sites then
+cost nothing, an opened candidate site counts as an open school, and the plan builds only the
+classrooms its assignment needs).
 
 Constraints:
     every demand placed: sum_j x_dj = 1;
@@ -52,7 +57,14 @@ Constraints:
     every township that has a junior school keeps one: sum of its junior-teaching y_j (and hosts that
     absorb a junior school) >= 1.
 Existing crowding is tolerated but never made worse: C_j, K_j and L_j are the larger of the limit
-and what the school holds today.
+and what the school holds today. A candidate site j has y_j = 0 before the plan and may open: C_j
+its capacity, K_j = ceil(capacity / 45) (50 for a junior site), L_j the size cap of its level, no
+classrooms added (k_j = 0), no conversion; travel limits, the funding floor and max_schools as for
+any school. It serves its own county only, is never kept by a keep rule, and counts for the keep
+rules of the schools near it: a school is "the only one within the day limit" of grade 1-3 pupils
+only if no candidate site is either, and a township's junior school may be a new junior-teaching
+site of the township. With every candidate closed the model is the model without candidates, so
+candidate sites never raise the optimal cost.
 
 Solving: the split counts are continuous in the MILP (general integer variables with large domains
 make HiGHS's root reduced-cost bookkeeping very slow); afterwards, with every other decision fixed,
@@ -84,6 +96,8 @@ Rules and definitions the plan follows
 * A closed school's receiving school is the school that receives most of the pupils of the
   settlement bands it was nearest to; if it was nobody's nearest, the nearest open school that
   teaches one of its bands. In a nine-year conversion the receiver is the host.
+* A closed school may name a new site as its receiving school. New sites are listed in
+  ``openings``; their annualised cost is the cost item ``new_sites`` (0 before the plan).
 * :meth:`MergerPlan.apply`: closed schools are removed; their teachers (all categories), equipment
   value, multimedia rooms and their annual cost less the site cost move to the receiving school;
   floor and sports area stay with the empty buildings, except in a nine-year conversion, where the
@@ -91,7 +105,9 @@ Rules and definitions the plan follows
   counts of every re-planned school are recomputed from the assignments; expansions add seats,
   classrooms and ``expansion_floor_m2_per_seat`` of floor area per seat; hosts become
   ``nine_year``. Teachers of kept schools stay where they are: posting them is the teacher
-  planner's job.
+  planner's job. A new site becomes a school (id = site_id) with its capacity, classrooms, floor
+  area ``capacity x expansion_floor_m2_per_seat``, no sports area and its ``annual_cost``; it
+  starts without teachers or equipment and receives those of the schools closing into it.
 * Boarding places are not limited by the model; the plan reports boarders per receiving school so
   that lodging can be built before a closure.
 """
