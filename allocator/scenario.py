@@ -774,6 +774,19 @@ def _with_standard(step: Step, standard: StandardSpec) -> Step:
     return dataclasses.replace(step, params=params)
 
 
+def _with_paths(step: Step, base_dir: Path) -> Step:
+    """A relative file name given to a policy field that admits a ``Path`` (e.g. the consolidation
+    planner's ``candidate_sites``) is read relative to the scenario file's folder."""
+    hints = get_planner(step.planner).hints()
+    params = dict(step.params)
+    for key, value in step.params.items():
+        hint = hints.get(key)
+        takes_path = hint is Path or Path in typing.get_args(hint)
+        if takes_path and isinstance(value, str) and not Path(value).is_absolute():
+            params[key] = str(base_dir / value)
+    return dataclasses.replace(step, params=params)
+
+
 def _solver(table: Mapping, where: _Where, path: tuple, partial: bool) -> dict:
     names = [f.name for f in dataclasses.fields(SolverOptions)]
     _check_keys(table, names, where, path, f"[{_show_path(path)}]")
@@ -823,6 +836,8 @@ def _build_policy(planner: Planner, params: dict, where: _Where, path: tuple) ->
         if column is None:
             column = next((k for k in params if re.search(rf"\b{re.escape(k)}\b", str(exc))), None)
         message = getattr(exc, "message", None) or str(exc)
+        if getattr(exc, "table", None) in params:  # a table the key names (a file): keep where
+            column, message = exc.table, str(exc)
         raise where.error((*path, column) if column else path, message) from None
 
 
@@ -891,7 +906,9 @@ def _build(raw: dict, path: Path, text: str, where: _Where) -> Scenario:
     region = _region_spec(raw, where, path.parent, partial=False)
     standard = _standard_spec(raw, where, partial=False, base_dir=path.parent)
     solver = _solver(_table(raw, "solver", where), where, ("solver",), partial=False)
-    steps = tuple(_with_standard(step, standard) for step in _steps(raw, where))
+    steps = tuple(
+        _with_paths(_with_standard(step, standard), path.parent) for step in _steps(raw, where)
+    )
     for step in steps:
         planner = get_planner(step.planner)
         _build_policy(planner, step.params, where, ("steps", step.index))

@@ -10,13 +10,15 @@ receiving school, its class sizes and boarders, travel before and after).
 Model (one mixed-integer program per county; counties do not share pupils)
 --------------------------------------------------------------------------
 Sets: demands d = (settlement s, band b) with P_d > 0 pupils, b in {lower_primary, upper_primary,
-junior}; schools j of the county that teach one of those bands; candidate nine-year conversions
-(a, h): a primary and a junior school on one site (at most ``nine_year_site_minutes`` apart), school
-a absorbed by host h; allowed pairs (d, j): j teaches b (or can, as a nine-year host) and the travel
-time t_sj <= the band's day limit (day pupils) or, for bands that may board, <= the boarding limit
-(boarders); of these, each demand keeps its ``day_candidates`` (8) nearest day schools and
-``boarding_candidates`` (4) nearest boarding schools among those the keep rules hold open, plus
-every nearer school that may close. Only allowed pairs become variables.
+junior}; schools j of the county that teach one of those bands, and the county's candidate sites
+for new schools (``candidate_sites``: closed before the plan, teaching the bands of their level);
+candidate nine-year conversions (a, h): a primary and a junior school on one site (at most
+``nine_year_site_minutes`` apart), school a absorbed by host h (existing schools only); allowed
+pairs (d, j): j teaches b (or can, as a nine-year host) and the travel time t_sj <= the band's day
+limit (day pupils) or, for bands that may board, <= the boarding limit (boarders); of these, each
+demand keeps its ``day_candidates`` (8) nearest day schools and ``boarding_candidates`` (4) nearest
+boarding schools among those the keep rules hold open, plus every nearer school that may close.
+Only allowed pairs become variables.
 
 Variables: x_dj in {0, 1} (the whole band goes to school j) for villages; for settlements that may
 be split (urban communities by default, every settlement with ``split``) x_dj >= 0 is a count of
@@ -28,11 +30,14 @@ Objective (cost mode): minimise annual yuan =
     + sum_dj P_d x_dj (tau t_sj [rho if boarding] + [beta + lambda if boarding]),
 with site_cost_j the yearly cost of keeping a site (``site_yuan``, or the schools' column
 ``site_cost_yuan`` where given: upkeep, administration, utilities; teachers' salaries are not saved,
-as teachers move with the pupils), e the annualised cost per added seat, tau the transport cost per pupil
-and minute of one-way travel, rho the boarders' share of trips (they go home weekly), beta the extra
+as teachers move with the pupils; for a candidate site its ``annual_cost + build_cost /
+build_years``: the one-off build cost spread evenly over ``build_years`` = 30 years, no
+interest), e the annualised cost per added seat, tau the transport cost per pupil and minute of
+one-way travel, rho the boarders' share of trips (they go home weekly), beta the extra
 funding per boarder (200 yuan a year) and lambda the lodging cost. With ``max_schools = p``:
-minimise pupil-minutes sum P_d t_sj x_dj subject to sum_j y_j <= p (expansions then cost nothing
-and the plan builds only the classrooms its assignment needs).
+minimise pupil-minutes sum P_d t_sj x_dj subject to sum_j y_j <= p (expansions and new sites then
+cost nothing, an opened candidate site counts as an open school, and the plan builds only the
+classrooms its assignment needs).
 
 Constraints:
     every demand placed: sum_j x_dj = 1;
@@ -52,7 +57,14 @@ Constraints:
     every township that has a junior school keeps one: sum of its junior-teaching y_j (and hosts that
     absorb a junior school) >= 1.
 Existing crowding is tolerated but never made worse: C_j, K_j and L_j are the larger of the limit
-and what the school holds today.
+and what the school holds today. A candidate site j has y_j = 0 before the plan and may open: C_j
+its capacity, K_j = ceil(capacity / 45) (50 for a junior site), L_j the size cap of its level, no
+classrooms added (k_j = 0), no conversion; travel limits, the funding floor and max_schools as for
+any school. It serves its own county only, is never kept by a keep rule, and counts for the keep
+rules of the schools near it: a school is "the only one within the day limit" of grade 1-3 pupils
+only if no candidate site is either, and a township's junior school may be a new junior-teaching
+site of the township. With every candidate closed the model is the model without candidates, so
+candidate sites never raise the optimal cost.
 
 Solving: the split counts are continuous in the MILP (general integer variables with large domains
 make HiGHS's root reduced-cost bookkeeping very slow); afterwards, with every other decision fixed,
@@ -84,6 +96,8 @@ Rules and definitions the plan follows
 * A closed school's receiving school is the school that receives most of the pupils of the
   settlement bands it was nearest to; if it was nobody's nearest, the nearest open school that
   teaches one of its bands. In a nine-year conversion the receiver is the host.
+* A closed school may name a new site as its receiving school. New sites are listed in
+  ``openings``; their annualised cost is the cost item ``new_sites`` (0 before the plan).
 * :meth:`MergerPlan.apply`: closed schools are removed; their teachers (all categories), equipment
   value, multimedia rooms and their annual cost less the site cost move to the receiving school;
   floor and sports area stay with the empty buildings, except in a nine-year conversion, where the
@@ -91,7 +105,9 @@ Rules and definitions the plan follows
   counts of every re-planned school are recomputed from the assignments; expansions add seats,
   classrooms and ``expansion_floor_m2_per_seat`` of floor area per seat; hosts become
   ``nine_year``. Teachers of kept schools stay where they are: posting them is the teacher
-  planner's job.
+  planner's job. A new site becomes a school (id = site_id) with its capacity, classrooms, floor
+  area ``capacity x expansion_floor_m2_per_seat``, no sports area and its ``annual_cost``; it
+  starts without teachers or equipment and receives those of the schools closing into it.
 * Boarding places are not limited by the model; the plan reports boarders per receiving school so
   that lodging can be built before a closure.
 """
@@ -102,7 +118,8 @@ import dataclasses
 import math
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -110,7 +127,16 @@ import scipy.sparse as sp
 
 from allocator import metrics
 from allocator.errors import Infeasible, InputError, SolverError
-from allocator.region import AREA_TYPES, Region
+from allocator.region import (
+    AREA_TYPES,
+    SCHOOL_COLUMNS,
+    Region,
+    _allowed,
+    _numeric_column,
+    _require_columns,
+    _text_column,
+    _unique_ids,
+)
 from allocator.solver import (
     SolveInfo,
     SolverOptions,
@@ -119,7 +145,7 @@ from allocator.solver import (
     worst_status,
 )
 
-__all__ = ["MergerPolicy", "MergerPlan", "plan_mergers", "PLANNED_BANDS"]
+__all__ = ["MergerPolicy", "MergerPlan", "CandidateSite", "plan_mergers", "PLANNED_BANDS"]
 
 #: Grade bands the planner re-plans (senior high is left as it is).
 PLANNED_BANDS = ("lower_primary", "upper_primary", "junior")
@@ -150,6 +176,11 @@ _CLOSURE_COLUMNS = (
 )  # fmt: skip
 _ASSIGNMENT_COLUMNS = ("settlement_id", "band", "school_id", "pupils", "minutes", "boarding")
 _EXPANSION_COLUMNS = ("school_id", "seats", "cost", "classrooms")
+_OPENING_COLUMNS = (
+    "site_id", "county", "township", "level", "pupils", "annual_cost", "build_cost",
+    "annualised_cost", "name", "area_type", "capacity", "classes", "class_size_after", "boarders",
+    "receives_from",
+)  # fmt: skip
 _SCHOOL_TABLE_COLUMNS = (
     "school_id", "name", "county", "township", "area_type", "level", "status", "kept_because",
     "site_cost_yuan", "pupils_before", "pupils_after", "class_size_before", "class_size_after",
@@ -166,6 +197,136 @@ LOWER_PRIMARY_GUIDELINE_MINUTES = 30.0
 def _bad(column: str, value, expected: str):
     raise InputError(
         f"{column}={value!r}; expected {expected}", table="policy", column=column, value=value
+    )
+
+
+#: Required columns of the candidate-sites table; ``name`` and ``area_type`` are optional.
+CANDIDATE_COLUMNS = (
+    "site_id", "county", "township", "node", "x", "y", "level", "capacity", "annual_cost",
+    "build_cost",
+)  # fmt: skip
+_CANDIDATE_LEVELS = ("primary", "junior", "nine_year")
+_CANDIDATE_TABLE = "candidate_sites"
+
+
+@dataclass(frozen=True)
+class CandidateSite:
+    """One site where a new school may be built (a row of ``MergerPolicy.candidate_sites``).
+
+    ``capacity`` is in pupils (grades 1-9); the classrooms are ``ceil(capacity / 45)`` (50 for a
+    junior school); ``annual_cost`` is the yearly cost of running the site once open (like the
+    schools' site cost: teachers move with the pupils) and ``build_cost`` the one-off cost of
+    building it. ``area_type`` may be empty (then the area type of the nearest settlement).
+    """
+
+    site_id: str
+    county: str
+    township: str
+    node: str
+    x: float
+    y: float
+    level: str
+    capacity: int
+    annual_cost: float
+    build_cost: float
+    name: str = ""
+    area_type: str = ""
+
+
+def _read_candidates(value) -> tuple[tuple[CandidateSite, ...], str | None]:
+    """The candidate sites of a table, a CSV path or a list of records, validated on their own
+    (ids, columns, numbers, levels); checks against the region come at planning time."""
+    file = None
+    if isinstance(value, str | Path):
+        file = str(value)
+        path = Path(value)
+        if not path.is_file():
+            raise InputError(
+                "file not found; expected a CSV file of candidate sites (UTF-8) with columns "
+                + ", ".join(CANDIDATE_COLUMNS),
+                table=_CANDIDATE_TABLE,
+                file=file,
+            )
+        text = ("site_id", "county", "township", "node", "level", "name", "area_type")
+        try:
+            df = pd.read_csv(
+                path, encoding="utf-8-sig", dtype=dict.fromkeys(text, str), na_values=[""]
+            )
+        except UnicodeDecodeError as exc:
+            raise InputError(
+                f"not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8 CSV",
+                table=_CANDIDATE_TABLE,
+                file=file,
+            ) from None
+        except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+            raise InputError(
+                f"cannot parse as CSV: {exc}", table=_CANDIDATE_TABLE, file=file
+            ) from None
+    elif isinstance(value, pd.DataFrame):
+        df = value
+    elif _is_list(value) and all(isinstance(v, CandidateSite) for v in value):
+        return tuple(value), None
+    elif _is_list(value) and all(isinstance(v, Mapping) for v in value):
+        df = pd.DataFrame(list(value))
+    else:
+        raise InputError(
+            f"expected a table, a CSV file name or a list of sites, got {type(value).__name__}",
+            table="policy",
+            column=_CANDIDATE_TABLE,
+        )
+    try:
+        return _candidate_records(df), file
+    except InputError as exc:
+        if file is None:
+            raise
+        raise exc.located(file, None if exc.row is None else exc.row + 2) from None
+
+
+def _candidate_records(df: pd.DataFrame) -> tuple[CandidateSite, ...]:
+    table, key = _CANDIDATE_TABLE, "site_id"
+    _require_columns(df, table, CANDIDATE_COLUMNS)
+    df = df.reset_index(drop=True).copy()
+    for column in ("name", "area_type"):
+        if column not in df.columns:
+            df[column] = ""
+        df[column] = df[column].where(df[column].notna(), "")
+    for column in ("site_id", "county", "township", "node", "level", "name", "area_type"):
+        _text_column(df, table, column, key)
+    _unique_ids(df, table, key)
+    _allowed(df, table, "level", key, _CANDIDATE_LEVELS)
+    _allowed(df, table, "area_type", key, ("", *AREA_TYPES))
+    for column in ("x", "y"):
+        _numeric_column(df, table, column, key, whole=False, nonnegative=False)
+    for column in ("annual_cost", "build_cost"):
+        _numeric_column(df, table, column, key, whole=False, nonnegative=True)
+    _numeric_column(df, table, "capacity", key, whole=True, nonnegative=True)
+    empty = np.flatnonzero(df["capacity"].to_numpy() < 1)
+    if len(empty):
+        pos = int(empty[0])
+        raise InputError(
+            "capacity 0; expected the pupils the new school would seat (a whole number >= 1)",
+            table=table,
+            row_id=df[key].iloc[pos],
+            row=pos,
+            column="capacity",
+            value=0,
+        )
+    return tuple(
+        CandidateSite(
+            site_id=r.site_id,
+            county=r.county,
+            township=r.township,
+            node=r.node,
+            x=float(r.x),
+            y=float(r.y),
+            level=r.level,
+            capacity=int(r.capacity),
+            annual_cost=float(r.annual_cost),
+            build_cost=float(r.build_cost),
+            name=r.name,
+            area_type=r.area_type,
+        )
+        for r in df.itertuples(index=False)
     )
 
 
@@ -245,6 +406,23 @@ class MergerPolicy:
         Settlements of these area types may be split even when ``split`` is False: ``("urban",)``
         (city catchments follow streets, and a community of hundreds of pupils per band often
         fills more than one school's spare seats).
+    candidate_sites : pandas.DataFrame, str or Path, optional
+        Sites where a new school may be built (None: none). A table, or the name of a CSV file
+        (UTF-8, a byte-order mark is allowed), one row per site: ``site_id`` (unique, not a
+        school id), ``county``, ``township``, ``node`` (a road node), ``x``, ``y``, ``level``
+        (``primary``, ``junior`` or ``nine_year``: the bands it would teach), ``capacity``
+        (pupils; its classrooms are capacity / 45 rounded up, / 50 for a junior school),
+        ``annual_cost`` (yuan a year of running the site once open, like ``site_yuan``:
+        teachers move with the pupils) and ``build_cost`` (one-off yuan); optional ``name`` and
+        ``area_type`` (default: that of the nearest settlement). A site is closed before the plan;
+        the optimiser may open it at ``annual_cost + build_cost / build_years`` a year, and it
+        then serves pupils of its own county like any school (travel limits, seats, class sizes,
+        funding floor; no expansion, no nine-year conversion). Stored as a tuple of
+        :class:`CandidateSite` (so that the policy stays immutable and comparable); a file is read
+        when the policy is made.
+    build_years : float
+        Years over which a new site's ``build_cost`` is spread (straight line, like the 20-year
+        rule of ``expansion_yuan_per_seat``; no interest): 30.
 
     Raises
     ------
@@ -259,6 +437,18 @@ class MergerPolicy:
     ('C00S0003',)
     >>> dataclasses.replace(policy, junior_minutes=50).junior_minutes
     50
+
+    A central school that may be built in township T01 (30 million yuan spread over 30 years):
+
+    >>> import pandas as pd
+    >>> sites = pd.DataFrame([{"site_id": "NEW1", "county": "C00", "township": "T01",
+    ...     "node": "n12", "x": 3.0, "y": 4.0, "level": "nine_year", "capacity": 900,
+    ...     "annual_cost": 400_000, "build_cost": 30_000_000}])
+    >>> policy = MergerPolicy(candidate_sites=sites)
+    >>> policy.candidate_sites[0].capacity, policy.candidate_sites[0].build_cost / policy.build_years
+    (900, 1000000.0)
+    >>> policy == MergerPolicy(candidate_sites=sites.copy())
+    True
     """
 
     lower_primary_minutes: float = 30.0
@@ -291,8 +481,17 @@ class MergerPolicy:
     max_schools: int | dict[str, int] | None = None
     split: bool = False
     split_area_types: tuple[str, ...] = ("urban",)
+    candidate_sites: pd.DataFrame | str | Path | tuple[CandidateSite, ...] | None = None
+    build_years: float = 30.0
+    #: The CSV file the candidate sites were read from (for error messages), if any.
+    candidate_sites_file: str | None = field(default=None, init=False, compare=False, repr=False)
 
     def __post_init__(self):
+        self._number("build_years", positive=True)
+        if self.candidate_sites is not None:
+            sites, file = _read_candidates(self.candidate_sites)
+            object.__setattr__(self, "candidate_sites", sites)
+            object.__setattr__(self, "candidate_sites_file", file)
         for name in ("lower_primary_minutes", "upper_primary_minutes", "junior_minutes"):
             self._number(name, positive=True)
         self._number("boarding_minutes", positive=True)
@@ -410,12 +609,18 @@ class MergerPlan:
         and school).
     expansions : pandas.DataFrame
         ``school_id, seats, cost`` (annualised yuan) and ``classrooms``.
+    openings : pandas.DataFrame
+        One row per candidate site the plan builds (``MergerPolicy.candidate_sites``):
+        ``site_id, county, township, level, pupils, annual_cost, build_cost``, then
+        ``annualised_cost`` (annual cost + build cost / build_years), ``name, area_type, capacity,
+        classes, class_size_after, boarders`` and ``receives_from`` (the closed schools whose
+        receiving school it is, joined by ``;``). Empty without candidate sites.
     schools : pandas.DataFrame
         Every re-planned school: ``status`` (open, closed, nine_year_host), ``kept_because``,
         pupils and class size before/after, boarders received.
     costs : pandas.DataFrame
-        Annual cost by item (sites, funding_floor, expansion, transport, boarding, total):
-        ``before, after, change`` in yuan.
+        Annual cost by item (sites, funding_floor, expansion, transport, boarding, total; with
+        candidate sites also new_sites, their annualised cost): ``before, after, change`` in yuan.
     travel : pandas.DataFrame
         By ``area_type`` (of the settlement; ``all`` for everyone) and ``stage`` (before/after):
         pupils, mean, 95th percentile and maximum one-way minutes (pupil-weighted), boarders, share of
@@ -449,6 +654,7 @@ class MergerPlan:
     solve_info: SolveInfo
     policy: MergerPolicy
     region_name: str = ""
+    openings: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=_OPENING_COLUMNS))
 
     @property
     def tables(self) -> dict[str, pd.DataFrame]:
@@ -457,6 +663,7 @@ class MergerPlan:
             "closures": self.closures,
             "assignments": self.assignments,
             "expansions": self.expansions,
+            "openings": self.openings,
             "schools": self.schools,
             "costs": self.costs,
             "travel": self.travel,
@@ -479,15 +686,17 @@ class MergerPlan:
         >>> from allocator.synth import make_region
         >>> plan = plan_mergers(make_region(schools=40, seed=3))
         >>> h = plan.headline()
-        >>> h["schools_after"] == h["schools_before"] - h["schools_closed"]
+        >>> h["schools_after"] == h["schools_before"] - h["schools_closed"] + h["new_schools_built"]
         True
         """
         info = self.solve_info
+        opened = int(len(self.openings))
         out = {
             "mode": "travel" if self.policy.max_schools is not None else "cost",
             "schools_before": int(len(self.schools)),
-            "schools_after": int((self.schools["status"] != "closed").sum()),
+            "schools_after": int((self.schools["status"] != "closed").sum()) + opened,
             "schools_closed": int(len(self.closures)),
+            "new_schools_built": opened,
             "nine_year_conversions": int((self.closures["reason"] == "nine_year").sum()),
             "pupils_of_closed_schools": int(self.closures["pupils"].sum()),
             "teachers_moved": int(self.closures["teachers"].sum()),
@@ -519,7 +728,14 @@ class MergerPlan:
             f"({h['mode']} mode; {self.solve_info.describe()})",
             f"  schools: {h['schools_before']} -> {h['schools_after']} "
             f"({h['schools_closed']} closed, {h['nine_year_conversions']} of them into nine-year "
-            f"schools); {h['pupils_of_closed_schools']} pupils and {h['teachers_moved']} teachers "
+            f"schools"
+            + (
+                f"; {h['new_schools_built']} new school{'s' if h['new_schools_built'] > 1 else ''} "
+                "built"
+                if h["new_schools_built"]
+                else ""
+            )
+            + f"); {h['pupils_of_closed_schools']} pupils and {h['teachers_moved']} teachers "
             "of closed schools move",
             f"  annual cost: {h['annual_cost_before_yuan'] / 1e6:,.2f} -> "
             f"{h['annual_cost_after_yuan'] / 1e6:,.2f} million yuan"
@@ -543,10 +759,55 @@ class MergerPlan:
                     f"{r.mean_minutes_before:.0f} -> {r.mean_minutes_after:.0f} min, "
                     f"{r.boarders} boarders ({r.reason})"
                 )
+        if len(self.openings):
+            lines.append(
+                "  new schools (site, level, pupils, build cost, yearly cost with building):"
+            )
+            for r in self.openings.itertuples():
+                lines.append(
+                    f"    {r.site_id} {r.name} ({r.township}, {r.level}): {r.pupils} pupils of "
+                    f"{r.capacity} seats, build {r.build_cost / 1e6:,.2f} million yuan, "
+                    f"{r.annualised_cost / 1e6:,.2f} million a year"
+                    + (
+                        f", receives {r.receives_from.replace(';', ', ')}"
+                        if r.receives_from
+                        else ""
+                    )
+                )
         lines.append("  The optimiser proposes; closures need review, hearings and approval.")
         return "\n".join(lines)
 
     # ------------------------------------------------------------------ after the plan
+    def _new_school_rows(self, schools: pd.DataFrame) -> pd.DataFrame:
+        """Rows of the schools table for the sites the plan builds (pupils filled in later)."""
+        sites = {c.site_id: c for c in self.policy.candidate_sites or ()}
+        rows = []
+        for r in self.openings.itertuples():
+            c = sites[r.site_id]
+            row = dict.fromkeys(schools.columns, np.nan)
+            row.update(dict.fromkeys(SCHOOL_COLUMNS, 0))
+            row.update(
+                school_id=c.site_id,
+                name=r.name,
+                county=c.county,
+                township=c.township,
+                area_type=r.area_type,
+                level=c.level,
+                node=c.node,
+                x=c.x,
+                y=c.y,
+                classes=int(r.classes),
+                capacity=int(c.capacity),
+                floor_area_m2=c.capacity * self.policy.expansion_floor_m2_per_seat,
+                sports_area_m2=0.0,
+                equipment_value=0.0,
+                annual_cost=c.annual_cost,
+            )
+            if "site_cost_yuan" in schools.columns:
+                row["site_cost_yuan"] = c.annual_cost
+            rows.append(row)
+        return pd.DataFrame(rows, columns=schools.columns)
+
     def apply(self, region: Region) -> Region:
         """The region after the plan (a new, validated Region).
 
@@ -556,6 +817,14 @@ class MergerPlan:
         floor area, sports area, seats and classes move too. Pupil bands of every re-planned
         school are the sums of its assignments (senior high unchanged); expansions add seats,
         classrooms and floor area; hosts of conversions become ``nine_year``.
+
+        Each new school the plan builds (``openings``) becomes a row of the schools table:
+        ``school_id`` = ``site_id``, its level, node, coordinates, capacity and classrooms, floor
+        area ``capacity x expansion_floor_m2_per_seat``, no sports area, its ``annual_cost``;
+        pupils from the assignments. It starts with no teachers or equipment: like any receiving
+        school it gets those of the schools that close into it (teachers move with their pupils).
+        Pupils it takes from schools that stay open come without teachers (posting teachers is the
+        teacher planner's job).
 
         Examples
         --------
@@ -576,8 +845,19 @@ class MergerPlan:
                 table="schools",
                 column="school_id",
             )
+        if len(self.openings):
+            built = set(self.openings["site_id"]) & set(index)
+            if built:
+                raise InputError(
+                    f"the region already has schools {sorted(built)[:5]} the plan would build; "
+                    "apply a plan to the region it was made for",
+                    table="schools",
+                    column="school_id",
+                )
+            schools = pd.concat([schools, self._new_school_rows(schools)], ignore_index=True)
+            index = pd.Index(schools["school_id"])
         pos = {sid: i for i, sid in enumerate(index)}
-        planned = [pos[s] for s in self.schools["school_id"]]
+        planned = [pos[s] for s in (*self.schools["school_id"], *self.openings["site_id"])]
         totals = (
             self.assignments.groupby(["school_id", "band"])["pupils"].sum().unstack(fill_value=0)
         )
@@ -629,6 +909,15 @@ class _County:
     school_travel: np.ndarray  # (n_j, n_j)
     max_schools: int | None
     cutoff: float = np.inf
+    # candidate sites are the last rows of ``schools`` (closed before the plan)
+    candidate: np.ndarray | None = None  # (n_j,) bool
+    new_site_cost: np.ndarray | None = None  # (n_j,) yuan a year if opened (0 for schools)
+
+    def __post_init__(self):
+        if self.candidate is None:
+            self.candidate = np.zeros(len(self.schools), dtype=bool)
+        if self.new_site_cost is None:
+            self.new_site_cost = np.zeros(len(self.schools))
 
 
 def _teaching(schools: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -645,9 +934,18 @@ def _dense(matrix: sp.csr_matrix) -> np.ndarray:
 
 
 def _make_unit(
-    region: Region, name: str, school_mask, settlement_mask, max_schools, cutoff: float
+    region: Region,
+    name: str,
+    school_mask,
+    settlement_mask,
+    max_schools,
+    cutoff: float,
+    sites: pd.DataFrame | None = None,
+    build_years: float = 30.0,
 ) -> _County:
-    """One planning unit's arrays; road times beyond ``cutoff`` minutes count as unreachable."""
+    """One planning unit's arrays; road times beyond ``cutoff`` minutes count as unreachable.
+
+    ``sites`` (rows of :func:`_site_rows`) are appended after the schools as closed schools."""
     schools = region.schools[school_mask].reset_index(drop=True)
     teaches, current = _teaching(schools)
     planned = teaches.any(axis=1)
@@ -656,6 +954,18 @@ def _make_unit(
         teaches[planned],
         current[planned],
     )
+    candidate = new_cost = None
+    if sites is not None and len(sites):
+        n_old = len(schools)
+        schools = pd.concat([schools, sites[list(SCHOOL_COLUMNS)]], ignore_index=True)
+        level = np.array([_LEVEL_BANDS[v] for v in sites["level"]], dtype=bool).reshape(-1, 3)
+        teaches = np.vstack([teaches, level])
+        current = np.vstack([current, np.zeros((len(sites), 3), dtype=np.int64)])
+        candidate = np.arange(len(schools)) >= n_old
+        new_cost = np.zeros(len(schools))
+        new_cost[n_old:] = (
+            sites["annual_cost"].to_numpy(float) + sites["build_cost"].to_numpy(float) / build_years
+        )
     settlements = region.settlements[settlement_mask].reset_index(drop=True)
     demand = settlements[_BAND_COLUMNS].to_numpy(dtype=np.int64)
     travel = (
@@ -673,6 +983,12 @@ def _make_unit(
     )
     cross = schools["county"].to_numpy()[:, None] != schools["county"].to_numpy()[None, :]
     school_travel[cross] = np.inf
+    if candidate is not None:
+        # a site without an area type takes that of its nearest settlement (rural if none)
+        for j in np.flatnonzero(candidate & (schools["area_type"] == "").to_numpy()):
+            t = travel[:, j]
+            near = settlements["area_type"].iloc[int(np.argmin(t))] if np.isfinite(t).any() else ""
+            schools.loc[j, "area_type"] = near or "rural"
     return _County(
         name=name,
         schools=schools,
@@ -685,7 +1001,68 @@ def _make_unit(
         school_travel=school_travel,
         max_schools=max_schools,
         cutoff=cutoff,
+        candidate=candidate,
+        new_site_cost=new_cost,
     )
+
+
+def _site_rows(region: Region, policy: MergerPolicy) -> pd.DataFrame | None:
+    """The candidate sites as rows of a schools table (no pupils, teachers or buildings yet),
+    checked against the region: ids distinct from the schools', known counties and road nodes."""
+    if policy.candidate_sites is None:
+        return None
+    sites = pd.DataFrame([dataclasses.asdict(c) for c in policy.candidate_sites])
+    if sites.empty:
+        return None
+    file = policy.candidate_sites_file
+
+    def fail(pos: int, column: str, message: str):
+        value = sites[column].iloc[pos]
+        raise InputError(
+            message,
+            table=_CANDIDATE_TABLE,
+            row_id=sites["site_id"].iloc[pos],
+            row=pos,
+            column=column,
+            value=value,
+            file=file,
+            line=None if file is None else pos + 2,
+        )
+
+    known = set(region.schools["school_id"])
+    clash = np.flatnonzero(sites["site_id"].isin(known).to_numpy())
+    if len(clash):
+        fail(
+            int(clash[0]),
+            "site_id",
+            f"site_id {sites['site_id'].iloc[int(clash[0])]!r} is a school of the region; "
+            "expected an id no school has",
+        )
+    counties = region.counties
+    bad = np.flatnonzero(~sites["county"].isin(counties).to_numpy())
+    if len(bad):
+        fail(
+            int(bad[0]),
+            "county",
+            f"unknown county {sites['county'].iloc[int(bad[0])]!r}; expected one of "
+            + ", ".join(counties),
+        )
+    bad = np.flatnonzero(~sites["node"].map(region.roads.has_node).to_numpy(dtype=bool))
+    if len(bad):
+        fail(
+            int(bad[0]),
+            "node",
+            f"node {sites['node'].iloc[int(bad[0])]!r} is not in the road graph; expected a node "
+            "of the region's roads",
+        )
+    sites["school_id"] = sites["site_id"]
+    sites["name"] = sites["name"].where(sites["name"] != "", sites["site_id"])
+    for column in SCHOOL_COLUMNS:
+        if column not in sites.columns:
+            sites[column] = 0
+    u = np.where(sites["level"] == "junior", policy.junior_class_size, policy.primary_class_size)
+    sites["classes"] = -(-sites["capacity"].to_numpy(dtype=np.int64) // u)
+    return sites
 
 
 # ------------------------------------------------------------------------------------ model
@@ -749,8 +1126,9 @@ def _nearest_before(unit: _County, policy: MergerPolicy):
     minutes = np.full((n_s, 3), np.inf)
     if not len(unit.schools):
         return idx, minutes
+    today = unit.teaches & ~unit.candidate[:, None]  # candidate sites teach nobody today
     for b in range(3):
-        masked = np.where(unit.teaches[:, b][None, :], unit.travel, np.inf)
+        masked = np.where(today[:, b][None, :], unit.travel, np.inf)
         j = np.argmin(masked, axis=1)
         t = masked[np.arange(n_s), j]
         ok = np.isfinite(t)
@@ -764,12 +1142,13 @@ def _build(unit: _County, policy: MergerPolicy, travel_mode: bool) -> _Model:
     n_j = len(schools)
     ids = schools["school_id"].to_numpy()
     level = schools["level"].to_numpy()
+    cand = unit.candidate
     total_now = unit.current.sum(axis=1) + unit.senior
     # ---- nine-year conversions: a primary and a junior school on one site
     conv = np.zeros((0, 2), dtype=np.int64)
     if policy.allow_nine_year and n_j:
-        prim = np.flatnonzero(level == "primary")
-        jun = np.flatnonzero(level == "junior")
+        prim = np.flatnonzero((level == "primary") & ~cand)
+        jun = np.flatnonzero((level == "junior") & ~cand)
         if len(prim) and len(jun):
             near = unit.school_travel[np.ix_(prim, jun)] <= policy.nine_year_site_minutes
             # the nine-year school would not be oversized at today's enrolment
@@ -797,7 +1176,9 @@ def _build(unit: _County, policy: MergerPolicy, travel_mode: bool) -> _Model:
         sole = has_lp & (within.sum(axis=1) == 1)
         settlement_ids = unit.settlements["settlement_id"].to_numpy()
         sole_for: dict[int, list] = {}
-        for s in np.flatnonzero(sole):
+        # a candidate site within reach counts (the school may close into it if it opens), but
+        # is never kept by this rule: the travel limits open it if nothing else can serve
+        for s in np.flatnonzero(sole & ~within[:, cand].any(axis=1)):
             sole_for.setdefault(int(np.flatnonzero(within[s])[0]), []).append(settlement_ids[s])
         for j, names in sole_for.items():
             fixed[j] = True
@@ -868,16 +1249,19 @@ def _build(unit: _County, policy: MergerPolicy, travel_mode: bool) -> _Model:
         can[:, 0] | can[:, 1], policy.primary_class_size, policy.junior_class_size
     )
     max_rooms = np.floor(policy.max_expansion_share * cap_seats / room_seats + 1e-9)
+    max_rooms[cand] = 0.0  # a new site is built at its capacity
     if "site_cost_yuan" in schools.columns:
         site_cost = pd.to_numeric(schools["site_cost_yuan"], errors="coerce").to_numpy(float)
         site_cost = np.where(np.isfinite(site_cost), site_cost, policy.site_yuan)
     else:
         site_cost = np.full(n_j, policy.site_yuan)
+    site_cost = np.where(cand, unit.new_site_cost, site_cost)
     # ---- townships keeping a junior school
     townships = []
     if policy.township_keeps_junior and n_j:
         town = schools["township"].to_numpy()
-        for name in dict.fromkeys(town[unit.teaches[:, 2]]):
+        for name in dict.fromkeys(town[unit.teaches[:, 2] & ~cand]):
+            # a new junior-teaching site of the township counts as its junior school
             members = np.flatnonzero((town == name) & unit.teaches[:, 2])
             extra = [
                 w
@@ -1343,6 +1727,7 @@ def _verify(res: _Result, load, seats, classes, size) -> None:
     """Check the solved plan against the rules, independently of the solver's rows."""
     model, unit, policy = res.model, res.unit, res.model.policy
     ids = unit.schools["school_id"].to_numpy()
+    cap_b = np.array([policy.class_size(b) for b in PLANNED_BANDS], dtype=float)
 
     def fail(what: str):
         raise SolverError(f"{unit.name}: the solved plan breaks the model: {what}", res.info)
@@ -1372,6 +1757,30 @@ def _verify(res: _Result, load, seats, classes, size) -> None:
     np.add.at(per, (model.ps, model.pb), used.astype(np.int64))
     if (per[~model.split_settlement] > 1).any():
         fail("a village's band is split between schools although splitting is not allowed")
+    # candidate sites: nobody at a site left unbuilt; an opened site within its own limits
+    cand = unit.candidate
+    if cand.any():
+        total = load.sum(axis=1)
+        unbuilt = np.flatnonzero(cand & ~res.open_ & (total > 0))
+        if len(unbuilt):
+            fail(f"{int(total[unbuilt[0]])} pupils assigned to unopened site {ids[unbuilt[0]]}")
+        if cand[model.conv[res.converted]].any():
+            fail("a candidate site takes part in a nine-year conversion")
+        sites = {c.site_id: c for c in policy.candidate_sites}
+        county = unit.settlements["county"].to_numpy()
+        for j in np.flatnonzero(cand & res.open_):
+            c = sites[ids[j]]
+            rooms_j = -(-c.capacity // (policy.junior_class_size if c.level == "junior" else
+                                        policy.primary_class_size))  # fmt: skip
+            if res.rooms[j] > 0 or total[j] > c.capacity + 1e-9:
+                fail(f"new site {c.site_id} holds {int(total[j])} pupils, capacity {c.capacity}")
+            if (load[j] / cap_b).sum() > rooms_j + 1e-6:
+                fail(f"new site {c.site_id}'s {rooms_j} classes exceed the class-size cap")
+            if ((load[j] > 0) & ~np.array(_LEVEL_BANDS[c.level], dtype=bool)).any():
+                fail(f"new site {c.site_id} receives a band its level does not teach")
+            mine = used & (model.pj == j)
+            if (county[model.ps[mine]] != c.county).any():
+                fail(f"new site {c.site_id} serves pupils of another county")
     # closed schools teach nobody; bands taught
     if (load.sum(axis=1)[~res.open_] > 0).any():
         fail(
@@ -1425,8 +1834,10 @@ def _cost_items_after(res: _Result) -> dict[str, float]:
     floor = policy.funding_yuan_per_pupil * np.maximum(0.0, policy.funding_floor_pupils - load)
     board = policy.boarding_yuan_per_boarder + policy.lodging_yuan_per_boarder
     trips = np.where(model.pboard, policy.boarder_trip_share, 1.0)
+    cand = res.unit.candidate
     return {
-        "sites": float(model.site_cost[res.open_].sum()),
+        "sites": float(model.site_cost[res.open_ & ~cand].sum()),
+        "new_sites": float(model.site_cost[res.open_ & cand].sum()),
         "funding_floor": float(floor[res.open_].sum()),
         "expansion": float((res.rooms * model.room_seats).sum() * policy.expansion_yuan_per_seat),
         "transport": float(
@@ -1446,9 +1857,11 @@ def _cost_items_before(res: _Result) -> dict[str, float]:
     trips = np.where(boarding, policy.boarder_trip_share, 1.0)
     board = policy.boarding_yuan_per_boarder + policy.lodging_yuan_per_boarder
     m = np.where(ok, minutes, 0.0)
+    old = ~unit.candidate  # candidate sites are closed before the plan
     return {
-        "sites": float(model.site_cost.sum()),
-        "funding_floor": float(floor.sum()),
+        "sites": float(model.site_cost[old].sum()),
+        "new_sites": 0.0,
+        "funding_floor": float(floor[old].sum()),
         "expansion": 0.0,
         "transport": float(
             (unit.demand * m * trips).sum() * policy.transport_yuan_per_pupil_minute
@@ -1559,7 +1972,7 @@ def _school_table(res: _Result) -> pd.DataFrame:
     classes_after = classes + res.rooms
     s = unit.schools
     before_classes = s["classes"].to_numpy(dtype=float)
-    return pd.DataFrame(
+    table = pd.DataFrame(
         {
             "school_id": s["school_id"].to_numpy(),
             "name": s["name"].to_numpy(),
@@ -1584,6 +1997,7 @@ def _school_table(res: _Result) -> pd.DataFrame:
             "boarders_after": board.astype(np.int64),
         }
     )
+    return table[~unit.candidate].reset_index(drop=True)  # new sites are in ``openings``
 
 
 def _closures(res: _Result, travel_mode: bool) -> pd.DataFrame:
@@ -1595,7 +2009,7 @@ def _closures(res: _Result, travel_mode: bool) -> pd.DataFrame:
     classes = classes + res.rooms
     host_of = {int(model.conv[w, 0]): int(model.conv[w, 1]) for w in np.flatnonzero(res.converted)}
     rows = []
-    for a in np.flatnonzero(~res.open_):
+    for a in np.flatnonzero(~res.open_ & ~unit.candidate):
         mine = res.before_idx == a  # (n_s, 3): settlement bands that attended a before
         pair_mine = mine[model.ps, model.pb] & (res.pupils > 0)
         if a in host_of:
@@ -1653,6 +2067,45 @@ def _closures(res: _Result, travel_mode: bool) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows, columns=list(_CLOSURE_COLUMNS))
+
+
+def _openings(res: _Result, closures: pd.DataFrame) -> pd.DataFrame:
+    """One row per candidate site the plan opens (a new school to build)."""
+    model, unit, policy = res.model, res.unit, res.model.policy
+    j = np.flatnonzero(res.open_ & unit.candidate)
+    s = unit.schools
+    load = _school_loads(res)
+    board = np.zeros(model.n_schools)
+    np.add.at(board, model.pj, res.pupils * model.pboard)
+    ids = s["school_id"].to_numpy()
+    sites = {c.site_id: c for c in policy.candidate_sites or ()}
+    into = (
+        closures.groupby("receiving_school_id")["school_id"].agg(";".join) if len(closures) else {}
+    )
+    rows = []
+    for k in j:
+        c = sites[ids[k]]
+        pupils = int(load[k].sum())
+        rows.append(
+            {
+                "site_id": c.site_id,
+                "county": c.county,
+                "township": c.township,
+                "level": c.level,
+                "pupils": pupils,
+                "annual_cost": c.annual_cost,
+                "build_cost": c.build_cost,
+                "annualised_cost": float(model.site_cost[k]),
+                "name": s["name"].iloc[k],
+                "area_type": s["area_type"].iloc[k],
+                "capacity": c.capacity,
+                "classes": int(s["classes"].iloc[k]),
+                "class_size_after": round(pupils / max(int(s["classes"].iloc[k]), 1), 1),
+                "boarders": int(board[k]),
+                "receives_from": into.get(c.site_id, "") if len(closures) else "",
+            }
+        )
+    return pd.DataFrame(rows, columns=list(_OPENING_COLUMNS))
 
 
 def _expansions(res: _Result) -> pd.DataFrame:
@@ -1766,11 +2219,15 @@ def plan_mergers(
         [policy.day_minutes(b) for b in PLANNED_BANDS]
         + ([policy.boarding_minutes] if policy.boarding_bands else [])
     )
+    sites = _site_rows(region, policy)
     prepared = []
     for name, smask, vmask, limit in units:
         sm = np.ones(len(region.schools), bool) if isinstance(smask, slice) else smask
         vm = np.ones(len(region.settlements), bool) if isinstance(vmask, slice) else vmask
-        unit = _make_unit(region, name, sm, vm, limit, cutoff)
+        mine = None
+        if sites is not None:
+            mine = sites if isinstance(smask, slice) else sites[sites["county"] == name]
+        unit = _make_unit(region, name, sm, vm, limit, cutoff, mine, policy.build_years)
         if len(unit.schools):
             prepared.append(unit)
     results = _solve_all(prepared, policy, options, progress)
@@ -1786,12 +2243,13 @@ def plan_mergers(
             "objective": r.info.objective,
             "gap": r.info.gap,
             "seconds": round(r.info.seconds, 3),
-            "closed": int((~r.open_).sum()),
+            "closed": int((~r.open_ & ~r.unit.candidate).sum()),
+            **({"opened": int((r.open_ & r.unit.candidate).sum())} if sites is not None else {}),
         }
         for r in results
     ]
     travel_mode = p is not None
-    costs = _cost_table(results)
+    costs = _cost_table(results, new_sites=policy.candidate_sites is not None)
     travel = _travel_table(
         pd.concat([_travel_rows(r) for r in results], ignore_index=True)
         if results
@@ -1804,8 +2262,9 @@ def plan_mergers(
         frames = [f for f in frames if len(f)]
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
 
+    closures = [_closures(r, travel_mode) for r in results]
     return MergerPlan(
-        closures=cat([_closures(r, travel_mode) for r in results], _CLOSURE_COLUMNS),
+        closures=cat(closures, _CLOSURE_COLUMNS),
         assignments=cat([_assignments(r) for r in results], _ASSIGNMENT_COLUMNS),
         expansions=cat([_expansions(r) for r in results], _EXPANSION_COLUMNS),
         schools=cat([_school_table(r) for r in results], _SCHOOL_TABLE_COLUMNS),
@@ -1815,6 +2274,9 @@ def plan_mergers(
         solve_info=info,
         policy=policy,
         region_name=region.name,
+        openings=cat(
+            [_openings(r, c) for r, c in zip(results, closures, strict=True)], _OPENING_COLUMNS
+        ),
     )
 
 
@@ -1856,15 +2318,17 @@ def _solve_all(units: list[_County], policy, options: SolverOptions, progress) -
         return out
 
 
-def _cost_table(results: list[_Result]) -> pd.DataFrame:
+def _cost_table(results: list[_Result], new_sites: bool = False) -> pd.DataFrame:
     items = ("sites", "funding_floor", "expansion", "transport", "boarding")
+    if new_sites:  # only when candidate sites were given: the table is unchanged otherwise
+        items = ("sites", "new_sites", *items[1:])
     before = dict.fromkeys(items, 0.0)
     after = dict.fromkeys(items, 0.0)
     for r in results:
         for k, v in _cost_items_before(r).items():
-            before[k] += v
+            before[k] = before.get(k, 0.0) + v
         for k, v in _cost_items_after(r).items():
-            after[k] += v
+            after[k] = after.get(k, 0.0) + v
     table = pd.DataFrame(
         {"item": [*items, "total"],
          "before": [*(before[k] for k in items), sum(before.values())],
