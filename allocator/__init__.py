@@ -35,6 +35,7 @@ _LAZY = {
     "plan_mergers": ("allocator.planners.mergers", "plan_mergers"),
     "MergerPolicy": ("allocator.planners.mergers", "MergerPolicy"),
     "MergerPlan": ("allocator.planners.mergers", "MergerPlan"),
+    "CandidateSite": ("allocator.planners.mergers", "CandidateSite"),
     "plan_districts": ("allocator.planners.districts", "plan_districts"),
     "DistrictPolicy": ("allocator.planners.districts", "DistrictPolicy"),
     "DistrictPlan": ("allocator.planners.districts", "DistrictPlan"),

@@ -390,7 +390,8 @@ class MergerPolicy:
         above it stay open (or become part of a nine-year school on their own site): 100. Use 0 to
         let the optimiser consider every school.
     expansion_yuan_per_seat : float
-        Annualised cost of one added seat: 1500 yuan (about 20,000 yuan a seat over 20 years).
+        Annualised cost of one added seat: 1500 yuan a year (about 20,000 yuan a seat repaid over
+        20 years at about 5 % interest; an assumed figure).
     max_expansion_share : float
         Seats a school may add, as a share of its capacity: 0.3.
     expansion_floor_m2_per_seat : float
