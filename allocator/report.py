@@ -447,6 +447,19 @@ def _map_chart(result) -> str:
                     linewidth=1.2,
                     zorder=3,
                 )
+        new = last.schools[~last.schools["school_id"].isin(schools["school_id"])]
+        if len(new):  # schools built by the plan (consolidation candidate sites)
+            ax.scatter(
+                new["x"],
+                new["y"],
+                s=160,
+                marker="*",
+                color="#222222",
+                edgecolor="white",
+                linewidth=0.6,
+                label="new school",
+                zorder=4,
+            )
         pos = dict(
             zip(
                 last.schools["school_id"],

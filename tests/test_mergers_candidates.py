@@ -321,3 +321,29 @@ def test_scenario_reads_candidate_sites_relative_to_its_file(tmp_path, monkeypat
     text = str(err.value)
     assert "line 5" in text and "steps[1].candidate_sites" in text
     assert "sites.csv, line 2" in text and "'NEW'" in text and "'level'" in text
+
+
+def test_report_map_marks_the_new_school(monkeypatch):
+    """The scenario report's map draws a built site as a new school where the site is."""
+    import types
+
+    from matplotlib.axes import Axes
+
+    from allocator import report
+
+    region = township()
+    plan = plan_mergers(region, MergerPolicy(candidate_sites=pd.DataFrame([site()])), EXACT)
+    result = types.SimpleNamespace(
+        regions=[region, plan.apply(region)], steps=[types.SimpleNamespace(plan=plan)]
+    )
+    drawn = {}
+    real = Axes.scatter
+
+    def scatter(self, x, y, *args, **kwargs):
+        drawn[kwargs.get("label")] = (list(x), list(y))
+        return real(self, x, y, *args, **kwargs)
+
+    monkeypatch.setattr(Axes, "scatter", scatter)
+    assert "base64," in report._map_chart(result)
+    expected = site()
+    assert drawn["new school"] == ([expected["x"]], [expected["y"]])
