@@ -9,6 +9,7 @@ Run from the repository root::
     python benchmarks/mergers_speed.py --no-municipality
     python benchmarks/mergers_speed.py --gap 1e-4      # the solver layer's default gap
     python benchmarks/mergers_speed.py --candidates --no-counties --no-municipality --gap 1e-4
+    python benchmarks/mergers_speed.py --new-sites 10 --no-counties --no-municipality
 
 Wall time is what a planner waits; CPU time (this process and its workers) shows how much of the
 wall time the shared machine gave us.
@@ -20,6 +21,8 @@ import argparse
 import platform
 import resource
 import time
+
+import pandas as pd
 
 from allocator.planners.mergers import MergerPolicy, plan_mergers
 from allocator.solver import SolverOptions
@@ -72,6 +75,58 @@ def candidates_run(seeds, gap: float) -> None:
         )
 
 
+def new_site_table(region, k: int, build_cost: float) -> pd.DataFrame:
+    """One candidate site at the largest settlement of each of ``k`` townships (nine-year and
+    primary sites alternating)."""
+    st = region.settlements.copy()
+    st["pupils"] = st[[c for c in st.columns if c.startswith("pupils_")]].sum(axis=1)
+    top = st.sort_values("pupils", ascending=False).drop_duplicates("township").head(k)
+    rows = []
+    for i, (_, r) in enumerate(top.iterrows()):
+        node = region.roads.nodes[r["node"]]
+        nine = i % 2 == 0
+        rows.append(
+            {
+                "site_id": f"NEW{i:02d}",
+                "county": r["county"],
+                "township": r["township"],
+                "node": r["node"],
+                "x": node["x"],
+                "y": node["y"],
+                "level": "nine_year" if nine else "primary",
+                "capacity": 900 if nine else 450,
+                "annual_cost": 300_000 if nine else 150_000,
+                "build_cost": build_cost * (2 if nine else 1),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def new_sites_run(seeds, gap: float, k: int) -> None:
+    print(f"\nNew-school candidate sites: {k} per county of 150 schools, gap {gap:g}")
+    print("seed | build cost (primary) | without: variables | without: s | with: variables | "
+          "with: s | opened | annual cost after without -> with (million yuan)")  # fmt: skip
+    print("---|---|---|---|---|---|---|---")
+    for seed in seeds:
+        region = make_region(schools=150, seed=seed)
+        t0 = time.perf_counter()
+        base = plan_mergers(region, MergerPolicy(), SolverOptions(mip_gap=gap))
+        t_base = time.perf_counter() - t0
+        after_base = base.costs.set_index("item").loc["total", "after"]
+        for build in (6e6, 1.5e7):
+            policy = MergerPolicy(candidate_sites=new_site_table(region, k, build))
+            t0 = time.perf_counter()
+            plan = plan_mergers(region, policy, SolverOptions(mip_gap=gap))
+            t = time.perf_counter() - t0
+            after = plan.costs.set_index("item").loc["total", "after"]
+            print(
+                f"{seed} | {build:,.0f} | {base.counties.iloc[0].variables} | {t_base:.1f} | "
+                f"{plan.counties.iloc[0].variables} | {t:.1f} | {len(plan.openings)} | "
+                f"{after_base / 1e6:.2f} -> {after / 1e6:.2f}",
+                flush=True,
+            )
+
+
 def municipality_run(gap: float, threads: int, policy: MergerPolicy) -> None:
     print(f"\nMunicipality: make_region(schools=5000, seed=0), gap {gap:g}, {threads} processes")
     t0 = time.perf_counter()
@@ -114,6 +169,7 @@ def main() -> None:
     parser.add_argument("--no-municipality", action="store_true")
     parser.add_argument("--no-counties", action="store_true")
     parser.add_argument("--candidates", action="store_true", help="compare day_candidates 8 vs all")
+    parser.add_argument("--new-sites", type=int, default=0, help="candidate sites for new schools")
     args = parser.parse_args()
     print(f"machine: {platform.machine()}, python {platform.python_version()}")
     policy = MergerPolicy()
@@ -121,6 +177,8 @@ def main() -> None:
         county_runs(args.seeds, args.gap, policy)
     if args.candidates:
         candidates_run(args.seeds, args.gap)
+    if args.new_sites:
+        new_sites_run(args.seeds, args.gap, args.new_sites)
     if not args.no_municipality:
         municipality_run(args.gap, args.threads, policy)
 
