@@ -50,16 +50,19 @@ Constraints:
     nine-year);
     funding floor: F_j >= f (m y_j - sum_d P_d x_dj) (schools under m = 100 pupils are funded as if
     they had 100);
+    boarding places, for schools with a limit: sum of P_d x_dj over j's boarding pairs
+    <= B_j y_j + sum_a B_a w_aj (B the ``boarding_places`` column; a nine-year host gains the
+    places of the school it absorbs, and has no limit if that school has none);
     conversions: y_a + sum_h w_ah <= 1, w_ah <= y_h, sum_a w_ah <= 1;
     kept schools: y_j = 1 for must-keep schools, for the only school within the day limit of some
     grade 1-3 pupils, and for schools that also teach senior high; schools with at least
     ``min_size`` pupils stay open or become part of a nine-year school (y_j + sum_h w_jh = 1);
     every township that has a junior school keeps one: sum of its junior-teaching y_j (and hosts that
     absorb a junior school) >= 1.
-Existing crowding is tolerated but never made worse: C_j, K_j and L_j are the larger of the limit
-and what the school holds today. A candidate site j has y_j = 0 before the plan and may open: C_j
-its capacity, K_j = ceil(capacity / 45) (50 for a junior site), L_j the size cap of its level, no
-classrooms added (k_j = 0), no conversion; travel limits, the funding floor and max_schools as for
+Existing crowding is tolerated but never made worse: C_j, K_j, L_j and B_j are the larger of the
+limit and what the school holds today (B_j: its boarders under the "before" rule below). A candidate site j has y_j = 0 before the plan and may open: C_j
+its capacity, K_j = ceil(capacity / 45) (50 for a junior site), L_j the size cap of its level, B_j
+its ``boarding_places`` (none: no limit), no classrooms added (k_j = 0), no conversion; travel limits, the funding floor and max_schools as for
 any school. It serves its own county only, is never kept by a keep rule, and counts for the keep
 rules of the schools near it: a school is "the only one within the day limit" of grade 1-3 pupils
 only if no candidate site is either, and a township's junior school may be a new junior-teaching
@@ -108,8 +111,15 @@ Rules and definitions the plan follows
   planner's job. A new site becomes a school (id = site_id) with its capacity, classrooms, floor
   area ``capacity x expansion_floor_m2_per_seat``, no sports area and its ``annual_cost``; it
   starts without teachers or equipment and receives those of the schools closing into it.
-* Boarding places are not limited by the model; the plan reports boarders per receiving school so
-  that lodging can be built before a closure.
+* Boarding places: an optional ``boarding_places`` column of the schools table (and of the
+  candidate sites) gives the boarders a school's dormitories hold; a missing column or an empty
+  cell means no limit. A school never receives more boarders than its places, or than it has today
+  if that is more (such a school is reported, not forced to send boarders away). The plan does not
+  build dormitories: the ``schools`` table reports ``boarders_before``, ``boarders_after``,
+  ``boarding_places`` and ``boarding_limit`` (what the plan may fill) so that lodging can be built
+  before a closure, and ``summary`` names the schools whose places are full. In a nine-year
+  conversion the places of the absorbed school join the host's (``apply`` adds them); the places
+  of any other closed school stay with its buildings.
 """
 
 from __future__ import annotations
@@ -450,7 +460,8 @@ class MergerPolicy:
         (pupils; its classrooms are capacity / 45 rounded up, / 50 for a junior school),
         ``annual_cost`` (yuan a year of running the site once open, like ``site_yuan``:
         teachers move with the pupils) and ``build_cost`` (one-off yuan); optional ``name`` and
-        ``area_type`` (default: that of the nearest settlement). A site is closed before the plan;
+        ``area_type`` (default: that of the nearest settlement) and ``boarding_places`` (boarders
+        its dormitories hold; empty: no limit). A site is closed before the plan;
         the optimiser may open it at ``annual_cost + build_cost / build_years`` a year, and it
         then serves pupils of its own county like any school (travel limits, seats, class sizes,
         funding floor; no expansion, no nine-year conversion). Stored as a tuple of
@@ -649,11 +660,16 @@ class MergerPlan:
         One row per candidate site the plan builds (``MergerPolicy.candidate_sites``):
         ``site_id, county, township, level, pupils, annual_cost, build_cost``, then
         ``annualised_cost`` (annual cost + build cost / build_years), ``name, area_type, capacity,
-        classes, class_size_after, boarders`` and ``receives_from`` (the closed schools whose
-        receiving school it is, joined by ``;``). Empty without candidate sites.
+        classes, class_size_after, boarders``, ``receives_from`` (the closed schools whose
+        receiving school it is, joined by ``;``) and ``boarding_places`` (NaN: no limit). Empty
+        without candidate sites.
     schools : pandas.DataFrame
         Every re-planned school: ``status`` (open, closed, nine_year_host), ``kept_because``,
-        pupils and class size before/after, boarders received.
+        pupils and class size before/after, boarders received (``boarders_after``) and boarding
+        today (``boarders_before``), ``boarding_places`` (of the data, with those of an absorbed
+        school for a nine-year host; NaN: no limit) and ``boarding_limit`` (the most boarders the
+        plan may place there: the places, or today's boarders if more; NaN: no limit; 0 when
+        closed).
     costs : pandas.DataFrame
         Annual cost by item (sites, funding_floor, expansion, transport, boarding, total; with
         candidate sites also new_sites, their annualised cost): ``before, after, change`` in yuan.
