@@ -50,16 +50,19 @@ Constraints:
     nine-year);
     funding floor: F_j >= f (m y_j - sum_d P_d x_dj) (schools under m = 100 pupils are funded as if
     they had 100);
+    boarding places, for schools with a limit: sum of P_d x_dj over j's boarding pairs
+    <= B_j y_j + sum_a B_a w_aj (B the ``boarding_places`` column; a nine-year host gains the
+    places of the school it absorbs, and has no limit if that school has none);
     conversions: y_a + sum_h w_ah <= 1, w_ah <= y_h, sum_a w_ah <= 1;
     kept schools: y_j = 1 for must-keep schools, for the only school within the day limit of some
     grade 1-3 pupils, and for schools that also teach senior high; schools with at least
     ``min_size`` pupils stay open or become part of a nine-year school (y_j + sum_h w_jh = 1);
     every township that has a junior school keeps one: sum of its junior-teaching y_j (and hosts that
     absorb a junior school) >= 1.
-Existing crowding is tolerated but never made worse: C_j, K_j and L_j are the larger of the limit
-and what the school holds today. A candidate site j has y_j = 0 before the plan and may open: C_j
-its capacity, K_j = ceil(capacity / 45) (50 for a junior site), L_j the size cap of its level, no
-classrooms added (k_j = 0), no conversion; travel limits, the funding floor and max_schools as for
+Existing crowding is tolerated but never made worse: C_j, K_j, L_j and B_j are the larger of the
+limit and what the school holds today (B_j: its boarders under the "before" rule below). A candidate site j has y_j = 0 before the plan and may open: C_j
+its capacity, K_j = ceil(capacity / 45) (50 for a junior site), L_j the size cap of its level, B_j
+its ``boarding_places`` (none: no limit), no classrooms added (k_j = 0), no conversion; travel limits, the funding floor and max_schools as for
 any school. It serves its own county only, is never kept by a keep rule, and counts for the keep
 rules of the schools near it: a school is "the only one within the day limit" of grade 1-3 pupils
 only if no candidate site is either, and a township's junior school may be a new junior-teaching
@@ -108,8 +111,15 @@ Rules and definitions the plan follows
   planner's job. A new site becomes a school (id = site_id) with its capacity, classrooms, floor
   area ``capacity x expansion_floor_m2_per_seat``, no sports area and its ``annual_cost``; it
   starts without teachers or equipment and receives those of the schools closing into it.
-* Boarding places are not limited by the model; the plan reports boarders per receiving school so
-  that lodging can be built before a closure.
+* Boarding places: an optional ``boarding_places`` column of the schools table (and of the
+  candidate sites) gives the boarders a school's dormitories hold; a missing column or an empty
+  cell means no limit. A school never receives more boarders than its places, or than it has today
+  if that is more (such a school is reported, not forced to send boarders away). The plan does not
+  build dormitories: the ``schools`` table reports ``boarders_before``, ``boarders_after``,
+  ``boarding_places`` and ``boarding_limit`` (what the plan may fill) so that lodging can be built
+  before a closure, and ``summary`` names the schools whose places are full. In a nine-year
+  conversion the places of the absorbed school join the host's (``apply`` adds them); the places
+  of any other closed school stay with its buildings.
 """
 
 from __future__ import annotations
@@ -179,12 +189,12 @@ _EXPANSION_COLUMNS = ("school_id", "seats", "cost", "classrooms")
 _OPENING_COLUMNS = (
     "site_id", "county", "township", "level", "pupils", "annual_cost", "build_cost",
     "annualised_cost", "name", "area_type", "capacity", "classes", "class_size_after", "boarders",
-    "receives_from",
+    "receives_from", "boarding_places",
 )  # fmt: skip
 _SCHOOL_TABLE_COLUMNS = (
     "school_id", "name", "county", "township", "area_type", "level", "status", "kept_because",
     "site_cost_yuan", "pupils_before", "pupils_after", "class_size_before", "class_size_after",
-    "seats_after", "boarders_after",
+    "seats_after", "boarders_after", "boarders_before", "boarding_places", "boarding_limit",
 )  # fmt: skip
 #: Default solver settings: a relative gap of 0.1 % of the annual cost (on a county of 150 schools
 #: about a fifth of one site's cost), far below the precision of travel times and prices.
@@ -217,6 +227,7 @@ class CandidateSite:
     junior school); ``annual_cost`` is the yearly cost of running the site once open (like the
     schools' site cost: teachers move with the pupils) and ``build_cost`` the one-off cost of
     building it. ``area_type`` may be empty (then the area type of the nearest settlement).
+    ``boarding_places`` is the number of boarders its dormitories would hold (None: no limit).
     """
 
     site_id: str
@@ -231,6 +242,7 @@ class CandidateSite:
     build_cost: float
     name: str = ""
     area_type: str = ""
+    boarding_places: float | None = None
 
 
 def _read_candidates(value) -> tuple[tuple[CandidateSite, ...], str | None]:
@@ -300,6 +312,7 @@ def _candidate_records(df: pd.DataFrame) -> tuple[CandidateSite, ...]:
     for column in ("annual_cost", "build_cost"):
         _numeric_column(df, table, column, key, whole=False, nonnegative=True)
     _numeric_column(df, table, "capacity", key, whole=True, nonnegative=True)
+    places = _boarding_places(df, table, key)
     empty = np.flatnonzero(df["capacity"].to_numpy() < 1)
     if len(empty):
         pos = int(empty[0])
@@ -325,9 +338,41 @@ def _candidate_records(df: pd.DataFrame) -> tuple[CandidateSite, ...]:
             build_cost=float(r.build_cost),
             name=r.name,
             area_type=r.area_type,
+            boarding_places=None if math.isinf(b) else float(b),
         )
-        for r in df.itertuples(index=False)
+        for r, b in zip(df.itertuples(index=False), places, strict=True)
     )
+
+
+#: Optional column of the schools and candidate-sites tables: boarders the dormitories hold.
+BOARDING_COLUMN = "boarding_places"
+
+
+def _boarding_places(df: pd.DataFrame, table: str, key: str) -> np.ndarray:
+    """The optional ``boarding_places`` column as numbers (inf: no limit, also for a missing
+    column or an empty cell), checked: numeric and >= 0."""
+    if BOARDING_COLUMN not in df.columns:
+        return np.full(len(df), np.inf)
+    raw = df[BOARDING_COLUMN]
+    empty = raw.isna().to_numpy() | np.array(
+        [isinstance(v, str) and not v.strip() for v in raw], dtype=bool
+    )
+    numbers = pd.to_numeric(raw.where(~empty, np.nan), errors="coerce").to_numpy(dtype=float)
+    bad = np.flatnonzero(~empty & (np.isnan(numbers) | (numbers < 0)))
+    if len(bad):
+        pos = int(bad[0])
+        value = raw.iloc[pos]
+        what = "is not numeric" if np.isnan(numbers[pos]) else "is negative"
+        raise InputError(
+            f"{BOARDING_COLUMN} {value!r} {what}; expected the boarders the school's dormitories "
+            "hold (a number >= 0), or an empty cell for no limit",
+            table=table,
+            row_id=df[key].iloc[pos],
+            row=pos,
+            column=BOARDING_COLUMN,
+            value=value,
+        )
+    return np.where(empty, np.inf, numbers)
 
 
 @dataclass(frozen=True)
@@ -415,7 +460,8 @@ class MergerPolicy:
         (pupils; its classrooms are capacity / 45 rounded up, / 50 for a junior school),
         ``annual_cost`` (yuan a year of running the site once open, like ``site_yuan``:
         teachers move with the pupils) and ``build_cost`` (one-off yuan); optional ``name`` and
-        ``area_type`` (default: that of the nearest settlement). A site is closed before the plan;
+        ``area_type`` (default: that of the nearest settlement) and ``boarding_places`` (boarders
+        its dormitories hold; empty: no limit). A site is closed before the plan;
         the optimiser may open it at ``annual_cost + build_cost / build_years`` a year, and it
         then serves pupils of its own county like any school (travel limits, seats, class sizes,
         funding floor; no expansion, no nine-year conversion). Stored as a tuple of
@@ -614,11 +660,16 @@ class MergerPlan:
         One row per candidate site the plan builds (``MergerPolicy.candidate_sites``):
         ``site_id, county, township, level, pupils, annual_cost, build_cost``, then
         ``annualised_cost`` (annual cost + build cost / build_years), ``name, area_type, capacity,
-        classes, class_size_after, boarders`` and ``receives_from`` (the closed schools whose
-        receiving school it is, joined by ``;``). Empty without candidate sites.
+        classes, class_size_after, boarders``, ``receives_from`` (the closed schools whose
+        receiving school it is, joined by ``;``) and ``boarding_places`` (NaN: no limit). Empty
+        without candidate sites.
     schools : pandas.DataFrame
         Every re-planned school: ``status`` (open, closed, nine_year_host), ``kept_because``,
-        pupils and class size before/after, boarders received.
+        pupils and class size before/after, boarders received (``boarders_after``) and boarding
+        today (``boarders_before``), ``boarding_places`` (of the data, with those of an absorbed
+        school for a nine-year host; NaN: no limit) and ``boarding_limit`` (the most boarders the
+        plan may place there: the places, or today's boarders if more; NaN: no limit; 0 when
+        closed).
     costs : pandas.DataFrame
         Annual cost by item (sites, funding_floor, expansion, transport, boarding, total; with
         candidate sites also new_sites, their annualised cost): ``before, after, change`` in yuan.
@@ -760,6 +811,21 @@ class MergerPlan:
                     f"{r.mean_minutes_before:.0f} -> {r.mean_minutes_after:.0f} min, "
                     f"{r.boarders} boarders ({r.reason})"
                 )
+        full = self._full_dormitories()
+        if len(full):
+            words = [
+                f"{r.school_id} {r.boarders_after}/{r.boarding_places:g}"
+                + (
+                    f" ({r.boarders_before} board there today)"
+                    if r.boarders_before > r.boarding_places
+                    else ""
+                )
+                for r in full.head(8).itertuples()
+            ]
+            lines.append(
+                f"  at the boarding limit ({len(full)} school{'s' if len(full) > 1 else ''}, "
+                "boarders/places): " + ", ".join(words) + (" ..." if len(full) > 8 else "")
+            )
         if len(self.openings):
             lines.append(
                 "  new schools (site, level, pupils, build cost, yearly cost with building):"
@@ -777,6 +843,17 @@ class MergerPlan:
                 )
         lines.append("  The optimiser proposes; closures need review, hearings and approval.")
         return "\n".join(lines)
+
+    def _full_dormitories(self) -> pd.DataFrame:
+        """Open schools with a boarding limit that has no room for one more boarder."""
+        s = self.schools
+        if "boarding_limit" not in s.columns or not len(s):
+            return s.iloc[:0]
+        limit = s["boarding_limit"].to_numpy(dtype=float)
+        board = s["boarders_after"].to_numpy(dtype=float)
+        with np.errstate(invalid="ignore"):
+            full = (s["status"] != "closed").to_numpy() & (limit > 0) & (board + 1 > limit + 1e-9)
+        return s[full]
 
     # ------------------------------------------------------------------ after the plan
     def _new_school_rows(self, schools: pd.DataFrame) -> pd.DataFrame:
@@ -806,6 +883,8 @@ class MergerPlan:
             )
             if "site_cost_yuan" in schools.columns:
                 row["site_cost_yuan"] = c.annual_cost
+            if BOARDING_COLUMN in schools.columns and c.boarding_places is not None:
+                row[BOARDING_COLUMN] = c.boarding_places
             rows.append(row)
         return pd.DataFrame(rows, columns=schools.columns)
 
@@ -855,6 +934,10 @@ class MergerPlan:
                     table="schools",
                     column="school_id",
                 )
+            sites = {c.site_id: c for c in self.policy.candidate_sites or ()}
+            limited = any(sites[s].boarding_places is not None for s in self.openings["site_id"])
+            if limited and BOARDING_COLUMN not in schools.columns:
+                schools[BOARDING_COLUMN] = np.nan  # no limit for the schools of the region
             schools = pd.concat([schools, self._new_school_rows(schools)], ignore_index=True)
             index = pd.Index(schools["school_id"])
         pos = {sid: i for i, sid in enumerate(index)}
@@ -879,6 +962,12 @@ class MergerPlan:
             schools.loc[h, "annual_cost"] += max(
                 0.0, schools.loc[a, "annual_cost"] - site[r.school_id]
             )
+            if r.reason == "nine_year" and BOARDING_COLUMN in schools.columns:
+                # one site: the dormitories are the host's (an empty cell, no limit, stays one)
+                own, extra = (
+                    pd.to_numeric(schools.loc[i, BOARDING_COLUMN], errors="coerce") for i in (h, a)
+                )
+                schools.loc[h, BOARDING_COLUMN] = own + extra
         for r in self.expansions.itertuples():
             h = pos[r.school_id]
             schools.loc[h, "capacity"] += int(r.seats)
@@ -913,12 +1002,15 @@ class _County:
     # candidate sites are the last rows of ``schools`` (closed before the plan)
     candidate: np.ndarray | None = None  # (n_j,) bool
     new_site_cost: np.ndarray | None = None  # (n_j,) yuan a year if opened (0 for schools)
+    boarding_places: np.ndarray | None = None  # (n_j,) boarders the dormitories hold (inf: any)
 
     def __post_init__(self):
         if self.candidate is None:
             self.candidate = np.zeros(len(self.schools), dtype=bool)
         if self.new_site_cost is None:
             self.new_site_cost = np.zeros(len(self.schools))
+        if self.boarding_places is None:
+            self.boarding_places = np.full(len(self.schools), np.inf)
 
 
 def _teaching(schools: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -955,9 +1047,11 @@ def _make_unit(
         teaches[planned],
         current[planned],
     )
+    places = _boarding_places(schools, "schools", "school_id")
     candidate = new_cost = None
     if sites is not None and len(sites):
         n_old = len(schools)
+        places = np.concatenate([places, _boarding_places(sites, _CANDIDATE_TABLE, "site_id")])
         schools = pd.concat([schools, sites[list(SCHOOL_COLUMNS)]], ignore_index=True)
         level = np.array([_LEVEL_BANDS[v] for v in sites["level"]], dtype=bool).reshape(-1, 3)
         teaches = np.vstack([teaches, level])
@@ -1004,6 +1098,7 @@ def _make_unit(
         cutoff=cutoff,
         candidate=candidate,
         new_site_cost=new_cost,
+        boarding_places=places,
     )
 
 
@@ -1094,6 +1189,8 @@ class _Model:
     max_rooms: np.ndarray
     site_cost: np.ndarray
     townships: list  # (name, junior school indices, conversions giving a junior)
+    boarders_now: np.ndarray  # (n_j,) boarders today ("before" rule)
+    boarding: np.ndarray  # B_j: max(boarding places, boarders today); inf without a limit
     # arrays for the solver
     c: np.ndarray | None = None
     A: sp.csc_matrix | None = None
@@ -1103,6 +1200,7 @@ class _Model:
     cu: np.ndarray | None = None
     integ: np.ndarray | None = None
     groups: list | None = None
+    boarding_scale: dict | None = None  # school index -> pupils per unit of its boarding row
 
     @property
     def always_open(self) -> np.ndarray:
@@ -1138,7 +1236,17 @@ def _nearest_before(unit: _County, policy: MergerPolicy):
     return idx, minutes
 
 
-def _build(unit: _County, policy: MergerPolicy, travel_mode: bool) -> _Model:
+def _boarders_today(unit: _County, policy: MergerPolicy, before_idx, before_minutes) -> np.ndarray:
+    """Boarders each school has today under the "before" rule: the settlement bands whose nearest
+    school teaching the band today is beyond the band's day limit, for bands that may board."""
+    out = np.zeros(len(unit.schools))
+    board = _boarding_before(before_minutes, policy) & (before_idx >= 0) & (unit.demand > 0)
+    np.add.at(out, before_idx[board], unit.demand[board])
+    return out
+
+
+def _build(unit: _County, policy: MergerPolicy, travel_mode: bool, before=None) -> _Model:
+    """The model's sets and numbers; ``before`` is :func:`_nearest_before` (computed if None)."""
     schools = unit.schools
     n_j = len(schools)
     ids = schools["school_id"].to_numpy()
@@ -1257,6 +1365,10 @@ def _build(unit: _County, policy: MergerPolicy, travel_mode: bool) -> _Model:
     else:
         site_cost = np.full(n_j, policy.site_yuan)
     site_cost = np.where(cand, unit.new_site_cost, site_cost)
+    # ---- boarding places (never tighter than the boarders a school has today)
+    before_idx, before_minutes = before if before is not None else _nearest_before(unit, policy)
+    boarders_now = _boarders_today(unit, policy, before_idx, before_minutes)
+    boarding = np.maximum(unit.boarding_places, boarders_now)
     # ---- townships keeping a junior school
     townships = []
     if policy.township_keeps_junior and n_j:
@@ -1294,6 +1406,8 @@ def _build(unit: _County, policy: MergerPolicy, travel_mode: bool) -> _Model:
         max_rooms=np.maximum(max_rooms, 0.0),
         site_cost=site_cost,
         townships=townships,
+        boarders_now=boarders_now,
+        boarding=boarding,
     )
 
 
@@ -1477,6 +1591,29 @@ def _arrays(model: _Model, travel_mode: bool) -> None:
         ru.append(np.full(1, float(unit.max_schools)))
         groups.append("max_schools")
         r += 1
+    # boarding places: boarders at j <= B_j y_j + sum_a B_a w_aj, only where B_j is finite and
+    # below M_j, the most boarders j could receive. Each row is divided by 2 M_j so that the
+    # solver layer's elastic diagnosis finds relaxing it cheaper than leaving a band unplaced.
+    model.boarding_scale = {}
+    bp = np.flatnonzero(model.pboard)
+    most = np.zeros(n_j)
+    np.add.at(most, model.pj[bp], P[bp])
+    limited = np.flatnonzero(np.isfinite(model.boarding) & (model.boarding < most - _TOL))
+    if len(limited):
+        row_of = np.full(n_j, -1, dtype=np.int64)
+        row_of[limited] = r + np.arange(len(limited))
+        scale = 2.0 * most
+        mine = bp[row_of[model.pj[bp]] >= 0]
+        block(row_of[model.pj[mine]], X0 + mine, f[mine] / scale[model.pj[mine]])
+        block(row_of[limited], Y0 + limited, -model.boarding[limited] / scale[limited])
+        into = np.flatnonzero(row_of[hosts] >= 0) if n_w else np.zeros(0, dtype=np.int64)
+        partner = np.minimum(model.boarding[absorbed[into]], most[hosts[into]])
+        block(row_of[hosts[into]], W0 + into, -partner / scale[hosts[into]])
+        rl.append(np.full(len(limited), -np.inf))
+        ru.append(np.zeros(len(limited)))
+        groups += [f"boarding {ids[j]}" for j in limited]
+        model.boarding_scale = {int(j): float(scale[j]) for j in limited}
+        r += len(limited)
     A = sp.csc_matrix(
         (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(r, n)
     )
@@ -1527,7 +1664,7 @@ class _Result:
 def _solve_unit(unit: _County, policy: MergerPolicy, options: SolverOptions) -> _Result:
     travel_mode = unit.max_schools is not None
     before_idx, before_minutes = _nearest_before(unit, policy)
-    model = _build(unit, policy, travel_mode)
+    model = _build(unit, policy, travel_mode, (before_idx, before_minutes))
     _check_servable(model, before_minutes)
     forced = int(model.fixed_open.sum())
     if unit.max_schools is not None and forced > unit.max_schools:
@@ -1644,7 +1781,29 @@ def _explain(model: _Model, exc: Infeasible) -> Infeasible:
     ds, db = np.nonzero(unit.demand > 0)
     index = {(sid[s], PLANNED_BANDS[b]): (s, b) for s, b in zip(ds, db, strict=True)}
     violations, words, settlements = {}, [], []
-    for group, amount in sorted(exc.violations.items(), key=lambda kv: -kv[1]):
+    where = {sch: j for j, sch in enumerate(ids)}
+    scale = model.boarding_scale or {}
+    boarding = False
+
+    def size(item):  # boarding rows are scaled: compare them in pupils
+        kind, _, school = item[0].partition(" ")
+        return -item[1] * (scale.get(where.get(school), 1.0) if kind == "boarding" else 1.0)
+
+    for group, amount in sorted(exc.violations.items(), key=size):
+        parts = group.split(" ", 1)
+        if parts[0] == "boarding" and where.get(parts[1]) in scale:
+            j = where[parts[1]]
+            pupils = amount * scale[j]
+            boarding = True
+            violations[group] = float(pupils)
+            places = unit.boarding_places[j]
+            today = model.boarders_now[j]
+            words.append(
+                f"boarding places of {parts[1]}: {pupils:.0f} boarders more than its "
+                f"{model.boarding[j]:g} places"
+                + (f" ({today:g} board there today)" if today > places else "")
+            )
+            continue
         parts = group.split(" ")
         if parts[0] == "serve" and (parts[1], parts[2]) in index:
             s, b = index[(parts[1], parts[2])]
@@ -1665,6 +1824,7 @@ def _explain(model: _Model, exc: Infeasible) -> Infeasible:
         f"{unit.name}: no plan meets every requirement: {'; '.join(words[:5])}"
         + (f" and {len(words) - 5} more" if len(words) > 5 else "")
         + "; allow expansions (max_expansion_share), splitting, boarding or longer trips"
+        + (" or add boarding places (column boarding_places)" if boarding else "")
     )
     out = Infeasible(message, violations)
     out.settlements = sorted(set(settlements))
@@ -1691,6 +1851,28 @@ def _available(res: _Result):
         classes[h] += model.classes[a]
         size[h] += model.size_extra[h]
     return seats, classes, size
+
+
+def _boarders_after(res: _Result) -> np.ndarray:
+    """Boarders each school receives in the plan."""
+    model = res.model
+    board = np.zeros(model.n_schools)
+    np.add.at(board, model.pj, res.pupils * model.pboard)
+    return board
+
+
+def _boarding_room(res: _Result) -> tuple[np.ndarray, np.ndarray]:
+    """Per school after the plan: the boarding places of the data (inf: no limit) and the most
+    boarders the plan may place there (the larger of the places and today's boarders); a
+    nine-year host adds those of the school it absorbs; closed schools hold none."""
+    model, unit = res.model, res.unit
+    places = unit.boarding_places.astype(float).copy()
+    room = np.where(res.open_, model.boarding, 0.0)
+    for w in np.flatnonzero(res.converted):
+        a, h = model.conv[w]
+        places[h] += unit.boarding_places[a]
+        room[h] += model.boarding[a]
+    return places, room
 
 
 def _finish(res: _Result, travel_mode: bool) -> None:
@@ -1808,6 +1990,15 @@ def _verify(res: _Result, load, seats, classes, size) -> None:
         fail("a school's classes exceed the class-size cap")
     if (total > size + 1e-6).any():
         fail("a school exceeds the school-size cap")
+    board = _boarders_after(res)
+    _, room = _boarding_room(res)
+    over = np.flatnonzero(board > room + 1e-6)
+    if len(over):
+        j = int(over[0])
+        fail(
+            f"{ids[j]} receives {int(board[j])} boarders, more than its {room[j]:g} boarding "
+            "places (or its boarders today)"
+        )
     # kept schools
     if (model.fixed_open & ~res.open_).any():
         fail(f"kept school {ids[np.flatnonzero(model.fixed_open & ~res.open_)[0]]} closed")
@@ -1967,8 +2158,8 @@ def _school_table(res: _Result) -> pd.DataFrame:
     seats, classes, _ = _available(res)
     hosts = np.zeros(model.n_schools, dtype=bool)
     hosts[model.conv[res.converted, 1]] = True
-    board = np.zeros(model.n_schools)
-    np.add.at(board, model.pj, res.pupils * model.pboard)
+    board = _boarders_after(res)
+    places, room = _boarding_room(res)
     total = load.sum(axis=1)
     classes_after = classes + res.rooms
     s = unit.schools
@@ -1996,6 +2187,9 @@ def _school_table(res: _Result) -> pd.DataFrame:
                 np.int64
             ),
             "boarders_after": board.astype(np.int64),
+            "boarders_before": model.boarders_now.astype(np.int64),
+            "boarding_places": np.where(np.isfinite(places), places, np.nan),
+            "boarding_limit": np.where(np.isfinite(room), room, np.nan),
         }
     )
     return table[~unit.candidate].reset_index(drop=True)  # new sites are in ``openings``
@@ -2076,8 +2270,7 @@ def _openings(res: _Result, closures: pd.DataFrame) -> pd.DataFrame:
     j = np.flatnonzero(res.open_ & unit.candidate)
     s = unit.schools
     load = _school_loads(res)
-    board = np.zeros(model.n_schools)
-    np.add.at(board, model.pj, res.pupils * model.pboard)
+    board = _boarders_after(res)
     ids = s["school_id"].to_numpy()
     sites = {c.site_id: c for c in policy.candidate_sites or ()}
     into = (
@@ -2104,6 +2297,7 @@ def _openings(res: _Result, closures: pd.DataFrame) -> pd.DataFrame:
                 "class_size_after": round(pupils / max(int(s["classes"].iloc[k]), 1), 1),
                 "boarders": int(board[k]),
                 "receives_from": into.get(c.site_id, "") if len(closures) else "",
+                "boarding_places": np.nan if c.boarding_places is None else c.boarding_places,
             }
         )
     return pd.DataFrame(rows, columns=list(_OPENING_COLUMNS))
@@ -2185,6 +2379,7 @@ def plan_mergers(
     unknown = [s for s in policy.must_keep if s not in known]
     if unknown:
         _bad("must_keep", unknown, "ids of schools in the region")
+    _boarding_places(region.schools, "schools", "school_id")  # checked before any solve
     counties = region.counties
     orphan = ~region.settlements["county"].isin(counties) & (
         region.settlements[_BAND_COLUMNS].sum(axis=1) > 0
