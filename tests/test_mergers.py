@@ -624,6 +624,25 @@ def test_policy_from_toml_values_and_unknown_ids():
         plan_mergers(region, MergerPolicy(max_schools=1, must_keep=["TP", "P"]))
 
 
+def test_whole_region_max_schools_refuses_a_region_too_large_for_one_model(monkeypatch):
+    """One max_schools number builds one dense model of the region: refused with advice when
+    the region is too large, while a per-county table plans the same region."""
+    from allocator.planners import mergers
+
+    region = make_region(schools=40, seed=3)
+    cells = len(region.settlements) * len(region.schools)
+    monkeypatch.setattr(mergers, "_WHOLE_REGION_CELLS", cells - 1)
+    with pytest.raises(InputError) as err:
+        plan_mergers(region, MergerPolicy(max_schools=30))
+    assert err.value.column == "max_schools" and "{county: number}" in str(err.value)
+    assert f"{cells:,} pairs" in str(err.value)
+    county = region.schools["county"].iloc[0]
+    n_county = int((region.schools["county"] == county).sum())
+    plan = plan_mergers(region, MergerPolicy(max_schools={county: n_county - 2}))
+    mine = plan.schools[plan.schools["county"] == county]
+    assert 0 < int((mine["status"] != "closed").sum()) <= n_county - 2
+
+
 def test_apply_after_plan_passes_to_check():
     check = pytest.importorskip("allocator.check")
     region = make_region(schools=40, seed=3)

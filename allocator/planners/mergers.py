@@ -201,6 +201,8 @@ _SCHOOL_TABLE_COLUMNS = (
 #: Default solver settings: a relative gap of 0.1 % of the annual cost (on a county of 150 schools
 #: about a fifth of one site's cost), far below the precision of travel times and prices.
 DEFAULT_OPTIONS = SolverOptions(mip_gap=1e-3)
+#: Largest settlements x schools for a single whole-region max_schools model (dense arrays).
+_WHOLE_REGION_CELLS = 4_000_000
 #: Guideline for grades 1-3 used in the travel statistics (share of pupils within it).
 LOWER_PRIMARY_GUIDELINE_MINUTES = 30.0
 
@@ -413,8 +415,9 @@ class MergerPolicy:
         Floor area each added seat brings (applied by ``apply``): 4.5 m².
     max_schools : int or dict, optional
         Minimise pupil travel with at most this many schools open instead of minimising cost. A
-        number limits the whole region (the counties are then solved as one model); a table
-        ``{county: number}`` limits each county listed.
+        number limits the whole region (the counties are then solved as one model, with dense
+        travel arrays: refused above 4 million settlement x school pairs, about 1,400 schools);
+        a table ``{county: number}`` limits each county listed.
     split : bool
         Let every settlement's band be split between schools (False: a village's children go to
         the same school).
@@ -1284,6 +1287,16 @@ def plan_mergers(
             _bad("max_schools", p, f"counties of the region ({', '.join(counties)})")
     units = []
     if p is not None and not isinstance(p, dict):
+        cells = len(region.settlements) * len(region.schools)
+        if cells > _WHOLE_REGION_CELLS:
+            _bad(
+                "max_schools",
+                p,
+                f"a table {{county: number}} for a region this large: one number plans the whole "
+                f"region as one model, with dense travel times for {len(region.settlements):,} "
+                f"settlements x {len(region.schools):,} schools ({cells:,} pairs; at most "
+                f"{_WHOLE_REGION_CELLS:,})",
+            )
         units.append(("region", slice(None), slice(None), int(p)))
     else:
         for name in counties:
