@@ -293,6 +293,9 @@ class _CFLLagrange:
         self.upper = math.inf
         self.plan = None  # (open sites, clients, sites, shares) of the best plan
         self.lower = -math.inf
+        self.lam = None  # multipliers of the best root bound
+        self.tried: set[bytes] = set()  # site sets already repaired into plans
+        self.nodes = 0  # nodes of the branch and bound
 
     def _time_left(self) -> float:
         if self.options.time_limit is None:
@@ -474,12 +477,14 @@ class _CFLLagrange:
             self.tried.add(key)
             self._repair(y)
 
-    def _flip_bounds(self, lam, force_open, force_closed):
+    def _flip_bounds(self, lam, force_open, force_closed, g=None):
         """The bound with each free site flipped against the relaxation's choice (nan if fixed).
 
-        Returns the relaxation's choice y and the bounds.
+        ``g``: the site values at ``lam`` when the caller has them. Returns the relaxation's choice
+        y and the bounds.
         """
-        g, _ = self._site_values(lam)
+        if g is None:
+            g, _ = self._site_values(lam)
         base = float(lam.sum())
         _, y = self._select(g, force_open, force_closed)
         bounds = np.full(y.size, np.nan)
@@ -492,7 +497,6 @@ class _CFLLagrange:
 
     def run(self) -> None:
         """The root: bound, plans, local search and site fixing."""
-        self.tried = set()
         lam = np.min(self.C, axis=1)
         best_L, best_lam, _ = self._subgradient(
             lam, self.force_open, self.force_closed, _CFL_LAGRANGE_ITERATIONS, 2.0, _CFL_STALL, True
@@ -505,7 +509,7 @@ class _CFLLagrange:
         g, _ = self._site_values(best_lam)
         self._local_search(g)
         # fixing by the bound with a site forced open / closed
-        y, bounds = self._flip_bounds(best_lam, self.force_open, self.force_closed)
+        y, bounds = self._flip_bounds(best_lam, self.force_open, self.force_closed, g)
         fixed = bounds > self.upper
         self.fix_open = fixed & y
         self.fix_closed = fixed & ~y
