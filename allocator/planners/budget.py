@@ -73,11 +73,10 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from allocator import standards
+from allocator import compliance, standards
 from allocator.errors import Infeasible, InputError, SolverError
 from allocator.planners.budget_catalogue import extra_indicator_specs
 from allocator.planners.budget_model import (
-    MET_RTOL,
     _clean_units,
     _Data,
     _gap_weights,
@@ -90,7 +89,9 @@ from allocator.planners.budget_model import (
     _spend_rows,
     _unavoidable,
     _verify,
+    applied_values,
 )
+from allocator.planners.budget_rounding import purchase_steps, round_purchases
 from allocator.region import Region
 from allocator.solver import SolveInfo, SolverOptions, solve_matrix, worst_status
 
@@ -105,9 +106,6 @@ __all__ = [
 ]
 
 OBJECTIVES = ("shortfall", "minimax", "gap", "lexicographic")
-# Rows that must reach a threshold ask for this much more (relative) so that solver tolerances
-# (1e-7 on normalised rows) cannot leave a value a hair below it.
-_MARGIN = 1e-6
 _LARGE_LP = 60_000  # columns above which a relaxed solve uses interior point by default
 #: Absolute MIP gap of the normalised objectives (see _with_abs_gap).
 _MIP_ABS_GAP = 1e-4
@@ -502,7 +500,10 @@ def _build_plan(
     stages: list,
     budget_dual,
     relaxed: bool,
+    notes: list | None = None,
 ) -> BudgetPlan:
+    """The plan of ``units`` (rounded purchases): ``after`` are the model's indicators, the
+    verdicts (``met_after``, ``passes_after``) those of the region after :meth:`BudgetPlan.apply`."""
     cat = data.catalogue
     S, J = data.S, data.J
     x = units.reshape(S, J)
@@ -552,7 +553,7 @@ def _build_plan(
         objective = after_m[objective_name]
 
     met0, pass0 = _passing(data, data.v0)
-    met1, pass1 = _passing(data, after)
+    met1, pass1 = _passing(data, applied_values(data, units))
     sf0, sf1 = _shortfall(data, data.v0), _shortfall(data, after)
     parts = data.parts
     part_table = pd.DataFrame(
@@ -589,7 +590,7 @@ def _build_plan(
                 vals = v[in_pt, i]
                 row[f"mean_{label}"] = float(np.average(vals, weights=p[in_pt]))
                 row[f"cv_{label}"] = _weighted_cv(vals, p[in_pt])
-                row[f"below_{label}"] = int((vals < t * (1 - MET_RTOL)).sum())
+                row[f"below_{label}"] = int((~compliance.meets(vals, t)).sum())
                 urb, rur = in_pt & (area == "urban"), in_pt & (area == "rural")
                 if urb.any() and rur.any():
                     mu = np.average(v[urb, i], weights=p[urb])
@@ -658,7 +659,7 @@ def _build_plan(
         stages=stages,
         budget_dual=budget_dual,
         relaxed=relaxed,
-        notes=list(data.notes),
+        notes=list(data.notes) + list(notes or []),
         standard_name=data.standard.name,
         _effects=effects,
     )
@@ -736,11 +737,12 @@ def _solve_plan(data, policy, options, progress, relax=None) -> BudgetPlan:
         units = model.units(sol)
     say("verifying")
     after = _verify(data, policy, units, integral)
-    plan = _build_plan(
-        data, policy, units, after, policy.objective, _combine(stages), stages, dual, relax
+    _check_objective(data, after, units, policy, stages)
+    units, notes = round_purchases(data, policy, units, purchase_steps(data.catalogue, relax))
+    after = _verify(data, policy, units, integral, purchases=True)
+    return _build_plan(
+        data, policy, units, after, policy.objective, _combine(stages), stages, dual, relax, notes
     )
-    _check_objective(plan, policy, stages)
-    return plan
 
 
 def _dual(sol, budget_row, model: _Model):
@@ -749,9 +751,10 @@ def _dual(sol, budget_row, model: _Model):
     return float(sol.row_duals[budget_row]) / model.budget_scale
 
 
-def _check_objective(plan: BudgetPlan, policy: BudgetPolicy, stages):
-    """The objective recomputed from the plan must equal the solver's (or keep the stage fixes)."""
-    m = plan.measures
+def _check_objective(data: _Data, after, units, policy: BudgetPolicy, stages):
+    """The objective recomputed from the solver's plan (before rounding to purchase units) must
+    equal the solver's (or keep the stage fixes)."""
+    m = _measures(data, after, float(units @ data.cost.ravel()))
     if policy.objective == "lexicographic":
         z = stages[0][1].objective
         tol = 1e-5 + 2 * policy.stage_tolerance * max(abs(z), 1e-3)
@@ -759,8 +762,9 @@ def _check_objective(plan: BudgetPlan, policy: BudgetPolicy, stages):
         what = f"largest avoidable shortfall {m['minimax']:.8g} vs stage optimum {z:.8g}"
     else:
         solver_value = stages[0][1].objective
-        ok = abs(plan.objective - solver_value) <= 1e-5 + 1e-5 * abs(solver_value)
-        what = f"{policy.objective} recomputes to {plan.objective:.8g}, solver {solver_value:.8g}"
+        value = m[policy.objective]
+        ok = abs(value - solver_value) <= 1e-5 + 1e-5 * abs(solver_value)
+        what = f"{policy.objective} recomputes to {value:.8g}, solver {solver_value:.8g}"
     if not ok:
         raise SolverError("the plan failed verification against its model: " + what)
 
@@ -885,7 +889,7 @@ def min_cost_to_comply(
     judged = ~np.isnan(T) & data.is_standard[None, :]
     with np.errstate(invalid="ignore"):
         norm = data.E.multiply(1.0 / np.nan_to_num(T, nan=np.inf).reshape(-1, 1)).tocsr()
-        met0 = judged & (data.v0 >= T * (1 - MET_RTOL))
+        met0 = judged & compliance.meets(data.v0, T)
     need = std.min_indicators_met - met0.sum(axis=1)
     gain = np.asarray(abs(norm).max(axis=0).todense()).ravel() if nx else np.zeros(0)
     scale = np.where(integer_x | (gain <= 0), 1.0, 1.0 / np.where(gain > 0, gain, 1.0))
@@ -896,12 +900,12 @@ def min_cost_to_comply(
     unlimited = (abs(data.E) @ np.isinf(cap).astype(float)).reshape(K, n_ind) > 0
     reach = data.v0 + (data.E @ np.where(np.isinf(cap), 0.0, cap)).reshape(K, n_ind)
     with np.errstate(invalid="ignore"):
-        reachable = judged & (unlimited | (reach >= T * (1 + 2 * _MARGIN)))
+        reachable = judged & (unlimited | compliance.meets(reach, T))
         floor_ok = np.ones(K, bool)
         if std.floor_share is not None:
-            floor_ok = ~(
-                judged & ~unlimited & (reach < std.floor_share * T * (1 + 2 * _MARGIN))
-            ).any(axis=1)
+            floor_ok = ~(judged & ~unlimited & ~compliance.meets(reach, std.floor_share * T)).any(
+                axis=1
+            )
     bad = (reachable.sum(axis=1) < std.min_indicators_met) | ~floor_ok
     if bad.any():
         ids = data.parts["school_id"].to_numpy()[bad]
@@ -917,11 +921,13 @@ def min_cost_to_comply(
             violations,
         )
 
-    # rows: comply (big-M with M = the gap), count, floor, spending caps
+    # rows: comply (big-M with M = the gap), count, floor, spending caps; a row asks exactly what
+    # allocator.compliance.meets asks (v >= T (1 - MET_RTOL)), nothing above it
     d = np.flatnonzero((judged & ~met0).ravel())
     nd = len(d)
     A_x = norm[d] @ sp.diags(scale)
-    blocks = [sp.hstack([A_x, -sp.diags(1.0 - v0n.ravel()[d] + _MARGIN)], format="csr")]
+    need_d = 1.0 - compliance.MET_RTOL - v0n.ravel()[d]
+    blocks = [sp.hstack([A_x, -sp.diags(need_d)], format="csr")]
     lo, hi, groups = [np.zeros(nd)], [np.full(nd, np.inf)], ["comply"] * nd
     part_of_d = d // n_ind
     needy = np.flatnonzero(need > 0)
@@ -938,10 +944,11 @@ def min_cost_to_comply(
         hi.append(np.full(len(needy), np.inf))
         groups += ["count"] * len(needy)
     if std.floor_share is not None:
-        f = np.flatnonzero((judged & (v0n < std.floor_share * (1 - MET_RTOL))).ravel())
+        floor_level = std.floor_share * (1 - compliance.MET_RTOL)
+        f = np.flatnonzero((judged & (v0n < floor_level)).ravel())
         if len(f):
             blocks.append(sp.hstack([norm[f] @ sp.diags(scale), sp.csr_matrix((len(f), nd))]))
-            lo.append(std.floor_share - v0n.ravel()[f] + _MARGIN)
+            lo.append(floor_level - v0n.ravel()[f])
             hi.append(np.full(len(f), np.inf))
             groups += ["floor"] * len(f)
     R, R_lo, R_hi, R_groups = _spend_rows(data, base, data.cost.ravel() * scale)
@@ -969,7 +976,19 @@ def min_cost_to_comply(
     )
     units = _clean_units(sol.x[:nx] * scale, data, integer_x, scale)
     say("verifying")
-    after = _verify(data, None, units, integer_x)
+    _verify(data, None, units, integer_x)
+    solver_cost = float((units * data.cost.ravel()).sum())
+    if sol.info.objective is not None and abs(sol.info.objective * money - solver_cost) > max(
+        1e-4 * money, 1e-7 * solver_cost
+    ):
+        raise SolverError(
+            f"the plan failed verification: cost {solver_cost:,.2f} vs solver "
+            f"{sol.info.objective * money:,.2f}"
+        )
+    units, notes = round_purchases(
+        data, base, units, purchase_steps(data.catalogue, relax), with_budget=False
+    )
+    after = _verify(data, base, units, integer_x, purchases=True, with_budget=False)
     spent = float((units * data.cost.ravel()).sum())
     info = sol.info
     info = SolveInfo(
@@ -982,19 +1001,12 @@ def min_cost_to_comply(
     )
     out_policy = dataclasses.replace(base, budget=spent)
     plan = _build_plan(
-        data, out_policy, units, after, "min_cost", info, [("min_cost", info)], None, relax
+        data, out_policy, units, after, "min_cost", info, [("min_cost", info)], None, relax, notes
     )
-    if not plan.parts["passes_after"].all():
+    if not relax and not plan.parts["passes_after"].all():
         failing = plan.parts.loc[~plan.parts["passes_after"], "school_id"].iloc[0]
         raise SolverError(
             f"the plan failed verification against its model: {failing} still fails the standard"
-        )
-    if abs(spent - info.objective) > 1e-6 * max(spent, 1.0) or (
-        sol.info.objective is not None and abs(sol.info.objective * money - spent) > 1e-4 * money
-    ):
-        raise SolverError(
-            f"the plan failed verification: cost {spent:,.2f} vs solver "
-            f"{sol.info.objective * money:,.2f}"
         )
     return plan
 
