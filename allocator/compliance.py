@@ -159,7 +159,8 @@ def judged_indicators(standard: Standard) -> list[str]:
     Examples
     --------
     >>> from allocator.standards import load_standard
-    >>> judged_indicators(load_standard("moe2017", {"indicators": ["backbone_per_100"]}))
+    >>> one = {"indicators": ["backbone_per_100"], "min_indicators_met": 1}
+    >>> judged_indicators(load_standard("moe2017", one))
     ['backbone_per_100']
     """
     return [

@@ -45,7 +45,7 @@ def purchase_steps(catalogue, relax: bool) -> np.ndarray:
     --------
     >>> from allocator.planners.budget_catalogue import default_catalogue
     >>> cat = default_catalogue()
-    >>> dict(zip(cat["intervention"], purchase_steps(cat, relax=False)))["build_floor_area"]
+    >>> dict(zip(cat["intervention"], purchase_steps(cat, relax=False).tolist()))["build_floor_area"]
     0.01
     """
     steps = catalogue["step"].to_numpy(float).copy()
@@ -62,9 +62,12 @@ class SpendRow:
     coef: np.ndarray
     limit: float
 
-    def excess(self, units: np.ndarray) -> float:
-        total = float(np.dot(self.coef, units))
+    def over(self, total: float) -> float:
+        """Yuan by which a row total exceeds the limit, compared at the fen."""
         return max(0.0, (round(total * 100) - round(self.limit * 100)) / 100)
+
+    def excess(self, units: np.ndarray) -> float:
+        return self.over(float(np.dot(self.coef, units)))
 
 
 def spend_rows(data, policy, with_budget: bool = True) -> list[SpendRow]:
@@ -136,90 +139,83 @@ def round_purchases(
     """
     step = np.tile(steps, data.S)
     grid = step > 0
-    cap = data.cap.ravel()
+    safe_step = np.where(grid, step, 1.0)
+    cap = np.maximum(data.cap.ravel(), 0.0)
     cost = data.cost.ravel()
     E = sp.csr_matrix(data.E)
     Ec = E.tocsc()
-    shape = data.v0.shape
+    v0 = data.v0.ravel()
+    level = _levels(data, (v0 + E @ units).reshape(data.v0.shape))
+    kept_rows = ~np.isnan(level)
 
-    def values(x):
-        return data.v0.ravel() + E @ x
-
-    level = _levels(data, values(units).reshape(shape))
+    # 1. down to the step (values within _SNAP of a step above a grid point are on it)
     x = units.astype(float).copy()
-    n = np.floor(np.where(grid, x / np.where(grid, step, 1.0), 0.0) + _SNAP)
-    x = np.where(grid, n * step, x)
-    x = np.minimum(x, np.maximum(cap, 0.0))
-    x = np.where(grid & (x > cap), np.floor(cap / np.where(grid, step, 1.0)) * step, x)
+    within = np.minimum(x, cap)
+    n = np.floor(within / safe_step + _SNAP)
+    n = np.where(n * safe_step > cap * (1 + 1e-12), np.floor(cap / safe_step), n)
+    x = np.where(grid, n * safe_step, x)
+    v = v0 + E @ x
 
-    def lost(x):
-        return np.flatnonzero(~np.isnan(level) & ~compliance.meets(values(x), level))
+    def add(c, amount):
+        """Add ``amount`` units to column c, keeping the values v up to date."""
+        x[c] += amount
+        lo, hi = Ec.indptr[c], Ec.indptr[c + 1]
+        v[Ec.indices[lo:hi]] += Ec.data[lo:hi] * amount
 
-    def headroom_steps(c, x):
-        if not grid[c] or math.isinf(cap[c]):
-            return math.inf if grid[c] else 0.0
-        return max(0.0, math.floor((cap[c] - x[c]) / step[c] + 1e-9))
+    def lost():
+        return np.flatnonzero(kept_rows & ~compliance.meets(v, level))
 
-    # 2. restore the thresholds the rounding lost
-    for _ in range(3):
-        rows = lost(x)
-        if not len(rows):
-            break
-        v = values(x)
-        for r in rows:
+    # 2. restore the thresholds the rounding lost, in whole steps of the cheapest gain
+    for r in lost():
+        cols = E.indices[E.indptr[r] : E.indptr[r + 1]]
+        gains = E.data[E.indptr[r] : E.indptr[r + 1]]
+        order = sorted(range(len(cols)), key=lambda i: (x[cols[i]] <= 0, cost[cols[i]] / gains[i]))
+        for i in order:
             deficit = level[r] - v[r]
             if deficit <= 0:
+                break
+            c, g = cols[i], gains[i]
+            if not grid[c] or g <= 0:
                 continue
-            cols = E.indices[E.indptr[r] : E.indptr[r + 1]]
-            gains = E.data[E.indptr[r] : E.indptr[r + 1]]
-            order = sorted(
-                range(len(cols)), key=lambda i: (x[cols[i]] <= 0, cost[cols[i]] / gains[i])
-            )
-            for i in order:
-                c, g = cols[i], gains[i]
-                if not grid[c] or g <= 0:
-                    continue
-                want = math.ceil(deficit / (g * step[c]) - 1e-9)
-                add = min(want, headroom_steps(c, x))
-                if add <= 0:
-                    continue
-                x[c] += add * step[c]
-                deficit -= add * step[c] * g
-                if deficit <= 0:
-                    break
-            v = values(x)
+            want = math.ceil(deficit / (g * step[c]) - 1e-9)
+            room = math.floor((cap[c] - x[c]) / step[c] + 1e-9) if math.isfinite(cap[c]) else want
+            steps_added = min(want, max(room, 0))
+            if steps_added > 0:
+                add(c, steps_added * step[c])
 
     # 3. keep the money: take back steps, first where no kept threshold needs them
     notes = []
     rows = spend_rows(data, policy, with_budget)
     for keep_levels in (True, False):
         for row in rows:
-            excess = row.excess(x)
-            if excess <= 0:
+            total = float(np.dot(row.coef, x))
+            if row.over(total) <= 0:
                 continue
-            cols = np.flatnonzero((row.coef > 0) & (x > 0) & (grid | (step == 0)))
+            cols = np.flatnonzero((row.coef > 0) & (x > 0))
             # the most yuan per step first, so the fewest steps go
             cols = cols[np.argsort(-(row.coef[cols] * np.where(grid[cols], step[cols], 1.0)))]
             for c in cols:
-                if row.excess(x) <= 0:
+                if row.over(total) <= 0:
                     break
                 unit = step[c] if grid[c] else x[c]
-                have = math.floor(x[c] / unit + 1e-9) if grid[c] else 1
+                have = math.floor(x[c] / unit + 1e-9)
                 if keep_levels:
                     lo, hi = Ec.indptr[c], Ec.indptr[c + 1]
                     r_idx, g = Ec.indices[lo:hi], Ec.data[lo:hi]
-                    v = values(x)[r_idx]
-                    kept = ~np.isnan(level[r_idx]) & (g > 0)
-                    if kept.any():
-                        slack = (v[kept] - level[r_idx][kept]) / (g[kept] * unit)
+                    needed = kept_rows[r_idx] & (g > 0)
+                    if needed.any():
+                        slack = (v[r_idx][needed] - level[r_idx][needed]) / (g[needed] * unit)
                         have = min(have, max(0, math.floor(slack.min() + 1e-12)))
-                need = math.ceil(row.excess(x) / (row.coef[c] * unit) - 1e-12)
+                need = math.ceil(row.over(total) / (row.coef[c] * unit) - 1e-12)
                 take = min(have, max(need, 1))
                 if take > 0:
-                    x[c] = max(0.0, x[c] - take * unit)
+                    before = x[c]
+                    after = max(0.0, before - take * unit)
                     if grid[c]:
-                        x[c] = round(x[c] / step[c]) * step[c]
-    given_up = len(lost(x))
+                        after = round(after / step[c]) * step[c]
+                    add(c, after - before)
+                    total += row.coef[c] * (after - before)
+    given_up = len(lost())
     if given_up:
         notes.append(
             f"rounding to purchase units within the money available gave up {given_up} "
