@@ -5,12 +5,15 @@ Model
 Sets: schools s; assessed parts p of each school (primary, junior; :func:`assessment_parts`);
 counties c; area types a (urban, town, rural); indicators k of the standard.
 
-* School part p: value v_pk, met_pk = (v_pk >= t_k), gap_pk = max(t_k - v_pk, 0);
+* School part p: value v_pk, met_pk = (v_pk >= t_k within ``allocator.compliance.MET_RTOL``),
+  gap_pk = max(t_k - v_pk, 0), k over ``standard.assessed_indicators(part)``;
   passes_p = (sum_k met_pk >= min_indicators_met) and, if floor_share f is set,
-  v_pk >= f t_k for every k.
+  v_pk >= f t_k for every k (:func:`allocator.compliance.part_verdicts`).
 * County c, part type: CV_ck = pupil-weighted CV of v_pk over its in-scope parts
   (:func:`allocator.metrics.cv`); rule "each": every CV_ck <= limit; rule "composite":
-  mean_k CV_ck <= limit. The county passes when the CV rule holds and every in-scope part passes.
+  mean_k CV_ck <= limit. The county passes when the CV rule holds and every in-scope part passes
+  (:func:`allocator.compliance.county_verdicts`). These verdicts are the library's only ones: the
+  scenario runner and the budget planner call the same functions.
 * Area types: pupil-weighted mean of v_pk per area type, rural / urban ratio, and the Theil T
   between-group share of the urban / town / rural split (:func:`allocator.metrics.theil_decomposition`;
   schools with a value of 0, e.g. no backbone teacher, enter with the limit 0 ln 0 = 0 and the

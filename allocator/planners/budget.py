@@ -48,17 +48,25 @@ rounding cuts: a row u + a x >= sf0 on one integer column x, with sf0 = a k + rh
 u >= rho (k + 1 - x), which makes the LP relaxation the convex hull of that row.
 
 Least cost to comply (:func:`min_cost_to_comply`): min sum c x subject to, for each in-scope part k
-and each assessed indicator i it misses, ``sum_j a[k,i,j] x >= (T - v0) y[k,i]`` with y binary (a
-big-M row with the tightest M, the gap itself), ``sum_i y[k,i] >= min_met - met0[k]``, and, when the
-standard sets ``floor_share``, ``v >= floor_share * T`` for every indicator.
+and each assessed indicator i it misses, ``sum_j a[k,i,j] x >= (T (1 - MET_RTOL) - v0) y[k,i]``
+with y binary (a big-M row with the tightest M, the gap itself), ``sum_i y[k,i] >= min_met - met0[k]``,
+and, when the standard sets ``floor_share``, ``v >= floor_share * T (1 - MET_RTOL)`` for every
+indicator: exactly what :func:`allocator.compliance.meets` asks, nothing above it.
 
 Marginal value of a yuan (:func:`budget_frontier`): minus the LP dual of the budget row, i.e. the
 objective's fall per extra yuan; for minimax it is 1 / (-dC/dz) at z*, the same number the budget
 row of the one-LP form would give. A MILP plan's marginal value comes from its LP relaxation.
 
 Every solve is verified: spending within the budget (1e-6 relative) and every cap, no negative units,
-whole units where required (solver values rounded at 0.5, then re-checked), and the indicators
-recomputed by :func:`allocator.standards.assessment_parts` on the changed schools equal the model's.
+whole units where required (solver values rounded at 0.5, then re-checked), the indicators
+recomputed by :func:`allocator.standards.assessment_parts` on the changed schools equal the model's,
+and the objective recomputed from the plan equals the solver's. The solver's units are then rounded
+to purchase units (:mod:`allocator.planners.budget_rounding`: 0.01 m², one fen, whole teachers and
+rooms), keeping every threshold the solver's plan reaches and, at the fen, the budget, every cap and
+the rural share; the rounded plan is verified again. Its verdicts (``parts.passes_after``) are those
+of :func:`allocator.compliance.part_verdicts` on the region after :meth:`BudgetPlan.apply`, i.e.
+what :func:`allocator.check.check` finds there; ``objective`` and ``measures`` are the rounded plan's,
+``solve_info.objective`` the solver's.
 """
 
 from __future__ import annotations
@@ -268,7 +276,8 @@ class BudgetPlan:
         Per part type and indicator: threshold, pupil-weighted mean, CV, parts below the threshold
         and the rural/urban ratio of means, before and after.
     parts : pandas.DataFrame
-        Per in-scope assessed part: indicators met and pass/fail before and after.
+        Per in-scope assessed part: indicators met and pass/fail before and after; "after" is the
+        region after :meth:`apply`, judged as :func:`allocator.check.check` judges it.
     spending : pandas.DataFrame
         Per intervention: units, yuan, schools, rural yuan.
     counties : pandas.DataFrame
