@@ -380,7 +380,7 @@ class BudgetPlan:
             lines.append("What the money buys:")
             for r in self.spending.itertuples(index=False):
                 lines.append(
-                    f"  {r.intervention:<26} {r.units:>12,.1f} {r.unit:<8} at {r.schools:>4} "
+                    f"  {r.intervention:<26} {r.units:>13,.2f} {r.unit:<8} at {r.schools:>4} "
                     f"schools {r.cost:>16,.0f} yuan"
                 )
         else:
