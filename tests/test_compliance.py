@@ -311,20 +311,33 @@ def test_property_measure_and_check_give_the_same_verdicts(spec, data):
 FAST = SolverOptions(mip_gap=1e-4)
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.sampled_from([(20, 1), (30, 202), (30, 7), (40, 3)]),
     st.sampled_from(["shortfall", "minimax", "gap", "lexicographic"]),
     st.booleans(),
     st.floats(0, 3e7),
     st.sampled_from([None, 0.3, 0.6]),
+    st.sampled_from([None, "multimedia_per_100", "backbone_per_100"]),
+    st.sampled_from([None, 0.85]),
 )
-def test_property_plan_passes_after_equals_check(spec, objective, relax, budget, staff):
+def test_property_plan_passes_after_equals_check(
+    spec, objective, relax, budget, staff, dropped, floor
+):
     region = region_of(*spec)
     caps = {} if staff is None else {"staff": staff * budget}
-    policy = BudgetPolicy(budget=budget, objective=objective, relax=relax, category_caps=caps)
+    overrides = {"floor_share": floor if floor else False}
+    if dropped:
+        overrides["indicators"] = [k for k in INDICATORS if k != dropped]
+    policy = BudgetPolicy(
+        budget=budget,
+        objective=objective,
+        relax=relax,
+        category_caps=caps,
+        standard_overrides=overrides,
+    )
     plan = plan_budget(region, policy, FAST)
-    after = check_parts(plan.apply(region), "moe2017")
+    after = check_parts(plan.apply(region), load_standard("moe2017", overrides))
     mine = plan.parts.set_index(["school_id", "part"])
     assert mine["passes_after"].to_dict() == after.loc[mine.index, "passes"].astype(bool).to_dict()
     assert mine["met_after"].to_dict() == after.loc[mine.index, "indicators_met"].to_dict()
@@ -340,3 +353,28 @@ def test_property_plan_passes_after_equals_check(spec, objective, relax, budget,
         assert (alloc.loc[whole, "units"] == alloc.loc[whole, "units"].round()).all()
     cents = alloc.loc[~whole, "units"] * 100
     assert np.allclose(cents, cents.round(), atol=1e-6)
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.sampled_from([(20, 1), (30, 202), (40, 3)]),
+    st.sampled_from([None, "multimedia_per_100", "floor_m2_per_pupil"]),
+    st.sampled_from([None, 0.85]),
+)
+def test_property_min_cost_plan_passes_check(spec, dropped, floor):
+    region = region_of(*spec)
+    overrides = {"floor_share": floor if floor else False}
+    if dropped:  # six indicators, five of them to meet (six of six may be out of reach)
+        overrides["indicators"] = [k for k in INDICATORS if k != dropped]
+        overrides["min_indicators_met"] = 5
+    plan = min_cost_to_comply(
+        region, policy=BudgetPolicy(budget=0, standard_overrides=overrides), options=FAST
+    )
+    after = check_parts(plan.apply(region), load_standard("moe2017", overrides))
+    assert plan.parts["passes_after"].all()
+    assert after["passes"].astype(bool).all()
+    # least cost of the stated model: within the MIP gap of the solver's bound, plus the rounding
+    # of each fractional purchase to 0.01 of a unit
+    fractional = plan.allocations[~plan.allocations["unit"].isin(["teacher", "room"])]
+    slack = float((fractional["cost"] / fractional["units"] * 0.01).sum())
+    assert plan.spent <= plan.solve_info.bound * (1 + 1e-4) + slack + 0.01

@@ -1000,14 +1000,12 @@ def min_cost_to_comply(
     after = _verify(data, base, units, integer_x, purchases=True, with_budget=False)
     spent = float((units * data.cost.ravel()).sum())
     info = sol.info
-    info = SolveInfo(
-        info.status,
-        spent,
-        None if info.bound is None else info.bound * money,
-        info.gap,
-        info.seconds,
-        info.solver,
-    )
+    bound = None if info.bound is None else info.bound * money
+    gap = info.gap
+    if bound is not None and gap is not None and spent > 0:
+        # the purchases rounded up to their units cost a little more than the solver's plan
+        gap = max(gap, (spent - bound) / spent)
+    info = SolveInfo(info.status, spent, bound, gap, info.seconds, info.solver)
     out_policy = dataclasses.replace(base, budget=spent)
     plan = _build_plan(
         data, out_policy, units, after, "min_cost", info, [("min_cost", info)], None, relax, notes
