@@ -521,7 +521,7 @@ def _summary(report: ComplianceReport, top: int) -> str:
     undefined = int(long["cv"].isna().sum()) if len(long) else 0
     if len(long):
         cvs["excess"] = cvs["cv"] / cvs["cv_limit"]
-        over = cvs[cvs["excess"] > 1].sort_values("excess", ascending=False)
+        over = cvs[~cvs["cv_ok"].astype(bool)].sort_values("excess", ascending=False)
         if std.cv_rule == "each":
             lines.append(
                 f"CVs over the limit: {len(over)} of {len(long)} county x part x indicator values"
@@ -537,7 +537,7 @@ def _summary(report: ComplianceReport, top: int) -> str:
                 )
         else:
             comp = counties.sort_values("composite_cv", ascending=False)
-            bad = comp[comp["composite_cv"] > comp["cv_limit"]]
+            bad = comp[comp["composite_cv"].notna() & (comp["cv_failing"] > 0)]
             lines.append(f"Composite CV over the limit: {len(bad)} of {len(comp)} county parts.")
             for _, r in bad.head(top).iterrows():
                 lines.append(
@@ -599,7 +599,7 @@ def _shortfalls(assessed: pd.DataFrame, std: Standard) -> list[tuple]:
         for k in std.assessed_indicators(part):
             threshold = std.thresholds[part][k]
             v = d[k].to_numpy(float)
-            below = v < threshold
+            below = ~compliance.meets(v, threshold)
             short = (
                 float(np.dot(w, np.maximum(1 - v / threshold, 0)) / w.sum())
                 if threshold > 0
