@@ -378,3 +378,19 @@ def test_property_min_cost_plan_passes_check(spec, dropped, floor):
     fractional = plan.allocations[~plan.allocations["unit"].isin(["teacher", "room"])]
     slack = float((fractional["cost"] / fractional["units"] * 0.01).sum())
     assert plan.spent <= plan.solve_info.bound * (1 + 1e-4) + slack + 0.01
+
+
+@pytest.mark.parametrize("limit", [0.2, 0.25, 0.6])
+def test_composite_cv_rule_measure_and_check_agree(limit):
+    """moe2012: no per-school thresholds, one composite CV per county and part type."""
+    region = region_of(60, 4, counties=2)
+    std = load_standard("moe2012", {"cv_limit": {"primary": limit, "junior": limit}})
+    m = measure(region, std)
+    counties = check(region, std).tables["counties"].set_index(["county", "part"])
+    mine = m.counties.set_index(["county", "part"])
+    assert mine["passes"].to_dict() == counties["passes"].to_dict()
+    # independent: the mean of the indicators' pupil-weighted CVs against the limit
+    for (county, part), row in mine.iterrows():
+        cvs = m.cv[(m.cv["county"] == county) & (m.cv["part"] == part)]["cv"]
+        assert bool(row["passes"]) == bool(cvs.mean() <= limit)
+    assert "parts_compliant" not in m.figures
