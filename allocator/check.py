@@ -5,12 +5,15 @@ Model
 Sets: schools s; assessed parts p of each school (primary, junior; :func:`assessment_parts`);
 counties c; area types a (urban, town, rural); indicators k of the standard.
 
-* School part p: value v_pk, met_pk = (v_pk >= t_k), gap_pk = max(t_k - v_pk, 0);
+* School part p: value v_pk, met_pk = (v_pk >= t_k within ``allocator.compliance.MET_RTOL``),
+  gap_pk = max(t_k - v_pk, 0), k over ``standard.assessed_indicators(part)``;
   passes_p = (sum_k met_pk >= min_indicators_met) and, if floor_share f is set,
-  v_pk >= f t_k for every k.
+  v_pk >= f t_k for every k (:func:`allocator.compliance.part_verdicts`).
 * County c, part type: CV_ck = pupil-weighted CV of v_pk over its in-scope parts
   (:func:`allocator.metrics.cv`); rule "each": every CV_ck <= limit; rule "composite":
-  mean_k CV_ck <= limit. The county passes when the CV rule holds and every in-scope part passes.
+  mean_k CV_ck <= limit. The county passes when the CV rule holds and every in-scope part passes
+  (:func:`allocator.compliance.county_verdicts`). These verdicts are the library's only ones: the
+  scenario runner and the budget planner call the same functions.
 * Area types: pupil-weighted mean of v_pk per area type, rural / urban ratio, and the Theil T
   between-group share of the urban / town / rural split (:func:`allocator.metrics.theil_decomposition`;
   schools with a value of 0, e.g. no backbone teacher, enter with the limit 0 ln 0 = 0 and the
@@ -34,7 +37,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from allocator import metrics
+from allocator import compliance, metrics
 from allocator.errors import InputError
 from allocator.standards import (
     INDICATOR_UNITS,
@@ -229,41 +232,8 @@ def _schools_table(
     if "name" in schools:
         names = dict(zip(schools["school_id"], schools["name"], strict=False))
         out.insert(1, "name", out["school_id"].map(names))
-    n = len(out)
-    met_count = np.zeros(n, dtype=np.int64)
-    floor_ok = np.ones(n, dtype=bool)
-    missed = [[] for _ in range(n)]
-    has_thresholds = np.zeros(n, dtype=bool)
+    out = out.join(compliance.part_verdicts(out, std))
     part = out["part"].to_numpy()
-    all_assessed = []
-    for p in PARTS:
-        for k in std.assessed_indicators(p):
-            if k not in all_assessed:
-                all_assessed.append(k)
-    for k in all_assessed:
-        t = np.array([std.thresholds.get(p, {}).get(k, np.nan) for p in part], dtype=float)
-        applies = ~np.isnan(t) & np.isin(
-            part, [p for p in PARTS if k in std.assessed_indicators(p)]
-        )
-        v = out[k].to_numpy(float)
-        met = np.where(applies, v >= t, False)
-        out[f"{k}_met"] = pd.array(np.where(applies, met, pd.NA), dtype="boolean")
-        out[f"{k}_gap"] = np.where(applies, np.maximum(t - v, 0.0), np.nan)
-        met_count += met
-        has_thresholds |= applies
-        if std.floor_share is not None:
-            floor_ok &= ~applies | (v >= std.floor_share * t)
-        for i in np.flatnonzero(applies & ~met):
-            missed[i].append(k)
-    need = np.array([std.min_indicators_met if std.assessed_indicators(p) else 0 for p in part])
-    passes = (met_count >= need) & floor_ok
-    out["indicators_met"] = np.where(has_thresholds, met_count, 0)
-    out["indicators_assessed"] = [len(std.assessed_indicators(p)) for p in part]
-    out["floor_ok"] = pd.array(
-        np.where(has_thresholds & (std.floor_share is not None), floor_ok, pd.NA), dtype="boolean"
-    )
-    out["passes"] = pd.array(np.where(has_thresholds, passes, pd.NA), dtype="boolean")
-    out["missed"] = [", ".join(m) for m in missed]
     # staffing per part: a single-part school takes the school's figures; a nine-year school's
     # requirement is split in proportion to its bands' pupil-ratio requirements
     norm = norms.set_index("school_id")
@@ -291,35 +261,40 @@ def _safe(fn, *args):
 
 
 def _counties(schools: pd.DataFrame, std: Standard) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """County tables: the verdicts of :func:`allocator.compliance.county_verdicts`, with the share
+    of schools passing, the reasons, and per indicator the means and shortfalls."""
     ins = schools[schools["in_scope"]]
+    verdicts, cvs = compliance.county_verdicts(ins, std)
+    if verdicts.empty:
+        counties = pd.DataFrame(
+            columns=["county", "part", "schools", "pupils", "passes", "reason"]
+        ).astype({"passes": bool})
+        return counties, pd.DataFrame()
+    groups = dict(list(ins.groupby(["county", "part"], sort=True)))
     rows, long_rows = [], []
-    for (county, part), g in ins.groupby(["county", "part"], sort=True):
+    cv_notes = cvs.set_index(["county", "part", "indicator"])
+    for v in verdicts.to_dict("records"):
+        county, part = v["county"], v["part"]
+        g = groups[(county, part)]
         pupils = g["pupils"].to_numpy(float)
-        limit = std.cv_limit[part]
+        limit = v["cv_limit"]
         assessed = std.assessed_indicators(part)
-        row = {
-            "county": county,
-            "part": part,
-            "schools": len(g),
-            "pupils": int(pupils.sum()),
-        }
+        row = {k: v[k] for k in ("county", "part", "schools", "pupils", "schools_passing")}
         if assessed:
-            passing = g["passes"].astype(bool)
-            row["schools_passing"] = int(passing.sum())
+            passing = g["passes"].astype(bool).to_numpy()
             row["share_passing"] = float(passing.mean())
-            row["pupils_in_failing_schools"] = int(pupils[~passing.to_numpy()].sum())
+            row["pupils_in_failing_schools"] = int(pupils[~passing].sum())
         else:
-            row["schools_passing"] = pd.NA
             row["share_passing"] = math.nan
             row["pupils_in_failing_schools"] = pd.NA
-        cvs, problems = {}, []
+        problems = []
         for k in std.indicators:
-            v = g[k].to_numpy(float)
-            value, why = _safe(metrics.cv, v, pupils)
-            cvs[k] = value
-            row[f"cv_{k}"] = value
+            row[f"cv_{k}"] = v[f"cv_{k}"]
+            value = v[f"cv_{k}"]
+            why = cv_notes.loc[(county, part, k), "note"]
+            values = g[k].to_numpy(float)
             t = std.thresholds.get(part, {}).get(k) if k in assessed else None
-            below = v < t if t is not None else np.zeros(len(v), bool)
+            below = ~compliance.meets(values, t) if t is not None else np.zeros(len(values), bool)
             long_rows.append(
                 {
                     "county": county,
@@ -327,14 +302,14 @@ def _counties(schools: pd.DataFrame, std: Standard) -> tuple[pd.DataFrame, pd.Da
                     "indicator": k,
                     "cv": value,
                     "cv_limit": limit,
-                    "cv_ok": bool(value <= limit) if not math.isnan(value) else False,
-                    "mean": metrics.weighted_mean(v, pupils),
-                    "min": float(v.min()),
-                    "max": float(v.max()),
+                    "cv_ok": bool(cv_notes.loc[(county, part, k), "cv_ok"]),
+                    "mean": metrics.weighted_mean(values, pupils),
+                    "min": float(values.min()),
+                    "max": float(values.max()),
                     "threshold": math.nan if t is None else t,
                     "schools_below": int(below.sum()),
                     "pupils_below": int(pupils[below].sum()),
-                    "shortfall": float(np.dot(pupils, np.maximum(1 - v / t, 0)) / pupils.sum())
+                    "shortfall": float(np.dot(pupils, np.maximum(1 - values / t, 0)) / pupils.sum())
                     if t
                     else math.nan,
                     "note": why,
@@ -344,38 +319,32 @@ def _counties(schools: pd.DataFrame, std: Standard) -> tuple[pd.DataFrame, pd.Da
                 problems.append(f"CV of {k} undefined ({why.split(';')[0]})")
         row["cv_limit"] = limit
         if std.cv_rule == "composite":
-            # an undefined CV makes the composite undefined: the county fails and says why
-            composite = float(np.mean(list(cvs.values()))) if cvs else math.nan
+            composite = v["composite_cv"]
             row["composite_cv"] = composite
-            cv_ok = not math.isnan(composite) and composite <= limit
-            if not cv_ok and not math.isnan(composite):
+            if not v["cv_ok"] and not math.isnan(composite):
                 problems.append(f"composite CV {composite:.3f} > {limit:.2f}")
-            row["cv_failing"] = 0 if cv_ok else 1
         else:
-            over = {k: c for k, c in cvs.items() if not math.isnan(c) and c > limit}
-            row["cv_failing"] = len(over) + sum(math.isnan(c) for c in cvs.values())
-            cv_ok = row["cv_failing"] == 0
+            over = {
+                k: v[f"cv_{k}"]
+                for k in std.indicators
+                if not math.isnan(v[f"cv_{k}"]) and not compliance.within_limit(v[f"cv_{k}"], limit)
+            }
             if over:
                 worst = sorted(over.items(), key=lambda kv: -kv[1])
                 problems.append(
                     f"CV over {limit:.2f}: " + ", ".join(f"{k} {c:.3f}" for k, c in worst)
                 )
-        schools_ok = (not assessed) or row["schools_passing"] == row["schools"]
-        if not schools_ok:
+        row["cv_failing"] = v["cv_failing"]
+        if not v["schools_ok"]:
             failing = row["schools"] - row["schools_passing"]
             rule = f"{std.min_indicators_met} of {len(assessed)} indicators"
             if std.floor_share is not None:
                 rule += f" with the {std.floor_share:.0%} floor"
             problems.insert(0, f"{failing} of {row['schools']} schools miss {rule}")
-        row["passes"] = bool(cv_ok and schools_ok)
+        row["passes"] = bool(v["passes"])
         row["reason"] = "; ".join(problems)
         rows.append(row)
-    counties = pd.DataFrame(rows)
-    if counties.empty:
-        counties = pd.DataFrame(
-            columns=["county", "part", "schools", "pupils", "passes", "reason"]
-        ).astype({"passes": bool})
-    return counties, pd.DataFrame(long_rows)
+    return pd.DataFrame(rows), pd.DataFrame(long_rows)
 
 
 # --------------------------------------------------------------------------- area types
@@ -552,7 +521,7 @@ def _summary(report: ComplianceReport, top: int) -> str:
     undefined = int(long["cv"].isna().sum()) if len(long) else 0
     if len(long):
         cvs["excess"] = cvs["cv"] / cvs["cv_limit"]
-        over = cvs[cvs["excess"] > 1].sort_values("excess", ascending=False)
+        over = cvs[~cvs["cv_ok"].astype(bool)].sort_values("excess", ascending=False)
         if std.cv_rule == "each":
             lines.append(
                 f"CVs over the limit: {len(over)} of {len(long)} county x part x indicator values"
@@ -568,7 +537,7 @@ def _summary(report: ComplianceReport, top: int) -> str:
                 )
         else:
             comp = counties.sort_values("composite_cv", ascending=False)
-            bad = comp[comp["composite_cv"] > comp["cv_limit"]]
+            bad = comp[comp["composite_cv"].notna() & (comp["cv_failing"] > 0)]
             lines.append(f"Composite CV over the limit: {len(bad)} of {len(comp)} county parts.")
             for _, r in bad.head(top).iterrows():
                 lines.append(
@@ -630,7 +599,7 @@ def _shortfalls(assessed: pd.DataFrame, std: Standard) -> list[tuple]:
         for k in std.assessed_indicators(part):
             threshold = std.thresholds[part][k]
             v = d[k].to_numpy(float)
-            below = v < threshold
+            below = ~compliance.meets(v, threshold)
             short = (
                 float(np.dot(w, np.maximum(1 - v / threshold, 0)) / w.sum())
                 if threshold > 0

@@ -12,11 +12,14 @@ so a failed run leaves nothing behind and never half-replaces an earlier result.
 
 Measures (for a region and a standard)
 ---------------------------------------
-* Parts: :func:`allocator.standards.assessment_parts`, in-scope parts only. A part *complies* when it
-  meets at least ``min_indicators_met`` thresholds and, if ``floor_share`` is set, every missed
-  indicator reaches ``floor_share`` x its threshold.
+* Parts: :func:`allocator.standards.assessment_parts`, in-scope parts only. A part *complies* when
+  it passes by :func:`allocator.compliance.part_verdicts`, the definition :func:`allocator.check`
+  uses: at least ``min_indicators_met`` of its assessed indicators met (within
+  ``allocator.compliance.MET_RTOL``) and, if ``floor_share`` is set, each reaching ``floor_share``
+  x its threshold.
 * CV: ``allocator.metrics.cv`` of each indicator over the in-scope parts of one county and part type,
-  weighted by pupils; "worst county" is the largest over counties.
+  weighted by pupils; "worst county" is the largest over counties. County verdicts (CV rule, every
+  part passing) are :func:`allocator.compliance.county_verdicts`.
 * Area types: pupil-weighted mean of each indicator divided by its threshold (so primary and junior
   parts pool), per urban / town / rural; rural/urban ratio = rural mean / urban mean (1 = no gap).
 * Travel: for each settlement and band (grades 1-3, 4-6, 7-9), road minutes to the nearest school
@@ -45,6 +48,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from allocator import compliance
 from allocator.errors import Infeasible, InputError, SolverError
 from allocator.metrics import _percentile_raw  # values may be inf (unreachable settlements)
 from allocator.scenario import _REGISTERED as _REGISTERED_PLANNERS
@@ -56,6 +60,7 @@ from allocator.scenario import (
     parse_assignment,
     register_planner,
 )
+from allocator.standards import PARTS, assessment_parts
 
 __all__ = [
     "run_scenario",
@@ -98,10 +103,14 @@ class Measures:
         Flat, JSON-safe key figures (``parts_compliant``, ``cv_worst.primary.floor_m2_per_pupil``,
         ``rural_urban.backbone_per_100``, ``travel.lower_primary.max_minutes``, ...).
     parts : pandas.DataFrame
-        In-scope assessed parts with indicator values, ``met`` (count), ``complies`` and the
-        values divided by their thresholds (columns ``<indicator>_share``).
+        In-scope assessed parts with indicator values, the verdicts of
+        :func:`allocator.compliance.part_verdicts` (``<indicator>_met``, ``passes``), ``met``
+        (count), ``complies`` and the values divided by their thresholds (``<indicator>_share``).
     cv : pandas.DataFrame
         ``county, part, indicator, cv, limit, within_limit, parts``.
+    counties : pandas.DataFrame
+        Per county and part type, :func:`allocator.compliance.county_verdicts`: ``cv_ok``,
+        ``schools_ok`` and ``passes``.
     area_types : pandas.DataFrame
         ``indicator, urban, town, rural, rural_urban`` (means as shares of the threshold).
     travel : pandas.DataFrame
@@ -113,6 +122,7 @@ class Measures:
     cv: pd.DataFrame
     area_types: pd.DataFrame
     travel: pd.DataFrame
+    counties: pd.DataFrame | None = None
 
 
 def _nearest_minutes(region, school_nodes) -> np.ndarray:
@@ -176,25 +186,22 @@ def _travel(region, standard) -> pd.DataFrame:
 
 
 def _compliance(parts: pd.DataFrame, standard) -> pd.DataFrame:
-    parts = parts.copy()
-    met = np.zeros(len(parts), dtype=int)
-    floor_ok = np.ones(len(parts), dtype=bool)
-    assessed = np.zeros(len(parts), dtype=int)
-    for part in ("primary", "junior"):
-        rows = (parts["part"] == part).to_numpy()
-        thresholds = standard.thresholds.get(part, {})
-        for indicator, t in thresholds.items():
-            if indicator not in parts.columns:
-                continue
-            share = parts[indicator].to_numpy(float) / t
-            parts.loc[rows, f"{indicator}_share"] = share[rows]
-            met += rows & (share >= 1 - 1e-12)
-            assessed += rows
-            if standard.floor_share is not None:
-                floor_ok &= ~rows | (share >= standard.floor_share - 1e-12)
-    parts["met"] = met
-    if any(standard.thresholds.values()):
-        parts["complies"] = (met >= standard.min_indicators_met) & floor_ok
+    """Parts with the verdicts of :func:`allocator.compliance.part_verdicts` (``<k>_met``,
+    ``passes``), ``met`` (indicators met), ``complies`` (``passes``; NaN when no part type is
+    judged) and each thresholded indicator as a share of its threshold (``<k>_share``)."""
+    parts = parts.join(compliance.part_verdicts(parts, standard))
+    kinds = parts["part"].to_numpy()
+    shown = [k for k in standard.indicators if k in parts.columns]
+    shown += [k for p in PARTS for k in standard.thresholds.get(p, {}) if k not in shown]
+    for k in shown:
+        if k not in parts.columns:
+            continue
+        t = np.array([standard.thresholds.get(p, {}).get(k, np.nan) for p in kinds], dtype=float)
+        if not np.isnan(t).all():
+            parts[f"{k}_share"] = parts[k].to_numpy(float) / t
+    parts["met"] = parts["indicators_met"].astype(int)
+    if any(standard.assessed_indicators(p) for p in PARTS):
+        parts["complies"] = parts["passes"].fillna(False).astype(bool)
     else:
         parts["complies"] = np.nan
     return parts
@@ -220,9 +227,6 @@ def measure(region, standard) -> Measures:
     >>> 0 <= m.figures["parts_compliant"] <= m.figures["parts_assessed"]
     True
     """
-    from allocator.metrics import cv
-    from allocator.standards import assessment_parts
-
     parts = assessment_parts(region.schools, standard)
     parts = _compliance(parts[parts["in_scope"]].reset_index(drop=True), standard)
     indicators = [k for k in standard.indicators if k in parts.columns]
@@ -239,29 +243,29 @@ def measure(region, standard) -> Measures:
         for area in ("urban", "town", "rural"):
             sub = parts[parts["area_type"] == area]
             figures[f"compliant_share.{area}"] = float(sub["complies"].mean()) if len(sub) else None
-    # CV by county, part and indicator
-    cv_rows = []
-    for (county, part), group in parts.groupby(["county", "part"], sort=False):
-        limit = float(standard.cv_limit.get(part, np.nan))
-        for k in indicators:
-            try:
-                value = cv(group[k].to_numpy(float), weights=group["pupils"].to_numpy(float))
-            except ValueError:
-                value = float("nan")
-            cv_rows.append((county, part, k, value, limit, bool(value <= limit), len(group)))
+    # CV by county, part and indicator, and the county verdicts (allocator.compliance)
+    counties, long = compliance.county_verdicts(parts, standard)
+    cv_rows = [
+        (r.county, r.part, r.indicator, r.cv, r.cv_limit, bool(r.cv_ok))
+        for r in long.itertuples(index=False)
+        if r.indicator in indicators
+    ]
     cv_table = pd.DataFrame(
-        cv_rows, columns=["county", "part", "indicator", "cv", "limit", "within_limit", "parts"]
+        cv_rows, columns=["county", "part", "indicator", "cv", "limit", "within_limit"]
     )
-    for part in ("primary", "junior"):
+    sizes = counties[["county", "part", "schools"]].rename(columns={"schools": "parts"})
+    cv_table = cv_table.merge(sizes, on=["county", "part"], how="left")
+    for part in PARTS:
         sub = cv_table[cv_table["part"] == part]
         if sub.empty:
             continue
         for k in indicators:
             values = sub.loc[sub["indicator"] == k, "cv"]
             figures[f"cv_worst.{part}.{k}"] = _num(values.max())
-        per_county = sub.groupby("county")["within_limit"].all()
-        figures[f"counties_cv_ok.{part}"] = int(per_county.sum())
-        figures[f"counties.{part}"] = int(len(per_county))
+        here = counties[counties["part"] == part]
+        figures[f"counties_cv_ok.{part}"] = int(here["cv_ok"].sum())
+        figures[f"counties.{part}"] = int(len(here))
+        figures[f"counties_passing.{part}"] = int(here["passes"].sum())
     # area types
     area_rows = []
     for k in indicators:
@@ -282,7 +286,7 @@ def measure(region, standard) -> Measures:
         figures[f"travel.{row.band}.mean_minutes"] = _num(row.mean_minutes)
         figures[f"travel.{row.band}.max_minutes"] = _num(row.max_minutes)
         figures[f"travel.{row.band}.pupils_over_limit"] = int(row.pupils_over_limit)
-    return Measures(figures, parts, cv_table, area_table, travel)
+    return Measures(figures, parts, cv_table, area_table, travel, counties)
 
 
 def _num(value) -> float | None:

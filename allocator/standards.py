@@ -14,8 +14,9 @@ Model of the assessment (used by :mod:`allocator.check`)
 Each school is split into assessed parts p (primary, junior): see :func:`assessment_parts`.
 Indicator k of part p is ``v_pk = scale_k * resource_k(p) / pupils(p)`` (per 100 pupils for teacher
 and room counts, per pupil for areas and money). Part p meets k when ``v_pk >= t_k`` (the threshold of
-its part type), and passes when it meets at least ``min_indicators_met`` indicators and, if
-``floor_share`` is set, every missed one reaches ``floor_share * t_k``. A county passes for a part
+its part type; one tolerance for floating-point noise, :mod:`allocator.compliance`), and passes when
+it meets at least ``min_indicators_met`` indicators and, if ``floor_share`` is set, every missed one
+reaches ``floor_share * t_k``. A county passes for a part
 type when every in-scope part passes and the pupil-weighted CV of each indicator (rule ``"each"``) or
 the mean of those CVs (rule ``"composite"``) is at most ``cv_limit[part]``.
 

@@ -48,17 +48,25 @@ rounding cuts: a row u + a x >= sf0 on one integer column x, with sf0 = a k + rh
 u >= rho (k + 1 - x), which makes the LP relaxation the convex hull of that row.
 
 Least cost to comply (:func:`min_cost_to_comply`): min sum c x subject to, for each in-scope part k
-and each assessed indicator i it misses, ``sum_j a[k,i,j] x >= (T - v0) y[k,i]`` with y binary (a
-big-M row with the tightest M, the gap itself), ``sum_i y[k,i] >= min_met - met0[k]``, and, when the
-standard sets ``floor_share``, ``v >= floor_share * T`` for every indicator.
+and each assessed indicator i it misses, ``sum_j a[k,i,j] x >= (T (1 - MET_RTOL) - v0) y[k,i]``
+with y binary (a big-M row with the tightest M, the gap itself), ``sum_i y[k,i] >= min_met - met0[k]``,
+and, when the standard sets ``floor_share``, ``v >= floor_share * T (1 - MET_RTOL)`` for every
+indicator: exactly what :func:`allocator.compliance.meets` asks, nothing above it.
 
 Marginal value of a yuan (:func:`budget_frontier`): minus the LP dual of the budget row, i.e. the
 objective's fall per extra yuan; for minimax it is 1 / (-dC/dz) at z*, the same number the budget
 row of the one-LP form would give. A MILP plan's marginal value comes from its LP relaxation.
 
 Every solve is verified: spending within the budget (1e-6 relative) and every cap, no negative units,
-whole units where required (solver values rounded at 0.5, then re-checked), and the indicators
-recomputed by :func:`allocator.standards.assessment_parts` on the changed schools equal the model's.
+whole units where required (solver values rounded at 0.5, then re-checked), the indicators
+recomputed by :func:`allocator.standards.assessment_parts` on the changed schools equal the model's,
+and the objective recomputed from the plan equals the solver's. The solver's units are then rounded
+to purchase units (:mod:`allocator.planners.budget_rounding`: 0.01 m², one fen, whole teachers and
+rooms), keeping every threshold the solver's plan reaches and, at the fen, the budget, every cap and
+the rural share; the rounded plan is verified again. Its verdicts (``parts.passes_after``) are those
+of :func:`allocator.compliance.part_verdicts` on the region after :meth:`BudgetPlan.apply`, i.e.
+what :func:`allocator.check.check` finds there; ``objective`` and ``measures`` are the rounded plan's,
+``solve_info.objective`` the solver's.
 """
 
 from __future__ import annotations
@@ -73,11 +81,10 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from allocator import standards
+from allocator import compliance, standards
 from allocator.errors import Infeasible, InputError, SolverError
 from allocator.planners.budget_catalogue import extra_indicator_specs
 from allocator.planners.budget_model import (
-    MET_RTOL,
     _clean_units,
     _Data,
     _gap_weights,
@@ -90,7 +97,9 @@ from allocator.planners.budget_model import (
     _spend_rows,
     _unavoidable,
     _verify,
+    applied_values,
 )
+from allocator.planners.budget_rounding import purchase_steps, round_purchases
 from allocator.region import Region
 from allocator.solver import SolveInfo, SolverOptions, solve_matrix, worst_status
 
@@ -105,9 +114,6 @@ __all__ = [
 ]
 
 OBJECTIVES = ("shortfall", "minimax", "gap", "lexicographic")
-# Rows that must reach a threshold ask for this much more (relative) so that solver tolerances
-# (1e-7 on normalised rows) cannot leave a value a hair below it.
-_MARGIN = 1e-6
 _LARGE_LP = 60_000  # columns above which a relaxed solve uses interior point by default
 #: Absolute MIP gap of the normalised objectives (see _with_abs_gap).
 _MIP_ABS_GAP = 1e-4
@@ -270,7 +276,8 @@ class BudgetPlan:
         Per part type and indicator: threshold, pupil-weighted mean, CV, parts below the threshold
         and the rural/urban ratio of means, before and after.
     parts : pandas.DataFrame
-        Per in-scope assessed part: indicators met and pass/fail before and after.
+        Per in-scope assessed part: indicators met and pass/fail before and after; "after" is the
+        region after :meth:`apply`, judged as :func:`allocator.check.check` judges it.
     spending : pandas.DataFrame
         Per intervention: units, yuan, schools, rural yuan.
     counties : pandas.DataFrame
@@ -373,7 +380,7 @@ class BudgetPlan:
             lines.append("What the money buys:")
             for r in self.spending.itertuples(index=False):
                 lines.append(
-                    f"  {r.intervention:<26} {r.units:>12,.1f} {r.unit:<8} at {r.schools:>4} "
+                    f"  {r.intervention:<26} {r.units:>13,.2f} {r.unit:<8} at {r.schools:>4} "
                     f"schools {r.cost:>16,.0f} yuan"
                 )
         else:
@@ -502,7 +509,10 @@ def _build_plan(
     stages: list,
     budget_dual,
     relaxed: bool,
+    notes: list | None = None,
 ) -> BudgetPlan:
+    """The plan of ``units`` (rounded purchases): ``after`` are the model's indicators, the
+    verdicts (``met_after``, ``passes_after``) those of the region after :meth:`BudgetPlan.apply`."""
     cat = data.catalogue
     S, J = data.S, data.J
     x = units.reshape(S, J)
@@ -552,7 +562,7 @@ def _build_plan(
         objective = after_m[objective_name]
 
     met0, pass0 = _passing(data, data.v0)
-    met1, pass1 = _passing(data, after)
+    met1, pass1 = _passing(data, applied_values(data, units))
     sf0, sf1 = _shortfall(data, data.v0), _shortfall(data, after)
     parts = data.parts
     part_table = pd.DataFrame(
@@ -589,7 +599,7 @@ def _build_plan(
                 vals = v[in_pt, i]
                 row[f"mean_{label}"] = float(np.average(vals, weights=p[in_pt]))
                 row[f"cv_{label}"] = _weighted_cv(vals, p[in_pt])
-                row[f"below_{label}"] = int((vals < t * (1 - MET_RTOL)).sum())
+                row[f"below_{label}"] = int((~compliance.meets(vals, t)).sum())
                 urb, rur = in_pt & (area == "urban"), in_pt & (area == "rural")
                 if urb.any() and rur.any():
                     mu = np.average(v[urb, i], weights=p[urb])
@@ -658,7 +668,7 @@ def _build_plan(
         stages=stages,
         budget_dual=budget_dual,
         relaxed=relaxed,
-        notes=list(data.notes),
+        notes=list(data.notes) + list(notes or []),
         standard_name=data.standard.name,
         _effects=effects,
     )
@@ -736,11 +746,12 @@ def _solve_plan(data, policy, options, progress, relax=None) -> BudgetPlan:
         units = model.units(sol)
     say("verifying")
     after = _verify(data, policy, units, integral)
-    plan = _build_plan(
-        data, policy, units, after, policy.objective, _combine(stages), stages, dual, relax
+    _check_objective(data, after, units, policy, stages)
+    units, notes = round_purchases(data, policy, units, purchase_steps(data.catalogue, relax))
+    after = _verify(data, policy, units, integral, purchases=True)
+    return _build_plan(
+        data, policy, units, after, policy.objective, _combine(stages), stages, dual, relax, notes
     )
-    _check_objective(plan, policy, stages)
-    return plan
 
 
 def _dual(sol, budget_row, model: _Model):
@@ -749,9 +760,10 @@ def _dual(sol, budget_row, model: _Model):
     return float(sol.row_duals[budget_row]) / model.budget_scale
 
 
-def _check_objective(plan: BudgetPlan, policy: BudgetPolicy, stages):
-    """The objective recomputed from the plan must equal the solver's (or keep the stage fixes)."""
-    m = plan.measures
+def _check_objective(data: _Data, after, units, policy: BudgetPolicy, stages):
+    """The objective recomputed from the solver's plan (before rounding to purchase units) must
+    equal the solver's (or keep the stage fixes)."""
+    m = _measures(data, after, float(units @ data.cost.ravel()))
     if policy.objective == "lexicographic":
         z = stages[0][1].objective
         tol = 1e-5 + 2 * policy.stage_tolerance * max(abs(z), 1e-3)
@@ -759,8 +771,9 @@ def _check_objective(plan: BudgetPlan, policy: BudgetPolicy, stages):
         what = f"largest avoidable shortfall {m['minimax']:.8g} vs stage optimum {z:.8g}"
     else:
         solver_value = stages[0][1].objective
-        ok = abs(plan.objective - solver_value) <= 1e-5 + 1e-5 * abs(solver_value)
-        what = f"{policy.objective} recomputes to {plan.objective:.8g}, solver {solver_value:.8g}"
+        value = m[policy.objective]
+        ok = abs(value - solver_value) <= 1e-5 + 1e-5 * abs(solver_value)
+        what = f"{policy.objective} recomputes to {value:.8g}, solver {solver_value:.8g}"
     if not ok:
         raise SolverError("the plan failed verification against its model: " + what)
 
@@ -885,7 +898,7 @@ def min_cost_to_comply(
     judged = ~np.isnan(T) & data.is_standard[None, :]
     with np.errstate(invalid="ignore"):
         norm = data.E.multiply(1.0 / np.nan_to_num(T, nan=np.inf).reshape(-1, 1)).tocsr()
-        met0 = judged & (data.v0 >= T * (1 - MET_RTOL))
+        met0 = judged & compliance.meets(data.v0, T)
     need = std.min_indicators_met - met0.sum(axis=1)
     gain = np.asarray(abs(norm).max(axis=0).todense()).ravel() if nx else np.zeros(0)
     scale = np.where(integer_x | (gain <= 0), 1.0, 1.0 / np.where(gain > 0, gain, 1.0))
@@ -896,12 +909,12 @@ def min_cost_to_comply(
     unlimited = (abs(data.E) @ np.isinf(cap).astype(float)).reshape(K, n_ind) > 0
     reach = data.v0 + (data.E @ np.where(np.isinf(cap), 0.0, cap)).reshape(K, n_ind)
     with np.errstate(invalid="ignore"):
-        reachable = judged & (unlimited | (reach >= T * (1 + 2 * _MARGIN)))
+        reachable = judged & (unlimited | compliance.meets(reach, T))
         floor_ok = np.ones(K, bool)
         if std.floor_share is not None:
-            floor_ok = ~(
-                judged & ~unlimited & (reach < std.floor_share * T * (1 + 2 * _MARGIN))
-            ).any(axis=1)
+            floor_ok = ~(judged & ~unlimited & ~compliance.meets(reach, std.floor_share * T)).any(
+                axis=1
+            )
     bad = (reachable.sum(axis=1) < std.min_indicators_met) | ~floor_ok
     if bad.any():
         ids = data.parts["school_id"].to_numpy()[bad]
@@ -917,11 +930,13 @@ def min_cost_to_comply(
             violations,
         )
 
-    # rows: comply (big-M with M = the gap), count, floor, spending caps
+    # rows: comply (big-M with M = the gap), count, floor, spending caps; a row asks exactly what
+    # allocator.compliance.meets asks (v >= T (1 - MET_RTOL)), nothing above it
     d = np.flatnonzero((judged & ~met0).ravel())
     nd = len(d)
     A_x = norm[d] @ sp.diags(scale)
-    blocks = [sp.hstack([A_x, -sp.diags(1.0 - v0n.ravel()[d] + _MARGIN)], format="csr")]
+    need_d = 1.0 - compliance.MET_RTOL - v0n.ravel()[d]
+    blocks = [sp.hstack([A_x, -sp.diags(need_d)], format="csr")]
     lo, hi, groups = [np.zeros(nd)], [np.full(nd, np.inf)], ["comply"] * nd
     part_of_d = d // n_ind
     needy = np.flatnonzero(need > 0)
@@ -938,10 +953,11 @@ def min_cost_to_comply(
         hi.append(np.full(len(needy), np.inf))
         groups += ["count"] * len(needy)
     if std.floor_share is not None:
-        f = np.flatnonzero((judged & (v0n < std.floor_share * (1 - MET_RTOL))).ravel())
+        floor_level = std.floor_share * (1 - compliance.MET_RTOL)
+        f = np.flatnonzero((judged & (v0n < floor_level)).ravel())
         if len(f):
             blocks.append(sp.hstack([norm[f] @ sp.diags(scale), sp.csr_matrix((len(f), nd))]))
-            lo.append(std.floor_share - v0n.ravel()[f] + _MARGIN)
+            lo.append(floor_level - v0n.ravel()[f])
             hi.append(np.full(len(f), np.inf))
             groups += ["floor"] * len(f)
     R, R_lo, R_hi, R_groups = _spend_rows(data, base, data.cost.ravel() * scale)
@@ -969,32 +985,35 @@ def min_cost_to_comply(
     )
     units = _clean_units(sol.x[:nx] * scale, data, integer_x, scale)
     say("verifying")
-    after = _verify(data, None, units, integer_x)
+    _verify(data, None, units, integer_x)
+    solver_cost = float((units * data.cost.ravel()).sum())
+    if sol.info.objective is not None and abs(sol.info.objective * money - solver_cost) > max(
+        1e-4 * money, 1e-7 * solver_cost
+    ):
+        raise SolverError(
+            f"the plan failed verification: cost {solver_cost:,.2f} vs solver "
+            f"{sol.info.objective * money:,.2f}"
+        )
+    units, notes = round_purchases(
+        data, base, units, purchase_steps(data.catalogue, relax), with_budget=False
+    )
+    after = _verify(data, base, units, integer_x, purchases=True, with_budget=False)
     spent = float((units * data.cost.ravel()).sum())
     info = sol.info
-    info = SolveInfo(
-        info.status,
-        spent,
-        None if info.bound is None else info.bound * money,
-        info.gap,
-        info.seconds,
-        info.solver,
-    )
+    bound = None if info.bound is None else info.bound * money
+    gap = info.gap
+    if bound is not None and gap is not None and spent > 0:
+        # the purchases rounded up to their units cost a little more than the solver's plan
+        gap = max(gap, (spent - bound) / spent)
+    info = SolveInfo(info.status, spent, bound, gap, info.seconds, info.solver)
     out_policy = dataclasses.replace(base, budget=spent)
     plan = _build_plan(
-        data, out_policy, units, after, "min_cost", info, [("min_cost", info)], None, relax
+        data, out_policy, units, after, "min_cost", info, [("min_cost", info)], None, relax, notes
     )
-    if not plan.parts["passes_after"].all():
+    if not relax and not plan.parts["passes_after"].all():
         failing = plan.parts.loc[~plan.parts["passes_after"], "school_id"].iloc[0]
         raise SolverError(
             f"the plan failed verification against its model: {failing} still fails the standard"
-        )
-    if abs(spent - info.objective) > 1e-6 * max(spent, 1.0) or (
-        sol.info.objective is not None and abs(sol.info.objective * money - spent) > 1e-4 * money
-    ):
-        raise SolverError(
-            f"the plan failed verification: cost {spent:,.2f} vs solver "
-            f"{sol.info.objective * money:,.2f}"
         )
     return plan
 

@@ -19,6 +19,9 @@ cap_rule        ``""``; ``untrained_teachers`` (at most teachers - backbone teac
                 converts an existing teacher); ``headroom`` (a score indicator may not pass its
                 ``max_value``)
 adds_teachers   a unit also adds ``effect`` to the school's ``teachers`` (posting a teacher)
+step            units are bought in multiples of this (default: 1 for whole-unit interventions,
+                0.01 otherwise: 0.01 m², one fen of equipment, 0.01 Mbps, 0.01 score point);
+                see :mod:`allocator.planners.budget_rounding`
 ============== ==============================================================================
 
 The default catalogue (:func:`default_catalogue`) holds the nine interventions Chongqing-style bureaus
@@ -54,6 +57,7 @@ __all__ = [
     "DEFAULT_CATALOGUE",
     "DEFAULT_EXTRA_INDICATORS",
     "CAP_RULES",
+    "DEFAULT_STEP",
     "default_catalogue",
     "load_catalogue",
     "extra_indicator_specs",
@@ -73,8 +77,11 @@ CATALOGUE_COLUMNS = (
     "max_per_pupil",
     "cap_rule",
     "adds_teachers",
+    "step",
 )
 CAP_RULES = ("", "untrained_teachers", "headroom")
+#: Purchase step of an intervention in fractional units when the catalogue gives none.
+DEFAULT_STEP = 0.01
 _NAN = float("nan")
 
 #: The default interventions (assumed prices in yuan per unit; see the module notes).
@@ -293,6 +300,7 @@ def _validated(df: pd.DataFrame, source: str) -> pd.DataFrame:
         "max_per_pupil": _NAN,
         "cap_rule": "",
         "adds_teachers": False,
+        "step": _NAN,
     }
     for col, default in defaults.items():
         if col not in df:
@@ -312,6 +320,7 @@ def _validated(df: pd.DataFrame, source: str) -> pd.DataFrame:
     for col in ("effect", "cost_urban", "cost_town", "cost_rural", "max_per_school"):
         df[col] = _numbers(df, col, source)
     df["max_per_pupil"] = _numbers(df, "max_per_pupil", source)
+    df["step"] = _numbers(df, "step", source)
     for name, row in zip(df["intervention"], df.itertuples(index=False), strict=True):
         if not row.indicator:
             _fail(f"intervention {name!r} names no indicator", "indicator")
@@ -351,6 +360,19 @@ def _validated(df: pd.DataFrame, source: str) -> pd.DataFrame:
         _as_bool(v, "adds_teachers", n)
         for v, n in zip(df["adds_teachers"], df["intervention"], strict=True)
     ]
+    for name, whole, step in zip(df["intervention"], df["integer"], df["step"], strict=True):
+        if math.isnan(step):
+            continue
+        if whole and step != 1:
+            _fail(
+                f"intervention {name!r}: step={step!r}; whole-unit interventions are bought "
+                "one unit at a time (step 1 or empty)",
+                "step",
+                step,
+            )
+        if not (step > 0 and math.isfinite(step)):
+            _fail(f"intervention {name!r}: step={step!r}; expected a number > 0", "step", step)
+    df["step"] = np.where(df["integer"], 1.0, df["step"].fillna(DEFAULT_STEP))
     return df[list(CATALOGUE_COLUMNS)]
 
 

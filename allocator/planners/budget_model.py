@@ -18,17 +18,16 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from allocator import standards
+from allocator import compliance, standards
 from allocator.errors import Infeasible, InputError, SolverError
 from allocator.planners.budget_catalogue import extra_indicator_specs, load_catalogue
+from allocator.planners.budget_rounding import spending_excess
 from allocator.region import Region
 from allocator.solver import SolveInfo, SolverOptions, solve_matrix
 
 if TYPE_CHECKING:
     from allocator.planners.budget import BudgetPolicy
 
-#: An indicator counts as met when it reaches its threshold within this relative tolerance.
-MET_RTOL = 1e-9
 #: Spending may exceed the budget by this relative amount (solver tolerance) and no more.
 _SPEND_RTOL = 1e-6
 
@@ -367,16 +366,12 @@ def _measures(data: _Data, v: np.ndarray, spent: float, ubar=None, gap_w=None) -
 
 
 def _passing(data: _Data, v: np.ndarray):
-    """Indicators met per part and whether each part passes the standard (>= min met, floor)."""
-    judged = ~np.isnan(data.T) & data.is_standard[None, :]
-    with np.errstate(invalid="ignore"):
-        met = judged & (v >= data.T * (1 - MET_RTOL))
-        met_count = met.sum(axis=1)
-        ok = met_count >= data.standard.min_indicators_met
-        if data.standard.floor_share is not None:
-            floor = data.standard.floor_share * data.T * (1 - MET_RTOL)
-            ok &= ~(judged & (v < floor)).any(axis=1)
-    return met_count, ok
+    """Indicators met per part and whether each part passes the standard
+    (:func:`allocator.compliance.judge_values`, the definition ``check`` uses)."""
+    T = np.where(data.is_standard[None, :], data.T, np.nan)
+    std = data.standard
+    verdict = compliance.judge_values(v, T, std.min_indicators_met, std.floor_share)
+    return verdict.met_count, verdict.passes
 
 
 def _spend_rows(data: _Data, policy: BudgetPolicy, cs: np.ndarray):
@@ -720,6 +715,11 @@ def _clean_units(x, data: _Data, integer_x, scale) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- verification
+def applied_values(data: _Data, units: np.ndarray) -> np.ndarray:
+    """Indicators (K, I) of the region after ``BudgetPlan.apply`` (whole counts rounded down)."""
+    return _recompute(data, _changed_schools(data, units, whole_counts=True))
+
+
 def _changed_schools(data: _Data, units: np.ndarray, whole_counts: bool) -> pd.DataFrame:
     """The schools table with the plan's resources added (fractional unless whole_counts)."""
     schools = data.schools.copy()
@@ -758,8 +758,19 @@ def _recompute(data: _Data, schools: pd.DataFrame) -> np.ndarray:
     return v
 
 
-def _verify(data: _Data, policy: BudgetPolicy | None, units: np.ndarray, integral: np.ndarray):
-    """Check a plan against its model; returns the recomputed indicators (K, I)."""
+def _verify(
+    data: _Data,
+    policy: BudgetPolicy | None,
+    units: np.ndarray,
+    integral: np.ndarray,
+    purchases: bool = False,
+    with_budget: bool = True,
+):
+    """Check a plan against its model; returns the recomputed indicators (K, I).
+
+    The solver's units (``purchases=False``) may exceed the money by the solver's tolerance
+    (1e-6 relative); rounded purchases (``purchases=True``) are compared at the fen and may not
+    exceed the budget (unless ``with_budget`` is False), any cap or the rural share at all."""
     problems = []
     cap = data.cap.ravel()
     cost = data.cost.ravel()
@@ -771,7 +782,10 @@ def _verify(data: _Data, policy: BudgetPolicy | None, units: np.ndarray, integra
         problems.append("fractional units of a whole-unit intervention")
     spend = units * cost
     spent = float(spend.sum())
-    if policy is not None:
+    if purchases:
+        for name, over in spending_excess(data, policy, units, with_budget):
+            problems.append(f"{name} exceeded by {over:,.2f} yuan")
+    elif policy is not None:
         if spent > policy.budget * (1 + _SPEND_RTOL) + 1e-6:
             problems.append(f"spent {spent:,.2f} yuan above the budget {policy.budget:,.2f}")
         by_school = spend.reshape(data.S, data.J)
