@@ -53,6 +53,7 @@ from typing import Any
 
 from allocator.errors import InputError
 from allocator.solver import SolverOptions
+from allocator.toml_input import check_toml_bounds, parse_toml, read_text
 
 __all__ = [
     "PLANNERS",
@@ -979,14 +980,7 @@ def parse_scenario(
     >>> unregister_planner("toy")
     """
     path = Path(path)
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        m = re.search(r"\(at line (\d+), column \d+\)", str(exc))
-        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
-        raise InputError(
-            f"not valid TOML: {message}", file=str(path), line=int(m.group(1)) if m else None
-        ) from None
+    raw = parse_toml(text, path)  # bounded in size and depth before parsing
     lines = key_lines(text)
     where = _Where(path, lines, ())
     _check_keys(raw, list(_TOP_KEYS), where, (), "the scenario's top level")
@@ -1087,14 +1081,7 @@ def load_scenario(path: str | os.PathLike, overrides: Mapping | None = None) -> 
     ['mergers', 'districts', 'budget', 'teachers']
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise InputError("scenario file not found; expected a .toml file", file=str(path)) from None
-    except IsADirectoryError:
-        raise InputError("is a folder; expected a scenario .toml file", file=str(path)) from None
-    except UnicodeDecodeError as exc:
-        raise InputError(f"not UTF-8 text ({exc.reason})", file=str(path)) from None
+    text = read_text(path, "scenario file")
     return parse_scenario(text, path, overrides)
 
 
@@ -1113,6 +1100,7 @@ def parse_assignment(text: str) -> dict:
     key, sep, value = text.partition("=")
     if not sep or not key.strip():
         raise InputError(f"--set {text!r}: expected KEY=VALUE, e.g. region.schools=60")
+    check_toml_bounds(f"v = {value.strip()}", f"--set {key.strip()}")
     try:
         parsed = tomllib.loads(f"v = {value.strip()}")["v"]
     except tomllib.TOMLDecodeError:
