@@ -710,19 +710,12 @@ def _region_spec(raw: Mapping, where: _Where, base_dir: Path, partial: bool) -> 
             ("region",),
             "missing region; expected data = <folder> or a synthetic spec with schools = <count>",
         )
-    if synth["schools"] < 5:
-        raise where.error(("region", "schools"), f"expected at least 5, got {synth['schools']}")
-    counties = synth.get("counties")
-    if counties is not None and not 1 <= counties <= synth["schools"] // 5:
-        raise where.error(
-            ("region", "counties"),
-            f"expected between 1 and schools/5 = {synth['schools'] // 5}, got {counties}",
-        )
-    if synth.get("settlements_per_school", 1) < 1:
-        raise where.error(
-            ("region", "settlements_per_school"),
-            f"expected a number >= 1, got {synth['settlements_per_school']}",
-        )
+    from allocator.synth import check_sizes
+
+    try:  # the bounds of make_region, checked here to name the key and line
+        check_sizes(**{k: v for k, v in synth.items() if k != "urban_district"})
+    except InputError as exc:
+        raise where.error(("region", exc.column or "schools"), exc.message) from None
     return RegionSpec(synthetic=synth, name=table.get("name"))
 
 
