@@ -572,6 +572,45 @@ class Scenario:
         """Solver options for a step (its own ``solver`` keys over the scenario's)."""
         return SolverOptions(**{**self.solver, **(step.solver if step else {})})
 
+    def step_error(self, step: Step, exc: InputError) -> InputError:
+        """Locate an error raised while running ``step`` at the step's key in the scenario file.
+
+        Checks that need the region (an unknown school id in ``must_keep``, an unknown category in
+        ``category_caps``) can only run with the planner; the error they raise names the policy
+        setting (its ``column``, or ``table`` for a file the setting names). The result names the
+        scenario file, the line and the key path (``steps[1].must_keep``); an error about
+        anything else (the region's data) is returned unchanged.
+
+        Examples
+        --------
+        >>> s = parse_scenario('[region]\nschools = 20\n[[steps]]\nplanner = "mergers"\n'
+        ...                    'must_keep = ["x"]\n', "my.toml")
+        >>> err = InputError("must_keep=['x']; expected ids of schools in the region",
+        ...                  table="policy", column="must_keep", value=["x"])
+        >>> print(s.step_error(s.steps[0], err))
+        my.toml, line 5: steps[1].must_keep: must_keep=['x']; expected ids of schools in the region
+        """
+        key = next((k for k in (exc.column, exc.table) if k is not None and k in step.params), None)
+        if key is None:
+            return exc
+        path: tuple = (key,)
+        inner = step.params[key]
+        if isinstance(inner, Mapping) and isinstance(exc.value, str) and exc.value in inner:
+            path = (key, exc.value)
+        own = exc.table in (None, "policy") or exc.table == key and exc.file is None
+        message = exc.message if own else str(exc)
+        lines = key_lines(self.text)
+        where = _Where(self.path, lines, ("steps", step.index))
+        if self.variant_name is not None and self.text:  # the key may come from the variant
+            blocks = parse_toml(self.text, self.path).get("variants", [])
+            for i, block in enumerate(blocks if isinstance(blocks, list) else []):
+                if not isinstance(block, dict) or block.get("name") != self.variant_name:
+                    continue
+                steps = block.get("steps", {})
+                if isinstance(steps, dict) and key in steps.get(step.name, {}):
+                    where = _Where(self.path, lines, ("variants", i, "steps", step.name))
+        return where.error(path, message)
+
     def variant(self, name: str) -> Scenario:
         """The scenario with the overrides of the variant called ``name`` applied.
 
