@@ -583,8 +583,8 @@ class Scenario:
 
         Examples
         --------
-        >>> s = parse_scenario('[region]\nschools = 20\n[[steps]]\nplanner = "mergers"\n'
-        ...                    'must_keep = ["x"]\n', "my.toml")
+        >>> s = parse_scenario('[region]\\nschools = 20\\n[[steps]]\\nplanner = "mergers"\\n'
+        ...                    'must_keep = ["x"]\\n', "my.toml")
         >>> err = InputError("must_keep=['x']; expected ids of schools in the region",
         ...                  table="policy", column="must_keep", value=["x"])
         >>> print(s.step_error(s.steps[0], err))
