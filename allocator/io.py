@@ -154,7 +154,7 @@ def _duplicate_roads(
                     "line": int(drop) + 2,
                 }
             )
-    return keep, warnings
+    return keep, sorted(warnings, key=lambda w: w["line"])
 
 
 def _graph(
