@@ -17,13 +17,17 @@ settings and the output folder::
     name = "rural priority"
     steps.budget.objective = "gap"
 
-Layout: top-level ``name`` and ``description``; ``[region]`` (``data`` or the keyword arguments of
-:func:`allocator.synth.make_region`, plus ``name``); ``[standard]`` (``base``, ``overrides``; passed
-to every policy that has a ``standard`` setting unless the step sets one); ``[solver]`` (the fields
-of :class:`~allocator.solver.SolverOptions`); ``[[steps]]`` (``planner``, optional ``name``,
-``enabled`` and ``solver``, and the policy's fields); ``[[variants]]`` (``name``, ``description``
-and overrides of ``region``, ``standard``, ``solver`` and ``steps.<step name>.<key>``);
-``[output]`` (``folder``, relative to the working directory, and ``formats``).
+Layout: top-level ``name`` and ``description``; ``[region]`` (``data`` and optionally
+``duplicate_road_factor`` of :func:`allocator.io.load_region`, or the keyword arguments of
+:func:`allocator.synth.make_region` within its bounds; plus ``name``); ``[standard]`` (``base``,
+``overrides``; passed to every policy that has a ``standard`` setting unless the step sets one);
+``[solver]`` (the fields of :class:`~allocator.solver.SolverOptions`); ``[[steps]]`` (``planner``,
+optional ``name``, ``enabled`` and ``solver``, and the policy's fields); ``[[variants]]`` (``name``,
+``description`` and overrides of ``region``, ``standard``, ``solver`` and
+``steps.<step name>.<key>``); ``[output]`` (``folder``, relative to the working directory, and
+``formats``).
+
+A scenario file is at most 1 MB and 32 levels deep (:mod:`allocator.toml_input`).
 
 Validation happens once, in :func:`load_scenario`: an unknown key, a value of the wrong type, a
 missing data folder, a negative budget or an unknown planner raises
@@ -95,7 +99,7 @@ _SYNTH_KEYS = {
     "settlements_per_school": float,
     "urban_district": bool,
 }
-_REGION_KEYS = {"data": str, "name": str, **_SYNTH_KEYS}
+_REGION_KEYS = {"data": str, "name": str, "duplicate_road_factor": float, **_SYNTH_KEYS}
 
 
 # --------------------------------------------------------------------------- planner registry
@@ -470,18 +474,25 @@ class RegionSpec:
         Keyword arguments of ``make_region`` when there is no ``data``.
     name : str or None
         Region name for reports.
+    duplicate_road_factor : float or None
+        Passed to :func:`~allocator.io.load_region` for ``data`` (None: its default, 3).
     """
 
     data: Path | None = None
     synthetic: dict = field(default_factory=dict)
     name: str | None = None
+    duplicate_road_factor: float | None = None
 
     def load(self):
         """Load or build the region."""
         if self.data is not None:
             from allocator.io import load_region
 
-            return load_region(self.data, name=self.name)
+            if self.duplicate_road_factor is None:
+                return load_region(self.data, name=self.name)
+            return load_region(
+                self.data, name=self.name, duplicate_road_factor=self.duplicate_road_factor
+            )
         from allocator.synth import make_region
 
         return make_region(**self.synthetic, name=self.name)
@@ -743,7 +754,17 @@ def _region_spec(raw: Mapping, where: _Where, base_dir: Path, partial: bool) -> 
                 f"{str(data)!r} does not exist; expected a folder of CSV files or an .xlsx "
                 "workbook (relative to the scenario file)",
             )
-        return RegionSpec(data=data, name=table.get("name"))
+        factor = table.get("duplicate_road_factor")
+        if factor is not None and not factor >= 1:
+            raise where.error(
+                ("region", "duplicate_road_factor"), f"expected a number >= 1, got {factor!r}"
+            )
+        return RegionSpec(data=data, name=table.get("name"), duplicate_road_factor=factor)
+    if "duplicate_road_factor" in table:
+        raise where.error(
+            ("region", "duplicate_road_factor"),
+            "applies to a region read from data = <folder>, not to a synthetic one",
+        )
     if "schools" not in table:
         raise where.error(
             ("region",),

@@ -545,7 +545,9 @@ SCENARIO = '[region]\nschools = 20\nseed = 1\n[[steps]]\nplanner = "{planner}"\n
 
 def test_catalogue_that_is_not_a_catalogue_file_is_named_at_load(tmp_path):
     path = tmp_path / "s.toml"
-    path.write_text(SCENARIO.format(planner="budget", key='catalogue = "/etc/passwd"\nbudget = 1e6'))
+    path.write_text(
+        SCENARIO.format(planner="budget", key='catalogue = "/etc/passwd"\nbudget = 1e6')
+    )
     err = _error(lambda: load_scenario(path))
     assert (err.file, err.line) == (str(path), 6)
     assert err.message == (
@@ -640,3 +642,30 @@ def test_plurals_and_plain():
 def test_region_repr_uses_plurals(region):
     one = region.replace(schools=region.schools.iloc[:1], settlements=region.settlements.iloc[:1])
     assert repr(one).startswith(f"Region({region.name!r}: 1 school, 1 settlement, ")
+
+
+def test_scenario_sets_the_duplicate_road_factor(folder, tmp_path):
+    roads = _roads(folder)
+    u, v, m = roads.loc[0, "u"], roads.loc[0, "v"], roads.loc[0, "minutes"]
+    extra = pd.DataFrame({"u": [v], "v": [u], "minutes": [m * 10]})
+    pd.concat([roads, extra]).to_csv(folder / "roads.csv", index=False)
+    text = f'[region]\ndata = "{folder}"\n{{}}\n[[steps]]\nplanner = "mergers"\n'
+    err = _error(lambda: load_scenario(tmp_path / "s.toml").region.load())
+    assert err.file == str(tmp_path / "s.toml")  # no file yet: says so
+    path = tmp_path / "s.toml"
+    path.write_text(text.format(""))
+    err = _error(lambda: load_scenario(path).region.load())
+    assert (err.file, err.column, err.value) == (str(folder / "roads.csv"), "minutes", m * 10)
+    path.write_text(text.format("duplicate_road_factor = 20"))
+    region = load_scenario(path).region.load()
+    assert region.roads[u][v]["minutes"] == m and len(region.load_warnings) == 1
+    path.write_text(text.format("duplicate_road_factor = 0.5"))
+    err = _error(lambda: load_scenario(path))
+    assert (err.file, err.line) == (str(path), 3)
+    assert err.message == "region.duplicate_road_factor: expected a number >= 1, got 0.5"
+    path.write_text(
+        '[region]\nschools = 20\nduplicate_road_factor = 5\n[[steps]]\nplanner = "mergers"\n'
+    )
+    err = _error(lambda: load_scenario(path))
+    assert (err.file, err.line) == (str(path), 3)
+    assert "not to a synthetic one" in err.message
