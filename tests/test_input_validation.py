@@ -669,3 +669,16 @@ def test_scenario_sets_the_duplicate_road_factor(folder, tmp_path):
     err = _error(lambda: load_scenario(path))
     assert (err.file, err.line) == (str(path), 3)
     assert "not to a synthetic one" in err.message
+
+
+def test_catalogue_file_with_a_bad_row_is_named_at_load(tmp_path):
+    bad = tmp_path / "cat.csv"
+    bad.write_text("intervention,indicator,effect,cost_urban\nrooms,floor_m2_per_pupil,-1,5\n")
+    path = tmp_path / "s.toml"
+    path.write_text(SCENARIO.format(planner="budget", key=f'budget = 1e6\ncatalogue = "{bad}"'))
+    err = _error(lambda: load_scenario(path))
+    assert (err.file, err.line) == (str(path), 7)
+    assert err.message == (
+        f"steps[1].catalogue: {bad}, table 'catalogue', column 'effect': intervention 'rooms': "
+        "effect=-1.0; expected a number > 0"
+    )

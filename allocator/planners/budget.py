@@ -75,7 +75,7 @@ import scipy.sparse as sp
 
 from allocator import standards
 from allocator.errors import Infeasible, InputError, SolverError
-from allocator.planners.budget_catalogue import extra_indicator_specs, read_catalogue_file
+from allocator.planners.budget_catalogue import extra_indicator_specs, load_catalogue
 from allocator.planners.budget_model import (
     MET_RTOL,
     _clean_units,
@@ -238,8 +238,8 @@ class BudgetPolicy:
             _policy_error(
                 "catalogue", cat, "expected None, a CSV path, a list of rows or a DataFrame"
             )
-        if isinstance(cat, str | Path):  # a file that is missing or does not parse: say so now
-            read_catalogue_file(cat)
+        if isinstance(cat, str | Path):  # a file that is missing or wrong: say so now
+            load_catalogue(cat)
         for name in ("standard_overrides", "extra_indicators"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, Mapping):

@@ -483,7 +483,12 @@ def load_catalogue(
             f"catalogue={source!r}; expected None, a CSV path, a list of rows or a DataFrame",
             value=source,
         )
-    df = _validated(df, label)
+    try:
+        df = _validated(df, label)
+    except InputError as exc:  # a file's rows: name the file as well
+        if isinstance(source, str | Path) and exc.file is None:
+            raise exc.located(str(source), None) from None
+        raise
     if overrides:
         rows = {
             name: dict(row)
