@@ -105,10 +105,12 @@ def degrees_hint(
 ) -> str | None:
     """Why coordinates documented as km look like degrees, or None when they do not.
 
-    They look like degrees when every ``|x| <= 180`` and ``|y| <= 90``, both spreads are under 10
-    and the roads, in a straight line between their ends, would run at a median under
-    :data:`DEGREE_SPEED_KMH` (one degree is about 100 km: degree data gives some 0.1-0.5 "km/h").
-    Without roads of nonzero length the coordinates alone cannot tell, and nothing is said.
+    They look like degrees when every ``|x| <= 180`` and ``|y| <= 90``, both spreads are above 0
+    and under 10, not every coordinate is a whole number (a hand-made grid of a few km is not
+    taken for degrees), and the roads, in a straight line between their ends, would run at a
+    median under :data:`DEGREE_SPEED_KMH` (one degree is about 100 km: degree data gives some
+    0.1-0.5 "km/h"). Without roads of nonzero length the coordinates alone cannot tell, and nothing
+    is said.
 
     Examples
     --------
@@ -118,11 +120,15 @@ def degrees_hint(
     coordinates look like degrees of longitude and latitude (x 106.5 to 106.55, ...
     >>> degrees_hint(x * 100, y * 100, km * 100, np.array([12.0])) is None
     True
+    >>> degrees_hint(np.array([0.0, 1.0]), np.array([0.0, 1.0]), np.array([1.4]), [200.0]) is None
+    True
     """
     x, y = np.asarray(x, float), np.asarray(y, float)
     if not len(x) or np.abs(x).max() > 180 or np.abs(y).max() > 90:
         return None
-    if np.ptp(x) >= 10 or np.ptp(y) >= 10:
+    if not (0 < np.ptp(x) < 10 and 0 < np.ptp(y) < 10):
+        return None
+    if np.all(x == np.round(x)) and np.all(y == np.round(y)):
         return None
     km, minutes = np.asarray(edge_km, float), np.asarray(edge_minutes, float)
     moving = (km > 0) & (minutes > 0)

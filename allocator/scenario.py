@@ -601,8 +601,11 @@ class Scenario:
         >>> print(s.step_error(s.steps[0], err))
         my.toml, line 5: steps[1].must_keep: must_keep=['x']; expected ids of schools in the region
         """
-        key = next((k for k in (exc.column, exc.table) if k is not None and k in step.params), None)
-        if key is None:
+        if exc.table is not None and exc.table in step.params:  # a file the setting names
+            key = exc.table
+        elif exc.table in (None, "policy") and exc.column in step.params:
+            key = exc.column
+        else:
             return exc
         path: tuple = (key,)
         inner = step.params[key]

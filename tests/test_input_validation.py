@@ -682,3 +682,23 @@ def test_catalogue_file_with_a_bad_row_is_named_at_load(tmp_path):
         f"steps[1].catalogue: {bad}, table 'catalogue', column 'effect': intervention 'rooms': "
         "effect=-1.0; expected a number > 0"
     )
+
+
+def test_a_hand_made_grid_with_slow_roads_is_not_taken_for_degrees(region):
+    # whole-number coordinates a few km apart and 100-minute roads (0.6 km/h in a straight line)
+    graph = nx.Graph()
+    graph.add_nodes_from(
+        [("A", {"x": 0, "y": 0}), ("B", {"x": 1, "y": 0}), ("C", {"x": 1, "y": 1})]
+    )
+    graph.add_edge("A", "B", minutes=100.0)
+    graph.add_edge("B", "C", minutes=100.0)
+    schools = region.schools.iloc[:1].assign(node="A", x=0.0, y=0.0)
+    settlements = region.settlements.iloc[:1].assign(node="C")
+    toy = Region(schools, settlements, graph)
+    assert toy.travel_minutes(["C"], ["A"]).toarray()[0, 0] == 200.0
+    # the same shape in degrees (fractional, a fraction of a degree apart) is refused
+    graph = nx.relabel_nodes(graph, {})
+    for n, (x, y) in zip("ABC", [(106.51, 29.52), (106.53, 29.52), (106.53, 29.55)], strict=True):
+        graph.nodes[n].update(x=x, y=y)
+    err = _error(lambda: Region(schools, settlements, graph))
+    assert (err.table, err.column, err.row_id, err.value) == ("nodes", "x", "A", 106.51)
