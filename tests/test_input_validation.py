@@ -702,3 +702,37 @@ def test_a_hand_made_grid_with_slow_roads_is_not_taken_for_degrees(region):
         graph.nodes[n].update(x=x, y=y)
     err = _error(lambda: Region(schools, settlements, graph))
     assert (err.table, err.column, err.row_id, err.value) == ("nodes", "x", "A", 106.51)
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 3_000), st.integers(0, 3_000), st.integers(0, 80)),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_capacity_class_and_teacher_warnings_match_a_recount(rows):
+    schools = pd.DataFrame(
+        {
+            "school_id": [f"S{i}" for i in range(len(rows))],
+            "pupils_lower_primary": [p for p, _, _ in rows],
+            "pupils_upper_primary": 0,
+            "pupils_junior": 0,
+            "pupils_senior": 0,
+            "capacity": [c for _, c, _ in rows],
+            "classes": [k for _, _, k in rows],
+            "teachers": [k for _, _, k in rows],
+        }
+    )
+    w = region_warnings(schools)
+    expected = set()
+    for i, (p, c, k) in enumerate(rows):
+        if p > MAX_SCHOOL_PUPILS:
+            expected.add((f"S{i}", "pupils"))
+        if p > 0 and (c == 0 or p > 2 * c):
+            expected.add((f"S{i}", "capacity"))
+        for column in ("classes", "teachers"):
+            if p > 0 and (k == 0 or p > 100 * k):
+                expected.add((f"S{i}", column))
+    assert set(zip(w["row_id"], w["column"], strict=True)) == expected
+    assert len(w) == len(expected)
