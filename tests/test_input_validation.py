@@ -736,3 +736,32 @@ def test_capacity_class_and_teacher_warnings_match_a_recount(rows):
                 expected.add((f"S{i}", column))
     assert set(zip(w["row_id"], w["column"], strict=True)) == expected
     assert len(w) == len(expected)
+
+
+@pytest.mark.parametrize(
+    ("make", "line"),
+    [
+        (_deep_scenario, 3),
+        (_dotted_scenario, 4),
+    ],
+)
+def test_run_command_refuses_deep_toml_with_one_line(tmp_path, capsys, make, line):
+    path = make(tmp_path)
+    assert main(["run", str(path), "--quiet", "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        f"allocator run: error: {path}, line {line}: nested more than 32 levels deep; expected at "
+        "most 32 levels (tables, dotted keys, arrays and inline tables)"
+    ]
+    assert not (tmp_path / "out").exists()
+
+
+def test_run_command_names_the_must_keep_line(tmp_path, capsys):
+    path = tmp_path / "s.toml"
+    path.write_text(SCENARIO.format(planner="mergers", key='must_keep = ["nope"]'))
+    assert main(["run", str(path), "--quiet", "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        f"allocator run: error: {path}, line 6: steps[1].must_keep: must_keep=['nope']; expected "
+        "ids of schools in the region"
+    ]
