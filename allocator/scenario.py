@@ -57,7 +57,7 @@ from typing import Any
 
 from allocator.errors import InputError
 from allocator.solver import SolverOptions
-from allocator.toml_input import check_toml_bounds, parse_toml, read_text
+from allocator.toml_input import MAX_TOML_DEPTH, check_toml_bounds, parse_toml, read_text
 
 __all__ = [
     "PLANNERS",
@@ -1156,12 +1156,17 @@ def parse_assignment(text: str) -> dict:
     key, sep, value = text.partition("=")
     if not sep or not key.strip():
         raise InputError(f"--set {text!r}: expected KEY=VALUE, e.g. region.schools=60")
+    keys = [k.strip() for k in key.strip().split(".")]
+    if len(keys) > MAX_TOML_DEPTH:
+        raise InputError(
+            f"--set: a key of {len(keys):,} levels; expected at most {MAX_TOML_DEPTH}",
+            file=f"--set {key.strip()[:60]}",
+        )
     check_toml_bounds(f"v = {value.strip()}", f"--set {key.strip()}")
     try:
         parsed = tomllib.loads(f"v = {value.strip()}")["v"]
     except tomllib.TOMLDecodeError:
         parsed = value.strip()
-    keys = [k.strip() for k in key.strip().split(".")]
     out: dict = {}
     node = out
     for k in keys[:-1]:

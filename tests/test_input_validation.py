@@ -765,3 +765,9 @@ def test_run_command_names_the_must_keep_line(tmp_path, capsys):
         f"allocator run: error: {path}, line 6: steps[1].must_keep: must_keep=['nope']; expected "
         "ids of schools in the region"
     ]
+
+
+def test_set_key_too_deep_is_refused():
+    err = _error(lambda: parse_assignment("k" + ".k" * 20_000 + "=1"))
+    assert err.message == "--set: a key of 20,001 levels; expected at most 32"
+    assert parse_assignment(".".join(["k"] * 32) + "=1")  # at the limit: accepted
