@@ -338,7 +338,7 @@ class Region:
     --------
     >>> from allocator.synth import make_region
     >>> region = make_region(schools=60, seed=1)
-    >>> region.schools["area_type"].isin(["urban", "town", "rural"]).all()
+    >>> bool(region.schools["area_type"].isin(["urban", "town", "rural"]).all())
     True
     """
 

@@ -385,8 +385,8 @@ def read_catalogue_file(path: str | Path) -> pd.DataFrame:
     --------
     >>> import tempfile, pathlib
     >>> f = pathlib.Path(tempfile.mkdtemp()) / "cat.toml"
-    >>> _ = f.write_text('[[interventions]]\nintervention = "x"\nindicator = "floor_m2_per_pupil"\n'
-    ...                  'effect = 1\ncost_urban = 3000\n')
+    >>> _ = f.write_text('[[interventions]]\\nintervention = "x"\\n'
+    ...                  'indicator = "floor_m2_per_pupil"\\neffect = 1\\ncost_urban = 3000\\n')
     >>> read_catalogue_file(f)["intervention"].tolist()
     ['x']
     >>> read_catalogue_file("/etc/passwd")
