@@ -39,6 +39,7 @@ import pandas as pd
 
 from allocator import compliance, metrics
 from allocator.errors import InputError
+from allocator.plausibility import region_warnings
 from allocator.standards import (
     INDICATOR_UNITS,
     PARTS,
@@ -69,7 +70,9 @@ class ComplianceReport:
         ``area_types`` (per part and area type: pupil-weighted mean of each indicator),
         ``area_gaps`` (per part and indicator: rural / urban ratio, Theil between-share),
         ``allocation_r2`` (per county and part), ``norms`` (per school: staffing, class and school
-        size), ``thresholds`` (the standard's numbers used).
+        size), ``thresholds`` (the standard's numbers used), ``warnings`` (values that are
+        possible but unusual, and duplicate roads found on loading: one row each, see
+        :func:`allocator.plausibility.region_warnings`).
     """
 
     region_name: str
@@ -175,6 +178,7 @@ def check(region, standard: Standard | str | os.PathLike = "moe2017") -> Complia
         "allocation_r2": _allocation(school_table, std),
         "norms": norms,
         "thresholds": _thresholds(std),
+        "warnings": region_warnings(region, std),
     }
     return ComplianceReport(region_name=str(name), standard=std, tables=tables)
 
@@ -583,7 +587,26 @@ def _summary(report: ComplianceReport, top: int) -> str:
         )
     if std.unconfirmed:
         lines.append(f"Unconfirmed defaults in this standard: {', '.join(std.unconfirmed)}.")
+    lines += _warning_lines(t.get("warnings"), top)
     return "\n".join(lines).rstrip()
+
+
+def _warning_lines(warnings: pd.DataFrame | None, top: int) -> list[str]:
+    """The summary's list of input warnings: how many, then the first ``top`` of them."""
+    if warnings is None or not len(warnings):
+        return []
+    n = len(warnings)
+    lines = ["", f"Input warnings: {n:,} value{'s' if n != 1 else ''} to check (table warnings):"]
+    for _, w in warnings.head(top).iterrows():
+        where = (
+            f"{w['file']}, line {w['line']}: "
+            if pd.notna(w["file"]) and pd.notna(w["line"])
+            else ""
+        )
+        lines.append(f" - {where}{w['table']} {w['row_id']} {w['column']}: {w['warning']}")
+    if n > top:
+        lines.append(f" - ... and {n - top:,} more")
+    return lines
 
 
 def _shortfalls(assessed: pd.DataFrame, std: Standard) -> list[tuple]:

@@ -21,7 +21,9 @@ import numpy as np
 import pandas as pd
 
 from allocator.errors import InputError
+from allocator.plausibility import WARNING_COLUMNS
 from allocator.region import Region
+from allocator.text import plain
 
 __all__ = ["load_region", "save_region", "atomic_folder"]
 
@@ -47,7 +49,7 @@ def _read_csv(path: Path, table: str) -> pd.DataFrame:
             path,
             encoding="utf-8-sig",
             dtype={c: str for c in _TEXT_COLUMNS[table]},
-            keep_default_na=True,
+            keep_default_na=False,  # ids are text as written: NA, None, null stay; only "" is empty
             na_values=[""],
         )
     except UnicodeDecodeError as exc:
@@ -73,6 +75,8 @@ def _read_tables(path: Path) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
                 path,
                 sheet_name=None,
                 dtype={c: str for cols in _TEXT_COLUMNS.values() for c in cols},
+                keep_default_na=False,  # as for CSV: only an empty cell is missing
+                na_values=[""],
             )
         except Exception as exc:  # openpyxl raises many types for a damaged workbook
             raise InputError(f"cannot read the workbook: {exc}", file=str(path)) from None
@@ -86,7 +90,80 @@ def _read_tables(path: Path) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
     raise InputError("expected a folder of CSV files or an .xlsx workbook", file=str(path))
 
 
-def _graph(nodes: pd.DataFrame, roads: pd.DataFrame, files: dict[str, str]) -> nx.Graph:
+#: Default of ``load_region(duplicate_road_factor=...)``.
+DUPLICATE_ROAD_FACTOR = 3.0
+
+
+def _duplicate_roads(
+    roads: pd.DataFrame, file: str, factor: float
+) -> tuple[np.ndarray, list[dict]]:
+    """Rows to keep where a road is listed more than once (either way round), and the warnings.
+
+    The fastest listing is kept. Listings whose times differ by more than ``factor`` cannot both be
+    right: an error naming the slower one.
+    """
+    n = len(roads)
+    keep = np.ones(n, dtype=bool)
+    if n < 2:
+        return keep, []
+    u = roads["u"].astype(str).to_numpy()
+    v = roads["v"].astype(str).to_numpy()
+    forward = u <= v
+    a, b = np.where(forward, u, v), np.where(forward, v, u)
+    minutes = pd.to_numeric(roads["minutes"], errors="coerce").to_numpy(float)
+    valid = np.isfinite(minutes) & (minutes > 0)
+    frame = pd.DataFrame({"a": a, "b": b, "m": np.where(valid, minutes, -np.inf)})
+    dup = frame.duplicated(["a", "b"], keep=False).to_numpy()
+    if not dup.any():
+        return keep, []
+    warnings = []
+    for _, group in frame[dup].groupby(["a", "b"], sort=False):
+        # a listing without a valid time goes first, so that the region names its line
+        order = group.sort_values("m", kind="stable").index.to_numpy()
+        keep[order[1:]] = False
+        if not valid[order].all():
+            continue
+        fast, slow = order[0], order[-1]
+        lines = ", ".join(str(i + 2) for i in sorted(order))
+        reversed_ = " (both ways round)" if len(set(forward[order])) > 1 else ""
+        if minutes[slow] > factor * minutes[fast]:
+            raise InputError(
+                f"road {u[slow]}-{v[slow]} is listed {len(order)} times{reversed_} (lines {lines}) "
+                f"with {minutes[slow]:g} and {minutes[fast]:g} minutes, "
+                f"{minutes[slow] / minutes[fast]:.1f} times as long: more than "
+                f"duplicate_road_factor={factor:g}; expected one travel time per road (or a larger "
+                "duplicate_road_factor)",
+                table="roads",
+                row=int(slow),
+                row_id=f"{u[slow]}-{v[slow]}",
+                column="minutes",
+                value=plain(roads["minutes"].iloc[slow]),
+                file=file,
+                line=int(slow) + 2,
+            )
+        for drop in order[1:]:
+            warnings.append(
+                {
+                    "table": "roads",
+                    "row_id": f"{u[drop]}-{v[drop]}",
+                    "column": "minutes",
+                    "value": float(minutes[drop]),
+                    "warning": f"road listed {len(order)} times{reversed_} (lines {lines}); kept "
+                    f"the fastest, {minutes[fast]:g} minutes on line {fast + 2}",
+                    "file": file,
+                    "line": int(drop) + 2,
+                }
+            )
+    return keep, sorted(warnings, key=lambda w: w["line"])
+
+
+def _graph(
+    nodes: pd.DataFrame,
+    roads: pd.DataFrame,
+    files: dict[str, str],
+    duplicate_road_factor: float = DUPLICATE_ROAD_FACTOR,
+    warnings: list | None = None,
+) -> nx.Graph:
     for table, df in (("nodes", nodes), ("roads", roads)):
         missing = [c for c in _REQUIRED[table] if c not in df.columns]
         if missing:
@@ -139,6 +216,11 @@ def _graph(nodes: pd.DataFrame, roads: pd.DataFrame, files: dict[str, str]) -> n
                 file=files["roads"],
                 line=pos + 2,
             )
+    keep, found = _duplicate_roads(roads, files["roads"], duplicate_road_factor)
+    if warnings is not None:
+        warnings.extend(found)
+    lines = np.arange(2, len(roads) + 2)[keep]
+    roads = roads[keep]
     graph = nx.Graph()
     graph.add_nodes_from(
         (n, {"x": x, "y": y})
@@ -150,15 +232,25 @@ def _graph(nodes: pd.DataFrame, roads: pd.DataFrame, files: dict[str, str]) -> n
             roads["u"].to_numpy(),
             roads["v"].to_numpy(),
             roads["minutes"].to_numpy(),
-            range(2, len(roads) + 2),
+            lines.tolist(),
             strict=True,
         )
     )
     return graph
 
 
-def load_region(path: str | os.PathLike, name: str | None = None) -> Region:
+def load_region(
+    path: str | os.PathLike,
+    name: str | None = None,
+    duplicate_road_factor: float = DUPLICATE_ROAD_FACTOR,
+) -> Region:
     """Load a region from a folder of CSV files or an Excel workbook.
+
+    Ids and other text columns are read as written (``NA``, ``None``, ``null``, ``0012`` stay text);
+    only an empty cell is missing. A road listed more than once (either way round) keeps its
+    fastest time and is reported in ``region.load_warnings`` (and so by
+    :func:`allocator.check.check`); listings whose times differ by more than
+    ``duplicate_road_factor`` are an error.
 
     Parameters
     ----------
@@ -167,6 +259,9 @@ def load_region(path: str | os.PathLike, name: str | None = None) -> Region:
         ``.xlsx`` workbook with sheets of those names.
     name : str, optional
         Region name (default: the folder or file name).
+    duplicate_road_factor : float
+        The largest ratio of the slowest to the fastest time of a road listed more than once
+        that is taken as a duplicate (default 3); above it the listings contradict each other.
 
     Returns
     -------
@@ -187,12 +282,23 @@ def load_region(path: str | os.PathLike, name: str | None = None) -> Region:
     >>> load_region(folder) == region
     True
     """
+    factor = plain(duplicate_road_factor)
+    if isinstance(factor, bool) or not isinstance(factor, int | float) or not factor >= 1:
+        raise InputError(f"duplicate_road_factor={factor!r}; expected a number >= 1", value=factor)
     path = Path(path)
     tables, files = _read_tables(path)
     try:
-        graph = _graph(tables["nodes"], tables["roads"], files)
+        found: list[dict] = []
+        graph = _graph(tables["nodes"], tables["roads"], files, float(factor), found)
         graph = _clean_graph(graph)
-        region = Region(tables["schools"], tables["settlements"], graph, name=name or path.stem)
+        region = Region(
+            tables["schools"],
+            tables["settlements"],
+            graph,
+            name=name or path.stem,
+            sources=files,
+            load_warnings=pd.DataFrame(found, columns=list(WARNING_COLUMNS)),
+        )
         region.roads.graph.pop("_lines", None)
         return region
     except InputError as exc:

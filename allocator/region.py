@@ -22,6 +22,8 @@ import pandas as pd
 import scipy.sparse as sp
 
 from allocator.errors import InputError
+from allocator.plausibility import WARNING_COLUMNS, degrees_hint, hard_range
+from allocator.text import plain, plural
 
 __all__ = [
     "Region",
@@ -76,7 +78,9 @@ _TEACHER_SUBSETS = ("teachers_qualified", "teachers_backbone", "teachers_pe_arts
 
 def _fail(message, table, df, pos, id_column, column=None, value=None):
     row_id = df[id_column].iloc[pos] if id_column in df.columns and pos is not None else None
-    raise InputError(message, table=table, row_id=row_id, row=pos, column=column, value=value)
+    raise InputError(
+        message, table=table, row_id=plain(row_id), row=pos, column=column, value=plain(value)
+    )
 
 
 def _require_columns(df: pd.DataFrame, table: str, columns: Sequence[str]) -> None:
@@ -105,10 +109,10 @@ def _numeric_column(df, table, column, id_column, whole: bool, nonnegative: bool
     raw = df[column]
     numbers = pd.to_numeric(raw, errors="coerce")
     bad = numbers.isna().to_numpy()
+    what = "a whole number" if whole else "a number"
     if bad.any():
         pos = int(np.flatnonzero(bad)[0])
-        value = raw.iloc[pos]
-        what = "a whole number" if whole else "a number"
+        value = plain(raw.iloc[pos])
         if pd.isna(value):
             _fail(f"missing value (NaN); expected {what}", table, df, pos, id_column, column, value)
         _fail(
@@ -123,32 +127,53 @@ def _numeric_column(df, table, column, id_column, whole: bool, nonnegative: bool
     arr = numbers.to_numpy(dtype=float)
     if not np.isfinite(arr).all():
         pos = int(np.flatnonzero(~np.isfinite(arr))[0])
-        _fail(f"value {arr[pos]!r} is not finite", table, df, pos, id_column, column, arr[pos])
+        _fail(
+            f"value {plain(arr[pos])!r} is not finite", table, df, pos, id_column, column, arr[pos]
+        )
     if nonnegative and (arr < 0).any():
         pos = int(np.flatnonzero(arr < 0)[0])
+        value = plain(raw.iloc[pos])
         _fail(
-            f"negative value {raw.iloc[pos]!r}; expected a count >= 0"
+            f"negative value {value!r}; expected a count >= 0"
             if whole
-            else f"negative value {raw.iloc[pos]!r}; expected a number >= 0",
+            else f"negative value {value!r}; expected a number >= 0",
             table,
             df,
             pos,
             id_column,
             column,
-            raw.iloc[pos],
+            value,
         )
-    if whole:
-        frac = arr != np.round(arr)
-        if frac.any():
-            pos = int(np.flatnonzero(frac)[0])
+    bounds = hard_range(table, column)
+    if bounds is not None:
+        low, high = bounds
+        out = (arr < low) | (arr > high)
+        if out.any():
+            pos = int(np.flatnonzero(out)[0])
+            value = plain(raw.iloc[pos])
             _fail(
-                f"value {raw.iloc[pos]!r} is not a whole number; expected a count",
+                f"value {value!r} cannot be right; expected {what} from {_shown(low)} to "
+                f"{_shown(high)}",
                 table,
                 df,
                 pos,
                 id_column,
                 column,
-                raw.iloc[pos],
+                value,
+            )
+    if whole:
+        frac = arr != np.round(arr)
+        if frac.any():
+            pos = int(np.flatnonzero(frac)[0])
+            value = plain(raw.iloc[pos])
+            _fail(
+                f"value {value!r} is not a whole number; expected a count",
+                table,
+                df,
+                pos,
+                id_column,
+                column,
+                value,
             )
         df[column] = arr.astype(np.int64)
     else:
@@ -202,13 +227,17 @@ def _nodes_in_graph(df, table, id_column, graph):
         )
 
 
+def _shown(number: float) -> str:
+    return f"{number:,.0f}" if abs(number) < 1e9 and number == int(number) else f"{number:g}"
+
+
 def _validate_roads(roads: nx.Graph) -> nx.Graph:
     if not isinstance(roads, nx.Graph) or roads.is_directed() or roads.is_multigraph():
         raise InputError("expected an undirected networkx.Graph", table="roads")
     graph = nx.relabel_nodes(roads, {n: str(n) for n in roads.nodes}, copy=True)
     for node, data in graph.nodes(data=True):
         for coord in ("x", "y"):
-            value = data.get(coord)
+            value = plain(data.get(coord))
             try:
                 ok = value is not None and np.isfinite(float(value))
             except (TypeError, ValueError):
@@ -221,16 +250,28 @@ def _validate_roads(roads: nx.Graph) -> nx.Graph:
                     column=coord,
                     value=value,
                 )
+            low, high = hard_range("nodes", coord)
+            if not low <= float(value) <= high:
+                raise InputError(
+                    f"node {node!r} has {coord}={value!r}, which cannot be right; expected km "
+                    f"from {_shown(low)} to {_shown(high)}",
+                    table="nodes",
+                    row_id=node,
+                    column=coord,
+                    value=value,
+                )
             data[coord] = float(value)
+    low, high = hard_range("roads", "minutes")
     for pos, (u, v, data) in enumerate(graph.edges(data=True)):
-        value = data.get("minutes")
+        value = plain(data.get("minutes"))
         try:
             minutes = float(value)
         except (TypeError, ValueError):
             minutes = float("nan")
-        if not minutes > 0 or not np.isfinite(minutes):
+        if not minutes > 0 or not np.isfinite(minutes) or minutes > high:
             raise InputError(
-                f"edge {u}-{v} has minutes={value!r}; expected a number > 0",
+                f"edge {u}-{v} has minutes={value!r}; expected a number > 0"
+                + (f" and at most {_shown(high)}" if minutes > high else ""),
                 table="roads",
                 row_id=f"{u}-{v}",
                 row=pos,
@@ -238,10 +279,30 @@ def _validate_roads(roads: nx.Graph) -> nx.Graph:
                 value=value,
             )
         data["minutes"] = minutes
+    _refuse_degrees(graph)
     graph = nx.freeze(graph)
     graph._allocator_valid = True
     graph._components = None
     return graph
+
+
+def _refuse_degrees(graph: nx.Graph) -> None:
+    """Coordinates are km: refuse node coordinates that look like degrees (see plausibility)."""
+    if graph.number_of_nodes() == 0:
+        return
+    nodes = list(graph.nodes)
+    x = np.fromiter((graph.nodes[n]["x"] for n in nodes), float, len(nodes))
+    y = np.fromiter((graph.nodes[n]["y"] for n in nodes), float, len(nodes))
+    if np.abs(x).max() > 180 or np.abs(y).max() > 90:
+        return
+    index = {n: i for i, n in enumerate(nodes)}
+    m = graph.number_of_edges()
+    u = np.fromiter((index[a] for a, _ in graph.edges), np.int64, m)
+    v = np.fromiter((index[b] for _, b in graph.edges), np.int64, m)
+    minutes = np.fromiter((d["minutes"] for _, _, d in graph.edges(data=True)), float, m)
+    hint = degrees_hint(x, y, np.hypot(x[u] - x[v], y[u] - y[v]), minutes)
+    if hint is not None:
+        raise InputError(hint, table="nodes", row_id=nodes[0], column="x", value=float(x[0]))
 
 
 class Region:
@@ -257,6 +318,16 @@ class Region:
         Nodes carry ``x`` and ``y`` (km); edges carry ``minutes`` (> 0).
     name : str, optional
         A label for reports.
+    sources : dict, optional
+        Table -> the file it was read from (set by :func:`allocator.io.load_region`); warnings
+        then name the file and line.
+    load_warnings : pandas.DataFrame, optional
+        Warnings found while reading the files (duplicate roads), in the layout of
+        :func:`allocator.plausibility.region_warnings`; :func:`allocator.check.check` lists them.
+
+    Values that cannot be right (outside :data:`allocator.plausibility.HARD_RANGES`, or node
+    coordinates that look like degrees) are refused; values that are only unusual are left to
+    :func:`allocator.plausibility.region_warnings`.
 
     Raises
     ------
@@ -267,7 +338,7 @@ class Region:
     --------
     >>> from allocator.synth import make_region
     >>> region = make_region(schools=60, seed=1)
-    >>> region.schools["area_type"].isin(["urban", "town", "rural"]).all()
+    >>> bool(region.schools["area_type"].isin(["urban", "town", "rural"]).all())
     True
     """
 
@@ -277,8 +348,17 @@ class Region:
         settlements: pd.DataFrame,
         roads: nx.Graph,
         name: str = "region",
+        *,
+        sources: dict[str, str] | None = None,
+        load_warnings: pd.DataFrame | None = None,
     ):
         self.name = str(name)
+        self.sources = dict(sources or {})
+        self.load_warnings = (
+            pd.DataFrame(columns=list(WARNING_COLUMNS))
+            if load_warnings is None
+            else load_warnings.reset_index(drop=True)
+        )
         # A graph this class validated and froze is reused as is (plans derive many regions).
         self.roads = roads if getattr(roads, "_allocator_valid", False) else _validate_roads(roads)
         self.schools = self._validate_schools(schools)
@@ -401,8 +481,9 @@ class Region:
 
     def __repr__(self) -> str:
         return (
-            f"Region({self.name!r}: {len(self.schools)} schools, {len(self.settlements)} "
-            f"settlements, {self.roads.number_of_nodes()} road nodes)"
+            f"Region({self.name!r}: {plural(len(self.schools), 'school')}, "
+            f"{plural(len(self.settlements), 'settlement')}, "
+            f"{plural(self.roads.number_of_nodes(), 'road node')})"
         )
 
     @property

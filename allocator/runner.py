@@ -527,6 +527,8 @@ def run_scenario(
                 options=scenario.solver_options(step),
                 progress=lambda message, label=label: emit(f"{label}: {message}"),
             )
+        except InputError as exc:  # a policy setting the region refutes: name its line and key
+            raise scenario.step_error(step, exc) from None
         except Infeasible as exc:
             raise Infeasible(f"{label} ({step.planner}): {exc.message}", exc.violations) from None
         except SolverError as exc:

@@ -17,13 +17,17 @@ settings and the output folder::
     name = "rural priority"
     steps.budget.objective = "gap"
 
-Layout: top-level ``name`` and ``description``; ``[region]`` (``data`` or the keyword arguments of
-:func:`allocator.synth.make_region`, plus ``name``); ``[standard]`` (``base``, ``overrides``; passed
-to every policy that has a ``standard`` setting unless the step sets one); ``[solver]`` (the fields
-of :class:`~allocator.solver.SolverOptions`); ``[[steps]]`` (``planner``, optional ``name``,
-``enabled`` and ``solver``, and the policy's fields); ``[[variants]]`` (``name``, ``description``
-and overrides of ``region``, ``standard``, ``solver`` and ``steps.<step name>.<key>``);
-``[output]`` (``folder``, relative to the working directory, and ``formats``).
+Layout: top-level ``name`` and ``description``; ``[region]`` (``data`` and optionally
+``duplicate_road_factor`` of :func:`allocator.io.load_region`, or the keyword arguments of
+:func:`allocator.synth.make_region` within its bounds; plus ``name``); ``[standard]`` (``base``,
+``overrides``; passed to every policy that has a ``standard`` setting unless the step sets one);
+``[solver]`` (the fields of :class:`~allocator.solver.SolverOptions`); ``[[steps]]`` (``planner``,
+optional ``name``, ``enabled`` and ``solver``, and the policy's fields); ``[[variants]]`` (``name``,
+``description`` and overrides of ``region``, ``standard``, ``solver`` and
+``steps.<step name>.<key>``); ``[output]`` (``folder``, relative to the working directory, and
+``formats``).
+
+A scenario file is at most 1 MB and 32 levels deep (:mod:`allocator.toml_input`).
 
 Validation happens once, in :func:`load_scenario`: an unknown key, a value of the wrong type, a
 missing data folder, a negative budget or an unknown planner raises
@@ -53,6 +57,7 @@ from typing import Any
 
 from allocator.errors import InputError
 from allocator.solver import SolverOptions
+from allocator.toml_input import MAX_TOML_DEPTH, check_toml_bounds, parse_toml, read_text
 
 __all__ = [
     "PLANNERS",
@@ -94,7 +99,7 @@ _SYNTH_KEYS = {
     "settlements_per_school": float,
     "urban_district": bool,
 }
-_REGION_KEYS = {"data": str, "name": str, **_SYNTH_KEYS}
+_REGION_KEYS = {"data": str, "name": str, "duplicate_road_factor": float, **_SYNTH_KEYS}
 
 
 # --------------------------------------------------------------------------- planner registry
@@ -469,18 +474,25 @@ class RegionSpec:
         Keyword arguments of ``make_region`` when there is no ``data``.
     name : str or None
         Region name for reports.
+    duplicate_road_factor : float or None
+        Passed to :func:`~allocator.io.load_region` for ``data`` (None: its default, 3).
     """
 
     data: Path | None = None
     synthetic: dict = field(default_factory=dict)
     name: str | None = None
+    duplicate_road_factor: float | None = None
 
     def load(self):
         """Load or build the region."""
         if self.data is not None:
             from allocator.io import load_region
 
-            return load_region(self.data, name=self.name)
+            if self.duplicate_road_factor is None:
+                return load_region(self.data, name=self.name)
+            return load_region(
+                self.data, name=self.name, duplicate_road_factor=self.duplicate_road_factor
+            )
         from allocator.synth import make_region
 
         return make_region(**self.synthetic, name=self.name)
@@ -570,6 +582,48 @@ class Scenario:
     def solver_options(self, step: Step | None = None) -> SolverOptions:
         """Solver options for a step (its own ``solver`` keys over the scenario's)."""
         return SolverOptions(**{**self.solver, **(step.solver if step else {})})
+
+    def step_error(self, step: Step, exc: InputError) -> InputError:
+        """Locate an error raised while running ``step`` at the step's key in the scenario file.
+
+        Checks that need the region (an unknown school id in ``must_keep``, an unknown category in
+        ``category_caps``) can only run with the planner; the error they raise names the policy
+        setting (its ``column``, or ``table`` for a file the setting names). The result names the
+        scenario file, the line and the key path (``steps[1].must_keep``); an error about
+        anything else (the region's data) is returned unchanged.
+
+        Examples
+        --------
+        >>> s = parse_scenario('[region]\\nschools = 20\\n[[steps]]\\nplanner = "mergers"\\n'
+        ...                    'must_keep = ["x"]\\n', "my.toml")
+        >>> err = InputError("must_keep=['x']; expected ids of schools in the region",
+        ...                  table="policy", column="must_keep", value=["x"])
+        >>> print(s.step_error(s.steps[0], err))
+        my.toml, line 5: steps[1].must_keep: must_keep=['x']; expected ids of schools in the region
+        """
+        if exc.table is not None and exc.table in step.params:  # a file the setting names
+            key = exc.table
+        elif exc.table in (None, "policy") and exc.column in step.params:
+            key = exc.column
+        else:
+            return exc
+        path: tuple = (key,)
+        inner = step.params[key]
+        if isinstance(inner, Mapping) and isinstance(exc.value, str) and exc.value in inner:
+            path = (key, exc.value)
+        own = exc.table in (None, "policy") or exc.table == key and exc.file is None
+        message = exc.message if own else str(exc)
+        lines = key_lines(self.text)
+        where = _Where(self.path, lines, ("steps", step.index))
+        if self.variant_name is not None and self.text:  # the key may come from the variant
+            blocks = parse_toml(self.text, self.path).get("variants", [])
+            for i, block in enumerate(blocks if isinstance(blocks, list) else []):
+                if not isinstance(block, dict) or block.get("name") != self.variant_name:
+                    continue
+                steps = block.get("steps", {})
+                if isinstance(steps, dict) and key in steps.get(step.name, {}):
+                    where = _Where(self.path, lines, ("variants", i, "steps", step.name))
+        return where.error(path, message)
 
     def variant(self, name: str) -> Scenario:
         """The scenario with the overrides of the variant called ``name`` applied.
@@ -703,25 +757,28 @@ def _region_spec(raw: Mapping, where: _Where, base_dir: Path, partial: bool) -> 
                 f"{str(data)!r} does not exist; expected a folder of CSV files or an .xlsx "
                 "workbook (relative to the scenario file)",
             )
-        return RegionSpec(data=data, name=table.get("name"))
+        factor = table.get("duplicate_road_factor")
+        if factor is not None and not factor >= 1:
+            raise where.error(
+                ("region", "duplicate_road_factor"), f"expected a number >= 1, got {factor!r}"
+            )
+        return RegionSpec(data=data, name=table.get("name"), duplicate_road_factor=factor)
+    if "duplicate_road_factor" in table:
+        raise where.error(
+            ("region", "duplicate_road_factor"),
+            "applies to a region read from data = <folder>, not to a synthetic one",
+        )
     if "schools" not in table:
         raise where.error(
             ("region",),
             "missing region; expected data = <folder> or a synthetic spec with schools = <count>",
         )
-    if synth["schools"] < 5:
-        raise where.error(("region", "schools"), f"expected at least 5, got {synth['schools']}")
-    counties = synth.get("counties")
-    if counties is not None and not 1 <= counties <= synth["schools"] // 5:
-        raise where.error(
-            ("region", "counties"),
-            f"expected between 1 and schools/5 = {synth['schools'] // 5}, got {counties}",
-        )
-    if synth.get("settlements_per_school", 1) < 1:
-        raise where.error(
-            ("region", "settlements_per_school"),
-            f"expected a number >= 1, got {synth['settlements_per_school']}",
-        )
+    from allocator.synth import check_sizes
+
+    try:  # the bounds of make_region, checked here to name the key and line
+        check_sizes(**{k: v for k, v in synth.items() if k != "urban_district"})
+    except InputError as exc:
+        raise where.error(("region", exc.column or "schools"), exc.message) from None
     return RegionSpec(synthetic=synth, name=table.get("name"))
 
 
@@ -979,14 +1036,7 @@ def parse_scenario(
     >>> unregister_planner("toy")
     """
     path = Path(path)
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        m = re.search(r"\(at line (\d+), column \d+\)", str(exc))
-        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
-        raise InputError(
-            f"not valid TOML: {message}", file=str(path), line=int(m.group(1)) if m else None
-        ) from None
+    raw = parse_toml(text, path)  # bounded in size and depth before parsing
     lines = key_lines(text)
     where = _Where(path, lines, ())
     _check_keys(raw, list(_TOP_KEYS), where, (), "the scenario's top level")
@@ -1087,14 +1137,7 @@ def load_scenario(path: str | os.PathLike, overrides: Mapping | None = None) -> 
     ['mergers', 'districts', 'budget', 'teachers']
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise InputError("scenario file not found; expected a .toml file", file=str(path)) from None
-    except IsADirectoryError:
-        raise InputError("is a folder; expected a scenario .toml file", file=str(path)) from None
-    except UnicodeDecodeError as exc:
-        raise InputError(f"not UTF-8 text ({exc.reason})", file=str(path)) from None
+    text = read_text(path, "scenario file")
     return parse_scenario(text, path, overrides)
 
 
@@ -1113,11 +1156,17 @@ def parse_assignment(text: str) -> dict:
     key, sep, value = text.partition("=")
     if not sep or not key.strip():
         raise InputError(f"--set {text!r}: expected KEY=VALUE, e.g. region.schools=60")
+    keys = [k.strip() for k in key.strip().split(".")]
+    if len(keys) > MAX_TOML_DEPTH:
+        raise InputError(
+            f"--set: a key of {len(keys):,} levels; expected at most {MAX_TOML_DEPTH}",
+            file=f"--set {key.strip()[:60]}",
+        )
+    check_toml_bounds(f"v = {value.strip()}", f"--set {key.strip()}")
     try:
         parsed = tomllib.loads(f"v = {value.strip()}")["v"]
     except tomllib.TOMLDecodeError:
         parsed = value.strip()
-    keys = [k.strip() for k in key.strip().split(".")]
     out: dict = {}
     node = out
     for k in keys[:-1]:

@@ -27,7 +27,6 @@ for teaching points and small rural schools at least ceil(classes * class_teache
 from __future__ import annotations
 
 import math
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from allocator.errors import InputError
+from allocator.toml_input import read_toml
 
 __all__ = [
     "Standard",
@@ -413,13 +413,7 @@ def _merge(base: dict, overrides: Mapping, prefix: str, schema: dict | None = No
 
 
 def _read_toml(path: Path) -> dict:
-    try:
-        with open(path, "rb") as fh:
-            return tomllib.load(fh)
-    except FileNotFoundError:
-        raise InputError(f"standard file not found: {path}", file=str(path)) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"not valid TOML: {exc}", file=str(path)) from None
+    return read_toml(path, "standard file")  # bounded in size and depth before parsing
 
 
 def _resolve(base: str | Path, seen: tuple = ()) -> tuple[dict, str]:

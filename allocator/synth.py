@@ -25,9 +25,23 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
+from allocator.errors import InputError
 from allocator.region import PUPIL_COLUMNS, Region
+from allocator.text import plain
 
-__all__ = ["make_region"]
+__all__ = [
+    "make_region",
+    "check_sizes",
+    "MAX_SCHOOLS",
+    "MAX_COUNTIES",
+    "MAX_SETTLEMENTS_PER_SCHOOL",
+]
+
+#: Upper bounds of a synthetic region (a province's worth of schools builds in under a minute and
+#: well under 1 GB; larger numbers are refused before any work).
+MAX_SCHOOLS = 20_000
+MAX_COUNTIES = 1_000
+MAX_SETTLEMENTS_PER_SCHOOL = 20.0
 
 COUNTY_KM = 50.0
 _SYLLABLES = list("青石白云龙凤金银桃李梅竹松柏清水长安平乐兴隆永和太康新华明德双河高峰")
@@ -93,6 +107,61 @@ def _default_counties(schools: int) -> int:
     return max(1, math.ceil(schools / 150))
 
 
+def _whole(value, name: str, low: int, high: int) -> int:
+    value = plain(value)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+        raise InputError(f"{name}={value!r}; expected a whole number", column=name, value=value)
+    if not low <= value <= high:
+        raise InputError(
+            f"{name}={value:,}; expected from {low:,} to {high:,}", column=name, value=value
+        )
+    return int(value)
+
+
+def check_sizes(
+    schools, counties=None, settlements_per_school=2.0, seed=0
+) -> tuple[int, int, float, int]:
+    """Check the sizes of a synthetic region; return ``(schools, counties, settlements_per_school,
+    seed)`` with the default counties filled in.
+
+    Bounds: 5 <= ``schools`` <= :data:`MAX_SCHOOLS` (20,000); 1 <= ``counties`` <=
+    min(schools / 5, :data:`MAX_COUNTIES`) (1,000); 1 <= ``settlements_per_school`` <=
+    :data:`MAX_SETTLEMENTS_PER_SCHOOL` (20); ``seed`` a whole number >= 0.
+
+    Raises
+    ------
+    InputError
+        Whose ``column`` is the argument concerned.
+
+    Examples
+    --------
+    >>> check_sizes(300)
+    (300, 2, 2.0, 0)
+    >>> check_sizes(10_000_000_000)
+    Traceback (most recent call last):
+    ...
+    allocator.errors.InputError: column 'schools': schools=10,000,000,000; expected from 5 to 20,000
+    """
+    schools = _whole(schools, "schools", 5, MAX_SCHOOLS)
+    if counties is None:
+        counties = _default_counties(schools)
+    counties = _whole(counties, "counties", 1, min(schools // 5, MAX_COUNTIES))
+    per = plain(settlements_per_school)
+    if (
+        isinstance(per, bool)
+        or not isinstance(per, int | float)
+        or not (1 <= per <= MAX_SETTLEMENTS_PER_SCHOOL)
+    ):
+        raise InputError(
+            f"settlements_per_school={per!r}; expected a number from 1 to "
+            f"{MAX_SETTLEMENTS_PER_SCHOOL:g}",
+            column="settlements_per_school",
+            value=per,
+        )
+    seed = _whole(seed, "seed", 0, 2**63 - 1)
+    return schools, counties, float(per), seed
+
+
 def make_region(
     schools: int = 300,
     counties: int | None = None,
@@ -106,13 +175,14 @@ def make_region(
     Parameters
     ----------
     schools : int
-        Number of schools (at least 5).
+        Number of schools, from 5 to :data:`MAX_SCHOOLS` (20,000).
     counties : int, optional
-        Number of counties; default grows with the schools (one per 150 schools).
+        Number of counties, at most one per 5 schools and :data:`MAX_COUNTIES` (1,000); default
+        grows with the schools (one per 150 schools).
     seed : int
         Random seed; the same seed gives the same region.
     settlements_per_school : float
-        Settlements (villages, communities) per school.
+        Settlements (villages, communities) per school, from 1 to 20.
     urban_district : bool, optional
         Make the first county an urban district; default when there are 3 or more counties.
     name : str, optional
@@ -121,6 +191,11 @@ def make_region(
     Returns
     -------
     Region
+
+    Raises
+    ------
+    InputError
+        A size out of its bounds (see :func:`check_sizes`), before any work.
 
     Examples
     --------
@@ -131,15 +206,9 @@ def make_region(
     >>> int(urban["pupils_lower_primary"].sum()) > 0
     True
     """
-    if schools < 5:
-        raise ValueError(f"schools must be at least 5, got {schools}")
-    counties = _default_counties(schools) if counties is None else int(counties)
-    if not 1 <= counties <= schools // 5:
-        raise ValueError(
-            f"counties must be between 1 and schools/5 = {schools // 5}, got {counties}"
-        )
-    if settlements_per_school < 1:
-        raise ValueError(f"settlements_per_school must be >= 1, got {settlements_per_school}")
+    schools, counties, settlements_per_school, seed = check_sizes(
+        schools, counties, settlements_per_school, seed
+    )
     rng = np.random.default_rng(seed)
     if urban_district is None:
         urban_district = counties >= 3

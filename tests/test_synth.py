@@ -56,7 +56,7 @@ def test_rural_urban_gaps_are_visible():
 
 
 def test_bad_arguments():
-    with pytest.raises(ValueError, match="schools must be at least 5"):
+    with pytest.raises(ValueError, match="schools=2; expected from 5 to 20,000"):
         make_region(schools=2)
     with pytest.raises(ValueError, match="counties"):
         make_region(schools=20, counties=10)

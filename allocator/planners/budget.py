@@ -83,7 +83,7 @@ import scipy.sparse as sp
 
 from allocator import compliance, standards
 from allocator.errors import Infeasible, InputError, SolverError
-from allocator.planners.budget_catalogue import extra_indicator_specs
+from allocator.planners.budget_catalogue import extra_indicator_specs, load_catalogue
 from allocator.planners.budget_model import (
     _clean_units,
     _Data,
@@ -244,6 +244,8 @@ class BudgetPolicy:
             _policy_error(
                 "catalogue", cat, "expected None, a CSV path, a list of rows or a DataFrame"
             )
+        if isinstance(cat, str | Path):  # a file that is missing or wrong: say so now
+            load_catalogue(cat)
         for name in ("standard_overrides", "extra_indicators"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, Mapping):

@@ -51,6 +51,7 @@ import numpy as np
 import pandas as pd
 
 from allocator.errors import InputError
+from allocator.toml_input import read_toml
 
 __all__ = [
     "CATALOGUE_COLUMNS",
@@ -60,6 +61,7 @@ __all__ = [
     "DEFAULT_STEP",
     "default_catalogue",
     "load_catalogue",
+    "read_catalogue_file",
     "extra_indicator_specs",
 ]
 
@@ -391,6 +393,65 @@ def _numbers(df, col, source):
     return values.astype(float)
 
 
+def read_catalogue_file(path: str | Path) -> pd.DataFrame:
+    """The rows of a catalogue file, not yet validated: a ``.csv`` file with the columns
+    :data:`CATALOGUE_COLUMNS`, or a ``.toml`` file of ``[[interventions]]`` tables with those keys.
+
+    Raises
+    ------
+    InputError
+        Naming the file: not found, a folder, not a .csv or .toml file, or a file that does not
+        parse as one.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> f = pathlib.Path(tempfile.mkdtemp()) / "cat.toml"
+    >>> _ = f.write_text('[[interventions]]\\nintervention = "x"\\n'
+    ...                  'indicator = "floor_m2_per_pupil"\\neffect = 1\\ncost_urban = 3000\\n')
+    >>> read_catalogue_file(f)["intervention"].tolist()
+    ['x']
+    >>> read_catalogue_file("/etc/passwd")
+    Traceback (most recent call last):
+    ...
+    allocator.errors.InputError: /etc/passwd, table 'catalogue': expected a catalogue .csv or .toml file
+    """
+    path = Path(path)
+    expected = "a catalogue .csv or .toml file"
+    if not path.exists():
+        raise InputError(f"file not found; expected {expected}", table="catalogue", file=str(path))
+    if path.is_dir():
+        raise InputError(f"is a folder; expected {expected}", table="catalogue", file=str(path))
+    suffix = path.suffix.lower()
+    if suffix == ".toml":
+        data = read_toml(path, "catalogue file")
+        rows = data.get("interventions")
+        unknown = [k for k in data if k != "interventions"]
+        if unknown or not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+            raise InputError(
+                "expected [[interventions]] tables (one per intervention) and nothing else"
+                + (f"; found {unknown[0]!r}" if unknown else ""),
+                table="catalogue",
+                file=str(path),
+            )
+        return pd.DataFrame(rows)
+    if suffix != ".csv":
+        raise InputError(f"expected {expected}", table="catalogue", file=str(path))
+    try:
+        return pd.read_csv(path, encoding="utf-8-sig", keep_default_na=True)
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"not UTF-8 text ({exc.reason}); expected {expected}", table="catalogue", file=str(path)
+        ) from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, OSError) as exc:
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(
+            f"cannot read it as CSV ({detail}); expected {expected}",
+            table="catalogue",
+            file=str(path),
+        ) from None
+
+
 def load_catalogue(
     source=None,
     overrides: Mapping[str, Mapping] | None = None,
@@ -401,7 +462,8 @@ def load_catalogue(
     Parameters
     ----------
     source : None, str or path, list of dict, or DataFrame
-        None: the default catalogue; a CSV file path; rows as dicts (e.g. from TOML); a table.
+        None: the default catalogue; the path of a ``.csv`` or ``.toml`` file (see
+        :func:`read_catalogue_file`); rows as dicts (e.g. from TOML); a table.
     overrides : dict, optional
         ``intervention -> {column: value}`` changes to single rows; an intervention not yet in the
         catalogue is added (give at least ``indicator``, ``effect`` and ``cost_urban``).
@@ -433,16 +495,7 @@ def load_catalogue(
     elif isinstance(source, pd.DataFrame):
         df, label = source.copy(), "catalogue"
     elif isinstance(source, str | Path):
-        path = Path(source)
-        if not path.exists():
-            raise InputError(
-                "catalogue file not found; expected a CSV with columns "
-                + ", ".join(CATALOGUE_COLUMNS),
-                table="catalogue",
-                file=str(path),
-            )
-        df = pd.read_csv(path, encoding="utf-8-sig", keep_default_na=True)
-        label = str(path)
+        df, label = read_catalogue_file(source), str(source)
     elif isinstance(source, list | tuple):
         if not all(isinstance(r, Mapping) for r in source):
             _fail("catalogue rows must be tables (dicts) of column -> value", value=source)
@@ -452,7 +505,12 @@ def load_catalogue(
             f"catalogue={source!r}; expected None, a CSV path, a list of rows or a DataFrame",
             value=source,
         )
-    df = _validated(df, label)
+    try:
+        df = _validated(df, label)
+    except InputError as exc:  # a file's rows: name the file as well
+        if isinstance(source, str | Path) and exc.file is None:
+            raise exc.located(str(source), None) from None
+        raise
     if overrides:
         rows = {
             name: dict(row)
