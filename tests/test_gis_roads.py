@@ -1,0 +1,190 @@
+"""Road graphs from OSM XML and line layers: minutes, cleaning and snapping against known answers."""
+
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pytest
+from pyproj import Geod
+from shapely.geometry import LineString, Point
+
+from allocator.errors import InputError
+from allocator.gis import Layer, region_from_layers
+from allocator.gis.crs import metric_crs
+from allocator.gis.roads import PROFILES, build_network, network_from_osm, profile_of
+
+SMALL_OSM = Path(__file__).parent / "data" / "gis" / "small.osm"
+GEOD = Geod(ellps="WGS84")
+LONLAT = {1: (106.500, 29.500), 2: (106.503, 29.500), 3: (106.503, 29.503), 5: (106.506, 29.503)}
+
+
+def _metres(a, b):
+    return GEOD.inv(*LONLAT[a], *LONLAT[b])[2]
+
+
+def test_small_osm_cleaning_counts():
+    net = network_from_osm(SMALL_OSM, metric_crs(106.5, 29.5), "walk")
+    assert net.stats == {
+        "segments_read": 7,
+        "excluded_class": 1,  # the motorway, for walking
+        "zero_length_merged": 1,  # nodes 3 and 4 share a position
+        "loops": 0,
+        "duplicates": 1,  # way 103 reverses 102 (steps, slower)
+        "nodes_cut_off": 2,  # way 107 is not connected
+        "nodes": 4,
+        "edges": 3,
+    }
+    assert sorted(net.graph.nodes) == ["1", "2", "3", "5"]
+
+
+def test_small_osm_minutes_on_a_two_edge_path_keep_the_fastest_duplicate():
+    net = network_from_osm(SMALL_OSM, metric_crs(106.5, 29.5), "walk")
+    g = net.graph
+    # footway 2-3 walked at 4.5 km/h, not the steps (2 km/h) of the reversed duplicate
+    assert g.edges["2", "3"]["minutes"] == pytest.approx(60 * _metres(2, 3) / 4500, rel=1e-3)
+    assert g.edges["2", "3"]["highway"] == "footway"
+    path = g.edges["1", "2"]["minutes"] + g.edges["2", "3"]["minutes"]
+    assert path == pytest.approx(60 * (_metres(1, 2) + _metres(2, 3)) / 4500, rel=1e-3)
+    # driving: residential 25 km/h; footways are not for cars (3 and 5 drop), the motorway is
+    drive = network_from_osm(SMALL_OSM, metric_crs(106.5, 29.5), "drive").graph
+    assert sorted(drive.nodes) == ["1", "2", "7"]
+    assert drive.edges["1", "2"]["minutes"] == pytest.approx(60 * _metres(1, 2) / 25000, rel=1e-3)
+
+
+def test_build_network_hand_computed():
+    # 0 -300 m- 1 -400 m- 2, a reversed duplicate of 1-2 on steps, a loop, a far-away pair
+    xy = np.array([[0, 0], [300, 0], [300, 400], [5000, 5000], [5100, 5000]], dtype=float)
+    net = build_network(
+        list("abcde"),
+        xy,
+        [0, 1, 2, 1, 3],
+        [1, 2, 1, 1, 4],
+        np.array([300.0, 400.0, 400.0, 0.0, 100.0]),
+        highway=["footway", "footway", "steps", "footway", "footway"],
+        crs=32650,
+    )
+    assert net.graph.edges["a", "b"]["minutes"] == pytest.approx(4.0)
+    assert net.graph.edges["b", "c"]["minutes"] == pytest.approx(400 / 4500 * 60)
+    assert net.stats["duplicates"] == 1 and net.stats["nodes_cut_off"] == 2
+    assert net.graph.nodes["c"]["x"] == pytest.approx(0.3) and net.graph.nodes["c"]["y"] == 0.4
+    nodes, dist = net.snap(np.array([[290.0, 390.0], [0.0, 30.0]]))
+    assert nodes.tolist() == ["c", "a"]
+    assert dist == pytest.approx([np.sqrt(200.0), 30.0])
+
+
+def test_slope_factor_is_tobler_symmetrised():
+    xy = np.array([[0, 0], [100, 0]], dtype=float)
+    flat = build_network(["a", "b"], xy, [0], [1], np.array([100.0]), crs=32650)
+    hill = build_network(
+        ["a", "b"], xy, [0], [1], np.array([100.0]), crs=32650, z=np.array([0.0, 10.0])
+    )
+    factor = (np.exp(3.5 * 0.15) + np.exp(3.5 * 0.05)) / 2 / np.exp(3.5 * 0.05)
+    ratio = hill.graph.edges["a", "b"]["minutes"] / flat.graph.edges["a", "b"]["minutes"]
+    assert ratio == pytest.approx(factor)
+    drive = build_network(
+        ["a", "b"], xy, [0], [1], np.array([100.0]), crs=32650, z=np.array([0.0, 10.0]),
+        profile="drive",
+    )  # fmt: skip
+    assert drive.graph.edges["a", "b"]["minutes"] == pytest.approx(60 * 0.1 / 30.0)
+
+
+def test_maxspeed_lowers_a_driving_speed_never_raises_it():
+    xy = np.array([[0, 0], [1000, 0], [2000, 0]], dtype=float)
+    net = build_network(
+        ["a", "b", "c"], xy, [0, 1], [1, 2], np.array([1000.0, 1000.0]), crs=32650,
+        highway=["primary", "residential"], maxspeed=["30", "80"], profile="drive",
+    )  # fmt: skip
+    assert net.graph.edges["a", "b"]["minutes"] == pytest.approx(2.0)  # 30 km/h, not 60
+    assert net.graph.edges["b", "c"]["minutes"] == pytest.approx(60 / 25)  # class speed 25
+
+
+def test_profiles_and_overrides():
+    assert PROFILES["school_bus"].speed("primary") == pytest.approx(48.0)
+    assert profile_of("walk", {"footway": 5.0}).speed("footway") == 5.0
+    with pytest.raises(InputError, match="unknown speed profile 'boat'"):
+        profile_of("boat")
+
+
+def _gpkg(tmp_path):
+    """Roads, schools and villages in UTM 50N (metres) with Chinese headers."""
+    x0, y0 = 500100.0, 3300000.0
+    roads = gpd.GeoDataFrame(
+        {"道路等级": ["footway", "footway", "steps"]},
+        geometry=[
+            LineString([(x0, y0), (x0 + 300, y0)]),
+            LineString([(x0 + 300, y0), (x0 + 300, y0 + 400)]),
+            LineString([(x0 + 300, y0 + 400), (x0 + 300, y0)]),  # reversed duplicate, slower
+        ],
+        crs=32650,
+    )
+    schools = gpd.GeoDataFrame(
+        {"学校代码": ["X1"], "学校名称": ["城关小学"], "在校生数": [200]},
+        geometry=[Point(x0 + 290, y0 + 390)],
+        crs=32650,
+    )
+    villages = gpd.GeoDataFrame(
+        {"村名": ["上村"], "人口": [1000]}, geometry=[Point(x0, y0 + 30)], crs=32650
+    )
+    path = tmp_path / "county.gpkg"
+    roads.to_file(path, layer="roads")
+    schools.to_file(path, layer="schools")
+    villages.to_file(path, layer="villages")
+    return path
+
+
+def test_region_from_geopackage_known_answers(tmp_path):
+    path = _gpkg(tmp_path)
+    result = region_from_layers(
+        Layer(path, layer="schools", columns={"学校代码": "school_id", "学校名称": "name",
+                                              "在校生数": "pupils"}),
+        Layer(path, layer="villages", columns={"村名": "settlement_id", "人口": "population"}),
+        Layer(path, layer="roads", columns={"道路等级": "highway"}),
+        county="城关县",
+    )  # fmt: skip
+    assert result.crs.to_epsg() == 32650
+    region = result.region
+    school = region.schools.iloc[0]
+    assert school["school_id"] == "X1" and school["level"] == "primary"  # from 小学
+    assert school["snap_m"] == pytest.approx(14.1)
+    assert region.settlements.iloc[0]["snap_m"] == pytest.approx(30.0)
+    assert school["x"] == pytest.approx(500.390) and school["y"] == pytest.approx(3300.390)
+    minutes = region.travel_minutes(region.settlements["node"], region.schools["node"])
+    assert minutes.toarray()[0, 0] == pytest.approx(4.0 + 400 / 4500 * 60)
+    assert result.tables["roads"].iloc[0]["duplicates"] == 1
+    # 200 pupils split 0.0384 : 0.0369 over grades 1-3 and 4-6; 1000 people x age shares
+    assert (school["pupils_lower_primary"], school["pupils_upper_primary"]) == (102, 98)
+    village = region.settlements.iloc[0]
+    assert village[["pupils_lower_primary", "pupils_junior"]].tolist() == [38, 36]
+    snap = result.tables["snapping"]
+    assert snap["distance_m"].tolist() == pytest.approx([14.14, 30.0])
+
+
+def test_far_points_are_refused_flagged_or_dropped(tmp_path):
+    path = _gpkg(tmp_path)
+    far = gpd.GeoDataFrame(
+        {"settlement_id": ["near", "far"], "population": [500, 500]},
+        geometry=[Point(500100, 3300030), Point(500100 - 250, 3300000 + 200)],
+        crs=32650,
+    )
+    args = (Layer(path, layer="schools", columns={"在校生数": "pupils"}), far)
+    roads = Layer(path, layer="roads")
+    with pytest.raises(InputError, match=r"320 m from the nearest road node.*max_snap_m = 300"):
+        region_from_layers(*args, roads, max_snap_m=300)
+    flagged = region_from_layers(*args, roads, max_snap_m=300, far="flag")
+    assert flagged.tables["snapping"]["flagged"].tolist() == [False, False, True]
+    assert len(flagged.region.settlements) == 2
+    dropped = region_from_layers(*args, roads, max_snap_m=300, far="drop")
+    assert dropped.region.settlements["settlement_id"].tolist() == ["near"]
+
+
+def test_points_outside_the_road_extent_get_one_line(tmp_path):
+    path = _gpkg(tmp_path)
+    away = gpd.GeoDataFrame(
+        {"population": [100]}, geometry=[Point(106.9, 29.9)], crs=4326
+    )  # about 80 km away
+    with pytest.raises(InputError) as err:
+        region_from_layers(Layer(path, layer="schools", columns={"在校生数": "pupils"}), away,
+                           Layer(path, layer="roads"))  # fmt: skip
+    message = str(err.value)
+    assert "outside the road network's extent" in message and "\n" not in message
+    assert "lon 106.900000, lat 29.900000" in message and "table 'settlements'" in message
