@@ -188,3 +188,70 @@ def test_points_outside_the_road_extent_get_one_line(tmp_path):
     message = str(err.value)
     assert "outside the road network's extent" in message and "\n" not in message
     assert "lon 106.900000, lat 29.900000" in message and "table 'settlements'" in message
+
+
+def test_osmnx_graph_uses_edge_lengths_and_elevation():
+    import networkx as nx
+
+    from allocator.gis.roads import network_from_osmnx
+
+    g = nx.MultiDiGraph()
+    g.add_node(1, x=106.500, y=29.500, elevation=200.0)
+    g.add_node(2, x=106.503, y=29.500, elevation=200.0)
+    g.add_node(3, x=106.503, y=29.503, elevation=260.0)
+    g.add_edge(1, 2, highway="residential", length=350.0)  # curved: longer than the chord
+    g.add_edge(2, 1, highway="residential", length=350.0)  # osmnx stores both directions
+    g.add_edge(2, 3, highway=["footway", "path"], length=332.0)
+    net = network_from_osmnx(g, metric_crs(106.5, 29.5), "walk")
+    assert net.stats["duplicates"] == 1
+    assert net.graph.edges["1", "2"]["minutes"] == pytest.approx(60 * 0.350 / 4.5)
+    grade = 60.0 / 332.0
+    factor = (np.exp(3.5 * abs(grade + 0.05)) + np.exp(3.5 * abs(-grade + 0.05))) / 2
+    expected = 60 * 0.332 / 4.5 * factor / np.exp(3.5 * 0.05)
+    assert net.graph.edges["2", "3"]["minutes"] == pytest.approx(expected)
+    assert net.graph.edges["2", "3"]["highway"] == "footway"
+
+
+def test_line_layer_given_speeds_minutes_and_3d_slope():
+    from allocator.gis.roads import network_from_lines
+
+    lines = gpd.GeoDataFrame(
+        {"speed_kmh": [30.0, np.nan, np.nan], "minutes": [np.nan, 7.5, np.nan]},
+        geometry=[
+            LineString([(0, 0, 0), (1000, 0, 0)]),
+            LineString([(1000, 0, 0), (1000, 1000, 0)]),
+            LineString([(1000, 1000, 0), (1000.2, 1100, 10)]),  # ends 0.2 m off the grid
+        ],
+        crs=32650,
+    )
+    net = network_from_lines(lines, 32650, "walk")
+    minutes = sorted(round(m, 6) for _, _, m in net.graph.edges(data="minutes"))
+    grade = 10 / np.hypot(0.2, 100)
+    factor = (np.exp(3.5 * abs(grade + 0.05)) + np.exp(3.5 * abs(-grade + 0.05))) / 2
+    slope = 60 * np.hypot(0.2, 100) / 4500 * factor / np.exp(3.5 * 0.05)
+    assert minutes == pytest.approx(sorted([2.0, 7.5, slope]), abs=1e-6)
+    with pytest.raises(InputError, match="Point geometry in the roads layer; expected lines"):
+        network_from_lines(gpd.GeoDataFrame(geometry=[Point(0, 0)], crs=32650), 32650)
+
+
+def test_boundaries_fill_county_and_township(tmp_path):
+    from shapely.geometry import box
+
+    path = _gpkg(tmp_path)
+    x0, y0 = 500100.0, 3300000.0
+    towns = gpd.GeoDataFrame(
+        {"县": ["甲县", "甲县"], "乡镇": ["东镇", "西镇"]},
+        geometry=[box(x0 - 1000, y0 - 1000, x0 + 150, y0 + 1000),
+                  box(x0 + 150, y0 - 1000, x0 + 1000, y0 + 1000)],
+        crs=32650,
+    )  # fmt: skip
+    result = region_from_layers(
+        Layer(path, layer="schools", columns={"在校生数": "pupils"}),
+        Layer(path, layer="villages", columns={"人口": "population"}),
+        Layer(path, layer="roads"),
+        boundaries=Layer(towns, columns={"县": "county", "乡镇": "township"}),
+    )
+    assert result.region.schools["township"].tolist() == ["西镇"]
+    assert result.region.settlements[["county", "township"]].values.tolist() == [["甲县", "东镇"]]
+    filled = result.tables["filled"]
+    assert not ((filled["column"] == "township") & (filled["table"] == "schools")).any()

@@ -115,7 +115,7 @@ def _crs_text(crs) -> str:
 
 
 # ----------------------------------------------------------------------------- roads
-def _roads(source, crs_hint, profile, speeds, name_hint):
+def _roads(source, profile, speeds):
     """(RoadNetwork factory given a CRS, lon/lat centre, source CRS) for any road source."""
     if isinstance(source, nx.Graph):
         lon = np.mean([d["x"] for _, d in source.nodes(data=True)])
@@ -356,7 +356,7 @@ def region_from_layers(
     school_spec, village_spec = as_layer(schools), as_layer(settlements)
     school_gdf = read_layer(school_spec, "schools")
     village_gdf = read_layer(village_spec, "settlements")
-    make_network, (lon, lat) = _roads(roads, None, profile, speeds, None)
+    make_network, (lon, lat) = _roads(roads, profile, speeds)
     if crs is None:
         crs = metric_crs(lon, lat, school_gdf.crs)
     network = make_network(crs)

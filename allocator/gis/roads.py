@@ -425,9 +425,7 @@ def read_osm_pbf(path, profile: SpeedProfile) -> tuple[pd.DataFrame, pd.DataFram
     return table.drop_duplicates("id"), segs
 
 
-def network_from_osm(
-    path, crs, profile="walk", speeds: dict | None = None, bbox=None
-) -> RoadNetwork:
+def network_from_osm(path, crs, profile="walk", speeds: dict | None = None) -> RoadNetwork:
     """A :class:`RoadNetwork` from an .osm.pbf or .osm XML file, projected to ``crs``.
 
     Segment lengths are straight lines between consecutive OSM nodes in ``crs``.
@@ -466,6 +464,9 @@ def _from_lonlat(nodes: pd.DataFrame, segs: pd.DataFrame, crs, profile) -> RoadN
     u = index.get_indexer(segs["u"].astype(str))
     v = index.get_indexer(segs["v"].astype(str))
     length = np.hypot(*(xy[u] - xy[v]).T)
+    if "length_m" in segs.columns:  # osmnx: the length along the curved edge
+        given = pd.to_numeric(segs["length_m"], errors="coerce").to_numpy(float)
+        length = np.where(np.isfinite(given), given, length)
     z = nodes["z"].to_numpy(float) if "z" in nodes.columns else None
     return build_network(
         index.to_numpy(),
@@ -482,17 +483,21 @@ def _from_lonlat(nodes: pd.DataFrame, segs: pd.DataFrame, crs, profile) -> RoadN
 
 
 def network_from_osmnx(graph, crs, profile="drive", speeds: dict | None = None) -> RoadNetwork:
-    """A :class:`RoadNetwork` from an osmnx graph (nodes with lon ``x`` / lat ``y``)."""
+    """A :class:`RoadNetwork` from an osmnx graph (unprojected: nodes with lon ``x``, lat ``y``).
+
+    Edge ``length`` (metres, along the edge) is used where present; node ``elevation`` (metres)
+    gives the slope factor.
+    """
     nodes = pd.DataFrame(
-        [(str(n), d["x"], d["y"]) for n, d in graph.nodes(data=True)], columns=["id", "lon", "lat"]
+        [(str(n), d["x"], d["y"], d.get("elevation", np.nan)) for n, d in graph.nodes(data=True)],
+        columns=["id", "lon", "lat", "z"],
     )
     segs = pd.DataFrame(
         [
-            (str(a), str(b), d.get("highway"), d.get("maxspeed"))
-            for a, b, *rest in graph.edges(data=True)
-            for d in [rest[-1]]
+            (str(a), str(b), d.get("highway"), d.get("maxspeed"), d.get("length", np.nan))
+            for a, b, d in graph.edges(data=True)
         ],
-        columns=["u", "v", "highway", "maxspeed"],
+        columns=["u", "v", "highway", "maxspeed", "length_m"],
     )
     return _from_lonlat(nodes, segs, crs, profile_of(profile, speeds))
 
@@ -507,7 +512,8 @@ def network_from_lines(
 ) -> RoadNetwork:
     """A :class:`RoadNetwork` from a line layer (each line a segment between its two ends).
 
-    Ends closer than ``tolerance_m`` are one node. Optional columns: ``highway`` (class),
+    Ends closer than ``tolerance_m`` are one node; 3-D lines give node elevations (slope factor).
+    Optional columns: ``highway`` (class),
     ``maxspeed``, ``speed_kmh`` (overrides the class speed) and ``minutes`` (overrides both).
     Lines must be split at junctions (as GIS road layers usually are); inner vertices only
     shape the length.
@@ -527,9 +533,10 @@ def network_from_lines(
         )
     import shapely
 
-    start = shapely.get_coordinates(shapely.get_point(lines.geometry.array, 0))
-    end = shapely.get_coordinates(shapely.get_point(lines.geometry.array, -1))
-    ends = np.vstack([start, end])
+    start = shapely.get_coordinates(shapely.get_point(lines.geometry.array, 0), include_z=True)
+    end = shapely.get_coordinates(shapely.get_point(lines.geometry.array, -1), include_z=True)
+    ends3 = np.vstack([start, end])
+    ends = ends3[:, :2]
     key = np.round(ends / tolerance_m).astype(np.int64)
     _, first, inverse = np.unique(key, axis=0, return_index=True, return_inverse=True)
     inverse = inverse.reshape(-1)
@@ -554,5 +561,6 @@ def network_from_lines(
         highway=lines["highway"].to_numpy(object) if "highway" in lines.columns else None,
         maxspeed=lines["maxspeed"].to_numpy(object) if "maxspeed" in lines.columns else None,
         minutes=minutes,
+        z=ends3[first, 2] if np.isfinite(ends3[:, 2]).any() else None,
         profile=profile,
     )
