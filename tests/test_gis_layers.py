@@ -153,3 +153,27 @@ def test_population_from_buildings_and_catchment_enrolment():
     out = enrolment_from_catchment(schools, villages, g)
     assert out.to_numpy().tolist() == [[7, 2, 0, 0], [0, 0, 16, 0]]
     assert np.issubdtype(out.to_numpy().dtype, np.integer)
+
+
+def test_chinese_level_and_area_values_are_mapped_and_listed():
+    from allocator.gis.fill import fill_settlements
+
+    schools = pd.DataFrame(
+        {"school_id": ["A", "B"], "level": ["初中", "九年一贯制"], "area_type": ["乡村", "城区"],
+         "pupils": [100, 90]}
+    )  # fmt: skip
+    out, filled = fill_schools(schools)
+    assert out["level"].tolist() == ["junior", "nine_year"]
+    assert out["area_type"].tolist() == ["rural", "urban"]
+    mapped = filled[filled["rule"].str.startswith("mapped from")]
+    assert set(mapped["rule"]) == {
+        "mapped from '初中'", "mapped from '九年一贯制'", "mapped from '乡村'", "mapped from '城区'"
+    }  # fmt: skip
+    villages, _ = fill_settlements(pd.DataFrame({"settlement_id": ["V"], "area_type": ["镇区"]}))
+    assert villages["area_type"].tolist() == ["town"]
+
+
+def test_an_empty_pupils_cell_is_named():
+    schools = pd.DataFrame({"school_id": ["A", "B"], "pupils": [100, None]})
+    with pytest.raises(InputError, match=r"row 'B', column 'pupils': empty pupils"):
+        fill_schools(schools)

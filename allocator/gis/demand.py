@@ -91,7 +91,7 @@ def pupils_from_population(population, shares: Mapping | None = None) -> pd.Data
     if not np.isfinite(pop).all() or (pop < 0).any():
         pos = int(np.flatnonzero(~(np.isfinite(pop) & (pop >= 0)))[0])
         raise InputError(
-            f"population {pop[pos]!r}; expected a number >= 0",
+            f"population {float(pop[pos])}; expected a number >= 0",
             table="settlements",
             row=pos,
             column="population",

@@ -9,7 +9,8 @@ Rules (``P_p`` primary pupils = lower + upper primary, ``P_j`` junior, ``P_s`` s
 
 * ``name`` = the id; ``county``, ``township``, ``area_type`` = the values given to the importer;
   ``level`` from the name (小学/初中/九年一贯/高中/教学点, and English and Finnish school words),
-  else the default level.
+  else the default level. Given values such as 小学 / 初级中学 (``level``) or 城区 / 镇区 / 乡村
+  (``area_type``) are mapped to the region's names and listed too.
 * ``classes`` = sum over bands of ceil(pupils / the standard's largest class), ``capacity`` =
   classes x that class size.
 * ``teachers`` = the larger of the staffing norm (P_p/19 + P_j/13.5 + P_s/12.5 by default, rounded
@@ -33,7 +34,7 @@ from allocator.errors import InputError
 from allocator.gis.demand import split_pupils
 from allocator.region import AREA_TYPES, LEVELS, PUPIL_COLUMNS
 
-__all__ = ["fill_schools", "fill_settlements", "guess_level", "LEVEL_WORDS"]
+__all__ = ["fill_schools", "fill_settlements", "guess_level", "LEVEL_WORDS", "AREA_WORDS"]
 
 #: Words in a school's name that give its level, first match wins.
 LEVEL_WORDS = (
@@ -56,6 +57,21 @@ LEVEL_WORDS = (
     ("middle school", "junior"),
     ("junior", "junior"),
     ("high school", "senior"),
+)
+#: Words of an area-type value (statistical urban-rural codes' names) and the type they mean.
+AREA_WORDS = (
+    ("城乡结合", "town"),
+    ("城区", "urban"),
+    ("主城", "urban"),
+    ("城市", "urban"),
+    ("市区", "urban"),
+    ("镇区", "town"),
+    ("城镇", "town"),
+    ("镇", "town"),
+    ("乡村", "rural"),
+    ("农村", "rural"),
+    ("村", "rural"),
+    ("乡", "rural"),
 )
 _PER_100 = {
     "teachers_qualified": "qualified_per_100",
@@ -85,6 +101,14 @@ def guess_level(name, default: str = "primary") -> tuple[str, bool]:
     return default, False
 
 
+def _word(value, words):
+    text = str(value).strip().lower()
+    for word, meaning in words:
+        if word in text:
+            return meaning
+    return None
+
+
 class _Filler:
     def __init__(self, df: pd.DataFrame, table: str, key: str):
         self.df, self.table, self.key, self.rows = df, table, key, []
@@ -107,6 +131,22 @@ class _Filler:
         self.rows.extend(
             (self.table, ids[i], column, _plain(values[i]), rule) for i in np.flatnonzero(mask)
         )
+
+    def normalise(self, column: str, allowed, words) -> None:
+        """Map values such as 小学 or 乡村 to the region's names (listed like filled cells)."""
+        if column not in self.df.columns:
+            return
+        values = self.df[column].to_numpy(object)
+        ids = self.df[self.key].to_numpy()
+        for i, value in enumerate(values):
+            if isinstance(value, str) and value not in allowed:
+                meaning = _word(value, words)
+                if meaning is not None:
+                    values[i] = meaning
+                    self.rows.append(
+                        (self.table, ids[i], column, meaning, f"mapped from {value!r}")
+                    )
+        self.df[column] = values
 
     def table_rows(self) -> pd.DataFrame:
         return pd.DataFrame(self.rows, columns=["table", "row_id", "column", "value", "rule"])
@@ -166,6 +206,8 @@ def fill_schools(
     f.fill("county", county, "the county given to the importer")
     f.fill("township", township or county, "the township given to the importer (or the county)")
     f.fill("area_type", area_type, "the area type given to the importer")
+    f.normalise("area_type", AREA_TYPES, AREA_WORDS)
+    f.normalise("level", LEVELS, LEVEL_WORDS)
     if f.missing("level").any():
         guesses = [guess_level(n, level) for n in df["name"]]
         mask = f.missing("level")
@@ -176,7 +218,17 @@ def fill_schools(
             f.fill("level", level, "the default level given to the importer")
 
     if any(c not in df.columns for c in PUPIL_COLUMNS):
-        if "pupils" in df.columns and not f.missing("pupils").any():
+        if "pupils" in df.columns and f.missing("pupils").any():
+            pos = int(np.flatnonzero(f.missing("pupils"))[0])
+            raise InputError(
+                "empty pupils; expected a whole number (or leave the column out to estimate "
+                "every school's pupils from its catchment)",
+                table="schools",
+                row_id=df["school_id"].iloc[pos],
+                row=pos,
+                column="pupils",
+            )
+        if "pupils" in df.columns:
             bands = split_pupils(_numbers(df, "pupils"), df["level"], age_shares)
             rule = "the pupils total split over the level's bands by age shares"
         elif enrolment is not None:
@@ -264,4 +316,5 @@ def fill_settlements(
     f.fill("county", county, "the county given to the importer")
     f.fill("township", township or county, "the township given to the importer (or the county)")
     f.fill("area_type", area_type, "the area type given to the importer")
+    f.normalise("area_type", AREA_TYPES, AREA_WORDS)
     return df, f.table_rows()
