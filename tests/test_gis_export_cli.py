@@ -183,3 +183,15 @@ def test_region_and_plan_layers(tmp_path):
 def test_a_region_from_csv_needs_a_crs_to_export():
     with pytest.raises(InputError, match="give crs="):
         to_geodataframes(make_region(schools=60, seed=1))
+
+
+def test_the_command_line_does_not_load_the_gis_stack():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from allocator.cli import build_parser; build_parser(); "
+        "print(sorted(m for m in ('geopandas', 'pyproj', 'shapely', 'pyrosm') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

