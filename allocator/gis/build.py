@@ -30,13 +30,13 @@ from allocator.gis.demand import (
     split_pupils,
 )
 from allocator.gis.fill import fill_schools, fill_settlements
-from allocator.gis.layers import as_layer, describe, points_of, read_layer
+from allocator.gis.layers import Layer, as_layer, describe, points_of, read_layer
 from allocator.gis.roads import (
     RoadNetwork,
+    network_from_frames,
     network_from_lines,
-    network_from_osm,
     network_from_osmnx,
-    osm_lonlat_bounds,
+    read_osm,
 )
 from allocator.region import PUPIL_COLUMNS, Region
 
@@ -122,9 +122,12 @@ def _roads(source, profile, speeds):
         lat = np.mean([d["y"] for _, d in source.nodes(data=True)])
         return (lambda crs: network_from_osmnx(source, crs, profile, speeds)), (lon, lat)
     if isinstance(source, str | os.PathLike) and _is_osm(source):
-        lo_lon, lo_lat, hi_lon, hi_lat = osm_lonlat_bounds(source, profile)
-        centre = ((lo_lon + hi_lon) / 2, (lo_lat + hi_lat) / 2)
-        return (lambda crs: network_from_osm(source, crs, profile, speeds)), centre
+        nodes, segs = read_osm(source, profile)
+        centre = (
+            (nodes["lon"].min() + nodes["lon"].max()) / 2,
+            (nodes["lat"].min() + nodes["lat"].max()) / 2,
+        )
+        return (lambda crs: network_from_frames(nodes, segs, crs, profile, speeds)), centre
     lines = read_layer(source, "roads")
     centre = lines.to_crs(4326).union_all().centroid
     label = describe(as_layer(source))
@@ -132,6 +135,13 @@ def _roads(source, profile, speeds):
         centre.x,
         centre.y,
     )
+
+
+def _default_name(roads) -> str:
+    source = roads.source if isinstance(roads, Layer) else roads
+    if isinstance(source, str | os.PathLike):
+        return Path(source).name.split(".")[0]
+    return "region"
 
 
 def _is_osm(path) -> bool:
@@ -435,12 +445,7 @@ def region_from_layers(
         age_shares=age_shares,
         enrolment=lambda df: enrolment_from_catchment(df, v_df, network.graph),
     )
-    region_name = name or (
-        Path(str(roads)).name.split(".")[0]
-        if not isinstance(roads, nx.Graph | gpd.GeoDataFrame)
-        else "region"
-    )
-    region = Region(s_df, v_df, network.graph, name=region_name)
+    region = Region(s_df, v_df, network.graph, name=name or _default_name(roads))
     tables = {
         "filled": pd.concat([s_filled, v_filled], ignore_index=True),
         "snapping": snapping,

@@ -43,6 +43,8 @@ __all__ = [
     "network_from_osm",
     "network_from_lines",
     "network_from_osmnx",
+    "network_from_frames",
+    "read_osm",
     "read_osm_xml",
     "read_osm_pbf",
 ]
@@ -425,36 +427,34 @@ def read_osm_pbf(path, profile: SpeedProfile) -> tuple[pd.DataFrame, pd.DataFram
     return table.drop_duplicates("id"), segs
 
 
+def read_osm(path, profile="walk") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Nodes (``id, lon, lat``) and segments (``u, v, highway, maxspeed``) of an .osm.pbf (read
+    with pyrosm for the profile's network) or .osm XML file."""
+    profile = profile_of(profile)
+    path = Path(path)
+    if not path.exists():
+        raise InputError("file not found; expected an OpenStreetMap extract", file=str(path))
+    if path.name.lower().endswith(".pbf"):
+        return read_osm_pbf(path, profile)
+    return read_osm_xml(path)
+
+
 def network_from_osm(path, crs, profile="walk", speeds: dict | None = None) -> RoadNetwork:
     """A :class:`RoadNetwork` from an .osm.pbf or .osm XML file, projected to ``crs``.
 
     Segment lengths are straight lines between consecutive OSM nodes in ``crs``.
     """
     profile = profile_of(profile, speeds)
-    path = Path(path)
-    if not path.exists():
-        raise InputError("file not found; expected an OpenStreetMap extract", file=str(path))
-    if path.name.lower().endswith(".pbf"):
-        nodes, segs = read_osm_pbf(path, profile)
-    else:
-        nodes, segs = read_osm_xml(path)
-    return _from_lonlat(nodes, segs, crs, profile)
+    nodes, segs = read_osm(path, profile)
+    return network_from_frames(nodes, segs, crs, profile)
 
 
-def osm_lonlat_bounds(path, profile="walk") -> tuple[float, float, float, float]:
-    """(lon_min, lat_min, lon_max, lat_max) of an OSM file's road nodes."""
-    path = Path(path)
-    profile = profile_of(profile)
-    nodes, _ = read_osm_pbf(path, profile) if path.name.endswith(".pbf") else read_osm_xml(path)
-    return (
-        float(nodes["lon"].min()),
-        float(nodes["lat"].min()),
-        float(nodes["lon"].max()),
-        float(nodes["lat"].max()),
-    )
-
-
-def _from_lonlat(nodes: pd.DataFrame, segs: pd.DataFrame, crs, profile) -> RoadNetwork:
+def network_from_frames(
+    nodes: pd.DataFrame, segs: pd.DataFrame, crs, profile="walk", speeds: dict | None = None
+) -> RoadNetwork:
+    """A :class:`RoadNetwork` from node (``id, lon, lat``, optional ``z``) and segment (``u, v``,
+    optional ``highway, maxspeed, length_m``) tables in WGS 84, projected to ``crs``."""
+    profile = profile_of(profile, speeds)
     from pyproj import Transformer
 
     index = pd.Index(nodes["id"].astype(str))
@@ -499,7 +499,7 @@ def network_from_osmnx(graph, crs, profile="drive", speeds: dict | None = None) 
         ],
         columns=["u", "v", "highway", "maxspeed", "length_m"],
     )
-    return _from_lonlat(nodes, segs, crs, profile_of(profile, speeds))
+    return network_from_frames(nodes, segs, crs, profile, speeds)
 
 
 def network_from_lines(
