@@ -4,6 +4,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 from pyproj import Geod
 from shapely.geometry import LineString, Point
@@ -288,3 +289,28 @@ def test_settlements_from_building_footprints_and_from_a_population_grid(tmp_pat
     cells = region_from_layers(schools, grid, roads).region.settlements
     assert cells["pupils_lower_primary"].tolist() == [38, 0]
     assert cells["snap_m"].tolist() == pytest.approx([np.hypot(50, 50), np.hypot(50, 50)], abs=0.1)
+
+
+def test_points_nearest_a_cut_off_road_are_reported(tmp_path):
+    path = _gpkg(tmp_path)
+    x0, y0 = 500100.0, 3300000.0
+    island = gpd.GeoDataFrame(
+        {"道路等级": ["footway"]},
+        geometry=[LineString([(x0 + 600, y0 + 300), (x0 + 600, y0 + 420)])],
+        crs=32650,
+    )
+    roads = pd.concat([gpd.read_file(path, layer="roads"), island], ignore_index=True)
+    villages = gpd.GeoDataFrame(
+        {"population": [100, 100]},
+        geometry=[Point(x0 + 10, y0 + 10), Point(x0 + 590, y0 + 410)],
+        crs=32650,
+    )
+    result = region_from_layers(
+        Layer(path, layer="schools", columns={"在校生数": "pupils"}), villages, roads
+    )
+    snap = result.tables["snapping"]
+    assert result.tables["roads"].iloc[0]["nodes_cut_off"] == 2
+    assert snap["cut_off"].tolist() == [False, False, True]
+    # the cut-off village snaps to the connected network: (300, 400) is 290.17 m away
+    assert snap["distance_m"].iloc[2] == pytest.approx(np.hypot(290, 10), abs=0.01)
+    assert "1 nearer to a road cut off" in result.summary()

@@ -63,7 +63,8 @@ class GisImport:
         The metric projection of the region's ``x``, ``y`` (km).
     tables : dict of str -> DataFrame
         ``filled`` (every cell filled with a default: table, row_id, column, value, rule),
-        ``snapping`` (table, id, node, distance_m, flagged, dropped) and ``roads`` (what road
+        ``snapping`` (table, id, node, distance_m, flagged, dropped, cut_off: the point is nearer
+        to a road outside the largest connected part than to its node) and ``roads`` (what road
         cleaning did, one row of counts).
     """
 
@@ -86,7 +87,8 @@ class GisImport:
             lines.append(
                 f"snapping: median {snap['distance_m'].median():.0f} m, largest "
                 f"{snap['distance_m'].max():.0f} m, {int(snap['flagged'].sum())} flagged, "
-                f"{int(snap['dropped'].sum())} dropped"
+                f"{int(snap['dropped'].sum())} dropped, {int(snap['cut_off'].sum())} nearer to a "
+                "road cut off from the network than to their node"
             )
         if len(filled):
             cols = filled.groupby(["table", "column"]).size()
@@ -211,6 +213,7 @@ def _snap(network: RoadNetwork, xy, ids, table, name, max_snap_m, far, lon, lat)
             row=pos,
         )
     nodes, dist = network.snap(xy)
+    cut = network.cut_off(xy, dist)
     far_mask = dist > max_snap_m
     if far_mask.any() and far == "error":
         pos = int(np.flatnonzero(far_mask)[0])
@@ -222,7 +225,7 @@ def _snap(network: RoadNetwork, xy, ids, table, name, max_snap_m, far, lon, lat)
             row_id=ids[pos],
             row=pos,
         )
-    return nodes, dist, far_mask
+    return nodes, dist, far_mask, cut
 
 
 def _ids(gdf, column, prefix):
@@ -385,7 +388,7 @@ def region_from_layers(
     s_df = _join_boundaries(s_df, s_xy, crs, boundaries, "schools")
     v_df = _join_boundaries(v_df, v_xy, crs, boundaries, "settlements")
 
-    s_nodes, s_dist, s_far = _snap(
+    s_nodes, s_dist, s_far, s_cut = _snap(
         network,
         s_xy,
         s_df["school_id"].to_numpy(),
@@ -396,7 +399,7 @@ def region_from_layers(
         s_lon,
         s_lat,
     )
-    v_nodes, v_dist, v_far = _snap(
+    v_nodes, v_dist, v_far, v_cut = _snap(
         network, v_xy, v_df["settlement_id"].to_numpy(), "settlements", v_name, max_snap_m, far,
         v_lon, v_lat,
     )  # fmt: skip
@@ -411,10 +414,11 @@ def region_from_layers(
     snapping = pd.concat(
         [
             pd.DataFrame({"table": "schools", "id": s_df["school_id"], "node": s_nodes,
-                          "distance_m": np.round(s_dist, 2), "flagged": s_far, "dropped": False}),
+                          "distance_m": np.round(s_dist, 2), "flagged": s_far, "dropped": False,
+                          "cut_off": s_cut}),
             pd.DataFrame({"table": "settlements", "id": v_df["settlement_id"], "node": v_nodes,
                           "distance_m": np.round(v_dist, 2), "flagged": v_far,
-                          "dropped": v_far & (far == "drop")}),
+                          "dropped": v_far & (far == "drop"), "cut_off": v_cut}),
         ],
         ignore_index=True,
     )  # fmt: skip

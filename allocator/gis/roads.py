@@ -179,6 +179,7 @@ class RoadNetwork:
     stats: dict
     node_ids: np.ndarray = field(repr=False)
     xy_m: np.ndarray = field(repr=False)
+    cut_off_xy_m: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)), repr=False)
     _tree: object = field(default=None, repr=False)
 
     def snap(self, xy_m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -196,6 +197,14 @@ class RoadNetwork:
             self._tree = cKDTree(self.xy_m)
         distance, index = self._tree.query(np.asarray(xy_m, dtype=float).reshape(-1, 2))
         return self.node_ids[index], distance
+
+    def cut_off(self, xy_m: np.ndarray, distance_m: np.ndarray) -> np.ndarray:
+        """True where a point is nearer to a road the cleaning cut off (a part not connected to
+        the largest one) than to its snapped node: its own road does not reach the network."""
+        if len(self.cut_off_xy_m) == 0:
+            return np.zeros(len(distance_m), dtype=bool)
+        other, _ = cKDTree(self.cut_off_xy_m).query(np.asarray(xy_m, dtype=float).reshape(-1, 2))
+        return other < distance_m
 
     @property
     def bounds(self) -> tuple[float, float, float, float]:
@@ -361,7 +370,8 @@ def build_network(
     stats["edges"] = graph.number_of_edges()
     graph.graph["crs"] = str(crs)
     graph.graph["profile"] = profile.name
-    return RoadNetwork(graph, crs, stats, node_ids[kept], xy_m[kept])
+    cut = used & (label != big)
+    return RoadNetwork(graph, crs, stats, node_ids[kept], xy_m[kept], xy_m[cut])
 
 
 # ----------------------------------------------------------------------------- sources
