@@ -12,7 +12,8 @@ from shapely.geometry import LineString, Point
 from allocator.errors import InputError
 from allocator.gis import Layer, region_from_layers
 from allocator.gis.crs import metric_crs
-from allocator.gis.roads import PROFILES, build_network, network_from_osm, profile_of
+from allocator.gis.osm import network_from_osm
+from allocator.gis.roads import PROFILES, build_network, profile_of
 
 SMALL_OSM = Path(__file__).parent / "data" / "gis" / "small.osm"
 GEOD = Geod(ellps="WGS84")

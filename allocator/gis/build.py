@@ -31,12 +31,12 @@ from allocator.gis.demand import (
 )
 from allocator.gis.fill import fill_schools, fill_settlements
 from allocator.gis.layers import Layer, as_layer, describe, points_of, read_layer
+from allocator.gis.osm import read_osm
 from allocator.gis.roads import (
     RoadNetwork,
     network_from_frames,
     network_from_lines,
     network_from_osmnx,
-    read_osm,
 )
 from allocator.region import PUPIL_COLUMNS, Region
 
