@@ -43,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     from allocator.runner import add_run_commands
 
     add_run_commands(sub)
+    from allocator.gis.command import add_import_gis_parser
+
+    add_import_gis_parser(sub)
     return parser
 
 

@@ -485,6 +485,10 @@ class RegionSpec:
 
     def load(self):
         """Load or build the region."""
+        if self.data is not None and self.data.suffix.lower() == ".toml":
+            from allocator.gis.config import region_from_config  # a GIS import config
+
+            return region_from_config(self.data, name=self.name).region
         if self.data is not None:
             from allocator.io import load_region
 

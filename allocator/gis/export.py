@@ -1,0 +1,238 @@
+"""Regions and plans as GeoDataFrames, and GeoPackage files that open in QGIS or ArcGIS.
+
+A region's ``x``, ``y`` are km in a metric CRS: the CRS a GIS import chose (kept on the road graph
+as ``roads.graph["crs"]`` and written as ``crs.txt`` beside the CSV files) or one you give.
+
+Layers of a region: ``schools`` and ``settlements`` (points, every column), ``roads`` (lines
+``u``-``v`` with ``minutes``). Layers of a plan, from its tables: a table with ``school_id`` and
+``receiving_school_id`` (merger ``closures``) or ``from_school_id`` and ``to_school_id`` (teacher
+``transfers``) gives lines between the two schools; ``settlement_id`` and ``school_id``
+(``assignments``) lines from settlement to school; a table with ``school_id`` points; a table with
+``district`` and ``school_id`` also gives ``<table>_multipoints`` (one multipoint per district) and
+``<table>_polygons`` (the union of the district's schools' Voronoi cells, clipped to the region's
+extent plus 1 km). Tables without place columns are left out.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from allocator.errors import InputError
+from allocator.region import Region
+
+__all__ = ["to_geodataframes", "region_geodataframes", "plan_geodataframes", "write_geopackage"]
+
+
+def _crs_of(region: Region, crs):
+    crs = crs or region.roads.graph.get("crs")
+    if crs is None:
+        raise InputError(
+            "the region does not record its CRS (a region loaded from CSV files); give crs= "
+            "(the import wrote it to crs.txt)",
+            table="nodes",
+        )
+    return crs
+
+
+def _place_m(df: pd.DataFrame, graph) -> np.ndarray:
+    """Metres: a row's own x, y where it has them, else its road node's (settlements need none)."""
+    node_xy = np.array([[graph.nodes[n]["x"], graph.nodes[n]["y"]] for n in df["node"]], float)
+    if {"x", "y"} <= set(df.columns):
+        own = df[["x", "y"]].apply(pd.to_numeric, errors="coerce").to_numpy(float)
+        node_xy = np.where(np.isfinite(own), own, node_xy.reshape(own.shape))
+    return node_xy.reshape(-1, 2) * 1000
+
+
+def _points(df: pd.DataFrame, graph, crs) -> gpd.GeoDataFrame:
+    xy = _place_m(df, graph)
+    geometry = gpd.points_from_xy(xy[:, 0], xy[:, 1])
+    return gpd.GeoDataFrame(df.reset_index(drop=True).copy(), geometry=geometry, crs=crs)
+
+
+def region_geodataframes(region: Region, crs=None) -> dict[str, gpd.GeoDataFrame]:
+    """``schools``, ``settlements`` (points) and ``roads`` (lines) of a region.
+
+    Examples
+    --------
+    >>> from allocator.synth import make_region
+    >>> layers = region_geodataframes(make_region(schools=60, seed=1), crs="EPSG:32648")
+    >>> sorted(layers), layers["roads"].geom_type.iloc[0]
+    (['roads', 'schools', 'settlements'], 'LineString')
+    """
+    crs = _crs_of(region, crs)
+    g = region.roads
+    xy = {n: (d["x"] * 1000, d["y"] * 1000) for n, d in g.nodes(data=True)}
+    edges = list(g.edges(data="minutes"))
+    lines = shapely.linestrings(
+        np.array([[xy[u], xy[v]] for u, v, _ in edges], dtype=float).reshape(-1, 2, 2)
+    )
+    roads = gpd.GeoDataFrame(
+        {
+            "u": [u for u, _, _ in edges],
+            "v": [v for _, v, _ in edges],
+            "minutes": [m for _, _, m in edges],
+        },
+        geometry=lines,
+        crs=crs,
+    )
+    return {
+        "schools": _points(region.schools, g, crs),
+        "settlements": _points(region.settlements, g, crs),
+        "roads": roads,
+    }
+
+
+def _xy(region: Region, ids: pd.Series, table: str) -> np.ndarray:
+    df = region.schools if table == "schools" else region.settlements
+    key = "school_id" if table == "schools" else "settlement_id"
+    pos = pd.Index(df[key]).get_indexer(ids.astype(str))
+    out = np.full((len(ids), 2), np.nan)
+    ok = pos >= 0
+    out[ok] = _place_m(df, region.roads)[pos[ok]]
+    return out
+
+
+def _lines(df, a, b, crs) -> gpd.GeoDataFrame:
+    keep = np.isfinite(a).all(axis=1) & np.isfinite(b).all(axis=1)
+    lines = shapely.linestrings(np.stack([a[keep], b[keep]], axis=1))
+    return gpd.GeoDataFrame(df[keep].reset_index(drop=True), geometry=lines, crs=crs)
+
+
+def _district_layers(df, region, crs):
+    pts = _xy(region, df["school_id"], "schools")
+    ok = np.isfinite(pts).all(axis=1)
+    df, pts = df[ok].reset_index(drop=True), pts[ok]
+    groups = df.groupby("district", sort=False).indices
+    multi = gpd.GeoDataFrame(
+        {"district": list(groups), "schools": [len(i) for i in groups.values()]},
+        geometry=[shapely.multipoints(pts[i]) for i in groups.values()],
+        crs=crs,
+    )
+    if "county" in df.columns:
+        multi.insert(1, "county", [df["county"].iloc[i[0]] for i in groups.values()])
+    every = np.vstack(
+        [_place_m(region.schools, region.roads), _place_m(region.settlements, region.roads)]
+    )
+    extent = shapely.buffer(shapely.envelope(shapely.multipoints(every)), 1000.0)
+    unique, first = np.unique(pts, axis=0, return_index=True)
+    cells = shapely.voronoi_polygons(shapely.multipoints(unique), extend_to=extent)
+    cell_of = {}
+    for cell in shapely.get_parts(cells):
+        inside = shapely.contains_xy(cell, unique[:, 0], unique[:, 1])
+        for k in np.flatnonzero(inside):
+            cell_of[tuple(unique[k])] = shapely.intersection(cell, extent)
+    polygons = [
+        shapely.union_all([cell_of[tuple(pts[k])] for k in i if tuple(pts[k]) in cell_of])
+        for i in groups.values()
+    ]
+    poly = gpd.GeoDataFrame(multi.drop(columns="geometry"), geometry=polygons, crs=crs)
+    return multi, poly
+
+
+def plan_geodataframes(plan, region: Region, crs=None) -> dict[str, gpd.GeoDataFrame]:
+    """Layers of a plan's tables (rules in the module docs), placed on ``region``.
+
+    Examples
+    --------
+    >>> from allocator.synth import make_region
+    >>> from allocator.planners.districts import plan_districts
+    >>> region = make_region(schools=60, seed=1)
+    >>> layers = plan_geodataframes(plan_districts(region), region, crs="EPSG:32648")
+    >>> layers["districts_polygons"].geom_type.isin(["Polygon", "MultiPolygon"]).all()
+    np.True_
+    """
+    crs = _crs_of(region, crs)
+    out = {}
+    for name, df in plan.tables.items():
+        if not isinstance(df, pd.DataFrame) or df.empty:
+            continue
+        cols = set(df.columns)
+        if {"school_id", "receiving_school_id"} <= cols:
+            a, b = (
+                _xy(region, df["school_id"], "schools"),
+                _xy(region, df["receiving_school_id"], "schools"),
+            )
+            out[name] = _lines(df, a, b, crs)
+        elif {"from_school_id", "to_school_id"} <= cols:
+            a, b = (
+                _xy(region, df["from_school_id"], "schools"),
+                _xy(region, df["to_school_id"], "schools"),
+            )
+            out[name] = _lines(df, a, b, crs)
+        elif {"settlement_id", "school_id"} <= cols:
+            a = _xy(region, df["settlement_id"], "settlements")
+            out[name] = _lines(df, a, _xy(region, df["school_id"], "schools"), crs)
+        elif "school_id" in cols:
+            pts = _xy(region, df["school_id"], "schools")
+            keep = np.isfinite(pts).all(axis=1)
+            out[name] = gpd.GeoDataFrame(
+                df[keep].reset_index(drop=True),
+                geometry=gpd.points_from_xy(pts[keep, 0], pts[keep, 1]),
+                crs=crs,
+            )
+            if "district" in cols:
+                multi, poly = _district_layers(df, region, crs)
+                out[f"{name}_multipoints"], out[f"{name}_polygons"] = multi, poly
+    return out
+
+
+def to_geodataframes(obj, region: Region | None = None, crs=None) -> dict[str, gpd.GeoDataFrame]:
+    """GeoDataFrames of a Region, or of a plan (give the region it was planned on).
+
+    Examples
+    --------
+    >>> from allocator.synth import make_region
+    >>> sorted(to_geodataframes(make_region(schools=60, seed=1), crs=32648))
+    ['roads', 'schools', 'settlements']
+    """
+    if isinstance(obj, Region):
+        return region_geodataframes(obj, crs)
+    if region is None:
+        raise TypeError("a plan is drawn on a region: to_geodataframes(plan, region)")
+    return plan_geodataframes(obj, region, crs)
+
+
+def _gpkg_safe(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    gdf = gdf.copy()
+    for col in gdf.columns:
+        if col == gdf.geometry.name:
+            continue
+        if gdf[col].dtype == object:
+            gdf[col] = gdf[col].map(
+                lambda v: v if v is None or isinstance(v, str | int | float) else str(v)
+            )
+    return gdf
+
+
+def write_geopackage(layers: dict[str, gpd.GeoDataFrame], path: str | os.PathLike) -> Path:
+    """Write GeoDataFrames as the layers of one GeoPackage (replaced whole, never half-written).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from allocator.synth import make_region
+    >>> path = os.path.join(tempfile.mkdtemp(), "region.gpkg")
+    >>> _ = write_geopackage(to_geodataframes(make_region(schools=60, seed=1), crs=32648), path)
+    >>> import pyogrio; sorted(name for name, _ in pyogrio.list_layers(path))
+    ['roads', 'schools', 'settlements']
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".gpkg", dir=path.parent)
+    os.close(fd)
+    os.remove(tmp)
+    try:
+        for name, gdf in layers.items():
+            _gpkg_safe(gdf).to_file(tmp, layer=name, driver="GPKG")
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
