@@ -76,7 +76,7 @@ COMMANDS = {
 }
 #: Keyword stored in the document properties of a workbook allocator writes.
 XLSX_KEYWORD = "allocator-output"
-_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n")  # OWASP, plus LF: XLSX turns CR into LF
 _SHEET_BAD = "[]:*?/\\"
 _WINDOWS_RESERVED = {"con", "prn", "aux", "nul"} | {
     f"{d}{i}" for d in ("com", "lpt") for i in range(10)
@@ -88,8 +88,8 @@ _PAUSE_ENV = "ALLOCATOR_PAUSE_FOR_TEST"
 def neutralise_text(value):
     """Prefix ``'`` to a text a spreadsheet would evaluate; other values are returned unchanged.
 
-    A text starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a leading
-    ``'``; so does a text that already starts with ``'`` followed by one of those or by ``'``, so
+    A text starting with ``=``, ``+``, ``-``, ``@``, a tab, a carriage return or a line feed gets a
+    leading ``'``; so does a text that already starts with ``'`` followed by one of those or by ``'``, so
     that :func:`restore_text` gives back exactly the original.
 
     Examples
@@ -421,18 +421,30 @@ def check_target(
     """
     path = Path(os.path.abspath(target))
     real = _resolved(path)
-    for p, label in _protected(protect):
-        rp = _resolved(Path(os.path.abspath(p)))
-        if real == rp or real in rp.parents:
-            what = f"is {label}" if real == rp else f"contains {label} ({p})"
-            raise InputError(
-                f"this {what}; allocator never writes its output over it, whatever the flags: "
-                "choose another output folder",
-                file=str(target),
-            )
+    protected = [(p, lab, _resolved(Path(os.path.abspath(p)))) for p, lab in _protected(protect)]
+    same = [f"is {lab}" for _, lab, rp in protected if real == rp]
+    above = [f"contains {lab} ({p})" for p, lab, rp in protected if real in rp.parents]
+    if same or above:
+        raise InputError(
+            f"this {(same or above)[0]}; allocator never writes its output over it, whatever "
+            "the flags: choose another output folder",
+            file=str(target),
+        )
     if os.path.islink(path):
         raise InputError(
             "a symbolic link is there; allocator never replaces it: choose another output folder",
+            file=str(target),
+        )
+    parent = path.parent
+    while not os.path.lexists(parent) and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise InputError(
+            f"{parent} is a file, not a folder; choose another output folder", file=str(target)
+        )
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(
+            f"cannot write in {parent}: permission denied; choose another output folder",
             file=str(target),
         )
     if not os.path.lexists(path):
@@ -553,10 +565,16 @@ class _Guard:
 
 
 def _pause(point: str) -> None:
-    """Wait here when the environment asks for it (lets tests send a signal at a known point)."""
-    if os.environ.get(_PAUSE_ENV) == point:
+    """Wait here when the environment asks for it (lets tests send a signal at a known point).
+
+    ``ALLOCATOR_PAUSE_FOR_TEST=<point>[:<seconds>]`` (default 60 seconds); the points are
+    ``before-move`` (files written, target untouched) and ``during-move`` (the old output moved
+    aside, the new one not yet in place).
+    """
+    wanted, _, seconds = os.environ.get(_PAUSE_ENV, "").partition(":")
+    if wanted == point:
         print(f"paused at {point}", file=sys.stderr, flush=True)
-        time.sleep(60)
+        time.sleep(float(seconds or 60))
 
 
 def _oserror(exc: OSError, target, doing: str) -> InputError:
@@ -836,6 +854,8 @@ __all__.append("mark_workbook")
 def write_csv(df: pd.DataFrame, path: str | os.PathLike, *, bom: bool = False) -> None:
     """Write a table as CSV (UTF-8, with a byte-order mark if ``bom``), text cells neutralised.
 
+    Lines end with ``\\n``, or ``\\r\\n`` when a text holds a carriage return (so that it is quoted).
+
     Examples
     --------
     >>> import pandas as pd, tempfile, os
@@ -844,7 +864,21 @@ def write_csv(df: pd.DataFrame, path: str | os.PathLike, *, bom: bool = False) -
     >>> open(path, encoding="utf-8").read()
     "name\\n'=1+1\\n"
     """
-    neutralise_frame(df).to_csv(path, index=False, encoding="utf-8-sig" if bom else "utf-8")
+    df = neutralise_frame(df)
+    # A text holding a carriage return is quoted only if CR is part of the line terminator
+    # (Python's csv module); unquoted, a reader would split the row there.
+    has_cr = any(
+        df[c].map(lambda v: isinstance(v, str) and "\r" in v).any()
+        for c in df.columns[
+            [pd.api.types.is_object_dtype(t) or pd.api.types.is_string_dtype(t) for t in df.dtypes]
+        ]
+    ) or any("\r" in str(c) for c in df.columns)
+    df.to_csv(
+        path,
+        index=False,
+        encoding="utf-8-sig" if bom else "utf-8",
+        lineterminator="\r\n" if has_cr else "\n",
+    )
 
 
 def write_xlsx(
