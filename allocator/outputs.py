@@ -414,10 +414,11 @@ def check_target(
     >>> import os, tempfile
     >>> folder = tempfile.mkdtemp()
     >>> _ = open(os.path.join(folder, "notes.txt"), "w").write("mine")
-    >>> check_target(folder, "run")
-    Traceback (most recent call last):
-    ...
-    allocator.errors.InputError: ...: a folder allocator did not write is there (1 entry: notes.txt); it is never replaced: choose another output folder, or move it away first
+    >>> try:
+    ...     check_target(folder, "run")
+    ... except InputError as exc:
+    ...     print(exc.message)
+    a folder allocator did not write is there (1 entry: notes.txt); it is never replaced: choose another output folder, or move it away first
     """
     path = Path(os.path.abspath(target))
     real = _resolved(path)

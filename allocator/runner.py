@@ -1004,13 +1004,18 @@ def _variant_worker(path, variant, overrides, registered, progress):
     for name, (plan, policy) in registered.items():
         register_planner(name, plan, policy)
     emit = _progress_printer(progress)
-    result = run_scenario(
-        path,
-        progress=(lambda m: emit(f"[{variant}] {m}")) if progress else None,
-        variant=variant,
-        overrides=overrides,
-        write=False,
-    )
+    try:
+        result = run_scenario(
+            path,
+            progress=(lambda m: emit(f"[{variant}] {m}")) if progress else None,
+            variant=variant,
+            overrides=overrides,
+            write=False,
+        )
+    except (Infeasible, SolverError) as exc:
+        exc.__dict__.pop("partial", None)  # regions and plans: too heavy to send back
+        raise
+
     for r in result.regions:  # caches are rebuilt on demand; keep the pickle small
         r._travel_cache = {}
     return result
