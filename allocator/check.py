@@ -134,7 +134,8 @@ class ComplianceReport:
         InputError
             When the folder may not be replaced, or on a permission or rename failure.
         """
-        from allocator.outputs import inside, output_folder, write_csv
+        from allocator.outputs import output_folder
+        from allocator.sheets import inside, write_csv
 
         target = Path(folder)
         names = []

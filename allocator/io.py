@@ -19,15 +19,9 @@ import numpy as np
 import pandas as pd
 
 from allocator.errors import InputError
-from allocator.outputs import (
-    inside,
-    output_file,
-    output_folder,
-    restore_frame,
-    write_csv,
-    write_xlsx,
-)
+from allocator.outputs import output_file, output_folder
 from allocator.region import Region
+from allocator.sheets import inside, restore_frame, write_csv, write_xlsx
 
 __all__ = ["load_region", "save_region", "write_region_csv"]
 
@@ -195,7 +189,7 @@ def load_region(path: str | os.PathLike, name: str | None = None) -> Region:
     """
     path = Path(path)
     tables, files = _read_tables(path)
-    tables = {t: restore_frame(df) for t, df in tables.items()}  # undo a leading ' (outputs.py)
+    tables = {t: restore_frame(df) for t, df in tables.items()}  # undo a leading ' (sheets.py)
     try:
         graph = _graph(tables["nodes"], tables["roads"], files)
         graph = _clean_graph(graph)
@@ -254,7 +248,7 @@ def write_region_csv(region: Region, folder: str | os.PathLike) -> None:
 
     Used inside a folder that is itself written whole (:func:`save_region`, a run's
     ``region_after``). Text cells a spreadsheet would evaluate are written with a leading ``'``
-    (:func:`allocator.outputs.neutralise_text`); :func:`load_region` reads them back exactly.
+    (:func:`allocator.sheets.neutralise_text`); :func:`load_region` reads them back exactly.
     """
     for table, df in _tables_of(region).items():
         write_csv(df, inside(folder, f"{table}.csv"))

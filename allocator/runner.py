@@ -371,7 +371,7 @@ class ScenarioResult:
         ``"<step>.<table>"`` -> ``"<step slug>.<table slug>.csv"``; ``outcomes`` ->
         ``outcomes.csv``; names that would collide get ``-2``, ``-3``, ...
         """
-        from allocator.outputs import slug
+        from allocator.sheets import slug
 
         stems = {}
         for st in self.steps:
@@ -428,8 +428,8 @@ _KEY_FIGURES = (
 
 
 def _step_slug(step) -> str:
-    """The file-name form of a step's name (:func:`allocator.outputs.slug`)."""
-    from allocator.outputs import slug
+    """The file-name form of a step's name (:func:`allocator.sheets.slug`)."""
+    from allocator.sheets import slug
 
     return slug(step.name, "step")
 
@@ -835,8 +835,9 @@ def write_run(result: ScenarioResult, folder: str | os.PathLike, *, force: bool 
     ['.allocator-output.json', 'area_types.csv', 'budget.allocations.csv']
     """
     from allocator.io import write_region_csv
-    from allocator.outputs import inside, output_folder, write_csv, write_xlsx
+    from allocator.outputs import output_folder
     from allocator.report import render_run
+    from allocator.sheets import inside, write_csv, write_xlsx
 
     formats = result.scenario.output.formats
     folder = Path(folder)
@@ -1173,7 +1174,7 @@ def write_comparison(
     """Write ``report.html``, ``comparison.csv`` and ``result.json`` of a comparison atomically.
 
     Each variant's tables go to a sub-folder named after the variant, made safe for a file name
-    (:func:`allocator.outputs.unique_slugs`). The same rules as :func:`write_run` decide whether
+    (:func:`allocator.sheets.unique_slugs`). The same rules as :func:`write_run` decide whether
     an existing ``folder`` may be replaced (``InputError`` otherwise).
 
     Examples
@@ -1186,8 +1187,9 @@ def write_comparison(
     >>> sorted(p.name for p in folder.iterdir())
     ['.allocator-output.json', 'comparison.csv', 'minimax', 'report.html', 'result.json']
     """
-    from allocator.outputs import inside, output_folder, unique_slugs, write_csv
+    from allocator.outputs import output_folder
     from allocator.report import render_comparison
+    from allocator.sheets import inside, unique_slugs, write_csv
 
     folder = Path(folder)
     formats = comparison.scenario.output.formats

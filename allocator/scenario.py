@@ -521,8 +521,8 @@ class Step:
 
     @property
     def slug(self) -> str:
-        """The name as used in file names (:func:`allocator.outputs.slug`); ``name`` is for display."""
-        from allocator.outputs import slug
+        """The name as used in file names (:func:`allocator.sheets.slug`); ``name`` is for display."""
+        from allocator.sheets import slug
 
         return slug(self.name, "step")
 
@@ -903,9 +903,9 @@ MAX_NAME_CHARS = 100
 
 def _check_name(name: str, kind: str, where: _Where, key: tuple, earlier: Mapping) -> None:
     """A step or variant name: printable text of at most :data:`MAX_NAME_CHARS` characters whose
-    file-name form (:func:`allocator.outputs.slug`) differs from those of the ``earlier`` names
+    file-name form (:func:`allocator.sheets.slug`) differs from those of the ``earlier`` names
     (name -> key path). The name itself is kept for display; files use the slug."""
-    from allocator.outputs import slug
+    from allocator.sheets import slug
 
     if not name.strip():
         raise where.error(key, f"empty {kind} name; expected some text")

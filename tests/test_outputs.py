@@ -27,21 +27,19 @@ from allocator.check import check
 from allocator.cli import main
 from allocator.errors import Infeasible, InputError
 from allocator.io import load_region, save_region
-from allocator.outputs import (
-    MARKER,
-    check_target,
+from allocator.outputs import MARKER, check_target, output_folder
+from allocator.runner import compare_scenario, run_scenario, write_comparison, write_run
+from allocator.scenario import register_planner, unregister_planner
+from allocator.sheets import (
     inside,
     neutralise_frame,
     neutralise_text,
-    output_folder,
     restore_frame,
     restore_text,
     sheet_names,
     slug,
     unique_slugs,
 )
-from allocator.runner import compare_scenario, run_scenario, write_comparison, write_run
-from allocator.scenario import register_planner, unregister_planner
 from allocator.synth import make_region
 
 ROOT = Path(__file__).resolve().parents[1]
