@@ -306,7 +306,8 @@ class _Guard:
 
     Outside the final swap, a signal raises (``KeyboardInterrupt`` for SIGINT, ``SystemExit(143)``
     for SIGTERM) so that the ``with`` block removes its temporary folder. During the swap the
-    signal waits until the swap is done. The previous handlers are restored on exit.
+    signal waits until the swap is done. A signal the process ignores stays ignored; the previous
+    handlers are restored on exit.
     """
 
     def __init__(self):
@@ -330,6 +331,8 @@ class _Guard:
         if threading.current_thread() is not threading.main_thread():
             return
         for sig in (signal.SIGINT, signal.SIGTERM):
+            if signal.getsignal(sig) == signal.SIG_IGN:
+                continue
             try:
                 self.saved[sig] = signal.signal(sig, self.handler)
             except (ValueError, OSError):  # pragma: no cover - not the main interpreter
@@ -405,9 +408,10 @@ class output_folder:
 
     The target is checked with :func:`check_target` first (same parameters). Inside the ``with``
     block, write the files into the folder it yields (use :func:`allocator.sheets.inside` for
-    names made from data). On success the marker :data:`MARKER` is added and the folder replaces ``target`` whole;
-    on any exception, SIGINT or SIGTERM, the temporary folder (and any parent folder it created)
-    is removed and ``target`` is untouched. ``OSError`` becomes a one-line ``InputError``.
+    names made from data). On success the marker :data:`MARKER` is added and the folder replaces
+    ``target`` whole; on any exception, SIGINT or SIGTERM, the temporary folder (and any parent
+    folder it created) is removed and ``target`` is untouched. ``OSError`` becomes a one-line
+    ``InputError``.
     Write tables with :func:`allocator.sheets.write_csv` / :func:`~allocator.sheets.write_xlsx`.
 
     Parameters
@@ -534,6 +538,7 @@ class output_folder:
                         old = None
                     raise
                 self.tmp = None
+                self.created = []  # they hold the output now
                 if old is not None:
                     shutil.rmtree(old, ignore_errors=True)
             except OSError as exc:

@@ -420,6 +420,28 @@ def test_an_exception_while_writing_leaves_nothing(tmp_path):
 
 
 # --------------------------------------------------------------------------- signals
+def test_signal_handlers_are_restored_and_an_ignored_signal_stays_ignored(tmp_path):
+    def mine(signum, frame):  # pragma: no cover - never called
+        pass
+
+    saved = signal.signal(signal.SIGTERM, mine)
+    saved_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with output_folder(tmp_path / "out", "check") as tmp:
+            assert signal.getsignal(signal.SIGTERM) not in (mine, signal.SIG_DFL)
+            assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+            (tmp / "a.txt").write_text("a")
+        assert signal.getsignal(signal.SIGTERM) is mine
+        assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+        with pytest.raises(RuntimeError), output_folder(tmp_path / "out2", "check"):
+            raise RuntimeError
+        assert signal.getsignal(signal.SIGTERM) is mine
+    finally:
+        signal.signal(signal.SIGTERM, saved)
+        signal.signal(signal.SIGINT, saved_int)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
 def _spawn(argv, cwd, pause):
     env = dict(os.environ, PYTHONPATH=str(ROOT), ALLOCATOR_PAUSE_FOR_TEST=pause)
     proc = subprocess.Popen(
