@@ -881,7 +881,7 @@ def _steps(raw: Mapping, where: _Where) -> tuple[Step, ...]:
             "step",
             where,
             (*path, "name") if "name" in step else (*path, "planner"),
-            {n: (*path[:-1], j) for n, j in seen.items()},
+            list(seen),
         )
         if step_name in seen:
             raise where.error(
@@ -901,10 +901,10 @@ def _steps(raw: Mapping, where: _Where) -> tuple[Step, ...]:
 MAX_NAME_CHARS = 100
 
 
-def _check_name(name: str, kind: str, where: _Where, key: tuple, earlier: Mapping) -> None:
+def _check_name(name: str, kind: str, where: _Where, key: tuple, earlier: list[str]) -> None:
     """A step or variant name: printable text of at most :data:`MAX_NAME_CHARS` characters whose
-    file-name form (:func:`allocator.sheets.slug`) differs from those of the ``earlier`` names
-    (name -> key path). The name itself is kept for display; files use the slug."""
+    file-name form (:func:`allocator.sheets.slug`) differs from those of the ``earlier`` names.
+    The name itself is kept for display; files use the slug."""
     from allocator.sheets import slug
 
     if not name.strip():
@@ -1046,7 +1046,7 @@ def parse_scenario(
         if "name" not in v:
             raise vwhere.error((), "missing key 'name'; expected name = <text> for each variant")
         _check_type(v["name"], str, vwhere, ("name",))
-        _check_name(v["name"], "variant", vwhere, ("name",), dict.fromkeys(seen))
+        _check_name(v["name"], "variant", vwhere, ("name",), list(seen))
         _check_overrides(v, raw, scenario.steps, vwhere, list(_VARIANT_KEYS))
         if v["name"] in seen:
             raise vwhere.error(("name",), f"variant name {v['name']!r} is used twice")
