@@ -105,24 +105,50 @@ class ComplianceReport:
         """
         return _summary(self, top)
 
-    def to_csv(self, folder: str | os.PathLike) -> list[Path]:
+    def to_csv(
+        self,
+        folder: str | os.PathLike,
+        *,
+        force: bool = False,
+        source: str | os.PathLike | None = None,
+    ) -> list[Path]:
         """Write every table as ``<name>.csv`` (UTF-8) and the summary as ``summary.txt``.
 
-        The files are written into a temporary folder beside ``folder`` that then replaces it
-        whole, so a failure never leaves a half-written report.
+        The files are written into a temporary folder beside ``folder`` that then takes its place
+        whole, with allocator's marker file (:data:`allocator.outputs.MARKER`) inside, so a
+        failure never leaves a half-written report. An existing ``folder`` is replaced only if it
+        is an earlier report of this kind that nobody changed since, or, with ``force=True``, any
+        folder allocator wrote; a folder allocator did not write is never replaced, nor the
+        current folder, the region data (``source``) or a folder that contains them. Text cells a
+        spreadsheet would evaluate are written with a leading ``'``.
+
+        Parameters
+        ----------
+        folder : str or path-like
+        force : bool
+            Replace an output allocator wrote even if it was changed or made by another command.
+        source : str or path-like, optional
+            The region data the report was made from: protected, and recorded in the marker.
 
         Returns
         -------
         list of Path
             The files written.
+
+        Raises
+        ------
+        InputError
+            When the folder may not be replaced, or on a permission or rename failure.
         """
-        from allocator.io import atomic_folder
+        from allocator.outputs import output_folder
+        from allocator.sheets import inside, write_csv
 
         target = Path(folder)
         names = []
-        with atomic_folder(target) as tmp:
+        protect = [(source, "the region data")] if source is not None else []
+        with output_folder(target, "check", source=source, force=force, protect=protect) as tmp:
             for name, table in self.tables.items():
-                table.to_csv(tmp / f"{name}.csv", index=False, encoding="utf-8")
+                write_csv(table, inside(tmp, f"{name}.csv"))
                 names.append(f"{name}.csv")
             (tmp / "summary.txt").write_text(self.summary() + "\n", encoding="utf-8")
             names.append("summary.txt")
@@ -635,7 +661,7 @@ def _shortfalls(assessed: pd.DataFrame, std: Standard) -> list[tuple]:
 
 # --------------------------------------------------------------------------- CLI
 def add_check_parser(subparsers) -> None:
-    """Register ``allocator check REGION [--standard moe2017] [--out DIR]`` on argparse subparsers."""
+    """Register ``allocator check REGION [--standard moe2017] [--out DIR] [--force]`` on argparse subparsers."""
     p = subparsers.add_parser(
         "check",
         help="check a region against a standard: print the summary, write the tables",
@@ -647,21 +673,39 @@ def add_check_parser(subparsers) -> None:
         default="moe2017",
         help="standard name (moe2017, moe2012) or TOML file (default moe2017)",
     )
-    p.add_argument("--out", default=None, help="folder to write the report tables to (CSV)")
+    p.add_argument(
+        "--out",
+        default=None,
+        help="folder to write the report tables to (CSV); an earlier, unchanged report of "
+        "`allocator check` there is replaced",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="also replace an --out folder that another allocator command wrote or that was "
+        "changed since (never a folder allocator did not write)",
+    )
     p.set_defaults(func=check_command)
 
 
 def check_command(args) -> int:
-    """Run ``allocator check`` for parsed arguments (``region``, ``standard``, ``out``).
+    """Run ``allocator check`` for parsed arguments (``region``, ``standard``, ``out``, ``force``).
 
     Prints the summary; writes the tables when ``out`` is set. Returns the exit status 0.
+    The output folder is checked before the region is read, so a refused ``--out`` costs nothing.
     """
     from allocator.io import load_region
+    from allocator.outputs import check_target
 
+    out = getattr(args, "out", None)
+    force = bool(getattr(args, "force", False))
+    protect = [(args.region, "the region data")]
+    if out:
+        check_target(out, "check", source=args.region, force=force, protect=protect)
     region = load_region(args.region)
     report = check(region, args.standard)
     print(report.summary())
-    if getattr(args, "out", None):
-        written = report.to_csv(args.out)
-        print(f"\nwrote {len(written)} files to {args.out}")
+    if out:
+        written = report.to_csv(out, force=force, source=args.region)
+        print(f"\nwrote {len(written)} files to {out}")
     return 0

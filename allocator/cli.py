@@ -1,6 +1,8 @@
 """The ``allocator`` command: ``synth``, ``check``, ``run`` and ``compare``.
 
-Bad input ends with one readable line on stderr and exit status 2 (no traceback).
+Bad input ends with one readable line on stderr and exit status 2 (no traceback); so does an output
+folder that may not be replaced (see :mod:`allocator.outputs`: a folder allocator did not write is
+never replaced, one it wrote only when unchanged or with ``--force``).
 """
 
 from __future__ import annotations
@@ -15,10 +17,12 @@ __all__ = ["main"]
 
 def _synth(args) -> int:
     from allocator.io import save_region
+    from allocator.outputs import check_target
     from allocator.synth import make_region
 
+    check_target(args.out_dir, "region", force=args.force)  # before the work, not after
     region = make_region(schools=args.schools, counties=args.counties, seed=args.seed)
-    save_region(region, args.out_dir)
+    save_region(region, args.out_dir, force=args.force)
     print(f"wrote {region!r} to {args.out_dir}")
     return 0
 
@@ -30,12 +34,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("synth", help="write a synthetic region (a folder of CSV files)")
-    p.add_argument("out_dir", help="folder to write (replaced if it exists)")
+    p.add_argument(
+        "out_dir",
+        help="folder to write; an earlier, unchanged region written by allocator there is replaced",
+    )
     p.add_argument("--schools", type=int, default=300, help="number of schools (default 300)")
     p.add_argument(
         "--counties", type=int, default=None, help="number of counties (default: 1 per 150 schools)"
     )
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="also replace a folder allocator wrote that was changed since, or that another "
+        "command wrote (never a folder allocator did not write)",
+    )
     p.set_defaults(func=_synth)
     from allocator.check import add_check_parser
 

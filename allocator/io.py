@@ -6,14 +6,12 @@ Format (folder): ``schools.csv``, ``settlements.csv``, ``roads.csv`` (columns ``
 (for a workbook: numbers with at most 15 significant digits, which is what Excel stores).
 
 Errors name the file and the line (line 1 is the header) as well as the table, row, column and value.
-Outputs are written to a temporary place beside the target and moved into place whole.
+Outputs are written beside the target and moved into place whole (:mod:`allocator.outputs`).
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import networkx as nx
@@ -21,11 +19,13 @@ import numpy as np
 import pandas as pd
 
 from allocator.errors import InputError
+from allocator.outputs import output_file, output_folder
 from allocator.plausibility import WARNING_COLUMNS
 from allocator.region import Region
+from allocator.sheets import inside, restore_frame, write_csv, write_xlsx
 from allocator.text import plain
 
-__all__ = ["load_region", "save_region", "atomic_folder"]
+__all__ = ["load_region", "save_region", "write_region_csv"]
 
 TABLES = ("schools", "settlements", "roads", "nodes")
 _TEXT_COLUMNS = {
@@ -287,6 +287,7 @@ def load_region(
         raise InputError(f"duplicate_road_factor={factor!r}; expected a number >= 1", value=factor)
     path = Path(path)
     tables, files = _read_tables(path)
+    tables = {t: restore_frame(df) for t, df in tables.items()}  # undo a leading ' (sheets.py)
     try:
         found: list[dict] = []
         graph = _graph(tables["nodes"], tables["roads"], files, float(factor), found)
@@ -348,11 +349,31 @@ def _tables_of(region: Region) -> dict[str, pd.DataFrame]:
     }
 
 
-def save_region(region: Region, path: str | os.PathLike) -> None:
+def write_region_csv(region: Region, folder: str | os.PathLike) -> None:
+    """Write the four CSV files of a region into an existing folder (no marker, not atomic).
+
+    Used inside a folder that is itself written whole (:func:`save_region`, a run's
+    ``region_after``). Text cells a spreadsheet would evaluate are written with a leading ``'``
+    (:func:`allocator.sheets.neutralise_text`); :func:`load_region` reads them back exactly.
+    """
+    for table, df in _tables_of(region).items():
+        write_csv(df, inside(folder, f"{table}.csv"))
+
+
+def save_region(region: Region, path: str | os.PathLike, *, force: bool = False) -> None:
     """Write a region as a folder of CSV files, or as an ``.xlsx`` workbook if the path ends so.
 
-    The output is written to a temporary place and moved into place whole; an existing folder or
-    file at ``path`` is replaced.
+    The output is written beside ``path`` and moved into place whole, with the marker file
+    :data:`allocator.outputs.MARKER` in the folder. An existing target is replaced only if
+    allocator wrote it (:func:`allocator.outputs.check_target`): a region folder it wrote and
+    nobody changed since is replaced; one changed since (or a workbook) only with ``force=True``;
+    anything else never. Text cells that a spreadsheet would evaluate (``=``, ``+``, ``-``, ``@``
+    ...) are written with a leading ``'`` and read back exactly by :func:`load_region`.
+
+    Raises
+    ------
+    InputError
+        When the target may not be replaced, or on a permission or rename failure.
 
     Examples
     --------
@@ -361,61 +382,11 @@ def save_region(region: Region, path: str | os.PathLike) -> None:
     >>> folder = os.path.join(tempfile.mkdtemp(), "region")
     >>> save_region(make_region(schools=60, seed=1), folder)
     >>> sorted(os.listdir(folder))
-    ['nodes.csv', 'roads.csv', 'schools.csv', 'settlements.csv']
+    ['.allocator-output.json', 'nodes.csv', 'roads.csv', 'schools.csv', 'settlements.csv']
     """
-    path = Path(path)
-    tables = _tables_of(region)
-    if path.suffix.lower() == ".xlsx":
-        fd, tmp = tempfile.mkstemp(
-            suffix=".xlsx", dir=path.parent if path.parent.exists() else None
-        )
-        os.close(fd)
-        try:
-            with pd.ExcelWriter(tmp, engine="openpyxl") as writer:
-                for table, df in tables.items():
-                    df.to_excel(writer, sheet_name=table, index=False)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
+    if Path(path).suffix.lower() == ".xlsx":
+        with output_file(path, "region", force=force) as tmp:
+            write_xlsx(_tables_of(region), tmp, "region")
         return
-    with atomic_folder(path) as tmp:
-        for table, df in tables.items():
-            df.to_csv(tmp / f"{table}.csv", index=False, encoding="utf-8")
-
-
-class atomic_folder:
-    """Context manager: write into a temporary folder, then move it into place whole.
-
-    On an exception nothing is left behind and an existing folder at the target is untouched.
-
-    Examples
-    --------
-    >>> import tempfile, os
-    >>> target = os.path.join(tempfile.mkdtemp(), "out")
-    >>> with atomic_folder(target) as tmp:
-    ...     _ = (tmp / "a.txt").write_text("hello")
-    >>> os.listdir(target)
-    ['a.txt']
-    """
-
-    def __init__(self, target: str | os.PathLike):
-        self.target = Path(target)
-
-    def __enter__(self) -> Path:
-        self.target.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.", dir=self.target.parent))
-        return self.tmp
-
-    def __exit__(self, exc_type, exc, tb):
-        if exc_type is not None:
-            shutil.rmtree(self.tmp, ignore_errors=True)
-            return False
-        old = None
-        if self.target.exists():
-            old = self.target.with_name(f".{self.target.name}.old-{os.getpid()}")
-            os.replace(self.target, old)
-        os.replace(self.tmp, self.target)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink()
-        return False
+    with output_folder(path, "region", force=force) as tmp:
+        write_region_csv(region, tmp)

@@ -666,6 +666,9 @@ def render_run(result) -> str:
     figures = [m.figures for m in result.measures]
     region = result.regions[0]
     out = [f"<h1>{_e(s.name)}</h1>"]
+    failure = getattr(result, "failure", None)
+    if failure is not None:
+        out.append(_incomplete_banner(result, failure))
     if s.description:
         out.append(f"<p>{_e(s.description)}</p>")
     out.append(
@@ -718,11 +721,13 @@ def render_run(result) -> str:
             + _before_after_table([stages[k - 1], stages[k]], [figures[k - 1], figures[k]])
         )
         out.append(_cv_step_table(result.measures[k - 1], result.measures[k]))
+        files = getattr(result, "files", {})
         for name, df in (getattr(st.plan, "tables", {}) or {}).items():
             if isinstance(df, pd.DataFrame):
+                file = files.get(f"{st.name}.{name}", f"{st.name}.{name}.csv")
                 out.append(
                     f"<details><summary>Table <b>{_e(name)}</b> ({len(df):,} rows, "
-                    f"file {_e(st.name)}.{_e(name)}.csv)</summary>{_table(df, 15)}</details>"
+                    f"file {_e(file)})</summary>{_table(df, 15)}</details>"
                 )
     # charts
     out.append("<h2 id='charts'>Charts</h2>")
@@ -781,6 +786,24 @@ def render_run(result) -> str:
         "Excel); result.json holds the figures above in machine-readable form.</p>"
     )
     return _page(s.name, "\n".join(out))
+
+
+def _incomplete_banner(result, failure: dict) -> str:
+    """The notice at the top of the report of a run whose step ``failure['index']`` failed."""
+    done = len(result.steps)
+    finished = (
+        f"The {done} step{'s' if done != 1 else ''} before it finished and {'are' if done != 1 else 'is'} "
+        "reported below; the figures 'after' are those after the last finished step."
+        if done
+        else "No step finished; the figures below describe the region before any plan."
+    )
+    return (
+        "<div class='incomplete' id='incomplete' style='border:2px solid #d62728;"
+        "background:#fdecea;padding:.6em 1em;margin:1em 0'>"
+        f"<p><b>Incomplete run.</b> Step {int(failure['index'])}, <b>{_e(failure['step'])}</b> "
+        f"({_e(failure['planner'])}), has no plan. {_e(finished)}</p>"
+        f"<p>Diagnosis ({_e(failure['error'])}):</p><pre>{_e(failure['message'])}</pre></div>"
+    )
 
 
 _COST_LABELS = {

@@ -7,8 +7,10 @@ each indicator's pupil-weighted CV per county against its limit, urban / town / 
 rural/urban ratio, and travel to the nearest school. :func:`compare_scenario` runs each
 ``[[variants]]`` block in its own process and tabulates the measures side by side.
 
-Outputs go to a temporary folder that is renamed into place whole (:class:`allocator.io.atomic_folder`),
-so a failed run leaves nothing behind and never half-replaces an earlier result.
+Outputs go to a temporary folder that is renamed into place whole (:class:`allocator.outputs.output_folder`),
+so a failed write leaves nothing behind and never half-replaces an earlier result; a folder allocator
+did not write is never replaced. When a step fails, the steps finished before it are written, marked
+incomplete, with the failing step's diagnosis on the report page.
 
 Measures (for a region and a standard)
 ---------------------------------------
@@ -61,6 +63,7 @@ from allocator.scenario import (
     register_planner,
 )
 from allocator.standards import PARTS, assessment_parts
+from allocator.text import plural
 
 __all__ = [
     "run_scenario",
@@ -72,6 +75,7 @@ __all__ = [
     "measure",
     "write_run",
     "write_comparison",
+    "protected_inputs",
     "add_run_commands",
     "cli_run",
     "cli_compare",
@@ -343,6 +347,10 @@ class ScenarioResult:
         The JSON-safe summary written to ``result.json``.
     out : pathlib.Path or None
         The folder written, if any.
+    failure : dict or None
+        For the finished part of a run whose later step failed: ``step`` (name), ``index``
+        (1-based), ``planner``, ``error`` (``Infeasible`` or ``SolverError``) and ``message`` (the
+        diagnosis). None for a complete run.
     """
 
     scenario: Scenario
@@ -354,6 +362,38 @@ class ScenarioResult:
     out: Path | None = None
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     result: dict = field(default_factory=dict)
+    failure: dict | None = None
+
+    @property
+    def complete(self) -> bool:
+        """False when a step failed and only the steps before it are here."""
+        return self.failure is None
+
+    @property
+    def files(self) -> dict[str, str]:
+        """Table name -> its CSV file name (step and table names made safe for file names).
+
+        ``"<step>.<table>"`` -> ``"<step slug>.<table slug>.csv"``; ``outcomes`` ->
+        ``outcomes.csv``; names that would collide get ``-2``, ``-3``, ...
+        """
+        from allocator.sheets import slug
+
+        stems = {}
+        for st in self.steps:
+            for name in _plan_tables(st.plan):
+                stems[f"{st.name}.{name}"] = f"{_step_slug(st)}.{slug(name, 'table')}"
+        for key in self.tables:
+            stems.setdefault(key, slug(key, "table"))
+        stems = {k: v for k, v in stems.items() if k in self.tables}
+        out, used = {}, set()
+        for key, stem in stems.items():
+            candidate, k = stem, 1
+            while candidate.lower() in used:
+                k += 1
+                candidate = f"{stem}-{k}"
+            used.add(candidate.lower())
+            out[key] = f"{candidate}.csv"
+        return out
 
     @property
     def plans(self) -> dict[str, Any]:
@@ -368,8 +408,14 @@ class ScenarioResult:
         """A few lines: what ran and how the key figures moved from start to end."""
         first, last = self.measures[0].figures, self.measures[-1].figures
         lines = [f"{self.scenario.name}: {len(self.steps)} step(s) in {self.seconds:.1f} s"]
+        if self.failure is not None:
+            f = self.failure
+            lines[0] += f" (INCOMPLETE: step {f['index']} {f['step']} failed)"
         for s in self.steps:
             lines.append(f"  {s.name} ({s.planner}): {s.status}, {s.seconds:.1f} s")
+        if self.failure is not None:
+            f = self.failure
+            lines.append(f"  {f['step']} ({f['planner']}): {f['error']}: {f['message']}")
         for key, label in _KEY_FIGURES:
             if key in first or key in last:
                 lines.append(f"  {label}: {_fmt(first.get(key))} -> {_fmt(last.get(key))}")
@@ -384,6 +430,13 @@ _KEY_FIGURES = (
     ("travel.lower_primary.max_minutes", "longest trip, grades 1-3 (min)"),
     ("travel.lower_primary.pupils_over_limit", "grade 1-3 pupils beyond the limit"),
 )
+
+
+def _step_slug(step) -> str:
+    """The file-name form of a step's name (:func:`allocator.sheets.slug`)."""
+    from allocator.sheets import slug
+
+    return slug(step.name, "step")
 
 
 def _fmt(value) -> str:
@@ -455,6 +508,7 @@ def run_scenario(
     variant: str | None = None,
     overrides: Mapping | None = None,
     write: bool = True,
+    force: bool = False,
 ) -> ScenarioResult:
     """Run a scenario's pipeline and write its report, tables and result.json.
 
@@ -463,8 +517,12 @@ def run_scenario(
     path : str, path-like or Scenario
         The scenario file (or an already loaded scenario).
     out : str or path-like, optional
-        Output folder (replaced whole when the run succeeds). Default: the scenario's
-        ``[output] folder``.
+        Output folder, written beside and moved into place whole. Default: the scenario's
+        ``[output] folder``. It is checked before anything runs: an existing folder is replaced
+        only if it is this scenario's earlier output that nobody changed since (or, with
+        ``force``, any folder allocator wrote); never a folder allocator did not write, the
+        current folder, the region data, the scenario's folder or a folder containing them
+        (:func:`allocator.outputs.check_target`).
     progress : callable, bool or None
         ``True`` prints one line per stage (step, county) to stderr; a callable receives each line;
         ``None`` is silent.
@@ -474,6 +532,9 @@ def run_scenario(
         Further overrides in the layout of a variant block, e.g. ``{"region": {"schools": 60}}``.
     write : bool
         ``False`` computes without writing anything.
+    force : bool
+        Replace an output folder allocator wrote even if it was changed since or made by another
+        command or scenario.
 
     Returns
     -------
@@ -482,9 +543,12 @@ def run_scenario(
     Raises
     ------
     InputError
-        Bad scenario (nothing is written).
+        Bad scenario, or an output folder that may not be replaced (nothing is written).
     Infeasible, SolverError
-        From a planner, prefixed with the step that failed (nothing is written).
+        From a planner, prefixed with the step that failed. The steps finished before it are
+        written (report, tables, result.json, marked incomplete, with the diagnosis on the
+        report page); the message says where, and the exception's ``partial`` attribute holds
+        that :class:`ScenarioResult` (``failure`` says what failed).
 
     Examples
     --------
@@ -501,6 +565,14 @@ def run_scenario(
         scenario = load_scenario(path.path, overrides)
     if variant is not None:
         scenario = scenario.variant(variant)
+    folder = None
+    if write:
+        from allocator.outputs import check_target
+
+        folder = Path(out) if out is not None else scenario.output.folder
+        check_target(
+            folder, "run", source=scenario.path, force=force, protect=protected_inputs(scenario)
+        )
     emit(f"scenario {scenario.name}" + (f" / variant {variant}" if variant else ""))
     standard = scenario.standard.load()
     try:
@@ -509,7 +581,10 @@ def run_scenario(
         raise
     except ValueError as exc:
         raise InputError(f"[region]: {exc}", file=str(scenario.path)) from None
-    emit(f"region {region.name}: {len(region.schools)} schools, {len(region.counties)} counties")
+    emit(
+        f"region {region.name}: {plural(len(region.schools), 'school')}, "
+        f"{plural(len(region.counties), 'county')}"
+    )
     regions = [region]
     measures = [measure(region, standard)]
     steps: list[StepResult] = []
@@ -529,10 +604,35 @@ def run_scenario(
             )
         except InputError as exc:  # a policy setting the region refutes: name its line and key
             raise scenario.step_error(step, exc) from None
-        except Infeasible as exc:
-            raise Infeasible(f"{label} ({step.planner}): {exc.message}", exc.violations) from None
-        except SolverError as exc:
-            raise SolverError(f"{label} ({step.planner}): {exc.message}", exc.info) from None
+        except (Infeasible, SolverError) as exc:
+            failure = {
+                "step": step.name,
+                "index": k,
+                "planner": step.planner,
+                "error": type(exc).__name__,
+                "message": exc.message,
+            }
+            if isinstance(exc, Infeasible):
+                error = Infeasible(f"{label} ({step.planner}): {exc.message}", exc.violations)
+            else:
+                error = SolverError(f"{label} ({step.planner}): {exc.message}", exc.info)
+            partial = ScenarioResult(
+                scenario, standard, steps, regions, measures, time.perf_counter() - started
+            )
+            partial.failure = failure
+            partial.tables = _tables(partial)
+            partial.result = _result_dict(partial)
+            error.partial = partial
+            if folder is not None:
+                write_run(partial, folder, force=force)
+                partial.out = folder
+                done = ", ".join(st.name for st in steps) or "none"
+                error.message += (
+                    f"; the finished steps ({done}) are written to {folder} (marked incomplete)"
+                )
+                error.args = (error.message,)
+                emit(f"wrote {folder} (incomplete)")
+            raise error from None
         seconds = time.perf_counter() - t0
         status = _solve_info(plan)[0]
         emit(f"{label}: {status} in {seconds:.1f} s; applying")
@@ -547,23 +647,50 @@ def run_scenario(
     )
     result.tables = _tables(result)
     result.result = _result_dict(result)
-    if write:
-        folder = Path(out) if out is not None else scenario.output.folder
-        write_run(result, folder)
+    if folder is not None:
+        write_run(result, folder, force=force)
         result.out = folder
         emit(f"wrote {folder}")
     return result
 
 
+def protected_inputs(scenario: Scenario) -> list[tuple[Path, str]]:
+    """The scenario's inputs that an output may never replace: the scenario file and its folder,
+    the region data (a folder or a workbook), and files the steps read (``(path, label)`` pairs).
+
+    Examples
+    --------
+    >>> import pathlib
+    >>> f = pathlib.Path(__file__).parents[1] / "scenarios" / "liangjiang_demo.toml"
+    >>> [label for _, label in protected_inputs(load_scenario(f))]
+    ['the scenario file', "the scenario's folder"]
+    """
+    out = [
+        (Path(scenario.path), "the scenario file"),
+        (Path(scenario.path).parent, "the scenario's folder"),
+    ]
+    if scenario.region.data is not None:
+        out.append((Path(scenario.region.data), "the region data"))
+    for step in scenario.steps:
+        for key, value in step.params.items():
+            if isinstance(value, Path):
+                out.append((value, f"the file of steps.{step.name}.{key}"))
+    return out
+
+
+def _plan_tables(plan) -> dict[str, pd.DataFrame]:
+    """A plan's tables (``plan.tables``, a dict or a method returning one), DataFrames only."""
+    plan_tables = getattr(plan, "tables", {}) or {}
+    if callable(plan_tables):
+        plan_tables = plan_tables()
+    return {str(k): df for k, df in plan_tables.items() if isinstance(df, pd.DataFrame)}
+
+
 def _tables(result: ScenarioResult) -> dict[str, pd.DataFrame]:
     tables: dict[str, pd.DataFrame] = {}
     for s in result.steps:
-        plan_tables = getattr(s.plan, "tables", {}) or {}
-        if callable(plan_tables):
-            plan_tables = plan_tables()
-        for name, df in plan_tables.items():
-            if isinstance(df, pd.DataFrame):
-                tables[f"{s.name}.{name}"] = df
+        for name, df in _plan_tables(s.plan).items():
+            tables[f"{s.name}.{name}"] = df
     stages = result.stages
     keys = list(dict.fromkeys(k for m in result.measures for k in m.figures))
     tables["outcomes"] = pd.DataFrame(
@@ -591,6 +718,8 @@ def _result_dict(result: ScenarioResult) -> dict:
             "scenario": s.name,
             "file": str(s.path),
             "variant": s.variant_name,
+            "complete": result.failure is None,
+            "failure": result.failure,
             "seconds": round(result.seconds, 3),
             "region": {
                 "name": region.name,
@@ -684,8 +813,26 @@ def costs(result: ScenarioResult) -> dict[str, float]:
     return out
 
 
-def write_run(result: ScenarioResult, folder: str | os.PathLike) -> Path:
+def write_run(result: ScenarioResult, folder: str | os.PathLike, *, force: bool = False) -> Path:
     """Write a run's outputs (formats of the scenario's ``[output]``) into ``folder`` atomically.
+
+    File names come from :attr:`ScenarioResult.files` (step names made safe) and stay inside the
+    folder; text cells that a spreadsheet would evaluate are written with a leading ``'``; Excel
+    sheet names are unique and at most 31 characters. The folder carries allocator's marker
+    (:data:`allocator.outputs.MARKER`); an incomplete run says so there, in ``result.json`` and
+    on the report page.
+
+    Parameters
+    ----------
+    result : ScenarioResult
+    folder : str or path-like
+    force : bool
+        As in :func:`run_scenario` (the same rules decide whether ``folder`` may be replaced).
+
+    Raises
+    ------
+    InputError
+        When the folder may not be replaced, or on a permission or rename failure.
 
     Examples
     --------
@@ -695,42 +842,50 @@ def write_run(result: ScenarioResult, folder: str | os.PathLike) -> Path:
     >>> import tempfile
     >>> folder = write_run(result, pathlib.Path(tempfile.mkdtemp()) / "out")
     >>> sorted(p.name for p in folder.iterdir())[:3]
-    ['area_types.csv', 'budget.allocations.csv', 'budget.counties.csv']
+    ['.allocator-output.json', 'area_types.csv', 'budget.allocations.csv']
     """
-    from allocator.io import atomic_folder, save_region
+    from allocator.io import write_region_csv
+    from allocator.outputs import output_folder
     from allocator.report import render_run
+    from allocator.sheets import inside, write_csv, write_xlsx
 
     formats = result.scenario.output.formats
     folder = Path(folder)
-    with atomic_folder(folder) as tmp:
+    details = {"scenario": result.scenario.name, "variant": result.scenario.variant_name}
+    if result.failure is not None:
+        details["failure"] = result.failure
+    names = result.files
+    with output_folder(
+        folder,
+        "run",
+        source=result.scenario.path,
+        force=force,
+        protect=protected_inputs(result.scenario),
+        complete=result.failure is None,
+        details=details,
+    ) as tmp:
         files = []
         if "csv" in formats:
             for name, df in result.tables.items():
-                df.to_csv(tmp / f"{name}.csv", index=False, encoding="utf-8-sig")
-                files.append(f"{name}.csv")
+                write_csv(df, inside(tmp, names[name]), bom=True)
+                files.append(names[name])
         if "xlsx" in formats:
-            with pd.ExcelWriter(tmp / "tables.xlsx", engine="openpyxl") as writer:
-                for name, df in result.tables.items():
-                    df.to_excel(writer, sheet_name=_sheet_name(name), index=False)
+            write_xlsx(result.tables, inside(tmp, "tables.xlsx"), "run")
             files.append("tables.xlsx")
         if "region" in formats:
-            save_region(result.regions[-1], tmp / "region_after")
+            region_dir = inside(tmp, "region_after")
+            region_dir.mkdir()
+            write_region_csv(result.regions[-1], region_dir)
             files.append("region_after/")
         if "html" in formats:
-            (tmp / "report.html").write_text(render_run(result), encoding="utf-8")
+            inside(tmp, "report.html").write_text(render_run(result), encoding="utf-8")
             files.append("report.html")
         if "json" in formats:
             data = dict(result.result, files=files)
-            (tmp / "result.json").write_text(
+            inside(tmp, "result.json").write_text(
                 json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8"
             )
     return folder
-
-
-def _sheet_name(name: str) -> str:
-    for bad in "[]:*?/\\":
-        name = name.replace(bad, "_")
-    return name[:31]
 
 
 # --------------------------------------------------------------------------- compare
@@ -860,13 +1015,18 @@ def _variant_worker(path, variant, overrides, registered, progress):
     for name, (plan, policy) in registered.items():
         register_planner(name, plan, policy)
     emit = _progress_printer(progress)
-    result = run_scenario(
-        path,
-        progress=(lambda m: emit(f"[{variant}] {m}")) if progress else None,
-        variant=variant,
-        overrides=overrides,
-        write=False,
-    )
+    try:
+        result = run_scenario(
+            path,
+            progress=(lambda m: emit(f"[{variant}] {m}")) if progress else None,
+            variant=variant,
+            overrides=overrides,
+            write=False,
+        )
+    except (Infeasible, SolverError) as exc:
+        exc.__dict__.pop("partial", None)  # regions and plans: too heavy to send back
+        raise
+
     for r in result.regions:  # caches are rebuilt on demand; keep the pickle small
         r._travel_cache = {}
     return result
@@ -910,6 +1070,7 @@ def compare_scenario(
     overrides: Mapping | None = None,
     workers: int = 2,
     write: bool = True,
+    force: bool = False,
 ) -> Comparison:
     """Run every ``[[variants]]`` block of a scenario (in parallel processes) and compare them.
 
@@ -930,6 +1091,8 @@ def compare_scenario(
         worker's solver uses one thread, so two workers share two cores.
     write : bool
         ``False`` computes without writing.
+    force : bool
+        As in :func:`run_scenario`: the output folder is checked before anything runs.
 
     Returns
     -------
@@ -956,6 +1119,18 @@ def compare_scenario(
         for v in variants:
             scenario.variant(v)  # raises for an unknown name
         names = [n for n in names if n in variants]
+    folder = None
+    if write:
+        from allocator.outputs import check_target
+
+        folder = Path(out) if out is not None else Path(f"{scenario.output.folder}_compare")
+        check_target(
+            folder,
+            "compare",
+            source=scenario.path,
+            force=force,
+            protect=protected_inputs(scenario),
+        )
     workers = max(1, min(int(workers), 2, len(names)))
     over = dict(overrides or {})
     if workers > 1 and "threads" not in scenario.solver:
@@ -996,16 +1171,21 @@ def compare_scenario(
     comparison = Comparison(
         scenario, results, table, time.perf_counter() - started, failures=failures
     )
-    if write:
-        folder = Path(out) if out is not None else Path(f"{scenario.output.folder}_compare")
-        write_comparison(comparison, folder)
+    if folder is not None:
+        write_comparison(comparison, folder, force=force)
         comparison.out = folder
         emit(f"wrote {folder}")
     return comparison
 
 
-def write_comparison(comparison: Comparison, folder: str | os.PathLike) -> Path:
+def write_comparison(
+    comparison: Comparison, folder: str | os.PathLike, *, force: bool = False
+) -> Path:
     """Write ``report.html``, ``comparison.csv`` and ``result.json`` of a comparison atomically.
+
+    Each variant's tables go to a sub-folder named after the variant, made safe for a file name
+    (:func:`allocator.sheets.unique_slugs`). The same rules as :func:`write_run` decide whether
+    an existing ``folder`` may be replaced (``InputError`` otherwise).
 
     Examples
     --------
@@ -1015,40 +1195,46 @@ def write_comparison(comparison: Comparison, folder: str | os.PathLike) -> Path:
     ...                      overrides={"region": {"schools": 40}})
     >>> folder = write_comparison(c, pathlib.Path(tempfile.mkdtemp()) / "cmp")
     >>> sorted(p.name for p in folder.iterdir())
-    ['comparison.csv', 'minimax', 'report.html', 'result.json']
+    ['.allocator-output.json', 'comparison.csv', 'minimax', 'report.html', 'result.json']
     """
-    from allocator.io import atomic_folder
+    from allocator.outputs import output_folder
     from allocator.report import render_comparison
+    from allocator.sheets import inside, unique_slugs, write_csv
 
     folder = Path(folder)
     formats = comparison.scenario.output.formats
-    with atomic_folder(folder) as tmp:
-        comparison.table.to_csv(tmp / "comparison.csv", index=False, encoding="utf-8-sig")
+    subfolders = unique_slugs(comparison.results, "variant")
+    with output_folder(
+        folder,
+        "compare",
+        source=comparison.scenario.path,
+        force=force,
+        protect=protected_inputs(comparison.scenario),
+        details={"scenario": comparison.scenario.name},
+    ) as tmp:
+        write_csv(comparison.table, inside(tmp, "comparison.csv"), bom=True)
         if "csv" in formats:
             for v, r in comparison.results.items():
-                sub = tmp / _safe_name(v)
+                sub = inside(tmp, subfolders[v])
                 sub.mkdir()
+                names = r.files
                 for name, df in r.tables.items():
-                    df.to_csv(sub / f"{name}.csv", index=False, encoding="utf-8-sig")
+                    write_csv(df, inside(sub, names[name]), bom=True)
         if "html" in formats:
-            (tmp / "report.html").write_text(render_comparison(comparison), encoding="utf-8")
+            inside(tmp, "report.html").write_text(render_comparison(comparison), encoding="utf-8")
         data = {
             "scenario": comparison.scenario.name,
             "file": str(comparison.scenario.path),
             "seconds": round(comparison.seconds, 3),
             "variants": {v: r.result for v, r in comparison.results.items()},
+            "folders": subfolders,
             "failures": comparison.failures,
             "comparison": comparison.table.to_dict(orient="records"),
         }
-        (tmp / "result.json").write_text(
+        inside(tmp, "result.json").write_text(
             json.dumps(_json_safe(data), ensure_ascii=False, indent=2), encoding="utf-8"
         )
     return folder
-
-
-def _safe_name(name: str) -> str:
-    out = "".join(c if c.isalnum() or c in "-_" else "_" for c in name.strip())
-    return out or "variant"
 
 
 # --------------------------------------------------------------------------- command line
@@ -1058,13 +1244,18 @@ def _overrides_from(args) -> dict:
 
 
 def cli_run(args) -> int:
-    """``allocator run SCENARIO [--out DIR] [--variant NAME] [--set KEY=VALUE] [--quiet]``."""
+    """``allocator run SCENARIO [--out DIR] [--variant NAME] [--set KEY=VALUE] [--quiet] [--force]``.
+
+    A failed step ends with exit status 1 after the finished steps are written (marked
+    incomplete); the message says where.
+    """
     result = run_scenario(
         args.scenario,
         out=args.out,
         progress=not args.quiet,
         variant=args.variant,
         overrides=_overrides_from(args),
+        force=args.force,
     )
     print(result.summary())
     print(f"report: {result.out / 'report.html'}")
@@ -1072,7 +1263,7 @@ def cli_run(args) -> int:
 
 
 def cli_compare(args) -> int:
-    """``allocator compare SCENARIO [--out DIR] [--workers N] [--set KEY=VALUE] [--quiet]``."""
+    """``allocator compare SCENARIO [--out DIR] [--workers N] [--set KEY=VALUE] [--quiet] [--force]``."""
     comparison = compare_scenario(
         args.scenario,
         out=args.out,
@@ -1080,6 +1271,7 @@ def cli_compare(args) -> int:
         overrides=_overrides_from(args),
         workers=args.workers,
         variants=args.variants or None,
+        force=args.force,
     )
     table = comparison.table.set_index("label").drop(columns=["measure", "better"])
     with pd.option_context("display.width", 160, "display.max_columns", 20, "display.max_rows", 60):
@@ -1088,6 +1280,13 @@ def cli_compare(args) -> int:
         print(f"variant {name!r} has no plan: {why}")
     print(f"report: {comparison.out / 'report.html'}")
     return 0
+
+
+_FORCE_HELP = (
+    "also replace an output folder allocator wrote that was changed since or made by another "
+    "command or scenario (never a folder allocator did not write; by default only this "
+    "scenario's own unchanged output is replaced)"
+)
 
 
 def add_run_commands(subparsers) -> None:
@@ -1115,6 +1314,7 @@ def add_run_commands(subparsers) -> None:
         **common,
     )
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    p.add_argument("--force", action="store_true", help=_FORCE_HELP)
     p.set_defaults(func=cli_run)
 
     c = subparsers.add_parser(
@@ -1134,4 +1334,5 @@ def add_run_commands(subparsers) -> None:
     )
     c.add_argument("--set", help="override a scenario value (repeatable)", **common)
     c.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    c.add_argument("--force", action="store_true", help=_FORCE_HELP)
     c.set_defaults(func=cli_compare)

@@ -535,6 +535,13 @@ class Step:
     enabled: bool = True
     index: int = 0
 
+    @property
+    def slug(self) -> str:
+        """The name as used in file names (:func:`allocator.sheets.slug`); ``name`` is for display."""
+        from allocator.sheets import slug
+
+        return slug(self.name, "step")
+
     def policy(self):
         """The policy object built from ``params`` (``Policy(**params)``)."""
         return get_planner(self.planner).policy(**self.params)
@@ -930,6 +937,13 @@ def _steps(raw: Mapping, where: _Where) -> tuple[Step, ...]:
             if key in step and key not in planner.fields():
                 _check_type(step[key], kind, where, (*path, key))
         step_name = _step_name(step, steps, i)
+        _check_name(
+            step_name,
+            "step",
+            where,
+            (*path, "name") if "name" in step else (*path, "planner"),
+            list(seen),
+        )
         if step_name in seen:
             raise where.error(
                 (*path, "name") if "name" in step else (*path, "planner"),
@@ -942,6 +956,38 @@ def _steps(raw: Mapping, where: _Where) -> tuple[Step, ...]:
         solver = _solver(step.get("solver", {}), where, (*path, "solver"), partial=False)
         out.append(Step(step_name, name, params, solver, bool(step.get("enabled", True)), index=i))
     return tuple(out)
+
+
+#: Longest step or variant name (characters); file names use a slug of at most 64 bytes.
+MAX_NAME_CHARS = 100
+
+
+def _check_name(name: str, kind: str, where: _Where, key: tuple, earlier: list[str]) -> None:
+    """A step or variant name: printable text of at most :data:`MAX_NAME_CHARS` characters whose
+    file-name form (:func:`allocator.sheets.slug`) differs from those of the ``earlier`` names.
+    The name itself is kept for display; files use the slug."""
+    from allocator.sheets import slug
+
+    if not name.strip():
+        raise where.error(key, f"empty {kind} name; expected some text")
+    bad = next((c for c in name if not c.isprintable()), None)
+    if bad is not None:
+        raise where.error(
+            key, f"{kind} name {name!r} holds the control character {bad!r}; expected plain text"
+        )
+    if len(name) > MAX_NAME_CHARS:
+        raise where.error(
+            key,
+            f"{kind} name of {len(name)} characters; expected at most {MAX_NAME_CHARS}",
+        )
+    mine = slug(name, kind).lower()
+    for other in earlier:
+        if other != name and slug(other, kind).lower() == mine:
+            raise where.error(
+                key,
+                f"{kind} names {other!r} and {name!r} give the same file name "
+                f"{slug(name, kind)!r}; expected names that differ in their letters or digits",
+            )
 
 
 def _output(raw: Mapping, where: _Where, stem: str) -> OutputSpec:
@@ -1053,6 +1099,8 @@ def parse_scenario(
         vwhere = _Where(path, lines, ("variants", i))
         if "name" not in v:
             raise vwhere.error((), "missing key 'name'; expected name = <text> for each variant")
+        _check_type(v["name"], str, vwhere, ("name",))
+        _check_name(v["name"], "variant", vwhere, ("name",), list(seen))
         _check_overrides(v, raw, scenario.steps, vwhere, list(_VARIANT_KEYS))
         if v["name"] in seen:
             raise vwhere.error(("name",), f"variant name {v['name']!r} is used twice")

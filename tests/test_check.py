@@ -8,6 +8,7 @@ import pytest
 from scipy import stats
 
 from allocator.check import add_check_parser, check
+from allocator.outputs import MARKER
 from allocator.standards import INDICATORS, load_standard
 
 
@@ -280,12 +281,12 @@ def test_summary_is_short_and_lists_the_worst_gap_first(synthetic):
 def test_to_csv_writes_every_table_and_replaces_the_folder(synthetic, tmp_path):
     _, report = synthetic
     target = tmp_path / "report"
-    target.mkdir()
-    (target / "stale.csv").write_text("old", encoding="utf-8")
-    written = report.to_csv(target)
+    report.to_csv(target)
+    (target / "summary.txt").write_text("old", encoding="utf-8")  # changed since: needs force
+    written = report.to_csv(target, force=True)
     names = sorted(p.name for p in target.iterdir())
-    assert names == sorted([f"{n}.csv" for n in report.tables] + ["summary.txt"])
-    assert sorted(p.name for p in written) == names
+    assert names == sorted([f"{n}.csv" for n in report.tables] + ["summary.txt", MARKER])
+    assert sorted(p.name for p in written) == [n for n in names if n != MARKER]
     back = pd.read_csv(target / "counties.csv")
     pd.testing.assert_series_equal(
         back["cv_floor_m2_per_pupil"], report.tables["counties"]["cv_floor_m2_per_pupil"]

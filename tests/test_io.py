@@ -91,7 +91,7 @@ def test_failed_write_leaves_existing_folder(region, tmp_path, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(pd.DataFrame, "to_csv", boom)
-    with pytest.raises(OSError):
+    with pytest.raises(InputError, match="r: cannot write the output: disk full"):
         save_region(region, tmp_path / "r")
     assert sorted(p.name for p in (tmp_path / "r").iterdir()) == before
     assert [p.name for p in tmp_path.iterdir()] == ["r"]

@@ -418,15 +418,29 @@ def test_run_writes_report_tables_and_json(equip, tmp_path):
     assert not re.search(r"""(src|href)=["']?(http|/|[a-z]+\.(png|css|js))""", html)
 
 
-def test_failed_step_writes_nothing_and_keeps_the_old_output(equip, tmp_path):
+def test_failed_step_writes_the_finished_steps_marked_incomplete(equip, tmp_path):
     path = _write(tmp_path, BASE.replace("budget = 1e6", "budget = 1e6\nfail = true"))
     out = tmp_path / "out"
-    out.mkdir()
-    (out / "old.txt").write_text("earlier result")
-    with pytest.raises(Infeasible, match=r"step 2/2 second \(equip\): no plan meets the target"):
+    with pytest.raises(
+        Infeasible, match=r"step 2/2 second \(equip\): no plan meets the target"
+    ) as info:
         run_scenario(path, out=out)
-    assert [p.name for p in out.iterdir()] == ["old.txt"]
+    assert f"the finished steps (equip) are written to {out} (marked incomplete)" in str(info.value)
+    assert info.value.partial.failure["step"] == "second"
+    data = json.loads((out / "result.json").read_text(encoding="utf-8"))
+    assert data["complete"] is False and data["failure"]["index"] == 2
+    assert [s["name"] for s in data["steps"]] == ["equip"]
+    assert (out / "equip.allocations.csv").exists() and not (
+        out / "second.allocations.csv"
+    ).exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "s.toml"]
+    # a folder allocator did not write is refused before anything runs
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "old.txt").write_text("earlier result")
+    with pytest.raises(InputError, match="a folder allocator did not write is there"):
+        run_scenario(path, out=other)
+    assert [p.name for p in other.iterdir()] == ["old.txt"]
 
 
 def test_measure_compliance_equals_check_and_travel_equals_dijkstra():

@@ -1,0 +1,304 @@
+"""Safe spreadsheet text and file names for everything allocator writes.
+
+Cells of text that a spreadsheet would evaluate (starting with ``=``, ``+``, ``-``, ``@``, a tab, a
+carriage return or a line feed) are written with a leading ``'`` (:func:`neutralise_frame`, the
+OWASP rule against CSV / formula injection); :func:`restore_frame` undoes exactly that when data are
+read back (:func:`allocator.load_region`). File names made from step and variant names go through
+:func:`slug` (the original name is kept for display), :func:`inside` checks that a name stays in
+its folder, and :func:`sheet_names` makes unique Excel sheet names of at most 31 characters.
+:func:`write_csv` and :func:`write_xlsx` write tables with these rules; folders are written by
+:mod:`allocator.outputs`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import pandas as pd
+
+from allocator.errors import InputError
+
+__all__ = [
+    "neutralise_text",
+    "restore_text",
+    "neutralise_frame",
+    "restore_frame",
+    "slug",
+    "unique_slugs",
+    "sheet_names",
+    "inside",
+    "write_csv",
+    "write_xlsx",
+    "mark_workbook",
+    "XLSX_KEYWORD",
+]
+
+#: Keyword stored in the document properties of a workbook allocator writes.
+XLSX_KEYWORD = "allocator-output"
+_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n")  # OWASP, plus LF: XLSX turns CR into LF
+_SHEET_BAD = "[]:*?/\\"
+_WINDOWS_RESERVED = {"con", "prn", "aux", "nul"} | {
+    f"{d}{i}" for d in ("com", "lpt") for i in range(10)
+}
+
+
+# --------------------------------------------------------------------------- spreadsheet text
+def neutralise_text(value):
+    """Prefix ``'`` to a text a spreadsheet would evaluate; other values are returned unchanged.
+
+    A text starting with ``=``, ``+``, ``-``, ``@``, a tab, a carriage return or a line feed gets a
+    leading ``'``; so does a text that already starts with ``'`` followed by one of those or by ``'``, so
+    that :func:`restore_text` gives back exactly the original.
+
+    Examples
+    --------
+    >>> neutralise_text('=HYPERLINK("http://x")'), neutralise_text("-45"), neutralise_text(-45)
+    ('\\'=HYPERLINK("http://x")', "'-45", -45)
+    >>> neutralise_text("O'Brien school"), neutralise_text("'=1")
+    ("O'Brien school", "''=1")
+    """
+    if not isinstance(value, str) or not value:
+        return value
+    if value[0] in _TRIGGERS or (
+        value[0] == "'" and len(value) > 1 and value[1] in (*_TRIGGERS, "'")
+    ):
+        return "'" + value
+    return value
+
+
+def restore_text(value):
+    """Undo :func:`neutralise_text`: drop the one ``'`` before a character it protects.
+
+    Examples
+    --------
+    >>> restore_text("'=SUM(A1)"), restore_text("''=1"), restore_text("'s-Hertogenbosch")
+    ('=SUM(A1)', "'=1", "'s-Hertogenbosch")
+    """
+    if (
+        isinstance(value, str)
+        and len(value) > 1
+        and value[0] == "'"
+        and value[1] in (*_TRIGGERS, "'")
+    ):
+        return value[1:]
+    return value
+
+
+def _map_text(df: pd.DataFrame, fn) -> pd.DataFrame:
+    out = None
+    for i in range(df.shape[1]):
+        s = df.iloc[:, i]
+        dtype = s.dtype
+        if isinstance(dtype, pd.CategoricalDtype):
+            cats = [fn(c) for c in dtype.categories]
+            if cats != list(dtype.categories):
+                out = df.copy() if out is None else out
+                out.isetitem(i, s.cat.rename_categories(cats))
+            continue
+        is_object = pd.api.types.is_object_dtype(dtype)
+        if not (is_object or pd.api.types.is_string_dtype(dtype)):
+            continue
+        mapped = s.map(fn, na_action="ignore")
+        changed = (mapped != s) & s.notna()
+        if changed.any():
+            out = df.copy() if out is None else out
+            out.isetitem(i, mapped if is_object else mapped.astype(dtype))
+    names = [fn(c) for c in df.columns]
+    if names != list(df.columns):
+        out = df.copy() if out is None else out
+        out.columns = names
+    return df if out is None else out
+
+
+def neutralise_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``df`` with :func:`neutralise_text` applied to every text cell and column name.
+
+    Numbers are left alone (``-45`` stays a number); ``df`` itself is never changed.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"name": ["=CMD()", "Xinqiao"], "n": [-1, 2]})
+    >>> neutralise_frame(df)["name"].tolist(), neutralise_frame(df)["n"].tolist()
+    (["'=CMD()", 'Xinqiao'], [-1, 2])
+    """
+    return _map_text(df, neutralise_text)
+
+
+def restore_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """Undo :func:`neutralise_frame` on a table read back from CSV or XLSX.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"name": ["=CMD()", "'x", "@a"]})
+    >>> restore_frame(neutralise_frame(df)).equals(df)
+    True
+    """
+    return _map_text(df, restore_text)
+
+
+# --------------------------------------------------------------------------- names
+def slug(name: str, default: str = "x", max_bytes: int = 64) -> str:
+    """A safe file-name part made from ``name``: letters (any script), digits, ``-`` and ``_``.
+
+    Every other character becomes ``_``; leading and trailing ``_`` go; the result is cut to
+    ``max_bytes`` bytes of UTF-8; a Windows device name (``con``, ``nul``, ...) gains a ``_``; an
+    empty result is ``default``. The original name is kept for display elsewhere.
+
+    Examples
+    --------
+    >>> slug("/any/absolute/path/pwned"), slug("../../evil"), slug("rural priority"), slug("预算")
+    ('any_absolute_path_pwned', 'evil', 'rural_priority', '预算')
+    >>> slug(".."), slug("NUL")
+    ('x', 'NUL_')
+    """
+    text = "".join(c if (c.isalnum() and c.isprintable()) or c in "-_" else "_" for c in str(name))
+    text = text.strip("_")
+    while len(text.encode("utf-8")) > max_bytes:
+        text = text[:-1]
+    text = text.rstrip("_")
+    if text.lower() in _WINDOWS_RESERVED:
+        text += "_"
+    return text or default
+
+
+def unique_slugs(names: Iterable[str], default: str = "x", max_bytes: int = 64) -> dict[str, str]:
+    """Name -> :func:`slug`, made unique (ignoring case) by a ``-2``, ``-3``, ... suffix.
+
+    Examples
+    --------
+    >>> unique_slugs(["a b", "a_b", "A-B"])
+    {'a b': 'a_b', 'a_b': 'a_b-2', 'A-B': 'A-B'}
+    """
+    out: dict[str, str] = {}
+    used: set[str] = set()
+    for name in names:
+        if name in out:
+            continue
+        base = slug(name, default, max_bytes)
+        candidate, k = base, 1
+        while candidate.lower() in used:
+            k += 1
+            suffix = f"-{k}"
+            stem = base
+            while len((stem + suffix).encode("utf-8")) > max_bytes:
+                stem = stem[:-1]
+            candidate = stem + suffix
+        used.add(candidate.lower())
+        out[name] = candidate
+    return out
+
+
+def sheet_names(names: Iterable[str]) -> dict[str, str]:
+    """Name -> an Excel sheet name: at most 31 characters, none of ``[]:*?/\\``, unique ignoring case.
+
+    Examples
+    --------
+    >>> long = "a step name of more than thirty-one characters"
+    >>> sheets = sheet_names([f"{long}.allocations", f"{long}.schools", "outcomes"])
+    >>> [len(s) <= 31 for s in sheets.values()], len(set(sheets.values()))
+    ([True, True, True], 3)
+    """
+    out: dict[str, str] = {}
+    used: set[str] = set()
+    for name in names:
+        if name in out:
+            continue
+        base = "".join("_" if c in _SHEET_BAD or not c.isprintable() else c for c in str(name))
+        base = base.strip("'") or "sheet"
+        if base.lower() == "history":
+            base += "_"
+        candidate, k = base[:31], 1
+        while candidate.lower() in used:
+            k += 1
+            suffix = f"~{k}"
+            candidate = base[: 31 - len(suffix)] + suffix
+        used.add(candidate.lower())
+        out[name] = candidate
+    return out
+
+
+def inside(folder: str | os.PathLike, *parts: str) -> Path:
+    """``folder / parts``, checked to stay inside ``folder`` (no ``..``, no absolute part).
+
+    Raises
+    ------
+    InputError
+        When the joined path would leave ``folder``.
+
+    Examples
+    --------
+    >>> inside("out", "budget.allocations.csv").as_posix()
+    'out/budget.allocations.csv'
+    >>> inside("out", "../evil.csv")
+    Traceback (most recent call last):
+    ...
+    allocator.errors.InputError: ../evil.csv: a file name that leaves the output folder out; expected a name inside it
+    """
+    base = Path(folder)
+    path = base.joinpath(*parts)
+    root = Path(os.path.abspath(base))
+    full = Path(os.path.abspath(path))
+    if full == root or root not in full.parents or any(p in ("", ".", "..") for p in parts):
+        raise InputError(
+            f"a file name that leaves the output folder {base}; expected a name inside it",
+            file="/".join(parts),
+        )
+    return path
+
+
+def mark_workbook(book, command: str) -> None:
+    """Mark an openpyxl workbook as allocator's output (document properties), before it is saved."""
+    book.properties.creator = "allocator"
+    book.properties.keywords = f"{XLSX_KEYWORD} {command}"
+
+
+def write_csv(df: pd.DataFrame, path: str | os.PathLike, *, bom: bool = False) -> None:
+    """Write a table as CSV (UTF-8, with a byte-order mark if ``bom``), text cells neutralised.
+
+    Lines end with ``\\n``, or ``\\r\\n`` when a text holds a carriage return (so that it is quoted).
+
+    Examples
+    --------
+    >>> import pandas as pd, tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "t.csv")
+    >>> write_csv(pd.DataFrame({"name": ["=1+1"]}), path)
+    >>> open(path, encoding="utf-8").read()
+    "name\\n'=1+1\\n"
+    """
+    df = neutralise_frame(df)
+    # A text holding a carriage return is quoted only if CR is part of the line terminator
+    # (Python's csv module); unquoted, a reader would split the row there.
+    has_cr = any(
+        df[c].map(lambda v: isinstance(v, str) and "\r" in v).any()
+        for c in df.columns[
+            [pd.api.types.is_object_dtype(t) or pd.api.types.is_string_dtype(t) for t in df.dtypes]
+        ]
+    ) or any("\r" in str(c) for c in df.columns)
+    df.to_csv(
+        path,
+        index=False,
+        encoding="utf-8-sig" if bom else "utf-8",
+        lineterminator="\r\n" if has_cr else "\n",
+    )
+
+
+def write_xlsx(
+    tables: Mapping[str, pd.DataFrame], path: str | os.PathLike, command: str
+) -> dict[str, str]:
+    """Write tables as sheets of one workbook (unique sheet names, text cells neutralised).
+
+    Returns
+    -------
+    dict
+        Table name -> sheet name.
+    """
+    sheets = sheet_names(tables)
+    with pd.ExcelWriter(path, engine="openpyxl") as writer:
+        for name, df in tables.items():
+            neutralise_frame(df).to_excel(writer, sheet_name=sheets[name], index=False)
+        mark_workbook(writer.book, command)
+    return sheets
