@@ -96,6 +96,7 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra, minimum_spanning_tree
 
 from allocator.errors import Infeasible, SolverError
+from allocator.exact_outcome import settle_exact
 from allocator.solver import SolveInfo, SolverOptions, binary_values, solve_matrix
 
 __all__ = ["Partition", "partition", "evaluate_partition", "partition_problems", "EXACT_MAX_NODES"]
@@ -150,6 +151,10 @@ class Partition:
         Heuristic starts run (0 when only the MILP ran).
     solve_info : SolveInfo or None
         The solver's figures (exact method).
+    notes : tuple of str
+        What happened besides the plain method, in words: the exact model stopped without a
+        plan and ``method="auto"`` fell back to the heuristic, the solver's plan was worse than
+        its start and the start was kept, a bound was dropped.
     """
 
     assignment: dict
@@ -170,6 +175,7 @@ class Partition:
     seconds: float
     starts: int
     solve_info: SolveInfo | None = field(default=None, repr=False)
+    notes: tuple = ()
 
     @property
     def k(self) -> int:
@@ -585,7 +591,9 @@ def _canonical(labels: np.ndarray, k: int) -> np.ndarray:
     return np.array([order[p] for p in labels.tolist()], dtype=np.int64)
 
 
-def _result(inst, labels, graph, method, status, bound, gap, t0, starts, info) -> Partition:
+def _result(
+    inst, labels, graph, method, status, bound, gap, t0, starts, info, notes=()
+) -> Partition:
     labels = _canonical(labels, inst.k)
     problems = _problems(inst, labels, graph)
     if problems:
@@ -593,10 +601,6 @@ def _result(inst, labels, graph, method, status, bound, gap, t0, starts, info) -
             f"the {method} partition violates the model: " + "; ".join(problems[:5]), info
         )
     obj, c, imb, centres, weights, means = _score(inst, labels)
-    if bound is not None:
-        gap = max(0.0, obj - bound) / max(abs(obj), 1e-9)
-        if status == "feasible" and gap <= 1e-9:
-            status = "optimal"
     parts = tuple(tuple(inst.nodes[t] for t in np.flatnonzero(labels == p)) for p in range(inst.k))
     return Partition(
         assignment={inst.nodes[t]: int(labels[t]) for t in range(inst.n)},
@@ -617,6 +621,7 @@ def _result(inst, labels, graph, method, status, bound, gap, t0, starts, info) -
         seconds=time.perf_counter() - t0,
         starts=starts,
         solve_info=info,
+        notes=tuple(notes),
     )
 
 
@@ -1750,24 +1755,46 @@ def partition(
         imbalance_weight,
     )
     allocation = _allocate(inst)
+    requested = method
     if method == "auto":
         method = "exact" if inst.n <= EXACT_MAX_NODES else "heuristic"
     deadline = t0 + time_limit if time_limit is not None else math.inf
     if method == "heuristic":
-        labels, runs = _heuristic(inst, allocation, int(seed), int(starts), deadline, _trees(inst))
-        if labels is None:
-            raise Infeasible(
-                f"the heuristic found no partition into {inst.k} connected parts of weight "
-                f"{inst.lower:.6g}..{inst.upper:.6g}"
-                + (" with an anchor each" if inst.need_anchor else "")
-                + f" in {runs} start(s); one may still exist (try more starts, a larger "
-                "tolerance, or method='exact' on small graphs)"
-            )
-        return _result(inst, labels, graph, "heuristic", "local", None, None, t0, runs, None)
-    # exact: a quick heuristic plan as the MILP's start
+        return _heuristic_result(inst, graph, allocation, seed, starts, deadline, t0)
+    return _exact_result(
+        inst, graph, allocation, seed, starts, deadline, t0, options, fallback=requested == "auto"
+    )
+
+
+def _heuristic_result(inst, graph, allocation, seed, starts, deadline, t0, notes=()) -> Partition:
+    labels, runs = _heuristic(inst, allocation, int(seed), int(starts), deadline, _trees(inst))
+    if labels is None:
+        raise _heuristic_failed(inst, runs)
+    return _result(inst, labels, graph, "heuristic", "local", None, None, t0, runs, None, notes)
+
+
+def _heuristic_failed(inst: _Instance, runs: int) -> Infeasible:
+    return Infeasible(
+        f"the heuristic found no partition into {inst.k} connected parts of weight "
+        f"{inst.lower:.6g}..{inst.upper:.6g}"
+        + (" with an anchor each" if inst.need_anchor else "")
+        + f" in {runs} start(s); one may still exist (try more starts, a larger "
+        "tolerance, or method='exact' on small graphs)",
+        {"balanced connected parts": float(inst.k)},
+    )
+
+
+def _exact_result(inst, graph, allocation, seed, starts, deadline, t0, options, fallback):
+    """The exact method: heuristic start, MILP stages, and an honest account of the result.
+
+    The returned plan is never worse than the start. When the MILP stops without a plan and no
+    start exists, ``fallback`` (``method="auto"``) runs the heuristic for the time left (at
+    least one start) and says so in ``notes``; otherwise :class:`SolverError` is raised.
+    """
     heur_deadline = min(deadline, time.perf_counter() + 3.0)
     start, runs = _heuristic(inst, allocation, int(seed), 2, heur_deadline, _trees(inst))
     opts = options or SolverOptions(mip_gap=1e-6)
+    notes = []
     if start is None:
         # no plan from the heuristic: settle feasibility first with the objective left out (a much
         # easier model); its Infeasible is a proof, its plan the start of the real solve
@@ -1786,12 +1813,62 @@ def partition(
         except SolverError:
             labels_c, info_c = None, None
         if info_c is not None:
-            lb_compact = info_c.bound if info_c.bound is not None else None
+            if info_c.bound is not None and math.isfinite(info_c.bound):
+                # a model cut by the start's value bounds only plans better than the start
+                lb_compact = float(info_c.bound)
+                if start is not None:
+                    lb_compact = min(lb_compact, _score(plain, start)[0])
             if start is None or _score(inst, labels_c)[0] < _score(inst, start)[0]:
                 start = labels_c
-    labels, info = _exact(inst, start, _limited(opts, deadline, 1.0), lb_compact=lb_compact)
-    status = "optimal" if info.status == "optimal" else "feasible"
-    return _result(inst, labels, graph, "exact", status, info.bound, info.gap, t0, runs, info)
+    try:
+        labels, info = _exact(inst, start, _limited(opts, deadline, 1.0), lb_compact=lb_compact)
+    except SolverError as exc:
+        labels, info = None, exc.info if isinstance(exc.info, SolveInfo) else None
+        notes.append(f"the exact model stopped without a plan ({exc.message})")
+    if labels is not None:
+        problems = _problems(inst, _canonical(labels, inst.k), graph)
+        if problems:
+            notes.append("the exact model's plan violates the model: " + "; ".join(problems[:3]))
+            labels = None
+    if labels is None and (fallback or start is None):
+        if not fallback:
+            raise SolverError("the exact model stopped without a plan: " + notes[-1], info)
+        # method "auto": the heuristic for the time left (at least one start), or its start
+        notes.append("method 'auto' fell back to the heuristic")
+        more, more_runs = _heuristic(
+            inst, allocation, int(seed), int(starts), deadline, _trees(inst)
+        )
+        found = [x for x in (more, start) if x is not None]
+        if not found:
+            raise _heuristic_failed(inst, runs + more_runs)
+        best = min(found, key=lambda x: _score(inst, x)[0])
+        return _result(
+            inst, best, graph, "heuristic", "local", None, None, t0, runs + more_runs, None, notes
+        )
+    start_value = _score(inst, start)[0] if start is not None else None
+    outcome = settle_exact(
+        _score(inst, labels)[0] if labels is not None else None,
+        start_value,
+        info.bound if info is not None and labels is not None else None,
+        cut_by_start=start is not None,
+        other_bounds=(lb_compact,),
+        mip_gap=opts.mip_gap,
+    )
+    notes.extend(outcome.notes)
+    chosen = labels if outcome.keep == "plan" else start
+    return _result(
+        inst,
+        chosen,
+        graph,
+        "exact",
+        outcome.status,
+        outcome.bound,
+        outcome.gap,
+        t0,
+        runs,
+        info,
+        notes,
+    )
 
 
 def _limited(opts: SolverOptions, deadline: float, share: float) -> SolverOptions:
