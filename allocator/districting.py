@@ -19,7 +19,8 @@ Decision
 Constraints
     * contiguity: every part induces a connected subgraph of ``G``;
     * balance: ``L <= w(P) <= U`` for every part, ``w(P) = sum_{i in P} w_i``;
-    * anchors (optional): every part contains at least one anchor node.
+    * anchors (optional): every part contains at least one anchor node;
+    * conflicts (optional): given pairs of nodes never share a part.
 Objective (minimise)
     ``compactness_weight * C / W + imbalance_weight * I`` where
 
@@ -38,6 +39,8 @@ Exact method: a MILP (centre-assignment formulation with single-source flows for
 
     * ``sum_j x_ij = 1`` for every ``i``; ``sum_j x_jj = k``; ``x_ij <= x_jj``;
     * ``L x_jj <= sum_i w_i x_ij <= U x_jj``; anchors: ``sum_{i anchor} x_ij >= x_jj``;
+    * conflicts: ``x_uj + x_vj <= x_jj`` for every conflicting pair ``u, v`` and centre ``j``,
+      and ``x_ij = 0`` when ``i`` conflicts with ``j``;
     * contiguity, for every potential centre ``j``, a flow ``f^j_uv >= 0`` on the arcs (both
       directions of every edge) between nodes that may join ``j``: every node ``i != j`` consumes
       ``x_ij`` units, ``sum_u f^j_ui - sum_u f^j_iu = x_ij``, and receives flow only when it is in
@@ -71,6 +74,9 @@ Heuristic method (large graphs)
       every part balanced, evaluated exactly with centres re-optimised;
     * recombination of two neighbouring parts: random spanning trees of their union, every tree
       edge whose cut leaves both sides balanced is scored exactly, the best is taken if it helps.
+
+    Conflicting pairs count as violations (``U`` each) while balance is repaired; a start is
+    kept only without any, and no later move or cut creates one.
 
     Every random choice comes from ``numpy.random.default_rng(seed)``, so a run is deterministic
     for a seed unless ``time_limit`` stops it early.
@@ -226,6 +232,7 @@ class _Instance:
     total: float
     alpha: float
     beta: float
+    far: np.ndarray | None = None  # bool n x n: pairs that may not share a part
 
     @property
     def n(self) -> int:
@@ -578,7 +585,41 @@ def _problems(inst: _Instance, labels: np.ndarray, graph: nx.Graph) -> list[str]
             out.append(f"part {p} weighs {wp:.6g}, outside {inst.lower:.6g}..{inst.upper:.6g}")
         if inst.need_anchor and not inst.anchor[m].any():
             out.append(f"part {p} has no anchor")
+        if inst.far is not None:
+            bad = np.argwhere(inst.far[np.ix_(m, m)])
+            if bad.size:
+                u, v = inst.nodes[m[bad[0, 0]]], inst.nodes[m[bad[0, 1]]]
+                out.append(f"part {p} holds {u!r} and {v!r}, which may not share a part")
     return out
+
+
+def _conflict_matrix(inst: _Instance, conflicts) -> np.ndarray | None:
+    """Symmetric boolean matrix of the node pairs that may not share a part (None: no pair)."""
+    index = {v: t for t, v in enumerate(inst.nodes)}
+    far = np.zeros((inst.n, inst.n), dtype=bool)
+    for pair in conflicts:
+        try:
+            u, v = pair
+        except (TypeError, ValueError):
+            raise ValueError(f"conflicts: expected pairs of nodes, got {pair!r}") from None
+        if u not in index or v not in index:
+            missing = u if u not in index else v
+            raise ValueError(f"conflicts: node {missing!r} is not in the graph")
+        if u == v:
+            raise ValueError(f"conflicts: node {u!r} is paired with itself")
+        far[index[u], index[v]] = far[index[v], index[u]] = True
+    return far if far.any() else None
+
+
+def _conflict_count(inst: _Instance, labels: np.ndarray) -> int:
+    """Pairs of nodes that may not share a part but do."""
+    if inst.far is None:
+        return 0
+    total = 0
+    for p in range(inst.k):
+        m = np.flatnonzero(labels == p)
+        total += int(inst.far[np.ix_(m, m)].sum())
+    return total // 2
 
 
 def _canonical(labels: np.ndarray, k: int) -> np.ndarray:
@@ -702,10 +743,14 @@ class _Search:
         return float(obj), sec
 
     def violation(self) -> float:
+        """Balance violation (weight units) plus ``upper`` per pair that may not share a part."""
         inst = self.inst
-        return float(
+        out = float(
             np.maximum(self.Wp - inst.upper, 0).sum() + np.maximum(inst.lower - self.Wp, 0).sum()
         )
+        if inst.far is not None:
+            out += inst.upper * _conflict_count(inst, self.labels)
+        return out
 
     def move(self, i: int, q: int) -> None:
         p = self.plist[i]
@@ -780,13 +825,18 @@ class _Search:
         left = n - len(seeds)
         order = list(range(len(seeds)))
         blur = 1 + randomness * self.rng.random(len(seeds))
+        far = inst.far
+        strict = far is not None  # parts pass over nodes they may not hold while others can
+        deferred = [[] for _ in seeds]
         while left:
             order.sort(key=lambda r: (weight[r] * blur[r], r))
             grown = False
             for p in order:
                 h = heaps[p]
-                while h and labels[h[0][1]] >= 0:
-                    heapq.heappop(h)
+                while h and (labels[h[0][1]] >= 0 or (strict and far[h[0][1], labels == p].any())):
+                    item = heapq.heappop(h)
+                    if labels[item[1]] < 0:
+                        deferred[p].append(item)
                 if not h:
                     continue
                 _, u = heapq.heappop(h)
@@ -798,6 +848,13 @@ class _Search:
                         heapq.heappush(h, (inst.D[seeds[p], x] * noise[x] + tie[x], x))
                 grown = True
                 break
+            if not grown and strict:
+                # every free neighbour conflicts with its part: take them anyway, repair later
+                strict = False
+                for p, items in enumerate(deferred):
+                    for item in items:
+                        heapq.heappush(heaps[p], item)
+                continue
             if not grown:  # cannot happen on components that each hold a seed
                 raise RuntimeError("region growing stalled")
         return labels
@@ -906,6 +963,10 @@ class _Search:
         viol = np.maximum(Wp - inst.upper, 0).sum(axis=1) + np.maximum(inst.lower - Wp, 0).sum(
             axis=1
         )
+        if inst.far is not None:
+            fi = inst.far[ii]
+            delta = (fi & self.member[Q]).sum(axis=1) - (fi & self.member[P]).sum(axis=1)
+            viol = viol + inst.upper * (_conflict_count(inst, self.labels) + delta)
         return obj, sec, viol
 
     def _members_table(self) -> np.ndarray:
@@ -930,6 +991,8 @@ class _Search:
             slack = 1e-9 * max(1.0, inst.upper)
             ok &= self.Wp[P] - inst.w[ii] >= inst.lower - slack
             ok &= self.Wp[Q] + inst.w[ii] <= inst.upper + slack
+            if inst.far is not None:
+                ok &= ~(inst.far[ii] & self.member[Q]).any(axis=1)
         return ok
 
     def local_search(self, balanced: bool) -> bool:
@@ -1070,10 +1133,12 @@ class _Search:
                 pa = np.concatenate([[0], np.cumsum(sub_an[order])])
                 an = pa[tout] - pa[tin]
                 ok &= (an >= 1) & (total_an - an >= 1)
+            g = nodes[order]
+            if inst.far is not None and ok.any():
+                ok &= _cuts_without_conflicts(inst.far[np.ix_(g, g)], tin, tout)
             if not ok.any():
                 continue
             tin, tout, A = tin[ok], tout[ok], A[ok]
-            g = nodes[order]
             pref = np.vstack([np.zeros(s), np.cumsum(self.wD[np.ix_(g, g)], axis=0)])
             inside = (colpos[None, :] >= tin[:, None]) & (colpos[None, :] < tout[:, None])
             costA = pref[tout] - pref[tin]
@@ -1131,11 +1196,19 @@ class _Search:
         return changed
 
     def repair(self, trees: int) -> bool:
-        """Re-split each unbalanced part with a neighbour when their union can be split evenly."""
+        """Re-split each unbalanced part, or one holding a conflicting pair, with a neighbour when
+        their union can be split evenly."""
         inst = self.inst
         changed = False
+        clash = set()
+        if inst.far is not None:
+            for r in range(inst.k):
+                m = np.flatnonzero(self.labels == r)
+                if inst.far[np.ix_(m, m)].any():
+                    clash.add(r)
         for p, q in self.part_pairs():
-            if all(inst.lower <= self.Wp[r] <= inst.upper for r in (p, q)):
+            balanced = all(inst.lower <= self.Wp[r] <= inst.upper for r in (p, q))
+            if balanced and p not in clash and q not in clash:
                 continue
             W2 = self.Wp[p] + self.Wp[q]
             if not (2 * inst.lower <= W2 <= 2 * inst.upper):
@@ -1148,6 +1221,19 @@ class _Search:
                 else:
                     self.load(saved)
         return changed
+
+
+def _cuts_without_conflicts(F: np.ndarray, tin: np.ndarray, tout: np.ndarray) -> np.ndarray:
+    """For each cut (positions ``tin..tout-1`` against the rest), True when neither side holds a
+    pair flagged in the symmetric boolean matrix ``F`` (in preorder positions)."""
+    Fi = F.astype(np.int64)
+    S = np.zeros((F.shape[0] + 1, F.shape[0] + 1), dtype=np.int64)
+    S[1:, 1:] = Fi.cumsum(axis=0).cumsum(axis=1)
+    R = np.concatenate([[0], Fi.sum(axis=1).cumsum()])
+    inside = S[tout, tout] - S[tin, tout] - S[tout, tin] + S[tin, tin]
+    cross = R[tout] - R[tin] - inside
+    outside = int(Fi.sum()) - inside - 2 * cross
+    return (inside == 0) & (outside == 0)
 
 
 def _tree_order(nbrs: list, root: int):
@@ -1363,6 +1449,8 @@ def _exact(inst: _Instance, start_labels, options: SolverOptions, lb_compact=Non
     allowed = R <= inst.upper * (1 + 1e-9) + 1e-9 * n  # allowed[j, i]: i may join centre j
     if inst.alpha == 0:
         allowed &= np.arange(n)[None, :] >= np.arange(n)[:, None]  # centre = first node
+    if inst.far is not None:
+        allowed &= ~inst.far  # a node never joins a centre it may not share a part with
     np.fill_diagonal(allowed, True)
     centre_ok = np.ones(n, dtype=bool)
     if start_labels is not None and inst.alpha > 0:
@@ -1420,6 +1508,29 @@ def _exact(inst: _Instance, start_labels, options: SolverOptions, lb_compact=Non
             np.full(n, np.inf),
             "anchor",
         )
+    if inst.far is not None:
+        # pairs that may not share a part: x_uj + x_vj <= x_jj for every centre j both may join
+        pu, pv = np.nonzero(np.triu(inst.far))
+        cj, cu, cv = [], [], []
+        for j in range(n):
+            ok = allowed[j, pu] & allowed[j, pv]
+            cj.append(np.full(int(ok.sum()), j))
+            cu.append(pu[ok])
+            cv.append(pv[ok])
+        cj = np.concatenate(cj).astype(np.int64)
+        cu = np.concatenate(cu).astype(np.int64)
+        cv = np.concatenate(cv).astype(np.int64)
+        m_c = cj.size
+        if m_c:
+            r = np.arange(m_c)
+            add_rows(
+                np.concatenate([r, r, r]),
+                np.concatenate([xid[cu, cj], xid[cv, cj], diag[cj]]),
+                np.concatenate([np.ones(m_c), np.ones(m_c), -np.ones(m_c)]),
+                np.full(m_c, -np.inf),
+                np.zeros(m_c),
+                "apart",
+            )
     # flows: for centre j, arcs (u, v) with both ends allowed for j and v != j
     tails = np.concatenate([inst.eu, inst.ev])
     heads = np.concatenate([inst.ev, inst.eu])
@@ -1667,6 +1778,7 @@ def partition(
     starts: int = 8,
     time_limit: float | None = None,
     options: SolverOptions | None = None,
+    conflicts: Iterable[tuple[Hashable, Hashable]] | None = None,
 ) -> Partition:
     """Split a graph into ``k`` connected parts of balanced weight, compact and even in an attribute.
 
@@ -1710,6 +1822,8 @@ def partition(
         reports ``status="feasible"`` with its gap if stopped.
     options : SolverOptions, optional
         Solver settings for the exact method (default: HiGHS, relative gap ``1e-6``).
+    conflicts : iterable of (node, node), optional
+        Pairs of nodes that may not share a part (e.g. schools too far apart by road).
 
     Returns
     -------
@@ -1754,6 +1868,8 @@ def partition(
         compactness_weight,
         imbalance_weight,
     )
+    if conflicts is not None:
+        inst = dataclasses.replace(inst, far=_conflict_matrix(inst, conflicts))
     allocation = _allocate(inst)
     requested = method
     if method == "auto":

@@ -43,7 +43,7 @@ def _set_partitions(n: int, k: int):
     yield from rec(0, [], 0)
 
 
-def _reference(g, k, tol, anchor=None, attribute=None, cw=1.0, iw=1.0):
+def _reference(g, k, tol, anchor=None, attribute=None, cw=1.0, iw=1.0, conflicts=()):
     """Best objective over all valid partitions (None if there is none), by enumeration."""
     nodes = list(g.nodes)
     w = {v: g.nodes[v]["w"] for v in nodes}
@@ -63,6 +63,9 @@ def _reference(g, k, tol, anchor=None, attribute=None, cw=1.0, iw=1.0):
                 ok = False
                 break
             if not nx.is_connected(g.subgraph(blk)):
+                ok = False
+                break
+            if any(u in blk and v in blk for u, v in conflicts):
                 ok = False
                 break
         if not ok:
@@ -500,3 +503,42 @@ def test_auto_falls_back_to_the_heuristic_when_the_milp_stops_without_a_plan(mon
     assert exact.objective == pytest.approx(heuristic.objective)
     assert (exact.method, exact.status, exact.bound, exact.gap) == ("exact", "feasible", None, None)
     assert any("without a plan" in note for note in exact.notes)
+
+
+# ------------------------------------------------------------------------------------------
+# pairs that may not share a part (e.g. schools too far apart by road)
+# ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("seed", [21, 22, 23])
+def test_conflicting_pairs_never_share_a_part_and_exact_equals_brute_force(seed):
+    g = _random_graph(seed, 9, p=0.45)
+    rng = np.random.default_rng(seed)
+    nodes = list(g.nodes)
+    pairs = {tuple(sorted(rng.choice(nodes, 2, replace=False).tolist())) for _ in range(6)}
+    kwargs = dict(tolerance=0.4, attribute="q", imbalance_weight=5.0, conflicts=pairs)
+    expected = _reference(g, 3, 0.4, None, "q", 1.0, 5.0, conflicts=pairs)
+    free = _reference(g, 3, 0.4, None, "q", 1.0, 5.0)
+    if expected is None:
+        with pytest.raises(Infeasible):
+            partition(g, 3, "w", method="exact", **kwargs)
+        return
+    result = partition(g, 3, "w", method="exact", **kwargs)
+    assert result.status == "optimal"
+    assert result.objective == pytest.approx(expected, rel=1e-5, abs=1e-7)
+    assert expected >= free - 1e-9
+    for method in ("exact", "heuristic"):
+        part = partition(g, 3, "w", method=method, **kwargs)
+        _valid(g, part.assignment, 3, 0.4)
+        for u, v in pairs:
+            assert part.assignment[u] != part.assignment[v]
+
+
+def test_conflicts_are_checked():
+    g = nx.path_graph(4)
+    nx.set_node_attributes(g, 1, "w")
+    with pytest.raises(ValueError, match="not in the graph"):
+        partition(g, 2, "w", distance=None, conflicts=[(0, 9)])
+    with pytest.raises(ValueError, match="itself"):
+        partition(g, 2, "w", distance=None, conflicts=[(1, 1)])
+    # 0 and 1 apart, 2 parts of 2 nodes on a path: impossible (0 needs 1 to reach anything)
+    with pytest.raises(Infeasible):
+        partition(g, 2, "w", tolerance=0.0, distance=None, conflicts=[(0, 1)])
