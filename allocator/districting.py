@@ -75,8 +75,9 @@ Heuristic method (large graphs)
     * recombination of two neighbouring parts: random spanning trees of their union, every tree
       edge whose cut leaves both sides balanced is scored exactly, the best is taken if it helps.
 
-    Conflicting pairs count as violations (``U`` each) while balance is repaired; a start is
-    kept only without any, and no later move or cut creates one.
+    A conflicting pair in one part counts as a violation (``U`` each) while balance is repaired
+    and as a penalty larger than any difference of objective while the plan is improved; a start
+    that still holds one is dropped.
 
     Every random choice comes from ``numpy.random.default_rng(seed)``, so a run is deterministic
     for a seed unless ``time_limit`` stops it early.
@@ -429,12 +430,13 @@ def _max_parts(inst: _Instance, weight: float, size: int, anchors: int) -> int:
     return max(m, 0)
 
 
-def _component_counts(inst: _Instance, members: list[int]) -> tuple[set[int], str]:
-    """Numbers of parts a component can hold, and the reason when a number is excluded."""
+def _component_counts(inst: _Instance, members: list[int]) -> tuple[set[int], str, dict]:
+    """Numbers of parts a component can hold, the reason when a number is excluded, and the
+    amount (requirement -> by how much it fails) for that reason."""
     wc = float(inst.w[members].sum())
     size = len(members)
     anchors = int(inst.anchor[members].sum())
-    ok, reason = set(), ""
+    ok, reason, amount = set(), "", {}
     hi = min(inst.k, _max_parts(inst, wc, size, anchors))
     for kc in range(1, hi + 1):
         if wc > kc * inst.upper * (1 + 1e-12):
@@ -447,9 +449,15 @@ def _component_counts(inst: _Instance, members: list[int]) -> tuple[set[int], st
             + (f" with an anchor each ({anchors} anchor(s))" if inst.need_anchor else "")
             + " adds up to it"
         )
-        return ok, reason
+        # how far the weight is from what some number of parts could hold
+        off = [
+            max(kc * inst.lower - wc, wc - kc * inst.upper, 0.0) for kc in range(1, max(hi, 1) + 1)
+        ]
+        if hi < 1 and inst.need_anchor and anchors == 0:
+            return ok, reason, {"anchor": 1.0}
+        return ok, reason, {"balance": float(min(off))}
     if max(ok) == 1:
-        return ok, reason
+        return ok, reason, amount
     for v, pieces in _cut_pieces(inst, members):
         light = [p for p in pieces if _max_parts(inst, *p) == 0]
         forced = float(inst.w[v]) + sum(p[0] for p in light)
@@ -460,6 +468,7 @@ def _component_counts(inst: _Instance, members: list[int]) -> tuple[set[int], st
             if forced > inst.upper * (1 + 1e-12) or room < kc - 1:
                 ok.discard(kc)
                 if forced > inst.upper * (1 + 1e-12):
+                    amount = {"balance": float(forced - inst.upper)}
                     reason = (
                         f"cut vertex {inst.nodes[v]!r}: {len(light)} of the {len(pieces)} pieces "
                         f"its removal leaves are too light (or lack an anchor) to form a part, so "
@@ -467,11 +476,12 @@ def _component_counts(inst: _Instance, members: list[int]) -> tuple[set[int], st
                         f"the upper bound {inst.upper:.6g}"
                     )
                 else:
+                    amount = {"parts": float(kc - 1 - room)}
                     reason = (
                         f"cut vertex {inst.nodes[v]!r}: the pieces its removal leaves can hold "
                         f"at most {room} part(s) besides its own, {kc - 1} needed"
                     )
-    return ok, reason
+    return ok, reason, amount
 
 
 def _allocate(inst: _Instance) -> list[tuple[list[int], int]]:
@@ -505,11 +515,14 @@ def _allocate(inst: _Instance) -> list[tuple[list[int], int]]:
     for t in range(n):
         members[labels[t]].append(t)
     options = []
+    amounts = {}
     for m in members:
-        ok, reason = _component_counts(inst, m)
+        ok, reason, amount = _component_counts(inst, m)
         if not ok:
-            raise Infeasible(reason)
+            raise Infeasible(reason, amount)
         options.append((ok, reason))
+        for name, v in amount.items():
+            amounts[name] = amounts.get(name, 0.0) + v
     # DP over components: reachable totals, keeping the split closest to proportional
     share = [float(inst.w[m].sum()) / inst.total * k for m in members]
     reach = [{0: (0.0, None)}]
@@ -527,9 +540,11 @@ def _allocate(inst: _Instance) -> list[tuple[list[int], int]]:
         reasons = "; ".join(r for _, r in options if r)
         lo = sum(min(ok) for ok, _ in options)
         hi = sum(max(ok) for ok, _ in options)
+        amounts["parts"] = float(max(lo - k, k - hi, 1))
         raise Infeasible(
             f"the {ncomp} connected component(s) can hold between {lo} and {hi} balanced parts "
-            f"in total, not k = {k}" + (f" ({reasons})" if reasons else "")
+            f"in total, not k = {k}" + (f" ({reasons})" if reasons else ""),
+            amounts,
         )
     counts = []
     total = k
@@ -692,6 +707,12 @@ class _Search:
         self.au = np.concatenate([inst.eu, inst.ev])
         self.av = np.concatenate([inst.ev, inst.eu])
         self.mean = _inst_mean(inst)
+        # a pair that may not share a part costs more than any objective can differ
+        self.penalty = 0.0
+        if inst.far is not None:
+            spread = float(inst.a.max() - inst.a.min()) if inst.a is not None else 0.0
+            finite = inst.D[np.isfinite(inst.D)]
+            self.penalty = 10.0 * (inst.alpha * float(finite.max()) + inst.beta * spread) + 1.0
         self._local = np.full(n, -1, dtype=np.int64)
         self.version = np.zeros(k, dtype=np.int64)  # bumped whenever a part changes
         self.tried = {}  # (p, q) -> versions at the last failed recombination
@@ -740,17 +761,23 @@ class _Search:
             mu = self.means()
             obj += inst.beta * (mu.max() - mu.min())
             sec = float(self.Wp @ (mu - self.mean) ** 2) / inst.total
+        if self.penalty:
+            obj += self.penalty * _conflict_count(inst, self.labels)
         return float(obj), sec
 
     def violation(self) -> float:
         """Balance violation (weight units) plus ``upper`` per pair that may not share a part."""
         inst = self.inst
-        out = float(
-            np.maximum(self.Wp - inst.upper, 0).sum() + np.maximum(inst.lower - self.Wp, 0).sum()
-        )
+        out = self.balance_violation()
         if inst.far is not None:
             out += inst.upper * _conflict_count(inst, self.labels)
         return out
+
+    def balance_violation(self) -> float:
+        inst = self.inst
+        return float(
+            np.maximum(self.Wp - inst.upper, 0).sum() + np.maximum(inst.lower - self.Wp, 0).sum()
+        )
 
     def move(self, i: int, q: int) -> None:
         p = self.plist[i]
@@ -966,7 +993,9 @@ class _Search:
         if inst.far is not None:
             fi = inst.far[ii]
             delta = (fi & self.member[Q]).sum(axis=1) - (fi & self.member[P]).sum(axis=1)
-            viol = viol + inst.upper * (_conflict_count(inst, self.labels) + delta)
+            after = _conflict_count(inst, self.labels) + delta
+            viol = viol + inst.upper * after
+            obj = obj + self.penalty * after
         return obj, sec, viol
 
     def _members_table(self) -> np.ndarray:
@@ -991,8 +1020,6 @@ class _Search:
             slack = 1e-9 * max(1.0, inst.upper)
             ok &= self.Wp[P] - inst.w[ii] >= inst.lower - slack
             ok &= self.Wp[Q] + inst.w[ii] <= inst.upper + slack
-            if inst.far is not None:
-                ok &= ~(inst.far[ii] & self.member[Q]).any(axis=1)
         return ok
 
     def local_search(self, balanced: bool) -> bool:
@@ -1115,6 +1142,12 @@ class _Search:
         slack = 1e-9 * max(1.0, inst.upper)
         base_obj, base_sec = self.value()
         comp_rest = self.comp.sum() - self.comp[p] - self.comp[q]
+        conflicts_rest = 0
+        if inst.far is not None:
+            conflicts_rest = _conflict_count(inst, self.labels)
+            for r in (p, q):
+                m = np.flatnonzero(self.labels == r)
+                conflicts_rest -= int(inst.far[np.ix_(m, m)].sum()) // 2
         sub_w = inst.w[nodes]
         sub_wa = self.wa[nodes]
         sub_an = inst.anchor[nodes].astype(np.int64)
@@ -1134,18 +1167,19 @@ class _Search:
                 an = pa[tout] - pa[tin]
                 ok &= (an >= 1) & (total_an - an >= 1)
             g = nodes[order]
-            if inst.far is not None and ok.any():
-                ok &= _cuts_without_conflicts(inst.far[np.ix_(g, g)], tin, tout)
             if not ok.any():
                 continue
             tin, tout, A = tin[ok], tout[ok], A[ok]
+            clashes = 0.0
+            if inst.far is not None:
+                clashes = conflicts_rest + _cut_conflicts(inst.far[np.ix_(g, g)], tin, tout)
             pref = np.vstack([np.zeros(s), np.cumsum(self.wD[np.ix_(g, g)], axis=0)])
             inside = (colpos[None, :] >= tin[:, None]) & (colpos[None, :] < tout[:, None])
             costA = pref[tout] - pref[tin]
             costB = pref[s][None, :] - costA
             compA = np.where(inside, costA, np.inf).min(axis=1)
             compB = np.where(~inside, costB, np.inf).min(axis=1)
-            obj = inst.alpha * (comp_rest + compA + compB) / inst.total
+            obj = inst.alpha * (comp_rest + compA + compB) / inst.total + self.penalty * clashes
             sec = np.zeros(tin.size)
             if inst.beta > 0:
                 pwa = np.concatenate([[0.0], np.cumsum(sub_wa[order])])
@@ -1223,9 +1257,9 @@ class _Search:
         return changed
 
 
-def _cuts_without_conflicts(F: np.ndarray, tin: np.ndarray, tout: np.ndarray) -> np.ndarray:
-    """For each cut (positions ``tin..tout-1`` against the rest), True when neither side holds a
-    pair flagged in the symmetric boolean matrix ``F`` (in preorder positions)."""
+def _cut_conflicts(F: np.ndarray, tin: np.ndarray, tout: np.ndarray) -> np.ndarray:
+    """For each cut (positions ``tin..tout-1`` against the rest), the pairs flagged in the
+    symmetric boolean matrix ``F`` (in preorder positions) that end on the same side."""
     Fi = F.astype(np.int64)
     S = np.zeros((F.shape[0] + 1, F.shape[0] + 1), dtype=np.int64)
     S[1:, 1:] = Fi.cumsum(axis=0).cumsum(axis=1)
@@ -1233,7 +1267,7 @@ def _cuts_without_conflicts(F: np.ndarray, tin: np.ndarray, tout: np.ndarray) ->
     inside = S[tout, tout] - S[tin, tout] - S[tout, tin] + S[tin, tin]
     cross = R[tout] - R[tin] - inside
     outside = int(Fi.sum()) - inside - 2 * cross
-    return (inside == 0) & (outside == 0)
+    return (inside + outside) // 2
 
 
 def _tree_order(nbrs: list, root: int):
@@ -1310,7 +1344,7 @@ def _heuristic(
                     break
                 if not search.repair(trees):
                     break
-        if search.violation() > 1e-9 * max(1.0, inst.upper):
+        if search.balance_violation() > 1e-9 * max(1.0, inst.upper):
             if time.perf_counter() >= deadline:
                 break
             continue
@@ -1336,6 +1370,11 @@ def _heuristic(
             _improve(search, trees)
             if not search.value() < before:
                 search.restore(snap)
+        if _conflict_count(inst, search.labels):
+            done -= 1  # pairs that may not share a part still do: the start does not count
+            if time.perf_counter() >= deadline:
+                break
+            continue
         val = search.value()
         if best_val is None or val < best_val:
             best, best_val = search.labels.copy(), val
@@ -1696,7 +1735,7 @@ def _exact(inst: _Instance, start_labels, options: SolverOptions, lb_compact=Non
             + " exists (proven by the MILP; "
             + (exc.message if exc.violations else "integrality makes it impossible")
             + ")",
-            exc.violations,
+            exc.violations or {"parts": float(k)},
         ) from exc
     x = binary_values(sol.x[:nx_])
     labels = -np.ones(n, dtype=np.int64)

@@ -108,7 +108,7 @@ class DistrictPolicy:
         Schools at most this many road minutes apart are neighbours even if their catchments do
         not touch (15); at most ``max_trip_minutes``.
     max_trip_minutes : float
-        No two schools of a district are farther apart by road (60), and no two neighbours
+        No two schools of a district are farther apart by road (120), and no two neighbours
         (a road hub in one school's catchment does not make it the neighbour of every school
         its roads reach).
     strong_quantile : float
@@ -143,7 +143,7 @@ class DistrictPolicy:
     schools_per_district: float = 8.0
     tolerance: float = 0.15
     adjacency_minutes: float = 15.0
-    max_trip_minutes: float = 60.0
+    max_trip_minutes: float = 120.0
     strong_quantile: float = 0.75
     quality_cap: float = 1.5
     quality_weight: float = 100.0
@@ -299,7 +299,10 @@ class DistrictPlan:
         ``<indicator>_ratio``: pupil-weighted mean of value / threshold over its schools' parts.
     counties : pandas.DataFrame
         Per county: ``county, schools, districts, method, status, gap, seconds, objective,
-        quality_spread, mean_minutes_to_centre``.
+        quality_spread, mean_minutes_to_centre, notes``; ``notes`` says when the exact model
+        stopped without a plan and ``method="auto"`` fell back to the heuristic (``method`` is
+        then ``heuristic``), or when the solver's plan was worse than its start and the start was
+        kept.
     theil : dict
         ``theil_before`` (school level), ``theil_after_pooling`` (between planned districts),
         ``theil_between_share_before`` (grouped by township), ``theil_between_share_after``
@@ -586,7 +589,8 @@ def plan_districts(
                 f"county {county!r} ({len(sub)} schools, {n_strong} strong) cannot be split into "
                 f"{ks} district(s) within ±{policy.tolerance:.0%} of equal enrolment; for "
                 f"{k_last}: {last.message}",
-                {f"{county}: {g}": v for g, v in last.violations.items()},
+                {f"{county}: {g}": float(v) for g, v in last.violations.items()}
+                or {f"{county}: districts": float(k_last)},
             ) from last
         partitions[county] = part
         graphs[county] = graph
@@ -605,6 +609,7 @@ def plan_districts(
                 "objective": part.objective,
                 "quality_spread": part.imbalance,
                 "mean_minutes_to_centre": part.mean_distance,
+                "notes": "; ".join(part.notes),
             }
         )
         summaries.append(_summary_rows(sub, part, names, minutes, ratios, graph))
