@@ -31,8 +31,9 @@ Adjacency graph ``G_c`` (:mod:`allocator.district_adjacency`)
     Two schools of the county are neighbours when their catchments touch (every road node
     belongs to its nearest districted school by road time, over the whole region, and to all of
     them on a tie; two schools touch when a road node is in both catchments or a road joins
-    them) or when they are at most ``policy.adjacency_minutes`` apart by road, and in both cases
-    at most ``policy.max_trip_minutes`` apart. Edges carry the road minutes between the two
+    them), when a shortest road between them passes no other districted school, or when they
+    are at most ``policy.adjacency_minutes`` apart by road; in every case they are at most
+    ``policy.max_trip_minutes`` apart. Edges carry the road minutes between the two
     schools. A county whose schools still form several pieces is joined by the shortest road
     links between the pieces (every link of that length, none longer than
     ``policy.max_trip_minutes``). The graph does not depend on the order or the ids of the
@@ -76,7 +77,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from allocator import metrics
-from allocator.district_adjacency import school_graph, touching_pairs
+from allocator.district_adjacency import direct_pairs, school_graph, touching_pairs
 from allocator.districting import Partition, partition
 from allocator.errors import Infeasible, InputError
 from allocator.region import LEVELS, Region
@@ -525,7 +526,9 @@ def plan_districts(
         )
     scope = schools[inscope].set_index("school_id", drop=False)
     where = dict(zip(scope["school_id"], scope["node"].astype(str), strict=True))
-    touching = touching_pairs(region.roads, where)
+    touching = touching_pairs(region.roads, where) | direct_pairs(
+        region.roads, where, policy.max_trip_minutes
+    )
     rows, summaries, county_rows, infos, partitions, graphs = [], [], [], [], {}, {}
     counties = list(dict.fromkeys(scope["county"]))
     for county in counties:  # a missing entry is reported before any county is solved
