@@ -8,17 +8,14 @@ Catchments
     never broken by the order of the schools. A node reached through a tied node inherits all of
     its owners.
 Touching
-    Two schools touch when one road node belongs to both, or when a road joins a node of one to a
-    node of the other.
-Direct roads
-    Two schools are directly linked when a shortest road between them passes no other school's
-    road node (so schools of two villages beyond a road hub are linked through the hub, not only
-    through the school that owns the hub's catchment).
+    Catchments meet at a road node when the node belongs to them or a road joins it to a node
+    that does; every two schools whose catchments meet at one road node touch. At a road hub
+    this links all the catchments its roads reach, whoever owns the hub: the schools of two
+    townships beyond a county's hub are linked through the hub, not only through the school
+    whose catchment holds it (which would make that school a cut vertex).
 Neighbours
-    Two schools of the same county are neighbours when they touch, are directly linked or are at
-    most ``near_minutes`` apart by road, and in every case at most ``max_minutes`` apart: a road
-    hub in one school's catchment does not make it a neighbour of every school whose catchment
-    the hub's roads reach. Schools of different counties are never neighbours. A county whose schools still
+    Two schools of the same county are neighbours when they touch or are at most
+    ``near_minutes`` apart by road, and in both cases at most ``max_minutes`` apart. Schools of different counties are never neighbours. A county whose schools still
     form several pieces is joined by the shortest road links between the pieces that are at most
     ``max_minutes`` long (Kruskal over pieces; links of equal length are all added); pieces
     farther apart stay apart.
@@ -34,7 +31,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
 
-__all__ = ["catchment_owners", "touching_pairs", "direct_pairs", "school_graph"]
+__all__ = ["catchment_owners", "touching_pairs", "school_graph"]
 
 _TIE = 1e-9
 
@@ -115,93 +112,25 @@ def touching_pairs(roads: nx.Graph, school_nodes: dict[str, str]) -> set[tuple[s
     >>> nx.set_edge_attributes(roads, 1.0, "minutes")
     >>> sorted(touching_pairs(roads, {"A": "a", "B": "b", "C": "c"}))
     [('A', 'B'), ('B', 'C')]
+    >>> hub = nx.star_graph(["h", "a", "b", "c"])  # c is nearest to the hub, a and b meet there
+    >>> nx.set_edge_attributes(hub, {("h", "a"): 9, ("h", "b"): 8, ("h", "c"): 1}, "minutes")
+    >>> sorted(touching_pairs(hub, {"A": "a", "B": "b", "C": "c"}))
+    [('A', 'B'), ('A', 'C'), ('B', 'C')]
     """
     owners = catchment_owners(roads, school_nodes)
+    groups = set()
+    for u in roads.nodes:
+        meet = set(owners.get(str(u), ()))
+        for v in roads.neighbors(u):
+            meet |= owners.get(str(v), frozenset())
+        if len(meet) > 1:
+            groups.add(frozenset(meet))
     pairs = set()
-    for group in set(owners.values()):
-        for a in group:
-            for b in group:
-                if a < b:
-                    pairs.add((a, b))
-    seen = set()
-    for u, v in roads.edges():
-        ou, ov = owners.get(str(u)), owners.get(str(v))
-        if not ou or not ov or ou == ov or (ou, ov) in seen:
-            continue
-        seen.add((ou, ov))
-        for a in ou:
-            for b in ov:
-                if a != b:
-                    pairs.add((min(a, b), max(a, b)))
-    return pairs
-
-
-def direct_pairs(
-    roads: nx.Graph, school_nodes: dict[str, str], max_minutes: float, chunk: int = 256
-) -> set[tuple[str, str]]:
-    """Pairs ``(a, b)``, ``a < b``, of schools at most ``max_minutes`` apart by road with a
-    shortest road between them that passes no other school's road node.
-
-    Schools at the same road node are always a pair. Only the existence of such a road counts,
-    so the result does not depend on the order or the ids of the schools.
-
-    Examples
-    --------
-    >>> import networkx as nx
-    >>> roads = nx.Graph([("a", "h", {"minutes": 5.0}), ("b", "h", {"minutes": 5.0}),
-    ...                   ("c", "h", {"minutes": 5.0}), ("c", "d", {"minutes": 1.0})])
-    >>> sorted(direct_pairs(roads, {"A": "a", "B": "b", "C": "c", "D": "d"}, 60))
-    [('A', 'B'), ('A', 'C'), ('B', 'C'), ('C', 'D')]
-    """
-    index, eu, ev, w = _road_csgraph(roads)
-    n = len(index)
-    at: dict[int, list[str]] = {}
-    for sid, node in school_nodes.items():
-        at.setdefault(index[str(node)], []).append(sid)
-    pairs = set()
-    for group in at.values():
-        for a in group:
-            for b in group:
-                if a < b:
-                    pairs.add((a, b))
-    if not at:
-        return pairs
-    cols = np.array(sorted(at), dtype=np.int64)
-    is_school = np.zeros(n, dtype=bool)
-    is_school[cols] = True
-    tails = np.concatenate([eu, ev])
-    heads = np.concatenate([ev, eu])
-    length = np.maximum(np.concatenate([w, w]), 1e-12)
-    full = sp.csr_matrix((length, (tails, heads)), shape=(n, n))
-    keep = ~is_school[tails]  # roads leave a school's node only at the start of a trip
-    blocked = sp.csr_matrix((length[keep], (tails[keep], heads[keep])), shape=(n, n))
-    # first steps out of each school node
-    first = [(int(t), int(h), float(x)) for t, h, x in zip(tails, heads, length, strict=True)]
-    steps: dict[int, list[tuple[int, float]]] = {}
-    for t, h, x in first:
-        if is_school[t]:
-            steps.setdefault(t, []).append((h, x))
-    col_pos = {int(c): t for t, c in enumerate(cols)}
-    for start in range(0, cols.size, chunk):
-        src = cols[start : start + chunk]
-        true = dijkstra(full, directed=True, indices=src, limit=max_minutes)[:, cols]
-        nxt = sorted({h for s_ in src.tolist() for h, _ in steps.get(s_, [])})
-        if not nxt:
-            continue
-        via = dijkstra(blocked, directed=True, indices=nxt, limit=max_minutes)[:, cols]
-        row = {h: t for t, h in enumerate(nxt)}
-        for r, s_ in enumerate(src.tolist()):
-            best = np.full(cols.size, np.inf)
-            for h, x in steps.get(s_, []):
-                best = np.minimum(best, x + via[row[h]])
-            tol = _TIE * np.maximum(1.0, true[r])
-            hit = np.isfinite(true[r]) & (best <= true[r] + tol) & (true[r] <= max_minutes)
-            hit[col_pos[s_]] = False
-            for c in np.flatnonzero(hit).tolist():
-                for a in at[s_]:
-                    for b in at[int(cols[c])]:
-                        if a != b:
-                            pairs.add((min(a, b), max(a, b)))
+    for group in groups:
+        ordered = sorted(group)
+        for t, a in enumerate(ordered):
+            for b in ordered[t + 1 :]:
+                pairs.add((a, b))
     return pairs
 
 
@@ -222,8 +151,8 @@ def school_graph(
     minutes : numpy.ndarray
         Road minutes between them (``inf``: no road), in the order of ``ids``.
     touching : set of (str, str)
-        Pairs whose catchments touch or that are directly linked (:func:`touching_pairs`,
-        :func:`direct_pairs`); pairs with a school not in ``ids`` (another county's) are ignored.
+        Pairs whose catchments touch (:func:`touching_pairs`); pairs with a school not in
+        ``ids`` (another county's) are ignored.
     near_minutes : float
         Schools this close are neighbours even if their catchments do not touch.
     max_minutes : float
@@ -246,6 +175,7 @@ def school_graph(
     """
     ids = [str(s) for s in ids]
     pos = {s: t for t, s in enumerate(ids)}
+    minutes = np.minimum(minutes, minutes.T)  # road sums may differ in the last digit by direction
     g = nx.Graph()
     for s in ids:
         g.add_node(s, **((node_data or {}).get(s, {})))

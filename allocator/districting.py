@@ -488,12 +488,12 @@ def _allocate(inst: _Instance) -> list[tuple[list[int], int]]:
     """Split the k parts among the connected components, or raise Infeasible with the reason."""
     n, k = inst.n, inst.k
     if k > n:
-        raise Infeasible(f"k = {k} parts but the graph has only {n} node(s)", {"parts": k - n})
+        raise Infeasible(f"k = {k} parts but the graph has only {n} node(s)", {"parts": float(k - n)})
     if inst.need_anchor and int(inst.anchor.sum()) < k:
         have = int(inst.anchor.sum())
         raise Infeasible(
             f"every part needs an anchor, but there are {have} anchor node(s) for k = {k} parts",
-            {"anchor": k - have},
+            {"anchor": float(k - have)},
         )
     heavy = np.flatnonzero(inst.w > inst.upper * (1 + 1e-12))
     if heavy.size:
@@ -509,7 +509,7 @@ def _allocate(inst: _Instance) -> list[tuple[list[int], int]]:
         raise Infeasible(
             f"the graph has {ncomp} connected components and every one needs a part of its own, "
             f"but k = {k}",
-            {"parts": ncomp - k},
+            {"parts": float(ncomp - k)},
         )
     members = [[] for _ in range(ncomp)]
     for t in range(n):

@@ -30,9 +30,9 @@ Strong schools
 Adjacency graph ``G_c`` (:mod:`allocator.district_adjacency`)
     Two schools of the county are neighbours when their catchments touch (every road node
     belongs to its nearest districted school by road time, over the whole region, and to all of
-    them on a tie; two schools touch when a road node is in both catchments or a road joins
-    them), when a shortest road between them passes no other districted school, or when they
-    are at most ``policy.adjacency_minutes`` apart by road; in every case they are at most
+    them on a tie; catchments touch when they meet at one road node: it belongs to them or a
+    road joins it to a node that does, so the catchments around a road hub all touch) or when
+    they are at most ``policy.adjacency_minutes`` apart by road; in both cases they are at most
     ``policy.max_trip_minutes`` apart. Edges carry the road minutes between the two
     schools. A county whose schools still form several pieces is joined by the shortest road
     links between the pieces (every link of that length, none longer than
@@ -77,7 +77,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from allocator import metrics
-from allocator.district_adjacency import direct_pairs, school_graph, touching_pairs
+from allocator.district_adjacency import school_graph, touching_pairs
 from allocator.districting import Partition, partition
 from allocator.errors import Infeasible, InputError
 from allocator.region import LEVELS, Region
@@ -526,9 +526,7 @@ def plan_districts(
         )
     scope = schools[inscope].set_index("school_id", drop=False)
     where = dict(zip(scope["school_id"], scope["node"].astype(str), strict=True))
-    touching = touching_pairs(region.roads, where) | direct_pairs(
-        region.roads, where, policy.max_trip_minutes
-    )
+    touching = touching_pairs(region.roads, where)
     rows, summaries, county_rows, infos, partitions, graphs = [], [], [], [], {}, {}
     counties = list(dict.fromkeys(scope["county"]))
     for county in counties:  # a missing entry is reported before any county is solved
@@ -543,6 +541,7 @@ def plan_districts(
         nodes = sub["node"].astype(str).tolist()
         minutes = _dense_minutes(region.travel_minutes(nodes, nodes))
         np.fill_diagonal(minutes, 0.0)
+        minutes = np.minimum(minutes, minutes.T)  # the same trip both ways, to the last digit
         graph = school_graph(
             sub["school_id"].tolist(),
             minutes,
