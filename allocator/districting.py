@@ -488,7 +488,9 @@ def _allocate(inst: _Instance) -> list[tuple[list[int], int]]:
     """Split the k parts among the connected components, or raise Infeasible with the reason."""
     n, k = inst.n, inst.k
     if k > n:
-        raise Infeasible(f"k = {k} parts but the graph has only {n} node(s)", {"parts": float(k - n)})
+        raise Infeasible(
+            f"k = {k} parts but the graph has only {n} node(s)", {"parts": float(k - n)}
+        )
     if inst.need_anchor and int(inst.anchor.sum()) < k:
         have = int(inst.anchor.sum())
         raise Infeasible(
@@ -1942,9 +1944,12 @@ def _heuristic_failed(inst: _Instance, runs: int) -> Infeasible:
 def _exact_result(inst, graph, allocation, seed, starts, deadline, t0, options, fallback):
     """The exact method: heuristic start, MILP stages, and an honest account of the result.
 
-    The returned plan is never worse than the start. When the MILP stops without a plan and no
-    start exists, ``fallback`` (``method="auto"``) runs the heuristic for the time left (at
-    least one start) and says so in ``notes``; otherwise :class:`SolverError` is raised.
+    The returned plan is never worse than the start, and its bound, gap and status are settled
+    by :func:`allocator.exact_outcome.settle_exact`. When the MILP stops without a (valid) plan,
+    ``fallback`` (``method="auto"``) runs the heuristic for the time left (at least one start),
+    keeps the better of its plan and the start, and says so in ``notes``; without ``fallback``
+    the start is returned (status ``feasible`` unless a bound proves it), or
+    :class:`SolverError` is raised when there is no start.
     """
     heur_deadline = min(deadline, time.perf_counter() + 3.0)
     start, runs = _heuristic(inst, allocation, int(seed), 2, heur_deadline, _trees(inst))
@@ -1958,6 +1963,8 @@ def _exact_result(inst, graph, allocation, seed, starts, deadline, t0, options, 
             start, _ = _exact(bare, None, _limited(opts, deadline, 0.3))
         except SolverError:
             start = None
+        if start is not None and _problems(inst, _canonical(start, inst.k), graph):
+            start = None
     lb_compact = None
     if inst.alpha > 0 and inst.beta > 0:
         # stage 1: the compactness term alone (fast, tight) gives a lower bound on it and a
@@ -1967,13 +1974,18 @@ def _exact_result(inst, graph, allocation, seed, starts, deadline, t0, options, 
             labels_c, info_c = _exact(plain, start, _limited(opts, deadline, 0.5))
         except SolverError:
             labels_c, info_c = None, None
+        if labels_c is not None and _problems(inst, _canonical(labels_c, inst.k), graph):
+            labels_c = None  # an invalid plan is no start
         if info_c is not None:
             if info_c.bound is not None and math.isfinite(info_c.bound):
                 # a model cut by the start's value bounds only plans better than the start
                 lb_compact = float(info_c.bound)
                 if start is not None:
                     lb_compact = min(lb_compact, _score(plain, start)[0])
-            if start is None or _score(inst, labels_c)[0] < _score(inst, start)[0]:
+            better = labels_c is not None and (
+                start is None or _score(inst, labels_c)[0] < _score(inst, start)[0]
+            )
+            if better:
                 start = labels_c
     try:
         labels, info = _exact(inst, start, _limited(opts, deadline, 1.0), lb_compact=lb_compact)
