@@ -705,6 +705,7 @@ class _Search:
         self.size = np.zeros(k, dtype=np.int64)
         self.nanch = np.zeros(k, dtype=np.int64)
         self.comp = np.zeros(k)
+        self.nconf = np.zeros(k, dtype=np.int64)  # pairs that may not share a part, per part
         # directed arcs for boundary detection
         self.au = np.concatenate([inst.eu, inst.ev])
         self.av = np.concatenate([inst.ev, inst.eu])
@@ -748,6 +749,8 @@ class _Search:
         self.size[p] = m.size
         self.nanch[p] = int(inst.anchor[m].sum())
         self.comp[p] = self.cost[p][m].min() if m.size else 0.0
+        if inst.far is not None:
+            self.nconf[p] = int(inst.far[np.ix_(m, m)].sum()) // 2
 
     def means(self, Wp=None, Sp=None) -> np.ndarray:
         Wp = self.Wp if Wp is None else Wp
@@ -764,7 +767,7 @@ class _Search:
             obj += inst.beta * (mu.max() - mu.min())
             sec = float(self.Wp @ (mu - self.mean) ** 2) / inst.total
         if self.penalty:
-            obj += self.penalty * _conflict_count(inst, self.labels)
+            obj += self.penalty * int(self.nconf.sum())
         return float(obj), sec
 
     def violation(self) -> float:
@@ -772,7 +775,7 @@ class _Search:
         inst = self.inst
         out = self.balance_violation()
         if inst.far is not None:
-            out += inst.upper * _conflict_count(inst, self.labels)
+            out += inst.upper * int(self.nconf.sum())
         return out
 
     def balance_violation(self) -> float:
@@ -784,6 +787,9 @@ class _Search:
     def move(self, i: int, q: int) -> None:
         p = self.plist[i]
         inst = self.inst
+        if inst.far is not None:
+            self.nconf[p] -= int((inst.far[i] & self.member[p]).sum())
+            self.nconf[q] += int((inst.far[i] & self.member[q]).sum())
         self.labels[i] = q
         self.plist[i] = q
         self.member[p, i] = False
@@ -995,7 +1001,7 @@ class _Search:
         if inst.far is not None:
             fi = inst.far[ii]
             delta = (fi & self.member[Q]).sum(axis=1) - (fi & self.member[P]).sum(axis=1)
-            after = _conflict_count(inst, self.labels) + delta
+            after = int(self.nconf.sum()) + delta
             viol = viol + inst.upper * after
             obj = obj + self.penalty * after
         return obj, sec, viol
@@ -1146,10 +1152,7 @@ class _Search:
         comp_rest = self.comp.sum() - self.comp[p] - self.comp[q]
         conflicts_rest = 0
         if inst.far is not None:
-            conflicts_rest = _conflict_count(inst, self.labels)
-            for r in (p, q):
-                m = np.flatnonzero(self.labels == r)
-                conflicts_rest -= int(inst.far[np.ix_(m, m)].sum()) // 2
+            conflicts_rest = int(self.nconf.sum() - self.nconf[p] - self.nconf[q])
         sub_w = inst.w[nodes]
         sub_wa = self.wa[nodes]
         sub_an = inst.anchor[nodes].astype(np.int64)
@@ -1236,12 +1239,7 @@ class _Search:
         their union can be split evenly."""
         inst = self.inst
         changed = False
-        clash = set()
-        if inst.far is not None:
-            for r in range(inst.k):
-                m = np.flatnonzero(self.labels == r)
-                if inst.far[np.ix_(m, m)].any():
-                    clash.add(r)
+        clash = set(np.flatnonzero(self.nconf > 0).tolist())
         for p, q in self.part_pairs():
             balanced = all(inst.lower <= self.Wp[r] <= inst.upper for r in (p, q))
             if balanced and p not in clash and q not in clash:
