@@ -19,7 +19,8 @@ Decision
 Constraints
     * contiguity: every part induces a connected subgraph of ``G``;
     * balance: ``L <= w(P) <= U`` for every part, ``w(P) = sum_{i in P} w_i``;
-    * anchors (optional): every part contains at least one anchor node.
+    * anchors (optional): every part contains at least one anchor node;
+    * conflicts (optional): given pairs of nodes never share a part.
 Objective (minimise)
     ``compactness_weight * C / W + imbalance_weight * I`` where
 
@@ -38,6 +39,8 @@ Exact method: a MILP (centre-assignment formulation with single-source flows for
 
     * ``sum_j x_ij = 1`` for every ``i``; ``sum_j x_jj = k``; ``x_ij <= x_jj``;
     * ``L x_jj <= sum_i w_i x_ij <= U x_jj``; anchors: ``sum_{i anchor} x_ij >= x_jj``;
+    * conflicts: ``x_uj + x_vj <= x_jj`` for every conflicting pair ``u, v`` and centre ``j``,
+      and ``x_ij = 0`` when ``i`` conflicts with ``j``;
     * contiguity, for every potential centre ``j``, a flow ``f^j_uv >= 0`` on the arcs (both
       directions of every edge) between nodes that may join ``j``: every node ``i != j`` consumes
       ``x_ij`` units, ``sum_u f^j_ui - sum_u f^j_iu = x_ij``, and receives flow only when it is in
@@ -72,6 +75,10 @@ Heuristic method (large graphs)
     * recombination of two neighbouring parts: random spanning trees of their union, every tree
       edge whose cut leaves both sides balanced is scored exactly, the best is taken if it helps.
 
+    A conflicting pair in one part counts as a violation (``U`` each) while balance is repaired
+    and as a penalty larger than any difference of objective while the plan is improved; a start
+    that still holds one is dropped.
+
     Every random choice comes from ``numpy.random.default_rng(seed)``, so a run is deterministic
     for a seed unless ``time_limit`` stops it early.
 
@@ -96,6 +103,7 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra, minimum_spanning_tree
 
 from allocator.errors import Infeasible, SolverError
+from allocator.exact_outcome import settle_exact
 from allocator.solver import SolveInfo, SolverOptions, binary_values, solve_matrix
 
 __all__ = ["Partition", "partition", "evaluate_partition", "partition_problems", "EXACT_MAX_NODES"]
@@ -150,6 +158,10 @@ class Partition:
         Heuristic starts run (0 when only the MILP ran).
     solve_info : SolveInfo or None
         The solver's figures (exact method).
+    notes : tuple of str
+        What happened besides the plain method, in words: the exact model stopped without a
+        plan and ``method="auto"`` fell back to the heuristic, the solver's plan was worse than
+        its start and the start was kept, a bound was dropped.
     """
 
     assignment: dict
@@ -170,6 +182,7 @@ class Partition:
     seconds: float
     starts: int
     solve_info: SolveInfo | None = field(default=None, repr=False)
+    notes: tuple = ()
 
     @property
     def k(self) -> int:
@@ -220,6 +233,7 @@ class _Instance:
     total: float
     alpha: float
     beta: float
+    far: np.ndarray | None = None  # bool n x n: pairs that may not share a part
 
     @property
     def n(self) -> int:
@@ -416,12 +430,13 @@ def _max_parts(inst: _Instance, weight: float, size: int, anchors: int) -> int:
     return max(m, 0)
 
 
-def _component_counts(inst: _Instance, members: list[int]) -> tuple[set[int], str]:
-    """Numbers of parts a component can hold, and the reason when a number is excluded."""
+def _component_counts(inst: _Instance, members: list[int]) -> tuple[set[int], str, dict]:
+    """Numbers of parts a component can hold, the reason when a number is excluded, and the
+    amount (requirement -> by how much it fails) for that reason."""
     wc = float(inst.w[members].sum())
     size = len(members)
     anchors = int(inst.anchor[members].sum())
-    ok, reason = set(), ""
+    ok, reason, amount = set(), "", {}
     hi = min(inst.k, _max_parts(inst, wc, size, anchors))
     for kc in range(1, hi + 1):
         if wc > kc * inst.upper * (1 + 1e-12):
@@ -434,9 +449,15 @@ def _component_counts(inst: _Instance, members: list[int]) -> tuple[set[int], st
             + (f" with an anchor each ({anchors} anchor(s))" if inst.need_anchor else "")
             + " adds up to it"
         )
-        return ok, reason
+        # how far the weight is from what some number of parts could hold
+        off = [
+            max(kc * inst.lower - wc, wc - kc * inst.upper, 0.0) for kc in range(1, max(hi, 1) + 1)
+        ]
+        if hi < 1 and inst.need_anchor and anchors == 0:
+            return ok, reason, {"anchor": 1.0}
+        return ok, reason, {"balance": float(min(off))}
     if max(ok) == 1:
-        return ok, reason
+        return ok, reason, amount
     for v, pieces in _cut_pieces(inst, members):
         light = [p for p in pieces if _max_parts(inst, *p) == 0]
         forced = float(inst.w[v]) + sum(p[0] for p in light)
@@ -447,6 +468,7 @@ def _component_counts(inst: _Instance, members: list[int]) -> tuple[set[int], st
             if forced > inst.upper * (1 + 1e-12) or room < kc - 1:
                 ok.discard(kc)
                 if forced > inst.upper * (1 + 1e-12):
+                    amount = {"balance": float(forced - inst.upper)}
                     reason = (
                         f"cut vertex {inst.nodes[v]!r}: {len(light)} of the {len(pieces)} pieces "
                         f"its removal leaves are too light (or lack an anchor) to form a part, so "
@@ -454,23 +476,26 @@ def _component_counts(inst: _Instance, members: list[int]) -> tuple[set[int], st
                         f"the upper bound {inst.upper:.6g}"
                     )
                 else:
+                    amount = {"parts": float(kc - 1 - room)}
                     reason = (
                         f"cut vertex {inst.nodes[v]!r}: the pieces its removal leaves can hold "
                         f"at most {room} part(s) besides its own, {kc - 1} needed"
                     )
-    return ok, reason
+    return ok, reason, amount
 
 
 def _allocate(inst: _Instance) -> list[tuple[list[int], int]]:
     """Split the k parts among the connected components, or raise Infeasible with the reason."""
     n, k = inst.n, inst.k
     if k > n:
-        raise Infeasible(f"k = {k} parts but the graph has only {n} node(s)", {"parts": k - n})
+        raise Infeasible(
+            f"k = {k} parts but the graph has only {n} node(s)", {"parts": float(k - n)}
+        )
     if inst.need_anchor and int(inst.anchor.sum()) < k:
         have = int(inst.anchor.sum())
         raise Infeasible(
             f"every part needs an anchor, but there are {have} anchor node(s) for k = {k} parts",
-            {"anchor": k - have},
+            {"anchor": float(k - have)},
         )
     heavy = np.flatnonzero(inst.w > inst.upper * (1 + 1e-12))
     if heavy.size:
@@ -486,17 +511,20 @@ def _allocate(inst: _Instance) -> list[tuple[list[int], int]]:
         raise Infeasible(
             f"the graph has {ncomp} connected components and every one needs a part of its own, "
             f"but k = {k}",
-            {"parts": ncomp - k},
+            {"parts": float(ncomp - k)},
         )
     members = [[] for _ in range(ncomp)]
     for t in range(n):
         members[labels[t]].append(t)
     options = []
+    amounts = {}
     for m in members:
-        ok, reason = _component_counts(inst, m)
+        ok, reason, amount = _component_counts(inst, m)
         if not ok:
-            raise Infeasible(reason)
+            raise Infeasible(reason, amount)
         options.append((ok, reason))
+        for name, v in amount.items():
+            amounts[name] = amounts.get(name, 0.0) + v
     # DP over components: reachable totals, keeping the split closest to proportional
     share = [float(inst.w[m].sum()) / inst.total * k for m in members]
     reach = [{0: (0.0, None)}]
@@ -514,9 +542,11 @@ def _allocate(inst: _Instance) -> list[tuple[list[int], int]]:
         reasons = "; ".join(r for _, r in options if r)
         lo = sum(min(ok) for ok, _ in options)
         hi = sum(max(ok) for ok, _ in options)
+        amounts["parts"] = float(max(lo - k, k - hi, 1))
         raise Infeasible(
             f"the {ncomp} connected component(s) can hold between {lo} and {hi} balanced parts "
-            f"in total, not k = {k}" + (f" ({reasons})" if reasons else "")
+            f"in total, not k = {k}" + (f" ({reasons})" if reasons else ""),
+            amounts,
         )
     counts = []
     total = k
@@ -572,7 +602,41 @@ def _problems(inst: _Instance, labels: np.ndarray, graph: nx.Graph) -> list[str]
             out.append(f"part {p} weighs {wp:.6g}, outside {inst.lower:.6g}..{inst.upper:.6g}")
         if inst.need_anchor and not inst.anchor[m].any():
             out.append(f"part {p} has no anchor")
+        if inst.far is not None:
+            bad = np.argwhere(inst.far[np.ix_(m, m)])
+            if bad.size:
+                u, v = inst.nodes[m[bad[0, 0]]], inst.nodes[m[bad[0, 1]]]
+                out.append(f"part {p} holds {u!r} and {v!r}, which may not share a part")
     return out
+
+
+def _conflict_matrix(inst: _Instance, conflicts) -> np.ndarray | None:
+    """Symmetric boolean matrix of the node pairs that may not share a part (None: no pair)."""
+    index = {v: t for t, v in enumerate(inst.nodes)}
+    far = np.zeros((inst.n, inst.n), dtype=bool)
+    for pair in conflicts:
+        try:
+            u, v = pair
+        except (TypeError, ValueError):
+            raise ValueError(f"conflicts: expected pairs of nodes, got {pair!r}") from None
+        if u not in index or v not in index:
+            missing = u if u not in index else v
+            raise ValueError(f"conflicts: node {missing!r} is not in the graph")
+        if u == v:
+            raise ValueError(f"conflicts: node {u!r} is paired with itself")
+        far[index[u], index[v]] = far[index[v], index[u]] = True
+    return far if far.any() else None
+
+
+def _conflict_count(inst: _Instance, labels: np.ndarray) -> int:
+    """Pairs of nodes that may not share a part but do."""
+    if inst.far is None:
+        return 0
+    total = 0
+    for p in range(inst.k):
+        m = np.flatnonzero(labels == p)
+        total += int(inst.far[np.ix_(m, m)].sum())
+    return total // 2
 
 
 def _canonical(labels: np.ndarray, k: int) -> np.ndarray:
@@ -585,7 +649,9 @@ def _canonical(labels: np.ndarray, k: int) -> np.ndarray:
     return np.array([order[p] for p in labels.tolist()], dtype=np.int64)
 
 
-def _result(inst, labels, graph, method, status, bound, gap, t0, starts, info) -> Partition:
+def _result(
+    inst, labels, graph, method, status, bound, gap, t0, starts, info, notes=()
+) -> Partition:
     labels = _canonical(labels, inst.k)
     problems = _problems(inst, labels, graph)
     if problems:
@@ -593,10 +659,6 @@ def _result(inst, labels, graph, method, status, bound, gap, t0, starts, info) -
             f"the {method} partition violates the model: " + "; ".join(problems[:5]), info
         )
     obj, c, imb, centres, weights, means = _score(inst, labels)
-    if bound is not None:
-        gap = max(0.0, obj - bound) / max(abs(obj), 1e-9)
-        if status == "feasible" and gap <= 1e-9:
-            status = "optimal"
     parts = tuple(tuple(inst.nodes[t] for t in np.flatnonzero(labels == p)) for p in range(inst.k))
     return Partition(
         assignment={inst.nodes[t]: int(labels[t]) for t in range(inst.n)},
@@ -617,6 +679,7 @@ def _result(inst, labels, graph, method, status, bound, gap, t0, starts, info) -
         seconds=time.perf_counter() - t0,
         starts=starts,
         solve_info=info,
+        notes=tuple(notes),
     )
 
 
@@ -642,10 +705,17 @@ class _Search:
         self.size = np.zeros(k, dtype=np.int64)
         self.nanch = np.zeros(k, dtype=np.int64)
         self.comp = np.zeros(k)
+        self.nconf = np.zeros(k, dtype=np.int64)  # pairs that may not share a part, per part
         # directed arcs for boundary detection
         self.au = np.concatenate([inst.eu, inst.ev])
         self.av = np.concatenate([inst.ev, inst.eu])
         self.mean = _inst_mean(inst)
+        # a pair that may not share a part costs more than any objective can differ
+        self.penalty = 0.0
+        if inst.far is not None:
+            spread = float(inst.a.max() - inst.a.min()) if inst.a is not None else 0.0
+            finite = inst.D[np.isfinite(inst.D)]
+            self.penalty = 10.0 * (inst.alpha * float(finite.max()) + inst.beta * spread) + 1.0
         self._local = np.full(n, -1, dtype=np.int64)
         self.version = np.zeros(k, dtype=np.int64)  # bumped whenever a part changes
         self.tried = {}  # (p, q) -> versions at the last failed recombination
@@ -679,6 +749,8 @@ class _Search:
         self.size[p] = m.size
         self.nanch[p] = int(inst.anchor[m].sum())
         self.comp[p] = self.cost[p][m].min() if m.size else 0.0
+        if inst.far is not None:
+            self.nconf[p] = int(inst.far[np.ix_(m, m)].sum()) // 2
 
     def means(self, Wp=None, Sp=None) -> np.ndarray:
         Wp = self.Wp if Wp is None else Wp
@@ -694,9 +766,19 @@ class _Search:
             mu = self.means()
             obj += inst.beta * (mu.max() - mu.min())
             sec = float(self.Wp @ (mu - self.mean) ** 2) / inst.total
+        if self.penalty:
+            obj += self.penalty * int(self.nconf.sum())
         return float(obj), sec
 
     def violation(self) -> float:
+        """Balance violation (weight units) plus ``upper`` per pair that may not share a part."""
+        inst = self.inst
+        out = self.balance_violation()
+        if inst.far is not None:
+            out += inst.upper * int(self.nconf.sum())
+        return out
+
+    def balance_violation(self) -> float:
         inst = self.inst
         return float(
             np.maximum(self.Wp - inst.upper, 0).sum() + np.maximum(inst.lower - self.Wp, 0).sum()
@@ -705,6 +787,9 @@ class _Search:
     def move(self, i: int, q: int) -> None:
         p = self.plist[i]
         inst = self.inst
+        if inst.far is not None:
+            self.nconf[p] -= int((inst.far[i] & self.member[p]).sum())
+            self.nconf[q] += int((inst.far[i] & self.member[q]).sum())
         self.labels[i] = q
         self.plist[i] = q
         self.member[p, i] = False
@@ -775,13 +860,18 @@ class _Search:
         left = n - len(seeds)
         order = list(range(len(seeds)))
         blur = 1 + randomness * self.rng.random(len(seeds))
+        far = inst.far
+        strict = far is not None  # parts pass over nodes they may not hold while others can
+        deferred = [[] for _ in seeds]
         while left:
             order.sort(key=lambda r: (weight[r] * blur[r], r))
             grown = False
             for p in order:
                 h = heaps[p]
-                while h and labels[h[0][1]] >= 0:
-                    heapq.heappop(h)
+                while h and (labels[h[0][1]] >= 0 or (strict and far[h[0][1], labels == p].any())):
+                    item = heapq.heappop(h)
+                    if labels[item[1]] < 0:
+                        deferred[p].append(item)
                 if not h:
                     continue
                 _, u = heapq.heappop(h)
@@ -793,6 +883,13 @@ class _Search:
                         heapq.heappush(h, (inst.D[seeds[p], x] * noise[x] + tie[x], x))
                 grown = True
                 break
+            if not grown and strict:
+                # every free neighbour conflicts with its part: take them anyway, repair later
+                strict = False
+                for p, items in enumerate(deferred):
+                    for item in items:
+                        heapq.heappush(heaps[p], item)
+                continue
             if not grown:  # cannot happen on components that each hold a seed
                 raise RuntimeError("region growing stalled")
         return labels
@@ -901,6 +998,12 @@ class _Search:
         viol = np.maximum(Wp - inst.upper, 0).sum(axis=1) + np.maximum(inst.lower - Wp, 0).sum(
             axis=1
         )
+        if inst.far is not None:
+            fi = inst.far[ii]
+            delta = (fi & self.member[Q]).sum(axis=1) - (fi & self.member[P]).sum(axis=1)
+            after = int(self.nconf.sum()) + delta
+            viol = viol + inst.upper * after
+            obj = obj + self.penalty * after
         return obj, sec, viol
 
     def _members_table(self) -> np.ndarray:
@@ -1047,6 +1150,9 @@ class _Search:
         slack = 1e-9 * max(1.0, inst.upper)
         base_obj, base_sec = self.value()
         comp_rest = self.comp.sum() - self.comp[p] - self.comp[q]
+        conflicts_rest = 0
+        if inst.far is not None:
+            conflicts_rest = int(self.nconf.sum() - self.nconf[p] - self.nconf[q])
         sub_w = inst.w[nodes]
         sub_wa = self.wa[nodes]
         sub_an = inst.anchor[nodes].astype(np.int64)
@@ -1065,17 +1171,20 @@ class _Search:
                 pa = np.concatenate([[0], np.cumsum(sub_an[order])])
                 an = pa[tout] - pa[tin]
                 ok &= (an >= 1) & (total_an - an >= 1)
+            g = nodes[order]
             if not ok.any():
                 continue
             tin, tout, A = tin[ok], tout[ok], A[ok]
-            g = nodes[order]
+            clashes = 0.0
+            if inst.far is not None:
+                clashes = conflicts_rest + _cut_conflicts(inst.far[np.ix_(g, g)], tin, tout)
             pref = np.vstack([np.zeros(s), np.cumsum(self.wD[np.ix_(g, g)], axis=0)])
             inside = (colpos[None, :] >= tin[:, None]) & (colpos[None, :] < tout[:, None])
             costA = pref[tout] - pref[tin]
             costB = pref[s][None, :] - costA
             compA = np.where(inside, costA, np.inf).min(axis=1)
             compB = np.where(~inside, costB, np.inf).min(axis=1)
-            obj = inst.alpha * (comp_rest + compA + compB) / inst.total
+            obj = inst.alpha * (comp_rest + compA + compB) / inst.total + self.penalty * clashes
             sec = np.zeros(tin.size)
             if inst.beta > 0:
                 pwa = np.concatenate([[0.0], np.cumsum(sub_wa[order])])
@@ -1126,11 +1235,14 @@ class _Search:
         return changed
 
     def repair(self, trees: int) -> bool:
-        """Re-split each unbalanced part with a neighbour when their union can be split evenly."""
+        """Re-split each unbalanced part, or one holding a conflicting pair, with a neighbour when
+        their union can be split evenly."""
         inst = self.inst
         changed = False
+        clash = set(np.flatnonzero(self.nconf > 0).tolist())
         for p, q in self.part_pairs():
-            if all(inst.lower <= self.Wp[r] <= inst.upper for r in (p, q)):
+            balanced = all(inst.lower <= self.Wp[r] <= inst.upper for r in (p, q))
+            if balanced and p not in clash and q not in clash:
                 continue
             W2 = self.Wp[p] + self.Wp[q]
             if not (2 * inst.lower <= W2 <= 2 * inst.upper):
@@ -1143,6 +1255,19 @@ class _Search:
                 else:
                     self.load(saved)
         return changed
+
+
+def _cut_conflicts(F: np.ndarray, tin: np.ndarray, tout: np.ndarray) -> np.ndarray:
+    """For each cut (positions ``tin..tout-1`` against the rest), the pairs flagged in the
+    symmetric boolean matrix ``F`` (in preorder positions) that end on the same side."""
+    Fi = F.astype(np.int64)
+    S = np.zeros((F.shape[0] + 1, F.shape[0] + 1), dtype=np.int64)
+    S[1:, 1:] = Fi.cumsum(axis=0).cumsum(axis=1)
+    R = np.concatenate([[0], Fi.sum(axis=1).cumsum()])
+    inside = S[tout, tout] - S[tin, tout] - S[tout, tin] + S[tin, tin]
+    cross = R[tout] - R[tin] - inside
+    outside = int(Fi.sum()) - inside - 2 * cross
+    return (inside + outside) // 2
 
 
 def _tree_order(nbrs: list, root: int):
@@ -1219,7 +1344,7 @@ def _heuristic(
                     break
                 if not search.repair(trees):
                     break
-        if search.violation() > 1e-9 * max(1.0, inst.upper):
+        if search.balance_violation() > 1e-9 * max(1.0, inst.upper):
             if time.perf_counter() >= deadline:
                 break
             continue
@@ -1245,6 +1370,11 @@ def _heuristic(
             _improve(search, trees)
             if not search.value() < before:
                 search.restore(snap)
+        if _conflict_count(inst, search.labels):
+            done -= 1  # pairs that may not share a part still do: the start does not count
+            if time.perf_counter() >= deadline:
+                break
+            continue
         val = search.value()
         if best_val is None or val < best_val:
             best, best_val = search.labels.copy(), val
@@ -1358,6 +1488,8 @@ def _exact(inst: _Instance, start_labels, options: SolverOptions, lb_compact=Non
     allowed = R <= inst.upper * (1 + 1e-9) + 1e-9 * n  # allowed[j, i]: i may join centre j
     if inst.alpha == 0:
         allowed &= np.arange(n)[None, :] >= np.arange(n)[:, None]  # centre = first node
+    if inst.far is not None:
+        allowed &= ~inst.far  # a node never joins a centre it may not share a part with
     np.fill_diagonal(allowed, True)
     centre_ok = np.ones(n, dtype=bool)
     if start_labels is not None and inst.alpha > 0:
@@ -1415,6 +1547,29 @@ def _exact(inst: _Instance, start_labels, options: SolverOptions, lb_compact=Non
             np.full(n, np.inf),
             "anchor",
         )
+    if inst.far is not None:
+        # pairs that may not share a part: x_uj + x_vj <= x_jj for every centre j both may join
+        pu, pv = np.nonzero(np.triu(inst.far))
+        cj, cu, cv = [], [], []
+        for j in range(n):
+            ok = allowed[j, pu] & allowed[j, pv]
+            cj.append(np.full(int(ok.sum()), j))
+            cu.append(pu[ok])
+            cv.append(pv[ok])
+        cj = np.concatenate(cj).astype(np.int64)
+        cu = np.concatenate(cu).astype(np.int64)
+        cv = np.concatenate(cv).astype(np.int64)
+        m_c = cj.size
+        if m_c:
+            r = np.arange(m_c)
+            add_rows(
+                np.concatenate([r, r, r]),
+                np.concatenate([xid[cu, cj], xid[cv, cj], diag[cj]]),
+                np.concatenate([np.ones(m_c), np.ones(m_c), -np.ones(m_c)]),
+                np.full(m_c, -np.inf),
+                np.zeros(m_c),
+                "apart",
+            )
     # flows: for centre j, arcs (u, v) with both ends allowed for j and v != j
     tails = np.concatenate([inst.eu, inst.ev])
     heads = np.concatenate([inst.ev, inst.eu])
@@ -1580,7 +1735,7 @@ def _exact(inst: _Instance, start_labels, options: SolverOptions, lb_compact=Non
             + " exists (proven by the MILP; "
             + (exc.message if exc.violations else "integrality makes it impossible")
             + ")",
-            exc.violations,
+            exc.violations or {"parts": float(k)},
         ) from exc
     x = binary_values(sol.x[:nx_])
     labels = -np.ones(n, dtype=np.int64)
@@ -1662,6 +1817,7 @@ def partition(
     starts: int = 8,
     time_limit: float | None = None,
     options: SolverOptions | None = None,
+    conflicts: Iterable[tuple[Hashable, Hashable]] | None = None,
 ) -> Partition:
     """Split a graph into ``k`` connected parts of balanced weight, compact and even in an attribute.
 
@@ -1705,6 +1861,8 @@ def partition(
         reports ``status="feasible"`` with its gap if stopped.
     options : SolverOptions, optional
         Solver settings for the exact method (default: HiGHS, relative gap ``1e-6``).
+    conflicts : iterable of (node, node), optional
+        Pairs of nodes that may not share a part (e.g. schools too far apart by road).
 
     Returns
     -------
@@ -1749,25 +1907,52 @@ def partition(
         compactness_weight,
         imbalance_weight,
     )
+    if conflicts is not None:
+        inst = dataclasses.replace(inst, far=_conflict_matrix(inst, conflicts))
     allocation = _allocate(inst)
+    requested = method
     if method == "auto":
         method = "exact" if inst.n <= EXACT_MAX_NODES else "heuristic"
     deadline = t0 + time_limit if time_limit is not None else math.inf
     if method == "heuristic":
-        labels, runs = _heuristic(inst, allocation, int(seed), int(starts), deadline, _trees(inst))
-        if labels is None:
-            raise Infeasible(
-                f"the heuristic found no partition into {inst.k} connected parts of weight "
-                f"{inst.lower:.6g}..{inst.upper:.6g}"
-                + (" with an anchor each" if inst.need_anchor else "")
-                + f" in {runs} start(s); one may still exist (try more starts, a larger "
-                "tolerance, or method='exact' on small graphs)"
-            )
-        return _result(inst, labels, graph, "heuristic", "local", None, None, t0, runs, None)
-    # exact: a quick heuristic plan as the MILP's start
+        return _heuristic_result(inst, graph, allocation, seed, starts, deadline, t0)
+    return _exact_result(
+        inst, graph, allocation, seed, starts, deadline, t0, options, fallback=requested == "auto"
+    )
+
+
+def _heuristic_result(inst, graph, allocation, seed, starts, deadline, t0, notes=()) -> Partition:
+    labels, runs = _heuristic(inst, allocation, int(seed), int(starts), deadline, _trees(inst))
+    if labels is None:
+        raise _heuristic_failed(inst, runs)
+    return _result(inst, labels, graph, "heuristic", "local", None, None, t0, runs, None, notes)
+
+
+def _heuristic_failed(inst: _Instance, runs: int) -> Infeasible:
+    return Infeasible(
+        f"the heuristic found no partition into {inst.k} connected parts of weight "
+        f"{inst.lower:.6g}..{inst.upper:.6g}"
+        + (" with an anchor each" if inst.need_anchor else "")
+        + f" in {runs} start(s); one may still exist (try more starts, a larger "
+        "tolerance, or method='exact' on small graphs)",
+        {"balanced connected parts": float(inst.k)},
+    )
+
+
+def _exact_result(inst, graph, allocation, seed, starts, deadline, t0, options, fallback):
+    """The exact method: heuristic start, MILP stages, and an honest account of the result.
+
+    The returned plan is never worse than the start, and its bound, gap and status are settled
+    by :func:`allocator.exact_outcome.settle_exact`. When the MILP stops without a (valid) plan,
+    ``fallback`` (``method="auto"``) runs the heuristic for the time left (at least one start),
+    keeps the better of its plan and the start, and says so in ``notes``; without ``fallback``
+    the start is returned (status ``feasible`` unless a bound proves it), or
+    :class:`SolverError` is raised when there is no start.
+    """
     heur_deadline = min(deadline, time.perf_counter() + 3.0)
     start, runs = _heuristic(inst, allocation, int(seed), 2, heur_deadline, _trees(inst))
     opts = options or SolverOptions(mip_gap=1e-6)
+    notes = []
     if start is None:
         # no plan from the heuristic: settle feasibility first with the objective left out (a much
         # easier model); its Infeasible is a proof, its plan the start of the real solve
@@ -1775,6 +1960,8 @@ def partition(
         try:
             start, _ = _exact(bare, None, _limited(opts, deadline, 0.3))
         except SolverError:
+            start = None
+        if start is not None and _problems(inst, _canonical(start, inst.k), graph):
             start = None
     lb_compact = None
     if inst.alpha > 0 and inst.beta > 0:
@@ -1785,13 +1972,68 @@ def partition(
             labels_c, info_c = _exact(plain, start, _limited(opts, deadline, 0.5))
         except SolverError:
             labels_c, info_c = None, None
+        if labels_c is not None and _problems(inst, _canonical(labels_c, inst.k), graph):
+            labels_c = None  # an invalid plan is no start
         if info_c is not None:
-            lb_compact = info_c.bound if info_c.bound is not None else None
-            if start is None or _score(inst, labels_c)[0] < _score(inst, start)[0]:
+            if info_c.bound is not None and math.isfinite(info_c.bound):
+                # a model cut by the start's value bounds only plans better than the start
+                lb_compact = float(info_c.bound)
+                if start is not None:
+                    lb_compact = min(lb_compact, _score(plain, start)[0])
+            better = labels_c is not None and (
+                start is None or _score(inst, labels_c)[0] < _score(inst, start)[0]
+            )
+            if better:
                 start = labels_c
-    labels, info = _exact(inst, start, _limited(opts, deadline, 1.0), lb_compact=lb_compact)
-    status = "optimal" if info.status == "optimal" else "feasible"
-    return _result(inst, labels, graph, "exact", status, info.bound, info.gap, t0, runs, info)
+    try:
+        labels, info = _exact(inst, start, _limited(opts, deadline, 1.0), lb_compact=lb_compact)
+    except SolverError as exc:
+        labels, info = None, exc.info if isinstance(exc.info, SolveInfo) else None
+        notes.append(f"the exact model stopped without a plan ({exc.message})")
+    if labels is not None:
+        problems = _problems(inst, _canonical(labels, inst.k), graph)
+        if problems:
+            notes.append("the exact model's plan violates the model: " + "; ".join(problems[:3]))
+            labels = None
+    if labels is None and (fallback or start is None):
+        if not fallback:
+            raise SolverError("the exact model stopped without a plan: " + notes[-1], info)
+        # method "auto": the heuristic for the time left (at least one start), or its start
+        notes.append("method 'auto' fell back to the heuristic")
+        more, more_runs = _heuristic(
+            inst, allocation, int(seed), int(starts), deadline, _trees(inst)
+        )
+        found = [x for x in (more, start) if x is not None]
+        if not found:
+            raise _heuristic_failed(inst, runs + more_runs)
+        best = min(found, key=lambda x: _score(inst, x)[0])
+        return _result(
+            inst, best, graph, "heuristic", "local", None, None, t0, runs + more_runs, None, notes
+        )
+    start_value = _score(inst, start)[0] if start is not None else None
+    outcome = settle_exact(
+        _score(inst, labels)[0] if labels is not None else None,
+        start_value,
+        info.bound if info is not None and labels is not None else None,
+        cut_by_start=start is not None,
+        other_bounds=(lb_compact,),
+        mip_gap=opts.mip_gap,
+    )
+    notes.extend(outcome.notes)
+    chosen = labels if outcome.keep == "plan" else start
+    return _result(
+        inst,
+        chosen,
+        graph,
+        "exact",
+        outcome.status,
+        outcome.bound,
+        outcome.gap,
+        t0,
+        runs,
+        info,
+        notes,
+    )
 
 
 def _limited(opts: SolverOptions, deadline: float, share: float) -> SolverOptions:

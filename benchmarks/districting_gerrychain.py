@@ -44,6 +44,7 @@ def grid_graph(seed=0):
 
 def county_graph(schools, seed=3):
     import allocator.planners.districts as d
+    from allocator.district_adjacency import school_graph, touching_pairs
     from allocator.synth import make_region
 
     region = make_region(schools=schools, counties=1, seed=seed)
@@ -56,7 +57,15 @@ def county_graph(schools, seed=3):
     nodes = s["node"].astype(str).tolist()
     minutes = d._dense_minutes(region.travel_minutes(nodes, nodes))
     np.fill_diagonal(minutes, 0.0)
-    g = d._school_graph(s, minutes, d._touching_pairs(region, s["node"]), policy)
+    ids = s["school_id"].astype(str).tolist()
+    touching = touching_pairs(region.roads, dict(zip(ids, nodes, strict=True)))
+    data = {
+        sid: {"pupils": float(p), "quality": float(q), "strong": bool(st)}
+        for sid, p, q, st in zip(ids, s["_pupils"], s["quality"], s["strong"], strict=True)
+    }
+    g = school_graph(
+        ids, minutes, touching, policy.adjacency_minutes, policy.max_trip_minutes, data
+    )
     return nx.convert_node_labels_to_integers(g)
 
 

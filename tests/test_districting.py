@@ -10,12 +10,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from allocator import districting
 from allocator.districting import (
     evaluate_partition,
     partition,
     partition_problems,
 )
-from allocator.errors import Infeasible
+from allocator.errors import Infeasible, SolverError
+from allocator.exact_outcome import relative_gap, settle_exact
+from allocator.solver import SolveInfo, SolverOptions
 
 # ------------------------------------------------------------------------------------------
 # an independent reference: enumerate every partition, score it with networkx distances
@@ -40,7 +43,7 @@ def _set_partitions(n: int, k: int):
     yield from rec(0, [], 0)
 
 
-def _reference(g, k, tol, anchor=None, attribute=None, cw=1.0, iw=1.0):
+def _reference(g, k, tol, anchor=None, attribute=None, cw=1.0, iw=1.0, conflicts=()):
     """Best objective over all valid partitions (None if there is none), by enumeration."""
     nodes = list(g.nodes)
     w = {v: g.nodes[v]["w"] for v in nodes}
@@ -60,6 +63,9 @@ def _reference(g, k, tol, anchor=None, attribute=None, cw=1.0, iw=1.0):
                 ok = False
                 break
             if not nx.is_connected(g.subgraph(blk)):
+                ok = False
+                break
+            if any(u in blk and v in blk for u, v in conflicts):
                 ok = False
                 break
         if not ok:
@@ -378,15 +384,161 @@ def test_set_partition_enumeration_counts():
     assert len({tuple(p) for p in _set_partitions(5, 2)}) == 15
 
 
-def test_time_limit_reports_status_honestly():
+def test_early_stop_reports_status_honestly():
+    # stopped by a node limit (not a clock): whatever the solver reached, the status matches the
+    # gap to a valid bound, and "optimal" only within the gap asked
     rng = np.random.default_rng(11)
     g = nx.grid_2d_graph(4, 5)
     for v in g.nodes:
         g.nodes[v]["w"] = float(rng.integers(1, 9))
         g.nodes[v]["q"] = float(rng.random())
-    result = partition(g, 3, "w", attribute="q", method="exact", time_limit=4)
-    assert result.status in ("optimal", "feasible")
-    if result.status == "feasible":
-        assert result.gap is not None and result.gap > 0
+    for nodes in (0, 1, 50):
+        options = SolverOptions(mip_gap=1e-6, highs_options={"mip_max_nodes": nodes})
+        result = partition(g, 3, "w", attribute="q", method="exact", options=options)
+        assert result.status in ("optimal", "feasible")
+        if result.bound is None:
+            assert result.gap is None and result.status == "feasible"
+        else:
+            assert math.isfinite(result.bound) and result.bound <= result.objective + 1e-9
+            assert result.gap == pytest.approx(
+                (result.objective - result.bound) / abs(result.objective), abs=1e-12
+            )
+            assert (result.status == "optimal") == (result.gap <= 1e-6 + 1e-9)
+
+
+# ------------------------------------------------------------------------------------------
+# an exact mode never returns worse than its start; bounds are valid; auto falls back
+# ------------------------------------------------------------------------------------------
+def test_settle_exact_seen_cases():
+    # seen: the exact mode returned 8.9058 where its start had 8.8854, and 12.6204 against a
+    # start of 12.6006 with bound -inf
+    out = settle_exact(8.9058, 8.8854, 8.80, cut_by_start=True, mip_gap=1e-6)
+    assert (out.keep, out.objective) == ("start", 8.8854)
+    assert out.bound == pytest.approx(8.80)
+    assert out.gap == pytest.approx((8.8854 - 8.80) / 8.8854)
+    assert out.status == "feasible" and "worse than its start" in out.notes[0]
+    out = settle_exact(12.6204, 12.6006, -math.inf, cut_by_start=True)
+    assert (out.keep, out.objective, out.bound, out.gap, out.status) == (
+        "start",
+        12.6006,
+        None,
+        None,
+        "feasible",
+    )
+    # a model cut by the start's value bounds only plans better than it: min(bound, start)
+    out = settle_exact(5.0, 5.0, 7.0, cut_by_start=True)
+    assert (out.keep, out.bound, out.gap, out.status) == ("plan", 5.0, 0.0, "optimal")
+    # an impossible bound (above a known plan) is dropped; other valid bounds still count
+    out = settle_exact(5.0, None, 7.0, cut_by_start=False, other_bounds=(4.0, None))
+    assert (out.bound, out.status) == (4.0, "feasible")
+    assert out.gap == pytest.approx(0.2)
+    # "optimal" only within the gap asked
+    assert settle_exact(10.0, None, 9.99, cut_by_start=False, mip_gap=1e-4).status == "feasible"
+    assert settle_exact(10.0, None, 9.99, cut_by_start=False, mip_gap=1e-2).status == "optimal"
+    # no plan from the solver: the start
+    out = settle_exact(None, 3.0, None, cut_by_start=True)
+    assert (out.keep, out.objective, out.gap, out.status) == ("start", 3.0, None, "feasible")
+    with pytest.raises(ValueError):
+        settle_exact(None, None, 1.0, cut_by_start=False)
+
+
+def test_relative_gap_is_absolute_near_zero():
+    assert relative_gap(1.6e-9, 0.0) == pytest.approx(1.6e-9)
+    assert relative_gap(2.0, 1.0) == pytest.approx(0.5)
+    assert relative_gap(2.0, None) is None and relative_gap(2.0, math.nan) is None
+
+
+@pytest.mark.parametrize("seed,n,k,tol,anchor,attribute,cw,iw", CASES[1:4])
+@pytest.mark.parametrize("nodes", [0, 1])
+def test_node_limited_exact_is_no_worse_than_its_start_and_its_bound_is_valid(
+    seed, n, k, tol, anchor, attribute, cw, iw, nodes
+):
+    g = _random_graph(seed, n)
+    kwargs = dict(
+        tolerance=tol,
+        anchor=anchor,
+        attribute=attribute,
+        compactness_weight=cw,
+        imbalance_weight=iw,
+    )
+    best = _reference(g, k, tol, anchor, attribute, cw, iw)
+    options = SolverOptions(mip_gap=1e-6, highs_options={"mip_max_nodes": nodes})
+    result = partition(g, k, "w", method="exact", options=options, **kwargs)
+    _valid(g, result.assignment, k, tol, anchor)
+    # the exact method starts from the heuristic's plan with 2 starts and the same seed
+    start = partition(g, k, "w", method="heuristic", starts=2, **kwargs)
+    assert result.objective <= start.objective + 1e-9
+    assert result.objective >= best - 1e-9
+    if result.bound is not None:
+        assert result.bound <= best + 1e-7
     else:
-        assert result.gap is not None and result.gap <= 1e-5
+        assert result.gap is None and result.status == "feasible"
+
+
+def _failing_milp(monkeypatch):
+    """Make every MILP stop without a plan (LPs still solve), as a loaded machine can."""
+    real = districting.solve_matrix
+
+    def stopped(c, A, rl, ru, cl, cu, integrality, **kw):
+        if integrality is not None and np.asarray(integrality).any():
+            info = SolveInfo("error", None, None, None, 34.0, "highs")
+            raise SolverError("the solver stopped without a plan (Time limit reached)", info)
+        return real(c, A, rl, ru, cl, cu, integrality, **kw)
+
+    monkeypatch.setattr(districting, "solve_matrix", stopped)
+
+
+def test_auto_falls_back_to_the_heuristic_when_the_milp_stops_without_a_plan(monkeypatch):
+    g = _random_graph(3, 9)
+    kwargs = dict(tolerance=0.3, anchor="strong", attribute="q", imbalance_weight=10.0)
+    heuristic = partition(g, 3, "w", method="heuristic", starts=2, **kwargs)
+    _failing_milp(monkeypatch)
+    auto = partition(g, 3, "w", method="auto", **kwargs)
+    _valid(g, auto.assignment, 3, 0.3, "strong")
+    assert (auto.method, auto.status, auto.bound, auto.gap) == ("heuristic", "local", None, None)
+    assert any("fell back to the heuristic" in note for note in auto.notes)
+    assert auto.objective <= heuristic.objective + 1e-9
+    # method "exact" keeps its start, with no bound and no claim of optimality
+    exact = partition(g, 3, "w", method="exact", **kwargs)
+    assert exact.objective == pytest.approx(heuristic.objective)
+    assert (exact.method, exact.status, exact.bound, exact.gap) == ("exact", "feasible", None, None)
+    assert any("without a plan" in note for note in exact.notes)
+
+
+# ------------------------------------------------------------------------------------------
+# pairs that may not share a part (e.g. schools too far apart by road)
+# ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("seed", [21, 22, 23])
+def test_conflicting_pairs_never_share_a_part_and_exact_equals_brute_force(seed):
+    g = _random_graph(seed, 9, p=0.45)
+    rng = np.random.default_rng(seed)
+    nodes = list(g.nodes)
+    pairs = {tuple(sorted(rng.choice(nodes, 2, replace=False).tolist())) for _ in range(6)}
+    kwargs = dict(tolerance=0.4, attribute="q", imbalance_weight=5.0, conflicts=pairs)
+    expected = _reference(g, 3, 0.4, None, "q", 1.0, 5.0, conflicts=pairs)
+    free = _reference(g, 3, 0.4, None, "q", 1.0, 5.0)
+    if expected is None:
+        with pytest.raises(Infeasible):
+            partition(g, 3, "w", method="exact", **kwargs)
+        return
+    result = partition(g, 3, "w", method="exact", **kwargs)
+    assert result.status == "optimal"
+    assert result.objective == pytest.approx(expected, rel=1e-5, abs=1e-7)
+    assert expected >= free - 1e-9
+    for method in ("exact", "heuristic"):
+        part = partition(g, 3, "w", method=method, **kwargs)
+        _valid(g, part.assignment, 3, 0.4)
+        for u, v in pairs:
+            assert part.assignment[u] != part.assignment[v]
+
+
+def test_conflicts_are_checked():
+    g = nx.path_graph(4)
+    nx.set_node_attributes(g, 1, "w")
+    with pytest.raises(ValueError, match="not in the graph"):
+        partition(g, 2, "w", distance=None, conflicts=[(0, 9)])
+    with pytest.raises(ValueError, match="itself"):
+        partition(g, 2, "w", distance=None, conflicts=[(1, 1)])
+    # 0 and 1 apart, 2 parts of 2 nodes on a path: impossible (0 needs 1 to reach anything)
+    with pytest.raises(Infeasible):
+        partition(g, 2, "w", tolerance=0.0, distance=None, conflicts=[(0, 1)])

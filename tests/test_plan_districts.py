@@ -9,8 +9,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from allocator.errors import Infeasible, InputError
+from allocator import districting
+from allocator.district_adjacency import (
+    catchment_owners,
+    school_graph,
+    touching_pairs,
+)
+from allocator.errors import Infeasible, InputError, SolverError
 from allocator.planners.districts import DistrictPolicy, plan_districts, quality_index
+from allocator.solver import SolveInfo
 from allocator.synth import make_region
 
 PUPILS = ["pupils_lower_primary", "pupils_upper_primary", "pupils_junior"]
@@ -195,7 +202,11 @@ def test_same_seed_same_districts(region):
 def test_fixed_district_count_and_exact_small_county():
     region = make_region(schools=24, seed=4)
     plan = plan_districts(
-        region, DistrictPolicy(districts=2, method="exact", tolerance=0.3, time_limit=20)
+        region,
+        # two districts of this county need trips of about 145 minutes
+        DistrictPolicy(
+            districts=2, method="exact", tolerance=0.3, time_limit=20, max_trip_minutes=240
+        ),
     )
     assert len(plan.district_summary) == 2
     assert plan.counties["method"].iloc[0] == "exact"
@@ -221,3 +232,176 @@ def test_policy_errors(region):
     assert DistrictPolicy(levels=["primary"]).levels == ("primary",)
     with pytest.raises(InputError, match="no entry for county"):
         plan_districts(region, DistrictPolicy(districts={region.counties[0]: 2}))
+
+
+# ------------------------------------------------------------------------------ adjacency
+@pytest.fixture(scope="module")
+def hub_region():
+    # C00S0000 and C00S0004 are both 0.71 min from the road hub c0h0
+    return make_region(400, seed=5)
+
+
+def _where(region):
+    s = region.schools
+    scope = s[s["level"].isin(DistrictPolicy().levels)]
+    return dict(zip(scope["school_id"].astype(str), scope["node"].astype(str), strict=True))
+
+
+def test_schools_equally_near_a_hub_share_it(hub_region):
+    where = _where(hub_region)
+    owners = catchment_owners(hub_region.roads, where)
+    assert {"C00S0000", "C00S0004"} <= owners["c0h0"]
+    touching = touching_pairs(hub_region.roads, where)
+    near = {s: {a if b == s else b for a, b in touching if s in (a, b)} for s in where}
+    # treated alike: the same neighbours besides each other
+    assert near["C00S0000"] - {"C00S0004"} == near["C00S0004"] - {"C00S0000"}
+
+
+def test_adjacency_does_not_depend_on_school_order_or_ids(hub_region):
+    where = _where(hub_region)
+    limit = DistrictPolicy().max_trip_minutes
+    pairs = touching_pairs(hub_region.roads, where)
+    # reversed order and ids renamed so that their sort order reverses too
+    ids = list(where)
+    new = {s: f"X{len(ids) - t:04d}" for t, s in enumerate(ids)}
+    back = {v: k for k, v in new.items()}
+    renamed = {new[s]: where[s] for s in reversed(ids)}
+    again = touching_pairs(hub_region.roads, renamed)
+    assert {tuple(sorted((back[a], back[b]))) for a, b in again} == pairs
+    # the county graph: same edges and minutes whatever the order of the schools
+    county = hub_region.schools[hub_region.schools["county"] == hub_region.counties[0]]
+    sub = county[county["school_id"].isin(where)]
+    nodes = sub["node"].astype(str).tolist()
+    minutes = hub_region.travel_minutes(nodes, nodes).toarray()
+    reach = hub_region.travel_minutes(nodes, nodes).tocoo()
+    full = np.full(minutes.shape, np.inf)
+    full[reach.row, reach.col] = reach.data
+    sid = sub["school_id"].astype(str).tolist()
+    g1 = school_graph(sid, full, pairs, 15.0, limit)
+    order = np.arange(len(sid))[::-1]
+    g2 = school_graph([sid[t] for t in order], full[np.ix_(order, order)], pairs, 15.0, limit)
+    e1 = {(min(a, b), max(a, b), m) for a, b, m in g1.edges(data="minutes")}
+    e2 = {(min(a, b), max(a, b), m) for a, b, m in g2.edges(data="minutes")}
+    assert e1 == e2
+    assert max(m for *_, m in e1) <= limit
+    # the two schools equally near the hub are treated alike
+    assert set(g1["C00S0000"]) - {"C00S0004"} == set(g1["C00S0004"]) - {"C00S0000"}
+
+
+def test_no_edge_crosses_a_county_or_exceeds_the_trip_limit(region, plan):
+    for county, graph in plan.graphs.items():
+        counties = region.schools.set_index("school_id").loc[list(graph.nodes), "county"]
+        assert set(counties) == {county}
+        assert all(m <= plan.policy.max_trip_minutes for *_, m in graph.edges(data="minutes"))
+
+
+def _longest_trip(region, members):
+    nodes = region.schools.set_index("school_id").loc[members, "node"].astype(str).tolist()
+    reach = region.travel_minutes(nodes, nodes).tocoo()
+    full = np.full((len(nodes), len(nodes)), np.inf)
+    full[reach.row, reach.col] = reach.data
+    return float(full.max())
+
+
+def test_no_district_trip_exceeds_the_limit_on_the_hub_region(hub_region):
+    # seen: a 26-school district across 9 townships with a 137-minute trip (the hub's county)
+    county = hub_region.county("江区")
+    policy = DistrictPolicy(method="heuristic", starts=1)
+    plan = plan_districts(county, policy)
+    d = plan.districts[plan.districts["planned"]]
+    for name, members in d.groupby("district"):
+        trip = _longest_trip(county, members["school_id"].tolist())
+        assert trip <= policy.max_trip_minutes + 1e-9, name
+    assert plan.district_summary["longest_minutes"].max() <= policy.max_trip_minutes + 1e-9
+
+
+# ------------------------------------------------------------------------------ honest results
+def test_auto_falls_back_to_the_heuristic_on_the_seen_region(monkeypatch):
+    # seen: DistrictPolicy(method="auto") on make_region(60, seed=1) raised "stopped without a
+    # plan"; here every MILP stops without a plan (as on a loaded machine)
+    real = districting.solve_matrix
+
+    def stopped(c, A, rl, ru, cl, cu, integrality, **kw):
+        if integrality is not None and np.asarray(integrality).any():
+            info = SolveInfo("error", None, None, None, 34.0, "highs")
+            raise SolverError("the solver stopped without a plan (Time limit reached)", info)
+        return real(c, A, rl, ru, cl, cu, integrality, **kw)
+
+    monkeypatch.setattr(districting, "solve_matrix", stopped)
+    region = make_region(60, seed=1)
+    plan = plan_districts(region, DistrictPolicy(method="auto", starts=2))
+    row = plan.counties.iloc[0]
+    assert row["method"] == "heuristic" and row["status"] == "feasible"
+    assert "fell back to the heuristic" in row["notes"]
+    assert plan.solve_info.status == "feasible" and plan.solve_info.gap is None
+    assert plan.district_summary["strong_schools"].min() >= 1
+    for _, members in plan.districts[plan.districts["planned"]].groupby("district"):
+        graph = plan.graphs[row["county"]]
+        assert nx.is_connected(graph.subgraph(members["school_id"]))
+
+
+# ------------------------------------------------------------------------------ errors
+def _named(exc):
+    assert exc.violations, exc.message
+    for name, amount in exc.violations.items():
+        assert isinstance(name, str) and name
+        assert isinstance(amount, float) and math.isfinite(amount) and amount > 0
+
+
+def test_every_infeasible_names_a_requirement_and_an_amount(region):
+    county = region.counties[0]
+    other = region.counties[1]
+    cases = [
+        DistrictPolicy(districts={county: 39, other: 2}),  # more districts than strong schools
+        DistrictPolicy(districts=1, tolerance=0.0, method="heuristic"),  # fine: one district
+        DistrictPolicy(  # schools more than 3 minutes apart never share a district
+            districts=2, adjacency_minutes=3, max_trip_minutes=3, method="heuristic"
+        ),
+        DistrictPolicy(districts=2, tolerance=0.0, method="heuristic"),  # exact halves
+    ]
+    raised = 0
+    for policy in cases:
+        try:
+            plan_districts(region, policy)
+        except Infeasible as exc:
+            raised += 1
+            _named(exc)
+            assert any(county in k or other in k for k in exc.violations)
+    assert raised >= 2
+
+
+def test_contradictory_policies_are_rejected_when_built():
+    bad = [
+        ("adjacency_minutes", dict(adjacency_minutes=30, max_trip_minutes=20), 30),
+        ("levels", dict(levels=[]), ()),
+        ("levels", dict(levels=["primary", "college"]), ("primary", "college")),
+        ("schools_per_district", dict(schools_per_district=0.5), 0.5),
+        ("quality_cap", dict(quality_cap=0.8), 0.8),
+        ("max_trip_minutes", dict(max_trip_minutes=0), 0),
+        ("tolerance", dict(tolerance=1.0), 1.0),
+        ("starts", dict(starts=0), 0),
+    ]
+    for name, kwargs, value in bad:
+        with pytest.raises(InputError) as info:
+            DistrictPolicy(**kwargs)
+        assert info.value.column == name and info.value.table == "policy"
+        assert name in str(info.value)
+        got = info.value.value
+        assert tuple(got) == tuple(value) if isinstance(value, tuple) else got == value
+
+
+@pytest.mark.parametrize("seed", range(15))
+def test_synthetic_regions_are_feasible_for_the_default_policy(seed):
+    # every default except the method: the heuristic keeps the test fast (feasibility does not
+    # depend on the method); one start
+    region = make_region(schools=40 + (seed * 7) % 31, seed=seed)
+    policy = DistrictPolicy(method="heuristic", starts=1)
+    plan = plan_districts(region, policy)
+    assert plan.district_summary["strong_schools"].min() >= 1
+    assert plan.district_summary["longest_minutes"].max() <= policy.max_trip_minutes + 1e-9
+    d = plan.districts[plan.districts["planned"]]
+    assert set(d["school_id"]) <= set(region.schools["school_id"])
+    for county, sub in d.groupby("county"):
+        graph = plan.graphs[county]
+        for _, members in sub.groupby("district"):
+            assert nx.is_connected(graph.subgraph(members["school_id"]))

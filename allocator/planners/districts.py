@@ -27,12 +27,17 @@ Quality index ``q_i`` (from the seven 2017 indicators, 教督〔2017〕6号)
 Strong schools
     ``q_i`` at or above the ``policy.strong_quantile`` (0.75: the top quarter) of ``q`` over
     ``S_c``.
-Adjacency graph ``G_c``
-    Two schools are neighbours when their catchments touch (every road node belongs to its
-    nearest districted school by road time, over the whole region; two schools touch when a road
-    joins their catchments) or when they are at most ``policy.adjacency_minutes`` apart by road.
-    Edges carry the road minutes between the two schools. A county whose schools still form
-    several pieces is joined by the shortest road links between the pieces.
+Adjacency graph ``G_c`` (:mod:`allocator.district_adjacency`)
+    Two schools of the county are neighbours when their catchments touch (every road node
+    belongs to its nearest districted school by road time, over the whole region, and to all of
+    them on a tie; catchments touch when they meet at one road node: it belongs to them or a
+    road joins it to a node that does, so the catchments around a road hub all touch) or when
+    they are at most ``policy.adjacency_minutes`` apart by road; in both cases they are at most
+    ``policy.max_trip_minutes`` apart. Edges carry the road minutes between the two
+    schools. A county whose schools still form several pieces is joined by the shortest road
+    links between the pieces (every link of that length, none longer than
+    ``policy.max_trip_minutes``). The graph does not depend on the order or the ids of the
+    schools.
 Districts
     ``k_c``: ``policy.districts`` (a number, or a number per county), or from the target size:
     ``round(|S_c| / policy.schools_per_district)`` (at least 1, at most the number of strong
@@ -40,7 +45,8 @@ Districts
     enrolment impossible), the nearest number that has one (fewer before more, up to 3 away).
 Constraints
     every district is connected in ``G_c``; its pupils are within ``±policy.tolerance`` of the
-    county mean per district; it holds at least one strong school.
+    county mean per district; it holds at least one strong school; no two of its schools are
+    more than ``policy.max_trip_minutes`` apart by road.
 Objective
     ``policy.quality_weight * (max_d qbar_d - min_d qbar_d) + policy.travel_weight * T``, with
     ``qbar_d`` the pupil-weighted mean quality index of district ``d`` and ``T`` the
@@ -69,12 +75,12 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from scipy.sparse.csgraph import dijkstra
 
 from allocator import metrics
+from allocator.district_adjacency import school_graph, touching_pairs
 from allocator.districting import Partition, partition
 from allocator.errors import Infeasible, InputError
-from allocator.region import Region
+from allocator.region import LEVELS, Region
 from allocator.solver import SolveInfo, SolverOptions
 from allocator.standards import assessment_parts, load_standard
 
@@ -101,7 +107,11 @@ class DistrictPolicy:
         Every district's pupils within ``±tolerance`` of its county's mean per district (0.15).
     adjacency_minutes : float
         Schools at most this many road minutes apart are neighbours even if their catchments do
-        not touch (15).
+        not touch (15); at most ``max_trip_minutes``.
+    max_trip_minutes : float
+        No two schools of a district are farther apart by road (120), and no two neighbours
+        (a road hub in one school's catchment does not make it the neighbour of every school
+        its roads reach).
     strong_quantile : float
         Schools at or above this quantile of the county's quality index are strong (0.75).
     quality_cap : float
@@ -127,13 +137,14 @@ class DistrictPolicy:
     >>> DistrictPolicy(tolerance=2)
     Traceback (most recent call last):
     ...
-    ValueError: tolerance must be in [0, 1), got 2
+    allocator.errors.InputError: table 'policy', column 'tolerance': DistrictPolicy.tolerance must be in [0, 1), got 2
     """
 
     districts: int | dict[str, int] | None = None
     schools_per_district: float = 8.0
     tolerance: float = 0.15
     adjacency_minutes: float = 15.0
+    max_trip_minutes: float = 120.0
     strong_quantile: float = 0.75
     quality_cap: float = 1.5
     quality_weight: float = 100.0
@@ -146,39 +157,68 @@ class DistrictPolicy:
     starts: int = 4
 
     def __post_init__(self):
-        def positive(name, allow_zero=False):
+        def bad(name, expected):
             v = getattr(self, name)
-            ok = isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
-            if not ok or v < 0 or (v == 0 and not allow_zero):
-                what = "a non-negative" if allow_zero else "a positive"
-                raise ValueError(f"{name} must be {what} number, got {v!r}")
+            shown = v.item() if isinstance(v, np.generic) else v
+            raise InputError(
+                f"DistrictPolicy.{name} must be {expected}, got {shown!r}",
+                table="policy",
+                column=name,
+                value=shown,
+            )
 
-        if not (isinstance(self.tolerance, int | float) and 0 <= self.tolerance < 1):
-            raise ValueError(f"tolerance must be in [0, 1), got {self.tolerance!r}")
-        if not (isinstance(self.strong_quantile, int | float) and 0 <= self.strong_quantile < 1):
-            raise ValueError(f"strong_quantile must be in [0, 1), got {self.strong_quantile!r}")
-        positive("schools_per_district")
-        positive("adjacency_minutes", allow_zero=True)
-        positive("quality_cap")
-        positive("quality_weight", allow_zero=True)
-        positive("travel_weight", allow_zero=True)
+        def number(name, lo=None, hi=None, lo_open=False, hi_open=False, expected=None):
+            v = getattr(self, name)
+            ok = isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool)
+            ok = ok and math.isfinite(v)
+            ok = ok and (lo is None or (v > lo if lo_open else v >= lo))
+            ok = ok and (hi is None or (v < hi if hi_open else v <= hi))
+            if not ok:
+                bad(name, expected)
+
+        number("tolerance", 0, 1, hi_open=True, expected="in [0, 1)")
+        number("strong_quantile", 0, 1, hi_open=True, expected="in [0, 1)")
+        number("schools_per_district", 1, expected="a number of schools, at least 1")
+        number("adjacency_minutes", 0, expected="a non-negative number of minutes")
+        number("max_trip_minutes", 0, lo_open=True, expected="a positive number of minutes")
+        if self.adjacency_minutes > self.max_trip_minutes:
+            bad(
+                "adjacency_minutes",
+                f"at most max_trip_minutes ({self.max_trip_minutes:g}): schools farther apart "
+                "than a district's longest trip cannot be neighbours",
+            )
+        number("quality_cap", 1, expected="at least 1 (a ratio to the threshold)")
+        number("quality_weight", 0, expected="a non-negative number")
+        number("travel_weight", 0, expected="a non-negative number")
         if self.time_limit is not None:
-            positive("time_limit")
+            number("time_limit", 0, lo_open=True, expected="a positive number of seconds or None")
         if self.method not in _METHODS:
-            raise ValueError(f"method must be one of {_METHODS}, got {self.method!r}")
+            bad("method", f"one of {', '.join(_METHODS)}")
         if isinstance(self.starts, bool) or not isinstance(self.starts, int) or self.starts < 1:
-            raise ValueError(f"starts must be a positive integer, got {self.starts!r}")
-        if isinstance(self.levels, str) or not all(isinstance(v, str) for v in self.levels):
-            raise ValueError(f"levels must be a list of level names, got {self.levels!r}")
-        object.__setattr__(self, "levels", tuple(self.levels))
+            bad("starts", "a positive integer")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int | np.integer):
+            bad("seed", "an integer")
+        levels = self.levels
+        if isinstance(levels, str) or not all(isinstance(v, str) for v in levels):
+            bad("levels", "a list of level names")
+        unknown = [v for v in levels if v not in LEVELS]
+        if not levels or unknown:
+            bad("levels", f"a non-empty list of {', '.join(LEVELS)}")
+        object.__setattr__(self, "levels", tuple(levels))
         d = self.districts
         if isinstance(d, Mapping):
             for county, k in d.items():
                 if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-                    raise ValueError(f"districts[{county!r}] must be a positive integer, got {k!r}")
+                    raise InputError(
+                        f"DistrictPolicy.districts[{county!r}] must be a positive integer, "
+                        f"got {k!r}",
+                        table="policy",
+                        column="districts",
+                        value=k,
+                    )
             object.__setattr__(self, "districts", dict(d))
         elif d is not None and (isinstance(d, bool) or not isinstance(d, int) or d < 1):
-            raise ValueError(f"districts must be a positive integer or a dict, got {d!r}")
+            bad("districts", "a positive integer or a dict county -> positive integer")
 
 
 # ------------------------------------------------------------------------------------ quality
@@ -260,7 +300,10 @@ class DistrictPlan:
         ``<indicator>_ratio``: pupil-weighted mean of value / threshold over its schools' parts.
     counties : pandas.DataFrame
         Per county: ``county, schools, districts, method, status, gap, seconds, objective,
-        quality_spread, mean_minutes_to_centre``.
+        quality_spread, mean_minutes_to_centre, notes``; ``notes`` says when the exact model
+        stopped without a plan and ``method="auto"`` fell back to the heuristic (``method`` is
+        then ``heuristic``), or when the solver's plan was worse than its start and the start was
+        kept.
     theil : dict
         ``theil_before`` (school level), ``theil_after_pooling`` (between planned districts),
         ``theil_between_share_before`` (grouped by township), ``theil_between_share_after``
@@ -395,78 +438,6 @@ def _pct(v) -> str:
     return "n/a" if v is None else f"{v:.1%}"
 
 
-# ------------------------------------------------------------------------------------ adjacency
-def _road_csgraph(region: Region):
-    nodes = list(region.roads.nodes)
-    index = {str(v): t for t, v in enumerate(nodes)}
-    u, v, w = [], [], []
-    for a, b, data in region.roads.edges(data=True):
-        u.append(index[str(a)])
-        v.append(index[str(b)])
-        w.append(float(data["minutes"]))
-    n = len(nodes)
-    mat = sp.coo_matrix((np.maximum(w, 1e-9), (u, v)), shape=(n, n)).tocsr()
-    return index, mat, np.asarray(u), np.asarray(v)
-
-
-def _touching_pairs(region: Region, school_nodes: pd.Series) -> set[tuple[str, str]]:
-    """Pairs of school ids whose road catchments (nearest school by road) touch."""
-    index, mat, eu, ev = _road_csgraph(region)
-    node_ids = school_nodes.astype(str).to_numpy()
-    src = np.unique([index[v] for v in node_ids])
-    _, _, owner = dijkstra(
-        mat, directed=False, indices=src, min_only=True, return_predecessors=True
-    )
-    by_node: dict[int, list[str]] = {}
-    for sid, v in zip(school_nodes.index, node_ids, strict=True):
-        by_node.setdefault(index[v], []).append(sid)
-    pairs = set()
-    for group in by_node.values():  # schools sharing a road node touch each other
-        for a in group:
-            for b in group:
-                if a < b:
-                    pairs.add((a, b))
-    ou, ov = owner[eu], owner[ev]
-    cross = (ou != ov) & (ou >= 0) & (ov >= 0)
-    for a_node, b_node in set(zip(ou[cross].tolist(), ov[cross].tolist(), strict=True)):
-        for a in by_node[a_node]:
-            for b in by_node[b_node]:
-                pairs.add((min(a, b), max(a, b)))
-    return pairs
-
-
-def _school_graph(
-    sub: pd.DataFrame, minutes: np.ndarray, touching: set, policy: DistrictPolicy
-) -> nx.Graph:
-    ids = sub["school_id"].tolist()
-    pos = {s: t for t, s in enumerate(ids)}
-    g = nx.Graph()
-    for s, p, q, strong in zip(ids, sub["_pupils"], sub["quality"], sub["strong"], strict=True):
-        g.add_node(s, pupils=float(p), quality=float(q), strong=bool(strong))
-    for a, b in touching:
-        if a in pos and b in pos and np.isfinite(minutes[pos[a], pos[b]]):
-            g.add_edge(a, b, minutes=float(minutes[pos[a], pos[b]]))
-    near = np.argwhere(minutes <= policy.adjacency_minutes)
-    for i, j in near.tolist():
-        if i < j:
-            g.add_edge(ids[i], ids[j], minutes=float(minutes[i, j]))
-    # join pieces by their shortest road links (Kruskal over pieces)
-    comps = [list(c) for c in nx.connected_components(g)]
-    while len(comps) > 1:
-        label = np.empty(len(ids), dtype=np.int64)
-        for c, members in enumerate(comps):
-            label[[pos[s] for s in members]] = c
-        other = label[:, None] != label[None, :]
-        masked = np.where(other, minutes, np.inf)
-        flat = int(np.argmin(masked))
-        i, j = divmod(flat, len(ids))
-        if not np.isfinite(masked[i, j]):
-            break  # no road between the pieces: partition() explains the infeasibility
-        g.add_edge(ids[i], ids[j], minutes=float(minutes[i, j]))
-        comps = [list(c) for c in nx.connected_components(g)]
-    return g
-
-
 # ------------------------------------------------------------------------------------ planner
 def _district_counts(policy: DistrictPolicy, county: str, n: int, strong: int) -> list[int]:
     """Numbers of districts to try, in order.
@@ -554,7 +525,8 @@ def plan_districts(
             column="level",
         )
     scope = schools[inscope].set_index("school_id", drop=False)
-    touching = _touching_pairs(region, scope["node"])
+    where = dict(zip(scope["school_id"], scope["node"].astype(str), strict=True))
+    touching = touching_pairs(region.roads, where)
     rows, summaries, county_rows, infos, partitions, graphs = [], [], [], [], {}, {}
     counties = list(dict.fromkeys(scope["county"]))
     for county in counties:  # a missing entry is reported before any county is solved
@@ -569,7 +541,26 @@ def plan_districts(
         nodes = sub["node"].astype(str).tolist()
         minutes = _dense_minutes(region.travel_minutes(nodes, nodes))
         np.fill_diagonal(minutes, 0.0)
-        graph = _school_graph(sub, minutes, touching, policy)
+        minutes = np.minimum(minutes, minutes.T)  # the same trip both ways, to the last digit
+        graph = school_graph(
+            sub["school_id"].tolist(),
+            minutes,
+            touching,
+            policy.adjacency_minutes,
+            policy.max_trip_minutes,
+            {
+                s: {"pupils": float(p), "quality": float(q), "strong": bool(st)}
+                for s, p, q, st in zip(
+                    sub["school_id"], sub["_pupils"], sub["quality"], sub["strong"], strict=True
+                )
+            },
+        )
+        ids = sub["school_id"].tolist()
+        apart = [
+            (ids[i], ids[j])
+            for i, j in np.argwhere(np.isfinite(minutes) & (minutes > policy.max_trip_minutes))
+            if i < j
+        ]
         part, k, tried = None, None, []
         for k in _district_counts(policy, county, len(sub), n_strong):
             try:
@@ -588,6 +579,7 @@ def plan_districts(
                     starts=policy.starts,
                     time_limit=policy.time_limit,
                     options=options,
+                    conflicts=apart,
                 )
                 break
             except Infeasible as exc:
@@ -599,7 +591,8 @@ def plan_districts(
                 f"county {county!r} ({len(sub)} schools, {n_strong} strong) cannot be split into "
                 f"{ks} district(s) within ±{policy.tolerance:.0%} of equal enrolment; for "
                 f"{k_last}: {last.message}",
-                {f"{county}: {g}": v for g, v in last.violations.items()},
+                {f"{county}: {g}": float(v) for g, v in last.violations.items()}
+                or {f"{county}: districts": float(k_last)},
             ) from last
         partitions[county] = part
         graphs[county] = graph
@@ -618,6 +611,7 @@ def plan_districts(
                 "objective": part.objective,
                 "quality_spread": part.imbalance,
                 "mean_minutes_to_centre": part.mean_distance,
+                "notes": "; ".join(part.notes),
             }
         )
         summaries.append(_summary_rows(sub, part, names, minutes, ratios, graph))
