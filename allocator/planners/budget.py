@@ -83,6 +83,7 @@ import scipy.sparse as sp
 
 from allocator import compliance, standards
 from allocator.errors import Infeasible, InputError, SolverError
+from allocator.fingerprint import require_region
 from allocator.planners.budget_catalogue import extra_indicator_specs, load_catalogue
 from allocator.planners.budget_model import (
     _clean_units,
@@ -315,6 +316,7 @@ class BudgetPlan:
     notes: list
     standard_name: str
     _effects: dict = field(repr=False, default_factory=dict)
+    region_fingerprint: str | None = field(repr=False, default=None)
 
     @property
     def marginal_value_per_yuan(self) -> float | None:
@@ -449,6 +451,7 @@ class BudgetPlan:
         """
         if not isinstance(region, Region):
             raise InputError(f"expected a Region, got {type(region).__name__}", table="region")
+        require_region(self.region_fingerprint, region, "budget plan")
         schools = region.schools.copy()
         if self.allocations.empty:
             return region.replace(schools=schools)
@@ -673,6 +676,7 @@ def _build_plan(
         notes=list(data.notes) + list(notes or []),
         standard_name=data.standard.name,
         _effects=effects,
+        region_fingerprint=data.region_fingerprint,
     )
 
 

@@ -20,6 +20,7 @@ import scipy.sparse as sp
 
 from allocator import compliance, standards
 from allocator.errors import Infeasible, InputError, SolverError
+from allocator.fingerprint import region_fingerprint
 from allocator.planners.budget_catalogue import extra_indicator_specs, load_catalogue
 from allocator.planners.budget_rounding import spending_excess
 from allocator.region import Region
@@ -60,6 +61,7 @@ class _Data:
     standard: standards.Standard
     extras: dict
     notes: list[str]
+    region_fingerprint: str | None = None  # of the region planned on (plans refuse others)
 
     @property
     def S(self) -> int:
@@ -278,6 +280,7 @@ def _prepare(region: Region, policy: BudgetPolicy, standard=None) -> _Data:
     else:
         E = sp.csr_matrix((K * n_ind, S * J))
     return _Data(
+        region_fingerprint=region_fingerprint(region),
         schools=schools,
         pos=pos,
         catalogue=cat,

@@ -80,6 +80,7 @@ from allocator import metrics
 from allocator.district_adjacency import school_graph, touching_pairs
 from allocator.districting import Partition, partition
 from allocator.errors import Infeasible, InputError
+from allocator.fingerprint import region_fingerprint, require_region
 from allocator.region import LEVELS, Region
 from allocator.solver import SolveInfo, SolverOptions
 from allocator.standards import assessment_parts, load_standard
@@ -336,6 +337,7 @@ class DistrictPlan:
     partitions: dict = field(default_factory=dict, repr=False)
     graphs: dict = field(default_factory=dict, repr=False)
     region_name: str = ""
+    region_fingerprint: str | None = field(default=None, repr=False)
 
     @property
     def tables(self) -> dict[str, pd.DataFrame]:
@@ -414,6 +416,7 @@ class DistrictPlan:
         >>> "district" in region.schools.columns, "district" in plan.apply(region).schools.columns
         (False, True)
         """
+        require_region(self.region_fingerprint, region, "district plan")
         schools = region.schools.copy()
         mapping = dict(zip(self.districts["school_id"], self.districts["district"], strict=True))
         ids = schools["school_id"].astype(str)
@@ -631,6 +634,7 @@ def plan_districts(
         partitions=partitions,
         graphs=graphs,
         region_name=region.name,
+        region_fingerprint=region_fingerprint(region),
     )
 
 
