@@ -14,6 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from allocator import location
+from allocator.check import check
 from allocator.errors import Infeasible, InputError
 from allocator.planners.mergers import MergerPolicy, plan_mergers
 from allocator.region import SCHOOL_COLUMNS, SETTLEMENT_COLUMNS, Region
@@ -420,7 +422,6 @@ def test_optimum_equals_brute_force(case):
 
 # ----------------------------------------------------------------------------- p-median
 def test_travel_mode_is_p_median():
-    location = pytest.importorskip("allocator.location")
     region = make_region(schools=30, seed=5)
     s = region.schools[region.schools["level"].isin(["primary", "teaching_point"])]
     v = region.settlements.copy()
@@ -644,11 +645,10 @@ def test_whole_region_max_schools_refuses_a_region_too_large_for_one_model(monke
 
 
 def test_apply_after_plan_passes_to_check():
-    check = pytest.importorskip("allocator.check")
     region = make_region(schools=40, seed=3)
     plan = plan_mergers(region)
     after = plan.apply(region)
-    report = check.check(after)
+    report = check(after)
     ids = set(report.tables["schools"]["school_id"])
     assert not ids & set(plan.closures["school_id"])
     assert "closed" in plan.summary()

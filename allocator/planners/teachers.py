@@ -61,7 +61,8 @@ With out_ic = sum_j x_ijc, in_ic = sum_j x_jic, d_ic = in_ic - out_ic + h_ic, d_
   each rotation school (its share of the rotations it must make);
 * sum h_ic <= H (the county's hiring quota: ``hiring_quota`` and ``hiring_budget_yuan /
   cost_per_hire_yuan``; a single number for several counties is split in proportion to their
-  staffing gaps, a dict gives each county its own);
+  staffing gaps, sum_i max(r_i - T_i, 0) over the county's schools, rounded by largest remainder
+  (equal shares if no county has a gap), a dict gives each county its own);
 * g_k >= ceil(P_R * U0 / 100) - B_R - sum_{i rural} d_i,backbone for each county k: the backbone
   teachers its rural schools lack to reach the urban schools' rate before the plan (U0 backbone per
   100 pupils; P_R rural pupils, B_R their backbone teachers; compulsory-education schools).
@@ -136,6 +137,7 @@ from allocator.planners.teachers_model import (
     _solve_block,
     _verify_block,
 )
+from allocator.planners.teachers_check import quota_above_limit
 from allocator.region import Region
 from allocator.solver import SolveInfo, SolverOptions
 from allocator.standards import Standard, load_standard
@@ -165,8 +167,10 @@ class TeacherPolicy:
     class_teacher_ratio : float, optional
         Teachers per class for teaching points and small rural schools, replacing the standard's.
     hiring_quota : int or dict, optional
-        New posts: one number for the region (split among counties in proportion to their staffing
-        gaps) or ``{county: posts}`` (counties not named get none). None: no limit.
+        New posts: one number for the region, split among counties in proportion to their staffing
+        gaps (the teachers their schools lack to reach the required staff, whatever the category
+        needs), rounded by largest remainder so that the shares add up to the number; or
+        ``{county: posts}`` (counties not named get none). None: no limit.
     hiring_budget_yuan : float or dict, optional
         Money for new posts (same shapes); posts = floor(budget / ``cost_per_hire_yuan``). When both
         a quota and a budget are given, the smaller number of posts applies.
@@ -371,6 +375,18 @@ class TeacherPolicy:
                         "pupils_per_teacher",
                         ppt,
                     )
+        if (
+            self.rotation_share is not None
+            and self.max_rotation_share is not None
+            and self.max_rotation_share < self.rotation_share
+        ):
+            raise _policy_error(
+                f"max_rotation_share={self.max_rotation_share!r} is below "
+                f"rotation_share={self.rotation_share!r}: a school could not send the share it "
+                "must; expected max_rotation_share >= rotation_share",
+                "max_rotation_share",
+                self.max_rotation_share,
+            )
         if self.travel_limit_minutes is None and not self.same_county:
             raise _policy_error(
                 "travel_limit_minutes=None with same_county=false would allow a move between any "
@@ -686,6 +702,21 @@ def plan_teachers(
     t0 = time.perf_counter()
     standard = policy.load_standard()
     d = _prepare(region, policy, standard)
+    share = standard.rotation.share if policy.rotation_share is None else policy.rotation_share
+    if policy.max_rotation_share is not None and policy.max_rotation_share < share:
+        raise _policy_error(
+            f"max_rotation_share={policy.max_rotation_share!r} is below the standard's rotation "
+            f"share {share:g}: a school could not send the share it must; expected "
+            "max_rotation_share >= rotation_share",
+            "max_rotation_share",
+            policy.max_rotation_share,
+        )
+    too_many = quota_above_limit(
+        d.ids, d.county, d.quota, d.eligible, np.minimum(d.eligible, d.elig.sum(axis=1)),
+        d.out_cap, share, policy.max_rotation_share,
+    )  # fmt: skip
+    if too_many is not None:
+        raise too_many
     counties = list(dict.fromkeys(d.county))
     caps = _county_caps(policy, d, counties)
 

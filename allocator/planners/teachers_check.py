@@ -1,0 +1,90 @@
+"""Checks of the teacher planner that need no solver: run on every county before any solve.
+
+A rotation school must send ``ceil(rotation_share x eligible)`` teachers. It can send at most its
+eligible teachers that are free to move (some heads are locked by the overlap of the categories,
+see :mod:`allocator.planners.teachers`) and at most ``floor(max_rotation_share x eligible)``.
+When the quota is above that limit no plan exists, whatever the other schools do: this module
+names every such school of every county at once, with the two numbers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from allocator.errors import Infeasible
+
+
+def quota_above_limit(
+    ids: np.ndarray,
+    county: np.ndarray,
+    quota: np.ndarray,
+    eligible: np.ndarray,
+    movable: np.ndarray,
+    out_cap: np.ndarray,
+    rotation_share: float,
+    max_rotation_share: float | None,
+) -> Infeasible | None:
+    """The rotation schools whose quota exceeds the teachers they may send, as an Infeasible.
+
+    Parameters
+    ----------
+    ids, county : numpy.ndarray
+        School ids and counties.
+    quota : numpy.ndarray
+        Teachers each school must rotate (0: not a rotation school).
+    eligible : numpy.ndarray
+        Eligible teachers of each school.
+    movable : numpy.ndarray
+        Eligible teachers free to move (every category together).
+    out_cap : numpy.ndarray
+        Most teachers that may leave each school (movable, and the max_rotation_share cap).
+    rotation_share, max_rotation_share : float
+        The policy's shares (for the message).
+
+    Returns
+    -------
+    Infeasible or None
+        None when every quota can be sent. Otherwise ``violations`` maps
+        ``"<county>: rotation_quota <school_id>"`` to the teachers missing.
+
+    Examples
+    --------
+    >>> exc = quota_above_limit(
+    ...     np.array(["S1", "S2"]), np.array(["A", "A"]), np.array([9, 2]), np.array([10, 20]),
+    ...     np.array([8, 20]), np.array([8, 20]), 0.9, None)
+    >>> exc.violations
+    {'A: rotation_quota S1': 1.0}
+    """
+    bad = np.flatnonzero(quota > out_cap)
+    if not len(bad):
+        return None
+    violations: dict[str, float] = {}
+    per_county: dict[str, list[str]] = {}
+    for i in bad:
+        short = int(quota[i] - out_cap[i])
+        violations[f"{county[i]}: rotation_quota {ids[i]}"] = float(short)
+        why = []
+        if max_rotation_share is not None and out_cap[i] >= np.floor(
+            max_rotation_share * eligible[i] + 1e-9
+        ):
+            why.append(f"max_rotation_share {max_rotation_share:g}")
+        if movable[i] < quota[i]:
+            why.append(f"{int(movable[i])} of its eligible teachers are free to move")
+        per_county.setdefault(str(county[i]), []).append(
+            f"{ids[i]} must rotate {int(quota[i])} ({rotation_share:.0%} of {int(eligible[i])} "
+            f"eligible) but at most {int(out_cap[i])} may leave ({'; '.join(why)}), "
+            f"short by {short}"
+        )
+    n = len(per_county)
+    parts = [
+        f"county {c}: "
+        + "; ".join(words[:5])
+        + (f" and {len(words) - 5} more" if len(words) > 5 else "")
+        for c, words in per_county.items()
+    ]
+    message = (
+        f"the rotation quota cannot be met in {n} {'county' if n == 1 else 'counties'}: "
+        + " | ".join(parts)
+        + "; lower rotation_share or raise max_rotation_share"
+    )
+    return Infeasible(message, violations)
