@@ -43,7 +43,10 @@ Constraints:
     every demand placed: sum_j x_dj = 1;
     closed schools serve nobody: x_dj <= y_j (for a band a host only teaches after conversion:
     x_dj <= sum_a w_ah);
-    seats: sum_d P_d x_dj <= C_j y_j + sum_a C_a w_aj + u_j k_j, k_j <= the expansion limit;
+    seats: sum_d P_d x_dj <= max(C_j y_j + sum_a C_a w_aj + u_j k_j, N_j y_j + sum_a N_a w_aj),
+    k_j <= the expansion limit (C_j the capacity less senior pupils, N_j the grade 1-9 pupils
+    today: a school over its seats today may keep its pupils, and grows past them only within its
+    seats; where N_j > C_j the max is two rows with a binary g_j);
     class sizes: sum_d P_d x_dj / cap_b <= K_j y_j + sum_a K_a w_aj + k_j (cap 45 primary, 50 junior;
     K_j the school's classes);
     school size: sum_d P_d x_dj <= L_j y_j + (2500 - L_j)+ sum_a w_aj (2000 primary/junior, 2500
@@ -59,9 +62,10 @@ Constraints:
     ``min_size`` pupils stay open or become part of a nine-year school (y_j + sum_h w_jh = 1);
     every township that has a junior school keeps one: sum of its junior-teaching y_j (and hosts that
     absorb a junior school) >= 1.
-Existing crowding is tolerated but never made worse: C_j, K_j, L_j and B_j are the larger of the
-limit and what the school holds today (B_j: its boarders under the "before" rule below). A candidate site j has y_j = 0 before the plan and may open: C_j
-its capacity, K_j = ceil(capacity / 45) (50 for a junior site), L_j the size cap of its level, B_j
+Existing crowding is tolerated but never made worse: K_j, L_j and B_j are the larger of the
+limit and what the school holds today (B_j: its boarders under the "before" rule below); seats as
+above, so that ``seats_after`` in the plan is the capacity ``apply`` gives (less senior pupils).
+A candidate site j has y_j = 0 before the plan and may open: C_j its capacity, K_j = ceil(capacity / 45) (50 for a junior site), L_j the size cap of its level, B_j
 its ``boarding_places`` (none: no limit), no classrooms added (k_j = 0), no conversion; travel limits, the funding floor and max_schools as for
 any school. It serves its own county only, is never kept by a keep rule, and counts for the keep
 rules of the schools near it: a school is "the only one within the day limit" of grade 1-3 pupils
@@ -537,6 +541,20 @@ class MergerPolicy:
         for name in ("primary_class_size", "junior_class_size", "school_size"):
             self._integer(name, low=1)
         self._integer("nine_year_school_size", low=1)
+        if self.school_size < self.min_size:
+            _bad(
+                "school_size",
+                self.school_size,
+                f"at least min_size={self.min_size}: schools of min_size pupils or more stay "
+                "open, so the size cap cannot be below it",
+            )
+        if self.nine_year_school_size < self.school_size:
+            _bad(
+                "nine_year_school_size",
+                self.nine_year_school_size,
+                f"at least school_size={self.school_size}: a nine-year school holds the pupils "
+                "of a primary and a junior school",
+            )
         for name in (
             "township_keeps_junior",
             "keep_sole_lower_primary",
@@ -637,8 +655,10 @@ class MergerPlan:
         receiving school it is, joined by ``;``) and ``boarding_places`` (NaN: no limit). Empty
         without candidate sites.
     schools : pandas.DataFrame
-        Every re-planned school: ``status`` (open, closed, nine_year_host), ``kept_because``,
-        pupils and class size before/after, boarders received (``boarders_after``) and boarding
+        Every re-planned school: ``status`` (open, closed, nine_year_host), ``kept_because`` (the
+        keep rule of an open school; empty for a closed one), pupils and class size before/after,
+        ``seats_after`` (the capacity after ``apply`` less senior pupils: pupils_after never
+        exceeds it unless the school, with an absorbed partner, holds more than that today), boarders received (``boarders_after``) and boarding
         today (``boarders_before``), ``boarding_places`` (of the data, with those of an absorbed
         school for a nine-year host; NaN: no limit) and ``boarding_limit`` (the most boarders the
         plan may place there: the places, or today's boarders if more; NaN: no limit; 0 when
@@ -1061,7 +1081,8 @@ def _school_table(res: _Result) -> pd.DataFrame:
             "area_type": s["area_type"].to_numpy(),
             "level": s["level"].to_numpy(),
             "status": np.where(~res.open_, "closed", np.where(hosts, "nine_year_host", "open")),
-            "kept_because": model.kept_because,
+            # a rule that would keep a school says nothing once it closes into a nine-year school
+            "kept_because": np.where(res.open_, np.array(model.kept_because, dtype=object), ""),
             "site_cost_yuan": model.site_cost,
             "pupils_before": unit.current.sum(axis=1),
             "pupils_after": total.astype(np.int64),

@@ -267,7 +267,9 @@ class _Model:
     kept_because: list
     min_kept: np.ndarray
     conv: np.ndarray  # (n_w, 2) absorbed a, host h
-    seats: np.ndarray  # seats available C_j
+    seats: np.ndarray  # C_j: seats for grades 1-9 (capacity less senior pupils, >= 0)
+    today: np.ndarray  # N_j: pupils of grades 1-9 today (a school may keep them over C_j)
+    grow_cap: np.ndarray  # (n_j,) bool: the school or a nine-year partner is over C_j today
     classes: np.ndarray  # K_j
     size: np.ndarray  # L_j (pupils of the planned bands)
     size_extra: np.ndarray
@@ -428,7 +430,11 @@ def _build(unit: _County, policy: MergerPolicy, travel_mode: bool, before=None) 
     # ---- capacities (never tighter than what a school holds today)
     cap_b = np.array([policy.class_size(b) for b in PLANNED_BANDS], dtype=float)
     cap_seats = schools["capacity"].to_numpy(dtype=float)
-    seats = np.maximum(cap_seats, total_now) - unit.senior
+    seats = np.maximum(cap_seats - unit.senior, 0.0)
+    today = unit.current.sum(axis=1).astype(float)
+    grow_cap = today > seats + _TOL
+    for a, h in conv:
+        grow_cap[h] |= today[a] > seats[a] + _TOL
     need_now = (unit.current / cap_b).sum(axis=1) + unit.senior / _SENIOR_CLASS
     classes = np.maximum(schools["classes"].to_numpy(dtype=float), need_now) - (
         unit.senior / _SENIOR_CLASS
@@ -485,6 +491,8 @@ def _build(unit: _County, policy: MergerPolicy, travel_mode: bool, before=None) 
         min_kept=min_kept,
         conv=conv,
         seats=seats,
+        today=today,
+        grow_cap=grow_cap,
         classes=classes,
         size=size,
         size_extra=size_extra,
@@ -556,9 +564,11 @@ def _arrays(model: _Model, travel_mode: bool) -> None:
     split = model.split_pair
     P = unit.demand[model.ps, model.pb].astype(float)
     f = np.where(split, 1.0, P)  # pupils carried by one unit of x
-    # columns: x | y | w | k | F
+    # columns: x | y | w | k | F | g (g_j: a school over its seats today may grow past them)
     X0, Y0, W0, K0, F0 = 0, n_x, n_x + n_j, n_x + n_j + n_w, n_x + 2 * n_j + n_w
-    n = F0 + n_j
+    grow = np.flatnonzero(model.grow_cap)
+    G0 = F0 + n_j
+    n = G0 + len(grow)
     rows, cols, vals = [], [], []
     rl, ru, groups = [], [], []
     sid = unit.settlements["settlement_id"].to_numpy()
@@ -613,6 +623,18 @@ def _arrays(model: _Model, travel_mode: bool) -> None:
     cap_b = np.array([policy.class_size(b) for b in PLANNED_BANDS], dtype=float)
     absorbed = model.conv[:, 0]
     hosts = model.conv[:, 1]
+    # seats: load <= max(N_j + sum_a N_a w_aj, C_j y_j + sum_a C_a w_aj + u_j k_j), the larger of
+    # what the school (and an absorbed partner) holds today and its seats after the plan; as
+    # two rows with a binary g_j where today's pupils exceed the seats (g_j = 1: grow past today)
+    over = np.maximum(model.today - model.seats, 0.0)
+    slack_over = over.copy()  # M1_j: how far today's pupils may exceed the seats
+    seats_top = model.seats + model.room_seats * model.max_rooms  # M2_j: the most seats after
+    for a, h in model.conv:
+        slack_over[h] = max(slack_over[h], over[h] + over[a])
+        seats_top[h] = max(seats_top[h], model.seats[h] + model.seats[a] + model.room_seats[h] *
+                           model.max_rooms[h])  # fmt: skip
+    ub_seats = np.zeros(n_j)
+    ub_seats[grow] = slack_over[grow]
     for kind, coef_x, own, from_partner, rooms in (
         ("seats", f, model.seats, model.seats, model.room_seats),
         ("classes", f / cap_b[model.pb], model.classes, model.classes, np.ones(n_j)),
@@ -626,9 +648,27 @@ def _arrays(model: _Model, travel_mode: bool) -> None:
         if rooms is not None:
             block(r + np.arange(n_j), K0 + np.arange(n_j), -rooms)
         rl.append(np.full(n_j, -np.inf))
-        ru.append(np.zeros(n_j))
+        if kind == "seats":
+            block(r + grow, G0 + np.arange(len(grow)), slack_over[grow])
+            ru.append(ub_seats)
+        else:
+            ru.append(np.zeros(n_j))
         groups += [f"{kind} {i}" for i in ids]
         r += n_j
+    if len(grow):
+        g_row = np.full(n_j, -1, dtype=np.int64)
+        g_row[grow] = r + np.arange(len(grow))
+        mine = g_row[model.pj] >= 0
+        block(g_row[model.pj[mine]], X0 + np.flatnonzero(mine), f[mine])
+        block(g_row[grow], Y0 + grow, -model.today[grow])
+        if n_w:
+            into = np.flatnonzero(g_row[hosts] >= 0)
+            block(g_row[hosts[into]], W0 + into, -model.today[absorbed[into]])
+        block(g_row[grow], G0 + np.arange(len(grow)), -seats_top[grow])
+        rl.append(np.full(len(grow), -np.inf))
+        ru.append(np.zeros(len(grow)))
+        groups += [f"seats {ids[j]}" for j in grow]
+        r += len(grow)
     # funding floor, in pupils: F_j >= m y_j - sum_d P_d x_dj (costs f yuan a pupil)
     block(r + model.pj, X0 + np.arange(n_x), f)
     block(
@@ -711,15 +751,17 @@ def _arrays(model: _Model, travel_mode: bool) -> None:
         c[X0:Y0] = f * _pair_unit_cost(model.pt, model.pboard, policy)
         c[Y0 : Y0 + n_j] = model.site_cost
         c[K0 : K0 + n_j] = model.room_seats * policy.expansion_yuan_per_seat
-        c[F0:] = policy.funding_yuan_per_pupil
+        c[F0:G0] = policy.funding_yuan_per_pupil
         c /= _YUAN_SCALE  # thousands of yuan keep HiGHS's objective well scaled
     # bounds and integrality
     cl = np.zeros(n)
-    cu = np.concatenate([ub, np.ones(n_j), np.ones(n_w), model.max_rooms, np.full(n_j, np.inf)])
+    cu = np.concatenate(
+        [ub, np.ones(n_j), np.ones(n_w), model.max_rooms, np.full(n_j, np.inf), np.ones(len(grow))]
+    )
     cl[Y0 : Y0 + n_j] = model.always_open.astype(float)
     integ = np.ones(n, dtype=bool)
     integ[X0:Y0] = ~split  # split pupils are continuous here and made whole afterwards
-    integ[F0:] = False
+    integ[F0:G0] = False
     model.c, model.A = c, A
     model.rl, model.ru = np.concatenate(rl), np.concatenate(ru)
     model.cl, model.cu, model.integ, model.groups = cl, cu, integ, groups
@@ -939,6 +981,17 @@ def _available(res: _Result):
     return seats, classes, size
 
 
+def _today_pupils(res: _Result) -> np.ndarray:
+    """Pupils of grades 1-9 each open school holds today, with those of an absorbed partner: a
+    school may keep that many even above its seats (crowding is tolerated, never made worse)."""
+    model = res.model
+    today = np.where(res.open_, model.today, 0.0)
+    for w in np.flatnonzero(res.converted):
+        a, h = model.conv[w]
+        today[h] += model.today[a]
+    return today
+
+
 def _boarders_after(res: _Result) -> np.ndarray:
     """Boarders each school receives in the plan."""
     model = res.model
@@ -968,6 +1021,7 @@ def _finish(res: _Result, travel_mode: bool) -> None:
     cap_b = np.array([policy.class_size(b) for b in PLANNED_BANDS], dtype=float)
     seats, classes, size = _available(res)
     need_seats = np.ceil((load.sum(axis=1) - seats) / model.room_seats - 1e-7)
+    need_seats[load.sum(axis=1) <= _today_pupils(res) + _TOL] = 0  # no more than today
     need_classes = np.ceil((load / cap_b).sum(axis=1) - classes - 1e-7)
     res.rooms = np.maximum(0, np.maximum(need_seats, need_classes)).astype(np.int64)
     _verify(res, load, seats, classes, size)
@@ -1070,8 +1124,13 @@ def _verify(res: _Result, load, seats, classes, size) -> None:
         j = int(np.flatnonzero(rooms > model.max_rooms + 1e-9)[0])
         fail(f"{ids[j]} needs {rooms[j]} classrooms, more than the expansion limit")
     cap_b = np.array([policy.class_size(b) for b in PLANNED_BANDS], dtype=float)
-    if (total > seats + model.room_seats * rooms + 1e-6).any():
-        fail("a school holds more pupils than its seats")
+    over = total > np.maximum(seats + model.room_seats * rooms, _today_pupils(res)) + 1e-6
+    if over.any():
+        j = int(np.flatnonzero(over)[0])
+        fail(
+            f"{ids[j]} holds {int(total[j])} pupils, more than its "
+            f"{int(seats[j] + model.room_seats[j] * rooms[j])} seats and than today"
+        )
     if ((load / cap_b).sum(axis=1) > classes + rooms + 1e-6).any():
         fail("a school's classes exceed the class-size cap")
     if (total > size + 1e-6).any():
