@@ -120,6 +120,7 @@ import pandas as pd
 
 from allocator import metrics
 from allocator.errors import Infeasible, InputError, SolverError
+from allocator.planners.teachers_check import quota_above_limit
 from allocator.planners.teachers_model import (
     _B,
     _COMPULSORY,
@@ -137,7 +138,6 @@ from allocator.planners.teachers_model import (
     _solve_block,
     _verify_block,
 )
-from allocator.planners.teachers_check import quota_above_limit
 from allocator.region import Region
 from allocator.solver import SolveInfo, SolverOptions
 from allocator.standards import Standard, load_standard
