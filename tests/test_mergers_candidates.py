@@ -151,7 +151,7 @@ def test_new_site_capacity_class_size_and_county_are_kept():
     assert plan.openings["site_id"].tolist() == ["NEW"] and len(plan.closures) == 3
     assert plan.headline()["schools_after"] == 1
     with pytest.raises(Infeasible):  # without the site one school cannot serve three villages
-        plan_mergers(region, MergerPolicy(max_schools=1), EXACT)
+        plan_mergers(region, MergerPolicy(max_schools=1, on_infeasible="error"), EXACT)
 
 
 # ----------------------------------------------------------------------------- property

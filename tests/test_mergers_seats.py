@@ -85,7 +85,6 @@ def test_closed_schools_name_no_rule_that_would_keep_them():
     [
         ({"school_size": 10}, "school_size", 10),
         ({"school_size": 150, "min_size": 200}, "school_size", 150),
-        ({"nine_year_school_size": 1500}, "nine_year_school_size", 1500),
     ],
 )
 def test_contradictory_sizes_are_refused_when_the_policy_is_made(kwargs, field, value):

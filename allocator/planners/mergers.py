@@ -140,11 +140,22 @@ import pandas as pd
 
 from allocator import metrics
 from allocator.errors import Infeasible, InputError
+from allocator.planners.mergers_check import (
+    BREACH_COLUMNS,
+    UNPLANNED_COLUMNS,
+    breach_table,
+    check_county,
+    combined_error,
+    solve_county,
+    unplanned_table,
+)
 from allocator.planners.mergers_model import (
     _BAND_COLUMNS,
     _CANDIDATE_TABLE,
     BOARDING_COLUMN,
     PLANNED_BANDS,
+    County,
+    CountyResult,
     _available,
     _boarders_after,
     _boarding_before,
@@ -152,12 +163,9 @@ from allocator.planners.mergers_model import (
     _boarding_room,
     _cost_items_after,
     _cost_items_before,
-    _County,
     _make_unit,
-    _Result,
     _school_loads,
     _site_rows,
-    _solve_unit,
 )
 from allocator.region import (
     AREA_TYPES,
@@ -447,6 +455,13 @@ class MergerPolicy:
     build_years : float
         Years over which a new site's ``build_cost`` is spread (straight line, like the 20-year
         rule of ``expansion_yuan_per_seat``; no interest): 30.
+    on_infeasible : {"report", "error"}
+        What a county without a plan does. ``"report"`` (default): bands today's layout already
+        fails (no school, or no seat, within their limit) go to the nearest schools beyond it,
+        as few pupils as any plan allows (``plan.breaches``); a county that still has no plan is
+        left as it is and listed in ``plan.unplanned`` while the others are planned. ``"error"``:
+        no pupil beyond a limit, and :class:`~allocator.errors.Infeasible` naming every county
+        without a plan (all are checked before the long solves).
 
     Raises
     ------
@@ -507,11 +522,14 @@ class MergerPolicy:
     split_area_types: tuple[str, ...] = ("urban",)
     candidate_sites: pd.DataFrame | str | Path | tuple[CandidateSite, ...] | None = None
     build_years: float = 30.0
+    on_infeasible: str = "report"
     #: The CSV file the candidate sites were read from (for error messages), if any.
     candidate_sites_file: str | None = field(default=None, init=False, compare=False, repr=False)
 
     def __post_init__(self):
         self._number("build_years", positive=True)
+        if self.on_infeasible not in ("report", "error"):
+            _bad("on_infeasible", self.on_infeasible, "'report' or 'error'")
         if self.candidate_sites is not None:
             sites, file = _read_candidates(self.candidate_sites)
             object.__setattr__(self, "candidate_sites", sites)
@@ -547,13 +565,6 @@ class MergerPolicy:
                 self.school_size,
                 f"at least min_size={self.min_size}: schools of min_size pupils or more stay "
                 "open, so the size cap cannot be below it",
-            )
-        if self.nine_year_school_size < self.school_size:
-            _bad(
-                "nine_year_school_size",
-                self.nine_year_school_size,
-                f"at least school_size={self.school_size}: a nine-year school holds the pupils "
-                "of a primary and a junior school",
             )
         for name in (
             "township_keeps_junior",
@@ -671,9 +682,20 @@ class MergerPlan:
         pupils, mean, 95th percentile and maximum one-way minutes (pupil-weighted), boarders, share of
         grade 1-3 pupils within 30 minutes.
     counties : pandas.DataFrame
-        Per county: schools, variables, status, gap, seconds.
+        Per planned county: schools, variables, status, gap, seconds.
+    unplanned : pandas.DataFrame
+        Counties left as they are because no plan meets the rules there (only with
+        ``on_infeasible="report"``): ``county, schools, settlements``, the ``requirement`` that
+        fails most, the ``amount`` it fails by (pupils, schools, ...) and the ``reason`` in words.
+        Their schools are not in the other tables and ``apply`` leaves them unchanged.
+    breaches : pandas.DataFrame
+        Pupils placed beyond their band's travel limit because today's layout already fails them
+        (no school, or no seat, within the limit): ``county, settlement_id, band, pupils,
+        school_id, minutes, limit_minutes, reason``. As few as any plan allows; empty with
+        ``on_infeasible="error"``.
     solve_info : SolveInfo
-        Aggregate over the counties: the worst status, the largest gap, total objective and time.
+        Aggregate over the planned counties: the worst status, the largest gap, total objective
+        (with a penalty for every pupil beyond a limit) and time.
     policy : MergerPolicy
 
     Examples
@@ -700,6 +722,12 @@ class MergerPlan:
     policy: MergerPolicy
     region_name: str = ""
     openings: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=_OPENING_COLUMNS))
+    unplanned: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=list(UNPLANNED_COLUMNS))
+    )
+    breaches: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=list(BREACH_COLUMNS))
+    )
 
     @property
     def tables(self) -> dict[str, pd.DataFrame]:
@@ -713,6 +741,8 @@ class MergerPlan:
             "costs": self.costs,
             "travel": self.travel,
             "counties": self.counties,
+            "unplanned": self.unplanned,
+            "breaches": self.breaches,
         }
 
     # ------------------------------------------------------------------ figures
@@ -758,6 +788,8 @@ class MergerPlan:
             out[f"lower_primary_within_30_{stage}"] = round(
                 self._travel_value(stage, "lower_primary_within_30_share"), 4
             )
+        out["unplanned_counties"] = int(len(self.unplanned))
+        out["pupils_beyond_limits"] = int(self.breaches["pupils"].sum())
         out.update(
             status=info.status,
             gap=None if info.gap is None else float(info.gap),
@@ -834,8 +866,42 @@ class MergerPlan:
                         else ""
                     )
                 )
+        lines += self._exception_lines()
         lines.append("  The optimiser proposes; closures need review, hearings and approval.")
         return "\n".join(lines)
+
+    def _exception_lines(self) -> list[str]:
+        """Summary lines for pupils beyond their limits and for counties left unplanned."""
+        lines = []
+        b = self.breaches
+        if len(b):
+            per = b.groupby(["settlement_id", "band"], sort=False).agg(
+                pupils=("pupils", "sum"),
+                limit=("limit_minutes", "first"),
+                reason=("reason", "first"),
+            )
+            pupils = int(per["pupils"].sum())
+            lines.append(
+                f"  beyond the travel limits, as today's layout already fails them: {pupils} "
+                f"pupil{'s' if pupils != 1 else ''} of {len(per)} settlement "
+                f"band{'s' if len(per) != 1 else ''} (as few as any plan allows):"
+            )
+            for (sid, band), r in per.head(5).iterrows():
+                lines.append(
+                    f"    {sid} {band}: {int(r.pupils)} beyond {r.limit:g} min ({r.reason})"
+                )
+            if len(per) > 5:
+                lines.append(f"    and {len(per) - 5} more (table breaches)")
+        u = self.unplanned
+        if len(u):
+            n = len(u)
+            lines.append(
+                f"  not planned, left as they are: {n} {'county' if n == 1 else 'counties'} "
+                f"({', '.join(u['county'])}); no plan meets the rules there:"
+            )
+            for r in u.head(5).itertuples():
+                lines.append(f"    {r.reason}")
+        return lines
 
     def _full_dormitories(self) -> pd.DataFrame:
         """Open schools with a boarding limit that has no room for one more boarder."""
@@ -977,7 +1043,7 @@ class MergerPlan:
 
 
 # ------------------------------------------------------------------------------------ tables
-def _assignments(res: _Result) -> pd.DataFrame:
+def _assignments(res: CountyResult) -> pd.DataFrame:
     model, unit = res.model, res.unit
     used = res.pupils > 0
     return pd.DataFrame(
@@ -992,7 +1058,7 @@ def _assignments(res: _Result) -> pd.DataFrame:
     )
 
 
-def _travel_rows(res: _Result) -> pd.DataFrame:
+def _travel_rows(res: CountyResult) -> pd.DataFrame:
     """Per pupil group (settlement, band): area type, pupils, minutes and boarding, both stages."""
     model, unit, policy = res.model, res.unit, res.model.policy
     area = unit.settlements["area_type"].to_numpy()
@@ -1060,7 +1126,7 @@ def _travel_table(rows: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def _school_table(res: _Result) -> pd.DataFrame:
+def _school_table(res: CountyResult) -> pd.DataFrame:
     model, unit = res.model, res.unit
     load = _school_loads(res)
     seats, classes, _ = _available(res)
@@ -1104,7 +1170,7 @@ def _school_table(res: _Result) -> pd.DataFrame:
     return table[~unit.candidate].reset_index(drop=True)  # new sites are in ``openings``
 
 
-def _closures(res: _Result, travel_mode: bool) -> pd.DataFrame:
+def _closures(res: CountyResult, travel_mode: bool) -> pd.DataFrame:
     model, unit = res.model, res.unit
     ids = unit.schools["school_id"].to_numpy()
     s = unit.schools
@@ -1173,7 +1239,7 @@ def _closures(res: _Result, travel_mode: bool) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(_CLOSURE_COLUMNS))
 
 
-def _openings(res: _Result, closures: pd.DataFrame) -> pd.DataFrame:
+def _openings(res: CountyResult, closures: pd.DataFrame) -> pd.DataFrame:
     """One row per candidate site the plan opens (a new school to build)."""
     model, unit, policy = res.model, res.unit, res.model.policy
     j = np.flatnonzero(res.open_ & unit.candidate)
@@ -1212,7 +1278,7 @@ def _openings(res: _Result, closures: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(_OPENING_COLUMNS))
 
 
-def _expansions(res: _Result) -> pd.DataFrame:
+def _expansions(res: CountyResult) -> pd.DataFrame:
     model, unit, policy = res.model, res.unit, res.model.policy
     j = np.flatnonzero(res.rooms > 0)
     seats = (res.rooms[j] * model.room_seats[j]).astype(np.int64)
@@ -1345,7 +1411,24 @@ def plan_mergers(
         unit = _make_unit(region, name, sm, vm, limit, cutoff, mine, policy.build_years)
         if len(unit.schools):
             prepared.append(unit)
-    results = _solve_all(prepared, policy, options, progress)
+    allow = policy.on_infeasible == "report"
+    failed = []
+    ready = []
+    for unit in prepared:  # every county, before any long solve
+        unit, exc = check_county(unit, policy, options, allow)
+        if exc is None:
+            ready.append(unit)
+        else:
+            failed.append((unit, exc))
+    if failed and not allow:
+        raise combined_error(failed)
+    outcomes = _solve_all(ready, policy, options, progress)
+    results = [r for r in outcomes if not isinstance(r, Infeasible)]
+    failed += [(u, r) for u, r in zip(ready, outcomes, strict=True) if isinstance(r, Infeasible)]
+    if failed and not allow:
+        raise combined_error(failed)
+    order = {unit.name: k for k, unit in enumerate(prepared)}
+    failed.sort(key=lambda f: order[f[0].name])
     rows = [
         {
             "county": r.unit.name,
@@ -1392,11 +1475,16 @@ def plan_mergers(
         openings=cat(
             [_openings(r, c) for r, c in zip(results, closures, strict=True)], _OPENING_COLUMNS
         ),
+        unplanned=unplanned_table(failed),
+        breaches=cat([breach_table(r) for r in results], list(BREACH_COLUMNS)),
     )
 
 
-def _solve_all(units: list[_County], policy, options: SolverOptions, progress) -> list[_Result]:
-    """Solve the units one after another, or (several units, several cores) in processes."""
+def _solve_all(
+    units: list[County], policy, options: SolverOptions, progress
+) -> list[CountyResult | Infeasible]:
+    """Solve the units one after another, or (several units, several cores) in processes; a
+    unit without a plan gives its Infeasible."""
     workers = max(1, min(options.threads or 1, len(units)))
     single = dataclasses.replace(options, threads=1)
     n = len(units)
@@ -1409,7 +1497,7 @@ def _solve_all(units: list[_County], policy, options: SolverOptions, progress) -
         for i, unit in enumerate(units, start=1):
             if progress is not None:
                 progress(label(i, unit))
-            out.append(_solve_unit(unit, policy, options))
+            out.append(solve_county(unit, policy, options))
         return out
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -1417,7 +1505,7 @@ def _solve_all(units: list[_County], policy, options: SolverOptions, progress) -
     context = multiprocessing.get_context("spawn")  # never fork a process that ran HiGHS
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         futures = {
-            pool.submit(_solve_unit, unit, policy, single): k for k, unit in enumerate(units)
+            pool.submit(solve_county, unit, policy, single): k for k, unit in enumerate(units)
         }
         out: list = [None] * n
         try:
@@ -1433,7 +1521,7 @@ def _solve_all(units: list[_County], policy, options: SolverOptions, progress) -
         return out
 
 
-def _cost_table(results: list[_Result], new_sites: bool = False) -> pd.DataFrame:
+def _cost_table(results: list[CountyResult], new_sites: bool = False) -> pd.DataFrame:
     items = ("sites", "funding_floor", "expansion", "transport", "boarding")
     if new_sites:  # only when candidate sites were given: the table is unchanged otherwise
         items = ("sites", "new_sites", *items[1:])

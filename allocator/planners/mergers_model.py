@@ -35,6 +35,8 @@ _LEVEL_BANDS = {
     "senior": (False, False, False),
 }
 _SENIOR_CLASS = 50
+#: Schools beyond the limit offered to a band today's layout already fails (nearest first).
+BREACH_SCHOOLS = 3
 _TOL = 1e-6
 _YUAN_SCALE = 1000.0
 _CANDIDATE_TABLE = "candidate_sites"
@@ -71,7 +73,7 @@ def _boarding_places(df: pd.DataFrame, table: str, key: str) -> np.ndarray:
 
 # ------------------------------------------------------------------------------------ data
 @dataclass
-class _County:
+class County:
     """Arrays of one planning unit (a county, or the whole region under a global max_schools)."""
 
     name: str
@@ -89,6 +91,9 @@ class _County:
     candidate: np.ndarray | None = None  # (n_j,) bool
     new_site_cost: np.ndarray | None = None  # (n_j,) yuan a year if opened (0 for schools)
     boarding_places: np.ndarray | None = None  # (n_j,) boarders the dormitories hold (inf: any)
+    # (n_s, 3) bool: bands today's layout already fails (see mergers_check); they may also go to
+    # the nearest schools beyond their travel limit, at a penalty, and may be split
+    breach: np.ndarray | None = None
 
     def __post_init__(self):
         if self.candidate is None:
@@ -121,7 +126,7 @@ def _make_unit(
     cutoff: float,
     sites: pd.DataFrame | None = None,
     build_years: float = 30.0,
-) -> _County:
+) -> County:
     """One planning unit's arrays; road times beyond ``cutoff`` minutes count as unreachable.
 
     ``sites`` (rows of :func:`_site_rows`) are appended after the schools as closed schools."""
@@ -170,7 +175,7 @@ def _make_unit(
             t = travel[:, j]
             near = settlements["area_type"].iloc[int(np.argmin(t))] if np.isfinite(t).any() else ""
             schools.loc[j, "area_type"] = near or "rural"
-    return _County(
+    return County(
         name=name,
         schools=schools,
         settlements=settlements,
@@ -249,8 +254,8 @@ def _site_rows(region: Region, policy: MergerPolicy) -> pd.DataFrame | None:
 
 # ------------------------------------------------------------------------------------ model
 @dataclass
-class _Model:
-    unit: _County
+class CountyModel:
+    unit: County
     policy: MergerPolicy
     # pairs
     ps: np.ndarray
@@ -279,6 +284,8 @@ class _Model:
     townships: list  # (name, junior school indices, conversions giving a junior)
     boarders_now: np.ndarray  # (n_j,) boarders today ("before" rule)
     boarding: np.ndarray  # B_j: max(boarding places, boarders today); inf without a limit
+    pbreach: np.ndarray  # pair beyond the band's travel limit (a band today's layout fails)
+    breach_penalty: float  # objective units per pupil placed on such a pair
     # arrays for the solver
     c: np.ndarray | None = None
     A: sp.csc_matrix | None = None
@@ -306,7 +313,7 @@ class _Model:
         return len(self.unit.schools)
 
 
-def _nearest_before(unit: _County, policy: MergerPolicy):
+def nearest_before(unit: County, policy: MergerPolicy):
     """Each settlement band's nearest school that teaches the band today (index, minutes)."""
     n_s = len(unit.settlements)
     idx = np.full((n_s, 3), -1, dtype=np.int64)
@@ -324,7 +331,7 @@ def _nearest_before(unit: _County, policy: MergerPolicy):
     return idx, minutes
 
 
-def _boarders_today(unit: _County, policy: MergerPolicy, before_idx, before_minutes) -> np.ndarray:
+def _boarders_today(unit: County, policy: MergerPolicy, before_idx, before_minutes) -> np.ndarray:
     """Boarders each school has today under the "before" rule: the settlement bands whose nearest
     school teaching the band today is beyond the band's day limit, for bands that may board."""
     out = np.zeros(len(unit.schools))
@@ -333,8 +340,8 @@ def _boarders_today(unit: _County, policy: MergerPolicy, before_idx, before_minu
     return out
 
 
-def _build(unit: _County, policy: MergerPolicy, travel_mode: bool, before=None) -> _Model:
-    """The model's sets and numbers; ``before`` is :func:`_nearest_before` (computed if None)."""
+def build_model(unit: County, policy: MergerPolicy, travel_mode: bool, before=None) -> CountyModel:
+    """The model's sets and numbers; ``before`` is :func:`nearest_before` (computed if None)."""
     schools = unit.schools
     n_j = len(schools)
     ids = schools["school_id"].to_numpy()
@@ -416,16 +423,36 @@ def _build(unit: _County, policy: MergerPolicy, travel_mode: bool, before=None) 
         pj.append(j)
         pb.append(np.full(len(s), b))
         pt.append(unit.travel[s, j])
+    n_within = sum(len(v) for v in ps)
+    if unit.breach is not None and unit.breach.any():
+        # a band today's layout fails also goes to its nearest schools beyond the limit
+        for b in range(3):
+            rows = np.flatnonzero(unit.breach[:, b] & has[:, b])
+            if not len(rows):
+                continue
+            limit = max(limits_day[b], policy.boarding_minutes) if boards[b] else limits_day[b]
+            far = can[:, b][None, :] & (unit.travel[rows] > limit + 1e-9)
+            far &= np.isfinite(unit.travel[rows])
+            near = _nearest_candidates(far, unit.travel[rows], np.ones(n_j, bool), BREACH_SCHOOLS)
+            r, j = np.nonzero(near)
+            ps.append(rows[r])
+            pj.append(j)
+            pb.append(np.full(len(r), b))
+            pt.append(unit.travel[rows[r], j])
     ps, pb, pj, pt = (np.concatenate(v) if v else np.zeros(0) for v in (ps, pb, pj, pt))
     ps, pb, pj = ps.astype(np.int64), pb.astype(np.int64), pj.astype(np.int64)
     pt = pt.astype(float)
+    pbreach = np.arange(len(ps)) >= n_within
     order = np.lexsort((pj, pb, ps))
-    ps, pb, pj, pt = ps[order], pb[order], pj[order], pt[order]
-    pboard = pt > limits_day[pb] + 1e-9
+    ps, pb, pj, pt, pbreach = ps[order], pb[order], pj[order], pt[order], pbreach[order]
+    # grades that never board travel daily even beyond their limit
+    pboard = (pt > limits_day[pb] + 1e-9) & boards[pb]
     split_settlement = (
         np.full(len(unit.settlements), bool(policy.split))
         | unit.settlements["area_type"].isin(policy.split_area_types).to_numpy()
     )
+    if unit.breach is not None:
+        split_settlement |= unit.breach.any(axis=1)
     pnew = gains[pj, pb]
     # ---- capacities (never tighter than what a school holds today)
     cap_b = np.array([policy.class_size(b) for b in PLANNED_BANDS], dtype=float)
@@ -458,7 +485,7 @@ def _build(unit: _County, policy: MergerPolicy, travel_mode: bool, before=None) 
         site_cost = np.full(n_j, policy.site_yuan)
     site_cost = np.where(cand, unit.new_site_cost, site_cost)
     # ---- boarding places (never tighter than the boarders a school has today)
-    before_idx, before_minutes = before if before is not None else _nearest_before(unit, policy)
+    before_idx, before_minutes = before if before is not None else nearest_before(unit, policy)
     boarders_now = _boarders_today(unit, policy, before_idx, before_minutes)
     boarding = np.maximum(unit.boarding_places, boarders_now)
     # ---- townships keeping a junior school
@@ -474,7 +501,7 @@ def _build(unit: _County, policy: MergerPolicy, travel_mode: bool, before=None) 
                 if town[h] == name and unit.teaches[a, 2] and not unit.teaches[h, 2]
             ]
             townships.append((name, members, np.array(extra, dtype=np.int64)))
-    return _Model(
+    return CountyModel(
         unit=unit,
         policy=policy,
         ps=ps,
@@ -502,7 +529,22 @@ def _build(unit: _County, policy: MergerPolicy, travel_mode: bool, before=None) 
         townships=townships,
         boarders_now=boarders_now,
         boarding=boarding,
+        pbreach=pbreach,
+        breach_penalty=_breach_penalty(unit, policy, travel_mode, site_cost, room_seats),
     )
+
+
+def _breach_penalty(unit, policy, travel_mode: bool, site_cost, room_seats) -> float:
+    """Objective units per pupil placed beyond its travel limit: more than any closure, classroom
+    or trip can save per pupil, so that the plan places as few pupils beyond limits as it can."""
+    if travel_mode:  # pupil-minutes: more than every pupil's longest possible trip together
+        reach = unit.travel[np.isfinite(unit.travel)]
+        longest = float(reach.max()) if reach.size else 1.0
+        return 2.0 * longest * max(float(unit.demand.sum()), 1.0)
+    most_site = float(site_cost.max()) if len(site_cost) else 0.0
+    room = float(room_seats.max()) * policy.expansion_yuan_per_seat if len(room_seats) else 0.0
+    floor = policy.funding_floor_pupils * policy.funding_yuan_per_pupil
+    return 2.0 * (most_site + room + floor) + 1.0
 
 
 def _nearest_candidates(
@@ -520,14 +562,29 @@ def _nearest_candidates(
     return keep
 
 
-def _check_servable(model: _Model, before_minutes: np.ndarray) -> None:
+def _check_servable(model: CountyModel, before_minutes: np.ndarray) -> None:
     """Raise Infeasible naming the settlement bands no allowed school can serve."""
-    unit, policy = model.unit, model.policy
-    served = np.zeros(unit.demand.shape, dtype=bool)
+    exc = unservable_error(model, before_minutes)
+    if exc is not None:
+        raise exc
+
+
+def unservable(model: CountyModel) -> np.ndarray:
+    """(settlements, 3) bool: the settlement bands with pupils and no allowed school."""
+    served = np.zeros(model.unit.demand.shape, dtype=bool)
     served[model.ps, model.pb] = True
-    bad = (unit.demand > 0) & ~served
+    return (model.unit.demand > 0) & ~served
+
+
+def unservable_error(
+    model: CountyModel, before_minutes: np.ndarray, bad: np.ndarray | None = None
+) -> Infeasible | None:
+    """An Infeasible naming the settlement bands ``bad`` (default: those no allowed school can
+    serve), with their pupils and the nearest school; None if there are none."""
+    unit, policy = model.unit, model.policy
+    bad = unservable(model) if bad is None else bad
     if not bad.any():
-        return
+        return None
     sid = unit.settlements["settlement_id"].to_numpy()
     violations, words = {}, []
     for s, b in zip(*np.nonzero(bad), strict=True):
@@ -554,10 +611,10 @@ def _check_servable(model: _Model, before_minutes: np.ndarray) -> None:
     )
     exc = Infeasible(message, violations)
     exc.settlements = settlements
-    raise exc
+    return exc
 
 
-def _arrays(model: _Model, travel_mode: bool) -> None:
+def model_arrays(model: CountyModel, travel_mode: bool) -> None:
     """The MILP as sparse arrays (see the module docstring for the model)."""
     unit, policy = model.unit, model.policy
     n_x, n_j, n_w = model.n_pairs, model.n_schools, len(model.conv)
@@ -746,9 +803,11 @@ def _arrays(model: _Model, travel_mode: bool) -> None:
     # objective
     c = np.zeros(n)
     if travel_mode:
-        c[X0:Y0] = f * model.pt
+        c[X0:Y0] = f * (model.pt + model.breach_penalty * model.pbreach)
     else:
-        c[X0:Y0] = f * _pair_unit_cost(model.pt, model.pboard, policy)
+        c[X0:Y0] = f * (
+            _pair_unit_cost(model.pt, model.pboard, policy) + model.breach_penalty * model.pbreach
+        )
         c[Y0 : Y0 + n_j] = model.site_cost
         c[K0 : K0 + n_j] = model.room_seats * policy.expansion_yuan_per_seat
         c[F0:G0] = policy.funding_yuan_per_pupil
@@ -776,9 +835,9 @@ def _pair_unit_cost(minutes, boarding, policy: MergerPolicy) -> np.ndarray:
 
 # ------------------------------------------------------------------------------------ solve
 @dataclass
-class _Result:
-    unit: _County
-    model: _Model
+class CountyResult:
+    unit: County
+    model: CountyModel
     info: SolveInfo
     pupils: np.ndarray  # per pair
     open_: np.ndarray
@@ -789,10 +848,10 @@ class _Result:
     mip_gap: float = 1e-4
 
 
-def _solve_unit(unit: _County, policy: MergerPolicy, options: SolverOptions) -> _Result:
+def solve_unit(unit: County, policy: MergerPolicy, options: SolverOptions) -> CountyResult:
     travel_mode = unit.max_schools is not None
-    before_idx, before_minutes = _nearest_before(unit, policy)
-    model = _build(unit, policy, travel_mode, (before_idx, before_minutes))
+    before_idx, before_minutes = nearest_before(unit, policy)
+    model = build_model(unit, policy, travel_mode, (before_idx, before_minutes))
     _check_servable(model, before_minutes)
     forced = int(model.fixed_open.sum())
     if unit.max_schools is not None and forced > unit.max_schools:
@@ -801,7 +860,7 @@ def _solve_unit(unit: _County, policy: MergerPolicy, options: SolverOptions) -> 
             f"{forced} schools; raise max_schools or relax the keep rules",
             {"max_schools": float(forced - unit.max_schools)},
         )
-    _arrays(model, travel_mode)
+    model_arrays(model, travel_mode)
     t0 = time.perf_counter()
     main = options
     if model.split_pair.any():  # leave room in the gap for making split pupils whole
@@ -834,7 +893,7 @@ def _solve_unit(unit: _County, policy: MergerPolicy, options: SolverOptions) -> 
     ).astype(np.int64)
     open_ = binary_values(x[n_x : n_x + n_j])
     converted = binary_values(x[n_x + n_j : n_x + n_j + n_w])
-    result = _Result(
+    result = CountyResult(
         unit,
         model,
         info,
@@ -850,7 +909,7 @@ def _solve_unit(unit: _County, policy: MergerPolicy, options: SolverOptions) -> 
     return result
 
 
-def _whole_pupils(model: _Model, x: np.ndarray, options: SolverOptions):
+def _whole_pupils(model: CountyModel, x: np.ndarray, options: SolverOptions):
     """Make continuous split pupils whole, every other decision fixed but classrooms.
 
     Each split pair may round its pupils down or up (a 0/1 choice: small domains keep HiGHS
@@ -884,7 +943,7 @@ def _whole_pupils(model: _Model, x: np.ndarray, options: SolverOptions):
     raise AssertionError("unreachable")
 
 
-def _solve(model: _Model, cl, cu, integ, options: SolverOptions):
+def _solve(model: CountyModel, cl, cu, integ, options: SolverOptions):
     try:
         return solve_matrix(
             model.c,
@@ -898,10 +957,10 @@ def _solve(model: _Model, cl, cu, integ, options: SolverOptions):
             row_groups=model.groups,
         )
     except Infeasible as exc:
-        raise _explain(model, exc) from exc
+        raise explain_infeasible(model, exc) from exc
 
 
-def _explain(model: _Model, exc: Infeasible) -> Infeasible:
+def explain_infeasible(model: CountyModel, exc: Infeasible) -> Infeasible:
     """Restate a solver infeasibility in pupils and name the settlements and their schools."""
     unit = model.unit
     sid = unit.settlements["settlement_id"].to_numpy()
@@ -959,7 +1018,7 @@ def _explain(model: _Model, exc: Infeasible) -> Infeasible:
     return out
 
 
-def _school_loads(res: _Result):
+def _school_loads(res: CountyResult):
     model = res.model
     n_j = model.n_schools
     load = np.zeros((n_j, 3))
@@ -967,7 +1026,7 @@ def _school_loads(res: _Result):
     return load
 
 
-def _available(res: _Result):
+def _available(res: CountyResult):
     """Seats, classes and size limit each open school has (own plus absorbed partner)."""
     model = res.model
     seats = np.where(res.open_, model.seats, 0.0)
@@ -981,7 +1040,7 @@ def _available(res: _Result):
     return seats, classes, size
 
 
-def _today_pupils(res: _Result) -> np.ndarray:
+def _today_pupils(res: CountyResult) -> np.ndarray:
     """Pupils of grades 1-9 each open school holds today, with those of an absorbed partner: a
     school may keep that many even above its seats (crowding is tolerated, never made worse)."""
     model = res.model
@@ -992,7 +1051,7 @@ def _today_pupils(res: _Result) -> np.ndarray:
     return today
 
 
-def _boarders_after(res: _Result) -> np.ndarray:
+def _boarders_after(res: CountyResult) -> np.ndarray:
     """Boarders each school receives in the plan."""
     model = res.model
     board = np.zeros(model.n_schools)
@@ -1000,7 +1059,7 @@ def _boarders_after(res: _Result) -> np.ndarray:
     return board
 
 
-def _boarding_room(res: _Result) -> tuple[np.ndarray, np.ndarray]:
+def _boarding_room(res: CountyResult) -> tuple[np.ndarray, np.ndarray]:
     """Per school after the plan: the boarding places of the data (inf: no limit) and the most
     boarders the plan may place there (the larger of the places and today's boarders); a
     nine-year host adds those of the school it absorbs; closed schools hold none."""
@@ -1014,7 +1073,7 @@ def _boarding_room(res: _Result) -> tuple[np.ndarray, np.ndarray]:
     return places, room
 
 
-def _finish(res: _Result, travel_mode: bool) -> None:
+def _finish(res: CountyResult, travel_mode: bool) -> None:
     """Choose the fewest classrooms the assignment needs, then verify the plan against the model."""
     model, unit, policy = res.model, res.unit, res.model.policy
     load = _school_loads(res)
@@ -1046,7 +1105,7 @@ def _finish(res: _Result, travel_mode: bool) -> None:
     res.info = dataclasses.replace(info, status=status, objective=objective, gap=gap)
 
 
-def _verify(res: _Result, load, seats, classes, size) -> None:
+def _verify(res: CountyResult, load, seats, classes, size) -> None:
     """Check the solved plan against the rules, independently of the solver's rows."""
     model, unit, policy = res.model, res.unit, res.model.policy
     ids = unit.schools["school_id"].to_numpy()
@@ -1061,8 +1120,10 @@ def _verify(res: _Result, load, seats, classes, size) -> None:
     boards = np.array([b in policy.boarding_bands for b in PLANNED_BANDS])[model.pb]
     limit = np.where(boards, np.maximum(day, policy.boarding_minutes), day)
     real = unit.travel[model.ps, model.pj]
-    if (used & ~(real <= limit + 1e-9)).any():
-        p = int(np.flatnonzero(used & ~(real <= limit + 1e-9))[0])
+    breach = unit.breach if unit.breach is not None else np.zeros(unit.demand.shape, bool)
+    allowed = breach[model.ps, model.pb] & model.pbreach  # a band today's layout already fails
+    if (used & ~allowed & ~(real <= limit + 1e-9)).any():
+        p = int(np.flatnonzero(used & ~allowed & ~(real <= limit + 1e-9))[0])
         fail(
             f"settlement {unit.settlements['settlement_id'].iloc[model.ps[p]]} band "
             f"{PLANNED_BANDS[model.pb[p]]} travels {real[p]:.1f} min to {ids[model.pj[p]]}"
@@ -1158,14 +1219,15 @@ def _verify(res: _Result, load, seats, classes, size) -> None:
         fail(f"{int(res.open_.sum())} schools open, more than max_schools={unit.max_schools}")
 
 
-def _plan_objective(res: _Result, travel_mode: bool) -> float:
+def _plan_objective(res: CountyResult, travel_mode: bool) -> float:
     model = res.model
+    beyond = float((res.pupils * model.pbreach).sum()) * model.breach_penalty
     if travel_mode:
-        return float((res.pupils * model.pt).sum())
-    return float(sum(_cost_items_after(res).values()))
+        return float((res.pupils * model.pt).sum()) + beyond
+    return float(sum(_cost_items_after(res).values())) + beyond
 
 
-def _cost_items_after(res: _Result) -> dict[str, float]:
+def _cost_items_after(res: CountyResult) -> dict[str, float]:
     model, policy = res.model, res.model.policy
     load = _school_loads(res).sum(axis=1)
     floor = policy.funding_yuan_per_pupil * np.maximum(0.0, policy.funding_floor_pupils - load)
@@ -1184,7 +1246,7 @@ def _cost_items_after(res: _Result) -> dict[str, float]:
     }
 
 
-def _cost_items_before(res: _Result) -> dict[str, float]:
+def _cost_items_before(res: CountyResult) -> dict[str, float]:
     unit, model, policy = res.unit, res.model, res.model.policy
     load = unit.current.sum(axis=1)
     floor = policy.funding_yuan_per_pupil * np.maximum(0.0, policy.funding_floor_pupils - load)
