@@ -501,9 +501,10 @@ def test_plan_invariants_on_synthetic_counties(case):
     assert np.allclose(np.asarray(t.todense()).diagonal(), a["minutes"], atol=1e-2)
     # (but for the pupils today's layout already fails, listed in plan.breaches, beyond it)
     keys = ["settlement_id", "band", "school_id"]
-    beyond = a.merge(plan.breaches[keys], on=keys, how="left", indicator=True)["_merge"]
+    far = plan.breaches[plan.breaches["rule"] == "travel_limit"]
+    beyond = a.merge(far[keys], on=keys, how="left", indicator=True)["_merge"]
     beyond = (beyond == "both").to_numpy()
-    assert a.loc[beyond, "pupils"].sum() == plan.breaches["pupils"].sum()
+    assert a.loc[beyond, "pupils"].sum() == far["pupils"].sum()
     limit = np.where(a["band"].isin(policy.boarding_bands), policy.boarding_minutes, 0.0)
     assert (
         a.loc[beyond, "minutes"] > np.maximum(a["band"].map(policy.day_minutes), limit)[beyond]

@@ -689,10 +689,12 @@ class MergerPlan:
         fails most, the ``amount`` it fails by (pupils, schools, ...) and the ``reason`` in words.
         Their schools are not in the other tables and ``apply`` leaves them unchanged.
     breaches : pandas.DataFrame
-        Pupils placed beyond their band's travel limit because today's layout already fails them
-        (no school, or no seat, within the limit): ``county, settlement_id, band, pupils,
-        school_id, minutes, limit_minutes, reason``. As few as any plan allows; empty with
-        ``on_infeasible="error"``.
+        Where today's layout already breaks a rule, so that the plan must too (empty with
+        ``on_infeasible="error"``): ``county, settlement_id, band, pupils, school_id, minutes,
+        limit_minutes, rule, reason``. ``rule`` is ``travel_limit`` for pupils placed beyond
+        their band's limit (no school, or no seat, within it; as few as any plan allows) and
+        ``whole_village`` for a village band split between schools because no plan, not even
+        with today's schools all open, puts every whole band at one school.
     solve_info : SolveInfo
         Aggregate over the planned counties: the worst status, the largest gap, total objective
         (with a penalty for every pupil beyond a limit) and time.
@@ -789,7 +791,8 @@ class MergerPlan:
                 self._travel_value(stage, "lower_primary_within_30_share"), 4
             )
         out["unplanned_counties"] = int(len(self.unplanned))
-        out["pupils_beyond_limits"] = int(self.breaches["pupils"].sum())
+        beyond = self.breaches["rule"] == "travel_limit"
+        out["pupils_beyond_limits"] = int(self.breaches.loc[beyond, "pupils"].sum())
         out.update(
             status=info.status,
             gap=None if info.gap is None else float(info.gap),
@@ -873,7 +876,7 @@ class MergerPlan:
     def _exception_lines(self) -> list[str]:
         """Summary lines for pupils beyond their limits and for counties left unplanned."""
         lines = []
-        b = self.breaches
+        b = self.breaches[self.breaches["rule"] == "travel_limit"]
         if len(b):
             per = b.groupby(["settlement_id", "band"], sort=False).agg(
                 pupils=("pupils", "sum"),
@@ -892,6 +895,17 @@ class MergerPlan:
                 )
             if len(per) > 5:
                 lines.append(f"    and {len(per) - 5} more (table breaches)")
+        split = self.breaches[self.breaches["rule"] == "whole_village"]
+        if len(split):
+            bands = split.drop_duplicates(["settlement_id", "band"])
+            lines.append(
+                f"  split between schools, as no plan (not even today's schools) puts each whole "
+                f"band at one school: {len(bands)} settlement band"
+                f"{'s' if len(bands) != 1 else ''} ("
+                + ", ".join(f"{r.settlement_id} {r.band}" for r in bands.head(5).itertuples())
+                + (" ..." if len(bands) > 5 else "")
+                + ")"
+            )
         u = self.unplanned
         if len(u):
             n = len(u)

@@ -50,7 +50,8 @@ if TYPE_CHECKING:
 UNPLANNED_COLUMNS = ("county", "schools", "settlements", "requirement", "amount", "reason")
 #: Columns of ``MergerPlan.breaches``.
 BREACH_COLUMNS = (
-    "county", "settlement_id", "band", "pupils", "school_id", "minutes", "limit_minutes", "reason",
+    "county", "settlement_id", "band", "pupils", "school_id", "minutes", "limit_minutes", "rule",
+    "reason",
 )  # fmt: skip
 
 
@@ -161,12 +162,50 @@ def solve_county(
     unit: County, policy: MergerPolicy, options: SolverOptions
 ) -> CountyResult | Infeasible:
     """Solve one county's MIP; return the Infeasible instead of raising it (one county without a
-    plan, e.g. because whole villages fit no school although split counts would, does not stop
-    the others)."""
+    plan does not stop the others).
+
+    With ``on_infeasible="report"``, a county whose villages cannot each send a whole band to one
+    school, not even to today's schools all open (their LP has a plan, the MIP none), is solved
+    once more with the villages the LP splits allowed to split (reported in the breaches).
+    """
     try:
         return solve_unit(unit, policy, options)
     except Infeasible as exc:
-        return exc
+        if policy.on_infeasible != "report" or _served_demands(unit, exc).any():
+            return exc
+        split = _split_today(unit, policy, options)
+        if split is None or not split.any():
+            return exc
+        try:
+            return solve_unit(dataclasses.replace(unit, split_today=split), policy, options)
+        except Infeasible as again:
+            return again
+
+
+def _split_today(unit: County, policy: MergerPolicy, options: SolverOptions):
+    """Settlements whose bands must split even with every school of today open (None when today's
+    schools can take every whole band: then the policy, not the layout, is the cause)."""
+    today = dataclasses.replace(unit, max_schools=None)
+    model = build_model(today, policy, False)
+    model_arrays(model, False)
+    n_x, n_j = model.n_pairs, model.n_schools
+    cl = model.cl.copy()
+    cl[n_x : n_x + n_j] = np.where(unit.candidate, 0.0, 1.0)
+    zero = np.zeros(len(model.c))
+    try:
+        solve_matrix(zero, model.A, model.rl, model.ru, cl, model.cu, model.integ, options=options)
+        return None
+    except Infeasible:
+        pass
+    try:
+        lp = solve_matrix(model.c, model.A, model.rl, model.ru, cl, model.cu, None, options=options)
+    except Infeasible:
+        return None
+    x = lp.x[:n_x]
+    frac = ~model.split_pair & (np.abs(x - np.round(x)) > 1e-6)
+    mask = np.zeros(len(unit.settlements), dtype=bool)
+    mask[model.ps[frac]] = True
+    return mask
 
 
 def combined_error(failed: list[tuple[County, Infeasible]]) -> Infeasible:
@@ -223,6 +262,12 @@ def breach_table(res: CountyResult) -> pd.DataFrame:
     """
     model, unit, policy = res.model, res.unit, res.model.policy
     used = np.flatnonzero(model.pbreach & (res.pupils > 0))
+    if unit.split_today is not None:
+        # whole bands of these villages fit no plan: the bands the plan splits
+        mine = unit.split_today[model.ps] & (res.pupils > 0) & ~model.pbreach
+        key = model.ps * 3 + model.pb
+        count = np.bincount(key[mine], minlength=3 * len(unit.settlements))
+        used = np.union1d(used, np.flatnonzero(mine & (count[key] > 1)))
     if not len(used):
         return pd.DataFrame(columns=list(BREACH_COLUMNS))
     ids = unit.schools["school_id"].to_numpy()
@@ -233,7 +278,15 @@ def breach_table(res: CountyResult) -> pd.DataFrame:
         band = PLANNED_BANDS[b]
         limit = band_limit(policy, band)
         within = np.flatnonzero((model.ps == s) & (model.pb == b) & ~model.pbreach)
-        if len(within):
+        rule = "travel_limit"
+        if not model.pbreach[p]:
+            rule = "whole_village"
+            n = int(((model.ps == s) & (model.pb == b) & (res.pupils > 0)).sum())
+            reason = (
+                f"split between {n} schools: no plan, not even with every school of today open, "
+                "puts each whole band of the villages near it at one school"
+            )
+        elif len(within):
             names = ", ".join(ids[np.unique(model.pj[within])][:4])
             reason = (
                 f"the schools within {limit:g} min ({names}) have no seat left for "
@@ -251,6 +304,7 @@ def breach_table(res: CountyResult) -> pd.DataFrame:
                 "school_id": ids[model.pj[p]],
                 "minutes": round(float(model.pt[p]), 3),
                 "limit_minutes": limit,
+                "rule": rule,
                 "reason": reason,
             }
         )

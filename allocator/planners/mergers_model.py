@@ -94,6 +94,9 @@ class County:
     # (n_s, 3) bool: bands today's layout already fails (see mergers_check); they may also go to
     # the nearest schools beyond their travel limit, at a penalty, and may be split
     breach: np.ndarray | None = None
+    # (n_s,) bool: settlements whose bands may be split because no plan, not even today's schools
+    # all open, puts each whole band at one school (see mergers_check)
+    split_today: np.ndarray | None = None
 
     def __post_init__(self):
         if self.candidate is None:
@@ -453,6 +456,8 @@ def build_model(unit: County, policy: MergerPolicy, travel_mode: bool, before=No
     )
     if unit.breach is not None:
         split_settlement |= unit.breach.any(axis=1)
+    if unit.split_today is not None:
+        split_settlement |= unit.split_today
     pnew = gains[pj, pb]
     # ---- capacities (never tighter than what a school holds today)
     cap_b = np.array([policy.class_size(b) for b in PLANNED_BANDS], dtype=float)
