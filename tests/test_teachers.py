@@ -341,7 +341,7 @@ def test_quota_without_any_receiver_names_the_numbers():
         [("U", "R1", 20)],
     )
     with pytest.raises(Infeasible) as err:
-        plan_teachers(region, TeacherPolicy(travel_limit_minutes=10))
+        plan_teachers(region, TeacherPolicy(travel_limit_minutes=10, on_infeasible="error"))
     message = err.value.message
     assert (
         "county A: 3 eligible teachers must rotate out of 1 urban/high-quality schools" in message
@@ -353,6 +353,15 @@ def test_quota_without_any_receiver_names_the_numbers():
     # within 30 minutes the quota is met
     plan = plan_teachers(region, TeacherPolicy(travel_limit_minutes=30))
     assert plan.staffing.set_index("school_id").loc["U", "sent"] >= 3
+    assert plan.quota_waived.empty
+    # by default a school today's layout leaves no receiver has its quota waived, and listed
+    plan = plan_teachers(region, TeacherPolicy(travel_limit_minutes=10))
+    assert plan.quota_waived.values.tolist() == [
+        ["A", "U", 3, "no school it may send to within 10 minutes under the direction rules"]
+    ]
+    assert plan.transfers.empty and plan.staffing.set_index("school_id").loc["U", "sent"] == 0
+    assert "Rotation quota waived at 1 school" in plan.summary()
+    assert "quota_waived" in plan.tables
 
 
 def test_quota_limited_by_the_senders_requirement():
@@ -430,7 +439,13 @@ def _check_plan(region, policy, plan):
     rot = st_["rotation_school"]
     assert (sent[rot] >= st_.loc[rot, "rotation_required"]).all()
     share = 0.1 if policy.rotation_share is None else policy.rotation_share
-    assert (st_.loc[rot, "rotation_required"] == np.ceil(share * eligible[rot] - 1e-9)).all()
+    quota = np.ceil(share * eligible[rot] - 1e-9)
+    # a quota is waived only where no school may receive (listed with the quota it had)
+    waived = plan.quota_waived.set_index("school_id")["rotation_required"]
+    quota[quota.index.isin(waived.index)] = 0
+    assert (st_.loc[rot, "rotation_required"] == quota).all()
+    assert (waived == np.ceil(share * eligible[waived.index] - 1e-9)).all()
+    assert not (tr["from_school_id"].isin(waived.index)).any()
     bb = tr[tr["category"] == "backbone"].groupby("from_school_id")["count"].sum()
     bb = bb.reindex(s.index, fill_value=0)
     for _county, grp in st_[rot].groupby("county"):

@@ -120,7 +120,7 @@ import pandas as pd
 
 from allocator import metrics
 from allocator.errors import Infeasible, InputError, SolverError
-from allocator.planners.teachers_check import quota_above_limit
+from allocator.planners.teachers_check import WAIVED_COLUMNS, quota_above_limit, waived_rows
 from allocator.planners.teachers_model import (
     _B,
     _COMPULSORY,
@@ -223,6 +223,12 @@ class TeacherPolicy:
         objective; 0 leaves a need out.
     move_weight, minute_weight : float
         Stage-3 cost of a move: ``move_weight + minute_weight * minutes`` (1 and 1/60).
+    on_infeasible : {"report", "error"}
+        A rotation school that today's layout leaves with no school it may send a teacher to
+        (none within the travel limit, the county, the district and the direction rules): with
+        ``"report"`` (default) its quota is waived and the plan lists it (``quota_waived``); with
+        ``"error"`` the plan raises :class:`~allocator.errors.Infeasible`. Quotas the receivers
+        cannot absorb raise in both cases, with the numbers.
 
     Examples
     --------
@@ -261,6 +267,7 @@ class TeacherPolicy:
     )
     move_weight: float = 1.0
     minute_weight: float = 1.0 / 60.0
+    on_infeasible: str = "report"
 
     def __post_init__(self):
         def number(name, low=0.0, high=None, low_open=False, optional=False, integer=False):
@@ -309,6 +316,12 @@ class TeacherPolicy:
                     name,
                     getattr(self, name),
                 )
+        if self.on_infeasible not in ("report", "error"):
+            raise _policy_error(
+                f"on_infeasible={self.on_infeasible!r}; expected 'report' or 'error'",
+                "on_infeasible",
+                self.on_infeasible,
+            )
         if self.stage_rule not in ("certificate", "same", "any"):
             raise _policy_error(
                 f"stage_rule={self.stage_rule!r}; expected 'certificate', 'same' or 'any'",
@@ -445,6 +458,9 @@ class TeacherPlan:
         urban-rural backbone gap before and after.
     solves : pandas.DataFrame
         One row per solve: block, stage, status, objective, gap, seconds.
+    quota_waived : pandas.DataFrame
+        Rotation schools whose quota is waived because today's layout leaves them no school they
+        may send a teacher to: ``county, school_id, rotation_required, reason``.
     solve_info : SolveInfo
         Aggregate: the worst status, the largest gap, the total seconds; ``objective`` is the
         pupil-weighted shortfall after the plan.
@@ -463,6 +479,9 @@ class TeacherPlan:
     policy: TeacherPolicy
     standard: Standard
     region_name: str = ""
+    quota_waived: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=list(WAIVED_COLUMNS))
+    )
 
     @property
     def tables(self) -> dict[str, pd.DataFrame]:
@@ -475,6 +494,7 @@ class TeacherPlan:
             "backbone_by_area": self.backbone_by_area,
             "counties": self.counties,
             "solves": self.solves,
+            "quota_waived": self.quota_waived,
         }
 
     # ------------------------------------------------------------------ figures
@@ -594,6 +614,16 @@ class TeacherPlan:
             lines.append(
                 f"Teacher-allocation R² (median over county x level): {h['r2_median_before']:.3f} "
                 f"-> {h['r2_median_after']:.3f}."
+            )
+        w = self.quota_waived
+        if len(w):
+            n = len(w)
+            lines.append(
+                f"Rotation quota waived at {n} school{'s' if n != 1 else ''} that today's layout "
+                f"leaves no school to send to ({int(w['rotation_required'].sum())} rotations): "
+                + "; ".join(f"{r.school_id} ({r.reason})" for r in w.head(3).itertuples())
+                + (" ..." if n > 3 else "")
+                + "."
             )
         lines.append(f"Solve: {self.solve_info.describe()}, {len(self.solves)} solves.")
         return "\n".join(lines)
@@ -725,14 +755,20 @@ def plan_teachers(
     hires = np.zeros((N, 4), dtype=np.int64)
     solve_rows = []
     infos: list[SolveInfo] = []
+    waived: list[pd.DataFrame] = []
     blocks = list(_blocks(region, d, policy))
     for b, (label, members, idx, pairs) in enumerate(blocks):
         if progress is not None:
             progress(f"county {b + 1}/{len(blocks)} {label}")
         model = _build(d, idx, pairs, members, caps, policy, standard)
-        if (d.rotation_school[idx] & ~model.has_out).any():
+        stuck = idx[d.rotation_school[idx] & ~model.has_out & (d.quota[idx] > 0)]
+        if len(stuck):
             # a rotation school with nowhere to send anyone: no solve can meet its quota
-            raise _diagnose(d, idx, model, members, policy, standard)
+            if policy.on_infeasible == "error":
+                raise _diagnose(d, idx, model, members, policy, standard)
+            waived.append(waived_rows(d.ids[stuck], d.county[stuck], d.quota[stuck], policy))
+            d.quota[stuck] = 0
+            model = _build(d, idx, pairs, members, caps, policy, standard)
 
         def record(stage, info, method, label=label, model=model):
             infos.append(info)
@@ -773,7 +809,10 @@ def plan_teachers(
     cat = lambda parts, dtype: np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)  # noqa: E731
     mf, mt, mc = cat(moves_from, np.int64), cat(moves_to, np.int64), cat(moves_cat, np.int64)
     mn, mm = cat(moves_cnt, np.int64), cat(moves_min, float)
-    return _make_plan(region, d, policy, standard, mf, mt, mc, mn, mm, hires, solve_rows, infos, t0)
+    plan = _make_plan(region, d, policy, standard, mf, mt, mc, mn, mm, hires, solve_rows, infos, t0)
+    if waived:
+        plan.quota_waived = pd.concat(waived, ignore_index=True)
+    return plan
 
 
 # =========================================================================== results

@@ -9,9 +9,18 @@ names every such school of every county at once, with the two numbers.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+import pandas as pd
 
 from allocator.errors import Infeasible
+
+if TYPE_CHECKING:
+    from allocator.planners.teachers import TeacherPolicy
+
+#: Columns of ``TeacherPlan.quota_waived``.
+WAIVED_COLUMNS = ("county", "school_id", "rotation_required", "reason")
 
 
 def quota_above_limit(
@@ -88,3 +97,31 @@ def quota_above_limit(
         + "; lower rotation_share or raise max_rotation_share"
     )
     return Infeasible(message, violations)
+
+
+def waived_rows(
+    ids: np.ndarray, county: np.ndarray, quota: np.ndarray, policy: TeacherPolicy
+) -> pd.DataFrame:
+    """Rows of ``TeacherPlan.quota_waived`` for rotation schools with no allowed receiver.
+
+    Examples
+    --------
+    >>> from allocator.planners.teachers import TeacherPolicy
+    >>> rows = waived_rows(np.array(["S1"]), np.array(["A"]), np.array([3]), TeacherPolicy())
+    >>> rows.iloc[0].tolist()
+    ['A', 'S1', 3, 'no school it may send to within 60 minutes under the direction rules']
+    """
+    limit = policy.travel_limit_minutes
+    where = f"within {limit:g} minutes" if limit is not None else "in the county"
+    rules = " under the direction rules" if policy.direction_rules else ""
+    district = " in its district" if policy.same_district else ""
+    reason = f"no school it may send to {where}{district}{rules}"
+    return pd.DataFrame(
+        {
+            "county": county,
+            "school_id": ids,
+            "rotation_required": quota.astype(np.int64),
+            "reason": reason,
+        },
+        columns=list(WAIVED_COLUMNS),
+    )
