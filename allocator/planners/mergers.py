@@ -73,6 +73,12 @@ only if no candidate site is either, and a township's junior school may be a new
 site of the township. With every candidate closed the model is the model without candidates, so
 candidate sites never raise the optimal cost.
 
+Before the MILPs every county is checked (:mod:`allocator.planners.mergers_check`): bands that
+today's layout already fails (no school, or no seat, within their limit, even with every school
+open) also get pairs x_dj to their nearest schools beyond the limit, at a penalty per pupil larger
+than anything a plan can save per pupil, so that as few pupils as possible go there; counties
+without a plan are left out and listed (or raise, with ``on_infeasible="error"``).
+
 Solving: the split counts are continuous in the MILP (general integer variables with large domains
 make HiGHS's root reduced-cost bookkeeping very slow); afterwards, with every other decision fixed,
 each split count may round down or up by one pupil and a small integer program picks the rounding

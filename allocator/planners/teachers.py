@@ -98,9 +98,13 @@ MIP. Otherwise the columns not touching the schools of a fractional column are f
 is solved as a small MIP; a plan within ``mip_gap`` of the LP bound is accepted as optimal, and
 failing that the stage is solved as a whole MIP from the best plan found.
 
-Infeasibility: the model without quotas always has a solution (nobody moves). If the quotas cannot
-be met, an elastic LP finds the most rotations the rules allow, and :class:`~allocator.errors.Infeasible`
-says, per county, how many teachers must rotate and how many can, naming the schools and why.
+Infeasibility: the model without quotas always has a solution (nobody moves). Before any solve,
+every rotation school whose quota exceeds the teachers that may leave it is named
+(:mod:`allocator.planners.teachers_check`). A rotation school with no school it may send to has
+its quota waived and listed in ``quota_waived`` (``on_infeasible="error"``: raised instead). If
+the quotas still cannot be met, an elastic LP finds the most rotations the rules allow, and
+:class:`~allocator.errors.Infeasible` says, per county, how many teachers must rotate and how many
+can, naming the schools and why.
 
 Verification: after each county, with the rounded integer plan: eligibility, quotas, backbone
 share, senders at their requirement, hiring quota, allowed pairs and minutes, and (on the whole

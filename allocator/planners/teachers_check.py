@@ -108,8 +108,8 @@ def waived_rows(
     --------
     >>> from allocator.planners.teachers import TeacherPolicy
     >>> rows = waived_rows(np.array(["S1"]), np.array(["A"]), np.array([3]), TeacherPolicy())
-    >>> rows.iloc[0].tolist()
-    ['A', 'S1', 3, 'no school it may send to within 60 minutes under the direction rules']
+    >>> rows.astype(str).iloc[0].tolist()
+    ['A', 'S1', '3', 'no school it may send to within 60 minutes under the direction rules']
     """
     limit = policy.travel_limit_minutes
     where = f"within {limit:g} minutes" if limit is not None else "in the county"
