@@ -178,3 +178,28 @@ def check_synthetic_region(seed, schools):
         assert demand - most == pupils > 0
     teachers = plan_teachers(region)
     assert teachers.solve_info.status == "optimal"
+
+
+def test_whole_villages_that_fit_no_plan_are_named_or_split():
+    # make_region(56, seed=13): with every school of today open, no assignment puts each whole
+    # village band at one school (the MIP had no plan: "integrality or bounds make the model
+    # infeasible", nothing named). Strict: the bands are named with their pupils. Default: those
+    # bands may split, the county is planned and the bands split are listed.
+    region = make_region(56, seed=13)
+    with pytest.raises(Infeasible) as err:
+        plan_mergers(region, MergerPolicy(on_infeasible="error"))
+    v = err.value.violations
+    assert v and all(k.startswith("whole_village V") for k in v)
+    demand = region.settlements.set_index("settlement_id")
+    for key, pupils in v.items():
+        _, sid, band = key.split(" ")
+        assert pupils == demand.loc[sid, f"pupils_{band}"]
+    assert "allow split=True" in str(err.value)
+    plan = plan_mergers(region)
+    assert plan.unplanned.empty
+    split = plan.breaches[plan.breaches["rule"] == "whole_village"]
+    assert len(split) and {f"whole_village {s} {b}" for s, b in zip(
+        split["settlement_id"], split["band"], strict=True)} <= set(v)  # fmt: skip
+    per_band = split.groupby(["settlement_id", "band"])["school_id"].nunique()
+    assert (per_band > 1).all()
+    assert "split between schools" in plan.summary()

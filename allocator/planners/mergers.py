@@ -1381,9 +1381,12 @@ def plan_mergers(
     )
     if orphan.any():
         ids = region.settlements.loc[orphan, "settlement_id"].tolist()
+        pupils = region.settlements.loc[orphan, _BAND_COLUMNS].sum(axis=1).astype(int).tolist()
+        words = [f"{s} ({n} pupils)" for s, n in zip(ids, pupils, strict=True)]
         exc = Infeasible(
-            f"{len(ids)} settlement(s) lie in counties without schools: {', '.join(ids[:8])}",
-            {f"{s} all": 1.0 for s in ids},
+            f"{len(ids)} settlement(s) with {sum(pupils)} pupils of grades 1-9 lie in counties "
+            f"without schools: {', '.join(words[:8])}" + (" ..." if len(ids) > 8 else ""),
+            {f"{s} all": float(n) for s, n in zip(ids, pupils, strict=True)},
         )
         exc.settlements = ids
         raise exc

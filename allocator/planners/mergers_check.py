@@ -171,20 +171,41 @@ def solve_county(
     try:
         return solve_unit(unit, policy, options)
     except Infeasible as exc:
-        if policy.on_infeasible != "report" or _served_demands(unit, exc).any():
+        if _served_demands(unit, exc).any():
             return exc
         split = _split_today(unit, policy, options)
         if split is None or not split.any():
             return exc
+        if policy.on_infeasible != "report":
+            return _whole_village_error(unit, split)
         try:
             return solve_unit(dataclasses.replace(unit, split_today=split), policy, options)
         except Infeasible as again:
             return again
 
 
+def _whole_village_error(unit: County, split: np.ndarray) -> Infeasible:
+    """Name the villages whose whole bands fit no plan, with their pupils."""
+    sid = unit.settlements["settlement_id"].to_numpy()
+    violations = {}
+    for s, b in zip(*np.nonzero(split & (unit.demand > 0)), strict=True):
+        violations[f"whole_village {sid[s]} {PLANNED_BANDS[b]}"] = float(unit.demand[s, b])
+    names = [k.split(" ", 1)[1] for k in violations]
+    exc = Infeasible(
+        f"{unit.name}: no plan puts each whole village band at one school, not even with every "
+        f"school of today open: {len(names)} band{'s' if len(names) != 1 else ''} "
+        f"({', '.join(names[:8])}{' ...' if len(names) > 8 else ''}, "
+        f"{int(sum(violations.values()))} pupils) would have to be split; allow split=True",
+        violations,
+    )
+    exc.settlements = sorted({str(sid[s]) for s in np.flatnonzero(split.any(axis=1))})
+    return exc
+
+
 def _split_today(unit: County, policy: MergerPolicy, options: SolverOptions):
-    """Settlements whose bands must split even with every school of today open (None when today's
-    schools can take every whole band: then the policy, not the layout, is the cause)."""
+    """(settlements, 3) bool: bands that must split even with every school of today open (those
+    the LP splits; None when today's schools can take every whole band: then the policy, not the
+    layout, is the cause)."""
     today = dataclasses.replace(unit, max_schools=None)
     model = build_model(today, policy, False)
     model_arrays(model, False)
@@ -203,8 +224,8 @@ def _split_today(unit: County, policy: MergerPolicy, options: SolverOptions):
         return None
     x = lp.x[:n_x]
     frac = ~model.split_pair & (np.abs(x - np.round(x)) > 1e-6)
-    mask = np.zeros(len(unit.settlements), dtype=bool)
-    mask[model.ps[frac]] = True
+    mask = np.zeros(unit.demand.shape, dtype=bool)
+    mask[model.ps[frac], model.pb[frac]] = True
     return mask
 
 
@@ -264,7 +285,7 @@ def breach_table(res: CountyResult) -> pd.DataFrame:
     used = np.flatnonzero(model.pbreach & (res.pupils > 0))
     if unit.split_today is not None:
         # whole bands of these villages fit no plan: the bands the plan splits
-        mine = unit.split_today[model.ps] & (res.pupils > 0) & ~model.pbreach
+        mine = unit.split_today[model.ps, model.pb] & (res.pupils > 0) & ~model.pbreach
         key = model.ps * 3 + model.pb
         count = np.bincount(key[mine], minlength=3 * len(unit.settlements))
         used = np.union1d(used, np.flatnonzero(mine & (count[key] > 1)))

@@ -94,8 +94,8 @@ class County:
     # (n_s, 3) bool: bands today's layout already fails (see mergers_check); they may also go to
     # the nearest schools beyond their travel limit, at a penalty, and may be split
     breach: np.ndarray | None = None
-    # (n_s,) bool: settlements whose bands may be split because no plan, not even today's schools
-    # all open, puts each whole band at one school (see mergers_check)
+    # (n_s, 3) bool: bands that may be split because no plan, not even today's schools all open,
+    # puts each whole band at one school (see mergers_check)
     split_today: np.ndarray | None = None
 
     def __post_init__(self):
@@ -267,7 +267,7 @@ class CountyModel:
     pt: np.ndarray
     pboard: np.ndarray
     pnew: np.ndarray  # pair uses a band the school only teaches as nine-year host
-    split_settlement: np.ndarray  # (n_s,) the settlement's bands may be split
+    split_band: np.ndarray  # (n_s, 3) the settlement band may be split
     split_pair: np.ndarray
     demand_index: np.ndarray  # (n_s, 3) -> demand row or -1
     # schools
@@ -454,10 +454,11 @@ def build_model(unit: County, policy: MergerPolicy, travel_mode: bool, before=No
         np.full(len(unit.settlements), bool(policy.split))
         | unit.settlements["area_type"].isin(policy.split_area_types).to_numpy()
     )
+    split_band = np.repeat(split_settlement[:, None], 3, axis=1)
     if unit.breach is not None:
-        split_settlement |= unit.breach.any(axis=1)
+        split_band |= unit.breach
     if unit.split_today is not None:
-        split_settlement |= unit.split_today
+        split_band |= unit.split_today
     pnew = gains[pj, pb]
     # ---- capacities (never tighter than what a school holds today)
     cap_b = np.array([policy.class_size(b) for b in PLANNED_BANDS], dtype=float)
@@ -515,8 +516,8 @@ def build_model(unit: County, policy: MergerPolicy, travel_mode: bool, before=No
         pt=pt,
         pboard=pboard,
         pnew=pnew,
-        split_settlement=split_settlement,
-        split_pair=split_settlement[ps],
+        split_band=split_band,
+        split_pair=split_band[ps, pb],
         demand_index=demand_index,
         fixed_open=fixed,
         kept_because=["; ".join(k) for k in kept_because],
@@ -647,7 +648,7 @@ def model_arrays(model: CountyModel, travel_mode: bool) -> None:
     n_d = int((unit.demand > 0).sum())
     block(r + d_rows, X0 + np.arange(n_x), np.ones(n_x))
     ds, db = np.nonzero(unit.demand > 0)
-    rhs = np.where(model.split_settlement[ds], unit.demand[ds, db], 1).astype(float)
+    rhs = np.where(model.split_band[ds, db], unit.demand[ds, db], 1).astype(float)
     rl.append(rhs)
     ru.append(rhs)
     groups += [f"serve {sid[s]} {PLANNED_BANDS[b]}" for s, b in zip(ds, db, strict=True)]
@@ -999,7 +1000,7 @@ def explain_infeasible(model: CountyModel, exc: Infeasible) -> Infeasible:
         parts = group.split(" ")
         if parts[0] == "serve" and (parts[1], parts[2]) in index:
             s, b = index[(parts[1], parts[2])]
-            pupils = amount if model.split_settlement[s] else amount * unit.demand[s, b]
+            pupils = amount if model.split_band[s, b] else amount * unit.demand[s, b]
             reach = ids[np.unique(model.pj[(model.ps == s) & (model.pb == b)])]
             violations[group] = float(pupils)
             settlements.append(parts[1])
@@ -1144,7 +1145,7 @@ def _verify(res: CountyResult, load, seats, classes, size) -> None:
         )
     per = np.zeros(unit.demand.shape, dtype=np.int64)
     np.add.at(per, (model.ps, model.pb), used.astype(np.int64))
-    if (per[~model.split_settlement] > 1).any():
+    if (per[~model.split_band] > 1).any():
         fail("a village's band is split between schools although splitting is not allowed")
     # candidate sites: nobody at a site left unbuilt; an opened site within its own limits
     cand = unit.candidate
