@@ -6,6 +6,7 @@ rotation-quota diagnosis with its numbers, and invariants on random synthetic re
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import networkx as nx
@@ -377,16 +378,47 @@ def test_quota_limited_by_the_senders_requirement():
         [("U", "R1", 20)],
     )
     with pytest.raises(Infeasible) as err:
-        plan_teachers(region, TeacherPolicy(hiring_quota=0))
+        plan_teachers(region, TeacherPolicy(hiring_quota=0, on_infeasible="error"))
     message = err.value.message
     assert "3 eligible teachers must rotate" in message and "absorb only 1 (short by 2)" in message
     assert "it can spare 1 above its requirement of 20" in message
     assert err.value.violations["A: rotation_quota"] == pytest.approx(2.0)
+    # by default the county is left as it is and listed with the same numbers
+    plan = plan_teachers(region, TeacherPolicy(hiring_quota=0))
+    assert plan.unplanned[["county", "schools", "requirement", "amount"]].values.tolist() == [
+        ["A", 2, "A: rotation_quota", 2.0]
+    ]
+    assert plan.unplanned["reason"].iloc[0] == message
+    assert plan.transfers.empty and plan.hires["count"].sum() == 0
+    assert "Not planned, left as they are: 1 county (A)" in plan.summary()
     # two new posts at U let it rotate 3 and stay at its requirement
     plan = plan_teachers(region, TeacherPolicy(hiring_quota=2))
     st_ = plan.staffing.set_index("school_id")
     assert st_.loc["U", "sent"] == 3 and st_.loc["U", "hired"] == 2
     assert st_.loc["U", "teachers_after"] == 20
+
+
+def test_a_county_whose_quota_cannot_be_absorbed_does_not_stop_the_others():
+    schools = [
+        school("U", area="urban", pupils=380, classes=9, T=21, Q=16, B=4, E=4, teachers_eligible=21),
+        school("R1", T=9, Q=8, B=2, E=2, teachers_eligible=0),
+        school(
+            "U2", county="B", area="urban", pupils=380, classes=9, T=40, Q=30, B=10, E=6,
+            teachers_eligible=30,
+        ),
+        school("R2", county="B", T=9, Q=8, B=0, E=2, teachers_eligible=0),
+    ]  # fmt: skip
+    region = hand_region(schools, [("U", "R1", 20), ("U2", "R2", 20)])
+    policy = TeacherPolicy(hiring_quota={"A": 0, "B": 0})
+    plan = plan_teachers(region, policy)
+    assert plan.unplanned["county"].tolist() == ["A"]
+    assert plan.unplanned["amount"].tolist() == [2.0]
+    st_ = plan.staffing.set_index("school_id")
+    assert st_.loc["U2", "sent"] >= 3 and st_.loc["U", "sent"] == 0
+    assert set(plan.transfers["from_school_id"]) == {"U2"}
+    with pytest.raises(Infeasible) as err:
+        plan_teachers(region, dataclasses.replace(policy, on_infeasible="error"))
+    assert err.value.violations == {"A: rotation_quota": 2.0}
 
 
 # --------------------------------------------------------------------------- categories
@@ -440,9 +472,14 @@ def _check_plan(region, policy, plan):
     assert (sent[rot] >= st_.loc[rot, "rotation_required"]).all()
     share = 0.1 if policy.rotation_share is None else policy.rotation_share
     quota = np.ceil(share * eligible[rot] - 1e-9)
-    # a quota is waived only where no school may receive (listed with the quota it had)
+    # a quota is waived only where no school may receive (listed with the quota it had), and
+    # in counties left unplanned (listed with the reason; nothing moves there)
     waived = plan.quota_waived.set_index("school_id")["rotation_required"]
     quota[quota.index.isin(waived.index)] = 0
+    left = st_["county"].isin(plan.unplanned["county"])
+    quota[left[rot]] = 0
+    assert not tr["from_school_id"].map(st_["county"]).isin(plan.unplanned["county"]).any()
+    assert (plan.unplanned["amount"] > 0).all() and plan.unplanned["reason"].str.len().all()
     assert (st_.loc[rot, "rotation_required"] == quota).all()
     assert (waived == np.ceil(share * eligible[waived.index] - 1e-9)).all()
     assert not (tr["from_school_id"].isin(waived.index)).any()
@@ -594,6 +631,7 @@ def test_progress_is_reported_per_county():
         ({"direction_rules": "yes"}, "direction_rules"),
         ({"travel_limit_minutes": None, "same_county": False}, "travel_limit_minutes"),
         ({"pupils_per_teacher": {"primary": 0}}, "pupils_per_teacher"),
+        ({"on_infeasible": "skip"}, "on_infeasible"),
     ],
 )
 def test_policy_validation_names_the_field(kwargs, column):

@@ -124,7 +124,14 @@ import pandas as pd
 
 from allocator import metrics
 from allocator.errors import Infeasible, InputError, SolverError
-from allocator.planners.teachers_check import WAIVED_COLUMNS, quota_above_limit, waived_rows
+from allocator.planners.teachers_check import (
+    UNPLANNED_COLUMNS,
+    WAIVED_COLUMNS,
+    combined_error,
+    quota_above_limit,
+    unplanned_rows,
+    waived_rows,
+)
 from allocator.planners.teachers_model import (
     _B,
     _COMPULSORY,
@@ -231,8 +238,11 @@ class TeacherPolicy:
         A rotation school that today's layout leaves with no school it may send a teacher to
         (none within the travel limit, the county, the district and the direction rules): with
         ``"report"`` (default) its quota is waived and the plan lists it (``quota_waived``); with
-        ``"error"`` the plan raises :class:`~allocator.errors.Infeasible`. Quotas the receivers
-        cannot absorb raise in both cases, with the numbers.
+        ``"error"`` the plan raises :class:`~allocator.errors.Infeasible`. A county whose quotas
+        the receivers cannot absorb is, with ``"report"``, left as it is and listed
+        (``unplanned``) while the other counties are planned; with ``"error"`` one Infeasible
+        names every such county with the numbers. A quota above what may leave a school raises in
+        both cases (before any solve).
 
     Examples
     --------
@@ -465,6 +475,10 @@ class TeacherPlan:
     quota_waived : pandas.DataFrame
         Rotation schools whose quota is waived because today's layout leaves them no school they
         may send a teacher to: ``county, school_id, rotation_required, reason``.
+    unplanned : pandas.DataFrame
+        Counties (blocks) whose rotation quota the receivers cannot absorb (only with
+        ``on_infeasible="report"``): ``county, schools, requirement, amount, reason``. Their
+        schools are left as they are (no moves, no hires, no rotation required).
     solve_info : SolveInfo
         Aggregate: the worst status, the largest gap, the total seconds; ``objective`` is the
         pupil-weighted shortfall after the plan.
@@ -486,6 +500,9 @@ class TeacherPlan:
     quota_waived: pd.DataFrame = field(
         default_factory=lambda: pd.DataFrame(columns=list(WAIVED_COLUMNS))
     )
+    unplanned: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=list(UNPLANNED_COLUMNS))
+    )
 
     @property
     def tables(self) -> dict[str, pd.DataFrame]:
@@ -499,6 +516,7 @@ class TeacherPlan:
             "counties": self.counties,
             "solves": self.solves,
             "quota_waived": self.quota_waived,
+            "unplanned": self.unplanned,
         }
 
     # ------------------------------------------------------------------ figures
@@ -618,6 +636,13 @@ class TeacherPlan:
             lines.append(
                 f"Teacher-allocation R² (median over county x level): {h['r2_median_before']:.3f} "
                 f"-> {h['r2_median_after']:.3f}."
+            )
+        u = self.unplanned
+        if len(u):
+            n = len(u)
+            lines.append(
+                f"Not planned, left as they are: {n} {'county' if n == 1 else 'counties'} "
+                f"({', '.join(u['county'])}): " + " | ".join(u["reason"].head(3)) + "."
             )
         w = self.quota_waived
         if len(w):
@@ -760,6 +785,7 @@ def plan_teachers(
     solve_rows = []
     infos: list[SolveInfo] = []
     waived: list[pd.DataFrame] = []
+    failed: list[tuple[str, np.ndarray, Infeasible]] = []
     blocks = list(_blocks(region, d, policy))
     for b, (label, members, idx, pairs) in enumerate(blocks):
         if progress is not None:
@@ -793,10 +819,14 @@ def plan_teachers(
         try:
             x = _solve_block(model, options, record)
         except Infeasible as exc:
-            diagnosis = _diagnose(d, idx, model, members, policy, standard)
+            try:
+                diagnosis = _diagnose(d, idx, model, members, policy, standard)
+            except Infeasible:
+                diagnosis = None
             if diagnosis is None:
-                raise Infeasible(f"county {label}: {exc.message}", exc.violations) from exc
-            raise diagnosis from None
+                diagnosis = Infeasible(f"county {label}: {exc.message}", exc.violations)
+            failed.append((label, idx, diagnosis))  # the other counties are still planned
+            continue
         xr = np.round(x[: model.nx]).astype(np.int64)
         hr = np.round(x[model.nx : model.nx + model.nh]).astype(np.int64)
         if np.abs(x[: model.nx + model.nh] - np.concatenate([xr, hr])).max(initial=0) > 1e-5:
@@ -813,9 +843,15 @@ def plan_teachers(
     cat = lambda parts, dtype: np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)  # noqa: E731
     mf, mt, mc = cat(moves_from, np.int64), cat(moves_to, np.int64), cat(moves_cat, np.int64)
     mn, mm = cat(moves_cnt, np.int64), cat(moves_min, float)
+    if failed and policy.on_infeasible == "error":
+        raise combined_error([exc for _, _, exc in failed])
+    unplanned = unplanned_rows([(label, len(idx), exc) for label, idx, exc in failed])
+    for _, idx, _ in failed:
+        d.quota[idx] = 0  # left as they are: no rotation required by this plan
     plan = _make_plan(region, d, policy, standard, mf, mt, mc, mn, mm, hires, solve_rows, infos, t0)
     if waived:
         plan.quota_waived = pd.concat(waived, ignore_index=True)
+    plan.unplanned = unplanned
     return plan
 
 

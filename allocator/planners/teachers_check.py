@@ -19,6 +19,8 @@ from allocator.errors import Infeasible
 if TYPE_CHECKING:
     from allocator.planners.teachers import TeacherPolicy
 
+#: Columns of ``TeacherPlan.unplanned``.
+UNPLANNED_COLUMNS = ("county", "schools", "requirement", "amount", "reason")
 #: Columns of ``TeacherPlan.quota_waived``.
 WAIVED_COLUMNS = ("county", "school_id", "rotation_required", "reason")
 
@@ -125,3 +127,46 @@ def waived_rows(
         },
         columns=list(WAIVED_COLUMNS),
     )
+
+
+def combined_error(errors: list[Infeasible]) -> Infeasible:
+    """One Infeasible for every county without a plan (the county's own if only one).
+
+    Examples
+    --------
+    >>> e = combined_error([Infeasible("county A: x", {"A: q": 1.0}), Infeasible("B", {"B: q": 2.0})])
+    >>> e.message, e.violations
+    ('2 counties have no plan: county A: x | B', {'A: q': 1.0, 'B: q': 2.0})
+    """
+    if len(errors) == 1:
+        return errors[0]
+    violations: dict[str, float] = {}
+    for exc in errors:
+        violations.update({k: float(v) for k, v in exc.violations.items()})
+    message = f"{len(errors)} counties have no plan: " + " | ".join(e.message for e in errors)
+    return Infeasible(message, violations)
+
+
+def unplanned_rows(failed: list[tuple[str, int, Infeasible]]) -> pd.DataFrame:
+    """Rows of ``TeacherPlan.unplanned``: per county (label, schools, error), the requirement
+    that fails most and by how many teachers.
+
+    Examples
+    --------
+    >>> rows = unplanned_rows([("A", 3, Infeasible("county A: short", {"A: rotation_quota": 2.0}))])
+    >>> rows.astype(str).iloc[0].tolist()
+    ['A', '3', 'A: rotation_quota', '2.0', 'county A: short']
+    """
+    rows = []
+    for label, schools, exc in failed:
+        key, amount = max(exc.violations.items(), key=lambda kv: kv[1], default=("", np.nan))
+        rows.append(
+            {
+                "county": label,
+                "schools": int(schools),
+                "requirement": key,
+                "amount": float(amount),
+                "reason": exc.message,
+            }
+        )
+    return pd.DataFrame(rows, columns=list(UNPLANNED_COLUMNS))
