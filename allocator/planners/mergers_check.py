@@ -118,18 +118,6 @@ def check_county(
             return unit, unservable_error(model, before[1], bad & ~reach)
         unit = _with_breach(unit, bad)
         model = build_model(unit, policy, travel_mode, before)
-    if allow_breach:
-        # the bands today's layout fails: those the model cannot place with every school open
-        # (no closure, no max_schools), even as split counts
-        today = dataclasses.replace(unit, max_schools=None)
-        model_today = build_model(today, policy, False, before)
-        exc = _lp_infeasible(model_today, options, keep_open=True)
-        if exc is not None:
-            mask = _served_demands(unit, exc)
-            if not mask.any():
-                return unit, exc
-            unit = _with_breach(unit, mask)
-            model = build_model(unit, policy, travel_mode, before)
     forced = int(model.fixed_open.sum())
     if unit.max_schools is not None and forced > unit.max_schools:
         return unit, Infeasible(
@@ -137,6 +125,20 @@ def check_county(
             f"{forced} schools; raise max_schools or relax the keep rules",
             {"max_schools": float(forced - unit.max_schools)},
         )
+    exc = _lp_infeasible(model, options)
+    if exc is None or not allow_breach:
+        return unit, exc
+    # the bands today's layout fails: those the model cannot place with every school open (no
+    # closure, no max_schools), even as split counts; none: the policy is the cause
+    today = dataclasses.replace(unit, max_schools=None)
+    failed_today = _lp_infeasible(build_model(today, policy, False, before), options, True)
+    mask = np.zeros(bad.shape, dtype=bool)
+    if failed_today is not None:
+        mask = _served_demands(unit, failed_today)
+    if not mask.any():
+        return unit, exc
+    unit = _with_breach(unit, mask)
+    model = build_model(unit, policy, travel_mode, before)
     return unit, _lp_infeasible(model, options)
 
 
