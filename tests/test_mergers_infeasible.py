@@ -125,7 +125,8 @@ def test_on_infeasible_error_names_every_county_at_once():
         plan_mergers(region, MergerPolicy(min_size=0, on_infeasible="error"), EXACT)
     message = str(err.value)
     assert message.startswith("2 counties have no plan: ")
-    assert "B: 1 settlement band(s)" in message and "C: 1 settlement band(s)" in message
+    assert "B: 1 settlement band in 1 settlement cannot" in message
+    assert "C: 1 settlement band in 1 settlement cannot" in message
     assert err.value.violations == {"B: VQ lower_primary": 20.0, "C: VS lower_primary": 12.0}
     assert err.value.settlements == ["VQ", "VS"]
     with pytest.raises(InputError) as err:
@@ -203,3 +204,15 @@ def test_whole_villages_that_fit_no_plan_are_named_or_split():
     per_band = split.groupby(["settlement_id", "band"])["school_id"].nunique()
     assert (per_band > 1).all()
     assert "split between schools" in plan.summary()
+
+
+def test_settlements_in_a_county_without_schools_are_named_with_their_pupils():
+    region = three_counties()
+    settlements = region.settlements.copy()
+    settlements.loc[settlements["settlement_id"] == "VQ", "county"] = "D"
+    with pytest.raises(Infeasible) as err:
+        plan_mergers(region.replace(settlements=settlements))
+    assert err.value.violations == {"VQ all": 20.0}
+    assert "1 settlement with 20 pupils of grades 1-9 lies in counties without schools" in str(
+        err.value
+    )

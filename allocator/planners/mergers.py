@@ -1384,7 +1384,8 @@ def plan_mergers(
         pupils = region.settlements.loc[orphan, _BAND_COLUMNS].sum(axis=1).astype(int).tolist()
         words = [f"{s} ({n} pupils)" for s, n in zip(ids, pupils, strict=True)]
         exc = Infeasible(
-            f"{len(ids)} settlement(s) with {sum(pupils)} pupils of grades 1-9 lie in counties "
+            f"{len(ids)} settlement{'s' if len(ids) != 1 else ''} with {sum(pupils)} pupils of "
+            f"grades 1-9 {'lie' if len(ids) != 1 else 'lies'} in counties "
             f"without schools: {', '.join(words[:8])}" + (" ..." if len(ids) > 8 else ""),
             {f"{s} all": float(n) for s, n in zip(ids, pupils, strict=True)},
         )

@@ -610,7 +610,8 @@ def unservable_error(
         )
     settlements = sorted({k.split(" ")[0] for k in violations})
     message = (
-        f"{unit.name}: {len(violations)} settlement band(s) in {len(settlements)} settlement(s) "
+        f"{unit.name}: {len(violations)} settlement band{'s' if len(violations) != 1 else ''} in "
+        f"{len(settlements)} settlement{'s' if len(settlements) != 1 else ''} "
         f"cannot reach any school within the travel limits: {', '.join(words[:8])}"
         + (f" and {len(words) - 8} more" if len(words) > 8 else "")
         + "; raise the limits, allow boarding or keep a school nearer"
