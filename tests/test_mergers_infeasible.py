@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -216,3 +218,43 @@ def test_settlements_in_a_county_without_schools_are_named_with_their_pupils():
     assert "1 settlement with 20 pupils of grades 1-9 lies in counties without schools" in str(
         err.value
     )
+
+
+def whole_band_region():
+    """Bands of 500 and 350 (V1) and 200 and 150 (V2) grade 1-6 pupils; schools of 600 seats."""
+    schools = [
+        school(f"P{k}", node, lp=10, capacity=600, classes=14)
+        for k, node in ((1, "A"), (2, "B"), (3, "C"))
+    ]
+    settlements = [settlement("V1", "A", lp=500, up=350), settlement("V2", "B", lp=200, up=150)]
+    return region_of(schools, settlements, [("A", "B", 5), ("B", "C", 5)])
+
+
+def test_whole_bands_a_policy_cannot_place_are_named_with_their_pupils():
+    # Three schools hold the four whole bands; max_schools=2 leaves 1,200 seats for 1,200 pupils,
+    # which split counts fill but whole bands (500 + 350 + 200 + 150) cannot: the MIP had no plan
+    # and no violation named. The policy, not today's layout, is the cause.
+    region = whole_band_region()
+    policy = MergerPolicy(min_size=0, max_schools=2, max_expansion_share=0.0)
+    for mode in ("error", "report"):
+        run = dataclasses.replace(policy, on_infeasible=mode)
+        if mode == "error":
+            with pytest.raises(Infeasible) as err:
+                plan_mergers(region, run, EXACT)
+            exc = err.value
+        else:
+            plan = plan_mergers(region, run, EXACT)
+            assert plan.unplanned["county"].tolist() == ["region"] and plan.breaches.empty
+            exc = Infeasible(plan.unplanned["reason"].iloc[0])
+        assert "under this policy (today's schools could hold them whole)" in exc.message
+        assert "relax max_schools" in exc.message
+    assert err.value.violations and all(
+        k.startswith("whole_village V") for k in err.value.violations
+    )
+    sizes = {"V1 lower_primary": 500, "V1 upper_primary": 350, "V2 lower_primary": 200,
+             "V2 upper_primary": 150}  # fmt: skip
+    for key, pupils in err.value.violations.items():
+        assert pupils == sizes[key.split(" ", 1)[1]]
+    # three schools: every whole band has a place
+    plan = plan_mergers(region, dataclasses.replace(policy, max_schools=3), EXACT)
+    assert plan.unplanned.empty and plan.breaches.empty

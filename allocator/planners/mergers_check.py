@@ -177,7 +177,11 @@ def solve_county(
             return exc
         split = _split_today(unit, policy, options)
         if split is None or not split.any():
-            return exc
+            if exc.violations:
+                return exc
+            # today's schools hold every whole band: the policy's closures are the cause
+            split = _split_bands(build_model(unit, policy, unit.max_schools is not None), options)
+            return exc if split is None else _whole_village_error(unit, split, today=False)
         if policy.on_infeasible != "report":
             return _whole_village_error(unit, split)
         try:
@@ -186,18 +190,25 @@ def solve_county(
             return again
 
 
-def _whole_village_error(unit: County, split: np.ndarray) -> Infeasible:
-    """Name the villages whose whole bands fit no plan, with their pupils."""
+def _whole_village_error(unit: County, split: np.ndarray, today: bool = True) -> Infeasible:
+    """Name the villages whose whole bands fit no plan (``today``: not even with every school of
+    today open; else: under the policy's closures), with their pupils."""
     sid = unit.settlements["settlement_id"].to_numpy()
     violations = {}
     for s, b in zip(*np.nonzero(split & (unit.demand > 0)), strict=True):
         violations[f"whole_village {sid[s]} {PLANNED_BANDS[b]}"] = float(unit.demand[s, b])
     names = [k.split(" ", 1)[1] for k in violations]
+    why = (
+        "not even with every school of today open"
+        if today
+        else "under this policy (today's schools could hold them whole)"
+    )
+    advice = "allow split=True" if today else "allow split=True or relax max_schools / keep rules"
     exc = Infeasible(
-        f"{unit.name}: no plan puts each whole village band at one school, not even with every "
-        f"school of today open: {len(names)} band{'s' if len(names) != 1 else ''} "
+        f"{unit.name}: no plan puts each whole village band at one school, {why}: "
+        f"{len(names)} band{'s' if len(names) != 1 else ''} "
         f"({', '.join(names[:8])}{' ...' if len(names) > 8 else ''}, "
-        f"{int(sum(violations.values()))} pupils) would have to be split; allow split=True",
+        f"{int(sum(violations.values()))} pupils) would have to be split; {advice}",
         violations,
     )
     exc.settlements = sorted({str(sid[s]) for s in np.flatnonzero(split.any(axis=1))})
@@ -220,15 +231,26 @@ def _split_today(unit: County, policy: MergerPolicy, options: SolverOptions):
         return None
     except Infeasible:
         pass
+    model.cl = cl
+    return _split_bands(model, options, built=True)
+
+
+def _split_bands(model, options: SolverOptions, built: bool = False):
+    """(settlements, 3) bool: the whole-village bands the model's LP optimum splits (None if the
+    LP has no plan either)."""
+    if not built:
+        model_arrays(model, model.unit.max_schools is not None)
     try:
-        lp = solve_matrix(model.c, model.A, model.rl, model.ru, cl, model.cu, None, options=options)
+        lp = solve_matrix(
+            model.c, model.A, model.rl, model.ru, model.cl, model.cu, None, options=options
+        )
     except Infeasible:
         return None
-    x = lp.x[:n_x]
+    x = lp.x[: model.n_pairs]
     frac = ~model.split_pair & (np.abs(x - np.round(x)) > 1e-6)
-    mask = np.zeros(unit.demand.shape, dtype=bool)
+    mask = np.zeros(model.unit.demand.shape, dtype=bool)
     mask[model.ps[frac], model.pb[frac]] = True
-    return mask
+    return mask if mask.any() else None
 
 
 def combined_error(failed: list[tuple[County, Infeasible]]) -> Infeasible:
