@@ -54,6 +54,9 @@ def test_seats_after_is_the_capacity_apply_gives_and_crowding_never_grows():
     assert (seats == kept["seats_after"]).all()
     pupils = after.loc[kept.index, BAND_COLUMNS].sum(axis=1)
     assert (pupils == kept["pupils_after"]).all()
+    # class sizes as apply leaves them (classrooms of the school, its partner and expansions)
+    size = (pupils / after.loc[kept.index, "classes"].clip(lower=1)).round(1)
+    assert np.allclose(size, kept["class_size_after"])
     # today's pupils of each school, with those of a school it absorbs on its site
     today = kept["pupils_before"].copy()
     nine = plan.closures[plan.closures["reason"] == "nine_year"]

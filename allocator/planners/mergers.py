@@ -172,6 +172,7 @@ from allocator.planners.mergers_model import (
     _make_unit,
     _school_loads,
     _site_rows,
+    classrooms_after,
 )
 from allocator.region import (
     AREA_TYPES,
@@ -1149,13 +1150,13 @@ def _travel_table(rows: pd.DataFrame) -> pd.DataFrame:
 def _school_table(res: CountyResult) -> pd.DataFrame:
     model, unit = res.model, res.unit
     load = _school_loads(res)
-    seats, classes, _ = _available(res)
+    seats, _, _ = _available(res)
     hosts = np.zeros(model.n_schools, dtype=bool)
     hosts[model.conv[res.converted, 1]] = True
     board = _boarders_after(res)
     places, room = _boarding_room(res)
     total = load.sum(axis=1)
-    classes_after = classes + res.rooms
+    classes_after = classrooms_after(res)  # as apply counts them
     s = unit.schools
     before_classes = s["classes"].to_numpy(dtype=float)
     table = pd.DataFrame(
@@ -1195,8 +1196,7 @@ def _closures(res: CountyResult, travel_mode: bool) -> pd.DataFrame:
     ids = unit.schools["school_id"].to_numpy()
     s = unit.schools
     load = _school_loads(res).sum(axis=1)
-    _, classes, _ = _available(res)
-    classes = classes + res.rooms
+    classes = classrooms_after(res)
     host_of = {int(model.conv[w, 0]): int(model.conv[w, 1]) for w in np.flatnonzero(res.converted)}
     rows = []
     for a in np.flatnonzero(~res.open_ & ~unit.candidate):

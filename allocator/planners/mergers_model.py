@@ -1047,6 +1047,18 @@ def _available(res: CountyResult):
     return seats, classes, size
 
 
+def classrooms_after(res: CountyResult) -> np.ndarray:
+    """Classrooms each school has after the plan, as ``apply`` counts them: its own, an absorbed
+    partner's and those added (0 when closed)."""
+    model = res.model
+    own = res.unit.schools["classes"].to_numpy(dtype=float)
+    rooms = np.where(res.open_, own + res.rooms, 0.0)
+    for w in np.flatnonzero(res.converted):
+        a, h = model.conv[w]
+        rooms[h] += own[a]
+    return rooms
+
+
 def _today_pupils(res: CountyResult) -> np.ndarray:
     """Pupils of grades 1-9 each open school holds today, with those of an absorbed partner: a
     school may keep that many even above its seats (crowding is tolerated, never made worse)."""
