@@ -153,6 +153,7 @@ from allocator.planners.mergers_check import (
     check_county,
     combined_error,
     solve_county,
+    summary_lines,
     unplanned_table,
 )
 from allocator.planners.mergers_model import (
@@ -876,53 +877,9 @@ class MergerPlan:
                         else ""
                     )
                 )
-        lines += self._exception_lines()
+        lines += summary_lines(self.breaches, self.unplanned)
         lines.append("  The optimiser proposes; closures need review, hearings and approval.")
         return "\n".join(lines)
-
-    def _exception_lines(self) -> list[str]:
-        """Summary lines for pupils beyond their limits and for counties left unplanned."""
-        lines = []
-        b = self.breaches[self.breaches["rule"] == "travel_limit"]
-        if len(b):
-            per = b.groupby(["settlement_id", "band"], sort=False).agg(
-                pupils=("pupils", "sum"),
-                limit=("limit_minutes", "first"),
-                reason=("reason", "first"),
-            )
-            pupils = int(per["pupils"].sum())
-            lines.append(
-                f"  beyond the travel limits, as today's layout already fails them: {pupils} "
-                f"pupil{'s' if pupils != 1 else ''} of {len(per)} settlement "
-                f"band{'s' if len(per) != 1 else ''} (as few as any plan allows):"
-            )
-            for (sid, band), r in per.head(5).iterrows():
-                lines.append(
-                    f"    {sid} {band}: {int(r.pupils)} beyond {r.limit:g} min ({r.reason})"
-                )
-            if len(per) > 5:
-                lines.append(f"    and {len(per) - 5} more (table breaches)")
-        split = self.breaches[self.breaches["rule"] == "whole_village"]
-        if len(split):
-            bands = split.drop_duplicates(["settlement_id", "band"])
-            lines.append(
-                f"  split between schools, as no plan (not even today's schools) puts each whole "
-                f"band at one school: {len(bands)} settlement band"
-                f"{'s' if len(bands) != 1 else ''} ("
-                + ", ".join(f"{r.settlement_id} {r.band}" for r in bands.head(5).itertuples())
-                + (" ..." if len(bands) > 5 else "")
-                + ")"
-            )
-        u = self.unplanned
-        if len(u):
-            n = len(u)
-            lines.append(
-                f"  not planned, left as they are: {n} {'county' if n == 1 else 'counties'} "
-                f"({', '.join(u['county'])}); no plan meets the rules there:"
-            )
-            for r in u.head(5).itertuples():
-                lines.append(f"    {r.reason}")
-        return lines
 
     def _full_dormitories(self) -> pd.DataFrame:
         """Open schools with a boarding limit that has no room for one more boarder."""

@@ -354,3 +354,46 @@ def breach_table(res: CountyResult) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows, columns=list(BREACH_COLUMNS))
+
+
+def summary_lines(breaches: pd.DataFrame, unplanned: pd.DataFrame) -> list[str]:
+    """Lines of ``MergerPlan.summary`` for the breaches and the counties left unplanned."""
+    lines = []
+    b = breaches[breaches["rule"] == "travel_limit"]
+    if len(b):
+        per = b.groupby(["settlement_id", "band"], sort=False).agg(
+            pupils=("pupils", "sum"),
+            limit=("limit_minutes", "first"),
+            reason=("reason", "first"),
+        )
+        pupils = int(per["pupils"].sum())
+        lines.append(
+            f"  beyond the travel limits, as today's layout already fails them: {pupils} "
+            f"pupil{'s' if pupils != 1 else ''} of {len(per)} settlement "
+            f"band{'s' if len(per) != 1 else ''} (as few as any plan allows):"
+        )
+        for (sid, band), r in per.head(5).iterrows():
+            lines.append(f"    {sid} {band}: {int(r.pupils)} beyond {r.limit:g} min ({r.reason})")
+        if len(per) > 5:
+            lines.append(f"    and {len(per) - 5} more (table breaches)")
+    split = breaches[breaches["rule"] == "whole_village"]
+    if len(split):
+        bands = split.drop_duplicates(["settlement_id", "band"])
+        lines.append(
+            f"  split between schools, as no plan (not even today's schools) puts each whole "
+            f"band at one school: {len(bands)} settlement band"
+            f"{'s' if len(bands) != 1 else ''} ("
+            + ", ".join(f"{r.settlement_id} {r.band}" for r in bands.head(5).itertuples())
+            + (" ..." if len(bands) > 5 else "")
+            + ")"
+        )
+    u = unplanned
+    if len(u):
+        n = len(u)
+        lines.append(
+            f"  not planned, left as they are: {n} {'county' if n == 1 else 'counties'} "
+            f"({', '.join(u['county'])}); no plan meets the rules there:"
+        )
+        for r in u.head(5).itertuples():
+            lines.append(f"    {r.reason}")
+    return lines
