@@ -158,7 +158,7 @@ def test_no_places_for_pupils_who_can_only_board_is_infeasible():
     ]
     settlements = [settlement("VA", "X", jr=40), settlement("VB", "B", jr=100)]
     region = region_of(schools, settlements, [("X", "A", 70), ("X", "B", 80)])
-    policy = MergerPolicy(max_schools={"county": 1})
+    policy = MergerPolicy(max_schools={"county": 1}, on_infeasible="error")
     with pytest.raises(Infeasible) as err:
         plan_mergers(region, policy, EXACT)
     message = str(err.value)

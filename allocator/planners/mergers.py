@@ -43,7 +43,10 @@ Constraints:
     every demand placed: sum_j x_dj = 1;
     closed schools serve nobody: x_dj <= y_j (for a band a host only teaches after conversion:
     x_dj <= sum_a w_ah);
-    seats: sum_d P_d x_dj <= C_j y_j + sum_a C_a w_aj + u_j k_j, k_j <= the expansion limit;
+    seats: sum_d P_d x_dj <= max(C_j y_j + sum_a C_a w_aj + u_j k_j, N_j y_j + sum_a N_a w_aj),
+    k_j <= the expansion limit (C_j the capacity less senior pupils, N_j the grade 1-9 pupils
+    today: a school over its seats today may keep its pupils, and grows past them only within its
+    seats; where N_j > C_j the max is two rows with a binary g_j);
     class sizes: sum_d P_d x_dj / cap_b <= K_j y_j + sum_a K_a w_aj + k_j (cap 45 primary, 50 junior;
     K_j the school's classes);
     school size: sum_d P_d x_dj <= L_j y_j + (2500 - L_j)+ sum_a w_aj (2000 primary/junior, 2500
@@ -59,15 +62,22 @@ Constraints:
     ``min_size`` pupils stay open or become part of a nine-year school (y_j + sum_h w_jh = 1);
     every township that has a junior school keeps one: sum of its junior-teaching y_j (and hosts that
     absorb a junior school) >= 1.
-Existing crowding is tolerated but never made worse: C_j, K_j, L_j and B_j are the larger of the
-limit and what the school holds today (B_j: its boarders under the "before" rule below). A candidate site j has y_j = 0 before the plan and may open: C_j
-its capacity, K_j = ceil(capacity / 45) (50 for a junior site), L_j the size cap of its level, B_j
+Existing crowding is tolerated but never made worse: K_j, L_j and B_j are the larger of the
+limit and what the school holds today (B_j: its boarders under the "before" rule below); seats as
+above, so that ``seats_after`` in the plan is the capacity ``apply`` gives (less senior pupils).
+A candidate site j has y_j = 0 before the plan and may open: C_j its capacity, K_j = ceil(capacity / 45) (50 for a junior site), L_j the size cap of its level, B_j
 its ``boarding_places`` (none: no limit), no classrooms added (k_j = 0), no conversion; travel limits, the funding floor and max_schools as for
 any school. It serves its own county only, is never kept by a keep rule, and counts for the keep
 rules of the schools near it: a school is "the only one within the day limit" of grade 1-3 pupils
 only if no candidate site is either, and a township's junior school may be a new junior-teaching
 site of the township. With every candidate closed the model is the model without candidates, so
 candidate sites never raise the optimal cost.
+
+Before the MILPs every county is checked (:mod:`allocator.planners.mergers_check`): bands that
+today's layout already fails (no school, or no seat, within their limit, even with every school
+open) also get pairs x_dj to their nearest schools beyond the limit, at a penalty per pupil larger
+than anything a plan can save per pupil, so that as few pupils as possible go there; counties
+without a plan are left out and listed (or raise, with ``on_infeasible="error"``).
 
 Solving: the split counts are continuous in the MILP (general integer variables with large domains
 make HiGHS's root reduced-cost bookkeeping very slow); afterwards, with every other decision fixed,
@@ -136,11 +146,23 @@ import pandas as pd
 
 from allocator import metrics
 from allocator.errors import Infeasible, InputError
+from allocator.planners.mergers_check import (
+    BREACH_COLUMNS,
+    UNPLANNED_COLUMNS,
+    breach_table,
+    check_county,
+    combined_error,
+    solve_county,
+    summary_lines,
+    unplanned_table,
+)
 from allocator.planners.mergers_model import (
     _BAND_COLUMNS,
     _CANDIDATE_TABLE,
     BOARDING_COLUMN,
     PLANNED_BANDS,
+    County,
+    CountyResult,
     _available,
     _boarders_after,
     _boarding_before,
@@ -148,12 +170,10 @@ from allocator.planners.mergers_model import (
     _boarding_room,
     _cost_items_after,
     _cost_items_before,
-    _County,
     _make_unit,
-    _Result,
     _school_loads,
     _site_rows,
-    _solve_unit,
+    classrooms_after,
 )
 from allocator.region import (
     AREA_TYPES,
@@ -443,6 +463,13 @@ class MergerPolicy:
     build_years : float
         Years over which a new site's ``build_cost`` is spread (straight line, like the 20-year
         rule of ``expansion_yuan_per_seat``; no interest): 30.
+    on_infeasible : {"report", "error"}
+        What a county without a plan does. ``"report"`` (default): bands today's layout already
+        fails (no school, or no seat, within their limit) go to the nearest schools beyond it,
+        as few pupils as any plan allows (``plan.breaches``); a county that still has no plan is
+        left as it is and listed in ``plan.unplanned`` while the others are planned. ``"error"``:
+        no pupil beyond a limit, and :class:`~allocator.errors.Infeasible` naming every county
+        without a plan (all are checked before the long solves).
 
     Raises
     ------
@@ -503,11 +530,14 @@ class MergerPolicy:
     split_area_types: tuple[str, ...] = ("urban",)
     candidate_sites: pd.DataFrame | str | Path | tuple[CandidateSite, ...] | None = None
     build_years: float = 30.0
+    on_infeasible: str = "report"
     #: The CSV file the candidate sites were read from (for error messages), if any.
     candidate_sites_file: str | None = field(default=None, init=False, compare=False, repr=False)
 
     def __post_init__(self):
         self._number("build_years", positive=True)
+        if self.on_infeasible not in ("report", "error"):
+            _bad("on_infeasible", self.on_infeasible, "'report' or 'error'")
         if self.candidate_sites is not None:
             sites, file = _read_candidates(self.candidate_sites)
             object.__setattr__(self, "candidate_sites", sites)
@@ -537,6 +567,13 @@ class MergerPolicy:
         for name in ("primary_class_size", "junior_class_size", "school_size"):
             self._integer(name, low=1)
         self._integer("nine_year_school_size", low=1)
+        if self.school_size < self.min_size:
+            _bad(
+                "school_size",
+                self.school_size,
+                f"at least min_size={self.min_size}: schools of min_size pupils or more stay "
+                "open, so the size cap cannot be below it",
+            )
         for name in (
             "township_keeps_junior",
             "keep_sole_lower_primary",
@@ -637,8 +674,10 @@ class MergerPlan:
         receiving school it is, joined by ``;``) and ``boarding_places`` (NaN: no limit). Empty
         without candidate sites.
     schools : pandas.DataFrame
-        Every re-planned school: ``status`` (open, closed, nine_year_host), ``kept_because``,
-        pupils and class size before/after, boarders received (``boarders_after``) and boarding
+        Every re-planned school: ``status`` (open, closed, nine_year_host), ``kept_because`` (the
+        keep rule of an open school; empty for a closed one), pupils and class size before/after,
+        ``seats_after`` (the capacity after ``apply`` less senior pupils: pupils_after never
+        exceeds it unless the school, with an absorbed partner, holds more than that today), boarders received (``boarders_after``) and boarding
         today (``boarders_before``), ``boarding_places`` (of the data, with those of an absorbed
         school for a nine-year host; NaN: no limit) and ``boarding_limit`` (the most boarders the
         plan may place there: the places, or today's boarders if more; NaN: no limit; 0 when
@@ -651,9 +690,22 @@ class MergerPlan:
         pupils, mean, 95th percentile and maximum one-way minutes (pupil-weighted), boarders, share of
         grade 1-3 pupils within 30 minutes.
     counties : pandas.DataFrame
-        Per county: schools, variables, status, gap, seconds.
+        Per planned county: schools, variables, status, gap, seconds.
+    unplanned : pandas.DataFrame
+        Counties left as they are because no plan meets the rules there (only with
+        ``on_infeasible="report"``): ``county, schools, settlements``, the ``requirement`` that
+        fails most, the ``amount`` it fails by (pupils, schools, ...) and the ``reason`` in words.
+        Their schools are not in the other tables and ``apply`` leaves them unchanged.
+    breaches : pandas.DataFrame
+        Where today's layout already breaks a rule, so that the plan must too (empty with
+        ``on_infeasible="error"``): ``county, settlement_id, band, pupils, school_id, minutes,
+        limit_minutes, rule, reason``. ``rule`` is ``travel_limit`` for pupils placed beyond
+        their band's limit (no school, or no seat, within it; as few as any plan allows) and
+        ``whole_village`` for a village band split between schools because no plan, not even
+        with today's schools all open, puts every whole band at one school.
     solve_info : SolveInfo
-        Aggregate over the counties: the worst status, the largest gap, total objective and time.
+        Aggregate over the planned counties: the worst status, the largest gap, total objective
+        (with a penalty for every pupil beyond a limit) and time.
     policy : MergerPolicy
 
     Examples
@@ -680,6 +732,12 @@ class MergerPlan:
     policy: MergerPolicy
     region_name: str = ""
     openings: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=_OPENING_COLUMNS))
+    unplanned: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=list(UNPLANNED_COLUMNS))
+    )
+    breaches: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=list(BREACH_COLUMNS))
+    )
 
     @property
     def tables(self) -> dict[str, pd.DataFrame]:
@@ -693,6 +751,8 @@ class MergerPlan:
             "costs": self.costs,
             "travel": self.travel,
             "counties": self.counties,
+            "unplanned": self.unplanned,
+            "breaches": self.breaches,
         }
 
     # ------------------------------------------------------------------ figures
@@ -738,6 +798,9 @@ class MergerPlan:
             out[f"lower_primary_within_30_{stage}"] = round(
                 self._travel_value(stage, "lower_primary_within_30_share"), 4
             )
+        out["unplanned_counties"] = int(len(self.unplanned))
+        beyond = self.breaches["rule"] == "travel_limit"
+        out["pupils_beyond_limits"] = int(self.breaches.loc[beyond, "pupils"].sum())
         out.update(
             status=info.status,
             gap=None if info.gap is None else float(info.gap),
@@ -814,6 +877,7 @@ class MergerPlan:
                         else ""
                     )
                 )
+        lines += summary_lines(self.breaches, self.unplanned)
         lines.append("  The optimiser proposes; closures need review, hearings and approval.")
         return "\n".join(lines)
 
@@ -957,7 +1021,7 @@ class MergerPlan:
 
 
 # ------------------------------------------------------------------------------------ tables
-def _assignments(res: _Result) -> pd.DataFrame:
+def _assignments(res: CountyResult) -> pd.DataFrame:
     model, unit = res.model, res.unit
     used = res.pupils > 0
     return pd.DataFrame(
@@ -972,7 +1036,7 @@ def _assignments(res: _Result) -> pd.DataFrame:
     )
 
 
-def _travel_rows(res: _Result) -> pd.DataFrame:
+def _travel_rows(res: CountyResult) -> pd.DataFrame:
     """Per pupil group (settlement, band): area type, pupils, minutes and boarding, both stages."""
     model, unit, policy = res.model, res.unit, res.model.policy
     area = unit.settlements["area_type"].to_numpy()
@@ -1040,16 +1104,16 @@ def _travel_table(rows: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def _school_table(res: _Result) -> pd.DataFrame:
+def _school_table(res: CountyResult) -> pd.DataFrame:
     model, unit = res.model, res.unit
     load = _school_loads(res)
-    seats, classes, _ = _available(res)
+    seats, _, _ = _available(res)
     hosts = np.zeros(model.n_schools, dtype=bool)
     hosts[model.conv[res.converted, 1]] = True
     board = _boarders_after(res)
     places, room = _boarding_room(res)
     total = load.sum(axis=1)
-    classes_after = classes + res.rooms
+    classes_after = classrooms_after(res)  # as apply counts them
     s = unit.schools
     before_classes = s["classes"].to_numpy(dtype=float)
     table = pd.DataFrame(
@@ -1061,7 +1125,8 @@ def _school_table(res: _Result) -> pd.DataFrame:
             "area_type": s["area_type"].to_numpy(),
             "level": s["level"].to_numpy(),
             "status": np.where(~res.open_, "closed", np.where(hosts, "nine_year_host", "open")),
-            "kept_because": model.kept_because,
+            # a rule that would keep a school says nothing once it closes into a nine-year school
+            "kept_because": np.where(res.open_, np.array(model.kept_because, dtype=object), ""),
             "site_cost_yuan": model.site_cost,
             "pupils_before": unit.current.sum(axis=1),
             "pupils_after": total.astype(np.int64),
@@ -1083,13 +1148,12 @@ def _school_table(res: _Result) -> pd.DataFrame:
     return table[~unit.candidate].reset_index(drop=True)  # new sites are in ``openings``
 
 
-def _closures(res: _Result, travel_mode: bool) -> pd.DataFrame:
+def _closures(res: CountyResult, travel_mode: bool) -> pd.DataFrame:
     model, unit = res.model, res.unit
     ids = unit.schools["school_id"].to_numpy()
     s = unit.schools
     load = _school_loads(res).sum(axis=1)
-    _, classes, _ = _available(res)
-    classes = classes + res.rooms
+    classes = classrooms_after(res)
     host_of = {int(model.conv[w, 0]): int(model.conv[w, 1]) for w in np.flatnonzero(res.converted)}
     rows = []
     for a in np.flatnonzero(~res.open_ & ~unit.candidate):
@@ -1152,7 +1216,7 @@ def _closures(res: _Result, travel_mode: bool) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(_CLOSURE_COLUMNS))
 
 
-def _openings(res: _Result, closures: pd.DataFrame) -> pd.DataFrame:
+def _openings(res: CountyResult, closures: pd.DataFrame) -> pd.DataFrame:
     """One row per candidate site the plan opens (a new school to build)."""
     model, unit, policy = res.model, res.unit, res.model.policy
     j = np.flatnonzero(res.open_ & unit.candidate)
@@ -1191,7 +1255,7 @@ def _openings(res: _Result, closures: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(_OPENING_COLUMNS))
 
 
-def _expansions(res: _Result) -> pd.DataFrame:
+def _expansions(res: CountyResult) -> pd.DataFrame:
     model, unit, policy = res.model, res.unit, res.model.policy
     j = np.flatnonzero(res.rooms > 0)
     seats = (res.rooms[j] * model.room_seats[j]).astype(np.int64)
@@ -1274,9 +1338,13 @@ def plan_mergers(
     )
     if orphan.any():
         ids = region.settlements.loc[orphan, "settlement_id"].tolist()
+        pupils = region.settlements.loc[orphan, _BAND_COLUMNS].sum(axis=1).astype(int).tolist()
+        words = [f"{s} ({n} pupils)" for s, n in zip(ids, pupils, strict=True)]
         exc = Infeasible(
-            f"{len(ids)} settlement(s) lie in counties without schools: {', '.join(ids[:8])}",
-            {f"{s} all": 1.0 for s in ids},
+            f"{len(ids)} settlement{'s' if len(ids) != 1 else ''} with {sum(pupils)} pupils of "
+            f"grades 1-9 {'lie' if len(ids) != 1 else 'lies'} in counties "
+            f"without schools: {', '.join(words[:8])}" + (" ..." if len(ids) > 8 else ""),
+            {f"{s} all": float(n) for s, n in zip(ids, pupils, strict=True)},
         )
         exc.settlements = ids
         raise exc
@@ -1324,7 +1392,24 @@ def plan_mergers(
         unit = _make_unit(region, name, sm, vm, limit, cutoff, mine, policy.build_years)
         if len(unit.schools):
             prepared.append(unit)
-    results = _solve_all(prepared, policy, options, progress)
+    allow = policy.on_infeasible == "report"
+    failed = []
+    ready = []
+    for unit in prepared:  # every county, before any long solve
+        unit, exc = check_county(unit, policy, options, allow)
+        if exc is None:
+            ready.append(unit)
+        else:
+            failed.append((unit, exc))
+    if failed and not allow:
+        raise combined_error(failed)
+    outcomes = _solve_all(ready, policy, options, progress)
+    results = [r for r in outcomes if not isinstance(r, Infeasible)]
+    failed += [(u, r) for u, r in zip(ready, outcomes, strict=True) if isinstance(r, Infeasible)]
+    if failed and not allow:
+        raise combined_error(failed)
+    order = {unit.name: k for k, unit in enumerate(prepared)}
+    failed.sort(key=lambda f: order[f[0].name])
     rows = [
         {
             "county": r.unit.name,
@@ -1371,11 +1456,16 @@ def plan_mergers(
         openings=cat(
             [_openings(r, c) for r, c in zip(results, closures, strict=True)], _OPENING_COLUMNS
         ),
+        unplanned=unplanned_table(failed),
+        breaches=cat([breach_table(r) for r in results], list(BREACH_COLUMNS)),
     )
 
 
-def _solve_all(units: list[_County], policy, options: SolverOptions, progress) -> list[_Result]:
-    """Solve the units one after another, or (several units, several cores) in processes."""
+def _solve_all(
+    units: list[County], policy, options: SolverOptions, progress
+) -> list[CountyResult | Infeasible]:
+    """Solve the units one after another, or (several units, several cores) in processes; a
+    unit without a plan gives its Infeasible."""
     workers = max(1, min(options.threads or 1, len(units)))
     single = dataclasses.replace(options, threads=1)
     n = len(units)
@@ -1388,7 +1478,7 @@ def _solve_all(units: list[_County], policy, options: SolverOptions, progress) -
         for i, unit in enumerate(units, start=1):
             if progress is not None:
                 progress(label(i, unit))
-            out.append(_solve_unit(unit, policy, options))
+            out.append(solve_county(unit, policy, options))
         return out
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -1396,7 +1486,7 @@ def _solve_all(units: list[_County], policy, options: SolverOptions, progress) -
     context = multiprocessing.get_context("spawn")  # never fork a process that ran HiGHS
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         futures = {
-            pool.submit(_solve_unit, unit, policy, single): k for k, unit in enumerate(units)
+            pool.submit(solve_county, unit, policy, single): k for k, unit in enumerate(units)
         }
         out: list = [None] * n
         try:
@@ -1412,7 +1502,7 @@ def _solve_all(units: list[_County], policy, options: SolverOptions, progress) -
         return out
 
 
-def _cost_table(results: list[_Result], new_sites: bool = False) -> pd.DataFrame:
+def _cost_table(results: list[CountyResult], new_sites: bool = False) -> pd.DataFrame:
     items = ("sites", "funding_floor", "expansion", "transport", "boarding")
     if new_sites:  # only when candidate sites were given: the table is unchanged otherwise
         items = ("sites", "new_sites", *items[1:])

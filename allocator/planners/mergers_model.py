@@ -35,6 +35,8 @@ _LEVEL_BANDS = {
     "senior": (False, False, False),
 }
 _SENIOR_CLASS = 50
+#: Schools beyond the limit offered to a band today's layout already fails (nearest first).
+BREACH_SCHOOLS = 3
 _TOL = 1e-6
 _YUAN_SCALE = 1000.0
 _CANDIDATE_TABLE = "candidate_sites"
@@ -71,7 +73,7 @@ def _boarding_places(df: pd.DataFrame, table: str, key: str) -> np.ndarray:
 
 # ------------------------------------------------------------------------------------ data
 @dataclass
-class _County:
+class County:
     """Arrays of one planning unit (a county, or the whole region under a global max_schools)."""
 
     name: str
@@ -89,6 +91,12 @@ class _County:
     candidate: np.ndarray | None = None  # (n_j,) bool
     new_site_cost: np.ndarray | None = None  # (n_j,) yuan a year if opened (0 for schools)
     boarding_places: np.ndarray | None = None  # (n_j,) boarders the dormitories hold (inf: any)
+    # (n_s, 3) bool: bands today's layout already fails (see mergers_check); they may also go to
+    # the nearest schools beyond their travel limit, at a penalty, and may be split
+    breach: np.ndarray | None = None
+    # (n_s, 3) bool: bands that may be split because no plan, not even today's schools all open,
+    # puts each whole band at one school (see mergers_check)
+    split_today: np.ndarray | None = None
 
     def __post_init__(self):
         if self.candidate is None:
@@ -121,7 +129,7 @@ def _make_unit(
     cutoff: float,
     sites: pd.DataFrame | None = None,
     build_years: float = 30.0,
-) -> _County:
+) -> County:
     """One planning unit's arrays; road times beyond ``cutoff`` minutes count as unreachable.
 
     ``sites`` (rows of :func:`_site_rows`) are appended after the schools as closed schools."""
@@ -170,7 +178,7 @@ def _make_unit(
             t = travel[:, j]
             near = settlements["area_type"].iloc[int(np.argmin(t))] if np.isfinite(t).any() else ""
             schools.loc[j, "area_type"] = near or "rural"
-    return _County(
+    return County(
         name=name,
         schools=schools,
         settlements=settlements,
@@ -249,8 +257,8 @@ def _site_rows(region: Region, policy: MergerPolicy) -> pd.DataFrame | None:
 
 # ------------------------------------------------------------------------------------ model
 @dataclass
-class _Model:
-    unit: _County
+class CountyModel:
+    unit: County
     policy: MergerPolicy
     # pairs
     ps: np.ndarray
@@ -259,7 +267,7 @@ class _Model:
     pt: np.ndarray
     pboard: np.ndarray
     pnew: np.ndarray  # pair uses a band the school only teaches as nine-year host
-    split_settlement: np.ndarray  # (n_s,) the settlement's bands may be split
+    split_band: np.ndarray  # (n_s, 3) the settlement band may be split
     split_pair: np.ndarray
     demand_index: np.ndarray  # (n_s, 3) -> demand row or -1
     # schools
@@ -267,7 +275,9 @@ class _Model:
     kept_because: list
     min_kept: np.ndarray
     conv: np.ndarray  # (n_w, 2) absorbed a, host h
-    seats: np.ndarray  # seats available C_j
+    seats: np.ndarray  # C_j: seats for grades 1-9 (capacity less senior pupils, >= 0)
+    today: np.ndarray  # N_j: pupils of grades 1-9 today (a school may keep them over C_j)
+    grow_cap: np.ndarray  # (n_j,) bool: the school or a nine-year partner is over C_j today
     classes: np.ndarray  # K_j
     size: np.ndarray  # L_j (pupils of the planned bands)
     size_extra: np.ndarray
@@ -277,6 +287,8 @@ class _Model:
     townships: list  # (name, junior school indices, conversions giving a junior)
     boarders_now: np.ndarray  # (n_j,) boarders today ("before" rule)
     boarding: np.ndarray  # B_j: max(boarding places, boarders today); inf without a limit
+    pbreach: np.ndarray  # pair beyond the band's travel limit (a band today's layout fails)
+    breach_penalty: float  # objective units per pupil placed on such a pair
     # arrays for the solver
     c: np.ndarray | None = None
     A: sp.csc_matrix | None = None
@@ -304,7 +316,7 @@ class _Model:
         return len(self.unit.schools)
 
 
-def _nearest_before(unit: _County, policy: MergerPolicy):
+def nearest_before(unit: County, policy: MergerPolicy):
     """Each settlement band's nearest school that teaches the band today (index, minutes)."""
     n_s = len(unit.settlements)
     idx = np.full((n_s, 3), -1, dtype=np.int64)
@@ -322,7 +334,7 @@ def _nearest_before(unit: _County, policy: MergerPolicy):
     return idx, minutes
 
 
-def _boarders_today(unit: _County, policy: MergerPolicy, before_idx, before_minutes) -> np.ndarray:
+def _boarders_today(unit: County, policy: MergerPolicy, before_idx, before_minutes) -> np.ndarray:
     """Boarders each school has today under the "before" rule: the settlement bands whose nearest
     school teaching the band today is beyond the band's day limit, for bands that may board."""
     out = np.zeros(len(unit.schools))
@@ -331,8 +343,8 @@ def _boarders_today(unit: _County, policy: MergerPolicy, before_idx, before_minu
     return out
 
 
-def _build(unit: _County, policy: MergerPolicy, travel_mode: bool, before=None) -> _Model:
-    """The model's sets and numbers; ``before`` is :func:`_nearest_before` (computed if None)."""
+def build_model(unit: County, policy: MergerPolicy, travel_mode: bool, before=None) -> CountyModel:
+    """The model's sets and numbers; ``before`` is :func:`nearest_before` (computed if None)."""
     schools = unit.schools
     n_j = len(schools)
     ids = schools["school_id"].to_numpy()
@@ -414,21 +426,48 @@ def _build(unit: _County, policy: MergerPolicy, travel_mode: bool, before=None) 
         pj.append(j)
         pb.append(np.full(len(s), b))
         pt.append(unit.travel[s, j])
+    n_within = sum(len(v) for v in ps)
+    if unit.breach is not None and unit.breach.any():
+        # a band today's layout fails also goes to its nearest schools beyond the limit
+        for b in range(3):
+            rows = np.flatnonzero(unit.breach[:, b] & has[:, b])
+            if not len(rows):
+                continue
+            limit = max(limits_day[b], policy.boarding_minutes) if boards[b] else limits_day[b]
+            far = can[:, b][None, :] & (unit.travel[rows] > limit + 1e-9)
+            far &= np.isfinite(unit.travel[rows])
+            near = _nearest_candidates(far, unit.travel[rows], np.ones(n_j, bool), BREACH_SCHOOLS)
+            r, j = np.nonzero(near)
+            ps.append(rows[r])
+            pj.append(j)
+            pb.append(np.full(len(r), b))
+            pt.append(unit.travel[rows[r], j])
     ps, pb, pj, pt = (np.concatenate(v) if v else np.zeros(0) for v in (ps, pb, pj, pt))
     ps, pb, pj = ps.astype(np.int64), pb.astype(np.int64), pj.astype(np.int64)
     pt = pt.astype(float)
+    pbreach = np.arange(len(ps)) >= n_within
     order = np.lexsort((pj, pb, ps))
-    ps, pb, pj, pt = ps[order], pb[order], pj[order], pt[order]
-    pboard = pt > limits_day[pb] + 1e-9
+    ps, pb, pj, pt, pbreach = ps[order], pb[order], pj[order], pt[order], pbreach[order]
+    # grades that never board travel daily even beyond their limit
+    pboard = (pt > limits_day[pb] + 1e-9) & boards[pb]
     split_settlement = (
         np.full(len(unit.settlements), bool(policy.split))
         | unit.settlements["area_type"].isin(policy.split_area_types).to_numpy()
     )
+    split_band = np.repeat(split_settlement[:, None], 3, axis=1)
+    if unit.breach is not None:
+        split_band |= unit.breach
+    if unit.split_today is not None:
+        split_band |= unit.split_today
     pnew = gains[pj, pb]
     # ---- capacities (never tighter than what a school holds today)
     cap_b = np.array([policy.class_size(b) for b in PLANNED_BANDS], dtype=float)
     cap_seats = schools["capacity"].to_numpy(dtype=float)
-    seats = np.maximum(cap_seats, total_now) - unit.senior
+    seats = np.maximum(cap_seats - unit.senior, 0.0)
+    today = unit.current.sum(axis=1).astype(float)
+    grow_cap = today > seats + _TOL
+    for a, h in conv:
+        grow_cap[h] |= today[a] > seats[a] + _TOL
     need_now = (unit.current / cap_b).sum(axis=1) + unit.senior / _SENIOR_CLASS
     classes = np.maximum(schools["classes"].to_numpy(dtype=float), need_now) - (
         unit.senior / _SENIOR_CLASS
@@ -452,7 +491,7 @@ def _build(unit: _County, policy: MergerPolicy, travel_mode: bool, before=None) 
         site_cost = np.full(n_j, policy.site_yuan)
     site_cost = np.where(cand, unit.new_site_cost, site_cost)
     # ---- boarding places (never tighter than the boarders a school has today)
-    before_idx, before_minutes = before if before is not None else _nearest_before(unit, policy)
+    before_idx, before_minutes = before if before is not None else nearest_before(unit, policy)
     boarders_now = _boarders_today(unit, policy, before_idx, before_minutes)
     boarding = np.maximum(unit.boarding_places, boarders_now)
     # ---- townships keeping a junior school
@@ -468,7 +507,7 @@ def _build(unit: _County, policy: MergerPolicy, travel_mode: bool, before=None) 
                 if town[h] == name and unit.teaches[a, 2] and not unit.teaches[h, 2]
             ]
             townships.append((name, members, np.array(extra, dtype=np.int64)))
-    return _Model(
+    return CountyModel(
         unit=unit,
         policy=policy,
         ps=ps,
@@ -477,14 +516,16 @@ def _build(unit: _County, policy: MergerPolicy, travel_mode: bool, before=None) 
         pt=pt,
         pboard=pboard,
         pnew=pnew,
-        split_settlement=split_settlement,
-        split_pair=split_settlement[ps],
+        split_band=split_band,
+        split_pair=split_band[ps, pb],
         demand_index=demand_index,
         fixed_open=fixed,
         kept_because=["; ".join(k) for k in kept_because],
         min_kept=min_kept,
         conv=conv,
         seats=seats,
+        today=today,
+        grow_cap=grow_cap,
         classes=classes,
         size=size,
         size_extra=size_extra,
@@ -494,7 +535,22 @@ def _build(unit: _County, policy: MergerPolicy, travel_mode: bool, before=None) 
         townships=townships,
         boarders_now=boarders_now,
         boarding=boarding,
+        pbreach=pbreach,
+        breach_penalty=_breach_penalty(unit, policy, travel_mode, site_cost, room_seats),
     )
+
+
+def _breach_penalty(unit, policy, travel_mode: bool, site_cost, room_seats) -> float:
+    """Objective units per pupil placed beyond its travel limit: more than any closure, classroom
+    or trip can save per pupil, so that the plan places as few pupils beyond limits as it can."""
+    if travel_mode:  # pupil-minutes: more than every pupil's longest possible trip together
+        reach = unit.travel[np.isfinite(unit.travel)]
+        longest = float(reach.max()) if reach.size else 1.0
+        return 2.0 * longest * max(float(unit.demand.sum()), 1.0)
+    most_site = float(site_cost.max()) if len(site_cost) else 0.0
+    room = float(room_seats.max()) * policy.expansion_yuan_per_seat if len(room_seats) else 0.0
+    floor = policy.funding_floor_pupils * policy.funding_yuan_per_pupil
+    return 2.0 * (most_site + room + floor) + 1.0
 
 
 def _nearest_candidates(
@@ -512,14 +568,29 @@ def _nearest_candidates(
     return keep
 
 
-def _check_servable(model: _Model, before_minutes: np.ndarray) -> None:
+def _check_servable(model: CountyModel, before_minutes: np.ndarray) -> None:
     """Raise Infeasible naming the settlement bands no allowed school can serve."""
-    unit, policy = model.unit, model.policy
-    served = np.zeros(unit.demand.shape, dtype=bool)
+    exc = unservable_error(model, before_minutes)
+    if exc is not None:
+        raise exc
+
+
+def unservable(model: CountyModel) -> np.ndarray:
+    """(settlements, 3) bool: the settlement bands with pupils and no allowed school."""
+    served = np.zeros(model.unit.demand.shape, dtype=bool)
     served[model.ps, model.pb] = True
-    bad = (unit.demand > 0) & ~served
+    return (model.unit.demand > 0) & ~served
+
+
+def unservable_error(
+    model: CountyModel, before_minutes: np.ndarray, bad: np.ndarray | None = None
+) -> Infeasible | None:
+    """An Infeasible naming the settlement bands ``bad`` (default: those no allowed school can
+    serve), with their pupils and the nearest school; None if there are none."""
+    unit, policy = model.unit, model.policy
+    bad = unservable(model) if bad is None else bad
     if not bad.any():
-        return
+        return None
     sid = unit.settlements["settlement_id"].to_numpy()
     violations, words = {}, []
     for s, b in zip(*np.nonzero(bad), strict=True):
@@ -539,26 +610,29 @@ def _check_servable(model: _Model, before_minutes: np.ndarray) -> None:
         )
     settlements = sorted({k.split(" ")[0] for k in violations})
     message = (
-        f"{unit.name}: {len(violations)} settlement band(s) in {len(settlements)} settlement(s) "
+        f"{unit.name}: {len(violations)} settlement band{'s' if len(violations) != 1 else ''} in "
+        f"{len(settlements)} settlement{'s' if len(settlements) != 1 else ''} "
         f"cannot reach any school within the travel limits: {', '.join(words[:8])}"
         + (f" and {len(words) - 8} more" if len(words) > 8 else "")
         + "; raise the limits, allow boarding or keep a school nearer"
     )
     exc = Infeasible(message, violations)
     exc.settlements = settlements
-    raise exc
+    return exc
 
 
-def _arrays(model: _Model, travel_mode: bool) -> None:
+def model_arrays(model: CountyModel, travel_mode: bool) -> None:
     """The MILP as sparse arrays (see the module docstring for the model)."""
     unit, policy = model.unit, model.policy
     n_x, n_j, n_w = model.n_pairs, model.n_schools, len(model.conv)
     split = model.split_pair
     P = unit.demand[model.ps, model.pb].astype(float)
     f = np.where(split, 1.0, P)  # pupils carried by one unit of x
-    # columns: x | y | w | k | F
+    # columns: x | y | w | k | F | g (g_j: a school over its seats today may grow past them)
     X0, Y0, W0, K0, F0 = 0, n_x, n_x + n_j, n_x + n_j + n_w, n_x + 2 * n_j + n_w
-    n = F0 + n_j
+    grow = np.flatnonzero(model.grow_cap)
+    G0 = F0 + n_j
+    n = G0 + len(grow)
     rows, cols, vals = [], [], []
     rl, ru, groups = [], [], []
     sid = unit.settlements["settlement_id"].to_numpy()
@@ -575,7 +649,7 @@ def _arrays(model: _Model, travel_mode: bool) -> None:
     n_d = int((unit.demand > 0).sum())
     block(r + d_rows, X0 + np.arange(n_x), np.ones(n_x))
     ds, db = np.nonzero(unit.demand > 0)
-    rhs = np.where(model.split_settlement[ds], unit.demand[ds, db], 1).astype(float)
+    rhs = np.where(model.split_band[ds, db], unit.demand[ds, db], 1).astype(float)
     rl.append(rhs)
     ru.append(rhs)
     groups += [f"serve {sid[s]} {PLANNED_BANDS[b]}" for s, b in zip(ds, db, strict=True)]
@@ -613,6 +687,18 @@ def _arrays(model: _Model, travel_mode: bool) -> None:
     cap_b = np.array([policy.class_size(b) for b in PLANNED_BANDS], dtype=float)
     absorbed = model.conv[:, 0]
     hosts = model.conv[:, 1]
+    # seats: load <= max(N_j + sum_a N_a w_aj, C_j y_j + sum_a C_a w_aj + u_j k_j), the larger of
+    # what the school (and an absorbed partner) holds today and its seats after the plan; as
+    # two rows with a binary g_j where today's pupils exceed the seats (g_j = 1: grow past today)
+    over = np.maximum(model.today - model.seats, 0.0)
+    slack_over = over.copy()  # M1_j: how far today's pupils may exceed the seats
+    seats_top = model.seats + model.room_seats * model.max_rooms  # M2_j: the most seats after
+    for a, h in model.conv:
+        slack_over[h] = max(slack_over[h], over[h] + over[a])
+        seats_top[h] = max(seats_top[h], model.seats[h] + model.seats[a] + model.room_seats[h] *
+                           model.max_rooms[h])  # fmt: skip
+    ub_seats = np.zeros(n_j)
+    ub_seats[grow] = slack_over[grow]
     for kind, coef_x, own, from_partner, rooms in (
         ("seats", f, model.seats, model.seats, model.room_seats),
         ("classes", f / cap_b[model.pb], model.classes, model.classes, np.ones(n_j)),
@@ -626,9 +712,27 @@ def _arrays(model: _Model, travel_mode: bool) -> None:
         if rooms is not None:
             block(r + np.arange(n_j), K0 + np.arange(n_j), -rooms)
         rl.append(np.full(n_j, -np.inf))
-        ru.append(np.zeros(n_j))
+        if kind == "seats":
+            block(r + grow, G0 + np.arange(len(grow)), slack_over[grow])
+            ru.append(ub_seats)
+        else:
+            ru.append(np.zeros(n_j))
         groups += [f"{kind} {i}" for i in ids]
         r += n_j
+    if len(grow):
+        g_row = np.full(n_j, -1, dtype=np.int64)
+        g_row[grow] = r + np.arange(len(grow))
+        mine = g_row[model.pj] >= 0
+        block(g_row[model.pj[mine]], X0 + np.flatnonzero(mine), f[mine])
+        block(g_row[grow], Y0 + grow, -model.today[grow])
+        if n_w:
+            into = np.flatnonzero(g_row[hosts] >= 0)
+            block(g_row[hosts[into]], W0 + into, -model.today[absorbed[into]])
+        block(g_row[grow], G0 + np.arange(len(grow)), -seats_top[grow])
+        rl.append(np.full(len(grow), -np.inf))
+        ru.append(np.zeros(len(grow)))
+        groups += [f"seats {ids[j]}" for j in grow]
+        r += len(grow)
     # funding floor, in pupils: F_j >= m y_j - sum_d P_d x_dj (costs f yuan a pupil)
     block(r + model.pj, X0 + np.arange(n_x), f)
     block(
@@ -706,20 +810,24 @@ def _arrays(model: _Model, travel_mode: bool) -> None:
     # objective
     c = np.zeros(n)
     if travel_mode:
-        c[X0:Y0] = f * model.pt
+        c[X0:Y0] = f * (model.pt + model.breach_penalty * model.pbreach)
     else:
-        c[X0:Y0] = f * _pair_unit_cost(model.pt, model.pboard, policy)
+        c[X0:Y0] = f * (
+            _pair_unit_cost(model.pt, model.pboard, policy) + model.breach_penalty * model.pbreach
+        )
         c[Y0 : Y0 + n_j] = model.site_cost
         c[K0 : K0 + n_j] = model.room_seats * policy.expansion_yuan_per_seat
-        c[F0:] = policy.funding_yuan_per_pupil
+        c[F0:G0] = policy.funding_yuan_per_pupil
         c /= _YUAN_SCALE  # thousands of yuan keep HiGHS's objective well scaled
     # bounds and integrality
     cl = np.zeros(n)
-    cu = np.concatenate([ub, np.ones(n_j), np.ones(n_w), model.max_rooms, np.full(n_j, np.inf)])
+    cu = np.concatenate(
+        [ub, np.ones(n_j), np.ones(n_w), model.max_rooms, np.full(n_j, np.inf), np.ones(len(grow))]
+    )
     cl[Y0 : Y0 + n_j] = model.always_open.astype(float)
     integ = np.ones(n, dtype=bool)
     integ[X0:Y0] = ~split  # split pupils are continuous here and made whole afterwards
-    integ[F0:] = False
+    integ[F0:G0] = False
     model.c, model.A = c, A
     model.rl, model.ru = np.concatenate(rl), np.concatenate(ru)
     model.cl, model.cu, model.integ, model.groups = cl, cu, integ, groups
@@ -734,9 +842,9 @@ def _pair_unit_cost(minutes, boarding, policy: MergerPolicy) -> np.ndarray:
 
 # ------------------------------------------------------------------------------------ solve
 @dataclass
-class _Result:
-    unit: _County
-    model: _Model
+class CountyResult:
+    unit: County
+    model: CountyModel
     info: SolveInfo
     pupils: np.ndarray  # per pair
     open_: np.ndarray
@@ -747,10 +855,10 @@ class _Result:
     mip_gap: float = 1e-4
 
 
-def _solve_unit(unit: _County, policy: MergerPolicy, options: SolverOptions) -> _Result:
+def solve_unit(unit: County, policy: MergerPolicy, options: SolverOptions) -> CountyResult:
     travel_mode = unit.max_schools is not None
-    before_idx, before_minutes = _nearest_before(unit, policy)
-    model = _build(unit, policy, travel_mode, (before_idx, before_minutes))
+    before_idx, before_minutes = nearest_before(unit, policy)
+    model = build_model(unit, policy, travel_mode, (before_idx, before_minutes))
     _check_servable(model, before_minutes)
     forced = int(model.fixed_open.sum())
     if unit.max_schools is not None and forced > unit.max_schools:
@@ -759,7 +867,7 @@ def _solve_unit(unit: _County, policy: MergerPolicy, options: SolverOptions) -> 
             f"{forced} schools; raise max_schools or relax the keep rules",
             {"max_schools": float(forced - unit.max_schools)},
         )
-    _arrays(model, travel_mode)
+    model_arrays(model, travel_mode)
     t0 = time.perf_counter()
     main = options
     if model.split_pair.any():  # leave room in the gap for making split pupils whole
@@ -792,7 +900,7 @@ def _solve_unit(unit: _County, policy: MergerPolicy, options: SolverOptions) -> 
     ).astype(np.int64)
     open_ = binary_values(x[n_x : n_x + n_j])
     converted = binary_values(x[n_x + n_j : n_x + n_j + n_w])
-    result = _Result(
+    result = CountyResult(
         unit,
         model,
         info,
@@ -808,7 +916,7 @@ def _solve_unit(unit: _County, policy: MergerPolicy, options: SolverOptions) -> 
     return result
 
 
-def _whole_pupils(model: _Model, x: np.ndarray, options: SolverOptions):
+def _whole_pupils(model: CountyModel, x: np.ndarray, options: SolverOptions):
     """Make continuous split pupils whole, every other decision fixed but classrooms.
 
     Each split pair may round its pupils down or up (a 0/1 choice: small domains keep HiGHS
@@ -842,7 +950,7 @@ def _whole_pupils(model: _Model, x: np.ndarray, options: SolverOptions):
     raise AssertionError("unreachable")
 
 
-def _solve(model: _Model, cl, cu, integ, options: SolverOptions):
+def _solve(model: CountyModel, cl, cu, integ, options: SolverOptions):
     try:
         return solve_matrix(
             model.c,
@@ -856,10 +964,10 @@ def _solve(model: _Model, cl, cu, integ, options: SolverOptions):
             row_groups=model.groups,
         )
     except Infeasible as exc:
-        raise _explain(model, exc) from exc
+        raise explain_infeasible(model, exc) from exc
 
 
-def _explain(model: _Model, exc: Infeasible) -> Infeasible:
+def explain_infeasible(model: CountyModel, exc: Infeasible) -> Infeasible:
     """Restate a solver infeasibility in pupils and name the settlements and their schools."""
     unit = model.unit
     sid = unit.settlements["settlement_id"].to_numpy()
@@ -893,7 +1001,7 @@ def _explain(model: _Model, exc: Infeasible) -> Infeasible:
         parts = group.split(" ")
         if parts[0] == "serve" and (parts[1], parts[2]) in index:
             s, b = index[(parts[1], parts[2])]
-            pupils = amount if model.split_settlement[s] else amount * unit.demand[s, b]
+            pupils = amount if model.split_band[s, b] else amount * unit.demand[s, b]
             reach = ids[np.unique(model.pj[(model.ps == s) & (model.pb == b)])]
             violations[group] = float(pupils)
             settlements.append(parts[1])
@@ -917,7 +1025,7 @@ def _explain(model: _Model, exc: Infeasible) -> Infeasible:
     return out
 
 
-def _school_loads(res: _Result):
+def _school_loads(res: CountyResult):
     model = res.model
     n_j = model.n_schools
     load = np.zeros((n_j, 3))
@@ -925,7 +1033,7 @@ def _school_loads(res: _Result):
     return load
 
 
-def _available(res: _Result):
+def _available(res: CountyResult):
     """Seats, classes and size limit each open school has (own plus absorbed partner)."""
     model = res.model
     seats = np.where(res.open_, model.seats, 0.0)
@@ -939,7 +1047,30 @@ def _available(res: _Result):
     return seats, classes, size
 
 
-def _boarders_after(res: _Result) -> np.ndarray:
+def classrooms_after(res: CountyResult) -> np.ndarray:
+    """Classrooms each school has after the plan, as ``apply`` counts them: its own, an absorbed
+    partner's and those added (0 when closed)."""
+    model = res.model
+    own = res.unit.schools["classes"].to_numpy(dtype=float)
+    rooms = np.where(res.open_, own + res.rooms, 0.0)
+    for w in np.flatnonzero(res.converted):
+        a, h = model.conv[w]
+        rooms[h] += own[a]
+    return rooms
+
+
+def _today_pupils(res: CountyResult) -> np.ndarray:
+    """Pupils of grades 1-9 each open school holds today, with those of an absorbed partner: a
+    school may keep that many even above its seats (crowding is tolerated, never made worse)."""
+    model = res.model
+    today = np.where(res.open_, model.today, 0.0)
+    for w in np.flatnonzero(res.converted):
+        a, h = model.conv[w]
+        today[h] += model.today[a]
+    return today
+
+
+def _boarders_after(res: CountyResult) -> np.ndarray:
     """Boarders each school receives in the plan."""
     model = res.model
     board = np.zeros(model.n_schools)
@@ -947,7 +1078,7 @@ def _boarders_after(res: _Result) -> np.ndarray:
     return board
 
 
-def _boarding_room(res: _Result) -> tuple[np.ndarray, np.ndarray]:
+def _boarding_room(res: CountyResult) -> tuple[np.ndarray, np.ndarray]:
     """Per school after the plan: the boarding places of the data (inf: no limit) and the most
     boarders the plan may place there (the larger of the places and today's boarders); a
     nine-year host adds those of the school it absorbs; closed schools hold none."""
@@ -961,13 +1092,14 @@ def _boarding_room(res: _Result) -> tuple[np.ndarray, np.ndarray]:
     return places, room
 
 
-def _finish(res: _Result, travel_mode: bool) -> None:
+def _finish(res: CountyResult, travel_mode: bool) -> None:
     """Choose the fewest classrooms the assignment needs, then verify the plan against the model."""
     model, unit, policy = res.model, res.unit, res.model.policy
     load = _school_loads(res)
     cap_b = np.array([policy.class_size(b) for b in PLANNED_BANDS], dtype=float)
     seats, classes, size = _available(res)
     need_seats = np.ceil((load.sum(axis=1) - seats) / model.room_seats - 1e-7)
+    need_seats[load.sum(axis=1) <= _today_pupils(res) + _TOL] = 0  # no more than today
     need_classes = np.ceil((load / cap_b).sum(axis=1) - classes - 1e-7)
     res.rooms = np.maximum(0, np.maximum(need_seats, need_classes)).astype(np.int64)
     _verify(res, load, seats, classes, size)
@@ -992,7 +1124,7 @@ def _finish(res: _Result, travel_mode: bool) -> None:
     res.info = dataclasses.replace(info, status=status, objective=objective, gap=gap)
 
 
-def _verify(res: _Result, load, seats, classes, size) -> None:
+def _verify(res: CountyResult, load, seats, classes, size) -> None:
     """Check the solved plan against the rules, independently of the solver's rows."""
     model, unit, policy = res.model, res.unit, res.model.policy
     ids = unit.schools["school_id"].to_numpy()
@@ -1007,8 +1139,10 @@ def _verify(res: _Result, load, seats, classes, size) -> None:
     boards = np.array([b in policy.boarding_bands for b in PLANNED_BANDS])[model.pb]
     limit = np.where(boards, np.maximum(day, policy.boarding_minutes), day)
     real = unit.travel[model.ps, model.pj]
-    if (used & ~(real <= limit + 1e-9)).any():
-        p = int(np.flatnonzero(used & ~(real <= limit + 1e-9))[0])
+    breach = unit.breach if unit.breach is not None else np.zeros(unit.demand.shape, bool)
+    allowed = breach[model.ps, model.pb] & model.pbreach  # a band today's layout already fails
+    if (used & ~allowed & ~(real <= limit + 1e-9)).any():
+        p = int(np.flatnonzero(used & ~allowed & ~(real <= limit + 1e-9))[0])
         fail(
             f"settlement {unit.settlements['settlement_id'].iloc[model.ps[p]]} band "
             f"{PLANNED_BANDS[model.pb[p]]} travels {real[p]:.1f} min to {ids[model.pj[p]]}"
@@ -1024,7 +1158,7 @@ def _verify(res: _Result, load, seats, classes, size) -> None:
         )
     per = np.zeros(unit.demand.shape, dtype=np.int64)
     np.add.at(per, (model.ps, model.pb), used.astype(np.int64))
-    if (per[~model.split_settlement] > 1).any():
+    if (per[~model.split_band] > 1).any():
         fail("a village's band is split between schools although splitting is not allowed")
     # candidate sites: nobody at a site left unbuilt; an opened site within its own limits
     cand = unit.candidate
@@ -1070,8 +1204,13 @@ def _verify(res: _Result, load, seats, classes, size) -> None:
         j = int(np.flatnonzero(rooms > model.max_rooms + 1e-9)[0])
         fail(f"{ids[j]} needs {rooms[j]} classrooms, more than the expansion limit")
     cap_b = np.array([policy.class_size(b) for b in PLANNED_BANDS], dtype=float)
-    if (total > seats + model.room_seats * rooms + 1e-6).any():
-        fail("a school holds more pupils than its seats")
+    over = total > np.maximum(seats + model.room_seats * rooms, _today_pupils(res)) + 1e-6
+    if over.any():
+        j = int(np.flatnonzero(over)[0])
+        fail(
+            f"{ids[j]} holds {int(total[j])} pupils, more than its "
+            f"{int(seats[j] + model.room_seats[j] * rooms[j])} seats and than today"
+        )
     if ((load / cap_b).sum(axis=1) > classes + rooms + 1e-6).any():
         fail("a school's classes exceed the class-size cap")
     if (total > size + 1e-6).any():
@@ -1099,14 +1238,15 @@ def _verify(res: _Result, load, seats, classes, size) -> None:
         fail(f"{int(res.open_.sum())} schools open, more than max_schools={unit.max_schools}")
 
 
-def _plan_objective(res: _Result, travel_mode: bool) -> float:
+def _plan_objective(res: CountyResult, travel_mode: bool) -> float:
     model = res.model
+    beyond = float((res.pupils * model.pbreach).sum()) * model.breach_penalty
     if travel_mode:
-        return float((res.pupils * model.pt).sum())
-    return float(sum(_cost_items_after(res).values()))
+        return float((res.pupils * model.pt).sum()) + beyond
+    return float(sum(_cost_items_after(res).values())) + beyond
 
 
-def _cost_items_after(res: _Result) -> dict[str, float]:
+def _cost_items_after(res: CountyResult) -> dict[str, float]:
     model, policy = res.model, res.model.policy
     load = _school_loads(res).sum(axis=1)
     floor = policy.funding_yuan_per_pupil * np.maximum(0.0, policy.funding_floor_pupils - load)
@@ -1125,7 +1265,7 @@ def _cost_items_after(res: _Result) -> dict[str, float]:
     }
 
 
-def _cost_items_before(res: _Result) -> dict[str, float]:
+def _cost_items_before(res: CountyResult) -> dict[str, float]:
     unit, model, policy = res.unit, res.model, res.model.policy
     load = unit.current.sum(axis=1)
     floor = policy.funding_yuan_per_pupil * np.maximum(0.0, policy.funding_floor_pupils - load)

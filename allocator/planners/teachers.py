@@ -61,7 +61,8 @@ With out_ic = sum_j x_ijc, in_ic = sum_j x_jic, d_ic = in_ic - out_ic + h_ic, d_
   each rotation school (its share of the rotations it must make);
 * sum h_ic <= H (the county's hiring quota: ``hiring_quota`` and ``hiring_budget_yuan /
   cost_per_hire_yuan``; a single number for several counties is split in proportion to their
-  staffing gaps, a dict gives each county its own);
+  staffing gaps, sum_i max(r_i - T_i, 0) over the county's schools, rounded by largest remainder
+  (equal shares if no county has a gap), a dict gives each county its own);
 * g_k >= ceil(P_R * U0 / 100) - B_R - sum_{i rural} d_i,backbone for each county k: the backbone
   teachers its rural schools lack to reach the urban schools' rate before the plan (U0 backbone per
   100 pupils; P_R rural pupils, B_R their backbone teachers; compulsory-education schools).
@@ -97,9 +98,13 @@ MIP. Otherwise the columns not touching the schools of a fractional column are f
 is solved as a small MIP; a plan within ``mip_gap`` of the LP bound is accepted as optimal, and
 failing that the stage is solved as a whole MIP from the best plan found.
 
-Infeasibility: the model without quotas always has a solution (nobody moves). If the quotas cannot
-be met, an elastic LP finds the most rotations the rules allow, and :class:`~allocator.errors.Infeasible`
-says, per county, how many teachers must rotate and how many can, naming the schools and why.
+Infeasibility: the model without quotas always has a solution (nobody moves). Before any solve,
+every rotation school whose quota exceeds the teachers that may leave it is named
+(:mod:`allocator.planners.teachers_check`). A rotation school with no school it may send to has
+its quota waived and listed in ``quota_waived`` (``on_infeasible="error"``: raised instead). If
+the quotas still cannot be met, an elastic LP finds the most rotations the rules allow, and
+:class:`~allocator.errors.Infeasible` says, per county, how many teachers must rotate and how many
+can, naming the schools and why.
 
 Verification: after each county, with the rounded integer plan: eligibility, quotas, backbone
 share, senders at their requirement, hiring quota, allowed pairs and minutes, and (on the whole
@@ -119,6 +124,14 @@ import pandas as pd
 
 from allocator import metrics
 from allocator.errors import Infeasible, InputError, SolverError
+from allocator.planners.teachers_check import (
+    UNPLANNED_COLUMNS,
+    WAIVED_COLUMNS,
+    combined_error,
+    quota_above_limit,
+    unplanned_rows,
+    waived_rows,
+)
 from allocator.planners.teachers_model import (
     _B,
     _COMPULSORY,
@@ -165,8 +178,10 @@ class TeacherPolicy:
     class_teacher_ratio : float, optional
         Teachers per class for teaching points and small rural schools, replacing the standard's.
     hiring_quota : int or dict, optional
-        New posts: one number for the region (split among counties in proportion to their staffing
-        gaps) or ``{county: posts}`` (counties not named get none). None: no limit.
+        New posts: one number for the region, split among counties in proportion to their staffing
+        gaps (the teachers their schools lack to reach the required staff, whatever the category
+        needs), rounded by largest remainder so that the shares add up to the number; or
+        ``{county: posts}`` (counties not named get none). None: no limit.
     hiring_budget_yuan : float or dict, optional
         Money for new posts (same shapes); posts = floor(budget / ``cost_per_hire_yuan``). When both
         a quota and a budget are given, the smaller number of posts applies.
@@ -219,6 +234,15 @@ class TeacherPolicy:
         objective; 0 leaves a need out.
     move_weight, minute_weight : float
         Stage-3 cost of a move: ``move_weight + minute_weight * minutes`` (1 and 1/60).
+    on_infeasible : {"report", "error"}
+        A rotation school that today's layout leaves with no school it may send a teacher to
+        (none within the travel limit, the county, the district and the direction rules): with
+        ``"report"`` (default) its quota is waived and the plan lists it (``quota_waived``); with
+        ``"error"`` the plan raises :class:`~allocator.errors.Infeasible`. A county whose quotas
+        the receivers cannot absorb is, with ``"report"``, left as it is and listed
+        (``unplanned``) while the other counties are planned; with ``"error"`` one Infeasible
+        names every such county with the numbers. A quota above what may leave a school raises in
+        both cases (before any solve).
 
     Examples
     --------
@@ -257,6 +281,7 @@ class TeacherPolicy:
     )
     move_weight: float = 1.0
     minute_weight: float = 1.0 / 60.0
+    on_infeasible: str = "report"
 
     def __post_init__(self):
         def number(name, low=0.0, high=None, low_open=False, optional=False, integer=False):
@@ -305,6 +330,12 @@ class TeacherPolicy:
                     name,
                     getattr(self, name),
                 )
+        if self.on_infeasible not in ("report", "error"):
+            raise _policy_error(
+                f"on_infeasible={self.on_infeasible!r}; expected 'report' or 'error'",
+                "on_infeasible",
+                self.on_infeasible,
+            )
         if self.stage_rule not in ("certificate", "same", "any"):
             raise _policy_error(
                 f"stage_rule={self.stage_rule!r}; expected 'certificate', 'same' or 'any'",
@@ -371,6 +402,18 @@ class TeacherPolicy:
                         "pupils_per_teacher",
                         ppt,
                     )
+        if (
+            self.rotation_share is not None
+            and self.max_rotation_share is not None
+            and self.max_rotation_share < self.rotation_share
+        ):
+            raise _policy_error(
+                f"max_rotation_share={self.max_rotation_share!r} is below "
+                f"rotation_share={self.rotation_share!r}: a school could not send the share it "
+                "must; expected max_rotation_share >= rotation_share",
+                "max_rotation_share",
+                self.max_rotation_share,
+            )
         if self.travel_limit_minutes is None and not self.same_county:
             raise _policy_error(
                 "travel_limit_minutes=None with same_county=false would allow a move between any "
@@ -429,6 +472,13 @@ class TeacherPlan:
         urban-rural backbone gap before and after.
     solves : pandas.DataFrame
         One row per solve: block, stage, status, objective, gap, seconds.
+    quota_waived : pandas.DataFrame
+        Rotation schools whose quota is waived because today's layout leaves them no school they
+        may send a teacher to: ``county, school_id, rotation_required, reason``.
+    unplanned : pandas.DataFrame
+        Counties (blocks) whose rotation quota the receivers cannot absorb (only with
+        ``on_infeasible="report"``): ``county, schools, requirement, amount, reason``. Their
+        schools are left as they are (no moves, no hires, no rotation required).
     solve_info : SolveInfo
         Aggregate: the worst status, the largest gap, the total seconds; ``objective`` is the
         pupil-weighted shortfall after the plan.
@@ -447,6 +497,12 @@ class TeacherPlan:
     policy: TeacherPolicy
     standard: Standard
     region_name: str = ""
+    quota_waived: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=list(WAIVED_COLUMNS))
+    )
+    unplanned: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=list(UNPLANNED_COLUMNS))
+    )
 
     @property
     def tables(self) -> dict[str, pd.DataFrame]:
@@ -459,6 +515,8 @@ class TeacherPlan:
             "backbone_by_area": self.backbone_by_area,
             "counties": self.counties,
             "solves": self.solves,
+            "quota_waived": self.quota_waived,
+            "unplanned": self.unplanned,
         }
 
     # ------------------------------------------------------------------ figures
@@ -579,6 +637,23 @@ class TeacherPlan:
                 f"Teacher-allocation R² (median over county x level): {h['r2_median_before']:.3f} "
                 f"-> {h['r2_median_after']:.3f}."
             )
+        u = self.unplanned
+        if len(u):
+            n = len(u)
+            lines.append(
+                f"Not planned, left as they are: {n} {'county' if n == 1 else 'counties'} "
+                f"({', '.join(u['county'])}): " + " | ".join(u["reason"].head(3)) + "."
+            )
+        w = self.quota_waived
+        if len(w):
+            n = len(w)
+            lines.append(
+                f"Rotation quota waived at {n} school{'s' if n != 1 else ''} that today's layout "
+                f"leaves no school to send to ({int(w['rotation_required'].sum())} rotations): "
+                + "; ".join(f"{r.school_id} ({r.reason})" for r in w.head(3).itertuples())
+                + (" ..." if n > 3 else "")
+                + "."
+            )
         lines.append(f"Solve: {self.solve_info.describe()}, {len(self.solves)} solves.")
         return "\n".join(lines)
 
@@ -686,6 +761,21 @@ def plan_teachers(
     t0 = time.perf_counter()
     standard = policy.load_standard()
     d = _prepare(region, policy, standard)
+    share = standard.rotation.share if policy.rotation_share is None else policy.rotation_share
+    if policy.max_rotation_share is not None and policy.max_rotation_share < share:
+        raise _policy_error(
+            f"max_rotation_share={policy.max_rotation_share!r} is below the standard's rotation "
+            f"share {share:g}: a school could not send the share it must; expected "
+            "max_rotation_share >= rotation_share",
+            "max_rotation_share",
+            policy.max_rotation_share,
+        )
+    too_many = quota_above_limit(
+        d.ids, d.county, d.quota, d.eligible, np.minimum(d.eligible, d.elig.sum(axis=1)),
+        d.out_cap, share, policy.max_rotation_share,
+    )  # fmt: skip
+    if too_many is not None:
+        raise too_many
     counties = list(dict.fromkeys(d.county))
     caps = _county_caps(policy, d, counties)
 
@@ -694,14 +784,21 @@ def plan_teachers(
     hires = np.zeros((N, 4), dtype=np.int64)
     solve_rows = []
     infos: list[SolveInfo] = []
+    waived: list[pd.DataFrame] = []
+    failed: list[tuple[str, np.ndarray, Infeasible]] = []
     blocks = list(_blocks(region, d, policy))
     for b, (label, members, idx, pairs) in enumerate(blocks):
         if progress is not None:
             progress(f"county {b + 1}/{len(blocks)} {label}")
         model = _build(d, idx, pairs, members, caps, policy, standard)
-        if (d.rotation_school[idx] & ~model.has_out).any():
+        stuck = idx[d.rotation_school[idx] & ~model.has_out & (d.quota[idx] > 0)]
+        if len(stuck):
             # a rotation school with nowhere to send anyone: no solve can meet its quota
-            raise _diagnose(d, idx, model, members, policy, standard)
+            if policy.on_infeasible == "error":
+                raise _diagnose(d, idx, model, members, policy, standard)
+            waived.append(waived_rows(d.ids[stuck], d.county[stuck], d.quota[stuck], policy))
+            d.quota[stuck] = 0
+            model = _build(d, idx, pairs, members, caps, policy, standard)
 
         def record(stage, info, method, label=label, model=model):
             infos.append(info)
@@ -722,10 +819,14 @@ def plan_teachers(
         try:
             x = _solve_block(model, options, record)
         except Infeasible as exc:
-            diagnosis = _diagnose(d, idx, model, members, policy, standard)
+            try:
+                diagnosis = _diagnose(d, idx, model, members, policy, standard)
+            except Infeasible:
+                diagnosis = None
             if diagnosis is None:
-                raise Infeasible(f"county {label}: {exc.message}", exc.violations) from exc
-            raise diagnosis from None
+                diagnosis = Infeasible(f"county {label}: {exc.message}", exc.violations)
+            failed.append((label, idx, diagnosis))  # the other counties are still planned
+            continue
         xr = np.round(x[: model.nx]).astype(np.int64)
         hr = np.round(x[model.nx : model.nx + model.nh]).astype(np.int64)
         if np.abs(x[: model.nx + model.nh] - np.concatenate([xr, hr])).max(initial=0) > 1e-5:
@@ -742,7 +843,16 @@ def plan_teachers(
     cat = lambda parts, dtype: np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)  # noqa: E731
     mf, mt, mc = cat(moves_from, np.int64), cat(moves_to, np.int64), cat(moves_cat, np.int64)
     mn, mm = cat(moves_cnt, np.int64), cat(moves_min, float)
-    return _make_plan(region, d, policy, standard, mf, mt, mc, mn, mm, hires, solve_rows, infos, t0)
+    if failed and policy.on_infeasible == "error":
+        raise combined_error([exc for _, _, exc in failed])
+    unplanned = unplanned_rows([(label, len(idx), exc) for label, idx, exc in failed])
+    for _, idx, _ in failed:
+        d.quota[idx] = 0  # left as they are: no rotation required by this plan
+    plan = _make_plan(region, d, policy, standard, mf, mt, mc, mn, mm, hires, solve_rows, infos, t0)
+    if waived:
+        plan.quota_waived = pd.concat(waived, ignore_index=True)
+    plan.unplanned = unplanned
+    return plan
 
 
 # =========================================================================== results

@@ -263,16 +263,24 @@ def _prepare(region: Region, policy: TeacherPolicy, standard: Standard) -> _Data
     )
 
 
-def _hire_need(d: _Data) -> np.ndarray:
-    """Hires that could be useful at each school: the larger of the staff gap and the hireable
-    category gaps together."""
-    gap = np.maximum(d.need - d.current, 0)
-    return np.maximum(gap[:, 0], gap[:, 1] + gap[:, 3])
+def staffing_gaps(d: _Data) -> np.ndarray:
+    """Each school's staffing gap: the teachers it lacks to reach its required staff (>= 0).
+
+    A single hiring quota or budget for several counties is split in proportion to the sum of
+    these gaps over each county's schools (see :func:`_county_caps`).
+    """
+    return np.maximum(d.need[:, 0] - d.current[:, 0], 0)
 
 
 def _county_caps(policy: TeacherPolicy, d: _Data, counties: list[str]) -> dict[str, float]:
-    """Hiring posts per county (inf = no limit)."""
-    need = pd.Series(_hire_need(d)).groupby(d.county).sum().reindex(counties).fillna(0)
+    """Hiring posts per county (inf = no limit).
+
+    A single number for several counties is split in proportion to the counties' staffing gaps
+    (teachers short of the required staff, summed over their schools; equal shares when no
+    county has a gap), rounded by largest remainder (ties to the county listed first), so that the
+    shares add up to the number.
+    """
+    need = pd.Series(staffing_gaps(d)).groupby(d.county).sum().reindex(counties).fillna(0)
     caps = {c: math.inf for c in counties}
 
     def split(total: float) -> dict[str, float]:
