@@ -146,6 +146,7 @@ import pandas as pd
 
 from allocator import metrics
 from allocator.errors import Infeasible, InputError
+from allocator.fingerprint import region_fingerprint, require_region
 from allocator.planners.mergers_check import (
     BREACH_COLUMNS,
     UNPLANNED_COLUMNS,
@@ -738,6 +739,7 @@ class MergerPlan:
     breaches: pd.DataFrame = field(
         default_factory=lambda: pd.DataFrame(columns=list(BREACH_COLUMNS))
     )
+    region_fingerprint: str | None = field(default=None, repr=False)
 
     @property
     def tables(self) -> dict[str, pd.DataFrame]:
@@ -952,6 +954,7 @@ class MergerPlan:
         >>> int(after.schools["teachers"].sum()) == int(region.schools["teachers"].sum())
         True
         """
+        require_region(self.region_fingerprint, region, "merger plan")
         schools = region.schools.copy()
         index = pd.Index(schools["school_id"])
         missing = set(self.schools["school_id"]) - set(index)
@@ -1458,6 +1461,7 @@ def plan_mergers(
         ),
         unplanned=unplanned_table(failed),
         breaches=cat([breach_table(r) for r in results], list(BREACH_COLUMNS)),
+        region_fingerprint=region_fingerprint(region),
     )
 
 

@@ -124,6 +124,7 @@ import pandas as pd
 
 from allocator import metrics
 from allocator.errors import Infeasible, InputError, SolverError
+from allocator.fingerprint import region_fingerprint, require_region
 from allocator.planners.teachers_check import (
     UNPLANNED_COLUMNS,
     WAIVED_COLUMNS,
@@ -503,6 +504,7 @@ class TeacherPlan:
     unplanned: pd.DataFrame = field(
         default_factory=lambda: pd.DataFrame(columns=list(UNPLANNED_COLUMNS))
     )
+    region_fingerprint: str | None = field(default=None, repr=False)
 
     @property
     def tables(self) -> dict[str, pd.DataFrame]:
@@ -673,6 +675,7 @@ class TeacherPlan:
         >>> int(after.schools["teachers"].sum() - region.schools["teachers"].sum()) == plan.headline()["hires"]
         True
         """
+        require_region(self.region_fingerprint, region, "teacher plan")
         schools = region.schools.copy()
         st = self.staffing.set_index("school_id")
         ids = schools["school_id"]
@@ -971,6 +974,7 @@ def _make_plan(region, d, policy, standard, mf, mt, mc, mn, mm, hires, solve_row
         policy=policy,
         standard=standard,
         region_name=region.name,
+        region_fingerprint=region_fingerprint(region),
     )
 
 
