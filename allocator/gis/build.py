@@ -98,16 +98,23 @@ class GisImport:
             lines.append("filled with defaults: nothing")
         return "\n".join(lines)
 
-    def save(self, folder: str | os.PathLike) -> None:
-        """Write the region folder (CSV) plus ``filled.csv``, ``snapping.csv``, ``roads_cleaning.csv``
-        and ``crs.txt``; the folder appears whole or not at all."""
-        from allocator.io import atomic_folder, save_region
+    def save(self, folder: str | os.PathLike, *, force: bool = False, protect=()) -> None:
+        """Write the region folder (CSV) plus ``filled.csv``, ``snapping.csv``,
+        ``roads_cleaning.csv`` and ``crs.txt``; the folder appears whole or not at all.
 
-        with atomic_folder(folder) as tmp:
-            save_region(self.region, tmp)
-            self.tables["filled"].to_csv(tmp / "filled.csv", index=False, encoding="utf-8")
-            self.tables["snapping"].to_csv(tmp / "snapping.csv", index=False, encoding="utf-8")
-            self.tables["roads"].to_csv(tmp / "roads_cleaning.csv", index=False, encoding="utf-8")
+        The rules of :func:`allocator.io.save_region` hold: an existing folder is replaced only if
+        allocator wrote it (``force`` for one changed since), never a folder of the user's, nor
+        one of the ``protect`` inputs (path, label) or a folder that holds one.
+        """
+        from allocator.io import write_region_csv
+        from allocator.outputs import output_folder
+        from allocator.sheets import inside, write_csv
+
+        with output_folder(folder, "region", force=force, protect=protect) as tmp:
+            write_region_csv(self.region, tmp)
+            write_csv(self.tables["filled"], inside(tmp, "filled.csv"))
+            write_csv(self.tables["snapping"], inside(tmp, "snapping.csv"))
+            write_csv(self.tables["roads"], inside(tmp, "roads_cleaning.csv"))
             (tmp / "crs.txt").write_text(_crs_text(self.crs) + "\n", encoding="utf-8")
 
 

@@ -16,7 +16,6 @@ extent plus 1 km). Tables without place columns are left out.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import geopandas as gpd
@@ -25,6 +24,7 @@ import pandas as pd
 import shapely
 
 from allocator.errors import InputError
+from allocator.outputs import output_file
 from allocator.region import Region
 
 __all__ = ["to_geodataframes", "region_geodataframes", "plan_geodataframes", "write_geopackage"]
@@ -211,8 +211,21 @@ def _gpkg_safe(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return gdf
 
 
-def write_geopackage(layers: dict[str, gpd.GeoDataFrame], path: str | os.PathLike) -> Path:
-    """Write GeoDataFrames as the layers of one GeoPackage (replaced whole, never half-written).
+def write_geopackage(
+    layers: dict[str, gpd.GeoDataFrame],
+    path: str | os.PathLike,
+    *,
+    protect=(),
+) -> Path:
+    """Write GeoDataFrames as the layers of one GeoPackage (written aside, moved into place whole).
+
+    An existing file is never replaced (allocator cannot tell a GeoPackage it wrote from one it
+    did not): choose a new name. ``protect`` lists inputs (path, label) the output may not be.
+
+    Raises
+    ------
+    InputError
+        When a file is there, or on a permission failure (one line).
 
     Examples
     --------
@@ -223,16 +236,7 @@ def write_geopackage(layers: dict[str, gpd.GeoDataFrame], path: str | os.PathLik
     >>> import pyogrio; sorted(name for name, _ in pyogrio.list_layers(path))
     ['roads', 'schools', 'settlements']
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".gpkg", dir=path.parent)
-    os.close(fd)
-    os.remove(tmp)
-    try:
+    with output_file(path, "region", protect=protect) as tmp:
         for name, gdf in layers.items():
             _gpkg_safe(gdf).to_file(tmp, layer=name, driver="GPKG")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path
+    return Path(path)
