@@ -51,7 +51,7 @@ __all__ = [
 ]
 
 _SOLVERS = ("highs", "cbc")
-_THREADS = 0  # the HiGHS thread-pool size in use in this process (0: HiGHS decides)
+_THREADS: int | None = None  # HiGHS thread-pool size in this process (0: HiGHS decides)
 _METHODS = ("choose", "simplex", "ipm")
 
 
@@ -425,10 +425,15 @@ def _highs(options: SolverOptions, time_limit: float | None = None):
     h.setOptionValue("mip_rel_gap", float(options.mip_gap))
     global _THREADS
     threads = 0 if options.threads is None else int(options.threads)
-    if threads != _THREADS:
-        # HiGHS keeps one thread pool per process, sized by the first solve: resize it on change.
-        highspy.Highs.resetGlobalScheduler(True)
-        _THREADS = threads
+    if _THREADS is not None and threads != _THREADS:
+        # HiGHS keeps one thread pool per process, sized by the first solve: resize it on change
+        # (releases before 1.8 cannot, and refuse to run with another count: keep the first)
+        reset = getattr(highspy.Highs, "resetGlobalScheduler", None)
+        if reset is not None:
+            reset(True)
+        else:
+            threads = _THREADS
+    _THREADS = threads
     h.setOptionValue("threads", threads)
     if options.method != "choose":
         h.setOptionValue("solver", options.method)
