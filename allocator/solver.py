@@ -48,6 +48,7 @@ __all__ = [
     "relative_gap",
     "within_gap",
     "new_highs",
+    "supported_highs_options",
 ]
 
 _SOLVERS = ("highs", "cbc")
@@ -414,6 +415,24 @@ def new_highs(log: bool = False):
             h = highspy.Highs()
     h.setOptionValue("output_flag", bool(log))
     return h
+
+
+def supported_highs_options(options: dict) -> dict:
+    """The entries of ``options`` the installed HiGHS knows (older releases lack some).
+
+    Examples
+    --------
+    >>> supported_highs_options({"mip_rel_gap": 0.01, "no_such_option": 1})
+    {'mip_rel_gap': 0.01}
+    """
+    import highspy
+
+    h = new_highs()
+    return {
+        name: value
+        for name, value in options.items()
+        if h.setOptionValue(name, value) == highspy.HighsStatus.kOk
+    }
 
 
 def _highs(options: SolverOptions, time_limit: float | None = None):

@@ -25,7 +25,14 @@ from allocator.location.common import (
     _site_list,
     _vector,
 )
-from allocator.solver import SolveInfo, SolverOptions, binary_values, solve_matrix
+from allocator.solver import (
+    SolveInfo,
+    SolverOptions,
+    binary_values,
+    relative_gap,
+    solve_matrix,
+    supported_highs_options,
+)
 
 
 def _solve_or_fallback(model: _Model, options, start, m):
@@ -151,6 +158,8 @@ def facility_location(
         and max_open is None
         and np.isfinite(u).all()
         and n * m >= _CFL_LAGRANGE_CELLS
+        and n * m <= _CFL_DENSE_CELLS
+        and (not sp.issparse(service_cost) or pairs.cost.size >= 0.25 * n * m)
         and options.solver == "highs"
     ):
         # Lagrangian bound and primal plan; sites that cannot be in a better plan are fixed
@@ -168,7 +177,7 @@ def facility_location(
         start = lag.start_vector(work)
     if proven and start is not None:  # the Lagrangian search proved its best plan
         x = start
-        gap = max(lag.upper - lag.lower, 0.0) / max(abs(lag.upper), 1e-9)
+        gap = relative_gap(lag.upper, min(lag.lower, lag.upper))
         seconds = time.perf_counter() - t0
         sol_info = SolveInfo("optimal", lag.upper, lag.lower, gap, seconds, options.solver)
     else:
@@ -211,7 +220,7 @@ def _solve_cfl_mip(
     if start is not None:
         # the start is near-optimal and the root bound strong: HiGHS's root heuristics and its
         # restart cost more than the search itself (capa 8000: 51 s -> 16 s)
-        extra = dict(_CFL_MIP_OPTIONS)
+        extra = supported_highs_options(_CFL_MIP_OPTIONS)
         extra.update(mip_options.highs_options or {})
         mip_options = dataclasses.replace(mip_options, highs_options=extra)
     sol_info, x = _solve_or_fallback(model, mip_options, start, m + work.cost.size)
@@ -223,6 +232,11 @@ def _solve_cfl_mip(
 #: Facility location instances with at least this many client x site cells (and split demand,
 #: finite capacities, no max_open) get the Lagrangian stage before the MIP (capa/b/c: 100,000).
 _CFL_LAGRANGE_CELLS = 20_000
+
+
+#: The Lagrangian stage holds the costs as a dense clients x sites matrix: it is skipped above
+#: this many cells, and for sparse input with fewer than a quarter of the pairs allowed.
+_CFL_DENSE_CELLS = 20_000_000
 
 
 #: Subgradient iterations of that stage.
@@ -411,7 +425,8 @@ class _CFLLagrange:
             moves = [([j], []) for j in inside] + [([], [c]) for c in cand]
             moves += [([j], [c]) for c in cand for j in inside]
             for drop, add in moves:
-                if budget <= 0:
+                if budget <= 0 or self._time_left() < 0.5 * (self.options.time_limit or 0.0):
+                    budget = 0
                     break
                 y = y0.copy()
                 y[drop] = False

@@ -22,7 +22,7 @@ from allocator.location.common import (
     _require_every_client_served,
     _vector,
 )
-from allocator.solver import SolverOptions, binary_values
+from allocator.solver import SolverOptions, binary_values, relative_gap
 
 #: Largest number of client x site cells for which the interchange heuristic builds a dense matrix.
 _DENSE_HEURISTIC_CELLS = 20_000_000
@@ -116,6 +116,7 @@ class _PMedian:
         self.proven = False  # no plan cheaper than best - delta exists
         self.nodes = 0
         self.pair_keep: np.ndarray | None = None  # pairs that a plan worth finding may use
+        self.closed_for = math.inf  # the upper bound at which sites were closed, pairs dropped
 
     # -- bookkeeping ----------------------------------------------------------------------
     def _delta(self, upper: float) -> float:
@@ -157,10 +158,8 @@ class _PMedian:
                 # few sites per client: branch on sites with Lagrangian bounds; else the MIP
                 if not self._done() and n >= _BRANCH_RATIO * p and self.options.solver == "highs":
                     self._branch_and_bound(WC, usable, forced, lam)
-        status = "optimal"
         if not self._done() and self._time_left() > 0.05:
-            if self._solve_relaxation(usable, forced):
-                status = "feasible"
+            self._solve_relaxation(usable, forced)
         if self.best_sites is None:
             raise SolverError("no plan was found within the time limit")
         sites = self.best_sites
@@ -168,13 +167,13 @@ class _PMedian:
         if sites.size != p or not math.isclose(objective, self.best, rel_tol=1e-9, abs_tol=1e-9):
             raise SolverError(f"plan check failed: {sites.size} sites, objective {objective!r}")
         bound = min(self.lower, objective)
+        status = "feasible"  # "optimal" only when proven
         if self._done():
             status = "optimal"
             if self.integral:
                 bound = objective
-        gap = abs(objective - bound) / max(abs(objective), 1e-9) if math.isfinite(bound) else None
-        if not math.isfinite(bound):
-            bound = None
+        bound = bound if math.isfinite(bound) else None
+        gap = relative_gap(objective, bound)
         return LocationResult(
             objective,
             sites,
@@ -287,49 +286,67 @@ class _PMedian:
         self.proven = True
 
     def _solve_relaxation(self, usable, forced) -> bool:
-        """Solve the radius model over the usable sites; update bounds. True if stopped early."""
-        model = _radius_model(self.pairs, self.w, self.p, usable, forced, self.pair_keep)
-        upper_at_close = getattr(self, "closed_for", math.inf)
-        if model is None and self.best_sites is None:
-            raise Infeasible("some client has no allowed site", {})
-        if model is None:  # no plan within the usable sites beats the closing upper bound
-            self.lower = max(self.lower, min(upper_at_close, self.best))
-            return False
-        start = None
-        if (
-            self.best_sites is not None
-            and usable[self.best_sites].all()
-            and (np.isin(np.flatnonzero(forced), self.best_sites).all())
-        ):
-            start = model.start(self.best_sites)
-        options = dataclasses.replace(self.options, time_limit=None)
-        if self.options.time_limit is not None:
-            options = dataclasses.replace(options, time_limit=max(self._time_left(), 0.05))
-        try:
-            sol = model.solve(options, start)
-        except Infeasible as exc:
-            if self.best_sites is None:
-                raise Infeasible(
-                    f"no choice of p = {self.p} sites gives every client an allowed open site",
-                    exc.violations,
-                ) from None
-            self.lower = max(self.lower, min(upper_at_close, self.best))
-            return False
-        except SolverError:
-            if self.best_sites is None or self.options.time_limit is None:
-                raise
-            return True
-        info = sol.info
-        sites = model.sites[binary_values(sol.x[: model.sites.size])]
-        if sites.size != self.p:
-            raise SolverError(f"the solver's plan opens {sites.size} sites, expected p = {self.p}")
-        relaxed = _pmedian_value(self.pairs, self.w, sites)
-        if not math.isclose(relaxed, info.objective, rel_tol=_TOL, abs_tol=_TOL):
-            raise SolverError(
-                f"recomputed objective {relaxed!r} differs from the solver's {info.objective!r}"
-            )
-        self.last_sites = sites
-        self._offer(sites)
+        """Solve the radius model over the usable sites and kept pairs; update the bounds.
+
+        The model is exact by construction: when the solver's plan is cheaper than the model
+        says (it needs a client-site pair the Lagrangian dropped), those pairs are restored and
+        the model is solved again from that plan. The model's optimum stays a valid bound: every
+        plan worth finding (cheaper than the goal at closing) uses only kept pairs and sites.
+        Returns True if the solve stopped early (time limit), False when it finished.
+        """
+        upper_at_close = self.closed_for
+        for _ in range(_RESTORE_ROUNDS):
+            model = _radius_model(self.pairs, self.w, self.p, usable, forced, self.pair_keep)
+            if model is None and self.best_sites is None:
+                raise Infeasible("some client has no allowed site", {})
+            if model is None:  # no plan within the usable sites beats the closing upper bound
+                self.lower = max(self.lower, min(upper_at_close, self.best))
+                return False
+            start = None
+            if (
+                self.best_sites is not None
+                and usable[self.best_sites].all()
+                and np.isin(np.flatnonzero(forced), self.best_sites).all()
+            ):
+                start = model.start(self.best_sites)
+            options = dataclasses.replace(self.options, time_limit=None)
+            if self.options.time_limit is not None:
+                options = dataclasses.replace(options, time_limit=max(self._time_left(), 0.05))
+            # the Lagrangian bound holds for the reduced model too (it only removes plans)
+            valid = self.lower - 1e-7 * max(1.0, abs(self.lower))
+            try:
+                sol = model.solve(options, start, bound=valid if math.isfinite(valid) else None)
+            except Infeasible as exc:
+                if self.best_sites is None:
+                    raise Infeasible(
+                        f"no choice of p = {self.p} sites gives every client an allowed open site",
+                        exc.violations,
+                    ) from None
+                self.lower = max(self.lower, min(upper_at_close, self.best))
+                return False
+            except SolverError:
+                if self.best_sites is None or self.options.time_limit is None:
+                    raise
+                return True
+            info = sol.info
+            sites = model.sites[binary_values(sol.x[: model.sites.size])]
+            if sites.size != self.p:
+                raise SolverError(
+                    f"the solver's plan opens {sites.size} sites, expected p = {self.p}"
+                )
+            value = _pmedian_value(self.pairs, self.w, sites)
+            self._offer(sites)
+            tol = _TOL * max(1.0, abs(info.objective))
+            if value > info.objective + tol:  # the model never undercharges a plan
+                raise SolverError(
+                    f"recomputed objective {value!r} exceeds the solver's {info.objective!r}"
+                )
+            if value >= info.objective - tol or self.pair_keep is None:
+                break
+            # the plan uses dropped pairs: restore each client's cheapest open pairs, solve again
+            self.pair_keep = self.pair_keep | _cheapest_open_pairs(self.pairs, sites)
+            if self._time_left() <= 0.05:
+                return True
         bound = info.bound
         if bound is None and info.status == "optimal":  # CBC reports no MIP bound
             bound = info.objective - self.options.mip_gap * abs(info.objective)
@@ -338,6 +355,18 @@ class _PMedian:
                 bound = min(upper_at_close, self.best)
             self.lower = max(self.lower, bound)
         return info.status != "optimal"
+
+
+#: Rounds of restoring dropped pairs a plan needs and solving the radius model again.
+_RESTORE_ROUNDS = 5
+
+
+def _cheapest_open_pairs(pairs: _Pairs, sites: np.ndarray) -> np.ndarray:
+    """Mask of the pairs (i, j) with j open at client i's cheapest open cost."""
+    best = _client_costs(pairs, sites)
+    is_open = np.zeros(pairs.n_sites, dtype=bool)
+    is_open[sites] = True
+    return is_open[pairs.sites] & (pairs.cost <= best[pairs.clients])
 
 
 #: Branch and bound on sites is used when n_clients >= _BRANCH_RATIO * p (measured on pmed).
@@ -526,6 +555,8 @@ def _greedy_interchange(WC: np.ndarray, p: int, time_left) -> np.ndarray | None:
     d1 = np.full(n, 2.0 * big)
     is_open = np.zeros(m, dtype=bool)
     for _ in range(p):
+        if time_left() <= 0:
+            return None
         gain = np.maximum(d1[:, None] - C, 0.0).sum(axis=0)
         gain[is_open] = -np.inf
         j = int(np.argmax(gain))
