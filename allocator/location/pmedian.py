@@ -11,6 +11,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from allocator.errors import Infeasible, InputError, SolverError
+from allocator.location import pmedian_sparse
 from allocator.location.common import (
     _TOL,
     LocationResult,
@@ -26,6 +27,11 @@ from allocator.solver import SolverOptions, binary_values, relative_gap
 
 #: Largest number of client x site cells for which the interchange heuristic builds a dense matrix.
 _DENSE_HEURISTIC_CELLS = 20_000_000
+
+
+#: Sparse input with fewer allowed pairs than this share of the cells never becomes a dense
+#: matrix: the stages of :mod:`allocator.location.pmedian_sparse` work on the pairs alone.
+_DENSE_SHARE = 0.5
 
 
 def p_median(cost, p: int, weights=None, options: SolverOptions | None = None) -> LocationResult:
@@ -101,15 +107,20 @@ def p_median(cost, p: int, weights=None, options: SolverOptions | None = None) -
         raise InputError(f"weights[{i}] = {w[i]}; weights must be finite and non-negative")
     _require_every_client_served(pairs, "")
     integral = _integral(pairs.cost) and _integral(w)
-    return _PMedian(pairs, w, p, options, t0, integral).run()
+    cells = n * m
+    sparse = cells > _DENSE_HEURISTIC_CELLS or (
+        sp.issparse(cost) and pairs.cost.size < _DENSE_SHARE * cells
+    )
+    return _PMedian(pairs, w, p, options, t0, integral, sparse).run()
 
 
 class _PMedian:
     """The staged exact solve of one p-median instance (see :func:`p_median`, Notes)."""
 
-    def __init__(self, pairs: _Pairs, w, p, options, t0, integral):
+    def __init__(self, pairs: _Pairs, w, p, options, t0, integral, sparse=False):
         self.pairs, self.w, self.p, self.options, self.t0 = pairs, w, p, options, t0
         self.integral = integral
+        self.sparse = sparse  # work on the allowed pairs alone (no clients x sites matrix)
         self.best_sites: np.ndarray | None = None
         self.best = math.inf
         self.lower = -math.inf
@@ -147,7 +158,7 @@ class _PMedian:
         n, m = pairs.n_clients, pairs.n_sites
         usable = np.ones(m, dtype=bool)
         forced = np.zeros(m, dtype=bool)
-        dense = _dense_costs(pairs, w)
+        dense = _dense_costs(pairs, w) if not self.sparse else None
         if dense is not None:
             WC = dense
             start = _greedy_interchange(WC, p, self._time_left)
@@ -158,6 +169,13 @@ class _PMedian:
                 # few sites per client: branch on sites with Lagrangian bounds; else the MIP
                 if not self._done() and n >= _BRANCH_RATIO * p and self.options.solver == "highs":
                     self._branch_and_bound(WC, usable, forced, lam)
+        else:  # sparse or very large: the stages that work on the allowed pairs alone
+            wc = w[pairs.clients] * pairs.cost
+            start = pmedian_sparse.greedy_sites(pairs, wc, p, self._time_left)
+            if start is not None:
+                self._offer(start)
+            if self.best_sites is not None and not self._done():
+                self._lagrangian(None, usable, forced)
         if not self._done() and self._time_left() > 0.05:
             self._solve_relaxation(usable, forced)
         if self.best_sites is None:
@@ -185,19 +203,33 @@ class _PMedian:
             self.options.solver,
         )
 
-    def _lagrangian(self, WC: np.ndarray, usable: np.ndarray, forced: np.ndarray) -> np.ndarray:
-        """Lower bound and site closing from the Lagrangian relaxation.
+    def _lagrangian(self, WC, usable: np.ndarray, forced: np.ndarray) -> np.ndarray:
+        """Lower bound, site closing and pair fixing from the Lagrangian relaxation.
+
+        ``WC``: the dense weighted costs, or None to work on the allowed pairs alone.
 
         Closes (``usable[j] = False``) every site that no plan costing at most ``upper - delta``
         can contain. Returns the multipliers.
         """
         p, upper = self.p, self.best
         goal = upper - self._delta(upper) + 1e-7 * max(1.0, abs(upper))
-        in_best = np.zeros(WC.shape[1], dtype=bool)
+        in_best = np.zeros(self.pairs.n_sites, dtype=bool)
         in_best[self.best_sites] = True
-        lam = WC[:, self.best_sites].min(axis=1)
-        lam = lam + 0.01 * np.maximum(lam, 1.0)
-        L, lam, rho = _lagrange_bound(WC, lam, p, None, upper, goal, 3000, 2.0, self._time_left)
+        if WC is not None:
+            lam = WC[:, self.best_sites].min(axis=1)
+            lam = lam + 0.01 * np.maximum(lam, 1.0)
+            L, lam, rho = _lagrange_bound(WC, lam, p, None, upper, goal, 3000, 2.0, self._time_left)
+        else:  # on the pairs alone; the sites each relaxation chooses are offered as plans
+            wc = self.w[self.pairs.clients] * self.pairs.cost
+            lam = self.w * _client_costs(self.pairs, self.best_sites)
+            lam = lam + 0.01 * np.maximum(lam, 1.0)
+            L, lam, rho = pmedian_sparse.lagrange_bound(
+                self.pairs, wc, lam, p, upper, goal, 3000, 2.0, self._time_left, offer=self._offer
+            )
+            if self.best < upper:  # a better plan: a lower goal closes and drops more
+                upper = self.best
+                goal = upper - self._delta(upper) + 1e-7 * max(1.0, abs(upper))
+                in_best[self.best_sites] = True
         self.lower = max(self.lower, L)
         self.closed_for = upper
         if L > goal:
