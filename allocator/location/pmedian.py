@@ -173,7 +173,7 @@ class _PMedian:
             wc = w[pairs.clients] * pairs.cost
             start = pmedian_sparse.greedy_sites(pairs, wc, p, self._time_left)
             if start is not None:
-                self._offer(start)
+                self._offer(pmedian_sparse.interchange(pairs, wc, start, self._time_left))
             if self.best_sites is not None and not self._done():
                 self._lagrangian(None, usable, forced)
         if not self._done() and self._time_left() > 0.05:
@@ -226,6 +226,10 @@ class _PMedian:
             L, lam, rho = pmedian_sparse.lagrange_bound(
                 self.pairs, wc, lam, p, upper, goal, 3000, 2.0, self._time_left, offer=self._offer
             )
+            if L <= goal and rho is not None:  # the relaxation's sites, improved by interchange
+                chosen = np.argpartition(rho, p - 1)[:p] if p < rho.size else np.arange(p)
+                if np.isfinite(_pmedian_value(self.pairs, self.w, chosen)):
+                    self._offer(pmedian_sparse.interchange(self.pairs, wc, chosen, self._time_left))
             if self.best < upper:  # a better plan: a lower goal closes and drops more
                 upper = self.best
                 goal = upper - self._delta(upper) + 1e-7 * max(1.0, abs(upper))
