@@ -22,6 +22,7 @@ from allocator.location import (
     facility_location,
     p_median,
     pmedian,
+    pmedian_sparse,
     read_orlib_cap,
     read_orlib_pmed,
 )
@@ -572,3 +573,85 @@ def test_p_median_out_of_time_is_never_called_optimal(stage, monkeypatch):
         assert r.bound == r.objective == optimum
     else:
         assert r.status == "feasible" and (r.gap is None or r.gap > 0)
+
+
+# ---------------------------------------------------------------------------------------------
+# sparse input: the stages on the allowed pairs alone
+# ---------------------------------------------------------------------------------------------
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(pmedian_instances())
+def test_p_median_pair_stages_equal_brute_force(instance):
+    """The stages that never build a clients x sites matrix, forced on small instances."""
+    cost, p, w = instance
+    expected = _brute_pmedian(cost, p, w)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(pmedian, "_DENSE_HEURISTIC_CELLS", 0)
+        if not math.isfinite(expected):
+            with pytest.raises(Infeasible):
+                p_median(cost, p, weights=w)
+            return
+        r = p_median(cost, p, weights=w)
+    assert r.status == "optimal"
+    assert math.isclose(r.objective, expected, rel_tol=1e-7, abs_tol=1e-7)
+    assert math.isclose(float(w @ cost[np.arange(len(w)), r.assignment]), r.objective, abs_tol=1e-7)
+
+
+@pytest.mark.parametrize("k", [2, 10])
+def test_pmed_by_the_pair_stages(k, monkeypatch):
+    monkeypatch.setattr(pmedian, "_DENSE_HEURISTIC_CELLS", 0)
+    cost, p = read_orlib_pmed(ORLIB / "pmed" / f"pmed{k}.txt")
+    r = p_median(cost, p)
+    assert r.objective == _pmed_opt()[f"pmed{k}"] and r.status == "optimal"
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 10_000), st.integers(1, 4))
+def test_sparse_interchange_gains_are_exact(seed, p):
+    """Each swap the pair interchange makes lowers the plan's cost; it ends at a local optimum."""
+    rng = np.random.default_rng(seed)
+    cost = rng.integers(0, 30, size=(9, 6)).astype(float)
+    cost[rng.random(cost.shape) < 0.3] = np.inf
+    if not np.isfinite(cost).any(axis=1).all():
+        return
+    pairs = common._pairs(cost, "cost")
+    start = np.sort(rng.choice(6, size=p, replace=False))
+    sites = pmedian_sparse.interchange(pairs, pairs.cost, start, lambda: 1.0)
+    value = pmedian._pmedian_value(pairs, np.ones(9), sites)
+    assert value <= pmedian._pmedian_value(pairs, np.ones(9), start)
+    if math.isfinite(value):  # no single swap is better
+        for r in range(p):
+            for j in set(range(6)) - set(sites.tolist()):
+                swapped = sites.copy()
+                swapped[r] = j
+                assert pmedian._pmedian_value(pairs, np.ones(9), swapped) >= value - 1e-9
+
+
+def test_sparse_input_builds_no_clients_by_sites_matrix():
+    """Settlements x schools within 30 minutes, p = a third of the schools: the peak memory stays
+    well below one dense clients x sites array of floats (counted by tracemalloc, which sees
+    every numpy allocation; HiGHS's own memory is not counted)."""
+    import tracemalloc
+
+    from allocator.synth import make_region
+
+    region = make_region(schools=1500, seed=0)
+    cost = region.travel_minutes(region.settlements["node"], region.schools["node"], cutoff=30)
+    n, m = cost.shape
+    dense_bytes = 8 * n * m
+    tracemalloc.start()
+    try:
+        r = p_median(cost, m // 3)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < dense_bytes / 3
+    assert r.sites.size == m // 3
+    is_open = np.zeros(m, dtype=bool)
+    is_open[r.sites] = True
+    coo = cost.tocoo()
+    nearest = np.full(n, np.inf)
+    np.minimum.at(nearest, coo.row[is_open[coo.col]], coo.data[is_open[coo.col]])
+    assert math.isclose(nearest.sum(), r.objective, rel_tol=1e-12)
+    assert r.status == "optimal" and r.bound <= r.objective

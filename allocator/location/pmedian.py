@@ -228,8 +228,7 @@ class _PMedian:
             )
             if L <= goal and rho is not None:  # the relaxation's sites, improved by interchange
                 chosen = np.argpartition(rho, p - 1)[:p] if p < rho.size else np.arange(p)
-                if np.isfinite(_pmedian_value(self.pairs, self.w, chosen)):
-                    self._offer(pmedian_sparse.interchange(self.pairs, wc, chosen, self._time_left))
+                self._offer(pmedian_sparse.interchange(self.pairs, wc, chosen, self._time_left))
             if self.best < upper:  # a better plan: a lower goal closes and drops more
                 upper = self.best
                 goal = upper - self._delta(upper) + 1e-7 * max(1.0, abs(upper))

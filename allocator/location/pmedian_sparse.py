@@ -73,7 +73,8 @@ def interchange(pairs: _Pairs, wc: np.ndarray, sites: np.ndarray, time_left) -> 
     moving to j), ``base_r = sum_{i: first(i) = r} (d2_i - d1_i)`` (r's clients falling back to
     their second open site) and ``S[r, j] = sum_{i: first(i) = r} max(d2_i - max(c_ij, d1_i), 0)``
     over j's pairs (r's clients that j serves better than their second site); ``S`` has one entry
-    per allowed pair at most. Stops when no swap lowers the cost or the clock runs out.
+    per allowed pair at most. A client without an open site costs a large constant, so the
+    start need not serve everyone. Stops when no swap lowers the cost or the clock runs out.
 
     Examples
     --------
@@ -111,12 +112,12 @@ def interchange(pairs: _Pairs, wc: np.ndarray, sites: np.ndarray, time_left) -> 
         second[1:] = head[:-1] & ~head[1:]
         d2 = np.full(n, big)
         d2[b_client[on[second]]] = b_cost[on[second]]
-        if (first < 0).any():  # some client has no open site: not a plan
-            return sites
+        # a client without an open site costs big: swaps that serve it come first
+        served = first >= 0
         gain = np.bincount(all_sites, weights=np.minimum(wc - d1[clients], 0.0), minlength=m)
-        base = np.bincount(first, weights=d2 - d1, minlength=p)
+        base = np.bincount(first[served], weights=(d2 - d1)[served], minlength=p)
         s_val = d2[clients] - np.maximum(wc, d1[clients])
-        pos = s_val > 0
+        pos = (s_val > 0) & served[clients]
         S = sp.csc_matrix((s_val[pos], (first[clients[pos]], all_sites[pos])), shape=(p, m))
         S.sum_duplicates()
         # best r for each j: the smallest base overall or, where S has entries, base_r - S[r, j]
