@@ -505,6 +505,7 @@ def _solve_matrix_highs(
     attempts = [(start, True)] + ([(None, True)] if start is not None else []) + [(None, False)]
     fallback = None
     problem = ""
+    tried = 0
     for start_k, presolve in attempts:
         left = None
         if options.time_limit is not None:
@@ -514,6 +515,7 @@ def _solve_matrix_highs(
         h = _highs(options, left)
         if not presolve:
             h.setOptionValue("presolve", "off")
+        tried += 1
         answer = _run_highs(
             h, c, A, rl, ru, cl, cu, integ, maximize, offset, start_k, row_groups, t0
         )
@@ -535,8 +537,12 @@ def _solve_matrix_highs(
         fallback = (objective, x)
     objective, x = fallback
     seconds = time.perf_counter() - t0
+    tries = "1 attempt" if tried == 1 else f"{tried} attempts"
     warnings.warn(
-        f"HiGHS gave an answer that failed its check ({problem}) on every attempt; "
+        f"HiGHS gave an answer that failed its check ({problem}) in {tries} (the time "
+        "limit allowed no more); the plan is reported as feasible, without a bound"
+        if tried < len(attempts)
+        else f"HiGHS gave an answer that failed its check ({problem}) in {tries}; "
         "the plan is reported as feasible, without a bound",
         RuntimeWarning,
         stacklevel=3,
