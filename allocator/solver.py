@@ -192,7 +192,9 @@ class SolveInfo:
     def describe(self) -> str:
         """One line for a summary, e.g. ``"optimal (highs, 0.42 s)"``."""
         if self.status == "feasible" and self.gap is not None:
-            return f"feasible, gap {self.gap:.2%} ({self.solver}, {self.seconds:.2f} s)"
+            near_zero = self.objective is not None and abs(self.objective) < 1
+            gap = f"{self.gap:.3g} (absolute)" if near_zero else f"{self.gap:.2%}"
+            return f"feasible, gap {gap} ({self.solver}, {self.seconds:.2f} s)"
         return f"{self.status} ({self.solver}, {self.seconds:.2f} s)"
 
 

@@ -247,7 +247,9 @@ def test_gap_is_absolute_near_zero():
     assert relative_gap(5.0, None) is None and relative_gap(5.0, -np.inf) is None
     assert within_gap(1.6e-9, 0.6e-9, 1e-4) and not within_gap(0.5, 0.3, 1e-4)
     info = SolveInfo("feasible", 1.6e-9, 0.6e-9, relative_gap(1.6e-9, 0.6e-9), 1.0, "highs")
-    assert "62" not in info.describe()
+    assert info.describe() == "feasible, gap 1e-09 (absolute) (highs, 1.00 s)"
+    big = SolveInfo("feasible", 200.0, 150.0, relative_gap(200.0, 150.0), 1.0, "highs")
+    assert big.describe() == "feasible, gap 25.00% (highs, 1.00 s)"
 
 
 _STDOUT_SCRIPT = """
