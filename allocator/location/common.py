@@ -49,6 +49,7 @@ class LocationResult:
     Examples
     --------
     >>> import numpy as np
+    >>> from allocator.location import p_median
     >>> r = p_median(np.array([[0.0, 2.0], [3.0, 0.0], [1.0, 5.0]]), p=1)
     >>> r.objective, r.sites.tolist(), r.assignment.tolist(), r.status
     (4.0, [0], [0, 0, 0], 'optimal')
