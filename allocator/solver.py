@@ -534,6 +534,11 @@ def _solve_matrix_highs(
         objective = float(np.dot(c, x) + offset)
         problem = _suspect(objective, reported, dual_bound, bound, maximize, c, x)
         if not problem:
+            if dual_bound is not None and _integral_objective(c, integ, offset):
+                # every plan's objective is a whole number: so is the best bound
+                dual_bound = (
+                    math.floor(dual_bound + 1e-6) if maximize else math.ceil(dual_bound - 1e-6)
+                )
             info = _labelled(status, objective, dual_bound, is_mip, options, h, t0)
             return MatrixSolution(info, x, duals)
         fallback = (objective, x)
@@ -605,6 +610,14 @@ def _run_highs(h, c, A, rl, ru, cl, cu, integ, maximize, offset, start, row_grou
     x = np.asarray(solution.col_value, dtype=float)
     duals = np.asarray(solution.row_dual, dtype=float) if solution.dual_valid else None
     return label, objective, bound, x, duals
+
+
+def _integral_objective(c, integ, offset) -> bool:
+    """True when every plan's objective is a whole number (integer costs on integer columns)."""
+    if not integ.any() or (c[~integ] != 0).any() or not float(offset).is_integer():
+        return False
+    costs = c[integ]
+    return bool(np.all(costs == np.round(costs)))
 
 
 def _suspect(objective, reported, dual_bound, bound, maximize, c, x) -> str:

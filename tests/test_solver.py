@@ -284,3 +284,13 @@ def test_stdout_carries_results_only(log):
         assert "HiGHS" in out and "objective 2.0" in out
     else:
         assert out == "objective 2.0\n"
+
+
+def test_integral_objective_closes_a_fractional_gap(monkeypatch):
+    # integer costs on integer columns: a bound of 2.5 proves a plan of 3 optimal
+    def fake(start, answer):
+        return "feasible", 3.0, 2.5, np.array([1.0, 1.0, 0.0]), None
+
+    _with_fake_first_answer(monkeypatch, fake)
+    sol = solve_matrix(_C, _A, row_lower=[2], col_upper=1, integrality=[1, 1, 1])
+    assert sol.info.status == "optimal" and sol.info.bound == 3.0 and sol.info.gap == 0.0
