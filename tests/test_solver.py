@@ -230,11 +230,11 @@ def test_every_attempt_failing_the_check_is_never_optimal(monkeypatch):
 def test_optimal_only_within_the_gap_asked(monkeypatch):
     # HiGHS said "optimal" with a relative gap of 1.6e-3 where 1e-4 was asked
     def fake(start, answer):
-        return "optimal", 1000.0, 998.4, np.array([1000.0]), None
+        return "optimal", 1000.0, 998.4, np.array([2000.0]), None
 
     _with_fake_first_answer(monkeypatch, fake)
     sol = solve_matrix(
-        [1.0], np.zeros((0, 1)), integrality=[1], options=SolverOptions(mip_gap=1e-4)
+        [0.5], np.zeros((0, 1)), integrality=[1], options=SolverOptions(mip_gap=1e-4)
     )
     assert sol.info.status == "feasible" and sol.info.gap == pytest.approx(1.6e-3)
 
