@@ -35,10 +35,13 @@ from allocator.solver import (
 )
 
 
-def _solve_or_fallback(model: _Model, options, start, m):
-    """Solve a MIP; if a time limit stops it without a plan, fall back on the given start."""
+def _solve_or_fallback(model: _Model, options, start, m, lower=None):
+    """Solve a MIP; if a time limit stops it without a plan, fall back on the given start.
+
+    ``lower``: a valid lower bound on the optimum (an answer below it is not trusted).
+    """
     try:
-        sol = model.solve(options, start)
+        sol = model.solve(options, start, bound=lower)
     except SolverError as exc:
         info = getattr(exc, "info", None)
         if start is None or info is None or info.status != "error":
@@ -181,8 +184,21 @@ def facility_location(
         seconds = time.perf_counter() - t0
         sol_info = SolveInfo("optimal", lag.upper, lag.lower, gap, seconds, options.solver)
     else:
+        lower = lag.lower if lag is not None and math.isfinite(lag.lower) else None
         sol_info, x = _solve_cfl_mip(
-            work, f, d, u, opened, closed, max_open, single_source, options, t0, start, fix_bound
+            work,
+            f,
+            d,
+            u,
+            opened,
+            closed,
+            max_open,
+            single_source,
+            options,
+            t0,
+            start,
+            fix_bound,
+            lower,
         )
         if lag is not None and math.isfinite(lag.lower):  # the Lagrangian bound holds for all
             bound = lag.lower if sol_info.bound is None else max(sol_info.bound, lag.lower)
@@ -211,7 +227,19 @@ def facility_location(
 
 
 def _solve_cfl_mip(
-    work, f, d, u, opened, closed, max_open, single_source, options, t0, start, fix_bound
+    work,
+    f,
+    d,
+    u,
+    opened,
+    closed,
+    max_open,
+    single_source,
+    options,
+    t0,
+    start,
+    fix_bound,
+    lower=None,
 ):
     """The strong facility-location MIP over the remaining sites (with an optional start)."""
     m = work.n_sites
@@ -223,7 +251,9 @@ def _solve_cfl_mip(
         extra = supported_highs_options(_CFL_MIP_OPTIONS)
         extra.update(mip_options.highs_options or {})
         mip_options = dataclasses.replace(mip_options, highs_options=extra)
-    sol_info, x = _solve_or_fallback(model, mip_options, start, m + work.cost.size)
+    if lower is not None:
+        lower -= 1e-7 * max(1.0, abs(lower))  # the subgradient bound, with room for rounding
+    sol_info, x = _solve_or_fallback(model, mip_options, start, m + work.cost.size, lower)
     if math.isfinite(fix_bound) and sol_info.bound is not None:
         sol_info = dataclasses.replace(sol_info, bound=min(sol_info.bound, fix_bound))
     return sol_info, x
