@@ -581,6 +581,7 @@ def _dense_costs(pairs: _Pairs, w: np.ndarray) -> np.ndarray | None:
 def _greedy_interchange(WC: np.ndarray, p: int, time_left) -> np.ndarray | None:
     """Greedy addition, then best-improvement vertex interchange (Teitz-Bart, Whitaker gains).
 
+    Out of time, the sites still to open are the best by their current gains, all at once.
     Returns the open sites, or None when the plan found leaves some client unserved.
     """
     n, m = WC.shape
@@ -589,11 +590,13 @@ def _greedy_interchange(WC: np.ndarray, p: int, time_left) -> np.ndarray | None:
     C = np.where(finite, WC, big)
     d1 = np.full(n, 2.0 * big)
     is_open = np.zeros(m, dtype=bool)
-    for _ in range(p):
-        if time_left() <= 0:
-            return None
+    for k in range(p):
         gain = np.maximum(d1[:, None] - C, 0.0).sum(axis=0)
         gain[is_open] = -np.inf
+        if time_left() <= 0:  # out of time: the rest by their current gains, at once
+            rest = np.argsort(-gain, kind="stable")[: p - k]
+            is_open[rest] = True
+            break
         j = int(np.argmax(gain))
         is_open[j] = True
         d1 = np.minimum(d1, C[:, j])

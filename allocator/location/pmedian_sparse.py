@@ -25,8 +25,9 @@ from allocator.location.common import _Pairs
 def greedy_sites(pairs: _Pairs, wc: np.ndarray, p: int, time_left) -> np.ndarray | None:
     """Open p sites one by one, each time the one that lowers the total cost most.
 
-    ``wc``: the weighted cost of each pair (in the order of ``pairs``). Returns the sorted open
-    sites, or None when the clock ran out or the plan leaves some client without an open site.
+    ``wc``: the weighted cost of each pair (in the order of ``pairs``). Out of time, the sites
+    still to open are the best by their last known gains, all at once. Returns the sorted open
+    sites, or None when the plan leaves some client without an open site.
 
     Examples
     --------
@@ -49,8 +50,12 @@ def greedy_sites(pairs: _Pairs, wc: np.ndarray, p: int, time_left) -> np.ndarray
     fresh = np.zeros(m, dtype=np.int64)  # the number of open sites when gain j was computed
     chosen: list[int] = []
     while len(chosen) < p and heap:
-        if time_left() <= 0:
-            return None
+        if time_left() <= 0:  # out of time: the rest by their last known gains, at once
+            for _, j in heapq.nsmallest(p - len(chosen), heap):
+                chosen.append(j)
+                lo, hi = site_ptr[j], site_ptr[j + 1]
+                d1[s_client[lo:hi]] = np.minimum(d1[s_client[lo:hi]], s_cost[lo:hi])
+            break
         _, j = heapq.heappop(heap)
         lo, hi = site_ptr[j], site_ptr[j + 1]
         if fresh[j] == len(chosen):  # an up-to-date gain at the top: the best site
