@@ -73,7 +73,11 @@ def p_median(cost, p: int, weights=None, options: SolverOptions | None = None) -
     clients outnumber p at least 12 times, a depth-first branch and bound on sites with a
     Lagrangian bound at every node finishes the proof (small p: the radius LP is large and
     degenerate there); otherwise, or when its node budget runs out, the radius model over the
-    remaining sites and pairs goes to the MIP solver with the best plan as its start.
+    remaining sites and pairs goes to the MIP solver with the best plan as its start (pairs
+    a plan needs are restored, so that model stays exact). Sparse input with fewer than half the
+    pairs allowed is never expanded to a clients x sites matrix: greedy, interchange and the
+    Lagrangian bound then work on the allowed pairs. Every stage checks the clock
+    (``options.time_limit``); the result is ``"optimal"`` only when proven.
 
     Examples
     --------
