@@ -67,8 +67,8 @@ def test_time_limit_reports_gap_and_not_optimal():
     rng = np.random.default_rng(0)
     n = 60
     w = rng.integers(20, 100, n)
-    v = w + rng.integers(-5, 5, n)
-    # a hard knapsack-like MIP with many equal-ratio items, stopped almost at once
+    v = w + rng.uniform(-5, 5, n)  # fractional values: no whole-number bound closes the gap
+    # a hard knapsack-like MIP with many equal-ratio items, stopped after its first node
     A = np.vstack([w, rng.integers(1, 50, n)])
     sol = solve_matrix(
         v,
@@ -77,7 +77,7 @@ def test_time_limit_reports_gap_and_not_optimal():
         col_upper=1,
         integrality=np.ones(n),
         maximize=True,
-        options=SolverOptions(time_limit=0.05, mip_gap=0.0),
+        options=SolverOptions(mip_gap=0.0, highs_options={"mip_max_nodes": 1}),
     )
     if sol.info.status == "feasible":
         assert sol.info.gap is not None and sol.info.gap > 0
