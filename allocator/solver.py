@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -30,6 +31,14 @@ import pulp
 import scipy.sparse as sp
 
 from allocator.errors import Infeasible, SolverError
+from allocator.solver_highs import (
+    answer_problem,
+    configured_highs,
+    integral_objective,
+    new_highs,
+    pass_model,
+    supported_highs_options,
+)
 
 __all__ = [
     "SolverOptions",
@@ -38,10 +47,13 @@ __all__ = [
     "solve_matrix",
     "solve_problem",
     "binary_values",
+    "relative_gap",
+    "within_gap",
+    "new_highs",
+    "supported_highs_options",
 ]
 
 _SOLVERS = ("highs", "cbc")
-_THREADS = 0  # the HiGHS thread-pool size in use in this process (0: HiGHS decides)
 _METHODS = ("choose", "simplex", "ipm")
 
 
@@ -60,11 +72,14 @@ class SolverOptions:
     threads : int, optional
         Solver threads (None: the solver decides).
     msg : bool
-        Show the solver log.
+        Show the solver log (on stdout).
     method : {"choose", "simplex", "ipm"}
         LP algorithm for HiGHS; ``"ipm"`` (interior point) pays on large LPs.
     highs_options : dict, optional
         Further HiGHS options by name (e.g. ``{"mip_heuristic_effort": 0.0}``), set last.
+    log : bool
+        Show the solver log, like ``msg``. Without either, the solver writes nothing to stdout
+        (not even its banner), so stdout carries results only.
 
     Examples
     --------
@@ -79,6 +94,12 @@ class SolverOptions:
     msg: bool = False
     method: str = "choose"
     highs_options: dict | None = None
+    log: bool = False
+
+    @property
+    def show_log(self) -> bool:
+        """True when the solver log was asked for (``msg`` or ``log``)."""
+        return bool(self.msg or self.log)
 
     def __post_init__(self):
         if self.solver not in _SOLVERS:
@@ -108,7 +129,11 @@ class SolveInfo:
     bound : float or None
         Best proven bound on the objective (equals ``objective`` for a solved LP).
     gap : float or None
-        Relative gap ``|objective - bound| / max(|objective|, 1e-9)``; 0 for an LP solved to optimality.
+        Gap between ``objective`` and ``bound`` (see :func:`relative_gap`): relative,
+        ``|objective - bound| / |objective|``, when ``|objective| >= 1``, absolute below (a relative
+        gap means nothing near zero); 0 for an LP solved to optimality. A MIP is ``optimal`` only
+        when this gap is within the ``mip_gap`` asked (or the absolute gap within HiGHS's
+        ``mip_abs_gap``), whatever the solver says.
     seconds : float
         Wall time of the solve.
     solver : str
@@ -168,7 +193,9 @@ class SolveInfo:
     def describe(self) -> str:
         """One line for a summary, e.g. ``"optimal (highs, 0.42 s)"``."""
         if self.status == "feasible" and self.gap is not None:
-            return f"feasible, gap {self.gap:.2%} ({self.solver}, {self.seconds:.2f} s)"
+            near_zero = self.objective is not None and abs(self.objective) < 1
+            gap = f"{self.gap:.3g} (absolute)" if near_zero else f"{self.gap:.2%}"
+            return f"feasible, gap {gap} ({self.solver}, {self.seconds:.2f} s)"
         return f"{self.status} ({self.solver}, {self.seconds:.2f} s)"
 
 
@@ -206,10 +233,40 @@ def binary_values(values: np.ndarray | Sequence[float]) -> np.ndarray:
     return np.asarray(values, dtype=float) >= 0.5
 
 
-def _gap(objective: float | None, bound: float | None) -> float | None:
+def relative_gap(objective: float | None, bound: float | None) -> float | None:
+    """Gap between a plan's objective and a bound on the optimum: relative away from zero.
+
+    ``|objective - bound| / |objective|`` when ``|objective| >= 1``, else the absolute gap
+    ``|objective - bound|`` (on an objective of 1.6e-9 a "relative gap" of 62 % says nothing).
+    None when either is missing or the bound is infinite.
+
+    Examples
+    --------
+    >>> relative_gap(200.0, 150.0)
+    0.25
+    >>> relative_gap(1.6e-9, 0.6e-9)  # near zero: absolute
+    1e-09
+    """
     if objective is None or bound is None or not math.isfinite(bound):
         return None
-    return abs(objective - bound) / max(abs(objective), 1e-9)
+    return abs(objective - bound) / max(abs(objective), 1.0)
+
+
+def within_gap(objective: float, bound: float | None, mip_gap: float, abs_gap: float = 0.0) -> bool:
+    """True when ``bound`` proves ``objective`` optimal within ``mip_gap`` (see :func:`relative_gap`).
+
+    ``abs_gap``: an absolute gap that also counts as closed (HiGHS's ``mip_abs_gap``).
+
+    Examples
+    --------
+    >>> within_gap(1000.0, 999.95, 1e-4), within_gap(1000.0, 998.4, 1e-4)
+    (True, False)
+    """
+    gap = relative_gap(objective, bound)
+    if gap is None:
+        return False
+    slack = 1e-9 * max(1.0, abs(objective))
+    return gap <= mip_gap * (1 + 1e-9) + 1e-12 or abs(objective - bound) <= abs_gap + slack
 
 
 def _as_array(values, n: int, default: float, name: str) -> np.ndarray:
@@ -237,6 +294,7 @@ def solve_matrix(
     options: SolverOptions | None = None,
     row_groups: Sequence[str] | None = None,
     start=None,
+    bound: float | None = None,
 ) -> MatrixSolution:
     """Solve a linear or mixed-integer program given as arrays.
 
@@ -261,6 +319,10 @@ def solve_matrix(
         A label per row, used to explain infeasibility.
     start : array_like, shape (n,), optional
         A feasible solution to start a MIP from (HiGHS only).
+    bound : float, optional
+        A value no solution can beat, known to the caller (a lower bound when minimising, an
+        upper bound when maximising). An answer beating it is not trusted: the model is solved
+        again without the start (then without presolve) before anything is labelled.
 
     Returns
     -------
@@ -298,65 +360,90 @@ def solve_matrix(
     if options.solver == "cbc":
         return _solve_matrix_cbc(c, A, rl, ru, cl, cu, integ, maximize, offset, options, row_groups)
     return _solve_matrix_highs(
-        c, A, rl, ru, cl, cu, integ, maximize, offset, options, row_groups, start
+        c, A, rl, ru, cl, cu, integ, maximize, offset, options, row_groups, start, bound
     )
 
 
-def _highs(options: SolverOptions):
-    import highspy
+def _solve_matrix_highs(
+    c, A, rl, ru, cl, cu, integ, maximize, offset, options, row_groups, start, bound
+):
+    """Solve with HiGHS, checking every answer before it is labelled.
 
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", bool(options.msg))
-    if options.time_limit is not None:
-        h.setOptionValue("time_limit", float(options.time_limit))
-    h.setOptionValue("mip_rel_gap", float(options.mip_gap))
-    global _THREADS
-    threads = 0 if options.threads is None else int(options.threads)
-    if threads != _THREADS:
-        # HiGHS keeps one thread pool per process, sized by the first solve: resize it on change.
-        highspy.Highs.resetGlobalScheduler(True)
-        _THREADS = threads
-    h.setOptionValue("threads", threads)
-    if options.method != "choose":
-        h.setOptionValue("solver", options.method)
-    for name, value in (options.highs_options or {}).items():
-        if h.setOptionValue(name, value) != highspy.HighsStatus.kOk:
-            raise ValueError(f"HiGHS rejected option {name}={value!r}")
-    return h
+    An answer whose plan does not have the objective the solver reports (recomputed as
+    ``c . x + offset``), whose objective beats the caller's valid ``bound`` or lies beyond the
+    solver's own bound, is not trusted: the model is solved again without the start, then with
+    presolve off (HiGHS 1.16 with a start and presolve returns the start as "optimal" with a
+    value and bound below the true optimum). If every attempt fails the check, the last plan is
+    returned as ``feasible`` with its recomputed objective and no bound.
+    """
+    t0 = time.perf_counter()
+    is_mip = bool(integ.any())
+    if start is not None and not is_mip:
+        start = None
+    attempts = [(start, True)] + ([(None, True)] if start is not None else []) + [(None, False)]
+    fallback = None
+    problem = ""
+    tried = 0
+    for start_k, presolve in attempts:
+        left = None
+        if options.time_limit is not None:
+            left = options.time_limit - (time.perf_counter() - t0)
+            if fallback is not None and left <= 0.05:
+                break
+        h = configured_highs(options, left)
+        if not presolve:
+            h.setOptionValue("presolve", "off")
+        tried += 1
+        answer = _run_highs(
+            h, c, A, rl, ru, cl, cu, integ, maximize, offset, start_k, row_groups, t0
+        )
+        if answer is None:  # stopped without a plan
+            if fallback is not None:
+                break
+            seconds = time.perf_counter() - t0
+            result = SolveInfo("error", None, None, None, seconds, "highs")
+            reason = h.modelStatusToString(h.getModelStatus())
+            raise SolverError(
+                f"the solver stopped without a plan ({reason}) after {seconds:.1f} s", result
+            )
+        status, reported, dual_bound, x, duals = answer
+        objective = float(np.dot(c, x) + offset)
+        problem = answer_problem(objective, reported, dual_bound, bound, maximize, c, x)
+        if not problem:
+            if dual_bound is not None and integral_objective(c, integ, offset):
+                # every plan's objective is a whole number: so is the best bound
+                dual_bound = (
+                    math.floor(dual_bound + 1e-6) if maximize else math.ceil(dual_bound - 1e-6)
+                )
+            info = _labelled(status, objective, dual_bound, is_mip, options, h, t0)
+            return MatrixSolution(info, x, duals)
+        fallback = (objective, x)
+    objective, x = fallback
+    seconds = time.perf_counter() - t0
+    tries = "1 attempt" if tried == 1 else f"{tried} attempts"
+    warnings.warn(
+        f"HiGHS gave an answer that failed its check ({problem}) in {tries} (the time "
+        "limit allowed no more); the plan is reported as feasible, without a bound"
+        if tried < len(attempts)
+        else f"HiGHS gave an answer that failed its check ({problem}) in {tries}; "
+        "the plan is reported as feasible, without a bound",
+        RuntimeWarning,
+        stacklevel=3,
+    )
+    return MatrixSolution(SolveInfo("feasible", objective, None, None, seconds, "highs"), x, None)
 
 
-def _pass_model(h, c, A, rl, ru, cl, cu, integ, maximize, offset):
-    import highspy
+def _run_highs(h, c, A, rl, ru, cl, cu, integ, maximize, offset, start, row_groups, t0):
+    """One HiGHS run: (status, objective, bound, x, duals), or None when it found no plan.
 
-    lp = highspy.HighsLp()
-    lp.num_col_ = int(c.shape[0])
-    lp.num_row_ = int(A.shape[0])
-    lp.col_cost_ = c
-    lp.col_lower_ = cl
-    lp.col_upper_ = cu
-    lp.row_lower_ = rl
-    lp.row_upper_ = ru
-    lp.offset_ = float(offset)
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = A.indptr.astype(np.int32)
-    lp.a_matrix_.index_ = A.indices.astype(np.int32)
-    lp.a_matrix_.value_ = A.data.astype(float)
-    if maximize:
-        lp.sense_ = highspy.ObjSense.kMaximize
-    if integ.any():
-        kint, kcont = highspy.HighsVarType.kInteger, highspy.HighsVarType.kContinuous
-        lp.integrality_ = [kint if v else kcont for v in integ]
-    h.passModel(lp)
-
-
-def _solve_matrix_highs(c, A, rl, ru, cl, cu, integ, maximize, offset, options, row_groups, start):
+    ``status`` is ``"optimal"`` (as HiGHS says) or ``"feasible"``. Raises Infeasible or
+    SolverError (unbounded) as :func:`solve_matrix` documents.
+    """
     import highspy
 
     MS = highspy.HighsModelStatus
-    t0 = time.perf_counter()
-    h = _highs(options)
-    _pass_model(h, c, A, rl, ru, cl, cu, integ, maximize, offset)
-    if start is not None and integ.any():
+    pass_model(h, c, A, rl, ru, cl, cu, integ, maximize, offset)
+    if start is not None:
         sol = highspy.HighsSolution()
         sol.col_value = list(np.asarray(start, dtype=float))
         sol.value_valid = True
@@ -367,39 +454,53 @@ def _solve_matrix_highs(c, A, rl, ru, cl, cu, integ, maximize, offset, options, 
         h.setOptionValue("presolve", "off")
         h.run()
         status = h.getModelStatus()
-    seconds = time.perf_counter() - t0
     info = h.getInfo()
     is_mip = bool(integ.any())
     has_solution = info.primal_solution_status == 2
-    objective = float(info.objective_function_value) if has_solution else None
     if status == MS.kModelEmpty:
-        objective, has_solution = float(offset), True
-        status = MS.kOptimal
-    if status == MS.kOptimal:
-        bound = float(info.mip_dual_bound) if is_mip else objective
-        gap = _gap(objective, bound) if is_mip else 0.0
-        result = SolveInfo("optimal", objective, bound, gap, seconds, "highs")
-    elif status == MS.kInfeasible:
-        result = SolveInfo("infeasible", None, None, None, seconds, "highs")
+        x = np.asarray(h.getSolution().col_value, dtype=float)
+        if x.shape != c.shape:
+            x = np.zeros(c.shape[0])
+        objective = float(np.dot(c, x) + offset)
+        return "optimal", objective, objective, x, None
+    if status == MS.kInfeasible:
+        result = SolveInfo("infeasible", None, None, None, time.perf_counter() - t0, "highs")
         _raise_infeasible(result, A, rl, ru, cl, cu, row_groups)
-    elif status in (MS.kUnbounded, MS.kUnboundedOrInfeasible):
-        result = SolveInfo("unbounded", None, None, None, seconds, "highs")
+    if status in (MS.kUnbounded, MS.kUnboundedOrInfeasible):
+        result = SolveInfo("unbounded", None, None, None, time.perf_counter() - t0, "highs")
         raise SolverError(
             "the model is unbounded: some objective term can grow without limit", result
         )
-    elif has_solution:
-        bound = float(info.mip_dual_bound) if is_mip else None
-        result = SolveInfo("feasible", objective, bound, _gap(objective, bound), seconds, "highs")
+    if not has_solution:
+        return None
+    objective = float(info.objective_function_value)
+    if status == MS.kOptimal:
+        bound = float(info.mip_dual_bound) if is_mip else objective
+        label = "optimal"
     else:
-        result = SolveInfo("error", None, None, None, seconds, "highs")
-        reason = h.modelStatusToString(status)
-        raise SolverError(
-            f"the solver stopped without a plan ({reason}) after {seconds:.1f} s", result
-        )
+        bound = float(info.mip_dual_bound) if is_mip else None
+        label = "feasible"
+    if bound is not None and not math.isfinite(bound):
+        bound = None
     solution = h.getSolution()
     x = np.asarray(solution.col_value, dtype=float)
     duals = np.asarray(solution.row_dual, dtype=float) if solution.dual_valid else None
-    return MatrixSolution(result, x, duals)
+    return label, objective, bound, x, duals
+
+
+def _labelled(status, objective, bound, is_mip, options, h, t0) -> SolveInfo:
+    """The SolveInfo of a checked answer: "optimal" only within the gap asked."""
+    seconds = time.perf_counter() - t0
+    if not is_mip:
+        if status == "optimal":
+            return SolveInfo("optimal", objective, objective, 0.0, seconds, "highs")
+        return SolveInfo(status, objective, None, None, seconds, "highs")
+    abs_gap = float((options.highs_options or {}).get("mip_abs_gap", 1e-6))
+    if bound is not None and within_gap(objective, bound, options.mip_gap, abs_gap):
+        status = "optimal"
+    elif status == "optimal":
+        status = "feasible"  # HiGHS stopped (e.g. at a limit) with a wider gap than asked
+    return SolveInfo(status, objective, bound, relative_gap(objective, bound), seconds, "highs")
 
 
 def _raise_infeasible(info, A, rl, ru, cl, cu, row_groups):
@@ -429,11 +530,10 @@ def _elastic_violations(A, rl, ru, cl, cu, row_groups) -> dict[str, float]:
     eye = sp.identity(m, format="csc")
     big = sp.hstack([A, eye, -eye], format="csc")
     cost = np.concatenate([np.zeros(n), np.ones(2 * m)])
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
+    h = new_highs()
     lower = np.concatenate([cl, np.zeros(2 * m)])
     upper = np.concatenate([cu, np.full(2 * m, np.inf)])
-    _pass_model(h, cost, big, rl, ru, lower, upper, np.zeros(n + 2 * m, bool), False, 0.0)
+    pass_model(h, cost, big, rl, ru, lower, upper, np.zeros(n + 2 * m, bool), False, 0.0)
     h.run()
     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
         return {}

@@ -67,8 +67,8 @@ def test_time_limit_reports_gap_and_not_optimal():
     rng = np.random.default_rng(0)
     n = 60
     w = rng.integers(20, 100, n)
-    v = w + rng.integers(-5, 5, n)
-    # a hard knapsack-like MIP with many equal-ratio items, stopped almost at once
+    v = w + rng.uniform(-5, 5, n)  # fractional values: no whole-number bound closes the gap
+    # a hard knapsack-like MIP with many equal-ratio items, stopped after its first node
     A = np.vstack([w, rng.integers(1, 50, n)])
     sol = solve_matrix(
         v,
@@ -77,7 +77,7 @@ def test_time_limit_reports_gap_and_not_optimal():
         col_upper=1,
         integrality=np.ones(n),
         maximize=True,
-        options=SolverOptions(time_limit=0.05, mip_gap=0.0),
+        options=SolverOptions(mip_gap=0.0, highs_options={"mip_max_nodes": 1}),
     )
     if sol.info.status == "feasible":
         assert sol.info.gap is not None and sol.info.gap > 0
@@ -165,3 +165,132 @@ def test_combine_parts_solved_one_by_one():
     empty = SolveInfo.combine([], objective=2.0)
     assert (empty.status, empty.objective, empty.bound, empty.gap) == ("optimal", 2.0, 2.0, 0.0)
     assert worst_status("optimal", "infeasible", "feasible") == "infeasible"
+
+
+# ---------------------------------------------------------------------------------------------
+# answers are checked before they are labelled
+# ---------------------------------------------------------------------------------------------
+
+# min x0 + 2 x1 + 3 x2, x0 + x1 + x2 >= 2, binary: optimum 3 (x0 + x1); the start x1 + x2 costs 5
+_C, _A, _START = [1.0, 2.0, 3.0], [[1.0, 1.0, 1.0]], [0.0, 1.0, 1.0]
+
+
+def _with_fake_first_answer(monkeypatch, fake):
+    """Make the first HiGHS run return ``fake(start, real answer)``; later runs are real."""
+    import allocator.solver as solver
+
+    real = solver._run_highs
+    calls = []
+
+    def run(h, c, A, rl, ru, cl, cu, integ, maximize, offset, start, row_groups, t0):
+        answer = real(h, c, A, rl, ru, cl, cu, integ, maximize, offset, start, row_groups, t0)
+        calls.append(start)
+        return fake(start, answer) if len(calls) == 1 else answer
+
+    monkeypatch.setattr(solver, "_run_highs", run)
+    return calls
+
+
+def test_start_returned_with_a_too_low_objective_is_solved_again(monkeypatch):
+    # what HiGHS 1.16 did on pmed10: "optimal", objective and bound 1214 < 1255, plan = the start
+    def fake(start, answer):
+        return "optimal", 2.0, 2.0, np.asarray(start, dtype=float), None
+
+    calls = _with_fake_first_answer(monkeypatch, fake)
+    sol = solve_matrix(_C, _A, row_lower=[2], col_upper=1, integrality=[1, 1, 1], start=_START)
+    assert len(calls) == 2 and calls[0] is not None and calls[1] is None  # again, no start
+    assert sol.info.status == "optimal" and sol.info.objective == 3.0
+    assert binary_values(sol.x).tolist() == [True, True, False]
+
+
+def test_objective_beating_the_callers_bound_is_solved_again(monkeypatch):
+    # a consistent-looking answer (plan and objective agree) that beats a valid bound of 3
+    def fake(start, answer):
+        return "optimal", 2.0, 2.0, np.array([0.0, 1.0, 0.0]), None
+
+    calls = _with_fake_first_answer(monkeypatch, fake)
+    sol = solve_matrix(
+        _C, _A, row_lower=[2], col_upper=1, integrality=[1, 1, 1], start=_START, bound=3.0
+    )
+    assert len(calls) == 2 and sol.info.objective == 3.0 and sol.info.status == "optimal"
+
+
+def test_every_attempt_failing_the_check_is_never_optimal(monkeypatch):
+    import allocator.solver as solver
+
+    def lying(h, c, A, rl, ru, cl, cu, integ, maximize, offset, start, row_groups, t0):
+        return "optimal", 1.0, 1.0, np.array([1.0, 1.0, 1.0]), None  # the plan costs 6
+
+    monkeypatch.setattr(solver, "_run_highs", lying)
+    with pytest.warns(RuntimeWarning, match="failed its check"):
+        sol = solve_matrix(_C, _A, row_lower=[2], col_upper=1, integrality=[1, 1, 1], start=_START)
+    assert sol.info.status == "feasible" and sol.info.objective == 6.0 and sol.info.bound is None
+
+
+def test_optimal_only_within_the_gap_asked(monkeypatch):
+    # HiGHS said "optimal" with a relative gap of 1.6e-3 where 1e-4 was asked
+    def fake(start, answer):
+        return "optimal", 1000.0, 998.4, np.array([2000.0]), None
+
+    _with_fake_first_answer(monkeypatch, fake)
+    sol = solve_matrix(
+        [0.5], np.zeros((0, 1)), integrality=[1], options=SolverOptions(mip_gap=1e-4)
+    )
+    assert sol.info.status == "feasible" and sol.info.gap == pytest.approx(1.6e-3)
+
+
+def test_gap_is_absolute_near_zero():
+    from allocator.solver import relative_gap, within_gap
+
+    assert relative_gap(1.6e-9, 0.6e-9) == pytest.approx(1e-9)  # not 62 %
+    assert relative_gap(-400.0, -500.0) == pytest.approx(0.25)
+    assert relative_gap(5.0, None) is None and relative_gap(5.0, -np.inf) is None
+    assert within_gap(1.6e-9, 0.6e-9, 1e-4) and not within_gap(0.5, 0.3, 1e-4)
+    info = SolveInfo("feasible", 1.6e-9, 0.6e-9, relative_gap(1.6e-9, 0.6e-9), 1.0, "highs")
+    assert info.describe() == "feasible, gap 1e-09 (absolute) (highs, 1.00 s)"
+    big = SolveInfo("feasible", 200.0, 150.0, relative_gap(200.0, 150.0), 1.0, "highs")
+    assert big.describe() == "feasible, gap 25.00% (highs, 1.00 s)"
+
+
+_STDOUT_SCRIPT = """
+import numpy as np
+from allocator.errors import Infeasible
+from allocator.solver import SolverOptions, solve_matrix
+sol = solve_matrix([1, 1], np.array([[1, 2]]), row_lower=[3], integrality=[1, 1],
+                   options=SolverOptions(log={log}))
+try:  # the infeasibility diagnosis builds HiGHS objects of its own
+    solve_matrix([1, 1], np.array([[1, 1]]), row_lower=[3], col_upper=1)
+except Infeasible:
+    print("objective", sol.info.objective)
+"""
+
+
+@pytest.mark.parametrize("log", [False, True])
+def test_stdout_carries_results_only(log):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    out = subprocess.run(
+        [sys.executable, "-c", _STDOUT_SCRIPT.format(log=log)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    ).stdout
+    if log:
+        assert "HiGHS" in out and "objective 2.0" in out
+    else:
+        assert out == "objective 2.0\n"
+
+
+def test_integral_objective_closes_a_fractional_gap(monkeypatch):
+    # integer costs on integer columns: a bound of 2.5 proves a plan of 3 optimal
+    def fake(start, answer):
+        return "feasible", 3.0, 2.5, np.array([1.0, 1.0, 0.0]), None
+
+    _with_fake_first_answer(monkeypatch, fake)
+    sol = solve_matrix(_C, _A, row_lower=[2], col_upper=1, integrality=[1, 1, 1])
+    assert sol.info.status == "optimal" and sol.info.bound == 3.0 and sol.info.gap == 0.0

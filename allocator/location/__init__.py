@@ -28,7 +28,14 @@ p-median (radius formulation, Elloumi 2010)
     when L + max(w_i c_ij - lam_i, 0) + max(rho_j - rho_[p], 0) does (no better plan serves i
     from j). With many clients per site (n >= 12 p) a depth-first branch and bound on sites with
     a Lagrangian bound at every node finishes the proof; otherwise the radius model over the
-    remaining sites and pairs goes to HiGHS with the best plan as incumbent.
+    remaining sites and pairs goes to HiGHS with the best plan as incumbent. The reduced model is
+    exact by construction: when the solver's plan costs less than the model says (it needs a
+    dropped pair), those pairs are restored and the model is solved again; its optimum stays a
+    valid bound, since every plan worth finding uses only kept pairs. Sparse input (fewer than
+    half the pairs allowed) and matrices above 20 million cells never become a dense matrix: the
+    greedy start, the interchange and the Lagrangian bound of
+    :mod:`allocator.location.pmedian_sparse` work on the allowed pairs alone. Every stage checks
+    the clock; a plan is "optimal" only when proven.
 
 Capacitated facility location (OR-Library convention)
     Sets: clients i with demand d_i >= 0; sites j with opening cost f_j and capacity u_j; allowed
@@ -51,7 +58,8 @@ Capacitated facility location (OR-Library convention)
     only if it runs out of nodes or time does the strong MIP take over from the best plan.
 
 Modules: :mod:`~allocator.location.common` (result type, input handling, the MIP model wrapper),
-:mod:`~allocator.location.pmedian`, :mod:`~allocator.location.facility`,
+:mod:`~allocator.location.pmedian`, :mod:`~allocator.location.pmedian_sparse`,
+:mod:`~allocator.location.facility`,
 :mod:`~allocator.location.orlib` (benchmark file readers).
 
 Every result is checked against its model after the solve: the objective is recomputed from the

@@ -12,7 +12,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from allocator.errors import Infeasible, InputError
-from allocator.solver import SolverOptions, solve_matrix
+from allocator.solver import SolverOptions, relative_gap, solve_matrix
 
 #: Relative MIP gap used when no options are given: tight enough that OR-Library optima are exact.
 DEFAULT_MIP_GAP = 1e-7
@@ -49,6 +49,7 @@ class LocationResult:
     Examples
     --------
     >>> import numpy as np
+    >>> from allocator.location import p_median
     >>> r = p_median(np.array([[0.0, 2.0], [3.0, 0.0], [1.0, 5.0]]), p=1)
     >>> r.objective, r.sites.tolist(), r.assignment.tolist(), r.status
     (4.0, [0], [0, 0, 0], 'optimal')
@@ -183,8 +184,7 @@ def _finish_status(objective, bound, status, integral_data, mip_gap):
         return "optimal", objective, 0.0
     if bound is None:
         return status, None, None
-    gap = abs(objective - bound) / max(abs(objective), 1e-9)
-    return status, bound, gap
+    return status, bound, relative_gap(objective, bound)
 
 
 class _Model(NamedTuple):
@@ -200,8 +200,9 @@ class _Model(NamedTuple):
     start: object  # callable: open sites -> full start vector (or None)
     sites: np.ndarray  # site index of each y column
 
-    def solve(self, options: SolverOptions, start=None):
-        """Hand the model to :func:`allocator.solver.solve_matrix` (``start``: a full vector)."""
+    def solve(self, options: SolverOptions, start=None, bound=None):
+        """Hand the model to :func:`allocator.solver.solve_matrix` (``start``: a full vector;
+        ``bound``: a valid lower bound on the optimum)."""
         return solve_matrix(
             self.c,
             self.A,
@@ -214,4 +215,5 @@ class _Model(NamedTuple):
             options=options,
             row_groups=self.groups,
             start=start,
+            bound=bound,
         )

@@ -25,13 +25,23 @@ from allocator.location.common import (
     _site_list,
     _vector,
 )
-from allocator.solver import SolveInfo, SolverOptions, binary_values, solve_matrix
+from allocator.solver import (
+    SolveInfo,
+    SolverOptions,
+    binary_values,
+    relative_gap,
+    solve_matrix,
+    supported_highs_options,
+)
 
 
-def _solve_or_fallback(model: _Model, options, start, m):
-    """Solve a MIP; if a time limit stops it without a plan, fall back on the given start."""
+def _solve_or_fallback(model: _Model, options, start, m, lower=None):
+    """Solve a MIP; if a time limit stops it without a plan, fall back on the given start.
+
+    ``lower``: a valid lower bound on the optimum (an answer below it is not trusted).
+    """
     try:
-        sol = model.solve(options, start)
+        sol = model.solve(options, start, bound=lower)
     except SolverError as exc:
         info = getattr(exc, "info", None)
         if start is None or info is None or info.status != "error":
@@ -151,6 +161,8 @@ def facility_location(
         and max_open is None
         and np.isfinite(u).all()
         and n * m >= _CFL_LAGRANGE_CELLS
+        and n * m <= _CFL_DENSE_CELLS
+        and (not sp.issparse(service_cost) or pairs.cost.size >= 0.25 * n * m)
         and options.solver == "highs"
     ):
         # Lagrangian bound and primal plan; sites that cannot be in a better plan are fixed
@@ -168,12 +180,25 @@ def facility_location(
         start = lag.start_vector(work)
     if proven and start is not None:  # the Lagrangian search proved its best plan
         x = start
-        gap = max(lag.upper - lag.lower, 0.0) / max(abs(lag.upper), 1e-9)
+        gap = relative_gap(lag.upper, min(lag.lower, lag.upper))
         seconds = time.perf_counter() - t0
         sol_info = SolveInfo("optimal", lag.upper, lag.lower, gap, seconds, options.solver)
     else:
+        lower = lag.lower if lag is not None and math.isfinite(lag.lower) else None
         sol_info, x = _solve_cfl_mip(
-            work, f, d, u, opened, closed, max_open, single_source, options, t0, start, fix_bound
+            work,
+            f,
+            d,
+            u,
+            opened,
+            closed,
+            max_open,
+            single_source,
+            options,
+            t0,
+            start,
+            fix_bound,
+            lower,
         )
         if lag is not None and math.isfinite(lag.lower):  # the Lagrangian bound holds for all
             bound = lag.lower if sol_info.bound is None else max(sol_info.bound, lag.lower)
@@ -202,7 +227,19 @@ def facility_location(
 
 
 def _solve_cfl_mip(
-    work, f, d, u, opened, closed, max_open, single_source, options, t0, start, fix_bound
+    work,
+    f,
+    d,
+    u,
+    opened,
+    closed,
+    max_open,
+    single_source,
+    options,
+    t0,
+    start,
+    fix_bound,
+    lower=None,
 ):
     """The strong facility-location MIP over the remaining sites (with an optional start)."""
     m = work.n_sites
@@ -211,10 +248,12 @@ def _solve_cfl_mip(
     if start is not None:
         # the start is near-optimal and the root bound strong: HiGHS's root heuristics and its
         # restart cost more than the search itself (capa 8000: 51 s -> 16 s)
-        extra = dict(_CFL_MIP_OPTIONS)
+        extra = supported_highs_options(_CFL_MIP_OPTIONS)
         extra.update(mip_options.highs_options or {})
         mip_options = dataclasses.replace(mip_options, highs_options=extra)
-    sol_info, x = _solve_or_fallback(model, mip_options, start, m + work.cost.size)
+    if lower is not None:
+        lower -= 1e-7 * max(1.0, abs(lower))  # the subgradient bound, with room for rounding
+    sol_info, x = _solve_or_fallback(model, mip_options, start, m + work.cost.size, lower)
     if math.isfinite(fix_bound) and sol_info.bound is not None:
         sol_info = dataclasses.replace(sol_info, bound=min(sol_info.bound, fix_bound))
     return sol_info, x
@@ -223,6 +262,11 @@ def _solve_cfl_mip(
 #: Facility location instances with at least this many client x site cells (and split demand,
 #: finite capacities, no max_open) get the Lagrangian stage before the MIP (capa/b/c: 100,000).
 _CFL_LAGRANGE_CELLS = 20_000
+
+
+#: The Lagrangian stage holds the costs as a dense clients x sites matrix: it is skipped above
+#: this many cells, and for sparse input with fewer than a quarter of the pairs allowed.
+_CFL_DENSE_CELLS = 20_000_000
 
 
 #: Subgradient iterations of that stage.
@@ -411,7 +455,8 @@ class _CFLLagrange:
             moves = [([j], []) for j in inside] + [([], [c]) for c in cand]
             moves += [([j], [c]) for c in cand for j in inside]
             for drop, add in moves:
-                if budget <= 0:
+                if budget <= 0 or self._time_left() < 0.5 * (self.options.time_limit or 0.0):
+                    budget = 0
                     break
                 y = y0.copy()
                 y[drop] = False

@@ -11,6 +11,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from allocator.errors import Infeasible, InputError, SolverError
+from allocator.location import pmedian_sparse
 from allocator.location.common import (
     _TOL,
     LocationResult,
@@ -22,10 +23,15 @@ from allocator.location.common import (
     _require_every_client_served,
     _vector,
 )
-from allocator.solver import SolverOptions, binary_values
+from allocator.solver import SolverOptions, binary_values, relative_gap
 
 #: Largest number of client x site cells for which the interchange heuristic builds a dense matrix.
 _DENSE_HEURISTIC_CELLS = 20_000_000
+
+
+#: Sparse input with fewer allowed pairs than this share of the cells never becomes a dense
+#: matrix: the stages of :mod:`allocator.location.pmedian_sparse` work on the pairs alone.
+_DENSE_SHARE = 0.5
 
 
 def p_median(cost, p: int, weights=None, options: SolverOptions | None = None) -> LocationResult:
@@ -67,7 +73,11 @@ def p_median(cost, p: int, weights=None, options: SolverOptions | None = None) -
     clients outnumber p at least 12 times, a depth-first branch and bound on sites with a
     Lagrangian bound at every node finishes the proof (small p: the radius LP is large and
     degenerate there); otherwise, or when its node budget runs out, the radius model over the
-    remaining sites and pairs goes to the MIP solver with the best plan as its start.
+    remaining sites and pairs goes to the MIP solver with the best plan as its start (pairs
+    a plan needs are restored, so that model stays exact). Sparse input with fewer than half the
+    pairs allowed is never expanded to a clients x sites matrix: greedy, interchange and the
+    Lagrangian bound then work on the allowed pairs. Every stage checks the clock
+    (``options.time_limit``); the result is ``"optimal"`` only when proven.
 
     Examples
     --------
@@ -101,21 +111,27 @@ def p_median(cost, p: int, weights=None, options: SolverOptions | None = None) -
         raise InputError(f"weights[{i}] = {w[i]}; weights must be finite and non-negative")
     _require_every_client_served(pairs, "")
     integral = _integral(pairs.cost) and _integral(w)
-    return _PMedian(pairs, w, p, options, t0, integral).run()
+    cells = n * m
+    sparse = cells > _DENSE_HEURISTIC_CELLS or (
+        sp.issparse(cost) and pairs.cost.size < _DENSE_SHARE * cells
+    )
+    return _PMedian(pairs, w, p, options, t0, integral, sparse).run()
 
 
 class _PMedian:
     """The staged exact solve of one p-median instance (see :func:`p_median`, Notes)."""
 
-    def __init__(self, pairs: _Pairs, w, p, options, t0, integral):
+    def __init__(self, pairs: _Pairs, w, p, options, t0, integral, sparse=False):
         self.pairs, self.w, self.p, self.options, self.t0 = pairs, w, p, options, t0
         self.integral = integral
+        self.sparse = sparse  # work on the allowed pairs alone (no clients x sites matrix)
         self.best_sites: np.ndarray | None = None
         self.best = math.inf
         self.lower = -math.inf
         self.proven = False  # no plan cheaper than best - delta exists
         self.nodes = 0
         self.pair_keep: np.ndarray | None = None  # pairs that a plan worth finding may use
+        self.closed_for = math.inf  # the upper bound at which sites were closed, pairs dropped
 
     # -- bookkeeping ----------------------------------------------------------------------
     def _delta(self, upper: float) -> float:
@@ -146,7 +162,7 @@ class _PMedian:
         n, m = pairs.n_clients, pairs.n_sites
         usable = np.ones(m, dtype=bool)
         forced = np.zeros(m, dtype=bool)
-        dense = _dense_costs(pairs, w)
+        dense = _dense_costs(pairs, w) if not self.sparse else None
         if dense is not None:
             WC = dense
             start = _greedy_interchange(WC, p, self._time_left)
@@ -157,10 +173,15 @@ class _PMedian:
                 # few sites per client: branch on sites with Lagrangian bounds; else the MIP
                 if not self._done() and n >= _BRANCH_RATIO * p and self.options.solver == "highs":
                     self._branch_and_bound(WC, usable, forced, lam)
-        status = "optimal"
+        else:  # sparse or very large: the stages that work on the allowed pairs alone
+            wc = w[pairs.clients] * pairs.cost
+            start = pmedian_sparse.greedy_sites(pairs, wc, p, self._time_left)
+            if start is not None:
+                self._offer(pmedian_sparse.interchange(pairs, wc, start, self._time_left))
+            if self.best_sites is not None and not self._done():
+                self._lagrangian(None, usable, forced)
         if not self._done() and self._time_left() > 0.05:
-            if self._solve_relaxation(usable, forced):
-                status = "feasible"
+            self._solve_relaxation(usable, forced)
         if self.best_sites is None:
             raise SolverError("no plan was found within the time limit")
         sites = self.best_sites
@@ -168,13 +189,13 @@ class _PMedian:
         if sites.size != p or not math.isclose(objective, self.best, rel_tol=1e-9, abs_tol=1e-9):
             raise SolverError(f"plan check failed: {sites.size} sites, objective {objective!r}")
         bound = min(self.lower, objective)
+        status = "feasible"  # "optimal" only when proven
         if self._done():
             status = "optimal"
             if self.integral:
                 bound = objective
-        gap = abs(objective - bound) / max(abs(objective), 1e-9) if math.isfinite(bound) else None
-        if not math.isfinite(bound):
-            bound = None
+        bound = bound if math.isfinite(bound) else None
+        gap = relative_gap(objective, bound)
         return LocationResult(
             objective,
             sites,
@@ -186,19 +207,36 @@ class _PMedian:
             self.options.solver,
         )
 
-    def _lagrangian(self, WC: np.ndarray, usable: np.ndarray, forced: np.ndarray) -> np.ndarray:
-        """Lower bound and site closing from the Lagrangian relaxation.
+    def _lagrangian(self, WC, usable: np.ndarray, forced: np.ndarray) -> np.ndarray:
+        """Lower bound, site closing and pair fixing from the Lagrangian relaxation.
+
+        ``WC``: the dense weighted costs, or None to work on the allowed pairs alone.
 
         Closes (``usable[j] = False``) every site that no plan costing at most ``upper - delta``
         can contain. Returns the multipliers.
         """
         p, upper = self.p, self.best
         goal = upper - self._delta(upper) + 1e-7 * max(1.0, abs(upper))
-        in_best = np.zeros(WC.shape[1], dtype=bool)
+        in_best = np.zeros(self.pairs.n_sites, dtype=bool)
         in_best[self.best_sites] = True
-        lam = WC[:, self.best_sites].min(axis=1)
-        lam = lam + 0.01 * np.maximum(lam, 1.0)
-        L, lam, rho = _lagrange_bound(WC, lam, p, None, upper, goal, 3000, 2.0, self._time_left)
+        if WC is not None:
+            lam = WC[:, self.best_sites].min(axis=1)
+            lam = lam + 0.01 * np.maximum(lam, 1.0)
+            L, lam, rho = _lagrange_bound(WC, lam, p, None, upper, goal, 3000, 2.0, self._time_left)
+        else:  # on the pairs alone; the sites each relaxation chooses are offered as plans
+            wc = self.w[self.pairs.clients] * self.pairs.cost
+            lam = self.w * _client_costs(self.pairs, self.best_sites)
+            lam = lam + 0.01 * np.maximum(lam, 1.0)
+            L, lam, rho = pmedian_sparse.lagrange_bound(
+                self.pairs, wc, lam, p, upper, goal, 3000, 2.0, self._time_left, offer=self._offer
+            )
+            if L <= goal and rho is not None:  # the relaxation's sites, improved by interchange
+                chosen = np.argpartition(rho, p - 1)[:p] if p < rho.size else np.arange(p)
+                self._offer(pmedian_sparse.interchange(self.pairs, wc, chosen, self._time_left))
+            if self.best < upper:  # a better plan: a lower goal closes and drops more
+                upper = self.best
+                goal = upper - self._delta(upper) + 1e-7 * max(1.0, abs(upper))
+                in_best[self.best_sites] = True
         self.lower = max(self.lower, L)
         self.closed_for = upper
         if L > goal:
@@ -287,49 +325,70 @@ class _PMedian:
         self.proven = True
 
     def _solve_relaxation(self, usable, forced) -> bool:
-        """Solve the radius model over the usable sites; update bounds. True if stopped early."""
-        model = _radius_model(self.pairs, self.w, self.p, usable, forced, self.pair_keep)
-        upper_at_close = getattr(self, "closed_for", math.inf)
-        if model is None and self.best_sites is None:
-            raise Infeasible("some client has no allowed site", {})
-        if model is None:  # no plan within the usable sites beats the closing upper bound
-            self.lower = max(self.lower, min(upper_at_close, self.best))
-            return False
-        start = None
-        if (
-            self.best_sites is not None
-            and usable[self.best_sites].all()
-            and (np.isin(np.flatnonzero(forced), self.best_sites).all())
-        ):
-            start = model.start(self.best_sites)
-        options = dataclasses.replace(self.options, time_limit=None)
-        if self.options.time_limit is not None:
-            options = dataclasses.replace(options, time_limit=max(self._time_left(), 0.05))
-        try:
-            sol = model.solve(options, start)
-        except Infeasible as exc:
-            if self.best_sites is None:
-                raise Infeasible(
-                    f"no choice of p = {self.p} sites gives every client an allowed open site",
-                    exc.violations,
-                ) from None
-            self.lower = max(self.lower, min(upper_at_close, self.best))
-            return False
-        except SolverError:
-            if self.best_sites is None or self.options.time_limit is None:
-                raise
-            return True
-        info = sol.info
-        sites = model.sites[binary_values(sol.x[: model.sites.size])]
-        if sites.size != self.p:
-            raise SolverError(f"the solver's plan opens {sites.size} sites, expected p = {self.p}")
-        relaxed = _pmedian_value(self.pairs, self.w, sites)
-        if not math.isclose(relaxed, info.objective, rel_tol=_TOL, abs_tol=_TOL):
-            raise SolverError(
-                f"recomputed objective {relaxed!r} differs from the solver's {info.objective!r}"
-            )
-        self.last_sites = sites
-        self._offer(sites)
+        """Solve the radius model over the usable sites and kept pairs; update the bounds.
+
+        The model is exact by construction: when the solver's plan is cheaper than the model
+        says (it needs a client-site pair the Lagrangian dropped), those pairs are restored and
+        the model is solved again from that plan. The model's optimum stays a valid bound: every
+        plan worth finding (cheaper than the goal at closing) uses only kept pairs and sites.
+        Returns True if the solve stopped early (time limit), False when it finished.
+        """
+        upper_at_close = self.closed_for
+        for _ in range(_RESTORE_ROUNDS):
+            model = _radius_model(self.pairs, self.w, self.p, usable, forced, self.pair_keep)
+            if model is None and self.best_sites is None:
+                raise Infeasible("some client has no allowed site", {})
+            if model is None:  # no plan within the usable sites beats the closing upper bound
+                self.lower = max(self.lower, min(upper_at_close, self.best))
+                return False
+            start = None
+            if (
+                self.best_sites is not None
+                and usable[self.best_sites].all()
+                and np.isin(np.flatnonzero(forced), self.best_sites).all()
+            ):
+                start = model.start(self.best_sites)
+            # HiGHS's presolve removes nothing from the radius model and does not stop at the
+            # time limit (pmed26: 4 s for a 0.5 s limit); without it the start is also safe
+            extra = {"presolve": "off", **(self.options.highs_options or {})}
+            options = dataclasses.replace(self.options, time_limit=None, highs_options=extra)
+            if self.options.time_limit is not None:
+                options = dataclasses.replace(options, time_limit=max(self._time_left(), 0.05))
+            # the Lagrangian bound holds for the reduced model too (it only removes plans)
+            valid = self.lower - 1e-7 * max(1.0, abs(self.lower))
+            try:
+                sol = model.solve(options, start, bound=valid if math.isfinite(valid) else None)
+            except Infeasible as exc:
+                if self.best_sites is None:
+                    raise Infeasible(
+                        f"no choice of p = {self.p} sites gives every client an allowed open site",
+                        exc.violations,
+                    ) from None
+                self.lower = max(self.lower, min(upper_at_close, self.best))
+                return False
+            except SolverError:
+                if self.best_sites is None or self.options.time_limit is None:
+                    raise
+                return True
+            info = sol.info
+            sites = model.sites[binary_values(sol.x[: model.sites.size])]
+            if sites.size != self.p:
+                raise SolverError(
+                    f"the solver's plan opens {sites.size} sites, expected p = {self.p}"
+                )
+            value = _pmedian_value(self.pairs, self.w, sites)
+            self._offer(sites)
+            tol = _TOL * max(1.0, abs(info.objective))
+            if value > info.objective + tol:  # the model never undercharges a plan
+                raise SolverError(
+                    f"recomputed objective {value!r} exceeds the solver's {info.objective!r}"
+                )
+            if value >= info.objective - tol or self.pair_keep is None:
+                break
+            # the plan uses dropped pairs: restore each client's cheapest open pairs, solve again
+            self.pair_keep = self.pair_keep | _cheapest_open_pairs(self.pairs, sites)
+            if self._time_left() <= 0.05:
+                return True
         bound = info.bound
         if bound is None and info.status == "optimal":  # CBC reports no MIP bound
             bound = info.objective - self.options.mip_gap * abs(info.objective)
@@ -338,6 +397,18 @@ class _PMedian:
                 bound = min(upper_at_close, self.best)
             self.lower = max(self.lower, bound)
         return info.status != "optimal"
+
+
+#: Rounds of restoring dropped pairs a plan needs and solving the radius model again.
+_RESTORE_ROUNDS = 5
+
+
+def _cheapest_open_pairs(pairs: _Pairs, sites: np.ndarray) -> np.ndarray:
+    """Mask of the pairs (i, j) with j open at client i's cheapest open cost."""
+    best = _client_costs(pairs, sites)
+    is_open = np.zeros(pairs.n_sites, dtype=bool)
+    is_open[sites] = True
+    return is_open[pairs.sites] & (pairs.cost <= best[pairs.clients])
 
 
 #: Branch and bound on sites is used when n_clients >= _BRANCH_RATIO * p (measured on pmed).
@@ -517,6 +588,7 @@ def _dense_costs(pairs: _Pairs, w: np.ndarray) -> np.ndarray | None:
 def _greedy_interchange(WC: np.ndarray, p: int, time_left) -> np.ndarray | None:
     """Greedy addition, then best-improvement vertex interchange (Teitz-Bart, Whitaker gains).
 
+    Out of time, the sites still to open are the best by their current gains, all at once.
     Returns the open sites, or None when the plan found leaves some client unserved.
     """
     n, m = WC.shape
@@ -525,9 +597,13 @@ def _greedy_interchange(WC: np.ndarray, p: int, time_left) -> np.ndarray | None:
     C = np.where(finite, WC, big)
     d1 = np.full(n, 2.0 * big)
     is_open = np.zeros(m, dtype=bool)
-    for _ in range(p):
+    for k in range(p):
         gain = np.maximum(d1[:, None] - C, 0.0).sum(axis=0)
         gain[is_open] = -np.inf
+        if time_left() <= 0:  # out of time: the rest by their current gains, at once
+            rest = np.argsort(-gain, kind="stable")[: p - k]
+            is_open[rest] = True
+            break
         j = int(np.argmax(gain))
         is_open[j] = True
         d1 = np.minimum(d1, C[:, j])
