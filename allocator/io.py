@@ -51,6 +51,7 @@ def _read_csv(path: Path, table: str) -> pd.DataFrame:
             dtype={c: str for c in _TEXT_COLUMNS[table]},
             keep_default_na=False,  # ids are text as written: NA, None, null stay; only "" is empty
             na_values=[""],
+            float_precision="round_trip",  # pandas < 3 reads 30.137800000000002 as 30.1378
         )
     except UnicodeDecodeError as exc:
         raise InputError(

@@ -438,7 +438,9 @@ def read_catalogue_file(path: str | Path) -> pd.DataFrame:
     if suffix != ".csv":
         raise InputError(f"expected {expected}", table="catalogue", file=str(path))
     try:
-        return pd.read_csv(path, encoding="utf-8-sig", keep_default_na=True)
+        return pd.read_csv(
+            path, encoding="utf-8-sig", keep_default_na=True, float_precision="round_trip"
+        )
     except UnicodeDecodeError as exc:
         raise InputError(
             f"not UTF-8 text ({exc.reason}); expected {expected}", table="catalogue", file=str(path)

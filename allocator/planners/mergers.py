@@ -286,7 +286,11 @@ def _read_candidates(value) -> tuple[tuple[CandidateSite, ...], str | None]:
         text = ("site_id", "county", "township", "node", "level", "name", "area_type")
         try:
             df = pd.read_csv(
-                path, encoding="utf-8-sig", dtype=dict.fromkeys(text, str), na_values=[""]
+                path,
+                encoding="utf-8-sig",
+                dtype=dict.fromkeys(text, str),
+                na_values=[""],
+                float_precision="round_trip",
             )
         except UnicodeDecodeError as exc:
             raise InputError(
