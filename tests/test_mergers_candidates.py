@@ -177,7 +177,10 @@ def counties_with_sites(draw):
                 township=v["township"],
             )
         )
-    policy = MergerPolicy(min_size=draw(st.sampled_from([0, 100])), split_area_types=())
+    # strict: a county today's schools cannot serve within the limits raises (no breaches)
+    policy = MergerPolicy(
+        min_size=draw(st.sampled_from([0, 100])), split_area_types=(), on_infeasible="error"
+    )
     return region, policy, pd.DataFrame(rows)
 
 
