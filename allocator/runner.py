@@ -1240,6 +1240,8 @@ def write_comparison(
 # --------------------------------------------------------------------------- command line
 def _overrides_from(args) -> dict:
     parts = [parse_assignment(a) for a in (getattr(args, "set", None) or [])]
+    if getattr(args, "verbose", False):  # the solver's log on stderr-side output, when asked
+        parts.append(parse_assignment("solver.log=true"))
     return merge_overrides(*parts) if parts else {}
 
 
@@ -1282,6 +1284,7 @@ def cli_compare(args) -> int:
     return 0
 
 
+_VERBOSE_HELP = "show the solver's own log (HiGHS or CBC); without it only results are printed"
 _FORCE_HELP = (
     "also replace an output folder allocator wrote that was changed since or made by another "
     "command or scenario (never a folder allocator did not write; by default only this "
@@ -1314,6 +1317,7 @@ def add_run_commands(subparsers) -> None:
         **common,
     )
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    p.add_argument("--verbose", action="store_true", help=_VERBOSE_HELP)
     p.add_argument("--force", action="store_true", help=_FORCE_HELP)
     p.set_defaults(func=cli_run)
 
@@ -1334,5 +1338,6 @@ def add_run_commands(subparsers) -> None:
     )
     c.add_argument("--set", help="override a scenario value (repeatable)", **common)
     c.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    c.add_argument("--verbose", action="store_true", help=_VERBOSE_HELP)
     c.add_argument("--force", action="store_true", help=_FORCE_HELP)
     c.set_defaults(func=cli_compare)

@@ -624,3 +624,19 @@ def test_cli_run_with_a_data_folder_and_set_overrides(equip, tmp_path, capsys):
     # a --set naming an unknown step is bad input like any other
     assert _main(argv[:-1] + ["steps.third.budget=0"]) == 2
     assert "no step named 'third'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_stdout_carries_the_solver_log_only_with_verbose(tmp_path, verbose):
+    scenario = tmp_path / "s.toml"
+    scenario.write_text(
+        'name = "quiet"\n[region]\nschools = 20\nseed = 1\n'
+        '[[steps]]\nplanner = "budget"\nbudget = 1000000.0\n',
+        encoding="utf-8",
+    )
+    command = [sys.executable, "-m", "allocator.cli", "run", str(scenario), "--quiet"]
+    command += ["--out", str(tmp_path / "out")] + (["--verbose"] if verbose else [])
+    done = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert ("HiGHS" in done.stdout) == verbose
+    assert "report:" in done.stdout
