@@ -24,6 +24,7 @@ import time
 import numpy as np
 
 from allocator.planners import budget as B
+from allocator.planners import budget_model as M  # the models call solve_matrix from here
 from allocator.solver import SolverOptions
 from allocator.synth import make_region
 
@@ -54,14 +55,14 @@ class _Clock:
 
 def _timed_plan(region, policy, options=None):
     clock = _Clock()
-    original = B.solve_matrix
-    B.solve_matrix = clock.wrap(original)
+    original = M.solve_matrix
+    M.solve_matrix = clock.wrap(original)
     try:
         t0 = time.perf_counter()
         plan = B.plan_budget(region, policy, options, progress=clock.progress)
         end = time.perf_counter()
     finally:
-        B.solve_matrix = original
+        M.solve_matrix = original
     first_solve = next(t for m, t in clock.marks if m.startswith(("solving", "stage 1")))
     verify = next(t for m, t in clock.marks if m == "verifying")
     build = (first_solve - t0) + (verify - first_solve - clock.solver)
@@ -84,25 +85,25 @@ def _pulp_build_seconds(region, policy) -> tuple[float, float]:
     those same arrays into PuLP objects (which PuLP would need on top of the data work)."""
     import pulp
 
-    data = B._prepare(region, policy)
+    data = M._prepare(region, policy)
     captured = {}
-    original = B.solve_matrix
+    original = M.solve_matrix
 
     def grab(c, A, rl, ru, cl, cu, integ, **kwargs):
         captured.update(c=c, A=A, rl=rl, ru=ru, cl=cl, cu=cu)
         raise _Captured
 
-    B.solve_matrix = grab
+    M.solve_matrix = grab
     try:
         t0 = time.perf_counter()
-        model = B._Model(data, policy, True)
+        model = M._Model(data, policy, True)
         try:
             model.solve("shortfall", SolverOptions())
         except _Captured:
             pass
         t_numpy = time.perf_counter() - t0
     finally:
-        B.solve_matrix = original
+        M.solve_matrix = original
     c, A, rl, ru, cu = (captured[k] for k in ("c", "A", "rl", "ru", "cu"))
     t0 = time.perf_counter()
     prob = pulp.LpProblem("budget", pulp.LpMinimize)

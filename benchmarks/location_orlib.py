@@ -137,7 +137,7 @@ def bench_pmed(folder, numbers, spopt_upto, spopt_cap, options):
 def bench_cap(folder, names, options):
     print("\n| instance | capacity | optimum | ours | rel. error | status | seconds |")
     print("|---|---|---|---|---|---|---|")
-    worst_small = 0.0
+    worst_small = worst_large = None
     proven = total = 0
     for name, capacity, optimum in cap_optima(folder):
         if names and name not in names:
@@ -153,10 +153,17 @@ def bench_cap(folder, names, options):
             flush=True,
         )
         if capacity is None:
-            worst_small = max(worst_small, r.seconds)
+            worst_small = max(worst_small or 0.0, r.seconds)
+        else:
+            worst_large = max(worst_large or 0.0, r.seconds)
         total += 1
         proven += rel <= 1e-6 and r.status == "optimal"
-    print(f"\ncap: {proven}/{total} proven optimal; cap41-134 slowest: {worst_small:.2f} s")
+    slowest = [
+        f"{label} slowest {worst:.2f} s"
+        for label, worst in (("cap41-134", worst_small), ("capa/b/c", worst_large))
+        if worst is not None
+    ]
+    print(f"\ncap: {proven}/{total} proven optimal; " + "; ".join(slowest))
 
 
 def main(argv=None):
