@@ -38,6 +38,10 @@ __all__ = [
 #: Keyword stored in the document properties of a workbook allocator writes.
 XLSX_KEYWORD = "allocator-output"
 _TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n")  # OWASP, plus LF: XLSX turns CR into LF
+# Texts Excel stores as error values, not text (a school id "#N/A" would come back empty).
+_EXCEL_ERRORS = frozenset(
+    {"#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A", "#GETTING_DATA"}
+)
 _SHEET_BAD = "[]:*?/\\"
 _WINDOWS_RESERVED = {"con", "prn", "aux", "nul"} | {
     f"{d}{i}" for d in ("com", "lpt") for i in range(10)
@@ -49,7 +53,8 @@ def neutralise_text(value):
     """Prefix ``'`` to a text a spreadsheet would evaluate; other values are returned unchanged.
 
     A text starting with ``=``, ``+``, ``-``, ``@``, a tab, a carriage return or a line feed gets a
-    leading ``'``; so does a text that already starts with ``'`` followed by one of those or by ``'``, so
+    leading ``'``, and so does a text Excel would store as an error value (``#N/A``, ``#REF!``
+    ...); so does a text that already starts with ``'`` followed by one of those or by ``'``, so
     that :func:`restore_text` gives back exactly the original.
 
     Examples
@@ -61,8 +66,14 @@ def neutralise_text(value):
     """
     if not isinstance(value, str) or not value:
         return value
-    if value[0] in _TRIGGERS or (
-        value[0] == "'" and len(value) > 1 and value[1] in (*_TRIGGERS, "'")
+    if (
+        value[0] in _TRIGGERS
+        or value in _EXCEL_ERRORS
+        or (
+            value[0] == "'"
+            and len(value) > 1
+            and (value[1] in (*_TRIGGERS, "'") or value[1:] in _EXCEL_ERRORS)
+        )
     ):
         return "'" + value
     return value
@@ -80,7 +91,7 @@ def restore_text(value):
         isinstance(value, str)
         and len(value) > 1
         and value[0] == "'"
-        and value[1] in (*_TRIGGERS, "'")
+        and (value[1] in (*_TRIGGERS, "'") or value[1:] in _EXCEL_ERRORS)
     ):
         return value[1:]
     return value

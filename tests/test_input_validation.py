@@ -333,7 +333,7 @@ def test_a_small_region_in_km_near_the_origin_is_not_taken_for_degrees(region):
 
 
 # --------------------------------------------------------------------------- ids are text
-IDS = ["NA", "NaN", "None", "null", "0012", "N/A", "nan", "-nan", "<NA>"]
+IDS = ["NA", "NaN", "None", "null", "0012", "N/A", "nan", "-nan", "<NA>", "#N/A", "'#DIV/0!"]
 
 
 def _with_ids(region):
