@@ -124,7 +124,7 @@ def _crs_text(crs) -> str:
 
 
 # ----------------------------------------------------------------------------- roads
-def _roads(source, profile, speeds):
+def _roads(source, profile, speeds, split_roads=True):
     """(RoadNetwork factory given a CRS, lon/lat centre, source CRS) for any road source."""
     if isinstance(source, nx.Graph):
         lon = np.mean([d["x"] for _, d in source.nodes(data=True)])
@@ -140,7 +140,9 @@ def _roads(source, profile, speeds):
     lines = read_layer(source, "roads")
     centre = lines.to_crs(4326).union_all().centroid
     label = describe(as_layer(source))
-    return (lambda crs: network_from_lines(lines, crs, profile, speeds, name=label)), (
+    return (
+        lambda crs: network_from_lines(lines, crs, profile, speeds, name=label, split=split_roads)
+    ), (
         centre.x,
         centre.y,
     )
@@ -327,6 +329,7 @@ def region_from_layers(
     default_floors: float = 3.0,
     standard="moe2017",
     crs=None,
+    split_roads: bool = True,
 ) -> GisImport:
     """Build a validated Region from GIS layers and a road network.
 
@@ -356,6 +359,9 @@ def region_from_layers(
         The standard whose thresholds fill missing resource columns.
     crs : CRS-like, optional
         The metric projection (default chosen from the roads' centre).
+    split_roads : bool
+        Cut a line layer's lines where they share a vertex or cross (default), or take them as
+        already split at junctions (:mod:`allocator.gis.noding`).
 
     Returns
     -------
@@ -376,7 +382,7 @@ def region_from_layers(
     school_spec, village_spec = as_layer(schools), as_layer(settlements)
     school_gdf = read_layer(school_spec, "schools")
     village_gdf = read_layer(village_spec, "settlements")
-    make_network, (lon, lat) = _roads(roads, profile, speeds)
+    make_network, (lon, lat) = _roads(roads, profile, speeds, split_roads)
     if crs is None:
         crs = metric_crs(lon, lat, school_gdf.crs)
     network = make_network(crs)

@@ -9,6 +9,7 @@ Example (paths are relative to the TOML file)::
     area_type = "rural"
     max_snap_m = 1000              # metres from a point to its road node
     far = "error"                  # or "flag", "drop" (settlements)
+    split_roads = true             # cut a line layer where lines share a vertex or cross
 
     [schools]                      # optional for an .osm.pbf: its amenity=school features
     source = "county.gpkg"
@@ -55,6 +56,7 @@ CONFIG_KEYS = {
     "level": str,
     "max_snap_m": (int, float),
     "far": str,
+    "split_roads": bool,
     "standard": str,
     "crs": (str, int),
     "building_types": list,
@@ -116,7 +118,7 @@ def read_config(path: str | os.PathLike) -> dict:
                 column=key,
             )
         kind = CONFIG_KEYS[key]
-        if isinstance(value, bool) or not isinstance(value, kind):
+        if (isinstance(value, bool) and kind is not bool) or not isinstance(value, kind):
             names = " or ".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))
             raise InputError(
                 f"{key} = {value!r}; expected {names.replace('dict', 'a table')}",

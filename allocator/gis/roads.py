@@ -166,7 +166,8 @@ class RoadNetwork:
         The metric projection of ``x``, ``y`` (km = metres / 1000).
     stats : dict
         Counts: ``segments_read``, ``excluded_class``, ``zero_length_merged``, ``loops``,
-        ``duplicates``, ``nodes_cut_off`` (outside the largest connected part), ``nodes``, ``edges``.
+        ``duplicates``, ``nodes_cut_off`` (outside the largest connected part), ``nodes``, ``edges``
+        (and ``lines_split`` for a line layer: lines cut at shared vertices and crossings).
     """
 
     graph: nx.Graph
@@ -430,14 +431,18 @@ def network_from_lines(
     speeds: dict | None = None,
     tolerance_m: float = 0.5,
     name: str = "roads",
+    split: bool = True,
 ) -> RoadNetwork:
     """A :class:`RoadNetwork` from a line layer (each line a segment between its two ends).
 
     Ends closer than ``tolerance_m`` are one node; 3-D lines give node elevations (slope factor).
     Optional columns: ``highway`` (class),
     ``maxspeed``, ``speed_kmh`` (overrides the class speed) and ``minutes`` (overrides both).
-    Lines must be split at junctions (as GIS road layers usually are); inner vertices only
-    shape the length.
+    With ``split`` (the default) lines are first cut where they share a vertex or cross
+    (:func:`allocator.gis.noding.split_at_junctions`; ``stats["lines_split"]`` counts the lines
+    cut); ``split=False`` takes a layer already split at its junctions as it is (two lines that
+    cross without a junction, such as a bridge, then stay apart). Other inner vertices only shape
+    the length.
 
     Examples
     --------
@@ -464,6 +469,11 @@ def network_from_lines(
         )
     import shapely
 
+    lines_split = 0
+    if split:
+        from allocator.gis.noding import split_at_junctions
+
+        lines, lines_split = split_at_junctions(lines)
     start = shapely.get_coordinates(shapely.get_point(lines.geometry.array, 0), include_z=True)
     end = shapely.get_coordinates(shapely.get_point(lines.geometry.array, -1), include_z=True)
     ends3 = np.vstack([start, end])
@@ -482,7 +492,7 @@ def network_from_lines(
         minutes = (
             from_speed if minutes is None else np.where(np.isfinite(minutes), minutes, from_speed)
         )
-    return build_network(
+    net = build_network(
         [f"n{k}" for k in range(len(first))],
         ends[first],
         inverse[:m],
@@ -495,3 +505,5 @@ def network_from_lines(
         z=ends3[first, 2] if np.isfinite(ends3[:, 2]).any() else None,
         profile=profile,
     )
+    net.stats["lines_split"] = lines_split
+    return net
