@@ -10,6 +10,7 @@ Example (paths are relative to the TOML file)::
     max_snap_m = 1000              # metres from a point to its road node
     far = "error"                  # or "flag", "drop" (settlements)
     split_roads = true             # cut a line layer where lines share a vertex or cross
+    keep = "largest"               # or "all": every connected part of the roads
 
     [schools]                      # optional for an .osm.pbf: its amenity=school features
     source = "county.gpkg"
@@ -57,6 +58,7 @@ CONFIG_KEYS = {
     "max_snap_m": (int, float),
     "far": str,
     "split_roads": bool,
+    "keep": str,
     "standard": str,
     "crs": (str, int),
     "building_types": list,
