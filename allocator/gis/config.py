@@ -162,7 +162,7 @@ def region_from_config(path: str | os.PathLike, name: str | None = None):
     >>> with open(config, "w", encoding="utf-8") as f:
     ...     _ = f.write("roads = " + roads + chr(10) + 'county = "Helsinki"' + chr(10))
     >>> region_from_config(config).region
-    Region('helsinki': 3 schools, 32 settlements, 5262 road nodes)
+    Region('helsinki': 3 schools, 32 settlements, 5,262 road nodes)
     """
     from allocator.gis.build import region_from_layers, region_from_osm
     from allocator.gis.layers import Layer
