@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from allocator import compliance, metrics
+from allocator.defaults_report import defaults_line, defaults_table
 from allocator.errors import InputError
 from allocator.plausibility import region_warnings
 from allocator.standards import (
@@ -72,7 +73,8 @@ class ComplianceReport:
         ``allocation_r2`` (per county and part), ``norms`` (per school: staffing, class and school
         size), ``thresholds`` (the standard's numbers used), ``warnings`` (values that are
         possible but unusual, and duplicate roads found on loading: one row each, see
-        :func:`allocator.plausibility.region_warnings`).
+        :func:`allocator.plausibility.region_warnings`), ``defaults`` (school columns filled with
+        a default by a GIS import, from ``filled_columns``: see :mod:`allocator.defaults_report`).
     """
 
     region_name: str
@@ -205,6 +207,7 @@ def check(region, standard: Standard | str | os.PathLike = "moe2017") -> Complia
         "norms": norms,
         "thresholds": _thresholds(std),
         "warnings": region_warnings(region, std),
+        "defaults": defaults_table(schools),
     }
     return ComplianceReport(region_name=str(name), standard=std, tables=tables)
 
@@ -530,6 +533,8 @@ def _summary(report: ComplianceReport, top: int) -> str:
             f"Counties: {int(counties['passes'].sum())} of {len(counties)} county x part "
             f"assessments pass ({per_part})."
         )
+    if line := defaults_line(t.get("defaults")):
+        lines.append(line)
     lines.append("")
 
     long = t["county_indicators"]

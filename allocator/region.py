@@ -486,6 +486,22 @@ class Region:
             f"{plural(self.roads.number_of_nodes(), 'road node')})"
         )
 
+    def to_geodataframes(self, crs=None) -> dict:
+        """``schools``, ``settlements`` (points) and ``roads`` (lines) as GeoDataFrames.
+
+        Needs the GIS extra (``pip install "edu-allocator[gis]"``); ``crs`` is the metric CRS of
+        ``x``, ``y`` (default: the one a GIS import recorded). See :mod:`allocator.gis.export`.
+
+        Examples
+        --------
+        >>> from allocator.synth import make_region
+        >>> sorted(make_region(schools=20, seed=1).to_geodataframes(crs=32648))
+        ['roads', 'schools', 'settlements']
+        """
+        from allocator.gis import to_geodataframes
+
+        return to_geodataframes(self, crs=crs)
+
     @property
     def counties(self) -> list[str]:
         """County names in order of first appearance."""

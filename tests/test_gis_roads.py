@@ -33,10 +33,16 @@ def test_small_osm_cleaning_counts():
         "loops": 0,
         "duplicates": 1,  # way 103 reverses 102 (steps, slower)
         "nodes_cut_off": 2,  # way 107 is not connected
+        "parts": 2,
+        "parts_kept": 1,
         "nodes": 4,
         "edges": 3,
     }
     assert sorted(net.graph.nodes) == ["1", "2", "3", "5"]
+    every = network_from_osm(SMALL_OSM, metric_crs(106.5, 29.5), "walk", keep="all")
+    assert every.stats["nodes_cut_off"] == 0 and every.stats["nodes"] == 6
+    assert every.stats["edges"] == 4 and every.stats["parts_kept"] == 2
+    assert every.part_of(["1", "2", "3", "5"]).tolist() == [0, 0, 0, 0]
 
 
 def test_small_osm_minutes_on_a_two_edge_path_keep_the_fastest_duplicate():

@@ -39,6 +39,7 @@ from allocator.gis.roads import (
     network_from_osmnx,
 )
 from allocator.region import PUPIL_COLUMNS, Region
+from allocator.text import plural
 
 __all__ = ["GisImport", "region_from_layers", "region_from_osm", "RESIDENTIAL_BUILDINGS"]
 
@@ -64,7 +65,8 @@ class GisImport:
     tables : dict of str -> DataFrame
         ``filled`` (every cell filled with a default: table, row_id, column, value, rule),
         ``snapping`` (table, id, node, distance_m, flagged, dropped, cut_off: the point is nearer
-        to a road outside the largest connected part than to its node) and ``roads`` (what road
+        to a road outside the largest connected part than to its node, part: the connected part
+        of its node, 0 the largest, others only with ``keep="all"``) and ``roads`` (what road
         cleaning did, one row of counts).
     """
 
@@ -83,6 +85,16 @@ class GisImport:
             f"duplicates merged, {int(roads['zero_length_merged'])} zero-length merged, "
             f"{int(roads['nodes_cut_off'])} nodes outside the largest connected part dropped",
         ]
+        if int(roads.get("parts_kept", 1)) > 1:
+            other = snap[snap["part"] > 0] if "part" in snap else snap.iloc[:0]
+            counts = other.groupby("table", sort=False).size()
+            lines.append(
+                f"road parts: {int(roads['parts_kept'])} kept; not on the largest part: "
+                + (
+                    ", ".join(plural(int(n), t[:-1]) for t, n in counts.items())
+                    or "no school or settlement"
+                )
+            )
         if len(snap):
             lines.append(
                 f"snapping: median {snap['distance_m'].median():.0f} m, largest "
@@ -124,23 +136,27 @@ def _crs_text(crs) -> str:
 
 
 # ----------------------------------------------------------------------------- roads
-def _roads(source, profile, speeds):
+def _roads(source, profile, speeds, split_roads=True, keep="largest"):
     """(RoadNetwork factory given a CRS, lon/lat centre, source CRS) for any road source."""
     if isinstance(source, nx.Graph):
         lon = np.mean([d["x"] for _, d in source.nodes(data=True)])
         lat = np.mean([d["y"] for _, d in source.nodes(data=True)])
-        return (lambda crs: network_from_osmnx(source, crs, profile, speeds)), (lon, lat)
+        return (lambda crs: network_from_osmnx(source, crs, profile, speeds, keep)), (lon, lat)
     if isinstance(source, str | os.PathLike) and _is_osm(source):
         nodes, segs = read_osm(source, profile)
         centre = (
             (nodes["lon"].min() + nodes["lon"].max()) / 2,
             (nodes["lat"].min() + nodes["lat"].max()) / 2,
         )
-        return (lambda crs: network_from_frames(nodes, segs, crs, profile, speeds)), centre
+        return (lambda crs: network_from_frames(nodes, segs, crs, profile, speeds, keep)), centre
     lines = read_layer(source, "roads")
     centre = lines.to_crs(4326).union_all().centroid
     label = describe(as_layer(source))
-    return (lambda crs: network_from_lines(lines, crs, profile, speeds, name=label)), (
+    return (
+        lambda crs: network_from_lines(
+            lines, crs, profile, speeds, name=label, split=split_roads, keep=keep
+        )
+    ), (
         centre.x,
         centre.y,
     )
@@ -327,6 +343,8 @@ def region_from_layers(
     default_floors: float = 3.0,
     standard="moe2017",
     crs=None,
+    split_roads: bool = True,
+    keep: str = "largest",
 ) -> GisImport:
     """Build a validated Region from GIS layers and a road network.
 
@@ -356,6 +374,13 @@ def region_from_layers(
         The standard whose thresholds fill missing resource columns.
     crs : CRS-like, optional
         The metric projection (default chosen from the roads' centre).
+    split_roads : bool
+        Cut a line layer's lines where they share a vertex or cross (default), or take them as
+        already split at junctions (:mod:`allocator.gis.noding`).
+    keep : {"largest", "all"}
+        Keep only the largest connected part of the roads (default; points nearer to a part cut
+        off are marked ``cut_off``) or every part (each point's part is in ``snapping.part``; a
+        settlement must still reach a school in its own part).
 
     Returns
     -------
@@ -376,7 +401,7 @@ def region_from_layers(
     school_spec, village_spec = as_layer(schools), as_layer(settlements)
     school_gdf = read_layer(school_spec, "schools")
     village_gdf = read_layer(village_spec, "settlements")
-    make_network, (lon, lat) = _roads(roads, profile, speeds)
+    make_network, (lon, lat) = _roads(roads, profile, speeds, split_roads, keep)
     if crs is None:
         crs = metric_crs(lon, lat, school_gdf.crs)
     network = make_network(crs)
@@ -422,10 +447,11 @@ def region_from_layers(
         [
             pd.DataFrame({"table": "schools", "id": s_df["school_id"], "node": s_nodes,
                           "distance_m": np.round(s_dist, 2), "flagged": s_far, "dropped": False,
-                          "cut_off": s_cut}),
+                          "cut_off": s_cut, "part": network.part_of(s_nodes)}),
             pd.DataFrame({"table": "settlements", "id": v_df["settlement_id"], "node": v_nodes,
                           "distance_m": np.round(v_dist, 2), "flagged": v_far,
-                          "dropped": v_far & (far == "drop"), "cut_off": v_cut}),
+                          "dropped": v_far & (far == "drop"), "cut_off": v_cut,
+                          "part": network.part_of(v_nodes)}),
         ],
         ignore_index=True,
     )  # fmt: skip

@@ -9,6 +9,8 @@ Example (paths are relative to the TOML file)::
     area_type = "rural"
     max_snap_m = 1000              # metres from a point to its road node
     far = "error"                  # or "flag", "drop" (settlements)
+    split_roads = true             # cut a line layer where lines share a vertex or cross
+    keep = "largest"               # or "all": every connected part of the roads
 
     [schools]                      # optional for an .osm.pbf: its amenity=school features
     source = "county.gpkg"
@@ -55,6 +57,8 @@ CONFIG_KEYS = {
     "level": str,
     "max_snap_m": (int, float),
     "far": str,
+    "split_roads": bool,
+    "keep": str,
     "standard": str,
     "crs": (str, int),
     "building_types": list,
@@ -116,7 +120,7 @@ def read_config(path: str | os.PathLike) -> dict:
                 column=key,
             )
         kind = CONFIG_KEYS[key]
-        if isinstance(value, bool) or not isinstance(value, kind):
+        if (isinstance(value, bool) and kind is not bool) or not isinstance(value, kind):
             names = " or ".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))
             raise InputError(
                 f"{key} = {value!r}; expected {names.replace('dict', 'a table')}",
@@ -158,7 +162,7 @@ def region_from_config(path: str | os.PathLike, name: str | None = None):
     >>> with open(config, "w", encoding="utf-8") as f:
     ...     _ = f.write("roads = " + roads + chr(10) + 'county = "Helsinki"' + chr(10))
     >>> region_from_config(config).region
-    Region('helsinki': 3 schools, 32 settlements, 5262 road nodes)
+    Region('helsinki': 3 schools, 32 settlements, 5,262 road nodes)
     """
     from allocator.gis.build import region_from_layers, region_from_osm
     from allocator.gis.layers import Layer

@@ -24,6 +24,7 @@ import shapely
 
 from allocator.errors import InputError
 from allocator.gis.crs import WEB_MAP_COORDINATES, to_wgs84
+from allocator.gis.raster import RASTER_SUFFIXES, read_population_raster
 
 __all__ = ["Layer", "as_layer", "read_layer", "map_columns", "points_of", "describe"]
 
@@ -39,7 +40,8 @@ class Layer:
     Parameters
     ----------
     source : str, path or GeoDataFrame
-        A GeoPackage, GeoJSON, shapefile, CSV / Excel table of points, or a GeoDataFrame.
+        A GeoPackage, GeoJSON, shapefile, CSV / Excel table of points, a population raster
+        (``.tif``: settlements, see :mod:`allocator.gis.raster`) or a GeoDataFrame.
     layer : str, optional
         Layer name inside a GeoPackage (default: its first layer).
     columns : dict, optional
@@ -233,6 +235,8 @@ def read_layer(spec, table: str = "layer") -> gpd.GeoDataFrame:
             if not path.exists():
                 raise InputError(f"file not found; expected the {table} layer", file=name)
             gdf = _read_table(path, spec)
+        elif path.suffix.lower() in RASTER_SUFFIXES:
+            gdf = map_columns(read_population_raster(path, name=name), spec.columns, name)
         else:
             gdf = map_columns(_read_vector(path, spec), spec.columns, name)
     if gdf.crs is None:

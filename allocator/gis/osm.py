@@ -97,7 +97,9 @@ def read_osm(path, profile="walk") -> tuple[pd.DataFrame, pd.DataFrame]:
     return read_osm_xml(path)
 
 
-def network_from_osm(path, crs, profile="walk", speeds: dict | None = None) -> RoadNetwork:
+def network_from_osm(
+    path, crs, profile="walk", speeds: dict | None = None, keep: str = "largest"
+) -> RoadNetwork:
     """A :class:`RoadNetwork` from an .osm.pbf or .osm XML file, projected to ``crs``.
 
     Segment lengths are straight lines between consecutive OSM nodes in ``crs``.
@@ -111,4 +113,4 @@ def network_from_osm(path, crs, profile="walk", speeds: dict | None = None) -> R
     """
     profile = profile_of(profile, speeds)
     nodes, segs = read_osm(path, profile)
-    return network_from_frames(nodes, segs, crs, profile)
+    return network_from_frames(nodes, segs, crs, profile, keep=keep)

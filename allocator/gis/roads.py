@@ -11,7 +11,9 @@ Tobler's hiking function, the mean of the two directions' time factors
 
 Cleaning (in this order): classes the profile cannot use are dropped; segments of zero length merge
 their two end nodes; loops are dropped; parallel and reversed duplicates keep the fastest; only the
-largest connected part is kept (the others' node count is reported). Nodes are named by their OSM
+largest connected part is kept (the others' node count is reported), or with ``keep="all"`` every
+part (each node then has a part number, 0 for the largest, so points on other parts are
+reported). Nodes are named by their OSM
 id (or ``n<k>`` for a line layer) and carry ``x``, ``y`` in km.
 
 Snapping (:meth:`RoadNetwork.snap`) finds the nearest kept node and reports the distance in metres.
@@ -42,7 +44,11 @@ __all__ = [
     "network_from_lines",
     "network_from_osmnx",
     "network_from_frames",
+    "KEEP",
 ]
+
+#: What :func:`build_network` keeps of a road network in several parts.
+KEEP = ("largest", "all")
 
 _NOT_FOR_VEHICLES = (
     "footway", "path", "steps", "pedestrian", "cycleway", "corridor", "elevator", "bridleway",
@@ -166,7 +172,9 @@ class RoadNetwork:
         The metric projection of ``x``, ``y`` (km = metres / 1000).
     stats : dict
         Counts: ``segments_read``, ``excluded_class``, ``zero_length_merged``, ``loops``,
-        ``duplicates``, ``nodes_cut_off`` (outside the largest connected part), ``nodes``, ``edges``.
+        ``duplicates``, ``nodes_cut_off`` (outside the largest connected part), ``parts`` (connected
+        parts found), ``parts_kept``, ``nodes``, ``edges``
+        (and ``lines_split`` for a line layer: lines cut at shared vertices and crossings).
     """
 
     graph: nx.Graph
@@ -175,7 +183,22 @@ class RoadNetwork:
     node_ids: np.ndarray = field(repr=False)
     xy_m: np.ndarray = field(repr=False)
     cut_off_xy_m: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)), repr=False)
+    node_part: np.ndarray | None = field(default=None, repr=False)
     _tree: object = field(default=None, repr=False)
+
+    def part_of(self, nodes) -> np.ndarray:
+        """The connected part of each node: 0 the largest, 1 the next largest, ...
+
+        Examples
+        --------
+        >>> net = build_network(["a", "b", "c", "d", "e"], np.arange(10.0).reshape(5, 2),
+        ...                     [0, 1, 3], [1, 2, 4], np.ones(3), crs=32650, keep="all")
+        >>> net.part_of(["e", "a"]).tolist()
+        [1, 0]
+        """
+        if self.node_part is None:
+            return np.zeros(len(nodes), dtype=np.int64)
+        return self.node_part[pd.Index(self.node_ids).get_indexer(list(nodes))]
 
     def snap(self, xy_m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Nearest node (name) and distance (m) of each point (metres, the network's CRS).
@@ -240,6 +263,7 @@ def build_network(
     z=None,
     profile="walk",
     speeds: dict | None = None,
+    keep: str = "largest",
 ) -> RoadNetwork:
     """Clean a segment list and compute travel minutes (the module docstring gives the model).
 
@@ -260,6 +284,8 @@ def build_network(
     profile : str or SpeedProfile
     speeds : dict, optional
         Class speed overrides (km/h).
+    keep : {"largest", "all"}
+        Keep only the largest connected part (default) or every part.
 
     Examples
     --------
@@ -271,6 +297,10 @@ def build_network(
     (2.0, 1)
     """
     profile = profile_of(profile, speeds)
+    if keep not in KEEP:
+        raise InputError(
+            f"keep = {keep!r}; expected one of {', '.join(KEEP)}", column="keep", value=keep
+        )
     node_ids = np.asarray([str(n) for n in node_ids], dtype=object)
     xy_m = np.asarray(xy_m, dtype=float).reshape(-1, 2)
     u = np.asarray(u, dtype=np.int64)
@@ -284,8 +314,8 @@ def build_network(
     highway = np.array([None if isinstance(h, float) else h for h in highway], object)
     stats = {"segments_read": int(m)}
 
-    keep = ~np.isin(highway, list(profile.excluded))
-    stats["excluded_class"] = int((~keep).sum())
+    usable = ~np.isin(highway, list(profile.excluded))
+    stats["excluded_class"] = int((~usable).sum())
     speed = np.array([profile.speed(h) for h in highway], dtype=float)
     if profile.use_maxspeed and maxspeed is not None:
         limit = _parse_maxspeed(list(maxspeed))
@@ -300,7 +330,13 @@ def build_network(
     if minutes is not None:
         given = np.asarray(minutes, dtype=float)
         mins = np.where(np.isfinite(given), given, mins)
-    u, v, mins, length_m, highway = u[keep], v[keep], mins[keep], length_m[keep], highway[keep]
+    u, v, mins, length_m, highway = (
+        u[usable],
+        v[usable],
+        mins[usable],
+        length_m[usable],
+        highway[usable],
+    )
 
     # zero-length segments: merge their end nodes (union by connected components)
     n = len(node_ids)
@@ -340,8 +376,12 @@ def build_network(
     used[a] = used[b] = True
     sizes = np.bincount(label[used], minlength=label.max() + 1)
     big = int(np.argmax(sizes))
-    stats["nodes_cut_off"] = int((used & (label != big)).sum())
-    node_keep = used & (label == big)
+    rank = np.empty(len(sizes), dtype=np.int64)
+    rank[np.argsort(-sizes, kind="stable")] = np.arange(len(sizes))  # 0 = the largest part
+    stats["parts"] = int((sizes > 0).sum())
+    stats["parts_kept"] = stats["parts"] if keep == "all" else 1
+    node_keep = used if keep == "all" else used & (label == big)
+    stats["nodes_cut_off"] = int((used & ~node_keep).sum())
     edge_keep = node_keep[a]
     a, b, mins, length_m, highway = (
         a[edge_keep],
@@ -365,13 +405,20 @@ def build_network(
     stats["edges"] = graph.number_of_edges()
     graph.graph["crs"] = str(crs)
     graph.graph["profile"] = profile.name
-    cut = used & (label != big)
-    return RoadNetwork(graph, crs, stats, node_ids[kept], xy_m[kept], xy_m[cut])
+    cut = used & ~node_keep
+    return RoadNetwork(
+        graph, crs, stats, node_ids[kept], xy_m[kept], xy_m[cut], node_part=rank[label[kept]]
+    )
 
 
 # ----------------------------------------------------------------------------- sources
 def network_from_frames(
-    nodes: pd.DataFrame, segs: pd.DataFrame, crs, profile="walk", speeds: dict | None = None
+    nodes: pd.DataFrame,
+    segs: pd.DataFrame,
+    crs,
+    profile="walk",
+    speeds: dict | None = None,
+    keep: str = "largest",
 ) -> RoadNetwork:
     """A :class:`RoadNetwork` from node (``id, lon, lat``, optional ``z``) and segment (``u, v``,
     optional ``highway, maxspeed, length_m``) tables in WGS 84, projected to ``crs``."""
@@ -400,10 +447,13 @@ def network_from_frames(
         maxspeed=segs["maxspeed"].to_numpy(object) if "maxspeed" in segs else None,
         z=z,
         profile=profile,
+        keep=keep,
     )
 
 
-def network_from_osmnx(graph, crs, profile="drive", speeds: dict | None = None) -> RoadNetwork:
+def network_from_osmnx(
+    graph, crs, profile="drive", speeds: dict | None = None, keep: str = "largest"
+) -> RoadNetwork:
     """A :class:`RoadNetwork` from an osmnx graph (unprojected: nodes with lon ``x``, lat ``y``).
 
     Edge ``length`` (metres, along the edge) is used where present; node ``elevation`` (metres)
@@ -420,7 +470,7 @@ def network_from_osmnx(graph, crs, profile="drive", speeds: dict | None = None) 
         ],
         columns=["u", "v", "highway", "maxspeed", "length_m"],
     )
-    return network_from_frames(nodes, segs, crs, profile, speeds)
+    return network_from_frames(nodes, segs, crs, profile, speeds, keep)
 
 
 def network_from_lines(
@@ -430,14 +480,19 @@ def network_from_lines(
     speeds: dict | None = None,
     tolerance_m: float = 0.5,
     name: str = "roads",
+    split: bool = True,
+    keep: str = "largest",
 ) -> RoadNetwork:
     """A :class:`RoadNetwork` from a line layer (each line a segment between its two ends).
 
     Ends closer than ``tolerance_m`` are one node; 3-D lines give node elevations (slope factor).
     Optional columns: ``highway`` (class),
     ``maxspeed``, ``speed_kmh`` (overrides the class speed) and ``minutes`` (overrides both).
-    Lines must be split at junctions (as GIS road layers usually are); inner vertices only
-    shape the length.
+    With ``split`` (the default) lines are first cut where they share a vertex or cross
+    (:func:`allocator.gis.noding.split_at_junctions`; ``stats["lines_split"]`` counts the lines
+    cut); ``split=False`` takes a layer already split at its junctions as it is (two lines that
+    cross without a junction, such as a bridge, then stay apart). Other inner vertices only shape
+    the length.
 
     Examples
     --------
@@ -464,6 +519,11 @@ def network_from_lines(
         )
     import shapely
 
+    lines_split = 0
+    if split:
+        from allocator.gis.noding import split_at_junctions
+
+        lines, lines_split = split_at_junctions(lines)
     start = shapely.get_coordinates(shapely.get_point(lines.geometry.array, 0), include_z=True)
     end = shapely.get_coordinates(shapely.get_point(lines.geometry.array, -1), include_z=True)
     ends3 = np.vstack([start, end])
@@ -482,7 +542,7 @@ def network_from_lines(
         minutes = (
             from_speed if minutes is None else np.where(np.isfinite(minutes), minutes, from_speed)
         )
-    return build_network(
+    net = build_network(
         [f"n{k}" for k in range(len(first))],
         ends[first],
         inverse[:m],
@@ -494,4 +554,7 @@ def network_from_lines(
         minutes=minutes,
         z=ends3[first, 2] if np.isfinite(ends3[:, 2]).any() else None,
         profile=profile,
+        keep=keep,
     )
+    net.stats["lines_split"] = lines_split
+    return net
