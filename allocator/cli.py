@@ -1,4 +1,4 @@
-"""The ``allocator`` command: ``synth``, ``check``, ``run`` and ``compare``.
+"""The ``allocator`` command: ``synth``, ``check``, ``run``, ``compare`` and ``import-gis``.
 
 Bad input ends with one readable line on stderr and exit status 2 (no traceback); so does an output
 folder that may not be replaced (see :mod:`allocator.outputs`: a folder allocator did not write is
