@@ -23,6 +23,8 @@ import math
 import networkx as nx
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
+from scipy.sparse.csgraph import maximum_flow
 from scipy.spatial import cKDTree
 
 from allocator.errors import InputError
@@ -584,8 +586,9 @@ def _add_seats(schools, settlements, region, teaches, nearest, minutes) -> None:
     The band pupils are placed whole, largest band first, at the nearest of the band's 8 nearest
     schools within its day limit that still has room (seats, classes and school size, with the
     classrooms a school may add); a band with no school within its day limit boards at its
-    nearest school. Only a school that must take a band it has no room for is enlarged, to hold
-    what it was given.
+    nearest school; urban bands may be split between schools (as the planner splits city
+    catchments). Only a school that must take pupils it has no room for is enlarged, to hold what
+    it was given.
     """
     bands = [c for c in PUPIL_COLUMNS if c != "pupils_senior"]
     demand = settlements[bands].to_numpy(dtype=np.int64)
@@ -619,28 +622,66 @@ def _add_seats(schools, settlements, region, teaches, nearest, minutes) -> None:
         for k, i in enumerate(rows):
             lo, hi = m.indptr[k], m.indptr[k + 1]
             travel[i] = (cols[m.indices[lo:hi]], m.data[lo:hi])
-    order = sorted(zip(*np.nonzero(demand), strict=True), key=lambda ib: -demand[ib])
-    for i, b in order:
-        pupils = float(demand[i, b])
+    split = (settlements["area_type"] == "urban").to_numpy()
+
+    def options_of(i, b):
         if minutes[i, b] > _BAND_DAY[b]:
-            options = np.array([nearest[i, b]])
-        else:
-            js, ts = travel[i]
-            keep = teaches[js, b] & (ts <= _BAND_DAY[b])
-            js, ts = js[keep], ts[keep]
-            options = js[np.lexsort((js, ts))][:_DAY_CANDIDATES]
-        fits = (
-            (load[options] + pupils <= seat_room[options] + 1e-9)
-            & (classes[options] + pupils / cap_b[b] <= class_room[options] + 1e-9)
-            & (load[options] + pupils <= size_room[options] + 1e-9)
+            return np.array([nearest[i, b]])
+        js, ts = travel[i]
+        keep = teaches[js, b] & (ts <= _BAND_DAY[b])
+        js, ts = js[keep], ts[keep]
+        return js[np.lexsort((js, ts))][:_DAY_CANDIDATES]
+
+    def room_of(options, b):
+        return np.minimum(
+            np.minimum(seat_room[options], size_room[options]) - load[options],
+            (class_room[options] - classes[options]) * cap_b[b],
         )
+
+    def place(j, pupils, b):
+        load[j] += pupils
+        classes[j] += pupils / cap_b[b]
+
+    whole = [(i, b) for i, b in zip(*np.nonzero(demand), strict=True) if not split[i]]
+    for i, b in sorted(whole, key=lambda ib: -demand[ib]):
+        pupils = float(demand[i, b])
+        options = options_of(i, b)
+        fits = room_of(options, b) + 1e-9 >= pupils
         if fits.any():
             j = int(options[np.argmax(fits)])
         else:
             j = int(options[np.argmax(seat_room[options] - load[options])])
             short[j] = True
-        load[j] += pupils
-        classes[j] += pupils / cap_b[b]
+        place(j, pupils, b)
+    # city bands may split between schools: a maximum flow places as many pupils as fit
+    parts = [(i, b) for i, b in zip(*np.nonzero(demand), strict=True) if split[i]]
+    if parts:
+        n_j, n_p = len(schools), len(parts)
+        room = np.floor(np.maximum(room_of(np.arange(n_j), 0), 0.0) + 1e-9).astype(np.int64)
+        src, dst, cap = [], [], []
+        opts = [options_of(i, b) for i, b in parts]
+        for k, ((i, b), options) in enumerate(zip(parts, opts, strict=True)):
+            src += [0] + [1 + k] * len(options)
+            dst += [1 + k] + list(1 + n_p + options)
+            cap += [int(demand[i, b])] * (1 + len(options))
+        src += list(1 + n_p + np.arange(n_j))
+        dst += [1 + n_p + n_j] * n_j
+        cap += list(room)
+        size = 2 + n_p + n_j
+        graph_flow = sp.csr_matrix(
+            (np.array(cap, dtype=np.int32), (np.array(src), np.array(dst))), shape=(size, size)
+        )
+        flow = maximum_flow(graph_flow, 0, size - 1).flow.tocsr()
+        for k, ((i, b), options) in enumerate(zip(parts, opts, strict=True)):
+            sent = np.asarray(flow[1 + k, 1 + n_p + options].todense()).ravel()
+            for j, pupils in zip(options, sent, strict=True):
+                if pupils > 0:
+                    place(int(j), float(pupils), b)
+            rest = float(demand[i, b] - sent.sum())
+            if rest > 0:
+                j = int(options[np.argmax(seat_room[options] - load[options])])
+                short[j] = True
+                place(j, rest, b)
     need = np.ceil(load + senior - 1e-9).astype(np.int64)
     schools["capacity"] = np.where(
         short, np.maximum(schools["capacity"].to_numpy(), need), schools["capacity"].to_numpy()
