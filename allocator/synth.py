@@ -14,6 +14,12 @@ slow (about 25 km/h on winding mountain roads), roads between townships and the 
 Settlements (villages and urban communities) are placed around the schools, and each school's pupils
 live in its two nearest settlements and, for a share, in its neighbours' - so settlement pupils add up
 exactly to school enrolments band by band.
+
+Every region is plannable under the planners' default rules, strictly: where the drawing leaves a
+village band without a school within its travel limit, a school without the seats or classes for
+the whole village bands that must go to it, or a high-quality school with no weaker school to send
+teachers to, the generator adds the local road, the seats and classes, or lowers that school's
+backbone teachers (see ``_make_feasible``); most regions need none of it.
 """
 
 from __future__ import annotations

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from allocator.planners.budget import BudgetPolicy, plan_budget
+from allocator.planners.districts import DistrictPolicy, plan_districts
 from allocator.planners.mergers import MergerPolicy, plan_mergers
 from allocator.planners.teachers import TeacherPolicy, plan_teachers
 from allocator.synth import make_region
@@ -82,3 +84,17 @@ def test_repairs_leave_other_schools_as_drawn():
     assert s.loc["C00S0133", "pupils_senior"] == 0
     t = make_region(49, seed=17).schools.set_index("school_id")
     assert t.loc["C00S0048", "teachers_backbone"] == 0
+
+
+@pytest.mark.parametrize("schools, seed", [(40, 8), (49, 17)])
+def test_repaired_regions_still_get_districts_and_budgets(schools, seed):
+    # regions the generator repaired (a school enlarged; a school's backbone teachers lowered)
+    region = make_region(schools, seed=seed)
+    districts = plan_districts(region, DistrictPolicy(method="heuristic"))
+    d = districts.districts
+    assert len(d) == schools and d["planned"].all()
+    assert set(d["school_id"]) == set(region.schools["school_id"])
+    budget = plan_budget(region, BudgetPolicy(budget=2_000_000))
+    h = budget.headline()
+    assert h["status"] == "optimal" and 0 < h["spent_yuan"] <= 2_000_000 + 1e-6
+    assert h["parts_passing_after"] >= h["parts_passing_before"]
