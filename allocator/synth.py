@@ -631,8 +631,8 @@ def _add_seats(schools, settlements, region, teaches, nearest, minutes) -> None:
     split = (settlements["area_type"] == "urban").to_numpy()
 
     def options_of(i, b):
-        if minutes[i, b] > _BAND_DAY[b]:
-            return np.array([nearest[i, b]])
+        if minutes[i, b] > _BAND_DAY[b]:  # boards at its nearest school (none: no school)
+            return np.flatnonzero(np.arange(len(schools)) == nearest[i, b])
         js, ts = travel[i]
         keep = teaches[js, b] & (ts <= _BAND_DAY[b])
         js, ts = js[keep], ts[keep]
@@ -652,6 +652,8 @@ def _add_seats(schools, settlements, region, teaches, nearest, minutes) -> None:
     for i, b in sorted(whole, key=lambda ib: -demand[ib]):
         pupils = float(demand[i, b])
         options = options_of(i, b)
+        if not len(options):
+            continue
         fits = room_of(options, b) + 1e-9 >= pupils
         if fits.any():
             j = int(options[np.argmax(fits)])
@@ -684,7 +686,7 @@ def _add_seats(schools, settlements, region, teaches, nearest, minutes) -> None:
                 if pupils > 0:
                     place(int(j), float(pupils), b)
             rest = float(demand[i, b] - sent.sum())
-            if rest > 0:
+            if rest > 0 and len(options):
                 j = int(options[np.argmax(seat_room[options] - load[options])])
                 short[j] = True
                 place(j, rest, b)
