@@ -11,13 +11,16 @@ from allocator.planners.mergers import MergerPolicy, plan_mergers
 from allocator.planners.teachers import TeacherPolicy, plan_teachers
 from allocator.synth import make_region
 
-#: 20 seeds, 40-120 schools (the sizes where breaches were seen: seeds 9, 13, 17, 18).
-SWEEP = [(seed, 40 + (seed * 29) % 81) for seed in range(20)]
+#: 12 seeds, 40-120 schools in the default run (the sizes where breaches were seen); the seen
+#: regions below and the slow sweep cover more.
+SWEEP = [(seed, 40 + (seed * 29) % 81) for seed in range(12)]
 #: Seen not plannable before the generator repaired them: the four regions of the larger sweep in
 #: test_mergers_infeasible.py with grade 1-3 pupils no school could seat (seeds 9, 13, 17, 18),
 #: whole village bands that fit no plan (56, 13), a rotation school without a receiver (49, 17).
 SEEN = [(49, 9), (116, 13), (102, 17), (58, 18), (56, 13), (49, 17)]
-SLOW_SWEEP = [(seed, schools) for seed in range(20, 60) for schools in (40, 80, 120)]
+SLOW_SWEEP = [(seed, 40 + (seed * 29) % 81) for seed in range(12, 20)] + [
+    (seed, schools) for seed in range(20, 60) for schools in (40, 80, 120)
+]
 
 
 def check_strict(schools: int, seed: int, counties: int | None = None) -> None:
