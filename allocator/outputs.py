@@ -59,7 +59,10 @@ COMMANDS = {
     "compare": "allocator compare (compare_scenario)",
     "check": "allocator check --out (ComplianceReport.to_csv)",
     "region": "allocator synth (save_region)",
+    "chart": "plot_budget_frontier (a PNG chart)",
 }
+#: The PNG text entry ``Software`` of every chart allocator writes (see :func:`png_metadata`).
+PNG_SOFTWARE = f"{XLSX_KEYWORD} (matplotlib)"
 _PAUSE_ENV = "ALLOCATOR_PAUSE_FOR_TEST"
 
 
@@ -232,12 +235,14 @@ def check_target(
                 "a folder is there; expected a workbook file name: choose another name",
                 file=str(target),
             )
-        if not _xlsx_has_marker(path):
+        if not _file_has_marker(path):
             raise InputError(
                 "a file allocator did not write is there; it is never replaced: choose another "
                 "file name, or move it away first",
                 file=str(target),
             )
+        if path.suffix.lower() == ".png":  # a chart allocator drew: drawn again by default
+            return True
         if not force:
             raise InputError(
                 "a workbook allocator wrote earlier is there (it may have been edited since)"
@@ -291,7 +296,28 @@ def check_target(
     return True
 
 
-def _xlsx_has_marker(path: Path) -> bool:
+def png_metadata() -> dict:
+    """The ``metadata`` to pass to matplotlib's ``savefig`` for a PNG allocator writes, so that
+    :func:`check_target` knows the file as allocator's own.
+
+    Examples
+    --------
+    >>> png_metadata()["Software"]
+    'allocator-output (matplotlib)'
+    """
+    return {"Software": PNG_SOFTWARE}
+
+
+def _file_has_marker(path: Path) -> bool:
+    """True for a workbook or a PNG chart that carries allocator's marker."""
+    if path.suffix.lower() == ".png":
+        from PIL import Image  # a dependency of matplotlib
+
+        try:
+            with Image.open(path) as image:
+                return getattr(image, "text", {}).get("Software") == PNG_SOFTWARE
+        except (OSError, ValueError):
+            return False
     try:
         with zipfile.ZipFile(path) as z:
             core = z.read("docProps/core.xml").decode("utf-8", "replace")
@@ -553,12 +579,14 @@ class output_folder:
 
 
 class output_file:
-    """Context manager for one output file (an ``.xlsx`` workbook): a temporary file beside
-    ``target`` that replaces it whole on success and is removed on any failure or signal.
+    """Context manager for one output file (an ``.xlsx`` workbook, a chart, a GeoPackage): a
+    temporary file beside ``target`` that replaces it whole on success and is removed on any
+    failure or signal.
 
-    An existing file is replaced only if allocator wrote it (its document properties carry
-    :data:`allocator.sheets.XLSX_KEYWORD`) and ``force`` is true; write it with
-    :func:`allocator.sheets.write_xlsx`.
+    An existing file is replaced only if allocator wrote it: a workbook whose document properties
+    carry :data:`allocator.sheets.XLSX_KEYWORD`, and only with ``force`` (it may have been edited);
+    a PNG chart saved with :func:`png_metadata`. Any other existing file is never replaced. Write
+    a workbook with :func:`allocator.sheets.write_xlsx`.
     """
 
     def __init__(
@@ -588,10 +616,13 @@ class output_file:
         self.guard.install()
         try:
             self.created = _make_parents(self.target.parent)
-            self.tmp = self.target.with_name(
-                f".{self.target.stem}.allocator-tmp-{secrets.token_hex(4)}{self.target.suffix}"
-            )
-            return self.tmp
+            while True:  # a name nobody uses: _cleanup removes it
+                tmp = self.target.with_name(
+                    f".{self.target.stem}.allocator-tmp-{secrets.token_hex(4)}{self.target.suffix}"
+                )
+                if not os.path.lexists(tmp):
+                    self.tmp = tmp
+                    return tmp
         except OSError as exc:
             self._cleanup()
             raise _oserror(exc, self.shown, "create the folder that holds it") from None

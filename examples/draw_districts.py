@@ -8,6 +8,7 @@ quality index) are stars, grey lines are the adjacency graph the districts are d
 
 from __future__ import annotations
 
+import os
 import sys
 
 import matplotlib
@@ -20,6 +21,8 @@ from allocator.synth import make_region  # noqa: E402
 
 
 def main(out: str = "districts.png", schools: int = 120, seed: int = 3) -> None:
+    if os.path.exists(out):  # never draw over a file that is already there
+        sys.exit(f"{out} exists; give another file name")
     region = make_region(schools=schools, counties=1, seed=seed)
     plan = plan_districts(region, DistrictPolicy(method="heuristic", schools_per_district=8))
     print(plan.summary())

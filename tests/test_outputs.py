@@ -748,3 +748,33 @@ def test_the_readme_names_the_rules():
     assert "## What allocator writes, and what it never touches" in text
     assert MARKER in text and "--force" in text
     assert allocator.__version__
+
+
+def test_a_chart_never_replaces_a_file_of_the_users_but_redraws_its_own(tmp_path):
+    from allocator.planners.budget import plot_frontier
+
+    frontier = pd.DataFrame(
+        {
+            "budget": [0.0, 1e6],
+            "parts_passing": [3, 5],
+            "parts_in_scope": [8, 8],
+            "max_shortfall": [0.6, 0.4],
+        }
+    )
+    mine = tmp_path / "frontier.png"
+    mine.write_bytes(b"the bureau's own picture")
+    before = snapshot(tmp_path)
+    with pytest.raises(InputError, match="did not write"):
+        plot_frontier(frontier, mine)
+    assert snapshot(tmp_path) == before
+    out = tmp_path / "chart.png"
+    plot_frontier(frontier, out)
+    first = out.read_bytes()
+    assert first.startswith(b"\x89PNG")
+    plot_frontier(frontier.assign(max_shortfall=[0.9, 0.1]), out)  # its own chart: drawn again
+    assert out.read_bytes() != first
+    pdf = tmp_path / "chart.pdf"
+    plot_frontier(frontier, pdf)
+    with pytest.raises(InputError, match="did not write"):  # no marker in a PDF: never replaced
+        plot_frontier(frontier, pdf)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["chart.pdf", "chart.png", "frontier.png"]

@@ -84,6 +84,7 @@ import scipy.sparse as sp
 from allocator import compliance, standards
 from allocator.errors import Infeasible, InputError, SolverError
 from allocator.fingerprint import require_region
+from allocator.outputs import output_file, png_metadata
 from allocator.planners.budget_catalogue import extra_indicator_specs, load_catalogue
 from allocator.planners.budget_model import (
     _clean_units,
@@ -1114,6 +1115,8 @@ def plot_frontier(frontier: pd.DataFrame, path_or_ax):
     frontier : pandas.DataFrame
     path_or_ax : str, Path or matplotlib Axes
         A PNG/SVG/PDF file to write (drawn off-screen with the Agg backend), or axes to draw on.
+        The file is written aside and moved into place whole; an existing file is never replaced,
+        except a PNG chart allocator drew earlier (:func:`allocator.outputs.check_target`).
 
     Returns
     -------
@@ -1174,5 +1177,7 @@ def plot_frontier(frontier: pd.DataFrame, path_or_ax):
     ax.grid(alpha=0.3)
     if path is not None:
         fig.tight_layout()
-        fig.savefig(path, dpi=120)
+        with output_file(path, "chart") as tmp:
+            png = path.suffix.lower() == ".png"
+            fig.savefig(tmp, dpi=120, metadata=png_metadata() if png else None)
     return fig
