@@ -108,73 +108,42 @@ def _text_column(df, table, column, id_column):
 def _numeric_column(df, table, column, id_column, whole: bool, nonnegative: bool):
     raw = df[column]
     numbers = pd.to_numeric(raw, errors="coerce")
-    bad = numbers.isna().to_numpy()
     what = "a whole number" if whole else "a number"
-    if bad.any():
-        pos = int(np.flatnonzero(bad)[0])
-        value = plain(raw.iloc[pos])
-        if pd.isna(value):
-            _fail(f"missing value (NaN); expected {what}", table, df, pos, id_column, column, value)
-        _fail(
-            f"value {value!r} is not numeric; expected {what}",
-            table,
-            df,
-            pos,
-            id_column,
-            column,
-            value,
-        )
+
+    def reject(mask, message, values=raw) -> None:
+        """Fail on the first row where ``mask`` holds; ``message`` formats its value."""
+        if mask.any():
+            pos = int(np.flatnonzero(mask)[0])
+            value = plain(values.iloc[pos] if isinstance(values, pd.Series) else values[pos])
+            _fail(message(value), table, df, pos, id_column, column, value)
+
+    missing = numbers.isna().to_numpy()
+    reject(
+        missing,
+        lambda v: (
+            f"missing value (NaN); expected {what}"
+            if pd.isna(v)
+            else f"value {v!r} is not numeric; expected {what}"
+        ),
+    )
     arr = numbers.to_numpy(dtype=float)
-    if not np.isfinite(arr).all():
-        pos = int(np.flatnonzero(~np.isfinite(arr))[0])
-        _fail(
-            f"value {plain(arr[pos])!r} is not finite", table, df, pos, id_column, column, arr[pos]
-        )
-    if nonnegative and (arr < 0).any():
-        pos = int(np.flatnonzero(arr < 0)[0])
-        value = plain(raw.iloc[pos])
-        _fail(
-            f"negative value {value!r}; expected a count >= 0"
-            if whole
-            else f"negative value {value!r}; expected a number >= 0",
-            table,
-            df,
-            pos,
-            id_column,
-            column,
-            value,
-        )
+    reject(~np.isfinite(arr), lambda v: f"value {v!r} is not finite", values=arr)
+    if nonnegative:
+        kind = "a count" if whole else "a number"
+        reject(arr < 0, lambda v: f"negative value {v!r}; expected {kind} >= 0")
     bounds = hard_range(table, column)
     if bounds is not None:
         low, high = bounds
-        out = (arr < low) | (arr > high)
-        if out.any():
-            pos = int(np.flatnonzero(out)[0])
-            value = plain(raw.iloc[pos])
-            _fail(
-                f"value {value!r} cannot be right; expected {what} from {_shown(low)} to "
-                f"{_shown(high)}",
-                table,
-                df,
-                pos,
-                id_column,
-                column,
-                value,
-            )
+        reject(
+            (arr < low) | (arr > high),
+            lambda v: (
+                f"value {v!r} cannot be right; expected {what} from {_shown(low)} to {_shown(high)}"
+            ),
+        )
     if whole:
-        frac = arr != np.round(arr)
-        if frac.any():
-            pos = int(np.flatnonzero(frac)[0])
-            value = plain(raw.iloc[pos])
-            _fail(
-                f"value {value!r} is not a whole number; expected a count",
-                table,
-                df,
-                pos,
-                id_column,
-                column,
-                value,
-            )
+        reject(
+            arr != np.round(arr), lambda v: f"value {v!r} is not a whole number; expected a count"
+        )
         df[column] = arr.astype(np.int64)
     else:
         df[column] = arr
