@@ -429,7 +429,52 @@ def _marker_text(command: str, source, files: dict, complete: bool, extra: Mappi
 
 
 # --------------------------------------------------------------------------- writers
-class output_folder:
+class _TemporaryOutput:
+    """What a folder and a file output share: the target, its check, the signal guard, and the
+    clean-up of the temporary path (and of parent folders made for it) on any failure."""
+
+    kind = "folder"
+
+    def __init__(self, target, command, *, source=None, force=False, protect=()):
+        self.shown = target
+        self.target = Path(os.path.abspath(target))
+        self.command = command
+        self.source = source
+        self.force = force
+        self.protect = tuple(protect)
+        self.tmp: Path | None = None
+        self.created: list[Path] = []
+        self.guard = _Guard()
+
+    def _check(self) -> bool:
+        return check_target(
+            self.shown,
+            self.command,
+            source=self.source,
+            force=self.force,
+            protect=self.protect,
+            kind=self.kind,
+        )
+
+    def _remove_tmp(self) -> None:
+        raise NotImplementedError
+
+    def _cleanup(self) -> None:
+        if self.tmp is not None and os.path.lexists(self.tmp):
+            self._remove_tmp()
+        self.tmp = None
+        _remove_empty(self.created)
+        self.guard.restore()
+
+    def _failed(self, exc) -> bool:
+        """``__exit__`` after an exception in the ``with`` block: clean up, re-raise."""
+        self._cleanup()
+        if isinstance(exc, OSError):
+            raise _oserror(exc, self.shown, "write the output") from None
+        return False
+
+
+class output_folder(_TemporaryOutput):
     """Context manager: write into a temporary folder beside ``target``, then move it into place.
 
     The target is checked with :func:`check_target` first (same parameters). Inside the ``with``
@@ -472,22 +517,9 @@ class output_folder:
         complete: bool = True,
         details: Mapping | None = None,
     ):
-        self.shown = target
-        self.target = Path(os.path.abspath(target))
-        self.command = command
-        self.source = source
-        self.force = force
-        self.protect = tuple(protect)
+        super().__init__(target, command, source=source, force=force, protect=protect)
         self.complete = complete
         self.details = details
-        self.tmp: Path | None = None
-        self.created: list[Path] = []
-        self.guard = _Guard()
-
-    def _check(self) -> bool:
-        return check_target(
-            self.shown, self.command, source=self.source, force=self.force, protect=self.protect
-        )
 
     def __enter__(self) -> Path:
         self._check()
@@ -514,19 +546,12 @@ class output_folder:
             self._cleanup()
             raise
 
-    def _cleanup(self) -> None:
-        if self.tmp is not None and os.path.lexists(self.tmp):
-            shutil.rmtree(self.tmp, ignore_errors=True)
-        self.tmp = None
-        _remove_empty(self.created)
-        self.guard.restore()
+    def _remove_tmp(self) -> None:
+        shutil.rmtree(self.tmp, ignore_errors=True)
 
     def __exit__(self, exc_type, exc, tb):
         if exc_type is not None:
-            self._cleanup()
-            if isinstance(exc, OSError):
-                raise _oserror(exc, self.shown, "write the output") from None
-            return False
+            return self._failed(exc)
         try:
             _pause("before-move")
             files, _ = _files(self.tmp)
@@ -578,7 +603,7 @@ class output_folder:
             guard.fire(pending)
 
 
-class output_file:
+class output_file(_TemporaryOutput):
     """Context manager for one output file (an ``.xlsx`` workbook, a chart, a GeoPackage): a
     temporary file beside ``target`` that replaces it whole on success and is removed on any
     failure or signal.
@@ -589,6 +614,8 @@ class output_file:
     a workbook with :func:`allocator.sheets.write_xlsx`.
     """
 
+    kind = "file"
+
     def __init__(
         self,
         target: str | os.PathLike,
@@ -597,19 +624,7 @@ class output_file:
         force: bool = False,
         protect: Sequence[tuple[str | os.PathLike, str]] = (),
     ):
-        self.shown = target
-        self.target = Path(os.path.abspath(target))
-        self.command = command
-        self.force = force
-        self.protect = tuple(protect)
-        self.tmp: Path | None = None
-        self.created: list[Path] = []
-        self.guard = _Guard()
-
-    def _check(self) -> bool:
-        return check_target(
-            self.shown, self.command, force=self.force, protect=self.protect, kind="file"
-        )
+        super().__init__(target, command, force=force, protect=protect)
 
     def __enter__(self) -> Path:
         self._check()
@@ -627,19 +642,12 @@ class output_file:
             self._cleanup()
             raise _oserror(exc, self.shown, "create the folder that holds it") from None
 
-    def _cleanup(self) -> None:
-        if self.tmp is not None and os.path.lexists(self.tmp):
-            os.remove(self.tmp)
-        self.tmp = None
-        _remove_empty(self.created)
-        self.guard.restore()
+    def _remove_tmp(self) -> None:
+        os.remove(self.tmp)
 
     def __exit__(self, exc_type, exc, tb):
         if exc_type is not None:
-            self._cleanup()
-            if isinstance(exc, OSError):
-                raise _oserror(exc, self.shown, "write the output") from None
-            return False
+            return self._failed(exc)
         try:
             _pause("before-move")
             self._check()
