@@ -24,7 +24,8 @@ import time
 import numpy as np
 
 from allocator.planners import budget as B
-from allocator.planners import budget_model as M  # the models call solve_matrix from here
+from allocator.planners.budget import model as M  # the models call solve_matrix from here
+from allocator.planners.budget.data import prepare
 from allocator.solver import SolverOptions
 from allocator.synth import make_region
 
@@ -85,7 +86,7 @@ def _pulp_build_seconds(region, policy) -> tuple[float, float]:
     those same arrays into PuLP objects (which PuLP would need on top of the data work)."""
     import pulp
 
-    data = M._prepare(region, policy)
+    data = prepare(region, policy)
     captured = {}
     original = M.solve_matrix
 
@@ -96,7 +97,7 @@ def _pulp_build_seconds(region, policy) -> tuple[float, float]:
     M.solve_matrix = grab
     try:
         t0 = time.perf_counter()
-        model = M._Model(data, policy, True)
+        model = M.BudgetModel(data, policy, True)
         try:
             model.solve("shortfall", SolverOptions())
         except _Captured:

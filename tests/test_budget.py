@@ -20,9 +20,11 @@ from allocator.planners.budget import (
     budget_frontier,
     min_cost_to_comply,
     plan_budget,
-    plot_frontier,
 )
-from allocator.planners.budget_catalogue import default_catalogue, load_catalogue
+from allocator.planners.budget.catalogue import default_catalogue, load_catalogue
+from allocator.planners.budget.data import prepare
+from allocator.planners.budget.planning import MIP_ABS_GAP
+from allocator.planners.budget.verify import verify
 from allocator.solver import SolverOptions
 from allocator.synth import make_region
 
@@ -538,18 +540,18 @@ def test_extra_indicators_with_their_columns():
 def test_verification_rejects_a_broken_plan():
     region = region_of(25, 1)
     policy = BudgetPolicy(budget=1e6)
-    data = B._prepare(region, policy)
+    data = prepare(region, policy)
     units = np.zeros(data.S * data.J)
     integral = np.tile(data.integer, data.S)
     j = list(data.catalogue["intervention"]).index("buy_equipment")
     units[j] = 2e6  # twice the budget at the first school
     with pytest.raises(SolverError, match="above the budget"):
-        B._verify(data, policy, units, integral)
+        verify(data, policy, units, integral)
     units[j] = 0
     k = list(data.catalogue["intervention"]).index("post_qualified_teacher")
     units[k] = 0.5
     with pytest.raises(SolverError, match="fractional"):
-        B._verify(data, policy, units, integral)
+        verify(data, policy, units, integral)
 
 
 def test_summary_and_headline_report_the_plan():
@@ -683,7 +685,7 @@ def test_property_more_budget_never_worsens(spec, objective, relax, budget, more
         region, BudgetPolicy(budget=budget + more, objective=objective, relax=relax), FAST
     )
     # whole units: each plan is within the planner's absolute MIP gap of its optimum
-    tol = 1e-7 + 1e-6 * abs(low.objective) + (0.0 if relax else B._MIP_ABS_GAP)
+    tol = 1e-7 + 1e-6 * abs(low.objective) + (0.0 if relax else MIP_ABS_GAP)
     assert high.objective <= low.objective + tol
 
 
@@ -718,6 +720,6 @@ def test_whole_unit_gap_objective_near_zero_stops():
     policy = BudgetPolicy(budget=33_102_306.8, objective="gap", relax=False)
     plan = plan_budget(region, policy, SolverOptions(mip_gap=1e-7, time_limit=120))
     assert plan.solve_info.status == "optimal" and plan.solve_info.seconds < 30
-    assert 0 <= plan.objective <= B._MIP_ABS_GAP
+    assert 0 <= plan.objective <= MIP_ABS_GAP
     relaxed = plan_budget(region, dataclasses.replace(policy, relax=True), FAST)
     assert relaxed.objective <= plan.objective + 1e-9

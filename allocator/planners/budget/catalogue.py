@@ -21,7 +21,7 @@ cap_rule        ``""``; ``untrained_teachers`` (at most teachers - backbone teac
 adds_teachers   a unit also adds ``effect`` to the school's ``teachers`` (posting a teacher)
 step            units are bought in multiples of this (default: 1 for whole-unit interventions,
                 0.01 otherwise: 0.01 m², one fen of equipment, 0.01 Mbps, 0.01 score point);
-                see :mod:`allocator.planners.budget_rounding`
+                see :mod:`allocator.planners.budget.rounding`
 ============== ==============================================================================
 
 The default catalogue (:func:`default_catalogue`) holds the nine interventions Chongqing-style bureaus

@@ -1,0 +1,176 @@
+"""The least-cost-to-comply model: the least budget with which every in-scope part passes.
+
+Model
+-----
+min sum c x subject to, for each in-scope part k and each assessed indicator i it misses,
+``sum_j a[k,i,j] x >= (T (1 - MET_RTOL) - v0) y[k,i]`` with y binary (a big-M row with the tightest
+M, the gap itself), ``sum_i y[k,i] >= min_met - met0[k]``, and, when the standard sets
+``floor_share``, ``v >= floor_share * T (1 - MET_RTOL)`` for every indicator: exactly what
+:func:`allocator.compliance.meets` asks, nothing above it. The category and county caps and the
+rural share of the policy apply (:func:`~allocator.planners.budget.model.spend_constraints`
+without its budget row: the budget is what is minimised).
+
+Rows and columns are normalised: a continuous unit column is scaled so that one scaled unit lifts
+its largest indicator by one threshold, rows are in shares of thresholds, the objective in
+millions of yuan (:data:`MONEY`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+import allocator.compliance as compliance
+from allocator.errors import Infeasible
+from allocator.planners.budget.data import BudgetData
+from allocator.planners.budget.model import spend_constraints
+from allocator.planners.budget.policy import BudgetPolicy
+from allocator.solver import MatrixSolution, SolverOptions, solve_matrix
+
+__all__ = ["MONEY", "ComplyModel", "comply_model", "refuse_unreachable", "solve_least_cost"]
+
+#: Yuan per unit of the objective (the least cost is solved in millions of yuan).
+MONEY = 1e6
+
+
+@dataclass
+class ComplyModel:
+    """The normalised least-cost model of :func:`comply_model` (old positional form)."""
+
+    c: np.ndarray
+    A: sp.csc_matrix
+    row_lower: np.ndarray
+    row_upper: np.ndarray
+    col_upper: np.ndarray
+    integrality: np.ndarray
+    row_groups: list
+    nx: int  # unit columns (first), then one binary per missed indicator
+    scale: np.ndarray  # (nx,) yuan-free scale of each unit column
+    integer_x: np.ndarray  # (nx,) whole-unit columns
+
+
+def _judged(data: BudgetData):
+    """Which (part, indicator) the standard judges, and which it finds met before the plan."""
+    T = data.T
+    judged = ~np.isnan(T) & data.is_standard[None, :]
+    with np.errstate(invalid="ignore"):
+        met0 = judged & compliance.meets(data.v0, T)
+    return judged, met0
+
+
+def refuse_unreachable(data: BudgetData) -> None:
+    """Raise :class:`Infeasible` when some part cannot pass even with every intervention at its cap.
+
+    The violations name each such part (``comply__<school>/<part>``) with the number of
+    indicators it lacks.
+    """
+    std, T = data.standard, data.T
+    K, n_ind = data.K, data.n_ind
+    judged, _ = _judged(data)
+    cap = data.cap.ravel()
+    unlimited = (abs(data.E) @ np.isinf(cap).astype(float)).reshape(K, n_ind) > 0
+    reach = data.v0 + (data.E @ np.where(np.isinf(cap), 0.0, cap)).reshape(K, n_ind)
+    with np.errstate(invalid="ignore"):
+        reachable = judged & (unlimited | compliance.meets(reach, T))
+        floor_ok = np.ones(K, bool)
+        if std.floor_share is not None:
+            floor_ok = ~(judged & ~unlimited & ~compliance.meets(reach, std.floor_share * T)).any(
+                axis=1
+            )
+    bad = (reachable.sum(axis=1) < std.min_indicators_met) | ~floor_ok
+    if not bad.any():
+        return
+    ids = data.parts["school_id"].to_numpy()[bad]
+    pts = data.parts["part"].to_numpy()[bad]
+    violations = {
+        f"comply__{sid}/{pt}": float(std.min_indicators_met - n)
+        for sid, pt, n in zip(ids, pts, reachable.sum(axis=1)[bad], strict=True)
+    }
+    raise Infeasible(
+        f"{int(bad.sum())} assessed part(s) cannot meet {std.min_indicators_met} indicators "
+        f"even with every intervention at its cap, e.g. {ids[0]} ({pts[0]}); raise the "
+        "catalogue caps or add interventions",
+        violations,
+    )
+
+
+def comply_model(data: BudgetData, policy: BudgetPolicy, relax: bool) -> ComplyModel:
+    """The least-cost model of the module notes for prepared data and a policy's spending caps."""
+    std = data.standard
+    K, n_ind, S, J = data.K, data.n_ind, data.S, data.J
+    nx = S * J
+    integer_x = np.tile(data.integer & (not relax), S)
+    T = data.T
+    judged, met0 = _judged(data)
+    with np.errstate(invalid="ignore"):
+        norm = data.E.multiply(1.0 / np.nan_to_num(T, nan=np.inf).reshape(-1, 1)).tocsr()
+    need = std.min_indicators_met - met0.sum(axis=1)
+    gain = np.asarray(abs(norm).max(axis=0).todense()).ravel() if nx else np.zeros(0)
+    scale = np.where(integer_x | (gain <= 0), 1.0, 1.0 / np.where(gain > 0, gain, 1.0))
+    v0n = np.where(judged, data.v0 / np.where(judged, T, 1.0), 0.0)
+
+    # rows: comply (big-M with M = the gap), count, floor, spending caps; a row asks exactly what
+    # allocator.compliance.meets asks (v >= T (1 - MET_RTOL)), nothing above it
+    d = np.flatnonzero((judged & ~met0).ravel())
+    nd = len(d)
+    A_x = norm[d] @ sp.diags(scale)
+    need_d = 1.0 - compliance.MET_RTOL - v0n.ravel()[d]
+    blocks = [sp.hstack([A_x, -sp.diags(need_d)], format="csr")]
+    lo, hi, groups = [np.zeros(nd)], [np.full(nd, np.inf)], ["comply"] * nd
+    part_of_d = d // n_ind
+    needy = np.flatnonzero(need > 0)
+    if len(needy):
+        row_of_part = -np.ones(K, dtype=np.int64)
+        row_of_part[needy] = np.arange(len(needy))
+        keep = row_of_part[part_of_d] >= 0
+        count = sp.csr_matrix(
+            (np.ones(int(keep.sum())), (row_of_part[part_of_d[keep]], np.flatnonzero(keep))),
+            shape=(len(needy), nd),
+        )
+        blocks.append(sp.hstack([sp.csr_matrix((len(needy), nx)), count], format="csr"))
+        lo.append(need[needy].astype(float))
+        hi.append(np.full(len(needy), np.inf))
+        groups += ["count"] * len(needy)
+    if std.floor_share is not None:
+        floor_level = std.floor_share * (1 - compliance.MET_RTOL)
+        f = np.flatnonzero((judged & (v0n < floor_level)).ravel())
+        if len(f):
+            blocks.append(sp.hstack([norm[f] @ sp.diags(scale), sp.csr_matrix((len(f), nd))]))
+            lo.append(floor_level - v0n.ravel()[f])
+            hi.append(np.full(len(f), np.inf))
+            groups += ["floor"] * len(f)
+    R, R_lo, R_hi, R_groups = spend_constraints(data, policy, data.cost.ravel() * scale)
+    if R.shape[0] > 1:  # without the budget row: the budget is what is minimised
+        blocks.append(sp.hstack([R[1:], sp.csr_matrix((R.shape[0] - 1, nd))]))
+        lo.append(R_lo[1:])
+        hi.append(R_hi[1:])
+        groups += R_groups[1:]
+    return ComplyModel(
+        c=np.concatenate([data.cost.ravel() * scale / MONEY, np.zeros(nd)]),
+        A=sp.vstack(blocks, format="csc"),
+        row_lower=np.concatenate(lo),
+        row_upper=np.concatenate(hi),
+        col_upper=np.concatenate([data.cap.ravel() / scale, np.ones(nd)]),
+        integrality=np.concatenate([integer_x, np.ones(nd, bool)]),
+        row_groups=groups,
+        nx=nx,
+        scale=scale,
+        integer_x=integer_x,
+    )
+
+
+def solve_least_cost(model: ComplyModel, options: SolverOptions) -> MatrixSolution:
+    """Solve a :class:`ComplyModel` (objective in millions of yuan, unit columns scaled)."""
+    return solve_matrix(
+        model.c,
+        model.A,
+        model.row_lower,
+        model.row_upper,
+        np.zeros(len(model.c)),
+        model.col_upper,
+        model.integrality,
+        options=options,
+        row_groups=model.row_groups,
+    )
