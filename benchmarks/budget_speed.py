@@ -44,7 +44,7 @@ class _Clock:
 
     def wrap(self, fn):
         def timed(*args, **kwargs):
-            self.shape = max(getattr(self, "shape", (0, 0)), args[1].shape[::-1])
+            self.shape = max(getattr(self, "shape", (0, 0)), args[0].shape[::-1])
             t = time.perf_counter()
             try:
                 return fn(*args, **kwargs)
@@ -90,8 +90,15 @@ def _pulp_build_seconds(region, policy) -> tuple[float, float]:
     captured = {}
     original = M.solve_matrix
 
-    def grab(c, A, rl, ru, cl, cu, integ, **kwargs):
-        captured.update(c=c, A=A, rl=rl, ru=ru, cl=cl, cu=cu)
+    def grab(model, **kwargs):
+        captured.update(
+            c=model.c,
+            A=model.A,
+            rl=model.row_lower,
+            ru=model.row_upper,
+            cl=model.col_lower,
+            cu=model.col_upper,
+        )
         raise _Captured
 
     M.solve_matrix = grab

@@ -25,9 +25,15 @@ import scipy.sparse as sp
 import allocator.compliance as compliance
 from allocator.errors import Infeasible
 from allocator.planners.budget.data import BudgetData
-from allocator.planners.budget.model import spend_constraints
+from allocator.planners.budget.model import add_spending_rows
 from allocator.planners.budget.policy import BudgetPolicy
-from allocator.solver import MatrixSolution, SolverOptions, solve_matrix
+from allocator.solver import (
+    LinearModel,
+    MatrixSolution,
+    ModelBuilder,
+    SolverOptions,
+    solve_matrix,
+)
 
 __all__ = ["MONEY", "ComplyModel", "comply_model", "refuse_unreachable", "solve_least_cost"]
 
@@ -35,20 +41,27 @@ __all__ = ["MONEY", "ComplyModel", "comply_model", "refuse_unreachable", "solve_
 MONEY = 1e6
 
 
-@dataclass
+@dataclass(frozen=True, eq=False)
 class ComplyModel:
-    """The normalised least-cost model of :func:`comply_model` (old positional form)."""
+    """The least-cost model (:func:`comply_model`): unit columns ``x`` (scaled), binaries ``y``."""
 
-    c: np.ndarray
-    A: sp.csc_matrix
-    row_lower: np.ndarray
-    row_upper: np.ndarray
-    col_upper: np.ndarray
-    integrality: np.ndarray
-    row_groups: list
-    nx: int  # unit columns (first), then one binary per missed indicator
-    scale: np.ndarray  # (nx,) yuan-free scale of each unit column
-    integer_x: np.ndarray  # (nx,) whole-unit columns
+    model: LinearModel
+    scale: np.ndarray  # (S*J,) units per scaled unit column
+    integer_x: np.ndarray  # (S*J,) whole-unit columns
+
+    @property
+    def nx(self) -> int:
+        """Number of unit columns."""
+        return self.model.column_block("x").size
+
+    @property
+    def ny(self) -> int:
+        """Number of binaries (one per missed indicator)."""
+        return self.model.column_block("y").size
+
+    def units(self, sol: MatrixSolution) -> np.ndarray:
+        """The solver's units (S*J,), unscaled."""
+        return self.model.column_values(sol.x, "x") * self.scale
 
 
 def _judged(data: BudgetData):
@@ -115,62 +128,30 @@ def comply_model(data: BudgetData, policy: BudgetPolicy, relax: bool) -> ComplyM
     # allocator.compliance.meets asks (v >= T (1 - MET_RTOL)), nothing above it
     d = np.flatnonzero((judged & ~met0).ravel())
     nd = len(d)
-    A_x = norm[d] @ sp.diags(scale)
+    cs = data.cost.ravel() * scale
+    b = ModelBuilder()
+    x = b.add_columns("x", nx, cost=cs / MONEY, upper=data.cap.ravel() / scale, integer=integer_x)
+    y = b.add_columns("y", nd, upper=1.0, integer=True)
     need_d = 1.0 - compliance.MET_RTOL - v0n.ravel()[d]
-    blocks = [sp.hstack([A_x, -sp.diags(need_d)], format="csr")]
-    lo, hi, groups = [np.zeros(nd)], [np.full(nd, np.inf)], ["comply"] * nd
+    b.add_rows("comply", nd, {x: norm[d] @ sp.diags(scale), y: -sp.diags(need_d)}, lower=0.0)
     part_of_d = d // n_ind
     needy = np.flatnonzero(need > 0)
-    if len(needy):
-        row_of_part = -np.ones(K, dtype=np.int64)
-        row_of_part[needy] = np.arange(len(needy))
-        keep = row_of_part[part_of_d] >= 0
-        count = sp.csr_matrix(
-            (np.ones(int(keep.sum())), (row_of_part[part_of_d[keep]], np.flatnonzero(keep))),
-            shape=(len(needy), nd),
-        )
-        blocks.append(sp.hstack([sp.csr_matrix((len(needy), nx)), count], format="csr"))
-        lo.append(need[needy].astype(float))
-        hi.append(np.full(len(needy), np.inf))
-        groups += ["count"] * len(needy)
+    row_of_part = -np.ones(K, dtype=np.int64)
+    row_of_part[needy] = np.arange(len(needy))
+    keep = np.flatnonzero(row_of_part[part_of_d] >= 0)
+    count = (row_of_part[part_of_d[keep]], keep, 1.0)
+    b.add_rows("count", len(needy), {y: count}, lower=need[needy].astype(float))
     if std.floor_share is not None:
         floor_level = std.floor_share * (1 - compliance.MET_RTOL)
         f = np.flatnonzero((judged & (v0n < floor_level)).ravel())
-        if len(f):
-            blocks.append(sp.hstack([norm[f] @ sp.diags(scale), sp.csr_matrix((len(f), nd))]))
-            lo.append(floor_level - v0n.ravel()[f])
-            hi.append(np.full(len(f), np.inf))
-            groups += ["floor"] * len(f)
-    R, R_lo, R_hi, R_groups = spend_constraints(data, policy, data.cost.ravel() * scale)
-    if R.shape[0] > 1:  # without the budget row: the budget is what is minimised
-        blocks.append(sp.hstack([R[1:], sp.csr_matrix((R.shape[0] - 1, nd))]))
-        lo.append(R_lo[1:])
-        hi.append(R_hi[1:])
-        groups += R_groups[1:]
-    return ComplyModel(
-        c=np.concatenate([data.cost.ravel() * scale / MONEY, np.zeros(nd)]),
-        A=sp.vstack(blocks, format="csc"),
-        row_lower=np.concatenate(lo),
-        row_upper=np.concatenate(hi),
-        col_upper=np.concatenate([data.cap.ravel() / scale, np.ones(nd)]),
-        integrality=np.concatenate([integer_x, np.ones(nd, bool)]),
-        row_groups=groups,
-        nx=nx,
-        scale=scale,
-        integer_x=integer_x,
-    )
+        b.add_rows(
+            "floor", len(f), {x: norm[f] @ sp.diags(scale)}, lower=floor_level - v0n.ravel()[f]
+        )
+    # the budget is what is minimised: no budget row
+    add_spending_rows(b, x, data, policy, cs, with_budget=False)
+    return ComplyModel(b.build(), scale, integer_x)
 
 
 def solve_least_cost(model: ComplyModel, options: SolverOptions) -> MatrixSolution:
     """Solve a :class:`ComplyModel` (objective in millions of yuan, unit columns scaled)."""
-    return solve_matrix(
-        model.c,
-        model.A,
-        model.row_lower,
-        model.row_upper,
-        np.zeros(len(model.c)),
-        model.col_upper,
-        model.integrality,
-        options=options,
-        row_groups=model.row_groups,
-    )
+    return solve_matrix(model.model, options=options)

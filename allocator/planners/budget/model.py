@@ -54,7 +54,8 @@ marginal value comes from its LP relaxation.
 
 :class:`BudgetModel` holds the matrices on scaled unit columns and solves one stage
 (:meth:`BudgetModel.solve`) or the minimax level by its cost curve (:meth:`BudgetModel.minimax`);
-:func:`spend_constraints` are the money rows every model shares.
+:func:`add_spending_rows` adds the money rows every model shares. Every model is built with
+:class:`~allocator.solver.ModelBuilder` (named column blocks x, u, g and named row groups).
 """
 
 from __future__ import annotations
@@ -70,51 +71,76 @@ from allocator.errors import Infeasible
 from allocator.planners.budget.data import BudgetData
 from allocator.planners.budget.measures import gap_weights, shortfall, unavoidable
 from allocator.planners.budget.policy import BudgetPolicy
-from allocator.solver import SolveInfo, SolverOptions, solve_matrix
+from allocator.solver import (
+    ColumnBlock,
+    LinearModel,
+    ModelBuilder,
+    RowBlock,
+    SolveInfo,
+    SolverOptions,
+    solve_matrix,
+)
 
-__all__ = ["BudgetModel", "spend_constraints", "clean_units"]
+__all__ = ["BudgetModel", "add_spending_rows", "clean_units"]
 
 
-def spend_constraints(data: BudgetData, policy: BudgetPolicy, cs: np.ndarray):
-    """Budget (first row), category and county caps and the rural share on columns costing cs."""
+def add_spending_rows(
+    b: ModelBuilder,
+    x: ColumnBlock,
+    data: BudgetData,
+    policy: BudgetPolicy,
+    cs: np.ndarray,
+    with_budget: bool = True,
+) -> RowBlock | None:
+    """Add the money rows on unit columns ``x`` costing ``cs`` yuan each; returns the budget row.
+
+    Rows, each normalised by its limit: the budget (unless ``with_budget`` is False; group
+    ``budget``), each category cap (``category_cap_<name>``), each county cap
+    (``county_cap_<county>``) and the rural minimum share (``rural_share``).
+
+    Examples
+    --------
+    >>> from allocator.synth import make_region
+    >>> from allocator.planners.budget.data import prepare
+    >>> policy = BudgetPolicy(budget=1e6, category_caps={"staff": 2e5})
+    >>> data = prepare(make_region(schools=20, seed=1), policy)
+    >>> b = ModelBuilder()
+    >>> x = b.add_columns("x", data.S * data.J)
+    >>> budget = add_spending_rows(b, x, data, policy, data.cost.ravel())
+    >>> b.build().row_groups
+    ('budget', 'category_cap_staff')
+    """
     S, J = data.S, data.J
-    nx = S * J
     bs = max(policy.budget, 1.0)
-    blocks = [sp.csr_matrix(cs / bs)]
-    lo, hi, groups = [-np.inf], [policy.budget / bs], ["budget"]
+    budget = None
+    if with_budget:
+        budget = b.add_rows("budget", 1, {x: sp.csr_matrix(cs / bs)}, upper=policy.budget / bs)
     cats = data.catalogue["category"].to_numpy()
     for name, cap in policy.category_caps.items():
         mask = np.tile(cats == name, S)
         norm = max(cap, 1.0)
-        blocks.append(sp.csr_matrix(np.where(mask, cs, 0.0) / norm))
-        lo.append(-np.inf)
-        hi.append(cap / norm)
-        groups.append(f"category_cap_{name}")
+        row = sp.csr_matrix(np.where(mask, cs, 0.0) / norm)
+        b.add_rows(f"category_cap_{name}", 1, {x: row}, upper=cap / norm)
     if policy.county_caps:
         county = data.schools["county"].to_numpy()[data.pos]
         names = list(policy.county_caps)
         code = pd.Index(names).get_indexer(county)
-        col = np.arange(nx)
+        col = np.arange(S * J)
         s = col // J
         inside = code[s] >= 0
         norms = np.array([max(policy.county_caps[c], 1.0) for c in names])
-        blocks.append(
-            sp.csr_matrix(
-                (cs[inside] / norms[code[s[inside]]], (code[s[inside]], col[inside])),
-                shape=(len(names), nx),
-            )
+        rows = sp.csr_matrix(
+            (cs[inside] / norms[code[s[inside]]], (code[s[inside]], col[inside])),
+            shape=(len(names), S * J),
         )
-        for c in names:
-            lo.append(-np.inf)
-            hi.append(policy.county_caps[c] / max(policy.county_caps[c], 1.0))
-            groups.append(f"county_cap_{c}")
+        for k, c in enumerate(names):
+            cap = policy.county_caps[c]
+            b.add_rows(f"county_cap_{c}", 1, {x: rows[k]}, upper=cap / max(cap, 1.0))
     if policy.rural_min_share > 0:
         rural = np.repeat(data.schools["area_type"].to_numpy()[data.pos] == "rural", J)
-        blocks.append(sp.csr_matrix(cs * (rural - policy.rural_min_share) / bs))
-        lo.append(0.0)
-        hi.append(np.inf)
-        groups.append("rural_share")
-    return sp.vstack(blocks, format="csr"), np.array(lo), np.array(hi), groups
+        row = sp.csr_matrix(cs * (rural - policy.rural_min_share) / bs)
+        b.add_rows("rural_share", 1, {x: row}, lower=0.0)
+    return budget
 
 
 # --------------------------------------------------------------------------- the LP / MILP
@@ -158,17 +184,18 @@ class BudgetModel:
         if self.ng:
             self.D = sp.diags(1.0 / tg) @ (W @ data.E) @ sp.diags(self.scale)
             self.d0 = (W @ data.v0.ravel()) / tg
-        self.n = self.nx + self.nd + self.ng
-        self.g_col = self.nx + self.nd
-        self.R, self.R_lo, self.R_hi, self.R_groups = spend_constraints(data, policy, self.cs)
+        self.n = self.nx + self.nd + self.ng  # columns of a stage model
         self.budget_scale = max(policy.budget, 1.0)
+        self._least_cost_model: LinearModel | None = None
+        self._minimax_rows: RowBlock | None = None
 
     def _rounding_cuts(self):
         """Rounding cuts for whole units: a shortfall row u + a x >= sf0 on one integer column x
         with sf0 = a k + rho (k whole, 0 < rho < a) also implies u >= rho (k + 1 - x) at every
         whole x. They make the LP relaxation the convex hull of each such row and close most of
         the integrality gap (teachers and rooms at small schools)."""
-        self.cut_rows = np.zeros(0, np.int64)
+        self.cut_rows = self.cut_col = np.zeros(0, np.int64)
+        self.cut_rho = self.cut_rhs = np.zeros(0)
         if not self.integer_x.any() or not self.nd:
             return
         A = self.A_short.tocsr()
@@ -184,77 +211,51 @@ class BudgetModel:
         self.cut_rows, self.cut_col = single[keep], col[keep]
         self.cut_rho, self.cut_rhs = rho[keep], rho[keep] * (k[keep] + 1)
 
-    def _pad(self, A_x=None, A_u=None, A_g=None, m=None):
-        blocks = []
-        for A, width in ((A_x, self.nx), (A_u, self.nd), (A_g, self.ng)):
-            blocks.append(sp.csr_matrix((m, width)) if A is None else sp.csr_matrix(A))
-        return sp.hstack(blocks, format="csr")
-
-    def solve(self, objective, options, fix_z=None, fix_s=None, start=None):
-        """Solve one stage (shortfall, gap or cost); returns (MatrixSolution, budget row index)."""
-        blocks, lo, hi, groups = [], [], [], []
-        if self.nd and objective != "gap":
-            blocks.append(self._pad(A_x=self.A_short, A_u=sp.identity(self.nd), m=self.nd))
-            lo.append(self.sf0_d)
-            hi.append(np.full(self.nd, np.inf))
-            groups += ["shortfall"] * self.nd
-        if objective in ("shortfall", "cost") and len(self.cut_rows):
+    def stage_model(self, objective, fix_z=None, fix_s=None) -> LinearModel:
+        """The model of one stage: ``objective`` (shortfall, gap or cost) on columns x | u | g,
+        keeping the minimax level ``fix_z`` and the shortfall ``fix_s`` when given."""
+        if objective not in ("shortfall", "gap", "cost"):
+            raise ValueError(f"unknown stage objective {objective!r}")
+        b = ModelBuilder()
+        x_cost = self.cs / self.cost_norm if objective == "cost" else 0.0
+        x = b.add_columns("x", self.nx, cost=x_cost, upper=self.xub, integer=self.integer_x)
+        u = b.add_columns("u", self.nd, cost=self.w_d if objective == "shortfall" else 0.0)
+        g = b.add_columns("g", self.ng, cost=1.0 / max(self.ng, 1) if objective == "gap" else 0.0)
+        if objective != "gap":
+            terms = {x: self.A_short, u: sp.identity(self.nd)}
+            b.add_rows("shortfall", self.nd, terms, lower=self.sf0_d)
+        if objective in ("shortfall", "cost"):
             n_cut = len(self.cut_rows)
             rows = np.arange(n_cut)
-            cut_x = sp.csr_matrix((self.cut_rho, (rows, self.cut_col)), shape=(n_cut, self.nx))
-            cut_u = sp.csr_matrix((np.ones(n_cut), (rows, self.cut_rows)), shape=(n_cut, self.nd))
-            blocks.append(self._pad(A_x=cut_x, A_u=cut_u, m=n_cut))
-            lo.append(self.cut_rhs)
-            hi.append(np.full(n_cut, np.inf))
-            groups += ["shortfall_cut"] * n_cut
-        budget_row = sum(len(v) for v in lo)
-        blocks.append(self._pad(A_x=self.R, m=self.R.shape[0]))
-        lo.append(self.R_lo)
-        hi.append(self.R_hi)
-        groups += self.R_groups
+            terms = {x: (rows, self.cut_col, self.cut_rho), u: (rows, self.cut_rows, 1.0)}
+            b.add_rows("shortfall_cut", n_cut, terms, lower=self.cut_rhs)
+        add_spending_rows(b, x, self.data, self.policy, self.cs)
         if objective == "gap" and self.ng:
             eye = sp.identity(self.ng)
-            blocks.append(self._pad(A_x=-self.D, A_g=eye, m=self.ng))
-            blocks.append(self._pad(A_x=self.D, A_g=eye, m=self.ng))
-            lo += [self.d0, -self.d0]
-            hi += [np.full(self.ng, np.inf)] * 2
-            groups += ["gap"] * (2 * self.ng)
-        if fix_z is not None and len(self.live):
+            b.add_rows("gap__above", self.ng, {x: -self.D, g: eye}, lower=self.d0)
+            b.add_rows("gap__below", self.ng, {x: self.D, g: eye}, lower=-self.d0)
+        if fix_z is not None:
             # keep the minimax level: sum_j a x >= sf0 - ubar - z* (rows on one column are bounds)
-            blocks.append(self._pad(A_x=self.A_short[self.live], m=len(self.live)))
-            lo.append(self.r_live - fix_z)
-            hi.append(np.full(len(self.live), np.inf))
-            groups += ["stage_minimax"] * len(self.live)
+            terms = {x: self.A_short[self.live]}
+            b.add_rows("stage_minimax", len(self.live), terms, lower=self.r_live - fix_z)
         if fix_s is not None and self.nd:
-            blocks.append(self._pad(A_u=self.w_d.reshape(1, -1), m=1))
-            lo.append([-np.inf])
-            hi.append([fix_s])
-            groups.append("stage_shortfall")
-        A = sp.vstack(blocks, format="csc")
-        c = np.zeros(self.n)
-        if objective == "shortfall":
-            c[self.nx : self.g_col] = self.w_d
-        elif objective == "gap":
-            c[self.g_col :] = 1.0 / max(self.ng, 1)
-        elif objective == "cost":
-            c[: self.nx] = self.cs / self.cost_norm
-        else:
-            raise ValueError(f"unknown stage objective {objective!r}")
-        cu = np.concatenate([self.xub, np.full(self.nd + self.ng, np.inf)])
-        integ = np.concatenate([self.integer_x, np.zeros(self.nd + self.ng, bool)])
-        sol = solve_matrix(
-            c,
-            A,
-            np.concatenate([np.asarray(v, float) for v in lo]),
-            np.concatenate([np.asarray(v, float) for v in hi]),
-            np.zeros(self.n),
-            cu,
-            integ,
-            options=options,
-            row_groups=groups,
-            start=start,
-        )
-        return sol, budget_row
+            b.add_rows("stage_shortfall", 1, {u: self.w_d.reshape(1, -1)}, upper=fix_s)
+        return b.build()
+
+    def solve(self, objective, options, fix_z=None, fix_s=None, start_units=None):
+        """Solve one stage (:meth:`stage_model`), from ``start_units`` (a MIP start) if given.
+
+        Returns (MatrixSolution, LinearModel)."""
+        model = self.stage_model(objective, fix_z, fix_s)
+        start = None if start_units is None else self._start(model, start_units)
+        return solve_matrix(model, options=options, start=start), model
+
+    def budget_dual(self, sol, model: LinearModel) -> float | None:
+        """d objective / d budget (per yuan) of an LP stage solution; None for a MIP."""
+        if sol.row_duals is None or self.integer_x.any():
+            return None
+        budget = next(rb for rb in model.row_blocks if rb.name == "budget")
+        return float(sol.row_duals[budget.start]) / self.budget_scale
 
     # ----------------------------------------------------------------- minimax by its cost curve
     def least_cost(self, z, options, integer):
@@ -262,38 +263,35 @@ class BudgetModel:
 
         Returns (cost, bound, slope, units) or None when the caps make z unreachable; ``slope`` is
         -dC/dz from the LP duals (None for a MIP)."""
-        L = len(self.live)
-        if not hasattr(self, "_q"):
-            R = self.R[1:]
-            self._q = (
-                sp.vstack([self.A_short[self.live], R], format="csc"),
-                np.concatenate([np.full(L, np.inf), self.R_hi[1:]]),
-                np.concatenate([self.R_lo[1:]]),
-                ["minimax"] * L + self.R_groups[1:],
-            )
-        A, ru, r_lo, groups = self._q
-        rl = np.concatenate([self.r_live - z, r_lo])
-        integ = self.integer_x if integer else np.zeros(self.nx, bool)
+        model = self._least_cost(z, integer)
         try:
-            sol = solve_matrix(
-                self.cs / self.cost_norm,
-                A,
-                rl,
-                ru,
-                np.zeros(self.nx),
-                self.xub,
-                integ,
-                options=options,
-                row_groups=groups,
-            )
+            sol = solve_matrix(model, options=options)
         except Infeasible:
             return None
         cost = sol.info.objective * self.cost_norm
         bound = cost if sol.info.bound is None else sol.info.bound * self.cost_norm
         slope = None
-        if sol.row_duals is not None and not integ.any():
-            slope = float(np.maximum(sol.row_duals[:L], 0.0).sum()) * self.cost_norm
-        return cost, bound, slope, sol.x, sol.info
+        if sol.row_duals is not None and not model.is_mip:
+            rows = self._minimax_rows
+            slope = float(np.maximum(sol.row_duals[rows.start : rows.stop], 0.0).sum())
+            slope *= self.cost_norm
+        return cost, bound, slope, model.column_values(sol.x, "x"), sol.info
+
+    def _least_cost(self, z, integer: bool) -> LinearModel:
+        """The least-cost model at level z: columns x, rows ``minimax`` then the money rows
+        without the budget. Built once; each level changes only the minimax rows' lower bounds."""
+        if self._least_cost_model is None:
+            b = ModelBuilder()
+            x = b.add_columns("x", self.nx, cost=self.cs / self.cost_norm, upper=self.xub)
+            terms = {x: self.A_short[self.live]}
+            self._minimax_rows = b.add_rows("minimax", len(self.live), terms, lower=self.r_live)
+            add_spending_rows(b, x, self.data, self.policy, self.cs, with_budget=False)
+            self._least_cost_model = b.build()
+        base = self._least_cost_model
+        lower = base.row_lower.copy()
+        lower[: len(self.live)] = self.r_live - z
+        integrality = self.integer_x if integer else np.zeros(self.nx, bool)
+        return dataclasses.replace(base, row_lower=lower, integrality=integrality)
 
     def minimax(self, options: SolverOptions, say):
         """Smallest avoidable shortfall level z the budget can reach, and the cheapest plan for it.
@@ -386,17 +384,22 @@ class BudgetModel:
             return 0.0
         return float(max(0.0, (self.r_live - self.A_short[self.live] @ x_scaled).max()))
 
-    def units(self, sol) -> np.ndarray:
-        x = sol.x[: self.nx] * self.scale
+    def units(self, sol, model: LinearModel) -> np.ndarray:
+        """The units (S*J,) of a stage solution, cleaned (:func:`clean_units`)."""
+        x = model.column_values(sol.x, "x") * self.scale
         return clean_units(x, self.data, self.integer_x, self.scale)
 
-    def start_from(self, units: np.ndarray) -> np.ndarray:
-        """A full column vector for a MIP start from units (u and g at their implied values)."""
+    def _start(self, model: LinearModel, units: np.ndarray) -> np.ndarray:
+        """A full column vector of a stage model for a MIP start from units (u and g at their
+        implied values)."""
         data = self.data
         v = data.v0 + (data.E @ units).reshape(data.K, data.n_ind)
         sf = shortfall(data, v).ravel()[self.d]
         g = np.abs(self.gap_w[0] @ v.ravel()) / self.gap_w[2] if self.ng else np.zeros(0)
-        return np.concatenate([units / self.scale, sf, g])
+        start = np.zeros(model.shape[1])
+        for name, values in (("x", units / self.scale), ("u", sf), ("g", g)):
+            start[model.columns[name]] = values
+        return start
 
 
 def clean_units(x, data: BudgetData, integer_x, scale) -> np.ndarray:

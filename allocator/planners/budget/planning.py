@@ -90,23 +90,23 @@ def _solve_plan(data, policy, options, progress, relax=None) -> BudgetPlan:
     if policy.objective == "lexicographic":
         say("stage 2/3: shortfall")
         fix_z = z_star + tol * max(abs(z_star), 1e-3)
-        start = model.start_from(units) if integral.any() else None
-        sol, _ = model.solve("shortfall", opts, fix_z=fix_z, start=start)
+        start = units if integral.any() else None
+        sol, stage = model.solve("shortfall", opts, fix_z=fix_z, start_units=start)
         stages.append(("shortfall", sol.info))
         s_star = float(sol.info.objective)
-        units = model.units(sol)
+        units = model.units(sol, stage)
         say("stage 3/3: cost")
         fix_s = s_star + tol * max(abs(s_star), 1e-3)
-        start = model.start_from(units) if integral.any() else None
-        sol, _ = model.solve("cost", opts, fix_z=fix_z, fix_s=fix_s, start=start)
+        start = units if integral.any() else None
+        sol, stage = model.solve("cost", opts, fix_z=fix_z, fix_s=fix_s, start_units=start)
         stages.append(("cost", sol.info))
-        units = model.units(sol)
+        units = model.units(sol, stage)
     elif policy.objective != "minimax":
         say(f"solving ({policy.objective})")
-        sol, brow = model.solve(policy.objective, opts)
+        sol, stage = model.solve(policy.objective, opts)
         stages.append((policy.objective, sol.info))
-        dual = _dual(sol, brow, model)
-        units = model.units(sol)
+        dual = model.budget_dual(sol, stage)
+        units = model.units(sol, stage)
     say("verifying")
     after = verify(data, policy, units, integral)
     check_objective(data, after, units, policy, stages)
@@ -115,12 +115,6 @@ def _solve_plan(data, policy, options, progress, relax=None) -> BudgetPlan:
     return build_plan(
         data, policy, units, after, policy.objective, _combine(stages), stages, dual, relax, notes
     )
-
-
-def _dual(sol, budget_row, model: BudgetModel):
-    if sol.row_duals is None or model.integer_x.any():
-        return None
-    return float(sol.row_duals[budget_row]) / model.budget_scale
 
 
 # --------------------------------------------------------------------------- public API
@@ -237,10 +231,9 @@ def min_cost_to_comply(
     data = prepare(region, base, standard=standard)
     refuse_unreachable(data)
     model = comply_model(data, base, relax)
-    nd = len(model.c) - model.nx
-    say(f"solving the least-cost MILP ({model.nx} units, {nd} binaries)")
+    say(f"solving the least-cost MILP ({model.nx} units, {model.ny} binaries)")
     sol = solve_least_cost(model, _with_abs_gap(options or SolverOptions()))
-    units = clean_units(sol.x[: model.nx] * model.scale, data, model.integer_x, model.scale)
+    units = clean_units(model.units(sol), data, model.integer_x, model.scale)
     say("verifying")
     verify(data, None, units, model.integer_x)
     _check_least_cost(data, units, sol.info)
