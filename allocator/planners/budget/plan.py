@@ -9,6 +9,7 @@ The verdicts a plan reports (``parts.passes_after``) are those of
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,7 +18,7 @@ import pandas as pd
 import allocator.compliance as compliance
 import allocator.standards as standards
 from allocator.errors import InputError
-from allocator.fingerprint import require_region
+from allocator.planners.base import FrozenMap, PlanBase, freeze
 from allocator.planners.budget.data import BudgetData
 from allocator.planners.budget.measures import (
     gap_weights,
@@ -41,8 +42,8 @@ __all__ = [
 ]
 
 
-@dataclass(eq=False)
-class BudgetPlan:
+@dataclass(frozen=True, eq=False)
+class BudgetPlan(PlanBase):
     """A budget plan: what each school receives, what it costs, and what it achieves.
 
     Attributes
@@ -91,37 +92,49 @@ class BudgetPlan:
     budget: float
     objective: float
     objective_name: str
-    measures: dict
+    measures: Mapping[str, float]
     indicators: pd.DataFrame
     parts: pd.DataFrame
     spending: pd.DataFrame
     counties: pd.DataFrame
     solve_info: SolveInfo
-    stages: list
+    stages: tuple
     budget_dual: float | None
     relaxed: bool
-    notes: list
+    notes: tuple
     standard_name: str
-    _effects: dict = field(repr=False, default_factory=dict)
+    _effects: Mapping = field(repr=False, default_factory=FrozenMap)
     region_fingerprint: str | None = field(repr=False, default=None)
+
+    plan_name = "budget plan"
+
+    def __post_init__(self):
+        for name in ("measures", "stages", "notes", "_effects"):
+            object.__setattr__(self, name, freeze(getattr(self, name)))
+
+    @property
+    def objective_value(self) -> float:
+        """The value reached on the plan's objective (:attr:`objective`)."""
+        return self.objective
 
     @property
     def marginal_value_per_yuan(self) -> float | None:
+        """How much one more yuan improves the objective (``-budget_dual``)."""
         return None if self.budget_dual is None else -self.budget_dual
 
     @property
     def tables(self) -> dict[str, pd.DataFrame]:
-        """Every plan table by name (the scenario runner writes them as CSV)."""
+        """Every plan table by name, as copies (the scenario runner writes them as CSV)."""
         return {
-            "allocations": self.allocations,
-            "spending": self.spending,
-            "indicators": self.indicators,
-            "parts": self.parts,
-            "counties": self.counties,
+            "allocations": self.allocations.copy(),
+            "spending": self.spending.copy(),
+            "indicators": self.indicators.copy(),
+            "parts": self.parts.copy(),
+            "counties": self.counties.copy(),
         }
 
     def headline(self) -> dict:
-        """Key figures as a flat JSON-safe dict.
+        """Key figures as a flat JSON-safe dict: status, gap, seconds and objective first.
 
         Examples
         --------
@@ -130,14 +143,9 @@ class BudgetPlan:
         >>> plan.headline()["spent_yuan"] <= 2e6 * (1 + 1e-6)
         True
         """
-        info = self.solve_info
         rural = self.allocations.loc[self.allocations["area_type"] == "rural", "cost"].sum()
         out = {
             "objective_name": self.objective_name,
-            "objective": float(self.objective),
-            "status": info.status,
-            "solver_gap": None if info.gap is None else float(info.gap),
-            "solve_seconds": float(info.seconds),
             "budget_yuan": float(self.budget),
             "spent_yuan": float(self.spent),
             "spent_rural_share": float(rural / self.spent) if self.spent > 0 else 0.0,
@@ -151,7 +159,7 @@ class BudgetPlan:
             out["marginal_value_per_yuan"] = float(-self.budget_dual)
         for key, value in self.measures.items():
             out[key] = float(value)
-        return {k: v for k, v in out.items() if v is not None}
+        return {**self.solve_headline(), **out}
 
     def summary(self) -> str:
         """A short text a planner reads in half a minute."""
@@ -246,9 +254,9 @@ class BudgetPlan:
         >>> bool((after.schools["equipment_value"] >= region.schools["equipment_value"]).all())
         True
         """
+        self.require_region(region)
         if not isinstance(region, Region):
             raise InputError(f"expected a Region, got {type(region).__name__}", table="region")
-        require_region(self.region_fingerprint, region, "budget plan")
         schools = region.schools.copy()
         if self.allocations.empty:
             return region.replace(schools=schools)

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from allocator.errors import InputError
+from allocator.planners.base import freeze
 from allocator.planners.budget.catalogue import load_catalogue
 
 __all__ = ["OBJECTIVES", "BudgetPolicy", "reject_policy", "as_yuan"]
@@ -106,11 +107,15 @@ class BudgetPolicy:
     >>> policy = BudgetPolicy(budget=5e7, objective="minimax", category_caps={"staff": 1e7})
     >>> dataclasses.replace(policy, budget=8e7).budget
     80000000.0
+    >>> policy.category_caps["staff"], hash(policy) == hash(dataclasses.replace(policy))
+    (10000000.0, True)
     """
 
     budget: float
     objective: str = "shortfall"
     relax: bool = False
+    # The hints name what a caller (or a scenario file) gives; __post_init__ stores mappings as
+    # read-only FrozenMaps and row lists as tuples, so a policy is hashable and never changes.
     catalogue: str | list[dict] | None = None
     intervention_overrides: dict[str, dict] = field(default_factory=dict)
     exclude_interventions: tuple[str, ...] = ()
@@ -139,13 +144,10 @@ class BudgetPolicy:
                 value = {}
             if not isinstance(value, Mapping):
                 reject_policy(name, value, f"{name}={value!r}; expected a table (dict)")
-            set_(self, name, dict(value))
-        for cap in self.category_caps.values():
-            as_yuan("category_caps", cap)
-        set_(self, "category_caps", {k: float(v) for k, v in self.category_caps.items()})
-        for cap in self.county_caps.values():
-            as_yuan("county_caps", cap)
-        set_(self, "county_caps", {k: float(v) for k, v in self.county_caps.items()})
+            set_(self, name, freeze(dict(value)))
+        for name in ("category_caps", "county_caps"):
+            caps = getattr(self, name)
+            set_(self, name, freeze({k: as_yuan(name, v) for k, v in caps.items()}))
         exclude = self.exclude_interventions
         exclude = (exclude,) if isinstance(exclude, str) else tuple(exclude or ())
         set_(self, "exclude_interventions", exclude)
@@ -170,7 +172,12 @@ class BudgetPolicy:
             )
         if isinstance(cat, str | Path):  # a file that is missing or wrong: say so now
             load_catalogue(cat)
+        elif isinstance(cat, pd.DataFrame):  # kept as read-only rows
+            set_(self, "catalogue", freeze(cat.to_dict("records")))
+        elif cat is not None:
+            set_(self, "catalogue", freeze(list(cat)))
         for name in ("standard_overrides", "extra_indicators"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, Mapping):
                 reject_policy(name, value, f"{name}={value!r}; expected a table (dict) or None")
+            set_(self, name, freeze(value))
