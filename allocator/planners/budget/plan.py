@@ -139,7 +139,9 @@ class BudgetPlan(PlanBase):
         Examples
         --------
         >>> from allocator.synth import make_region
-        >>> plan = plan_budget(make_region(schools=40, seed=3), BudgetPolicy(budget=2e6, relax=True))
+        >>> from allocator.planners.budget import plan_budget
+        >>> region = make_region(schools=40, seed=3)
+        >>> plan = plan_budget(region, BudgetPolicy(budget=2e6, relax=True))
         >>> plan.headline()["spent_yuan"] <= 2e6 * (1 + 1e-6)
         True
         """
@@ -248,6 +250,7 @@ class BudgetPlan(PlanBase):
         Examples
         --------
         >>> from allocator.synth import make_region
+        >>> from allocator.planners.budget import plan_budget
         >>> region = make_region(schools=40, seed=3)
         >>> plan = plan_budget(region, BudgetPolicy(budget=2e6))
         >>> after = plan.apply(region)

@@ -34,7 +34,7 @@ def reject_policy(column, value, message):
     >>> reject_policy("budget", -1, "budget=-1; expected a number of yuan >= 0")
     Traceback (most recent call last):
     ...
-    allocator.errors.InputError: table 'policy', column 'budget', value -1: budget=-1; expected a number of yuan >= 0
+    allocator.errors.InputError: table 'policy', column 'budget': budget=-1; expected a number of yuan >= 0
     """
     raise InputError(message, table="policy", column=column, value=value)
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from allocator import compliance
+import allocator.compliance as compliance
 
 __all__ = ["SOLVER_RTOL", "purchase_steps", "round_purchases", "spending_excess"]
 
