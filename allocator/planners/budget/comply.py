@@ -43,7 +43,12 @@ MONEY = 1e6
 
 @dataclass(frozen=True, eq=False)
 class ComplyModel:
-    """The least-cost model (:func:`comply_model`): unit columns ``x`` (scaled), binaries ``y``."""
+    """The least-cost model (:func:`comply_model`): unit columns ``x`` (scaled), binaries ``y``.
+
+    Examples
+    --------
+    See :func:`comply_model`.
+    """
 
     model: LinearModel
     scale: np.ndarray  # (S*J,) units per scaled unit column
@@ -110,7 +115,21 @@ def refuse_unreachable(data: BudgetData) -> None:
 
 
 def comply_model(data: BudgetData, policy: BudgetPolicy, relax: bool) -> ComplyModel:
-    """The least-cost model of the module notes for prepared data and a policy's spending caps."""
+    """The least-cost model of the module notes for prepared data and a policy's spending caps.
+
+    Examples
+    --------
+    >>> from allocator.synth import make_region
+    >>> from allocator.planners.budget.data import prepare
+    >>> from allocator.planners.budget.policy import BudgetPolicy
+    >>> data = prepare(make_region(schools=30, seed=1), BudgetPolicy(budget=1e6))
+    >>> from allocator.solver import SolverOptions
+    >>> refuse_unreachable(data)  # every part can pass: no error
+    >>> model = comply_model(data, BudgetPolicy(budget=0.0), relax=False)
+    >>> sol = solve_least_cost(model, SolverOptions())
+    >>> model.units(sol).shape == (data.S * data.J,), sol.info.status
+    (True, 'optimal')
+    """
     std = data.standard
     K, n_ind, S, J = data.K, data.n_ind, data.S, data.J
     nx = S * J

@@ -2,14 +2,14 @@
 
 The steps, each its own function:
 
-1. :func:`select_indicators`: the standard's assessed indicators, then the extra indicators the
+1. :func:`_select_indicators`: the standard's assessed indicators, then the extra indicators the
    region has columns for (with the reason each other one is not in play);
-2. :func:`select_interventions`: the catalogue's interventions whose indicator is in play, and a
+2. :func:`_select_interventions`: the catalogue's interventions whose indicator is in play, and a
    check that the policy's category and county caps name categories and counties that exist;
-3. :func:`indicator_values`: the in-scope assessed parts, their indicators before the plan, their
+3. :func:`_indicator_values`: the in-scope assessed parts, their indicators before the plan, their
    thresholds and the gain of each indicator per unit of its school column;
-4. :func:`costs_and_caps`: unit cost and unit cap of each intervention at each candidate school;
-5. :func:`gain_matrix`: ``E``, the gain of indicator (k, i) per unit of intervention j at school s.
+4. :func:`_costs_and_caps`: unit cost and unit cap of each intervention at each candidate school;
+5. :func:`_gain_matrix`: ``E``, the gain of indicator (k, i) per unit of intervention j at school s.
 """
 
 from __future__ import annotations
@@ -31,14 +31,8 @@ from allocator.region import Region
 
 __all__ = [
     "BudgetData",
-    "Indicators",
     "prepare",
     "resolve_standard",
-    "select_indicators",
-    "select_interventions",
-    "indicator_values",
-    "costs_and_caps",
-    "gain_matrix",
 ]
 
 
@@ -94,8 +88,8 @@ class BudgetData:
 
 
 @dataclass
-class Indicators:
-    """The indicators in play (:func:`select_indicators`), in their order."""
+class _Indicators:
+    """The indicators in play (:func:`_select_indicators`), in their order."""
 
     names: list[str]
     source: list[str]  # school column of each
@@ -121,7 +115,7 @@ def resolve_standard(standard, overrides) -> standards.Standard:
     return standards.load_standard(standard, overrides)
 
 
-def select_indicators(schools: pd.DataFrame, std, extra_indicators) -> Indicators:
+def _select_indicators(schools: pd.DataFrame, std, extra_indicators) -> _Indicators:
     """The standard's assessed indicators, then the extra indicators the schools have columns for.
 
     A default extra indicator whose column is missing is skipped (and noted); one the policy names
@@ -136,7 +130,7 @@ def select_indicators(schools: pd.DataFrame, std, extra_indicators) -> Indicator
     for k in standards.KNOWN_INDICATORS:
         if k not in std_inds:
             why_not[k] = f"standard {std.name} does not assess {k}"
-    out = Indicators([], [], [], [], {}, {}, assessed, why_not, notes)
+    out = _Indicators([], [], [], [], {}, {}, assessed, why_not, notes)
     for k in std_inds:
         col, sc = standards.KNOWN_INDICATORS[k]
         out.names.append(k)
@@ -177,7 +171,7 @@ def select_indicators(schools: pd.DataFrame, std, extra_indicators) -> Indicator
     return out
 
 
-def select_interventions(region: Region, policy: BudgetPolicy, ind: Indicators) -> pd.DataFrame:
+def _select_interventions(region: Region, policy: BudgetPolicy, ind: _Indicators) -> pd.DataFrame:
     """The policy's catalogue restricted to interventions whose indicator is in play.
 
     Also checks that the policy's category and county caps name what exists; an intervention left
@@ -222,7 +216,7 @@ def select_interventions(region: Region, policy: BudgetPolicy, ind: Indicators) 
     return cat
 
 
-def indicator_values(schools: pd.DataFrame, std, ind: Indicators):
+def _indicator_values(schools: pd.DataFrame, std, ind: _Indicators):
     """The in-scope parts and, per part and indicator, the gain per unit of column, value, target.
 
     Returns
@@ -267,7 +261,7 @@ def indicator_values(schools: pd.DataFrame, std, ind: Indicators):
     return parts, pos, coef, v0, T
 
 
-def costs_and_caps(cand: pd.DataFrame, cat: pd.DataFrame, column_of, extras):
+def _costs_and_caps(cand: pd.DataFrame, cat: pd.DataFrame, column_of, extras):
     """Unit cost (S, J) at each candidate school's area type and unit cap (S, J), inf for none.
 
     The cap is ``max_per_school`` plus ``max_per_pupil`` per compulsory pupil, then the cap rule
@@ -312,7 +306,7 @@ def costs_and_caps(cand: pd.DataFrame, cat: pd.DataFrame, column_of, extras):
     return cost, cap
 
 
-def gain_matrix(cat, column_of, source, coef, s_of_part, S) -> sp.csr_matrix:
+def _gain_matrix(cat, column_of, source, coef, s_of_part, S) -> sp.csr_matrix:
     """E (K*I, S*J): gain of indicator (k, i) per unit of x[s, j].
 
     An intervention adds to its column (and to ``teachers`` for teacher posts); every indicator
@@ -367,13 +361,13 @@ def prepare(region: Region, policy: BudgetPolicy, standard=None) -> BudgetData:
         policy.standard if standard is None else standard, policy.standard_overrides
     )
     schools = region.schools
-    ind = select_indicators(schools, std, policy.extra_indicators)
+    ind = _select_indicators(schools, std, policy.extra_indicators)
     index = {k: i for i, k in enumerate(ind.names)}
-    cat = select_interventions(region, policy, ind)
+    cat = _select_interventions(region, policy, ind)
     column_of = [ind.source[index[k]] for k in cat["indicator"]]
-    parts, pos, coef, v0, T = indicator_values(schools, std, ind)
-    cost, cap = costs_and_caps(schools.iloc[pos], cat, column_of, ind.extras)
-    E = gain_matrix(cat, column_of, ind.source, coef, parts["s"].to_numpy(), len(pos))
+    parts, pos, coef, v0, T = _indicator_values(schools, std, ind)
+    cost, cap = _costs_and_caps(schools.iloc[pos], cat, column_of, ind.extras)
+    E = _gain_matrix(cat, column_of, ind.source, coef, parts["s"].to_numpy(), len(pos))
     return BudgetData(
         region_fingerprint=region_fingerprint(region),
         schools=schools,

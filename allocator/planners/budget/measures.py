@@ -18,14 +18,35 @@ __all__ = ["shortfall", "unavoidable", "gap_weights", "plan_measures", "passing"
 
 
 def shortfall(data: BudgetData, v: np.ndarray) -> np.ndarray:
-    """Normalised shortfall max(0, T - v) / T (0 where there is no threshold)."""
+    """Normalised shortfall max(0, T - v) / T (0 where there is no threshold).
+
+    Examples
+    --------
+    >>> from allocator.synth import make_region
+    >>> from allocator.planners.budget.data import prepare
+    >>> from allocator.planners.budget.policy import BudgetPolicy
+    >>> data = prepare(make_region(schools=30, seed=1), BudgetPolicy(budget=1e6))
+    >>> sf = shortfall(data, data.v0)
+    >>> sf.shape == (data.K, data.n_ind), bool((sf >= 0).all() and (sf <= 1).all())
+    (True, True)
+    """
     with np.errstate(invalid="ignore"):
         sf = np.maximum(data.T - v, 0.0) / data.T
     return np.where(np.isnan(data.T), 0.0, sf)
 
 
 def unavoidable(data: BudgetData) -> np.ndarray:
-    """Shortfall left even when every intervention is used up to its cap (ubar)."""
+    """Shortfall left even when every intervention is used up to its cap (ubar).
+
+    Examples
+    --------
+    >>> from allocator.synth import make_region
+    >>> from allocator.planners.budget.data import prepare
+    >>> from allocator.planners.budget.policy import BudgetPolicy
+    >>> data = prepare(make_region(schools=30, seed=1), BudgetPolicy(budget=1e6))
+    >>> bool((unavoidable(data) <= shortfall(data, data.v0)).all())
+    True
+    """
     cap = data.cap.ravel()
     infinite = np.isinf(cap)
     reach = data.v0 + (data.E @ np.where(infinite, 0.0, cap)).reshape(data.K, data.n_ind)
@@ -34,7 +55,18 @@ def unavoidable(data: BudgetData) -> np.ndarray:
 
 
 def gap_weights(data: BudgetData):
-    """W (pairs x K*I) with M_urban - M_rural = W @ v, the pairs, and each pair's threshold."""
+    """W (pairs x K*I) with M_urban - M_rural = W @ v, the pairs, and each pair's threshold.
+
+    Examples
+    --------
+    >>> from allocator.synth import make_region
+    >>> from allocator.planners.budget.data import prepare
+    >>> from allocator.planners.budget.policy import BudgetPolicy
+    >>> data = prepare(make_region(schools=30, seed=1), BudgetPolicy(budget=1e6))
+    >>> W, pairs, thresholds = gap_weights(data)
+    >>> W.shape == (len(pairs), data.K * data.n_ind) == (len(thresholds), W.shape[1])
+    True
+    """
     area = data.parts["area_type"].to_numpy()
     part = data.parts["part"].to_numpy()
     p = data.parts["pupils"].to_numpy(float)
@@ -71,6 +103,16 @@ def plan_measures(data: BudgetData, v: np.ndarray, spent: float, ubar=None, gap_
     ``shortfall`` (pupil-weighted mean normalised shortfall), ``minimax`` (largest avoidable
     one), ``max_shortfall``, ``gap`` (mean normalised rural-urban gap) and ``cost``; ``ubar``
     (:func:`unavoidable`) and ``gap_w`` (:func:`gap_weights`) may be passed when already known.
+
+    Examples
+    --------
+    >>> from allocator.synth import make_region
+    >>> from allocator.planners.budget.data import prepare
+    >>> from allocator.planners.budget.policy import BudgetPolicy
+    >>> data = prepare(make_region(schools=30, seed=1), BudgetPolicy(budget=1e6))
+    >>> m = plan_measures(data, data.v0, 0.0)
+    >>> sorted(m), m["cost"]
+    (['cost', 'gap', 'max_shortfall', 'minimax', 'shortfall'], 0.0)
     """
     sf = shortfall(data, v)
     p = data.parts["pupils"].to_numpy(float)
@@ -89,7 +131,18 @@ def plan_measures(data: BudgetData, v: np.ndarray, spent: float, ubar=None, gap_
 
 def passing(data: BudgetData, v: np.ndarray):
     """Indicators met per part and whether each part passes the standard
-    (:func:`allocator.compliance.judge_values`, the definition ``check`` uses)."""
+    (:func:`allocator.compliance.judge_values`, the definition ``check`` uses).
+
+    Examples
+    --------
+    >>> from allocator.synth import make_region
+    >>> from allocator.planners.budget.data import prepare
+    >>> from allocator.planners.budget.policy import BudgetPolicy
+    >>> data = prepare(make_region(schools=30, seed=1), BudgetPolicy(budget=1e6))
+    >>> met, passes = passing(data, data.v0)
+    >>> len(met) == len(passes) == data.K
+    True
+    """
     T = np.where(data.is_standard[None, :], data.T, np.nan)
     std = data.standard
     verdict = compliance.judge_values(v, T, std.min_indicators_met, std.floor_share)

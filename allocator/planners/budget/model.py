@@ -145,7 +145,20 @@ def add_spending_rows(
 
 # --------------------------------------------------------------------------- the LP / MILP
 class BudgetModel:
-    """Matrices of the budget model on scaled x columns; columns x | u | g."""
+    """Matrices of the budget model on scaled x columns; columns x | u | g.
+
+    Examples
+    --------
+    >>> from allocator.synth import make_region
+    >>> from allocator.planners.budget.data import prepare
+    >>> from allocator.planners.budget.policy import BudgetPolicy
+    >>> data = prepare(make_region(schools=30, seed=1), BudgetPolicy(budget=1e6))
+    >>> from allocator.solver import SolverOptions
+    >>> model = BudgetModel(data, BudgetPolicy(budget=1e6, relax=True), relax=True)
+    >>> sol, stage = model.solve("shortfall", SolverOptions())
+    >>> [b.name for b in stage.column_blocks], sol.info.status
+    (['x', 'u', 'g'], 'optimal')
+    """
 
     def __init__(self, data: BudgetData, policy: BudgetPolicy, relax: bool):
         self.data, self.policy = data, policy
@@ -406,7 +419,19 @@ def clean_units(x, data: BudgetData, integer_x, scale) -> np.ndarray:
     """Round whole units at 0.5, clip solver noise at 0 and at the caps, drop dust.
 
     Noise is judged on the solver's (scaled) columns: up to 1e-6 of a scaled unit or of the value
-    (CBC reports about 8 significant digits); anything larger is left for the verification."""
+    (CBC reports about 8 significant digits); anything larger is left for the verification.
+
+    Examples
+    --------
+    >>> from allocator.synth import make_region
+    >>> from allocator.planners.budget.data import prepare
+    >>> from allocator.planners.budget.policy import BudgetPolicy
+    >>> data = prepare(make_region(schools=30, seed=1), BudgetPolicy(budget=1e6))
+    >>> import numpy as np
+    >>> x = np.full(data.S * data.J, -1e-12)
+    >>> bool((clean_units(x, data, np.zeros(x.size, bool), np.ones(x.size)) == 0).all())
+    True
+    """
     cap = data.cap.ravel()
     noise = 1e-6 * np.maximum(scale, np.abs(x))
     x = np.where(integer_x, np.round(x), x)

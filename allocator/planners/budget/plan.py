@@ -35,10 +35,6 @@ from allocator.solver import SolveInfo
 __all__ = [
     "BudgetPlan",
     "build_plan",
-    "allocation_tables",
-    "part_table",
-    "indicator_table",
-    "county_table",
 ]
 
 
@@ -60,7 +56,7 @@ class BudgetPlan(PlanBase):
         largest avoidable normalised shortfall (minimax and lexicographic), mean normalised
         rural-urban gap, or yuan (``min_cost``).
     objective_name : str
-    measures : dict
+    measures : Mapping (read-only)
         Every measure before (``*_before``) and after the plan: ``shortfall``, ``minimax``,
         ``max_shortfall``, ``gap``.
     indicators : pandas.DataFrame
@@ -76,15 +72,23 @@ class BudgetPlan(PlanBase):
     solve_info : SolveInfo
         For lexicographic plans the stages combined (worst status, largest gap, summed time);
         ``stages`` holds each.
-    stages : list of (str, SolveInfo)
+    stages : tuple of (str, SolveInfo)
     budget_dual : float or None
         d objective / d budget (per yuan) from the LP; None for a MILP.
     marginal_value_per_yuan : float or None
         ``-budget_dual``: how much one more yuan improves the objective.
     relaxed : bool
         Whole-unit interventions were allowed fractional values.
-    notes : list of str
+    notes : tuple of str
         What was skipped and why.
+
+    Examples
+    --------
+    >>> from allocator.synth import make_region
+    >>> from allocator.planners.budget import plan_budget
+    >>> plan = plan_budget(make_region(schools=30, seed=1), BudgetPolicy(budget=1e6))
+    >>> list(plan.headline())[:4], plan.tables["parts"] is plan.parts
+    (['status', 'gap', 'seconds', 'objective'], False)
     """
 
     allocations: pd.DataFrame
@@ -312,7 +316,7 @@ def _group_cv(values, weights, codes, n):
         return np.sqrt(var) / mean
 
 
-def allocation_tables(data: BudgetData, units: np.ndarray):
+def _allocation_tables(data: BudgetData, units: np.ndarray):
     """The allocations (one row per school and intervention bought) and spending per intervention.
 
     Returns (allocations, spending) as in :class:`BudgetPlan`.
@@ -351,7 +355,7 @@ def allocation_tables(data: BudgetData, units: np.ndarray):
     return allocations, spending[spending["units"] > 0].reset_index(drop=True)
 
 
-def part_table(data: BudgetData, after: np.ndarray, units: np.ndarray) -> pd.DataFrame:
+def _part_table(data: BudgetData, after: np.ndarray, units: np.ndarray) -> pd.DataFrame:
     """Per in-scope part: indicators met and pass/fail before and after (after :meth:`apply`)."""
     met0, pass0 = passing(data, data.v0)
     met1, pass1 = passing(data, applied_values(data, units))
@@ -377,7 +381,7 @@ def part_table(data: BudgetData, after: np.ndarray, units: np.ndarray) -> pd.Dat
 
 
 def _indicator_row(data: BudgetData, after, pt, i, in_pt) -> dict:
-    """One row of :func:`indicator_table`: part type ``pt``, indicator ``i``."""
+    """One row of :func:`_indicator_table`: part type ``pt``, indicator ``i``."""
     parts = data.parts
     p = parts["pupils"].to_numpy(float)
     area = parts["area_type"].to_numpy()
@@ -398,7 +402,7 @@ def _indicator_row(data: BudgetData, after, pt, i, in_pt) -> dict:
     return row
 
 
-def indicator_table(data: BudgetData, after: np.ndarray) -> pd.DataFrame:
+def _indicator_table(data: BudgetData, after: np.ndarray) -> pd.DataFrame:
     """Per part type and indicator: threshold, mean, CV, parts below, rural/urban, before/after."""
     rows = []
     part_kind = data.parts["part"].to_numpy()
@@ -421,7 +425,7 @@ def indicator_table(data: BudgetData, after: np.ndarray) -> pd.DataFrame:
     )
 
 
-def county_table(data: BudgetData, units: np.ndarray, after, pass0, pass1) -> pd.DataFrame:
+def _county_table(data: BudgetData, units: np.ndarray, after, pass0, pass1) -> pd.DataFrame:
     """Per county: yuan, parts passing before/after, indicators whose county CV exceeds the limit."""
     parts = data.parts
     p = parts["pupils"].to_numpy(float)
@@ -472,7 +476,7 @@ def build_plan(
     """The plan of ``units`` (rounded purchases): ``after`` are the model's indicators, the
     verdicts (``met_after``, ``passes_after``) those of the region after :meth:`BudgetPlan.apply`."""
     spent = float((units.reshape(data.S, data.J) * data.cost).sum())
-    allocations, spending = allocation_tables(data, units)
+    allocations, spending = _allocation_tables(data, units)
     ubar = unavoidable(data)
     gap_w = gap_weights(data)
     before_m = plan_measures(data, data.v0, 0.0, ubar, gap_w)
@@ -485,9 +489,9 @@ def build_plan(
         objective = spent
     else:
         objective = after_m[objective_name]
-    parts = part_table(data, after, units)
+    parts = _part_table(data, after, units)
     pass0, pass1 = parts["passes_before"].to_numpy(), parts["passes_after"].to_numpy()
-    counties = county_table(data, units, after, pass0, pass1)
+    counties = _county_table(data, units, after, pass0, pass1)
     measures["min_met"] = float(data.standard.min_indicators_met)
     effects = {
         r.intervention: (data.column_of[j], float(r.effect), bool(r.adds_teachers))
@@ -500,7 +504,7 @@ def build_plan(
         objective=float(objective),
         objective_name=objective_name,
         measures=measures,
-        indicators=indicator_table(data, after),
+        indicators=_indicator_table(data, after),
         parts=parts,
         spending=spending,
         counties=counties,

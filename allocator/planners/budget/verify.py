@@ -22,8 +22,6 @@ from allocator.planners.budget.rounding import spending_excess
 __all__ = [
     "SPEND_RTOL",
     "applied_values",
-    "changed_schools",
-    "recompute_indicators",
     "verify",
     "check_objective",
 ]
@@ -33,11 +31,22 @@ SPEND_RTOL = 1e-6
 
 
 def applied_values(data: BudgetData, units: np.ndarray) -> np.ndarray:
-    """Indicators (K, I) of the region after ``BudgetPlan.apply`` (whole counts rounded down)."""
-    return recompute_indicators(data, changed_schools(data, units, whole_counts=True))
+    """Indicators (K, I) of the region after ``BudgetPlan.apply`` (whole counts rounded down).
+
+    Examples
+    --------
+    >>> from allocator.synth import make_region
+    >>> from allocator.planners.budget.data import prepare
+    >>> from allocator.planners.budget.policy import BudgetPolicy
+    >>> data = prepare(make_region(schools=30, seed=1), BudgetPolicy(budget=1e6))
+    >>> import numpy as np
+    >>> bool(np.allclose(applied_values(data, np.zeros(data.S * data.J)), data.v0))
+    True
+    """
+    return _recompute_indicators(data, _changed_schools(data, units, whole_counts=True))
 
 
-def changed_schools(data: BudgetData, units: np.ndarray, whole_counts: bool) -> pd.DataFrame:
+def _changed_schools(data: BudgetData, units: np.ndarray, whole_counts: bool) -> pd.DataFrame:
     """The schools table with the plan's resources added (fractional unless whole_counts)."""
     schools = data.schools.copy()
     x = units.reshape(data.S, data.J)
@@ -57,7 +66,7 @@ def changed_schools(data: BudgetData, units: np.ndarray, whole_counts: bool) -> 
     return schools
 
 
-def recompute_indicators(data: BudgetData, schools: pd.DataFrame) -> np.ndarray:
+def _recompute_indicators(data: BudgetData, schools: pd.DataFrame) -> np.ndarray:
     """Indicators of the candidate parts recomputed from a schools table (the standard's code)."""
     parts = standards.assessment_parts(schools, data.standard)
     key = pd.MultiIndex.from_arrays([parts["school_id"], parts["part"]])
@@ -87,7 +96,20 @@ def verify(
 
     The solver's units (``purchases=False``) may exceed the money by the solver's tolerance
     (1e-6 relative); rounded purchases (``purchases=True``) are compared at the fen and may not
-    exceed the budget (unless ``with_budget`` is False), any cap or the rural share at all."""
+    exceed the budget (unless ``with_budget`` is False), any cap or the rural share at all.
+
+    Examples
+    --------
+    >>> from allocator.synth import make_region
+    >>> from allocator.planners.budget.data import prepare
+    >>> from allocator.planners.budget.policy import BudgetPolicy
+    >>> data = prepare(make_region(schools=30, seed=1), BudgetPolicy(budget=1e6))
+    >>> import numpy as np
+    >>> no_units = np.zeros(data.S * data.J)
+    >>> after = verify(data, BudgetPolicy(budget=1e6), no_units, np.tile(data.integer, data.S))
+    >>> bool(np.allclose(after, data.v0))
+    True
+    """
     problems = []
     cap = data.cap.ravel()
     cost = data.cost.ravel()
@@ -122,7 +144,7 @@ def verify(
             if got < policy.rural_min_share * spent - SPEND_RTOL * max(spent, 1.0):
                 problems.append(f"rural share {got / spent:.4f} below {policy.rural_min_share}")
     predicted = data.v0 + (data.E @ units).reshape(data.K, data.n_ind)
-    recomputed = recompute_indicators(data, changed_schools(data, units, whole_counts=False))
+    recomputed = _recompute_indicators(data, _changed_schools(data, units, whole_counts=False))
     err = np.abs(recomputed - predicted) / np.maximum(1.0, np.abs(predicted))
     if err.size and err.max() > 1e-7:
         k, i = np.unravel_index(int(err.argmax()), err.shape)
@@ -137,7 +159,21 @@ def verify(
 
 def check_objective(data: BudgetData, after, units, policy: BudgetPolicy, stages):
     """The objective recomputed from the solver's plan (before rounding to purchase units) must
-    equal the solver's (or keep the stage fixes)."""
+    equal the solver's (or keep the stage fixes).
+
+    Examples
+    --------
+    >>> from allocator.synth import make_region
+    >>> from allocator.planners.budget.data import prepare
+    >>> from allocator.planners.budget.policy import BudgetPolicy
+    >>> data = prepare(make_region(schools=30, seed=1), BudgetPolicy(budget=1e6))
+    >>> import numpy as np
+    >>> from allocator.solver import SolveInfo
+    >>> before = plan_measures(data, data.v0, 0.0)["shortfall"]
+    >>> stages = [("shortfall", SolveInfo("optimal", before, before, 0.0, 0.1, "highs"))]
+    >>> units = np.zeros(data.S * data.J)
+    >>> check_objective(data, data.v0, units, BudgetPolicy(budget=0.0), stages)  # passes silently
+    """
     m = plan_measures(data, after, float(units @ data.cost.ravel()))
     if policy.objective == "lexicographic":
         z = stages[0][1].objective
