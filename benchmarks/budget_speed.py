@@ -24,7 +24,8 @@ import time
 import numpy as np
 
 from allocator.planners import budget as B
-from allocator.planners import budget_model as M  # the models call solve_matrix from here
+from allocator.planners.budget import model as M  # the models call solve_matrix from here
+from allocator.planners.budget.data import prepare
 from allocator.solver import SolverOptions
 from allocator.synth import make_region
 
@@ -43,7 +44,7 @@ class _Clock:
 
     def wrap(self, fn):
         def timed(*args, **kwargs):
-            self.shape = max(getattr(self, "shape", (0, 0)), args[1].shape[::-1])
+            self.shape = max(getattr(self, "shape", (0, 0)), args[0].shape[::-1])
             t = time.perf_counter()
             try:
                 return fn(*args, **kwargs)
@@ -85,18 +86,25 @@ def _pulp_build_seconds(region, policy) -> tuple[float, float]:
     those same arrays into PuLP objects (which PuLP would need on top of the data work)."""
     import pulp
 
-    data = M._prepare(region, policy)
+    data = prepare(region, policy)
     captured = {}
     original = M.solve_matrix
 
-    def grab(c, A, rl, ru, cl, cu, integ, **kwargs):
-        captured.update(c=c, A=A, rl=rl, ru=ru, cl=cl, cu=cu)
+    def grab(model, **kwargs):
+        captured.update(
+            c=model.c,
+            A=model.A,
+            rl=model.row_lower,
+            ru=model.row_upper,
+            cl=model.col_lower,
+            cu=model.col_upper,
+        )
         raise _Captured
 
     M.solve_matrix = grab
     try:
         t0 = time.perf_counter()
-        model = M._Model(data, policy, True)
+        model = M.BudgetModel(data, policy, True)
         try:
             model.solve("shortfall", SolverOptions())
         except _Captured:

@@ -20,9 +20,19 @@ from allocator.planners.budget import (
     budget_frontier,
     min_cost_to_comply,
     plan_budget,
-    plot_frontier,
 )
-from allocator.planners.budget_catalogue import default_catalogue, load_catalogue
+from allocator.planners.budget.catalogue import (
+    CATALOGUE_COLUMNS,
+    CATALOGUE_FILE,
+    DEFAULT_EXTRA_INDICATORS,
+    INDICATORS_FILE,
+    SOURCE_COLUMNS,
+    default_catalogue,
+    load_catalogue,
+)
+from allocator.planners.budget.data import prepare
+from allocator.planners.budget.planning import MIP_ABS_GAP
+from allocator.planners.budget.verify import verify
 from allocator.solver import SolverOptions
 from allocator.synth import make_region
 
@@ -212,6 +222,70 @@ def test_catalogue_validation():
     )
     row = added.set_index("intervention").loc["rent_floor_area"]
     assert row["cost_rural"] == 9 and not row["integer"]
+
+
+# The default catalogue as it stood in Python literals before it moved to allocator/data/
+# (columns: intervention, indicator, effect, unit, cost_urban, cost_town, cost_rural, category,
+# integer, max_per_school, max_per_pupil, cap_rule, adds_teachers; NaN: no such cap).
+NAN = float("nan")
+FORMER_CATALOGUE = [
+    ("build_floor_area", "floor_m2_per_pupil", 1.0, "m2", 4000.0, 3500.0, 3200.0, "capital",
+     False, NAN, 3.0, "", False),
+    ("build_sports_ground", "sports_m2_per_pupil", 1.0, "m2", 800.0, 450.0, 350.0, "capital",
+     False, NAN, 5.0, "", False),
+    ("buy_equipment", "equipment_yuan_per_pupil", 1.0, "yuan", 1.0, 1.0, 1.0, "capital",
+     False, NAN, 3000.0, "", False),
+    ("add_multimedia_classroom", "multimedia_per_100", 1.0, "room", 60000.0, 55000.0, 55000.0,
+     "capital", True, 2.0, 0.03, "", False),
+    ("post_qualified_teacher", "qualified_per_100", 1.0, "teacher", 150000.0, 130000.0, 140000.0,
+     "staff", True, 1.0, 0.03, "", True),
+    ("train_backbone_teacher", "backbone_per_100", 1.0, "teacher", 20000.0, 20000.0, 25000.0,
+     "staff", True, NAN, NAN, "untrained_teachers", False),
+    ("post_pe_arts_teacher", "pe_arts_per_100", 1.0, "teacher", 140000.0, 120000.0, 130000.0,
+     "staff", True, 1.0, 0.02, "", True),
+    ("network_upgrade", "network_mbps_per_pupil", 1.0, "Mbps", 300.0, 300.0, 400.0, "capital",
+     False, NAN, 5.0, "", False),
+    ("safety_upgrade", "safety_score", 1.0, "point", 20000.0, 20000.0, 20000.0, "capital",
+     False, NAN, NAN, "headroom", False),
+]  # fmt: skip
+FORMER_EXTRA_INDICATORS = {
+    "network_mbps_per_pupil": {
+        "column": "network_mbps", "target": 1.0, "per_pupil": True, "scale": 1.0,
+    },
+    "safety_score": {
+        "column": "safety_score", "target": 80.0, "per_pupil": False, "scale": 1.0,
+        "max_value": 100.0,
+    },
+}  # fmt: skip
+
+
+def test_default_catalogue_file_holds_the_former_values():
+    columns = [c for c in CATALOGUE_COLUMNS if c != "step"]
+    former = load_catalogue([dict(zip(columns, row, strict=True)) for row in FORMER_CATALOGUE])
+    pd.testing.assert_frame_equal(default_catalogue(), former)
+    pd.testing.assert_frame_equal(load_catalogue(), former)
+    assert DEFAULT_EXTRA_INDICATORS == FORMER_EXTRA_INDICATORS
+    # every price and cap of the file says where it comes from; unconfirmed ones say so
+    raw = pd.read_csv(CATALOGUE_FILE, keep_default_na=False)
+    assert list(raw.columns) == [*CATALOGUE_COLUMNS, *SOURCE_COLUMNS]
+    for col in SOURCE_COLUMNS:
+        assert (raw[col].str.len() > 0).all()
+    assert raw["cost_source"].str.startswith(("ASSUMED", "definition")).all()
+    indicators = pd.read_csv(INDICATORS_FILE)
+    assert indicators["source"].str.startswith("ASSUMED").all()
+
+
+def test_a_copy_of_the_default_catalogue_file_is_a_user_catalogue(tmp_path):
+    mine = tmp_path / "mine.csv"
+    text = CATALOGUE_FILE.read_text(encoding="utf-8").replace(",4000.0,3500.0,", ",4100.0,3500.0,")
+    mine.write_text(text, encoding="utf-8")
+    cat = load_catalogue(mine, overrides={"buy_equipment": {"max_per_pupil": 10.0}})
+    expected = default_catalogue()
+    expected.loc[expected["intervention"] == "build_floor_area", "cost_urban"] = 4100.0
+    expected.loc[expected["intervention"] == "buy_equipment", "max_per_pupil"] = 10.0
+    pd.testing.assert_frame_equal(cat, expected)
+    policy = BudgetPolicy(budget=1e6, catalogue=str(mine))
+    assert policy.catalogue == str(mine)
 
 
 # --------------------------------------------------------------------------- hand-computed optima
@@ -538,18 +612,18 @@ def test_extra_indicators_with_their_columns():
 def test_verification_rejects_a_broken_plan():
     region = region_of(25, 1)
     policy = BudgetPolicy(budget=1e6)
-    data = B._prepare(region, policy)
+    data = prepare(region, policy)
     units = np.zeros(data.S * data.J)
     integral = np.tile(data.integer, data.S)
     j = list(data.catalogue["intervention"]).index("buy_equipment")
     units[j] = 2e6  # twice the budget at the first school
     with pytest.raises(SolverError, match="above the budget"):
-        B._verify(data, policy, units, integral)
+        verify(data, policy, units, integral)
     units[j] = 0
     k = list(data.catalogue["intervention"]).index("post_qualified_teacher")
     units[k] = 0.5
     with pytest.raises(SolverError, match="fractional"):
-        B._verify(data, policy, units, integral)
+        verify(data, policy, units, integral)
 
 
 def test_summary_and_headline_report_the_plan():
@@ -683,7 +757,7 @@ def test_property_more_budget_never_worsens(spec, objective, relax, budget, more
         region, BudgetPolicy(budget=budget + more, objective=objective, relax=relax), FAST
     )
     # whole units: each plan is within the planner's absolute MIP gap of its optimum
-    tol = 1e-7 + 1e-6 * abs(low.objective) + (0.0 if relax else B._MIP_ABS_GAP)
+    tol = 1e-7 + 1e-6 * abs(low.objective) + (0.0 if relax else MIP_ABS_GAP)
     assert high.objective <= low.objective + tol
 
 
@@ -718,6 +792,6 @@ def test_whole_unit_gap_objective_near_zero_stops():
     policy = BudgetPolicy(budget=33_102_306.8, objective="gap", relax=False)
     plan = plan_budget(region, policy, SolverOptions(mip_gap=1e-7, time_limit=120))
     assert plan.solve_info.status == "optimal" and plan.solve_info.seconds < 30
-    assert 0 <= plan.objective <= B._MIP_ABS_GAP
+    assert 0 <= plan.objective <= MIP_ABS_GAP
     relaxed = plan_budget(region, dataclasses.replace(policy, relax=True), FAST)
     assert relaxed.objective <= plan.objective + 1e-9

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from allocator import compliance
 from allocator.check import check
 from allocator.planners.budget import BudgetPolicy, min_cost_to_comply, plan_budget
-from allocator.planners.budget_model import _prepare
-from allocator.planners.budget_rounding import purchase_steps, round_purchases
+from allocator.planners.budget.data import prepare
+from allocator.planners.budget.rounding import purchase_steps, round_purchases
 from allocator.runner import measure
 from allocator.solver import SolverOptions
 from allocator.standards import INDICATORS, PARTS, assessment_parts, load_standard
@@ -157,7 +157,7 @@ def test_rounding_buys_the_whole_175_m2(bought):
     the model reached is met."""
     region, sid = _one_school_region(175.0)
     policy = BudgetPolicy(budget=1e6)
-    data = _prepare(region, policy)
+    data = prepare(region, policy)
     units = np.zeros(data.S * data.J)
     s = int(np.flatnonzero(data.schools["school_id"].to_numpy()[data.pos] == sid)[0])
     j = int(np.flatnonzero(data.catalogue["intervention"] == "build_floor_area")[0])
@@ -182,7 +182,7 @@ def test_rounding_up_keeps_the_budget():
     """A budget that the unrounded plan spends exactly: rounding the needed 134.226912 m² up to
     134.23 m² must take the money from a purchase no threshold needs, never exceed the budget."""
     region, sid = _one_school_region(134.226912)
-    data = _prepare(region, BudgetPolicy(budget=1e9))
+    data = prepare(region, BudgetPolicy(budget=1e9))
     s = int(np.flatnonzero(data.schools["school_id"].to_numpy()[data.pos] == sid)[0])
     j = int(np.flatnonzero(data.catalogue["intervention"] == "build_floor_area")[0])
     e = int(np.flatnonzero(data.catalogue["intervention"] == "buy_equipment")[0])

@@ -573,7 +573,7 @@ def test_catalogue_csv_that_does_not_parse_is_named(tmp_path):
 
 
 def test_catalogue_in_toml(tmp_path):
-    from allocator.planners.budget_catalogue import load_catalogue
+    from allocator.planners.budget.catalogue import load_catalogue
 
     cat = tmp_path / "cat.toml"
     cat.write_text(

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from allocator import compliance
+import allocator.compliance as compliance
 
 __all__ = ["SOLVER_RTOL", "purchase_steps", "round_purchases", "spending_excess"]
 
@@ -43,7 +43,7 @@ def purchase_steps(catalogue, relax: bool) -> np.ndarray:
 
     Examples
     --------
-    >>> from allocator.planners.budget_catalogue import default_catalogue
+    >>> from allocator.planners.budget.catalogue import default_catalogue
     >>> cat = default_catalogue()
     >>> dict(zip(cat["intervention"], purchase_steps(cat, relax=False).tolist()))["build_floor_area"]
     0.01
@@ -121,7 +121,7 @@ def round_purchases(
 
     Parameters
     ----------
-    data : allocator.planners.budget_model._Data-like
+    data : allocator.planners.budget.data.BudgetData-like
         Needs ``E, v0, T, is_standard, standard, cost, cap, catalogue, schools, pos, S, J``.
     policy : BudgetPolicy or None
         Spending rows (budget, caps, rural share); None for none.

@@ -21,19 +21,26 @@ cap_rule        ``""``; ``untrained_teachers`` (at most teachers - backbone teac
 adds_teachers   a unit also adds ``effect`` to the school's ``teachers`` (posting a teacher)
 step            units are bought in multiples of this (default: 1 for whole-unit interventions,
                 0.01 otherwise: 0.01 m², one fen of equipment, 0.01 Mbps, 0.01 score point);
-                see :mod:`allocator.planners.budget_rounding`
+                see :mod:`allocator.planners.budget.rounding`
 ============== ==============================================================================
 
-The default catalogue (:func:`default_catalogue`) holds the nine interventions Chongqing-style bureaus
-fund. Its prices and caps are ASSUMED planning values (construction and salary levels of a western
-Chinese municipality around 2020), not published figures: calibrate them locally. Teacher posts are
-costed at one year of salary and on-costs (the staff budget of one year); rural posts cost more because
-of the rural teacher living allowance.
+A catalogue file may also carry the columns :data:`SOURCE_COLUMNS` (``cost_source``,
+``cap_source``): where each price and cap comes from. They document the figures and are not read.
+
+The default catalogue (:func:`default_catalogue`, the file ``allocator/data/catalogue.csv``,
+:data:`CATALOGUE_FILE`) holds the nine interventions Chongqing-style bureaus fund. Its prices and
+caps are ASSUMED planning values (construction and salary levels of a western Chinese municipality
+around 2020), not published figures: calibrate them locally; the file says so figure by figure.
+Teacher posts are costed at one year of salary and on-costs (the staff budget of one year); rural
+posts cost more because of the rural teacher living allowance. Copy the file, change it and pass
+its path as ``BudgetPolicy(catalogue=...)`` (or change single rows with
+``intervention_overrides``).
 
 Extra indicators are the open part of the indicator set: besides the 2017 seven, an indicator is a
-school column with a target (:data:`DEFAULT_EXTRA_INDICATORS` holds the two the bureaus fund every
-year although the 2017 method does not score them: campus network bandwidth per pupil and a campus
-safety score). Their specification (plain TOML values):
+school column with a target (:data:`DEFAULT_EXTRA_INDICATORS`, read from
+``allocator/data/catalogue_indicators.csv``, holds the two the bureaus fund every year although the
+2017 method does not score them: campus network bandwidth per pupil and a campus safety score; their
+targets are ASSUMED illustrative bureau targets). Their specification (plain TOML values):
 
 ``column`` (school column), ``target`` (a number, or ``{"primary": ..., "junior": ...}``),
 ``per_pupil`` (true: the indicator is column / pupils x ``scale``, shared by the parts of a nine-year
@@ -43,6 +50,7 @@ school like buildings and equipment; false: a school-level score that both parts
 
 from __future__ import annotations
 
+import csv
 import math
 from collections.abc import Mapping
 from pathlib import Path
@@ -55,6 +63,9 @@ from allocator.toml_input import read_toml
 
 __all__ = [
     "CATALOGUE_COLUMNS",
+    "SOURCE_COLUMNS",
+    "CATALOGUE_FILE",
+    "INDICATORS_FILE",
     "DEFAULT_CATALOGUE",
     "DEFAULT_EXTRA_INDICATORS",
     "CAP_RULES",
@@ -81,169 +92,18 @@ CATALOGUE_COLUMNS = (
     "adds_teachers",
     "step",
 )
+#: Columns a catalogue file may carry to say where its figures come from (not read by the model).
+SOURCE_COLUMNS = ("cost_source", "cap_source")
 CAP_RULES = ("", "untrained_teachers", "headroom")
 #: Purchase step of an intervention in fractional units when the catalogue gives none.
 DEFAULT_STEP = 0.01
 _NAN = float("nan")
+_DATA = Path(__file__).resolve().parents[2] / "data"
+#: The default intervention catalogue, with the source of each price and cap.
+CATALOGUE_FILE = _DATA / "catalogue.csv"
+#: The default extra indicators (one row each, with the source of its target).
+INDICATORS_FILE = _DATA / "catalogue_indicators.csv"
 
-#: The default interventions (assumed prices in yuan per unit; see the module notes).
-DEFAULT_CATALOGUE: tuple[dict, ...] = (
-    # fmt: off
-    dict(
-        intervention="build_floor_area",
-        indicator="floor_m2_per_pupil",
-        effect=1.0,
-        unit="m2",
-        cost_urban=4000.0,
-        cost_town=3500.0,
-        cost_rural=3200.0,
-        category="capital",
-        integer=False,
-        max_per_school=_NAN,
-        max_per_pupil=3.0,
-        cap_rule="",
-        adds_teachers=False,
-    ),
-    dict(
-        intervention="build_sports_ground",
-        indicator="sports_m2_per_pupil",
-        effect=1.0,
-        unit="m2",
-        cost_urban=800.0,
-        cost_town=450.0,
-        cost_rural=350.0,
-        category="capital",
-        integer=False,
-        max_per_school=_NAN,
-        max_per_pupil=5.0,
-        cap_rule="",
-        adds_teachers=False,
-    ),
-    dict(
-        intervention="buy_equipment",
-        indicator="equipment_yuan_per_pupil",
-        effect=1.0,
-        unit="yuan",
-        cost_urban=1.0,
-        cost_town=1.0,
-        cost_rural=1.0,
-        category="capital",
-        integer=False,
-        max_per_school=_NAN,
-        max_per_pupil=3000.0,
-        cap_rule="",
-        adds_teachers=False,
-    ),
-    dict(
-        intervention="add_multimedia_classroom",
-        indicator="multimedia_per_100",
-        effect=1.0,
-        unit="room",
-        cost_urban=60000.0,
-        cost_town=55000.0,
-        cost_rural=55000.0,
-        category="capital",
-        integer=True,
-        max_per_school=2.0,
-        max_per_pupil=0.03,
-        cap_rule="",
-        adds_teachers=False,
-    ),
-    dict(
-        intervention="post_qualified_teacher",
-        indicator="qualified_per_100",
-        effect=1.0,
-        unit="teacher",
-        cost_urban=150000.0,
-        cost_town=130000.0,
-        cost_rural=140000.0,
-        category="staff",
-        integer=True,
-        max_per_school=1.0,
-        max_per_pupil=0.03,
-        cap_rule="",
-        adds_teachers=True,
-    ),
-    dict(
-        intervention="train_backbone_teacher",
-        indicator="backbone_per_100",
-        effect=1.0,
-        unit="teacher",
-        cost_urban=20000.0,
-        cost_town=20000.0,
-        cost_rural=25000.0,
-        category="staff",
-        integer=True,
-        max_per_school=_NAN,
-        max_per_pupil=_NAN,
-        cap_rule="untrained_teachers",
-        adds_teachers=False,
-    ),
-    dict(
-        intervention="post_pe_arts_teacher",
-        indicator="pe_arts_per_100",
-        effect=1.0,
-        unit="teacher",
-        cost_urban=140000.0,
-        cost_town=120000.0,
-        cost_rural=130000.0,
-        category="staff",
-        integer=True,
-        max_per_school=1.0,
-        max_per_pupil=0.02,
-        cap_rule="",
-        adds_teachers=True,
-    ),
-    dict(
-        intervention="network_upgrade",
-        indicator="network_mbps_per_pupil",
-        effect=1.0,
-        unit="Mbps",
-        cost_urban=300.0,
-        cost_town=300.0,
-        cost_rural=400.0,
-        category="capital",
-        integer=False,
-        max_per_school=_NAN,
-        max_per_pupil=5.0,
-        cap_rule="",
-        adds_teachers=False,
-    ),
-    dict(
-        intervention="safety_upgrade",
-        indicator="safety_score",
-        effect=1.0,
-        unit="point",
-        cost_urban=20000.0,
-        cost_town=20000.0,
-        cost_rural=20000.0,
-        category="capital",
-        integer=False,
-        max_per_school=_NAN,
-        max_per_pupil=_NAN,
-        cap_rule="headroom",
-        adds_teachers=False,
-    ),
-    # fmt: on
-)
-
-#: Indicators outside the 2017 method that the default catalogue serves. Targets are ASSUMED
-#: illustrative bureau targets (1 Mbps of campus bandwidth per pupil; a safety score of 80 of 100).
-DEFAULT_EXTRA_INDICATORS: dict[str, dict] = {
-    "network_mbps_per_pupil": {
-        "column": "network_mbps",
-        "target": 1.0,
-        "per_pupil": True,
-        "scale": 1.0,
-    },
-    "safety_score": {
-        "column": "safety_score",
-        "target": 80.0,
-        "per_pupil": False,
-        "scale": 1.0,
-        "max_value": 100.0,
-    },
-}
 _SPEC_KEYS = ("column", "target", "per_pupil", "scale", "max_value", "enabled")
 
 
@@ -284,7 +144,7 @@ def _validated(df: pd.DataFrame, source: str) -> pd.DataFrame:
             f"{', '.join(CATALOGUE_COLUMNS)}",
             missing[0],
         )
-    unknown = [c for c in df.columns if c not in CATALOGUE_COLUMNS]
+    unknown = [c for c in df.columns if c not in CATALOGUE_COLUMNS + SOURCE_COLUMNS]
     if unknown:
         _fail(
             f"{source}: unknown column(s) {', '.join(map(str, unknown))}; expected columns "
@@ -452,6 +312,38 @@ def read_catalogue_file(path: str | Path) -> pd.DataFrame:
             table="catalogue",
             file=str(path),
         ) from None
+
+
+def _read_rows(path: Path) -> list[dict]:
+    """The rows of a built-in CSV file as text (validated by their reader)."""
+    with open(path, encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _read_extra_indicators(path: Path) -> dict[str, dict]:
+    """The extra indicator specifications of an indicators file (``source`` is documentation)."""
+    out: dict[str, dict] = {}
+    for row in _read_rows(path):
+        spec = {
+            "column": row["column"],
+            "target": float(row["target"]),
+            "per_pupil": row["per_pupil"].strip().lower() == "true",
+            "scale": float(row["scale"]),
+        }
+        if row["max_value"].strip():
+            spec["max_value"] = float(row["max_value"])
+        out[row["indicator"]] = spec
+    return out
+
+
+#: The default interventions as rows (read from :data:`CATALOGUE_FILE`; see the module notes).
+DEFAULT_CATALOGUE: tuple[dict, ...] = tuple(
+    _validated(pd.DataFrame(_read_rows(CATALOGUE_FILE)), "default catalogue").to_dict("records")
+)
+#: Indicators outside the 2017 method that the default catalogue serves (read from
+#: :data:`INDICATORS_FILE`). Targets are ASSUMED illustrative bureau targets (1 Mbps of campus
+#: bandwidth per pupil; a safety score of 80 of 100).
+DEFAULT_EXTRA_INDICATORS: dict[str, dict] = _read_extra_indicators(INDICATORS_FILE)
 
 
 def load_catalogue(

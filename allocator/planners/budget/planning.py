@@ -1,0 +1,349 @@
+"""The budget planner's entry points: :func:`plan_budget`, :func:`min_cost_to_comply`,
+:func:`budget_frontier`.
+
+Each prepares the arrays (:mod:`.data`), builds and solves the model (:mod:`.model`,
+:mod:`.comply`), verifies the solver's plan (:mod:`.verify`), rounds it to purchase units
+(:mod:`.rounding`), verifies the purchases again and builds the plan (:mod:`.plan`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable
+
+import pandas as pd
+
+from allocator.errors import InputError, SolverError
+from allocator.planners.budget.catalogue import extra_indicator_specs
+from allocator.planners.budget.comply import (
+    MONEY,
+    comply_model,
+    refuse_unreachable,
+    solve_least_cost,
+)
+from allocator.planners.budget.data import BudgetData, prepare
+from allocator.planners.budget.model import BudgetModel, clean_units
+from allocator.planners.budget.plan import BudgetPlan, build_plan
+from allocator.planners.budget.policy import BudgetPolicy, as_yuan, reject_policy
+from allocator.planners.budget.rounding import purchase_steps, round_purchases
+from allocator.planners.budget.verify import check_objective, verify
+from allocator.region import Region
+from allocator.solver import SolveInfo, SolverOptions, worst_status
+
+__all__ = ["MIP_ABS_GAP", "plan_budget", "min_cost_to_comply", "budget_frontier"]
+
+#: Columns above which a relaxed solve uses interior point by default.
+LARGE_LP = 60_000
+#: Absolute MIP gap of the normalised objectives (see :func:`_with_abs_gap`).
+MIP_ABS_GAP = 1e-4
+
+
+def _combine(stages: list[tuple[str, SolveInfo]]) -> SolveInfo:
+    infos = [s for _, s in stages]
+    if len(infos) == 1:
+        return infos[0]
+    worst = worst_status(*(s.status for s in infos))
+    gaps = [s.gap for s in infos if s.gap is not None]
+    return SolveInfo(
+        status=worst,
+        objective=infos[0].objective,
+        bound=infos[0].bound,
+        gap=max(gaps) if gaps else None,
+        seconds=float(sum(s.seconds for s in infos)),
+        solver=infos[0].solver,
+    )
+
+
+def _default_options(options, model: BudgetModel, relax: bool) -> SolverOptions:
+    if options is None:
+        options = SolverOptions(method="ipm") if relax and model.n > LARGE_LP else SolverOptions()
+    return _with_abs_gap(options)
+
+
+def _with_abs_gap(options: SolverOptions) -> SolverOptions:
+    """Add the absolute MIP gap the normalised objectives need, unless the caller set one.
+
+    The objectives are shares of thresholds (or of a cost scale), and several can reach 0 (a gap
+    closed, every shortfall removed): there a relative gap never closes (bound 0, plan 1e-5), and
+    HiGHS's default absolute gap (1e-6) is below what whole units can reach, so the search would
+    not stop. 1e-4 of a threshold is far below anything a planner can see.
+    """
+    extra = dict(options.highs_options or {})
+    extra.setdefault("mip_abs_gap", MIP_ABS_GAP)
+    return dataclasses.replace(options, highs_options=extra)
+
+
+def _solve_plan(data, policy, options, progress, relax=None) -> BudgetPlan:
+    relax = policy.relax if relax is None else relax
+    say = progress or (lambda message: None)
+    model = BudgetModel(data, policy, relax)
+    opts = _default_options(options, model, relax)
+    integral = model.integer_x
+    stages: list[tuple[str, SolveInfo]] = []
+    tol = policy.stage_tolerance
+    z_star = None
+    if policy.objective in ("minimax", "lexicographic"):
+        say("stage 1/3: minimax" if policy.objective == "lexicographic" else "solving (minimax)")
+        units, info, z_star, dual = model.minimax(opts, say)
+        units = clean_units(units, data, integral, model.scale)
+        stages.append(("minimax", info))
+    if policy.objective == "lexicographic":
+        say("stage 2/3: shortfall")
+        fix_z = z_star + tol * max(abs(z_star), 1e-3)
+        start = units if integral.any() else None
+        sol, stage = model.solve("shortfall", opts, fix_z=fix_z, start_units=start)
+        stages.append(("shortfall", sol.info))
+        s_star = float(sol.info.objective)
+        units = model.units(sol, stage)
+        say("stage 3/3: cost")
+        fix_s = s_star + tol * max(abs(s_star), 1e-3)
+        start = units if integral.any() else None
+        sol, stage = model.solve("cost", opts, fix_z=fix_z, fix_s=fix_s, start_units=start)
+        stages.append(("cost", sol.info))
+        units = model.units(sol, stage)
+    elif policy.objective != "minimax":
+        say(f"solving ({policy.objective})")
+        sol, stage = model.solve(policy.objective, opts)
+        stages.append((policy.objective, sol.info))
+        dual = model.budget_dual(sol, stage)
+        units = model.units(sol, stage)
+    say("verifying")
+    after = verify(data, policy, units, integral)
+    check_objective(data, after, units, policy, stages)
+    units, notes = round_purchases(data, policy, units, purchase_steps(data.catalogue, relax))
+    after = verify(data, policy, units, integral, purchases=True)
+    return build_plan(
+        data, policy, units, after, policy.objective, _combine(stages), stages, dual, relax, notes
+    )
+
+
+# --------------------------------------------------------------------------- public API
+def plan_budget(
+    region: Region,
+    policy: BudgetPolicy | None = None,
+    options: SolverOptions | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> BudgetPlan:
+    """Decide how much of each intervention each school receives within a budget.
+
+    Parameters
+    ----------
+    region : Region
+    policy : BudgetPolicy
+        Required in practice: the budget has no default (None raises InputError).
+    options : SolverOptions, optional
+        Default: HiGHS; interior point for relaxed models above 60,000 columns.
+    progress : callable, optional
+        Receives one short string per stage.
+
+    Returns
+    -------
+    BudgetPlan
+
+    Raises
+    ------
+    InputError
+        Bad policy, catalogue or region columns.
+    SolverError
+        The solver failed, or its plan failed verification.
+
+    Examples
+    --------
+    >>> from allocator.synth import make_region
+    >>> region = make_region(schools=60, seed=1)
+    >>> plan = plan_budget(region, BudgetPolicy(budget=1e7, objective="minimax"))
+    >>> plan.spent <= 1e7 * (1 + 1e-6), plan.solve_info.status
+    (True, 'optimal')
+    >>> plan.measures["minimax"] <= plan.measures["minimax_before"]
+    True
+    """
+    if policy is None:
+        reject_policy("budget", None, "a BudgetPolicy with a budget (yuan) is required")
+    if not isinstance(policy, BudgetPolicy):
+        raise InputError(
+            f"expected a BudgetPolicy, got {type(policy).__name__}", table="policy", value=policy
+        )
+    say = progress or (lambda message: None)
+    say("preparing the model")
+    data = prepare(region, policy)
+    return _solve_plan(data, policy, options, progress)
+
+
+def min_cost_to_comply(
+    region: Region,
+    standard="moe2017",
+    options: SolverOptions | None = None,
+    *,
+    policy: BudgetPolicy | None = None,
+    relax: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> BudgetPlan:
+    """The least budget with which every in-scope school part meets the standard.
+
+    Each part must meet at least ``standard.min_indicators_met`` (6) of its assessed indicators;
+    the MILP chooses which one may be missed, and with ``floor_share`` set that one must still
+    reach ``floor_share`` (0.85) of its threshold. Extra indicators do not count.
+
+    Parameters
+    ----------
+    region : Region
+    standard : str or Standard
+        Overrides in ``policy.standard_overrides`` are applied to it.
+    options : SolverOptions, optional
+    policy : BudgetPolicy, optional
+        Supplies the catalogue, category and county caps and rural minimum share; its budget and
+        objective are ignored.
+    relax : bool
+        Solve the LP relaxation of the units (the binaries stay binary).
+    progress : callable, optional
+
+    Returns
+    -------
+    BudgetPlan
+        ``objective_name == "min_cost"``; ``spent`` is the least budget (an upper bound with its gap
+        in ``solve_info`` when a time limit stopped the search; ``solve_info.bound`` is then a
+        lower bound).
+
+    Raises
+    ------
+    Infeasible
+        Some parts cannot pass even with every intervention at its cap (named in ``violations``).
+
+    Examples
+    --------
+    >>> from allocator.synth import make_region
+    >>> region = make_region(schools=40, seed=3)
+    >>> plan = min_cost_to_comply(region)
+    >>> bool(plan.parts["passes_after"].all()), plan.objective == plan.spent
+    (True, True)
+    """
+    say = progress or (lambda message: None)
+    base = policy or BudgetPolicy(budget=0.0)
+    base = dataclasses.replace(
+        base,
+        budget=0.0,
+        extra_indicators={
+            **{k: {"enabled": False} for k in extra_indicator_specs(None)},
+            **{k: {"enabled": False} for k in (base.extra_indicators or {})},
+        },
+    )
+    say("preparing the model")
+    data = prepare(region, base, standard=standard)
+    refuse_unreachable(data)
+    model = comply_model(data, base, relax)
+    say(f"solving the least-cost MILP ({model.nx} units, {model.ny} binaries)")
+    sol = solve_least_cost(model, _with_abs_gap(options or SolverOptions()))
+    units = clean_units(model.units(sol), data, model.integer_x, model.scale)
+    say("verifying")
+    verify(data, None, units, model.integer_x)
+    _check_least_cost(data, units, sol.info)
+    units, notes = round_purchases(
+        data, base, units, purchase_steps(data.catalogue, relax), with_budget=False
+    )
+    after = verify(data, base, units, model.integer_x, purchases=True, with_budget=False)
+    spent = float((units * data.cost.ravel()).sum())
+    info = _least_cost_info(sol.info, spent)
+    out_policy = dataclasses.replace(base, budget=spent)
+    plan = build_plan(
+        data, out_policy, units, after, "min_cost", info, [("min_cost", info)], None, relax, notes
+    )
+    if not relax and not plan.parts["passes_after"].all():
+        failing = plan.parts.loc[~plan.parts["passes_after"], "school_id"].iloc[0]
+        raise SolverError(
+            f"the plan failed verification against its model: {failing} still fails the standard"
+        )
+    return plan
+
+
+def _check_least_cost(data: BudgetData, units, info: SolveInfo) -> None:
+    """The cost of the solver's units must equal its objective (in millions of yuan)."""
+    solver_cost = float((units * data.cost.ravel()).sum())
+    if info.objective is not None and abs(info.objective * MONEY - solver_cost) > max(
+        1e-4 * MONEY, 1e-7 * solver_cost
+    ):
+        raise SolverError(
+            f"the plan failed verification: cost {solver_cost:,.2f} vs solver "
+            f"{info.objective * MONEY:,.2f}"
+        )
+
+
+def _least_cost_info(info: SolveInfo, spent: float) -> SolveInfo:
+    """The solve info in yuan, its gap widened by what rounding the purchases up added."""
+    bound = None if info.bound is None else info.bound * MONEY
+    gap = info.gap
+    if bound is not None and gap is not None and spent > 0:
+        # the purchases rounded up to their units cost a little more than the solver's plan
+        gap = max(gap, (spent - bound) / spent)
+    return SolveInfo(info.status, spent, bound, gap, info.seconds, info.solver)
+
+
+def budget_frontier(
+    region: Region,
+    budgets: Iterable[float],
+    policy: BudgetPolicy | None = None,
+    options: SolverOptions | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> pd.DataFrame:
+    """What each budget buys: one plan per budget, and the marginal value of one more yuan.
+
+    Parameters
+    ----------
+    region : Region
+    budgets : iterable of float
+        Yuan; solved in increasing order.
+    policy : BudgetPolicy, optional
+        Everything but the budget (default: shortfall objective, relaxed LP).
+    options : SolverOptions, optional
+    progress : callable, optional
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per budget: ``budget, spent, objective, status, parts_passing, parts_in_scope,
+        schools_passing, max_shortfall, shortfall, gap, marginal_value_per_yuan`` (minus the LP
+        dual of the budget row: objective improvement per extra yuan; from the LP relaxation when
+        the policy is a MILP), then ``cv_<part>_<indicator>`` and ``rural_urban_<part>_<indicator>``
+        after the plan.
+
+    Examples
+    --------
+    >>> from allocator.synth import make_region
+    >>> f = budget_frontier(make_region(schools=40, seed=3), [0, 2e6, 8e6])
+    >>> bool(f["shortfall"].is_monotonic_decreasing)
+    True
+    """
+    policy = policy or BudgetPolicy(budget=0.0, relax=True)
+    values = sorted(as_yuan("budgets", float(b)) for b in budgets)
+    if not values:
+        raise InputError("budgets is empty; expected at least one budget", table="policy")
+    say = progress or (lambda message: None)
+    data = prepare(region, policy)
+    rows = []
+    for n, b in enumerate(values, 1):
+        say(f"budget {n}/{len(values)}: {b:,.0f} yuan")
+        pol = dataclasses.replace(policy, budget=b)
+        plan = _solve_plan(data, pol, options, None)
+        dual = plan.budget_dual
+        if dual is None:
+            dual = _solve_plan(data, pol, options, None, relax=True).budget_dual
+        parts = plan.parts
+        schools_pass = parts.groupby("school_id")["passes_after"].all()
+        row = {
+            "budget": b,
+            "spent": plan.spent,
+            "objective": plan.objective,
+            "status": plan.solve_info.status,
+            "parts_passing": int(parts["passes_after"].sum()),
+            "parts_in_scope": int(len(parts)),
+            "schools_passing": int(schools_pass.sum()),
+            "max_shortfall": plan.measures["max_shortfall"],
+            "shortfall": plan.measures["shortfall"],
+            "gap": plan.measures["gap"],
+            "marginal_value_per_yuan": None if dual is None else -dual,
+        }
+        for r in plan.indicators.itertuples(index=False):
+            row[f"cv_{r.part}_{r.indicator}"] = r.cv_after
+        for r in plan.indicators.itertuples(index=False):
+            row[f"rural_urban_{r.part}_{r.indicator}"] = r.rural_urban_after
+        rows.append(row)
+    return pd.DataFrame(rows)
