@@ -20,9 +20,9 @@ from allocator.planners.budget import (
     budget_frontier,
     min_cost_to_comply,
     plan_budget,
-    plot_frontier,
 )
 from allocator.planners.budget_catalogue import default_catalogue, load_catalogue
+from allocator.report import plot_budget_frontier as plot_frontier
 from allocator.solver import SolverOptions
 from allocator.synth import make_region
 

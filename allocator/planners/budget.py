@@ -84,7 +84,6 @@ import scipy.sparse as sp
 from allocator import compliance, standards
 from allocator.errors import Infeasible, InputError, SolverError
 from allocator.fingerprint import require_region
-from allocator.outputs import output_file, png_metadata
 from allocator.planners.budget_catalogue import extra_indicator_specs, load_catalogue
 from allocator.planners.budget_model import (
     _clean_units,
@@ -112,7 +111,6 @@ __all__ = [
     "plan_budget",
     "min_cost_to_comply",
     "budget_frontier",
-    "plot_frontier",
 ]
 
 OBJECTIVES = ("shortfall", "minimax", "gap", "lexicographic")
@@ -1105,79 +1103,3 @@ def budget_frontier(
             row[f"rural_urban_{r.part}_{r.indicator}"] = r.rural_urban_after
         rows.append(row)
     return pd.DataFrame(rows)
-
-
-def plot_frontier(frontier: pd.DataFrame, path_or_ax):
-    """Plot a :func:`budget_frontier` table: parts passing and largest shortfall against budget.
-
-    Parameters
-    ----------
-    frontier : pandas.DataFrame
-    path_or_ax : str, Path or matplotlib Axes
-        A PNG/SVG/PDF file to write (drawn off-screen with the Agg backend), or axes to draw on.
-        The file is written aside and moved into place whole; an existing file is never replaced,
-        except a PNG chart allocator drew earlier (:func:`allocator.outputs.check_target`).
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-
-    Examples
-    --------
-    >>> import tempfile, os
-    >>> f = pd.DataFrame({"budget": [0, 1e6], "parts_passing": [3, 5], "parts_in_scope": [8, 8],
-    ...                   "max_shortfall": [0.6, 0.4]})
-    >>> out = os.path.join(tempfile.mkdtemp(), "frontier.png")
-    >>> _ = plot_frontier(f, out); os.path.getsize(out) > 0
-    True
-    """
-    from matplotlib.axes import Axes
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    need = ["budget", "parts_passing", "parts_in_scope", "max_shortfall"]
-    missing = [c for c in need if c not in frontier]
-    if missing:
-        raise InputError(
-            f"frontier table lacks column(s) {', '.join(missing)}; pass budget_frontier(...)",
-            table="frontier",
-            column=missing[0],
-        )
-    if isinstance(path_or_ax, Axes):
-        ax, path = path_or_ax, None
-        fig = ax.figure
-    elif isinstance(path_or_ax, str | Path):
-        fig = Figure(figsize=(7, 4.2))
-        FigureCanvasAgg(fig)
-        ax, path = fig.add_subplot(1, 1, 1), Path(path_or_ax)
-    else:
-        raise InputError(
-            f"path_or_ax={path_or_ax!r}; expected a file path or matplotlib Axes",
-            table="frontier",
-        )
-    millions = frontier["budget"].to_numpy(float) / 1e6
-    passing = frontier["parts_passing"].to_numpy(float) / np.maximum(
-        frontier["parts_in_scope"].to_numpy(float), 1
-    )
-    ax.plot(millions, 100 * passing, marker="o", color="tab:blue", label="parts passing (%)")
-    ax.set_xlabel("budget (million yuan)")
-    ax.set_ylabel("assessed parts passing (%)", color="tab:blue")
-    ax.set_ylim(0, 100)
-    twin = ax.twinx()
-    twin.plot(
-        millions,
-        frontier["max_shortfall"].to_numpy(float),
-        marker="s",
-        color="tab:red",
-        label="largest shortfall",
-    )
-    twin.set_ylabel("largest normalised shortfall", color="tab:red")
-    twin.set_ylim(bottom=0)
-    ax.set_title("What each budget buys")
-    ax.grid(alpha=0.3)
-    if path is not None:
-        fig.tight_layout()
-        with output_file(path, "chart") as tmp:
-            png = path.suffix.lower() == ".png"
-            fig.savefig(tmp, dpi=120, metadata=png_metadata() if png else None)
-    return fig
