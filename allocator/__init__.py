@@ -45,7 +45,7 @@ _LAZY = {
     "min_cost_to_comply": ("allocator.planners.budget", "min_cost_to_comply"),
     "budget_frontier": ("allocator.planners.budget", "budget_frontier"),
     "BudgetPlan": ("allocator.planners.budget", "BudgetPlan"),
-    "plot_budget_frontier": ("allocator.planners.budget", "plot_frontier"),
+    "plot_budget_frontier": ("allocator.report", "plot_budget_frontier"),
     "plan_teachers": ("allocator.planners.teachers", "plan_teachers"),
     "TeacherPolicy": ("allocator.planners.teachers", "TeacherPolicy"),
     "TeacherPlan": ("allocator.planners.teachers", "TeacherPlan"),

@@ -33,6 +33,7 @@ from allocator.planners.budget.catalogue import (
 from allocator.planners.budget.data import prepare
 from allocator.planners.budget.planning import MIP_ABS_GAP
 from allocator.planners.budget.verify import verify
+from allocator.report import plot_budget_frontier as plot_frontier
 from allocator.solver import SolverOptions
 from allocator.synth import make_region
 

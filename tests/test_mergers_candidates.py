@@ -332,7 +332,7 @@ def test_report_map_marks_the_new_school(monkeypatch):
 
     from matplotlib.axes import Axes
 
-    from allocator import report
+    from allocator.report import map_chart
 
     region = township()
     plan = plan_mergers(region, MergerPolicy(candidate_sites=pd.DataFrame([site()])), EXACT)
@@ -347,6 +347,6 @@ def test_report_map_marks_the_new_school(monkeypatch):
         return real(self, x, y, *args, **kwargs)
 
     monkeypatch.setattr(Axes, "scatter", scatter)
-    assert "base64," in report._map_chart(result)
+    assert "base64," in map_chart(result)
     expected = site()
     assert drawn["new school"] == ([expected["x"]], [expected["y"]])

@@ -751,7 +751,7 @@ def test_the_readme_names_the_rules():
 
 
 def test_a_chart_never_replaces_a_file_of_the_users_but_redraws_its_own(tmp_path):
-    from allocator.planners.budget import plot_frontier
+    from allocator.report import plot_budget_frontier as plot_frontier
 
     frontier = pd.DataFrame(
         {

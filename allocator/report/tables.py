@@ -1,0 +1,156 @@
+"""HTML building blocks of the reports: escaping, number formatting, tables and the page frame.
+
+Every page of :mod:`allocator.report` is plain HTML with one inline style sheet (:data:`CSS`), so
+the file can be mailed and opened anywhere.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import html
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["CSS", "Share", "escape", "format_value", "html_table", "page", "change_class"]
+
+#: The style sheet every report page carries inline.
+CSS = """
+body{font-family:-apple-system,"Segoe UI","Noto Sans CJK SC","Microsoft YaHei",sans-serif;
+max-width:1100px;margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
+h1{border-bottom:3px solid #1f77b4;padding-bottom:.2em}h2{border-bottom:1px solid #ccc;margin-top:2em}
+table{border-collapse:collapse;margin:.6em 0 1.2em;font-size:.9em}
+th,td{border:1px solid #ddd;padding:.25em .6em;text-align:right}th{background:#f3f6fa}
+td:first-child,th:first-child{text-align:left}
+.better{color:#1a7f37;font-weight:600}.worse{color:#b42318;font-weight:600}
+.best{background:#e6f4ea;font-weight:600}.note{color:#555;font-size:.92em;max-width:60em}
+pre{background:#f7f7f7;padding:.8em;overflow-x:auto;font-size:.88em}
+img{max-width:100%;border:1px solid #eee;margin:.4em 0}.kpi{display:flex;gap:1em;flex-wrap:wrap}
+.kpi div{background:#f3f6fa;border-radius:6px;padding:.6em 1em;min-width:11em}
+.kpi b{display:block;font-size:1.4em}nav a{margin-right:1em}
+"""
+
+
+def escape(text) -> str:
+    """``text`` as a string, escaped for HTML.
+
+    Examples
+    --------
+    >>> escape("a < b & c")
+    'a &lt; b &amp; c'
+    """
+    return html.escape(str(text))
+
+
+class Share(float):
+    """A share, shown as a percentage by :func:`format_value`.
+
+    Examples
+    --------
+    >>> format_value(Share(0.25))
+    '25%'
+    """
+
+
+def format_value(value) -> str:
+    """A number as the reports show it: grouped thousands, three significant digits, '–' for none.
+
+    Examples
+    --------
+    >>> [format_value(v) for v in (12345.6, 0.5, 1234, None, True, 0.001)]
+    ['12,346', '0.5', '1,234', '–', 'yes', '1.00e-03']
+    """
+    if isinstance(value, Share):
+        return f"{float(value):.0%}" if np.isfinite(value) else "–"
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        return "–"
+    if isinstance(value, bool | np.bool_):
+        return "yes" if value else "no"
+    if isinstance(value, int | np.integer):
+        return f"{int(value):,}"
+    if isinstance(value, float | np.floating):
+        v = float(value)
+        if v != 0 and abs(v) >= 10000:
+            return f"{v:,.0f}"
+        if v != 0 and abs(v) < 0.01:
+            return f"{v:.2e}"
+        return f"{v:,.3g}" if abs(v) < 100 else f"{v:,.1f}"
+    return str(value)
+
+
+def html_table(
+    df: pd.DataFrame, max_rows: int | None = None, classes: pd.DataFrame | None = None
+) -> str:
+    """An HTML table of ``df``, each cell formatted by :func:`format_value`.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+    max_rows : int, optional
+        Show only the first rows and say how many there are in all.
+    classes : pandas.DataFrame, optional
+        A CSS class per cell (same shape as the rows shown; empty for none).
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> html_table(pd.DataFrame({"a": [1]}))
+    '<table><tr><th>a</th></tr><tr><td>1</td></tr></table>'
+    """
+    shown = df if max_rows is None else df.head(max_rows)
+    head = "".join(f"<th>{escape(c)}</th>" for c in shown.columns)
+    body = []
+    for i, (_, row) in enumerate(shown.iterrows()):
+        cells = []
+        for j, c in enumerate(shown.columns):
+            cls = ""
+            if classes is not None and classes.iat[i, j]:
+                cls = f' class="{classes.iat[i, j]}"'
+            cells.append(f"<td{cls}>{escape(format_value(row[c]))}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    more = ""
+    if max_rows is not None and len(df) > max_rows:
+        more = f'<p class="note">First {max_rows} of {len(df):,} rows; the CSV file has all.</p>'
+    return f"<table><tr>{head}</tr>{''.join(body)}</table>{more}"
+
+
+def page(title: str, body: str) -> str:
+    """A complete HTML document: ``body`` with the title, the style sheet and a time stamp.
+
+    Examples
+    --------
+    >>> page("t", "<p>x</p>").startswith("<!DOCTYPE html>")
+    True
+    """
+    stamp = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
+    return (
+        "<!DOCTYPE html><html lang='zh-CN'><head><meta charset='utf-8'>"
+        f"<title>{escape(title)}</title><style>{CSS}</style></head><body>{body}"
+        f"<hr><p class='note'>Written by allocator on {stamp}.</p></body></html>"
+    )
+
+
+def change_class(before, after, better: str) -> str:
+    """The CSS class of a change: ``"better"``, ``"worse"`` or ``""`` (none, or not a number).
+
+    ``better`` says which way is good: ``"high"``, ``"low"`` or ``"one"`` (closer to 1).
+
+    Examples
+    --------
+    >>> change_class(0.4, 0.3, "low"), change_class(0.9, 0.8, "one"), change_class("-", 1, "high")
+    ('better', 'worse', '')
+    """
+    try:
+        b, a = float(before), float(after)
+    except (TypeError, ValueError):
+        return ""
+    if not (np.isfinite(a) and np.isfinite(b)) or abs(a - b) < 1e-12:
+        return ""
+    if better == "one":
+        good = abs(a - 1) < abs(b - 1)
+    else:
+        good = (a > b) if better == "high" else (a < b)
+    return "better" if good else "worse"

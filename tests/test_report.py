@@ -1,0 +1,113 @@
+"""The report package: HTML pieces, chart set-up, and the run page's sections."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import pathlib
+
+import pandas as pd
+import pytest
+
+import allocator
+from allocator import report
+from allocator.report import charts, fonts
+from allocator.report.tables import Share, change_class, format_value, html_table, page
+
+ROOT = pathlib.Path(__file__).parents[1]
+
+
+@pytest.fixture(scope="module")
+def run():
+    scenario = ROOT / "scenarios" / "budget_policy_comparison.toml"
+    return allocator.run_scenario(scenario, write=False, overrides={"region": {"schools": 40}})
+
+
+# --------------------------------------------------------------------------- HTML pieces
+def test_numbers_are_shown_as_a_planner_reads_them():
+    shown = [format_value(v) for v in (12345.6, 56.78, 123.45, 0.004, 0, 7, None, False)]
+    assert shown == ["12,346", "56.8", "123.5", "4.00e-03", "0", "7", "–", "no"]
+    assert format_value(Share(0.375)) == "38%" and format_value(Share(float("nan"))) == "–"
+    assert format_value(float("inf")) == "–" and format_value("两江") == "两江"
+
+
+def test_a_table_escapes_cells_marks_classes_and_says_when_rows_are_cut():
+    df = pd.DataFrame({"name": ["<a>", "b", "c"], "value": [1.0, 2.0, 3.0]})
+    classes = pd.DataFrame([["", "better"], ["", "worse"]])
+    text = html_table(df, max_rows=2, classes=classes)
+    assert "<td>&lt;a&gt;</td>" in text and "<td>c</td>" not in text
+    assert '<td class="better">1</td>' in text and '<td class="worse">2</td>' in text
+    assert "First 2 of 3 rows" in text
+    assert "First" not in html_table(df)
+
+
+def test_a_change_is_better_or_worse_by_the_measure_s_direction():
+    assert change_class(1, 2, "high") == "better" and change_class(1, 2, "low") == "worse"
+    assert change_class(0.7, 1.2, "one") == "better" and change_class(0.9, 0.6, "one") == "worse"
+    assert change_class(1, 1, "high") == "" and change_class(None, 1, "high") == ""
+    assert change_class(float("nan"), 1, "low") == ""
+
+
+def test_the_page_frame_escapes_its_title_and_carries_the_style_sheet():
+    text = page("A & B", "<p>body</p>")
+    assert text.startswith("<!DOCTYPE html>") and "<title>A &amp; B</title>" in text
+    assert "<style>" in text and "<p>body</p>" in text and "Written by allocator on" in text
+
+
+# --------------------------------------------------------------------------- charts
+def test_draw_gives_an_embedded_png():
+    tag = fonts.draw(lambda fig: fig.subplots().plot([0, 1], [1, 0]), 2, 1.5, left=0.2)
+    data = tag.split("base64,", 1)[1].rstrip('">')
+    assert tag.startswith('<img alt="chart"') and base64.b64decode(data).startswith(b"\x89PNG")
+
+
+def test_variants_without_a_font_are_charted_by_number(monkeypatch):
+    monkeypatch.setattr(fonts, "cjk_font", lambda: None)
+    assert charts.variant_labels(["少花钱", "minimax"]) == ["V1", "minimax"]
+    monkeypatch.setattr(fonts, "cjk_font", lambda: "Noto Sans CJK SC")
+    assert charts.variant_labels(["少花钱"]) == ["少花钱"]
+
+
+def test_the_budget_frontier_chart_is_one_function_under_two_names():
+    assert allocator.plot_budget_frontier is report.plot_budget_frontier
+    assert report.plot_budget_frontier is charts.plot_budget_frontier
+    assert {"render_run", "render_comparison", "cjk_font", "chart_label"} <= set(report.__all__)
+
+
+# --------------------------------------------------------------------------- run page
+def test_the_run_page_has_its_sections_in_order(run):
+    text = report.render_run(run)
+    marks = ["<h1>", "<nav>", "id='summary'", "id='steps'", "id='charts'", "id='map'"]
+    places = [text.index(m) for m in [*marks, "id='tables'"]]
+    assert places == sorted(places)
+    assert text.count("<h3>Step ") == len(run.steps)
+    assert text.count("data:image/png;base64,") == 4  # distribution, Lorenz, CV, map
+    assert "Incomplete run." not in text and "<b>Money:</b>" in text
+
+
+@pytest.mark.parametrize(
+    "finished, wording",
+    [
+        (0, "No step finished; the figures below describe the region before any plan."),
+        (1, "The 1 step before it finished and is reported below"),
+    ],
+)
+def test_an_incomplete_run_says_what_finished(run, finished, wording):
+    failure = {
+        "index": finished + 1,
+        "step": "<fund>",
+        "planner": "budget",
+        "error": "Infeasible",
+        "message": "no plan meets the target",
+    }
+    partial = dataclasses.replace(
+        run,
+        steps=run.steps[:finished],
+        regions=run.regions[: finished + 1],
+        measures=run.measures[: finished + 1],
+        failure=failure,
+    )
+    text = report.render_run(partial)
+    assert text.index("Incomplete run.") < text.index("id='summary'")
+    assert wording in text and "<b>&lt;fund&gt;</b>" in text
+    assert text.count("<h3>Step ") == finished
