@@ -18,9 +18,9 @@ from hypothesis import strategies as st
 
 from allocator.errors import Infeasible, InputError
 from allocator.metrics import allocation_r2
-from allocator.planners import teachers_model as teachers
 from allocator.planners.teachers import CATEGORIES, TeacherPolicy, plan_teachers
-from allocator.planners.teachers_model import _split_heads
+from allocator.planners.teachers import solve as teachers
+from allocator.planners.teachers.data import split_heads
 from allocator.region import SETTLEMENT_COLUMNS, Region
 from allocator.solver import SolverOptions, solve_matrix
 from allocator.standards import required_staff
@@ -430,7 +430,7 @@ def test_a_county_whose_quota_cannot_be_absorbed_does_not_stop_the_others():
 )
 def test_split_heads_keeps_subsets_within_teachers_whatever_moves(tqbe, data):
     T, Q, B, E = tqbe
-    movable, locked = _split_heads([T], [Q], [B], [E])
+    movable, locked = split_heads([T], [Q], [B], [E])
     movable, locked = movable[0], int(locked[0])
     assert (movable >= 0).all() and locked >= 0
     assert movable.sum() + locked == T
@@ -565,9 +565,9 @@ def test_lp_first_stages_reach_the_mip_optima(monkeypatch):
 
     def mip_stage(model, c, A, rl, ru, cl, cu, groups, options, previous, integral=False):
         sol = solve_matrix(c, A, rl, ru, cl, cu, model.integ, options=SolverOptions(mip_gap=0.0))
-        return teachers._complete(model, sol.x), sol.info, "mip"
+        return teachers.complete_solution(model, sol.x), sol.info, "mip"
 
-    monkeypatch.setattr(teachers, "_solve_stage", mip_stage)
+    monkeypatch.setattr(teachers, "solve_stage", mip_stage)
     exact = plan_teachers(region, policy)
     assert list(exact.solves["stage"]) == list(fast.solves["stage"])
     assert np.allclose(fast.solves["objective"], exact.solves["objective"], rtol=1e-7, atol=1e-6)
