@@ -666,3 +666,37 @@ def test_teachers_eligible_column_is_checked():
         plan_teachers(
             hand_region([school("S", T=10, Q=8, B=2, E=2)], []), TeacherPolicy(same_district=True)
         )
+
+
+def test_scenario_standard_overrides_reach_the_teacher_planner(tmp_path):
+    # [standard] overrides are the norms the planner uses: staffing ratios and rotation shares
+    from allocator.scenario import parse_scenario
+    from allocator.standards import load_standard
+
+    text = (
+        "[region]\nschools = 30\nseed = 2\n[standard]\nbase = 'moe2017'\n"
+        "overrides = { rotation = { share = 0.3, backbone_share = 0.25 }, "
+        "staffing = { pupils_per_teacher = { primary = 15.0 } } }\n"
+        "[[steps]]\nplanner = 'teachers'\n"
+    )
+    step = parse_scenario(text, tmp_path / "x.toml").steps[0]
+    policy = step.policy()
+    standard = policy.load_standard()
+    assert standard.rotation.share == 0.3 and standard.rotation.backbone_share == 0.25
+    assert standard.staffing.pupils_per_teacher["primary"] == 15.0
+    region = make_region(schools=30, seed=2)
+    plan = plan_teachers(region, policy)
+    st_ = plan.staffing
+    expected = required_staff(region.schools, standard).to_numpy()
+    assert st_["required_teachers"].tolist() == expected.tolist()
+    default = required_staff(region.schools, load_standard("moe2017")).to_numpy()
+    assert (expected != default).any()
+    rot = st_["rotation_school"].to_numpy(bool)
+    assert rot.any()
+    quota = np.ceil(np.round(0.3 * st_["eligible"].to_numpy(float), 9))
+    assert st_.loc[rot, "rotation_required"].tolist() == quota[rot].astype(int).tolist()
+    tr = plan.transfers
+    from_rotation = tr["from_school_id"].isin(st_.loc[rot, "school_id"])
+    rotated = int(tr.loc[from_rotation, "count"].sum())
+    backbone = int(tr.loc[from_rotation & (tr["category"] == "backbone"), "count"].sum())
+    assert backbone >= 0.25 * rotated - 1e-9
