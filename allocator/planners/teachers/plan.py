@@ -1,4 +1,9 @@
-"""The teacher plan: moves and hires with their before/after tables, summary and apply."""
+"""The teacher plan: moves and hires with their before/after tables, summary and apply.
+
+A frozen :class:`~allocator.planners.base.PlanBase`: its headline starts with status, gap,
+seconds and objective (the pupil-weighted shortfall after the plan), ``tables`` gives copies,
+and ``apply`` refuses a region other than the one the plan was made for.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from allocator.errors import InputError
-from allocator.fingerprint import require_region
+from allocator.planners.base import PlanBase
 from allocator.planners.teachers.categories import NEEDS
 from allocator.planners.teachers.policy import TeacherPolicy
 from allocator.planners.teachers.verify import UNPLANNED_COLUMNS, WAIVED_COLUMNS
@@ -19,8 +24,8 @@ from allocator.standards import Standard
 __all__ = ["TeacherPlan"]
 
 
-@dataclass
-class TeacherPlan:
+@dataclass(frozen=True, eq=False)
+class TeacherPlan(PlanBase):
     """A teacher posting and rotation plan with its before/after figures.
 
     Attributes
@@ -77,24 +82,32 @@ class TeacherPlan:
     )
     region_fingerprint: str | None = field(default=None, repr=False)
 
+    plan_name = "teacher plan"
+
+    @property
+    def objective_value(self) -> float:
+        """The pupil-weighted shortfall after the plan (the first stage's objective)."""
+        return float(self.staffing["weighted_shortfall_after"].sum())
+
     @property
     def tables(self) -> dict[str, pd.DataFrame]:
-        """Every plan table by name."""
+        """Every plan table by name (copies: changing them changes nothing in the plan)."""
         return {
-            "transfers": self.transfers,
-            "hires": self.hires,
-            "staffing": self.staffing,
-            "allocation_r2": self.allocation_r2,
-            "backbone_by_area": self.backbone_by_area,
-            "counties": self.counties,
-            "solves": self.solves,
-            "quota_waived": self.quota_waived,
-            "unplanned": self.unplanned,
+            "transfers": self.transfers.copy(),
+            "hires": self.hires.copy(),
+            "staffing": self.staffing.copy(),
+            "allocation_r2": self.allocation_r2.copy(),
+            "backbone_by_area": self.backbone_by_area.copy(),
+            "counties": self.counties.copy(),
+            "solves": self.solves.copy(),
+            "quota_waived": self.quota_waived.copy(),
+            "unplanned": self.unplanned.copy(),
         }
 
     # ------------------------------------------------------------------ figures
-    def headline(self) -> dict[str, int | float | str]:
-        """Key figures as a flat, JSON-safe dict (figures that are undefined are left out).
+    def headline(self) -> dict[str, int | float | str | None]:
+        """Key figures as a flat, JSON-safe dict: status, gap, seconds and objective first, then
+        the plan's own figures (those that are undefined are left out).
 
         Examples
         --------
@@ -108,7 +121,8 @@ class TeacherPlan:
         tr = self.transfers
         rotated = int(tr["count"].sum())
         backbone = int(tr.loc[tr["category"] == "backbone", "count"].sum())
-        out: dict[str, int | float | str] = {
+        out: dict[str, int | float | str | None] = {
+            **self.solve_headline(),
             "schools": int(len(st)),
             "counties": int(st["county"].nunique()),
             "hires": int(self.hires["count"].sum()),
@@ -150,11 +164,6 @@ class TeacherPlan:
             values = r2[f"r2_{when}"].dropna()
             if len(values):
                 out[f"r2_median_{when}"] = round(float(values.median()), 4)
-        info = self.solve_info
-        out["status"] = info.status
-        if info.gap is not None:
-            out["gap"] = float(info.gap)
-        out["seconds"] = round(float(info.seconds), 3)
         return out
 
     def summary(self) -> str:
@@ -258,7 +267,7 @@ class TeacherPlan:
         >>> int(after.schools["teachers"].sum() - region.schools["teachers"].sum()) == plan.headline()["hires"]
         True
         """
-        require_region(self.region_fingerprint, region, "teacher plan")
+        self.require_region(region)
         schools = region.schools.copy()
         st = self.staffing.set_index("school_id")
         ids = schools["school_id"]

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from allocator.errors import InputError
+from allocator.planners.base import freeze
 from allocator.planners.teachers.categories import CATEGORIES, COMPULSORY_LEVELS, NEEDS
 from allocator.standards import Standard, load_standard
 
@@ -152,7 +153,7 @@ class TeacherPolicy:
     on_infeasible: str = "report"
 
     def __post_init__(self):
-        """Check every setting (the first bad one raises) and store lists as tuples."""
+        """Check every setting (the first bad one raises); store tables and lists read-only."""
         self._check_hiring()
         self._check_numbers()
         self._check_choices()
@@ -161,6 +162,8 @@ class TeacherPolicy:
         self._check_need_weights()
         self._check_pupils_per_teacher()
         self._check_combinations()
+        for name in ("standard_overrides", "pupils_per_teacher"):
+            object.__setattr__(self, name, freeze(getattr(self, name)))
 
     def _check_number(
         self, name, low=0.0, high=None, low_open=False, optional=False, integer=False
@@ -179,7 +182,7 @@ class TeacherPolicy:
             raise policy_error(f"{name}={value!r}; expected {what} {rng}", name, value)
 
     def _check_per_county(self, name):
-        """A number, or ``{county: number >= 0}`` (stored as a plain dict)."""
+        """A number, or ``{county: number >= 0}`` (stored read-only)."""
         value = getattr(self, name)
         if isinstance(value, Mapping):
             for county, v in value.items():
@@ -187,7 +190,7 @@ class TeacherPolicy:
                     raise policy_error(
                         f"{name}[{county!r}]={v!r}; expected a number >= 0", name, value
                     )
-            object.__setattr__(self, name, dict(value))
+            object.__setattr__(self, name, freeze(value))
         else:
             self._check_number(name, optional=True, integer=name == "hiring_quota")
 
@@ -282,7 +285,8 @@ class TeacherPolicy:
                 raise policy_error(
                     f"need_weights[{k!r}]={v!r}; expected a number >= 0", "need_weights", weights
                 )
-        object.__setattr__(self, "need_weights", {k: float(weights.get(k, 0.0)) for k in NEEDS})
+        weights = {k: float(weights.get(k, 0.0)) for k in NEEDS}
+        object.__setattr__(self, "need_weights", freeze(weights))
 
     def _check_pupils_per_teacher(self):
         """Pupils per teacher: numbers > 0 keyed by band (primary, junior, senior)."""
