@@ -44,8 +44,8 @@ def _pairs(region, policy):
     return within, int((sizes * (sizes - 1)).sum())
 
 
-def _mip_stage(model, c, A, rl, ru, cl, cu, groups, options, previous, integral=False):
-    sol = solve_matrix(c, A, rl, ru, cl, cu, model.integ, options=options, row_groups=groups)
+def _mip_stage(model, stage, options, previous, integral=False):
+    sol = solve_matrix(stage, options=options)
     return solve.complete_solution(model, sol.x), sol.info, "mip"
 
 

@@ -563,8 +563,8 @@ def test_lp_first_stages_reach_the_mip_optima(monkeypatch):
     policy = TeacherPolicy(backbone_share=0.5)
     fast = plan_teachers(region, policy)
 
-    def mip_stage(model, c, A, rl, ru, cl, cu, groups, options, previous, integral=False):
-        sol = solve_matrix(c, A, rl, ru, cl, cu, model.integ, options=SolverOptions(mip_gap=0.0))
+    def mip_stage(model, stage, options, previous, integral=False):
+        sol = solve_matrix(stage, options=SolverOptions(mip_gap=0.0))
         return teachers.complete_solution(model, sol.x), sol.info, "mip"
 
     monkeypatch.setattr(teachers, "solve_stage", mip_stage)

@@ -10,11 +10,10 @@ it). Checks that need no solver are in :mod:`allocator.planners.teachers.verify`
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
 
 from allocator.errors import Infeasible
-from allocator.planners.teachers.data import TeacherData
-from allocator.planners.teachers.model import BlockModel
+from allocator.planners.teachers.data import Block, TeacherData
+from allocator.planners.teachers.model import build_model
 from allocator.planners.teachers.policy import TeacherPolicy
 from allocator.solver import solve_matrix
 from allocator.standards import Standard
@@ -24,9 +23,8 @@ __all__ = ["diagnose"]
 
 def diagnose(
     d: TeacherData,
-    idx: np.ndarray,
-    model: BlockModel,
-    counties: list[str],
+    block: Block,
+    caps: dict[str, float],
     policy: TeacherPolicy,
     standard: Standard,
 ) -> Infeasible | None:
@@ -35,24 +33,12 @@ def diagnose(
     Returns None when the elastic LP meets every quota and backbone share (the block is then
     infeasible for another reason, which the caller reports as the solver gave it).
     """
-    A = model.A.tocsr()
-    m = A.shape[0]
-    rows = model.quota_rows[model.quota_rows >= 0]
-    quota_rows = rows[[g == "rotation_quota" for g in np.asarray(model.groups)[rows]]]
-    elastic_rows = np.concatenate([quota_rows, model.share_rows]).astype(np.int64)
-    k = len(elastic_rows)
-    E = sp.csr_matrix((np.ones(k), (elastic_rows, np.arange(k))), shape=(m, k))
-    A2 = sp.hstack([A, E], format="csc")
-    ncol = A.shape[1]
-    c = np.concatenate([np.zeros(ncol), np.ones(k)])
-    cl = np.concatenate([model.cl, np.zeros(k)])
-    cu = np.concatenate([model.cu, np.full(k, np.inf)])
-    sol = solve_matrix(c, A2, model.rl, model.ru, cl, cu, None)
-    slack = sol.x[ncol:]
-    short_q = slack[: len(quota_rows)]
-    short_b = slack[len(quota_rows) :]
-    # map quota rows back to schools
-    row_school = {int(r): i for i, r in enumerate(model.quota_rows) if r >= 0}
+    idx, counties = block.idx, block.counties
+    model = build_model(d, block, caps, policy, standard, elastic=True)
+    lp = model.lp
+    sol = solve_matrix(lp.with_column_bounds(integrality=False))
+    short_q = lp.column_values(sol.x, "elastic_quota")
+    short_b = lp.column_values(sol.x, "elastic_share")
     g_idx = idx
     quota = d.quota[idx]
     violations: dict[str, float] = {}
@@ -66,8 +52,7 @@ def diagnose(
         nschools = int((in_c & d.rotation_school[idx]).sum())
         short_schools = []
         total_short = 0.0
-        for r, v in zip(quota_rows, short_q, strict=True):
-            i = row_school[int(r)]
+        for i, v in zip(model.quota_schools, short_q, strict=True):
             if county[i] == c and v > 1e-6:
                 short_schools.append((v, i))
                 total_short += v
@@ -100,7 +85,7 @@ def diagnose(
                 f"{_count(required - total_short)} (short by {short}): " + "; ".join(named)
             )
     beta = policy.backbone_share_of(standard)
-    for label, v in zip(model.share_county, short_b, strict=True):
+    for label, v in zip(model.share_labels, short_b, strict=True):
         if v > 1e-6:
             violations[f"{label}: backbone_share"] = float(v)
             if label in counties:

@@ -68,68 +68,102 @@ With ``same_county=False`` the blocks are the groups of counties linked by allow
 pairs within the travel limit become variables.
 
 
-The model of a block is built as sparse arrays (:func:`build_model`) and solved stage by stage by
-:mod:`allocator.planners.teachers.solve`.
+The model of a block is built with :class:`~allocator.solver.ModelBuilder` (:func:`build_model`):
+column blocks ``moves`` (x), ``hires`` (h), ``out`` and ``in`` (the aggregate flows out_ic and
+in_ic, columns of their own defined by equality rows, so that a move column has 2 nonzeros instead
+of one per constraint it touches: the LP is a transportation problem with side constraints on the
+aggregate flows), ``shortfall`` (s) and ``gap`` (g); row groups ``flow``, ``rotation_quota`` and
+``eligible`` (total out of a sender), ``sender_requirement``, ``receiver_headroom``,
+``shortfall``, ``backbone_share``, ``hiring_quota`` and ``gap``. It is solved stage by stage by
+:mod:`allocator.planners.teachers.solve`. The elastic variant (``elastic=True``) adds a column of
+cost 1 to each rotation-quota and backbone-share row; :mod:`allocator.planners.teachers.diagnose`
+minimises their sum to say by how much the quotas cannot be met.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
-import scipy.sparse as sp
 
-from allocator.planners.teachers.categories import BACKBONE, CATEGORIES, GENERAL, PE_ARTS, QUALIFIED
+from allocator.planners.teachers.categories import (
+    BACKBONE,
+    CATEGORIES,
+    GENERAL,
+    PE_ARTS,
+    QUALIFIED,
+)
 from allocator.planners.teachers.data import Block, TeacherData
 from allocator.planners.teachers.policy import TeacherPolicy
+from allocator.solver import ColumnBlock, LinearModel, ModelBuilder
 from allocator.standards import Standard
 
 __all__ = ["BlockModel", "build_model"]
 
 
-@dataclass
+@dataclass(frozen=True, eq=False)
 class BlockModel:
-    """One block's model as arrays. Columns: moves x | hires h | out flows | in flows | shortfall
-    s | gap g. out_ic = sum_j x_ijc and in_jc = sum_i x_ijc are columns of their own, defined by
-    equality rows, so that a move column has 2 nonzeros instead of one per constraint it touches
-    (the LP is then a transportation problem with side constraints on the aggregate flows)."""
+    """One block's model, with what the stages, the rounding and the checks need to read it.
 
+    Attributes
+    ----------
+    lp : LinearModel
+        The model with a zero objective (each stage sets its own). Moves and hires are its first
+        ``nx + nh`` columns.
+    n : int
+        Schools of the block (local index k is row ``block.idx[k]`` of the schools table).
+    xi, xj, xc, xm : numpy.ndarray
+        Each move column's local sender, local receiver, category and minutes.
+    hi, hc : numpy.ndarray
+        Each hire column's local school and category.
+    out_flat, in_flat : numpy.ndarray
+        Each out / in flow column's ``category * n + school``.
+    s_rows, g_rows : numpy.ndarray
+        The row defining each shortfall / gap column.
+    c_short, c_gap, c_move, hire_cols : numpy.ndarray
+        Stage costs (shortfall, gap, moves) and the hire count, over all columns.
+    has_out : numpy.ndarray
+        Schools with a move column out.
+    quota_schools : numpy.ndarray
+        Local school of each rotation-quota row, in row order.
+    share_labels : list of str
+        County (or school id, with ``backbone_share_scope="school"``) of each backbone-share row.
+    gap_bound : float
+        The gap columns cannot add up to more.
+    """
+
+    lp: LinearModel
     n: int
-    nx: int
-    nh: int
-    ns: int
-    ng: int
-    s0: int
-    g0: int
-    xi: np.ndarray  # local sender
-    xj: np.ndarray  # local receiver
+    xi: np.ndarray
+    xj: np.ndarray
     xc: np.ndarray
     xm: np.ndarray
     hi: np.ndarray
     hc: np.ndarray
-    out_cols: np.ndarray  # column of out_ic at flat index c * n + i (-1: none)
-    in_cols: np.ndarray  # column of in_jc at flat index c * n + j (-1: none)
-    si: np.ndarray
-    sk: np.ndarray
-    A: sp.csr_matrix
-    rl: np.ndarray
-    ru: np.ndarray
-    cl: np.ndarray
-    cu: np.ndarray
-    integ: np.ndarray
-    groups: list
+    out_flat: np.ndarray
+    in_flat: np.ndarray
+    s_rows: np.ndarray
+    g_rows: np.ndarray
     c_short: np.ndarray
     c_gap: np.ndarray
     c_move: np.ndarray
     hire_cols: np.ndarray
-    quota_rows: np.ndarray  # row index of each school's total-out row (-1: none)
-    has_out: np.ndarray  # school has outgoing move columns
-    share_rows: np.ndarray  # rows of the backbone-share constraints
-    share_county: list  # county (or school id) of each backbone-share row
-    s_rows: np.ndarray  # the row defining each shortfall column
-    g_rows: np.ndarray  # the row defining each gap column
-    gap_bound: float  # the sum of the gap columns cannot exceed this
+    has_out: np.ndarray
+    quota_schools: np.ndarray
+    share_labels: list
+    gap_bound: float
+
+    @property
+    def nx(self) -> int:
+        """Move columns."""
+        return len(self.xi)
+
+    @property
+    def nh(self) -> int:
+        """Hire columns."""
+        return len(self.hi)
 
 
 def build_model(
@@ -138,8 +172,12 @@ def build_model(
     caps: dict[str, float],
     policy: TeacherPolicy,
     standard: Standard,
+    elastic: bool = False,
 ) -> BlockModel:
     """The model of one block (see the module docstring), with its cost vector per stage.
+
+    With ``elastic`` the rotation-quota and backbone-share rows get an elastic column each
+    (blocks ``elastic_quota`` and ``elastic_share``, cost 1, the last columns).
 
     Examples
     --------
@@ -151,63 +189,58 @@ def build_model(
     >>> caps = hiring_caps(policy, d, list(dict.fromkeys(d.county)))
     >>> block = next(county_blocks(region, d, policy))
     >>> model = build_model(d, block, caps, policy, standard)
-    >>> model.A.shape[1] == len(model.cl)
-    True
+    >>> model.lp.shape[1] == len(model.c_short), list(model.lp.columns)[:2]
+    (True, ['moves', 'hires'])
     """
     lay = _layout(d, block, caps, policy)
-    rows = _Rows(lay.ncol)
-    _flow_rows(rows, lay)
-    quota_rows = _out_total_rows(rows, lay)
-    _sender_rows(rows, lay)
+    b = ModelBuilder()
+    cols = _add_columns(b, lay, caps)
+    _flow_rows(b, lay, cols)
+    quota_rows = _out_total_rows(b, lay, cols)
+    _sender_rows(b, lay, cols)
     if policy.receiver_headroom_share is not None:
-        _receiver_rows(rows, lay, policy.receiver_headroom_share)
-    s_rows = _shortfall_rows(rows, lay)
-    share_rows, share_label = _backbone_share_rows(rows, lay, d, block, policy, standard)
-    _hiring_rows(rows, lay, block, caps)
-    g_rows, gap_bound = _gap_rows(rows, lay)
+        _receiver_rows(b, lay, cols, policy.receiver_headroom_share)
+    s_rows = _shortfall_rows(b, lay, cols)
+    share_rows, share_labels = _backbone_share_rows(b, lay, cols, d, block, policy, standard)
+    _hiring_rows(b, lay, cols, block, caps)
+    g_rows, gap_bound = _gap_rows(b, lay, cols)
+    if elastic:
+        for name, rows in (("elastic_quota", quota_rows), ("elastic_share", share_rows)):
+            k = sum(r.size for r in rows)
+            slack = b.add_columns(name, k, cost=1.0)
+            start = 0
+            for r in rows:
+                b.add_terms(r, slack, (np.arange(r.size), start + np.arange(r.size), 1.0))
+                start += r.size
+    lp = b.build()
     return BlockModel(
+        lp=lp,
         n=lay.n,
-        nx=lay.nx,
-        nh=lay.nh,
-        ns=lay.ns,
-        ng=lay.ng,
-        s0=lay.s0,
-        g0=lay.g0,
         xi=lay.xi,
         xj=lay.xj,
         xc=lay.xc,
         xm=lay.xm,
         hi=lay.hi,
         hc=lay.hc,
-        out_cols=lay.out_cols,
-        in_cols=lay.in_cols,
-        si=lay.si,
-        sk=lay.sk,
-        A=rows.matrix(),
-        rl=rows.lower(),
-        ru=rows.upper(),
-        cl=np.zeros(lay.ncol),
-        cu=_column_upper(lay, caps),
-        integ=np.arange(lay.ncol) < lay.nx + lay.nh,
-        groups=rows.groups,
-        **_stage_costs(lay, policy),
-        quota_rows=quota_rows,
-        has_out=lay.has_out,
-        share_rows=np.array(share_rows, dtype=np.int64),
-        share_county=share_label,
+        out_flat=lay.out_flat,
+        in_flat=lay.in_flat,
         s_rows=s_rows,
         g_rows=g_rows,
+        **_stage_costs(lp, lay, policy),
+        has_out=lay.has_out,
+        quota_schools=lay.quota_schools,
+        share_labels=share_labels,
         gap_bound=gap_bound,
     )
 
 
 @dataclass
 class _Layout:
-    """The columns of one block's model and the block's figures its rows are made of.
+    """The block's columns, as index arrays, and the block's figures its rows are made of.
 
-    Columns, in order: moves x (xi -> xj, category xc, minutes xm) | hires h (school hi, category
-    hc) | out flows (one per sending school and category, ``out_flat = c * n + i``) | in flows |
-    shortfalls s (school si, need sk) | gaps g (one per county in ``gap_counties``).
+    Moves x (xi -> xj, category xc, minutes xm); hires h (school hi, category hc); out / in flows
+    (one per sending / receiving school and category, ``flat = c * n + i``); shortfalls s (school
+    si, need sk); gaps g (one per county in ``gap_counties``).
     """
 
     n: int
@@ -233,37 +266,33 @@ class _Layout:
     cap: np.ndarray
     out_cat: np.ndarray  # heads of each category a school can send (0: no move column)
     loss: np.ndarray  # heads each school can lose at most, per need
-    nx: int = field(init=False)
     nh: int = field(init=False)
-    ns: int = field(init=False)
-    ng: int = field(init=False)
-    h0: int = field(init=False)
-    o0: int = field(init=False)
-    i0: int = field(init=False)
-    s0: int = field(init=False)
-    g0: int = field(init=False)
-    ncol: int = field(init=False)
-    out_cols: np.ndarray = field(init=False)  # column of out_ic at c * n + i (-1: none)
-    in_cols: np.ndarray = field(init=False)  # column of in_jc at c * n + j (-1: none)
+    out_pos: np.ndarray = field(init=False)  # out column (in its block) at c * n + i, -1: none
+    in_pos: np.ndarray = field(init=False)  # in column (in its block) at c * n + j, -1: none
     has_out: np.ndarray = field(init=False)
+    quota_schools: np.ndarray = field(init=False)  # schools with a rotation-quota row
 
     def __post_init__(self):
-        """Column counts and offsets."""
+        """Flow column positions and the schools with moves out."""
         n = self.n
-        self.nx, self.nh, self.ns = len(self.xi), len(self.hi), len(self.si)
-        self.ng = len(self.gap_counties)
-        no, ni = len(self.out_flat), len(self.in_flat)
-        self.h0 = self.nx
-        self.o0 = self.h0 + self.nh
-        self.i0 = self.o0 + no
-        self.s0 = self.i0 + ni
-        self.g0 = self.s0 + self.ns
-        self.ncol = self.g0 + self.ng
-        self.out_cols = np.full(4 * n, -1, dtype=np.int64)
-        self.out_cols[self.out_flat] = self.o0 + np.arange(no)
-        self.in_cols = np.full(4 * n, -1, dtype=np.int64)
-        self.in_cols[self.in_flat] = self.i0 + np.arange(ni)
+        self.nh = len(self.hi)
+        self.out_pos = np.full(4 * n, -1, dtype=np.int64)
+        self.out_pos[self.out_flat] = np.arange(len(self.out_flat))
+        self.in_pos = np.full(4 * n, -1, dtype=np.int64)
+        self.in_pos[self.in_flat] = np.arange(len(self.in_flat))
         self.has_out = self.out_cat.sum(axis=1) > 0
+        self.quota_schools = np.flatnonzero(self.has_out & (self.quota > 0))
+
+
+class _Columns(NamedTuple):
+    """The model's column blocks."""
+
+    x: ColumnBlock
+    h: ColumnBlock
+    out: ColumnBlock
+    into: ColumnBlock
+    s: ColumnBlock
+    g: ColumnBlock
 
 
 def _move_columns(d: TeacherData, block: Block):
@@ -346,133 +375,88 @@ def _layout(d: TeacherData, block: Block, caps, policy: TeacherPolicy) -> _Layou
     )
 
 
-class _Rows:
-    """The rows of the model, group after group, as sparse blocks over all columns."""
-
-    def __init__(self, ncol: int):
-        self.ncol = ncol
-        self.blocks: list[sp.csr_matrix] = []
-        self.lows: list[np.ndarray] = []
-        self.highs: list[np.ndarray] = []
-        self.groups: list[str] = []
-        self.count = 0
-
-    def entries(self, rows, cols, vals, nrows: int) -> sp.csr_matrix:
-        """A block of ``nrows`` rows from (row, column, value) triplets."""
-        return sp.csr_matrix((vals, (rows, cols)), shape=(nrows, self.ncol))
-
-    def add(self, matrix, lower, upper, group) -> None:
-        """Append rows ``lower <= matrix @ x <= upper`` of ``group`` (a name or one per row)."""
-        matrix = sp.csr_matrix(matrix)
-        if matrix.shape[0] == 0:
-            return
-        m = matrix.shape[0]
-        self.blocks.append(matrix)
-        self.lows.append(np.broadcast_to(np.asarray(lower, float), (m,)))
-        self.highs.append(np.broadcast_to(np.asarray(upper, float), (m,)))
-        self.groups.extend(group if isinstance(group, list) else [group] * m)
-        self.count += m
-
-    def matrix(self) -> sp.csr_matrix:
-        """The constraint matrix."""
-        if not self.blocks:
-            return sp.csr_matrix((0, self.ncol))
-        return sp.vstack(self.blocks, format="csr")
-
-    def lower(self) -> np.ndarray:
-        """The row lower bounds."""
-        return np.concatenate(self.lows) if self.lows else np.zeros(0)
-
-    def upper(self) -> np.ndarray:
-        """The row upper bounds."""
-        return np.concatenate(self.highs) if self.highs else np.zeros(0)
+def _add_columns(b: ModelBuilder, lay: _Layout, caps) -> _Columns:
+    """Column blocks with their bounds: moves and out flows at most the eligible heads, hires at
+    most the county's quota; moves and hires integer."""
+    oi, oc = lay.out_flat % lay.n, lay.out_flat // lay.n
+    return _Columns(
+        x=b.add_columns("moves", len(lay.xi), upper=lay.elig[lay.xi, lay.xc], integer=True),
+        h=b.add_columns("hires", lay.nh, upper=[caps[c] for c in lay.county[lay.hi]], integer=True),
+        out=b.add_columns("out", len(lay.out_flat), upper=lay.elig[oi, oc]),
+        into=b.add_columns("in", len(lay.in_flat)),
+        s=b.add_columns("shortfall", len(lay.si)),
+        g=b.add_columns("gap", len(lay.gap_counties)),
+    )
 
 
 _ALL = np.arange(4)
 
 
-def _flow_sum(rows: _Rows, lay: _Layout, sign_out, sign_in, sign_hire, cats, schools):
-    """Rows (one per school) summing the school's out / in flows and hires of ``cats``."""
+def _flow_terms(lay: _Layout, cols: _Columns, sign_out, sign_in, sign_hire, cats, schools):
+    """Terms of rows (one per school of ``schools``) summing its out / in flows and hires of
+    the categories ``cats`` with the given signs (0: left out)."""
     n = lay.n
-    r, c_, v = [], [], []
-    pos = {int(i): k for k, i in enumerate(schools)}
-    for cat in cats:
-        flat = cat * n + schools
-        for cols, sign in ((lay.out_cols[flat], sign_out), (lay.in_cols[flat], sign_in)):
-            keep = cols >= 0
+    terms = {}
+    for block, pos, sign in ((cols.out, lay.out_pos, sign_out), (cols.into, lay.in_pos, sign_in)):
+        if not sign:
+            continue
+        r, c = [], []
+        for cat in cats:
+            p = pos[cat * n + schools]
+            keep = p >= 0
             r.append(np.flatnonzero(keep))
-            c_.append(cols[keep])
-            v.append(np.full(int(keep.sum()), sign, dtype=float))
+            c.append(p[keep])
+        terms[block] = (np.concatenate(r), np.concatenate(c), float(sign))
     if lay.nh and sign_hire:
         hmask = np.isin(lay.hc, cats) & np.isin(lay.hi, schools)
-        r.append(np.array([pos[int(i)] for i in lay.hi[hmask]], dtype=np.int64))
-        c_.append(lay.h0 + np.flatnonzero(hmask))
-        v.append(np.full(int(hmask.sum()), sign_hire, dtype=float))
-    return rows.entries(np.concatenate(r), np.concatenate(c_), np.concatenate(v), len(schools))
+        row = {int(i): k for k, i in enumerate(schools)}
+        r = np.array([row[int(i)] for i in lay.hi[hmask]], dtype=np.int64)
+        terms[cols.h] = (r, np.flatnonzero(hmask), float(sign_hire))
+    return terms
 
 
-def _flow_rows(rows: _Rows, lay: _Layout) -> None:
+def _flow_rows(b: ModelBuilder, lay: _Layout, cols: _Columns) -> None:
     """flow: out_ic - sum_j x_ijc = 0 and in_jc - sum_i x_ijc = 0."""
-    n, nx = lay.n, lay.nx
-    xcols = np.arange(nx)
-    for flat, school, first in ((lay.out_flat, lay.xi, lay.o0), (lay.in_flat, lay.xj, lay.i0)):
+    n, moves = lay.n, np.arange(len(lay.xi))
+    for block, flat, school in ((cols.out, lay.out_flat, lay.xi), (cols.into, lay.in_flat, lay.xj)):
         k = len(flat)
         pos = np.searchsorted(flat, lay.xc * n + school)
-        matrix = rows.entries(
-            np.concatenate([pos, np.arange(k)]),
-            np.concatenate([xcols, first + np.arange(k)]),
-            np.concatenate([-np.ones(nx), np.ones(k)]),
-            k,
-        )
-        rows.add(matrix, 0.0, 0.0, "flow")
+        terms = {cols.x: (pos, moves, -1.0), block: (np.arange(k), np.arange(k), 1.0)}
+        b.add_rows("flow", k, terms, lower=0.0, upper=0.0)
 
 
-def _out_total_rows(rows: _Rows, lay: _Layout) -> np.ndarray:
-    """rotation_quota / eligible: q_i <= sum_c out_ic <= cap_i, where the quota or the cap binds.
-
-    Returns each school's row (-1: none).
-    """
+def _out_total_rows(b: ModelBuilder, lay: _Layout, cols: _Columns) -> list:
+    """rotation_quota: q_i <= sum_c out_ic <= cap_i; eligible: sum_c out_ic <= cap_i where the
+    category caps do not bound it. Returns the rotation-quota row groups (for elastic columns)."""
     quota, cap = lay.quota, lay.cap
     senders = np.flatnonzero(lay.has_out)
-    total = senders[(quota[senders] > 0) | (cap[senders] < lay.out_cat[senders].sum(axis=1))]
-    quota_rows = np.full(lay.n, -1, dtype=np.int64)
-    quota_rows[total] = rows.count + np.arange(len(total))
-    rows.add(
-        _flow_sum(rows, lay, 1.0, 0.0, 0.0, _ALL, total),
-        quota[total],
-        cap[total],
-        ["rotation_quota" if q > 0 else "eligible" for q in quota[total]],
-    )
-    return quota_rows
+    capped = senders[(quota[senders] == 0) & (cap[senders] < lay.out_cat[senders].sum(axis=1))]
+    rows = []
+    for name, schools in (("rotation_quota", lay.quota_schools), ("eligible", capped)):
+        terms = _flow_terms(lay, cols, 1.0, 0.0, 0.0, _ALL, schools)
+        rows.append(b.add_rows(name, len(schools), terms, lower=quota[schools], upper=cap[schools]))
+    return [r for r in rows[:1] if r.size]
 
 
-def _sender_rows(rows: _Rows, lay: _Layout) -> None:
+def _sender_rows(b: ModelBuilder, lay: _Layout, cols: _Columns) -> None:
     """sender_requirement: T_i + d_i >= min(r_i, T_i) where sending could break it."""
     T, req = lay.cur[:, 0], lay.need[:, 0]
     senders = np.flatnonzero(lay.has_out)
     keep = senders[T[senders] - lay.loss[senders, 0] < np.minimum(req, T)[senders]]
-    rows.add(
-        _flow_sum(rows, lay, -1.0, 1.0, 1.0, _ALL, keep),
-        np.minimum(req, T)[keep] - T[keep],
-        np.inf,
-        "sender_requirement",
-    )
+    terms = _flow_terms(lay, cols, -1.0, 1.0, 1.0, _ALL, keep)
+    b.add_rows("sender_requirement", len(keep), terms, lower=np.minimum(req, T)[keep] - T[keep])
 
 
-def _receiver_rows(rows: _Rows, lay: _Layout, headroom: float) -> None:
+def _receiver_rows(b: ModelBuilder, lay: _Layout, cols: _Columns, headroom: float) -> None:
     """receiver_headroom: T_i + d_i <= max(T_i, ceil((1 + headroom) r_i)) for receivers."""
     T, req = lay.cur[:, 0], lay.need[:, 0]
     receivers = np.unique(lay.xj)
     top = np.maximum(T, np.ceil(np.round((1 + headroom) * req, 9)))
-    rows.add(
-        _flow_sum(rows, lay, -1.0, 1.0, 1.0, _ALL, receivers),
-        -np.inf,
-        (top - T)[receivers],
-        "receiver_headroom",
-    )
+    terms = _flow_terms(lay, cols, -1.0, 1.0, 1.0, _ALL, receivers)
+    b.add_rows("receiver_headroom", len(receivers), terms, upper=(top - T)[receivers])
 
 
-def _shortfall_rows(rows: _Rows, lay: _Layout) -> np.ndarray:
+def _shortfall_rows(b: ModelBuilder, lay: _Layout, cols: _Columns) -> np.ndarray:
     """shortfall: s_ik + net_k(i) >= need_ik - current_ik. Returns the row of each s column."""
     counts_for = {
         0: _ALL,
@@ -480,107 +464,106 @@ def _shortfall_rows(rows: _Rows, lay: _Layout) -> np.ndarray:
         2: np.array([BACKBONE]),
         3: np.array([PE_ARTS]),
     }
-    s_rows = np.zeros(lay.ns, dtype=np.int64)
+    s_rows = np.zeros(len(lay.si), dtype=np.int64)
     for k in range(4):
-        cols = np.flatnonzero(lay.sk == k)
-        if len(cols) == 0:
-            continue
-        schools = lay.si[cols]
-        m = _flow_sum(rows, lay, -1.0, 1.0, 1.0, counts_for[k], schools) + rows.entries(
-            np.arange(len(cols)), lay.s0 + cols, np.ones(len(cols)), len(cols)
-        )
-        s_rows[cols] = rows.count + np.arange(len(cols))
-        rows.add(m, lay.need[schools, k] - lay.cur[schools, k], np.inf, "shortfall")
+        s_cols = np.flatnonzero(lay.sk == k)
+        schools = lay.si[s_cols]
+        terms = _flow_terms(lay, cols, -1.0, 1.0, 1.0, counts_for[k], schools)
+        terms[cols.s] = (np.arange(len(s_cols)), s_cols, 1.0)
+        low = lay.need[schools, k] - lay.cur[schools, k]
+        rows = b.add_rows("shortfall", len(s_cols), terms, lower=low)
+        s_rows[s_cols] = rows.start + np.arange(len(s_cols))
     return s_rows
 
 
-def _backbone_share_rows(rows: _Rows, lay: _Layout, d: TeacherData, block, policy, standard):
+def _backbone_share_rows(b, lay: _Layout, cols: _Columns, d: TeacherData, block, policy, standard):
     """backbone_share: per county sum out_backbone >= beta sum out over rotation schools; with
     ``backbone_share_scope="school"`` also out_i,backbone >= ceil(beta q_i) per rotation school.
 
-    Returns the rows and their labels (county or school id).
+    Returns the row groups and the label of each row (county or school id).
     """
     beta = policy.backbone_share_of(standard)
-    rot = d.rotation_school[block.idx]
-    share_rows, share_label = [], []
     if beta <= 0:
-        return share_rows, share_label
+        return [], []
+    rot = d.rotation_school[block.idx]
     backbone = np.array([BACKBONE])
+    rows_r, cols_c, vals, labels = [], [], [], []
     for c in block.counties:
         members = np.flatnonzero(rot & (lay.county == c) & lay.has_out)
         if len(members) == 0:
             continue
-        row = _flow_sum(rows, lay, 1.0, 0.0, 0.0, backbone, members).sum(axis=0) - beta * (
-            _flow_sum(rows, lay, 1.0, 0.0, 0.0, _ALL, members).sum(axis=0)
-        )
-        share_rows.append(rows.count)
-        share_label.append(c)
-        rows.add(sp.csr_matrix(row), 0.0, np.inf, "backbone_share")
+        for cats, value in ((backbone, 1.0), (_ALL, -beta)):
+            _, out_cols, _ = _flow_terms(lay, cols, 1.0, 0.0, 0.0, cats, members)[cols.out]
+            rows_r.append(np.full(len(out_cols), len(labels)))
+            cols_c.append(out_cols)
+            vals.append(np.full(len(out_cols), value))
+        labels.append(c)
+    terms = {cols.out: tuple(np.concatenate(p) for p in (rows_r, cols_c, vals))} if labels else {}
+    groups = [b.add_rows("backbone_share__county", len(labels), terms, lower=0.0)]
     if policy.backbone_share_scope == "school":
         members = np.flatnonzero(rot & lay.has_out)
         least = np.ceil(np.round(beta * lay.quota[members], 9))
-        share_rows.extend(rows.count + np.arange(len(members)))
-        share_label.extend(d.ids[block.idx][members])
-        rows.add(
-            _flow_sum(rows, lay, 1.0, 0.0, 0.0, backbone, members), least, np.inf, "backbone_share"
-        )
-    return share_rows, share_label
+        terms = _flow_terms(lay, cols, 1.0, 0.0, 0.0, backbone, members)
+        groups.append(b.add_rows("backbone_share__school", len(members), terms, lower=least))
+        labels.extend(d.ids[block.idx][members])
+    return [g for g in groups if g.size], labels
 
 
-def _hiring_rows(rows: _Rows, lay: _Layout, block: Block, caps) -> None:
+def _hiring_rows(b: ModelBuilder, lay: _Layout, cols: _Columns, block: Block, caps) -> None:
     """hiring_quota: sum h_ic <= H per county with a finite quota."""
+    rows, hires, limits = [], [], []
     for c in block.counties:
         if math.isfinite(caps[c]) and caps[c] > 0:
-            cols = lay.h0 + np.flatnonzero(lay.county[lay.hi] == c)
-            if len(cols):
-                m = rows.entries(np.zeros(len(cols), dtype=np.int64), cols, np.ones(len(cols)), 1)
-                rows.add(m, -np.inf, caps[c], "hiring_quota")
+            h = np.flatnonzero(lay.county[lay.hi] == c)
+            if len(h):
+                rows.append(np.full(len(h), len(limits)))
+                hires.append(h)
+                limits.append(caps[c])
+    terms = {cols.h: (np.concatenate(rows), np.concatenate(hires), 1.0)} if limits else {}
+    b.add_rows("hiring_quota", len(limits), terms, upper=np.array(limits, dtype=float))
 
 
-def _gap_rows(rows: _Rows, lay: _Layout):
+def _gap_rows(b: ModelBuilder, lay: _Layout, cols: _Columns):
     """gap: g_k + net backbone into rural schools >= ceil(P_R * U0 / 100) - B_R per county.
 
     Returns the row of each gap column and a bound on the sum of the gaps.
     """
     B_now = lay.cur[:, 2].astype(float)
-    g_rows = np.zeros(lay.ng, dtype=np.int64)
     gap_bound = 0.0
+    parts = {cols.out: ([], []), cols.into: ([], [])}
+    lower = []
     for k, (c, pu, pr) in enumerate(lay.gap_counties):
         in_c = (lay.county == c) & lay.compulsory
         urban = np.flatnonzero(in_c & (lay.area == "urban"))
         rural = np.flatnonzero(in_c & (lay.area == "rural"))
-        row = sp.csr_matrix(
-            _flow_sum(rows, lay, -1.0, 1.0, 0.0, np.array([BACKBONE]), rural).sum(axis=0)
-        ) + rows.entries([0], [lay.g0 + k], [1.0], 1)
+        terms = _flow_terms(lay, cols, -1.0, 1.0, 0.0, np.array([BACKBONE]), rural)
+        for block, (_, flow_cols, _) in terms.items():
+            parts[block][0].append(np.full(len(flow_cols), k))
+            parts[block][1].append(flow_cols)
         target = math.ceil(round(pr * B_now[urban].sum() / pu, 9))
-        g_rows[k] = rows.count
-        rows.add(row, target - B_now[rural].sum(), np.inf, "gap")
+        lower.append(target - B_now[rural].sum())
         # g_k is at most what rural schools lack now plus the backbone teachers they can send
         gap_bound += max(0.0, target - B_now[rural].sum()) + float(lay.elig[rural, BACKBONE].sum())
-    return g_rows, gap_bound
+    ng = len(lay.gap_counties)
+    terms = {cols.g: (np.arange(ng), np.arange(ng), 1.0)}
+    for block, sign in ((cols.out, -1.0), (cols.into, 1.0)):
+        if parts[block][0]:
+            terms[block] = (np.concatenate(parts[block][0]), np.concatenate(parts[block][1]), sign)
+    rows = b.add_rows("gap", ng, terms, lower=np.array(lower, dtype=float))
+    return rows.start + np.arange(ng), gap_bound
 
 
-def _column_upper(lay: _Layout, caps) -> np.ndarray:
-    """Column upper bounds: eligible heads for moves and out flows, the county quota for hires."""
-    cu = np.full(lay.ncol, np.inf)
-    cu[: lay.nx] = lay.elig[lay.xi, lay.xc]
-    if lay.nh:
-        cu[lay.h0 : lay.h0 + lay.nh] = [caps[c] for c in lay.county[lay.hi]]
-    oi, oc = lay.out_flat % lay.n, lay.out_flat // lay.n
-    cu[lay.o0 : lay.o0 + len(lay.out_flat)] = lay.elig[oi, oc]  # only eligible heads rotate
-    return cu
-
-
-def _stage_costs(lay: _Layout, policy: TeacherPolicy) -> dict[str, np.ndarray]:
+def _stage_costs(lp: LinearModel, lay: _Layout, policy: TeacherPolicy) -> dict[str, np.ndarray]:
     """The cost vector of each stage: shortfall, gap, moves, and the hires (1 per hire)."""
-    ncol, h0, nh = lay.ncol, lay.h0, lay.nh
+    ncol = lp.shape[1]
+    cols = lp.columns
     c_short = np.zeros(ncol)
-    c_short[lay.s0 : lay.s0 + lay.ns] = lay.weight[lay.si, lay.sk]
+    c_short[cols["shortfall"]] = lay.weight[lay.si, lay.sk]
     c_gap = np.zeros(ncol)
-    c_gap[lay.g0 :] = 1.0
+    c_gap[cols["gap"]] = 1.0
     c_move = np.zeros(ncol)
-    c_move[: lay.nx] = policy.move_weight + policy.minute_weight * lay.xm
-    c_move[h0 : h0 + nh] = 1e-5 * (lay.hc != GENERAL)  # keep general posts preferred (stage 1b)
+    c_move[cols["moves"]] = policy.move_weight + policy.minute_weight * lay.xm
+    c_move[cols["hires"]] = 1e-5 * (lay.hc != GENERAL)  # keep general posts preferred (stage 1b)
     hire_cols = np.zeros(ncol)
-    hire_cols[h0 : h0 + nh] = 1.0
+    hire_cols[cols["hires"]] = 1.0
     return {"c_short": c_short, "c_gap": c_gap, "c_move": c_move, "hire_cols": hire_cols}

@@ -170,7 +170,7 @@ def _block_model(run: _Run, block: Block) -> BlockModel:
         return model
     # a rotation school with nowhere to send anyone: no solve can meet its quota
     if policy.on_infeasible == "error":
-        raise diagnose(d, idx, model, block.counties, policy, run.standard)
+        raise diagnose(d, block, run.caps, policy, run.standard)
     run.waived.append(waived_rows(d.ids[stuck], d.county[stuck], d.quota[stuck], policy))
     d.quota[stuck] = 0
     return build_model(d, block, run.caps, policy, run.standard)
@@ -190,8 +190,8 @@ def _recorder(run: _Run, block: Block, model: BlockModel):
                 "objective": info.objective,
                 "gap": info.gap,
                 "seconds": info.seconds,
-                "columns": model.A.shape[1],
-                "rows": model.A.shape[0],
+                "columns": model.lp.shape[1],
+                "rows": model.lp.shape[0],
             }
         )
 
@@ -206,7 +206,7 @@ def _plan_block(run: _Run, block: Block) -> None:
         x = solve_block(model, run.options, _recorder(run, block, model))
     except Infeasible as exc:
         try:
-            diagnosis = diagnose(d, idx, model, block.counties, run.policy, run.standard)
+            diagnosis = diagnose(d, block, run.caps, run.policy, run.standard)
         except Infeasible:
             diagnosis = None
         if diagnosis is None:
