@@ -13,8 +13,8 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from allocator import metrics
 from allocator.errors import SolverError
+from allocator.metrics import allocation_r2
 from allocator.planners.teachers.categories import (
     BACKBONE,
     CATEGORIES,
@@ -195,7 +195,7 @@ def plan_tables(
 def _safe_r2(pupils, teachers) -> float:
     """R^2 of teachers on pupils (NaN where undefined)."""
     try:
-        return metrics.allocation_r2(pupils, teachers)
+        return allocation_r2(pupils, teachers)
     except ValueError:
         return float("nan")
 
