@@ -700,3 +700,50 @@ def test_scenario_standard_overrides_reach_the_teacher_planner(tmp_path):
     rotated = int(tr.loc[from_rotation, "count"].sum())
     backbone = int(tr.loc[from_rotation & (tr["category"] == "backbone"), "count"].sum())
     assert backbone >= 0.25 * rotated - 1e-9
+
+
+def test_plan_and_policy_are_frozen_and_the_headline_starts_with_the_solve():
+    from allocator.planners.base import HEADLINE_KEYS
+
+    policy = TeacherPolicy(
+        hiring_quota={"X": 3},
+        need_weights={"staff": 2},
+        pupils_per_teacher={"primary": 18.0},
+        standard_overrides={"rotation": {"share": 0.1}},
+    )
+    assert hash(policy) == hash(dataclasses.replace(policy))
+    for table in (policy.hiring_quota, policy.need_weights, policy.pupils_per_teacher):
+        with pytest.raises(TypeError):
+            table["staff"] = 1.0
+    region = make_region(schools=40, seed=3)
+    plan = plan_teachers(region)
+    h = plan.headline()
+    assert tuple(h)[:4] == HEADLINE_KEYS
+    assert h["objective"] == pytest.approx(h["weighted_shortfall_after"], abs=1e-3)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        plan.transfers = plan.transfers.iloc[:0]
+    staffing = plan.tables["staffing"]
+    staffing["teachers_after"] = -1
+    assert (plan.staffing["teachers_after"] >= 0).all()
+
+
+def test_the_block_model_names_its_columns_and_row_groups():
+    from allocator.planners.teachers.data import county_blocks, hiring_caps, school_arrays
+    from allocator.planners.teachers.model import build_model
+
+    region = make_region(schools=40, seed=3)
+    policy = TeacherPolicy(hiring_quota=5, receiver_headroom_share=0.5)
+    standard = policy.load_standard()
+    d = school_arrays(region, policy, standard)
+    caps = hiring_caps(policy, d, list(dict.fromkeys(d.county)))
+    block = next(county_blocks(region, d, policy))
+    model = build_model(d, block, caps, policy, standard)
+    assert list(model.lp.columns) == ["moves", "hires", "out", "in", "shortfall", "gap"]
+    assert {"flow", "rotation_quota", "shortfall", "hiring_quota"} <= set(model.lp.row_groups)
+    moves = model.lp.columns["moves"]
+    assert (
+        model.lp.integrality[moves].all() and not model.lp.integrality[model.nx + model.nh :].any()
+    )
+    elastic = build_model(d, block, caps, policy, standard, elastic=True)
+    assert list(elastic.lp.columns)[-2:] == ["elastic_quota", "elastic_share"]
+    assert elastic.lp.column_block("elastic_quota").size == len(model.quota_schools)
