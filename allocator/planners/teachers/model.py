@@ -63,10 +63,9 @@ unlike a weighted-sum row with a tolerance, keeps the model nearly a network flo
 relaxation is then usually integral, which is what makes it fast.
 
 Decomposition: moves stay within a county (``same_county``, default), so each county is an
-independent model, built as sparse arrays and solved by :func:`allocator.solver.solve_matrix`.
-With ``same_county=False`` the blocks are the groups of counties linked by allowed moves. Only
-pairs within the travel limit become variables.
-
+independent model, solved by :func:`allocator.solver.solve_matrix`. With ``same_county=False``
+the blocks are the groups of counties linked by allowed moves. Only pairs within the travel limit
+become variables.
 
 The model of a block is built with :class:`~allocator.solver.ModelBuilder` (:func:`build_model`):
 column blocks ``moves`` (x), ``hires`` (h), ``out`` and ``in`` (the aggregate flows out_ic and
@@ -476,7 +475,15 @@ def _shortfall_rows(b: ModelBuilder, lay: _Layout, cols: _Columns) -> np.ndarray
     return s_rows
 
 
-def _backbone_share_rows(b, lay: _Layout, cols: _Columns, d: TeacherData, block, policy, standard):
+def _backbone_share_rows(
+    b: ModelBuilder,
+    lay: _Layout,
+    cols: _Columns,
+    d: TeacherData,
+    block: Block,
+    policy: TeacherPolicy,
+    standard: Standard,
+):
     """backbone_share: per county sum out_backbone >= beta sum out over rotation schools; with
     ``backbone_share_scope="school"`` also out_i,backbone >= ceil(beta q_i) per rotation school.
 
