@@ -24,8 +24,8 @@ import time
 
 import numpy as np
 
-from allocator.planners import teachers_model as teachers
-from allocator.planners.teachers import TeacherPolicy, plan_teachers
+from allocator.planners.teachers import TeacherPolicy, plan_teachers, solve
+from allocator.planners.teachers.data import county_blocks, school_arrays
 from allocator.solver import SolverOptions, solve_matrix
 from allocator.synth import make_region
 
@@ -38,15 +38,15 @@ def _timed(fn):
 
 def _pairs(region, policy):
     standard = policy.load_standard()
-    d = teachers._prepare(region, policy, standard)
-    within = sum(len(pairs[0]) for _, _, _, pairs in teachers._blocks(region, d, policy))
+    d = school_arrays(region, policy, standard)
+    within = sum(len(pairs[0]) for _, _, _, pairs in county_blocks(region, d, policy))
     sizes = region.schools.groupby("county").size().to_numpy()
     return within, int((sizes * (sizes - 1)).sum())
 
 
-def _mip_stage(model, c, A, rl, ru, cl, cu, groups, options, previous, integral=False):
-    sol = solve_matrix(c, A, rl, ru, cl, cu, model.integ, options=options, row_groups=groups)
-    return teachers._complete(model, sol.x), sol.info, "mip"
+def _mip_stage(model, stage, options, previous, integral=False):
+    sol = solve_matrix(stage, options=options)
+    return solve.complete_solution(model, sol.x), sol.info, "mip"
 
 
 def _one_county(region, county):
@@ -55,12 +55,12 @@ def _one_county(region, county):
         settlements=region.settlements[region.settlements["county"] == county],
     )
     plan, wall_lp, cpu_lp = _timed(lambda: plan_teachers(sub))
-    original = teachers._solve_stage
-    teachers._solve_stage = _mip_stage
+    original = solve.solve_stage
+    solve.solve_stage = _mip_stage
     try:
         mip, wall_mip, cpu_mip = _timed(lambda: plan_teachers(sub, options=SolverOptions()))
     finally:
-        teachers._solve_stage = original
+        solve.solve_stage = original
     same = np.allclose(plan.solves["objective"], mip.solves["objective"], rtol=1e-4, atol=1e-6)
     return plan, mip, (wall_lp, cpu_lp), (wall_mip, cpu_mip), same
 

@@ -18,9 +18,9 @@ from hypothesis import strategies as st
 
 from allocator.errors import Infeasible, InputError
 from allocator.metrics import allocation_r2
-from allocator.planners import teachers_model as teachers
 from allocator.planners.teachers import CATEGORIES, TeacherPolicy, plan_teachers
-from allocator.planners.teachers_model import _split_heads
+from allocator.planners.teachers import solve as teachers
+from allocator.planners.teachers.data import split_heads
 from allocator.region import SETTLEMENT_COLUMNS, Region
 from allocator.solver import SolverOptions, solve_matrix
 from allocator.standards import required_staff
@@ -430,7 +430,7 @@ def test_a_county_whose_quota_cannot_be_absorbed_does_not_stop_the_others():
 )
 def test_split_heads_keeps_subsets_within_teachers_whatever_moves(tqbe, data):
     T, Q, B, E = tqbe
-    movable, locked = _split_heads([T], [Q], [B], [E])
+    movable, locked = split_heads([T], [Q], [B], [E])
     movable, locked = movable[0], int(locked[0])
     assert (movable >= 0).all() and locked >= 0
     assert movable.sum() + locked == T
@@ -563,11 +563,11 @@ def test_lp_first_stages_reach_the_mip_optima(monkeypatch):
     policy = TeacherPolicy(backbone_share=0.5)
     fast = plan_teachers(region, policy)
 
-    def mip_stage(model, c, A, rl, ru, cl, cu, groups, options, previous, integral=False):
-        sol = solve_matrix(c, A, rl, ru, cl, cu, model.integ, options=SolverOptions(mip_gap=0.0))
-        return teachers._complete(model, sol.x), sol.info, "mip"
+    def mip_stage(model, stage, options, previous, integral=False):
+        sol = solve_matrix(stage, options=SolverOptions(mip_gap=0.0))
+        return teachers.complete_solution(model, sol.x), sol.info, "mip"
 
-    monkeypatch.setattr(teachers, "_solve_stage", mip_stage)
+    monkeypatch.setattr(teachers, "solve_stage", mip_stage)
     exact = plan_teachers(region, policy)
     assert list(exact.solves["stage"]) == list(fast.solves["stage"])
     assert np.allclose(fast.solves["objective"], exact.solves["objective"], rtol=1e-7, atol=1e-6)
@@ -666,3 +666,84 @@ def test_teachers_eligible_column_is_checked():
         plan_teachers(
             hand_region([school("S", T=10, Q=8, B=2, E=2)], []), TeacherPolicy(same_district=True)
         )
+
+
+def test_scenario_standard_overrides_reach_the_teacher_planner(tmp_path):
+    # [standard] overrides are the norms the planner uses: staffing ratios and rotation shares
+    from allocator.scenario import parse_scenario
+    from allocator.standards import load_standard
+
+    text = (
+        "[region]\nschools = 30\nseed = 2\n[standard]\nbase = 'moe2017'\n"
+        "overrides = { rotation = { share = 0.3, backbone_share = 0.25 }, "
+        "staffing = { pupils_per_teacher = { primary = 15.0 } } }\n"
+        "[[steps]]\nplanner = 'teachers'\n"
+    )
+    step = parse_scenario(text, tmp_path / "x.toml").steps[0]
+    policy = step.policy()
+    standard = policy.load_standard()
+    assert standard.rotation.share == 0.3 and standard.rotation.backbone_share == 0.25
+    assert standard.staffing.pupils_per_teacher["primary"] == 15.0
+    region = make_region(schools=30, seed=2)
+    plan = plan_teachers(region, policy)
+    st_ = plan.staffing
+    expected = required_staff(region.schools, standard).to_numpy()
+    assert st_["required_teachers"].tolist() == expected.tolist()
+    default = required_staff(region.schools, load_standard("moe2017")).to_numpy()
+    assert (expected != default).any()
+    rot = st_["rotation_school"].to_numpy(bool)
+    assert rot.any()
+    quota = np.ceil(np.round(0.3 * st_["eligible"].to_numpy(float), 9))
+    assert st_.loc[rot, "rotation_required"].tolist() == quota[rot].astype(int).tolist()
+    tr = plan.transfers
+    from_rotation = tr["from_school_id"].isin(st_.loc[rot, "school_id"])
+    rotated = int(tr.loc[from_rotation, "count"].sum())
+    backbone = int(tr.loc[from_rotation & (tr["category"] == "backbone"), "count"].sum())
+    assert backbone >= 0.25 * rotated - 1e-9
+
+
+def test_plan_and_policy_are_frozen_and_the_headline_starts_with_the_solve():
+    from allocator.planners.base import HEADLINE_KEYS
+
+    policy = TeacherPolicy(
+        hiring_quota={"X": 3},
+        need_weights={"staff": 2},
+        pupils_per_teacher={"primary": 18.0},
+        standard_overrides={"rotation": {"share": 0.1}},
+    )
+    assert hash(policy) == hash(dataclasses.replace(policy))
+    for table in (policy.hiring_quota, policy.need_weights, policy.pupils_per_teacher):
+        with pytest.raises(TypeError):
+            table["staff"] = 1.0
+    region = make_region(schools=40, seed=3)
+    plan = plan_teachers(region)
+    h = plan.headline()
+    assert tuple(h)[:4] == HEADLINE_KEYS
+    assert h["objective"] == pytest.approx(h["weighted_shortfall_after"], abs=1e-3)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        plan.transfers = plan.transfers.iloc[:0]
+    staffing = plan.tables["staffing"]
+    staffing["teachers_after"] = -1
+    assert (plan.staffing["teachers_after"] >= 0).all()
+
+
+def test_the_block_model_names_its_columns_and_row_groups():
+    from allocator.planners.teachers.data import county_blocks, hiring_caps, school_arrays
+    from allocator.planners.teachers.model import build_model
+
+    region = make_region(schools=40, seed=3)
+    policy = TeacherPolicy(hiring_quota=5, receiver_headroom_share=0.5)
+    standard = policy.load_standard()
+    d = school_arrays(region, policy, standard)
+    caps = hiring_caps(policy, d, list(dict.fromkeys(d.county)))
+    block = next(county_blocks(region, d, policy))
+    model = build_model(d, block, caps, policy, standard)
+    assert list(model.lp.columns) == ["moves", "hires", "out", "in", "shortfall", "gap"]
+    assert {"flow", "rotation_quota", "shortfall", "hiring_quota"} <= set(model.lp.row_groups)
+    moves = model.lp.columns["moves"]
+    assert (
+        model.lp.integrality[moves].all() and not model.lp.integrality[model.nx + model.nh :].any()
+    )
+    elastic = build_model(d, block, caps, policy, standard, elastic=True)
+    assert list(elastic.lp.columns)[-2:] == ["elastic_quota", "elastic_share"]
+    assert elastic.lp.column_block("elastic_quota").size == len(model.quota_schools)

@@ -1,23 +1,37 @@
-"""Checks of the teacher planner that need no solver: run on every county before any solve.
+"""Checks of the teacher planner: before any solve, and of each block's rounded plan after it.
+
+Before: rotation quotas above what may leave a school (no solver needed). After each block:
+eligibility, quotas, backbone share, senders at their requirement, hiring quota, allowed pairs
+and minutes (:func:`verify_block`); conservation of every category and no negative count are
+checked on the whole plan by :func:`allocator.planners.teachers.tables.plan_tables`.
 
 A rotation school must send ``ceil(rotation_share x eligible)`` teachers. It can send at most its
 eligible teachers that are free to move (some heads are locked by the overlap of the categories,
-see :mod:`allocator.planners.teachers`) and at most ``floor(max_rotation_share x eligible)``.
+see :mod:`allocator.planners.teachers.data`) and at most ``floor(max_rotation_share x eligible)``.
 When the quota is above that limit no plan exists, whatever the other schools do: this module
 names every such school of every county at once, with the two numbers.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 import pandas as pd
 
-from allocator.errors import Infeasible
+from allocator.errors import Infeasible, SolverError
+from allocator.planners.teachers.data import TeacherData, allowed_moves
+from allocator.planners.teachers.model import BlockModel
+from allocator.planners.teachers.policy import TeacherPolicy
+from allocator.standards import Standard
 
-if TYPE_CHECKING:
-    from allocator.planners.teachers import TeacherPolicy
+__all__ = [
+    "UNPLANNED_COLUMNS",
+    "WAIVED_COLUMNS",
+    "quota_above_limit",
+    "waived_rows",
+    "combined_error",
+    "unplanned_rows",
+    "verify_block",
+]
 
 #: Columns of ``TeacherPlan.unplanned``.
 UNPLANNED_COLUMNS = ("county", "schools", "requirement", "amount", "reason")
@@ -108,8 +122,7 @@ def waived_rows(
 
     Examples
     --------
-    >>> from allocator.planners.teachers import TeacherPolicy
-    >>> rows = waived_rows(np.array(["S1"]), np.array(["A"]), np.array([3]), TeacherPolicy())
+        >>> rows = waived_rows(np.array(["S1"]), np.array(["A"]), np.array([3]), TeacherPolicy())
     >>> rows.astype(str).iloc[0].tolist()
     ['A', 'S1', '3', 'no school it may send to within 60 minutes under the direction rules']
     """
@@ -170,3 +183,77 @@ def unplanned_rows(failed: list[tuple[str, int, Infeasible]]) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows, columns=list(UNPLANNED_COLUMNS))
+
+
+def verify_block(
+    d: TeacherData,
+    idx: np.ndarray,
+    model: BlockModel,
+    x: np.ndarray,
+    h: np.ndarray,
+    counties: list[str],
+    caps: dict[str, float],
+    policy: TeacherPolicy,
+    standard: Standard,
+) -> None:
+    """Check the rounded plan of one block against the rules; raise SolverError if violated.
+
+    ``x`` and ``h`` are the block's integer moves and hires, in the model's column order.
+    """
+    problems = []
+    n = model.n
+    moved = x > 0
+    xi, xj, xc = model.xi[moved], model.xj[moved], model.xc[moved]
+    cnt = x[moved]
+    out_c = np.zeros((n, 4), dtype=np.int64)
+    in_c = np.zeros((n, 4), dtype=np.int64)
+    np.add.at(out_c, (xi, xc), cnt)
+    np.add.at(in_c, (xj, xc), cnt)
+    hire_c = np.zeros((n, 4), dtype=np.int64)
+    np.add.at(hire_c, (model.hi, model.hc), h)
+    elig = d.elig[idx]
+    if (out_c > elig).any():
+        problems.append("more teachers of a category rotate than are eligible")
+    out = out_c.sum(axis=1)
+    if (out > d.out_cap[idx]).any():
+        problems.append("more teachers rotate out of a school than are eligible")
+    if (out < d.quota[idx]).any():
+        bad = int(np.flatnonzero(out < d.quota[idx])[0])
+        problems.append(f"rotation quota missed at {d.ids[idx][bad]}")
+    T = d.current[idx, 0]
+    after = T + (in_c - out_c + hire_c).sum(axis=1)
+    senders = out > 0
+    if (after[senders] < np.minimum(d.need[idx, 0], T)[senders]).any():
+        problems.append("a sending school fell below its requirement")
+    if policy.receiver_headroom_share is not None:
+        top = np.maximum(
+            T, np.ceil(np.round((1 + policy.receiver_headroom_share) * d.need[idx, 0], 9))
+        )
+        if (after[in_c.sum(axis=1) > 0] > top[in_c.sum(axis=1) > 0]).any():
+            problems.append("a receiving school exceeds its headroom")
+    beta = policy.backbone_share_of(standard)
+    rot = d.rotation_school[idx]
+    county = d.county[idx]
+    for c in counties:
+        mask = rot & (county == c)
+        if out_c[mask, 0].sum() < beta * out[mask].sum() - 1e-9:
+            problems.append(f"backbone teachers are under their share of rotations in {c}")
+    if policy.backbone_share_scope == "school":
+        least = np.ceil(np.round(beta * d.quota[idx], 9))
+        if (out_c[rot, 0] < least[rot]).any():
+            problems.append("a rotation school sends too few backbone teachers")
+    for c in counties:
+        if h[county[model.hi] == c].sum() > caps[c] + 1e-9:
+            problems.append(f"hires in {c} exceed the hiring quota")
+    gi, gj = idx[xi], idx[xj]
+    if not allowed_moves(d, gi, gj, policy).all():
+        problems.append("a move breaks the pair rules")
+    if (
+        policy.travel_limit_minutes is not None
+        and (model.xm[moved] > policy.travel_limit_minutes + 1e-9).any()
+    ):
+        problems.append("a move exceeds the travel limit")
+    if problems:
+        raise SolverError(
+            "the solver's plan fails its own rules after rounding: " + "; ".join(problems)
+        )
