@@ -24,7 +24,7 @@ def milp_stops_without_a_plan(monkeypatch):
     """Make every district MILP stop without a plan (LPs still solve), as a loaded machine can."""
     import numpy as np
 
-    from allocator import districting
+    from allocator.districting import exact_model as districting
     from allocator.errors import SolverError
     from allocator.solver import SolveInfo
 

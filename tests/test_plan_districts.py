@@ -9,11 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from allocator.district_adjacency import (
+from allocator.districting.adjacency import (
     catchment_owners,
-    school_graph,
     touching_pairs,
 )
+from allocator.districting.adjacency import unit_graph as school_graph
 from allocator.errors import Infeasible, InputError
 from allocator.planners.districts import DistrictPolicy, plan_districts, quality_index
 from allocator.synth import make_region
