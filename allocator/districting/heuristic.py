@@ -83,13 +83,7 @@ def run_heuristic(
         search = Search(inst, rng, deadline)
         seeds = search.seeds(allocation, weighted=run % 2 == 1)
         search.load(search.grow(seeds, 0.0 if run <= 2 else 0.5))
-        if search.violation() > 0:
-            for _ in range(50):
-                search.local_search(balanced=False)
-                if search.violation() <= 0 or time.perf_counter() >= deadline:
-                    break
-                if not search.repair(trees):
-                    break
+        _repair_balance(search, trees)
         if search.balance_violation() > 1e-9 * max(1.0, inst.upper):
             if time.perf_counter() >= deadline:
                 break
@@ -102,20 +96,7 @@ def run_heuristic(
             improve(plain, trees)
             search.load(plain.labels)
         improve(search, trees)
-        for _ in range(kicks):
-            if time.perf_counter() >= deadline:
-                break
-            pairs = search.part_pairs()
-            if not pairs:
-                break
-            snap = search.snapshot()
-            before = search.value()
-            p, q = pairs[int(rng.integers(len(pairs)))]
-            if not search.recombine(p, q, 1, force=True):
-                continue
-            improve(search, trees)
-            if not search.value() < before:
-                search.restore(snap)
+        _kick(search, trees, kicks)
         if conflict_count(inst, search.labels):
             done -= 1  # pairs that may not share a part still do: the start does not count
             if time.perf_counter() >= deadline:
@@ -127,6 +108,37 @@ def run_heuristic(
         if time.perf_counter() >= deadline:
             break
     return best, run
+
+
+def _repair_balance(search: Search, trees: int) -> None:
+    """Moves that reduce the violation, and re-splits of unbalanced parts, up to 50 rounds."""
+    if search.violation() <= 0:
+        return
+    for _ in range(50):
+        search.local_search(balanced=False)
+        if search.violation() <= 0 or time.perf_counter() >= search.deadline:
+            break
+        if not search.repair(trees):
+            break
+
+
+def _kick(search: Search, trees: int, kicks: int) -> None:
+    """Iterated local search: re-split a random pair of neighbouring parts at a random balanced
+    cut, improve, keep the result only if better; ``kicks`` times."""
+    for _ in range(kicks):
+        if time.perf_counter() >= search.deadline:
+            break
+        pairs = search.part_pairs()
+        if not pairs:
+            break
+        snap = search.snapshot()
+        before = search.value()
+        p, q = pairs[int(search.rng.integers(len(pairs)))]
+        if not search.recombine(p, q, 1, force=True):
+            continue
+        improve(search, trees)
+        if not search.value() < before:
+            search.restore(snap)
 
 
 def heuristic_result(inst, graph, allocation, seed, starts, deadline, t0, notes=()) -> Partition:

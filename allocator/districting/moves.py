@@ -75,6 +75,7 @@ class MoveSteps:
         return True
 
     def candidates(self):
+        """Every (node, neighbouring part) pair: arrays of nodes and of target parts."""
         lab = self.labels
         cross = lab[self.au] != lab[self.av]
         i = self.au[cross]
@@ -141,6 +142,8 @@ class MoveSteps:
         return table
 
     def allowed(self, ii, Q, balanced: bool):
+        """Which moves keep the giving part non-empty with an anchor (and, when ``balanced``,
+        every part within its bounds)."""
         inst = self.inst
         P = self.labels[ii]
         ok = self.size[P] > 1

@@ -20,6 +20,7 @@ class RecombinationSteps:
     of :class:`~allocator.districting.search_state.SearchState`)."""
 
     def part_pairs(self):
+        """Pairs ``(p, q)``, ``p < q``, of parts joined by an edge."""
         lab = self.labels
         pu, pv = lab[self.inst.eu], lab[self.inst.ev]
         cross = pu != pv
