@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from allocator.errors import InputError
-from allocator.fingerprint import require_region
+from allocator.planners.base import FrozenMap, PlanBase
 from allocator.planners.districts.policy import DistrictPolicy
 from allocator.region import Region
 from allocator.solver import SolveInfo
@@ -17,9 +18,9 @@ from allocator.solver import SolveInfo
 __all__ = ["DistrictPlan"]
 
 
-@dataclass
-class DistrictPlan:
-    """School districts for a region.
+@dataclass(frozen=True, eq=False)
+class DistrictPlan(PlanBase):
+    """School districts for a region (frozen: :attr:`tables` gives copies).
 
     Attributes
     ----------
@@ -38,16 +39,16 @@ class DistrictPlan:
         stopped without a plan and ``method="auto"`` fell back to the heuristic (``method`` is
         then ``heuristic``), or when the solver's plan was worse than its start and the start was
         kept.
-    theil : dict
+    theil : mapping
         ``theil_before`` (school level), ``theil_after_pooling`` (between planned districts),
         ``theil_between_share_before`` (grouped by township), ``theil_between_share_after``
         (grouped by planned district).
     solve_info : SolveInfo
         Worst status and largest gap over the counties, total time.
     policy : DistrictPolicy
-    partitions : dict
+    partitions : mapping
         County -> :class:`allocator.districting.Partition`.
-    graphs : dict
+    graphs : mapping
         County -> the school adjacency graph (networkx; nodes carry ``pupils, quality, strong``,
         edges ``minutes``).
 
@@ -65,21 +66,32 @@ class DistrictPlan:
     districts: pd.DataFrame
     district_summary: pd.DataFrame
     counties: pd.DataFrame
-    theil: dict
+    theil: Mapping
     solve_info: SolveInfo
     policy: DistrictPolicy
-    partitions: dict = field(default_factory=dict, repr=False)
-    graphs: dict = field(default_factory=dict, repr=False)
+    partitions: Mapping = field(default_factory=FrozenMap, repr=False)
+    graphs: Mapping = field(default_factory=FrozenMap, repr=False)
     region_name: str = ""
     region_fingerprint: str | None = field(default=None, repr=False)
 
+    plan_name = "district plan"
+
+    def __post_init__(self):
+        for name in ("theil", "partitions", "graphs"):
+            object.__setattr__(self, name, FrozenMap(getattr(self, name)))
+
+    @property
+    def objective_value(self) -> float | None:
+        """Sum of the counties' objectives (quality spread and travel terms)."""
+        return self.solve_info.objective
+
     @property
     def tables(self) -> dict[str, pd.DataFrame]:
-        """Every plan table by name (written as CSV by the scenario runner)."""
+        """Every plan table by name (copies; written as CSV by the scenario runner)."""
         return {
-            "districts": self.districts,
-            "district_summary": self.district_summary,
-            "counties": self.counties,
+            "districts": self.districts.copy(),
+            "district_summary": self.district_summary.copy(),
+            "counties": self.counties.copy(),
         }
 
     def headline(self) -> dict:
@@ -95,8 +107,9 @@ class DistrictPlan:
         True
         """
         s = self.district_summary
-        info = self.solve_info
-        out = {
+        out = self.solve_headline()
+        out["seconds"] = round(out["seconds"], 3)
+        out |= {
             "districts": int(len(s)),
             "schools": int(self.districts["planned"].sum()),
             "schools_attached": int((~self.districts["planned"]).sum()),
@@ -109,11 +122,6 @@ class DistrictPlan:
             "longest_minutes": float(s["longest_minutes"].max()) if len(s) else 0.0,
         }
         out.update({k: _round(v) for k, v in self.theil.items()})
-        out.update(
-            status=info.status,
-            gap=None if info.gap is None else float(info.gap),
-            seconds=round(float(info.seconds), 3),
-        )
         return out
 
     def summary(self) -> str:
@@ -162,7 +170,7 @@ class DistrictPlan:
         >>> "district" in region.schools.columns, "district" in plan.apply(region).schools.columns
         (False, True)
         """
-        require_region(self.region_fingerprint, region, "district plan")
+        self.require_region(region)
         schools = region.schools.copy()
         mapping = dict(zip(self.districts["school_id"], self.districts["district"], strict=True))
         ids = schools["school_id"].astype(str)

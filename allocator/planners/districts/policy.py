@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from allocator.errors import InputError
+from allocator.planners.base import freeze
 from allocator.region import LEVELS
 
 __all__ = ["DistrictPolicy", "COMPULSORY_LEVELS", "METHODS"]
@@ -21,7 +22,8 @@ METHODS = ("auto", "exact", "heuristic")
 
 @dataclass(frozen=True)
 class DistrictPolicy:
-    """Rules for drawing school districts.
+    """Rules for drawing school districts (frozen and hashable: ``districts`` given as a dict
+    is kept as a read-only mapping, ``levels`` as a tuple).
 
     Parameters
     ----------
@@ -67,7 +69,7 @@ class DistrictPolicy:
     allocator.errors.InputError: table 'policy', column 'tolerance': DistrictPolicy.tolerance must be in [0, 1), got 2
     """
 
-    districts: int | dict[str, int] | None = None
+    districts: int | Mapping[str, int] | None = None
     schools_per_district: float = 8.0
     tolerance: float = 0.15
     adjacency_minutes: float = 15.0
@@ -143,6 +145,6 @@ class DistrictPolicy:
                         column="districts",
                         value=k,
                     )
-            object.__setattr__(self, "districts", dict(d))
+            object.__setattr__(self, "districts", freeze(dict(d)))
         elif d is not None and (isinstance(d, bool) or not isinstance(d, int) or d < 1):
             bad("districts", "a positive integer or a dict county -> positive integer")
