@@ -25,7 +25,9 @@ from functools import partial
 import networkx as nx
 import numpy as np
 
-from allocator.districting import _build, _score, partition
+from allocator.districting import partition
+from allocator.districting.instance import build_instance
+from allocator.districting.objective import score
 
 TOLERANCE = 0.15
 QUALITY_WEIGHT = 100.0
@@ -44,18 +46,19 @@ def grid_graph(seed=0):
 
 def county_graph(schools, seed=3):
     import allocator.planners.districts as d
-    from allocator.district_adjacency import school_graph, touching_pairs
+    from allocator.districting.adjacency import touching_pairs, unit_graph
+    from allocator.planners.districts.data import PUPIL_COLUMNS, dense_minutes
     from allocator.synth import make_region
 
     region = make_region(schools=schools, counties=1, seed=seed)
     policy = d.DistrictPolicy()
     s = region.schools.copy()
     s["quality"] = d.quality_index(s)[0].to_numpy(float)
-    s["_pupils"] = s[list(d._PUPILS)].sum(axis=1)
+    s["_pupils"] = s[list(PUPIL_COLUMNS)].sum(axis=1)
     s = s[s["level"].isin(policy.levels) & (s["_pupils"] > 0)].set_index("school_id", drop=False)
     s["strong"] = s["quality"] >= np.quantile(s["quality"], 0.75)
     nodes = s["node"].astype(str).tolist()
-    minutes = d._dense_minutes(region.travel_minutes(nodes, nodes))
+    minutes = dense_minutes(region.travel_minutes(nodes, nodes))
     np.fill_diagonal(minutes, 0.0)
     ids = s["school_id"].astype(str).tolist()
     touching = touching_pairs(region.roads, dict(zip(ids, nodes, strict=True)))
@@ -63,9 +66,7 @@ def county_graph(schools, seed=3):
         sid: {"pupils": float(p), "quality": float(q), "strong": bool(st)}
         for sid, p, q, st in zip(ids, s["_pupils"], s["quality"], s["strong"], strict=True)
     }
-    g = school_graph(
-        ids, minutes, touching, policy.adjacency_minutes, policy.max_trip_minutes, data
-    )
+    g = unit_graph(ids, minutes, touching, policy.adjacency_minutes, policy.max_trip_minutes, data)
     return nx.convert_node_labels_to_integers(g)
 
 
@@ -80,7 +81,9 @@ def recom_best(g, k, seconds, seed=0):
     from gerrychain.tree import bipartition_tree, recursive_tree_part
     from gerrychain.updaters import Tally
 
-    inst = _build(g, k, "pupils", TOLERANCE, None, "quality", "minutes", 1.0, QUALITY_WEIGHT)
+    inst = build_instance(
+        g, k, "pupils", TOLERANCE, None, "quality", "minutes", 1.0, QUALITY_WEIGHT
+    )
     t0 = time.perf_counter()
     order = list(g.nodes)
     state = {"best": None, "steps": 0}
@@ -129,7 +132,7 @@ def recom_best(g, k, seconds, seed=0):
         )
         for plan in chain:
             labels = np.array([plan.assignment[v] for v in order])
-            value = _score(inst, labels)[0]
+            value = score(inst, labels)[0]
             state["best"] = value if state["best"] is None else min(state["best"], value)
             state["steps"] += 1
     except _TimeUp:

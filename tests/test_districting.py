@@ -15,6 +15,8 @@ from allocator.districting import (
     partition,
     partition_problems,
 )
+from allocator.districting.instance import build_instance
+from allocator.districting.objective import score
 from allocator.errors import Infeasible
 from allocator.exact_outcome import relative_gap, settle_exact
 from allocator.solver import SolverOptions
@@ -529,3 +531,13 @@ def test_conflicts_are_checked():
     # 0 and 1 apart, 2 parts of 2 nodes on a path: impossible (0 needs 1 to reach anything)
     with pytest.raises(Infeasible):
         partition(g, 2, "w", tolerance=0.0, distance=None, conflicts=[(0, 1)])
+
+
+def test_instance_and_score_agree_with_evaluate_partition():
+    # the benchmark scores plans made elsewhere with these two public helpers
+    g = nx.path_graph(4)
+    nx.set_node_attributes(g, 1, "w")
+    inst = build_instance(g, 2, "w", 0.0, None, None, None, 1.0, 0.0)
+    objective, compactness, *_ = score(inst, np.array([0, 0, 1, 1]))
+    expected = evaluate_partition(g, {0: 0, 1: 0, 2: 1, 3: 1}, "w", distance=None)
+    assert (objective, compactness) == (expected["objective"], expected["compactness"])

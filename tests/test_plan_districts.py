@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import networkx as nx
@@ -9,12 +10,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from allocator.district_adjacency import (
+from allocator.districting.adjacency import (
     catchment_owners,
-    school_graph,
     touching_pairs,
 )
+from allocator.districting.adjacency import unit_graph as school_graph
 from allocator.errors import Infeasible, InputError
+from allocator.planners.base import HEADLINE_KEYS
 from allocator.planners.districts import DistrictPolicy, plan_districts, quality_index
 from allocator.synth import make_region
 
@@ -394,3 +396,28 @@ def test_synthetic_regions_are_feasible_for_the_default_policy(seed):
         graph = plan.graphs[county]
         for _, members in sub.groupby("district"):
             assert nx.is_connected(graph.subgraph(members["school_id"]))
+
+
+# ------------------------------------------------------------------------------ plan protocol
+def test_policy_is_frozen_and_hashable():
+    policy = DistrictPolicy(districts={"A": 2, "B": 3}, levels=["primary", "junior"])
+    assert hash(policy) == hash(
+        DistrictPolicy(districts={"B": 3, "A": 2}, levels=("primary", "junior"))
+    )
+    assert policy.districts == {"A": 2, "B": 3} and policy.levels == ("primary", "junior")
+    with pytest.raises(TypeError):
+        policy.districts["A"] = 5
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        policy.tolerance = 0.3
+
+
+def test_plan_is_frozen_with_copied_tables_and_the_common_headline(plan):
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        plan.districts = None
+    tables = plan.tables
+    tables["districts"]["district"] = "changed"
+    assert (plan.districts["district"] != "changed").all()
+    assert tuple(plan.headline())[: len(HEADLINE_KEYS)] == HEADLINE_KEYS
+    assert plan.headline()["objective"] == pytest.approx(plan.counties["objective"].sum())
+    with pytest.raises(TypeError):
+        plan.graphs["elsewhere"] = nx.Graph()

@@ -1,25 +1,29 @@
-"""Which schools are neighbours when districts are drawn: the school adjacency graph of a county.
+"""Which units are neighbours when zones are drawn: the adjacency graph of units on a road network.
 
-Rules (the same whatever the order or the ids of the schools)
-------------------------------------------------------------
+The units stand at road nodes (e.g. schools); a zone (e.g. a school district) never crosses a
+group (e.g. a county).
+
+Rules (the same whatever the order or the ids of the units)
+-----------------------------------------------------------
 Catchments
-    Every road node belongs to its nearest school by road time, over the whole region. A node
-    equally near to several schools (within ``1e-9`` relative) belongs to all of them: ties are
-    never broken by the order of the schools. A node reached through a tied node inherits all of
+    Every road node belongs to its nearest unit by road time, over the whole region. A node
+    equally near to several units (within ``1e-9`` relative) belongs to all of them: ties are
+    never broken by the order of the units. A node reached through a tied node inherits all of
     its owners.
 Touching
     Catchments meet at a road node when the node belongs to them or a road joins it to a node
-    that does; every two schools whose catchments meet at one road node touch. At a road hub
-    this links all the catchments its roads reach, whoever owns the hub: the schools of two
-    townships beyond a county's hub are linked through the hub, not only through the school
-    whose catchment holds it (which would make that school a cut vertex).
+    that does; every two units whose catchments meet at one road node touch. At a road hub
+    this links all the catchments its roads reach, whoever owns the hub: the units of two
+    townships beyond a county's hub are linked through the hub, not only through the unit
+    whose catchment holds it (which would make that unit a cut vertex).
 Neighbours
-    Two schools of the same county are neighbours when they touch or are at most
-    ``near_minutes`` apart by road, and in both cases at most ``max_minutes`` apart. Schools of different counties are never neighbours. A county whose schools still
-    form several pieces is joined by the shortest road links between the pieces that are at most
-    ``max_minutes`` long (Kruskal over pieces; links of equal length are all added); pieces
-    farther apart stay apart.
-Edges carry the road minutes between the two schools.
+    Two units of the same group are neighbours when they touch or are at most ``near_minutes``
+    apart by road, and in both cases at most ``max_minutes`` apart. Units of different groups
+    are never neighbours (:func:`unit_graph` is called once per group). A group whose units
+    still form several pieces is joined by the shortest road links between the pieces that are
+    at most ``max_minutes`` long (Kruskal over pieces; links of equal length are all added);
+    pieces farther apart stay apart.
+Edges carry the road minutes between the two units.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
 
-__all__ = ["catchment_owners", "touching_pairs", "school_graph"]
+__all__ = ["catchment_owners", "touching_pairs", "unit_graph"]
 
 _TIE = 1e-9
 
@@ -47,20 +51,20 @@ def _road_csgraph(roads: nx.Graph):
     return index, np.asarray(u, dtype=np.int64), np.asarray(v, dtype=np.int64), np.asarray(w)
 
 
-def catchment_owners(roads: nx.Graph, school_nodes: dict[str, str]) -> dict[str, frozenset]:
-    """Road node -> the schools whose catchment holds it (every school at the least time).
+def catchment_owners(roads: nx.Graph, unit_nodes: dict[str, str]) -> dict[str, frozenset]:
+    """Road node -> the units whose catchment holds it (every unit at the least time).
 
     Parameters
     ----------
     roads : networkx.Graph
         The road network (edges carry ``minutes``), e.g. ``region.roads``.
-    school_nodes : dict
-        School id -> the road node it stands at.
+    unit_nodes : dict
+        Unit id -> the road node it stands at.
 
     Returns
     -------
     dict
-        Road node (as str) -> frozenset of school ids; nodes no school reaches are left out.
+        Road node (as str) -> frozenset of unit ids; nodes no unit reaches are left out.
 
     Examples
     --------
@@ -73,15 +77,15 @@ def catchment_owners(roads: nx.Graph, school_nodes: dict[str, str]) -> dict[str,
     index, eu, ev, w = _road_csgraph(roads)
     n = len(index)
     names = list(index)
-    if not school_nodes:
+    if not unit_nodes:
         return {}
     mat = sp.coo_matrix((np.maximum(w, 1e-12), (eu, ev)), shape=(n, n)).tocsr()
-    src = np.unique([index[str(v)] for v in school_nodes.values()])
+    src = np.unique([index[str(v)] for v in unit_nodes.values()])
     dist = dijkstra(mat, directed=False, indices=src, min_only=True)
     owners: list[set] = [set() for _ in range(n)]
-    for sid, node in school_nodes.items():
+    for sid, node in unit_nodes.items():
         owners[index[str(node)]].add(sid)
-    # arcs on which the nearest-school time grows by exactly the arc's length (tight arcs)
+    # arcs on which the nearest-unit time grows by exactly the arc's length (tight arcs)
     tails = np.concatenate([eu, ev])
     heads = np.concatenate([ev, eu])
     length = np.concatenate([w, w])
@@ -102,8 +106,8 @@ def catchment_owners(roads: nx.Graph, school_nodes: dict[str, str]) -> dict[str,
     return {names[t]: frozenset(o) for t, o in enumerate(owners) if o}
 
 
-def touching_pairs(roads: nx.Graph, school_nodes: dict[str, str]) -> set[tuple[str, str]]:
-    """Pairs ``(a, b)``, ``a < b``, of school ids whose catchments touch (see the module rules).
+def touching_pairs(roads: nx.Graph, unit_nodes: dict[str, str]) -> set[tuple[str, str]]:
+    """Pairs ``(a, b)``, ``a < b``, of unit ids whose catchments touch (see the module rules).
 
     Examples
     --------
@@ -117,7 +121,7 @@ def touching_pairs(roads: nx.Graph, school_nodes: dict[str, str]) -> set[tuple[s
     >>> sorted(touching_pairs(hub, {"A": "a", "B": "b", "C": "c"}))
     [('A', 'B'), ('A', 'C'), ('B', 'C')]
     """
-    owners = catchment_owners(roads, school_nodes)
+    owners = catchment_owners(roads, unit_nodes)
     groups = set()
     for u in roads.nodes:
         meet = set(owners.get(str(u), ()))
@@ -134,7 +138,7 @@ def touching_pairs(roads: nx.Graph, school_nodes: dict[str, str]) -> set[tuple[s
     return pairs
 
 
-def school_graph(
+def unit_graph(
     ids: Sequence[str],
     minutes: np.ndarray,
     touching: set[tuple[str, str]],
@@ -142,23 +146,23 @@ def school_graph(
     max_minutes: float,
     node_data: dict[str, dict] | None = None,
 ) -> nx.Graph:
-    """The adjacency graph of one county's schools (see the module rules).
+    """The adjacency graph of one group's units (see the module rules).
 
     Parameters
     ----------
     ids : sequence of str
-        The county's school ids.
+        The group's unit ids.
     minutes : numpy.ndarray
         Road minutes between them (``inf``: no road), in the order of ``ids``.
     touching : set of (str, str)
-        Pairs whose catchments touch (:func:`touching_pairs`); pairs with a school not in
-        ``ids`` (another county's) are ignored.
+        Pairs whose catchments touch (:func:`touching_pairs`); pairs with a unit not in
+        ``ids`` (another group's) are ignored.
     near_minutes : float
-        Schools this close are neighbours even if their catchments do not touch.
+        Units this close are neighbours even if their catchments do not touch.
     max_minutes : float
         No edge is longer.
     node_data : dict, optional
-        School id -> node attributes.
+        Unit id -> node attributes.
 
     Returns
     -------
@@ -169,7 +173,7 @@ def school_graph(
     --------
     >>> import numpy as np
     >>> m = np.array([[0, 5, 40], [5, 0, 30], [40, 30, 0]], dtype=float)
-    >>> g = school_graph(["a", "b", "c"], m, {("a", "c"), ("b", "c")}, 10, 35)
+    >>> g = unit_graph(["a", "b", "c"], m, {("a", "c"), ("b", "c")}, 10, 35)
     >>> sorted(g.edges(data="minutes"))
     [('a', 'b', 5.0), ('b', 'c', 30.0)]
     """
@@ -204,7 +208,7 @@ def school_graph(
         shortest = float(masked.min())
         if not np.isfinite(shortest):
             break  # pieces farther apart than max_minutes stay apart
-        # every link of the shortest length, so no tie is broken by the order of the schools
+        # every link of the shortest length, so no tie is broken by the order of the units
         for i, j in np.argwhere(masked <= shortest * (1 + _TIE)).tolist():
             if i < j:
                 link(i, j)
