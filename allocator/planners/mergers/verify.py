@@ -23,28 +23,19 @@ naming every such county at once.
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from allocator.errors import Infeasible
-from allocator.planners.mergers_model import (
-    PLANNED_BANDS,
-    County,
-    CountyResult,
-    build_model,
-    explain_infeasible,
-    model_arrays,
-    nearest_before,
-    solve_unit,
-    unservable,
-    unservable_error,
-)
+from allocator.planners.mergers.columns import PLANNED_BANDS
+from allocator.planners.mergers.data import County, nearest_before
+from allocator.planners.mergers.model import model_arrays
+from allocator.planners.mergers.policy import MergerPolicy
+from allocator.planners.mergers.result import CountyResult
+from allocator.planners.mergers.sets import build_model, unservable, unservable_error
+from allocator.planners.mergers.solve import explain_infeasible, solve_unit
 from allocator.solver import SolverOptions, solve_matrix
-
-if TYPE_CHECKING:
-    from allocator.planners.mergers import MergerPolicy
 
 #: Columns of ``MergerPlan.unplanned``.
 UNPLANNED_COLUMNS = ("county", "schools", "settlements", "requirement", "amount", "reason")
