@@ -27,11 +27,7 @@ The package, one job per module (each imports only those above it):
 
 from allocator.planners.mergers.columns import BOARDING_COLUMN, PLANNED_BANDS
 from allocator.planners.mergers.plan import MergerPlan
-from allocator.planners.mergers.planner import (
-    DEFAULT_OPTIONS,
-    LOWER_PRIMARY_GUIDELINE_MINUTES,
-    plan_mergers,
-)
+from allocator.planners.mergers.planner import DEFAULT_OPTIONS, plan_mergers
 from allocator.planners.mergers.policy import CANDIDATE_COLUMNS, CandidateSite, MergerPolicy
 from allocator.planners.mergers.verify import BREACH_COLUMNS, UNPLANNED_COLUMNS
 
@@ -40,7 +36,6 @@ __all__ = [
     "BREACH_COLUMNS",
     "CANDIDATE_COLUMNS",
     "DEFAULT_OPTIONS",
-    "LOWER_PRIMARY_GUIDELINE_MINUTES",
     "PLANNED_BANDS",
     "UNPLANNED_COLUMNS",
     "CandidateSite",

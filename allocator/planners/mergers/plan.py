@@ -102,7 +102,8 @@ class MergerPlan:
     travel : pandas.DataFrame
         By ``area_type`` (of the settlement; ``all`` for everyone) and ``stage`` (before/after):
         pupils, mean, 95th percentile and maximum one-way minutes (pupil-weighted), boarders, share of
-        grade 1-3 pupils within 30 minutes.
+        grade 1-3 pupils within the standard's ``travel.lower_primary_minutes`` (30; the column
+        and headline keys keep the name ``lower_primary_within_30``).
     counties : pandas.DataFrame
         Per planned county: schools, variables, status, gap, seconds.
     unplanned : pandas.DataFrame
@@ -247,7 +248,8 @@ class MergerPlan:
             f"{h['mean_minutes_after']:.1f} min, 95th percentile {h['p95_minutes_before']:.1f} -> "
             f"{h['p95_minutes_after']:.1f} min, max {h['max_minutes_before']:.1f} -> "
             f"{h['max_minutes_after']:.1f} min",
-            f"  grades 1-3 within 30 min: {h['lower_primary_within_30_before']:.1%} -> "
+            f"  grades 1-3 within {self.policy.lower_primary_guideline_minutes:g} min: "
+            f"{h['lower_primary_within_30_before']:.1%} -> "
             f"{h['lower_primary_within_30_after']:.1%}; boarders {h['boarders_before']} -> "
             f"{h['boarders_after']}",
         ]

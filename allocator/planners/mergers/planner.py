@@ -51,8 +51,6 @@ from allocator.solver import SolveInfo, SolverOptions
 DEFAULT_OPTIONS = SolverOptions(mip_gap=1e-3)
 #: Largest settlements x schools for a single whole-region max_schools model (dense arrays).
 _WHOLE_REGION_CELLS = 4_000_000
-#: Guideline for grades 1-3 used in the travel statistics (share of pupils within it).
-LOWER_PRIMARY_GUIDELINE_MINUTES = 30.0
 
 
 def plan_mergers(
@@ -258,7 +256,7 @@ def _gather_plan(
         pd.concat([travel_rows(r) for r in results], ignore_index=True)
         if results
         else pd.DataFrame(columns=list(TRAVEL_ROW_COLUMNS)),
-        LOWER_PRIMARY_GUIDELINE_MINUTES,
+        policy.lower_primary_guideline_minutes,
     )
     closures = [closures_table(r, policy.max_schools is not None) for r in results]
     openings = [openings_table(r, c) for r, c in zip(results, closures, strict=True)]

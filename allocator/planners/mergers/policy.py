@@ -22,6 +22,7 @@ from allocator.region import (
     text_column,
     unique_ids,
 )
+from allocator.standards import Standard, load_standard
 
 
 def reject(column: str, value, expected: str):
@@ -182,13 +183,16 @@ class MergerPolicy:
 
     Parameters
     ----------
-    lower_primary_minutes, upper_primary_minutes, junior_minutes : float
-        Day-travel limit (one way) per band: 30 / 45 / 60 minutes.
+    lower_primary_minutes, upper_primary_minutes, junior_minutes : float, optional
+        Day-travel limit (one way) per band; None (default): the standard's
+        ``travel.lower_primary_minutes``, ``travel.upper_primary_minutes`` and
+        ``travel.junior_minutes`` (30 / 45 / 60 minutes in ``moe2017``).
     boarding_bands : tuple of str
         Bands that may board beyond their day limit: ``("upper_primary", "junior")``. Grades 1-3
         never board (``lower_primary`` is refused).
-    boarding_minutes : float
-        Travel limit for boarders (one way, weekly trips): 90.
+    boarding_minutes : float, optional
+        Travel limit for boarders (one way, weekly trips); None: the standard's
+        ``travel.boarding_minutes`` (90).
     day_candidates : int or None
         Each settlement band considers, within its day limit, its 8 nearest schools that the keep
         rules hold open and every nearer school that may close (None: every school within the
@@ -216,10 +220,14 @@ class MergerPolicy:
     funding_floor_pupils, funding_yuan_per_pupil : int, float
         Schools with fewer than 100 pupils are funded as if they had 100; per-pupil public funding
         600 yuan a year (central and western primary benchmark).
-    primary_class_size, junior_class_size : int
-        Class-size caps: 45 and 50.
-    school_size, nine_year_school_size : int
-        School-size caps: 2000 pupils (primary, junior) and 2500 (nine-year).
+    primary_class_size, junior_class_size : int, optional
+        Class-size caps; None: the standard's ``class_size.max`` of ``primary`` and ``junior``
+        (45 and 50).
+    school_size, nine_year_school_size : int, optional
+        School-size caps: ``school_size`` for primary schools, teaching points and junior schools,
+        ``nine_year_school_size`` for nine-year schools (and schools teaching senior high); None:
+        the standard's ``school_size.max_pupils`` of each level (2000 primary and junior, 2500
+        nine-year; a teaching point has the primary cap).
     must_keep : tuple of str
         School ids that stay open whatever it costs.
     township_keeps_junior : bool
@@ -279,6 +287,15 @@ class MergerPolicy:
         left as it is and listed in ``plan.unplanned`` while the others are planned. ``"error"``:
         no pupil beyond a limit, and :class:`~allocator.errors.Infeasible` naming every county
         without a plan (all are checked before the long solves).
+    standard : str or Standard
+        The standard the travel limits, class sizes and school sizes left at None are read from
+        (``"moe2017"``, another name or the path of a TOML file; see
+        :func:`allocator.standards.load_standard`). A value given explicitly wins over the
+        standard's. The numbers are read when the policy is made, so the fields hold numbers
+        afterwards; ``dataclasses.replace`` reads them again from the new standard unless given.
+    standard_overrides : dict, optional
+        Nested overrides of the standard, e.g. ``{"class_size": {"max": {"primary": 40}}}`` (a
+        scenario's ``[standard] overrides`` arrive here).
 
     Raises
     ------
@@ -307,11 +324,11 @@ class MergerPolicy:
     True
     """
 
-    lower_primary_minutes: float = 30.0
-    upper_primary_minutes: float = 45.0
-    junior_minutes: float = 60.0
+    lower_primary_minutes: float | None = None
+    upper_primary_minutes: float | None = None
+    junior_minutes: float | None = None
     boarding_bands: tuple[str, ...] = ("upper_primary", "junior")
-    boarding_minutes: float = 90.0
+    boarding_minutes: float | None = None
     boarding_candidates: int = 4
     day_candidates: int | None = 8
     boarding_yuan_per_boarder: float = 200.0
@@ -321,10 +338,10 @@ class MergerPolicy:
     site_yuan: float = 300_000.0
     funding_floor_pupils: int = 100
     funding_yuan_per_pupil: float = 600.0
-    primary_class_size: int = 45
-    junior_class_size: int = 50
-    school_size: int = 2000
-    nine_year_school_size: int = 2500
+    primary_class_size: int | None = None
+    junior_class_size: int | None = None
+    school_size: int | None = None
+    nine_year_school_size: int | None = None
     must_keep: tuple[str, ...] = ()
     township_keeps_junior: bool = True
     keep_sole_lower_primary: bool = True
@@ -340,10 +357,21 @@ class MergerPolicy:
     candidate_sites: pd.DataFrame | str | Path | tuple[CandidateSite, ...] | None = None
     build_years: float = 30.0
     on_infeasible: str = "report"
+    standard: str | Standard = "moe2017"
+    standard_overrides: Mapping | None = None
     #: The CSV file the candidate sites were read from (for error messages), if any.
     candidate_sites_file: str | None = field(default=None, init=False, compare=False, repr=False)
+    #: The standard's travel guideline for grades 1-3 (the travel table's share within it).
+    lower_primary_guideline_minutes: float = field(
+        default=30.0, init=False, compare=False, repr=False
+    )
+    #: (school level, school-size cap) after the explicit values and the standard.
+    size_caps: tuple[tuple[str, int], ...] = field(
+        default=(), init=False, compare=False, repr=False
+    )
 
     def __post_init__(self):
+        self._read_norms()
         self._number("build_years", positive=True)
         if self.on_infeasible not in ("report", "error"):
             reject("on_infeasible", self.on_infeasible, "'report' or 'error'")
@@ -435,6 +463,55 @@ class MergerPolicy:
         if not _whole(value) or value < low:
             reject(name, value, f"a whole number >= {low}")
 
+    def load_standard(self) -> Standard:
+        """The policy's standard with its overrides.
+
+        Examples
+        --------
+        >>> MergerPolicy().load_standard().class_size.max["primary"]
+        45
+        """
+        if not isinstance(self.standard, str | Path | Standard):
+            reject("standard", self.standard, "a standard name such as 'moe2017' or a file name")
+        overrides = self.standard_overrides
+        if overrides is not None and not isinstance(overrides, Mapping):
+            reject("standard_overrides", overrides, "a table of the standard's settings")
+        return load_standard(self.standard, overrides=_plain(overrides) or None)
+
+    def _read_norms(self) -> None:
+        """Fill the norms left at None (or read from a previous standard) from the standard."""
+        standard = self.load_standard()
+        travel, sizes = standard.travel, standard.school_size.max_pupils
+        norms = {
+            "lower_primary_minutes": travel.lower_primary_minutes,
+            "upper_primary_minutes": travel.upper_primary_minutes,
+            "junior_minutes": travel.junior_minutes,
+            "boarding_minutes": travel.boarding_minutes,
+            "primary_class_size": standard.class_size.max["primary"],
+            "junior_class_size": standard.class_size.max["junior"],
+            "school_size": sizes["primary"],
+            "nine_year_school_size": sizes["nine_year"],
+        }
+        given = {name for name in norms if not _is_norm(getattr(self, name))}
+        for name in set(norms) - given:
+            object.__setattr__(self, name, _norm(name, norms[name]))
+        school = self.school_size if "school_size" in given else None
+        caps = {
+            "primary": school or sizes["primary"],
+            "teaching_point": school or sizes["primary"],
+            "junior": school or sizes["junior"],
+            "nine_year": self.nine_year_school_size,
+            "senior": self.nine_year_school_size,
+        }
+        object.__setattr__(self, "size_caps", tuple(caps.items()))
+        object.__setattr__(
+            self, "lower_primary_guideline_minutes", float(travel.lower_primary_minutes)
+        )
+
+    def size_cap(self, level: str) -> int:
+        """The school-size cap of a school level (2000 primary, 2500 nine-year by default)."""
+        return dict(self.size_caps).get(level, self.school_size)
+
     def day_minutes(self, band: str) -> float:
         """The day-travel limit of a band, e.g. ``policy.day_minutes("junior") == 60``."""
         return float(getattr(self, f"{band}_minutes"))
@@ -442,6 +519,35 @@ class MergerPolicy:
     def class_size(self, band: str) -> int:
         """The class-size cap of a band (45 for primary bands, 50 for junior)."""
         return self.junior_class_size if band == "junior" else self.primary_class_size
+
+
+class _NormInt(int):
+    """A policy number read from the standard, not given: read again by ``dataclasses.replace``."""
+
+    __slots__ = ()
+
+
+class _NormFloat(float):
+    """A policy number read from the standard, not given: read again by ``dataclasses.replace``."""
+
+    __slots__ = ()
+
+
+def _norm(name: str, value):
+    """``value`` marked as read from the standard: minutes as a float, sizes as a whole number."""
+    return _NormFloat(value) if name.endswith("_minutes") else _NormInt(value)
+
+
+def _is_norm(value) -> bool:
+    """True for a norm to read from the standard: None or a number read from it before."""
+    return value is None or isinstance(value, _NormInt | _NormFloat)
+
+
+def _plain(value):
+    """Read-only mappings as dicts, recursively (what ``load_standard`` takes as overrides)."""
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
 
 
 def _is_list(value) -> bool:

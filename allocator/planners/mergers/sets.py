@@ -229,11 +229,7 @@ def _capacities(
     classes = np.maximum(schools["classes"].to_numpy(dtype=float), need_now) - (
         unit.senior / _SENIOR_CLASS
     )
-    size_cap = np.where(
-        (level == "nine_year") | (level == "senior"),
-        policy.nine_year_school_size,
-        policy.school_size,
-    ).astype(float)
+    size_cap = np.array([policy.size_cap(v) for v in level], dtype=float)
     size = np.maximum(size_cap, total_now) - unit.senior
     size_extra = np.maximum(0.0, policy.nine_year_school_size - (size + unit.senior))
     room_seats = np.where(
