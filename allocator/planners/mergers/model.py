@@ -1,4 +1,4 @@
-"""The consolidation MILP of one planning unit, as sparse arrays.
+"""The consolidation MILP of one planning unit, built with :class:`~allocator.solver.ModelBuilder`.
 
 Model (one mixed-integer program per county; counties do not share pupils)
 --------------------------------------------------------------------------
@@ -95,83 +95,163 @@ rounding and the check of the result from :mod:`allocator.planners.mergers.solve
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
+
 import numpy as np
-import scipy.sparse as sp
 
 from allocator.planners.mergers.columns import PLANNED_BANDS, TOL, YUAN_SCALE
 from allocator.planners.mergers.policy import MergerPolicy
 from allocator.planners.mergers.sets import CountyModel
+from allocator.solver import ColumnBlock, LinearModel, ModelBuilder
 
 
-def model_arrays(model: CountyModel, travel_mode: bool) -> None:
-    """The MILP as sparse arrays (see the module docstring for the model)."""
+@dataclass(frozen=True)
+class _Columns:
+    """The model's column blocks and the numbers every row group needs."""
+
+    x: ColumnBlock  # pairs: 0/1 (whole band) or a count of pupils (split)
+    y: ColumnBlock  # school open
+    w: ColumnBlock  # nine-year conversion
+    k: ColumnBlock  # classrooms added
+    F: ColumnBlock  # funding-floor top-up, in pupils
+    g: ColumnBlock  # a school over its seats today grows past them
+    f: np.ndarray  # pupils carried by one unit of x
+    ub: np.ndarray  # upper bound of x
+    grow: np.ndarray  # schools with a g column
+
+
+def linear_model(model: CountyModel, travel_mode: bool) -> LinearModel:
+    """The unit's MILP (see the module docstring): columns x | y | w | k | F | g, then the row
+    groups in a fixed order. Each row's ``row_groups`` label names its settlement band or school
+    (``"serve V1 junior"``, ``"seats S3"``), so that an infeasibility is explained in those terms.
+
+    Examples
+    --------
+    >>> from allocator.planners.mergers.data import make_unit
+    >>> from allocator.planners.mergers.policy import MergerPolicy
+    >>> from allocator.planners.mergers.sets import build_model
+    >>> from allocator.synth import make_region
+    >>> every = slice(None)
+    >>> unit = make_unit(make_region(schools=20, seed=1), "all", every, every, None, 180.0)
+    >>> lp = linear_model(build_model(unit, MergerPolicy(), False), False)
+    >>> lp.row_groups[0].startswith("serve ")
+    True
+    """
+    builder = ModelBuilder()
+    cols = _columns(builder, model, travel_mode)
+    labels = []
+    for rows in (
+        _serve_rows,
+        _open_rows,
+        _nine_year_rows,
+        _capacity_rows,
+        _funding_floor_rows,
+        _conversion_rows,
+        _township_rows,
+        _max_schools_rows,
+        _boarding_rows,
+    ):
+        labels += rows(builder, model, cols)
+    # one label per row (the builder's groups are one per row group)
+    return dataclasses.replace(builder.build(), row_groups=tuple(labels))
+
+
+def _columns(builder: ModelBuilder, model: CountyModel, travel_mode: bool) -> _Columns:
+    """The column blocks with their costs (thousands of yuan, or pupil-minutes), bounds and
+    integrality; split pupils are continuous here and made whole after the solve."""
     unit, policy = model.unit, model.policy
-    n_x, n_j, n_w = model.n_pairs, model.n_schools, len(model.conv)
+    n_j, n_w = model.n_schools, len(model.conv)
     split = model.split_pair
     P = unit.demand[model.ps, model.pb].astype(float)
-    f = np.where(split, 1.0, P)  # pupils carried by one unit of x
-    # columns: x | y | w | k | F | g (g_j: a school over its seats today may grow past them)
-    X0, Y0, W0, K0, F0 = 0, n_x, n_x + n_j, n_x + n_j + n_w, n_x + 2 * n_j + n_w
+    f = np.where(split, 1.0, P)
+    ub = np.where(split, P, 1.0)
     grow = np.flatnonzero(model.grow_cap)
-    G0 = F0 + n_j
-    n = G0 + len(grow)
-    rows, cols, vals = [], [], []
-    rl, ru, groups = [], [], []
+    if travel_mode:
+        cost_x = f * (model.pt + model.breach_penalty * model.pbreach)
+        cost_y = cost_k = cost_F = 0.0
+    else:  # thousands of yuan keep HiGHS's objective well scaled
+        unit_cost = _pair_unit_cost(model.pt, model.pboard, policy)
+        cost_x = f * (unit_cost + model.breach_penalty * model.pbreach) / YUAN_SCALE
+        cost_y = model.site_cost / YUAN_SCALE
+        cost_k = model.room_seats * policy.expansion_yuan_per_seat / YUAN_SCALE
+        cost_F = policy.funding_yuan_per_pupil / YUAN_SCALE
+    return _Columns(
+        x=builder.add_columns("x", model.n_pairs, cost=cost_x, upper=ub, integer=~split),
+        y=builder.add_columns(
+            "y", n_j, cost=cost_y, lower=model.always_open.astype(float), upper=1.0, integer=True
+        ),
+        w=builder.add_columns("w", n_w, upper=1.0, integer=True),
+        k=builder.add_columns("k", n_j, cost=cost_k, upper=model.max_rooms, integer=True),
+        F=builder.add_columns("F", n_j, cost=cost_F),
+        g=builder.add_columns("g", len(grow), upper=1.0, integer=True),
+        f=f,
+        ub=ub,
+        grow=grow,
+    )
+
+
+def _serve_rows(builder: ModelBuilder, model: CountyModel, cols: _Columns) -> list[str]:
+    """Every demand placed: sum_j x_dj = 1 (the band's pupils where it may be split)."""
+    unit = model.unit
     sid = unit.settlements["settlement_id"].to_numpy()
-    ids = unit.schools["school_id"].to_numpy()
-    r = 0
-
-    def block(rr, cc, vv):
-        rows.append(np.asarray(rr, dtype=np.int64))
-        cols.append(np.asarray(cc, dtype=np.int64))
-        vals.append(np.asarray(vv, dtype=float))
-
-    # demand rows
-    d_rows = model.demand_index[model.ps, model.pb]
-    n_d = int((unit.demand > 0).sum())
-    block(r + d_rows, X0 + np.arange(n_x), np.ones(n_x))
     ds, db = np.nonzero(unit.demand > 0)
     rhs = np.where(model.split_band[ds, db], unit.demand[ds, db], 1).astype(float)
-    rl.append(rhs)
-    ru.append(rhs)
-    groups += [f"serve {sid[s]} {PLANNED_BANDS[b]}" for s, b in zip(ds, db, strict=True)]
-    r += n_d
-    # linking: x <= y_j (closable j) or x <= sum_a w_aj (bands gained as a host)
-    ub = np.where(split, P, 1.0)
+    d_rows = model.demand_index[model.ps, model.pb]
+    terms = {cols.x: (d_rows, np.arange(model.n_pairs), 1.0)}
+    builder.add_rows("serve", len(ds), terms, lower=rhs, upper=rhs)
+    return [f"serve {sid[s]} {PLANNED_BANDS[b]}" for s, b in zip(ds, db, strict=True)]
+
+
+def _open_rows(builder: ModelBuilder, model: CountyModel, cols: _Columns) -> list[str]:
+    """Closed schools serve nobody: x_dj <= y_j for schools that may close."""
+    ids = model.unit.schools["school_id"].to_numpy()
     link = np.flatnonzero(~model.always_open[model.pj] & ~model.pnew)
-    block(r + np.arange(len(link)), X0 + link, np.ones(len(link)))
-    block(r + np.arange(len(link)), Y0 + model.pj[link], -ub[link])
-    rl.append(np.full(len(link), -np.inf))
-    ru.append(np.zeros(len(link)))
-    groups += [f"open {ids[j]}" for j in model.pj[link]]
-    r += len(link)
+    r = np.arange(len(link))
+    terms = {cols.x: (r, link, 1.0), cols.y: (r, model.pj[link], -cols.ub[link])}
+    builder.add_rows("open", len(link), terms, upper=0.0)
+    return [f"open {ids[j]}" for j in model.pj[link]]
+
+
+def _nine_year_rows(builder: ModelBuilder, model: CountyModel, cols: _Columns) -> list[str]:
+    """A band a host only teaches after a conversion: x_dj <= sum_a w_aj."""
+    unit = model.unit
+    ids = unit.schools["school_id"].to_numpy()
     gained = np.flatnonzero(model.pnew)
-    if len(gained):
-        hosts_of = {}
-        for w, (a, h) in enumerate(model.conv):
-            hosts_of.setdefault(int(h), []).append((w, a))
-        rr, cc, vv = [], [], []
-        for i, p in enumerate(gained):
-            rr.append(r + i)
-            cc.append(X0 + p)
-            vv.append(1.0)
-            for w, a in hosts_of[int(model.pj[p])]:
-                if unit.teaches[a, model.pb[p]]:
-                    rr.append(r + i)
-                    cc.append(W0 + w)
-                    vv.append(-ub[p])
-        block(rr, cc, vv)
-        rl.append(np.full(len(gained), -np.inf))
-        ru.append(np.zeros(len(gained)))
-        groups += [f"nine_year {ids[j]}" for j in model.pj[gained]]
-        r += len(gained)
-    # per-school rows: seats, classes, size, funding floor
+    if not len(gained):
+        return []
+    hosts_of = {}
+    for w, (a, h) in enumerate(model.conv):
+        hosts_of.setdefault(int(h), []).append((w, a))
+    rr, cw, vw = [], [], []
+    for i, p in enumerate(gained):
+        for w, a in hosts_of[int(model.pj[p])]:
+            if unit.teaches[a, model.pb[p]]:
+                rr.append(i)
+                cw.append(w)
+                vw.append(-cols.ub[p])
+    r = np.arange(len(gained))
+    terms = {
+        cols.x: (r, gained, 1.0),
+        cols.w: (np.array(rr, np.int64), np.array(cw, np.int64), np.array(vw)),
+    }
+    builder.add_rows("nine_year", len(gained), terms, upper=0.0)
+    return [f"nine_year {ids[j]}" for j in model.pj[gained]]
+
+
+def _capacity_rows(builder: ModelBuilder, model: CountyModel, cols: _Columns) -> list[str]:
+    """Seats, classes and school size of every school (own, an absorbed partner's, added rooms).
+
+    Seats: load <= max(N_j + sum_a N_a w_aj, C_j y_j + sum_a C_a w_aj + u_j k_j), the larger of
+    what the school (and an absorbed partner) holds today and its seats after the plan; as two
+    rows with a binary g_j where today's pupils exceed the seats (g_j = 1: grow past today).
+    """
+    policy = model.policy
+    ids = model.unit.schools["school_id"].to_numpy()
+    n_x, n_j, n_w = model.n_pairs, model.n_schools, len(model.conv)
+    absorbed, hosts = model.conv[:, 0], model.conv[:, 1]
+    grow, f = cols.grow, cols.f
     cap_b = np.array([policy.class_size(b) for b in PLANNED_BANDS], dtype=float)
-    absorbed = model.conv[:, 0]
-    hosts = model.conv[:, 1]
-    # seats: load <= max(N_j + sum_a N_a w_aj, C_j y_j + sum_a C_a w_aj + u_j k_j), the larger of
-    # what the school (and an absorbed partner) holds today and its seats after the plan; as
-    # two rows with a binary g_j where today's pupils exceed the seats (g_j = 1: grow past today)
     over = np.maximum(model.today - model.seats, 0.0)
     slack_over = over.copy()  # M1_j: how far today's pupils may exceed the seats
     seats_top = model.seats + model.room_seats * model.max_rooms  # M2_j: the most seats after
@@ -181,138 +261,139 @@ def model_arrays(model: CountyModel, travel_mode: bool) -> None:
                            model.max_rooms[h])  # fmt: skip
     ub_seats = np.zeros(n_j)
     ub_seats[grow] = slack_over[grow]
-    for kind, coef_x, own, from_partner, rooms in (
-        ("seats", f, model.seats, model.seats, model.room_seats),
-        ("classes", f / cap_b[model.pb], model.classes, model.classes, np.ones(n_j)),
-        ("size", f, model.size, None, None),
+    schools, labels = np.arange(n_j), []
+    for kind, coef_x, own, extra, rooms in (
+        ("seats", f, model.seats, model.seats[absorbed], model.room_seats),
+        ("classes", f / cap_b[model.pb], model.classes, model.classes[absorbed], np.ones(n_j)),
+        ("size", f, model.size, model.size_extra[hosts], None),
     ):
-        block(r + model.pj, X0 + np.arange(n_x), coef_x)
-        block(r + np.arange(n_j), Y0 + np.arange(n_j), -own)
+        terms = {cols.x: (model.pj, np.arange(n_x), coef_x), cols.y: (schools, schools, -own)}
         if n_w:
-            extra = own[absorbed] if from_partner is not None else model.size_extra[hosts]
-            block(r + hosts, W0 + np.arange(n_w), -extra)
+            terms[cols.w] = (hosts, np.arange(n_w), -extra)
         if rooms is not None:
-            block(r + np.arange(n_j), K0 + np.arange(n_j), -rooms)
-        rl.append(np.full(n_j, -np.inf))
+            terms[cols.k] = (schools, schools, -rooms)
         if kind == "seats":
-            block(r + grow, G0 + np.arange(len(grow)), slack_over[grow])
-            ru.append(ub_seats)
-        else:
-            ru.append(np.zeros(n_j))
-        groups += [f"{kind} {i}" for i in ids]
-        r += n_j
+            terms[cols.g] = (grow, np.arange(len(grow)), slack_over[grow])
+        builder.add_rows(kind, n_j, terms, upper=ub_seats if kind == "seats" else 0.0)
+        labels += [f"{kind} {i}" for i in ids]
     if len(grow):
         g_row = np.full(n_j, -1, dtype=np.int64)
-        g_row[grow] = r + np.arange(len(grow))
+        g_row[grow] = np.arange(len(grow))
         mine = g_row[model.pj] >= 0
-        block(g_row[model.pj[mine]], X0 + np.flatnonzero(mine), f[mine])
-        block(g_row[grow], Y0 + grow, -model.today[grow])
+        terms = {
+            cols.x: (g_row[model.pj[mine]], np.flatnonzero(mine), f[mine]),
+            cols.y: (g_row[grow], grow, -model.today[grow]),
+        }
         if n_w:
             into = np.flatnonzero(g_row[hosts] >= 0)
-            block(g_row[hosts[into]], W0 + into, -model.today[absorbed[into]])
-        block(g_row[grow], G0 + np.arange(len(grow)), -seats_top[grow])
-        rl.append(np.full(len(grow), -np.inf))
-        ru.append(np.zeros(len(grow)))
-        groups += [f"seats {ids[j]}" for j in grow]
-        r += len(grow)
-    # funding floor, in pupils: F_j >= m y_j - sum_d P_d x_dj (costs f yuan a pupil)
-    block(r + model.pj, X0 + np.arange(n_x), f)
-    block(
-        r + np.arange(n_j), Y0 + np.arange(n_j), np.full(n_j, -float(policy.funding_floor_pupils))
+            terms[cols.w] = (g_row[hosts[into]], into, -model.today[absorbed[into]])
+        terms[cols.g] = (g_row[grow], np.arange(len(grow)), -seats_top[grow])
+        builder.add_rows("seats__grow", len(grow), terms, upper=0.0)
+        labels += [f"seats {ids[j]}" for j in grow]
+    return labels
+
+
+def _funding_floor_rows(builder: ModelBuilder, model: CountyModel, cols: _Columns) -> list[str]:
+    """Funding floor, in pupils: F_j >= m y_j - sum_d P_d x_dj (each pupil costs f yuan)."""
+    ids = model.unit.schools["school_id"].to_numpy()
+    n_j = model.n_schools
+    schools = np.arange(n_j)
+    terms = {
+        cols.x: (model.pj, np.arange(model.n_pairs), cols.f),
+        cols.y: (schools, schools, -float(model.policy.funding_floor_pupils)),
+        cols.F: (schools, schools, 1.0),
+    }
+    builder.add_rows("funding_floor", n_j, terms, lower=0.0)
+    return [f"funding_floor {i}" for i in ids]
+
+
+def _conversion_rows(builder: ModelBuilder, model: CountyModel, cols: _Columns) -> list[str]:
+    """Conversions: y_a + sum_h w_ah <= 1 (= 1 for a min_size school), w_ah <= y_h and
+    sum_a w_ah <= 1."""
+    ids = model.unit.schools["school_id"].to_numpy()
+    n_w = len(model.conv)
+    if not n_w:
+        return []
+    absorbed, hosts = model.conv[:, 0], model.conv[:, 1]
+    conv_schools = np.unique(absorbed)
+    pos = {int(a): i for i, a in enumerate(conv_schools)}
+    k = len(conv_schools)
+    terms = {
+        cols.y: (np.arange(k), conv_schools, 1.0),
+        cols.w: (np.array([pos[int(a)] for a in absorbed]), np.arange(n_w), 1.0),
+    }
+    eq = model.min_kept[conv_schools]
+    builder.add_rows("convert__absorbed", k, terms, lower=np.where(eq, 1.0, -np.inf), upper=1.0)
+    terms = {cols.w: (np.arange(n_w), np.arange(n_w), 1.0), cols.y: (np.arange(n_w), hosts, -1.0)}
+    builder.add_rows("convert__host_open", n_w, terms, upper=0.0)
+    host_list = np.unique(hosts)
+    hpos = {int(h): i for i, h in enumerate(host_list)}
+    terms = {cols.w: (np.array([hpos[int(h)] for h in hosts]), np.arange(n_w), 1.0)}
+    builder.add_rows("convert__host_once", len(host_list), terms, upper=1.0)
+    return (
+        [f"convert {ids[a]}" for a in conv_schools]
+        + [f"convert {ids[h]}" for h in hosts]
+        + [f"convert {ids[h]}" for h in host_list]
     )
-    block(r + np.arange(n_j), F0 + np.arange(n_j), np.ones(n_j))
-    rl.append(np.zeros(n_j))
-    ru.append(np.full(n_j, np.inf))
-    groups += [f"funding_floor {i}" for i in ids]
-    r += n_j
-    # conversions
-    if n_w:
-        conv_schools = np.unique(absorbed)
-        pos = {int(a): i for i, a in enumerate(conv_schools)}
-        block(r + np.arange(len(conv_schools)), Y0 + conv_schools, np.ones(len(conv_schools)))
-        block(r + np.array([pos[int(a)] for a in absorbed]), W0 + np.arange(n_w), np.ones(n_w))
-        eq = model.min_kept[conv_schools]
-        rl.append(np.where(eq, 1.0, -np.inf))
-        ru.append(np.ones(len(conv_schools)))
-        groups += [f"convert {ids[a]}" for a in conv_schools]
-        r += len(conv_schools)
-        block(r + np.arange(n_w), W0 + np.arange(n_w), np.ones(n_w))
-        block(r + np.arange(n_w), Y0 + hosts, -np.ones(n_w))
-        rl.append(np.full(n_w, -np.inf))
-        ru.append(np.zeros(n_w))
-        groups += [f"convert {ids[h]}" for h in hosts]
-        r += n_w
-        host_list = np.unique(hosts)
-        hpos = {int(h): i for i, h in enumerate(host_list)}
-        block(r + np.array([hpos[int(h)] for h in hosts]), W0 + np.arange(n_w), np.ones(n_w))
-        rl.append(np.full(len(host_list), -np.inf))
-        ru.append(np.ones(len(host_list)))
-        groups += [f"convert {ids[h]}" for h in host_list]
-        r += len(host_list)
-    # townships keep a junior school
+
+
+def _township_rows(builder: ModelBuilder, model: CountyModel, cols: _Columns) -> list[str]:
+    """Every township that has a junior school keeps one (or a host that absorbs one)."""
+    labels = []
     for name, members, extra in model.townships:
-        block(np.full(len(members), r), Y0 + members, np.ones(len(members)))
-        block(np.full(len(extra), r), W0 + extra, np.ones(len(extra)))
-        rl.append(np.ones(1))
-        ru.append(np.full(1, np.inf))
-        groups.append(f"township_junior {name}")
-        r += 1
-    if unit.max_schools is not None:
-        block(np.full(n_j, r), Y0 + np.arange(n_j), np.ones(n_j))
-        rl.append(np.full(1, -np.inf))
-        ru.append(np.full(1, float(unit.max_schools)))
-        groups.append("max_schools")
-        r += 1
-    # boarding places: boarders at j <= B_j y_j + sum_a B_a w_aj, only where B_j is finite and
-    # below M_j, the most boarders j could receive. Each row is divided by 2 M_j so that the
-    # solver layer's elastic diagnosis finds relaxing it cheaper than leaving a band unplaced.
-    model.boarding_scale = {}
+        terms = {cols.y: (0, members, 1.0), cols.w: (0, extra, 1.0)}
+        builder.add_rows("township_junior", 1, terms, lower=1.0)
+        labels.append(f"township_junior {name}")
+    return labels
+
+
+def _max_schools_rows(builder: ModelBuilder, model: CountyModel, cols: _Columns) -> list[str]:
+    """With ``max_schools = p``: sum_j y_j <= p."""
+    p = model.unit.max_schools
+    if p is None:
+        return []
+    builder.add_rows("max_schools", 1, {cols.y: (0, np.arange(model.n_schools), 1.0)}, upper=p)
+    return ["max_schools"]
+
+
+def boarding_scale(model: CountyModel) -> dict[int, float]:
+    """School index -> the pupils one unit of its boarding row stands for (2 M_j, M_j the most
+    boarders the school could receive), for the schools whose boarding places are a limit."""
+    P = model.unit.demand[model.ps, model.pb].astype(float)
     bp = np.flatnonzero(model.pboard)
-    most = np.zeros(n_j)
+    most = np.zeros(model.n_schools)
     np.add.at(most, model.pj[bp], P[bp])
     limited = np.flatnonzero(np.isfinite(model.boarding) & (model.boarding < most - TOL))
-    if len(limited):
-        row_of = np.full(n_j, -1, dtype=np.int64)
-        row_of[limited] = r + np.arange(len(limited))
-        scale = 2.0 * most
-        mine = bp[row_of[model.pj[bp]] >= 0]
-        block(row_of[model.pj[mine]], X0 + mine, f[mine] / scale[model.pj[mine]])
-        block(row_of[limited], Y0 + limited, -model.boarding[limited] / scale[limited])
-        into = np.flatnonzero(row_of[hosts] >= 0) if n_w else np.zeros(0, dtype=np.int64)
-        partner = np.minimum(model.boarding[absorbed[into]], most[hosts[into]])
-        block(row_of[hosts[into]], W0 + into, -partner / scale[hosts[into]])
-        rl.append(np.full(len(limited), -np.inf))
-        ru.append(np.zeros(len(limited)))
-        groups += [f"boarding {ids[j]}" for j in limited]
-        model.boarding_scale = {int(j): float(scale[j]) for j in limited}
-        r += len(limited)
-    A = sp.csc_matrix(
-        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(r, n)
-    )
-    # objective
-    c = np.zeros(n)
-    if travel_mode:
-        c[X0:Y0] = f * (model.pt + model.breach_penalty * model.pbreach)
-    else:
-        c[X0:Y0] = f * (
-            _pair_unit_cost(model.pt, model.pboard, policy) + model.breach_penalty * model.pbreach
-        )
-        c[Y0 : Y0 + n_j] = model.site_cost
-        c[K0 : K0 + n_j] = model.room_seats * policy.expansion_yuan_per_seat
-        c[F0:G0] = policy.funding_yuan_per_pupil
-        c /= YUAN_SCALE  # thousands of yuan keep HiGHS's objective well scaled
-    # bounds and integrality
-    cl = np.zeros(n)
-    cu = np.concatenate(
-        [ub, np.ones(n_j), np.ones(n_w), model.max_rooms, np.full(n_j, np.inf), np.ones(len(grow))]
-    )
-    cl[Y0 : Y0 + n_j] = model.always_open.astype(float)
-    integ = np.ones(n, dtype=bool)
-    integ[X0:Y0] = ~split  # split pupils are continuous here and made whole afterwards
-    integ[F0:G0] = False
-    model.c, model.A = c, A
-    model.rl, model.ru = np.concatenate(rl), np.concatenate(ru)
-    model.cl, model.cu, model.integ, model.groups = cl, cu, integ, groups
+    return {int(j): float(2.0 * most[j]) for j in limited}
+
+
+def _boarding_rows(builder: ModelBuilder, model: CountyModel, cols: _Columns) -> list[str]:
+    """Boarding places: boarders at j <= B_j y_j + sum_a B_a w_aj, only where B_j is finite and
+    below M_j, the most boarders j could receive. Each row is divided by 2 M_j so that the solver
+    layer's elastic diagnosis finds relaxing it cheaper than leaving a band unplaced."""
+    ids = model.unit.schools["school_id"].to_numpy()
+    n_j, n_w = model.n_schools, len(model.conv)
+    absorbed, hosts = model.conv[:, 0], model.conv[:, 1]
+    scales = boarding_scale(model)
+    if not scales:
+        return []
+    limited = np.array(list(scales), dtype=np.int64)
+    scale = np.zeros(n_j)
+    scale[limited] = list(scales.values())
+    most = scale / 2.0
+    row_of = np.full(n_j, -1, dtype=np.int64)
+    row_of[limited] = np.arange(len(limited))
+    bp = np.flatnonzero(model.pboard)
+    mine = bp[row_of[model.pj[bp]] >= 0]
+    into = np.flatnonzero(row_of[hosts] >= 0) if n_w else np.zeros(0, dtype=np.int64)
+    partner = np.minimum(model.boarding[absorbed[into]], most[hosts[into]])
+    terms = {
+        cols.x: (row_of[model.pj[mine]], mine, cols.f[mine] / scale[model.pj[mine]]),
+        cols.y: (row_of[limited], limited, -model.boarding[limited] / scale[limited]),
+        cols.w: (row_of[hosts[into]], into, -partner / scale[hosts[into]]),
+    }
+    builder.add_rows("boarding", len(limited), terms, upper=0.0)
+    return [f"boarding {ids[j]}" for j in limited]
 
 
 def _pair_unit_cost(minutes, boarding, policy: MergerPolicy) -> np.ndarray:

@@ -31,6 +31,7 @@ class CountyResult:
     before_idx: np.ndarray
     before_minutes: np.ndarray
     mip_gap: float = 1e-4
+    shape: tuple[int, int] = (0, 0)  # rows and columns of the unit's MILP
 
 
 def school_loads(res: CountyResult):

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 
 from allocator.errors import Infeasible
 from allocator.planners.mergers.columns import BREACH_SCHOOLS, PLANNED_BANDS, TOL
@@ -56,16 +55,6 @@ class CountyModel:
     boarding: np.ndarray  # B_j: max(boarding places, boarders today); inf without a limit
     pbreach: np.ndarray  # pair beyond the band's travel limit (a band today's layout fails)
     breach_penalty: float  # objective units per pupil placed on such a pair
-    # arrays for the solver
-    c: np.ndarray | None = None
-    A: sp.csc_matrix | None = None
-    rl: np.ndarray | None = None
-    ru: np.ndarray | None = None
-    cl: np.ndarray | None = None
-    cu: np.ndarray | None = None
-    integ: np.ndarray | None = None
-    groups: list | None = None
-    boarding_scale: dict | None = None  # school index -> pupils per unit of its boarding row
 
     @property
     def always_open(self) -> np.ndarray:

@@ -13,7 +13,7 @@ import numpy as np
 from allocator.errors import Infeasible, SolverError
 from allocator.planners.mergers.columns import PLANNED_BANDS, TOL, YUAN_SCALE
 from allocator.planners.mergers.data import County, nearest_before
-from allocator.planners.mergers.model import model_arrays
+from allocator.planners.mergers.model import boarding_scale, linear_model
 from allocator.planners.mergers.policy import MergerPolicy
 from allocator.planners.mergers.result import (
     CountyResult,
@@ -24,7 +24,13 @@ from allocator.planners.mergers.result import (
     today_pupils,
 )
 from allocator.planners.mergers.sets import CountyModel, build_model, unservable_error
-from allocator.solver import SolverOptions, binary_values, solve_matrix, worst_status
+from allocator.solver import (
+    LinearModel,
+    SolverOptions,
+    binary_values,
+    solve_matrix,
+    worst_status,
+)
 
 
 def _check_servable(model: CountyModel, before_minutes: np.ndarray) -> None:
@@ -48,17 +54,16 @@ def solve_unit(unit: County, policy: MergerPolicy, options: SolverOptions) -> Co
             f"{forced} schools; raise max_schools or relax the keep rules",
             {"max_schools": float(forced - unit.max_schools)},
         )
-    model_arrays(model, travel_mode)
+    linear = linear_model(model, travel_mode)
     t0 = time.perf_counter()
     main = options
     if model.split_pair.any():  # leave room in the gap for making split pupils whole
         main = dataclasses.replace(options, mip_gap=0.8 * options.mip_gap)
-    sol = _solve(model, model.cl, model.cu, model.integ, main)
+    sol = _solve(model, linear, main)
     info = sol.info
-    n_x, n_j, n_w = model.n_pairs, model.n_schools, len(model.conv)
-    frac = model.split_pair & (np.abs(sol.x[:n_x] - np.round(sol.x[:n_x])) > 1e-6)
-    if frac.any():
-        residual = _whole_pupils(model, sol.x, options)
+    x = linear.column_values(sol.x, "x")
+    if (model.split_pair & (np.abs(x - np.round(x)) > 1e-6)).any():
+        residual = _whole_pupils(model, linear, sol.x, options)
         info = dataclasses.replace(
             residual.info,
             status=worst_status(info.status, residual.info.status),
@@ -72,78 +77,67 @@ def solve_unit(unit: County, policy: MergerPolicy, options: SolverOptions) -> Co
             objective=None if info.objective is None else info.objective * YUAN_SCALE,
             bound=None if info.bound is None else info.bound * YUAN_SCALE,
         )
-    n_x, n_j, n_w = model.n_pairs, model.n_schools, len(model.conv)
-    x = sol.x
+    x = linear.column_values(sol.x, "x")
     pupils = np.where(
         model.split_pair,
-        np.round(x[:n_x]),
-        binary_values(x[:n_x]) * unit.demand[model.ps, model.pb],
+        np.round(x),
+        binary_values(x) * unit.demand[model.ps, model.pb],
     ).astype(np.int64)
-    open_ = binary_values(x[n_x : n_x + n_j])
-    converted = binary_values(x[n_x + n_j : n_x + n_j + n_w])
     result = CountyResult(
         unit,
         model,
         info,
         pupils,
-        open_,
-        converted,
-        np.zeros(n_j),
+        binary_values(linear.column_values(sol.x, "y")),
+        binary_values(linear.column_values(sol.x, "w")),
+        np.zeros(model.n_schools),
         before_idx,
         before_minutes,
         options.mip_gap,
+        linear.shape,
     )
     _finish(result, travel_mode)
     return result
 
 
-def _whole_pupils(model: CountyModel, x: np.ndarray, options: SolverOptions):
+def _whole_pupils(model: CountyModel, linear: LinearModel, x: np.ndarray, options: SolverOptions):
     """Make continuous split pupils whole, every other decision fixed but classrooms.
 
     Each split pair may round its pupils down or up (a 0/1 choice: small domains keep HiGHS
     fast); if no rounding fits, the pairs may move two pupils either way, then anything.
     """
-    n_x, n_j, n_w = model.n_pairs, model.n_schools, len(model.conv)
-    K0 = n_x + n_j + n_w
-    cl, cu = model.cl.copy(), model.cu.copy()
-    fixed = np.ones(len(model.c), dtype=bool)
-    fixed[:n_x] = ~model.split_pair
-    fixed[K0:] = False  # classrooms and funding floor stay free
+    pairs = linear.columns["x"]
+    cl, cu = linear.col_lower.copy(), linear.col_upper.copy()
+    fixed = np.ones(len(cl), dtype=bool)
+    fixed[pairs] = ~model.split_pair
+    fixed[linear.columns["k"].start :] = False  # classrooms, funding floor and growth stay free
     values = np.round(x)
     cl[fixed], cu[fixed] = values[fixed], values[fixed]
-    integ = model.integ.copy()
-    integ[:n_x] = True
-    split = np.flatnonzero(model.split_pair)
+    integ = linear.integrality.copy()
+    integ[pairs] = True
+    split = pairs.start + np.flatnonzero(model.split_pair)
     low, high = np.floor(x[split] + 1e-9), np.ceil(x[split] - 1e-9)
     # a small model: solve it well inside the gap left for it
     options = dataclasses.replace(options, mip_gap=0.05 * options.mip_gap)
     for slack in (1.0, None):
         if slack is None:
-            cl[split], cu[split] = 0.0, model.cu[split]
+            cl[split], cu[split] = 0.0, linear.col_upper[split]
         else:
             cl[split] = np.maximum(low - slack, 0.0)
-            cu[split] = np.minimum(high + slack, model.cu[split])
+            cu[split] = np.minimum(high + slack, linear.col_upper[split])
         try:
-            return _solve(model, cl, cu, integ, options)
+            bounded = linear.with_column_bounds(lower=cl, upper=cu, integrality=integ)
+            return _solve(model, bounded, options)
         except Infeasible:
             if slack is None:
                 raise
     raise AssertionError("unreachable")
 
 
-def _solve(model: CountyModel, cl, cu, integ, options: SolverOptions):
+def _solve(model: CountyModel, linear: LinearModel, options: SolverOptions):
+    """Solve the unit's model; an infeasibility is restated in pupils and settlements."""
     try:
-        return solve_matrix(
-            model.c,
-            model.A,
-            model.rl,
-            model.ru,
-            cl,
-            cu,
-            integ,
-            options=options,
-            row_groups=model.groups,
-        )
+        return solve_matrix(linear, options=options)
     except Infeasible as exc:
         raise explain_infeasible(model, exc) from exc
 
@@ -157,7 +151,7 @@ def explain_infeasible(model: CountyModel, exc: Infeasible) -> Infeasible:
     index = {(sid[s], PLANNED_BANDS[b]): (s, b) for s, b in zip(ds, db, strict=True)}
     violations, words, settlements = {}, [], []
     where = {sch: j for j, sch in enumerate(ids)}
-    scale = model.boarding_scale or {}
+    scale = boarding_scale(model)
     boarding = False
 
     def size(item):  # boarding rows are scaled: compare them in pupils
