@@ -44,7 +44,7 @@ import numpy as np
 import pandas as pd
 
 from allocator.errors import InputError
-from allocator.fingerprint import require_region
+from allocator.planners.base import PlanBase
 from allocator.planners.mergers.columns import BAND_COLUMNS, BOARDING_COLUMN, PLANNED_BANDS
 from allocator.planners.mergers.policy import MergerPolicy
 from allocator.planners.mergers.tables import OPENING_COLUMNS
@@ -63,8 +63,8 @@ _MOVING = (
 _SITE_MOVING = ("floor_area_m2", "sports_area_m2", "capacity", "classes")
 
 
-@dataclass
-class MergerPlan:
+@dataclass(frozen=True, eq=False)
+class MergerPlan(PlanBase):
     """A consolidation plan: closures, assignments, expansions, costs and travel before/after.
 
     Attributes
@@ -155,10 +155,18 @@ class MergerPlan:
     )
     region_fingerprint: str | None = field(default=None, repr=False)
 
+    plan_name = "merger plan"
+
+    @property
+    def objective_value(self) -> float | None:
+        """The objective over the planned counties (annual yuan, or pupil-minutes with
+        ``max_schools``; with the penalty for pupils beyond their limits)."""
+        return self.solve_info.objective
+
     @property
     def tables(self) -> dict[str, pd.DataFrame]:
-        """Every plan table by name (written as CSV by the scenario runner)."""
-        return {
+        """Every plan table by name, as copies (written as CSV by the scenario runner)."""
+        tables = {
             "closures": self.closures,
             "assignments": self.assignments,
             "expansions": self.expansions,
@@ -170,6 +178,7 @@ class MergerPlan:
             "unplanned": self.unplanned,
             "breaches": self.breaches,
         }
+        return {name: table.copy() for name, table in tables.items()}
 
     # ------------------------------------------------------------------ figures
     def _travel_value(self, stage: str, column: str, area: str = "all") -> float:
@@ -180,7 +189,8 @@ class MergerPlan:
         return float(self.costs.loc[self.costs["item"] == item, stage].iloc[0])
 
     def headline(self) -> dict:
-        """Key figures as a flat, JSON-safe dict (for result files and comparisons).
+        """Key figures as a flat, JSON-safe dict (for result files and comparisons): ``status``,
+        ``gap``, ``seconds`` and ``objective`` first, as in every plan, then the plan's figures.
 
         Examples
         --------
@@ -190,9 +200,10 @@ class MergerPlan:
         >>> h["schools_after"] == h["schools_before"] - h["schools_closed"] + h["new_schools_built"]
         True
         """
-        info = self.solve_info
         opened = int(len(self.openings))
-        out = {
+        out = self.solve_headline()
+        out["seconds"] = round(out["seconds"], 3)
+        out |= {
             "mode": "travel" if self.policy.max_schools is not None else "cost",
             "schools_before": int(len(self.schools)),
             "schools_after": int((self.schools["status"] != "closed").sum()) + opened,
@@ -217,11 +228,6 @@ class MergerPlan:
         out["unplanned_counties"] = int(len(self.unplanned))
         beyond = self.breaches["rule"] == "travel_limit"
         out["pupils_beyond_limits"] = int(self.breaches.loc[beyond, "pupils"].sum())
-        out.update(
-            status=info.status,
-            gap=None if info.gap is None else float(info.gap),
-            seconds=round(float(info.seconds), 3),
-        )
         return out
 
     def summary(self) -> str:
@@ -379,7 +385,7 @@ class MergerPlan:
         >>> int(after.schools["teachers"].sum()) == int(region.schools["teachers"].sum())
         True
         """
-        require_region(self.region_fingerprint, region, "merger plan")
+        self.require_region(region)
         schools = region.schools.copy()
         index = pd.Index(schools["school_id"])
         missing = set(self.schools["school_id"]) - set(index)

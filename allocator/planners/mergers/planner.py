@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -160,7 +160,7 @@ def _check_inputs(region: Region, policy: MergerPolicy) -> None:
         exc.settlements = ids
         raise exc
     p = policy.max_schools
-    if isinstance(p, dict):
+    if isinstance(p, Mapping):
         bad = [c for c in p if c not in counties]
         if bad:
             reject("max_schools", p, f"counties of the region ({', '.join(counties)})")
@@ -170,7 +170,7 @@ def _unit_masks(region: Region, policy: MergerPolicy) -> list[tuple]:
     """(name, school mask, settlement mask, max_schools) of each planning unit: every county, or
     the whole region under one ``max_schools`` number (refused when too large for one model)."""
     p = policy.max_schools
-    if p is not None and not isinstance(p, dict):
+    if p is not None and not isinstance(p, Mapping):
         cells = len(region.settlements) * len(region.schools)
         if cells > _WHOLE_REGION_CELLS:
             reject(

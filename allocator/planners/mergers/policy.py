@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from allocator.errors import InputError
+from allocator.planners.base import freeze
 from allocator.planners.mergers.columns import CANDIDATE_TABLE, PLANNED_BANDS, boarding_places
 from allocator.region import (
     AREA_TYPES,
@@ -351,7 +352,7 @@ class MergerPolicy:
     expansion_yuan_per_seat: float = 1500.0
     max_expansion_share: float = 0.3
     expansion_floor_m2_per_seat: float = 4.5
-    max_schools: int | dict[str, int] | None = None
+    max_schools: int | Mapping[str, int] | None = None
     split: bool = False
     split_area_types: tuple[str, ...] = ("urban",)
     candidate_sites: pd.DataFrame | str | Path | tuple[CandidateSite, ...] | None = None
@@ -371,6 +372,8 @@ class MergerPolicy:
     )
 
     def __post_init__(self):
+        if isinstance(self.standard_overrides, Mapping):
+            object.__setattr__(self, "standard_overrides", freeze(self.standard_overrides))
         self._read_norms()
         self._number("build_years", positive=True)
         if self.on_infeasible not in ("report", "error"):
@@ -443,7 +446,7 @@ class MergerPolicy:
                 for county, value in p.items():
                     if not isinstance(county, str) or not _whole(value) or value < 1:
                         reject("max_schools", p, "a table county -> whole number >= 1")
-                object.__setattr__(self, "max_schools", {k: int(v) for k, v in p.items()})
+                object.__setattr__(self, "max_schools", freeze({k: int(v) for k, v in p.items()}))
             elif not _whole(p) or p < 1:
                 reject("max_schools", p, "a whole number >= 1, or a table county -> number")
 
