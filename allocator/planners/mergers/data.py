@@ -43,11 +43,11 @@ class County:
     candidate: np.ndarray | None = None  # (n_j,) bool
     new_site_cost: np.ndarray | None = None  # (n_j,) yuan a year if opened (0 for schools)
     boarding_places: np.ndarray | None = None  # (n_j,) boarders the dormitories hold (inf: any)
-    # (n_s, 3) bool: bands today's layout already fails (see mergers_check); they may also go to
+    # (n_s, 3) bool: bands today's layout already fails (see the verify module); they may also go to
     # the nearest schools beyond their travel limit, at a penalty, and may be split
     breach: np.ndarray | None = None
     # (n_s, 3) bool: bands that may be split because no plan, not even today's schools all open,
-    # puts each whole band at one school (see mergers_check)
+    # puts each whole band at one school (see the verify module)
     split_today: np.ndarray | None = None
 
     def __post_init__(self):

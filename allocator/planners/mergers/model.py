@@ -2,6 +2,9 @@
 
 Model (one mixed-integer program per county; counties do not share pupils)
 --------------------------------------------------------------------------
+Norms (travel limits, class and school sizes) are the policy's, read from the standard unless
+given (:class:`~allocator.planners.mergers.policy.MergerPolicy`).
+
 Sets: demands d = (settlement s, band b) with P_d > 0 pupils, b in {lower_primary, upper_primary,
 junior}; schools j of the county that teach one of those bands, and the county's candidate sites
 for new schools (``candidate_sites``: closed before the plan, teaching the bands of their level);
@@ -40,10 +43,12 @@ Constraints:
     k_j <= the expansion limit (C_j the capacity less senior pupils, N_j the grade 1-9 pupils
     today: a school over its seats today may keep its pupils, and grows past them only within its
     seats; where N_j > C_j the max is two rows with a binary g_j);
-    class sizes: sum_d P_d x_dj / cap_b <= K_j y_j + sum_a K_a w_aj + k_j (cap 45 primary, 50 junior;
-    K_j the school's classes);
-    school size: sum_d P_d x_dj <= L_j y_j + (2500 - L_j)+ sum_a w_aj (2000 primary/junior, 2500
-    nine-year);
+    class sizes: sum_d P_d x_dj / cap_b <= K_j y_j + sum_a K_a w_aj + k_j (cap_b the class-size
+    cap of the band, by default the standard's ``class_size.max``: 45 primary, 50 junior; K_j the
+    school's classes);
+    school size: sum_d P_d x_dj <= L_j y_j + (L9 - L_j)+ sum_a w_aj (L_j the size cap of the
+    school's level, L9 the nine-year cap; by default the standard's ``school_size.max_pupils``:
+    2000 primary/junior, 2500 nine-year);
     funding floor: F_j >= f (m y_j - sum_d P_d x_dj) (schools under m = 100 pupils are funded as if
     they had 100);
     boarding places, for schools with a limit: sum of P_d x_dj over j's boarding pairs

@@ -24,6 +24,8 @@ _SENIOR_CLASS = 50
 # ------------------------------------------------------------------------------------ model
 @dataclass
 class CountyModel:
+    """The sets and numbers of one planning unit's model (see the module docstring)."""
+
     unit: County
     policy: MergerPolicy
     # pairs
