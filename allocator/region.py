@@ -83,7 +83,8 @@ def _fail(message, table, df, pos, id_column, column=None, value=None):
     )
 
 
-def _require_columns(df: pd.DataFrame, table: str, columns: Sequence[str]) -> None:
+def require_columns(df: pd.DataFrame, table: str, columns: Sequence[str]) -> None:
+    """Raise InputError unless ``df`` is a DataFrame with every one of ``columns``."""
     if not isinstance(df, pd.DataFrame):
         raise InputError(f"expected a pandas DataFrame, got {type(df).__name__}", table=table)
     missing = [c for c in columns if c not in df.columns]
@@ -95,7 +96,8 @@ def _require_columns(df: pd.DataFrame, table: str, columns: Sequence[str]) -> No
         )
 
 
-def _text_column(df, table, column, id_column):
+def text_column(df, table, column, id_column):
+    """Check that ``column`` has no empty cell and store it as text (in place)."""
     values = df[column]
     bad = values.isna().to_numpy()
     if bad.any():
@@ -105,7 +107,8 @@ def _text_column(df, table, column, id_column):
     df[column] = values.astype(str).astype(object)
 
 
-def _numeric_column(df, table, column, id_column, whole: bool, nonnegative: bool):
+def numeric_column(df, table, column, id_column, whole: bool, nonnegative: bool):
+    """Check ``column`` holds plausible numbers (``whole``, ``nonnegative``); store them."""
     raw = df[column]
     numbers = pd.to_numeric(raw, errors="coerce")
     what = "a whole number" if whole else "a number"
@@ -149,7 +152,8 @@ def _numeric_column(df, table, column, id_column, whole: bool, nonnegative: bool
         df[column] = arr
 
 
-def _unique_ids(df, table, id_column):
+def unique_ids(df, table, id_column):
+    """Raise InputError naming the first repeated id of ``id_column``."""
     dup = df[id_column].duplicated().to_numpy()
     if dup.any():
         pos = int(np.flatnonzero(dup)[0])
@@ -164,7 +168,8 @@ def _unique_ids(df, table, id_column):
         )
 
 
-def _allowed(df, table, column, id_column, allowed):
+def allowed_values(df, table, column, id_column, allowed):
+    """Raise InputError naming the first value of ``column`` that is not in ``allowed``."""
     bad = ~df[column].isin(allowed).to_numpy()
     if bad.any():
         pos = int(np.flatnonzero(bad)[0])
@@ -339,19 +344,19 @@ class Region:
     # ----------------------------------------------------------------- validation
     def _validate_schools(self, schools: pd.DataFrame) -> pd.DataFrame:
         table, key = "schools", "school_id"
-        _require_columns(schools, table, SCHOOL_COLUMNS)
+        require_columns(schools, table, SCHOOL_COLUMNS)
         df = schools.reset_index(drop=True).copy()
         for col in _SCHOOL_TEXT:
-            _text_column(df, table, col, key)
-        _unique_ids(df, table, key)
-        _allowed(df, table, "area_type", key, AREA_TYPES)
-        _allowed(df, table, "level", key, LEVELS)
+            text_column(df, table, col, key)
+        unique_ids(df, table, key)
+        allowed_values(df, table, "area_type", key, AREA_TYPES)
+        allowed_values(df, table, "level", key, LEVELS)
         for col in ("x", "y"):
-            _numeric_column(df, table, col, key, whole=False, nonnegative=False)
+            numeric_column(df, table, col, key, whole=False, nonnegative=False)
         for col in _SCHOOL_FLOAT[2:]:
-            _numeric_column(df, table, col, key, whole=False, nonnegative=True)
+            numeric_column(df, table, col, key, whole=False, nonnegative=True)
         for col in _SCHOOL_COUNT:
-            _numeric_column(df, table, col, key, whole=True, nonnegative=True)
+            numeric_column(df, table, col, key, whole=True, nonnegative=True)
         for col in _TEACHER_SUBSETS:
             over = (df[col] > df["teachers"]).to_numpy()
             if over.any():
@@ -371,14 +376,14 @@ class Region:
 
     def _validate_settlements(self, settlements: pd.DataFrame) -> pd.DataFrame:
         table, key = "settlements", "settlement_id"
-        _require_columns(settlements, table, SETTLEMENT_COLUMNS)
+        require_columns(settlements, table, SETTLEMENT_COLUMNS)
         df = settlements.reset_index(drop=True).copy()
         for col in _SETTLEMENT_TEXT:
-            _text_column(df, table, col, key)
-        _unique_ids(df, table, key)
-        _allowed(df, table, "area_type", key, AREA_TYPES)
+            text_column(df, table, col, key)
+        unique_ids(df, table, key)
+        allowed_values(df, table, "area_type", key, AREA_TYPES)
         for col in PUPIL_COLUMNS:
-            _numeric_column(df, table, col, key, whole=True, nonnegative=True)
+            numeric_column(df, table, col, key, whole=True, nonnegative=True)
         _nodes_in_graph(df, table, key, self.roads)
         return df
 

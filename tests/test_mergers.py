@@ -666,7 +666,7 @@ def test_policy_from_toml_values_and_unknown_ids():
 def test_whole_region_max_schools_refuses_a_region_too_large_for_one_model(monkeypatch):
     """One max_schools number builds one dense model of the region: refused with advice when
     the region is too large, while a per-county table plans the same region."""
-    from allocator.planners import mergers
+    from allocator.planners.mergers import planner as mergers
 
     region = make_region(schools=40, seed=3)
     cells = len(region.settlements) * len(region.schools)

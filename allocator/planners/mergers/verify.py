@@ -23,28 +23,19 @@ naming every such county at once.
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from allocator.errors import Infeasible
-from allocator.planners.mergers_model import (
-    PLANNED_BANDS,
-    County,
-    CountyResult,
-    build_model,
-    explain_infeasible,
-    model_arrays,
-    nearest_before,
-    solve_unit,
-    unservable,
-    unservable_error,
-)
-from allocator.solver import SolverOptions, solve_matrix
-
-if TYPE_CHECKING:
-    from allocator.planners.mergers import MergerPolicy
+from allocator.planners.mergers.columns import PLANNED_BANDS
+from allocator.planners.mergers.data import County, nearest_before
+from allocator.planners.mergers.model import linear_model
+from allocator.planners.mergers.policy import MergerPolicy
+from allocator.planners.mergers.result import CountyResult
+from allocator.planners.mergers.sets import build_model, unservable, unservable_error
+from allocator.planners.mergers.solve import explain_infeasible, solve_unit
+from allocator.solver import LinearModel, SolverOptions, solve_matrix
 
 #: Columns of ``MergerPlan.unplanned``.
 UNPLANNED_COLUMNS = ("county", "schools", "settlements", "requirement", "amount", "reason")
@@ -145,16 +136,12 @@ def check_county(
 def _lp_infeasible(model, options: SolverOptions, keep_open: bool = False) -> Infeasible | None:
     """The model's LP relaxation (every existing school open with ``keep_open``): None if it has
     a solution, else the Infeasible naming what fails and by how much."""
-    model_arrays(model, model.unit.max_schools is not None)
-    cl = model.cl.copy()
+    linear = linear_model(model, model.unit.max_schools is not None)
+    lower = linear.col_lower.copy()
     if keep_open:
-        n_x, n_j = model.n_pairs, model.n_schools
-        cl[n_x : n_x + n_j] = np.where(model.unit.candidate, 0.0, 1.0)
+        lower[linear.columns["y"]] = np.where(model.unit.candidate, 0.0, 1.0)
     try:
-        solve_matrix(
-            model.c, model.A, model.rl, model.ru, cl, model.cu, None,
-            options=options, row_groups=model.groups,
-        )  # fmt: skip
+        solve_matrix(linear.with_column_bounds(lower=lower, integrality=False), options=options)
     except Infeasible as exc:
         return explain_infeasible(model, exc)
     return None
@@ -180,7 +167,9 @@ def solve_county(
             if exc.violations:
                 return exc
             # today's schools hold every whole band: the policy's closures are the cause
-            split = _split_bands(build_model(unit, policy, unit.max_schools is not None), options)
+            travel_mode = unit.max_schools is not None
+            model = build_model(unit, policy, travel_mode)
+            split = _split_bands(model, linear_model(model, travel_mode), options)
             return exc if split is None else _whole_village_error(unit, split, today=False)
         if policy.on_infeasible != "report":
             return _whole_village_error(unit, split)
@@ -221,32 +210,26 @@ def _split_today(unit: County, policy: MergerPolicy, options: SolverOptions):
     layout, is the cause)."""
     today = dataclasses.replace(unit, max_schools=None)
     model = build_model(today, policy, False)
-    model_arrays(model, False)
-    n_x, n_j = model.n_pairs, model.n_schools
-    cl = model.cl.copy()
-    cl[n_x : n_x + n_j] = np.where(unit.candidate, 0.0, 1.0)
-    zero = np.zeros(len(model.c))
+    linear = linear_model(model, False)
+    lower = linear.col_lower.copy()
+    lower[linear.columns["y"]] = np.where(unit.candidate, 0.0, 1.0)
+    linear = linear.with_column_bounds(lower=lower)
     try:
-        solve_matrix(zero, model.A, model.rl, model.ru, cl, model.cu, model.integ, options=options)
+        solve_matrix(linear.with_objective(np.zeros(linear.shape[1])), options=options)
         return None
     except Infeasible:
         pass
-    model.cl = cl
-    return _split_bands(model, options, built=True)
+    return _split_bands(model, linear, options)
 
 
-def _split_bands(model, options: SolverOptions, built: bool = False):
-    """(settlements, 3) bool: the whole-village bands the model's LP optimum splits (None if the
-    LP has no plan either)."""
-    if not built:
-        model_arrays(model, model.unit.max_schools is not None)
+def _split_bands(model, linear: LinearModel, options: SolverOptions):
+    """(settlements, 3) bool: the whole-village bands the LP optimum of ``linear`` (the model's
+    MILP) splits (None if the LP has no plan either)."""
     try:
-        lp = solve_matrix(
-            model.c, model.A, model.rl, model.ru, model.cl, model.cu, None, options=options
-        )
+        lp = solve_matrix(linear.with_column_bounds(integrality=False), options=options)
     except Infeasible:
         return None
-    x = lp.x[: model.n_pairs]
+    x = linear.column_values(lp.x, "x")
     frac = ~model.split_pair & (np.abs(x - np.round(x)) > 1e-6)
     mask = np.zeros(model.unit.demand.shape, dtype=bool)
     mask[model.ps[frac], model.pb[frac]] = True
