@@ -12,7 +12,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from allocator.errors import Infeasible, InputError
-from allocator.solver import SolverOptions, relative_gap, solve_matrix
+from allocator.solver import LinearModel, SolverOptions, binary_values, relative_gap, solve_matrix
 
 #: Relative MIP gap used when no options are given: tight enough that OR-Library optima are exact.
 DEFAULT_MIP_GAP = 1e-7
@@ -213,34 +213,20 @@ def finish_status(objective, bound, status, integral_data, mip_gap):
 
 
 class LocationModel(NamedTuple):
-    """A location MIP in solver arrays, with a start builder and the site of each ``y`` column."""
+    """A location MIP: the model, a start builder and the site of each ``y`` column.
 
-    c: np.ndarray
-    A: sp.csc_matrix
-    row_lower: np.ndarray
-    row_upper: np.ndarray
-    col_lower: np.ndarray
-    col_upper: np.ndarray
-    integrality: np.ndarray
-    offset: float
-    groups: list[str]
+    The model's columns begin with the block ``y`` (one per candidate site in ``sites``).
+    """
+
+    model: LinearModel
     start: object  # callable: open sites -> full start vector (or None)
     sites: np.ndarray  # site index of each y column
 
     def solve(self, options: SolverOptions, start=None, bound=None):
         """Hand the model to :func:`allocator.solver.solve_matrix` (``start``: a full vector;
         ``bound``: a valid lower bound on the optimum)."""
-        return solve_matrix(
-            self.c,
-            self.A,
-            self.row_lower,
-            self.row_upper,
-            self.col_lower,
-            self.col_upper,
-            self.integrality,
-            offset=self.offset,
-            options=options,
-            row_groups=self.groups,
-            start=start,
-            bound=bound,
-        )
+        return solve_matrix(self.model, options=options, start=start, bound=bound)
+
+    def open_sites(self, x: np.ndarray) -> np.ndarray:
+        """The sites whose ``y`` is 1 in the solution ``x``."""
+        return self.sites[binary_values(self.model.column_values(x, "y"))]

@@ -48,7 +48,7 @@ def _solve_or_fallback(model: LocationModel, options, start, m, lower=None):
         info = getattr(exc, "info", None)
         if start is None or info is None or info.status != "error":
             raise
-        value = float(np.dot(model.c, start) + model.offset)
+        value = float(np.dot(model.model.c, start) + model.model.offset)
         fallback = SolveInfo("feasible", value, None, None, info.seconds, info.solver)
         return fallback, start
     return sol.info, sol.x

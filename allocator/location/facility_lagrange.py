@@ -11,11 +11,10 @@ import math
 import time
 
 import numpy as np
-import scipy.sparse as sp
 
 from allocator.errors import Infeasible, SolverError
 from allocator.location.common import Pairs
-from allocator.solver import SolverOptions, solve_matrix
+from allocator.solver import ModelBuilder, SolverOptions, solve_matrix
 
 #: Subgradient iterations of that stage.
 _CFL_LAGRANGE_ITERATIONS = 1000
@@ -148,18 +147,13 @@ class FacilityLagrange:
         """Transportation LP over ``allowed`` pairs of ``sites``; keep if better. False if none."""
         ii, jj = np.nonzero(allowed)
         k, n = ii.size, self.C.shape[0]
-        A = sp.vstack(
-            [
-                sp.csr_matrix((np.ones(k), (ii, np.arange(k))), shape=(n, k)),
-                sp.csr_matrix((self.d[ii], (jj, np.arange(k))), shape=(sites.size, k)),
-            ]
-        ).tocsc()
-        rl = np.concatenate([np.ones(n), np.full(sites.size, -np.inf)])
-        ru = np.concatenate([np.ones(n), self.u[sites]])
+        b = ModelBuilder()
+        share = b.add_columns("share", k, cost=sub[ii, jj], upper=1.0)
+        pair = np.arange(k)
+        b.add_rows("demand", n, {share: (ii, pair, 1.0)}, lower=1.0, upper=1.0)
+        b.add_rows("capacity", sites.size, {share: (jj, pair, self.d[ii])}, upper=self.u[sites])
         try:
-            sol = solve_matrix(
-                sub[ii, jj], A, rl, ru, np.zeros(k), np.ones(k), None, options=SolverOptions()
-            )
+            sol = solve_matrix(b.build(), options=SolverOptions())
         except (Infeasible, SolverError):
             return False
         shares = np.clip(sol.x, 0.0, 1.0)

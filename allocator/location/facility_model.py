@@ -8,7 +8,7 @@ import scipy.sparse as sp
 
 from allocator.errors import SolverError
 from allocator.location.common import LocationModel
-from allocator.solver import binary_values
+from allocator.solver import ModelBuilder, binary_values
 
 
 def strong_model(pairs, f, d, u, opened, closed, max_open, single_source) -> LocationModel:
@@ -16,75 +16,42 @@ def strong_model(pairs, f, d, u, opened, closed, max_open, single_source) -> Loc
     n, m = pairs.n_clients, pairs.n_sites
     k = pairs.cost.size
     ci, sj = pairs.clients, pairs.sites
-    n_cols = m + k
-    xcol = m + np.arange(k)
-    c = np.concatenate([f, pairs.cost])
-    rows, cols, vals, rl, ru, groups = [], [], [], [], [], []
-    r0 = 0
-    # assignment rows
-    rows.append(ci)
-    cols.append(xcol)
-    vals.append(np.ones(k))
-    rl.append(np.ones(n))
-    ru.append(np.ones(n))
-    groups += ["demand"] * n
-    r0 += n
-    # capacity rows for finite capacities
+    pair = np.arange(k)
+    site = np.arange(m)
+    y_lower = np.zeros(m)
+    y_lower[opened] = 1.0
+    y_upper = np.ones(m)
+    y_upper[closed] = 0.0
+    b = ModelBuilder()
+    y = b.add_columns("y", m, cost=f, lower=y_lower, upper=y_upper, integer=True)
+    x = b.add_columns("x", k, cost=pairs.cost, upper=1.0, integer=bool(single_source))
+    b.add_rows("demand", n, {x: (ci, pair, 1.0)}, lower=1.0, upper=1.0)
+    # capacity rows for finite capacities: sum_i d_i x_ij - u_j y_j <= 0
     finite = np.isfinite(u)
     cap_sites = np.flatnonzero(finite)
     cap_row = np.full(m, -1)
-    cap_row[cap_sites] = r0 + np.arange(cap_sites.size)
+    cap_row[cap_sites] = np.arange(cap_sites.size)
     on_cap = finite[sj] & (d[ci] > 0)
-    rows += [cap_row[sj[on_cap]], cap_row[cap_sites]]
-    cols += [xcol[on_cap], cap_sites]
-    vals += [d[ci[on_cap]], -u[cap_sites]]
-    rl.append(np.full(cap_sites.size, -np.inf))
-    ru.append(np.zeros(cap_sites.size))
-    groups += ["capacity"] * cap_sites.size
-    r0 += cap_sites.size
+    b.add_rows(
+        "capacity",
+        cap_sites.size,
+        {
+            x: (cap_row[sj[on_cap]], pair[on_cap], d[ci[on_cap]]),
+            y: (np.arange(cap_sites.size), cap_sites, -u[cap_sites]),
+        },
+        upper=0.0,
+    )
     # strong linking x_ij <= y_j (implied by the bound x_ij <= 1 where y_j is fixed open)
     fixed_on = np.zeros(m, dtype=bool)
     fixed_on[opened] = True
     link = np.flatnonzero(~fixed_on[sj])
-    n_link = link.size
-    rows += [r0 + np.arange(n_link), r0 + np.arange(n_link)]
-    cols += [xcol[link], sj[link]]
-    vals += [np.ones(n_link), -np.ones(n_link)]
-    rl.append(np.full(n_link, -np.inf))
-    ru.append(np.zeros(n_link))
-    groups += ["link"] * n_link
-    r0 += n_link
-    # aggregate capacity cut
-    if finite.all():
-        rows.append(np.full(m, r0))
-        cols.append(np.arange(m))
-        vals.append(u)
-        rl.append([float(d.sum())])
-        ru.append([np.inf])
-        groups.append("total_capacity")
-        r0 += 1
+    rows = np.arange(link.size)
+    b.add_rows("link", link.size, {x: (rows, link, 1.0), y: (rows, sj[link], -1.0)}, upper=0.0)
+    if finite.all():  # the aggregate capacity cut
+        b.add_rows("total_capacity", 1, {y: (0, site, u)}, lower=float(d.sum()))
     if max_open is not None:
-        rows.append(np.full(m, r0))
-        cols.append(np.arange(m))
-        vals.append(np.ones(m))
-        rl.append([-np.inf])
-        ru.append([float(max_open)])
-        groups.append("max_open")
-        r0 += 1
-    A = sp.csc_matrix(
-        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(r0, n_cols)
-    )
-    cl = np.zeros(n_cols)
-    cu = np.ones(n_cols)
-    cl[opened] = 1.0
-    cu[closed] = 0.0
-    integ = np.zeros(n_cols, dtype=bool)
-    integ[:m] = True
-    if single_source:
-        integ[m:] = True
-    return LocationModel(
-        c, A, np.concatenate(rl), np.concatenate(ru), cl, cu, integ, 0.0, groups, None, np.arange(m)
-    )
+        b.add_rows("max_open", 1, {y: (0, site, 1.0)}, upper=float(max_open))
+    return LocationModel(b.build(), None, site)
 
 
 def evaluate_plan(pairs, f, d, u, y, flows, opened, closed, max_open, single_source):

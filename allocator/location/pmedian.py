@@ -23,7 +23,7 @@ from allocator.location.common import (
     resolve_options,
 )
 from allocator.location.pmedian_model import radius_model
-from allocator.solver import SolverOptions, binary_values, relative_gap
+from allocator.solver import SolverOptions, relative_gap
 
 #: Largest number of client x site cells for which the interchange heuristic builds a dense matrix.
 _DENSE_HEURISTIC_CELLS = 20_000_000
@@ -373,7 +373,7 @@ class PMedianSearch:
                     raise
                 return True
             info = sol.info
-            sites = model.sites[binary_values(sol.x[: model.sites.size])]
+            sites = model.open_sites(sol.x)
             if sites.size != self.p:
                 raise SolverError(
                     f"the solver's plan opens {sites.size} sites, expected p = {self.p}"

@@ -7,9 +7,9 @@ sites and pairs the Lagrangian stage of :mod:`allocator.location.pmedian` left.
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
 
 from allocator.location.common import LocationModel, Pairs
+from allocator.solver import ModelBuilder
 
 
 def radius_model(pairs: Pairs, w, p, usable, forced=None, pair_keep=None) -> LocationModel | None:
@@ -49,39 +49,42 @@ def radius_model(pairs: Pairs, w, p, usable, forced=None, pair_keep=None) -> Loc
     last = np.ones(n_levels, dtype=bool)
     last[:-1] = level_client[1:] != level_client[:-1]
     zl = np.flatnonzero(~last)  # z_k for every level but a client's last
-    z_col = np.full(n_levels, -1, dtype=np.int64)
-    z_col[zl] = m_use + np.arange(zl.size)
-    n_cols = m_use + zl.size
-    c = np.zeros(n_cols)
-    c[z_col[zl]] = w[level_client[zl]] * (level_value[zl + 1] - level_value[zl])
+    zk = np.arange(zl.size)
+    b = ModelBuilder()
+    y = b.add_columns(
+        "y",
+        m_use,
+        lower=0.0 if forced is None else forced[site_ids],
+        upper=1.0,
+        integer=True,
+    )
+    z = b.add_columns(
+        "z", zl.size, cost=w[level_client[zl]] * (level_value[zl + 1] - level_value[zl]), upper=1.0
+    )
+    # level k of client i: z_ik - z_i,k-1 + (its sites at that cost) >= 1 for the first, else 0
+    z_terms = (
+        np.concatenate([zl, zl + 1]),
+        np.concatenate([zk, zk]),
+        np.repeat([1.0, -1.0], zl.size),
+    )
+    b.add_rows(
+        "cover", n_levels, {y: (level, sj, 1.0), z: z_terms}, lower=np.where(first, 1.0, 0.0)
+    )
+    b.add_rows("p", 1, {y: (0, np.arange(m_use), 1.0)}, lower=float(p), upper=float(p))
     offset = float(np.dot(w[level_client[first]], level_value[first]))
-    rows = np.concatenate([level, zl, zl + 1, np.full(m_use, n_levels)])
-    cols = np.concatenate([sj, z_col[zl], z_col[zl], np.arange(m_use)])
-    vals = np.concatenate([np.ones(level.size + zl.size), -np.ones(zl.size), np.ones(m_use)])
-    A = sp.csc_matrix((vals, (rows, cols)), shape=(n_levels + 1, n_cols))
-    rl = np.append(np.where(first, 1.0, 0.0), float(p))
-    ru = np.full(n_levels + 1, np.inf)
-    ru[-1] = float(p)
-    integ = np.zeros(n_cols, dtype=bool)
-    integ[:m_use] = True
-    groups = ["cover"] * n_levels + ["p"]
+    model = b.build(offset=offset)
 
     def start(open_sites):
-        x = np.zeros(n_cols)
-        x[col_of[open_sites]] = 1.0
-        is_open = x[:m_use] > 0.5
+        x = np.zeros(model.shape[1])
+        x[y.index(col_of[open_sites])] = 1.0
+        is_open = model.column_values(x, "y") > 0.5
         covered = np.zeros(n_levels)
         np.maximum.at(covered, level, is_open[sj].astype(float))
         reached = segment_cummax(covered, first)
-        x[z_col[zl]] = 1.0 - reached[zl]
+        x[z.index(zk)] = 1.0 - reached[zl]
         return x
 
-    col_lower = np.zeros(n_cols)
-    if forced is not None:
-        col_lower[:m_use] = forced[site_ids]
-    return LocationModel(
-        c, A, rl, ru, col_lower, np.ones(n_cols), integ, offset, groups, start, site_ids
-    )
+    return LocationModel(model, start, site_ids)
 
 
 def segment_cummax(values: np.ndarray, segment_start: np.ndarray) -> np.ndarray:
