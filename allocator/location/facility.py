@@ -37,8 +37,8 @@ from allocator.solver import (
 )
 
 
-def _solve_or_fallback(model: LocationModel, options, start, m, lower=None):
-    """Solve a MIP; if a time limit stops it without a plan, fall back on the given start.
+def _solve_or_fallback(model: LocationModel, options, start, lower=None):
+    """Solve a MIP; if a time limit stops it without a plan, fall back on the given start vector.
 
     ``lower``: a valid lower bound on the optimum (an answer below it is not trusted).
     """
@@ -136,13 +136,13 @@ def facility_location(
     else:
         start, proven = None, False
     if proven and start is not None:  # the Lagrangian search proved its best plan
-        x = start
+        y, shares = start
         gap = relative_gap(lag.upper, min(lag.lower, lag.upper))
         seconds = time.perf_counter() - t0
         sol_info = SolveInfo("optimal", lag.upper, lag.lower, gap, seconds, options.solver)
     else:
-        sol_info, x = _mip_stage(inst, lag, options, t0, start)
-    return _checked_result(inst, sol_info, x, options, t0)
+        sol_info, y, shares = _mip_stage(inst, lag, options, t0, start)
+    return _checked_result(inst, sol_info, y, shares, options, t0)
 
 
 @dataclass(frozen=True)
@@ -211,8 +211,8 @@ def _lagrangian_stage_fits(inst: _Instance, service_cost, options) -> bool:
 def _lagrangian_stage(inst: _Instance, t0, options):
     """Lagrangian bound and plans; fix the sites that cannot be in a better plan.
 
-    Returns the stage, the instance with those sites fixed, the best plan as a start vector of
-    the strong MIP (or None) and whether the stage proved that plan optimal.
+    Returns the stage, the instance with those sites fixed, the best plan (open sites and pair
+    shares, or None) and whether the stage proved that plan optimal.
     """
     m = inst.pairs.n_sites
     lag = FacilityLagrange(inst.work, inst.f, inst.d, inst.u, inst.opened, inst.closed, t0, options)
@@ -229,13 +229,13 @@ def _lagrangian_stage(inst: _Instance, t0, options):
     inst = dataclasses.replace(
         inst, work=work, opened=opened, closed=closed, fix_bound=lag.fix_bound
     )
-    return lag, inst, lag.start_vector(work), proven
+    return lag, inst, lag.start_plan(work), proven
 
 
 def _mip_stage(inst: _Instance, lag, options, t0, start):
     """The strong MIP from ``start``; its bound is raised to the Lagrangian bound if higher."""
     lower = lag.lower if lag is not None and math.isfinite(lag.lower) else None
-    sol_info, x = _solve_cfl_mip(
+    sol_info, y, shares = _solve_cfl_mip(
         inst.work,
         inst.f,
         inst.d,
@@ -253,14 +253,14 @@ def _mip_stage(inst: _Instance, lag, options, t0, start):
     if lag is not None and math.isfinite(lag.lower):  # the Lagrangian bound holds for all
         bound = lag.lower if sol_info.bound is None else max(sol_info.bound, lag.lower)
         sol_info = dataclasses.replace(sol_info, bound=bound)
-    return sol_info, x
+    return sol_info, y, shares
 
 
-def _checked_result(inst: _Instance, sol_info, x, options, t0) -> LocationResult:
-    """The plan of the solution ``x``, checked against the model, with its status and gap."""
-    m = inst.pairs.n_sites
-    y = binary_values(x[:m])
-    flows = np.clip(x[m:], 0.0, 1.0)
+def _checked_result(inst: _Instance, sol_info, y_values, shares, options, t0) -> LocationResult:
+    """The plan (site values ``y_values``, pair ``shares``), checked against the model, with its
+    status and gap."""
+    y = binary_values(y_values)
+    flows = np.clip(shares, 0.0, 1.0)
     sites = np.flatnonzero(y)
     objective, assignment = evaluate_plan(
         inst.work,
@@ -306,8 +306,10 @@ def _solve_cfl_mip(
     fix_bound,
     lower=None,
 ):
-    """The strong facility-location MIP over the remaining sites (with an optional start)."""
-    m = work.n_sites
+    """The strong facility-location MIP over the remaining sites (with an optional start plan).
+
+    Returns the solve info, the site values and the pair shares.
+    """
     model = strong_model(work, f, d, u, opened, closed, max_open, single_source)
     mip_options = with_time_left(options, t0)
     if start is not None:
@@ -318,10 +320,11 @@ def _solve_cfl_mip(
         mip_options = dataclasses.replace(mip_options, highs_options=extra)
     if lower is not None:
         lower -= 1e-7 * max(1.0, abs(lower))  # the subgradient bound, with room for rounding
-    sol_info, x = _solve_or_fallback(model, mip_options, start, m + work.cost.size, lower)
+    vector = None if start is None else model.start(start)
+    sol_info, x = _solve_or_fallback(model, mip_options, vector, lower)
     if math.isfinite(fix_bound) and sol_info.bound is not None:
         sol_info = dataclasses.replace(sol_info, bound=min(sol_info.bound, fix_bound))
-    return sol_info, x
+    return sol_info, model.model.column_values(x, "y"), model.model.column_values(x, "x")
 
 
 #: Facility location instances with at least this many client x site cells (and split demand,

@@ -362,19 +362,21 @@ class FacilityLagrange:
         self.lower = min(pruned, self.upper)
         return True
 
-    def start_vector(self, pairs: Pairs):
-        """The best plan as a start vector of the facility model over ``pairs`` (or None)."""
+    def start_plan(self, pairs: Pairs):
+        """The best plan over ``pairs``: (1.0 for each open site, the share of each pair), or None
+        when it uses a pair not in ``pairs``."""
         if self.plan is None:
             return None
         sites, ii, jj, shares = self.plan
         m = pairs.n_sites
-        x = np.zeros(m + pairs.cost.size)
-        x[sites] = 1.0
+        y = np.zeros(m)
+        y[sites] = 1.0
+        share = np.zeros(pairs.cost.size)
         key = pairs.clients * m + pairs.sites
         where = np.searchsorted(key, ii * m + jj)
         where = np.minimum(where, key.size - 1)
         ok = key[where] == ii * m + jj
         if not ok[shares > 1e-12].all():
             return None
-        x[m + where[ok]] = shares[ok]
-        return x
+        share[where[ok]] = shares[ok]
+        return y, share

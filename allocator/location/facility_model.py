@@ -51,7 +51,15 @@ def strong_model(pairs, f, d, u, opened, closed, max_open, single_source) -> Loc
         b.add_rows("total_capacity", 1, {y: (0, site, u)}, lower=float(d.sum()))
     if max_open is not None:
         b.add_rows("max_open", 1, {y: (0, site, 1.0)}, upper=float(max_open))
-    return LocationModel(b.build(), None, site)
+    model = b.build()
+
+    def start(plan):
+        """The full start vector of a plan ``(y, shares)`` (see ``FacilityLagrange.start_plan``)."""
+        vector = np.zeros(model.shape[1])
+        vector[y.columns], vector[x.columns] = plan
+        return vector
+
+    return LocationModel(model, start, site)
 
 
 def evaluate_plan(pairs, f, d, u, y, flows, opened, closed, max_open, single_source):
