@@ -20,9 +20,11 @@ from allocator.location import (
     common,
     facility,
     facility_location,
+    facility_model,
     p_median,
     pmedian,
     pmedian_dense,
+    pmedian_model,
     pmedian_sparse,
     read_orlib_cap,
     read_orlib_pmed,
@@ -665,3 +667,25 @@ def test_sparse_input_builds_no_clients_by_sites_matrix():
     np.minimum.at(nearest, coo.row[is_open[coo.col]], coo.data[is_open[coo.col]])
     assert math.isclose(nearest.sum(), r.objective, rel_tol=1e-12)
     assert r.status == "optimal" and r.bound <= r.objective
+
+
+def test_location_models_name_their_blocks_and_groups():
+    """The radius model and the strong MIP are built from named blocks; a start is a plan."""
+    cost = np.array([[1.0, 4.0, 6.0], [3.0, 2.0, 9.0]])
+    pairs = common.allowed_pairs(cost, "cost")
+    w = np.ones(2)
+    radius = pmedian_model.radius_model(pairs, w, 2, np.ones(3, dtype=bool))
+    assert list(radius.model.columns) == ["y", "z"]
+    assert set(radius.model.row_groups) == {"cover", "p"}
+    start = radius.start(np.array([0, 1]))
+    assert radius.open_sites(start).tolist() == [0, 1]
+    value = float(radius.model.c @ start + radius.model.offset)
+    assert value == pmedian.pmedian_value(pairs, w, np.array([0, 1])) == 3.0
+    none = np.zeros(0, dtype=np.int64)
+    strong = facility_model.strong_model(
+        pairs, np.ones(3), w, np.full(3, 2.0), none, none, None, False
+    )
+    assert list(strong.model.columns) == ["y", "x"]
+    assert set(strong.model.row_groups) == {"demand", "capacity", "link", "total_capacity"}
+    plan = strong.start((np.array([1.0, 0, 0]), np.array([1.0, 0, 0, 1.0, 0, 0])))
+    assert strong.model.column_values(plan, "y").tolist() == [1.0, 0.0, 0.0]
