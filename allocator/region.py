@@ -142,7 +142,8 @@ def _numeric_column(df, table, column, id_column, whole: bool, nonnegative: bool
         reject(
             (arr < low) | (arr > high),
             lambda v: (
-                f"value {v!r} cannot be right; expected {what} from {shown_number(low)} to {shown_number(high)}"
+                f"value {v!r} cannot be right; expected {what} from {shown_number(low)} to "
+                f"{shown_number(high)}"
             ),
         )
     if whole:
@@ -438,9 +439,14 @@ class Region:
         >>> sorted(make_region(schools=20, seed=1).to_geodataframes(crs=32648))
         ['roads', 'schools', 'settlements']
         """
-        import geopandas as gpd
-        import shapely
-
+        try:
+            import geopandas as gpd
+            import shapely
+        except ImportError as exc:  # the same words as allocator.gis
+            raise ImportError(
+                f"allocator.gis needs the GIS extra ({exc.name} is missing): "
+                'pip install "edu-allocator[gis]"'
+            ) from exc
         crs = self.metric_crs(crs)
         xy = {n: (d["x"] * 1000, d["y"] * 1000) for n, d in self.roads.nodes(data=True)}
         edges = list(self.roads.edges(data="minutes"))

@@ -436,7 +436,7 @@ class _Located:
     key: str  # the id column
     name: str  # the layer as named in messages
     df: pd.DataFrame
-    metric: gpd.GeoSeries
+    metric: gpd.GeoDataFrame  # the layer in the metric CRS
     xy: np.ndarray  # metres in the metric CRS
     lon: np.ndarray
     lat: np.ndarray
