@@ -142,6 +142,11 @@ def as_vector(values, n: int, name: str, default: float | None = None) -> np.nda
     """``values`` as a float vector of length ``n`` (a scalar is repeated; None gives ``default``).
 
     Raises InputError on a wrong length, NaN, or a missing value without a default.
+
+    Examples
+    --------
+    >>> as_vector(2.0, 3, "capacity").tolist(), as_vector(None, 2, "weights", default=1).tolist()
+    ([2.0, 2.0, 2.0], [1.0, 1.0])
     """
     if values is None:
         if default is None:
@@ -158,7 +163,13 @@ def as_vector(values, n: int, name: str, default: float | None = None) -> np.nda
 
 
 def site_indices(values, m: int, name: str) -> np.ndarray:
-    """Sorted unique site indices of ``values`` (None: none), each checked to be in 0..m-1."""
+    """Sorted unique site indices of ``values`` (None: none), each checked to be in 0..m-1.
+
+    Examples
+    --------
+    >>> site_indices([3, 1, 3], 5, "fixed_open").tolist()
+    [1, 3]
+    """
     if values is None:
         return np.zeros(0, dtype=np.int64)
     arr = np.unique(np.asarray(list(values), dtype=np.int64))
@@ -199,7 +210,13 @@ def with_time_left(options: SolverOptions, t0: float) -> SolverOptions:
 
 
 def is_integral(values: np.ndarray) -> bool:
-    """True when every value is a whole number (up to rounding)."""
+    """True when every value is a whole number (up to rounding).
+
+    Examples
+    --------
+    >>> is_integral(np.array([1.0, 2.0])), is_integral(np.array([0.5]))
+    (True, False)
+    """
     return bool(np.all(np.abs(values - np.round(values)) <= 1e-9 * np.maximum(1, np.abs(values))))
 
 

@@ -81,7 +81,17 @@ class FrozenSettings(dict):
 
 
 def frozen_settings(mapping: Mapping) -> Mapping:
-    """A read-only copy of ``mapping`` (a :class:`FrozenSettings`)."""
+    """A read-only copy of ``mapping`` (a :class:`FrozenSettings`).
+
+    Examples
+    --------
+    >>> settings = frozen_settings({"primary": 45})
+    >>> try:
+    ...     settings["primary"] = 50
+    ... except TypeError as exc:
+    ...     print(exc)
+    standard settings are read-only; use load_standard(..., overrides=...)
+    """
     return FrozenSettings(mapping)
 
 

@@ -178,7 +178,13 @@ def draw_county(rng, c, county, n, ox, oy, urban):
 
 
 def road_minutes(km, area):
-    """Minutes to drive ``km`` (at least 0.2 km) on a road of the area type (winding, speed)."""
+    """Minutes to drive ``km`` (at least 0.2 km) on a road of the area type (winding, speed).
+
+    Examples
+    --------
+    >>> road_minutes(10.0, "rural")
+    40.8
+    """
     return round(max(km, 0.2) * _WINDING[area] / _SPEED_KMH[area] * 60.0, 2)
 
 
