@@ -19,8 +19,7 @@ from allocator.errors import AllocatorError, Infeasible, InputError, SolverError
 from allocator.io import load_region, save_region
 from allocator.region import Region
 from allocator.solver import SolveInfo, SolverOptions
-
-__version__ = "0.1.0"
+from allocator.version import __version__ as __version__
 
 # Names served lazily from their modules, so that importing allocator stays light.
 _LAZY = {

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from allocator import metrics
+from allocator.metrics import cv
 from allocator.standards import PARTS, Standard
 
 __all__ = [
@@ -240,7 +240,7 @@ def part_verdicts(parts: pd.DataFrame, standard: Standard) -> pd.DataFrame:
 
 def _cv(values, pupils) -> tuple[float, str]:
     try:
-        return float(metrics.cv(values, pupils)), ""
+        return float(cv(values, pupils)), ""
     except ValueError as exc:
         return math.nan, str(exc)
 

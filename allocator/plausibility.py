@@ -29,9 +29,11 @@ import dataclasses
 import math
 from collections.abc import Mapping
 
+import networkx as nx
 import numpy as np
 import pandas as pd
 
+from allocator.errors import InputError
 from allocator.text import plain, plural
 
 __all__ = [
@@ -143,6 +145,98 @@ def degrees_hint(
         "straight line); expected km: project them first (e.g. to UTM, or km east and north of "
         "a point of the region)"
     )
+
+
+def shown_number(number: float) -> str:
+    """A bound as shown in messages: whole numbers with thousands separators, others as ``g``."""
+    return f"{number:,.0f}" if abs(number) < 1e9 and number == int(number) else f"{number:g}"
+
+
+def checked_road_graph(roads: nx.Graph) -> nx.Graph:
+    """A copy of ``roads`` with string node names and float ``x``, ``y``, ``minutes``, checked.
+
+    Refuses (:class:`~allocator.errors.InputError`, naming the node or edge) a graph that is not
+    an undirected ``networkx.Graph``, a coordinate or travel time that is not a number or lies
+    outside its hard range, and node coordinates that look like degrees (:func:`degrees_hint`).
+
+    Examples
+    --------
+    >>> import networkx as nx
+    >>> g = nx.Graph()
+    >>> g.add_edge(1, 2, minutes="3")
+    >>> nx.set_node_attributes(g, {1: {"x": 0, "y": 0}, 2: {"x": 1.5, "y": 0}})
+    >>> checked = checked_road_graph(g)
+    >>> sorted(checked.nodes), checked.edges["1", "2"]["minutes"]
+    (['1', '2'], 3.0)
+    """
+    if not isinstance(roads, nx.Graph) or roads.is_directed() or roads.is_multigraph():
+        raise InputError("expected an undirected networkx.Graph", table="roads")
+    graph = nx.relabel_nodes(roads, {n: str(n) for n in roads.nodes}, copy=True)
+    for node, data in graph.nodes(data=True):
+        for coord in ("x", "y"):
+            value = plain(data.get(coord))
+            try:
+                ok = value is not None and np.isfinite(float(value))
+            except (TypeError, ValueError):
+                ok = False
+            if not ok:
+                raise InputError(
+                    f"node {node!r} has {coord}={value!r}; expected a finite number (km)",
+                    table="nodes",
+                    row_id=node,
+                    column=coord,
+                    value=value,
+                )
+            low, high = hard_range("nodes", coord)
+            if not low <= float(value) <= high:
+                raise InputError(
+                    f"node {node!r} has {coord}={value!r}, which cannot be right; expected km "
+                    f"from {shown_number(low)} to {shown_number(high)}",
+                    table="nodes",
+                    row_id=node,
+                    column=coord,
+                    value=value,
+                )
+            data[coord] = float(value)
+    low, high = hard_range("roads", "minutes")
+    for pos, (u, v, data) in enumerate(graph.edges(data=True)):
+        value = plain(data.get("minutes"))
+        try:
+            minutes = float(value)
+        except (TypeError, ValueError):
+            minutes = float("nan")
+        if not minutes > 0 or not np.isfinite(minutes) or minutes > high:
+            raise InputError(
+                f"edge {u}-{v} has minutes={value!r}; expected a number > 0"
+                + (f" and at most {shown_number(high)}" if minutes > high else ""),
+                table="roads",
+                row_id=f"{u}-{v}",
+                row=pos,
+                column="minutes",
+                value=value,
+            )
+        data["minutes"] = minutes
+    _refuse_degrees(graph)
+    return graph
+
+
+def _refuse_degrees(graph: nx.Graph) -> None:
+    """Coordinates are km: refuse node coordinates that look like degrees (see plausibility)."""
+    if graph.number_of_nodes() == 0:
+        return
+    nodes = list(graph.nodes)
+    x = np.fromiter((graph.nodes[n]["x"] for n in nodes), float, len(nodes))
+    y = np.fromiter((graph.nodes[n]["y"] for n in nodes), float, len(nodes))
+    if np.abs(x).max() > 180 or np.abs(y).max() > 90:
+        return
+    index = {n: i for i, n in enumerate(nodes)}
+    m = graph.number_of_edges()
+    u = np.fromiter((index[a] for a, _ in graph.edges), np.int64, m)
+    v = np.fromiter((index[b] for _, b in graph.edges), np.int64, m)
+    minutes = np.fromiter((d["minutes"] for _, _, d in graph.edges(data=True)), float, m)
+    hint = degrees_hint(x, y, np.hypot(x[u] - x[v], y[u] - y[v]), minutes)
+    if hint is not None:
+        raise InputError(hint, table="nodes", row_id=nodes[0], column="x", value=float(x[0]))
 
 
 def _row(table, row_id, column, value, warning, sources, line=None) -> dict:

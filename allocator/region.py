@@ -22,7 +22,12 @@ import pandas as pd
 import scipy.sparse as sp
 
 from allocator.errors import InputError
-from allocator.plausibility import WARNING_COLUMNS, degrees_hint, hard_range
+from allocator.plausibility import (
+    WARNING_COLUMNS,
+    checked_road_graph,
+    hard_range,
+    shown_number,
+)
 from allocator.text import plain, plural
 
 __all__ = [
@@ -140,7 +145,8 @@ def numeric_column(df, table, column, id_column, whole: bool, nonnegative: bool)
         reject(
             (arr < low) | (arr > high),
             lambda v: (
-                f"value {v!r} cannot be right; expected {what} from {_shown(low)} to {_shown(high)}"
+                f"value {v!r} cannot be right; expected {what} from {shown_number(low)} to "
+                f"{shown_number(high)}"
             ),
         )
     if whole:
@@ -201,82 +207,12 @@ def _nodes_in_graph(df, table, id_column, graph):
         )
 
 
-def _shown(number: float) -> str:
-    return f"{number:,.0f}" if abs(number) < 1e9 and number == int(number) else f"{number:g}"
-
-
 def _validate_roads(roads: nx.Graph) -> nx.Graph:
-    if not isinstance(roads, nx.Graph) or roads.is_directed() or roads.is_multigraph():
-        raise InputError("expected an undirected networkx.Graph", table="roads")
-    graph = nx.relabel_nodes(roads, {n: str(n) for n in roads.nodes}, copy=True)
-    for node, data in graph.nodes(data=True):
-        for coord in ("x", "y"):
-            value = plain(data.get(coord))
-            try:
-                ok = value is not None and np.isfinite(float(value))
-            except (TypeError, ValueError):
-                ok = False
-            if not ok:
-                raise InputError(
-                    f"node {node!r} has {coord}={value!r}; expected a finite number (km)",
-                    table="nodes",
-                    row_id=node,
-                    column=coord,
-                    value=value,
-                )
-            low, high = hard_range("nodes", coord)
-            if not low <= float(value) <= high:
-                raise InputError(
-                    f"node {node!r} has {coord}={value!r}, which cannot be right; expected km "
-                    f"from {_shown(low)} to {_shown(high)}",
-                    table="nodes",
-                    row_id=node,
-                    column=coord,
-                    value=value,
-                )
-            data[coord] = float(value)
-    low, high = hard_range("roads", "minutes")
-    for pos, (u, v, data) in enumerate(graph.edges(data=True)):
-        value = plain(data.get("minutes"))
-        try:
-            minutes = float(value)
-        except (TypeError, ValueError):
-            minutes = float("nan")
-        if not minutes > 0 or not np.isfinite(minutes) or minutes > high:
-            raise InputError(
-                f"edge {u}-{v} has minutes={value!r}; expected a number > 0"
-                + (f" and at most {_shown(high)}" if minutes > high else ""),
-                table="roads",
-                row_id=f"{u}-{v}",
-                row=pos,
-                column="minutes",
-                value=value,
-            )
-        data["minutes"] = minutes
-    _refuse_degrees(graph)
-    graph = nx.freeze(graph)
+    """A checked, frozen copy of the road graph, marked so that derived regions reuse it."""
+    graph = nx.freeze(checked_road_graph(roads))
     graph._allocator_valid = True
     graph._components = None
     return graph
-
-
-def _refuse_degrees(graph: nx.Graph) -> None:
-    """Coordinates are km: refuse node coordinates that look like degrees (see plausibility)."""
-    if graph.number_of_nodes() == 0:
-        return
-    nodes = list(graph.nodes)
-    x = np.fromiter((graph.nodes[n]["x"] for n in nodes), float, len(nodes))
-    y = np.fromiter((graph.nodes[n]["y"] for n in nodes), float, len(nodes))
-    if np.abs(x).max() > 180 or np.abs(y).max() > 90:
-        return
-    index = {n: i for i, n in enumerate(nodes)}
-    m = graph.number_of_edges()
-    u = np.fromiter((index[a] for a, _ in graph.edges), np.int64, m)
-    v = np.fromiter((index[b] for _, b in graph.edges), np.int64, m)
-    minutes = np.fromiter((d["minutes"] for _, _, d in graph.edges(data=True)), float, m)
-    hint = degrees_hint(x, y, np.hypot(x[u] - x[v], y[u] - y[v]), minutes)
-    if hint is not None:
-        raise InputError(hint, table="nodes", row_id=nodes[0], column="x", value=float(x[0]))
 
 
 class Region:
@@ -460,11 +396,47 @@ class Region:
             f"{plural(self.roads.number_of_nodes(), 'road node')})"
         )
 
+    def metric_crs(self, crs=None):
+        """The metric CRS of ``x``, ``y``: ``crs`` if given, else the one a GIS import recorded.
+
+        Raises
+        ------
+        InputError
+            When neither is there (a region loaded from CSV files: the import wrote ``crs.txt``).
+        """
+        crs = crs or self.roads.graph.get("crs")
+        if crs is None:
+            raise InputError(
+                "the region does not record its CRS (a region loaded from CSV files); give crs= "
+                "(the import wrote it to crs.txt)",
+                table="nodes",
+            )
+        return crs
+
+    def place_metres(self, table: str) -> np.ndarray:
+        """Metres (n x 2) of each row of ``"schools"`` or ``"settlements"``: the row's own ``x``,
+        ``y`` where it has them, else its road node's.
+
+        Examples
+        --------
+        >>> from allocator.synth import make_region
+        >>> make_region(schools=20, seed=1).place_metres("schools").shape
+        (20, 2)
+        """
+        df = self.schools if table == "schools" else self.settlements
+        graph = self.roads
+        node_xy = np.array([[graph.nodes[n]["x"], graph.nodes[n]["y"]] for n in df["node"]], float)
+        if {"x", "y"} <= set(df.columns):
+            own = df[["x", "y"]].apply(pd.to_numeric, errors="coerce").to_numpy(float)
+            node_xy = np.where(np.isfinite(own), own, node_xy.reshape(own.shape))
+        return node_xy.reshape(-1, 2) * 1000
+
     def to_geodataframes(self, crs=None) -> dict:
         """``schools``, ``settlements`` (points) and ``roads`` (lines) as GeoDataFrames.
 
         Needs the GIS extra (``pip install "edu-allocator[gis]"``); ``crs`` is the metric CRS of
-        ``x``, ``y`` (default: the one a GIS import recorded). See :mod:`allocator.gis.export`.
+        ``x``, ``y`` (default: the one a GIS import recorded). Plans have theirs through
+        :func:`allocator.gis.export.to_geodataframes`.
 
         Examples
         --------
@@ -472,9 +444,32 @@ class Region:
         >>> sorted(make_region(schools=20, seed=1).to_geodataframes(crs=32648))
         ['roads', 'schools', 'settlements']
         """
-        from allocator.gis import to_geodataframes
-
-        return to_geodataframes(self, crs=crs)
+        try:
+            import geopandas as gpd
+            import shapely
+        except ImportError as exc:  # the same words as allocator.gis
+            raise ImportError(
+                f"allocator.gis needs the GIS extra ({exc.name} is missing): "
+                'pip install "edu-allocator[gis]"'
+            ) from exc
+        crs = self.metric_crs(crs)
+        xy = {n: (d["x"] * 1000, d["y"] * 1000) for n, d in self.roads.nodes(data=True)}
+        edges = list(self.roads.edges(data="minutes"))
+        lines = shapely.linestrings(
+            np.array([[xy[u], xy[v]] for u, v, _ in edges], dtype=float).reshape(-1, 2, 2)
+        )
+        ends = {"u": [u for u, _, _ in edges], "v": [v for _, v, _ in edges]}
+        roads = gpd.GeoDataFrame(
+            {**ends, "minutes": [m for _, _, m in edges]}, geometry=lines, crs=crs
+        )
+        layers = {}
+        for table in ("schools", "settlements"):
+            df, place = getattr(self, table), self.place_metres(table)
+            geometry = gpd.points_from_xy(place[:, 0], place[:, 1])
+            layers[table] = gpd.GeoDataFrame(
+                df.reset_index(drop=True).copy(), geometry=geometry, crs=crs
+            )
+        return {**layers, "roads": roads}
 
     @property
     def counties(self) -> list[str]:

@@ -20,8 +20,11 @@ from allocator.location import (
     common,
     facility,
     facility_location,
+    facility_model,
     p_median,
     pmedian,
+    pmedian_dense,
+    pmedian_model,
     pmedian_sparse,
     read_orlib_cap,
     read_orlib_pmed,
@@ -169,8 +172,8 @@ def _lagrangian_fixing(seed, p):
     n, m = 14, 8
     cost = rng.integers(0, 40, size=(n, m)).astype(float)
     w = rng.integers(1, 4, size=n).astype(float)
-    pairs = common._pairs(cost, "cost")
-    solver = pmedian._PMedian(pairs, w, p, common._options(None), 0.0, True)
+    pairs = common.allowed_pairs(cost, "cost")
+    solver = pmedian.PMedianSearch(pairs, w, p, common.resolve_options(None), 0.0, True)
     values = {
         s: float(w @ cost[:, list(s)].min(axis=1)) for s in itertools.combinations(range(m), p)
     }
@@ -373,7 +376,7 @@ def test_cfl_branch_and_bound_proves_without_the_mip(seed, monkeypatch):
     reference = facility_location(*inst)  # small: the MIP alone
     monkeypatch.setattr(facility, "_CFL_LAGRANGE_CELLS", 0)
     nodes = []
-    original = facility._CFLLagrange.branch_and_bound
+    original = facility.FacilityLagrange.branch_and_bound
 
     def counting(self, max_nodes):
         proven = original(self, max_nodes)
@@ -383,7 +386,7 @@ def test_cfl_branch_and_bound_proves_without_the_mip(seed, monkeypatch):
     def no_mip(*args, **kwargs):
         raise AssertionError("the MIP ran")
 
-    monkeypatch.setattr(facility._CFLLagrange, "branch_and_bound", counting)
+    monkeypatch.setattr(facility.FacilityLagrange, "branch_and_bound", counting)
     monkeypatch.setattr(facility, "_solve_cfl_mip", no_mip)
     r = facility_location(*inst)
     assert nodes and nodes[0][0] and nodes[0][1] > 1
@@ -395,9 +398,9 @@ def test_cfl_branch_and_bound_proves_without_the_mip(seed, monkeypatch):
 def test_cap_lagrangian_stage_matches_optimum(name, monkeypatch):
     inst = read_orlib_cap(ORLIB / "cap" / f"{name}.txt")
     expected = _cap_opt()[name]
-    pairs = common._pairs(inst.service_cost, "service_cost")
+    pairs = common.allowed_pairs(inst.service_cost, "service_cost")
     none = np.zeros(0, dtype=np.int64)
-    lag = facility._CFLLagrange(
+    lag = facility.FacilityLagrange(
         pairs, inst.open_cost, inst.demand, inst.capacity, none, none, 0.0, SolverOptions()
     )
     lag.run()
@@ -544,9 +547,9 @@ def test_radius_model_restores_the_pairs_a_plan_needs():
     charges {0, 1} 5 where it costs 0; exact again once the pair is restored.
     """
     cost = np.array([[0.0, 5, 10], [0, 9, 9], [0, 9, 9]])
-    pairs = common._pairs(cost, "cost")
-    solver = pmedian._PMedian(
-        pairs, np.ones(3), 2, common._options(None), time.perf_counter(), True
+    pairs = common.allowed_pairs(cost, "cost")
+    solver = pmedian.PMedianSearch(
+        pairs, np.ones(3), 2, common.resolve_options(None), time.perf_counter(), True
     )
     solver.pair_keep = ~((pairs.clients == 0) & (pairs.sites == 0))
     finished = not solver._solve_relaxation(np.ones(3, dtype=bool), np.zeros(3, dtype=bool))
@@ -555,7 +558,7 @@ def test_radius_model_restores_the_pairs_a_plan_needs():
     assert solver.lower == 0.0
 
 
-@pytest.mark.parametrize("stage", ["_greedy_interchange", "_lagrange_bound", "_branch_and_bound"])
+@pytest.mark.parametrize("stage", ["greedy_interchange", "lagrange_bound", "_branch_and_bound"])
 def test_p_median_out_of_time_is_never_called_optimal(stage, monkeypatch):
     """The clock runs out as a stage starts: the plan is "optimal" only when proven.
 
@@ -564,9 +567,9 @@ def test_p_median_out_of_time_is_never_called_optimal(stage, monkeypatch):
     cost, p = read_orlib_pmed(ORLIB / "pmed" / "pmed26.txt")  # 600 clients, p = 5: every stage
     out = {"of_time": False}
     monkeypatch.setattr(
-        pmedian._PMedian, "_time_left", lambda self: -1.0 if out["of_time"] else math.inf
+        pmedian.PMedianSearch, "_time_left", lambda self: -1.0 if out["of_time"] else math.inf
     )
-    owner = pmedian._PMedian if stage == "_branch_and_bound" else pmedian
+    owner = pmedian.PMedianSearch if stage == "_branch_and_bound" else pmedian_dense
     real = getattr(owner, stage)
 
     def stopping(*args, **kwargs):
@@ -624,17 +627,17 @@ def test_sparse_interchange_gains_are_exact(seed, p):
     cost[rng.random(cost.shape) < 0.3] = np.inf
     if not np.isfinite(cost).any(axis=1).all():
         return
-    pairs = common._pairs(cost, "cost")
+    pairs = common.allowed_pairs(cost, "cost")
     start = np.sort(rng.choice(6, size=p, replace=False))
     sites = pmedian_sparse.interchange(pairs, pairs.cost, start, lambda: 1.0)
-    value = pmedian._pmedian_value(pairs, np.ones(9), sites)
-    assert value <= pmedian._pmedian_value(pairs, np.ones(9), start)
+    value = pmedian.pmedian_value(pairs, np.ones(9), sites)
+    assert value <= pmedian.pmedian_value(pairs, np.ones(9), start)
     if math.isfinite(value):  # no single swap is better
         for r in range(p):
             for j in set(range(6)) - set(sites.tolist()):
                 swapped = sites.copy()
                 swapped[r] = j
-                assert pmedian._pmedian_value(pairs, np.ones(9), swapped) >= value - 1e-9
+                assert pmedian.pmedian_value(pairs, np.ones(9), swapped) >= value - 1e-9
 
 
 def test_sparse_input_builds_no_clients_by_sites_matrix():
@@ -664,3 +667,25 @@ def test_sparse_input_builds_no_clients_by_sites_matrix():
     np.minimum.at(nearest, coo.row[is_open[coo.col]], coo.data[is_open[coo.col]])
     assert math.isclose(nearest.sum(), r.objective, rel_tol=1e-12)
     assert r.status == "optimal" and r.bound <= r.objective
+
+
+def test_location_models_name_their_blocks_and_groups():
+    """The radius model and the strong MIP are built from named blocks; a start is a plan."""
+    cost = np.array([[1.0, 4.0, 6.0], [3.0, 2.0, 9.0]])
+    pairs = common.allowed_pairs(cost, "cost")
+    w = np.ones(2)
+    radius = pmedian_model.radius_model(pairs, w, 2, np.ones(3, dtype=bool))
+    assert list(radius.model.columns) == ["y", "z"]
+    assert set(radius.model.row_groups) == {"cover", "p"}
+    start = radius.start(np.array([0, 1]))
+    assert radius.open_sites(start).tolist() == [0, 1]
+    value = float(radius.model.c @ start + radius.model.offset)
+    assert value == pmedian.pmedian_value(pairs, w, np.array([0, 1])) == 3.0
+    none = np.zeros(0, dtype=np.int64)
+    strong = facility_model.strong_model(
+        pairs, np.ones(3), w, np.full(3, 2.0), none, none, None, False
+    )
+    assert list(strong.model.columns) == ["y", "x"]
+    assert set(strong.model.row_groups) == {"demand", "capacity", "link", "total_capacity"}
+    plan = strong.start((np.array([1.0, 0, 0]), np.array([1.0, 0, 0, 1.0, 0, 0])))
+    assert strong.model.column_values(plan, "y").tolist() == [1.0, 0.0, 0.0]

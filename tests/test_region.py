@@ -153,3 +153,15 @@ def test_ids_and_nodes_become_strings():
     t = r.travel_minutes(["2"], ["1"])
     assert t[0, 0] == 3.0
     assert isinstance(pd.Index(r.roads.nodes)[0], str)
+
+
+def test_region_draws_its_own_layers():
+    """Region layers need geopandas but not allocator.gis; points sit at place_metres."""
+    pytest.importorskip("geopandas")
+    region = make_region(schools=20, seed=1)
+    with pytest.raises(InputError, match="does not record its CRS"):
+        region.metric_crs()
+    layers = region.to_geodataframes(crs=32648)
+    schools = layers["schools"].geometry
+    assert np.allclose(np.c_[schools.x, schools.y], region.place_metres("schools"))
+    assert len(layers["roads"]) == region.roads.number_of_edges()

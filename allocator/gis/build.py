@@ -398,82 +398,19 @@ def region_from_layers(
         raise InputError(f"far = {far!r}; expected one of {', '.join(_FAR)}", column="far")
     if not (isinstance(max_snap_m, int | float) and max_snap_m > 0):
         raise InputError(f"max_snap_m = {max_snap_m!r}; expected metres > 0", column="max_snap_m")
-    school_spec, village_spec = as_layer(schools), as_layer(settlements)
-    school_gdf = read_layer(school_spec, "schools")
-    village_gdf = read_layer(village_spec, "settlements")
+    specs = (as_layer(schools), as_layer(settlements))
+    gdfs = (read_layer(specs[0], "schools"), read_layer(specs[1], "settlements"))
     make_network, (lon, lat) = _roads(roads, profile, speeds, split_roads, keep)
     if crs is None:
-        crs = metric_crs(lon, lat, school_gdf.crs)
+        crs = metric_crs(lon, lat, gdfs[0].crs)
     network = make_network(crs)
-
-    s_name, v_name = describe(school_spec), describe(village_spec)
-    s_metric, s_xy, s_lon, s_lat = _points(
-        school_gdf, crs, "schools", school_spec.centroids, s_name
+    s, v = _located(specs, gdfs, crs, boundaries)
+    snapping = _snapped(network, (s, v), max_snap_m, far)
+    v_df, v_filled = _filled_settlements(
+        v, far, county, township, area_type, age_shares, m2_per_person, default_floors
     )
-    v_metric, v_xy, v_lon, v_lat = _points(
-        village_gdf, crs, "settlements", village_spec.centroids, v_name
-    )
-    s_df = _plain_columns(school_gdf)
-    v_df = _plain_columns(village_gdf)
-    s_df["school_id"] = _ids(s_df, "school_id", "S")
-    v_df["settlement_id"] = _ids(v_df, "settlement_id", "V")
-    s_df = _join_boundaries(s_df, s_xy, crs, boundaries, "schools")
-    v_df = _join_boundaries(v_df, v_xy, crs, boundaries, "settlements")
-
-    s_nodes, s_dist, s_far, s_cut = _snap(
-        network,
-        s_xy,
-        s_df["school_id"].to_numpy(),
-        "schools",
-        s_name,
-        max_snap_m,
-        far,
-        s_lon,
-        s_lat,
-    )
-    v_nodes, v_dist, v_far, v_cut = _snap(
-        network, v_xy, v_df["settlement_id"].to_numpy(), "settlements", v_name, max_snap_m, far,
-        v_lon, v_lat,
-    )  # fmt: skip
-    for df, xy, lo, la, nodes, dist in (
-        (s_df, s_xy, s_lon, s_lat, s_nodes, s_dist),
-        (v_df, v_xy, v_lon, v_lat, v_nodes, v_dist),
-    ):
-        df["node"] = nodes
-        df["x"], df["y"] = xy[:, 0] / 1000.0, xy[:, 1] / 1000.0
-        df["lon"], df["lat"] = lo, la
-        df["snap_m"] = np.round(dist, 1)
-    snapping = pd.concat(
-        [
-            pd.DataFrame({"table": "schools", "id": s_df["school_id"], "node": s_nodes,
-                          "distance_m": np.round(s_dist, 2), "flagged": s_far, "dropped": False,
-                          "cut_off": s_cut, "part": network.part_of(s_nodes)}),
-            pd.DataFrame({"table": "settlements", "id": v_df["settlement_id"], "node": v_nodes,
-                          "distance_m": np.round(v_dist, 2), "flagged": v_far,
-                          "dropped": v_far & (far == "drop"), "cut_off": v_cut,
-                          "part": network.part_of(v_nodes)}),
-        ],
-        ignore_index=True,
-    )  # fmt: skip
-
-    v_df, rule = _settlement_pupils(
-        v_df, v_metric, v_name, age_shares, m2_per_person, default_floors
-    )
-    if far == "drop":
-        v_df = v_df[~v_far].reset_index(drop=True)
-    v_df, v_filled = fill_settlements(v_df, county=county, township=township, area_type=area_type)
-    if rule is not None:
-        pupil_rows = pd.DataFrame(
-            [
-                ("settlements", sid, col, int(val), rule)
-                for sid, *vals in v_df[["settlement_id", *PUPIL_COLUMNS]].itertuples(index=False)
-                for col, val in zip(PUPIL_COLUMNS, vals, strict=True)
-            ],
-            columns=["table", "row_id", "column", "value", "rule"],
-        )
-        v_filled = pd.concat([v_filled, pupil_rows], ignore_index=True)
     s_df, s_filled = fill_schools(
-        s_df,
+        s.df,
         county=county,
         township=township,
         area_type=area_type,
@@ -489,6 +426,85 @@ def region_from_layers(
         "roads": pd.DataFrame([network.stats]),
     }
     return GisImport(region, crs, tables)
+
+
+@dataclass
+class _Located:
+    """One point table (schools or settlements) on its way into a region."""
+
+    table: str
+    key: str  # the id column
+    name: str  # the layer as named in messages
+    df: pd.DataFrame
+    metric: gpd.GeoDataFrame  # the layer in the metric CRS
+    xy: np.ndarray  # metres in the metric CRS
+    lon: np.ndarray
+    lat: np.ndarray
+    far: np.ndarray | None = None  # beyond max_snap_m (after snapping)
+
+
+def _located(specs, gdfs, crs, boundaries) -> tuple[_Located, _Located]:
+    """Schools and settlements as points with ids and boundary labels (in this order of checks)."""
+    tables, keys = ("schools", "settlements"), ("school_id", "settlement_id")
+    names = [describe(spec) for spec in specs]
+    points = [
+        _points(gdf, crs, table, spec.centroids, name)
+        for gdf, table, spec, name in zip(gdfs, tables, specs, names, strict=True)
+    ]
+    dfs = [_plain_columns(gdf) for gdf in gdfs]
+    for df, key, prefix in zip(dfs, keys, ("S", "V"), strict=True):
+        df[key] = _ids(df, key, prefix)
+    dfs = [
+        _join_boundaries(df, pts[1], crs, boundaries, table)
+        for df, pts, table in zip(dfs, points, tables, strict=True)
+    ]
+    return tuple(
+        _Located(table, key, name, df, *pts)
+        for table, key, name, df, pts in zip(tables, keys, names, dfs, points, strict=True)
+    )
+
+
+def _snapped(network: RoadNetwork, located, max_snap_m, far) -> pd.DataFrame:
+    """Snap every point to its road node (adds node, x, y, lon, lat, snap_m); the snapping table."""
+    rows = []
+    for p in located:
+        nodes, dist, p.far, cut = _snap(
+            network, p.xy, p.df[p.key].to_numpy(), p.table, p.name, max_snap_m, far, p.lon, p.lat
+        )
+        p.df["node"] = nodes
+        p.df["x"], p.df["y"] = p.xy[:, 0] / 1000.0, p.xy[:, 1] / 1000.0
+        p.df["lon"], p.df["lat"] = p.lon, p.lat
+        p.df["snap_m"] = np.round(dist, 1)
+        dropped = p.far & (far == "drop") if p.table == "settlements" else False
+        rows.append(
+            pd.DataFrame({"table": p.table, "id": p.df[p.key], "node": nodes,
+                          "distance_m": np.round(dist, 2), "flagged": p.far, "dropped": dropped,
+                          "cut_off": cut, "part": network.part_of(nodes)})
+        )  # fmt: skip
+    return pd.concat(rows, ignore_index=True)
+
+
+def _filled_settlements(
+    v: _Located, far, county, township, area_type, age_shares, m2_per_person, default_floors
+):
+    """Settlements with pupils (estimated where missing) and flagged defaults; the filled rows."""
+    v_df, rule = _settlement_pupils(
+        v.df, v.metric, v.name, age_shares, m2_per_person, default_floors
+    )
+    if far == "drop":
+        v_df = v_df[~v.far].reset_index(drop=True)
+    v_df, v_filled = fill_settlements(v_df, county=county, township=township, area_type=area_type)
+    if rule is not None:
+        pupil_rows = pd.DataFrame(
+            [
+                ("settlements", sid, col, int(val), rule)
+                for sid, *vals in v_df[["settlement_id", *PUPIL_COLUMNS]].itertuples(index=False)
+                for col, val in zip(PUPIL_COLUMNS, vals, strict=True)
+            ],
+            columns=["table", "row_id", "column", "value", "rule"],
+        )
+        v_filled = pd.concat([v_filled, pupil_rows], ignore_index=True)
+    return v_df, v_filled
 
 
 def region_from_osm(path, *, schools=None, settlements=None, building_types=None, **options):

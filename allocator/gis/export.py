@@ -23,37 +23,10 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from allocator.errors import InputError
 from allocator.outputs import output_file
 from allocator.region import Region
 
 __all__ = ["to_geodataframes", "region_geodataframes", "plan_geodataframes", "write_geopackage"]
-
-
-def _crs_of(region: Region, crs):
-    crs = crs or region.roads.graph.get("crs")
-    if crs is None:
-        raise InputError(
-            "the region does not record its CRS (a region loaded from CSV files); give crs= "
-            "(the import wrote it to crs.txt)",
-            table="nodes",
-        )
-    return crs
-
-
-def _place_m(df: pd.DataFrame, graph) -> np.ndarray:
-    """Metres: a row's own x, y where it has them, else its road node's (settlements need none)."""
-    node_xy = np.array([[graph.nodes[n]["x"], graph.nodes[n]["y"]] for n in df["node"]], float)
-    if {"x", "y"} <= set(df.columns):
-        own = df[["x", "y"]].apply(pd.to_numeric, errors="coerce").to_numpy(float)
-        node_xy = np.where(np.isfinite(own), own, node_xy.reshape(own.shape))
-    return node_xy.reshape(-1, 2) * 1000
-
-
-def _points(df: pd.DataFrame, graph, crs) -> gpd.GeoDataFrame:
-    xy = _place_m(df, graph)
-    geometry = gpd.points_from_xy(xy[:, 0], xy[:, 1])
-    return gpd.GeoDataFrame(df.reset_index(drop=True).copy(), geometry=geometry, crs=crs)
 
 
 def region_geodataframes(region: Region, crs=None) -> dict[str, gpd.GeoDataFrame]:
@@ -66,27 +39,7 @@ def region_geodataframes(region: Region, crs=None) -> dict[str, gpd.GeoDataFrame
     >>> sorted(layers), layers["roads"].geom_type.iloc[0]
     (['roads', 'schools', 'settlements'], 'LineString')
     """
-    crs = _crs_of(region, crs)
-    g = region.roads
-    xy = {n: (d["x"] * 1000, d["y"] * 1000) for n, d in g.nodes(data=True)}
-    edges = list(g.edges(data="minutes"))
-    lines = shapely.linestrings(
-        np.array([[xy[u], xy[v]] for u, v, _ in edges], dtype=float).reshape(-1, 2, 2)
-    )
-    roads = gpd.GeoDataFrame(
-        {
-            "u": [u for u, _, _ in edges],
-            "v": [v for _, v, _ in edges],
-            "minutes": [m for _, _, m in edges],
-        },
-        geometry=lines,
-        crs=crs,
-    )
-    return {
-        "schools": _points(region.schools, g, crs),
-        "settlements": _points(region.settlements, g, crs),
-        "roads": roads,
-    }
+    return region.to_geodataframes(crs)
 
 
 def _xy(region: Region, ids: pd.Series, table: str) -> np.ndarray:
@@ -95,7 +48,7 @@ def _xy(region: Region, ids: pd.Series, table: str) -> np.ndarray:
     pos = pd.Index(df[key]).get_indexer(ids.astype(str))
     out = np.full((len(ids), 2), np.nan)
     ok = pos >= 0
-    out[ok] = _place_m(df, region.roads)[pos[ok]]
+    out[ok] = region.place_metres(table)[pos[ok]]
     return out
 
 
@@ -117,9 +70,7 @@ def _district_layers(df, region, crs):
     )
     if "county" in df.columns:
         multi.insert(1, "county", [df["county"].iloc[i[0]] for i in groups.values()])
-    every = np.vstack(
-        [_place_m(region.schools, region.roads), _place_m(region.settlements, region.roads)]
-    )
+    every = np.vstack([region.place_metres("schools"), region.place_metres("settlements")])
     extent = shapely.buffer(shapely.envelope(shapely.multipoints(every)), 1000.0)
     unique, first = np.unique(pts, axis=0, return_index=True)
     cells = shapely.voronoi_polygons(shapely.multipoints(unique), extend_to=extent)
@@ -148,7 +99,7 @@ def plan_geodataframes(plan, region: Region, crs=None) -> dict[str, gpd.GeoDataF
     >>> layers["districts_polygons"].geom_type.isin(["Polygon", "MultiPolygon"]).all()
     np.True_
     """
-    crs = _crs_of(region, crs)
+    crs = region.metric_crs(crs)
     out = {}
     for name, df in plan.tables.items():
         if not isinstance(df, pd.DataFrame) or df.empty:

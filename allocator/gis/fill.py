@@ -202,6 +202,17 @@ def fill_schools(
         raise ValueError(f"level must be one of {', '.join(LEVELS)}, got {level!r}")
     df = schools.reset_index(drop=True).copy()
     f = _Filler(df, "schools", "school_id")
+    _fill_labels(f, df, county, township, area_type, level)
+    _fill_pupils(f, df, age_shares, enrolment)
+    _fill_resources(f, df, std)
+    filled = f.table_rows()
+    by_id = filled.groupby("row_id")["column"].apply(lambda c: " ".join(c))
+    df["filled_columns"] = df["school_id"].map(by_id).fillna("").astype(object)
+    return df, filled
+
+
+def _fill_labels(f: _Filler, df: pd.DataFrame, county, township, area_type, level) -> None:
+    """Name, county, township, area type and level (from a word in the name, else the default)."""
     f.fill("name", df["school_id"].astype(str).to_numpy(), "the school id")
     f.fill("county", county, "the county given to the importer")
     f.fill("township", township or county, "the township given to the importer (or the county)")
@@ -217,6 +228,9 @@ def fill_schools(
         if (mask & ~named).any():
             f.fill("level", level, "the default level given to the importer")
 
+
+def _fill_pupils(f: _Filler, df: pd.DataFrame, age_shares, enrolment) -> None:
+    """The band columns: from a pupils total, or from ``enrolment`` (catchments), if missing."""
     if any(c not in df.columns for c in PUPIL_COLUMNS):
         if "pupils" in df.columns and f.missing("pupils").any():
             pos = int(np.flatnonzero(f.missing("pupils"))[0])
@@ -243,6 +257,10 @@ def fill_schools(
             )
         for column in PUPIL_COLUMNS:
             f.fill(column, bands[column].to_numpy(), rule)
+
+
+def _fill_resources(f: _Filler, df: pd.DataFrame, std) -> None:
+    """Classes, capacity, teachers, the standard's indicators and the annual cost."""
     pupils = {c: _numbers(df, c) for c in PUPIL_COLUMNS}
     p_p = pupils["pupils_lower_primary"] + pupils["pupils_upper_primary"]
     p_j = pupils["pupils_junior"]
@@ -289,10 +307,6 @@ def fill_schools(
         teachers * 110_000.0 + np.maximum(total, 100) * 800.0 + 300_000.0,
         "110,000 per teacher + 800 per pupil (at least 100) + 300,000 yuan",
     )
-    filled = f.table_rows()
-    by_id = filled.groupby("row_id")["column"].apply(lambda c: " ".join(c))
-    df["filled_columns"] = df["school_id"].map(by_id).fillna("").astype(object)
-    return df, filled
 
 
 def fill_settlements(

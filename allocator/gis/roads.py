@@ -313,9 +313,46 @@ def build_network(
     highway = np.array([h[0] if isinstance(h, list | tuple) and h else h for h in highway], object)
     highway = np.array([None if isinstance(h, float) else h for h in highway], object)
     stats = {"segments_read": int(m)}
-
     usable = ~np.isin(highway, list(profile.excluded))
     stats["excluded_class"] = int((~usable).sum())
+    mins = _segment_minutes(profile, highway, maxspeed, minutes, z, u, v, length_m)
+    seg = _take((u, v, mins, length_m, highway), usable)
+    seg = _merged_zero_length(seg, len(node_ids), stats)
+    seg = _without_duplicates(seg, stats)
+    if len(seg[0]) == 0:
+        raise InputError(
+            f"no road segment usable by the {profile.name!r} profile; expected roads of classes "
+            f"it can use (not {', '.join(profile.excluded)})",
+            table="roads",
+        )
+    node_keep, used, part = _kept_parts(seg, len(node_ids), keep, stats)
+    seg = _take(seg, node_keep[seg[0]])
+    kept = np.flatnonzero(node_keep)
+    graph = nx.Graph()
+    graph.add_nodes_from(
+        (node_ids[i], {"x": xy_m[i, 0] / 1000.0, "y": xy_m[i, 1] / 1000.0}) for i in kept
+    )
+    graph.add_edges_from(
+        (node_ids[i], node_ids[j], {"minutes": t, "length_m": d, "highway": h})
+        for i, j, t, d, h in zip(*(x.tolist() for x in seg), strict=True)
+    )
+    stats["nodes"] = graph.number_of_nodes()
+    stats["edges"] = graph.number_of_edges()
+    graph.graph["crs"] = str(crs)
+    graph.graph["profile"] = profile.name
+    cut = used & ~node_keep
+    return RoadNetwork(
+        graph, crs, stats, node_ids[kept], xy_m[kept], xy_m[cut], node_part=part[kept]
+    )
+
+
+def _take(seg: tuple, which) -> tuple:
+    """The segments' arrays (u, v, minutes, length, class) at ``which`` (a mask or an order)."""
+    return tuple(x[which] for x in seg)
+
+
+def _segment_minutes(profile, highway, maxspeed, minutes, z, u, v, length_m) -> np.ndarray:
+    """Minutes of each segment: class speed (capped by ``maxspeed``), slope factor, given minutes."""
     speed = np.array([profile.speed(h) for h in highway], dtype=float)
     if profile.use_maxspeed and maxspeed is not None:
         limit = _parse_maxspeed(list(maxspeed))
@@ -330,16 +367,12 @@ def build_network(
     if minutes is not None:
         given = np.asarray(minutes, dtype=float)
         mins = np.where(np.isfinite(given), given, mins)
-    u, v, mins, length_m, highway = (
-        u[usable],
-        v[usable],
-        mins[usable],
-        length_m[usable],
-        highway[usable],
-    )
+    return mins
 
-    # zero-length segments: merge their end nodes (union by connected components)
-    n = len(node_ids)
+
+def _merged_zero_length(seg: tuple, n: int, stats: dict) -> tuple:
+    """Merge the end nodes of zero-length segments (union by connected parts); drop loops."""
+    u, v, mins, length_m, highway = seg
     zero = ~(length_m > 0) | ~(mins > 0)
     stats["zero_length_merged"] = int((zero & (u != v)).sum())
     if zero.any():
@@ -352,24 +385,24 @@ def build_network(
         u, v = rep[u], rep[v]
     loop = u == v
     stats["loops"] = int((loop & ~zero).sum())
-    u, v, mins, length_m, highway = u[~loop], v[~loop], mins[~loop], length_m[~loop], highway[~loop]
+    return _take((u, v, mins, length_m, highway), ~loop)
 
-    # parallel and reversed duplicates: keep the fastest
+
+def _without_duplicates(seg: tuple, stats: dict) -> tuple:
+    """Parallel and reversed duplicates: keep the fastest (ends ordered low, high)."""
+    u, v, mins, length_m, highway = seg
     a, b = np.minimum(u, v), np.maximum(u, v)
     order = np.lexsort((mins, b, a))
-    a, b, mins, length_m, highway = a[order], b[order], mins[order], length_m[order], highway[order]
+    a, b, mins, length_m, highway = _take((a, b, mins, length_m, highway), order)
     first = np.ones(len(a), dtype=bool)
     first[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1])
     stats["duplicates"] = int((~first).sum())
-    a, b, mins, length_m, highway = a[first], b[first], mins[first], length_m[first], highway[first]
+    return _take((a, b, mins, length_m, highway), first)
 
-    if len(a) == 0:
-        raise InputError(
-            f"no road segment usable by the {profile.name!r} profile; expected roads of classes "
-            f"it can use (not {', '.join(profile.excluded)})",
-            table="roads",
-        )
-    # largest connected part
+
+def _kept_parts(seg: tuple, n: int, keep: str, stats: dict):
+    """Nodes kept (the largest connected part, or all), nodes on a segment, part of each node."""
+    a, b = seg[0], seg[1]
     adj = sp.coo_matrix((np.ones(len(a)), (a, b)), shape=(n, n))
     _, label = connected_components(adj, directed=False)
     used = np.zeros(n, dtype=bool)
@@ -382,33 +415,7 @@ def build_network(
     stats["parts_kept"] = stats["parts"] if keep == "all" else 1
     node_keep = used if keep == "all" else used & (label == big)
     stats["nodes_cut_off"] = int((used & ~node_keep).sum())
-    edge_keep = node_keep[a]
-    a, b, mins, length_m, highway = (
-        a[edge_keep],
-        b[edge_keep],
-        mins[edge_keep],
-        length_m[edge_keep],
-        highway[edge_keep],
-    )
-    kept = np.flatnonzero(node_keep)
-    graph = nx.Graph()
-    graph.add_nodes_from(
-        (node_ids[i], {"x": xy_m[i, 0] / 1000.0, "y": xy_m[i, 1] / 1000.0}) for i in kept
-    )
-    graph.add_edges_from(
-        (node_ids[i], node_ids[j], {"minutes": t, "length_m": d, "highway": h})
-        for i, j, t, d, h in zip(
-            a.tolist(), b.tolist(), mins.tolist(), length_m.tolist(), highway.tolist(), strict=True
-        )
-    )
-    stats["nodes"] = graph.number_of_nodes()
-    stats["edges"] = graph.number_of_edges()
-    graph.graph["crs"] = str(crs)
-    graph.graph["profile"] = profile.name
-    cut = used & ~node_keep
-    return RoadNetwork(
-        graph, crs, stats, node_ids[kept], xy_m[kept], xy_m[cut], node_part=rank[label[kept]]
-    )
+    return node_keep, used, rank[label]
 
 
 # ----------------------------------------------------------------------------- sources

@@ -58,8 +58,13 @@ Capacitated facility location (OR-Library convention)
     only if it runs out of nodes or time does the strong MIP take over from the best plan.
 
 Modules: :mod:`~allocator.location.common` (result type, input handling, the MIP model wrapper),
-:mod:`~allocator.location.pmedian`, :mod:`~allocator.location.pmedian_sparse`,
-:mod:`~allocator.location.facility`,
+:mod:`~allocator.location.pmedian` (the staged p-median solve),
+:mod:`~allocator.location.pmedian_dense` and :mod:`~allocator.location.pmedian_sparse` (its
+heuristic and Lagrangian stages on a matrix or on the allowed pairs),
+:mod:`~allocator.location.pmedian_model` (the radius model),
+:mod:`~allocator.location.facility` (the facility-location solve),
+:mod:`~allocator.location.facility_lagrange` (its Lagrangian stage),
+:mod:`~allocator.location.facility_model` (the strong MIP and the plan check),
 :mod:`~allocator.location.orlib` (benchmark file readers).
 
 Every result is checked against its model after the solve: the objective is recomputed from the

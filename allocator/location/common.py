@@ -12,13 +12,14 @@ import numpy as np
 import scipy.sparse as sp
 
 from allocator.errors import Infeasible, InputError
-from allocator.solver import SolverOptions, relative_gap, solve_matrix
+from allocator.solver import LinearModel, SolverOptions, binary_values, relative_gap, solve_matrix
 
 #: Relative MIP gap used when no options are given: tight enough that OR-Library optima are exact.
 DEFAULT_MIP_GAP = 1e-7
 
 
-_TOL = 1e-6
+#: Relative tolerance of the checks a result passes (recomputed objective against the solver's).
+CHECK_TOLERANCE = 1e-6
 
 
 @dataclass(frozen=True)
@@ -69,8 +70,12 @@ class LocationResult:
         return self.status == "optimal"
 
 
-class _Pairs(NamedTuple):
-    """Allowed client-site pairs in CSR layout (rows = clients)."""
+class Pairs(NamedTuple):
+    """Allowed client-site pairs in CSR layout (rows = clients), sorted by client then site.
+
+    ``sites[indptr[i]:indptr[i + 1]]`` are client i's allowed sites and ``cost`` the matching
+    costs; :func:`allowed_pairs` builds one from a cost matrix.
+    """
 
     indptr: np.ndarray
     sites: np.ndarray
@@ -80,11 +85,22 @@ class _Pairs(NamedTuple):
 
     @property
     def clients(self) -> np.ndarray:
+        """The client of each pair."""
         return np.repeat(np.arange(self.n_clients), np.diff(self.indptr))
 
 
-def _pairs(cost, name: str) -> _Pairs:
-    """Allowed pairs of a dense (inf = not allowed) or sparse (stored = allowed) cost matrix."""
+def allowed_pairs(cost, name: str) -> Pairs:
+    """Allowed pairs of a dense (inf = not allowed) or sparse (stored = allowed) cost matrix.
+
+    ``name`` names the matrix in error messages.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> pairs = allowed_pairs(np.array([[1.0, np.inf], [2.0, 3.0]]), "cost")
+    >>> pairs.clients.tolist(), pairs.sites.tolist(), pairs.cost.tolist()
+    ([0, 1, 1], [0, 0, 1], [1.0, 2.0, 3.0])
+    """
     if sp.issparse(cost):
         coo = sp.coo_matrix(cost)
         n, m = coo.shape
@@ -119,10 +135,19 @@ def _pairs(cost, name: str) -> _Pairs:
         )
     indptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
-    return _Pairs(indptr, cols.astype(np.int64), vals, int(n), int(m))
+    return Pairs(indptr, cols.astype(np.int64), vals, int(n), int(m))
 
 
-def _vector(values, n: int, name: str, default: float | None = None) -> np.ndarray:
+def as_vector(values, n: int, name: str, default: float | None = None) -> np.ndarray:
+    """``values`` as a float vector of length ``n`` (a scalar is repeated; None gives ``default``).
+
+    Raises InputError on a wrong length, NaN, or a missing value without a default.
+
+    Examples
+    --------
+    >>> as_vector(2.0, 3, "capacity").tolist(), as_vector(None, 2, "weights", default=1).tolist()
+    ([2.0, 2.0, 2.0], [1.0, 1.0])
+    """
     if values is None:
         if default is None:
             raise InputError(f"{name} is required")
@@ -137,7 +162,14 @@ def _vector(values, n: int, name: str, default: float | None = None) -> np.ndarr
     return arr
 
 
-def _site_list(values, m: int, name: str) -> np.ndarray:
+def site_indices(values, m: int, name: str) -> np.ndarray:
+    """Sorted unique site indices of ``values`` (None: none), each checked to be in 0..m-1.
+
+    Examples
+    --------
+    >>> site_indices([3, 1, 3], 5, "fixed_open").tolist()
+    [1, 3]
+    """
     if values is None:
         return np.zeros(0, dtype=np.int64)
     arr = np.unique(np.asarray(list(values), dtype=np.int64))
@@ -147,7 +179,8 @@ def _site_list(values, m: int, name: str) -> np.ndarray:
     return arr
 
 
-def _require_every_client_served(pairs: _Pairs, what: str) -> None:
+def require_every_client_served(pairs: Pairs, what: str) -> None:
+    """Raise Infeasible naming the clients without an allowed pair (``what`` qualifies "site")."""
     counts = np.diff(pairs.indptr)
     if (counts == 0).any():
         lonely = np.flatnonzero(counts == 0)
@@ -159,7 +192,8 @@ def _require_every_client_served(pairs: _Pairs, what: str) -> None:
         )
 
 
-def _options(options: SolverOptions | None) -> SolverOptions:
+def resolve_options(options: SolverOptions | None) -> SolverOptions:
+    """The given solver options, or the default (HiGHS with :data:`DEFAULT_MIP_GAP`)."""
     if options is None:
         return SolverOptions(mip_gap=DEFAULT_MIP_GAP)
     if not isinstance(options, SolverOptions):
@@ -167,18 +201,26 @@ def _options(options: SolverOptions | None) -> SolverOptions:
     return options
 
 
-def _remaining(options: SolverOptions, t0: float) -> SolverOptions:
+def with_time_left(options: SolverOptions, t0: float) -> SolverOptions:
+    """``options`` with the time limit cut to what is left since ``t0`` (at least 0.05 s)."""
     if options.time_limit is None:
         return options
     left = max(options.time_limit - (time.perf_counter() - t0), 0.05)
     return dataclasses.replace(options, time_limit=left)
 
 
-def _integral(values: np.ndarray) -> bool:
+def is_integral(values: np.ndarray) -> bool:
+    """True when every value is a whole number (up to rounding).
+
+    Examples
+    --------
+    >>> is_integral(np.array([1.0, 2.0])), is_integral(np.array([0.5]))
+    (True, False)
+    """
     return bool(np.all(np.abs(values - np.round(values)) <= 1e-9 * np.maximum(1, np.abs(values))))
 
 
-def _finish_status(objective, bound, status, integral_data, mip_gap):
+def finish_status(objective, bound, status, integral_data, mip_gap):
     """Status and gap of a solved plan; integral data proves optimality when bound > obj - 1."""
     if bound is not None and integral_data and math.ceil(bound - 1e-6) >= objective - 1e-6:
         return "optimal", objective, 0.0
@@ -187,33 +229,21 @@ def _finish_status(objective, bound, status, integral_data, mip_gap):
     return status, bound, relative_gap(objective, bound)
 
 
-class _Model(NamedTuple):
-    c: np.ndarray
-    A: sp.csc_matrix
-    row_lower: np.ndarray
-    row_upper: np.ndarray
-    col_lower: np.ndarray
-    col_upper: np.ndarray
-    integrality: np.ndarray
-    offset: float
-    groups: list[str]
+class LocationModel(NamedTuple):
+    """A location MIP: the model, a start builder and the site of each ``y`` column.
+
+    The model's columns begin with the block ``y`` (one per candidate site in ``sites``).
+    """
+
+    model: LinearModel
     start: object  # callable: open sites -> full start vector (or None)
     sites: np.ndarray  # site index of each y column
 
     def solve(self, options: SolverOptions, start=None, bound=None):
         """Hand the model to :func:`allocator.solver.solve_matrix` (``start``: a full vector;
         ``bound``: a valid lower bound on the optimum)."""
-        return solve_matrix(
-            self.c,
-            self.A,
-            self.row_lower,
-            self.row_upper,
-            self.col_lower,
-            self.col_upper,
-            self.integrality,
-            offset=self.offset,
-            options=options,
-            row_groups=self.groups,
-            start=start,
-            bound=bound,
-        )
+        return solve_matrix(self.model, options=options, start=start, bound=bound)
+
+    def open_sites(self, x: np.ndarray) -> np.ndarray:
+        """The sites whose ``y`` is 1 in the solution ``x``."""
+        return self.sites[binary_values(self.model.column_values(x, "y"))]

@@ -11,19 +11,19 @@ import numpy as np
 import scipy.sparse as sp
 
 from allocator.errors import Infeasible, InputError, SolverError
-from allocator.location import pmedian_sparse
+from allocator.location import pmedian_dense, pmedian_sparse
 from allocator.location.common import (
-    _TOL,
+    CHECK_TOLERANCE,
     LocationResult,
-    _integral,
-    _Model,
-    _options,
-    _Pairs,
-    _pairs,
-    _require_every_client_served,
-    _vector,
+    Pairs,
+    allowed_pairs,
+    as_vector,
+    is_integral,
+    require_every_client_served,
+    resolve_options,
 )
-from allocator.solver import SolverOptions, binary_values, relative_gap
+from allocator.location.pmedian_model import radius_model
+from allocator.solver import SolverOptions, relative_gap
 
 #: Largest number of client x site cells for which the interchange heuristic builds a dense matrix.
 _DENSE_HEURISTIC_CELLS = 20_000_000
@@ -88,8 +88,8 @@ def p_median(cost, p: int, weights=None, options: SolverOptions | None = None) -
     (5.0, [0, 2], [0, 0, 2, 2])
     """
     t0 = time.perf_counter()
-    options = _options(options)
-    pairs = _pairs(cost, "cost")
+    options = resolve_options(options)
+    pairs = allowed_pairs(cost, "cost")
     n, m = pairs.n_clients, pairs.n_sites
     if (
         isinstance(p, bool)
@@ -105,23 +105,23 @@ def p_median(cost, p: int, weights=None, options: SolverOptions | None = None) -
             f"p = {p} sites cannot be opened: there are only {m} candidate sites",
             {"p": float(p - m)},
         )
-    w = _vector(weights, n, "weights", default=1.0)
+    w = as_vector(weights, n, "weights", default=1.0)
     if (w < 0).any() or not np.isfinite(w).all():
         i = int(np.flatnonzero((w < 0) | ~np.isfinite(w))[0])
         raise InputError(f"weights[{i}] = {w[i]}; weights must be finite and non-negative")
-    _require_every_client_served(pairs, "")
-    integral = _integral(pairs.cost) and _integral(w)
+    require_every_client_served(pairs, "")
+    integral = is_integral(pairs.cost) and is_integral(w)
     cells = n * m
     sparse = cells > _DENSE_HEURISTIC_CELLS or (
         sp.issparse(cost) and pairs.cost.size < _DENSE_SHARE * cells
     )
-    return _PMedian(pairs, w, p, options, t0, integral, sparse).run()
+    return PMedianSearch(pairs, w, p, options, t0, integral, sparse).run()
 
 
-class _PMedian:
+class PMedianSearch:
     """The staged exact solve of one p-median instance (see :func:`p_median`, Notes)."""
 
-    def __init__(self, pairs: _Pairs, w, p, options, t0, integral, sparse=False):
+    def __init__(self, pairs: Pairs, w, p, options, t0, integral, sparse=False):
         self.pairs, self.w, self.p, self.options, self.t0 = pairs, w, p, options, t0
         self.integral = integral
         self.sparse = sparse  # work on the allowed pairs alone (no clients x sites matrix)
@@ -141,7 +141,7 @@ class _PMedian:
         return max(self.options.mip_gap * abs(upper), 1e-9 * max(1.0, abs(upper)))
 
     def _offer(self, sites: np.ndarray) -> float:
-        value = _pmedian_value(self.pairs, self.w, sites)
+        value = pmedian_value(self.pairs, self.w, sites)
         if value < self.best:
             self.best, self.best_sites = value, np.sort(sites)
         return value
@@ -165,7 +165,7 @@ class _PMedian:
         dense = _dense_costs(pairs, w) if not self.sparse else None
         if dense is not None:
             WC = dense
-            start = _greedy_interchange(WC, p, self._time_left)
+            start = pmedian_dense.greedy_interchange(WC, p, self._time_left)
             if start is not None:
                 self._offer(start)
             if self.best_sites is not None and not self._done():
@@ -222,7 +222,9 @@ class _PMedian:
         if WC is not None:
             lam = WC[:, self.best_sites].min(axis=1)
             lam = lam + 0.01 * np.maximum(lam, 1.0)
-            L, lam, rho = _lagrange_bound(WC, lam, p, None, upper, goal, 3000, 2.0, self._time_left)
+            L, lam, rho = pmedian_dense.lagrange_bound(
+                WC, lam, p, None, upper, goal, 3000, 2.0, self._time_left
+            )
         else:  # on the pairs alone; the sites each relaxation chooses are offered as plans
             wc = self.w[self.pairs.clients] * self.pairs.cost
             lam = self.w * _client_costs(self.pairs, self.best_sites)
@@ -279,7 +281,7 @@ class _PMedian:
             upper = self.best
             goal = upper - self._delta(upper) + 1e-7 * max(1.0, abs(upper))
             sub = WC[:, cols]
-            L, lam, rho = _lagrange_bound(
+            L, lam, rho = pmedian_dense.lagrange_bound(
                 sub,
                 lam,
                 p,
@@ -335,7 +337,7 @@ class _PMedian:
         """
         upper_at_close = self.closed_for
         for _ in range(_RESTORE_ROUNDS):
-            model = _radius_model(self.pairs, self.w, self.p, usable, forced, self.pair_keep)
+            model = radius_model(self.pairs, self.w, self.p, usable, forced, self.pair_keep)
             if model is None and self.best_sites is None:
                 raise Infeasible("some client has no allowed site", {})
             if model is None:  # no plan within the usable sites beats the closing upper bound
@@ -371,14 +373,14 @@ class _PMedian:
                     raise
                 return True
             info = sol.info
-            sites = model.sites[binary_values(sol.x[: model.sites.size])]
+            sites = model.open_sites(sol.x)
             if sites.size != self.p:
                 raise SolverError(
                     f"the solver's plan opens {sites.size} sites, expected p = {self.p}"
                 )
-            value = _pmedian_value(self.pairs, self.w, sites)
+            value = pmedian_value(self.pairs, self.w, sites)
             self._offer(sites)
-            tol = _TOL * max(1.0, abs(info.objective))
+            tol = CHECK_TOLERANCE * max(1.0, abs(info.objective))
             if value > info.objective + tol:  # the model never undercharges a plan
                 raise SolverError(
                     f"recomputed objective {value!r} exceeds the solver's {info.objective!r}"
@@ -403,7 +405,7 @@ class _PMedian:
 _RESTORE_ROUNDS = 5
 
 
-def _cheapest_open_pairs(pairs: _Pairs, sites: np.ndarray) -> np.ndarray:
+def _cheapest_open_pairs(pairs: Pairs, sites: np.ndarray) -> np.ndarray:
     """Mask of the pairs (i, j) with j open at client i's cheapest open cost."""
     best = _client_costs(pairs, sites)
     is_open = np.zeros(pairs.n_sites, dtype=bool)
@@ -424,121 +426,7 @@ _MAX_NODES = 3000
 _NODE_ITER, _NODE_STEP, _NODE_PATIENCE = 100, 2.0, 15
 
 
-def _lagrange_bound(WC, lam, p, forced, upper, goal, iterations, step, time_left, patience=25):
-    """Subgradient optimisation of the Lagrangian relaxation of the assignment constraints.
-
-    With multipliers lam_i on "client i is served", the relaxation is
-    ``sum_i lam_i + min { sum_j rho_j y_j : sum_j y_j = p, y_j = 1 for forced j }`` with
-    ``rho_j = sum_i min(0, w_i c_ij - lam_i)``; every lam gives a valid lower bound. Stops when the
-    bound exceeds ``goal``. Returns the best bound, its multipliers and its rho.
-    """
-    n, m = WC.shape
-    forced = np.zeros(m, dtype=bool) if forced is None else forced
-    n_forced = int(forced.sum())
-    free = np.flatnonzero(~forced)
-    k = p - n_forced
-    best_L, best_lam, best_rho, stall = -math.inf, lam, None, 0
-    for _ in range(iterations):
-        reduced = np.minimum(WC - lam[:, None], 0.0)
-        rho = reduced.sum(axis=0)
-        chosen = np.flatnonzero(forced)
-        if k > 0:
-            chosen = np.concatenate([chosen, free[np.argpartition(rho[free], k - 1)[:k]]])
-        L = float(lam.sum() + rho[chosen].sum())
-        if L > best_L + 1e-9 * max(1.0, abs(L)):
-            best_L, best_lam, best_rho, stall = L, lam, rho, 0
-        else:
-            stall += 1
-            if stall >= patience:
-                step, stall = step / 2, 0
-        if best_L > goal or step < 1e-3 or time_left() < 1:
-            break
-        g = 1.0 - (reduced[:, chosen] < 0).sum(axis=1)
-        norm = float(g @ g)
-        if norm == 0:
-            break
-        lam = lam + step * max(upper - L, 1e-9 * max(1.0, abs(upper))) / norm * g
-    return best_L, best_lam, best_rho
-
-
-def _radius_model(pairs: _Pairs, w, p, usable, forced=None, pair_keep=None) -> _Model | None:
-    """The radius model over the usable sites (and pairs); None if some client has none."""
-    n, m = pairs.n_clients, pairs.n_sites
-    site_ids = np.flatnonzero(usable)
-    m_use = site_ids.size
-    col_of = np.full(m, -1, dtype=np.int64)
-    col_of[site_ids] = np.arange(m_use)
-    keep = usable[pairs.sites]
-    if pair_keep is not None:
-        keep &= pair_keep
-    ci, sj, cc = pairs.clients[keep], col_of[pairs.sites[keep]], pairs.cost[keep]
-    order = np.lexsort((cc, ci))
-    ci, sj, cc = ci[order], sj[order], cc[order]
-    counts = np.bincount(ci, minlength=n)
-    if (counts == 0).any():
-        return None
-    starts = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(counts, out=starts[1:])
-    # one of a client's (m_use - p + 1) cheapest usable sites is always open
-    reach = m_use - p + 1
-    limit = np.full(n, np.inf)
-    full = counts >= reach
-    limit[full] = cc[starts[:-1][full] + reach - 1]
-    keep = cc <= limit[ci]
-    ci, sj, cc = ci[keep], sj[keep], cc[keep]
-    # distinct cost levels of each client
-    new_level = np.ones(ci.size, dtype=bool)
-    new_level[1:] = (ci[1:] != ci[:-1]) | (cc[1:] != cc[:-1])
-    level = np.cumsum(new_level) - 1
-    n_levels = int(new_level.sum())
-    level_client = ci[new_level]
-    level_value = cc[new_level]
-    first = np.ones(n_levels, dtype=bool)
-    first[1:] = level_client[1:] != level_client[:-1]
-    last = np.ones(n_levels, dtype=bool)
-    last[:-1] = level_client[1:] != level_client[:-1]
-    zl = np.flatnonzero(~last)  # z_k for every level but a client's last
-    z_col = np.full(n_levels, -1, dtype=np.int64)
-    z_col[zl] = m_use + np.arange(zl.size)
-    n_cols = m_use + zl.size
-    c = np.zeros(n_cols)
-    c[z_col[zl]] = w[level_client[zl]] * (level_value[zl + 1] - level_value[zl])
-    offset = float(np.dot(w[level_client[first]], level_value[first]))
-    rows = np.concatenate([level, zl, zl + 1, np.full(m_use, n_levels)])
-    cols = np.concatenate([sj, z_col[zl], z_col[zl], np.arange(m_use)])
-    vals = np.concatenate([np.ones(level.size + zl.size), -np.ones(zl.size), np.ones(m_use)])
-    A = sp.csc_matrix((vals, (rows, cols)), shape=(n_levels + 1, n_cols))
-    rl = np.append(np.where(first, 1.0, 0.0), float(p))
-    ru = np.full(n_levels + 1, np.inf)
-    ru[-1] = float(p)
-    integ = np.zeros(n_cols, dtype=bool)
-    integ[:m_use] = True
-    groups = ["cover"] * n_levels + ["p"]
-
-    def start(open_sites):
-        x = np.zeros(n_cols)
-        x[col_of[open_sites]] = 1.0
-        is_open = x[:m_use] > 0.5
-        covered = np.zeros(n_levels)
-        np.maximum.at(covered, level, is_open[sj].astype(float))
-        reached = _segment_cummax(covered, first)
-        x[z_col[zl]] = 1.0 - reached[zl]
-        return x
-
-    col_lower = np.zeros(n_cols)
-    if forced is not None:
-        col_lower[:m_use] = forced[site_ids]
-    return _Model(c, A, rl, ru, col_lower, np.ones(n_cols), integ, offset, groups, start, site_ids)
-
-
-def _segment_cummax(values: np.ndarray, segment_start: np.ndarray) -> np.ndarray:
-    """Running maximum of ``values`` in [0, 1], restarting at each ``segment_start``."""
-    seg = np.cumsum(segment_start) - 1
-    shifted = values + 2.0 * seg
-    return np.maximum.accumulate(shifted) - 2.0 * seg
-
-
-def _client_costs(pairs: _Pairs, sites: np.ndarray) -> np.ndarray:
+def _client_costs(pairs: Pairs, sites: np.ndarray) -> np.ndarray:
     """Each client's cheapest open allowed cost (inf if none)."""
     is_open = np.zeros(pairs.n_sites, dtype=bool)
     is_open[sites] = True
@@ -548,14 +436,24 @@ def _client_costs(pairs: _Pairs, sites: np.ndarray) -> np.ndarray:
     return out
 
 
-def _pmedian_value(pairs: _Pairs, w, sites) -> float:
+def pmedian_value(pairs: Pairs, w, sites) -> float:
+    """Weighted cost of serving every client from its cheapest open site (inf if one has none).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from allocator.location.common import allowed_pairs
+    >>> pairs = allowed_pairs(np.array([[0.0, 4.0], [3.0, 1.0]]), "cost")
+    >>> pmedian_value(pairs, np.ones(2), np.array([1]))
+    5.0
+    """
     costs = _client_costs(pairs, sites)
     if not np.isfinite(costs).all():
         return math.inf
     return float(np.dot(w, costs))
 
 
-def _pmedian_evaluate(pairs: _Pairs, w: np.ndarray, sites: np.ndarray):
+def _pmedian_evaluate(pairs: Pairs, w: np.ndarray, sites: np.ndarray):
     """Objective and assignment (cheapest open allowed site, lowest index on ties)."""
     n, m = pairs.n_clients, pairs.n_sites
     is_open = np.zeros(m, dtype=bool)
@@ -575,7 +473,7 @@ def _pmedian_evaluate(pairs: _Pairs, w: np.ndarray, sites: np.ndarray):
     return objective, assignment
 
 
-def _dense_costs(pairs: _Pairs, w: np.ndarray) -> np.ndarray | None:
+def _dense_costs(pairs: Pairs, w: np.ndarray) -> np.ndarray | None:
     """Weighted costs w_i c_ij as a dense matrix, inf where not allowed (None if too large)."""
     n, m = pairs.n_clients, pairs.n_sites
     if n * m > _DENSE_HEURISTIC_CELLS:
@@ -583,61 +481,3 @@ def _dense_costs(pairs: _Pairs, w: np.ndarray) -> np.ndarray | None:
     WC = np.full((n, m), np.inf)
     WC[pairs.clients, pairs.sites] = w[pairs.clients] * pairs.cost
     return WC
-
-
-def _greedy_interchange(WC: np.ndarray, p: int, time_left) -> np.ndarray | None:
-    """Greedy addition, then best-improvement vertex interchange (Teitz-Bart, Whitaker gains).
-
-    Out of time, the sites still to open are the best by their current gains, all at once.
-    Returns the open sites, or None when the plan found leaves some client unserved.
-    """
-    n, m = WC.shape
-    finite = np.isfinite(WC)
-    big = (float(np.abs(WC[finite]).max()) + 1.0) * 4.0 * (n + 1) if finite.any() else 1.0
-    C = np.where(finite, WC, big)
-    d1 = np.full(n, 2.0 * big)
-    is_open = np.zeros(m, dtype=bool)
-    for k in range(p):
-        gain = np.maximum(d1[:, None] - C, 0.0).sum(axis=0)
-        gain[is_open] = -np.inf
-        if time_left() <= 0:  # out of time: the rest by their current gains, at once
-            rest = np.argsort(-gain, kind="stable")[: p - k]
-            is_open[rest] = True
-            break
-        j = int(np.argmax(gain))
-        is_open[j] = True
-        d1 = np.minimum(d1, C[:, j])
-    sites = np.flatnonzero(is_open)
-    if p < m:
-        sites = _interchange(C, sites, time_left)
-    if (C[:, sites].min(axis=1) >= big).any():
-        return None
-    return np.sort(sites)
-
-
-def _interchange(C: np.ndarray, sites: np.ndarray, time_left) -> np.ndarray:
-    n, m = C.shape
-    sites = np.array(sites)
-    p = sites.size
-    rows = np.arange(n)
-    while time_left() > 0:
-        sub = C[:, sites]
-        if p > 1:
-            two = np.argpartition(sub, 1, axis=1)[:, :2]
-            a, b = sub[rows, two[:, 0]], sub[rows, two[:, 1]]
-            first = np.where(a <= b, two[:, 0], two[:, 1])
-            d1, d2 = np.minimum(a, b), np.maximum(a, b)
-        else:
-            first = np.zeros(n, dtype=np.int64)
-            d1, d2 = sub[:, 0], np.full(n, np.inf)
-        m1 = np.minimum(C, d1[:, None])
-        gain = (m1 - d1[:, None]).sum(axis=0)  # <= 0: change from adding site j
-        extra = np.minimum(C, d2[:, None]) - m1  # >= 0: loss if a client's first site goes
-        owner = sp.csr_matrix((np.ones(n), (first, rows)), shape=(p, n))
-        delta = gain[None, :] + owner @ extra  # (removed r, added j)
-        delta[:, sites] = np.inf
-        r, j = np.unravel_index(int(np.argmin(delta)), delta.shape)
-        if not delta[r, j] < -1e-9 * max(1.0, abs(float(d1.sum()))):
-            break
-        sites[r] = j
-    return sites

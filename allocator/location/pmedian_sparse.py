@@ -19,10 +19,10 @@ from collections.abc import Callable
 import numpy as np
 import scipy.sparse as sp
 
-from allocator.location.common import _Pairs
+from allocator.location.common import Pairs
 
 
-def greedy_sites(pairs: _Pairs, wc: np.ndarray, p: int, time_left) -> np.ndarray | None:
+def greedy_sites(pairs: Pairs, wc: np.ndarray, p: int, time_left) -> np.ndarray | None:
     """Open p sites one by one, each time the one that lowers the total cost most.
 
     ``wc``: the weighted cost of each pair (in the order of ``pairs``). Out of time, the sites
@@ -32,8 +32,8 @@ def greedy_sites(pairs: _Pairs, wc: np.ndarray, p: int, time_left) -> np.ndarray
     Examples
     --------
     >>> import numpy as np
-    >>> from allocator.location.common import _pairs
-    >>> pairs = _pairs(np.array([[0.0, 4.0], [1.0, 9.0], [7.0, 0.0]]), "cost")
+    >>> from allocator.location.common import allowed_pairs
+    >>> pairs = allowed_pairs(np.array([[0.0, 4.0], [1.0, 9.0], [7.0, 0.0]]), "cost")
     >>> greedy_sites(pairs, pairs.cost, 1, lambda: 1.0).tolist()
     [0]
     """
@@ -70,7 +70,7 @@ def greedy_sites(pairs: _Pairs, wc: np.ndarray, p: int, time_left) -> np.ndarray
     return np.sort(np.asarray(chosen, dtype=np.int64))
 
 
-def interchange(pairs: _Pairs, wc: np.ndarray, sites: np.ndarray, time_left) -> np.ndarray:
+def interchange(pairs: Pairs, wc: np.ndarray, sites: np.ndarray, time_left) -> np.ndarray:
     """Best-improvement vertex interchange (Teitz-Bart) on the allowed pairs alone.
 
     Swapping open site r for closed site j changes the cost by
@@ -84,8 +84,8 @@ def interchange(pairs: _Pairs, wc: np.ndarray, sites: np.ndarray, time_left) -> 
     Examples
     --------
     >>> import numpy as np
-    >>> from allocator.location.common import _pairs
-    >>> pairs = _pairs(np.array([[0.0, 4.0, 1.0], [9.0, 1.0, 1.0]]), "cost")
+    >>> from allocator.location.common import allowed_pairs
+    >>> pairs = allowed_pairs(np.array([[0.0, 4.0, 1.0], [9.0, 1.0, 1.0]]), "cost")
     >>> interchange(pairs, pairs.cost, np.array([0]), lambda: 1.0).tolist()
     [2]
     """
@@ -150,7 +150,7 @@ def interchange(pairs: _Pairs, wc: np.ndarray, sites: np.ndarray, time_left) -> 
 
 
 def lagrange_bound(
-    pairs: _Pairs,
+    pairs: Pairs,
     wc: np.ndarray,
     lam: np.ndarray,
     p: int,
@@ -174,8 +174,8 @@ def lagrange_bound(
     Examples
     --------
     >>> import numpy as np
-    >>> from allocator.location.common import _pairs
-    >>> pairs = _pairs(np.array([[0.0, 4.0], [1.0, 9.0], [7.0, 0.0]]), "cost")  # p = 1: 8
+    >>> from allocator.location.common import allowed_pairs
+    >>> pairs = allowed_pairs(np.array([[0.0, 4.0], [1.0, 9.0], [7.0, 0.0]]), "cost")  # p = 1: 8
     >>> L, lam, rho = lagrange_bound(pairs, pairs.cost, np.ones(3), 1, 8.0, 8.0, 200, 2.0,
     ...                              lambda: 1e9)
     >>> bool(7.0 < L <= 8.0)
