@@ -40,11 +40,10 @@ __all__ = ["solve_matrix", "run_highs"]
 
 def solve_matrix(
     model: LinearModel,
-    *arrays,
+    *,
     options: SolverOptions | None = None,
     start=None,
     bound: float | None = None,
-    **array_keywords,
 ) -> MatrixSolution:
     """Solve a linear or mixed-integer model.
 
@@ -83,12 +82,11 @@ def solve_matrix(
     >>> sol.info.status, sol.info.objective
     ('optimal', 2.0)
     """
-    if not isinstance(
-        model, LinearModel
-    ):  # arrays (c, A, row bounds...): until every caller builds
-        model = LinearModel.from_arrays(model, *arrays, **array_keywords)
-    elif arrays or array_keywords:
-        raise TypeError("solve_matrix takes one LinearModel and keyword options")
+    if not isinstance(model, LinearModel):
+        raise TypeError(
+            "solve_matrix takes a LinearModel (build one with ModelBuilder or "
+            f"LinearModel.from_arrays), got {type(model).__name__}"
+        )
     options = options or SolverOptions()
     if options.solver == "cbc":
         return solve_model_cbc(model, options)
