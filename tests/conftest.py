@@ -35,3 +35,32 @@ def milp_stops_without_a_plan(monkeypatch):
         return real(model, **kw)
 
     monkeypatch.setattr(districting, "solve_matrix", stopped)
+
+
+def school_row(**values) -> dict:
+    """One row of a schools table with every column the standards read: a rural primary school
+    ``"s"`` in county ``"A"``, one class and zero everywhere else unless given.
+
+    Test files import it (``from conftest import school_row``) and give their own defaults.
+    """
+    row = dict(
+        school_id="s",
+        county="A",
+        area_type="rural",
+        level="primary",
+        pupils_lower_primary=0,
+        pupils_upper_primary=0,
+        pupils_junior=0,
+        pupils_senior=0,
+        classes=1,
+        teachers=0,
+        teachers_qualified=0,
+        teachers_backbone=0,
+        teachers_pe_arts=0,
+        floor_area_m2=0.0,
+        sports_area_m2=0.0,
+        equipment_value=0.0,
+        multimedia_rooms=0,
+    )
+    row.update(values)
+    return row

@@ -9,6 +9,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import school_row
 
 from allocator.districting.adjacency import (
     catchment_owners,
@@ -35,26 +36,23 @@ def plan(region):
 
 # ------------------------------------------------------------------------------ quality index
 def _school(**kw):
-    row = dict(
-        school_id="s1",
-        county="A",
-        area_type="rural",
-        level="primary",
-        pupils_lower_primary=100,
-        pupils_upper_primary=100,
-        pupils_junior=0,
-        pupils_senior=0,
-        teachers=20,
-        teachers_qualified=21,
-        teachers_backbone=2,
-        teachers_pe_arts=2,
-        floor_area_m2=900.0,
-        sports_area_m2=3000.0,
-        equipment_value=400000.0,
-        multimedia_rooms=46,
+    """A rural primary school of 200 pupils that meets every 2017 threshold."""
+    return school_row(
+        **{
+            "school_id": "s1",
+            "pupils_lower_primary": 100,
+            "pupils_upper_primary": 100,
+            "teachers": 20,
+            "teachers_qualified": 21,
+            "teachers_backbone": 2,
+            "teachers_pe_arts": 2,
+            "floor_area_m2": 900.0,
+            "sports_area_m2": 3000.0,
+            "equipment_value": 400000.0,
+            "multimedia_rooms": 46,
+            **kw,
+        }
     )
-    row.update(kw)
-    return row
 
 
 def test_quality_index_by_hand():

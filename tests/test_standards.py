@@ -5,6 +5,7 @@ import pickle
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import school_row
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -212,34 +213,12 @@ def test_standard_is_frozen_and_pickles():
 
 
 # --------------------------------------------------------------------------- assessment parts
-def _school(**kw):
-    row = dict(
-        school_id="s",
-        county="A",
-        area_type="rural",
-        level="primary",
-        pupils_lower_primary=0,
-        pupils_upper_primary=0,
-        pupils_junior=0,
-        pupils_senior=0,
-        classes=1,
-        teachers=0,
-        teachers_qualified=0,
-        teachers_backbone=0,
-        teachers_pe_arts=0,
-        floor_area_m2=0.0,
-        sports_area_m2=0.0,
-        equipment_value=0.0,
-        multimedia_rooms=0,
-    )
-    row.update(kw)
-    return row
 
 
 def test_nine_year_school_is_split_one_to_one_point_one():
     schools = pd.DataFrame(
         [
-            _school(
+            school_row(
                 school_id="n",
                 level="nine_year",
                 area_type="town",
@@ -279,7 +258,7 @@ def test_nine_year_school_is_split_one_to_one_point_one():
 def test_levels_scope_and_dropped_parts():
     schools = pd.DataFrame(
         [
-            _school(
+            school_row(
                 school_id="p",
                 level="primary",
                 pupils_lower_primary=200,
@@ -287,18 +266,18 @@ def test_levels_scope_and_dropped_parts():
                 pupils_junior=7,
                 floor_area_m2=1950.0,
             ),
-            _school(school_id="j", level="junior", pupils_junior=500, pupils_upper_primary=3),
-            _school(school_id="tp49", level="teaching_point", pupils_lower_primary=49),
-            _school(
+            school_row(school_id="j", level="junior", pupils_junior=500, pupils_upper_primary=3),
+            school_row(school_id="tp49", level="teaching_point", pupils_lower_primary=49),
+            school_row(
                 school_id="tp50",
                 level="teaching_point",
                 pupils_lower_primary=30,
                 pupils_upper_primary=20,
             ),
-            _school(school_id="hs", level="senior", pupils_senior=900, pupils_junior=10),
-            _school(school_id="empty", level="junior"),
-            _school(school_id="n0", level="nine_year", pupils_junior=80, floor_area_m2=800.0),
-            _school(school_id="sp", level="special", pupils_lower_primary=40),
+            school_row(school_id="hs", level="senior", pupils_senior=900, pupils_junior=10),
+            school_row(school_id="empty", level="junior"),
+            school_row(school_id="n0", level="nine_year", pupils_junior=80, floor_area_m2=800.0),
+            school_row(school_id="sp", level="special", pupils_lower_primary=40),
         ]
     )
     parts = assessment_parts(schools)
@@ -342,7 +321,7 @@ schools_strategy = st.lists(
 def test_parts_conserve_every_resource(rows, weight):
     schools = pd.DataFrame(
         [
-            _school(
+            school_row(
                 school_id=f"s{i}",
                 level=lv,
                 pupils_lower_primary=lo,
@@ -381,12 +360,16 @@ def test_parts_conserve_every_resource(rows, weight):
 def test_required_staff_hand_computed():
     schools = pd.DataFrame(
         [
-            _school(
+            school_row(
                 area_type="urban", pupils_lower_primary=600, pupils_upper_primary=540, classes=26
             ),
-            _school(area_type="rural", pupils_lower_primary=30, pupils_upper_primary=25, classes=6),
-            _school(area_type="rural", level="teaching_point", pupils_lower_primary=12, classes=2),
-            _school(
+            school_row(
+                area_type="rural", pupils_lower_primary=30, pupils_upper_primary=25, classes=6
+            ),
+            school_row(
+                area_type="rural", level="teaching_point", pupils_lower_primary=12, classes=2
+            ),
+            school_row(
                 area_type="town",
                 level="nine_year",
                 pupils_lower_primary=100,
@@ -394,10 +377,14 @@ def test_required_staff_hand_computed():
                 pupils_junior=140,
                 classes=12,
             ),
-            _school(area_type="urban", level="junior", pupils_junior=27, classes=1),
-            _school(area_type="urban", level="senior", pupils_senior=1000, classes=20),
-            _school(area_type="town", pupils_lower_primary=30, pupils_upper_primary=25, classes=6),
-            _school(area_type="rural", pupils_lower_primary=60, pupils_upper_primary=60, classes=6),
+            school_row(area_type="urban", level="junior", pupils_junior=27, classes=1),
+            school_row(area_type="urban", level="senior", pupils_senior=1000, classes=20),
+            school_row(
+                area_type="town", pupils_lower_primary=30, pupils_upper_primary=25, classes=6
+            ),
+            school_row(
+                area_type="rural", pupils_lower_primary=60, pupils_upper_primary=60, classes=6
+            ),
         ]
     )
     # 1140/19 = 60; small rural: max(ceil(55/19)=3, ceil(6*1.5)=9); teaching point: max(1, 3);
@@ -419,7 +406,7 @@ def test_required_staff_hand_computed():
 
 
 def test_required_staff_keeps_the_index_and_names_missing_columns():
-    schools = pd.DataFrame([_school(pupils_lower_primary=38, area_type="urban")], index=[41])
+    schools = pd.DataFrame([school_row(pupils_lower_primary=38, area_type="urban")], index=[41])
     out = required_staff(schools)
     assert out.index.tolist() == [41] and out.tolist() == [2] and out.name == "required_teachers"
     with pytest.raises(InputError, match="classes"):
