@@ -50,7 +50,7 @@ from allocator.standards import (
     staffing_requirements,
 )
 
-__all__ = ["check", "ComplianceReport", "check_command", "add_check_parser"]
+__all__ = ["check", "ComplianceReport"]
 
 AREA_ORDER = ("urban", "town", "rural")
 
@@ -662,55 +662,3 @@ def _shortfalls(assessed: pd.DataFrame, std: Standard) -> list[tuple]:
             ranked.append((short, part, k, int(below.sum()), int((below & rural).sum()), threshold))
     ranked.sort(key=lambda r: (-r[0], -r[3]))
     return ranked
-
-
-# --------------------------------------------------------------------------- CLI
-def add_check_parser(subparsers) -> None:
-    """Register ``allocator check REGION [--standard moe2017] [--out DIR] [--force]`` on argparse subparsers."""
-    p = subparsers.add_parser(
-        "check",
-        help="check a region against a standard: print the summary, write the tables",
-        description="Measure a region (folder of CSV files or .xlsx) against a standard.",
-    )
-    p.add_argument("region", help="region folder (schools.csv, ...) or .xlsx workbook")
-    p.add_argument(
-        "--standard",
-        default="moe2017",
-        help="standard name (moe2017, moe2012) or TOML file (default moe2017)",
-    )
-    p.add_argument(
-        "--out",
-        default=None,
-        help="folder to write the report tables to (CSV); an earlier, unchanged report of "
-        "`allocator check` there is replaced",
-    )
-    p.add_argument(
-        "--force",
-        action="store_true",
-        help="also replace an --out folder that another allocator command wrote or that was "
-        "changed since (never a folder allocator did not write)",
-    )
-    p.set_defaults(func=check_command)
-
-
-def check_command(args) -> int:
-    """Run ``allocator check`` for parsed arguments (``region``, ``standard``, ``out``, ``force``).
-
-    Prints the summary; writes the tables when ``out`` is set. Returns the exit status 0.
-    The output folder is checked before the region is read, so a refused ``--out`` costs nothing.
-    """
-    from allocator.io import load_region
-    from allocator.outputs import check_target
-
-    out = getattr(args, "out", None)
-    force = bool(getattr(args, "force", False))
-    protect = [(args.region, "the region data")]
-    if out:
-        check_target(out, "check", source=args.region, force=force, protect=protect)
-    region = load_region(args.region)
-    report = check(region, args.standard)
-    print(report.summary())
-    if out:
-        written = report.to_csv(out, force=force, source=args.region)
-        print(f"\nwrote {len(written)} files to {out}")
-    return 0

@@ -23,20 +23,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from allocator import cli
+import allocator.cli as cli
+from allocator.cli import add_run_commands
+from allocator.compare import compare_scenario
 from allocator.errors import Infeasible, InputError
-from allocator.runner import add_run_commands, compare_scenario, measure, run_scenario
-from allocator.scenario import (
-    key_lines,
-    load_scenario,
-    parse_assignment,
-    parse_scenario,
-    register_planner,
-    unregister_planner,
-)
+from allocator.pipeline import measure, run_scenario
+from allocator.planners.registry import register_planner, unregister_planner
+from allocator.scenario import load_scenario, parse_assignment, parse_scenario
 from allocator.solver import SolveInfo
 from allocator.standards import load_standard
 from allocator.synth import make_region
+from allocator.toml_input import key_lines
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 
