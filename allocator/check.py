@@ -37,7 +37,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from allocator import compliance, metrics
+import allocator.compliance as compliance
+import allocator.metrics as metrics
 from allocator.defaults_report import defaults_line, defaults_table
 from allocator.errors import InputError
 from allocator.plausibility import region_warnings
@@ -486,16 +487,31 @@ def _pct(x: float) -> str:
 
 
 def _summary(report: ComplianceReport, top: int) -> str:
+    """The text of :meth:`ComplianceReport.summary`: schools and counties passing, the worst
+    gaps, CVs over the limit, the urban-town-rural split, staffing and input warnings."""
     std = report.standard
     t = report.tables
-    schools, counties = t["schools"], t["counties"]
+    schools = t["schools"]
     ins = schools[schools["in_scope"]]
+    assessed = ins[ins["passes"].notna()]
     lines = [
         f"Compliance of {report.region_name!r} with {std.name} ({std.title})",
         "",
     ]
+    lines += _passing_lines(t, std, assessed)
+    lines += _gap_lines(t, std, assessed, top)
+    lines += _cv_lines(t, std, top)
+    lines += _spread_lines(t, std)
+    lines += _warning_lines(t.get("warnings"), top)
+    return "\n".join(lines).rstrip()
+
+
+def _passing_lines(t: dict, std: Standard, assessed: pd.DataFrame) -> list[str]:
+    """How many school parts and county parts pass, by area type; the defaults line."""
+    schools, counties = t["schools"], t["counties"]
+    ins = schools[schools["in_scope"]]
+    lines = []
     n_school_ids = schools["school_id"].nunique()
-    assessed = ins[ins["passes"].notna()]
     if len(assessed):
         passing = assessed["passes"].astype(bool)
         by_area = ", ".join(
@@ -536,49 +552,68 @@ def _summary(report: ComplianceReport, top: int) -> str:
     if line := defaults_line(t.get("defaults")):
         lines.append(line)
     lines.append("")
+    return lines
 
-    long = t["county_indicators"]
+
+def _gap_lines(t: dict, std: Standard, assessed: pd.DataFrame, top: int) -> list[str]:
+    """The ``top`` worst indicator gaps (pupil-weighted mean shortfall below the threshold)."""
     ranked = _shortfalls(assessed, std) if len(assessed) else []
-    if ranked:
-        lines.append("Worst gaps first (pupil-weighted mean shortfall below the threshold):")
-        gaps = t["area_gaps"].set_index(["part", "indicator"])
-        for i, (short, part, k, below, rural_below, threshold) in enumerate(ranked[:top], 1):
-            if below == 0:
-                break
-            ratio = gaps.loc[(part, k), "rural_urban_ratio"]
-            lines.append(
-                f" {i}. {k} ({part}, threshold {threshold:g}): {below:,} schools below, "
-                f"{_pct(rural_below / below)} of them rural; mean shortfall {_pct(short)}; "
-                "rural/urban mean " + ("n/a" if math.isnan(ratio) else f"{ratio:.2f}")
+    if not ranked:
+        return []
+    lines = ["Worst gaps first (pupil-weighted mean shortfall below the threshold):"]
+    gaps = t["area_gaps"].set_index(["part", "indicator"])
+    for i, (short, part, k, below, rural_below, threshold) in enumerate(ranked[:top], 1):
+        if below == 0:
+            break
+        ratio = gaps.loc[(part, k), "rural_urban_ratio"]
+        lines.append(
+            f" {i}. {k} ({part}, threshold {threshold:g}): {below:,} schools below, "
+            f"{_pct(rural_below / below)} of them rural; mean shortfall {_pct(short)}; "
+            "rural/urban mean " + ("n/a" if math.isnan(ratio) else f"{ratio:.2f}")
+        )
+    lines.append("")
+    return lines
+
+
+def _cv_lines(t: dict, std: Standard, top: int) -> list[str]:
+    """CVs over the limit: each value (``cv_rule = "each"``) or each composite CV, worst first."""
+    long, counties = t["county_indicators"], t["counties"]
+    if not len(long):
+        return []
+    lines = []
+    cvs = long[long["cv"].notna()].copy()
+    undefined = int(long["cv"].isna().sum())
+    cvs["excess"] = cvs["cv"] / cvs["cv_limit"]
+    over = cvs[~cvs["cv_ok"].astype(bool)].sort_values("excess", ascending=False)
+    if std.cv_rule == "each":
+        lines.append(
+            f"CVs over the limit: {len(over)} of {len(long)} county x part x indicator values"
+            + (
+                f"; {undefined} undefined (every school at 0), counted as failing."
+                if undefined
+                else "."
             )
-        lines.append("")
-    cvs = long[long["cv"].notna()].copy() if len(long) else long
-    undefined = int(long["cv"].isna().sum()) if len(long) else 0
-    if len(long):
-        cvs["excess"] = cvs["cv"] / cvs["cv_limit"]
-        over = cvs[~cvs["cv_ok"].astype(bool)].sort_values("excess", ascending=False)
-        if std.cv_rule == "each":
+        )
+        for _, r in over.head(top).iterrows():
             lines.append(
-                f"CVs over the limit: {len(over)} of {len(long)} county x part x indicator values"
-                + (
-                    f"; {undefined} undefined (every school at 0), counted as failing."
-                    if undefined
-                    else "."
-                )
+                f" - {r['county']} {r['part']} {r['indicator']}: CV {r['cv']:.3f} > {r['cv_limit']:.2f}"
             )
-            for _, r in over.head(top).iterrows():
-                lines.append(
-                    f" - {r['county']} {r['part']} {r['indicator']}: CV {r['cv']:.3f} > {r['cv_limit']:.2f}"
-                )
-        else:
-            comp = counties.sort_values("composite_cv", ascending=False)
-            bad = comp[comp["composite_cv"].notna() & (comp["cv_failing"] > 0)]
-            lines.append(f"Composite CV over the limit: {len(bad)} of {len(comp)} county parts.")
-            for _, r in bad.head(top).iterrows():
-                lines.append(
-                    f" - {r['county']} {r['part']}: composite CV {r['composite_cv']:.3f} > {r['cv_limit']:.2f}"
-                )
-        lines.append("")
+    else:
+        comp = counties.sort_values("composite_cv", ascending=False)
+        bad = comp[comp["composite_cv"].notna() & (comp["cv_failing"] > 0)]
+        lines.append(f"Composite CV over the limit: {len(bad)} of {len(comp)} county parts.")
+        for _, r in bad.head(top).iterrows():
+            lines.append(
+                f" - {r['county']} {r['part']}: composite CV {r['composite_cv']:.3f} > {r['cv_limit']:.2f}"
+            )
+    lines.append("")
+    return lines
+
+
+def _spread_lines(t: dict, std: Standard) -> list[str]:
+    """The urban-town-rural share of inequality, staffing and size shortfalls, the teacher
+    allocation R² and the standard's unconfirmed defaults."""
+    lines = []
     area = t["area_gaps"]
     mixed = t["area_types"].groupby("part")["area_type"].nunique() if len(t["area_types"]) else []
     area = (
@@ -618,8 +653,7 @@ def _summary(report: ComplianceReport, top: int) -> str:
         )
     if std.unconfirmed:
         lines.append(f"Unconfirmed defaults in this standard: {', '.join(std.unconfirmed)}.")
-    lines += _warning_lines(t.get("warnings"), top)
-    return "\n".join(lines).rstrip()
+    return lines
 
 
 def _warning_lines(warnings: pd.DataFrame | None, top: int) -> list[str]:
