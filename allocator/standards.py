@@ -201,9 +201,27 @@ class Rotation:
 
 @dataclass(frozen=True)
 class Travel:
-    """Travel norms: grades 1-3 within ``lower_primary_minutes`` one way."""
+    """Travel limits, one way by road, in minutes: the one place every step reads them from.
+
+    Attributes
+    ----------
+    lower_primary_minutes : float
+        Grades 1-3 attend nearby and do not board: 30 (national guidance of 2018).
+    upper_primary_minutes, junior_minutes : float
+        Day-travel limits for grades 4-6 and 7-9: 45 and 60 (planning values, not a national
+        figure; unconfirmed).
+    boarding_minutes : float
+        Limit for boarders' weekly trips: 90 (planning value; unconfirmed).
+    """
 
     lower_primary_minutes: float
+    upper_primary_minutes: float = 45.0
+    junior_minutes: float = 60.0
+    boarding_minutes: float = 90.0
+
+    def day_minutes(self, band: str) -> float:
+        """The day-travel limit of a band (``lower_primary``, ``upper_primary``, ``junior``)."""
+        return float(getattr(self, f"{band}_minutes"))
 
 
 @dataclass(frozen=True)
@@ -334,7 +352,12 @@ class Standard:
                 "backbone_share": self.rotation.backbone_share,
                 "eligible_years": self.rotation.eligible_years,
             },
-            "travel": {"lower_primary_minutes": self.travel.lower_primary_minutes},
+            "travel": {
+                "lower_primary_minutes": self.travel.lower_primary_minutes,
+                "upper_primary_minutes": self.travel.upper_primary_minutes,
+                "junior_minutes": self.travel.junior_minutes,
+                "boarding_minutes": self.travel.boarding_minutes,
+            },
             "nine_year": {"junior_weight": self.nine_year.junior_weight},
             "exclusions": {
                 "levels": list(self.exclusions.levels),
@@ -378,7 +401,12 @@ _SCHEMA: dict[str, Any] = {
     "class_size": {"max": {b: _INT for b in _BANDS}, "large": _INT, "super_large": _INT},
     "school_size": {"max_pupils": {lv: _INT for lv in _LEVELS}},
     "rotation": {"share": _NUM, "backbone_share": _NUM, "eligible_years": _INT},
-    "travel": {"lower_primary_minutes": _NUM},
+    "travel": {
+        "lower_primary_minutes": _NUM,
+        "upper_primary_minutes": _NUM,
+        "junior_minutes": _NUM,
+        "boarding_minutes": _NUM,
+    },
     "nine_year": {"junior_weight": _NUM},
     "exclusions": {"levels": _TEXTS, "teaching_point_min_pupils": _INT},
 }
@@ -643,7 +671,15 @@ def _build_checked(data: dict) -> Standard:
         eligible_years=_number(data, "rotation.eligible_years", low=0, integer=True),
     )
     travel = Travel(
-        lower_primary_minutes=_number(data, "travel.lower_primary_minutes", low=0, low_open=True)
+        **{
+            key: _number(data, f"travel.{key}", low=0, low_open=True)
+            for key in (
+                "lower_primary_minutes",
+                "upper_primary_minutes",
+                "junior_minutes",
+                "boarding_minutes",
+            )
+        }
     )
     nine_year = NineYear(
         junior_weight=_number(data, "nine_year.junior_weight", low=0, low_open=True)

@@ -9,6 +9,7 @@ from scipy.optimize import linprog
 
 from allocator.errors import Infeasible, SolverError
 from allocator.solver import (
+    LinearModel,
     SolveInfo,
     SolverOptions,
     binary_values,
@@ -20,10 +21,16 @@ from allocator.solver import (
 SOLVERS = ["highs", "cbc"]
 
 
+def solve(*arrays, options=None, start=None, bound=None, **keywords):
+    """solve_matrix on a model given as arrays."""
+    model = LinearModel.from_arrays(*arrays, **keywords)
+    return solve_matrix(model, options=options, start=start, bound=bound)
+
+
 @pytest.mark.parametrize("solver", SOLVERS)
 def test_small_mip(solver):
     # max 5a + 4b + 3c s.t. 2a + 3b + c <= 5, 4a + b + 2c <= 11, 3a + 4b + 2c <= 8, binary
-    sol = solve_matrix(
+    sol = solve(
         [5, 4, 3],
         [[2, 3, 1], [4, 1, 2], [3, 4, 2]],
         row_upper=[5, 11, 8],
@@ -70,7 +77,7 @@ def test_time_limit_reports_gap_and_not_optimal():
     v = w + rng.uniform(-5, 5, n)  # fractional values: no whole-number bound closes the gap
     # a hard knapsack-like MIP with many equal-ratio items, stopped after its first node
     A = np.vstack([w, rng.integers(1, 50, n)])
-    sol = solve_matrix(
+    sol = solve(
         v,
         A,
         row_upper=[w.sum() // 2 + 0.5, 700],
@@ -87,7 +94,7 @@ def test_time_limit_reports_gap_and_not_optimal():
 
 
 def test_lp_duals():
-    sol = solve_matrix([1, 1], [[1, 2]], row_lower=[3])
+    sol = solve([1, 1], [[1, 2]], row_lower=[3])
     assert sol.info.objective == pytest.approx(1.5)
     assert sol.row_duals[0] == pytest.approx(0.5)
 
@@ -103,7 +110,7 @@ def test_lp_matches_scipy(seed):
     A = rng.uniform(0, 1, (m, n))
     b = rng.uniform(1, 3, m)
     c = -rng.uniform(0, 1, n)
-    ours = solve_matrix(c, A, row_upper=b, col_upper=5)
+    ours = solve(c, A, row_upper=b, col_upper=5)
     ref = linprog(c, A_ub=A, b_ub=b, bounds=[(0, 5)] * n, method="highs")
     assert ours.info.objective == pytest.approx(ref.fun, abs=1e-7)
     assert (A @ ours.x <= b + 1e-7).all()
@@ -118,7 +125,7 @@ def test_options_validation():
 
 def test_thread_count_can_change_between_solves():
     for threads in (1, 2, None, 1):
-        sol = solve_matrix(
+        sol = solve(
             [1, 1],
             [[1, 2]],
             row_lower=[3],
@@ -129,7 +136,7 @@ def test_thread_count_can_change_between_solves():
 
 
 def test_highs_options_are_passed_and_checked():
-    sol = solve_matrix(
+    sol = solve(
         [1, 1],
         [[1, 2]],
         row_lower=[3],
@@ -138,9 +145,7 @@ def test_highs_options_are_passed_and_checked():
     )
     assert sol.info.objective == 2.0
     with pytest.raises(ValueError, match="nonsense"):
-        solve_matrix(
-            [1, 1], [[1, 2]], row_lower=[3], options=SolverOptions(highs_options={"nonsense": 1})
-        )
+        solve([1, 1], [[1, 2]], row_lower=[3], options=SolverOptions(highs_options={"nonsense": 1}))
 
 
 def test_combine_parts_solved_one_by_one():
@@ -177,17 +182,17 @@ _C, _A, _START = [1.0, 2.0, 3.0], [[1.0, 1.0, 1.0]], [0.0, 1.0, 1.0]
 
 def _with_fake_first_answer(monkeypatch, fake):
     """Make the first HiGHS run return ``fake(start, real answer)``; later runs are real."""
-    import allocator.solver as solver
+    import allocator.solver.matrix as matrix
 
-    real = solver._run_highs
+    real = matrix.run_highs
     calls = []
 
-    def run(h, c, A, rl, ru, cl, cu, integ, maximize, offset, start, row_groups, t0):
-        answer = real(h, c, A, rl, ru, cl, cu, integ, maximize, offset, start, row_groups, t0)
+    def run(h, model, start, t0):
+        answer = real(h, model, start, t0)
         calls.append(start)
         return fake(start, answer) if len(calls) == 1 else answer
 
-    monkeypatch.setattr(solver, "_run_highs", run)
+    monkeypatch.setattr(matrix, "run_highs", run)
     return calls
 
 
@@ -197,7 +202,7 @@ def test_start_returned_with_a_too_low_objective_is_solved_again(monkeypatch):
         return "optimal", 2.0, 2.0, np.asarray(start, dtype=float), None
 
     calls = _with_fake_first_answer(monkeypatch, fake)
-    sol = solve_matrix(_C, _A, row_lower=[2], col_upper=1, integrality=[1, 1, 1], start=_START)
+    sol = solve(_C, _A, row_lower=[2], col_upper=1, integrality=[1, 1, 1], start=_START)
     assert len(calls) == 2 and calls[0] is not None and calls[1] is None  # again, no start
     assert sol.info.status == "optimal" and sol.info.objective == 3.0
     assert binary_values(sol.x).tolist() == [True, True, False]
@@ -209,21 +214,19 @@ def test_objective_beating_the_callers_bound_is_solved_again(monkeypatch):
         return "optimal", 2.0, 2.0, np.array([0.0, 1.0, 0.0]), None
 
     calls = _with_fake_first_answer(monkeypatch, fake)
-    sol = solve_matrix(
-        _C, _A, row_lower=[2], col_upper=1, integrality=[1, 1, 1], start=_START, bound=3.0
-    )
+    sol = solve(_C, _A, row_lower=[2], col_upper=1, integrality=[1, 1, 1], start=_START, bound=3.0)
     assert len(calls) == 2 and sol.info.objective == 3.0 and sol.info.status == "optimal"
 
 
 def test_every_attempt_failing_the_check_is_never_optimal(monkeypatch):
-    import allocator.solver as solver
+    import allocator.solver.matrix as matrix
 
-    def lying(h, c, A, rl, ru, cl, cu, integ, maximize, offset, start, row_groups, t0):
+    def lying(h, model, start, t0):
         return "optimal", 1.0, 1.0, np.array([1.0, 1.0, 1.0]), None  # the plan costs 6
 
-    monkeypatch.setattr(solver, "_run_highs", lying)
+    monkeypatch.setattr(matrix, "run_highs", lying)
     with pytest.warns(RuntimeWarning, match="failed its check"):
-        sol = solve_matrix(_C, _A, row_lower=[2], col_upper=1, integrality=[1, 1, 1], start=_START)
+        sol = solve(_C, _A, row_lower=[2], col_upper=1, integrality=[1, 1, 1], start=_START)
     assert sol.info.status == "feasible" and sol.info.objective == 6.0 and sol.info.bound is None
 
 
@@ -233,9 +236,7 @@ def test_optimal_only_within_the_gap_asked(monkeypatch):
         return "optimal", 1000.0, 998.4, np.array([2000.0]), None
 
     _with_fake_first_answer(monkeypatch, fake)
-    sol = solve_matrix(
-        [0.5], np.zeros((0, 1)), integrality=[1], options=SolverOptions(mip_gap=1e-4)
-    )
+    sol = solve([0.5], np.zeros((0, 1)), integrality=[1], options=SolverOptions(mip_gap=1e-4))
     assert sol.info.status == "feasible" and sol.info.gap == pytest.approx(1.6e-3)
 
 
@@ -255,11 +256,11 @@ def test_gap_is_absolute_near_zero():
 _STDOUT_SCRIPT = """
 import numpy as np
 from allocator.errors import Infeasible
-from allocator.solver import SolverOptions, solve_matrix
-sol = solve_matrix([1, 1], np.array([[1, 2]]), row_lower=[3], integrality=[1, 1],
-                   options=SolverOptions(log={log}))
+from allocator.solver import LinearModel, SolverOptions, solve_matrix
+model = LinearModel.from_arrays([1, 1], np.array([[1, 2]]), row_lower=[3], integrality=[1, 1])
+sol = solve_matrix(model, options=SolverOptions(log={log}))
 try:  # the infeasibility diagnosis builds HiGHS objects of its own
-    solve_matrix([1, 1], np.array([[1, 1]]), row_lower=[3], col_upper=1)
+    solve_matrix(LinearModel.from_arrays([1, 1], np.array([[1, 1]]), row_lower=[3], col_upper=1))
 except Infeasible:
     print("objective", sol.info.objective)
 """
@@ -292,5 +293,91 @@ def test_integral_objective_closes_a_fractional_gap(monkeypatch):
         return "feasible", 3.0, 2.5, np.array([1.0, 1.0, 0.0]), None
 
     _with_fake_first_answer(monkeypatch, fake)
-    sol = solve_matrix(_C, _A, row_lower=[2], col_upper=1, integrality=[1, 1, 1])
+    sol = solve(_C, _A, row_lower=[2], col_upper=1, integrality=[1, 1, 1])
     assert sol.info.status == "optimal" and sol.info.bound == 3.0 and sol.info.gap == 0.0
+
+
+# ---------------------------------------------------------------------------------------------
+# the model builder
+# ---------------------------------------------------------------------------------------------
+
+
+def test_builder_places_blocks_and_rows_where_named():
+    from allocator.solver import ModelBuilder
+
+    b = ModelBuilder()
+    y = b.add_columns("open", 2, cost=[5.0, 3.0], upper=1.0, integer=True)
+    x = b.add_columns("serve", (2, 2), cost=[[1.0, 4.0], [2.0, 2.0]], upper=1.0)
+    # each client (row of x) served once; x[i, j] <= y[j]
+    b.add_rows("serve_once", 2, {x: ([0, 0, 1, 1], [0, 1, 2, 3], 1.0)}, lower=1.0, upper=1.0)
+    link = b.add_rows("open__link", 4, {x: (np.arange(4), np.arange(4), 1.0)}, upper=0.0)
+    b.add_terms(link, y, (np.arange(4), [0, 1, 0, 1], -1.0))
+    model = b.build()
+    assert model.shape == (6, 6)
+    assert model.columns == {"open": slice(0, 2), "serve": slice(2, 6)}
+    assert model.row_groups == ("serve_once",) * 2 + ("open",) * 4
+    dense = model.A.toarray()
+    assert dense[0].tolist() == [0, 0, 1, 1, 0, 0] and dense[5].tolist() == [0, -1, 0, 0, 0, 1]
+    assert model.c.tolist() == [5, 3, 1, 4, 2, 2] and model.integrality.tolist() == [
+        1,
+        1,
+        0,
+        0,
+        0,
+        0,
+    ]
+    assert int(x.index(1, 0)) == 4
+    sol = solve_matrix(model)
+    # open site 1 (3) and serve both clients there (4 + 2): 9; site 0 alone: 5 + 1 + 2 = 8
+    assert sol.info.objective == pytest.approx(8.0)
+    assert binary_values(model.column_values(sol.x, "open")).tolist() == [True, False]
+    assert model.column_values(sol.x, "serve").shape == (2, 2)
+
+
+def test_builder_refuses_what_cannot_be_right():
+    from allocator.solver import ModelBuilder
+
+    b = ModelBuilder()
+    x = b.add_columns("x", 3)
+    with pytest.raises(ValueError, match="exists already"):
+        b.add_columns("x", 1)
+    with pytest.raises(ValueError, match="outside block 'x'"):
+        b.add_rows("r", 1, {x: (0, 3, 1.0)})
+    with pytest.raises(ValueError, match="row index"):
+        b.add_rows("s", 1, {x: (1, 0, 1.0)})
+    with pytest.raises(ValueError, match=r"shape \(2, 3\)"):
+        b.add_rows("t", 2, {x: np.ones((3, 3))})
+    other = ModelBuilder().add_columns("y", 3)
+    with pytest.raises(ValueError, match="does not belong"):
+        b.add_rows("u", 1, {other: (0, 0, 1.0)})
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, 2), st.integers(0, 4), st.floats(-5, 5)), max_size=30),
+    st.integers(0, 4),
+)
+def test_builder_matrix_equals_the_terms_added(entries, split):
+    # terms on two blocks, duplicates adding up, equal a dense matrix filled by hand
+    from allocator.solver import ModelBuilder
+
+    b = ModelBuilder()
+    left = b.add_columns("left", split)
+    right = b.add_columns("right", 5 - split)
+    expected = np.zeros((3, 5))
+    rows = b.add_rows("r", 3)
+    for r, c, v in entries:
+        expected[r, c] += v
+        block, local = (left, c) if c < split else (right, c - split)
+        b.add_terms(rows, block, (r, local, v))
+    assert np.allclose(b.build().A.toarray(), expected)
+
+
+def test_model_variants_leave_the_original_alone():
+    model = LinearModel.from_arrays([1.0, 1.0], [[1.0, 2.0]], row_lower=[3.0], integrality=[1, 1])
+    cut = model.with_rows("cut", [[1.0, 0.0]], lower=2.0)
+    assert model.shape == (1, 2) and cut.shape == (2, 2) and cut.row_groups[-1] == "cut"
+    assert solve_matrix(cut).info.objective == 3.0 and solve_matrix(model).info.objective == 2.0
+    flipped = model.with_objective([-1.0, -1.0], maximize=True)
+    assert flipped.maximize and not model.maximize
+    with pytest.raises(ValueError):
+        model.c[0] = 5.0  # read-only

@@ -1,5 +1,11 @@
 """HiGHS specifics for :mod:`allocator.solver`: quiet construction, options, the model hand-off,
-and the checks an answer must pass before it is labelled."""
+and the checks an answer must pass before it is labelled.
+
+HiGHS keeps one thread pool per process, sized by the first solve, and refuses a solve asking for
+another size until the pool is reset. :class:`ThreadPoolSize` mirrors that one piece of process
+state (the only one in the solver layer) so a change of ``threads`` resets the pool exactly when
+needed.
+"""
 
 from __future__ import annotations
 
@@ -15,9 +21,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from allocator.solver import SolverOptions
+    from allocator.solver.model import LinearModel
+    from allocator.solver.options import SolverOptions
 
 __all__ = [
+    "HIGHS_THREAD_POOL",
+    "ThreadPoolSize",
     "new_highs",
     "supported_highs_options",
     "configured_highs",
@@ -26,7 +35,31 @@ __all__ = [
     "answer_problem",
 ]
 
-_THREADS: int | None = None  # HiGHS thread-pool size in this process (0: HiGHS decides)
+
+class ThreadPoolSize:
+    """The size of HiGHS's process-wide thread pool (0: HiGHS decides; None: not started yet).
+
+    :meth:`use` returns the thread count a new solve may ask for, resetting HiGHS's pool when the
+    count changes (HiGHS refuses a solve whose ``threads`` differs from its pool's size).
+    """
+
+    def __init__(self) -> None:
+        self._size: int | None = None
+        self._lock = threading.Lock()
+
+    def use(self, threads: int) -> int:
+        """Make HiGHS's pool ``threads`` wide (if it is not) and return ``threads``."""
+        import highspy
+
+        with self._lock:
+            if self._size is not None and threads != self._size:
+                highspy.Highs.resetGlobalScheduler(True)
+            self._size = threads
+            return threads
+
+
+#: HiGHS's pool in this process (mirrors state HiGHS itself keeps per process).
+HIGHS_THREAD_POOL = ThreadPoolSize()
 
 
 _QUIET = threading.Lock()
@@ -111,17 +144,7 @@ def configured_highs(options: SolverOptions, time_limit: float | None = None):
     if time_limit is not None:
         h.setOptionValue("time_limit", float(max(time_limit, 0.01)))
     h.setOptionValue("mip_rel_gap", float(options.mip_gap))
-    global _THREADS
-    threads = 0 if options.threads is None else int(options.threads)
-    if _THREADS is not None and threads != _THREADS:
-        # HiGHS keeps one thread pool per process, sized by the first solve: resize it on change
-        # (releases before 1.8 cannot, and refuse to run with another count: keep the first)
-        reset = getattr(highspy.Highs, "resetGlobalScheduler", None)
-        if reset is not None:
-            reset(True)
-        else:
-            threads = _THREADS
-    _THREADS = threads
+    threads = HIGHS_THREAD_POOL.use(0 if options.threads is None else int(options.threads))
     h.setOptionValue("threads", threads)
     if options.method != "choose":
         h.setOptionValue("solver", options.method)
@@ -131,24 +154,27 @@ def configured_highs(options: SolverOptions, time_limit: float | None = None):
     return h
 
 
-def pass_model(h, c, A, rl, ru, cl, cu, integ, maximize, offset):
+def pass_model(h, model: LinearModel) -> None:
+    """Hand ``model`` to the HiGHS object ``h`` in one call (column-wise matrix)."""
     import highspy
 
+    c, A = model.c, model.A
     lp = highspy.HighsLp()
     lp.num_col_ = int(c.shape[0])
     lp.num_row_ = int(A.shape[0])
     lp.col_cost_ = c
-    lp.col_lower_ = cl
-    lp.col_upper_ = cu
-    lp.row_lower_ = rl
-    lp.row_upper_ = ru
-    lp.offset_ = float(offset)
+    lp.col_lower_ = model.col_lower
+    lp.col_upper_ = model.col_upper
+    lp.row_lower_ = model.row_lower
+    lp.row_upper_ = model.row_upper
+    lp.offset_ = float(model.offset)
     lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
     lp.a_matrix_.start_ = A.indptr.astype(np.int32)
     lp.a_matrix_.index_ = A.indices.astype(np.int32)
     lp.a_matrix_.value_ = A.data.astype(float)
-    if maximize:
+    if model.maximize:
         lp.sense_ = highspy.ObjSense.kMaximize
+    integ = model.integrality
     if integ.any():
         kint, kcont = highspy.HighsVarType.kInteger, highspy.HighsVarType.kContinuous
         lp.integrality_ = [kint if v else kcont for v in integ]
