@@ -22,8 +22,8 @@ Measures (for a region and a standard)
   parts pool), per urban / town / rural; rural/urban ratio = rural mean / urban mean (1 = no gap).
 * Travel: for each settlement and band (grades 1-3, 4-6, 7-9), road minutes to the nearest school
   of its county that teaches the band (its level's bands, or any band it enrols; multi-source
-  shortest paths); pupil-weighted mean, maximum and pupils beyond
-  the limit (``standard.travel.lower_primary_minutes`` for grades 1-3, 60 minutes for the others).
+  shortest paths); pupil-weighted mean, maximum and pupils beyond the band's day-travel limit
+  (``standard.travel.lower_primary_minutes``, ``upper_primary_minutes``, ``junior_minutes``).
   This is the best a pupil can reach; a merger plan's own assignment table says where pupils go.
 """
 
@@ -67,7 +67,6 @@ TRAVEL_BANDS = {
     "upper_primary": ("primary", "nine_year", "teaching_point"),
     "junior": ("junior", "nine_year"),
 }
-_OTHER_BAND_LIMIT_MINUTES = 60.0
 #: What ``progress`` may be: True (print to stderr), a callable taking each line, or None / False.
 Progress = Callable[[str], None] | bool | None
 
@@ -83,15 +82,16 @@ def _nearest_minutes(region, school_nodes) -> np.ndarray:
 
 
 def _travel(region, standard) -> pd.DataFrame:
+    """Per band: pupils, mean / p95 / max road minutes to the nearest school of the county that
+    teaches the band, the band's limit from ``standard.travel`` and the pupils beyond it."""
     settlements = region.settlements
     schools = region.schools
-    limit_lower = float(getattr(getattr(standard, "travel", None), "lower_primary_minutes", 30.0))
     rows = []
     enrolled = schools[[c for c in schools.columns if c.startswith("pupils_")]].sum(axis=1)
     for band, levels in TRAVEL_BANDS.items():
         pupils = settlements[f"pupils_{band}"].to_numpy(float)
         teaches = (schools["level"].isin(levels) & (enrolled > 0)) | (schools[f"pupils_{band}"] > 0)
-        limit = limit_lower if band == "lower_primary" else _OTHER_BAND_LIMIT_MINUTES
+        limit = standard.travel.day_minutes(band)
         if pupils.sum() <= 0:
             rows.append((band, 0, np.nan, np.nan, np.nan, limit, 0))
             continue

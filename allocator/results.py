@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from allocator.planners.base import HEADLINE_KEYS, PlanBase
 from allocator.scenario import Scenario
 from allocator.sheets import slug
 
@@ -257,9 +258,11 @@ class Comparison:
 
 
 def plan_status(plan) -> tuple[str, float | None, float | None]:
-    """A plan's solve status, relative gap and solver seconds, from its ``solve_info``.
+    """A plan's solve status, relative gap and solver seconds.
 
-    A plan solved in parts (a list of :class:`~allocator.solver.SolveInfo`) reports its worst
+    A plan of the plan protocol (:class:`allocator.planners.base.PlanBase`) gives them as the
+    first of its :data:`~allocator.planners.base.HEADLINE_KEYS`; another plan from its
+    ``solve_info``. A plan solved in parts (a list of :class:`~allocator.solver.SolveInfo`) reports its worst
     status, its largest gap and the seconds summed; a plan without ``solve_info`` gives
     ``("n/a", None, None)``.
 
@@ -271,6 +274,10 @@ def plan_status(plan) -> tuple[str, float | None, float | None]:
     info = getattr(plan, "solve_info", None)
     if info is None:
         return "n/a", None, None
+    if isinstance(plan, PlanBase) and not isinstance(info, list | tuple):
+        head = plan.solve_headline()
+        status, gap, seconds = (head[key] for key in HEADLINE_KEYS[:3])
+        return status, gap, seconds
     if isinstance(info, list | tuple):
         order = ["optimal", "feasible", "infeasible", "unbounded", "error"]
         statuses = [getattr(i, "status", "error") for i in info] or ["n/a"]
