@@ -403,9 +403,10 @@ def result_record(result: ScenarioResult) -> dict:
 def step_costs(step: StepResult) -> dict[str, float]:
     """The yuan figures of one step: ``capital_yuan``, ``hiring_yuan_per_year``, ``running_change_yuan_per_year``.
 
-    Budget plans: the money spent (``spent_yuan``). Teacher plans: hires x ``cost_per_hire_yuan`` (or
-    ``hiring_cost_yuan``). Merger plans: annual cost after minus before (negative: a saving).
-    Other planners: the first of :data:`COST_KEYS` in their headline, counted as capital.
+    A plan with a ``yuan_figures(policy)`` method gives these itself. Otherwise they are read from
+    the headline by its keys: ``annual_cost_after_yuan`` minus ``annual_cost_before_yuan`` (running
+    cost change; negative: a saving), ``hiring_cost_yuan`` or ``hires`` x the policy's
+    ``cost_per_hire_yuan`` (hiring), else the first of :data:`COST_KEYS` (capital).
 
     Examples
     --------
@@ -416,6 +417,9 @@ def step_costs(step: StepResult) -> dict[str, float]:
     >>> step_costs(result.steps[0])["capital_yuan"] <= 4e7 * (1 + 1e-6)
     True
     """
+    own = getattr(step.plan, "yuan_figures", None)
+    if callable(own):
+        return {str(k): float(v) for k, v in own(step.policy).items()}
     head = step.headline
     out: dict[str, float] = {}
 

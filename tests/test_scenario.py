@@ -491,7 +491,7 @@ def test_compare_runs_variants_in_processes(equip, tmp_path):
 
 
 def test_chart_labels_fall_back_to_ids_without_a_cjk_font(monkeypatch):
-    from allocator import report
+    import allocator.report as report
 
     monkeypatch.setattr(report, "cjk_font", lambda: None)
     assert report.chart_label("两江区", "county 1") == "county 1"
