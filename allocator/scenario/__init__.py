@@ -36,8 +36,11 @@ missing data folder, a negative budget or an unknown planner raises
 Policy keys are checked against the fields of the planner's policy dataclass (names and types), and
 each policy is built once so that its own checks (``__post_init__``) run before any solve.
 
-Planners are found through a registry (:data:`PLANNERS`) that imports each planner module only when
-a scenario uses it; :func:`register_planner` adds others.
+Planners are found through the registry of :mod:`allocator.planners.registry` (:data:`PLANNERS`),
+which imports each planner module only when a scenario uses it; :func:`register_planner` adds
+others. The modules: :mod:`~allocator.scenario.values` (key paths, types, located errors),
+:mod:`~allocator.scenario.overrides` (variants and ``--set``), :mod:`~allocator.scenario.sections`
+(each section's spec and checks) and :mod:`~allocator.scenario.parse` (the :class:`Scenario`).
 """
 
 from allocator.planners.registry import (
