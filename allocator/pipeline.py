@@ -71,8 +71,9 @@ TRAVEL_BANDS = {
 Progress = Callable[[str], None] | bool | None
 
 
-def _nearest_minutes(region, school_nodes) -> np.ndarray:
-    """Minutes from every road node to the nearest of ``school_nodes`` (inf if unreachable)."""
+def _nearest_minutes(region, school_nodes) -> tuple[np.ndarray, dict]:
+    """Minutes from every road node to the nearest of ``school_nodes`` (inf if unreachable), and
+    the road node -> row index map."""
     index, graph = region._road_matrix()
     if len(school_nodes) == 0:
         return np.full(graph.shape[0], np.inf), index
