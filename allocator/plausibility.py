@@ -256,7 +256,7 @@ def longest_travel_limit(standard) -> float | None:
     --------
     >>> from allocator.standards import load_standard
     >>> longest_travel_limit(load_standard("moe2017"))
-    30.0
+    90.0
     """
     travel = getattr(standard, "travel", None)
     if travel is None or not dataclasses.is_dataclass(travel):
