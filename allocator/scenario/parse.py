@@ -177,7 +177,7 @@ def build_scenario(raw: dict, path: Path, text: str, where: KeyLocator) -> Scena
     )
 
 
-def check_overrides(
+def _check_overrides(
     over: Mapping, raw: dict, steps: tuple[Step, ...], where: KeyLocator, allowed: list[str]
 ) -> None:
     """Check variant-style overrides against the scenario (structure, keys, types)."""
@@ -244,17 +244,17 @@ def parse_scenario(
             raise vwhere.error((), "missing key 'name'; expected name = <text> for each variant")
         check_type(v["name"], str, vwhere, ("name",))
         check_name(v["name"], "variant", vwhere, ("name",), list(seen))
-        check_overrides(v, raw, scenario.steps, vwhere, list(_VARIANT_KEYS))
+        _check_overrides(v, raw, scenario.steps, vwhere, list(_VARIANT_KEYS))
         if v["name"] in seen:
             raise vwhere.error(("name",), f"variant name {v['name']!r} is used twice")
         seen.add(v["name"])
         over = {k: x for k, x in v.items() if k not in ("name", "description")}
-        validate_merged(raw, over, path, text, vwhere)
+        _validate_merged(raw, over, path, text, vwhere)
         variants.append(Variant(v["name"], v.get("description", ""), over))
     scenario = dataclasses.replace(scenario, variants=tuple(variants))
     if overrides:
         owhere = KeyLocator(path, {}, (), label="override")
-        check_overrides(
+        _check_overrides(
             overrides,
             raw,
             scenario.steps,
@@ -265,14 +265,16 @@ def parse_scenario(
         if "output" in overrides:
             output_spec(merged, owhere, path.stem)
         scenario = dataclasses.replace(
-            validate_merged(raw, overrides, path, text, owhere),
+            _validate_merged(raw, overrides, path, text, owhere),
             variants=scenario.variants,
             overrides=copy.deepcopy(dict(overrides)),
         )
     return scenario
 
 
-def validate_merged(raw: dict, over: Mapping, path: Path, text: str, where: KeyLocator) -> Scenario:
+def _validate_merged(
+    raw: dict, over: Mapping, path: Path, text: str, where: KeyLocator
+) -> Scenario:
     """Build the scenario with the overrides applied; errors point at the override's keys."""
     merged = apply_overrides(raw, over)
     merged.pop("variants", None)

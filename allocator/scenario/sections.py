@@ -58,7 +58,9 @@ __all__ = [
 
 #: Output formats: report.html, one CSV per table, result.json, one workbook, the region after.
 FORMATS = ("html", "csv", "json", "xlsx", "region")
+#: Formats written when ``[output] formats`` is not given.
 DEFAULT_FORMATS = ("html", "csv", "json")
+#: Keys of a ``[[steps]]`` block that are not policy fields (unless the policy has them).
 STEP_KEYS = ("planner", "name", "enabled", "solver")
 _SYNTH_KEYS = {
     "schools": int,
