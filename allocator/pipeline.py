@@ -189,7 +189,19 @@ def measure(region, standard) -> Measures:
         for area in ("urban", "town", "rural"):
             sub = parts[parts["area_type"] == area]
             figures[f"compliant_share.{area}"] = float(sub["complies"].mean()) if len(sub) else None
-    # CV by county, part and indicator, and the county verdicts (allocator.compliance)
+    counties, cv_table = _cv_measures(parts, standard, indicators, figures)
+    area_table = _area_measures(parts, indicators, figures)
+    travel = _travel(region, standard)
+    for row in travel.itertuples(index=False):
+        figures[f"travel.{row.band}.mean_minutes"] = _num(row.mean_minutes)
+        figures[f"travel.{row.band}.max_minutes"] = _num(row.max_minutes)
+        figures[f"travel.{row.band}.pupils_over_limit"] = int(row.pupils_over_limit)
+    return Measures(figures, parts, cv_table, area_table, travel, counties)
+
+
+def _cv_measures(parts: pd.DataFrame, standard, indicators: list, figures: dict):
+    """County verdicts (:func:`allocator.compliance.county_verdicts`) and the CV table (county,
+    part, indicator); adds the worst CVs and the counties within the limits to ``figures``."""
     counties, long = compliance.county_verdicts(parts, standard)
     cv_rows = [
         (r.county, r.part, r.indicator, r.cv, r.cv_limit, bool(r.cv_ok))
@@ -212,7 +224,12 @@ def measure(region, standard) -> Measures:
         figures[f"counties_cv_ok.{part}"] = int(here["cv_ok"].sum())
         figures[f"counties.{part}"] = int(len(here))
         figures[f"counties_passing.{part}"] = int(here["passes"].sum())
-    # area types
+    return counties, cv_table
+
+
+def _area_measures(parts: pd.DataFrame, indicators: list, figures: dict) -> pd.DataFrame:
+    """Pupil-weighted means (as shares of the threshold) per area type and the rural/urban ratio
+    of each indicator; adds the ratios to ``figures``."""
     area_rows = []
     for k in indicators:
         col = f"{k}_share" if f"{k}_share" in parts.columns else k
@@ -224,15 +241,7 @@ def measure(region, standard) -> Measures:
         row["rural_urban"] = row["rural"] / row["urban"] if row["urban"] else np.nan
         area_rows.append(row)
         figures[f"rural_urban.{k}"] = _num(row["rural_urban"])
-    area_table = pd.DataFrame(
-        area_rows, columns=["indicator", "urban", "town", "rural", "rural_urban"]
-    )
-    travel = _travel(region, standard)
-    for row in travel.itertuples(index=False):
-        figures[f"travel.{row.band}.mean_minutes"] = _num(row.mean_minutes)
-        figures[f"travel.{row.band}.max_minutes"] = _num(row.max_minutes)
-        figures[f"travel.{row.band}.pupils_over_limit"] = int(row.pupils_over_limit)
-    return Measures(figures, parts, cv_table, area_table, travel, counties)
+    return pd.DataFrame(area_rows, columns=["indicator", "urban", "town", "rural", "rural_urban"])
 
 
 def _num(value) -> float | None:
