@@ -48,10 +48,10 @@ _LAZY = {
     "plan_teachers": ("allocator.planners.teachers", "plan_teachers"),
     "TeacherPolicy": ("allocator.planners.teachers", "TeacherPolicy"),
     "TeacherPlan": ("allocator.planners.teachers", "TeacherPlan"),
-    "run_scenario": ("allocator.runner", "run_scenario"),
-    "compare_scenario": ("allocator.runner", "compare_scenario"),
+    "run_scenario": ("allocator.pipeline", "run_scenario"),
+    "compare_scenario": ("allocator.compare", "compare_scenario"),
     "load_scenario": ("allocator.scenario", "load_scenario"),
-    "register_planner": ("allocator.scenario", "register_planner"),
+    "register_planner": ("allocator.planners.registry", "register_planner"),
 }
 
 __all__ = [

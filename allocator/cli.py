@@ -1,8 +1,11 @@
 """The ``allocator`` command: ``synth``, ``check``, ``run``, ``compare`` and ``import-gis``.
 
-Bad input ends with one readable line on stderr and exit status 2 (no traceback); so does an output
-folder that may not be replaced (see :mod:`allocator.outputs`: a folder allocator did not write is
-never replaced, one it wrote only when unchanged or with ``--force``).
+Each command has a function that adds its parser (``add_*``) and one that runs it for parsed
+arguments (``*_command``). Bad input ends with one readable line on stderr and exit status 2 (no
+traceback); so does an output folder that may not be replaced (see :mod:`allocator.outputs`: a
+folder allocator did not write is never replaced, one it wrote only when unchanged or with
+``--force``). A failed step or a region without a plan ends with exit status 1. The GIS stack is
+imported only when ``import-gis`` runs.
 """
 
 from __future__ import annotations
@@ -10,24 +13,39 @@ from __future__ import annotations
 import argparse
 import sys
 
+import pandas as pd
+
+from allocator.check import check
+from allocator.compare import compare_scenario
 from allocator.errors import AllocatorError, InputError
+from allocator.io import load_region, save_region
+from allocator.outputs import check_target
+from allocator.pipeline import run_scenario
+from allocator.scenario import merge_overrides, parse_assignment
+from allocator.synth import make_region
 
-__all__ = ["main"]
-
-
-def _synth(args) -> int:
-    from allocator.io import save_region
-    from allocator.outputs import check_target
-    from allocator.synth import make_region
-
-    check_target(args.out_dir, "region", force=args.force)  # before the work, not after
-    region = make_region(schools=args.schools, counties=args.counties, seed=args.seed)
-    save_region(region, args.out_dir, force=args.force)
-    print(f"wrote {region!r} to {args.out_dir}")
-    return 0
+__all__ = [
+    "add_check_parser",
+    "add_import_gis_parser",
+    "add_run_commands",
+    "build_parser",
+    "check_command",
+    "cli_compare",
+    "cli_run",
+    "import_gis_command",
+    "main",
+    "synth_command",
+]
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``allocator`` argument parser with every command.
+
+    Examples
+    --------
+    >>> build_parser().parse_args(["synth", "out", "--schools", "60"]).schools
+    60
+    """
     parser = argparse.ArgumentParser(
         prog="allocator",
         description="Balanced allocation plans, school-merger plans and district plans for schools.",
@@ -49,20 +67,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="also replace a folder allocator wrote that was changed since, or that another "
         "command wrote (never a folder allocator did not write)",
     )
-    p.set_defaults(func=_synth)
-    from allocator.check import add_check_parser
-
+    p.set_defaults(func=synth_command)
     add_check_parser(sub)
-    from allocator.runner import add_run_commands
-
     add_run_commands(sub)
-    from allocator.gis.command import add_import_gis_parser
-
     add_import_gis_parser(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command line; the exit status: 0 done, 2 bad input, 1 no plan, 130 interrupted."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -76,6 +89,219 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("allocator: interrupted", file=sys.stderr)
         return 130
+
+
+# --------------------------------------------------------------------------- synth
+def synth_command(args) -> int:
+    """Run ``allocator synth OUT_DIR`` for parsed arguments (``schools``, ``counties``, ``seed``, ``force``)."""
+    check_target(args.out_dir, "region", force=args.force)  # before the work, not after
+    region = make_region(schools=args.schools, counties=args.counties, seed=args.seed)
+    save_region(region, args.out_dir, force=args.force)
+    print(f"wrote {region!r} to {args.out_dir}")
+    return 0
+
+
+# --------------------------------------------------------------------------- check
+def add_check_parser(subparsers) -> None:
+    """Register ``allocator check REGION [--standard moe2017] [--out DIR] [--force]`` on argparse subparsers."""
+    p = subparsers.add_parser(
+        "check",
+        help="check a region against a standard: print the summary, write the tables",
+        description="Measure a region (folder of CSV files or .xlsx) against a standard.",
+    )
+    p.add_argument("region", help="region folder (schools.csv, ...) or .xlsx workbook")
+    p.add_argument(
+        "--standard",
+        default="moe2017",
+        help="standard name (moe2017, moe2012) or TOML file (default moe2017)",
+    )
+    p.add_argument(
+        "--out",
+        default=None,
+        help="folder to write the report tables to (CSV); an earlier, unchanged report of "
+        "`allocator check` there is replaced",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="also replace an --out folder that another allocator command wrote or that was "
+        "changed since (never a folder allocator did not write)",
+    )
+    p.set_defaults(func=check_command)
+
+
+def check_command(args) -> int:
+    """Run ``allocator check`` for parsed arguments (``region``, ``standard``, ``out``, ``force``).
+
+    Prints the summary; writes the tables when ``out`` is set. Returns the exit status 0.
+    The output folder is checked before the region is read, so a refused ``--out`` costs nothing.
+    """
+    out = getattr(args, "out", None)
+    force = bool(getattr(args, "force", False))
+    protect = [(args.region, "the region data")]
+    if out:
+        check_target(out, "check", source=args.region, force=force, protect=protect)
+    region = load_region(args.region)
+    report = check(region, args.standard)
+    print(report.summary())
+    if out:
+        written = report.to_csv(out, force=force, source=args.region)
+        print(f"\nwrote {len(written)} files to {out}")
+    return 0
+
+
+# --------------------------------------------------------------------------- run and compare
+def _overrides_from(args) -> dict:
+    parts = [parse_assignment(a) for a in (getattr(args, "set", None) or [])]
+    if getattr(args, "verbose", False):  # the solver's log on stderr-side output, when asked
+        parts.append(parse_assignment("solver.log=true"))
+    return merge_overrides(*parts) if parts else {}
+
+
+def cli_run(args) -> int:
+    """``allocator run SCENARIO [--out DIR] [--variant NAME] [--set KEY=VALUE] [--quiet] [--force]``.
+
+    A failed step ends with exit status 1 after the finished steps are written (marked
+    incomplete); the message says where.
+    """
+    result = run_scenario(
+        args.scenario,
+        out=args.out,
+        progress=not args.quiet,
+        variant=args.variant,
+        overrides=_overrides_from(args),
+        force=args.force,
+    )
+    print(result.summary())
+    print(f"report: {result.out / 'report.html'}")
+    return 0
+
+
+def cli_compare(args) -> int:
+    """``allocator compare SCENARIO [--out DIR] [--workers N] [--set KEY=VALUE] [--quiet] [--force]``."""
+    comparison = compare_scenario(
+        args.scenario,
+        out=args.out,
+        progress=not args.quiet,
+        overrides=_overrides_from(args),
+        workers=args.workers,
+        variants=args.variants or None,
+        force=args.force,
+    )
+    table = comparison.table.set_index("label").drop(columns=["measure", "better"])
+    with pd.option_context("display.width", 160, "display.max_columns", 20, "display.max_rows", 60):
+        print(table.to_string(float_format=lambda v: f"{v:,.3g}" if abs(v) < 1e4 else f"{v:,.0f}"))
+    for name, why in comparison.failures.items():
+        print(f"variant {name!r} has no plan: {why}")
+    print(f"report: {comparison.out / 'report.html'}")
+    return 0
+
+
+_VERBOSE_HELP = "show the solver's own log (HiGHS or CBC); without it only results are printed"
+_FORCE_HELP = (
+    "also replace an output folder allocator wrote that was changed since or made by another "
+    "command or scenario (never a folder allocator did not write; by default only this "
+    "scenario's own unchanged output is replaced)"
+)
+
+
+def add_run_commands(subparsers) -> None:
+    """Add the ``run`` and ``compare`` subcommands to an argparse subparsers object.
+
+    Examples
+    --------
+    >>> import argparse
+    >>> parser = argparse.ArgumentParser(prog="allocator")
+    >>> add_run_commands(parser.add_subparsers(dest="command"))
+    >>> parser.parse_args(["run", "s.toml", "--set", "region.schools=60"]).set
+    ['region.schools=60']
+    """
+    common = dict(metavar="KEY=VALUE", action="append", default=[])
+    p = subparsers.add_parser(
+        "run", help="run a scenario: plans, report.html, CSV tables and result.json"
+    )
+    p.add_argument("scenario", help="scenario file (.toml)")
+    p.add_argument("--out", default=None, help="output folder (default: [output] folder)")
+    p.add_argument("--variant", default=None, help="apply this [[variants]] block first")
+    p.add_argument(
+        "--set",
+        help="override a scenario value, e.g. --set region.schools=60 "
+        "or --set steps.budget.budget=2e8 (repeatable)",
+        **common,
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    p.add_argument("--verbose", action="store_true", help=_VERBOSE_HELP)
+    p.add_argument("--force", action="store_true", help=_FORCE_HELP)
+    p.set_defaults(func=cli_run)
+
+    c = subparsers.add_parser(
+        "compare", help="run every [[variants]] block of a scenario and compare them side by side"
+    )
+    c.add_argument("scenario", help="scenario file (.toml) with [[variants]]")
+    c.add_argument(
+        "--out", default=None, help="output folder (default: [output] folder + _compare)"
+    )
+    c.add_argument("--workers", type=int, default=2, help="parallel processes, 1 or 2 (default 2)")
+    c.add_argument(
+        "--variant",
+        dest="variants",
+        action="append",
+        default=[],
+        help="only this variant (repeatable)",
+    )
+    c.add_argument("--set", help="override a scenario value (repeatable)", **common)
+    c.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    c.add_argument("--verbose", action="store_true", help=_VERBOSE_HELP)
+    c.add_argument("--force", action="store_true", help=_FORCE_HELP)
+    c.set_defaults(func=cli_compare)
+
+
+# --------------------------------------------------------------------------- import-gis
+def add_import_gis_parser(subparsers) -> None:
+    """Register ``allocator import-gis CONFIG --out DIR [--gpkg FILE]`` on argparse subparsers."""
+    p = subparsers.add_parser(
+        "import-gis",
+        help="build a region folder from GIS layers and OpenStreetMap (a TOML config)",
+        description="Build a region from the layers and column mapping a TOML config names; "
+        "write the region's CSV files plus filled.csv, snapping.csv, roads_cleaning.csv and "
+        "crs.txt. Needs the gis extra: pip install 'edu-allocator[gis]'.",
+    )
+    p.add_argument("config", help="GIS import config (TOML)")
+    p.add_argument(
+        "--out",
+        required=True,
+        help="region folder to write (an earlier import's folder is replaced; never another folder)",
+    )
+    p.add_argument(
+        "--gpkg", default=None, help="also write the region as a GeoPackage (a new file name)"
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an earlier output changed since it was written",
+    )
+    p.set_defaults(func=import_gis_command)
+
+
+def import_gis_command(args) -> int:
+    """Run ``allocator import-gis`` for parsed arguments (``config``, ``out``, ``gpkg``)."""
+    from allocator.gis.config import region_from_config  # the GIS stack: only when asked
+
+    protect = [(args.config, "the GIS config")]
+    if args.gpkg:
+        check_target(args.gpkg, "region", protect=protect, kind="file")
+    result = region_from_config(args.config)
+    result.save(args.out, force=args.force, protect=protect)
+    print(result.summary())
+    print(f"wrote {result.region!r} to {args.out}")
+    if args.gpkg:
+        from allocator.gis.export import to_geodataframes, write_geopackage
+
+        write_geopackage(
+            to_geodataframes(result.region, crs=result.crs), args.gpkg, protect=protect
+        )
+        print(f"wrote {args.gpkg}")
+    return 0
 
 
 if __name__ == "__main__":

@@ -52,6 +52,7 @@ __all__ = [
     "restricted_range",
     "federal_range_ratio",
     "percentile",
+    "percentile_raw",
     "weighted_mean",
     "theil_decomposition",
     "TheilDecomposition",
@@ -174,11 +175,11 @@ def percentile(x, q: float, weights=None) -> float:
     if not 0 <= q <= 100:
         raise ValueError(f"q={q!r} is outside [0, 100]; expected a percentile")
     values, w = _prepare_raw(x, weights, nonnegative=False)
-    return _percentile_raw(values, w, q)
+    return percentile_raw(values, w, q)
 
 
-def _percentile_raw(values: np.ndarray, w: np.ndarray, q: float) -> float:
-    """Inverted-CDF percentile of validated values with positive (unnormalised) weights."""
+def percentile_raw(values: np.ndarray, w: np.ndarray, q: float) -> float:
+    """Inverted-CDF percentile of positive-weighted values, unchecked (they may be ``inf``)."""
     order = np.argsort(values, kind="stable")
     v, cw = values[order], np.cumsum(w[order])
     # 100 * cumulative weight >= q * total weight: exact for whole-number weights and percentiles,
@@ -219,7 +220,7 @@ def restricted_range(x, weights=None, low: float = 5, high: float = 95) -> float
     if not 0 <= low <= high <= 100:
         raise ValueError(f"low={low!r}, high={high!r}; expected 0 <= low <= high <= 100")
     values, w = _prepare_raw(x, weights, nonnegative=False)
-    return _percentile_raw(values, w, high) - _percentile_raw(values, w, low)
+    return percentile_raw(values, w, high) - percentile_raw(values, w, low)
 
 
 def federal_range_ratio(x, weights=None) -> float:
@@ -236,10 +237,10 @@ def federal_range_ratio(x, weights=None) -> float:
     18.0
     """
     values, w = _prepare_raw(x, weights, metric="federal_range_ratio")
-    p5 = _percentile_raw(values, w, 5)
+    p5 = percentile_raw(values, w, 5)
     if not p5 > 0:
         raise ValueError("federal_range_ratio is undefined: the 5th percentile of x is 0")
-    return (_percentile_raw(values, w, 95) - p5) / p5
+    return (percentile_raw(values, w, 95) - p5) / p5
 
 
 def weighted_mean(x, weights=None) -> float:
@@ -410,7 +411,7 @@ def atkinson(x, epsilon: float = 1.0, weights=None) -> float:
 
 def _median_side_index(x, weights, below: bool, metric: str) -> float:
     values, w = _prepare_raw(x, weights, metric=metric)
-    m = _percentile_raw(values, w, 50)
+    m = percentile_raw(values, w, 50)
     if not m > 0:
         raise ValueError(f"{metric} is undefined: the pupil-weighted median of x is 0")
     side = values < m if below else values > m

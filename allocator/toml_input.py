@@ -26,7 +26,14 @@ from pathlib import Path
 
 from allocator.errors import InputError
 
-__all__ = ["MAX_TOML_BYTES", "MAX_TOML_DEPTH", "check_toml_bounds", "parse_toml", "read_toml"]
+__all__ = [
+    "MAX_TOML_BYTES",
+    "MAX_TOML_DEPTH",
+    "check_toml_bounds",
+    "key_lines",
+    "parse_toml",
+    "read_toml",
+]
 
 #: Largest TOML input accepted, in bytes (UTF-8).
 MAX_TOML_BYTES = 1_000_000
@@ -229,3 +236,167 @@ def read_toml(path: str | os.PathLike, what: str = "TOML file") -> dict:
     {'a': {'b': 1}}
     """
     return parse_toml(read_text(path, what), path)
+
+
+# --------------------------------------------------------------------------- key -> line
+class _KeyPositions:
+    """Recursive-descent walk over valid TOML text recording the line of every key."""
+
+    def __init__(self, text: str):
+        self.s = text
+        self.i = 0
+        self.line = 1
+        self.lines: dict[tuple, int] = {}
+        self.arrays: dict[tuple, int] = {}
+
+    def peek(self, k: int = 0) -> str:
+        j = self.i + k
+        return self.s[j] if j < len(self.s) else ""
+
+    def advance(self, n: int = 1) -> None:
+        for _ in range(n):
+            if self.i < len(self.s):
+                if self.s[self.i] == "\n":
+                    self.line += 1
+                self.i += 1
+
+    def skip_space(self, newlines: bool) -> None:
+        while self.i < len(self.s):
+            c = self.s[self.i]
+            if c in " \t\r" or (newlines and c == "\n"):
+                self.advance()
+            elif c == "#":
+                while self.i < len(self.s) and self.s[self.i] != "\n":
+                    self.advance()
+            else:
+                return
+
+    def string(self) -> str:
+        q = self.peek()
+        if self.s.startswith(q * 3, self.i):
+            self.advance(3)
+            end = self.s.find(q * 3, self.i)
+            while self.s.startswith(q, end + 3):  # up to two quotes may close the string
+                end += 1
+            text = self.s[self.i : end]
+            self.advance(end + 3 - self.i)
+            return text
+        self.advance()
+        out = []
+        while self.i < len(self.s) and self.peek() != q:
+            if q == '"' and self.peek() == "\\":
+                out.append(self.s[self.i : self.i + 2])
+                self.advance(2)
+                continue
+            out.append(self.peek())
+            self.advance()
+        self.advance()
+        return "".join(out)
+
+    def key(self) -> tuple[str, ...]:
+        parts = []
+        while True:
+            self.skip_space(False)
+            if self.peek() in "\"'":
+                parts.append(self.string())
+            else:
+                m = re.compile(r"[A-Za-z0-9_\-]+").match(self.s, self.i)
+                parts.append(m.group(0) if m else "")
+                self.advance(len(parts[-1]) or 1)
+            self.skip_space(False)
+            if self.peek() != ".":
+                return tuple(parts)
+            self.advance()
+
+    def resolve(self, keys: tuple[str, ...]) -> tuple:
+        path: tuple = ()
+        for k in keys:
+            path = (*path, k)
+            if path in self.arrays:
+                path = (*path, self.arrays[path])
+        return path
+
+    def value(self, path: tuple) -> None:
+        self.skip_space(False)
+        c = self.peek()
+        if c in "\"'":
+            self.string()
+        elif c == "[":
+            self.advance()
+            index = 0
+            while True:
+                self.skip_space(True)
+                if self.peek() == "]":
+                    self.advance()
+                    return
+                self.lines.setdefault((*path, index), self.line)
+                self.value((*path, index))
+                self.skip_space(True)
+                if self.peek() == ",":
+                    self.advance()
+                    index += 1
+        elif c == "{":
+            self.advance()
+            while True:
+                self.skip_space(False)
+                if self.peek() == "}":
+                    self.advance()
+                    return
+                if self.peek() == ",":
+                    self.advance()
+                    continue
+                self.keyvalue(path)
+        else:
+            while self.i < len(self.s) and self.peek() not in ",]}\n#":
+                self.advance()
+
+    def keyvalue(self, prefix: tuple) -> None:
+        line = self.line
+        keys = self.key()
+        for k in range(1, len(keys) + 1):
+            self.lines.setdefault((*prefix, *keys[:k]), line)
+        self.skip_space(False)
+        self.advance()  # "="
+        self.value((*prefix, *keys))
+
+    def run(self) -> dict[tuple, int]:
+        prefix: tuple = ()
+        while True:
+            self.skip_space(True)
+            if self.i >= len(self.s):
+                return self.lines
+            line = self.line
+            if self.s.startswith("[[", self.i):
+                self.advance(2)
+                keys = self.key()
+                self.advance(2)
+                base = self.resolve(keys[:-1]) + (keys[-1],)
+                index = self.arrays.get(base, -1) + 1
+                self.arrays[base] = index
+                prefix = (*base, index)
+                self.lines.setdefault(base, line)
+                self.lines[prefix] = line
+            elif self.peek() == "[":
+                self.advance()
+                prefix = self.resolve(self.key())
+                self.advance()
+                self.lines.setdefault(prefix, line)
+            else:
+                self.keyvalue(prefix)
+
+
+def key_lines(text: str) -> dict[tuple, int]:
+    """Map each key path of a (valid) TOML text to the 1-based line where it is written.
+
+    Array elements (``[[steps]]`` blocks, list items) are indexed from 0 in the paths.
+
+    Examples
+    --------
+    >>> lines = key_lines('a = 1\\n[[steps]]\\nplanner = "x"\\n[[steps]]\\nb = { c = 2 }\\n')
+    >>> lines[("steps", 1, "b", "c")], lines[("steps", 0, "planner")]
+    (5, 3)
+    """
+    try:
+        return _KeyPositions(text).run()
+    except Exception:  # positions are a courtesy; never let them hide the real error
+        return {}

@@ -25,7 +25,7 @@ from allocator.synth import make_region
 
 END_TO_END = """
 import argparse, sys
-from allocator.check import add_check_parser
+from allocator.cli import add_check_parser
 p = argparse.ArgumentParser(prog="allocator")
 add_check_parser(p.add_subparsers(dest="command"))
 a = p.parse_args(["check", sys.argv[1], "--out", sys.argv[2]])

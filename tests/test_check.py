@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from allocator.check import add_check_parser, check
+from allocator.check import check
+from allocator.cli import add_check_parser
 from allocator.outputs import MARKER
 from allocator.standards import INDICATORS, load_standard
 

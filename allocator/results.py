@@ -1,0 +1,470 @@
+"""The results of a run: measures, step and scenario results, comparisons, costs and plan status.
+
+:class:`ScenarioResult` (from :func:`allocator.pipeline.run_scenario`) and :class:`Comparison`
+(from :func:`allocator.compare.compare_scenario`) hold plans, regions, measures and tables;
+:func:`costs` and :func:`step_costs` read the yuan figures from plan headlines; :func:`plan_status`
+reads a plan's solve status. The writers and the report read results only through this module.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from allocator.planners.base import HEADLINE_KEYS, PlanBase
+from allocator.scenario import Scenario
+from allocator.sheets import slug
+
+__all__ = [
+    "COST_KEYS",
+    "Comparison",
+    "Measures",
+    "ScenarioResult",
+    "StepResult",
+    "costs",
+    "json_safe",
+    "plan_status",
+    "plan_tables",
+    "result_record",
+    "result_tables",
+    "step_costs",
+]
+
+#: Headline keys of a plan that count as its cost in yuan (summed over steps for "cost").
+COST_KEYS = ("spent_yuan", "cost_yuan", "total_cost_yuan", "spent", "cost")
+
+
+@dataclass
+class Measures:
+    """How a region stands against a standard: figures and the tables behind them.
+
+    Attributes
+    ----------
+    figures : dict
+        Flat, JSON-safe key figures (``parts_compliant``, ``cv_worst.primary.floor_m2_per_pupil``,
+        ``rural_urban.backbone_per_100``, ``travel.lower_primary.max_minutes``, ...).
+    parts : pandas.DataFrame
+        In-scope assessed parts with indicator values, the verdicts of
+        :func:`allocator.compliance.part_verdicts` (``<indicator>_met``, ``passes``), ``met``
+        (count), ``complies`` and the values divided by their thresholds (``<indicator>_share``).
+    cv : pandas.DataFrame
+        ``county, part, indicator, cv, limit, within_limit, parts``.
+    counties : pandas.DataFrame
+        Per county and part type, :func:`allocator.compliance.county_verdicts`: ``cv_ok``,
+        ``schools_ok`` and ``passes``.
+    area_types : pandas.DataFrame
+        ``indicator, urban, town, rural, rural_urban`` (means as shares of the threshold).
+    travel : pandas.DataFrame
+        ``band, pupils, mean_minutes, p95_minutes, max_minutes, limit_minutes, pupils_over_limit``.
+    """
+
+    figures: dict
+    parts: pd.DataFrame
+    cv: pd.DataFrame
+    area_types: pd.DataFrame
+    travel: pd.DataFrame
+    counties: pd.DataFrame | None = None
+
+
+@dataclass
+class StepResult:
+    """One step of a run: the plan, its timing and the measures before and after it."""
+
+    name: str
+    planner: str
+    policy: Any
+    plan: Any
+    seconds: float
+    before: Measures
+    after: Measures
+
+    @property
+    def headline(self) -> dict:
+        """The plan's ``headline()`` (empty if it has none)."""
+        return json_safe(self.plan.headline()) if hasattr(self.plan, "headline") else {}
+
+    @property
+    def status(self) -> str:
+        info = plan_status(self.plan)
+        return info[0]
+
+
+@dataclass
+class ScenarioResult:
+    """What :func:`allocator.pipeline.run_scenario` returns.
+
+    Attributes
+    ----------
+    scenario : allocator.scenario.Scenario
+    standard : allocator.standards.Standard
+    steps : list of StepResult
+    plans : dict
+        Step name -> plan object.
+    tables : dict
+        ``"<step>.<table>"`` -> DataFrame for every plan table, plus ``outcomes`` (measure × stage),
+        ``cv`` and ``area_types`` (all stages, long form) and ``travel``.
+    regions : list of Region
+        ``regions[0]`` is the region loaded; ``regions[k]`` the region after step k.
+    measures : list of Measures
+        One per region.
+    result : dict
+        The JSON-safe summary written to ``result.json``.
+    out : pathlib.Path or None
+        The folder written, if any.
+    failure : dict or None
+        For the finished part of a run whose later step failed: ``step`` (name), ``index``
+        (1-based), ``planner``, ``error`` (``Infeasible`` or ``SolverError``) and ``message`` (the
+        diagnosis). None for a complete run.
+    """
+
+    scenario: Scenario
+    standard: Any
+    steps: list[StepResult]
+    regions: list
+    measures: list[Measures]
+    seconds: float
+    out: Path | None = None
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    result: dict = field(default_factory=dict)
+    failure: dict | None = None
+
+    @property
+    def complete(self) -> bool:
+        """False when a step failed and only the steps before it are here."""
+        return self.failure is None
+
+    @property
+    def files(self) -> dict[str, str]:
+        """Table name -> its CSV file name (step and table names made safe for file names).
+
+        ``"<step>.<table>"`` -> ``"<step slug>.<table slug>.csv"``; ``outcomes`` ->
+        ``outcomes.csv``; names that would collide get ``-2``, ``-3``, ...
+        """
+        stems = {}
+        for st in self.steps:
+            for name in plan_tables(st.plan):
+                stems[f"{st.name}.{name}"] = f"{_step_slug(st)}.{slug(name, 'table')}"
+        for key in self.tables:
+            stems.setdefault(key, slug(key, "table"))
+        stems = {k: v for k, v in stems.items() if k in self.tables}
+        out, used = {}, set()
+        for key, stem in stems.items():
+            candidate, k = stem, 1
+            while candidate.lower() in used:
+                k += 1
+                candidate = f"{stem}-{k}"
+            used.add(candidate.lower())
+            out[key] = f"{candidate}.csv"
+        return out
+
+    @property
+    def plans(self) -> dict[str, Any]:
+        return {s.name: s.plan for s in self.steps}
+
+    @property
+    def stages(self) -> list[str]:
+        """Stage labels: ``before`` then ``after <step>`` for each step."""
+        return ["before", *(f"after {s.name}" for s in self.steps)]
+
+    def summary(self) -> str:
+        """A few lines: what ran and how the key figures moved from start to end."""
+        first, last = self.measures[0].figures, self.measures[-1].figures
+        lines = [f"{self.scenario.name}: {len(self.steps)} step(s) in {self.seconds:.1f} s"]
+        if self.failure is not None:
+            f = self.failure
+            lines[0] += f" (INCOMPLETE: step {f['index']} {f['step']} failed)"
+        for s in self.steps:
+            lines.append(f"  {s.name} ({s.planner}): {s.status}, {s.seconds:.1f} s")
+        if self.failure is not None:
+            f = self.failure
+            lines.append(f"  {f['step']} ({f['planner']}): {f['error']}: {f['message']}")
+        for key, label in _KEY_FIGURES:
+            if key in first or key in last:
+                lines.append(f"  {label}: {_fmt(first.get(key))} -> {_fmt(last.get(key))}")
+        return "\n".join(lines)
+
+
+_KEY_FIGURES = (
+    ("parts_compliant", "compliant school parts"),
+    ("compliant_share.rural", "rural parts compliant (share)"),
+    ("counties_cv_ok.primary", "counties within every primary CV limit"),
+    ("counties_cv_ok.junior", "counties within every junior CV limit"),
+    ("travel.lower_primary.max_minutes", "longest trip, grades 1-3 (min)"),
+    ("travel.lower_primary.pupils_over_limit", "grade 1-3 pupils beyond the limit"),
+)
+
+
+def _step_slug(step) -> str:
+    """The file-name form of a step's name (:func:`allocator.sheets.slug`)."""
+    return slug(step.name, "step")
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+@dataclass
+class Comparison:
+    """What :func:`allocator.compare.compare_scenario` returns.
+
+    Attributes
+    ----------
+    scenario : Scenario
+    results : dict
+        Variant name -> :class:`ScenarioResult` (plans, tables, regions of that variant).
+    table : pandas.DataFrame
+        One row per measure (``measure``, ``label``, ``better``), one column per variant, plus
+        ``before`` (the region as loaded).
+    out : pathlib.Path or None
+    failures : dict
+        Variant name -> why it has no plan (``Infeasible`` or ``SolverError`` message); such
+        variants have no column in the table.
+    """
+
+    scenario: Scenario
+    results: dict[str, ScenarioResult]
+    table: pd.DataFrame
+    seconds: float
+    out: Path | None = None
+    failures: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def variants(self) -> list[str]:
+        return list(self.results)
+
+    @property
+    def plans(self) -> dict[str, dict[str, Any]]:
+        """Variant -> step name -> plan."""
+        return {v: r.plans for v, r in self.results.items()}
+
+    @property
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """``comparison`` plus every variant's tables as ``"<variant>/<table>"``."""
+        out = {"comparison": self.table}
+        for v, r in self.results.items():
+            out.update({f"{v}/{k}": df for k, df in r.tables.items()})
+        return out
+
+
+def plan_status(plan) -> tuple[str, float | None, float | None]:
+    """A plan's solve status, relative gap and solver seconds.
+
+    A plan of the plan protocol (:class:`allocator.planners.base.PlanBase`) gives them as the
+    first of its :data:`~allocator.planners.base.HEADLINE_KEYS`; another plan from its
+    ``solve_info``. A plan solved in parts (a list of :class:`~allocator.solver.SolveInfo`) reports its worst
+    status, its largest gap and the seconds summed; a plan without ``solve_info`` gives
+    ``("n/a", None, None)``.
+
+    Examples
+    --------
+    >>> plan_status(object())
+    ('n/a', None, None)
+    """
+    info = getattr(plan, "solve_info", None)
+    if info is None:
+        return "n/a", None, None
+    if isinstance(plan, PlanBase) and not isinstance(info, list | tuple):
+        head = plan.solve_headline()
+        status, gap, seconds = (head[key] for key in HEADLINE_KEYS[:3])
+        return status, gap, seconds
+    if isinstance(info, list | tuple):
+        order = ["optimal", "feasible", "infeasible", "unbounded", "error"]
+        statuses = [getattr(i, "status", "error") for i in info] or ["n/a"]
+        worst = max(statuses, key=lambda s: order.index(s) if s in order else len(order))
+        gaps = [i.gap for i in info if getattr(i, "gap", None) is not None]
+        secs = sum(getattr(i, "seconds", 0.0) or 0.0 for i in info)
+        return worst, (max(gaps) if gaps else None), secs
+    return (
+        getattr(info, "status", "n/a"),
+        getattr(info, "gap", None),
+        getattr(info, "seconds", None),
+    )
+
+
+def json_safe(value):
+    """``value`` as plain JSON data: mappings, lists, finite floats (others None), text for the rest.
+
+    Examples
+    --------
+    >>> json_safe({"a": (1, float("inf")), 2: Path("x")})
+    {'a': [1, None], '2': 'x'}
+    """
+    if isinstance(value, Mapping):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [json_safe(v) for v in value]
+    if isinstance(value, pd.DataFrame):
+        return json_safe(value.to_dict(orient="records"))
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, int | str | bool) or value is None:
+        return value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: json_safe(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Path):
+        return str(value)
+    return str(value)
+
+
+def plan_tables(plan) -> dict[str, pd.DataFrame]:
+    """A plan's tables (``plan.tables``, a dict or a method returning one), DataFrames only.
+
+    Examples
+    --------
+    >>> plan_tables(object())
+    {}
+    """
+    plan_tables = getattr(plan, "tables", {}) or {}
+    if callable(plan_tables):
+        plan_tables = plan_tables()
+    return {str(k): df for k, df in plan_tables.items() if isinstance(df, pd.DataFrame)}
+
+
+def result_tables(result: ScenarioResult) -> dict[str, pd.DataFrame]:
+    """Every table of a run: ``"<step>.<table>"`` for each plan table, ``outcomes`` (measure x
+    stage) and ``cv``, ``area_types`` and ``travel`` over all stages (long form)."""
+    tables: dict[str, pd.DataFrame] = {}
+    for s in result.steps:
+        for name, df in plan_tables(s.plan).items():
+            tables[f"{s.name}.{name}"] = df
+    stages = result.stages
+    keys = list(dict.fromkeys(k for m in result.measures for k in m.figures))
+    tables["outcomes"] = pd.DataFrame(
+        {
+            stage: [m.figures.get(k) for k in keys]
+            for stage, m in zip(stages, result.measures, strict=True)
+        },
+        index=pd.Index(keys, name="measure"),
+    ).reset_index()
+    for name in ("cv", "area_types", "travel"):
+        frames = [
+            getattr(m, name).assign(stage=stage)
+            for stage, m in zip(stages, result.measures, strict=True)
+        ]
+        df = pd.concat(frames, ignore_index=True)
+        tables[name] = df[["stage", *[c for c in df.columns if c != "stage"]]]
+    return tables
+
+
+def result_record(result: ScenarioResult) -> dict:
+    """The JSON-safe record of a run written to ``result.json``: scenario, region, standard,
+    steps (status, gap, policy, headline), costs and every stage's measures."""
+    s = result.scenario
+    region = result.regions[0]
+    return json_safe(
+        {
+            "scenario": s.name,
+            "file": str(s.path),
+            "variant": s.variant_name,
+            "complete": result.failure is None,
+            "failure": result.failure,
+            "seconds": round(result.seconds, 3),
+            "region": {
+                "name": region.name,
+                "schools": len(region.schools),
+                "settlements": len(region.settlements),
+                "counties": region.counties,
+            },
+            "standard": {"base": s.standard.base, "overrides": s.standard.overrides},
+            "steps": [
+                {
+                    "name": st.name,
+                    "planner": st.planner,
+                    "status": plan_status(st.plan)[0],
+                    "gap": plan_status(st.plan)[1],
+                    "seconds": round(st.seconds, 3),
+                    "policy": st.policy,
+                    "headline": st.headline,
+                }
+                for st in result.steps
+            ],
+            "costs": costs(result),
+            "stages": result.stages,
+            "measures": {
+                stage: m.figures for stage, m in zip(result.stages, result.measures, strict=True)
+            },
+        }
+    )
+
+
+def step_costs(step: StepResult) -> dict[str, float]:
+    """The yuan figures of one step: ``capital_yuan``, ``hiring_yuan_per_year``, ``running_change_yuan_per_year``.
+
+    A plan with a ``yuan_figures(policy)`` method gives these itself. Otherwise they are read from
+    the headline by its keys: ``annual_cost_after_yuan`` minus ``annual_cost_before_yuan`` (running
+    cost change; negative: a saving), ``hiring_cost_yuan`` or ``hires`` x the policy's
+    ``cost_per_hire_yuan`` (hiring), else the first of :data:`COST_KEYS` (capital).
+
+    Examples
+    --------
+    >>> import pathlib
+    >>> f = pathlib.Path(__file__).parents[1] / "scenarios" / "budget_policy_comparison.toml"
+    >>> from allocator.pipeline import run_scenario
+    >>> result = run_scenario(f, write=False, overrides={"region": {"schools": 40}})
+    >>> step_costs(result.steps[0])["capital_yuan"] <= 4e7 * (1 + 1e-6)
+    True
+    """
+    own = getattr(step.plan, "yuan_figures", None)
+    if callable(own):
+        return {str(k): float(v) for k, v in own(step.policy).items()}
+    head = step.headline
+    out: dict[str, float] = {}
+
+    def number(key):
+        value = head.get(key)
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        return float(value) if ok and math.isfinite(value) else None
+
+    if (
+        number("annual_cost_after_yuan") is not None
+        and number("annual_cost_before_yuan") is not None
+    ):
+        out["running_change_yuan_per_year"] = number("annual_cost_after_yuan") - number(
+            "annual_cost_before_yuan"
+        )
+    if number("hiring_cost_yuan") is not None:
+        out["hiring_yuan_per_year"] = number("hiring_cost_yuan")
+    elif number("hires") is not None and hasattr(step.policy, "cost_per_hire_yuan"):
+        out["hiring_yuan_per_year"] = number("hires") * float(step.policy.cost_per_hire_yuan)
+    if not out:
+        for key in COST_KEYS:
+            if number(key) is not None:
+                out["capital_yuan"] = number(key)
+                break
+    return out
+
+
+def costs(result: ScenarioResult) -> dict[str, float]:
+    """Yuan figures summed over the steps, and ``cost_yuan``: their total (None if none).
+
+    ``cost_yuan`` adds the capital spent to one year of hiring and of the change in running costs.
+
+    Examples
+    --------
+    >>> import pathlib
+    >>> f = pathlib.Path(__file__).parents[1] / "scenarios" / "budget_policy_comparison.toml"
+    >>> from allocator.pipeline import run_scenario
+    >>> result = run_scenario(f, write=False, overrides={"region": {"schools": 40}})
+    >>> figures = costs(result)
+    >>> figures["cost_yuan"] == figures["capital_yuan"]
+    True
+    """
+    out: dict[str, float] = {}
+    for s in result.steps:
+        for key, value in step_costs(s).items():
+            out[key] = out.get(key, 0.0) + value
+    out["cost_yuan"] = sum(out.values()) if out else None
+    return out

@@ -1,0 +1,178 @@
+"""Writing runs and comparisons: report, CSV tables, workbook, region and ``result.json``.
+
+Outputs go to a temporary folder that is renamed into place whole
+(:class:`allocator.outputs.output_folder`), so a failed write leaves nothing behind and never
+half-replaces an earlier result; a folder allocator did not write is never replaced, nor any input
+of the scenario (:func:`protected_inputs`). An incomplete run (a later step failed) says so in the
+folder's marker, in ``result.json`` and on the report page.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from allocator.io import write_region_csv
+from allocator.outputs import output_folder
+from allocator.results import Comparison, ScenarioResult, json_safe
+from allocator.scenario import Scenario
+from allocator.sheets import inside, unique_slugs, write_csv, write_xlsx
+
+__all__ = ["protected_inputs", "write_comparison", "write_run"]
+
+
+def protected_inputs(scenario: Scenario) -> list[tuple[Path, str]]:
+    """The scenario's inputs that an output may never replace: the scenario file and its folder,
+    the region data (a folder or a workbook), and files the steps read (``(path, label)`` pairs).
+
+    Examples
+    --------
+    >>> import pathlib
+    >>> f = pathlib.Path(__file__).parents[1] / "scenarios" / "liangjiang_demo.toml"
+    >>> from allocator.scenario import load_scenario
+    >>> [label for _, label in protected_inputs(load_scenario(f))]
+    ['the scenario file', "the scenario's folder"]
+    """
+    out = [
+        (Path(scenario.path), "the scenario file"),
+        (Path(scenario.path).parent, "the scenario's folder"),
+    ]
+    if scenario.region.data is not None:
+        out.append((Path(scenario.region.data), "the region data"))
+    for step in scenario.steps:
+        for key, value in step.params.items():
+            if isinstance(value, Path):
+                out.append((value, f"the file of steps.{step.name}.{key}"))
+    return out
+
+
+def write_run(result: ScenarioResult, folder: str | os.PathLike, *, force: bool = False) -> Path:
+    """Write a run's outputs (formats of the scenario's ``[output]``) into ``folder`` atomically.
+
+    File names come from :attr:`ScenarioResult.files` (step names made safe) and stay inside the
+    folder; text cells that a spreadsheet would evaluate are written with a leading ``'``; Excel
+    sheet names are unique and at most 31 characters. The folder carries allocator's marker
+    (:data:`allocator.outputs.MARKER`); an incomplete run says so there, in ``result.json`` and
+    on the report page.
+
+    Parameters
+    ----------
+    result : ScenarioResult
+    folder : str or path-like
+    force : bool
+        As in :func:`allocator.pipeline.run_scenario` (the same rules decide whether ``folder`` may be replaced).
+
+    Raises
+    ------
+    InputError
+        When the folder may not be replaced, or on a permission or rename failure.
+
+    Examples
+    --------
+    >>> import pathlib
+    >>> f = pathlib.Path(__file__).parents[1] / "scenarios" / "budget_policy_comparison.toml"
+    >>> from allocator.pipeline import run_scenario
+    >>> result = run_scenario(f, write=False, overrides={"region": {"schools": 40}})
+    >>> import tempfile
+    >>> folder = write_run(result, pathlib.Path(tempfile.mkdtemp()) / "out")
+    >>> sorted(p.name for p in folder.iterdir())[:3]
+    ['.allocator-output.json', 'area_types.csv', 'budget.allocations.csv']
+    """
+    from allocator.report import render_run  # the report sits above the run layer
+
+    formats = result.scenario.output.formats
+    folder = Path(folder)
+    details = {"scenario": result.scenario.name, "variant": result.scenario.variant_name}
+    if result.failure is not None:
+        details["failure"] = result.failure
+    names = result.files
+    with output_folder(
+        folder,
+        "run",
+        source=result.scenario.path,
+        force=force,
+        protect=protected_inputs(result.scenario),
+        complete=result.failure is None,
+        details=details,
+    ) as tmp:
+        files = []
+        if "csv" in formats:
+            for name, df in result.tables.items():
+                write_csv(df, inside(tmp, names[name]), bom=True)
+                files.append(names[name])
+        if "xlsx" in formats:
+            write_xlsx(result.tables, inside(tmp, "tables.xlsx"), "run")
+            files.append("tables.xlsx")
+        if "region" in formats:
+            region_dir = inside(tmp, "region_after")
+            region_dir.mkdir()
+            write_region_csv(result.regions[-1], region_dir)
+            files.append("region_after/")
+        if "html" in formats:
+            inside(tmp, "report.html").write_text(render_run(result), encoding="utf-8")
+            files.append("report.html")
+        if "json" in formats:
+            data = dict(result.result, files=files)
+            inside(tmp, "result.json").write_text(
+                json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8"
+            )
+    return folder
+
+
+def write_comparison(
+    comparison: Comparison, folder: str | os.PathLike, *, force: bool = False
+) -> Path:
+    """Write ``report.html``, ``comparison.csv`` and ``result.json`` of a comparison atomically.
+
+    Each variant's tables go to a sub-folder named after the variant, made safe for a file name
+    (:func:`allocator.sheets.unique_slugs`). The same rules as :func:`write_run` decide whether
+    an existing ``folder`` may be replaced (``InputError`` otherwise).
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> f = pathlib.Path(__file__).parents[1] / "scenarios" / "budget_policy_comparison.toml"
+    >>> from allocator.compare import compare_scenario
+    >>> c = compare_scenario(f, write=False, workers=1, variants=["minimax"],
+    ...                      overrides={"region": {"schools": 40}})
+    >>> folder = write_comparison(c, pathlib.Path(tempfile.mkdtemp()) / "cmp")
+    >>> sorted(p.name for p in folder.iterdir())
+    ['.allocator-output.json', 'comparison.csv', 'minimax', 'report.html', 'result.json']
+    """
+    from allocator.report import render_comparison  # the report sits above the run layer
+
+    folder = Path(folder)
+    formats = comparison.scenario.output.formats
+    subfolders = unique_slugs(comparison.results, "variant")
+    with output_folder(
+        folder,
+        "compare",
+        source=comparison.scenario.path,
+        force=force,
+        protect=protected_inputs(comparison.scenario),
+        details={"scenario": comparison.scenario.name},
+    ) as tmp:
+        write_csv(comparison.table, inside(tmp, "comparison.csv"), bom=True)
+        if "csv" in formats:
+            for v, r in comparison.results.items():
+                sub = inside(tmp, subfolders[v])
+                sub.mkdir()
+                names = r.files
+                for name, df in r.tables.items():
+                    write_csv(df, inside(sub, names[name]), bom=True)
+        if "html" in formats:
+            inside(tmp, "report.html").write_text(render_comparison(comparison), encoding="utf-8")
+        data = {
+            "scenario": comparison.scenario.name,
+            "file": str(comparison.scenario.path),
+            "seconds": round(comparison.seconds, 3),
+            "variants": {v: r.result for v, r in comparison.results.items()},
+            "folders": subfolders,
+            "failures": comparison.failures,
+            "comparison": comparison.table.to_dict(orient="records"),
+        }
+        inside(tmp, "result.json").write_text(
+            json.dumps(json_safe(data), ensure_ascii=False, indent=2), encoding="utf-8"
+        )
+    return folder
