@@ -125,9 +125,7 @@ def _variant_worker(path, variant, overrides, registered, progress):
         exc.__dict__.pop("partial", None)  # regions and plans: too heavy to send back
         raise
 
-    for r in result.regions:  # caches are rebuilt on demand; keep the pickle small
-        r._travel_cache = {}
-    return result
+    return result  # regions pickle without their travel caches
 
 
 @contextlib.contextmanager

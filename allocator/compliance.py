@@ -1,7 +1,7 @@
 """The one definition of "meets the standard": per indicator, per school part and per county.
 
 Every verdict of the library comes from here: :func:`allocator.check.check`, the scenario runner's
-:func:`allocator.runner.measure` and the budget planner (its model, its "passes after" and its least
+:func:`allocator.pipeline.measure` and the budget planner (its model, its "passes after" and its least
 cost to comply) all call these functions, so they cannot disagree.
 
 Rules

@@ -74,7 +74,7 @@ Progress = Callable[[str], None] | bool | None
 def _nearest_minutes(region, school_nodes) -> tuple[np.ndarray, dict]:
     """Minutes from every road node to the nearest of ``school_nodes`` (inf if unreachable), and
     the road node -> row index map."""
-    index, graph = region._road_matrix()
+    index, graph = region.road_matrix()
     if len(school_nodes) == 0:
         return np.full(graph.shape[0], np.inf), index
     sources = np.unique([index[str(n)] for n in school_nodes])

@@ -29,6 +29,7 @@ from allocator.plausibility import (
     shown_number,
 )
 from allocator.text import plain, plural
+from allocator.travel import road_matrix, shortest_minutes
 
 __all__ = [
     "Region",
@@ -501,19 +502,10 @@ class Region:
         )
 
     # ----------------------------------------------------------------- travel times
-    def _road_matrix(self):
+    def road_matrix(self) -> tuple[dict, sp.csr_matrix]:
+        """(road node -> row number, the road graph as a sparse matrix of minutes), built once."""
         if self._csgraph is None:
-            nodes = list(self.roads.nodes)
-            index = {n: i for i, n in enumerate(nodes)}
-            u, v, w = [], [], []
-            for a, b, data in self.roads.edges(data=True):
-                u.append(index[a])
-                v.append(index[b])
-                w.append(data["minutes"])
-            n = len(nodes)
-            m = sp.coo_matrix((w, (u, v)), shape=(n, n)).tocsr()
-            # parallel input edges cannot occur in a Graph; keep the faster direction if both given
-            self._csgraph = (index, m)
+            self._csgraph = road_matrix(self.roads)
         return self._csgraph
 
     def travel_minutes(self, sources: Iterable, targets: Iterable, cutoff: float | None = None):
@@ -540,58 +532,17 @@ class Region:
         >>> t.shape == (len(region.settlements), len(region.schools))
         True
         """
-        from scipy.sparse.csgraph import dijkstra
-
         sources = [str(s) for s in sources]
         targets = [str(t) for t in targets]
         key = (tuple(sources), tuple(targets), cutoff)
-        if key in self._travel_cache:
-            return self._travel_cache[key]
-        index, graph = self._road_matrix()
-        for label, nodes in (("source", sources), ("target", targets)):
-            for node in nodes:
-                if node not in index:
-                    raise InputError(
-                        f"{label} node {node!r} is not in the road graph", table="roads", value=node
-                    )
-        src = np.array([index[s] for s in sources], dtype=np.int64)
-        tgt = np.array([index[t] for t in targets], dtype=np.int64)
-        # Run Dijkstra from the smaller side (the graph is undirected) over unique nodes only.
-        flip = len(np.unique(tgt)) < len(np.unique(src))
-        run_from, run_to = (tgt, src) if flip else (src, tgt)
-        uniq, inverse = np.unique(run_from, return_inverse=True)
-        limit = np.inf if cutoff is None else float(cutoff)
-        rows, cols, vals = [], [], []
-        chunk = max(1, int(2e7 // max(graph.shape[0], 1)))
-        for start in range(0, len(uniq), chunk):
-            block = uniq[start : start + chunk]
-            dist = dijkstra(graph, directed=False, indices=block, limit=limit)[:, run_to]
-            r, c = np.nonzero(np.isfinite(dist) & (dist <= limit))
-            rows.append(r + start)
-            cols.append(c)
-            vals.append(dist[r, c])
-        r = np.concatenate(rows) if rows else np.zeros(0, np.int64)
-        c = np.concatenate(cols) if cols else np.zeros(0, np.int64)
-        v = np.concatenate(vals) if vals else np.zeros(0)
-        uniq_matrix = sp.csr_matrix((v, (r, c)), shape=(len(uniq), len(run_to)))
-        full = _take_rows(uniq_matrix, inverse)
-        result = (full.T.tocsr() if flip else full).astype(float)
-        result.sort_indices()
-        self._travel_cache[key] = result
-        return result
+        if key not in self._travel_cache:
+            index, graph = self.road_matrix()
+            self._travel_cache[key] = shortest_minutes(index, graph, sources, targets, cutoff)
+        return self._travel_cache[key]
 
-
-def _take_rows(m: sp.csr_matrix, rows: np.ndarray) -> sp.csr_matrix:
-    """Row selection that keeps explicit zeros (fancy indexing on csr keeps the structure)."""
-    lengths = np.diff(m.indptr)[rows]
-    indptr = np.concatenate([[0], np.cumsum(lengths)])
-    starts = m.indptr[rows]
-    take = (
-        np.concatenate([np.arange(s, s + n) for s, n in zip(starts, lengths, strict=True)])
-        if len(rows)
-        else np.zeros(0, np.int64)
-    )
-    return sp.csr_matrix((m.data[take], m.indices[take], indptr), shape=(len(rows), m.shape[1]))
+    def __getstate__(self) -> dict:
+        """Pickles carry the tables and roads, not the travel caches (rebuilt on demand)."""
+        return {**self.__dict__, "_csgraph": None, "_travel_cache": {}}
 
 
 def _graph_key(graph: nx.Graph):

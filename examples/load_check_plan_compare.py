@@ -12,7 +12,7 @@ compliance, the CVs and the rural/urban ratios change.
 import dataclasses
 
 import allocator
-from allocator.runner import measure
+from allocator.pipeline import measure
 from allocator.synth import make_region
 
 # 1. A region as CSV files, loaded back (schools.csv, settlements.csv, roads.csv, nodes.csv).

@@ -11,10 +11,10 @@ from hypothesis import strategies as st
 
 from allocator import compliance
 from allocator.check import check
+from allocator.pipeline import measure
 from allocator.planners.budget import BudgetPolicy, min_cost_to_comply, plan_budget
 from allocator.planners.budget.data import prepare
 from allocator.planners.budget.rounding import purchase_steps, round_purchases
-from allocator.runner import measure
 from allocator.solver import SolverOptions
 from allocator.standards import INDICATORS, PARTS, assessment_parts, load_standard
 from allocator.synth import make_region

@@ -589,7 +589,7 @@ def test_catalogue_in_toml(tmp_path):
 
 
 def test_unknown_school_in_must_keep_names_file_line_and_key(tmp_path):
-    from allocator.runner import run_scenario
+    from allocator.pipeline import run_scenario
 
     path = tmp_path / "s.toml"
     path.write_text(SCENARIO.format(planner="mergers", key='must_keep = ["nope"]'))
@@ -602,7 +602,7 @@ def test_unknown_school_in_must_keep_names_file_line_and_key(tmp_path):
 
 
 def test_unknown_category_names_file_line_and_key(tmp_path):
-    from allocator.runner import run_scenario
+    from allocator.pipeline import run_scenario
 
     path = tmp_path / "s.toml"
     path.write_text(
@@ -614,7 +614,7 @@ def test_unknown_category_names_file_line_and_key(tmp_path):
 
 
 def test_an_error_a_variant_causes_points_at_the_variant(tmp_path):
-    from allocator.runner import run_scenario
+    from allocator.pipeline import run_scenario
 
     path = tmp_path / "s.toml"
     path.write_text(

@@ -25,10 +25,11 @@ from hypothesis import strategies as st
 import allocator
 from allocator.check import check
 from allocator.cli import main
+from allocator.compare import compare_scenario
 from allocator.errors import Infeasible, InputError
 from allocator.io import load_region, save_region
 from allocator.outputs import MARKER, check_target, output_folder
-from allocator.runner import compare_scenario, run_scenario, write_comparison, write_run
+from allocator.pipeline import run_scenario
 from allocator.scenario import register_planner, unregister_planner
 from allocator.sheets import (
     inside,
@@ -41,6 +42,7 @@ from allocator.sheets import (
     unique_slugs,
 )
 from allocator.synth import make_region
+from allocator.writers import write_comparison, write_run
 
 ROOT = Path(__file__).resolve().parents[1]
 EVIL = [

@@ -13,7 +13,6 @@ import pytest
 import allocator
 import allocator.compare as compare
 import allocator.pipeline as pipeline
-import allocator.runner as runner
 import allocator.scenario as scenario
 import allocator.writers as writers
 from allocator.cli import main
@@ -30,9 +29,8 @@ from allocator.synth import make_region
 
 
 def test_old_import_paths_name_the_same_objects():
-    assert runner.run_scenario is pipeline.run_scenario is allocator.run_scenario
-    assert runner.compare_scenario is compare.compare_scenario is allocator.compare_scenario
-    assert runner.write_run is writers.write_run
+    assert pipeline.run_scenario is allocator.run_scenario
+    assert compare.compare_scenario is allocator.compare_scenario
     assert scenario.register_planner is register_planner is allocator.register_planner
     assert scenario.get_planner is get_planner
 

@@ -1,11 +1,11 @@
 """HTML reports of scenario runs and comparisons: one self-contained file a planner can read.
 
-:func:`render_run` turns a :class:`~allocator.runner.ScenarioResult` into ``report.html``: the summary
+:func:`render_run` turns a :class:`~allocator.results.ScenarioResult` into ``report.html``: the summary
 first (what each step did, the key figures before and after), then each step with its plan summary
 and the compliance and equity figures before and after it, then charts (indicator distributions by
 urban / town / rural, Lorenz curves, CV against its limit, a map of schools with mergers and
 districts), then the detailed tables. :func:`render_comparison` does the same for a
-:class:`~allocator.runner.Comparison`: the measure × variant table first, then charts.
+:class:`~allocator.results.Comparison`: the measure × variant table first, then charts.
 
 Charts are drawn with matplotlib's Agg canvas (no display, the global backend is left alone) and
 embedded as base64 PNG, so the file can be mailed. Chinese names are drawn with the first CJK font

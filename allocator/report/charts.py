@@ -58,7 +58,7 @@ def distribution_chart(stages: Sequence[str], measures) -> str:
     ----------
     stages : sequence of str
         Stage names (``"before"``, then each step).
-    measures : sequence of allocator.runner measures
+    measures : sequence of allocator.results.Measures
         One per stage, each with its ``parts`` table.
 
     Returns
@@ -311,7 +311,7 @@ def comparison_charts(comparison) -> list[tuple[str, str, str]]:
 
     Parameters
     ----------
-    comparison : allocator.runner.Comparison
+    comparison : allocator.results.Comparison
 
     Returns
     -------

@@ -97,7 +97,7 @@ def render_comparison(comparison) -> str:
 
     Parameters
     ----------
-    comparison : allocator.runner.Comparison
+    comparison : allocator.results.Comparison
 
     Returns
     -------
@@ -106,7 +106,7 @@ def render_comparison(comparison) -> str:
     Examples
     --------
     >>> import pathlib
-    >>> from allocator.runner import compare_scenario
+    >>> from allocator.compare import compare_scenario
     >>> f = pathlib.Path(__file__).parents[2] / "scenarios" / "budget_policy_comparison.toml"
     >>> c = compare_scenario(f, write=False, workers=1, variants=["minimax", "lexicographic"],
     ...                      overrides={"region": {"schools": 40}})

@@ -39,7 +39,7 @@ def map_chart(result) -> str:
 
     Parameters
     ----------
-    result : allocator.runner.ScenarioResult
+    result : allocator.results.ScenarioResult
         Its first and last region, and its steps' plan tables (mergers and rotations).
 
     Returns

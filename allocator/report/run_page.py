@@ -23,6 +23,7 @@ from allocator.report.tables import (
     html_table,
     page,
 )
+from allocator.results import costs, plan_status
 
 __all__ = ["render_run"]
 
@@ -38,18 +39,6 @@ _PLANNER_TEXT = {
     "teachers": "Teacher posting and rotation: new hires and rotations (urban → rural, strong → "
     "weak) that staff every school to the norm and share backbone teachers.",
 }
-
-
-def _run_results():
-    """The run layer's ``costs`` and ``plan_status``, imported when a page is drawn.
-
-    The run layer imports this package to write its pages, so this import waits until then.
-    """
-    # after the results module lands: from allocator.results import costs, plan_status
-    from allocator.runner import _solve_info as plan_status
-    from allocator.runner import costs
-
-    return costs, plan_status
 
 
 # --------------------------------------------------------------------------- key figures
@@ -168,7 +157,6 @@ _COST_LABELS = {
 
 
 def _cost_line(result) -> str:
-    costs, _ = _run_results()
     figures = costs(result)
     items = [
         f"{label} {format_value(figures[key])} yuan"
@@ -227,7 +215,6 @@ def _incomplete_banner(result, failure: dict) -> str:
 
 def _summary(result, stages: Sequence[str], figures: Sequence[dict]) -> list[str]:
     """Key figures, money, one line per step, and the measures at every stage."""
-    _, plan_status = _run_results()
     out = ["<h2 id='summary'>Summary</h2>"]
     out.append(_kpis(figures[0], figures[-1]))
     out.append(_cost_line(result))
@@ -394,7 +381,7 @@ def render_run(result) -> str:
 
     Parameters
     ----------
-    result : allocator.runner.ScenarioResult
+    result : allocator.results.ScenarioResult
 
     Returns
     -------
@@ -404,7 +391,7 @@ def render_run(result) -> str:
     Examples
     --------
     >>> import pathlib
-    >>> from allocator.runner import run_scenario
+    >>> from allocator.pipeline import run_scenario
     >>> f = pathlib.Path(__file__).parents[2] / "scenarios" / "budget_policy_comparison.toml"
     >>> html = render_run(run_scenario(f, write=False, overrides={"region": {"schools": 40}}))
     >>> html.startswith("<!DOCTYPE html>") and "id='summary'" in html
