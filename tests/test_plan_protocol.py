@@ -142,3 +142,12 @@ def test_a_fifth_planner_runs_in_a_scenario_through_the_registry_alone(tmp_path)
     written = pd.read_csv(tmp_path / "out" / "quiet.marked.csv")
     assert len(written) == expected
     assert "quiet" in (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+
+
+def test_a_policy_holding_a_standard_hashes():
+    from allocator.planners.teachers import TeacherPolicy
+    from allocator.standards import load_standard
+
+    a = TeacherPolicy(standard=load_standard("moe2017"))
+    b = TeacherPolicy(standard=load_standard("moe2017"))
+    assert a == b and hash(a) == hash(b)

@@ -101,3 +101,18 @@ def test_repaired_regions_still_get_districts_and_budgets(schools, seed):
     h = budget.headline()
     assert h["status"] == "optimal" and 0 < h["spent_yuan"] <= 2_000_000 + 1e-6
     assert h["parts_passing_after"] >= h["parts_passing_before"]
+
+
+def test_the_repair_limits_are_the_standards():
+    from allocator.standards import load_standard
+    from allocator.synth.feasible import BAND_CLASS_SIZE, BAND_DAY_MINUTES, BAND_LIMIT_MINUTES
+
+    std = load_standard("moe2017")
+    travel, classes = std.travel, std.class_size.max
+    assert BAND_DAY_MINUTES == (
+        travel.lower_primary_minutes,
+        travel.upper_primary_minutes,
+        travel.junior_minutes,
+    )
+    assert BAND_LIMIT_MINUTES == (travel.lower_primary_minutes,) + (travel.boarding_minutes,) * 2
+    assert BAND_CLASS_SIZE == (classes["primary"], classes["primary"], classes["junior"])

@@ -4,9 +4,10 @@ Modules, one job each: :mod:`~allocator.gis.layers` (reading and column mapping)
 :mod:`~allocator.gis.crs` (projections, GCJ-02 / BD-09), :mod:`~allocator.gis.osm` (OSM files),
 :mod:`~allocator.gis.roads` (road graphs and snapping), :mod:`~allocator.gis.noding` (line
 layers cut at shared vertices and crossings), :mod:`~allocator.gis.demand` (pupils
-from population), :mod:`~allocator.gis.raster` (settlements from a population GeoTIFF), :mod:`~allocator.gis.fill` (flagged defaults), :mod:`~allocator.gis.build` (the entry points), :mod:`~allocator.gis.export`
-(GeoDataFrames and GeoPackage), :mod:`~allocator.gis.config` (TOML configs) and
-:mod:`~allocator.gis.command` (``allocator import-gis``).
+from population), :mod:`~allocator.gis.raster` (settlements from a population GeoTIFF),
+:mod:`~allocator.gis.fill` (flagged defaults), :mod:`~allocator.gis.build` (the entry points),
+:mod:`~allocator.gis.export` (GeoDataFrames and GeoPackage) and :mod:`~allocator.gis.config`
+(TOML configs). The command ``allocator import-gis`` is in :mod:`allocator.cli`.
 
 The names below are imported on first use, so ``allocator`` itself (and its command line) never
 needs geopandas.

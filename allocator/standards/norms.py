@@ -76,6 +76,9 @@ class FrozenSettings(dict):
     def __reduce__(self):
         return (type(self), (dict(self),))
 
+    def __hash__(self) -> int:  # read-only, so a Standard (and a policy holding one) hashes
+        return hash(frozenset(self.items()))
+
     def __repr__(self) -> str:
         return repr(dict(self))
 

@@ -10,11 +10,13 @@ from scipy.sparse.csgraph import maximum_flow
 from allocator.region import PUPIL_COLUMNS, Region
 from allocator.synth.draw import road_minutes
 
-# Default limits of the merger planner (MergerPolicy): grades 1-3 travel at most 30 minutes and
-# never board; grades 4-6 and junior pupils may board up to 90 minutes. Class sizes 45 and 50.
-_BAND_LIMIT = (30.0, 90.0, 90.0)
-_BAND_CLASS = (45.0, 45.0, 50.0)
-_BAND_DAY = (30.0, 45.0, 60.0)
+#: The 2017 standard's limits per band (grades 1-3, 4-6, 7-9), as the merger planner reads them:
+#: grades 1-3 travel at most 30 minutes and never board; grades 4-6 and 7-9 travel 45 / 60
+#: minutes by day and may board up to 90. Synthetic regions sit below the standards layer, so
+#: they hold a copy; tests/test_synth_feasible.py checks it against allocator/data/moe2017.toml.
+BAND_LIMIT_MINUTES = (30.0, 90.0, 90.0)
+BAND_DAY_MINUTES = (30.0, 45.0, 60.0)
+BAND_CLASS_SIZE = (45.0, 45.0, 50.0)
 _DAY_CANDIDATES = 8
 _EXPANSION_SHARE = 0.3
 _LEVEL_BANDS = {
@@ -56,7 +58,7 @@ def make_feasible(schools: pd.DataFrame, settlements: pd.DataFrame, graph, nodes
     j_county = schools["county"].to_numpy()
     for _ in range(3):
         nearest, minutes, region = _nearest_by_band(schools, settlements, graph, teaches)
-        far = (demand > 0) & (minutes > np.array(_BAND_LIMIT)[None, :])
+        far = (demand > 0) & (minutes > np.array(BAND_LIMIT_MINUTES)[None, :])
         if not far.any():
             break
         for i, b in zip(*np.nonzero(far), strict=True):
@@ -94,7 +96,7 @@ def _add_seats(schools, settlements, region, teaches, nearest, minutes) -> None:
     capacity = schools["capacity"].to_numpy(dtype=float)
     level = schools["level"].to_numpy()
     today = current.sum(axis=1)
-    cap_b = np.array(_BAND_CLASS)
+    cap_b = np.array(BAND_CLASS_SIZE)
     room_seats = np.where(teaches[:, 0] | teaches[:, 1], cap_b[0], cap_b[2])
     rooms = np.floor(_EXPANSION_SHARE * capacity / room_seats + 1e-9)
     seat_room = np.maximum(today, np.maximum(capacity - senior, 0.0) + rooms * room_seats)
@@ -114,7 +116,7 @@ def _add_seats(schools, settlements, region, teaches, nearest, minutes) -> None:
         m = region.travel_minutes(
             settlements["node"].to_numpy()[rows],
             schools["node"].to_numpy()[cols],
-            cutoff=max(_BAND_DAY),
+            cutoff=max(BAND_DAY_MINUTES),
         ).tocsr()
         for k, i in enumerate(rows):
             lo, hi = m.indptr[k], m.indptr[k + 1]
@@ -122,10 +124,10 @@ def _add_seats(schools, settlements, region, teaches, nearest, minutes) -> None:
     split = (settlements["area_type"] == "urban").to_numpy()
 
     def options_of(i, b):
-        if minutes[i, b] > _BAND_DAY[b]:  # boards at its nearest school (none: no school)
+        if minutes[i, b] > BAND_DAY_MINUTES[b]:  # boards at its nearest school (none: no school)
             return np.flatnonzero(np.arange(len(schools)) == nearest[i, b])
         js, ts = travel[i]
-        keep = teaches[js, b] & (ts <= _BAND_DAY[b])
+        keep = teaches[js, b] & (ts <= BAND_DAY_MINUTES[b])
         js, ts = js[keep], ts[keep]
         return js[np.lexsort((js, ts))][:_DAY_CANDIDATES]
 
@@ -209,7 +211,7 @@ def _nearest_by_band(schools, settlements, graph, teaches):
         m = region.travel_minutes(
             settlements["node"].to_numpy()[rows],
             schools["node"].to_numpy()[cols],
-            cutoff=max(_BAND_LIMIT),
+            cutoff=max(BAND_LIMIT_MINUTES),
         ).tocoo()
         dense = np.full((len(rows), len(cols)), np.inf)
         dense[m.row, m.col] = m.data
