@@ -5,6 +5,7 @@ import argparse
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import school_row
 from scipy import stats
 
 from allocator.check import check
@@ -14,28 +15,17 @@ from allocator.standards import INDICATORS, load_standard
 
 
 def _school(school_id, county, area_type, level="primary", **kw):
-    row = dict(
-        school_id=school_id,
-        name=f"{school_id} school",
-        county=county,
-        area_type=area_type,
-        level=level,
-        pupils_lower_primary=0,
-        pupils_upper_primary=0,
-        pupils_junior=0,
-        pupils_senior=0,
-        classes=6,
-        teachers=0,
-        teachers_qualified=0,
-        teachers_backbone=0,
-        teachers_pe_arts=0,
-        floor_area_m2=0.0,
-        sports_area_m2=0.0,
-        equipment_value=0.0,
-        multimedia_rooms=0,
+    return school_row(
+        **{
+            "school_id": school_id,
+            "name": f"{school_id} school",
+            "county": county,
+            "area_type": area_type,
+            "level": level,
+            "classes": 6,
+            **kw,
+        }
     )
-    row.update(kw)
-    return row
 
 
 def _primary(school_id, county, area_type, pupils, q, b, pe, floor, sports, equip, mm, teachers):
