@@ -65,6 +65,8 @@ def test_a_plan_keeps_the_protocol(name, plans, region):
     other = make_region(schools=40, counties=1, seed=5)
     with pytest.raises(InputError, match="another region"):
         plan.apply(other)
+    with pytest.raises(InputError, match="expected a Region, got DataFrame"):
+        plan.apply(region.schools)
     assert plan.apply(region) is not region  # the region it was made for is accepted
 
 

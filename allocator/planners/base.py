@@ -18,8 +18,10 @@ policy can be hashed, compared and shipped to another process unchanged.
 
 from __future__ import annotations
 
+from allocator.errors import InputError
 from allocator.fingerprint import require_region
 from allocator.frozen import FrozenMap, freeze
+from allocator.region import Region
 
 __all__ = ["HEADLINE_KEYS", "PlanBase", "FrozenMap", "freeze"]
 
@@ -61,6 +63,9 @@ class PlanBase:
         }
 
     def require_region(self, region) -> None:
-        """Refuse (:class:`~allocator.errors.InputError`, one line) a region other than the one
-        this plan was made for; plans built by hand (no fingerprint) are not checked."""
+        """Refuse (:class:`~allocator.errors.InputError`, one line) anything but a
+        :class:`~allocator.region.Region`, and a region other than the one this plan was made
+        for; plans built by hand (no fingerprint) are checked for the type only."""
+        if not isinstance(region, Region):
+            raise InputError(f"expected a Region, got {type(region).__name__}", table="region")
         require_region(self.region_fingerprint, region, self.plan_name)

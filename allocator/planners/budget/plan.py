@@ -262,8 +262,6 @@ class BudgetPlan(PlanBase):
         True
         """
         self.require_region(region)
-        if not isinstance(region, Region):
-            raise InputError(f"expected a Region, got {type(region).__name__}", table="region")
         schools = region.schools.copy()
         if self.allocations.empty:
             return region.replace(schools=schools)
