@@ -2,8 +2,8 @@
 
 :class:`ScenarioResult` (from :func:`allocator.pipeline.run_scenario`) and :class:`Comparison`
 (from :func:`allocator.compare.compare_scenario`) hold plans, regions, measures and tables;
-:func:`costs` and :func:`step_costs` read the yuan figures from plan headlines; :func:`plan_status`
-reads a plan's solve status. The writers and the report read results only through this module.
+:func:`costs` and :func:`step_costs` read the yuan figures from each plan's ``yuan_figures``;
+:func:`plan_status` reads a plan's solve status. The writers and the report read results only through this module.
 """
 
 from __future__ import annotations
@@ -37,10 +37,8 @@ __all__ = [
     "step_costs",
 ]
 
+
 #: Headline keys of a plan that count as its cost in yuan (summed over steps for "cost").
-COST_KEYS = ("spent_yuan", "cost_yuan", "total_cost_yuan", "spent", "cost")
-
-
 @dataclass
 class Measures:
     """How a region stands against a standard: figures and the tables behind them.
@@ -400,13 +398,15 @@ def result_record(result: ScenarioResult) -> dict:
     )
 
 
-def step_costs(step: StepResult) -> dict[str, float]:
-    """The yuan figures of one step: ``capital_yuan``, ``hiring_yuan_per_year``, ``running_change_yuan_per_year``.
+#: Headline keys read as the capital spent by a plan that has no ``yuan_figures`` method.
+COST_KEYS = ("spent_yuan", "cost_yuan", "total_cost_yuan")
 
-    A plan with a ``yuan_figures(policy)`` method gives these itself. Otherwise they are read from
-    the headline by its keys: ``annual_cost_after_yuan`` minus ``annual_cost_before_yuan`` (running
-    cost change; negative: a saving), ``hiring_cost_yuan`` or ``hires`` x the policy's
-    ``cost_per_hire_yuan`` (hiring), else the first of :data:`COST_KEYS` (capital).
+
+def step_costs(step: StepResult) -> dict[str, float]:
+    """The yuan figures of one step, from its plan's ``yuan_figures(policy)`` method:
+    ``capital_yuan``, ``hiring_yuan_per_year``, ``running_change_yuan_per_year``. A plan without
+    the method (one not built on :class:`~allocator.planners.base.PlanBase`) has its capital read
+    from the first of :data:`COST_KEYS` in its headline.
 
     Examples
     --------
@@ -419,32 +419,16 @@ def step_costs(step: StepResult) -> dict[str, float]:
     """
     own = getattr(step.plan, "yuan_figures", None)
     if callable(own):
-        return {str(k): float(v) for k, v in own(step.policy).items()}
-    head = step.headline
-    out: dict[str, float] = {}
-
-    def number(key):
-        value = head.get(key)
-        ok = isinstance(value, int | float) and not isinstance(value, bool)
-        return float(value) if ok and math.isfinite(value) else None
-
-    if (
-        number("annual_cost_after_yuan") is not None
-        and number("annual_cost_before_yuan") is not None
-    ):
-        out["running_change_yuan_per_year"] = number("annual_cost_after_yuan") - number(
-            "annual_cost_before_yuan"
-        )
-    if number("hiring_cost_yuan") is not None:
-        out["hiring_yuan_per_year"] = number("hiring_cost_yuan")
-    elif number("hires") is not None and hasattr(step.policy, "cost_per_hire_yuan"):
-        out["hiring_yuan_per_year"] = number("hires") * float(step.policy.cost_per_hire_yuan)
-    if not out:
-        for key in COST_KEYS:
-            if number(key) is not None:
-                out["capital_yuan"] = number(key)
-                break
-    return out
+        figures = own(step.policy)
+    else:
+        head = step.headline
+        spent = [
+            head[k]
+            for k in COST_KEYS
+            if isinstance(head.get(k), int | float) and not isinstance(head.get(k), bool)
+        ]
+        figures = {"capital_yuan": spent[0]} if spent else {}
+    return {str(k): float(v) for k, v in figures.items() if v is not None and math.isfinite(v)}
 
 
 def costs(result: ScenarioResult) -> dict[str, float]:

@@ -153,3 +153,16 @@ def test_a_policy_holding_a_standard_hashes():
     a = TeacherPolicy(standard=load_standard("moe2017"))
     b = TeacherPolicy(standard=load_standard("moe2017"))
     assert a == b and hash(a) == hash(b)
+
+
+def test_each_plan_states_its_money_as_its_headline_does(plans):
+    budget_policy, budget = plans["budget"]
+    assert budget.yuan_figures(budget_policy) == {"capital_yuan": budget.headline()["spent_yuan"]}
+    _, mergers = plans["mergers"]
+    head = mergers.headline()
+    change = head["annual_cost_after_yuan"] - head["annual_cost_before_yuan"]
+    assert mergers.yuan_figures() == {"running_change_yuan_per_year": pytest.approx(change)}
+    teacher_policy, teachers = plans["teachers"]
+    hiring = teachers.headline()["hires"] * teacher_policy.cost_per_hire_yuan
+    assert teachers.yuan_figures(teacher_policy) == {"hiring_yuan_per_year": hiring}
+    assert plans["districts"][1].yuan_figures() == {}

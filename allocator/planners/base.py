@@ -10,7 +10,8 @@ built on :class:`PlanBase`. Every plan
   ``summary()`` (text for a person);
 * ``apply(region)`` returns the region after the plan, refusing any region other than the one the
   plan was made for (:meth:`PlanBase.require_region`, by ``region_fingerprint``);
-* ``to_geodataframes(region, crs)`` gives its map layers.
+* ``to_geodataframes(region, crs)`` gives its map layers;
+* ``yuan_figures(policy)`` gives what it costs, for a run's cost summary.
 
 Policies are frozen dataclasses too, holding only read-only values (see :func:`freeze`), so a
 policy can be hashed, compared and shipped to another process unchanged.
@@ -61,6 +62,11 @@ class PlanBase:
             "seconds": float(info.seconds),
             "objective": None if objective is None else float(objective),
         }
+
+    def yuan_figures(self, policy=None) -> dict[str, float]:
+        """Money for a run's cost summary, by key: ``capital_yuan``, ``hiring_yuan_per_year``,
+        ``running_change_yuan_per_year``. A plan that spends nothing keeps this default ({})."""
+        return {}
 
     def require_region(self, region) -> None:
         """Refuse (:class:`~allocator.errors.InputError`, one line) anything but a

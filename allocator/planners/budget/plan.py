@@ -137,6 +137,10 @@ class BudgetPlan(PlanBase):
             "counties": self.counties.copy(),
         }
 
+    def yuan_figures(self, policy=None) -> dict[str, float]:
+        """The plan's money for a run's cost summary: ``capital_yuan``, the yuan spent."""
+        return {"capital_yuan": float(self.spent)}
+
     def headline(self) -> dict:
         """Key figures as a flat JSON-safe dict: status, gap, seconds and objective first.
 

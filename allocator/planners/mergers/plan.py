@@ -188,6 +188,13 @@ class MergerPlan(PlanBase):
     def _cost(self, item: str, stage: str) -> float:
         return float(self.costs.loc[self.costs["item"] == item, stage].iloc[0])
 
+    def yuan_figures(self, policy=None) -> dict[str, float]:
+        """The plan's money for a run's cost summary: ``running_change_yuan_per_year``, the annual
+        cost after the plan less the annual cost before (negative: a saving)."""
+        after = round(self._cost("total", "after"), 2)
+        before = round(self._cost("total", "before"), 2)
+        return {"running_change_yuan_per_year": after - before}
+
     def headline(self) -> dict:
         """Key figures as a flat, JSON-safe dict (for result files and comparisons): ``status``,
         ``gap``, ``seconds`` and ``objective`` first, as in every plan, then the plan's figures.

@@ -105,6 +105,14 @@ class TeacherPlan(PlanBase):
         }
 
     # ------------------------------------------------------------------ figures
+    def yuan_figures(self, policy=None) -> dict[str, float]:
+        """The plan's money for a run's cost summary: ``hiring_yuan_per_year``, the new posts
+        times the policy's ``cost_per_hire_yuan`` (nothing without a policy)."""
+        if policy is None:
+            return {}
+        hires = int(self.hires["count"].sum())
+        return {"hiring_yuan_per_year": hires * float(policy.cost_per_hire_yuan)}
+
     def headline(self) -> dict[str, int | float | str | None]:
         """Key figures as a flat, JSON-safe dict: status, gap, seconds and objective first, then
         the plan's own figures (those that are undefined are left out).
