@@ -165,11 +165,26 @@ def _private_uses(path: Path, module: str) -> list[str]:
             isinstance(node, ast.Attribute)
             and isinstance(node.value, ast.Name)
             and node.value.id in bound
-            and node.attr.startswith("_")
-            and not node.attr.startswith("__")
+            and _private(node.attr)
         ):
             found.append(f"line {node.lineno}: {bound[node.value.id]}.{node.attr}")
+        elif (  # monkeypatch.setattr(module, "_name", ...) reaches in just the same
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "setattr"
+            and len(node.args) >= 2
+            and isinstance(node.args[0], ast.Name)
+            and node.args[0].id in bound
+            and isinstance(node.args[1], ast.Constant)
+            and isinstance(node.args[1].value, str)
+            and _private(node.args[1].value)
+        ):
+            found.append(f"line {node.lineno}: {bound[node.args[0].id]}.{node.args[1].value}")
     return found
+
+
+def _private(name: str) -> bool:
+    return name.startswith("_") and not name.startswith("__")
 
 
 def _files_using_allocator() -> dict[str, Path]:
@@ -242,6 +257,10 @@ def test_modules_and_functions_stay_readable():
         ("import allocator.solver.matrix as m\nm._hidden()\n", ["allocator.solver.matrix._hidden"]),
         ("from allocator.solver import matrix\nmatrix.run_highs\n", []),
         ("from allocator import __version__\n", []),
+        (
+            "import allocator.solver.matrix as m\nmonkeypatch.setattr(m, '_limit', 0)\n",
+            ["allocator.solver.matrix._limit"],
+        ),
     ],
 )
 def test_the_private_name_check_can_fail(tmp_path, source, expected):

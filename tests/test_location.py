@@ -333,7 +333,7 @@ def test_facility_location_lagrangian_stage_equals_brute_force(instance):
     expected = _brute_split(cost, f, d, u, fixed_open, fixed_closed, None)
     kwargs = dict(fixed_open=fixed_open, fixed_closed=fixed_closed)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(facility, "_CFL_LAGRANGE_CELLS", 0)
+        mp.setattr(facility, "CFL_LAGRANGE_CELLS", 0)
         if not math.isfinite(expected):
             with pytest.raises(Infeasible):
                 facility_location(cost, f, d, u, **kwargs)
@@ -360,9 +360,9 @@ def test_cfl_lagrangian_branch_and_bound_equals_the_mip(seed):
     """The Lagrangian search with branching on sites agrees with the MIP alone (no Lagrangian)."""
     inst = _tight_cfl(seed)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(facility, "_CFL_LAGRANGE_CELLS", 10**12)
+        mp.setattr(facility, "CFL_LAGRANGE_CELLS", 10**12)
         reference = facility_location(*inst)
-        mp.setattr(facility, "_CFL_LAGRANGE_CELLS", 0)
+        mp.setattr(facility, "CFL_LAGRANGE_CELLS", 0)
         r = facility_location(*inst)
     assert reference.status == r.status == "optimal"
     assert math.isclose(r.objective, reference.objective, rel_tol=1e-6)
@@ -374,7 +374,7 @@ def test_cfl_branch_and_bound_proves_without_the_mip(seed, monkeypatch):
     """Instances whose root bound leaves a gap: the tree closes it, so no MIP runs."""
     inst = _tight_cfl(seed)
     reference = facility_location(*inst)  # small: the MIP alone
-    monkeypatch.setattr(facility, "_CFL_LAGRANGE_CELLS", 0)
+    monkeypatch.setattr(facility, "CFL_LAGRANGE_CELLS", 0)
     nodes = []
     original = facility.FacilityLagrange.branch_and_bound
 
@@ -387,7 +387,7 @@ def test_cfl_branch_and_bound_proves_without_the_mip(seed, monkeypatch):
         raise AssertionError("the MIP ran")
 
     monkeypatch.setattr(facility.FacilityLagrange, "branch_and_bound", counting)
-    monkeypatch.setattr(facility, "_solve_cfl_mip", no_mip)
+    monkeypatch.setattr(facility, "solve_cfl_mip", no_mip)
     r = facility_location(*inst)
     assert nodes and nodes[0][0] and nodes[0][1] > 1
     assert r.status == "optimal" and math.isclose(r.objective, reference.objective, rel_tol=1e-6)
@@ -407,7 +407,7 @@ def test_cap_lagrangian_stage_matches_optimum(name, monkeypatch):
     # a valid bound, a plan no better than the optimum, and fixings that keep an optimal plan
     assert lag.lower <= expected * (1 + 1e-9) and lag.upper >= expected * (1 - 1e-9)
     assert lag.lower > 0.9 * expected
-    monkeypatch.setattr(facility, "_CFL_LAGRANGE_CELLS", 0)
+    monkeypatch.setattr(facility, "CFL_LAGRANGE_CELLS", 0)
     r = facility_location(*inst)
     assert abs(r.objective - expected) <= 1e-6 * expected and r.status == "optimal"
     assert r.bound <= r.objective * (1 + 1e-9)
@@ -508,7 +508,7 @@ def test_facility_location_stopped_early_is_never_called_optimal(monkeypatch):
     """
     inst = read_orlib_cap(ORLIB / "cap" / "capb.txt", capacity=6000)
     optimum = 13361927.449
-    monkeypatch.setattr(facility, "_CFL_MAX_NODES", 5)
+    monkeypatch.setattr(facility, "CFL_MAX_NODES", 5)
 
     def stopped(*args, **kwargs):  # the MIP that takes over stops without a plan of its own
         raise SolverError("stopped", SolveInfo("error", None, None, None, 0.0, "highs"))
@@ -599,7 +599,7 @@ def test_p_median_pair_stages_equal_brute_force(instance):
     cost, p, w = instance
     expected = _brute_pmedian(cost, p, w)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(pmedian, "_DENSE_HEURISTIC_CELLS", 0)
+        mp.setattr(pmedian, "DENSE_HEURISTIC_CELLS", 0)
         if not math.isfinite(expected):
             with pytest.raises(Infeasible):
                 p_median(cost, p, weights=w)
@@ -612,7 +612,7 @@ def test_p_median_pair_stages_equal_brute_force(instance):
 
 @pytest.mark.parametrize("k", [2, 10])
 def test_pmed_by_the_pair_stages(k, monkeypatch):
-    monkeypatch.setattr(pmedian, "_DENSE_HEURISTIC_CELLS", 0)
+    monkeypatch.setattr(pmedian, "DENSE_HEURISTIC_CELLS", 0)
     cost, p = read_orlib_pmed(ORLIB / "pmed" / f"pmed{k}.txt")
     r = p_median(cost, p)
     assert r.objective == _pmed_opt()[f"pmed{k}"] and r.status == "optimal"

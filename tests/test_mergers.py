@@ -670,7 +670,7 @@ def test_whole_region_max_schools_refuses_a_region_too_large_for_one_model(monke
 
     region = make_region(schools=40, seed=3)
     cells = len(region.settlements) * len(region.schools)
-    monkeypatch.setattr(mergers, "_WHOLE_REGION_CELLS", cells - 1)
+    monkeypatch.setattr(mergers, "WHOLE_REGION_CELLS", cells - 1)
     with pytest.raises(InputError) as err:
         plan_mergers(region, MergerPolicy(max_schools=30))
     assert err.value.column == "max_schools" and "{county: number}" in str(err.value)

@@ -201,7 +201,7 @@ def _lagrangian_stage_fits(inst: _Instance, service_cost, options) -> bool:
         not inst.single_source
         and inst.max_open is None
         and np.isfinite(inst.u).all()
-        and cells >= _CFL_LAGRANGE_CELLS
+        and cells >= CFL_LAGRANGE_CELLS
         and cells <= _CFL_DENSE_CELLS
         and (not sp.issparse(service_cost) or inst.pairs.cost.size >= 0.25 * cells)
         and options.solver == "highs"
@@ -219,7 +219,7 @@ def _lagrangian_stage(inst: _Instance, t0, options):
     lag.run()
     proven = False
     if lag.plan is not None:
-        proven = lag.lower >= lag.goal() or lag.branch_and_bound(_CFL_MAX_NODES)
+        proven = lag.lower >= lag.goal() or lag.branch_and_bound(CFL_MAX_NODES)
         lag.keep_plan_feasible()
     opened = np.union1d(inst.opened, np.flatnonzero(lag.fix_open)).astype(np.int64)
     closed = np.union1d(inst.closed, np.flatnonzero(lag.fix_closed)).astype(np.int64)
@@ -235,7 +235,7 @@ def _lagrangian_stage(inst: _Instance, t0, options):
 def _mip_stage(inst: _Instance, lag, options, t0, start):
     """The strong MIP from ``start``; its bound is raised to the Lagrangian bound if higher."""
     lower = lag.lower if lag is not None and math.isfinite(lag.lower) else None
-    sol_info, y, shares = _solve_cfl_mip(
+    sol_info, y, shares = solve_cfl_mip(
         inst.work,
         inst.f,
         inst.d,
@@ -291,7 +291,7 @@ def _checked_result(inst: _Instance, sol_info, y_values, shares, options, t0) ->
     )
 
 
-def _solve_cfl_mip(
+def solve_cfl_mip(
     work,
     f,
     d,
@@ -329,7 +329,7 @@ def _solve_cfl_mip(
 
 #: Facility location instances with at least this many client x site cells (and split demand,
 #: finite capacities, no max_open) get the Lagrangian stage before the MIP (capa/b/c: 100,000).
-_CFL_LAGRANGE_CELLS = 20_000
+CFL_LAGRANGE_CELLS = 20_000
 
 
 #: The Lagrangian stage holds the costs as a dense clients x sites matrix: it is skipped above
@@ -347,7 +347,8 @@ _CFL_MIP_OPTIONS = {
 }
 
 
-_CFL_MAX_NODES = 20_000
+#: Branch-and-bound nodes the Lagrangian stage may explore before handing over to the MIP.
+CFL_MAX_NODES = 20_000
 
 
 def _subset(pairs: Pairs, keep: np.ndarray) -> Pairs:

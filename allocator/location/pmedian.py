@@ -26,7 +26,7 @@ from allocator.location.pmedian_model import radius_model
 from allocator.solver import SolverOptions, relative_gap
 
 #: Largest number of client x site cells for which the interchange heuristic builds a dense matrix.
-_DENSE_HEURISTIC_CELLS = 20_000_000
+DENSE_HEURISTIC_CELLS = 20_000_000
 
 
 #: Sparse input with fewer allowed pairs than this share of the cells never becomes a dense
@@ -112,7 +112,7 @@ def p_median(cost, p: int, weights=None, options: SolverOptions | None = None) -
     require_every_client_served(pairs, "")
     integral = is_integral(pairs.cost) and is_integral(w)
     cells = n * m
-    sparse = cells > _DENSE_HEURISTIC_CELLS or (
+    sparse = cells > DENSE_HEURISTIC_CELLS or (
         sp.issparse(cost) and pairs.cost.size < _DENSE_SHARE * cells
     )
     return PMedianSearch(pairs, w, p, options, t0, integral, sparse).run()
@@ -476,7 +476,7 @@ def _pmedian_evaluate(pairs: Pairs, w: np.ndarray, sites: np.ndarray):
 def _dense_costs(pairs: Pairs, w: np.ndarray) -> np.ndarray | None:
     """Weighted costs w_i c_ij as a dense matrix, inf where not allowed (None if too large)."""
     n, m = pairs.n_clients, pairs.n_sites
-    if n * m > _DENSE_HEURISTIC_CELLS:
+    if n * m > DENSE_HEURISTIC_CELLS:
         return None
     WC = np.full((n, m), np.inf)
     WC[pairs.clients, pairs.sites] = w[pairs.clients] * pairs.cost

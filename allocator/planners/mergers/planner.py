@@ -50,7 +50,7 @@ from allocator.solver import SolveInfo, SolverOptions
 #: about a fifth of one site's cost), far below the precision of travel times and prices.
 DEFAULT_OPTIONS = SolverOptions(mip_gap=1e-3)
 #: Largest settlements x schools for a single whole-region max_schools model (dense arrays).
-_WHOLE_REGION_CELLS = 4_000_000
+WHOLE_REGION_CELLS = 4_000_000
 
 
 def plan_mergers(
@@ -172,14 +172,14 @@ def _unit_masks(region: Region, policy: MergerPolicy) -> list[tuple]:
     p = policy.max_schools
     if p is not None and not isinstance(p, Mapping):
         cells = len(region.settlements) * len(region.schools)
-        if cells > _WHOLE_REGION_CELLS:
+        if cells > WHOLE_REGION_CELLS:
             reject(
                 "max_schools",
                 p,
                 f"a table {{county: number}} for a region this large: one number plans the whole "
                 f"region as one model, with dense travel times for {len(region.settlements):,} "
                 f"settlements x {len(region.schools):,} schools ({cells:,} pairs; at most "
-                f"{_WHOLE_REGION_CELLS:,})",
+                f"{WHOLE_REGION_CELLS:,})",
             )
         return [("region", slice(None), slice(None), int(p))]
     return [
