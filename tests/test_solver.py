@@ -381,3 +381,22 @@ def test_model_variants_leave_the_original_alone():
     assert flipped.maximize and not model.maximize
     with pytest.raises(ValueError):
         model.c[0] = 5.0  # read-only
+
+
+def test_row_labels_name_the_rows_an_infeasibility_comes_from():
+    from allocator.errors import Infeasible
+    from allocator.solver import ModelBuilder
+
+    b = ModelBuilder()
+    x = b.add_columns("seats", 2, upper=[10.0, 25.0])
+    # school A needs 30 seats but holds at most 10; school B needs 20 and holds 25
+    b.add_rows(
+        "need", 2, {x: ([0, 1], [0, 1], 1.0)}, lower=[30.0, 20.0], groups=["need A", "need B"]
+    )
+    with pytest.raises(ValueError, match="2 rows but 1 group labels"):
+        b.add_rows("other", 2, {x: ([0, 1], [0, 1], 1.0)}, groups=["only one"])
+    model = b.build()
+    assert model.row_groups == ("need A", "need B")
+    with pytest.raises(Infeasible) as info:
+        solve_matrix(model)
+    assert info.value.violations == pytest.approx({"need A": 20.0})

@@ -156,6 +156,7 @@ class ModelBuilder:
         self._row_blocks: list[RowBlock] = []
         self._row_lower: list[np.ndarray] = []
         self._row_upper: list[np.ndarray] = []
+        self._row_groups: list[str] = []
         self._rows: list[np.ndarray] = []
         self._cols: list[np.ndarray] = []
         self._vals: list[np.ndarray] = []
@@ -211,17 +212,23 @@ class ModelBuilder:
         *,
         lower=-np.inf,
         upper=np.inf,
+        groups: Sequence[str] | None = None,
     ) -> RowBlock:
         """Add ``size`` rows ``lower <= sum of terms <= upper``.
 
         ``terms`` maps a column block to its coefficients in these rows: a triplet ``(rows,
         columns, values)`` of local indices (broadcast against each other; duplicates add up) or
-        a matrix of shape ``(size, block.size)``. A group of size 0 adds nothing.
+        a matrix of shape ``(size, block.size)``. A group of size 0 adds nothing. ``groups``:
+        one label per row for infeasibility messages (``"seats S3"``) instead of the group's.
         """
         size = int(size)
         rows = RowBlock(name, self._n_rows, size)
         if size == 0:
             return rows
+        labels = [rows.group] * size if groups is None else [str(g) for g in groups]
+        if len(labels) != size:
+            raise ValueError(f"rows {name!r}: {size} rows but {len(labels)} group labels")
+        self._row_groups.extend(labels)
         self._row_blocks.append(rows)
         self._row_lower.append(_vector(lower, size, f"{name}.lower"))
         self._row_upper.append(_vector(upper, size, f"{name}.upper"))
@@ -250,7 +257,7 @@ class ModelBuilder:
             shape=(self._n_rows, self._n_cols),
         )
         A.sum_duplicates()
-        groups = tuple(g for rb in self._row_blocks for g in [rb.group] * rb.size)
+        groups = tuple(self._row_groups)
         return LinearModel(
             c=cat(self._cost),
             A=A,

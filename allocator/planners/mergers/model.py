@@ -100,7 +100,6 @@ rounding and the check of the result from :mod:`allocator.planners.mergers.solve
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -145,7 +144,6 @@ def linear_model(model: CountyModel, travel_mode: bool) -> LinearModel:
     """
     builder = ModelBuilder()
     cols = _columns(builder, model, travel_mode)
-    labels = []
     for rows in (
         _serve_rows,
         _open_rows,
@@ -157,9 +155,8 @@ def linear_model(model: CountyModel, travel_mode: bool) -> LinearModel:
         _max_schools_rows,
         _boarding_rows,
     ):
-        labels += rows(builder, model, cols)
-    # one label per row (the builder's groups are one per row group)
-    return dataclasses.replace(builder.build(), row_groups=tuple(labels))
+        rows(builder, model, cols)
+    return builder.build()
 
 
 def _columns(builder: ModelBuilder, model: CountyModel, travel_mode: bool) -> _Columns:
@@ -196,7 +193,7 @@ def _columns(builder: ModelBuilder, model: CountyModel, travel_mode: bool) -> _C
     )
 
 
-def _serve_rows(builder: ModelBuilder, model: CountyModel, cols: _Columns) -> list[str]:
+def _serve_rows(builder: ModelBuilder, model: CountyModel, cols: _Columns) -> None:
     """Every demand placed: sum_j x_dj = 1 (the band's pupils where it may be split)."""
     unit = model.unit
     sid = unit.settlements["settlement_id"].to_numpy()
@@ -204,27 +201,27 @@ def _serve_rows(builder: ModelBuilder, model: CountyModel, cols: _Columns) -> li
     rhs = np.where(model.split_band[ds, db], unit.demand[ds, db], 1).astype(float)
     d_rows = model.demand_index[model.ps, model.pb]
     terms = {cols.x: (d_rows, np.arange(model.n_pairs), 1.0)}
-    builder.add_rows("serve", len(ds), terms, lower=rhs, upper=rhs)
-    return [f"serve {sid[s]} {PLANNED_BANDS[b]}" for s, b in zip(ds, db, strict=True)]
+    labels = [f"serve {sid[s]} {PLANNED_BANDS[b]}" for s, b in zip(ds, db, strict=True)]
+    builder.add_rows("serve", len(ds), terms, lower=rhs, upper=rhs, groups=labels)
 
 
-def _open_rows(builder: ModelBuilder, model: CountyModel, cols: _Columns) -> list[str]:
+def _open_rows(builder: ModelBuilder, model: CountyModel, cols: _Columns) -> None:
     """Closed schools serve nobody: x_dj <= y_j for schools that may close."""
     ids = model.unit.schools["school_id"].to_numpy()
     link = np.flatnonzero(~model.always_open[model.pj] & ~model.pnew)
     r = np.arange(len(link))
     terms = {cols.x: (r, link, 1.0), cols.y: (r, model.pj[link], -cols.ub[link])}
-    builder.add_rows("open", len(link), terms, upper=0.0)
-    return [f"open {ids[j]}" for j in model.pj[link]]
+    labels = [f"open {ids[j]}" for j in model.pj[link]]
+    builder.add_rows("open", len(link), terms, upper=0.0, groups=labels)
 
 
-def _nine_year_rows(builder: ModelBuilder, model: CountyModel, cols: _Columns) -> list[str]:
+def _nine_year_rows(builder: ModelBuilder, model: CountyModel, cols: _Columns) -> None:
     """A band a host only teaches after a conversion: x_dj <= sum_a w_aj."""
     unit = model.unit
     ids = unit.schools["school_id"].to_numpy()
     gained = np.flatnonzero(model.pnew)
     if not len(gained):
-        return []
+        return
     hosts_of = {}
     for w, (a, h) in enumerate(model.conv):
         hosts_of.setdefault(int(h), []).append((w, a))
@@ -240,11 +237,11 @@ def _nine_year_rows(builder: ModelBuilder, model: CountyModel, cols: _Columns) -
         cols.x: (r, gained, 1.0),
         cols.w: (np.array(rr, np.int64), np.array(cw, np.int64), np.array(vw)),
     }
-    builder.add_rows("nine_year", len(gained), terms, upper=0.0)
-    return [f"nine_year {ids[j]}" for j in model.pj[gained]]
+    labels = [f"nine_year {ids[j]}" for j in model.pj[gained]]
+    builder.add_rows("nine_year", len(gained), terms, upper=0.0, groups=labels)
 
 
-def _capacity_rows(builder: ModelBuilder, model: CountyModel, cols: _Columns) -> list[str]:
+def _capacity_rows(builder: ModelBuilder, model: CountyModel, cols: _Columns) -> None:
     """Seats, classes and school size of every school (own, an absorbed partner's, added rooms).
 
     Seats: load <= max(N_j + sum_a N_a w_aj, C_j y_j + sum_a C_a w_aj + u_j k_j), the larger of
@@ -266,7 +263,7 @@ def _capacity_rows(builder: ModelBuilder, model: CountyModel, cols: _Columns) ->
                            model.max_rooms[h])  # fmt: skip
     ub_seats = np.zeros(n_j)
     ub_seats[grow] = slack_over[grow]
-    schools, labels = np.arange(n_j), []
+    schools = np.arange(n_j)
     for kind, coef_x, own, extra, rooms in (
         ("seats", f, model.seats, model.seats[absorbed], model.room_seats),
         ("classes", f / cap_b[model.pb], model.classes, model.classes[absorbed], np.ones(n_j)),
@@ -279,8 +276,8 @@ def _capacity_rows(builder: ModelBuilder, model: CountyModel, cols: _Columns) ->
             terms[cols.k] = (schools, schools, -rooms)
         if kind == "seats":
             terms[cols.g] = (grow, np.arange(len(grow)), slack_over[grow])
-        builder.add_rows(kind, n_j, terms, upper=ub_seats if kind == "seats" else 0.0)
-        labels += [f"{kind} {i}" for i in ids]
+        upper = ub_seats if kind == "seats" else 0.0
+        builder.add_rows(kind, n_j, terms, upper=upper, groups=[f"{kind} {i}" for i in ids])
     if len(grow):
         g_row = np.full(n_j, -1, dtype=np.int64)
         g_row[grow] = np.arange(len(grow))
@@ -293,12 +290,11 @@ def _capacity_rows(builder: ModelBuilder, model: CountyModel, cols: _Columns) ->
             into = np.flatnonzero(g_row[hosts] >= 0)
             terms[cols.w] = (g_row[hosts[into]], into, -model.today[absorbed[into]])
         terms[cols.g] = (g_row[grow], np.arange(len(grow)), -seats_top[grow])
-        builder.add_rows("seats__grow", len(grow), terms, upper=0.0)
-        labels += [f"seats {ids[j]}" for j in grow]
-    return labels
+        labels = [f"seats {ids[j]}" for j in grow]
+        builder.add_rows("seats__grow", len(grow), terms, upper=0.0, groups=labels)
 
 
-def _funding_floor_rows(builder: ModelBuilder, model: CountyModel, cols: _Columns) -> list[str]:
+def _funding_floor_rows(builder: ModelBuilder, model: CountyModel, cols: _Columns) -> None:
     """Funding floor, in pupils: F_j >= m y_j - sum_d P_d x_dj (each pupil costs f yuan)."""
     ids = model.unit.schools["school_id"].to_numpy()
     n_j = model.n_schools
@@ -308,17 +304,17 @@ def _funding_floor_rows(builder: ModelBuilder, model: CountyModel, cols: _Column
         cols.y: (schools, schools, -float(model.policy.funding_floor_pupils)),
         cols.F: (schools, schools, 1.0),
     }
-    builder.add_rows("funding_floor", n_j, terms, lower=0.0)
-    return [f"funding_floor {i}" for i in ids]
+    labels = [f"funding_floor {i}" for i in ids]
+    builder.add_rows("funding_floor", n_j, terms, lower=0.0, groups=labels)
 
 
-def _conversion_rows(builder: ModelBuilder, model: CountyModel, cols: _Columns) -> list[str]:
+def _conversion_rows(builder: ModelBuilder, model: CountyModel, cols: _Columns) -> None:
     """Conversions: y_a + sum_h w_ah <= 1 (= 1 for a min_size school), w_ah <= y_h and
     sum_a w_ah <= 1."""
     ids = model.unit.schools["school_id"].to_numpy()
     n_w = len(model.conv)
     if not n_w:
-        return []
+        return
     absorbed, hosts = model.conv[:, 0], model.conv[:, 1]
     conv_schools = np.unique(absorbed)
     pos = {int(a): i for i, a in enumerate(conv_schools)}
@@ -328,37 +324,33 @@ def _conversion_rows(builder: ModelBuilder, model: CountyModel, cols: _Columns) 
         cols.w: (np.array([pos[int(a)] for a in absorbed]), np.arange(n_w), 1.0),
     }
     eq = model.min_kept[conv_schools]
-    builder.add_rows("convert__absorbed", k, terms, lower=np.where(eq, 1.0, -np.inf), upper=1.0)
+    lower = np.where(eq, 1.0, -np.inf)
+    labels = [f"convert {ids[a]}" for a in conv_schools]
+    builder.add_rows("convert__absorbed", k, terms, lower=lower, upper=1.0, groups=labels)
     terms = {cols.w: (np.arange(n_w), np.arange(n_w), 1.0), cols.y: (np.arange(n_w), hosts, -1.0)}
-    builder.add_rows("convert__host_open", n_w, terms, upper=0.0)
+    labels = [f"convert {ids[h]}" for h in hosts]
+    builder.add_rows("convert__host_open", n_w, terms, upper=0.0, groups=labels)
     host_list = np.unique(hosts)
     hpos = {int(h): i for i, h in enumerate(host_list)}
     terms = {cols.w: (np.array([hpos[int(h)] for h in hosts]), np.arange(n_w), 1.0)}
-    builder.add_rows("convert__host_once", len(host_list), terms, upper=1.0)
-    return (
-        [f"convert {ids[a]}" for a in conv_schools]
-        + [f"convert {ids[h]}" for h in hosts]
-        + [f"convert {ids[h]}" for h in host_list]
-    )
+    labels = [f"convert {ids[h]}" for h in host_list]
+    builder.add_rows("convert__host_once", len(host_list), terms, upper=1.0, groups=labels)
 
 
-def _township_rows(builder: ModelBuilder, model: CountyModel, cols: _Columns) -> list[str]:
+def _township_rows(builder: ModelBuilder, model: CountyModel, cols: _Columns) -> None:
     """Every township that has a junior school keeps one (or a host that absorbs one)."""
-    labels = []
     for name, members, extra in model.townships:
         terms = {cols.y: (0, members, 1.0), cols.w: (0, extra, 1.0)}
-        builder.add_rows("township_junior", 1, terms, lower=1.0)
-        labels.append(f"township_junior {name}")
-    return labels
+        label = [f"township_junior {name}"]
+        builder.add_rows("township_junior", 1, terms, lower=1.0, groups=label)
 
 
-def _max_schools_rows(builder: ModelBuilder, model: CountyModel, cols: _Columns) -> list[str]:
+def _max_schools_rows(builder: ModelBuilder, model: CountyModel, cols: _Columns) -> None:
     """With ``max_schools = p``: sum_j y_j <= p."""
     p = model.unit.max_schools
     if p is None:
-        return []
+        return
     builder.add_rows("max_schools", 1, {cols.y: (0, np.arange(model.n_schools), 1.0)}, upper=p)
-    return ["max_schools"]
 
 
 def boarding_scale(model: CountyModel) -> dict[int, float]:
@@ -372,7 +364,7 @@ def boarding_scale(model: CountyModel) -> dict[int, float]:
     return {int(j): float(2.0 * most[j]) for j in limited}
 
 
-def _boarding_rows(builder: ModelBuilder, model: CountyModel, cols: _Columns) -> list[str]:
+def _boarding_rows(builder: ModelBuilder, model: CountyModel, cols: _Columns) -> None:
     """Boarding places: boarders at j <= B_j y_j + sum_a B_a w_aj, only where B_j is finite and
     below M_j, the most boarders j could receive. Each row is divided by 2 M_j so that the solver
     layer's elastic diagnosis finds relaxing it cheaper than leaving a band unplaced."""
@@ -381,7 +373,7 @@ def _boarding_rows(builder: ModelBuilder, model: CountyModel, cols: _Columns) ->
     absorbed, hosts = model.conv[:, 0], model.conv[:, 1]
     scales = boarding_scale(model)
     if not scales:
-        return []
+        return
     limited = np.array(list(scales), dtype=np.int64)
     scale = np.zeros(n_j)
     scale[limited] = list(scales.values())
@@ -397,8 +389,8 @@ def _boarding_rows(builder: ModelBuilder, model: CountyModel, cols: _Columns) ->
         cols.y: (row_of[limited], limited, -model.boarding[limited] / scale[limited]),
         cols.w: (row_of[hosts[into]], into, -partner / scale[hosts[into]]),
     }
-    builder.add_rows("boarding", len(limited), terms, upper=0.0)
-    return [f"boarding {ids[j]}" for j in limited]
+    labels = [f"boarding {ids[j]}" for j in limited]
+    builder.add_rows("boarding", len(limited), terms, upper=0.0, groups=labels)
 
 
 def _pair_unit_cost(minutes, boarding, policy: MergerPolicy) -> np.ndarray:
