@@ -1,0 +1,35 @@
+"""Enrolment forecasts (学龄人口与在校生预测): cohort-survival projection of pupils per settlement,
+grade and year, birth scenarios as data, and school enrolment by today's catchments.
+
+Examples
+--------
+>>> import pandas as pd
+>>> from allocator.forecast import ForecastSettings, project_enrolment
+>>> pupils = pd.DataFrame({"settlement_id": "A", "grade": range(1, 10), "pupils": 30.0})
+>>> births = pd.DataFrame({"settlement_id": "A", "year": range(2019, 2025), "births": 20.0})
+>>> out = project_enrolment(pupils, ForecastSettings(horizon=5), 2025, births=births)
+>>> out[out["year"] == 2030]["pupils"].round(1).tolist()
+[60.0, 70.0, 90.0]
+"""
+
+from allocator.forecast.cohort import by_band, project_enrolment, project_grades
+from allocator.forecast.rates import (
+    BANDS,
+    ENTRY_AGE,
+    GRADES,
+    MAX_HORIZON,
+    ForecastSettings,
+    band_of_grade,
+)
+
+__all__ = [
+    "BANDS",
+    "ENTRY_AGE",
+    "GRADES",
+    "MAX_HORIZON",
+    "ForecastSettings",
+    "band_of_grade",
+    "by_band",
+    "project_enrolment",
+    "project_grades",
+]
