@@ -12,6 +12,12 @@ Examples
 [60.0, 70.0, 90.0]
 """
 
+from allocator.forecast.births import (
+    BirthScenario,
+    birth_scenario_names,
+    load_birth_scenario,
+    regional_births,
+)
 from allocator.forecast.cohort import by_band, project_enrolment, project_grades
 from allocator.forecast.rates import (
     BANDS,
@@ -23,6 +29,10 @@ from allocator.forecast.rates import (
 )
 
 __all__ = [
+    "BirthScenario",
+    "birth_scenario_names",
+    "load_birth_scenario",
+    "regional_births",
     "BANDS",
     "ENTRY_AGE",
     "GRADES",
