@@ -18,6 +18,14 @@ from allocator.forecast.births import (
     load_birth_scenario,
     regional_births,
 )
+from allocator.forecast.catchment import (
+    TRAVEL_BANDS,
+    forecast_region,
+    nearest_schools,
+    pupils_from_region,
+    school_enrolment,
+    teaches,
+)
 from allocator.forecast.cohort import by_band, project_enrolment, project_grades
 from allocator.forecast.rates import (
     BANDS,
@@ -39,7 +47,13 @@ __all__ = [
     "MAX_HORIZON",
     "ForecastSettings",
     "band_of_grade",
+    "TRAVEL_BANDS",
     "by_band",
+    "forecast_region",
+    "nearest_schools",
+    "pupils_from_region",
+    "school_enrolment",
+    "teaches",
     "project_enrolment",
     "project_grades",
 ]

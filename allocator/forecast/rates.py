@@ -66,7 +66,9 @@ def band_of_grade(grade: int) -> str:
     for band, grades in BANDS.items():
         if grade in grades:
             return band
-    raise InputError(f"grade {plain(grade)!r} is not a grade of 1 to 9", column="grade", value=grade)
+    raise InputError(
+        f"grade {plain(grade)!r} is not a grade of 1 to 9", column="grade", value=grade
+    )
 
 
 def _rate(value: Any, name: str, low: float = 0.0, high: float = 1.0) -> float:
@@ -213,7 +215,9 @@ class ForecastSettings:
     @property
     def promotion(self) -> tuple[float, ...]:
         """Yearly promotion rate of each grade 1-9: ``1 - repetition - dropout``."""
-        return tuple(max(0.0, 1 - r - d) for r, d in zip(self.repetition, self.dropout, strict=True))
+        return tuple(
+            max(0.0, 1 - r - d) for r, d in zip(self.repetition, self.dropout, strict=True)
+        )
 
     def migration_rate(self, settlement_id: str, area_type: str | None) -> float:
         """Net migration a year of one settlement (its own rate, else its area type's, else 0)."""
