@@ -83,9 +83,9 @@ class BirthScenario:
                 y, number = None, float("nan")
             if y is None or not number >= 0 or number == float("inf"):
                 raise InputError(
-                    f"births {plain(value)!r} in year {plain(year)!r}; expected a whole year "
-                    "and a number of births >= 0",
-                    table=f"births scenario {self.name!r}",
+                    f"births {plain(value)!r} in year {plain(year)} of scenario {self.name!r}; "
+                    "expected a whole year and a number of births >= 0",
+                    table="births",
                     column=str(year),
                     value=plain(value),
                 )

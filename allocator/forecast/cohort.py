@@ -122,7 +122,8 @@ def project_grades(
     ----------
     pupils : DataFrame
         ``settlement_id``, ``grade`` (1-9), ``pupils``: the pupils of the base year who live in each
-        settlement; a grade not listed has none.
+        settlement; a grade not listed has none, and so has a settlement found only in ``ages`` or
+        ``births`` (a new area).
     settings : ForecastSettings
         The rates and the horizon.
     base_year : int
@@ -171,7 +172,11 @@ def project_grades(
         births = _columns(births, "births", ("settlement_id", "year", "births"))
     if isinstance(base_year, bool) or not isinstance(base_year, int | np.integer):
         raise InputError(f"base_year = {plain(base_year)!r} is not a whole year", value=base_year)
-    ids = list(dict.fromkeys(pupils["settlement_id"]))
+    ids = list(pupils["settlement_id"])
+    for table in (ages, births):
+        if table is not None:
+            ids.extend(table["settlement_id"])
+    ids = list(dict.fromkeys(ids))  # every settlement of any table, first appearance first
     _grid(pupils, ids, "grade", "pupils")
     kinds = dict(area_types) if area_types is not None else {}
     growth = np.array([1 + settings.migration_rate(s, kinds.get(s)) for s in ids])
