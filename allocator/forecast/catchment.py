@@ -12,6 +12,10 @@ A region has pupils by band and no children by age. :func:`forecast_region` then
   grade-1 pupils times ``path[t - 6] / path[base_year - 6]`` (the settlement's share of births is
   held, its births move with the path). The births passed on are those entrants divided by
   ``entry_rate * (1 + m) ** 6``, so that the projection, which applies both, gives them back.
+
+A settlement with no pupils in grades 1-3 today gets no entrants this way; for a new area (新区)
+whose children are still to arrive, give its ages or births to
+:func:`allocator.forecast.project_grades` instead.
 """
 
 from __future__ import annotations
