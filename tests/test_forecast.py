@@ -277,6 +277,19 @@ def test_migration_by_area_type_needs_the_area_types():
         )
 
 
+def test_area_types_as_a_series_with_whole_number_ids():
+    births = pd.DataFrame({"settlement_id": [7], "year": [2020], "births": [10.0]})
+    out = project_grades(
+        pd.DataFrame({"settlement_id": [7], "grade": [1], "pupils": [10.0]}),
+        ForecastSettings(horizon=np.int64(1), migration={"town": 0.5}),
+        2025,
+        births=births,
+        area_types=pd.Series({7: "town"}),
+    )
+    assert _grade(out, 2026, 1, "7") == pytest.approx(10 * 1.5**6)
+    assert _grade(out, 2026, 2, "7") == pytest.approx(10 * 1.5)
+
+
 def test_settings_are_frozen_and_hash():
     s = ForecastSettings(migration={"rural": -0.02})
     assert hash(s) == hash(ForecastSettings(migration={"rural": -0.02}))

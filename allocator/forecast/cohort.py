@@ -178,7 +178,8 @@ def project_grades(
             ids.extend(table["settlement_id"])
     ids = list(dict.fromkeys(ids))  # every settlement of any table, first appearance first
     _grid(pupils, ids, "grade", "pupils")
-    kinds = dict(area_types) if area_types is not None else {}
+    given = dict(area_types.items()) if area_types is not None else {}
+    kinds = {str(k): v for k, v in given.items()}
     growth = np.array([1 + settings.migration_rate(s, kinds.get(s)) for s in ids])
     entrants = _entrants(ids, settings, int(base_year), ages, births, growth)
     now = np.zeros((len(ids), len(GRADES)))

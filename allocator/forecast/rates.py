@@ -31,6 +31,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from allocator.errors import InputError
 from allocator.frozen import freeze
 from allocator.text import plain
@@ -184,7 +186,7 @@ class ForecastSettings:
 
     def __post_init__(self) -> None:
         h = self.horizon
-        if isinstance(h, bool) or not isinstance(h, int) or not 1 <= h <= MAX_HORIZON:
+        if isinstance(h, bool) or not isinstance(h, int | np.integer) or not 1 <= h <= MAX_HORIZON:
             raise InputError(
                 f"horizon = {plain(h)!r} is outside 1 to {MAX_HORIZON} years; expected a whole "
                 f"number of years from 1 to {MAX_HORIZON}",
@@ -193,6 +195,7 @@ class ForecastSettings:
                 value=plain(h),
             )
         set_ = object.__setattr__
+        set_(self, "horizon", int(h))
         set_(self, "entry_rate", _rate(self.entry_rate, "entry_rate"))
         set_(self, "transition", _rate(self.transition, "transition"))
         set_(self, "repetition", _per_grade(self.repetition, "repetition"))
