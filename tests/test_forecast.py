@@ -91,7 +91,15 @@ def test_entrants_from_ages_first_then_births_grown_six_years():
     assert _grade(out, 2027, 2) == pytest.approx(40 * 1.1 * 1.1)
 
 
-def test_bands_sum_their_grades_and_keep_the_region_order():
+def test_band_table_keeps_the_settlements_in_their_order():
+    pupils = pd.concat([_pupils("Z", {1: 1.0}), _pupils("A", {1: 2.0})])
+    births = pd.DataFrame({"settlement_id": ["Z", "A"], "year": 2020, "births": 1.0})
+    out = project_enrolment(pupils, ForecastSettings(horizon=1), 2025, births=births)
+    assert out["settlement_id"].tolist() == ["Z"] * 6 + ["A"] * 6
+    assert out["year"].tolist()[:6] == [2025] * 3 + [2026] * 3
+
+
+def test_bands_sum_their_grades_in_grade_order():
     out = project_enrolment(
         _pupils("A", {1: 1.0, 2: 2.0, 3: 3.0, 4: 4.0, 7: 7.0}),
         ForecastSettings(horizon=1),

@@ -212,7 +212,8 @@ def project_grades(
 
 
 def by_band(grades: pd.DataFrame) -> pd.DataFrame:
-    """Pupils by settlement, band and year from :func:`project_grades`'s table.
+    """Pupils by settlement, band and year from :func:`project_grades`'s table (settlements in
+    their order of first appearance, then years, then bands from grade 1 up).
 
     Examples
     --------
@@ -223,12 +224,12 @@ def by_band(grades: pd.DataFrame) -> pd.DataFrame:
     """
     out = grades.groupby(["settlement_id", "band", "year"], sort=False)["pupils"].sum()
     out = out.reset_index()
-    order = {b: i for i, b in enumerate(BANDS)}
-    key = out["band"].map(order)
-    out = out.assign(_order=key).sort_values(["settlement_id", "year", "_order"], kind="stable")
-    return out.drop(columns="_order").reset_index(drop=True)[
-        ["settlement_id", "band", "year", "pupils"]
-    ]
+    place = {s: i for i, s in enumerate(dict.fromkeys(grades["settlement_id"]))}
+    band = {b: i for i, b in enumerate(BANDS)}
+    out = out.assign(
+        _place=out["settlement_id"].map(place), _band=out["band"].map(band)
+    ).sort_values(["_place", "year", "_band"], kind="stable")
+    return out.reset_index(drop=True)[["settlement_id", "band", "year", "pupils"]]
 
 
 def project_enrolment(
