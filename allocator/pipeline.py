@@ -21,8 +21,8 @@ Measures (for a region and a standard)
 * Area types: pupil-weighted mean of each indicator divided by its threshold (so primary and junior
   parts pool), per urban / town / rural; rural/urban ratio = rural mean / urban mean (1 = no gap).
 * Travel: for each settlement and band (grades 1-3, 4-6, 7-9), road minutes to the nearest school
-  of its county that teaches the band (its level's bands, or any band it enrols; multi-source
-  shortest paths); pupil-weighted mean, maximum and pupils beyond the band's day-travel limit
+  of its county that teaches the band (its level's bands, or any band it enrols;
+  :func:`allocator.forecast.nearest_schools`, which the enrolment forecast's catchments share); pupil-weighted mean, maximum and pupils beyond the band's day-travel limit
   (``standard.travel.lower_primary_minutes``, ``upper_primary_minutes``, ``junior_minutes``).
   This is the best a pupil can reach; a merger plan's own assignment table says where pupils go.
 """
@@ -39,10 +39,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.sparse.csgraph import dijkstra
 
 import allocator.compliance as compliance
 from allocator.errors import Infeasible, InputError, SolverError
+from allocator.forecast.catchment import TRAVEL_BANDS, nearest_schools
 from allocator.metrics import percentile_raw  # values may be inf (unreachable settlements)
 from allocator.outputs import check_target
 from allocator.planners.registry import get_planner
@@ -61,47 +61,22 @@ from allocator.writers import protected_inputs, write_run
 
 __all__ = ["TRAVEL_BANDS", "Progress", "measure", "progress_printer", "run_scenario"]
 
-#: School levels that teach each travel band (a school also teaches a band it enrols).
-TRAVEL_BANDS = {
-    "lower_primary": ("primary", "nine_year", "teaching_point"),
-    "upper_primary": ("primary", "nine_year", "teaching_point"),
-    "junior": ("junior", "nine_year"),
-}
 #: What ``progress`` may be: True (print to stderr), a callable taking each line, or None / False.
 Progress = Callable[[str], None] | bool | None
-
-
-def _nearest_minutes(region, school_nodes) -> tuple[np.ndarray, dict]:
-    """Minutes from every road node to the nearest of ``school_nodes`` (inf if unreachable), and
-    the road node -> row index map."""
-    index, graph = region.road_matrix()
-    if len(school_nodes) == 0:
-        return np.full(graph.shape[0], np.inf), index
-    sources = np.unique([index[str(n)] for n in school_nodes])
-    dist = dijkstra(graph, directed=False, indices=sources, min_only=True)
-    return dist, index
 
 
 def _travel(region, standard) -> pd.DataFrame:
     """Per band: pupils, mean / p95 / max road minutes to the nearest school of the county that
     teaches the band, the band's limit from ``standard.travel`` and the pupils beyond it."""
     settlements = region.settlements
-    schools = region.schools
     rows = []
-    enrolled = schools[[c for c in schools.columns if c.startswith("pupils_")]].sum(axis=1)
-    for band, levels in TRAVEL_BANDS.items():
+    for band in TRAVEL_BANDS:
         pupils = settlements[f"pupils_{band}"].to_numpy(float)
-        teaches = (schools["level"].isin(levels) & (enrolled > 0)) | (schools[f"pupils_{band}"] > 0)
         limit = standard.travel.day_minutes(band)
         if pupils.sum() <= 0:
             rows.append((band, 0, np.nan, np.nan, np.nan, limit, 0))
             continue
-        minutes = np.full(len(settlements), np.inf)
-        for county in settlements["county"].unique():
-            here = (settlements["county"] == county).to_numpy()
-            capable = schools.loc[teaches & (schools["county"] == county), "node"].to_numpy()
-            dist, index = _nearest_minutes(region, capable)
-            minutes[here] = dist[[index[str(n)] for n in settlements.loc[here, "node"]]]
+        _, minutes = nearest_schools(region, band)
         has = pupils > 0
         m, p = minutes[has], pupils[has]
         finite = np.isfinite(m)

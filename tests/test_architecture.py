@@ -39,7 +39,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         ),
     ),
     ("standards", ("standards",)),
-    ("measures", ("metrics", "compliance", "check")),
+    ("measures", ("metrics", "compliance", "check", "forecast")),
     ("gis", ("gis",)),
     ("solver", ("solver",)),
     ("cores", ("location", "districting")),
