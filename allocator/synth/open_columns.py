@@ -78,7 +78,8 @@ def add_open_columns(schools: pd.DataFrame, seed: int) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        A copy with the columns added: counts and 0/1 flags as whole numbers, hours as floats.
+        A copy with the columns added, all whole numbers (counts, 0/1 flags, Mbps, hours), so they
+        read back exactly from CSV and Excel.
 
     Examples
     --------
@@ -101,7 +102,7 @@ def add_open_columns(schools: pd.DataFrame, seed: int) -> pd.DataFrame:
     for i, a in enumerate(area):
         tiers, p = _BANDWIDTH[_AREA_INDEX[a]]
         bandwidth[i] = rng.choice(tiers, p=p)
-    out["bandwidth_mbps"] = np.where(online, bandwidth, 0.0)
+    out["bandwidth_mbps"] = np.where(online, bandwidth, 0).astype(np.int64)
     low, high = np.array([_SMART[_AREA_INDEX[a]] for a in area]).T
     out["smart_classrooms"] = np.round(classes * rng.uniform(low, high)).astype(np.int64)
     low, high = np.array([_DEVICES[_AREA_INDEX[a]] for a in area]).T
@@ -130,9 +131,11 @@ def add_open_columns(schools: pd.DataFrame, seed: int) -> pd.DataFrame:
     duty = rng.random(n) < _by_area(_NIGHT_DUTY, area)
     out["dorm_night_duty"] = (boarding & duty).astype(np.int64)
     mean, sd = np.array([_HOURS[_AREA_INDEX[a]] for a in area]).T
-    out["teacher_training_hours"] = np.round(teachers * np.clip(rng.normal(mean, sd), 0, 600), 1)
+    hours = np.round(teachers * np.clip(rng.normal(mean, sd), 0, 600))
+    out["teacher_training_hours"] = hours.astype(np.int64)
     mean, sd = np.array([_PRINCIPAL_HOURS[_AREA_INDEX[a]] for a in area]).T
-    out["principal_training_hours"] = np.round(np.clip(rng.normal(mean, sd), 0, 600), 1)
+    hours = np.round(np.clip(rng.normal(mean, sd), 0, 600))
+    out["principal_training_hours"] = hours.astype(np.int64)
     out["teachers_trained_county"] = rng.binomial(teachers, _by_area(_TRAINED, area)).astype(
         np.int64
     )
