@@ -7,6 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import school_row
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from allocator.check import check
 from allocator.errors import InputError
@@ -223,3 +225,62 @@ def test_open_set_in_both_standards_round_trips():
     assert (
         lowered.open_indicators["bandwidth_mbps"].unit == std.open_indicators["bandwidth_mbps"].unit
     )
+
+
+def test_a_bureau_defines_its_own_open_indicator(small):
+    own = {
+        "group": "digital",
+        "column": "wifi_rooms",
+        "per": "class",
+        "threshold": 0.5,
+        "unit": "classrooms with wifi per class",
+        "source": "district plan (local figure)",
+    }
+    std = load_standard("moe2017", {"open_indicators": {"wifi_per_class": own}})
+    assert std.open_indicators["wifi_per_class"].applies_to == "all"
+    report = check(small.assign(wifi_rooms=[6, 3, 0, 0, 6, 6]), std)
+    schools = report.tables["open_schools"].set_index("school_id")
+    assert schools["wifi_per_class"].tolist() == [1.0, 0.5, 0.0, 0.0, 1.0, 1.0]
+    assert schools["wifi_per_class_met"].tolist() == [True, True, False, False, True, True]
+
+
+@settings(max_examples=25)
+@given(
+    bandwidth=st.lists(st.sampled_from([0, 20, 99, 100, 500]), min_size=6, max_size=6),
+    threshold=st.sampled_from([1.0, 100.0, 500.0]),
+)
+def test_assessed_open_indicator_only_removes_passes_below_it(bandwidth, threshold):
+    rows = []
+    for i, b in enumerate(bandwidth):
+        p = 100 + 50 * i
+        rows.append(
+            _school(
+                f"s{i}",
+                "AB"[i % 2],
+                ("urban", "town", "rural")[i % 3],
+                p,
+                float(b),
+                6,
+                -(-6 * p // 100),
+                teachers_qualified=-(-5 * p // 100),
+                teachers_backbone=-(-12 * p // 1000),
+                teachers_pe_arts=-(-p // 100),
+                multimedia_rooms=-(-25 * p // 1000),
+                floor_area_m2=5.0 * p * (i % 3 != 0),  # s0 misses two indicators and fails
+                sports_area_m2=8.0 * p * (i % 2),
+                equipment_value=2500.0 * p,
+            )
+        )
+    table = pd.DataFrame(rows)
+    std = load_standard(
+        "moe2017",
+        {
+            "open_assessed": ["bandwidth_mbps"],
+            "open_indicators": {"bandwidth_mbps": {"threshold": threshold}},
+        },
+    )
+    old = check(table).tables["schools"]["passes"].fillna(False).to_numpy(bool)
+    new = check(table, std).tables["schools"]["passes"].fillna(False).to_numpy(bool)
+    below = np.array(bandwidth, float) < threshold
+    assert old.tolist() == [False] + [True] * 5
+    assert (new == (old & ~below)).all()
