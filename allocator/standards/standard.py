@@ -540,11 +540,11 @@ def _build_checked(data: dict) -> Standard:
         nine_year=nine_year,
         exclusions=exclusions,
         unconfirmed=_texts(data, "unconfirmed") if "unconfirmed" in data else (),
-        **_open_set(data, indicators),
+        **_open_set(data),
     )
 
 
-def _open_set(data: dict, indicators: tuple[str, ...]) -> dict:
+def _open_set(data: dict) -> dict:
     """The ``open_indicators`` and ``open_assessed`` of a standard, checked."""
     raw = data.get("open_indicators") or {}
     if not isinstance(raw, Mapping):
