@@ -39,6 +39,7 @@ import pandas as pd
 
 import allocator.compliance as compliance
 import allocator.metrics as metrics
+from allocator.check.open_report import apply_open_verdict, open_tables
 from allocator.check.summary import summary_text
 from allocator.defaults_report import defaults_table
 from allocator.errors import InputError
@@ -76,7 +77,11 @@ class ComplianceReport:
         size), ``thresholds`` (the standard's numbers used), ``warnings`` (values that are
         possible but unusual, and duplicate roads found on loading: one row each, see
         :func:`allocator.plausibility.region_warnings`), ``defaults`` (school columns filled with
-        a default by a GIS import, from ``filled_columns``: see :mod:`allocator.defaults_report`).
+        a default by a GIS import, from ``filled_columns``: see :mod:`allocator.defaults_report`);
+        when the region has columns of the standard's open indicator set (digital campus, safety,
+        training), also ``open_schools``, ``open_counties`` and ``open_gaps``
+        (:mod:`allocator.check.open_report`), marked as not part of the verdict unless the
+        standard's ``open_assessed`` names them.
     """
 
     region_name: str
@@ -196,6 +201,9 @@ def check(region, standard: Standard | str | os.PathLike = "moe2017") -> Complia
     parts = assessment_parts(schools, std)
     norms = _norms(schools, std)
     school_table = _schools_table(schools, parts, norms, std)
+    extra = open_tables(schools, parts, std)  # {} when the region has no open-indicator column
+    if extra:
+        school_table = apply_open_verdict(school_table, extra["open_schools"], std)
     norms = norms.drop(columns="_by_pupils")
     county_table, county_long = _counties(school_table, std)
     area_table, area_gaps = _area_types(school_table, std)
@@ -210,6 +218,7 @@ def check(region, standard: Standard | str | os.PathLike = "moe2017") -> Complia
         "thresholds": _thresholds(std),
         "warnings": region_warnings(region, std),
         "defaults": defaults_table(schools),
+        **extra,
     }
     return ComplianceReport(region_name=str(name), standard=std, tables=tables)
 
@@ -375,6 +384,8 @@ def _counties(schools: pd.DataFrame, std: Standard) -> tuple[pd.DataFrame, pd.Da
             rule = f"{std.min_indicators_met} of {len(assessed)} indicators"
             if std.floor_share is not None:
                 rule += f" with the {std.floor_share:.0%} floor"
+            if std.open_assessed:
+                rule += f" or {', '.join(std.open_assessed)}"
             problems.insert(0, f"{failing} of {row['schools']} schools miss {rule}")
         row["passes"] = bool(v["passes"])
         row["reason"] = "; ".join(problems)

@@ -47,6 +47,7 @@ def summary_text(report, top: int) -> str:
     lines += _gap_lines(t, std, assessed, top)
     lines += _cv_lines(t, std, top)
     lines += _spread_lines(t, std)
+    lines += _open_lines(t.get("open_gaps"), std, 3)
     lines += _warning_lines(t.get("warnings"), top)
     return "\n".join(lines).rstrip()
 
@@ -196,9 +197,48 @@ def _spread_lines(t: dict, std: Standard) -> list[str]:
             f"Teacher allocation R² (teachers on pupils): median {r2['r2'].median():.2f}; "
             f"lowest {low['county']} {low['part']} {low['r2']:.2f} (randomness {low['randomness']:.2f})."
         )
-    if std.unconfirmed:
-        lines.append(f"Unconfirmed defaults in this standard: {', '.join(std.unconfirmed)}.")
+    core = [u for u in std.unconfirmed if not u.startswith("open_indicators.")]
+    opened = len(std.unconfirmed) - len(core)
+    if core or (opened and "open_gaps" in t):
+        extra = f"; {opened} open-indicator targets" if opened and "open_gaps" in t else ""
+        lines.append(f"Unconfirmed defaults in this standard: {', '.join(core)}{extra}.")
     return lines
+
+
+def _open_lines(gaps: pd.DataFrame | None, std: Standard, top: int) -> list[str]:
+    """Two lines on the open indicator set (tables ``open_*``): the widest rural / urban gaps and
+    the targets rural schools are furthest from; nothing when the region has none of them."""
+    if gaps is None or not len(gaps):
+        return []
+    status = f"not part of the {std.name} verdict"
+    if std.open_assessed:
+        status += f" except {', '.join(std.open_assessed)}"
+    ratio = gaps.dropna(subset=["rural_urban_ratio"]).sort_values("rural_urban_ratio")
+    lines = [
+        "",
+        _fitted(
+            f"Open indicators ({len(gaps)}), {status} (tables open_*): lowest rural/urban",
+            [f"{r['indicator']} {r['rural_urban_ratio']:.2f}" for _, r in ratio.iterrows()],
+            top,
+        ),
+    ]
+    if "rural_share_meeting" in gaps:
+        far = gaps.dropna(subset=["rural_share_meeting"]).sort_values("rural_share_meeting")
+        if len(far):
+            items = [
+                f"{r['indicator']} {_pct(r['rural_share_meeting'])}" for _, r in far.iterrows()
+            ]
+            lines.append(_fitted("Rural schools meeting the open targets:", items, top))
+    return lines
+
+
+def _fitted(head: str, items: list[str], top: int, width: int = 150) -> str:
+    """``head`` and up to ``top`` items, fewer if the line would pass ``width`` characters."""
+    for n in range(min(top, len(items)), 0, -1):
+        line = f"{head} {', '.join(items[:n])}."
+        if len(line) <= width:
+            return line
+    return f"{head} n/a." if not items else f"{head} {items[0]}."
 
 
 def _warning_lines(warnings: pd.DataFrame | None, top: int) -> list[str]:

@@ -23,8 +23,13 @@ the mean of those CVs (rule ``"composite"``) is at most ``cv_limit[part]``.
 Staffing: required teachers = sum over grade bands of ceil(pupils_band / pupils_per_teacher_band);
 for teaching points and small rural schools at least ceil(classes * class_teacher_ratio).
 
+Beside the assessed indicators a standard lists an open set (digital campus, campus safety, teacher
+training): optional school columns, reported by :func:`allocator.check.check` and not part of the
+verdict unless named in ``open_assessed`` (:mod:`~allocator.standards.open_set`).
+
 Modules: :mod:`~allocator.standards.norms` (indicators and the groups of norms),
-:mod:`~allocator.standards.standard` (the Standard, its schema and loading) and
+:mod:`~allocator.standards.standard` (the Standard, its schema and loading),
+:mod:`~allocator.standards.open_set` (the open indicator set) and
 :mod:`~allocator.standards.assessment` (assessed parts and staffing requirements).
 """
 
@@ -43,6 +48,12 @@ from allocator.standards.norms import (
     SchoolSize,
     Staffing,
     Travel,
+)
+from allocator.standards.open_set import (
+    BOARDING_COLUMN,
+    OPEN_GROUPS,
+    OpenIndicator,
+    open_indicator_values,
 )
 from allocator.standards.standard import Standard, load_standard, standard_names
 
@@ -66,4 +77,8 @@ __all__ = [
     "INDICATOR_SCALE",
     "INDICATOR_UNITS",
     "KNOWN_INDICATORS",
+    "OpenIndicator",
+    "OPEN_GROUPS",
+    "BOARDING_COLUMN",
+    "open_indicator_values",
 ]

@@ -24,6 +24,7 @@ from allocator.standards.norms import (
     Travel,
     frozen_settings,
 )
+from allocator.standards.open_set import OpenIndicator, open_indicator
 from allocator.toml_input import read_toml
 
 #: The folder of the built-in standards (``<name>.toml``).
@@ -68,6 +69,12 @@ class Standard:
         :class:`Travel`, :class:`NineYear`, :class:`Exclusions`.
     unconfirmed : tuple of str
         Settings whose default could not be checked against a primary text.
+    open_indicators : Mapping[str, OpenIndicator]
+        The open set (digital campus, safety, training) reported beside the assessed indicators
+        (:mod:`allocator.standards.open_set`); empty for a standard without one.
+    open_assessed : tuple of str
+        Open indicators the verdict includes: a school part passes only if its school also meets
+        each one's threshold. Empty in the built-in standards (not part of the 2017 verdict).
 
     Examples
     --------
@@ -95,6 +102,10 @@ class Standard:
     nine_year: NineYear
     exclusions: Exclusions
     unconfirmed: tuple[str, ...] = field(default=())
+    open_indicators: Mapping[str, OpenIndicator] = field(
+        default_factory=lambda: frozen_settings({})
+    )
+    open_assessed: tuple[str, ...] = field(default=())
 
     def assessed_indicators(self, part: str) -> tuple[str, ...]:
         """The indicators each school of ``part`` is judged on: those in :attr:`indicators` that
@@ -165,6 +176,8 @@ class Standard:
                 "levels": list(self.exclusions.levels),
                 "teaching_point_min_pupils": self.exclusions.teaching_point_min_pupils,
             },
+            "open_indicators": {k: oi.to_dict() for k, oi in self.open_indicators.items()},
+            "open_assessed": list(self.open_assessed),
         }
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> Standard:
@@ -211,6 +224,19 @@ _SCHEMA: dict[str, Any] = {
     },
     "nine_year": {"junior_weight": _NUM},
     "exclusions": {"levels": _TEXTS, "teaching_point_min_pupils": _INT},
+    # any name: one table per open indicator (allocator.standards.open_set)
+    "open_indicators": {
+        "*": {
+            "group": _TEXT,
+            "column": _TEXT,
+            "per": _TEXT,
+            "threshold": _OPT_NUM,
+            "unit": _TEXT,
+            "source": _TEXT,
+            "applies_to": _TEXT,
+        }
+    },
+    "open_assessed": _TEXTS,
 }
 
 
@@ -225,6 +251,8 @@ def _merge(base: dict, overrides: Mapping, prefix: str, schema: dict | None = No
     out = dict(base)
     for key, value in overrides.items():
         path = f"{prefix}{key}"
+        if key not in schema and "*" in schema:
+            schema = {**schema, key: schema["*"]}
         if key not in schema:
             raise InputError(
                 f"unknown standard setting {path!r}; expected one of {', '.join(map(str, schema))}",
@@ -512,7 +540,38 @@ def _build_checked(data: dict) -> Standard:
         nine_year=nine_year,
         exclusions=exclusions,
         unconfirmed=_texts(data, "unconfirmed") if "unconfirmed" in data else (),
+        **_open_set(data),
     )
+
+
+def _open_set(data: dict) -> dict:
+    """The ``open_indicators`` and ``open_assessed`` of a standard, checked."""
+    raw = data.get("open_indicators") or {}
+    if not isinstance(raw, Mapping):
+        raise InputError(f"standard setting 'open_indicators' must be a table; got {raw!r}")
+    opened = {}
+    for name, table in raw.items():
+        if name in KNOWN_INDICATORS:
+            raise InputError(
+                f"open indicator {name!r} has the name of an assessed indicator; choose another",
+                value=name,
+            )
+        opened[name] = open_indicator(name, table, lambda path: _number(data, path, low=0))
+    assessed = _texts(data, "open_assessed") if "open_assessed" in data else ()
+    for name in assessed:
+        if name not in opened:
+            raise InputError(
+                f"unknown open indicator {name!r} in 'open_assessed'; expected some of "
+                f"{', '.join(opened) or '(none defined)'}",
+                value=name,
+            )
+        if opened[name].threshold is None:
+            raise InputError(
+                f"open indicator {name!r} is in 'open_assessed' but has no threshold", value=name
+            )
+    if len(set(assessed)) != len(assessed):
+        raise InputError(f"'open_assessed' lists an indicator twice: {list(assessed)}")
+    return {"open_indicators": frozen_settings(opened), "open_assessed": assessed}
 
 
 def as_standard(standard: Standard | str | Path) -> Standard:

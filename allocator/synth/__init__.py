@@ -22,8 +22,15 @@ teachers to, the generator adds the local road, the seats and classes, or lowers
 backbone teachers (see :func:`allocator.synth.feasible.make_feasible`); most regions need none of
 it.
 
+Schools also carry the optional columns of the open indicator set (internet access and bandwidth,
+smart classrooms, devices, platform access, campus-safety items, boarding, training hours) with an
+urban-town-rural gap, drawn from a random stream of their own so that the other columns do not
+depend on them (:mod:`~allocator.synth.open_columns`; ``make_region(open_columns=False)`` leaves
+them out).
+
 Modules: :mod:`~allocator.synth.build` (sizes and the region), :mod:`~allocator.synth.draw`
-(counties, schools, settlements, roads) and :mod:`~allocator.synth.feasible` (the repairs).
+(counties, schools, settlements, roads), :mod:`~allocator.synth.feasible` (the repairs) and
+:mod:`~allocator.synth.open_columns` (the open-indicator columns).
 """
 
 from allocator.synth.build import (

@@ -19,6 +19,7 @@ from allocator.synth.draw import (
     draw_settlements,
 )
 from allocator.synth.feasible import make_feasible
+from allocator.synth.open_columns import add_open_columns
 from allocator.text import plain
 
 #: Upper bounds of a synthetic region (a province's worth of schools builds in under a minute and
@@ -94,6 +95,7 @@ def make_region(
     settlements_per_school: float = 2.0,
     urban_district: bool | None = None,
     name: str | None = None,
+    open_columns: bool = True,
 ) -> Region:
     """Build a realistic synthetic region.
 
@@ -112,6 +114,10 @@ def make_region(
         Make the first county an urban district; default when there are 3 or more counties.
     name : str, optional
         Region name (default ``"synthetic-<schools>-<seed>"``).
+    open_columns : bool
+        Add the optional columns of the open indicator set (digital campus, safety, training;
+        :mod:`allocator.synth.open_columns`). They come from a random stream of their own, so every
+        other column is the same either way.
 
     Returns
     -------
@@ -180,4 +186,6 @@ def make_region(
             graph.add_edge(u, v, minutes=max(float(minutes), 0.5))
     add_local_roads(graph, node_df)
     make_feasible(school_df, settlement_df, graph, node_df)
+    if open_columns:
+        school_df = add_open_columns(school_df, seed)
     return Region(school_df, settlement_df, graph, name=name or f"synthetic-{schools}-{seed}")
