@@ -204,7 +204,9 @@ def part_verdicts(parts: pd.DataFrame, standard: Standard) -> pd.DataFrame:
         (boolean, NA where the part is not judged on it) and ``<k>_gap`` (``max(t - v, 0)``, NaN
         where not judged); then ``indicators_met``, ``indicators_assessed``, ``floor_ok``
         (boolean, NA without a floor or thresholds), ``passes`` (boolean, NA where the part is
-        judged on nothing) and ``missed`` (the indicators missed, comma-separated).
+        judged on nothing) and ``missed`` (the indicators missed, comma-separated). When the
+        standard assesses open indicators (``open_assessed``), a part whose school is below one of
+        their thresholds fails too, and ``open_missed`` names them.
 
     Examples
     --------
@@ -235,7 +237,32 @@ def part_verdicts(parts: pd.DataFrame, standard: Standard) -> pd.DataFrame:
     out["missed"] = [
         ", ".join(k for k, m in zip(indicators, row, strict=True) if m) for row in missed
     ]
+    if standard.open_assessed:
+        _judge_open_assessed(parts, standard, out)
     return out
+
+
+def _judge_open_assessed(parts: pd.DataFrame, standard: Standard, out: pd.DataFrame) -> None:
+    """A part that passes fails when its school is below the threshold of an open indicator the
+    standard assesses (``standard.open_assessed``; NaN: the indicator does not apply to it);
+    ``open_missed`` names those indicators."""
+    missed = np.full(len(parts), "", dtype=object)
+    fails = np.zeros(len(parts), dtype=bool)
+    for k in standard.open_assessed:
+        if k not in parts.columns:
+            raise ValueError(
+                f"the parts carry no {k!r} column: build them with assessment_parts and this standard"
+            )
+        v = parts[k].to_numpy(float)
+        below = ~np.isnan(v) & ~meets(v, standard.open_indicators[k].threshold)
+        fails |= below
+        missed = np.where(below, np.where(missed == "", k, missed + ", " + k), missed)
+    passes = out["passes"]
+    out["passes"] = pd.array(
+        np.where(passes.isna(), pd.NA, passes.fillna(False).to_numpy(bool) & ~fails),
+        dtype="boolean",
+    )
+    out["open_missed"] = missed
 
 
 def _cv(values, pupils) -> tuple[float, str]:

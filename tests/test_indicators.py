@@ -284,3 +284,28 @@ def test_assessed_open_indicator_only_removes_passes_below_it(bandwidth, thresho
     below = np.array(bandwidth, float) < threshold
     assert old.tolist() == [False] + [True] * 5
     assert (new == (old & ~below)).all()
+
+
+def test_every_verdict_of_the_library_applies_an_assessed_open_indicator(tmp_path):
+    # the run's yardstick (pipeline.measure) judges as check does; the budget planner refuses
+    from allocator.errors import InputError as Refused
+    from allocator.pipeline import measure
+    from allocator.planners.budget import BudgetPolicy, plan_budget
+    from allocator.standards import load_standard
+
+    region = make_region(schools=60, seed=2)
+    bureau = {
+        "open_assessed": ["bandwidth_mbps"],
+        "open_indicators": {"bandwidth_mbps": {"threshold": 500.0}},
+    }
+    std = load_standard(overrides=bureau)
+    key = ["school_id", "part"]
+    by_run = measure(region, std).parts.set_index(key)["passes"].astype("boolean")
+    by_check = check(region, std).tables["schools"].set_index(key)["passes"].astype("boolean")
+    assert len(by_run) > 20
+    assert by_check.reindex(by_run.index).equals(by_run)
+    plain = check(region).tables["schools"].set_index(key)["passes"].astype("boolean")
+    bit = plain.reindex(by_run.index).fillna(False) & ~by_run.fillna(False)
+    assert bit.any()  # the open threshold decides some part
+    with pytest.raises(Refused, match="assesses open indicators"):
+        plan_budget(region, BudgetPolicy(budget=1e6, standard_overrides=bureau))

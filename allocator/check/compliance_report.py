@@ -39,7 +39,7 @@ import pandas as pd
 
 import allocator.compliance as compliance
 import allocator.metrics as metrics
-from allocator.check.open_report import apply_open_verdict, open_tables
+from allocator.check.open_report import open_tables
 from allocator.check.summary import summary_text
 from allocator.defaults_report import defaults_table
 from allocator.errors import InputError
@@ -202,8 +202,6 @@ def check(region, standard: Standard | str | os.PathLike = "moe2017") -> Complia
     norms = _norms(schools, std)
     school_table = _schools_table(schools, parts, norms, std)
     extra = open_tables(schools, parts, std)  # {} when the region has no open-indicator column
-    if extra:
-        school_table = apply_open_verdict(school_table, extra["open_schools"], std)
     norms = norms.drop(columns="_by_pupils")
     county_table, county_long = _counties(school_table, std)
     area_table, area_gaps = _area_types(school_table, std)

@@ -16,7 +16,8 @@ open indicator k (:func:`allocator.standards.open_indicator_values`), NaN where 
 
 Every row says whether the indicator is part of the verdict: ``"not part of the <standard>
 verdict"``, or ``"assessed (<standard>)"`` for the indicators of ``standard.open_assessed``, whose
-threshold each school must then meet for its parts to pass (:func:`apply_open_verdict`).
+threshold each school must then meet for its parts to pass (judged with the seven by
+:func:`allocator.compliance.part_verdicts`, so every verdict of the library applies it).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import allocator.compliance as compliance
 import allocator.metrics as metrics
 from allocator.standards import Standard, open_indicator_values
 
-__all__ = ["open_tables", "apply_open_verdict", "verdict_label", "AREAS"]
+__all__ = ["open_tables", "verdict_label", "AREAS"]
 
 #: Area types in report order.
 AREAS = ("urban", "town", "rural")
@@ -199,42 +200,3 @@ def open_tables(schools: pd.DataFrame, parts: pd.DataFrame, std: Standard) -> di
         "open_counties": _county_rows(table, std, names),
         "open_gaps": _gap_rows(table, std, names),
     }
-
-
-def apply_open_verdict(school_parts: pd.DataFrame, open_schools: pd.DataFrame, std: Standard):
-    """The schools table of a report with the verdict of ``standard.open_assessed`` applied.
-
-    A part that passes by the assessed indicators fails when its school is below the threshold of
-    an open indicator in ``open_assessed`` (a school where that indicator does not apply is not
-    judged on it); ``open_missed`` names those indicators. Without ``open_assessed`` the table is
-    returned unchanged.
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> from allocator.standards import load_standard
-    >>> std = load_standard(overrides={"open_assessed": ["bandwidth_mbps"]})
-    >>> parts = pd.DataFrame({"school_id": ["a", "b"],
-    ...                       "passes": pd.array([True, True], dtype="boolean")})
-    >>> open_schools = pd.DataFrame({"school_id": ["a", "b"], "bandwidth_mbps": [100.0, 20.0]})
-    >>> apply_open_verdict(parts, open_schools, std)["passes"].tolist()
-    [True, False]
-    """
-    if not std.open_assessed:
-        return school_parts
-    values = open_schools.set_index("school_id")
-    out = school_parts.copy()
-    missed = np.full(len(out), "", dtype=object)
-    fails = np.zeros(len(out), dtype=bool)
-    for k in std.open_assessed:
-        v = values[k].reindex(out["school_id"]).to_numpy(float)
-        below = ~np.isnan(v) & ~compliance.meets(v, std.open_indicators[k].threshold)
-        fails |= below
-        missed = np.where(below, np.where(missed == "", k, missed + ", " + k), missed)
-    passes = out["passes"]
-    out["passes"] = pd.array(
-        np.where(passes.isna(), pd.NA, passes.fillna(False).to_numpy(bool) & ~fails),
-        dtype="boolean",
-    )
-    out["open_missed"] = missed
-    return out

@@ -10,6 +10,7 @@ import pandas as pd
 
 from allocator.errors import InputError
 from allocator.standards.norms import INDICATORS, KNOWN_INDICATORS
+from allocator.standards.open_set import open_indicator_values
 from allocator.standards.standard import Standard, as_standard
 
 # --------------------------------------------------------------------------- school parts
@@ -123,6 +124,8 @@ def assessment_parts(
     result["excluded_because"] = reason
     result["share"] = parts["share"].to_numpy()
     result["teachers"] = parts["teachers"].to_numpy()
+    for name, values in _open_assessed_values(df, std).items():
+        result[name] = result["school_id"].map(values).to_numpy(float)
     return result
 
 
@@ -170,6 +173,16 @@ def _part_frame(df: pd.DataFrame, part: str, keep, pupils, share) -> pd.DataFram
     out["teachers"] = sub["teachers"].to_numpy(float) * sh
     out["_order"] = np.flatnonzero(keep) * 2 + (0 if part == "primary" else 1)
     return pd.DataFrame(out)
+
+
+def _open_assessed_values(schools: pd.DataFrame, std: Standard) -> dict[str, dict]:
+    """School id -> value of each open indicator the standard assesses (NaN where it does not
+    apply), for :func:`allocator.compliance.part_verdicts` to judge."""
+    if not std.open_assessed:
+        return {}
+    values = open_indicator_values(schools, std)
+    ids = schools["school_id"].to_numpy()
+    return {k: dict(zip(ids, values[k].to_numpy(float), strict=True)) for k in std.open_assessed}
 
 
 def _no_parts() -> pd.DataFrame:

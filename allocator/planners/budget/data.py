@@ -229,6 +229,14 @@ def _indicator_values(schools: pd.DataFrame, std, ind: _Indicators):
         Gain of the indicator per unit of its school column, value before, threshold (NaN where
         the part is not judged on the indicator).
     """
+    if std.open_assessed:  # the catalogue buys none of them yet: a plan could not reach them
+        raise InputError(
+            f"standard {std.name!r} assesses open indicators ({', '.join(std.open_assessed)}), "
+            "which the budget planner does not plan yet; plan with a standard that leaves them "
+            "out of the verdict",
+            table="standard",
+            column="open_assessed",
+        )
     parts = standards.assessment_parts(schools, std)
     parts = parts[parts["in_scope"].to_numpy(bool) & (parts["pupils"].to_numpy() > 0)]
     parts = parts.reset_index(drop=True)
