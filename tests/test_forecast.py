@@ -259,8 +259,8 @@ def test_missing_births_beyond_the_ages():
     ("pupils", "expected"),
     [
         (_pupils("A", {10: 1.0}), "column 'grade': grade 10 is not a grade of 1 to 9"),
-        (_pupils("A", {1: -3.0}), "column 'pupils': value -3.0 is not a number >= 0"),
-        (pd.DataFrame({"settlement_id": ["A"], "grade": [1]}), "missing column(s) pupils"),
+        (_pupils("A", {1: -3.0}), "column 'pupils': negative value -3.0; expected a number >= 0"),
+        (pd.DataFrame({"settlement_id": ["A"], "grade": [1]}), "missing required column(s) pupils"),
         (
             pd.concat([_pupils("A", {1: 1.0}), _pupils("A", {1: 2.0})]),
             "grade 1 is given twice",

@@ -24,42 +24,20 @@ import pandas as pd
 
 from allocator.errors import InputError
 from allocator.forecast.rates import BANDS, ENTRY_AGE, GRADES, ForecastSettings, band_of_grade
+from allocator.region import numeric_column, require_columns
 from allocator.text import plain, plural
 
 __all__ = ["by_band", "project_enrolment", "project_grades"]
 
 
 def _columns(df, table: str, columns: tuple[str, ...]) -> pd.DataFrame:
-    if not isinstance(df, pd.DataFrame):
-        raise InputError(f"expected a pandas DataFrame, got {type(df).__name__}", table=table)
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise InputError(
-            f"missing column(s) {', '.join(missing)}; expected columns: {', '.join(columns)}",
-            table=table,
-            column=missing[0],
-        )
-    out = df[list(columns)].copy()
+    """The id column as text and the others as numbers >= 0 (grade, age and year whole)."""
+    require_columns(df, table, columns)
+    out = df[list(columns)].reset_index(drop=True)
     out[columns[0]] = out[columns[0]].astype(str)
     for column in columns[1:]:
-        numbers = pd.to_numeric(out[column], errors="coerce").to_numpy(float)
-        bad = ~np.isfinite(numbers) | (numbers < 0)
         whole = column in ("grade", "age", "year")
-        if whole:
-            bad |= numbers != np.round(numbers)
-        if bad.any():
-            pos = int(np.flatnonzero(bad)[0])
-            value = plain(df[column].iloc[pos])
-            what = "a whole number >= 0" if whole else "a number >= 0"
-            raise InputError(
-                f"value {value!r} is not {what}",
-                table=table,
-                row=pos,
-                row_id=out[columns[0]].iloc[pos],
-                column=column,
-                value=value,
-            )
-        out[column] = numbers.astype(int) if whole else numbers
+        numeric_column(out, table, column, columns[0], whole=whole, nonnegative=True)
     return out
 
 
