@@ -338,7 +338,7 @@ class LinearModel:
         if len(self.row_groups) != m:
             raise ValueError(f"row_groups must have {m} labels, got {len(self.row_groups)}")
         A = self.A if sp.issparse(self.A) and self.A.format == "csc" else sp.csc_matrix(self.A)
-        object.__setattr__(self, "A", A.astype(float))
+        object.__setattr__(self, "A", A.astype(float, copy=False))
 
     @classmethod
     def from_arrays(
