@@ -1,56 +1,50 @@
 """Read-only values for frozen settings: :class:`FrozenMap` and :func:`freeze`.
 
 Policies and standards are frozen dataclasses; a dict or list inside one would still be
-changeable and would make the object unhashable. :func:`freeze` turns them into read-only,
+changeable and would make the object unhashable (the standards' settings are FrozenMaps too). :func:`freeze` turns them into read-only,
 hashable equivalents (dicts into :class:`FrozenMap`, lists and sets into tuples), recursively.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 __all__ = ["FrozenMap", "freeze"]
 
 
-class FrozenMap(Mapping):
-    """A read-only, hashable mapping that compares equal to a dict with the same items.
+class FrozenMap(dict):
+    """A dict that refuses changes, hashes, and still pickles (and serialises as a dict).
 
     Examples
     --------
     >>> m = FrozenMap({"a": 1})
     >>> m["a"], m == {"a": 1}, hash(m) == hash(FrozenMap({"a": 1}))
     (1, True, True)
+    >>> try:
+    ...     m["a"] = 2
+    ... except TypeError as exc:
+    ...     print(exc)
+    read-only settings: build new ones instead (for a standard: load_standard(..., overrides=...))
     """
 
-    __slots__ = ("_items",)
+    def _refuse(self, *args, **kwargs):
+        raise TypeError(
+            "read-only settings: build new ones instead "
+            "(for a standard: load_standard(..., overrides=...))"
+        )
 
-    def __init__(self, items: Mapping | None = None):
-        object.__setattr__(self, "_items", dict(items or {}))
-
-    def __getitem__(self, key):
-        return self._items[key]
-
-    def __iter__(self) -> Iterator:
-        return iter(self._items)
-
-    def __len__(self) -> int:
-        return len(self._items)
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _refuse
+    __ior__ = _refuse
 
     def __hash__(self) -> int:
-        return hash(frozenset(self._items.items()))
-
-    def __eq__(self, other) -> bool:
-        return isinstance(other, Mapping) and dict(self._items) == dict(other)
-
-    def __setattr__(self, name, value):
-        raise TypeError("a FrozenMap cannot be changed")
+        return hash(frozenset(self.items()))
 
     def __reduce__(self):
-        return (type(self), (self._items,))
+        return (type(self), (dict(self),))
 
     def __repr__(self) -> str:
-        return repr(self._items)
+        return repr(dict(self))
 
 
 def freeze(value: Any) -> Any:

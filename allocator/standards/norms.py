@@ -64,40 +64,6 @@ SIZE_LEVELS = ("primary", "junior", "nine_year", "senior", "teaching_point", "tw
 
 
 # --------------------------------------------------------------------------- dataclasses
-class FrozenSettings(dict):
-    """A dict that refuses changes (so a frozen Standard stays frozen) and still pickles."""
-
-    def _refuse(self, *args, **kwargs):
-        raise TypeError("standard settings are read-only; use load_standard(..., overrides=...)")
-
-    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _refuse
-    __ior__ = _refuse
-
-    def __reduce__(self):
-        return (type(self), (dict(self),))
-
-    def __hash__(self) -> int:  # read-only, so a Standard (and a policy holding one) hashes
-        return hash(frozenset(self.items()))
-
-    def __repr__(self) -> str:
-        return repr(dict(self))
-
-
-def frozen_settings(mapping: Mapping) -> Mapping:
-    """A read-only copy of ``mapping`` (a :class:`FrozenSettings`).
-
-    Examples
-    --------
-    >>> settings = frozen_settings({"primary": 45})
-    >>> try:
-    ...     settings["primary"] = 50
-    ... except TypeError as exc:
-    ...     print(exc)
-    standard settings are read-only; use load_standard(..., overrides=...)
-    """
-    return FrozenSettings(mapping)
-
-
 @dataclass(frozen=True)
 class Staffing:
     """Teacher staffing norms (编制标准).

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from allocator.errors import InputError
+from allocator.frozen import FrozenMap
 from allocator.standards.norms import (
     KNOWN_INDICATORS,
     PARTS,
@@ -22,7 +23,6 @@ from allocator.standards.norms import (
     SchoolSize,
     Staffing,
     Travel,
-    frozen_settings,
 )
 from allocator.standards.open_set import OpenIndicator, open_indicator
 from allocator.toml_input import read_toml
@@ -102,9 +102,7 @@ class Standard:
     nine_year: NineYear
     exclusions: Exclusions
     unconfirmed: tuple[str, ...] = field(default=())
-    open_indicators: Mapping[str, OpenIndicator] = field(
-        default_factory=lambda: frozen_settings({})
-    )
+    open_indicators: Mapping[str, OpenIndicator] = field(default_factory=lambda: FrozenMap({}))
     open_assessed: tuple[str, ...] = field(default=())
 
     def assessed_indicators(self, part: str) -> tuple[str, ...]:
@@ -418,7 +416,7 @@ def _band_table(data, path, low_open=True, integer=False) -> Mapping:
     table = _get(data, path)
     if not isinstance(table, Mapping):
         raise InputError(f"standard setting {path!r} must be a table; got {table!r}")
-    return frozen_settings(
+    return FrozenMap(
         {k: _number(data, f"{path}.{k}", low=0, low_open=low_open, integer=integer) for k in table}
     )
 
@@ -443,9 +441,9 @@ def _build_checked(data: dict) -> Standard:
     if len(set(indicators)) != len(indicators):
         raise InputError(f"'indicators' lists an indicator twice: {list(indicators)}")
     thresholds_raw = data.get("thresholds", {}) or {}
-    thresholds = frozen_settings(
+    thresholds = FrozenMap(
         {
-            p: frozen_settings(
+            p: FrozenMap(
                 {k: _number(data, f"thresholds.{p}.{k}", low=0) for k in thresholds_raw.get(p, {})}
             )
             for p in PARTS
@@ -469,9 +467,7 @@ def _build_checked(data: dict) -> Standard:
     cv_rule = _text(data, "cv_rule")
     if cv_rule not in ("each", "composite"):
         raise InputError(f"cv_rule={cv_rule!r}; expected 'each' or 'composite'")
-    cv_limit = frozen_settings(
-        {p: _number(data, f"cv_limit.{p}", low=0, low_open=True) for p in PARTS}
-    )
+    cv_limit = FrozenMap({p: _number(data, f"cv_limit.{p}", low=0, low_open=True) for p in PARTS})
 
     ppt = _band_table(data, "staffing.pupils_per_teacher")
     for b in STAFFING_BANDS:
@@ -481,7 +477,7 @@ def _build_checked(data: dict) -> Standard:
     rural = None
     if rural_raw not in (None, False):
         rural = _band_table(data, "staffing.rural_pupils_per_teacher")
-        rural = frozen_settings({**ppt, **rural})
+        rural = FrozenMap({**ppt, **rural})
     staffing = Staffing(
         pupils_per_teacher=ppt,
         rural_pupils_per_teacher=rural,
@@ -571,7 +567,7 @@ def _open_set(data: dict) -> dict:
             )
     if len(set(assessed)) != len(assessed):
         raise InputError(f"'open_assessed' lists an indicator twice: {list(assessed)}")
-    return {"open_indicators": frozen_settings(opened), "open_assessed": assessed}
+    return {"open_indicators": FrozenMap(opened), "open_assessed": assessed}
 
 
 def as_standard(standard: Standard | str | Path) -> Standard:
