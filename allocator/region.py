@@ -45,6 +45,14 @@ AREA_TYPES = ("urban", "town", "rural")
 LEVELS = ("primary", "junior", "nine_year", "senior", "teaching_point")
 #: Grade bands: lower primary (grades 1-3), upper primary (4-6), junior (7-9), senior high.
 BANDS = ("lower_primary", "upper_primary", "junior", "senior")
+#: The grade bands each school level teaches (the one table every step reads).
+LEVEL_BANDS = {
+    "primary": ("lower_primary", "upper_primary"),
+    "teaching_point": ("lower_primary", "upper_primary"),
+    "junior": ("junior",),
+    "nine_year": ("lower_primary", "upper_primary", "junior"),
+    "senior": ("senior",),
+}
 PUPIL_COLUMNS = tuple(f"pupils_{b}" for b in BANDS)
 
 _SCHOOL_TEXT = ("school_id", "name", "county", "township", "area_type", "level", "node")

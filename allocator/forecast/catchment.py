@@ -28,6 +28,7 @@ from allocator.errors import InputError
 from allocator.forecast.births import BirthScenario, load_birth_scenario, regional_births
 from allocator.forecast.cohort import project_enrolment
 from allocator.forecast.rates import BANDS, ENTRY_AGE, ForecastSettings
+from allocator.region import LEVEL_BANDS
 
 __all__ = [
     "TRAVEL_BANDS",
@@ -40,9 +41,7 @@ __all__ = [
 
 #: School levels that teach each band (a school also teaches a band it enrols).
 TRAVEL_BANDS = {
-    "lower_primary": ("primary", "nine_year", "teaching_point"),
-    "upper_primary": ("primary", "nine_year", "teaching_point"),
-    "junior": ("junior", "nine_year"),
+    band: tuple(level for level, bands in LEVEL_BANDS.items() if band in bands) for band in BANDS
 }
 
 

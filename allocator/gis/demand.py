@@ -28,7 +28,7 @@ import pandas as pd
 from scipy.sparse.csgraph import dijkstra
 
 from allocator.errors import InputError
-from allocator.region import BANDS, PUPIL_COLUMNS
+from allocator.region import BANDS, LEVEL_BANDS, PUPIL_COLUMNS
 
 __all__ = [
     "AGE_SHARES",
@@ -45,14 +45,6 @@ AGE_SHARES = {
     "upper_primary": 0.0369,
     "junior": 0.0362,
     "senior": 0.0309,
-}
-#: Grade bands each school level teaches.
-LEVEL_BANDS = {
-    "primary": ("lower_primary", "upper_primary"),
-    "teaching_point": ("lower_primary", "upper_primary"),
-    "junior": ("junior",),
-    "nine_year": ("lower_primary", "upper_primary", "junior"),
-    "senior": ("senior",),
 }
 
 

@@ -7,7 +7,7 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.sparse.csgraph import maximum_flow
 
-from allocator.region import PUPIL_COLUMNS, Region
+from allocator.region import LEVEL_BANDS, PUPIL_COLUMNS, Region
 from allocator.synth.draw import road_minutes
 
 #: The 2017 standard's limits per band (grades 1-3, 4-6, 7-9), as the merger planner reads them:
@@ -20,11 +20,8 @@ BAND_CLASS_SIZE = (45.0, 45.0, 50.0)
 _DAY_CANDIDATES = 8
 _EXPANSION_SHARE = 0.3
 _LEVEL_BANDS = {
-    "primary": (True, True, False),
-    "teaching_point": (True, True, False),
-    "junior": (False, False, True),
-    "nine_year": (True, True, True),
-    "senior": (False, False, False),
+    level: tuple(b in bands for b in ("lower_primary", "upper_primary", "junior"))
+    for level, bands in LEVEL_BANDS.items()
 }
 # Default rules of the teacher planner (TeacherPolicy): moves within 60 minutes in one county to a
 # weaker school (area rank, high-quality flag, backbone teachers per 100 pupils) teaching a stage

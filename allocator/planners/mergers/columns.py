@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from allocator.errors import InputError
+from allocator.region import LEVEL_BANDS as REGION_LEVEL_BANDS
 
 #: Grade bands the planner re-plans (senior high is left as it is).
 PLANNED_BANDS = ("lower_primary", "upper_primary", "junior")
@@ -15,11 +16,7 @@ PLANNED_BANDS = ("lower_primary", "upper_primary", "junior")
 BAND_COLUMNS = [f"pupils_{b}" for b in PLANNED_BANDS]
 #: The planned bands each school level teaches (lower primary, upper primary, junior).
 LEVEL_BANDS = {
-    "primary": (True, True, False),
-    "teaching_point": (True, True, False),
-    "junior": (False, False, True),
-    "nine_year": (True, True, True),
-    "senior": (False, False, False),
+    level: tuple(b in bands for b in PLANNED_BANDS) for level, bands in REGION_LEVEL_BANDS.items()
 }
 #: Schools beyond the limit offered to a band today's layout already fails (nearest first).
 BREACH_SCHOOLS = 3
