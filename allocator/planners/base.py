@@ -63,6 +63,16 @@ class PlanBase:
             "objective": None if objective is None else float(objective),
         }
 
+    def to_geodataframes(self, region: Region | None = None, crs=None) -> dict:
+        """The plan's tables as GeoDataFrames placed on ``region`` (the region it was made for).
+
+        Needs the GIS extra (``pip install "edu-allocator[gis]"``); the layers are those of
+        :func:`allocator.gis.export.plan_geodataframes`.
+        """
+        from allocator.gis import to_geodataframes
+
+        return to_geodataframes(self, region, crs)
+
     def yuan_figures(self, policy=None) -> dict[str, float]:
         """Money for a run's cost summary, by key: ``capital_yuan``, ``hiring_yuan_per_year``,
         ``running_change_yuan_per_year``. A plan that spends nothing keeps this default ({})."""

@@ -355,16 +355,6 @@ class MergerPlan(PlanBase):
             rows.append(row)
         return pd.DataFrame(rows, columns=schools.columns)
 
-    def to_geodataframes(self, region: Region | None = None, crs=None) -> dict:
-        """The plan's tables as GeoDataFrames placed on ``region`` (the region it was made for).
-
-        Needs the GIS extra (``pip install "edu-allocator[gis]"``); the layers are those of
-        :func:`allocator.gis.export.plan_geodataframes`.
-        """
-        from allocator.gis import to_geodataframes
-
-        return to_geodataframes(self, region, crs)
-
     def apply(self, region: Region) -> Region:
         """The region after the plan (a new, validated Region).
 

@@ -248,16 +248,6 @@ class TeacherPlan(PlanBase):
         lines.append(f"Solve: {self.solve_info.describe()}, {len(self.solves)} solves.")
         return "\n".join(lines)
 
-    def to_geodataframes(self, region: Region | None = None, crs=None) -> dict:
-        """The plan's tables as GeoDataFrames placed on ``region`` (the region it was made for).
-
-        Needs the GIS extra (``pip install "edu-allocator[gis]"``); the layers are those of
-        :func:`allocator.gis.export.plan_geodataframes`.
-        """
-        from allocator.gis import to_geodataframes
-
-        return to_geodataframes(self, region, crs)
-
     def apply(self, region: Region) -> Region:
         """The region after the plan: teachers moved and hired (a new, validated Region).
 
