@@ -23,7 +23,16 @@ PACKAGE = ROOT / "allocator"
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (
         "foundation",
-        ("errors", "text", "toml_input", "exact_outcome", "sheets", "frozen", "version"),
+        (
+            "errors",
+            "text",
+            "i18n",
+            "toml_input",
+            "exact_outcome",
+            "sheets",
+            "frozen",
+            "version",
+        ),
     ),
     (
         "data",
