@@ -22,7 +22,7 @@ from allocator.errors import InputError
 from allocator.outputs import output_file, output_folder
 from allocator.plausibility import WARNING_COLUMNS
 from allocator.region import Region
-from allocator.sheets import inside, restore_frame, write_csv, write_xlsx
+from allocator.sheets import EXACT_FLOATS, inside, restore_frame, write_csv, write_xlsx
 from allocator.text import plain
 
 __all__ = ["load_region", "save_region", "write_region_csv"]
@@ -51,7 +51,7 @@ def _read_csv(path: Path, table: str) -> pd.DataFrame:
             dtype={c: str for c in _TEXT_COLUMNS[table]},
             keep_default_na=False,  # ids are text as written: NA, None, null stay; only "" is empty
             na_values=[""],
-            float_precision="round_trip",  # pandas < 3 reads 30.137800000000002 as 30.1378
+            **EXACT_FLOATS,
         )
     except UnicodeDecodeError as exc:
         raise InputError(

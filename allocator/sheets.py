@@ -33,7 +33,15 @@ __all__ = [
     "write_xlsx",
     "mark_workbook",
     "XLSX_KEYWORD",
+    "EXACT_FLOATS",
 ]
+
+#: ``pd.read_csv`` keywords that read every float exactly as written: pandas < 3 reads
+#: ``30.137800000000002`` as ``30.1378`` unless asked for round-trip parsing; pandas 3 reads
+#: exactly by default and deprecates the keyword.
+EXACT_FLOATS: dict[str, str] = (
+    {"float_precision": "round_trip"} if int(pd.__version__.split(".")[0]) < 3 else {}
+)
 
 #: Keyword stored in the document properties of a workbook allocator writes.
 XLSX_KEYWORD = "allocator-output"

@@ -59,6 +59,7 @@ import numpy as np
 import pandas as pd
 
 from allocator.errors import InputError
+from allocator.sheets import EXACT_FLOATS
 from allocator.toml_input import read_toml
 
 __all__ = [
@@ -298,9 +299,7 @@ def read_catalogue_file(path: str | Path) -> pd.DataFrame:
     if suffix != ".csv":
         raise InputError(f"expected {expected}", table="catalogue", file=str(path))
     try:
-        return pd.read_csv(
-            path, encoding="utf-8-sig", keep_default_na=True, float_precision="round_trip"
-        )
+        return pd.read_csv(path, encoding="utf-8-sig", keep_default_na=True, **EXACT_FLOATS)
     except UnicodeDecodeError as exc:
         raise InputError(
             f"not UTF-8 text ({exc.reason}); expected {expected}", table="catalogue", file=str(path)

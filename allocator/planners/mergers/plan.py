@@ -125,6 +125,7 @@ class MergerPlan(PlanBase):
 
     Examples
     --------
+    >>> from allocator.planners.mergers import plan_mergers
     >>> from allocator.synth import make_region
     >>> region = make_region(schools=40, seed=3)
     >>> plan = plan_mergers(region)
@@ -201,6 +202,7 @@ class MergerPlan(PlanBase):
 
         Examples
         --------
+        >>> from allocator.planners.mergers import plan_mergers
         >>> from allocator.synth import make_region
         >>> plan = plan_mergers(make_region(schools=40, seed=3))
         >>> h = plan.headline()
@@ -375,6 +377,7 @@ class MergerPlan(PlanBase):
 
         Examples
         --------
+        >>> from allocator.planners.mergers import plan_mergers
         >>> from allocator.synth import make_region
         >>> region = make_region(schools=40, seed=3)
         >>> plan = plan_mergers(region)

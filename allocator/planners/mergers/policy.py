@@ -23,6 +23,7 @@ from allocator.region import (
     text_column,
     unique_ids,
 )
+from allocator.sheets import EXACT_FLOATS
 from allocator.standards import Standard, load_standard
 
 
@@ -96,7 +97,7 @@ def _read_candidates(value) -> tuple[tuple[CandidateSite, ...], str | None]:
                 encoding="utf-8-sig",
                 dtype=dict.fromkeys(text, str),
                 na_values=[""],
-                float_precision="round_trip",
+                **EXACT_FLOATS,
             )
         except UnicodeDecodeError as exc:
             raise InputError(
