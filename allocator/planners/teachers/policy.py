@@ -103,6 +103,17 @@ class TeacherPolicy:
         objective; 0 leaves a need out.
     move_weight, minute_weight : float
         Stage-3 cost of a move: ``move_weight + minute_weight * minutes`` (1 and 1/60).
+    retirement_age : int
+        Age at which a teacher retires, for plans over years (60: the statutory age of men, 国发
+        〔1978〕104号; women in cadre posts retired at 55, both rising by up to three years from 2025
+        under the 2024 decision of the NPC Standing Committee; with a mostly female teaching force
+        60 understates retirements: set the county's own; unconfirmed for any one county).
+    surplus_years : int
+        Plans over years: a hire is made only if the school, with that hire and less the
+        retirements to come, stays within its requirement plus ``surplus_slack`` in its year and
+        each of the next ``surplus_years`` years of the horizon (3; a hard rule of the model).
+    surplus_slack : int
+        Teachers a school may have above its requirement when a hire is made (0).
     on_infeasible : {"report", "error"}
         A rotation school that today's layout leaves with no school it may send a teacher to
         (none within the travel limit, the county, the district and the direction rules): with
@@ -151,6 +162,9 @@ class TeacherPolicy:
     move_weight: float = 1.0
     minute_weight: float = 1.0 / 60.0
     on_infeasible: str = "report"
+    retirement_age: int = 60
+    surplus_years: int = 3
+    surplus_slack: int = 0
 
     def __post_init__(self):
         """Check every setting (the first bad one raises); store tables and lists read-only."""
@@ -211,6 +225,9 @@ class TeacherPolicy:
         self._check_number("high_quality_quantile", high=1.0)
         self._check_number("term_years", low_open=True, integer=True)
         self._check_number("class_teacher_ratio", optional=True)
+        self._check_number("retirement_age", low=20, high=80, integer=True)
+        self._check_number("surplus_years", integer=True)
+        self._check_number("surplus_slack", integer=True)
         self._check_number("move_weight")
         self._check_number("minute_weight")
 

@@ -1,0 +1,299 @@
+"""Teacher plans over years: retirements, hires within yearly quotas and rotations, year by year
+against each year's forecast enrolment.
+
+Method (a documented decomposition)
+-----------------------------------
+1. Pupils of each year (:func:`year_pupils`): from the forecast, the schools' pupils by band and
+   their classes (each school keeps its pupils per class), and the settlements' pupils.
+2. Retirements of each year (:mod:`allocator.planners.teachers.ages`): from ``teacher_ages`` or the
+   age profile of the school's area type (illustrative, unconfirmed).
+3. Hires: one MILP over the whole horizon per county
+   (:mod:`allocator.planners.teachers.horizon_model`): the fewest teacher-years short of the
+   staffing norms, then the fewest teacher-years of new posts, with the county's quota each year
+   and no hire that would be surplus within ``surplus_years`` (a hard rule). It is solved to
+   optimality (the MIP gap of the options) on the stock without rotations.
+4. Rotations (交流轮岗) year by year: the one-year planner on the year's region after its
+   retirements and hires, with no hiring, so that each year meets the rotation quota, shares
+   backbone teachers and moves teachers towards shortfalls (no sender falls below its
+   requirement, so rotations never add to a shortfall the hires left).
+
+The decomposition is not jointly optimal: hires are decided before rotations, so a school whose
+shortfall a rotation covers may still have been given a hire it then needs less. Rotated teachers
+count at the receiving school for the rest of the horizon (their return after the term is not
+modelled). A retiring school's category counts (qualified, backbone, PE/arts) shrink in proportion
+(rounded down); hires are counted as qualified teachers when the policy hires qualified teachers
+(new posts require the degree the 2017 indicator counts), else as general.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from allocator.errors import InputError
+from allocator.fingerprint import region_fingerprint
+from allocator.forecast import BANDS, MAX_HORIZON, school_enrolment
+from allocator.planners.teachers.ages import retirements
+from allocator.planners.teachers.data import hiring_caps, school_arrays
+from allocator.planners.teachers.horizon_model import hire_over_years
+from allocator.planners.teachers.horizon_plan import TeacherYearsPlan, verify_years
+from allocator.planners.teachers.policy import TeacherPolicy
+from allocator.region import Region
+from allocator.solver import SolveInfo, SolverOptions
+from allocator.standards import required_staff
+
+__all__ = ["checked_years", "plan_over_years", "year_pupils"]
+
+_SUBSETS = ("teachers_qualified", "teachers_backbone", "teachers_pe_arts")
+
+
+def checked_years(years, forecast: pd.DataFrame) -> tuple[int, list[int]]:
+    """The base year (the forecast's first) and the planned years, or one InputError line.
+
+    ``years`` is a number of years (1 to 15) after the base year, or the consecutive calendar
+    years themselves, starting the year after the base year.
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"year": [2025, 2026, 2027], "settlement_id": "A", "band": "junior",
+    ...                   "pupils": 1.0})
+    >>> checked_years(2, f), checked_years([2026], f)
+    ((2025, [2026, 2027]), (2025, [2026]))
+    """
+    if not isinstance(forecast, pd.DataFrame) or "year" not in forecast.columns:
+        raise InputError(
+            "years needs a forecast table with a year column (e.g. forecast_region's)",
+            table="forecast",
+            column="year",
+        )
+    have = sorted(int(y) for y in pd.unique(forecast["year"]))
+    base = have[0]
+    if isinstance(years, bool):
+        wanted = None
+    elif isinstance(years, int | np.integer):
+        wanted = list(range(base + 1, base + 1 + int(years))) if 1 <= years <= MAX_HORIZON else None
+    elif isinstance(years, Sequence | range) and not isinstance(years, str) and len(years):
+        wanted = [int(y) for y in years] if all(float(y).is_integer() for y in years) else None
+    else:
+        wanted = None
+    ok = wanted is not None and wanted == list(range(base + 1, base + 1 + len(wanted)))
+    ok = ok and len(wanted) <= MAX_HORIZON and set(wanted) <= set(have)
+    if not ok:
+        raise InputError(
+            f"years={years!r}; expected a number of years from 1 to {MAX_HORIZON}, or consecutive "
+            f"years from {base + 1} (the year after the forecast's base year {base}) to at most "
+            f"{have[-1]} (the forecast's last year)",
+            table="policy",
+            column="years",
+            value=years,
+        )
+    return base, wanted
+
+
+def _classes(schools: pd.DataFrame, pupils: np.ndarray) -> np.ndarray:
+    """Classes for ``pupils``: each school keeps today's pupils per class (at least one class
+    while it has pupils)."""
+    now = schools[
+        ["pupils_lower_primary", "pupils_upper_primary", "pupils_junior", "pupils_senior"]
+    ]
+    now = now.to_numpy(float).sum(axis=1)
+    classes = schools["classes"].to_numpy(float)
+    size = np.divide(now, classes, out=np.ones_like(now), where=classes > 0)
+    size[size <= 0] = 1.0
+    out = np.ceil(np.round(pupils / size, 9))
+    out = np.where(pupils > 0, np.maximum(out, 1), 0)
+    return np.where((classes > 0) & (now == 0), classes, out).astype(np.int64)
+
+
+def year_pupils(region: Region, forecast: pd.DataFrame, base: int, years: list[int]):
+    """The schools' and settlements' tables of each year, with that year's pupils and classes.
+
+    A forecast by settlement (``settlement_id, band, year, pupils``, e.g.
+    :func:`allocator.forecast.forecast_region`) gives the settlements' pupils (rounded), and each
+    school's pupils change by what its catchment's change (today's catchments,
+    :func:`allocator.forecast.school_enrolment`), never below 0. A forecast by school (``school_id,
+    band, year, pupils``) gives the schools' pupils (rounded; a school or band it does not list
+    keeps today's) and leaves the settlements as they are.
+
+    Returns
+    -------
+    dict
+        year -> (schools, settlements).
+    """
+    schools, settlements = region.schools, region.settlements
+    by_school = "school_id" in forecast.columns
+    key = "school_id" if by_school else "settlement_id"
+    for column in (key, "band", "year", "pupils"):
+        if column not in forecast.columns:
+            raise InputError(
+                f"the forecast has no {column} column; expected settlement_id (or school_id), "
+                "band, year, pupils",
+                table="forecast",
+                column=column,
+            )
+    f = forecast.assign(**{key: forecast[key].astype(str)})
+    if by_school:
+        table = f
+    else:
+        table = school_enrolment(region, f)
+        table["school_id"] = table["school_id"].astype(str)
+    grid = table.groupby(["school_id", "band", "year"])["pupils"].sum()
+    sids = schools["school_id"].astype(str).to_numpy()
+    out = {}
+    for year in years:
+        s = schools.copy()
+        total = s["pupils_senior"].to_numpy(float)
+        for band in BANDS:
+            now = s[f"pupils_{band}"].to_numpy(float)
+            then = np.array([grid.get((sid, band, year), np.nan) for sid in sids])
+            if by_school:
+                new = np.where(np.isnan(then), now, then)
+            else:
+                first = np.array([grid.get((sid, band, base), 0.0) for sid in sids])
+                new = now + np.nan_to_num(then) - first
+            s[f"pupils_{band}"] = np.maximum(np.round(new), 0).astype(np.int64)
+            total = total + s[f"pupils_{band}"].to_numpy(float)
+        s["classes"] = _classes(schools, total)
+        st = settlements
+        if not by_school and len(settlements):
+            st = settlements.copy()
+            rows = f[f["year"] == year].groupby([key, "band"])["pupils"].sum()
+            ids = st["settlement_id"].astype(str)
+            for band in BANDS:
+                values = np.array([rows.get((i, band), 0.0) for i in ids])
+                st[f"pupils_{band}"] = np.maximum(np.round(values), 0).astype(np.int64)
+        out[year] = (s, st)
+    return out
+
+
+def _retire(schools: pd.DataFrame, leaving: np.ndarray) -> pd.DataFrame:
+    """The schools after ``leaving`` teachers retire: categories shrink in proportion."""
+    s = schools.copy()
+    T = s["teachers"].to_numpy(np.int64)
+    after = T - leaving
+    keep = np.divide(after, T, out=np.zeros(len(T)), where=T > 0)
+    for column in _SUBSETS:
+        counts = s[column].to_numpy(np.int64)
+        s[column] = np.minimum(np.floor(counts * keep + 1e-9).astype(np.int64), after)
+    s["teachers"] = after
+    if "teachers_eligible" in s.columns:
+        s["teachers_eligible"] = np.minimum(s["teachers_eligible"].to_numpy(np.int64), after)
+    return s
+
+
+def _quotas(policy: TeacherPolicy, region: Region, standard) -> dict[str, float]:
+    """Each county's hires a year: the policy's quota and budget, split as the one-year planner
+    splits them (by today's staffing gaps)."""
+    d = school_arrays(region, dataclasses.replace(policy, rotation_share=0.0), standard)
+    return hiring_caps(policy, d, list(dict.fromkeys(d.county)))
+
+
+def plan_over_years(
+    region: Region,
+    policy: TeacherPolicy,
+    years,
+    forecast: pd.DataFrame,
+    one_year: Callable[..., object],
+    teacher_ages: pd.DataFrame | None = None,
+    options: SolverOptions | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> TeacherYearsPlan:
+    """The plan over years (see the module's docstring); ``one_year(region, policy, options)``
+    plans one year's rotations (the one-year :func:`~allocator.planners.teachers.plan_teachers`).
+    """
+    t0 = time.perf_counter()
+    options = options or SolverOptions()
+    base, years = checked_years(years, forecast)
+    standard = policy.load_standard()
+    tables = year_pupils(region, forecast, base, years)
+    schools = region.schools
+    Y, n = len(years), len(schools)
+    retire = retirements(schools, Y, policy.retirement_age, teacher_ages)
+    required = np.column_stack(
+        [required_staff(tables[y][0], standard).to_numpy(np.int64) for y in years]
+    )
+    caps = _quotas(policy, region, standard)
+    county = schools["county"].astype(str).to_numpy()
+    T0 = schools["teachers"].to_numpy(np.int64)
+    hires = np.zeros((n, Y), np.int64)
+    infos = []
+    for c in dict.fromkeys(county):
+        idx = np.flatnonzero(county == c)
+        quota = np.full(Y, caps[c])
+        h, info = hire_over_years(
+            T0[idx], retire[idx], required[idx], quota, policy.surplus_years,
+            policy.surplus_slack, options,
+        )  # fmt: skip
+        hires[idx] = h
+        infos.append(info)
+    rotation_policy = dataclasses.replace(policy, hiring_quota={}, hiring_budget_yuan=None)
+    hired_as = "teachers_qualified" if "qualified" in policy.hire_categories else None
+    regions, plans, flows = [region], [], []
+    current = region
+    for k, year in enumerate(years):
+        if progress is not None:
+            progress(f"year {k + 1}/{Y} {year}")
+        s_year, st_year = tables[year]
+        s = _retire(current.schools, np.minimum(retire[:, k], current.schools["teachers"]))
+        left = current.schools["teachers"].to_numpy(np.int64) - s["teachers"].to_numpy(np.int64)
+        for column in ("pupils_lower_primary", "pupils_upper_primary", "pupils_junior", "classes"):
+            s[column] = s_year[column].to_numpy()
+        s["teachers"] = s["teachers"].to_numpy(np.int64) + hires[:, k]
+        if hired_as is not None:
+            s[hired_as] = s[hired_as].to_numpy(np.int64) + hires[:, k]
+        before = current.replace(schools=s, settlements=st_year)
+        plan = one_year(before, rotation_policy, options)
+        after = plan.apply(before)
+        staffing = plan.staffing.set_index("school_id").loc[schools["school_id"]]
+        flows.append(
+            pd.DataFrame(
+                {
+                    "school_id": schools["school_id"].to_numpy(),
+                    "county": county,
+                    "year": year,
+                    "pupils": s[list(_BAND_COLUMNS)].to_numpy(np.int64).sum(axis=1),
+                    "required": required[:, k],
+                    "teachers_start": current.schools["teachers"].to_numpy(np.int64),
+                    "retirements": left,
+                    "hires": hires[:, k],
+                    "rotated_in": staffing["received"].to_numpy(np.int64),
+                    "rotated_out": staffing["sent"].to_numpy(np.int64),
+                    "teachers_end": after.schools["teachers"].to_numpy(np.int64),
+                }
+            )
+        )
+        regions.append(after)
+        plans.append(plan)
+        current = after
+    flow = pd.concat(flows, ignore_index=True)
+    flow["shortfall"] = np.maximum(flow["required"] - flow["teachers_end"], 0)
+    flow["surplus"] = np.maximum(flow["teachers_end"] - flow["required"], 0)
+    infos.extend(p.solve_info for p in plans)
+    info = SolveInfo.combine(
+        infos, objective=float(flow["shortfall"].sum()), seconds=time.perf_counter() - t0
+    )
+    plan = TeacherYearsPlan(
+        base_year=base,
+        years=tuple(years),
+        flows=flow,
+        quotas={c: (None if math.isinf(v) else float(v)) for c, v in caps.items()},
+        retirements_planned=retire,
+        hires_planned=hires,
+        yearly_plans=tuple(plans),
+        year_regions=tuple(regions),
+        solve_info=info,
+        policy=policy,
+        standard=standard,
+        region_name=region.name,
+        region_fingerprint=region_fingerprint(region),
+    )
+    verify_years(plan)
+    return plan
+
+
+_BAND_COLUMNS = ("pupils_lower_primary", "pupils_upper_primary", "pupils_junior", "pupils_senior")
