@@ -202,7 +202,11 @@ def test_synthetic_region_every_year_checked():
         assert np.allclose(got.to_numpy(), expected.to_numpy(), atol=len(r.settlements))
         assert r.schools["teachers"].sum() == f[f["year"] == year]["teachers_end"].sum()
     assert plan.apply(region) is plan.region_in(2027)
-    assert plan.summary().count("\n") >= 3
+    text = plan.summary()
+    assert text.count("\n") >= 3 and f"hires {int(f['hires'].sum())}," in text.lower()
+    zh = plan.summary("zh")
+    assert "交流轮岗" in zh and f"新招聘 {int(f['hires'].sum())} 人" in zh
+    assert plan.yuan_figures()["hiring_yuan_per_year"] == f["hires"].sum() * 110_000.0
 
 
 # --------------------------------------------------------------------------- bad input

@@ -189,7 +189,7 @@ def _retire(schools: pd.DataFrame, leaving: np.ndarray) -> pd.DataFrame:
 def _quotas(policy: TeacherPolicy, region: Region, standard) -> dict[str, float]:
     """Each county's hires a year: the policy's quota and budget, split as the one-year planner
     splits them (by today's staffing gaps)."""
-    d = school_arrays(region, dataclasses.replace(policy, rotation_share=0.0), standard)
+    d = school_arrays(region, policy, standard)
     return hiring_caps(policy, d, list(dict.fromkeys(d.county)))
 
 

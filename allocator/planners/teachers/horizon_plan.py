@@ -14,13 +14,14 @@ import numpy as np
 import pandas as pd
 
 from allocator.errors import InputError, SolverError
+from allocator.i18n import Words
 from allocator.planners.base import PlanBase, freeze
 from allocator.planners.teachers.horizon_model import surplus_hires
 from allocator.planners.teachers.policy import TeacherPolicy
 from allocator.region import Region
 from allocator.solver import SolveInfo
 from allocator.standards import Standard, required_staff
-from allocator.text import plural
+from allocator.text import plain
 
 __all__ = ["FLOW_COLUMNS", "TeacherYearsPlan", "verify_years"]
 
@@ -147,23 +148,35 @@ class TeacherYearsPlan(PlanBase):
             "shortfall_last_year": int(last["shortfall"].sum()),
         }
 
-    def summary(self) -> str:
-        """A short text: the horizon, the flows and the shortfall by year."""
+    def summary(self, language: str = "en") -> str:
+        """A short text: the horizon, the flows, each year, and the years whose rotation quota
+        was out of reach in some county (``language``: ``"en"`` or ``"zh"``)."""
+        words = Words(language)
         h = self.headline()
         by = self.flows.groupby("year")[["hires", "retirements", "rotated_out", "shortfall"]].sum()
         lines = [
-            f"Teacher plan over years for {self.region_name or 'the region'}: "
-            f"{plural(h['schools'], 'school')}, {h['first_year']}-{h['last_year']}; "
-            f"teachers {h['teachers_start']:,} -> {h['teachers_end']:,}.",
-            f"Hires {h['hires']:,}, retirements {h['retirements']:,}, rotations "
-            f"{h['rotated_teachers']:,}; no hire surplus within "
-            f"{plural(self.policy.surplus_years, 'year')}.",
-        ]
-        for year, row in by.iterrows():
+            words(
+                "teachers_years.title", region=self.region_name or "-", first=h["first_year"],
+                last=h["last_year"], schools=plain(h["schools"]), start=plain(h["teachers_start"]),
+                end=plain(h["teachers_end"]),
+            ),
+            words(
+                "teachers_years.flows", hires=plain(h["hires"]),
+                retirements=plain(h["retirements"]), rotated=plain(h["rotated_teachers"]),
+                window=self.policy.surplus_years,
+            ),
+        ]  # fmt: skip
+        for (year, row), plan in zip(by.iterrows(), self.yearly_plans, strict=True):
             lines.append(
-                f"{year}: hires {int(row.hires)}, retirements {int(row.retirements)}, rotated "
-                f"{int(row.rotated_out)}, short {int(row.shortfall)}"
-            )
+                words(
+                    "teachers_years.year", year=year, hires=plain(int(row.hires)),
+                    retirements=plain(int(row.retirements)), rotated=plain(int(row.rotated_out)),
+                    short=plain(int(row.shortfall)),
+                )
+            )  # fmt: skip
+            if len(plan.unplanned):
+                counties = ", ".join(plan.unplanned["county"].astype(str))
+                lines.append(words("teachers_years.unplanned", year=year, counties=counties))
         return "\n".join(lines)
 
     def apply(self, region: Region) -> Region:
