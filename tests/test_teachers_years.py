@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from allocator.errors import InputError
-from allocator.forecast import ForecastSettings, forecast_region
+from allocator.forecast import ForecastSettings, forecast_region, nearest_schools
 from allocator.planners.teachers import TeacherPlan, TeacherPolicy, TeacherYearsPlan, plan_teachers
 from allocator.planners.teachers.ages import age_profile, retirements
 from allocator.planners.teachers.horizon_model import hire_over_years
@@ -109,6 +109,60 @@ def test_retirement_wave_within_a_yearly_quota():
     assert plan.by_year["hiring_quota"].tolist() == [3.0] * 4
     assert plan.region_in(2028).schools["teachers"].tolist() == [19]
     assert plan.region_in(2025) is plan.year_regions[0]
+
+
+def test_a_yearly_quota_of_its_own_clears_the_wave():
+    # as above, with 4 posts in 2028: 16 + 4 = 20, nobody short, nothing left for 2029
+    region = hand_region([school("F")])
+    plan = plan_teachers(
+        region, TeacherPolicy(hiring_quota=3, hiring_quota_by_year={2028: 4}), years=4,
+        forecast=school_forecast({"F": [380] * 5}),
+        teacher_ages=ages("F", {58: 3, 57: 4, 35: 13}),
+    )  # fmt: skip
+    assert column(plan, "hires") == [0, 3, 4, 0]
+    assert column(plan, "shortfall") == [0, 0, 0, 0]
+    assert plan.by_year["hiring_quota"].tolist() == [3.0, 3.0, 4.0, 3.0]
+    with pytest.raises(InputError, match="names 2031, which is not a planned year"):
+        plan_teachers(
+            region, TeacherPolicy(hiring_quota_by_year={2031: 4}), years=2,
+            forecast=school_forecast({"F": [380] * 3}),
+        )  # fmt: skip
+    with pytest.raises(InputError, match=r"hiring_quota_by_year\[2028\]=-1; expected a whole"):
+        TeacherPolicy(hiring_quota_by_year={2028: -1})
+
+
+def test_settlement_forecast_moves_each_school_by_its_catchment():
+    # two settlements, each nearest to one school; the forecast adds 40 lower-primary pupils at
+    # V1 and takes 20 junior pupils from V2 in 2026: school A (nearest to V1) gains 40, school B
+    # loses 20, whatever either enrols today that the catchments do not explain.
+    region = make_region(schools=30, seed=2)
+    forecast = forecast_region(region, ForecastSettings(horizon=1), 2025, "low")
+    s = region.settlements
+    v1, v2 = s["settlement_id"].iloc[0], s["settlement_id"].iloc[1]
+    base = forecast[forecast["year"] == 2025].copy()
+    nxt = base.assign(year=2026)
+    nxt.loc[(nxt["settlement_id"] == v1) & (nxt["band"] == "lower_primary"), "pupils"] += 40
+    nxt.loc[(nxt["settlement_id"] == v2) & (nxt["band"] == "junior"), "pupils"] -= 20
+    table = pd.concat([base, nxt], ignore_index=True)
+    a = int(nearest_schools(region, "lower_primary")[0][0])
+    b = int(nearest_schools(region, "junior")[0][1])
+    plan = plan_teachers(region, TeacherPolicy(hiring_quota=0), years=1, forecast=table)
+    before, after = region.schools, plan.region_in(2026).schools
+    change = (
+        after[["pupils_lower_primary", "pupils_junior"]]
+        - before[["pupils_lower_primary", "pupils_junior"]]
+    )
+    expected = np.zeros((len(before), 2), int)
+    expected[a, 0] += 40
+    expected[b, 1] -= min(20, int(before["pupils_junior"].iloc[b]))
+    # the pupils of a settlement move their school by exactly their change (no rounding: whole)
+    assert (change.to_numpy() == expected).all()
+    v1_lower = nxt[(nxt["settlement_id"] == v1) & (nxt["band"] == "lower_primary")]["pupils"]
+    settlements = plan.region_in(2026).settlements.set_index("settlement_id")
+    assert settlements.loc[v1, "pupils_lower_primary"] == round(float(v1_lower.iloc[0]))
+    bad = table.assign(settlement_id=table["settlement_id"].replace({v1: "nowhere"}))
+    with pytest.raises(InputError, match="settlement_id is not in the region"):
+        plan_teachers(region, years=1, forecast=bad)
 
 
 def test_horizon_model_by_hand_prefers_late_hires():

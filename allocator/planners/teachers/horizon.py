@@ -30,7 +30,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -137,6 +137,18 @@ def year_pupils(region: Region, forecast: pd.DataFrame, base: int, years: list[i
                 column=column,
             )
     f = forecast.assign(**{key: forecast[key].astype(str)})
+    table_ids = schools if by_school else settlements
+    known = set(table_ids[key].astype(str))
+    unknown = ~f[key].isin(known).to_numpy()
+    if unknown.any():
+        pos = int(np.flatnonzero(unknown)[0])
+        raise InputError(
+            f"{key} is not in the region; expected the region's {key}s",
+            table="forecast",
+            row=pos,
+            row_id=f[key].iloc[pos],
+            column=key,
+        )
     if by_school:
         table = f
     else:
@@ -186,11 +198,32 @@ def _retire(schools: pd.DataFrame, leaving: np.ndarray) -> pd.DataFrame:
     return s
 
 
-def _quotas(policy: TeacherPolicy, region: Region, standard) -> dict[str, float]:
-    """Each county's hires a year: the policy's quota and budget, split as the one-year planner
+def _quotas(policy: TeacherPolicy, region: Region, standard, years: list[int]):
+    """Each county's hires in each year (county -> array over the years): the policy's quota
+    (``hiring_quota_by_year`` where it names the year) and budget, split as the one-year planner
     splits them (by today's staffing gaps)."""
     d = school_arrays(region, policy, standard)
-    return hiring_caps(policy, d, list(dict.fromkeys(d.county)))
+    counties = list(dict.fromkeys(d.county))
+    by_year = policy.hiring_quota_by_year or {}
+    unknown = [y for y in by_year if y not in years]
+    if unknown:
+        raise InputError(
+            f"hiring_quota_by_year names {unknown[0]!r}, which is not a planned year; expected "
+            f"some of {years[0]} to {years[-1]}",
+            table="policy",
+            column="hiring_quota_by_year",
+            value=unknown[0],
+        )
+    out = {c: np.zeros(len(years)) for c in counties}
+    for k, year in enumerate(years):
+        that = policy
+        if year in by_year:
+            value = by_year[year]
+            value = dict(value) if isinstance(value, Mapping) else value
+            that = dataclasses.replace(policy, hiring_quota=value, hiring_quota_by_year=None)
+        for c, cap in hiring_caps(that, d, counties).items():
+            out[c][k] = cap
+    return out
 
 
 def plan_over_years(
@@ -217,21 +250,22 @@ def plan_over_years(
     required = np.column_stack(
         [required_staff(tables[y][0], standard).to_numpy(np.int64) for y in years]
     )
-    caps = _quotas(policy, region, standard)
+    caps = _quotas(policy, region, standard, years)
     county = schools["county"].astype(str).to_numpy()
     T0 = schools["teachers"].to_numpy(np.int64)
     hires = np.zeros((n, Y), np.int64)
     infos = []
     for c in dict.fromkeys(county):
         idx = np.flatnonzero(county == c)
-        quota = np.full(Y, caps[c])
         h, info = hire_over_years(
-            T0[idx], retire[idx], required[idx], quota, policy.surplus_years,
+            T0[idx], retire[idx], required[idx], caps[c], policy.surplus_years,
             policy.surplus_slack, options,
         )  # fmt: skip
         hires[idx] = h
         infos.append(info)
-    rotation_policy = dataclasses.replace(policy, hiring_quota={}, hiring_budget_yuan=None)
+    rotation_policy = dataclasses.replace(
+        policy, hiring_quota={}, hiring_budget_yuan=None, hiring_quota_by_year=None
+    )
     hired_as = "teachers_qualified" if "qualified" in policy.hire_categories else None
     regions, plans, flows = [region], [], []
     current = region
@@ -281,7 +315,11 @@ def plan_over_years(
         base_year=base,
         years=tuple(years),
         flows=flow,
-        quotas={c: (None if math.isinf(v) else float(v)) for c, v in caps.items()},
+        quotas={
+            (c, year): (None if math.isinf(v[k]) else float(v[k]))
+            for c, v in caps.items()
+            for k, year in enumerate(years)
+        },
         retirements_planned=retire,
         hires_planned=hires,
         yearly_plans=tuple(plans),

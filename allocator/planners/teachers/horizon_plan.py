@@ -58,7 +58,7 @@ class TeacherYearsPlan(PlanBase):
         staff, teachers at the start, retirements, hires, rotations in and out, teachers at the
         end, and the shortfall or surplus against the requirement.
     quotas : mapping
-        Each county's hires a year (None: no limit).
+        ``(county, year) ->`` the county's hires allowed that year (None: no limit).
     yearly_plans : tuple of TeacherPlan
         The rotation plan of each year.
     solve_info : SolveInfo
@@ -101,7 +101,9 @@ class TeacherYearsPlan(PlanBase):
         """
         columns = [c for c in FLOW_COLUMNS if c not in ("school_id", "county", "year")]
         out = self.flows.groupby(["county", "year"], sort=False)[columns].sum().reset_index()
-        out["hiring_quota"] = out["county"].map(lambda c: self.quotas.get(c))
+        out["hiring_quota"] = [
+            self.quotas.get((c, y)) for c, y in zip(out["county"], out["year"], strict=True)
+        ]
         return out
 
     @property
@@ -229,7 +231,7 @@ def verify_years(plan: TeacherYearsPlan) -> None:
         if (rows["shortfall"].to_numpy() != np.maximum(need - end, 0)).any():
             problems.append(f"{year}: a shortfall is misreported")
         for county, hired in rows.groupby("county")["hires"].sum().items():
-            cap = plan.quotas.get(county)
+            cap = plan.quotas.get((county, year))
             if cap is not None and hired > cap + 1e-9:
                 problems.append(f"{year}: hires in {county} exceed the quota")
         prev = end

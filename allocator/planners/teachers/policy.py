@@ -51,6 +51,10 @@ class TeacherPolicy:
         gaps (the teachers their schools lack to reach the required staff, whatever the category
         needs), rounded by largest remainder so that the shares add up to the number; or
         ``{county: posts}`` (counties not named get none). None: no limit.
+    hiring_quota_by_year : dict, optional
+        Plans over years: ``{year: posts}`` or ``{year: {county: posts}}``, that year's quota in
+        the shapes of ``hiring_quota`` (split among counties the same way); a year not named
+        uses ``hiring_quota``. ``hiring_quota`` and ``hiring_budget_yuan`` apply to each year.
     hiring_budget_yuan : float or dict, optional
         Money for new posts (same shapes); posts = floor(budget / ``cost_per_hire_yuan``). When both
         a quota and a budget are given, the smaller number of posts applies.
@@ -140,6 +144,7 @@ class TeacherPolicy:
     class_teacher_ratio: float | None = None
     hiring_quota: int | dict[str, int] | None = None
     hiring_budget_yuan: float | dict[str, float] | None = None
+    hiring_quota_by_year: dict | None = None
     cost_per_hire_yuan: float = 110_000.0
     hire_categories: list[str] | tuple[str, ...] = ("general", "qualified", "pe_arts")
     travel_limit_minutes: float | None = 60.0
@@ -212,6 +217,30 @@ class TeacherPolicy:
         """The hiring quota and budget: a number or one per county."""
         self._check_per_county("hiring_quota")
         self._check_per_county("hiring_budget_yuan")
+        by_year = self.hiring_quota_by_year
+        if by_year is None:
+            return
+        if not isinstance(by_year, Mapping):
+            raise policy_error(
+                f"hiring_quota_by_year={by_year!r}; expected a table {{year: posts}}",
+                "hiring_quota_by_year",
+                by_year,
+            )
+        for year, value in by_year.items():
+            whole = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+            if isinstance(value, Mapping):
+                whole = all(
+                    isinstance(v, int) and not isinstance(v, bool) and v >= 0
+                    for v in value.values()
+                )
+            if isinstance(year, bool) or not isinstance(year, int) or not whole:
+                raise policy_error(
+                    f"hiring_quota_by_year[{year!r}]={value!r}; expected a whole year and a whole "
+                    "number >= 0 of posts (or one per county)",
+                    "hiring_quota_by_year",
+                    by_year,
+                )
+        object.__setattr__(self, "hiring_quota_by_year", freeze(by_year))
 
     def _check_numbers(self):
         """Costs, limits, shares and weights: numbers in their ranges."""
