@@ -165,6 +165,28 @@ def test_settlement_forecast_moves_each_school_by_its_catchment():
         plan_teachers(region, years=1, forecast=bad)
 
 
+def test_rotated_teachers_go_home_when_the_term_ends():
+    # an urban school with teachers to spare and a rural one short; nobody retires. With a term
+    # of one year, whoever rotates in 2026 comes home at the start of 2027, by category.
+    schools = [school("U", pupils=380, T=26, area="urban"), school("R", pupils=380, T=16)]
+    region = hand_region(schools)
+    young = pd.concat([ages("U", {30: 26}), ages("R", {30: 16})])
+    plan = plan_teachers(
+        region, TeacherPolicy(hiring_quota=0, term_years=1), years=2,
+        forecast=school_forecast({"U": [380] * 3, "R": [380] * 3}), teacher_ages=young,
+    )  # fmt: skip
+    sent = column(plan, "rotated_out", "U")[0]
+    assert sent >= 1  # the rotation quota: ceil(10 % of floor(0.4 x 26) = 10) = 1
+    assert column(plan, "returned_in", "U") == [0, sent]
+    assert column(plan, "returned_out", "R") == [0, sent]
+    moved = plan.yearly_plans[0].transfers.groupby("category")["count"].sum()
+    before = plan.region_in(2026).schools.set_index("school_id")
+    home = plan.yearly_plans[1].staffing.set_index("school_id")
+    assert home.loc["U", "teachers_backbone_before"] == before.loc[
+        "U", "teachers_backbone"
+    ] + moved.get("backbone", 0)
+
+
 def test_horizon_model_by_hand_prefers_late_hires():
     # need 10 in years 1-3, 8 today, nobody retires, no quota: the 2 hires come in year 1 (any
     # later would leave teacher-years short) and no more.
@@ -227,11 +249,15 @@ def test_teachers_are_conserved_and_quotas_kept(n, seed, years, quota, slack):
     f = plan.flows
     T0 = {s["school_id"]: s["teachers"] for s in schools}
     for sid, rows in f.groupby("school_id"):
-        change = rows["hires"] - rows["retirements"] + rows["rotated_in"] - rows["rotated_out"]
+        change = (
+            rows["hires"] - rows["retirements"] + rows["rotated_in"] - rows["rotated_out"]
+            + rows["returned_in"] - rows["returned_out"]
+        )  # fmt: skip
         assert rows["teachers_end"].iloc[-1] == T0[sid] + change.sum()
         assert (rows["teachers_end"] >= 0).all()
     assert (f.groupby("year")["hires"].sum() <= quota).all()
     assert f["rotated_in"].sum() == f["rotated_out"].sum()
+    assert f["returned_in"].sum() == f["returned_out"].sum() <= f["rotated_out"].sum()
     # no hire surplus within three years, recomputed on the stock without rotations
     for sid, rows in f.groupby("school_id"):
         held = T0[sid] - rows["retirements"].cumsum().to_numpy()

@@ -12,15 +12,17 @@ Method (a documented decomposition)
    staffing norms, then the fewest teacher-years of new posts, with the county's quota each year
    and no hire that would be surplus within ``surplus_years`` (a hard rule). It is solved to
    optimality (the MIP gap of the options) on the stock without rotations.
-4. Rotations (交流轮岗) year by year: the one-year planner on the year's region after its
+4. Each year: the rotations whose term ends come home, the year's retirements and hires, then
+   the rotations (交流轮岗): the one-year planner on the year's region after its
    retirements and hires, with no hiring, so that each year meets the rotation quota, shares
    backbone teachers and moves teachers towards shortfalls (no sender falls below its
    requirement, so rotations never add to a shortfall the hires left).
 
 The decomposition is not jointly optimal: hires are decided before rotations, so a school whose
-shortfall a rotation covers may still have been given a hire it then needs less. Rotated teachers
-count at the receiving school for the rest of the horizon (their return after the term is not
-modelled). A retiring school's category counts (qualified, backbone, PE/arts) shrink in proportion
+shortfall a rotation covers may still have been given a hire it then needs less. A rotated
+teacher counts at the receiving school for ``term_years`` and goes home at the start of the year
+the term ends (if the receiving school still has a teacher of that category: retirements may
+have taken one). A retiring school's category counts (qualified, backbone, PE/arts) shrink in proportion
 (rounded down); hires are counted as qualified teachers when the policy hires qualified teachers
 (new posts require the degree the 2017 indicator counts), else as general.
 """
@@ -28,9 +30,11 @@ modelled). A retiring school's category counts (qualified, backbone, PE/arts) sh
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -254,6 +258,7 @@ def plan_over_years(
     county = schools["county"].astype(str).to_numpy()
     T0 = schools["teachers"].to_numpy(np.int64)
     hires = np.zeros((n, Y), np.int64)
+    one_year = functools.partial(one_year, options=options)
     infos = []
     for c in dict.fromkeys(county):
         idx = np.flatnonzero(county == c)
@@ -266,44 +271,16 @@ def plan_over_years(
     rotation_policy = dataclasses.replace(
         policy, hiring_quota={}, hiring_budget_yuan=None, hiring_quota_by_year=None
     )
-    hired_as = "teachers_qualified" if "qualified" in policy.hire_categories else None
     regions, plans, flows = [region], [], []
-    current = region
     for k, year in enumerate(years):
         if progress is not None:
             progress(f"year {k + 1}/{Y} {year}")
-        s_year, st_year = tables[year]
-        s = _retire(current.schools, np.minimum(retire[:, k], current.schools["teachers"]))
-        left = current.schools["teachers"].to_numpy(np.int64) - s["teachers"].to_numpy(np.int64)
-        for column in ("pupils_lower_primary", "pupils_upper_primary", "pupils_junior", "classes"):
-            s[column] = s_year[column].to_numpy()
-        s["teachers"] = s["teachers"].to_numpy(np.int64) + hires[:, k]
-        if hired_as is not None:
-            s[hired_as] = s[hired_as].to_numpy(np.int64) + hires[:, k]
-        before = current.replace(schools=s, settlements=st_year)
-        plan = one_year(before, rotation_policy, options)
-        after = plan.apply(before)
-        staffing = plan.staffing.set_index("school_id").loc[schools["school_id"]]
-        flows.append(
-            pd.DataFrame(
-                {
-                    "school_id": schools["school_id"].to_numpy(),
-                    "county": county,
-                    "year": year,
-                    "pupils": s[list(_BAND_COLUMNS)].to_numpy(np.int64).sum(axis=1),
-                    "required": required[:, k],
-                    "teachers_start": current.schools["teachers"].to_numpy(np.int64),
-                    "retirements": left,
-                    "hires": hires[:, k],
-                    "rotated_in": staffing["received"].to_numpy(np.int64),
-                    "rotated_out": staffing["sent"].to_numpy(np.int64),
-                    "teachers_end": after.schools["teachers"].to_numpy(np.int64),
-                }
-            )
-        )
+        back = plans[k - policy.term_years].transfers if k >= policy.term_years else None
+        step = _Step(k, year, retire[:, k], hires[:, k], required[:, k], back)
+        after, plan, flow = _plan_year(regions[-1], tables[year], step, rotation_policy, one_year)
+        flows.append(flow)
         regions.append(after)
         plans.append(plan)
-        current = after
     flow = pd.concat(flows, ignore_index=True)
     flow["shortfall"] = np.maximum(flow["required"] - flow["teachers_end"], 0)
     flow["surplus"] = np.maximum(flow["teachers_end"] - flow["required"], 0)
@@ -335,3 +312,96 @@ def plan_over_years(
 
 
 _BAND_COLUMNS = ("pupils_lower_primary", "pupils_upper_primary", "pupils_junior", "pupils_senior")
+#: The schools columns a teacher of each rotation category counts in (besides ``teachers``).
+_CATEGORY_COLUMNS = {
+    "backbone": ("teachers_backbone", "teachers_qualified"),
+    "qualified": ("teachers_qualified",),
+    "pe_arts": ("teachers_pe_arts",),
+    "general": (),
+}
+
+
+class _Step(NamedTuple):
+    """What one year of the plan is given: its index and year, the retirements, hires and
+    required staff of each school, and the rotations whose term ends (None: none)."""
+
+    k: int
+    year: int
+    retire: np.ndarray
+    hires: np.ndarray
+    required: np.ndarray
+    back: pd.DataFrame | None
+
+
+def _returns(schools: pd.DataFrame, transfers: pd.DataFrame | None):
+    """The schools after the teachers whose rotation term ends go home, with the heads that came
+    home to and left each school. A teacher returns only if the receiving school still has a head
+    of that category (retirements may have taken it): the counts never go negative and the
+    categories stay within the teachers."""
+    n = len(schools)
+    back_in, back_out = np.zeros(n, np.int64), np.zeros(n, np.int64)
+    if transfers is None or not len(transfers):
+        return schools, back_in, back_out
+    s = schools.copy()
+    pos = {sid: i for i, sid in enumerate(s["school_id"].astype(str))}
+    cols = {c: s[c].to_numpy(np.int64).copy() for c in ("teachers", *_SUBSETS)}
+    for row in transfers.itertuples(index=False):
+        i, j = pos[str(row.from_school_id)], pos[str(row.to_school_id)]
+        own = _CATEGORY_COLUMNS[row.category]
+        others = [c for c in _SUBSETS if c not in own]
+        room = cols["teachers"][j] - max((cols[c][j] for c in others), default=0)
+        heads = int(max(min(int(row.count), room, *(cols[c][j] for c in own)), 0))
+        for c in ("teachers", *own):
+            cols[c][j] -= heads
+            cols[c][i] += heads
+        back_in[i] += heads
+        back_out[j] += heads
+    for c, values in cols.items():
+        s[c] = values
+    if "teachers_eligible" in s.columns:
+        s["teachers_eligible"] = np.minimum(
+            s["teachers_eligible"].to_numpy(np.int64), cols["teachers"]
+        )
+    return s, back_in, back_out
+
+
+def _plan_year(current: Region, year_tables, step: _Step, policy, one_year):
+    """One year: rotations whose term ends come home, retirements, the year's pupils, hires,
+    then the year's rotations; returns (region after, the year's rotation plan, flows rows)."""
+    s_year, st_year = year_tables
+    schools = current.schools
+    s, back_in, back_out = _returns(schools, step.back)
+    s = _retire(s, np.minimum(step.retire, s["teachers"].to_numpy(np.int64)))
+    left = (
+        schools["teachers"].to_numpy(np.int64)
+        + back_in
+        - back_out
+        - s["teachers"].to_numpy(np.int64)
+    )
+    for column in ("pupils_lower_primary", "pupils_upper_primary", "pupils_junior", "classes"):
+        s[column] = s_year[column].to_numpy()
+    s["teachers"] = s["teachers"].to_numpy(np.int64) + step.hires
+    if "qualified" in policy.hire_categories:
+        s["teachers_qualified"] = s["teachers_qualified"].to_numpy(np.int64) + step.hires
+    before = current.replace(schools=s, settlements=st_year)
+    plan = one_year(before, policy)
+    after = plan.apply(before)
+    staffing = plan.staffing.set_index("school_id").loc[schools["school_id"]]
+    flow = pd.DataFrame(
+        {
+            "school_id": schools["school_id"].to_numpy(),
+            "county": schools["county"].astype(str).to_numpy(),
+            "year": step.year,
+            "pupils": s[list(_BAND_COLUMNS)].to_numpy(np.int64).sum(axis=1),
+            "required": step.required,
+            "teachers_start": schools["teachers"].to_numpy(np.int64),
+            "returned_in": back_in,
+            "returned_out": back_out,
+            "retirements": left,
+            "hires": step.hires,
+            "rotated_in": staffing["received"].to_numpy(np.int64),
+            "rotated_out": staffing["sent"].to_numpy(np.int64),
+            "teachers_end": after.schools["teachers"].to_numpy(np.int64),
+        }
+    )
+    return after, plan, flow

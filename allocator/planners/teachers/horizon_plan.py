@@ -33,6 +33,8 @@ FLOW_COLUMNS = (
     "pupils",
     "required",
     "teachers_start",
+    "returned_in",
+    "returned_out",
     "retirements",
     "hires",
     "rotated_in",
@@ -55,8 +57,9 @@ class TeacherYearsPlan(PlanBase):
         The planned years.
     flows : pandas.DataFrame
         :data:`FLOW_COLUMNS`, one row per school and year: pupils of the year's forecast, required
-        staff, teachers at the start, retirements, hires, rotations in and out, teachers at the
-        end, and the shortfall or surplus against the requirement.
+        staff, teachers at the start, teachers coming home from a rotation whose term ended
+        (``returned_in``) and leaving for home (``returned_out``), retirements, hires, rotations
+        in and out, teachers at the end, and the shortfall or surplus against the requirement.
     quotas : mapping
         ``(county, year) ->`` the county's hires allowed that year (None: no limit).
     yearly_plans : tuple of TeacherPlan
@@ -144,6 +147,7 @@ class TeacherYearsPlan(PlanBase):
             "hires": int(f["hires"].sum()),
             "retirements": int(f["retirements"].sum()),
             "rotated_teachers": int(f["rotated_out"].sum()),
+            "returned_teachers": int(f["returned_out"].sum()),
             "teachers_start": int(first["teachers_start"].sum()),
             "teachers_end": int(last["teachers_end"].sum()),
             "shortfall_teacher_years": int(f["shortfall"].sum()),
@@ -199,7 +203,8 @@ def verify_years(plan: TeacherYearsPlan) -> None:
     """Check every year of the plan; raise SolverError naming what breaks.
 
     * teachers are conserved: start = the end of the year before (the base region's at first) and
-      end = start - retirements + hires + rotated in - rotated out, per school;
+      end = start + returned in - returned out - retirements + hires + rotated in - rotated out,
+      per school;
     * the year's region holds those teachers, and its required staff is the ``required`` column
       (the norms on the year's pupils); shortfall = max(required - end, 0);
     * each county's hires in each year are within its quota;
@@ -216,8 +221,9 @@ def verify_years(plan: TeacherYearsPlan) -> None:
             break
         start, end = rows["teachers_start"].to_numpy(), rows["teachers_end"].to_numpy()
         flow = (
-            start - rows["retirements"] + rows["hires"] + rows["rotated_in"] - rows["rotated_out"]
-        )
+            start + rows["returned_in"] - rows["returned_out"] - rows["retirements"]
+            + rows["hires"] + rows["rotated_in"] - rows["rotated_out"]
+        )  # fmt: skip
         if (start != prev).any():
             problems.append(f"{year}: teachers at the start differ from the year before's end")
         if (flow.to_numpy() != end).any():
