@@ -122,6 +122,7 @@ def test_a_yearly_quota_of_its_own_clears_the_wave():
     assert column(plan, "hires") == [0, 3, 4, 0]
     assert column(plan, "shortfall") == [0, 0, 0, 0]
     assert plan.by_year["hiring_quota"].tolist() == [3.0, 3.0, 4.0, 3.0]
+    assert TeacherPolicy(hiring_quota_by_year={"2028": 4}).hiring_quota_by_year[2028] == 4  # TOML
     with pytest.raises(InputError, match="names 2031, which is not a planned year"):
         plan_teachers(
             region, TeacherPolicy(hiring_quota_by_year={2031: 4}), years=2,

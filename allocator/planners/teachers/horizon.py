@@ -81,7 +81,7 @@ def checked_years(years, forecast: pd.DataFrame) -> tuple[int, list[int]]:
         wanted = None
     elif isinstance(years, int | np.integer):
         wanted = list(range(base + 1, base + 1 + int(years))) if 1 <= years <= MAX_HORIZON else None
-    elif isinstance(years, Sequence | range) and not isinstance(years, str) and len(years):
+    elif isinstance(years, Sequence | np.ndarray) and not isinstance(years, str) and len(years):
         wanted = [int(y) for y in years] if all(float(y).is_integer() for y in years) else None
     else:
         wanted = None

@@ -226,6 +226,10 @@ class TeacherPolicy:
                 "hiring_quota_by_year",
                 by_year,
             )
+        by_year = {  # TOML keys are text: "2028" is the year 2028
+            int(y) if isinstance(y, str) and y.strip().isdigit() else y: v
+            for y, v in by_year.items()
+        }
         for year, value in by_year.items():
             whole = isinstance(value, int) and not isinstance(value, bool) and value >= 0
             if isinstance(value, Mapping):
