@@ -118,7 +118,8 @@ def year_pupils(region: Region, forecast: pd.DataFrame, base: int, years: list[i
     """The schools' and settlements' tables of each year, with that year's pupils and classes.
 
     A forecast by settlement (``settlement_id, band, year, pupils``, e.g.
-    :func:`allocator.forecast.forecast_region`) gives the settlements' pupils (rounded), and each
+    :func:`allocator.forecast.forecast_region`) gives the settlements' pupils (rounded; one it does
+    not list keeps today's), and each
     school's pupils change by what its catchment's change (today's catchments,
     :func:`allocator.forecast.school_enrolment`), never below 0. A forecast by school (``school_id,
     band, year, pupils``) gives the schools' pupils (rounded; a school or band it does not list
@@ -181,7 +182,9 @@ def year_pupils(region: Region, forecast: pd.DataFrame, base: int, years: list[i
             rows = f[f["year"] == year].groupby([key, "band"])["pupils"].sum()
             ids = st["settlement_id"].astype(str)
             for band in BANDS:
-                values = np.array([rows.get((i, band), 0.0) for i in ids])
+                now = st[f"pupils_{band}"].to_numpy(float)
+                values = np.array([rows.get((i, band), np.nan) for i in ids])
+                values = np.where(np.isnan(values), now, values)  # not in the forecast: as today
                 st[f"pupils_{band}"] = np.maximum(np.round(values), 0).astype(np.int64)
         out[year] = (s, st)
     return out

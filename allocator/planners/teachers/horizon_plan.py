@@ -66,6 +66,19 @@ class TeacherYearsPlan(PlanBase):
         The rotation plan of each year.
     solve_info : SolveInfo
         The worst status and largest gap of every solve; ``objective`` is the teacher-years short.
+
+    Examples
+    --------
+    >>> from allocator.synth import make_region
+    >>> from allocator.forecast import ForecastSettings, forecast_region
+    >>> from allocator.planners.teachers import TeacherPolicy, plan_teachers
+    >>> region = make_region(schools=20, seed=1)
+    >>> forecast = forecast_region(region, ForecastSettings(horizon=2), 2025, "low")
+    >>> plan = plan_teachers(region, TeacherPolicy(hiring_quota=5), years=2, forecast=forecast)
+    >>> int(plan.by_year["hires"].sum()) == plan.headline()["hires"] <= 10
+    True
+    >>> int(plan.region_in(2027).schools["teachers"].sum()) == plan.headline()["teachers_end"]
+    True
     """
 
     base_year: int
@@ -76,9 +89,9 @@ class TeacherYearsPlan(PlanBase):
     hires_planned: np.ndarray = field(repr=False)
     yearly_plans: tuple = field(repr=False)
     year_regions: tuple = field(repr=False)
-    solve_info: SolveInfo = None
-    policy: TeacherPolicy = None
-    standard: Standard = None
+    solve_info: SolveInfo
+    policy: TeacherPolicy
+    standard: Standard
     region_name: str = ""
     region_fingerprint: str | None = field(default=None, repr=False)
 
@@ -95,13 +108,8 @@ class TeacherYearsPlan(PlanBase):
 
     @property
     def by_year(self) -> pd.DataFrame:
-        """Per county and year: pupils, required staff, teachers, the flows and the shortfall.
-
-        Examples
-        --------
-        >>> list(TeacherYearsPlan.by_year.__doc__.split(":")[0].split()[:2])
-        ['Per', 'county']
-        """
+        """Per county and year: pupils, required staff, teachers, the flows, the shortfall and
+        the hiring quota (the sums of :attr:`flows` over the county's schools)."""
         columns = [c for c in FLOW_COLUMNS if c not in ("school_id", "county", "year")]
         out = self.flows.groupby(["county", "year"], sort=False)[columns].sum().reset_index()
         out["hiring_quota"] = [
