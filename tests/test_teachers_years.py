@@ -15,6 +15,7 @@ from allocator.forecast import ForecastSettings, forecast_region, nearest_school
 from allocator.planners.teachers import TeacherPlan, TeacherPolicy, TeacherYearsPlan, plan_teachers
 from allocator.planners.teachers.ages import age_profile, retirements
 from allocator.planners.teachers.horizon_model import hire_over_years
+from allocator.planners.teachers.horizon_plan import FLOW_COLUMNS
 from allocator.region import SETTLEMENT_COLUMNS, Region
 from allocator.synth import make_region
 
@@ -275,6 +276,11 @@ def test_synthetic_region_every_year_checked():
     plan = plan_teachers(region, TeacherPolicy(hiring_quota=10), years=2, forecast=forecast)
     f = plan.flows
     assert len(f) == 2 * len(region.schools)
+    assert list(f.columns) == list(FLOW_COLUMNS)
+    last = plan.yearly_plans[-1].staffing
+    assert (
+        f[f["year"] == 2027]["backbone_shortfall"].sum() == last["backbone_shortfall_after"].sum()
+    )
     assert (f.groupby("year")["hires"].sum() <= 10).all()
     for year in (2026, 2027):
         r = plan.region_in(year)

@@ -45,7 +45,7 @@ from allocator.forecast import BANDS, MAX_HORIZON, school_enrolment
 from allocator.planners.teachers.ages import retirements
 from allocator.planners.teachers.data import hiring_caps, school_arrays
 from allocator.planners.teachers.horizon_model import hire_over_years
-from allocator.planners.teachers.horizon_plan import TeacherYearsPlan, verify_years
+from allocator.planners.teachers.horizon_plan import FLOW_COLUMNS, TeacherYearsPlan, verify_years
 from allocator.planners.teachers.policy import TeacherPolicy
 from allocator.region import Region
 from allocator.solver import SolveInfo, SolverOptions
@@ -287,6 +287,7 @@ def plan_over_years(
     flow = pd.concat(flows, ignore_index=True)
     flow["shortfall"] = np.maximum(flow["required"] - flow["teachers_end"], 0)
     flow["surplus"] = np.maximum(flow["teachers_end"] - flow["required"], 0)
+    flow = flow[list(FLOW_COLUMNS)]
     infos.extend(p.solve_info for p in plans)
     info = SolveInfo.combine(
         infos, objective=float(flow["shortfall"].sum()), seconds=time.perf_counter() - t0
@@ -405,6 +406,10 @@ def _plan_year(current: Region, year_tables, step: _Step, policy, one_year):
             "rotated_in": staffing["received"].to_numpy(np.int64),
             "rotated_out": staffing["sent"].to_numpy(np.int64),
             "teachers_end": after.schools["teachers"].to_numpy(np.int64),
+            **{
+                f"{need}_shortfall": staffing[f"{need}_shortfall_after"].to_numpy(np.int64)
+                for need in ("qualified", "backbone", "pe_arts")
+            },
         }
     )
     return after, plan, flow

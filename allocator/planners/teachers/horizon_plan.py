@@ -42,6 +42,9 @@ FLOW_COLUMNS = (
     "teachers_end",
     "shortfall",
     "surplus",
+    "qualified_shortfall",
+    "backbone_shortfall",
+    "pe_arts_shortfall",
 )
 
 
@@ -59,7 +62,9 @@ class TeacherYearsPlan(PlanBase):
         :data:`FLOW_COLUMNS`, one row per school and year: pupils of the year's forecast, required
         staff, teachers at the start, teachers coming home from a rotation whose term ended
         (``returned_in``) and leaving for home (``returned_out``), retirements, hires, rotations
-        in and out, teachers at the end, and the shortfall or surplus against the requirement.
+        in and out, teachers at the end, the shortfall or surplus against the requirement, and
+        the qualified, backbone and PE/arts teachers short of the 2017 thresholds after the year
+        (from the year's rotation plan).
     quotas : mapping
         ``(county, year) ->`` the county's hires allowed that year (None: no limit).
     yearly_plans : tuple of TeacherPlan
@@ -160,6 +165,10 @@ class TeacherYearsPlan(PlanBase):
             "teachers_end": int(last["teachers_end"].sum()),
             "shortfall_teacher_years": int(f["shortfall"].sum()),
             "shortfall_last_year": int(last["shortfall"].sum()),
+            **{
+                f"{need}_shortfall_last_year": int(last[f"{need}_shortfall"].sum())
+                for need in ("qualified", "backbone", "pe_arts")
+            },
         }
 
     def summary(self, language: str = "en") -> str:
