@@ -17,6 +17,10 @@ The package, one job a module:
 * :mod:`~allocator.planners.teachers.verify` checks before the solve and of each block's plan;
 * :mod:`~allocator.planners.teachers.tables` the plan's tables;
 * :mod:`~allocator.planners.teachers.plan` :class:`TeacherPlan`;
+* :mod:`~allocator.planners.teachers.ages` retirements by year from ages or an age profile;
+* :mod:`~allocator.planners.teachers.horizon_model` the hiring MILP over years of a county;
+* :mod:`~allocator.planners.teachers.horizon` plans over years (``plan_teachers(years=...)``);
+* :mod:`~allocator.planners.teachers.horizon_plan` :class:`TeacherYearsPlan` and its checks;
 * :mod:`~allocator.planners.teachers.planning` :func:`plan_teachers`, the steps in order.
 
 Examples
@@ -30,8 +34,16 @@ True
 from __future__ import annotations
 
 from allocator.planners.teachers.categories import CATEGORIES, NEEDS
+from allocator.planners.teachers.horizon_plan import TeacherYearsPlan
 from allocator.planners.teachers.plan import TeacherPlan
 from allocator.planners.teachers.planning import plan_teachers
 from allocator.planners.teachers.policy import TeacherPolicy
 
-__all__ = ["TeacherPolicy", "TeacherPlan", "plan_teachers", "CATEGORIES", "NEEDS"]
+__all__ = [
+    "TeacherPolicy",
+    "TeacherPlan",
+    "TeacherYearsPlan",
+    "plan_teachers",
+    "CATEGORIES",
+    "NEEDS",
+]

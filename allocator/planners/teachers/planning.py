@@ -35,6 +35,8 @@ from allocator.planners.teachers.data import (
     school_arrays,
 )
 from allocator.planners.teachers.diagnose import diagnose
+from allocator.planners.teachers.horizon import plan_over_years
+from allocator.planners.teachers.horizon_plan import TeacherYearsPlan
 from allocator.planners.teachers.model import BlockModel, build_model
 from allocator.planners.teachers.plan import TeacherPlan
 from allocator.planners.teachers.policy import TeacherPolicy, policy_error
@@ -59,8 +61,17 @@ def plan_teachers(
     policy: TeacherPolicy | None = None,
     options: SolverOptions | None = None,
     progress: Callable[[str], None] | None = None,
-) -> TeacherPlan:
+    *,
+    years=None,
+    forecast: pd.DataFrame | None = None,
+    teacher_ages: pd.DataFrame | None = None,
+) -> TeacherPlan | TeacherYearsPlan:
     """Plan new teacher posts and rotations that staff every school and share backbone teachers.
+
+    With ``years`` the plan runs over a horizon against a forecast
+    (:mod:`allocator.planners.teachers.horizon`): retirements, hires within each year's quota
+    and rotations per school and year, in a :class:`TeacherYearsPlan` whose ``region_in(year)``
+    is each year's region. Without it, one year on today's region, exactly as before.
 
     Parameters
     ----------
@@ -71,11 +82,19 @@ def plan_teachers(
     options : SolverOptions, optional
         Solver settings; a time limit applies to each solve.
     progress : callable, optional
-        Called with a short text per county (``"county 3/34 江北县"``).
+        Called with a short text per county (``"county 3/34 江北县"``), or per year.
+    years : int or list of int, optional
+        A number of years (1-15) after the forecast's base year, or those consecutive years.
+    forecast : DataFrame, optional
+        Needed with ``years``: pupils by settlement (or school), band and year, base year
+        included (e.g. :func:`allocator.forecast.forecast_region`).
+    teacher_ages : DataFrame, optional
+        ``school_id, age, teachers`` today; schools not listed retire by the age profile of
+        their area type (illustrative, unconfirmed).
 
     Returns
     -------
-    TeacherPlan
+    TeacherPlan, or TeacherYearsPlan with ``years``
 
     Raises
     ------
@@ -98,6 +117,22 @@ def plan_teachers(
     True
     """
     policy = _checked_arguments(region, policy)
+    if years is not None:
+        return plan_over_years(
+            region, policy, years, forecast, _one_year, teacher_ages, options, progress
+        )
+    if forecast is not None or teacher_ages is not None:
+        raise InputError(
+            "a forecast or teacher ages are given but no years; expected years=... to plan over "
+            "years",
+            table="policy",
+            column="years",
+        )
+    return _one_year(region, policy, options, progress)
+
+
+def _one_year(region, policy, options=None, progress=None) -> TeacherPlan:
+    """The plan of one year on ``region`` (the steps of :func:`plan_teachers`)."""
     options = options or SolverOptions()
     t0 = time.perf_counter()
     standard = policy.load_standard()

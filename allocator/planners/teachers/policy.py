@@ -51,6 +51,10 @@ class TeacherPolicy:
         gaps (the teachers their schools lack to reach the required staff, whatever the category
         needs), rounded by largest remainder so that the shares add up to the number; or
         ``{county: posts}`` (counties not named get none). None: no limit.
+    hiring_quota_by_year : dict, optional
+        Plans over years: ``{year: posts}`` or ``{year: {county: posts}}``, that year's quota in
+        the shapes of ``hiring_quota`` (split among counties the same way); a year not named
+        uses ``hiring_quota``. ``hiring_quota`` and ``hiring_budget_yuan`` apply to each year.
     hiring_budget_yuan : float or dict, optional
         Money for new posts (same shapes); posts = floor(budget / ``cost_per_hire_yuan``). When both
         a quota and a budget are given, the smaller number of posts applies.
@@ -103,6 +107,17 @@ class TeacherPolicy:
         objective; 0 leaves a need out.
     move_weight, minute_weight : float
         Stage-3 cost of a move: ``move_weight + minute_weight * minutes`` (1 and 1/60).
+    retirement_age : int
+        Age at which a teacher retires, for plans over years (60: the statutory age of men, 国发
+        〔1978〕104号; women in cadre posts retired at 55, both rising by up to three years from 2025
+        under the 2024 decision of the NPC Standing Committee; with a mostly female teaching force
+        60 understates retirements: set the county's own; unconfirmed for any one county).
+    surplus_years : int
+        Plans over years: a hire is made only if the school, with that hire and less the
+        retirements to come, stays within its requirement plus ``surplus_slack`` in its year and
+        each of the next ``surplus_years`` years of the horizon (3; a hard rule of the model).
+    surplus_slack : int
+        Teachers a school may have above its requirement when a hire is made (0).
     on_infeasible : {"report", "error"}
         A rotation school that today's layout leaves with no school it may send a teacher to
         (none within the travel limit, the county, the district and the direction rules): with
@@ -129,6 +144,7 @@ class TeacherPolicy:
     class_teacher_ratio: float | None = None
     hiring_quota: int | dict[str, int] | None = None
     hiring_budget_yuan: float | dict[str, float] | None = None
+    hiring_quota_by_year: dict | None = None
     cost_per_hire_yuan: float = 110_000.0
     hire_categories: list[str] | tuple[str, ...] = ("general", "qualified", "pe_arts")
     travel_limit_minutes: float | None = 60.0
@@ -151,6 +167,9 @@ class TeacherPolicy:
     move_weight: float = 1.0
     minute_weight: float = 1.0 / 60.0
     on_infeasible: str = "report"
+    retirement_age: int = 60
+    surplus_years: int = 3
+    surplus_slack: int = 0
 
     def __post_init__(self):
         """Check every setting (the first bad one raises); store tables and lists read-only."""
@@ -198,6 +217,34 @@ class TeacherPolicy:
         """The hiring quota and budget: a number or one per county."""
         self._check_per_county("hiring_quota")
         self._check_per_county("hiring_budget_yuan")
+        by_year = self.hiring_quota_by_year
+        if by_year is None:
+            return
+        if not isinstance(by_year, Mapping):
+            raise policy_error(
+                f"hiring_quota_by_year={by_year!r}; expected a table {{year: posts}}",
+                "hiring_quota_by_year",
+                by_year,
+            )
+        by_year = {  # TOML keys are text: "2028" is the year 2028
+            int(y) if isinstance(y, str) and y.strip().isdigit() else y: v
+            for y, v in by_year.items()
+        }
+        for year, value in by_year.items():
+            whole = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+            if isinstance(value, Mapping):
+                whole = all(
+                    isinstance(v, int) and not isinstance(v, bool) and v >= 0
+                    for v in value.values()
+                )
+            if isinstance(year, bool) or not isinstance(year, int) or not whole:
+                raise policy_error(
+                    f"hiring_quota_by_year[{year!r}]={value!r}; expected a whole year and a whole "
+                    "number >= 0 of posts (or one per county)",
+                    "hiring_quota_by_year",
+                    by_year,
+                )
+        object.__setattr__(self, "hiring_quota_by_year", freeze(by_year))
 
     def _check_numbers(self):
         """Costs, limits, shares and weights: numbers in their ranges."""
@@ -211,6 +258,9 @@ class TeacherPolicy:
         self._check_number("high_quality_quantile", high=1.0)
         self._check_number("term_years", low_open=True, integer=True)
         self._check_number("class_teacher_ratio", optional=True)
+        self._check_number("retirement_age", low=20, high=80, integer=True)
+        self._check_number("surplus_years", integer=True)
+        self._check_number("surplus_slack", integer=True)
         self._check_number("move_weight")
         self._check_number("minute_weight")
 
