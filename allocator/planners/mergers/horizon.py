@@ -1,0 +1,205 @@
+"""The years of a consolidation plan over a horizon and the region of each year.
+
+``years`` is ``(first, last)`` (every year from first to last), a ``range`` or a list of years
+(increasing). The forecast gives each year's pupils by settlement and band: a table
+``settlement_id, band, year, pupils`` (:func:`allocator.forecast.forecast_region`), or
+:class:`~allocator.forecast.ForecastSettings` and a birth scenario from which it is made with the
+first year as the base year (today's pupils are the first year's). The region of a year has the
+settlements' pupils of that year (rounded to whole pupils) and the schools' pupils of that year
+when every settlement band keeps going to its nearest school of today
+(:func:`allocator.forecast.school_enrolment`); the first year's region is the region as given when
+the forecast is made from it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from allocator.errors import InputError
+from allocator.forecast import (
+    BirthScenario,
+    ForecastSettings,
+    forecast_region,
+    load_birth_scenario,
+    school_enrolment,
+)
+from allocator.planners.mergers.columns import PLANNED_BANDS
+from allocator.region import Region
+
+#: Social discount rate for public investment appraisal in China: 8 % (国家发展改革委、建设部
+#: 《建设项目经济评价方法与参数》第三版, 2006, 社会折现率). The default of ``discount_rate``.
+SOCIAL_DISCOUNT_RATE = 0.08
+#: Columns of a ready forecast table.
+FORECAST_COLUMNS = ("settlement_id", "band", "year", "pupils")
+
+
+def _bad_years(years, expected: str) -> InputError:
+    return InputError(f"years {years!r} {expected}", table="plan", column="years", value=years)
+
+
+def plan_years(years) -> tuple[int, ...]:
+    """The years of a plan, checked: ``(first, last)``, a range or a list, increasing.
+
+    Examples
+    --------
+    >>> plan_years((2026, 2030))
+    (2026, 2027, 2028, 2029, 2030)
+    >>> plan_years([2026, 2028, 2030])
+    (2026, 2028, 2030)
+    >>> plan_years((2030, 2026))
+    Traceback (most recent call last):
+    ...
+    allocator.errors.InputError: table 'plan', column 'years': years (2030, 2026) run backwards; expected (first, last) with first <= last, e.g. (2026, 2030)
+    """
+    if isinstance(years, range):
+        out = list(years)
+    elif isinstance(years, tuple) and len(years) == 2:
+        first, last = years
+        if not all(isinstance(v, int | np.integer) and not isinstance(v, bool) for v in years):
+            raise _bad_years(
+                years, "are not whole years; expected (first, last), e.g. (2026, 2030)"
+            )
+        if first > last:
+            raise _bad_years(
+                years, "run backwards; expected (first, last) with first <= last, e.g. (2026, 2030)"
+            )
+        out = list(range(int(first), int(last) + 1))
+    elif isinstance(years, list | tuple | np.ndarray | pd.Index):
+        out = list(years)
+    else:
+        raise _bad_years(years, "is not a list of years; expected (first, last), a range or a list")
+    if not out:
+        raise _bad_years(years, "has no year; expected at least one year, e.g. (2026, 2030)")
+    if not all(isinstance(v, int | np.integer) and not isinstance(v, bool) for v in out):
+        raise _bad_years(years, "are not whole years; expected years like 2026")
+    out = [int(v) for v in out]
+    if any(b <= a for a, b in zip(out, out[1:], strict=False)):
+        raise _bad_years(years, "are not increasing; expected each year after the one before")
+    return tuple(out)
+
+
+def year_weights(years: tuple[int, ...], rate: float, discount: bool = True) -> np.ndarray:
+    """Weight of each planning year in the objective: the discount factors ``(1 + rate) ** -(u -
+    first)`` of the calendar years u it stands for (from it to the next planning year; the last
+    stands for itself). Without ``discount`` each year counts 1.
+
+    Examples
+    --------
+    >>> year_weights((2026, 2027), 0.08).round(4).tolist()
+    [1.0, 0.9259]
+    >>> year_weights((2026, 2028), 0.0).tolist()
+    [2.0, 1.0]
+    """
+    out = []
+    for k, year in enumerate(years):
+        stop = years[k + 1] if k + 1 < len(years) else year + 1
+        span = np.arange(year, stop) - years[0]
+        out.append(float(((1.0 + rate) ** -span).sum()) if discount else float(len(span)))
+    return np.array(out)
+
+
+def forecast_table(region: Region, years: tuple[int, ...], forecast) -> pd.DataFrame:
+    """The pupils by settlement, band and year the plan uses, checked to cover every year.
+
+    ``forecast`` is None (the medium birth scenario, no migration), a
+    :class:`~allocator.forecast.ForecastSettings`, a tuple ``(settings, scenario)`` (a
+    :class:`~allocator.forecast.BirthScenario` or its name), or a ready table.
+    """
+    if isinstance(forecast, pd.DataFrame):
+        missing = [c for c in FORECAST_COLUMNS if c not in forecast.columns]
+        if missing:
+            raise InputError(
+                f"forecast lacks column {missing[0]!r}; expected columns "
+                + ", ".join(FORECAST_COLUMNS),
+                table="forecast",
+                column=missing[0],
+            )
+        table = forecast
+        have = set(pd.to_numeric(table["year"], errors="coerce").dropna().astype(int))
+        beyond = [y for y in years if y not in have]
+        if beyond:
+            span = f"{min(have)} to {max(have)}" if have else "no year"
+            raise _bad_years(
+                years, f"go beyond the forecast (it has {span}); expected years it covers"
+            )
+    else:
+        settings, scenario = forecast, "medium"
+        if isinstance(forecast, tuple) and len(forecast) == 2:
+            settings, scenario = forecast
+        if settings is None:
+            settings = ForecastSettings(horizon=max(1, min(15, years[-1] - years[0])))
+        if not isinstance(settings, ForecastSettings):
+            raise InputError(
+                f"forecast is a {type(settings).__name__}; expected ForecastSettings, "
+                "(ForecastSettings, scenario) or a table settlement_id, band, year, pupils",
+                table="forecast",
+            )
+        if years[-1] - years[0] > settings.horizon:
+            raise _bad_years(
+                years,
+                f"go beyond the forecast horizon ({settings.horizon} years from {years[0]}, to "
+                f"{years[0] + settings.horizon}); expected years up to {years[0] + settings.horizon}"
+                " or a longer horizon",
+            )
+        if not isinstance(scenario, BirthScenario):
+            scenario = load_birth_scenario(scenario)
+        table = forecast_region(region, settings, years[0], scenario)
+    table = table[table["band"].isin(PLANNED_BANDS)].copy()
+    table["year"] = pd.to_numeric(table["year"]).astype(int)
+    return table[table["year"].isin(years)].reset_index(drop=True)
+
+
+def _whole(values: np.ndarray) -> np.ndarray:
+    return np.floor(np.asarray(values, dtype=float) + 0.5).astype(np.int64)
+
+
+def yearly_regions(
+    region: Region, years: tuple[int, ...], table: pd.DataFrame, base_is_first: bool
+) -> dict[int, Region]:
+    """The region of each year (see the module docstring): settlements' pupils of the year,
+    rounded; schools' pupils by today's catchments (the region's own in the base year)."""
+    settlements = region.settlements
+    ids = settlements["settlement_id"].astype(str)
+    known = set(ids)
+    unknown = sorted(set(table["settlement_id"].astype(str)) - known)
+    if unknown:
+        raise InputError(
+            f"settlement {unknown[0]!r} of the forecast is not in the region; expected the "
+            "region's settlement ids",
+            table="forecast",
+            row_id=unknown[0],
+            column="settlement_id",
+        )
+    wide = table.assign(settlement_id=table["settlement_id"].astype(str)).pivot_table(
+        index=["year", "settlement_id"], columns="band", values="pupils", aggfunc="sum"
+    )
+    enrol = school_enrolment(region, table)
+    by_school = enrol.pivot_table(
+        index=["year", "school_id"], columns="band", values="pupils", aggfunc="sum"
+    )
+    out = {}
+    for year in years:
+        if base_is_first and year == years[0]:
+            out[year] = region
+            continue
+        s = settlements.copy()
+        rows = wide.xs(year, level="year") if year in wide.index.get_level_values(0) else None
+        sch = region.schools.copy()
+        here = (
+            by_school.xs(year, level="year")
+            if year in by_school.index.get_level_values(0)
+            else None
+        )
+        for band in PLANNED_BANDS:
+            col = f"pupils_{band}"
+            values = np.zeros(len(s))
+            if rows is not None and band in rows.columns:
+                values = rows[band].reindex(ids).fillna(0.0).to_numpy()
+            s[col] = _whole(values)
+            values = np.zeros(len(sch))
+            if here is not None and band in here.columns:
+                values = here[band].reindex(sch["school_id"].astype(str)).fillna(0.0).to_numpy()
+            sch[col] = _whole(values)
+        out[year] = region.replace(schools=sch, settlements=s)
+    return out
