@@ -9,7 +9,8 @@ pupils go. ``timeline`` lists what changes in which year:
 * ``nine_year``: the school becomes part of a nine-year school (``other_school_id``: the host);
 * ``extend``: the school adds ``seats`` seats (``classrooms`` classrooms) that year, no later than
   the year the pupils who need them arrive;
-* ``receives_from``: the school receives the pupils of ``other_school_id`` closing that year;
+* ``receives_from``: the school receives the pupils of ``other_school_id`` closing that year
+  (``pupils``: those the closing school has that year without the plan; none: no row);
 * ``open``: a new school (a candidate site) opens that year.
 """
 
@@ -21,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from allocator.errors import InputError
+from allocator.i18n import Words
 from allocator.planners.mergers.columns import BAND_COLUMNS, PLANNED_BANDS
 from allocator.planners.mergers.plan import MergerPlan
 from allocator.planners.mergers.policy import MergerPolicy
@@ -50,8 +52,9 @@ def timeline_table(plans: dict[int, MergerPlan]) -> pd.DataFrame:
             action = "nine_year" if r.reason == "nine_year" else "close"
             rows.append((year, r.county, r.school_id, action, r.receiving_school_id, 0, 0,
                          int(r.pupils)))  # fmt: skip
-            rows.append((year, r.county, r.receiving_school_id, "receives_from", r.school_id, 0,
-                         0, int(r.pupils)))  # fmt: skip
+            if int(r.pupils) > 0:
+                rows.append((year, r.county, r.receiving_school_id, "receives_from", r.school_id,
+                             0, 0, int(r.pupils)))  # fmt: skip
         before_closed |= set(closures["school_id"])
         county = dict(zip(plan.schools["school_id"], plan.schools["county"], strict=True))
         for r in plan.expansions.itertuples():
@@ -145,6 +148,42 @@ class MergerYearsPlan:
         for year in self.years:
             problems += _check_year(self, year, closed_before, seats_before)
         return pd.DataFrame(problems, columns=list(PROBLEM_COLUMNS))
+
+    def summary(self, language: str = "zh") -> str:
+        """What happens in which year, school by school, and the cost over the horizon.
+
+        Examples
+        --------
+        >>> from allocator.synth import make_region
+        >>> from allocator.planners.mergers import plan_mergers
+        >>> plan = plan_mergers(make_region(schools=30, seed=3), years=(2026, 2027))
+        >>> plan.summary("en").splitlines()[0]
+        'School consolidation 2026-2027'
+        """
+        words = Words(language)
+        lines = [words("mergeryears.title", first=self.years[0], last=self.years[-1])]
+        lines.append(words("mergeryears.status", status=self.solve_info.describe()))
+        if self.solve_info.objective is not None and self.policy.max_schools is None:
+            lines.append(
+                words(
+                    "mergeryears.cost",
+                    rate=f"{100 * self.policy.discount_rate:g}",
+                    yuan=f"{self.solve_info.objective:,.0f}",
+                )
+            )
+        for year in self.years:
+            rows = self.timeline[self.timeline["year"] == year]
+            lines.append(f"{year}:" + ("" if len(rows) else " " + words("mergeryears.nothing")))
+            for r in rows.itertuples():
+                text = words(
+                    f"mergeryears.action.{r.action}",
+                    other=r.other_school_id,
+                    seats=r.seats,
+                    rooms=r.classrooms,
+                    pupils=r.pupils,
+                )
+                lines.append(f"  {r.school_id}: {text}")
+        return "\n".join(lines)
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """The timeline, the counties and each year's assignments and closures (copies)."""
