@@ -25,7 +25,6 @@ from allocator.planners.mergers.horizon import (
 from allocator.planners.mergers.plan import MergerPlan
 from allocator.planners.mergers.policy import MergerPolicy, reject
 from allocator.planners.mergers.result import CountyResult
-from allocator.planners.mergers.solve import whole_pupils
 from allocator.planners.mergers.tables import (
     ASSIGNMENT_COLUMNS,
     CLOSURE_COLUMNS,
@@ -50,7 +49,7 @@ from allocator.planners.mergers.verify import (
     solve_county,
     unplanned_table,
 )
-from allocator.planners.mergers.years_model import YearsResult, solve_years
+from allocator.planners.mergers.years_model import YearsResult, plan_county
 from allocator.planners.mergers.years_plan import MergerYearsPlan, timeline_table
 from allocator.region import Region
 from allocator.solver import SolveInfo, SolverOptions
@@ -370,26 +369,14 @@ def _plan_years(region, policy, options, progress, spec, t0) -> MergerYearsPlan:
         _check_inputs(regions[year], policy)
     weights = year_weights(years, policy.discount_rate, policy.max_schools is None)
     per_year = [_prepare_units(regions[y], policy) for y in years]
-    allow = policy.on_infeasible == "report"
-    results: list[YearsResult] = []
-    failed: list[tuple[int, Infeasible]] = []
-    for k, first in enumerate(per_year[0]):
-        units = [next(u for u in units if u.name == first.name) for units in per_year]
-        if progress is not None:
-            progress(f"county {k + 1}/{len(per_year[0])} {first.name}")
-        try:
-            checked = []
-            for unit in units:
-                unit, exc = check_county(unit, policy, options, allow)
-                if exc is not None:
-                    raise exc
-                checked.append(unit)
-            results.append(
-                solve_years(checked, policy, options, years, weights, whole_pupils, method)
-            )
-        except Infeasible as exc:
-            failed.append((k, exc))
-    if failed and not allow:
+    jobs = [
+        [next(u for u in units if u.name == first.name) for units in per_year]
+        for first in per_year[0]
+    ]
+    outcomes = _solve_years_all(jobs, policy, options, (years, weights, method), progress)
+    results: list[YearsResult] = [r for r in outcomes if not isinstance(r, Infeasible)]
+    failed = [(k, r) for k, r in enumerate(outcomes) if isinstance(r, Infeasible)]
+    if failed and policy.on_infeasible != "report":
         raise combined_error([(per_year[0][k], e) for k, e in failed])
     plans = {}
     for i, year in enumerate(years):
@@ -434,3 +421,40 @@ def _plan_years(region, policy, options, progress, spec, t0) -> MergerYearsPlan:
             info,
         )
     return plan
+
+
+def _solve_years_all(jobs, policy, options: SolverOptions, spec, progress) -> list:
+    """Every county over the years, one after another or (``options.threads`` > 1) in
+    processes; a county without a plan gives its Infeasible."""
+    years, weights, method = spec
+    workers = max(1, min(options.threads or 1, len(jobs)))
+    n = len(jobs)
+    if workers == 1:
+        out = []
+        for i, units in enumerate(jobs, start=1):
+            if progress is not None:
+                progress(f"county {i}/{n} {units[0].name}")
+            out.append(plan_county(units, policy, options, years, weights, method))
+        return out
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    single = dataclasses.replace(options, threads=1)
+    context = multiprocessing.get_context("spawn")  # never fork a process that ran HiGHS
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        futures = {
+            pool.submit(plan_county, units, policy, single, years, weights, method): k
+            for k, units in enumerate(jobs)
+        }
+        out: list = [None] * n
+        try:
+            for done, future in enumerate(as_completed(futures), start=1):
+                k = futures[future]
+                out[k] = future.result()
+                if progress is not None:
+                    progress(f"county {done}/{n} {jobs[k][0].name} solved")
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            raise
+        return out

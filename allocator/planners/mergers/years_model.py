@@ -59,6 +59,8 @@ from allocator.planners.mergers.result import (
     today_pupils,
 )
 from allocator.planners.mergers.sets import CountyModel, build_model, unservable_error
+from allocator.planners.mergers.solve import whole_pupils
+from allocator.planners.mergers.verify import check_county
 from allocator.solver import (
     ColumnBlock,
     LinearModel,
@@ -219,7 +221,7 @@ def _solve_linked(linked: LinearModel, name: str, years, options: SolverOptions)
         raise out from exc
 
 
-def _decisions(part: _Year, x: np.ndarray, options: SolverOptions, whole_pupils):
+def _decisions(part: _Year, x: np.ndarray, options: SolverOptions):
     """(pupils per pair, open, converted) of one year from its slice of the solution."""
     model, linear = part.model, part.linear
     values = linear.column_values(x, "x")
@@ -256,14 +258,12 @@ def solve_years(
     options: SolverOptions,
     years: tuple[int, ...],
     weights: np.ndarray,
-    whole_pupils,
     method: str | None = None,
 ) -> YearsResult:
     """Solve one county over the years (see the module docstring) and check every year's plan.
 
-    ``units`` are the county's arrays of each year (same schools, that year's pupils);
-    ``whole_pupils`` makes one year's split pupils whole with its closures fixed
-    (:func:`allocator.planners.mergers.solve.whole_pupils`). ``method``: ``"whole"``,
+    ``units`` are the county's arrays of each year (same schools, that year's pupils).
+    ``method``: ``"whole"``,
     ``"rolling"`` or None (whole unless larger than :data:`MAX_COLUMNS` columns).
     """
     t0 = time.perf_counter()
@@ -292,7 +292,7 @@ def solve_years(
         infos.append(sol.info)
         shape = linked.shape
         for p, off in zip(parts, offsets, strict=True):
-            decisions.append(_decisions(p, _slice(sol, off, p), options, whole_pupils))
+            decisions.append(_decisions(p, _slice(sol, off, p), options))
     else:
         shape = (0, 0)
         fixed = None
@@ -303,8 +303,7 @@ def solve_years(
             shape = (max(shape[0], linked.shape[0]), max(shape[1], linked.shape[1]))
             sol = _solve_linked(linked, name, span, main)
             infos.append(sol.info)
-            pupils, open_, conv = _decisions(parts[t], _slice(sol, 0, parts[t]), options,
-                                             whole_pupils)  # fmt: skip
+            pupils, open_, conv = _decisions(parts[t], _slice(sol, 0, parts[t]), options)
             decisions.append((pupils, open_, conv))
             k = parts[t].linear.column_values(_slice(sol, 0, parts[t]), "k")
             fixed = {
@@ -315,6 +314,30 @@ def solve_years(
                 ],  # fmt: skip
             }
     return _finish_years(parts, decisions, infos, weights, years, method, shape, options, t0)
+
+
+def plan_county(
+    units: list[County],
+    policy: MergerPolicy,
+    options: SolverOptions,
+    years: tuple[int, ...],
+    weights: np.ndarray,
+    method: str | None = None,
+) -> YearsResult | Infeasible:
+    """Check every year of one county before its solve (as the one-year planner does, marking
+    the bands today's layout already fails), then solve it over the years; an Infeasible is
+    returned, not raised, so that one county without a plan does not stop the others."""
+    allow = policy.on_infeasible == "report"
+    try:
+        checked = []
+        for unit in units:
+            unit, exc = check_county(unit, policy, options, allow)
+            if exc is not None:
+                return exc
+            checked.append(unit)
+        return solve_years(checked, policy, options, years, weights, method)
+    except Infeasible as exc:
+        return exc
 
 
 def _slice(sol, offset: int, part: _Year) -> np.ndarray:
