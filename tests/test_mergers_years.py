@@ -177,7 +177,7 @@ def shortest(region: Region) -> dict:
     return dict(nx.all_pairs_dijkstra_path_length(region.roads, weight="minutes"))
 
 
-@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(tiny_cases())
 def test_every_yearly_region_keeps_the_limits(case):
     region, years, table, min_size = case
@@ -292,7 +292,7 @@ def test_optimum_equals_brute_force(seed):
         ((2030, 2026), None, "run backwards"),
         ((2026, 2030), ForecastSettings(horizon=3), "beyond the forecast horizon"),
         ((2026, 2045), None, "beyond the forecast horizon"),
-        ((2026, 2029), forecast_of({("VA", 2026): 1}), "beyond the forecast"),
+        ((2026, 2029), forecast_of({("VA", 2026): 1, ("VB", 2026): 1}), "beyond the forecast"),
         ([2027, 2026], None, "not increasing"),
     ],
 )
@@ -307,3 +307,69 @@ def test_forecast_without_years_is_refused(shrinking):
     region, _ = shrinking
     with pytest.raises(InputError, match="give years as well"):
         plan_mergers(region, forecast=ForecastSettings(horizon=3))
+
+
+@pytest.mark.parametrize(
+    "table, words",
+    [
+        (forecast_of({("VA", 2026): 1}), "'VB' has pupils today but no row in the forecast"),
+        (forecast_of({("VA", 2026): -5, ("VB", 2026): 1}), "is not a number of pupils >= 0"),
+        (forecast_of({("VA", 2026): 1, ("VB", 2026): 1}).assign(band="grade1"), "not a band"),
+        (forecast_of({("VA", 2026): 1, ("VB", 2026): 1, ("VX", 2026): 1}), "'VX' of the forecast"),
+    ],
+)
+def test_bad_forecast_tables_give_one_clear_line(shrinking, table, words):
+    region, _ = shrinking
+    with pytest.raises(InputError) as info:
+        plan_mergers(region, years=[2026], forecast=table)
+    assert words in str(info.value) and "\n" not in str(info.value)
+
+
+def test_region_in_refuses_a_year_outside_the_plan(shrinking):
+    _, plan = shrinking
+    with pytest.raises(InputError, match="year 2031 is not a year of the plan; expected one of"):
+        plan.region_in(2031)
+
+
+# ------------------------------------------------------------------ a growing new area
+def test_new_school_opens_the_year_the_new_area_fills():
+    """A new area (新区) 40 minutes from the only school has no children until 2028; a candidate
+    site there opens in 2028, not before, and stays open."""
+    region = region_of(
+        [school("A", "N0", lp=100, capacity=200, classes=6)],
+        [settlement("VA", "N0", 100), settlement("NEW", "N1", 0)],
+        [("N0", "N1", 40)],
+    )
+    years = {2026: 0, 2027: 0, 2028: 120, 2029: 150}
+    table = forecast_of(
+        {**{("VA", y): 100 for y in years}, **{("NEW", y): n for y, n in years.items()}}
+    )
+    site = pd.DataFrame([{"site_id": "S-NEW", "county": "county", "township": "T1", "node": "N1",
+                          "x": 1.0, "y": 0.0, "level": "primary", "capacity": 300,
+                          "annual_cost": 200_000, "build_cost": 3_000_000}])  # fmt: skip
+    policy = MergerPolicy(candidate_sites=site, allow_nine_year=False)
+    plan = plan_mergers(region, policy, EXACT, years=(2026, 2029), forecast=table)
+    opens = plan.timeline[plan.timeline["action"] == "open"]
+    assert opens[["year", "school_id", "pupils"]].values.tolist() == [[2028, "S-NEW", 120]]
+    assert "S-NEW" not in set(plan.region_in(2027).schools["school_id"])
+    for year in (2028, 2029):
+        schools = plan.region_in(year).schools.set_index("school_id")
+        assert schools.loc["S-NEW", "pupils_lower_primary"] == years[year]
+    assert plan.verify().empty
+
+
+def test_counties_are_planned_separately_every_year():
+    region = make_region(schools=30, counties=2, seed=2)
+    plan = plan_mergers(region, MergerPolicy(min_size=80), years=[2026, 2028])
+    assert sorted(plan.counties["county"]) == sorted(region.counties)
+    assert plan.weights == pytest.approx((1 + 1 / 1.08, 1 / 1.08**2))
+    assert plan.verify().empty
+    for year in plan.years:
+        a = (
+            plan.plan_in(year)
+            .assignments.merge(region.settlements[["settlement_id", "county"]], on="settlement_id")
+            .merge(
+                region.schools[["school_id", "county"]], on="school_id", suffixes=("", "_school")
+            )
+        )
+        assert (a["county"] == a["county_school"]).all()

@@ -116,6 +116,7 @@ def forecast_table(region: Region, years: tuple[int, ...], forecast) -> pd.DataF
                 column=missing[0],
             )
         table = forecast
+        _check_table(table, region)
         have = set(pd.to_numeric(table["year"], errors="coerce").dropna().astype(int))
         beyond = [y for y in years if y not in have]
         if beyond:
@@ -148,6 +149,52 @@ def forecast_table(region: Region, years: tuple[int, ...], forecast) -> pd.DataF
     table = table[table["band"].isin(PLANNED_BANDS)].copy()
     table["year"] = pd.to_numeric(table["year"]).astype(int)
     return table[table["year"].isin(years)].reset_index(drop=True)
+
+
+def _check_table(table: pd.DataFrame, region: Region) -> None:
+    """A ready forecast: years whole, pupils numbers >= 0, bands known, and every settlement with
+    pupils today in it (a settlement left out would silently lose its pupils)."""
+    for column, ok, expected in (
+        ("year", lambda v: v.notna() & (v == v.round()), "a whole year"),
+        ("pupils", lambda v: v.notna() & (v >= 0), "a number of pupils >= 0"),
+    ):
+        values = pd.to_numeric(table[column], errors="coerce")
+        bad = np.flatnonzero(~ok(values).to_numpy())
+        if len(bad):
+            row = int(bad[0])
+            raise InputError(
+                f"{column} {table[column].iloc[row]!r} is not {expected}",
+                table="forecast",
+                row=row,
+                row_id=str(table["settlement_id"].iloc[row]),
+                column=column,
+                value=table[column].iloc[row],
+            )
+    bands = ("lower_primary", "upper_primary", "junior", "senior")
+    bad = np.flatnonzero(~table["band"].isin(bands).to_numpy())
+    if len(bad):
+        row = int(bad[0])
+        raise InputError(
+            f"band {table['band'].iloc[row]!r} is not a band; expected one of {', '.join(bands)}",
+            table="forecast",
+            row=row,
+            column="band",
+            value=table["band"].iloc[row],
+        )
+    s = region.settlements
+    pupils = s[[f"pupils_{b}" for b in PLANNED_BANDS]].sum(axis=1).to_numpy()
+    listed = set(table["settlement_id"].astype(str))
+    missing = [v for v, n in zip(s["settlement_id"].astype(str), pupils, strict=True)
+               if n > 0 and v not in listed]  # fmt: skip
+    if missing:
+        raise InputError(
+            f"settlement {missing[0]!r} has pupils today but no row in the forecast"
+            + (f" ({len(missing)} such settlements)" if len(missing) > 1 else "")
+            + "; expected rows for every settlement with pupils (pupils 0 where none are left)",
+            table="forecast",
+            row_id=missing[0],
+            column="settlement_id",
+        )
 
 
 def _whole(values: np.ndarray) -> np.ndarray:
