@@ -373,3 +373,19 @@ def test_counties_are_planned_separately_every_year():
             )
         )
         assert (a["county"] == a["county_school"]).all()
+
+
+def test_summary_says_what_happens_in_which_year_in_both_languages(shrinking):
+    _, plan = shrinking
+    zh, en = plan.summary(), plan.summary("en")
+    assert zh.splitlines()[0] == "2026—2029 年撤点并校规划"
+    assert "  B: 撤并，学生转入 A" in zh.splitlines()
+    assert "  A: 扩建 90 个学位（2 间教室）" in zh.splitlines()
+    assert "2027: 无调整" in zh.splitlines()
+    lines = en.splitlines()
+    start = lines.index("2028:")
+    assert lines[start + 1 : start + 4] == [
+        "  B: closes; its pupils go to A",
+        "  A: receives 90 pupils of B",
+        "  A: adds 90 seats (2 classrooms)",
+    ]

@@ -100,11 +100,20 @@ def year_weights(years: tuple[int, ...], rate: float, discount: bool = True) -> 
 
 
 def forecast_table(region: Region, years: tuple[int, ...], forecast) -> pd.DataFrame:
-    """The pupils by settlement, band and year the plan uses, checked to cover every year.
+    """The pupils by settlement, band and year the plan uses, checked to cover every year of
+    ``years`` (as :func:`plan_years` returns them).
 
     ``forecast`` is None (the medium birth scenario, no migration), a
     :class:`~allocator.forecast.ForecastSettings`, a tuple ``(settings, scenario)`` (a
     :class:`~allocator.forecast.BirthScenario` or its name), or a ready table.
+
+    Examples
+    --------
+    >>> from allocator.synth import make_region
+    >>> region = make_region(schools=20, seed=1)
+    >>> table = forecast_table(region, plan_years((2026, 2028)), None)
+    >>> sorted(table["year"].unique().tolist()), table.columns.tolist()
+    ([2026, 2027, 2028], ['settlement_id', 'band', 'year', 'pupils'])
     """
     if isinstance(forecast, pd.DataFrame):
         missing = [c for c in FORECAST_COLUMNS if c not in forecast.columns]
@@ -205,7 +214,17 @@ def yearly_regions(
     region: Region, years: tuple[int, ...], table: pd.DataFrame, base_is_first: bool
 ) -> dict[int, Region]:
     """The region of each year (see the module docstring): settlements' pupils of the year,
-    rounded; schools' pupils by today's catchments (the region's own in the base year)."""
+    rounded; schools' pupils by today's catchments (the region's own in the base year).
+
+    Examples
+    --------
+    >>> from allocator.synth import make_region
+    >>> region = make_region(schools=20, seed=1)
+    >>> years = (2026, 2027)
+    >>> regions = yearly_regions(region, years, forecast_table(region, years, None), True)
+    >>> regions[2026] is region, len(regions[2027].schools) == len(region.schools)
+    (True, True)
+    """
     settlements = region.settlements
     ids = settlements["settlement_id"].astype(str)
     known = set(ids)

@@ -141,7 +141,16 @@ class MergerYearsPlan:
         already fails excepted, as in ``breaches``), no school holding more pupils than the seats
         built by then (or than it holds that year without the plan), classes within the class-size
         cap, and a closed school closed in every later year. Returns the problems found (columns
-        ``year, rule, where, detail``; empty when every year holds)."""
+        ``year, rule, where, detail``; empty when every year holds).
+
+        Examples
+        --------
+        >>> from allocator.synth import make_region
+        >>> from allocator.planners.mergers import plan_mergers
+        >>> plan = plan_mergers(make_region(schools=30, seed=3), years=(2026, 2027))
+        >>> plan.verify().columns.tolist(), len(plan.verify())
+        (['year', 'rule', 'where', 'detail'], 0)
+        """
         problems: list[tuple] = []
         closed_before: set = set()
         seats_before: dict = {}
