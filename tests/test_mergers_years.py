@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from allocator.errors import InputError
 from allocator.forecast import ForecastSettings
 from allocator.planners.mergers import MergerPolicy, plan_mergers
+from allocator.planners.mergers.horizon import plan_years, yearly_regions
 from allocator.region import Region
 from allocator.solver import SolverOptions
 from allocator.synth import make_region
@@ -389,3 +390,23 @@ def test_summary_says_what_happens_in_which_year_in_both_languages(shrinking):
         "  A: receives 90 pupils of B",
         "  A: adds 90 seats (2 classrooms)",
     ]
+
+
+def test_school_pupils_follow_their_catchment_hand_computed():
+    """A has 150 pupils today but its village only 100 (pupils come from elsewhere): when the
+    village halves, A's pupils halve (75). B has no catchment today; the new village next to it
+    brings its 40 pupils on top of B's 10."""
+    region = region_of(
+        [school("A", "N0", lp=150), school("B", "N2", lp=10)],
+        [settlement("VA", "N0", 100), settlement("VN", "N2", 0)],
+        [("N0", "N1", 10), ("N1", "N2", 50)],
+    )
+    # today VN has no pupils, so B teaches lower primary by enrolling it; VN is nearer to B
+    table = forecast_of({("VA", 2026): 100, ("VA", 2027): 50, ("VN", 2026): 0, ("VN", 2027): 40})
+    regions = yearly_regions(region, plan_years((2026, 2027)), table, False)
+    pupils = regions[2027].schools.set_index("school_id")["pupils_lower_primary"].to_dict()
+    assert pupils == {"A": 75, "B": 50}
+    assert regions[2026].schools.set_index("school_id")["pupils_lower_primary"].to_dict() == {
+        "A": 150,
+        "B": 10,
+    }

@@ -6,9 +6,11 @@
 :class:`~allocator.forecast.ForecastSettings` and a birth scenario from which it is made with the
 first year as the base year (today's pupils are the first year's). The region of a year has the
 settlements' pupils of that year (rounded to whole pupils) and the schools' pupils of that year
-when every settlement band keeps going to its nearest school of today
-(:func:`allocator.forecast.school_enrolment`); the first year's region is the region as given when
-the forecast is made from it.
+(which decide the ``min_size`` rule of that year): a school's pupils of a band today times the
+change of its catchment, the settlement bands whose nearest school of today it is
+(:func:`allocator.forecast.school_enrolment`), from today to that year; a school with no catchment
+in a band today adds that year's catchment to its pupils. The first year's region is the region as
+given when the forecast is made from it.
 """
 
 from __future__ import annotations
@@ -240,10 +242,31 @@ def yearly_regions(
     wide = table.assign(settlement_id=table["settlement_id"].astype(str)).pivot_table(
         index=["year", "settlement_id"], columns="band", values="pupils", aggfunc="sum"
     )
-    enrol = school_enrolment(region, table)
+    # today's pupils by settlement and band as a forecast "year" 0: the catchments of today
+    now = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "settlement_id": ids,
+                    "band": band,
+                    "year": 0,
+                    "pupils": settlements[f"pupils_{band}"].to_numpy(float),
+                }
+            )  # fmt: skip
+            for band in PLANNED_BANDS
+        ]
+    )
+    enrol = school_enrolment(region, pd.concat([now, table], ignore_index=True))
     by_school = enrol.pivot_table(
         index=["year", "school_id"], columns="band", values="pupils", aggfunc="sum"
     )
+    school_ids = region.schools["school_id"].astype(str)
+
+    def catchment(year: int, band: str) -> np.ndarray:
+        if year not in by_school.index.get_level_values(0) or band not in by_school.columns:
+            return np.zeros(len(school_ids))
+        return by_school.xs(year, level="year")[band].reindex(school_ids).fillna(0.0).to_numpy()
+
     out = {}
     for year in years:
         if base_is_first and year == years[0]:
@@ -252,20 +275,16 @@ def yearly_regions(
         s = settlements.copy()
         rows = wide.xs(year, level="year") if year in wide.index.get_level_values(0) else None
         sch = region.schools.copy()
-        here = (
-            by_school.xs(year, level="year")
-            if year in by_school.index.get_level_values(0)
-            else None
-        )
         for band in PLANNED_BANDS:
             col = f"pupils_{band}"
             values = np.zeros(len(s))
             if rows is not None and band in rows.columns:
                 values = rows[band].reindex(ids).fillna(0.0).to_numpy()
             s[col] = _whole(values)
-            values = np.zeros(len(sch))
-            if here is not None and band in here.columns:
-                values = here[band].reindex(sch["school_id"].astype(str)).fillna(0.0).to_numpy()
-            sch[col] = _whole(values)
+            # the school's pupils move with its catchment: in proportion where it has one today
+            actual = sch[col].to_numpy(float)
+            today, then = catchment(0, band), catchment(year, band)
+            ratio = np.divide(then, today, out=np.zeros_like(then), where=today > 0)
+            sch[col] = _whole(np.where(today > 0, actual * ratio, actual + then))
         out[year] = region.replace(schools=sch, settlements=s)
     return out
