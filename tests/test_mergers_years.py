@@ -143,10 +143,15 @@ def test_closures_are_monotone_and_rooms_stay():
 
 
 def test_rolling_horizon_is_never_called_optimal():
-    region = make_region(schools=20, seed=3)
-    plan = plan_mergers(region, MergerPolicy(min_size=80), years=(2026, 2027), method="rolling")
-    assert plan.solve_info.status == "feasible"
+    region = make_region(schools=20, seed=2)
+    policy = MergerPolicy(min_size=80)
+    plan = plan_mergers(region, policy, EXACT, years=(2026, 2028), method="rolling")
+    whole = plan_mergers(region, policy, EXACT, years=(2026, 2028), method="whole")
+    assert whole.solve_info.status == "optimal"
+    assert plan.solve_info.objective >= whole.solve_info.objective * (1 - 1e-9)
+    assert plan.solve_info.status == "feasible" and plan.solve_info.bound is None
     assert plan.counties["method"].tolist() == ["rolling"]
+    assert whole.counties["method"].tolist() == ["whole"]
     assert plan.verify().empty
 
 

@@ -60,7 +60,7 @@ from allocator.planners.mergers.result import (
 )
 from allocator.planners.mergers.sets import CountyModel, build_model, unservable_error
 from allocator.planners.mergers.solve import whole_pupils
-from allocator.planners.mergers.verify import check_county
+from allocator.planners.mergers.verify import check_county, split_today
 from allocator.solver import (
     ColumnBlock,
     LinearModel,
@@ -206,7 +206,7 @@ def _window_model(parts, weights, years, fixed: dict | None):
     return linked, offsets
 
 
-def _solve_linked(linked: LinearModel, name: str, years, options: SolverOptions):
+def _solve_linked(linked: LinearModel, name: str, years, options: SolverOptions, fixed=None):
     try:
         return solve_matrix(linked, options=options)
     except Infeasible as exc:
@@ -215,6 +215,12 @@ def _solve_linked(linked: LinearModel, name: str, years, options: SolverOptions)
         out = Infeasible(
             f"{name}: no plan over {years[0]}-{years[-1]} meets every requirement in every year"
             + (f": {words}" if words else "")
+            + (
+                f" with the closures and classrooms of {fixed} fixed by the rolling horizon "
+                "(method='whole' may find a plan)"
+                if fixed is not None
+                else ""
+            )
             + "; allow expansions (max_expansion_share), splitting, boarding or longer trips",
             exc.violations,
         )
@@ -301,7 +307,7 @@ def solve_years(
             span = years[t : t + WINDOW]
             linked, offsets = _window_model(window, weights[t : t + WINDOW], span, fixed)
             shape = (max(shape[0], linked.shape[0]), max(shape[1], linked.shape[1]))
-            sol = _solve_linked(linked, name, span, main)
+            sol = _solve_linked(linked, name, span, main, None if t == 0 else years[t - 1])
             infos.append(sol.info)
             pupils, open_, conv = _decisions(parts[t], _slice(sol, 0, parts[t]), options)
             decisions.append((pupils, open_, conv))
@@ -326,10 +332,15 @@ def plan_county(
 ) -> YearsResult | Infeasible:
     """Check every year of one county before its solve (as the one-year planner does, marking
     the bands today's layout already fails), then solve it over the years; an Infeasible is
-    returned, not raised, so that one county without a plan does not stop the others."""
+    returned, not raised, so that one county without a plan does not stop the others.
+
+    With ``on_infeasible="report"``, a county whose villages cannot each send a whole band to one
+    school in some year, not even to today's schools all open, is solved once more with the
+    villages of that year allowed to split (as the one-year planner does; reported in that year's
+    breaches)."""
     allow = policy.on_infeasible == "report"
+    checked = []
     try:
-        checked = []
         for unit in units:
             unit, exc = check_county(unit, policy, options, allow)
             if exc is not None:
@@ -337,7 +348,23 @@ def plan_county(
             checked.append(unit)
         return solve_years(checked, policy, options, years, weights, method)
     except Infeasible as exc:
-        return exc
+        if not allow or len(checked) < len(units):
+            return exc
+        marked, changed = [], False
+        for unit in checked:
+            split = split_today(unit, policy, options)
+            if split is not None and split.any():
+                if unit.split_today is not None:
+                    split = split | unit.split_today
+                unit = dataclasses.replace(unit, split_today=split)
+                changed = True
+            marked.append(unit)
+        if not changed:
+            return exc
+        try:
+            return solve_years(marked, policy, options, years, weights, method)
+        except Infeasible as again:
+            return again
 
 
 def _slice(sol, offset: int, part: _Year) -> np.ndarray:

@@ -172,7 +172,8 @@ class MergerYearsPlan:
         words = Words(language)
         lines = [words("mergeryears.title", first=self.years[0], last=self.years[-1])]
         lines.append(words("mergeryears.status", status=self.solve_info.describe()))
-        if self.solve_info.objective is not None and self.policy.max_schools is None:
+        planned = len(self.counties) > 0
+        if planned and self.solve_info.objective is not None and self.policy.max_schools is None:
             lines.append(
                 words(
                     "mergeryears.cost",
@@ -180,6 +181,9 @@ class MergerYearsPlan:
                     yuan=f"{self.solve_info.objective:,.0f}",
                 )
             )
+        unplanned = self.plans[self.years[0]].unplanned
+        for r in unplanned.itertuples():
+            lines.append(words("mergeryears.unplanned", county=r.county, reason=r.reason))
         for year in self.years:
             rows = self.timeline[self.timeline["year"] == year]
             lines.append(f"{year}:" + ("" if len(rows) else " " + words("mergeryears.nothing")))
