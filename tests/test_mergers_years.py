@@ -415,3 +415,19 @@ def test_school_pupils_follow_their_catchment_hand_computed():
         "A": 150,
         "B": 10,
     }
+
+
+@pytest.mark.slow
+def test_counties_in_processes_give_the_same_plan():
+    region = make_region(schools=60, counties=2, seed=2)
+    options = SolverOptions(mip_gap=1e-6)
+    one = plan_mergers(region, MergerPolicy(min_size=80), options, years=(2026, 2027))
+    two = plan_mergers(
+        region,
+        MergerPolicy(min_size=80),
+        SolverOptions(mip_gap=1e-6, threads=2),
+        years=(2026, 2027),
+    )
+    assert len(one.counties) == 2
+    pd.testing.assert_frame_equal(one.timeline, two.timeline)
+    assert two.solve_info.objective == pytest.approx(one.solve_info.objective, rel=1e-6)
