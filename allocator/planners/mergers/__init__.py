@@ -22,6 +22,12 @@ The package, one job per module (each imports only those above it):
   happens to a unit without a plan;
 * :mod:`~allocator.planners.mergers.tables`: the plan's tables from the solved units;
 * :mod:`~allocator.planners.mergers.plan`: :class:`MergerPlan` (rules the plan follows, ``apply``);
+* :mod:`~allocator.planners.mergers.horizon`: the years of a plan over a horizon, the forecast and
+  the region of each year;
+* :mod:`~allocator.planners.mergers.years_model`: one county's model over the years (one model per
+  year, linked: closed stays closed, classrooms built before pupils arrive, discounted cost);
+* :mod:`~allocator.planners.mergers.years_plan`: :class:`MergerYearsPlan` (the timeline, each
+  year's plan, ``region_in(year)``, the check of every year);
 * :mod:`~allocator.planners.mergers.planner`: :func:`plan_mergers`, step by step.
 """
 
@@ -30,6 +36,7 @@ from allocator.planners.mergers.plan import MergerPlan
 from allocator.planners.mergers.planner import DEFAULT_OPTIONS, plan_mergers
 from allocator.planners.mergers.policy import CANDIDATE_COLUMNS, CandidateSite, MergerPolicy
 from allocator.planners.mergers.verify import BREACH_COLUMNS, UNPLANNED_COLUMNS
+from allocator.planners.mergers.years_plan import TIMELINE_COLUMNS, MergerYearsPlan
 
 __all__ = [
     "BOARDING_COLUMN",
@@ -37,9 +44,11 @@ __all__ = [
     "CANDIDATE_COLUMNS",
     "DEFAULT_OPTIONS",
     "PLANNED_BANDS",
+    "TIMELINE_COLUMNS",
     "UNPLANNED_COLUMNS",
     "CandidateSite",
     "MergerPlan",
     "MergerPolicy",
+    "MergerYearsPlan",
     "plan_mergers",
 ]

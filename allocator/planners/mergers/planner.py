@@ -12,10 +12,16 @@ from collections.abc import Callable, Mapping
 import numpy as np
 import pandas as pd
 
-from allocator.errors import Infeasible, InputError
+from allocator.errors import Infeasible, InputError, SolverError
 from allocator.fingerprint import region_fingerprint
 from allocator.planners.mergers.columns import BAND_COLUMNS, PLANNED_BANDS, boarding_places
 from allocator.planners.mergers.data import County, make_unit, site_rows
+from allocator.planners.mergers.horizon import (
+    forecast_table,
+    plan_years,
+    year_weights,
+    yearly_regions,
+)
 from allocator.planners.mergers.plan import MergerPlan
 from allocator.planners.mergers.policy import MergerPolicy, reject
 from allocator.planners.mergers.result import CountyResult
@@ -43,6 +49,8 @@ from allocator.planners.mergers.verify import (
     solve_county,
     unplanned_table,
 )
+from allocator.planners.mergers.years_model import YearsResult, plan_county
+from allocator.planners.mergers.years_plan import MergerYearsPlan, timeline_table
 from allocator.region import Region
 from allocator.solver import SolveInfo, SolverOptions
 
@@ -58,7 +66,10 @@ def plan_mergers(
     policy: MergerPolicy | None = None,
     options: SolverOptions | None = None,
     progress: Callable[[str], None] | None = None,
-) -> MergerPlan:
+    years=None,
+    forecast=None,
+    method: str | None = None,
+) -> MergerPlan | MergerYearsPlan:
     """Plan school closures, receiving schools, nine-year conversions and expansions.
 
     Each county is solved as its own model (pupils stay in their county), so a municipality is
@@ -77,10 +88,24 @@ def plan_mergers(
         one after another.
     progress : callable, optional
         Called with a short string at each county, e.g. ``"county 3/34 江北县"``.
+    years : tuple, range or list of int, optional
+        Plan over these years (``(2026, 2030)``: every year from 2026 to 2030): which school
+        closes in which year (and stays closed), which classrooms are built by when (no later than
+        the year the pupils arrive), every year's pupils within that year's limits; cost over the
+        horizon discounted at ``policy.discount_rate``. One linked model per county
+        (:mod:`allocator.planners.mergers.years_model`, which states the model, the rolling
+        horizon used for models too large and its guarantee). None (default): one year, today.
+    forecast : ForecastSettings, (ForecastSettings, scenario) or DataFrame, optional
+        The pupils of each year (only with ``years``): settings and a birth scenario (its name or
+        a :class:`~allocator.forecast.BirthScenario`; the first year is the base year), or a
+        ready table ``settlement_id, band, year, pupils``. None: the medium birth scenario.
+    method : {"whole", "rolling"}, optional
+        With ``years``: one linked model per county, or a rolling horizon; None chooses by size.
 
     Returns
     -------
-    MergerPlan
+    MergerPlan or MergerYearsPlan
+        A :class:`MergerYearsPlan` with ``years``.
 
     Raises
     ------
@@ -102,10 +127,20 @@ def plan_mergers(
     'optimal'
     >>> bool((plan.assignments.query("band == 'lower_primary'")["minutes"] <= 30).all())
     True
+
+    Over five years (the medium birth scenario):
+
+    >>> five = plan_mergers(region, MergerPolicy(min_size=80), years=(2026, 2030))
+    >>> five.years, five.verify().empty
+    ((2026, 2027, 2028, 2029, 2030), True)
     """
     t0 = time.perf_counter()
     policy = policy or MergerPolicy()
     options = options or DEFAULT_OPTIONS
+    if years is not None:
+        return _plan_years(region, policy, options, progress, (years, forecast, method), t0)
+    if forecast is not None or method is not None:
+        raise InputError("forecast and method apply to a plan over years; give years as well")
     _check_inputs(region, policy)
     prepared = _prepare_units(region, policy)
     allow = policy.on_infeasible == "report"
@@ -312,6 +347,112 @@ def _solve_all(
                 out[k] = future.result()
                 if progress is not None:
                     progress(f"{label(done, units[k])} solved")
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            raise
+        return out
+
+
+def _plan_years(region, policy, options, progress, spec, t0) -> MergerYearsPlan:
+    """The plan over years: each year's region, every county's linked model, each year's plan."""
+    years, forecast, method = spec
+    if method not in (None, "whole", "rolling"):
+        raise InputError(
+            f"method={method!r}; expected 'whole', 'rolling' or None", table="plan", column="method"
+        )
+    years = plan_years(years)
+    _check_inputs(region, policy)
+    table = forecast_table(region, years, forecast)
+    regions = yearly_regions(region, years, table, not isinstance(forecast, pd.DataFrame))
+    for year in years:
+        _check_inputs(regions[year], policy)
+    weights = year_weights(years, policy.discount_rate, policy.max_schools is None)
+    per_year = [_prepare_units(regions[y], policy) for y in years]
+    jobs = [
+        [next(u for u in units if u.name == first.name) for units in per_year]
+        for first in per_year[0]
+    ]
+    outcomes = _solve_years_all(jobs, policy, options, (years, weights, method), progress)
+    results: list[YearsResult] = [r for r in outcomes if not isinstance(r, Infeasible)]
+    failed = [(k, r) for k, r in enumerate(outcomes) if isinstance(r, Infeasible)]
+    if failed and policy.on_infeasible != "report":
+        raise combined_error([(per_year[0][k], e) for k, e in failed])
+    plans = {}
+    for i, year in enumerate(years):
+        mine = [r.results[i] for r in results]
+        lost = [(per_year[i][k], e) for k, e in failed]
+        info = SolveInfo.combine([r.info for r in mine]) if mine else SolveInfo.combine([])
+        plans[year] = _gather_plan(regions[year], policy, mine, lost, info)
+    info = SolveInfo.combine([r.info for r in results])
+    info = dataclasses.replace(info, seconds=time.perf_counter() - t0)
+    counties = pd.DataFrame(
+        [
+            {
+                "county": r.name,
+                "method": r.method,
+                "status": r.info.status,
+                "objective": r.info.objective,
+                "gap": r.info.gap,
+                "variables": int(r.shape[1]),
+                "rows": int(r.shape[0]),
+            }
+            for r in results
+        ],
+        columns=["county", "method", "status", "objective", "gap", "variables", "rows"],
+    )
+    plan = MergerYearsPlan(
+        years=years,
+        plans=plans,
+        regions=regions,
+        timeline=timeline_table(plans),
+        counties=counties,
+        solve_info=info,
+        policy=policy,
+        weights=tuple(float(w) for w in weights),
+    )
+    problems = plan.verify()
+    if len(problems):
+        first = problems.iloc[0]
+        raise SolverError(
+            f"the plan over {years[0]}-{years[-1]} fails its own check in {first['year']}: "
+            f"{first['rule']} at {first['where']} ({first['detail']}); "
+            f"{len(problems)} problem{'s' if len(problems) != 1 else ''} in all",
+            info,
+        )
+    return plan
+
+
+def _solve_years_all(jobs, policy, options: SolverOptions, spec, progress) -> list:
+    """Every county over the years, one after another or (``options.threads`` > 1) in
+    processes; a county without a plan gives its Infeasible."""
+    years, weights, method = spec
+    workers = max(1, min(options.threads or 1, len(jobs)))
+    n = len(jobs)
+    if workers == 1:
+        out = []
+        for i, units in enumerate(jobs, start=1):
+            if progress is not None:
+                progress(f"county {i}/{n} {units[0].name}")
+            out.append(plan_county(units, policy, options, years, weights, method))
+        return out
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    single = dataclasses.replace(options, threads=1)
+    context = multiprocessing.get_context("spawn")  # never fork a process that ran HiGHS
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        futures = {
+            pool.submit(plan_county, units, policy, single, years, weights, method): k
+            for k, units in enumerate(jobs)
+        }
+        out: list = [None] * n
+        try:
+            for done, future in enumerate(as_completed(futures), start=1):
+                k = futures[future]
+                out[k] = future.result()
+                if progress is not None:
+                    progress(f"county {done}/{n} {jobs[k][0].name} solved")
         except BaseException:
             for f in futures:
                 f.cancel()

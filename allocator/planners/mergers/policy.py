@@ -282,6 +282,10 @@ class MergerPolicy:
     build_years : float
         Years over which a new site's ``build_cost`` is spread (straight line, like the 20-year
         rule of ``expansion_yuan_per_seat``; no interest): 30.
+    discount_rate : float
+        Yearly rate at which a plan over several years (``plan_mergers(..., years=...)``)
+        discounts later years' costs: 0.08, the social discount rate of 国家发展改革委、建设部
+        《建设项目经济评价方法与参数》(第三版, 2006). Unused by a one-year plan.
     on_infeasible : {"report", "error"}
         What a county without a plan does. ``"report"`` (default): bands today's layout already
         fails (no school, or no seat, within their limit) go to the nearest schools beyond it,
@@ -358,6 +362,7 @@ class MergerPolicy:
     split_area_types: tuple[str, ...] = ("urban",)
     candidate_sites: pd.DataFrame | str | Path | tuple[CandidateSite, ...] | None = None
     build_years: float = 30.0
+    discount_rate: float = 0.08
     on_infeasible: str = "report"
     standard: str | Standard = "moe2017"
     standard_overrides: Mapping | None = None
@@ -398,7 +403,7 @@ class MergerPolicy:
         ):
             self._number(name)
         self._number("site_yuan")
-        for name in ("boarder_trip_share",):
+        for name in ("boarder_trip_share", "discount_rate"):
             self._number(name, upper=1.0)
         self._integer("boarding_candidates", low=1)
         if self.day_candidates is not None:

@@ -63,7 +63,7 @@ def solve_unit(unit: County, policy: MergerPolicy, options: SolverOptions) -> Co
     info = sol.info
     x = linear.column_values(sol.x, "x")
     if (model.split_pair & (np.abs(x - np.round(x)) > 1e-6)).any():
-        residual = _whole_pupils(model, linear, sol.x, options)
+        residual = whole_pupils(model, linear, sol.x, options)
         info = dataclasses.replace(
             residual.info,
             status=worst_status(info.status, residual.info.status),
@@ -100,7 +100,7 @@ def solve_unit(unit: County, policy: MergerPolicy, options: SolverOptions) -> Co
     return result
 
 
-def _whole_pupils(model: CountyModel, linear: LinearModel, x: np.ndarray, options: SolverOptions):
+def whole_pupils(model: CountyModel, linear: LinearModel, x: np.ndarray, options: SolverOptions):
     """Make continuous split pupils whole, every other decision fixed but classrooms.
 
     Each split pair may round its pupils down or up (a 0/1 choice: small domains keep HiGHS

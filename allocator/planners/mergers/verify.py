@@ -162,7 +162,7 @@ def solve_county(
     except Infeasible as exc:
         if _served_demands(unit, exc).any():
             return exc
-        split = _split_today(unit, policy, options)
+        split = split_today(unit, policy, options)
         if split is None or not split.any():
             if exc.violations:
                 return exc
@@ -204,7 +204,7 @@ def _whole_village_error(unit: County, split: np.ndarray, today: bool = True) ->
     return exc
 
 
-def _split_today(unit: County, policy: MergerPolicy, options: SolverOptions):
+def split_today(unit: County, policy: MergerPolicy, options: SolverOptions):
     """(settlements, 3) bool: bands that must split even with every school of today open (those
     the LP splits; None when today's schools can take every whole band: then the policy, not the
     layout, is the cause)."""
