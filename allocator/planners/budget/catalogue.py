@@ -470,6 +470,9 @@ def extra_indicator_specs(user: Mapping[str, Mapping] | None) -> dict[str, dict]
     for name, spec in DEFAULT_EXTRA_INDICATORS.items():
         out[name] = {"max_value": None, "enabled": True, **spec, "explicit": False}
     for name, spec in (user or {}).items():
+        if name in REMOVED_EXTRA_INDICATORS and isinstance(spec, Mapping):
+            if spec.get("enabled", True) is False:
+                continue  # switching off a former default: nothing to do
         if not isinstance(spec, Mapping):
             raise InputError(
                 f"extra indicator {name!r}: expected a table with keys {', '.join(_SPEC_KEYS)}",

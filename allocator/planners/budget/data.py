@@ -204,9 +204,21 @@ def _open_indicators(schools, std, policy, bought: set, out: _Indicators) -> Non
                 f"target {name!r} is not an open indicator of standard {std.name}; expected one of "
                 + ", ".join(known),
             )
+    chosen = set(known) if policy.open_indicators == "all" else set(policy.open_indicators)
+    for name in chosen - set(known):
+        reject_policy(
+            "open_indicators",
+            name,
+            f"{name!r} is not an open indicator of standard {std.name}; expected one of "
+            + ", ".join(known),
+        )
     for name, oi in known.items():
-        if name not in bought and name not in policy.targets and name not in std.open_assessed:
-            continue
+        if name not in policy.targets and name not in std.open_assessed:
+            if name not in bought:
+                continue
+            if name not in chosen:
+                out.why_not[name] = f"open indicator {name} is not in the policy's open_indicators"
+                continue
         if name in out.names:
             continue  # a user's extra indicator of the same name
         required = name in policy.targets or name in std.open_assessed

@@ -93,6 +93,12 @@ class BudgetPolicy:
         Extra indicators by name, beside the 2017 seven and the standard's open indicators: each
         a school column with a target (see :mod:`~allocator.planners.budget.catalogue`); one named
         here must have its column. ``{"name": {"enabled": False}}`` switches one off.
+    open_indicators : "all" or list of str
+        The standard's open indicators (digital campus, campus safety: ``bandwidth_mbps``,
+        ``alarm_video_linked``, ...) the plan spends on where schools fall short of their targets,
+        through the catalogue's upgrades; default none, so a plan buys only the 2017 resources.
+        A target's indicator and an indicator the standard assesses (``open_assessed``) are in
+        play whatever this says.
     targets : dict, optional
         ``indicator -> {"at_least": value, "schools": "all" | "boarding" | "urban" | "town" |
         "rural"}``: open indicators every chosen school must reach (constraints of the model; see
@@ -131,6 +137,7 @@ class BudgetPolicy:
     standard: str = "moe2017"
     standard_overrides: dict | None = None
     extra_indicators: dict[str, dict] | None = None
+    open_indicators: str | tuple[str, ...] = ()
     targets: dict[str, dict] = field(default_factory=dict)
     stage_tolerance: float = 1e-6
 
@@ -189,3 +196,15 @@ class BudgetPolicy:
                 reject_policy(name, value, f"{name}={value!r}; expected a table (dict) or None")
             set_(self, name, freeze(value))
         set_(self, "targets", check_targets(self.targets))
+        chosen = self.open_indicators
+        if isinstance(chosen, str) and chosen != "all":
+            chosen = (chosen,)
+        if not isinstance(chosen, str):
+            if not isinstance(chosen, list | tuple) or not all(isinstance(k, str) for k in chosen):
+                reject_policy(
+                    "open_indicators",
+                    chosen,
+                    f"open_indicators={chosen!r}; expected \"all\" or a list of open indicator names",
+                )
+            chosen = tuple(chosen)
+        set_(self, "open_indicators", chosen)
