@@ -50,7 +50,9 @@ def target_floor(
         out = most < t.need * (1 - 1e-9)
         if out.any():
             violations[f"target_{t.name}"] = float(out.sum())
-            what = "no intervention raises it" if not (t.gain > 0).any() else "every unit at its cap"
+            what = (
+                "no intervention raises it" if not (t.gain > 0).any() else "every unit at its cap"
+            )
             lines.append(
                 f"target {t.name} >= {t.at_least:g} ({t.schools} schools) cannot be met at "
                 f"{plural(int(out.sum()), 'school')} even with {what}: {_ids(cand, t.s[out])}"
@@ -91,5 +93,7 @@ def target_floor(
             {"budget": short},
         )
     if unmet(data, units):
-        raise SolverError("the least-cost plan of the targets failed verification: " + unmet(data, units))
+        raise SolverError(
+            "the least-cost plan of the targets failed verification: " + unmet(data, units)
+        )
     return units

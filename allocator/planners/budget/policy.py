@@ -204,7 +204,7 @@ class BudgetPolicy:
                 reject_policy(
                     "open_indicators",
                     chosen,
-                    f"open_indicators={chosen!r}; expected \"all\" or a list of open indicator names",
+                    f'open_indicators={chosen!r}; expected "all" or a list of open indicator names',
                 )
             chosen = tuple(chosen)
         set_(self, "open_indicators", chosen)

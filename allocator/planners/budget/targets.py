@@ -79,7 +79,9 @@ def check_targets(targets) -> Mapping:
             _reject(name, level, f"at_least={level!r}; expected a number >= 0")
         schools = spec.get("schools", "all")
         if schools not in TARGET_SCHOOLS:
-            _reject(name, schools, f"schools={schools!r}; expected one of {', '.join(TARGET_SCHOOLS)}")
+            _reject(
+                name, schools, f"schools={schools!r}; expected one of {', '.join(TARGET_SCHOOLS)}"
+            )
         out[str(name)] = {"at_least": float(level), "schools": schools}
     return freeze(out)
 
@@ -122,9 +124,11 @@ def build_targets(cand, targets: Mapping, indicators: Mapping, catalogue, column
     )
     for name, spec in targets.items():
         oi = indicators[name]
-        den = np.ones(len(cand)) if oi.per == "school" else cand[
-            {"class": "classes", "teacher": "teachers"}[oi.per]
-        ].to_numpy(float)
+        den = (
+            np.ones(len(cand))
+            if oi.per == "school"
+            else cand[{"class": "classes", "teacher": "teachers"}[oi.per]].to_numpy(float)
+        )
         chosen = den > 0
         if spec["schools"] in ("urban", "town", "rural"):
             chosen &= area == spec["schools"]
@@ -157,7 +161,7 @@ def unmet(data, units) -> str:
     >>> policy = BudgetPolicy(budget=1e7, targets={"guard_post": {"at_least": 1}})
     >>> data = prepare(make_region(schools=30, seed=1), policy)
     >>> unmet(data, np.zeros(data.S * data.J))
-    'guard_post at 6 schools'
+    'guard_post at 8 schools'
     """
     out = []
     for t in data.targets:
