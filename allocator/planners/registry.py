@@ -43,6 +43,7 @@ PLANNERS: dict[str, tuple[str, str, str]] = {
     "districts": ("allocator.planners.districts", "plan_districts", "DistrictPolicy"),
     "budget": ("allocator.planners.budget", "plan_budget", "BudgetPolicy"),
     "teachers": ("allocator.planners.teachers", "plan_teachers", "TeacherPolicy"),
+    "training": ("allocator.planners.training", "plan_training", "TrainingPolicy"),
 }
 
 
