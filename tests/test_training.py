@@ -218,3 +218,36 @@ def test_shipped_programmes_have_sources():
     assert set(raw["level"]) == {"national", "provincial", "county"}
     assert raw["source"].str.contains("ASSUMED|unconfirmed").all()
     assert raw["backbone"].any() and (~raw["backbone"]).any()
+
+
+def test_smart_campus_programme_scenario():
+    from pathlib import Path
+
+    from allocator.pipeline import run_scenario
+
+    path = Path(__file__).resolve().parents[1] / "scenarios" / "smart_campus_programme.toml"
+    result = run_scenario(path, write=False)
+    before, funded, trained = result.regions
+    campus, calendar = result.plans["campus"], result.plans["training"]
+    # the targets of the budget step, as check judges the region after it
+    table = allocator.check(funded).tables["open_schools"]
+    table = table[table["in_scope"].astype(bool)]
+    assert (table["bandwidth_mbps"] >= 500).all()
+    boarding = table["school_id"].isin(
+        funded.schools.loc[funded.schools["boarding_school"] == 1, "school_id"]
+    )
+    for k in ("alarm_video_linked", "closed_campus", "dorm_night_duty"):
+        assert (table.loc[boarding, k] == 1).all(), k
+    assert (table.loc[table["area_type"] == "rural", "guard_post"] == 1).all()
+    was = allocator.check(before).tables["open_schools"]
+    assert (was.loc[was["in_scope"].astype(bool), "bandwidth_mbps"] < 500).any()
+    assert campus.spent <= 4e7 + 1e-6
+    # the training calendar: five years, money kept, backbone teachers up where they were short
+    assert calendar.years["year"].tolist() == [0, 1, 2, 3, 4, 5]
+    assert (calendar.years["cost"] <= 1.5e6 + 1e-6).all()
+    h = calendar.headline()
+    assert h["schools_backbone_met_after"] > h["schools_backbone_met_before"]
+    gained = trained.schools["teachers_backbone"].sum() - funded.schools["teachers_backbone"].sum()
+    assert gained == h["backbone_places"] > 0
+    last = result.measures[-1].figures
+    assert last["parts_compliant"] > result.measures[0].figures["parts_compliant"]
