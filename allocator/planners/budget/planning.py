@@ -195,7 +195,9 @@ def min_cost_to_comply(
 
     Each part must meet at least ``standard.min_indicators_met`` (6) of its assessed indicators;
     the MILP chooses which one may be missed, and with ``floor_share`` set that one must still
-    reach ``floor_share`` (0.85) of its threshold. Extra indicators do not count.
+    reach ``floor_share`` (0.85) of its threshold. Extra indicators do not count; the policy's
+    ``targets`` and the open indicators the standard assesses (``open_assessed``, as targets at
+    their thresholds) are met too.
 
     Parameters
     ----------
