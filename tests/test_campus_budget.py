@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import allocator
 from allocator.errors import Infeasible, InputError
 from allocator.planners.budget import BudgetPolicy, min_cost_to_comply, plan_budget
 from allocator.planners.budget.catalogue import CATALOGUE_FILE, default_catalogue
+from allocator.planners.budget.targets import TARGET_SCHOOLS
 from allocator.standards import load_standard
 from allocator.synth import make_region
 
@@ -192,6 +196,11 @@ def test_unknown_target_and_missing_open_values_are_refused():
     no_cols = region.replace(schools=region.schools.drop(columns=["guard_post"]))
     with pytest.raises(InputError, match="no 'guard_post' column"):
         plan_budget(no_cols, BudgetPolicy(budget=1e6, targets={"guard_post": {"at_least": 1}}))
+    # boarding schools cannot be chosen without the column that says which they are
+    unmarked = region.replace(schools=region.schools.drop(columns=["boarding_school"]))
+    boarding = {"alarm_video_linked": {"at_least": 1, "schools": "boarding"}}
+    with pytest.raises(InputError, match="no 'boarding_school' column"):
+        plan_budget(unmarked, BudgetPolicy(budget=1e6, targets=boarding))
 
 
 def test_an_assessed_open_indicator_is_bought_and_judged_as_check_does():
@@ -211,3 +220,51 @@ def test_an_assessed_open_indicator_is_bought_and_judged_as_check_does():
     judged = allocator.check(plan.apply(region), std).tables["schools"].set_index(key)["passes"]
     by_plan = plan.parts.set_index(key)["passes_after"]
     assert (judged.reindex(by_plan.index).fillna(False).astype(bool) == by_plan).all()
+
+
+@st.composite
+def _target_cases(draw):
+    pool = {
+        "bandwidth_mbps": st.sampled_from([100, 200, 500, 1000]),
+        "smart_classrooms_per_class": st.sampled_from([0.5, 0.8, 1.0]),
+        "alarm_video_linked": st.just(1),
+        "guard_post": st.just(1),
+        "security_staff": st.sampled_from([1, 2]),
+    }
+    names = draw(st.lists(st.sampled_from(sorted(pool)), min_size=1, max_size=3, unique=True))
+    targets = {
+        k: {"at_least": draw(pool[k]), "schools": draw(st.sampled_from(TARGET_SCHOOLS))}
+        for k in names
+    }
+    policy = BudgetPolicy(
+        budget=draw(st.sampled_from([2e6, 1e7, 4e7])),
+        objective=draw(st.sampled_from(["shortfall", "minimax", "lexicographic"])),
+        relax=draw(st.booleans()),
+        targets=targets,
+    )
+    return make_region(schools=30, seed=draw(st.integers(0, 30))), policy
+
+
+@pytest.mark.slow
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_target_cases())
+def test_targets_hold_after_apply_or_are_explained(case):
+    region, policy = case
+    try:
+        plan = plan_budget(region, policy)
+    except Infeasible as exc:
+        assert "yuan short" in exc.message or "cannot be met at" in exc.message
+        if "yuan short" in exc.message:  # the same targets with money enough are met
+            plan = plan_budget(region, dataclasses.replace(policy, budget=1e9))
+            assert plan.spent > policy.budget
+        return
+    assert plan.spent <= policy.budget * (1 + 1e-9) + 1e-6
+    after = allocator.check(plan.apply(region)).tables["open_schools"]
+    after = after[after["in_scope"].astype(bool)].set_index("school_id")
+    boarding = region.schools.set_index("school_id")["boarding_school"].reindex(after.index) == 1
+    for name, spec in policy.targets.items():
+        chosen = {"all": after.index == after.index, "boarding": boarding.to_numpy()}.get(
+            spec["schools"], (after["area_type"] == spec["schools"]).to_numpy()
+        )
+        values = after.loc[chosen, name].dropna()  # NaN: no classes
+        assert (values >= spec["at_least"] * (1 - 1e-9)).all(), name

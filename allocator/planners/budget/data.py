@@ -222,7 +222,10 @@ def _open_indicators(schools, std, policy, bought: set, out: _Indicators) -> Non
         if name in out.names:
             continue  # a user's extra indicator of the same name
         required = name in policy.targets or name in std.open_assessed
-        columns = [oi.column] + (["boarding_school"] if oi.applies_to == "boarding" else [])
+        boarding = oi.applies_to == "boarding" or (
+            policy.targets.get(name, {}).get("schools") == "boarding"
+        )
+        columns = [oi.column] + (["boarding_school"] if boarding else [])
         lacking = [c for c in columns if c not in schools.columns]
         if lacking:
             if required:
