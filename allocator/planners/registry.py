@@ -155,10 +155,10 @@ def get_planner(name: str) -> Planner:
 
     Examples
     --------
-    >>> get_planner("nonsense")
+    >>> get_planner("nonsense")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    allocator.errors.InputError: unknown planner 'nonsense'; expected one of mergers, districts, budget, teachers
+    allocator.errors.InputError: unknown planner 'nonsense'; expected one of mergers, districts, budget, teachers, ...
     """
     if name in _REGISTERED:
         return _REGISTERED[name]
