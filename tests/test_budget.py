@@ -181,7 +181,7 @@ def test_policy_from_toml_values():
     budget = 2e7
     objective = "lexicographic"
     relax = true
-    exclude_interventions = ["safety_upgrade"]
+    exclude_interventions = ["staff_guard_post"]
     rural_min_share = 0.5
     [category_caps]
     staff = 5e6
@@ -192,7 +192,7 @@ def test_policy_from_toml_values():
     enabled = false
     """
     policy = BudgetPolicy(**tomllib.loads(text))
-    assert policy.exclude_interventions == ("safety_upgrade",)
+    assert policy.exclude_interventions == ("staff_guard_post",)
     assert dataclasses.replace(policy, budget=3e7).category_caps == {"staff": 5e6}
     plan = plan_budget(region_of(40, 2), policy)
     cat = plan.allocations
@@ -244,28 +244,17 @@ FORMER_CATALOGUE = [
      "staff", True, NAN, NAN, "untrained_teachers", False),
     ("post_pe_arts_teacher", "pe_arts_per_100", 1.0, "teacher", 140000.0, 120000.0, 130000.0,
      "staff", True, 1.0, 0.02, "", True),
-    ("network_upgrade", "network_mbps_per_pupil", 1.0, "Mbps", 300.0, 300.0, 400.0, "capital",
-     False, NAN, 5.0, "", False),
-    ("safety_upgrade", "safety_score", 1.0, "point", 20000.0, 20000.0, 20000.0, "capital",
-     False, NAN, NAN, "headroom", False),
+
 ]  # fmt: skip
-FORMER_EXTRA_INDICATORS = {
-    "network_mbps_per_pupil": {
-        "column": "network_mbps", "target": 1.0, "per_pupil": True, "scale": 1.0,
-    },
-    "safety_score": {
-        "column": "safety_score", "target": 80.0, "per_pupil": False, "scale": 1.0,
-        "max_value": 100.0,
-    },
-}  # fmt: skip
 
 
 def test_default_catalogue_file_holds_the_former_values():
     columns = [c for c in CATALOGUE_COLUMNS if c != "step"]
     former = load_catalogue([dict(zip(columns, row, strict=True)) for row in FORMER_CATALOGUE])
-    pd.testing.assert_frame_equal(default_catalogue(), former)
-    pd.testing.assert_frame_equal(load_catalogue(), former)
-    assert DEFAULT_EXTRA_INDICATORS == FORMER_EXTRA_INDICATORS
+    # the 2017 resources as they were; the open-indicator upgrades follow (test_campus_budget.py)
+    pd.testing.assert_frame_equal(default_catalogue().iloc[: len(former)], former)
+    pd.testing.assert_frame_equal(load_catalogue().iloc[: len(former)], former)
+    assert DEFAULT_EXTRA_INDICATORS == {}
     # every price and cap of the file says where it comes from; unconfirmed ones say so
     raw = pd.read_csv(CATALOGUE_FILE, keep_default_na=False)
     assert list(raw.columns) == [*CATALOGUE_COLUMNS, *SOURCE_COLUMNS]
@@ -576,7 +565,26 @@ def test_extra_indicators_with_their_columns():
     s["network_mbps"] = rng.uniform(0, 400, len(s)).round(1)
     s["safety_score"] = rng.uniform(50, 95, len(s)).round(1)
     with_cols = region.replace(schools=s)
-    plan = plan_budget(with_cols, BudgetPolicy(budget=2.5e7, relax=True))
+    extras = {
+        "network_mbps_per_pupil": {"column": "network_mbps", "target": 1.0},
+        "safety_score": {
+            "column": "safety_score", "target": 80.0, "per_pupil": False, "max_value": 100.0,
+        },
+    }  # fmt: skip
+    rows = {
+        "network_upgrade": {
+            "indicator": "network_mbps_per_pupil", "effect": 1.0, "cost_urban": 300.0,
+            "max_per_pupil": 5.0,
+        },
+        "safety_upgrade": {
+            "indicator": "safety_score", "effect": 1.0, "cost_urban": 20000.0,
+            "cap_rule": "headroom",
+        },
+    }  # fmt: skip
+    policy = BudgetPolicy(
+        budget=2.5e7, relax=True, extra_indicators=extras, intervention_overrides=rows
+    )
+    plan = plan_budget(with_cols, policy)
     bought = set(plan.allocations["intervention"])
     assert {"network_upgrade", "safety_upgrade"} <= bought
     assert {"network_mbps_per_pupil", "safety_score"} <= set(plan.indicators["indicator"])
@@ -586,28 +594,14 @@ def test_extra_indicators_with_their_columns():
     net = plan.allocations[plan.allocations["intervention"] == "network_upgrade"]
     gained = after.set_index("school_id")["network_mbps"] - s.set_index("school_id")["network_mbps"]
     assert gained[net["school_id"]].to_numpy() == pytest.approx(net["units"].to_numpy())
-    # without the columns they are skipped, and said so
-    plain = plan_budget(region, BudgetPolicy(budget=2.5e7, relax=True))
-    assert not ({"network_upgrade", "safety_upgrade"} & set(plain.allocations["intervention"]))
-    assert any("network_mbps" in n for n in plain.notes)
     # named explicitly, a missing column is an error
     with pytest.raises(InputError) as e:
-        plan_budget(
-            region,
-            BudgetPolicy(budget=1e6, extra_indicators={"safety_score": {"column": "safety"}}),
-        )
-    assert e.value.column == "safety"
-    # a user column under another name
-    s2 = region.schools.assign(bandwidth=s["network_mbps"])
-    renamed = plan_budget(
-        region.replace(schools=s2),
-        BudgetPolicy(
-            budget=2.5e7,
-            relax=True,
-            extra_indicators={"network_mbps_per_pupil": {"column": "bandwidth"}},
-        ),
-    )
-    assert "network_upgrade" in set(renamed.allocations["intervention"])
+        plan_budget(region, policy)
+    assert e.value.column == "network_mbps"
+    # the former defaults are gone, and a policy naming one is told what replaced it
+    former = {"network_mbps_per_pupil": {"column": "network_mbps"}}
+    with pytest.raises(InputError, match="no longer a default.*bandwidth_mbps"):
+        plan_budget(with_cols, BudgetPolicy(budget=1e6, extra_indicators=former))
 
 
 def test_verification_rejects_a_broken_plan():

@@ -454,7 +454,8 @@ def test_liangjiang_demo_small(tmp_path):
         out=tmp_path / "demo",
         overrides={"region": {"schools": 80}},
     )
-    assert [s.planner for s in result.steps] == ["mergers", "districts", "budget", "teachers"]
+    planners = [s.planner for s in result.steps]
+    assert planners == ["mergers", "districts", "budget", "teachers", "training"]
     first, last = _improves(result)
     assert last["travel.lower_primary.pupils_over_limit"] == 0
     assignments = result.plans["mergers"].assignments

@@ -43,6 +43,7 @@ PLANNERS: dict[str, tuple[str, str, str]] = {
     "districts": ("allocator.planners.districts", "plan_districts", "DistrictPolicy"),
     "budget": ("allocator.planners.budget", "plan_budget", "BudgetPolicy"),
     "teachers": ("allocator.planners.teachers", "plan_teachers", "TeacherPolicy"),
+    "training": ("allocator.planners.training", "plan_training", "TrainingPolicy"),
 }
 
 
@@ -154,10 +155,10 @@ def get_planner(name: str) -> Planner:
 
     Examples
     --------
-    >>> get_planner("nonsense")
+    >>> get_planner("nonsense")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    allocator.errors.InputError: unknown planner 'nonsense'; expected one of mergers, districts, budget, teachers
+    allocator.errors.InputError: unknown planner 'nonsense'; expected one of mergers, districts, budget, teachers, ...
     """
     if name in _REGISTERED:
         return _REGISTERED[name]

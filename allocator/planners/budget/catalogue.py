@@ -17,7 +17,9 @@ max_per_pupil   ... plus this many units per compulsory-school pupil (empty: non
                 the cap is the sum of the two given terms; neither given: no cap
 cap_rule        ``""``; ``untrained_teachers`` (at most teachers - backbone teachers: training
                 converts an existing teacher); ``headroom`` (a score indicator may not pass its
-                ``max_value``)
+                ``max_value``); ``up_to_target`` (at most the units that bring the school to the
+                target of an open indicator: a 0/1 item is bought once, smart classrooms up to
+                one a class)
 adds_teachers   a unit also adds ``effect`` to the school's ``teachers`` (posting a teacher)
 step            units are bought in multiples of this (default: 1 for whole-unit interventions,
                 0.01 otherwise: 0.01 m², one fen of equipment, 0.01 Mbps, 0.01 score point);
@@ -28,7 +30,13 @@ A catalogue file may also carry the columns :data:`SOURCE_COLUMNS` (``cost_sourc
 ``cap_source``): where each price and cap comes from. They document the figures and are not read.
 
 The default catalogue (:func:`default_catalogue`, the file ``allocator/data/catalogue.csv``,
-:data:`CATALOGUE_FILE`) holds the nine interventions Chongqing-style bureaus fund. Its prices and
+:data:`CATALOGUE_FILE`) holds the interventions Chongqing-style bureaus fund: the seven 2017
+resources, and the digital-campus and campus-safety upgrades that raise the standard's open
+indicators (:mod:`allocator.standards.open_set`): a school connected, bandwidth in blocks of
+100 Mbps (the tiers 100 / 500 / 1000 Mbps), smart classrooms, the public platforms, the alarm and
+video system linked to the police, closed-campus works, guard posts, security guards and dormitory
+night duty. Guard posts, guards, night duty and bandwidth are recurrent costs (category
+``recurrent``, yuan a year: a plan buys one year of them). Its prices and
 caps are ASSUMED planning values (construction and salary levels of a western Chinese municipality
 around 2020), not published figures: calibrate them locally; the file says so figure by figure.
 Teacher posts are costed at one year of salary and on-costs (the staff budget of one year); rural
@@ -36,11 +44,15 @@ posts cost more because of the rural teacher living allowance. Copy the file, ch
 its path as ``BudgetPolicy(catalogue=...)`` (or change single rows with
 ``intervention_overrides``).
 
-Extra indicators are the open part of the indicator set: besides the 2017 seven, an indicator is a
-school column with a target (:data:`DEFAULT_EXTRA_INDICATORS`, read from
-``allocator/data/catalogue_indicators.csv``, holds the two the bureaus fund every year although the
-2017 method does not score them: campus network bandwidth per pupil and a campus safety score; their
-targets are ASSUMED illustrative bureau targets). Their specification (plain TOML values):
+An intervention raises one of the 2017 seven, an open indicator of the standard (named as in
+``[open_indicators.<name>]``; its column, target and denominator come from the standard), or an
+extra indicator: a school column with a target that neither the 2017 method nor the open set
+scores (:data:`DEFAULT_EXTRA_INDICATORS`, read from ``allocator/data/catalogue_indicators.csv``,
+holds none since the open set took over campus bandwidth and safety; a policy adds its own).
+The former defaults ``network_mbps_per_pupil`` and ``safety_score`` (columns ``network_mbps`` and
+``safety_score``, which no shipped region had) are gone: the open indicators ``bandwidth_mbps`` and
+the safety items measure the same things per school, and a policy naming a former one without its
+column and target is told so. Their specification (plain TOML values):
 
 ``column`` (school column), ``target`` (a number, or ``{"primary": ..., "junior": ...}``),
 ``per_pupil`` (true: the indicator is column / pupils x ``scale``, shared by the parts of a nine-year
@@ -70,6 +82,7 @@ __all__ = [
     "DEFAULT_CATALOGUE",
     "DEFAULT_EXTRA_INDICATORS",
     "CAP_RULES",
+    "REMOVED_EXTRA_INDICATORS",
     "DEFAULT_STEP",
     "default_catalogue",
     "load_catalogue",
@@ -95,7 +108,7 @@ CATALOGUE_COLUMNS = (
 )
 #: Columns a catalogue file may carry to say where its figures come from (not read by the model).
 SOURCE_COLUMNS = ("cost_source", "cap_source")
-CAP_RULES = ("", "untrained_teachers", "headroom")
+CAP_RULES = ("", "untrained_teachers", "headroom", "up_to_target")
 #: Purchase step of an intervention in fractional units when the catalogue gives none.
 DEFAULT_STEP = 0.01
 _NAN = float("nan")
@@ -339,10 +352,17 @@ def _read_extra_indicators(path: Path) -> dict[str, dict]:
 DEFAULT_CATALOGUE: tuple[dict, ...] = tuple(
     _validated(pd.DataFrame(_read_rows(CATALOGUE_FILE)), "default catalogue").to_dict("records")
 )
-#: Indicators outside the 2017 method that the default catalogue serves (read from
-#: :data:`INDICATORS_FILE`). Targets are ASSUMED illustrative bureau targets (1 Mbps of campus
-#: bandwidth per pupil; a safety score of 80 of 100).
+#: Extra indicators outside the 2017 method and the open set that the default catalogue serves
+#: (read from :data:`INDICATORS_FILE`; none today).
 DEFAULT_EXTRA_INDICATORS: dict[str, dict] = _read_extra_indicators(INDICATORS_FILE)
+#: The former default extra indicators and what replaced each (said when a policy names one).
+REMOVED_EXTRA_INDICATORS = {
+    "network_mbps_per_pupil": "the open indicator bandwidth_mbps (column bandwidth_mbps, Mbps a "
+    "school) is planned from the standard; give column and target to keep a per-pupil one",
+    "safety_score": "the open safety indicators (alarm_video_linked, closed_campus, guard_post, "
+    "security_staff, dorm_night_duty) are planned from the standard; give column and target to "
+    "keep a score",
+}
 
 
 def load_catalogue(
@@ -376,10 +396,10 @@ def load_catalogue(
     Examples
     --------
     >>> cat = load_catalogue(overrides={"build_sports_ground": {"max_per_pupil": 2.0}},
-    ...                      exclude=["safety_upgrade"])
+    ...                      exclude=["staff_guard_post"])
     >>> float(cat.set_index("intervention").loc["build_sports_ground", "max_per_pupil"])
     2.0
-    >>> "safety_upgrade" in set(cat["intervention"])
+    >>> "staff_guard_post" in set(cat["intervention"])
     False
     """
     if source is None:
@@ -441,16 +461,17 @@ def extra_indicator_specs(user: Mapping[str, Mapping] | None) -> dict[str, dict]
 
     Examples
     --------
-    >>> specs = extra_indicator_specs({"network_mbps_per_pupil": {"column": "bandwidth"}})
-    >>> specs["network_mbps_per_pupil"]["column"], specs["network_mbps_per_pupil"]["explicit"]
-    ('bandwidth', True)
-    >>> specs["safety_score"]["explicit"]
-    False
+    >>> specs = extra_indicator_specs({"wifi_points": {"column": "wifi", "target": 4}})
+    >>> specs["wifi_points"]["column"], specs["wifi_points"]["explicit"]
+    ('wifi', True)
     """
     out: dict[str, dict] = {}
     for name, spec in DEFAULT_EXTRA_INDICATORS.items():
         out[name] = {"max_value": None, "enabled": True, **spec, "explicit": False}
     for name, spec in (user or {}).items():
+        if name in REMOVED_EXTRA_INDICATORS and isinstance(spec, Mapping):
+            if spec.get("enabled", True) is False:
+                continue  # switching off a former default: nothing to do
         if not isinstance(spec, Mapping):
             raise InputError(
                 f"extra indicator {name!r}: expected a table with keys {', '.join(_SPEC_KEYS)}",
@@ -470,6 +491,14 @@ def extra_indicator_specs(user: Mapping[str, Mapping] | None) -> dict[str, dict]
         base = out.get(name, {"scale": 1.0, "per_pupil": True, "max_value": None, "enabled": True})
         merged = {**base, **dict(spec), "explicit": True}
         for key in ("column", "target"):
+            if merged.get(key) is None and name in REMOVED_EXTRA_INDICATORS:
+                raise InputError(
+                    f"extra indicator {name!r} is no longer a default: "
+                    + REMOVED_EXTRA_INDICATORS[name],
+                    table="policy",
+                    column="extra_indicators",
+                    value=name,
+                )
             if merged.get(key) is None:
                 raise InputError(
                     f"extra indicator {name!r} needs a {key!r}",

@@ -149,7 +149,10 @@ def comply_model(data: BudgetData, policy: BudgetPolicy, relax: bool) -> ComplyM
     nd = len(d)
     cs = data.cost.ravel() * scale
     b = ModelBuilder()
-    x = b.add_columns("x", nx, cost=cs / MONEY, upper=data.cap.ravel() / scale, integer=integer_x)
+    lower = 0.0 if data.floor is None else data.floor / scale  # the open-assessed targets' units
+    x = b.add_columns(
+        "x", nx, cost=cs / MONEY, lower=lower, upper=data.cap.ravel() / scale, integer=integer_x
+    )
     y = b.add_columns("y", nd, upper=1.0, integer=True)
     need_d = 1.0 - compliance.MET_RTOL - v0n.ravel()[d]
     b.add_rows("comply", nd, {x: norm[d] @ sp.diags(scale), y: -sp.diags(need_d)}, lower=0.0)

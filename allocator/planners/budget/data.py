@@ -3,20 +3,28 @@
 The steps, each its own function:
 
 1. :func:`_select_indicators`: the standard's assessed indicators, then the extra indicators the
-   region has columns for (with the reason each other one is not in play);
+   region has columns for, then the standard's open indicators that an intervention raises, a
+   target names or the standard assesses (:func:`_open_indicators`; with the reason each other one
+   is not in play);
 2. :func:`_select_interventions`: the catalogue's interventions whose indicator is in play, and a
    check that the policy's category and county caps name categories and counties that exist;
 3. :func:`_indicator_values`: the in-scope assessed parts, their indicators before the plan, their
    thresholds and the gain of each indicator per unit of its school column;
 4. :func:`_costs_and_caps`: unit cost and unit cap of each intervention at each candidate school;
-5. :func:`_gain_matrix`: ``E``, the gain of indicator (k, i) per unit of intervention j at school s.
+5. :func:`_gain_matrix`: ``E``, the gain of indicator (k, i) per unit of intervention j at school s;
+6. the policy's targets as rows (:func:`allocator.planners.budget.targets.build_targets`).
+
+An open indicator is a school value: its column as it is (``per = "school"``) or per class, both
+parts of a nine-year school sharing it whole; it is judged (``T``) where its denominator is above 0
+and, for a boarding-only indicator, at boarding schools only. A missing or negative value in an
+open column that a plan or target uses is refused naming the school and column.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -27,7 +35,11 @@ from allocator.errors import InputError
 from allocator.fingerprint import region_fingerprint
 from allocator.planners.budget.catalogue import extra_indicator_specs, load_catalogue
 from allocator.planners.budget.policy import BudgetPolicy, reject_policy
-from allocator.region import Region
+from allocator.planners.budget.targets import build_targets
+from allocator.region import Region, numeric_column
+
+#: Indicators the default catalogue's interventions raise.
+_DEFAULT_OPEN = frozenset(load_catalogue()["indicator"]) - set(standards.KNOWN_INDICATORS)
 
 __all__ = [
     "BudgetData",
@@ -65,6 +77,8 @@ class BudgetData:
     extras: dict
     notes: list[str]
     region_fingerprint: str | None = None  # of the region planned on (plans refuse others)
+    targets: list = field(default_factory=list)  # the policy's targets as rows (targets.Target)
+    floor: np.ndarray | None = None  # (S*J,) least units meeting the targets (floor.target_floor)
 
     @property
     def S(self) -> int:
@@ -115,12 +129,14 @@ def resolve_standard(standard, overrides) -> standards.Standard:
     return standards.load_standard(standard, overrides)
 
 
-def _select_indicators(schools: pd.DataFrame, std, extra_indicators) -> _Indicators:
-    """The standard's assessed indicators, then the extra indicators the schools have columns for.
+def _select_indicators(schools: pd.DataFrame, std, policy, catalogue) -> _Indicators:
+    """The standard's assessed indicators, then the extra indicators the schools have columns for,
+    then the open indicators of :func:`_open_indicators`.
 
     A default extra indicator whose column is missing is skipped (and noted); one the policy names
     must have its column.
     """
+    extra_indicators = policy.extra_indicators
     notes: list[str] = []
     why_not: dict[str, str] = {}
     assessed = {p: set(std.assessed_indicators(p)) for p in standards.PARTS}
@@ -168,19 +184,86 @@ def _select_indicators(schools: pd.DataFrame, std, extra_indicators) -> _Indicat
         out.source.append(spec["column"])
         out.scale.append(float(spec["scale"]))
         out.per_pupil.append(bool(spec["per_pupil"]))
+    _open_indicators(schools, std, policy, set(catalogue["indicator"]), out)
     return out
 
 
-def _select_interventions(region: Region, policy: BudgetPolicy, ind: _Indicators) -> pd.DataFrame:
+def _open_indicators(schools, std, policy, bought: set, out: _Indicators) -> None:
+    """Add to ``out`` the open indicators of the standard that an intervention raises (``bought``),
+    a target of the policy names or the standard assesses; a target or an assessed one must have
+    its column (and ``boarding_school`` where it applies to boarding schools only)."""
+    known = std.open_indicators
+    for name in bought - set(known) - set(out.names) - set(out.specs):
+        if name in _DEFAULT_OPEN:  # a default upgrade for an indicator this standard lacks
+            out.why_not[name] = f"standard {std.name} has no open indicator {name}"
+    for name in policy.targets:
+        if name not in known:
+            reject_policy(
+                "targets",
+                name,
+                f"target {name!r} is not an open indicator of standard {std.name}; expected one of "
+                + ", ".join(known),
+            )
+    chosen = set(known) if policy.open_indicators == "all" else set(policy.open_indicators)
+    for name in chosen - set(known):
+        reject_policy(
+            "open_indicators",
+            name,
+            f"{name!r} is not an open indicator of standard {std.name}; expected one of "
+            + ", ".join(known),
+        )
+    for name, oi in known.items():
+        if name not in policy.targets and name not in std.open_assessed:
+            if name not in bought:
+                continue
+            if name not in chosen:
+                out.why_not[name] = f"open indicator {name} is not in the policy's open_indicators"
+                continue
+        if name in out.names:
+            continue  # a user's extra indicator of the same name
+        required = name in policy.targets or name in std.open_assessed
+        boarding = oi.applies_to == "boarding" or (
+            policy.targets.get(name, {}).get("schools") == "boarding"
+        )
+        columns = [oi.column] + (["boarding_school"] if boarding else [])
+        lacking = [c for c in columns if c not in schools.columns]
+        if lacking:
+            if required:
+                raise InputError(
+                    f"open indicator {name!r} is a target or assessed, but the schools table has "
+                    f"no {lacking[0]!r} column",
+                    table="schools",
+                    column=lacking[0],
+                )
+            out.why_not[name] = f"the schools table has no {lacking[0]!r} column"
+            continue
+        level = policy.targets.get(name, {}).get("at_least")
+        if oi.threshold is None and level is None:
+            out.why_not[name] = f"open indicator {name} has no target"
+            continue
+        checked = schools[["school_id", *columns]].reset_index(drop=True)
+        for col in columns:
+            numeric_column(checked, "schools", col, "school_id", whole=False, nonnegative=True)
+        target = oi.threshold if oi.threshold is not None else level
+        spec = {"column": oi.column, "target": target, "per_pupil": False, "scale": 1.0}
+        spec.update(max_value=None, per=oi.per, applies_to=oi.applies_to, open=True)
+        spec["goal"] = max(target, level if level is not None else 0.0)
+        out.extras[name] = spec
+        out.names.append(name)
+        out.source.append(oi.column)
+        out.scale.append(1.0)
+        out.per_pupil.append(False)
+
+
+def _select_interventions(
+    region: Region, policy: BudgetPolicy, ind: _Indicators, cat: pd.DataFrame
+) -> pd.DataFrame:
     """The policy's catalogue restricted to interventions whose indicator is in play.
 
     Also checks that the policy's category and county caps name what exists; an intervention left
     out is noted in ``ind.notes``.
     """
-    cat = load_catalogue(
-        policy.catalogue, policy.intervention_overrides, policy.exclude_interventions
-    )
-    known = set(standards.KNOWN_INDICATORS) | set(ind.specs)
+    known = set(standards.KNOWN_INDICATORS) | set(ind.specs) | set(ind.why_not) | set(ind.extras)
     in_play = set(ind.names)
     keep = []
     for pos, row in enumerate(cat.itertuples(index=False)):
@@ -229,14 +312,6 @@ def _indicator_values(schools: pd.DataFrame, std, ind: _Indicators):
         Gain of the indicator per unit of its school column, value before, threshold (NaN where
         the part is not judged on the indicator).
     """
-    if std.open_assessed:  # the catalogue buys none of them yet: a plan could not reach them
-        raise InputError(
-            f"standard {std.name!r} assesses open indicators ({', '.join(std.open_assessed)}), "
-            "which the budget planner does not plan yet; plan with a standard that leaves them "
-            "out of the verdict",
-            table="standard",
-            column="open_assessed",
-        )
     parts = standards.assessment_parts(schools, std)
     parts = parts[parts["in_scope"].to_numpy(bool) & (parts["pupils"].to_numpy() > 0)]
     parts = parts.reset_index(drop=True)
@@ -253,7 +328,9 @@ def _indicator_values(schools: pd.DataFrame, std, ind: _Indicators):
     part_names = parts["part"].to_numpy()
     for i, name in enumerate(ind.names):
         coef[:, i] = ind.scale[i] * share / pupils if ind.per_pupil[i] else 1.0
-        if name in ind.extras:
+        if ind.extras.get(name, {}).get("open"):
+            coef[:, i], v0[:, i], T[:, i] = _open_values(schools, part_pos, ind.extras[name])
+        elif name in ind.extras:
             col = schools[ind.source[i]].to_numpy(float)[part_pos]
             v0[:, i] = coef[:, i] * col
             target = ind.extras[name]["target"]
@@ -267,6 +344,24 @@ def _indicator_values(schools: pd.DataFrame, std, ind: _Indicators):
                 if name in ind.assessed[p]:
                     T[part_names == p, i] = float(std.thresholds[p][name])
     return parts, pos, coef, v0, T
+
+
+def _denominator(schools: pd.DataFrame, per: str) -> np.ndarray:
+    """What an open indicator is counted per, at each school (1, classes or teachers)."""
+    if per == "school":
+        return np.ones(len(schools))
+    return schools[{"class": "classes", "teacher": "teachers"}[per]].to_numpy(float)
+
+
+def _open_values(schools, part_pos, spec):
+    """Gain per unit of column, value and target (NaN where not judged) of an open indicator."""
+    den = _denominator(schools, spec["per"])[part_pos]
+    judged = den > 0
+    if spec["applies_to"] == "boarding":
+        judged &= schools["boarding_school"].to_numpy(float)[part_pos] == 1
+    coef = np.divide(1.0, den, out=np.zeros(len(den)), where=den > 0)
+    v0 = coef * schools[spec["column"]].to_numpy(float)[part_pos]
+    return coef, v0, np.where(judged, float(spec["target"]), np.nan)
 
 
 def _costs_and_caps(cand: pd.DataFrame, cat: pd.DataFrame, column_of, extras):
@@ -308,10 +403,31 @@ def _costs_and_caps(cand: pd.DataFrame, cat: pd.DataFrame, column_of, extras):
                 )
             current = cand[column_of[j]].to_numpy(float)
             c = np.minimum(c, np.maximum(float(spec["max_value"]) - current, 0.0) / row.effect)
+        elif row.cap_rule == "up_to_target":
+            c = np.minimum(c, _up_to_target(cand, row, extras.get(row.indicator)))
         if row.integer:
             c = np.floor(c + 1e-9)
         cap[:, j] = np.maximum(c, 0.0)
     return cost, cap
+
+
+def _up_to_target(cand, row, spec) -> np.ndarray:
+    """Units of an intervention that bring each school to its open indicator's goal (the target,
+    or a higher policy target); none where the indicator does not apply."""
+    if spec is None or not spec.get("open"):
+        raise InputError(
+            f"intervention {row.intervention!r} has cap_rule 'up_to_target' but {row.indicator!r} "
+            "is not an open indicator of the standard",
+            table="catalogue",
+            column="cap_rule",
+            value=row.cap_rule,
+        )
+    den = _denominator(cand, spec["per"])
+    applies = den > 0
+    if spec["applies_to"] == "boarding":
+        applies &= cand["boarding_school"].to_numpy(float) == 1
+    lack = spec["goal"] * den - cand[spec["column"]].to_numpy(float)
+    return np.where(applies, np.ceil(np.maximum(lack, 0.0) / row.effect - 1e-9), 0.0)
 
 
 def _gain_matrix(cat, column_of, source, coef, s_of_part, S) -> sp.csr_matrix:
@@ -369,9 +485,12 @@ def prepare(region: Region, policy: BudgetPolicy, standard=None) -> BudgetData:
         policy.standard if standard is None else standard, policy.standard_overrides
     )
     schools = region.schools
-    ind = _select_indicators(schools, std, policy.extra_indicators)
+    cat = load_catalogue(
+        policy.catalogue, policy.intervention_overrides, policy.exclude_interventions
+    )
+    ind = _select_indicators(schools, std, policy, cat)
     index = {k: i for i, k in enumerate(ind.names)}
-    cat = _select_interventions(region, policy, ind)
+    cat = _select_interventions(region, policy, ind, cat)
     column_of = [ind.source[index[k]] for k in cat["indicator"]]
     parts, pos, coef, v0, T = _indicator_values(schools, std, ind)
     cost, cap = _costs_and_caps(schools.iloc[pos], cat, column_of, ind.extras)
@@ -397,4 +516,7 @@ def prepare(region: Region, policy: BudgetPolicy, standard=None) -> BudgetData:
         standard=std,
         extras=ind.extras,
         notes=ind.notes,
+        targets=build_targets(
+            schools.iloc[pos], policy.targets, std.open_indicators, cat, column_of
+        ),
     )

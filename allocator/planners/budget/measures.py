@@ -131,7 +131,9 @@ def plan_measures(data: BudgetData, v: np.ndarray, spent: float, ubar=None, gap_
 
 def passing(data: BudgetData, v: np.ndarray):
     """Indicators met per part and whether each part passes the standard
-    (:func:`allocator.compliance.judge_values`, the definition ``check`` uses).
+    (:func:`allocator.compliance.judge_values`, the definition ``check`` uses; a part whose school
+    misses an open indicator of ``standard.open_assessed`` fails, as in
+    :func:`allocator.compliance.part_verdicts`).
 
     Examples
     --------
@@ -146,4 +148,10 @@ def passing(data: BudgetData, v: np.ndarray):
     T = np.where(data.is_standard[None, :], data.T, np.nan)
     std = data.standard
     verdict = compliance.judge_values(v, T, std.min_indicators_met, std.floor_share)
-    return verdict.met_count, verdict.passes
+    passes = verdict.passes
+    for i, name in enumerate(data.indicators):  # an assessed open indicator must be met too
+        if name in std.open_assessed and not data.is_standard[i]:
+            judged = ~np.isnan(data.T[:, i])
+            with np.errstate(invalid="ignore"):
+                passes = passes & ~(judged & ~compliance.meets(v[:, i], data.T[:, i]))
+    return verdict.met_count, passes

@@ -23,6 +23,7 @@ normalised shortfall; z (minimax level); g (gap per part type and indicator).
 
 Constraints:
     u[k,i] >= (T[k,i] - v0[k,i] - sum_j a[k,i,j] x[s(k),j]) / T[k,i]        (shortfall)
+    x[s,j] >= f[s,j], the least-cost units meeting the policy's targets     (targets.py, floor.py)
     sum_sj c[s,j] x[s,j] <= B                                                 (budget)
     sum over a category <= its cap; sum over a county's schools <= its cap     (caps)
     sum over rural schools >= rho * sum over all schools                      (rural minimum share)
@@ -176,6 +177,8 @@ class BudgetModel:
         self.cost = data.cost.ravel()
         self.cs = self.cost * self.scale
         self.xub = data.cap.ravel() / self.scale
+        floor = np.zeros(self.nx) if data.floor is None else data.floor
+        self.xlb = floor / self.scale  # the units the policy's targets need (targets.py)
         finite = self.xub > 0
         self.cost_norm = float(self.cs[finite].max()) if finite.any() else 1.0
         sf0 = shortfall(data, data.v0).ravel()
@@ -231,7 +234,9 @@ class BudgetModel:
             raise ValueError(f"unknown stage objective {objective!r}")
         b = ModelBuilder()
         x_cost = self.cs / self.cost_norm if objective == "cost" else 0.0
-        x = b.add_columns("x", self.nx, cost=x_cost, upper=self.xub, integer=self.integer_x)
+        x = b.add_columns(
+            "x", self.nx, cost=x_cost, lower=self.xlb, upper=self.xub, integer=self.integer_x
+        )
         u = b.add_columns("u", self.nd, cost=self.w_d if objective == "shortfall" else 0.0)
         g = b.add_columns("g", self.ng, cost=1.0 / max(self.ng, 1) if objective == "gap" else 0.0)
         if objective != "gap":
@@ -295,7 +300,8 @@ class BudgetModel:
         without the budget. Built once; each level changes only the minimax rows' lower bounds."""
         if self._least_cost_model is None:
             b = ModelBuilder()
-            x = b.add_columns("x", self.nx, cost=self.cs / self.cost_norm, upper=self.xub)
+            cost = self.cs / self.cost_norm
+            x = b.add_columns("x", self.nx, cost=cost, lower=self.xlb, upper=self.xub)
             terms = {x: self.A_short[self.live]}
             self._minimax_rows = b.add_rows("minimax", len(self.live), terms, lower=self.r_live)
             add_spending_rows(b, x, self.data, self.policy, self.cs, with_budget=False)
@@ -321,7 +327,7 @@ class BudgetModel:
         seconds, solver = 0.0, options.solver
         if len(self.live) == 0:
             info = SolveInfo("optimal", 0.0, 0.0, 0.0, 0.0, solver)
-            return np.zeros(self.nx), info, 0.0, 0.0
+            return self.xlb * self.scale, info, 0.0, 0.0
         lp_opts = dataclasses.replace(options, time_limit=None)
         lo, hi = 0.0, float(self.r_live.max())
         x_hi, slope_hi = np.zeros(self.nx), 0.0
@@ -359,6 +365,7 @@ class BudgetModel:
         proven_lo = lo_m = lo
         x_lp = x_hi * self.scale
         x_round = np.where(self.integer_x, np.floor(x_lp + 1e-9), x_lp) / self.scale
+        x_round = np.maximum(x_round, self.xlb)  # the targets' units are whole already
         z_round = self._level(x_round)
         hi_m, x_best = float(z_round), x_round
         target = options.mip_gap

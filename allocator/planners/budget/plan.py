@@ -31,6 +31,7 @@ from allocator.planners.budget.policy import BudgetPolicy
 from allocator.planners.budget.verify import applied_values
 from allocator.region import Region
 from allocator.solver import SolveInfo
+from allocator.text import plural
 
 __all__ = [
     "BudgetPlan",
@@ -187,10 +188,11 @@ class BudgetPlan(PlanBase):
         )
         if len(self.spending):
             lines.append("What the money buys:")
+            width = max([8, *(len(str(u)) for u in self.spending["unit"])])
             for r in self.spending.itertuples(index=False):
                 lines.append(
-                    f"  {r.intervention:<26} {r.units:>13,.2f} {r.unit:<8} at {r.schools:>4} "
-                    f"schools {r.cost:>16,.0f} yuan"
+                    f"  {r.intervention:<26} {r.units:>13,.2f} {r.unit:<{width}} at "
+                    f"{plural(int(r.schools), 'school'):>12} {r.cost:>16,.0f} yuan"
                 )
         else:
             lines.append("Nothing is bought.")

@@ -21,11 +21,13 @@ from allocator.planners.budget.comply import (
     refuse_unreachable,
     solve_least_cost,
 )
-from allocator.planners.budget.data import BudgetData, prepare
+from allocator.planners.budget.data import BudgetData, prepare, resolve_standard
+from allocator.planners.budget.floor import target_floor
 from allocator.planners.budget.model import BudgetModel, clean_units
 from allocator.planners.budget.plan import BudgetPlan, build_plan
 from allocator.planners.budget.policy import BudgetPolicy, as_yuan, reject_policy
 from allocator.planners.budget.rounding import purchase_steps, round_purchases
+from allocator.planners.budget.targets import unmet
 from allocator.planners.budget.verify import check_objective, verify
 from allocator.region import Region
 from allocator.solver import SolveInfo, SolverOptions, worst_status
@@ -76,6 +78,9 @@ def _with_abs_gap(options: SolverOptions) -> SolverOptions:
 def _solve_plan(data, policy, options, progress, relax=None) -> BudgetPlan:
     relax = policy.relax if relax is None else relax
     say = progress or (lambda message: None)
+    if data.targets:
+        say("meeting the targets at least cost")
+        data = dataclasses.replace(data, floor=target_floor(data, policy, options))
     model = BudgetModel(data, policy, relax)
     opts = _default_options(options, model, relax)
     integral = model.integer_x
@@ -112,9 +117,17 @@ def _solve_plan(data, policy, options, progress, relax=None) -> BudgetPlan:
     check_objective(data, after, units, policy, stages)
     units, notes = round_purchases(data, policy, units, purchase_steps(data.catalogue, relax))
     after = verify(data, policy, units, integral, purchases=True)
+    _require_targets(data, units)
     return build_plan(
         data, policy, units, after, policy.objective, _combine(stages), stages, dual, relax, notes
     )
+
+
+def _require_targets(data: BudgetData, units) -> None:
+    """Every target row holds for the purchases (else the plan failed verification)."""
+    missed = unmet(data, units)
+    if missed:
+        raise SolverError(f"the plan failed verification against its model: targets {missed}")
 
 
 # --------------------------------------------------------------------------- public API
@@ -182,7 +195,9 @@ def min_cost_to_comply(
 
     Each part must meet at least ``standard.min_indicators_met`` (6) of its assessed indicators;
     the MILP chooses which one may be missed, and with ``floor_share`` set that one must still
-    reach ``floor_share`` (0.85) of its threshold. Extra indicators do not count.
+    reach ``floor_share`` (0.85) of its threshold. Extra indicators do not count; the policy's
+    ``targets`` and the open indicators the standard assesses (``open_assessed``, as targets at
+    their thresholds) are met too.
 
     Parameters
     ----------
@@ -219,9 +234,12 @@ def min_cost_to_comply(
     """
     say = progress or (lambda message: None)
     base = policy or BudgetPolicy(budget=0.0)
+    std = resolve_standard(standard, base.standard_overrides)
+    assessed = {k: {"at_least": std.open_indicators[k].threshold} for k in std.open_assessed}
     base = dataclasses.replace(
         base,
         budget=0.0,
+        targets={**base.targets, **assessed},
         extra_indicators={
             **{k: {"enabled": False} for k in extra_indicator_specs(None)},
             **{k: {"enabled": False} for k in (base.extra_indicators or {})},
@@ -229,6 +247,8 @@ def min_cost_to_comply(
     )
     say("preparing the model")
     data = prepare(region, base, standard=standard)
+    if data.targets:  # the open indicators the standard assesses, met at least cost first
+        data = dataclasses.replace(data, floor=target_floor(data, base, options, False))
     refuse_unreachable(data)
     model = comply_model(data, base, relax)
     say(f"solving the least-cost MILP ({model.nx} units, {model.ny} binaries)")
@@ -241,6 +261,7 @@ def min_cost_to_comply(
         data, base, units, purchase_steps(data.catalogue, relax), with_budget=False
     )
     after = verify(data, base, units, model.integer_x, purchases=True, with_budget=False)
+    _require_targets(data, units)
     spent = float((units * data.cost.ravel()).sum())
     info = _least_cost_info(sol.info, spent)
     out_policy = dataclasses.replace(base, budget=spent)

@@ -19,6 +19,7 @@ import pandas as pd
 from allocator.errors import InputError
 from allocator.planners.base import freeze
 from allocator.planners.budget.catalogue import load_catalogue
+from allocator.planners.budget.targets import check_targets
 
 __all__ = ["OBJECTIVES", "BudgetPolicy", "reject_policy", "as_yuan"]
 
@@ -89,10 +90,21 @@ class BudgetPolicy:
     standard_overrides : dict, optional
         Passed to :func:`allocator.standards.load_standard`.
     extra_indicators : dict, optional
-        Extra indicators by name (merged into the defaults ``network_mbps_per_pupil`` and
-        ``safety_score``). A default extra indicator whose column (``network_mbps``,
-        ``safety_score``) the region lacks is skipped together with its interventions; one named
-        here must have its column. ``{"safety_score": {"enabled": False}}`` switches one off.
+        Extra indicators by name, beside the 2017 seven and the standard's open indicators: each
+        a school column with a target (see :mod:`~allocator.planners.budget.catalogue`); one named
+        here must have its column. ``{"name": {"enabled": False}}`` switches one off.
+    open_indicators : "all" or list of str
+        The standard's open indicators (digital campus, campus safety: ``bandwidth_mbps``,
+        ``alarm_video_linked``, ...) the plan spends on where schools fall short of their targets,
+        through the catalogue's upgrades; default none, so a plan buys only the 2017 resources.
+        A target's indicator and an indicator the standard assesses (``open_assessed``) are in
+        play whatever this says.
+    targets : dict, optional
+        ``indicator -> {"at_least": value, "schools": "all" | "boarding" | "urban" | "town" |
+        "rural"}``: open indicators every chosen school must reach (constraints of the model; see
+        :mod:`~allocator.planners.budget.targets`), e.g. ``{"bandwidth_mbps": {"at_least":
+        1000}}``. A plan that cannot meet them raises :class:`~allocator.errors.Infeasible` saying
+        which target, at which schools or by how many yuan.
     stage_tolerance : float
         Relative slack with which a lexicographic stage keeps the previous stage's optimum.
 
@@ -125,6 +137,8 @@ class BudgetPolicy:
     standard: str = "moe2017"
     standard_overrides: dict | None = None
     extra_indicators: dict[str, dict] | None = None
+    open_indicators: str | tuple[str, ...] = ()
+    targets: dict[str, dict] = field(default_factory=dict)
     stage_tolerance: float = 1e-6
 
     def __post_init__(self):
@@ -181,3 +195,16 @@ class BudgetPolicy:
             if value is not None and not isinstance(value, Mapping):
                 reject_policy(name, value, f"{name}={value!r}; expected a table (dict) or None")
             set_(self, name, freeze(value))
+        set_(self, "targets", check_targets(self.targets))
+        chosen = self.open_indicators
+        if isinstance(chosen, str) and chosen != "all":
+            chosen = (chosen,)
+        if not isinstance(chosen, str):
+            if not isinstance(chosen, list | tuple) or not all(isinstance(k, str) for k in chosen):
+                reject_policy(
+                    "open_indicators",
+                    chosen,
+                    f'open_indicators={chosen!r}; expected "all" or a list of open indicator names',
+                )
+            chosen = tuple(chosen)
+        set_(self, "open_indicators", chosen)
