@@ -147,7 +147,8 @@ def run_result(context: TaskContext, region, task: Mapping) -> ScenarioResult:
         region = region.county(task[COUNTY])
     if DRAW in task:
         region = draw_region(region, context.draws, int(task[DRAW]))
-    scenario = dataclasses.replace(scenario, region=LoadedRegion(name=region.name, loaded=region))
+    spec = {f.name: getattr(scenario.region, f.name) for f in dataclasses.fields(RegionSpec)}
+    scenario = dataclasses.replace(scenario, region=LoadedRegion(**spec, loaded=region))
     try:
         return run_scenario(scenario, write=False)
     except (Infeasible, SolverError) as exc:
