@@ -101,22 +101,22 @@ class TaskStore:
             about = _about(path) if path.is_file() and not path.is_symlink() else None
             if about is None:
                 raise InputError(
-                    f"{path} exists and is not a sweep store allocator wrote; expected a new "
-                    "file name (choose another --out)",
+                    "exists and is not a sweep store allocator wrote; expected a new file name "
+                    "(choose another --out)",
                     file=str(path),
                 )
             same = about.get("scenario") == str(Path(scenario).resolve())
             if resume and not same:
                 raise InputError(
-                    f"{path} holds a sweep of {about.get('scenario')}; expected one of "
+                    f"holds a sweep of {about.get('scenario')}; expected one of "
                     f"{Path(scenario).resolve()} to resume (choose another --out)",
                     file=str(path),
                 )
             if not resume:
                 if not force:
                     raise InputError(
-                        f"{path} holds an earlier sweep; expected --resume to continue it or "
-                        "--force to start again",
+                        "holds an earlier sweep; expected --resume to continue it or --force to "
+                        "start again",
                         file=str(path),
                     )
                 path.unlink()
