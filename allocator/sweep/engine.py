@@ -2,8 +2,10 @@
 
 :func:`run_tasks` hands each task to ``function(context, region, task)`` and calls
 ``on_done(index, outcome)`` in this process as each finishes, in the order they finish. The
-regions are built by the caller once and scattered to every worker (sent once, not pickled with
-each task). Where the tasks run:
+regions are built by the caller once and sent to the cluster once, not pickled with each task: as
+a task that returns the region, so workers fetch it from each other and a lost worker's copy is
+made again (data sent with ``client.scatter`` would be lost with its worker, and every task that
+needs it cancelled). Where the tasks run:
 
 * ``workers=0`` (or 1 without a scheduler): in this process, one after another;
 * by default: a ``LocalCluster`` of ``workers`` processes (default: the cores) with one thread
@@ -114,7 +116,7 @@ def _main_module_hidden(registered: Mapping):
 
 
 @contextlib.contextmanager
-def dask_client(workers: int, scheduler: str | None, registered: Mapping, retries: int):
+def dask_client(workers: int, scheduler: str | None, registered: Mapping, retries: int | None):
     """A Dask client: of an existing scheduler, or of a new ``LocalCluster`` (closed after)."""
     import dask
     from dask.distributed import Client, LocalCluster
@@ -129,7 +131,7 @@ def dask_client(workers: int, scheduler: str | None, registered: Mapping, retrie
         dashboard = ":0"
     except ImportError:
         dashboard = None
-    config = {"distributed.scheduler.allowed-failures": int(retries)}
+    config = {} if retries is None else {"distributed.scheduler.allowed-failures": int(retries)}
     with (
         dask.config.set(config),
         _main_module_hidden(registered),
@@ -155,7 +157,7 @@ def run_tasks(
     *,
     workers: int | None = None,
     scheduler: str | None = None,
-    retries: int = 1,
+    retries: int | None = None,
     emit: Callable[[str], None] = lambda _m: None,
 ) -> None:
     """Run ``function(context, regions[region_of(task)], task)`` for every task.
@@ -173,8 +175,10 @@ def run_tasks(
         ``on_done(index, outcome)`` in this process, as each task finishes (see the module).
     workers, scheduler
         Where to run (see the module docstring).
-    retries : int
-        Times a task whose worker died is tried again elsewhere before it is ``lost``.
+    retries : int, optional
+        Times a task whose worker died is tried again elsewhere before it is ``lost`` (default:
+        Dask's ``distributed.scheduler.allowed-failures``, 3). A task running or queued on a
+        worker that dies counts such a failure too, even when another task killed the worker.
     emit : callable
         Receives progress lines.
 
@@ -204,8 +208,15 @@ def run_tasks(
         _run_on(client, function, context, tasks, regions, region_of, on_done, progress, emit)
 
 
+def _same(value):
+    """The value itself: a task that holds a region (or the context) on the cluster."""
+    return value
+
+
 def _run_on(client, function, context, tasks, regions, region_of, on_done, progress, emit):
     """Submit every task to ``client`` and hand each outcome on as it finishes."""
+    from concurrent.futures import CancelledError
+
     from dask.distributed import as_completed
 
     try:
@@ -217,12 +228,15 @@ def _run_on(client, function, context, tasks, regions, region_of, on_done, progr
     if link and "dashboard" in info.get("services", {}):
         emit(f"Dask dashboard: {link}")
     emit(f"{plural(len(tasks), 'task')} on {plural(len(info.get('workers', {})), 'worker')}")
-    scattered = {k: client.scatter(r, broadcast=True) for k, r in regions.items()}
-    shared = client.scatter(context, broadcast=True)
+    # Each region goes to the cluster once, as a task that returns it: workers fetch it from each
+    # other, and if the worker holding it dies the scheduler makes it again from that task
+    # (data sent with client.scatter would be lost with its worker, and every task with it).
+    shipped = {k: client.submit(_same, r, pure=False) for k, r in regions.items()}
+    shared = client.submit(_same, context, pure=False)
     futures = {}
     for i, task in enumerate(tasks):
         future = client.submit(
-            function, shared, scattered[region_of(task)], dict(task), pure=False, retries=0
+            function, shared, shipped[region_of(task)], dict(task), pure=False, retries=0
         )
         futures[future] = i
     try:
@@ -230,8 +244,8 @@ def _run_on(client, function, context, tasks, regions, region_of, on_done, progr
             i = futures[future]
             try:
                 outcome = ("ok", future.result())
-            except KilledWorker as exc:
-                outcome = ("lost", f"worker lost: {exc}")
+            except (KilledWorker, CancelledError) as exc:
+                outcome = ("lost", f"worker lost: {type(exc).__name__}: {exc}")
             except Exception as exc:
                 outcome = ("error", exc)
             on_done(i, outcome)
