@@ -140,6 +140,62 @@ def differing_measures(table: pd.DataFrame, n: int = 10) -> pd.DataFrame:
     return table.iloc[order].reset_index(drop=True)
 
 
+def _run_variants(scenario, names, overrides, workers, scheduler, emit):
+    """Run the variants ``names`` on the sweep engine: (results, failures), in ``names``' order."""
+    workers = (
+        1 if scheduler is None and int(workers) <= 1 else min(local_workers(workers), len(names))
+    )
+    registered = {n: (p.plan, p.policy) for n, p in registered_planners().items()}
+    context = TaskContext(
+        scenario.path,
+        scenario.text,
+        overrides=dict(overrides or {}),
+        threads=solver_threads(workers, scheduler) if workers > 1 or scheduler else None,
+        registered=registered,
+    )
+    where = "an existing cluster" if scheduler else f"{workers} process(es)"
+    emit(f"comparing {len(names)} variants of {scenario.name} with {where}")
+    # each distinct region built once here, and sent to the workers once
+    specs = {n: repr(scenario.variant(n).region) for n in names}
+    regions = {}
+    for n, key in specs.items():
+        if key not in regions:
+            regions[key] = scenario.variant(n).region.load()
+    results: dict[str, ScenarioResult] = {}
+    failures: dict[str, str] = {}
+
+    def collect(i: int, outcome: tuple) -> None:
+        name = names[i]
+        state, value = outcome
+        if state == "ok":
+            results[name] = value
+            emit(f"variant {name}: done")
+        elif isinstance(value, Infeasible | SolverError):
+            # A variant without a plan is a finding, not a reason to drop the others.
+            failures[name] = f"{type(value).__name__}: {value.message}"
+            emit(f"variant {name}: no plan ({failures[name]})")
+        elif state == "lost":
+            failures[name] = str(value)
+            emit(f"variant {name}: {value}")
+        else:
+            raise value
+
+    tasks = [{VARIANT: n} for n in names]
+    run_tasks(
+        run_result,
+        context,
+        tasks,
+        regions,
+        lambda task: specs[task[VARIANT]],
+        collect,
+        workers=workers,
+        scheduler=scheduler,
+    )
+    results = {n: results[n] for n in names if n in results}
+    failures = {n: failures[n] for n in names if n in failures}
+    return results, failures
+
+
 def compare_scenario(
     path: str | os.PathLike,
     out: str | os.PathLike | None = None,
@@ -212,57 +268,7 @@ def compare_scenario(
             force=force,
             protect=protected_inputs(scenario),
         )
-    workers = (
-        1 if scheduler is None and int(workers) <= 1 else min(local_workers(workers), len(names))
-    )
-    registered = {n: (p.plan, p.policy) for n, p in registered_planners().items()}
-    context = TaskContext(
-        scenario.path,
-        scenario.text,
-        overrides=dict(overrides or {}),
-        threads=solver_threads(workers, scheduler) if workers > 1 or scheduler else None,
-        registered=registered,
-    )
-    where = "an existing cluster" if scheduler else f"{workers} process(es)"
-    emit(f"comparing {len(names)} variants of {scenario.name} with {where}")
-    # each distinct region built once here, and sent to the workers once
-    specs = {n: repr(scenario.variant(n).region) for n in names}
-    regions = {}
-    for n, key in specs.items():
-        if key not in regions:
-            regions[key] = scenario.variant(n).region.load()
-    results: dict[str, ScenarioResult] = {}
-    failures: dict[str, str] = {}
-
-    def collect(i: int, outcome: tuple) -> None:
-        name = names[i]
-        state, value = outcome
-        if state == "ok":
-            results[name] = value
-            emit(f"variant {name}: done")
-        elif isinstance(value, Infeasible | SolverError):
-            # A variant without a plan is a finding, not a reason to drop the others.
-            failures[name] = f"{type(value).__name__}: {value.message}"
-            emit(f"variant {name}: no plan ({failures[name]})")
-        elif state == "lost":
-            failures[name] = str(value)
-            emit(f"variant {name}: {value}")
-        else:
-            raise value
-
-    tasks = [{VARIANT: n} for n in names]
-    run_tasks(
-        run_result,
-        context,
-        tasks,
-        regions,
-        lambda task: specs[task[VARIANT]],
-        collect,
-        workers=workers,
-        scheduler=scheduler,
-    )
-    results = {n: results[n] for n in names if n in results}
-    failures = {n: failures[n] for n in names if n in failures}
+    results, failures = _run_variants(scenario, names, overrides, workers, scheduler, emit)
     if not results:
         name, message = next(iter(failures.items()))
         raise Infeasible(f"no variant has a plan; variant {name!r}: {message}")
