@@ -13,8 +13,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-import pandas as pd
-
 from allocator.check import check
 from allocator.compare import compare_scenario, differing_measures
 from allocator.errors import AllocatorError, InputError
@@ -197,12 +195,10 @@ def cli_compare(args) -> int:
     if top.empty:
         print(words("sweep.compare_none_differ"))
     else:
-        print(words("sweep.compare_top", n=len(top)))
+        print(words("sweep.compare_top"))
         table = top.set_index("label").drop(columns=["measure", "better"])
-        with pd.option_context("display.width", 160, "display.max_columns", 20):
-            print(
-                table.to_string(float_format=lambda v: f"{v:,.3g}" if abs(v) < 1e4 else f"{v:,.0f}")
-            )
+        table.index.name = None
+        print(table.to_string(float_format=lambda v: f"{v:,.3g}" if abs(v) < 1e4 else f"{v:,.0f}"))
     for name, why in comparison.failures.items():
         print(f"variant {name!r} has no plan: {why}")
     print(f"report: {comparison.out / 'report.html'}")

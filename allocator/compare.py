@@ -116,8 +116,8 @@ def differing_measures(table: pd.DataFrame, n: int = 10) -> pd.DataFrame:
     """The ``n`` rows of a comparison table whose values differ most between the variants.
 
     A row's spread is ``(max - min) / max(|value|)`` over the variants' columns (not ``before``);
-    rows where every variant has the same value (or no number) are left out, so the result is
-    empty when the variants agree on everything. Rows keep the table's columns and order of spread.
+    rows where every variant has the same value (or no number) are left out, and so are run
+    times (``*seconds``), so the result is empty when the variants agree on everything. Rows keep the table's columns and order of spread.
 
     Examples
     --------
@@ -127,6 +127,7 @@ def differing_measures(table: pd.DataFrame, n: int = 10) -> pd.DataFrame:
     >>> differing_measures(t)["measure"].tolist()
     ['b', 'c']
     """
+    table = table[~table["measure"].astype(str).str.endswith("seconds")]  # run times: not findings
     variants = [c for c in table.columns if c not in ("measure", "label", "better", "before")]
     values = table[variants].apply(pd.to_numeric, errors="coerce").to_numpy(float)
     with np.errstate(invalid="ignore", divide="ignore"):
