@@ -358,3 +358,21 @@ def test_the_municipal_sweep_scenario_is_a_valid_sweep():
     spec = load_sweep(path)
     assert spec.counties_each and spec.draws is not None and spec.robust == 0.8
     assert [a.key for a in spec.axes] == ["steps.budget.budget"]
+
+
+def test_resume_keeps_only_this_sweeps_tasks_and_refuses_a_changed_scenario(tmp_path):
+    path = _scenario(tmp_path)
+    out = tmp_path / "out"
+    first = run_sweep(path, out=out, workers=0, write=False)
+    assert len(first.table) == 3
+    fewer = SWEEP.replace("[1e6, 3e6, 6e6]", "[1e6, 6e6]")
+    _scenario(tmp_path, sweep=fewer)
+    again = run_sweep(path, out=out, workers=0, write=False, resume=True)
+    assert again.ran == 0  # both tasks were in the store
+    assert again.table["steps.budget.budget"].tolist() == [1e6, 6e6]
+    text = path.read_text(encoding="utf-8").replace(
+        'planner = "budget"', 'planner = "budget"\nobjective = "gap"'
+    )
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(InputError, match="an earlier version of the scenario"):
+        run_sweep(path, out=out, workers=0, write=False, resume=True)

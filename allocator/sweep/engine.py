@@ -117,13 +117,14 @@ def _main_module_hidden(registered: Mapping):
 
 @contextlib.contextmanager
 def dask_client(workers: int, scheduler: str | None, registered: Mapping, retries: int | None):
-    """A Dask client: of an existing scheduler, or of a new ``LocalCluster`` (closed after)."""
+    """``(client, has_dashboard)``: a client of an existing scheduler, or of a new ``LocalCluster``
+    (closed after; its dashboard needs bokeh)."""
     import dask
     from dask.distributed import Client, LocalCluster
 
     if scheduler:
         with Client(scheduler, timeout="30s") as client:
-            yield client
+            yield client, "dashboard" in client.scheduler_info().get("services", {})
         return
     try:
         import bokeh  # noqa: F401  (the dashboard needs it)
@@ -144,7 +145,7 @@ def dask_client(workers: int, scheduler: str | None, registered: Mapping, retrie
         ) as cluster,
         Client(cluster) as client,
     ):
-        yield client
+        yield client, dashboard is not None
 
 
 def run_tasks(
@@ -204,7 +205,9 @@ def run_tasks(
         return
     n = local_workers(workers)
     registered = getattr(context, "registered", {}) or {}
-    with dask_client(n, scheduler, registered, retries) as client:
+    with dask_client(n, scheduler, registered, retries) as (client, dashboard):
+        if dashboard and getattr(client, "dashboard_link", None):
+            emit(f"Dask dashboard: {client.dashboard_link}")
         _run_on(client, function, context, tasks, regions, region_of, on_done, progress, emit)
 
 
@@ -223,10 +226,7 @@ def _run_on(client, function, context, tasks, regions, region_of, on_done, progr
         from distributed.scheduler import KilledWorker
     except ImportError:  # pragma: no cover - older layouts
         KilledWorker = ()  # noqa: N806
-    link = getattr(client, "dashboard_link", None)
     info = client.scheduler_info()
-    if link and "dashboard" in info.get("services", {}):
-        emit(f"Dask dashboard: {link}")
     emit(f"{plural(len(tasks), 'task')} on {plural(len(info.get('workers', {})), 'worker')}")
     # Each region goes to the cluster once, as a task that returns it: workers fetch it from each
     # other, and if the worker holding it dies the scheduler makes it again from that task

@@ -8,6 +8,7 @@ row in the task store as it finishes (:mod:`allocator.sweep.store`), then writes
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -163,7 +164,10 @@ def run_sweep(
         threads=solver_threads(n, scheduler),
         registered=registered,
     )
-    with TaskStore.open(store_path(folder), scenario=spec.path, resume=resume, force=force) as st:
+    fingerprint = _fingerprint(spec)
+    with TaskStore.open(
+        store_path(folder), scenario=spec.path, resume=resume, force=force, fingerprint=fingerprint
+    ) as st:
         done = st.finished() if resume else set()
         todo = [(i, t) for i, t in enumerate(tasks) if task_key(t) not in done]
         emit(
@@ -194,6 +198,8 @@ def run_sweep(
             emit=emit,
         )
     table = read_tasks(store_path(folder))
+    table = table[table["key"].isin({task_key(t) for t in tasks})].reset_index(drop=True)
+    _unknown_measures(spec, table, emit)
     result = _analyse(spec, table, time.perf_counter() - started, len(todo))
     result.store = store_path(folder)
     if write:
@@ -201,6 +207,25 @@ def run_sweep(
         result.out = folder
         emit(f"wrote {folder}")
     return result
+
+
+def _fingerprint(spec: SweepSpec) -> str:
+    """What every task's result depends on besides its axis values (see ``TaskStore.open``)."""
+    text = json.dumps([spec.text, list(spec.measures), repr(spec.draws)], ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _unknown_measures(spec: SweepSpec, table: pd.DataFrame, emit) -> None:
+    """Say which kept measures no finished plan has (a misspelt name, or a step's figure)."""
+    ok = table[table["status"] == "ok"]
+    if ok.empty:
+        return
+    missing = [m for m in spec.measures if m not in ok or ok[m].isna().all()]
+    if missing:
+        emit(
+            f"no plan has the measure(s) {', '.join(missing)}; expected names of the final "
+            "measures (e.g. compliant_share), costs (cost_yuan) or <step>.<headline figure>"
+        )
 
 
 def _analyse(spec: SweepSpec, table: pd.DataFrame, seconds: float, ran: int) -> SweepResult:

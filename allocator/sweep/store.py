@@ -94,8 +94,15 @@ class TaskStore:
         self.path = path
 
     @classmethod
-    def open(cls, path, *, scenario, resume: bool = False, force: bool = False) -> TaskStore:
-        """Create the store, or reopen it with ``resume`` (see the module docstring)."""
+    def open(
+        cls, path, *, scenario, resume: bool = False, force: bool = False, fingerprint: str = ""
+    ) -> TaskStore:
+        """Create the store, or reopen it with ``resume`` (see the module docstring).
+
+        ``fingerprint`` identifies what the tasks' results depend on besides their axis values
+        (the scenario without its ``[sweep]`` table, the measures, the draws' settings): a store
+        made with another is not resumed, since its rows would not be this sweep's.
+        """
         path = Path(path)
         if os.path.lexists(path):
             about = _about(path) if path.is_file() and not path.is_symlink() else None
@@ -110,6 +117,13 @@ class TaskStore:
                 raise InputError(
                     f"holds a sweep of {about.get('scenario')}; expected one of "
                     f"{Path(scenario).resolve()} to resume (choose another --out)",
+                    file=str(path),
+                )
+            if resume and fingerprint and about.get("fingerprint", fingerprint) != fingerprint:
+                raise InputError(
+                    "holds a sweep of an earlier version of the scenario (its steps, region, "
+                    "measures or forecast settings changed since); expected the same scenario to "
+                    "resume, or --force to start again",
                     file=str(path),
                 )
             if not resume:
@@ -127,8 +141,9 @@ class TaskStore:
         with conn:
             conn.execute("BEGIN")
             conn.execute(
-                "INSERT OR IGNORE INTO about VALUES ('format', ?), ('scenario', ?), ('created', ?)",
-                (STORE_FORMAT, str(Path(scenario).resolve()), _now()),
+                "INSERT OR IGNORE INTO about VALUES "
+                "('format', ?), ('scenario', ?), ('created', ?), ('fingerprint', ?)",
+                (STORE_FORMAT, str(Path(scenario).resolve()), _now(), fingerprint),
             )
         return cls(conn, path)
 
