@@ -376,3 +376,35 @@ def test_resume_keeps_only_this_sweeps_tasks_and_refuses_a_changed_scenario(tmp_
     path.write_text(text, encoding="utf-8")
     with pytest.raises(InputError, match="an earlier version of the scenario"):
         run_sweep(path, out=out, workers=0, write=False, resume=True)
+
+
+def test_solver_threads_keep_tasks_times_threads_within_the_cores():
+    from allocator.sweep import solver_threads
+
+    cores = os.cpu_count() or 1
+    for workers in range(1, 2 * cores + 2):
+        threads = solver_threads(workers)
+        assert threads >= 1
+        assert workers * threads <= max(cores, workers)
+    assert solver_threads(4, scheduler="tcp://h:8786") == 1
+
+
+def test_each_task_plans_with_its_solver_threads_unless_the_scenario_sets_them(tmp_path):
+    from allocator.sweep.tasks import TaskContext, task_scenario
+
+    text = BASE.format(planner="budget")
+    context = TaskContext(tmp_path / "s.toml", text, threads=3)
+    assert task_scenario(context, {"steps.budget.budget": 2e6}).solver["threads"] == 1  # set
+    unset = text.replace("[solver]\nthreads = 1\n", "")
+    scenario = task_scenario(TaskContext(tmp_path / "s.toml", unset, threads=3), {})
+    assert scenario.solver["threads"] == 3
+
+
+def test_a_region_axis_builds_each_region_once_and_plans_on_it(tmp_path):
+    sweep = '[sweep]\nregion.schools = [20, 30]\nmeasures = ["schools", "cost_yuan"]\n'
+    result = run_sweep(_scenario(tmp_path, sweep=sweep), out=tmp_path / "o", workers=0, write=False)
+    table = result.table.set_index("region.schools")
+    for schools in (20, 30):
+        assert table.loc[schools, "schools"] == len(
+            make_region(schools=schools, counties=2, seed=3).schools
+        )

@@ -129,6 +129,14 @@ def _fans(table: pd.DataFrame, axes: Sequence[str], w) -> str:
     )
 
 
+_SHARE_COLUMNS = ("decision", "kind", "step", "taken", "draws", "share")
+
+
+def _headed(shares: pd.DataFrame, w) -> pd.DataFrame:
+    """A shares table with its headers in the page's language (the axes keep their keys)."""
+    return shares.rename(columns={c: w(f"sweep.col.{c}") for c in _SHARE_COLUMNS})
+
+
 def _robustness(shares: pd.DataFrame, plan: pd.DataFrame, robust: float | None, w) -> str:
     """The share of draws taking each decision (chart of the most frequent, table of all)."""
     if shares is None or shares.empty:
@@ -155,12 +163,12 @@ def _robustness(shares: pd.DataFrame, plan: pd.DataFrame, robust: float | None, 
         f"<h2>{escape(w('sweep.robustness'))}</h2><p class='note'>{escape(w('sweep.robustness_note'))}</p>",
         img,
     ]
-    out.append(html_table(shares, max_rows=200))
+    out.append(html_table(_headed(shares, w), max_rows=200))
     if robust is not None:
         out.append(f"<h2>{escape(w('sweep.robust_plan', share=f'{robust:.0%}'))}</h2>")
         out.append(f"<p class='note'>{escape(w('sweep.robust_plan_note'))}</p>")
         out.append(
-            html_table(plan, max_rows=500)
+            html_table(_headed(plan, w), max_rows=500)
             if not plan.empty
             else f"<p>{escape(w('sweep.none_robust'))}</p>"
         )

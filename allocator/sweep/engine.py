@@ -58,7 +58,8 @@ def solver_threads(workers: int, scheduler: str | None = None) -> int:
 
 
 class Progress:
-    """Progress lines: tasks done / total and the time left, at most one line every ``every`` s."""
+    """Progress lines: a bar, tasks done / total and the time left (from the mean time per task so
+    far), at most one line every ``every`` seconds and always the last."""
 
     def __init__(self, total: int, emit: Callable[[str], None], every: float = 2.0):
         self.total, self.emit, self.every = total, emit, every
@@ -73,7 +74,22 @@ class Progress:
             return
         self.last = now
         left = (now - self.started) / self.done * (self.total - self.done)
-        self.emit(f"{self.done:,}/{self.total:,} tasks done, {_duration(left)} left")
+        self.emit(
+            f"{_bar(self.done / self.total)} {self.done:,}/{self.total:,} tasks done, "
+            f"{_duration(left)} left"
+        )
+
+
+def _bar(share: float, width: int = 20) -> str:
+    """A text progress bar: ``[#####---------------]``.
+
+    Examples
+    --------
+    >>> _bar(0.25, 8)
+    '[##------]'
+    """
+    full = int(round(share * width))
+    return "[" + "#" * full + "-" * (width - full) + "]"
 
 
 def _duration(seconds: float) -> str:
