@@ -55,7 +55,7 @@ def _by_axis(table: pd.DataFrame, axes: Sequence[str], measures: Sequence[str], 
                 if _numeric(pd.Series(x)):
                     ax.plot(x, means.to_numpy(float), marker="o")
                 else:
-                    labels = [chart_label(v, k) for k, v in enumerate(x)]
+                    labels = [chart_label(v, f"#{k + 1}") for k, v in enumerate(x)]
                     ax.plot(range(len(x)), means.to_numpy(float), marker="o")
                     ax.set_xticks(range(len(x)), labels, fontsize=7, rotation=20)
                 ax.tick_params(labelsize=7)
@@ -64,7 +64,9 @@ def _by_axis(table: pd.DataFrame, axes: Sequence[str], measures: Sequence[str], 
                 if j == 0:
                     ax.set_ylabel(m, fontsize=7)
 
-    img = draw(build, 3.2 * len(axes) + 0.8, 2.0 * len(measures) + 0.6, hspace=0.5, wspace=0.35)
+    width, height = 3.2 * len(axes) + 0.8, 1.9 * len(measures) + 0.7
+    margins = dict(left=0.9 / width, right=0.97, top=1 - 0.3 / height, bottom=0.6 / height)
+    img = draw(build, width, height, hspace=0.55, wspace=0.35, **margins)
     return f"<h2>{escape(w('sweep.by_axis'))}</h2><p class='note'>{escape(w('sweep.by_axis_note'))}</p>{img}"
 
 
@@ -141,7 +143,8 @@ def _robustness(shares: pd.DataFrame, plan: pd.DataFrame, robust: float | None, 
     """The share of draws taking each decision (chart of the most frequent, table of all)."""
     if shares is None or shares.empty:
         return ""
-    top = shares.drop_duplicates("decision").head(30)
+    mean = shares.groupby("decision")["share"].mean()
+    top = mean.sort_values(ascending=False, kind="stable").head(30).reset_index()
 
     def build(fig):
         ax = fig.subplots()
@@ -151,14 +154,8 @@ def _robustness(shares: pd.DataFrame, plan: pd.DataFrame, robust: float | None, 
         ax.set_xlim(0, 1)
         ax.set_xlabel(_label(w, "sweep.share_of_draws"))
 
-    img = draw(
-        build,
-        8,
-        0.22 * len(top) + 1.0,
-        left=0.4,
-        right=0.97,
-        bottom=0.5 / (0.22 * len(top) + 1.0) + 0.02,
-    )
+    height = 0.22 * len(top) + 0.9
+    img = draw(build, 8, height, left=0.4, right=0.97, bottom=0.55 / height, top=1 - 0.15 / height)
     out = [
         f"<h2>{escape(w('sweep.robustness'))}</h2><p class='note'>{escape(w('sweep.robustness_note'))}</p>",
         img,
