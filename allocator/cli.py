@@ -281,7 +281,10 @@ def add_sweep_parser(subparsers) -> None:
     p.add_argument("--out", default=None, help="output folder (default: [output] folder + _sweep)")
     p.add_argument("--scheduler", default=None, help=_SCHEDULER_HELP)
     p.add_argument(
-        "--workers", type=int, default=None, help="local worker processes (default: the cores)"
+        "--workers",
+        type=int,
+        default=None,
+        help="local worker processes (default: the cores; 0 or 1: in this process)",
     )
     p.add_argument(
         "--resume", action="store_true", help="keep the tasks already in OUT.sqlite, run the rest"
