@@ -91,3 +91,25 @@ def test_a_task_that_kills_its_worker_loses_no_finished_result_and_resume_comple
         )
     finally:
         unregister_planner("killing")
+
+
+@pytest.mark.slow
+def test_a_scheduler_address_runs_the_sweep_on_that_cluster(tmp_path):
+    from dask.distributed import LocalCluster
+
+    path = tmp_path / "s.toml"
+    path.write_text(BASE.replace("{planner}", "budget"), encoding="utf-8")
+    lines = []
+    with LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as cluster:
+        remote = run_sweep(
+            path,
+            out=tmp_path / "remote",
+            scheduler=cluster.scheduler_address,
+            write=False,
+            progress=lines.append,
+        )
+    assert any(line == "6 tasks on 1 worker" for line in lines)
+    serial = run_sweep(path, out=tmp_path / "serial", workers=0, write=False)
+    pd.testing.assert_frame_equal(_by_task(remote.table), _by_task(serial.table), check_dtype=False)
