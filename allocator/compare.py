@@ -24,11 +24,11 @@ from allocator.errors import Infeasible, InputError, SolverError
 from allocator.outputs import check_target
 from allocator.pipeline import TRAVEL_BANDS, Progress, progress_printer
 from allocator.planners.registry import registered_planners
-from allocator.results import Comparison, ScenarioResult, costs
+from allocator.results import Comparison, ScenarioResult
 from allocator.scenario import load_scenario
 from allocator.standards import INDICATORS
 from allocator.sweep.engine import local_workers, run_tasks, solver_threads
-from allocator.sweep.tasks import VARIANT, TaskContext, run_result
+from allocator.sweep.tasks import VARIANT, TaskContext, final_figures, run_result
 from allocator.writers import protected_inputs, write_comparison
 
 __all__ = ["Comparison", "compare_scenario", "comparison_table", "differing_measures"]
@@ -84,12 +84,7 @@ def comparison_table(results: Mapping[str, ScenarioResult]) -> pd.DataFrame:
     before = dict(first.measures[0].figures)
     data["before"] = before
     for name, r in results.items():
-        figures = dict(r.measures[-1].figures)
-        figures.update({f"cost.{k}" if k != "cost_yuan" else k: v for k, v in costs(r).items()})
-        for s in r.steps:
-            for key, value in s.headline.items():
-                figures[f"{s.name}.{key}"] = value
-        data[name] = figures
+        data[name] = final_figures(r)
     extra = list(
         dict.fromkeys(
             k
