@@ -102,6 +102,7 @@ def _scenario(tmp_path, planner="budget", sweep=SWEEP, name="s.toml"):
         ),
         ("workers = 0", 14, "sweep.workers: expected a whole number from 1 to 4,096"),
         ("robust = 1.5", 14, "sweep.robust: expected a share above 0 and at most 1"),
+        ("robust = 0.8\nregion.counties = 'each'", 14, "sweep.robust: robust needs forecast draws"),
         ("scheduler = 'localhost'", 14, "sweep.scheduler: expected a scheduler address"),
         ("[sweep.forecast]\nseed = 1", 14, "sweep.forecast: missing key 'draws'"),
         ("[sweep.forecast]\ndraws = 2.5", 15, "sweep.forecast.draws: expected a whole number"),

@@ -345,6 +345,11 @@ def parse_sweep(text: str, path: str | os.PathLike = "scenario.toml") -> SweepSp
         )
     scenario = parse_scenario(rest, path)
     settings = _settings(sweep, where)
+    if "robust" in settings and "draws" not in settings:
+        raise where.error(
+            ("robust",),
+            "robust needs forecast draws; expected [sweep.forecast] draws = N with it",
+        )
     axes, each = _axes(sweep, where, rest, path)
     if not axes and not each and "draws" not in settings:
         raise where.error(
