@@ -139,7 +139,7 @@ def test_a_scenario_without_sweep_or_axes_is_refused(tmp_path):
     with pytest.raises(InputError, match="no \\[sweep\\] table"):
         parse_sweep(BASE.format(planner="budget"), tmp_path / "s.toml")
     with pytest.raises(InputError, match="no axis"):
-        parse_sweep(BASE.format(planner="budget") + "[sweep]\nrobust = 0.5\n", "s.toml")
+        parse_sweep(BASE.format(planner="budget") + "[sweep]\nworkers = 2\n", "s.toml")
     with pytest.raises(
         InputError, match="line 1: sweep: expected the sweep as a \\[sweep\\] table"
     ):
