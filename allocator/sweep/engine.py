@@ -250,6 +250,9 @@ def _run_on(client, function, context, tasks, regions, region_of, on_done, progr
     shipped = {k: client.submit(_same, r, pure=False) for k, r in regions.items()}
     shared = client.submit(_same, context, pure=False)
     futures = {}
+    progress.started = (
+        time.perf_counter()
+    )  # the time left counts from here, not the cluster's start
     for i, task in enumerate(tasks):
         future = client.submit(
             function, shared, shipped[region_of(task)], dict(task), pure=False, retries=0
