@@ -1,4 +1,4 @@
-"""The ``allocator`` command: ``synth``, ``check``, ``run``, ``compare`` and ``import-gis``.
+"""The ``allocator`` command: ``synth``, ``check``, ``run``, ``compare``, ``sweep`` and ``import-gis``.
 
 Each command has a function that adds its parser (``add_*``) and one that runs it for parsed
 arguments (``*_command``). Bad input ends with one readable line on stderr and exit status 2 (no
@@ -13,15 +13,15 @@ from __future__ import annotations
 import argparse
 import sys
 
-import pandas as pd
-
 from allocator.check import check
-from allocator.compare import compare_scenario
+from allocator.compare import compare_scenario, differing_measures
 from allocator.errors import AllocatorError, InputError
+from allocator.i18n import Words
 from allocator.io import load_region, save_region
 from allocator.outputs import check_target
 from allocator.pipeline import run_scenario
 from allocator.scenario import merge_overrides, parse_assignment
+from allocator.sweep import run_sweep
 from allocator.synth import make_region
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "check_command",
     "cli_compare",
     "cli_run",
+    "cli_sweep",
     "import_gis_command",
     "main",
     "synth_command",
@@ -186,10 +187,17 @@ def cli_compare(args) -> int:
         overrides=_overrides_from(args),
         workers=args.workers,
         variants=args.variants or None,
+        scheduler=args.scheduler,
         force=args.force,
     )
-    table = comparison.table.set_index("label").drop(columns=["measure", "better"])
-    with pd.option_context("display.width", 160, "display.max_columns", 20, "display.max_rows", 60):
+    words = Words(getattr(args, "lang", None) or "en")
+    top = differing_measures(comparison.table, 10)
+    if top.empty:
+        print(words("sweep.compare_none_differ"))
+    else:
+        print(words("sweep.compare_top"))
+        table = top.set_index("label").drop(columns=["measure", "better"])
+        table.index.name = None
         print(table.to_string(float_format=lambda v: f"{v:,.3g}" if abs(v) < 1e4 else f"{v:,.0f}"))
     for name, why in comparison.failures.items():
         print(f"variant {name!r} has no plan: {why}")
@@ -241,7 +249,10 @@ def add_run_commands(subparsers) -> None:
     c.add_argument(
         "--out", default=None, help="output folder (default: [output] folder + _compare)"
     )
-    c.add_argument("--workers", type=int, default=2, help="parallel processes, 1 or 2 (default 2)")
+    c.add_argument(
+        "--workers", type=int, default=2, help="worker processes (default 2; 1: in this process)"
+    )
+    c.add_argument("--scheduler", default=None, help=_SCHEDULER_HELP)
     c.add_argument(
         "--variant",
         dest="variants",
@@ -254,6 +265,52 @@ def add_run_commands(subparsers) -> None:
     c.add_argument("--verbose", action="store_true", help=_VERBOSE_HELP)
     c.add_argument("--force", action="store_true", help=_FORCE_HELP)
     c.set_defaults(func=cli_compare)
+    add_sweep_parser(subparsers)
+
+
+_SCHEDULER_HELP = "run on an existing Dask cluster, e.g. tcp://host:8786 (default: this machine)"
+
+
+def add_sweep_parser(subparsers) -> None:
+    """Add ``allocator sweep SCENARIO [--scheduler ADDR] [--resume] [--out DIR] [--workers N]``."""
+    p = subparsers.add_parser(
+        "sweep",
+        help="run every combination of a scenario's [sweep] axes on Dask; results, report",
+    )
+    p.add_argument("scenario", help="scenario file (.toml) with a [sweep] table")
+    p.add_argument("--out", default=None, help="output folder (default: [output] folder + _sweep)")
+    p.add_argument("--scheduler", default=None, help=_SCHEDULER_HELP)
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="local worker processes (default: the cores; 0 or 1: in this process)",
+    )
+    p.add_argument(
+        "--resume", action="store_true", help="keep the tasks already in OUT.sqlite, run the rest"
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    p.add_argument("--force", action="store_true", help=_FORCE_HELP)
+    p.set_defaults(func=cli_sweep)
+
+
+def cli_sweep(args) -> int:
+    """``allocator sweep``: run, then print the tasks by status, the store and the report."""
+    result = run_sweep(
+        args.scenario,
+        out=args.out,
+        progress=not args.quiet,
+        scheduler=args.scheduler,
+        workers=args.workers,
+        resume=args.resume,
+        force=args.force,
+    )
+    words = Words(getattr(args, "lang", None) or "en")
+    status = ", ".join(f"{k}: {v:,}" for k, v in result.counts().items())
+    print(words("sweep.tasks", n=f"{len(result.table):,}", status=status))
+    print(words("sweep.cli_store", path=str(result.store)))
+    print(f"report: {result.out / 'report.html'}")
+    return 0
 
 
 # --------------------------------------------------------------------------- import-gis

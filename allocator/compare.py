@@ -1,34 +1,37 @@
 """Comparing variants: every ``[[variants]]`` block of a scenario run side by side.
 
-:func:`compare_scenario` runs each variant in its own process (at most two, spawned; planners
-added with :func:`allocator.planners.registry.register_planner` are handed to the workers) and
-tabulates the final measures, costs and plan headlines of each (:func:`comparison_table`). A variant
-without a plan is reported, not fatal, unless no variant has one.
+:func:`compare_scenario` runs each variant as one task of the sweep engine
+(:mod:`allocator.sweep.engine`: a Dask ``LocalCluster`` of ``workers`` processes, an existing
+cluster by its scheduler address, or this process for ``workers=1``; each distinct region is built
+once and sent to the workers once; planners added with
+:func:`allocator.planners.registry.register_planner` are handed to the workers) and tabulates the
+final measures, costs and plan headlines of each (:func:`comparison_table`);
+:func:`differing_measures` picks the rows that differ most. A variant without a plan is reported,
+not fatal, unless no variant has one.
 """
 
 from __future__ import annotations
 
-import contextlib
-import multiprocessing
 import os
-import sys
 import time
 from collections.abc import Mapping
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from allocator.errors import Infeasible, InputError, SolverError
 from allocator.outputs import check_target
-from allocator.pipeline import TRAVEL_BANDS, Progress, progress_printer, run_scenario
-from allocator.planners.registry import register_planner, registered_planners
-from allocator.results import Comparison, ScenarioResult, costs
-from allocator.scenario import load_scenario, merge_overrides
+from allocator.pipeline import TRAVEL_BANDS, Progress, progress_printer
+from allocator.planners.registry import registered_planners
+from allocator.results import Comparison, ScenarioResult
+from allocator.scenario import load_scenario
 from allocator.standards import INDICATORS
+from allocator.sweep.engine import local_workers, run_tasks, solver_threads
+from allocator.sweep.tasks import VARIANT, TaskContext, final_figures, run_result
 from allocator.writers import protected_inputs, write_comparison
 
-__all__ = ["Comparison", "compare_scenario", "comparison_table"]
+__all__ = ["Comparison", "compare_scenario", "comparison_table", "differing_measures"]
 
 
 def _comparison_rows(standard) -> list[tuple[str, str, str]]:
@@ -81,12 +84,7 @@ def comparison_table(results: Mapping[str, ScenarioResult]) -> pd.DataFrame:
     before = dict(first.measures[0].figures)
     data["before"] = before
     for name, r in results.items():
-        figures = dict(r.measures[-1].figures)
-        figures.update({f"cost.{k}" if k != "cost_yuan" else k: v for k, v in costs(r).items()})
-        for s in r.steps:
-            for key, value in s.headline.items():
-                figures[f"{s.name}.{key}"] = value
-        data[name] = figures
+        data[name] = final_figures(r)
     extra = list(
         dict.fromkeys(
             k
@@ -109,52 +107,89 @@ def comparison_table(results: Mapping[str, ScenarioResult]) -> pd.DataFrame:
     return table
 
 
-def _variant_worker(path, variant, overrides, registered, progress):
-    for name, (plan, policy) in registered.items():
-        register_planner(name, plan, policy)
-    emit = progress_printer(progress)
-    try:
-        result = run_scenario(
-            path,
-            progress=(lambda m: emit(f"[{variant}] {m}")) if progress else None,
-            variant=variant,
-            overrides=overrides,
-            write=False,
-        )
-    except (Infeasible, SolverError) as exc:
-        exc.__dict__.pop("partial", None)  # regions and plans: too heavy to send back
-        raise
+def differing_measures(table: pd.DataFrame, n: int = 10) -> pd.DataFrame:
+    """The ``n`` rows of a comparison table whose values differ most between the variants.
 
-    return result  # regions pickle without their travel caches
+    A row's spread is ``(max - min) / max(|value|)`` over the variants' columns (not ``before``);
+    rows where every variant has the same value (or no number) are left out, and so are run
+    times (``*seconds``), so the result is empty when the variants agree on everything. Rows keep the table's columns and order of spread.
 
-
-@contextlib.contextmanager
-def _main_module_hidden(registered: Mapping):
-    """Keep spawned workers from re-running the caller's script (``__main__``).
-
-    A spawned process normally imports the parent's main module again: a script without an
-    ``if __name__ == "__main__"`` guard would run again in every worker, and code typed at a
-    prompt or piped in cannot be imported at all. The workers need only allocator and the
-    planners' modules, so the main module is hidden while they start, unless a registered planner
-    is defined in it.
+    Examples
+    --------
+    >>> t = pd.DataFrame({"measure": ["a", "b", "c"], "label": ["A", "B", "C"],
+    ...                   "better": ["low"] * 3, "before": [1.0, 1.0, 1.0],
+    ...                   "x": [1.0, 2.0, 5.0], "y": [1.0, 4.0, 6.0]})
+    >>> differing_measures(t)["measure"].tolist()
+    ['b', 'c']
     """
-    main = sys.modules.get("__main__")
-    needed = any(
-        getattr(obj, "__module__", None) == "__main__"
-        for pair in registered.values()
-        for obj in pair
+    table = table[~table["measure"].astype(str).str.endswith("seconds")]  # run times: not findings
+    variants = [c for c in table.columns if c not in ("measure", "label", "better", "before")]
+    values = table[variants].apply(pd.to_numeric, errors="coerce").to_numpy(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        finite = np.where(np.isfinite(values), values, np.nan)
+        low = np.nanmin(np.where(np.isnan(finite), np.inf, finite), axis=1)
+        high = np.nanmax(np.where(np.isnan(finite), -np.inf, finite), axis=1)
+        scale = np.nanmax(np.where(np.isnan(finite), 0.0, np.abs(finite)), axis=1)
+        spread = np.where(scale > 0, (high - low) / scale, 0.0)
+    spread = np.where(np.isfinite(spread), spread, 0.0)
+    order = [i for i in np.argsort(-spread, kind="stable") if spread[i] > 1e-12][:n]
+    return table.iloc[order].reset_index(drop=True)
+
+
+def _run_variants(scenario, names, overrides, workers, scheduler, emit):
+    """Run the variants ``names`` on the sweep engine: (results, failures), in ``names``' order."""
+    workers = (
+        1 if scheduler is None and int(workers) <= 1 else min(local_workers(workers), len(names))
     )
-    if main is None or needed:
-        yield
-        return
-    saved = {a: main.__dict__[a] for a in ("__file__", "__spec__") if a in main.__dict__}
-    main.__dict__.pop("__file__", None)
-    main.__spec__ = None
-    try:
-        yield
-    finally:
-        main.__dict__.pop("__spec__", None)
-        main.__dict__.update(saved)
+    registered = {n: (p.plan, p.policy) for n, p in registered_planners().items()}
+    context = TaskContext(
+        scenario.path,
+        scenario.text,
+        overrides=dict(overrides or {}),
+        threads=solver_threads(workers, scheduler) if workers > 1 or scheduler else None,
+        registered=registered,
+    )
+    where = "an existing cluster" if scheduler else f"{workers} process(es)"
+    emit(f"comparing {len(names)} variants of {scenario.name} with {where}")
+    # each distinct region built once here, and sent to the workers once
+    specs = {n: repr(scenario.variant(n).region) for n in names}
+    regions = {}
+    for n, key in specs.items():
+        if key not in regions:
+            regions[key] = scenario.variant(n).region.load()
+    results: dict[str, ScenarioResult] = {}
+    failures: dict[str, str] = {}
+
+    def collect(i: int, outcome: tuple) -> None:
+        name = names[i]
+        state, value = outcome
+        if state == "ok":
+            results[name] = value
+            emit(f"variant {name}: done")
+        elif isinstance(value, Infeasible | SolverError):
+            # A variant without a plan is a finding, not a reason to drop the others.
+            failures[name] = f"{type(value).__name__}: {value.message}"
+            emit(f"variant {name}: no plan ({failures[name]})")
+        elif state == "lost":
+            failures[name] = str(value)
+            emit(f"variant {name}: {value}")
+        else:
+            raise value
+
+    tasks = [{VARIANT: n} for n in names]
+    run_tasks(
+        run_result,
+        context,
+        tasks,
+        regions,
+        lambda task: specs[task[VARIANT]],
+        collect,
+        workers=workers,
+        scheduler=scheduler,
+    )
+    results = {n: results[n] for n in names if n in results}
+    failures = {n: failures[n] for n in names if n in failures}
+    return results, failures
 
 
 def compare_scenario(
@@ -165,6 +200,7 @@ def compare_scenario(
     variants: list[str] | None = None,
     overrides: Mapping | None = None,
     workers: int = 2,
+    scheduler: str | None = None,
     write: bool = True,
     force: bool = False,
 ) -> Comparison:
@@ -177,14 +213,17 @@ def compare_scenario(
     out : str or path-like, optional
         Output folder; default: the scenario's ``[output] folder`` with ``_compare`` appended.
     progress : callable, bool or None
-        As in :func:`allocator.pipeline.run_scenario`; lines are prefixed with the variant name.
+        As in :func:`allocator.pipeline.run_scenario`: a line as each variant finishes.
     variants : list of str, optional
         Only these variants (default: all, in file order).
     overrides : mapping, optional
         Applied to every variant (e.g. a smaller region).
     workers : int
-        Processes (at most 2; 1 runs in this process). Without a ``threads`` setting each
-        worker's solver uses one thread, so two workers share two cores.
+        Worker processes of a Dask ``LocalCluster`` (at most one per variant); 1 runs in this
+        process. Without a ``threads`` setting each variant's solver gets ``cores // workers``
+        threads (:func:`allocator.sweep.engine.solver_threads`).
+    scheduler : str, optional
+        The address of an existing Dask scheduler (``tcp://host:8786``) to run on instead.
     write : bool
         ``False`` computes without writing.
     force : bool
@@ -225,39 +264,7 @@ def compare_scenario(
             force=force,
             protect=protected_inputs(scenario),
         )
-    workers = max(1, min(int(workers), 2, len(names)))
-    over = dict(overrides or {})
-    if workers > 1 and "threads" not in scenario.solver:
-        over = merge_overrides(over, {"solver": {"threads": 1}})
-    registered = {n: (p.plan, p.policy) for n, p in registered_planners().items()}
-    emit(f"comparing {len(names)} variants of {scenario.name} with {workers} process(es)")
-    results: dict[str, ScenarioResult] = {}
-    failures: dict[str, str] = {}
-
-    def collect(name, get):
-        try:
-            results[name] = get()
-            emit(f"variant {name}: done")
-        except (Infeasible, SolverError) as exc:
-            # A variant without a plan is a finding, not a reason to drop the others.
-            failures[name] = f"{type(exc).__name__}: {exc.message}"
-            emit(f"variant {name}: no plan ({failures[name]})")
-
-    args = (scenario.path, over, registered, progress is not None)
-    if workers == 1:
-        for name in names:
-            collect(name, lambda name=name: _variant_worker(args[0], name, *args[1:]))
-    else:
-        context = multiprocessing.get_context("spawn")
-        with (
-            _main_module_hidden(registered),
-            ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool,
-        ):
-            futures = {
-                name: pool.submit(_variant_worker, args[0], name, *args[1:]) for name in names
-            }
-            for name, future in futures.items():
-                collect(name, future.result)
+    results, failures = _run_variants(scenario, names, overrides, workers, scheduler, emit)
     if not results:
         name, message = next(iter(failures.items()))
         raise Infeasible(f"no variant has a plan; variant {name!r}: {message}")

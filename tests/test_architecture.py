@@ -55,7 +55,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("planners", ("planners",)),
     ("scenarios", ("scenario", "results")),
     ("report", ("report",)),
-    ("runs", ("pipeline", "compare", "writers")),
+    ("runs", ("pipeline", "compare", "sweep", "writers")),
     ("cli", ("cli", "__main__")),
 )
 CORES = ("location", "districting")
