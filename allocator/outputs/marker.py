@@ -24,6 +24,7 @@ MARKER = ".allocator-output.json"
 COMMANDS = {
     "run": "allocator run (run_scenario)",
     "compare": "allocator compare (compare_scenario)",
+    "sweep": "allocator sweep (run_sweep)",
     "check": "allocator check --out (ComplianceReport.to_csv)",
     "region": "allocator synth (save_region)",
     "chart": "plot_budget_frontier (a PNG chart)",
