@@ -43,6 +43,11 @@ PLANNERS: dict[str, tuple[str, str, str]] = {
     "districts": ("allocator.planners.districts", "plan_districts", "DistrictPolicy"),
     "budget": ("allocator.planners.budget", "plan_budget", "BudgetPolicy"),
     "teachers": ("allocator.planners.teachers", "plan_teachers", "TeacherPolicy"),
+    "kindergartens": (
+        "allocator.planners.kindergartens",
+        "plan_kindergartens",
+        "KindergartenPolicy",
+    ),
 }
 
 
@@ -157,7 +162,7 @@ def get_planner(name: str) -> Planner:
     >>> get_planner("nonsense")
     Traceback (most recent call last):
     ...
-    allocator.errors.InputError: unknown planner 'nonsense'; expected one of mergers, districts, budget, teachers
+    allocator.errors.InputError: unknown planner 'nonsense'; expected one of mergers, districts, budget, teachers, kindergartens
     """
     if name in _REGISTERED:
         return _REGISTERED[name]

@@ -59,7 +59,8 @@ SCHEMA = {
     "costs": {
         "build_yuan_per_place": (0.0, 1e7, False),
         "expand_yuan_per_class": (0.0, 1e9, False),
-        "inclusive_subsidy_yuan_per_place": (0.0, 1e7, False),
+        "inclusive_subsidy_yuan_per_place_per_year": (0.0, 1e7, False),
+        "plan_years": (1, 50, True),
     },
     "children": {"age_share_3_5": (0.0, 1.0, False)},
 }
