@@ -397,8 +397,12 @@ def _model(data: _Data):
         b.add_terms(
             link_rows, y, (np.concatenate(rows), np.concatenate(cols), np.concatenate(vals))
         )
+    need = max(data.min_share * float(data.d.sum()), float(data.least.sum()))
     if data.min_share > 0:
         b.add_rows("coverage", 1, {x: (0, pair, 1.0)}, lower=data.min_share * float(data.d.sum()))
+    if need > 0:  # the aggregate capacity cut (implied; its rounding helps the MIP's bound)
+        level = np.arange(lv.n_levels)
+        b.add_rows("total_capacity", 1, {y: (0, level, lv.capacity)}, lower=need)
     blocks = {"y": y, "x": x}
     for g, share in data.shares.items():
         tagged = lv.tags[g]

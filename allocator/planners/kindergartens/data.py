@@ -137,7 +137,10 @@ def _sites(region: Region, policy: KindergartenPolicy) -> pd.DataFrame:
     cols = ["kindergarten_id", "name", "node", "status", "ownership", "places", "classes"]
     k = region.kindergartens
     table = pd.DataFrame(columns=cols) if k is None else k[cols].copy()
-    extra = [n for n in policy.candidate_nodes if n not in set(table["node"])]
+    s = region.settlements
+    community = s.loc[s["area_type"].isin(policy.candidate_area_types), "node"]
+    nodes = dict.fromkeys([*policy.candidate_nodes, *community.astype(str)])
+    extra = [n for n in nodes if n not in set(table["node"])]
     for n in extra:
         if not region.roads.has_node(n):
             raise InputError(
@@ -194,8 +197,8 @@ def _levels(sites: pd.DataFrame, policy: KindergartenPolicy, norms) -> pd.DataFr
                                  math.floor(places) * costs["inclusive_subsidy_yuan_per_place_per_year"] * converted))  # fmt: skip
         else:
             classes = size["min_classes"]
-            while classes <= most:
-                places = math.floor(min(classes * per_class, cap_max))
+            while classes <= most * policy.kindergartens_per_site:
+                places = math.floor(min(classes * per_class, cap_max * math.ceil(classes / most)))
                 rows.append((j, "build", classes, places, "public",
                              places * costs["build_yuan_per_place"], 0.0))  # fmt: skip
                 classes += module
@@ -211,6 +214,7 @@ def kindergarten_data(region: Region, policy: KindergartenPolicy) -> Kindergarte
     """The planner's input from a region (see :class:`KindergartenData`)."""
     norms = policy.norms()
     children, source = children_3_5(region, policy, norms)
+    children = np.rint(children * policy.children_factor)
     s = region.settlements
     limits = np.array([norms.walking_minutes(a) for a in s["area_type"]])
     settlements = pd.DataFrame(

@@ -94,7 +94,7 @@ def solve_model(
     cost = data.walk.copy()
     cost.data = cost.data * policy.yuan_per_child_minute
     if options is None:
-        options = SolverOptions(mip_gap=1e-6, time_limit=policy.time_limit)
+        options = SolverOptions(mip_gap=policy.mip_gap, time_limit=policy.time_limit)
     try:
         return levelled_location(
             cost,
@@ -107,14 +107,26 @@ def solve_model(
             options=options,
         )
     except Infeasible as exc:
-        groups = ", ".join(f"{g} short by {v:,.0f}" for g, v in exc.violations.items())
-        raise Infeasible(
-            "no kindergarten plan meets the enrolment, inclusive and public targets together "
-            f"within the walking limits{' and the budget' if budget is not None else ''}"
-            f"{': ' + groups if groups else ''} (places near the children are too few or of the "
-            "wrong ownership)",
-            exc.violations,
-        ) from None
+        most = levelled_location(
+            cost, data.settlements["children"].to_numpy(float),
+            SiteLevels(site=levels.site, cost=np.zeros(levels.n_levels), capacity=levels.capacity),
+            budget=0.0, options=options,
+        ).total_served  # fmt: skip
+        need = min(share, 1.0) * float(data.settlements["children"].sum())
+        if most < need - 1e-6:
+            why = (
+                f"the enrolment target needs {need:,.0f} children placed, but with every site at "
+                f"its largest size at most {most:,.0f} can be placed within the walking limits "
+                "(settlements with more children than the sites near them can hold)"
+            )
+        else:
+            groups = ", ".join(f"{g} short by {v:,.0f}" for g, v in exc.violations.items())
+            why = (
+                f"at most {most:,.0f} children can be placed within the walking limits (the "
+                f"target needs {need:,.0f}), but not with the inclusive and public shares"
+                f"{' within the budget' if budget is not None else ''} ({groups})"
+            )
+        raise Infeasible(f"no kindergarten plan meets the targets: {why}", exc.violations) from None
 
 
 def placed_today(data: KindergartenData, options: SolverOptions | None) -> float:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from allocator.errors import InputError
 from allocator.planners.base import freeze
+from allocator.region import AREA_TYPES
 from allocator.standards.preschool import PreschoolStandard, load_preschool_standard
 
 __all__ = ["KindergartenPolicy", "TARGET_SCOPES"]
@@ -43,10 +44,19 @@ class KindergartenPolicy:
     max_added_classes : int
         Classes an existing kindergarten may add (in modules of ``size.module_classes``), within
         ``size.max_classes`` and ``size.max_children``.
+    kindergartens_per_site : int
+        Kindergartens a candidate site may hold (a large community builds two): its sizes run
+        to this many times ``size.max_classes``, each kindergarten within ``size.max_children``.
     convert_private : bool
         Whether private kindergartens of ownership ``other`` may become inclusive (for a subsidy).
     candidate_nodes : list of str
         Road nodes of land reserved for kindergartens beyond the region's own candidate sites.
+    candidate_area_types : list of str
+        Every settlement of these area types (urban, town, rural) is a candidate site too: a new
+        residential community builds its own kindergarten (配套园).
+    children_factor : float
+        Children aged 3-5 times this factor (1: as found): a growing new area plans for the
+        children expected when its housing fills.
     base_year, year : int, optional
         Children aged 3-5 come from the settlements' ``children_3_5`` column when present; else
         from ``population`` times the standard's age share; else from the birth forecast
@@ -60,6 +70,9 @@ class KindergartenPolicy:
         children to their nearest kindergarten with room).
     time_limit : float, optional
         Seconds for the solver.
+    mip_gap : float
+        Relative gap within which a plan is called optimal (1e-4: about one place's cost in a
+        plan of ten thousand places).
 
     Examples
     --------
@@ -80,13 +93,17 @@ class KindergartenPolicy:
     target_scope: str = "reachable"
     budget_yuan: float | None = None
     max_added_classes: int = 6
+    kindergartens_per_site: int = 2
     convert_private: bool = True
     candidate_nodes: tuple[str, ...] = ()
+    candidate_area_types: tuple[str, ...] = ()
+    children_factor: float = 1.0
     base_year: int = 2025
     year: int | None = None
     birth_scenario: str = "medium"
     yuan_per_child_minute: float = 1.0
     time_limit: float | None = 60.0
+    mip_gap: float = 1e-4
 
     def __post_init__(self):
         def bad(name, expected):
@@ -111,9 +128,13 @@ class KindergartenPolicy:
         number("budget_yuan")
         number("yuan_per_child_minute", optional=False)
         number("time_limit", 1e-3)
+        number("mip_gap", 0.0, 0.5, optional=False)
         if self.target_scope not in TARGET_SCOPES:
             bad("target_scope", f"one of {', '.join(TARGET_SCOPES)}")
-        for name in ("max_added_classes", "base_year") + (("year",) if self.year else ()):
+        if self.kindergartens_per_site in (0, False):
+            bad("kindergartens_per_site", "a whole number >= 1")
+        names = ("max_added_classes", "base_year", "kindergartens_per_site")
+        for name in names + (("year",) if self.year else ()):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
                 bad(name, "a whole number >= 0")
@@ -123,6 +144,11 @@ class KindergartenPolicy:
         if isinstance(nodes, str) or not all(isinstance(n, str | int) for n in nodes):
             bad("candidate_nodes", "a list of road nodes")
         object.__setattr__(self, "candidate_nodes", tuple(str(n) for n in nodes))
+        areas = self.candidate_area_types
+        if isinstance(areas, str) or not set(areas) <= set(AREA_TYPES):
+            bad("candidate_area_types", f"a list of area types ({', '.join(AREA_TYPES)})")
+        object.__setattr__(self, "candidate_area_types", tuple(areas))
+        number("children_factor", 0.0, 100.0, optional=False)
         if self.overrides is not None and not isinstance(self.overrides, Mapping):
             bad("overrides", "a table of preschool settings")
         object.__setattr__(self, "overrides", freeze(self.overrides))
