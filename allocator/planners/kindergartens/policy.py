@@ -22,13 +22,13 @@ TARGET_SCOPES = ("reachable", "all")
 class KindergartenPolicy:
     """Rules for planning kindergarten places (frozen; mappings are kept read-only).
 
-    Every norm left at None is read from the preschool standard (``standard``, with
+    Every norm left at None is read from the preschool standard (``preschool_standard``, with
     ``overrides``): see ``allocator/data/preschool/preschool2021.toml`` for the figures, their
     scope (national or local) and sources.
 
     Parameters
     ----------
-    standard : str
+    preschool_standard : str
         The preschool standard (``"preschool2021"``) or the path of a TOML file.
     overrides : mapping, optional
         Settings replacing the standard's, e.g. ``{"walking": {"urban_minutes": 10}}``.
@@ -85,7 +85,7 @@ class KindergartenPolicy:
     allocator.errors.InputError: table 'policy', column 'target_scope': KindergartenPolicy.target_scope must be one of reachable, all, got 'some'
     """
 
-    standard: str = "preschool2021"
+    preschool_standard: str = "preschool2021"
     overrides: Mapping | None = None
     gross_enrolment_rate: float | None = None
     inclusive_share: float | None = None
@@ -164,4 +164,4 @@ class KindergartenPolicy:
         }
         if targets:
             extra["targets"] = {**extra.get("targets", {}), **targets}
-        return load_preschool_standard(self.standard, extra or None)
+        return load_preschool_standard(self.preschool_standard, extra or None)
