@@ -77,8 +77,8 @@ class KindergartenPolicy:
     Examples
     --------
     >>> p = KindergartenPolicy(public_share=0.6)
-    >>> p.norms().public_share, p.norms().inclusive_share
-    (0.6, 0.85)
+    >>> p.norms().public_share, p.norms().inclusive_share, p.norms().scope_of("targets.public_share")
+    (0.6, 0.85, 'local')
     >>> KindergartenPolicy(target_scope="some")
     Traceback (most recent call last):
     ...
@@ -164,4 +164,11 @@ class KindergartenPolicy:
         }
         if targets:
             extra["targets"] = {**extra.get("targets", {}), **targets}
-        return load_preschool_standard(self.preschool_standard, extra or None)
+        if not extra:
+            return load_preschool_standard(self.preschool_standard)
+        # a figure set here is this area's choice: local, whatever the standard's scope
+        scope = dict(load_preschool_standard(self.preschool_standard).scope)
+        for group, keys in extra.items():
+            if isinstance(keys, dict):
+                scope.update({f"{group}.{key}": "local" for key in keys})
+        return load_preschool_standard(self.preschool_standard, {**extra, "scope": scope})
