@@ -20,7 +20,9 @@ Constraints
     coverage: sum_ij x_ij >= a sum_i d_i (``min_share``);
     tag load: t_jg <= sum_i x_ij and t_jg <= sum_{l at j, tagged g} u_l y_l;
     tag share: sum_j t_jg >= b_g sum_ij x_ij (``tag_shares``);
-    budget: sum_l f_l y_l <= B.
+    budget: sum_l f_l y_l <= B;
+    total capacity: sum_l u_l y_l >= the demand that must be served (implied by the rows above;
+    stated, its rounding gives the MIP a far better bound when capacities come in modules).
     Since a site takes at most one level, min(load, tagged capacity) is its load when the chosen
     level carries g and 0 otherwise, so t_jg is exactly the load that counts for g.
 
@@ -385,18 +387,16 @@ def _model(data: _Data):
     free = np.ones(m, bool)
     free[data.required] = False
     link = np.flatnonzero(free[sj] & (data.d[ci] > 0))
-    on_site = {j: np.flatnonzero(lv.site == j) for j in np.unique(sj[link])}
-    rows, cols, vals = [], [], []
-    for r, p in enumerate(link):
-        ls = on_site[int(sj[p])]
-        rows.append(np.full(ls.size, r))
-        cols.append(ls)
-        vals.append(np.full(ls.size, -data.d[ci[p]]))
+    by_site = np.argsort(lv.site, kind="stable")
+    count = np.bincount(lv.site, minlength=m)
+    first = np.concatenate([[0], np.cumsum(count)[:-1]])
+    per = count[sj[link]]
+    offset = np.arange(per.sum()) - np.repeat(np.cumsum(per) - per, per)
     link_rows = b.add_rows("link", link.size, {x: (np.arange(link.size), link, 1.0)}, upper=0.0)
-    if link.size and rows:
-        b.add_terms(
-            link_rows, y, (np.concatenate(rows), np.concatenate(cols), np.concatenate(vals))
-        )
+    if per.sum():
+        cols = by_site[np.repeat(first[sj[link]], per) + offset]
+        b.add_terms(link_rows, y, (np.repeat(np.arange(link.size), per), cols,
+                                   -np.repeat(data.d[ci[link]], per)))  # fmt: skip
     need = max(data.min_share * float(data.d.sum()), float(data.least.sum()))
     if data.min_share > 0:
         b.add_rows("coverage", 1, {x: (0, pair, 1.0)}, lower=data.min_share * float(data.d.sum()))
