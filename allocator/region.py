@@ -219,19 +219,19 @@ def _nodes_in_graph(df, table, id_column, graph):
         )
 
 
-def _validate_kindergartens(df: pd.DataFrame, roads) -> pd.DataFrame:
+def _validate_kindergartens(k: pd.DataFrame, roads) -> pd.DataFrame:
     table, key = "kindergartens", "kindergarten_id"
-    require_columns(df, table, KINDERGARTEN_COLUMNS)
-    df = df.reset_index(drop=True).assign(status=df.get("status", "open"))
+    require_columns(k, table, KINDERGARTEN_COLUMNS)
+    k = k.assign(status=k.get("status", "open")).fillna({"status": "open"}).reset_index(drop=True)
     for col in (*KINDERGARTEN_COLUMNS[:4], "status"):
-        text_column(df, table, col, key)
-    unique_ids(df, table, key)
+        text_column(k, table, col, key)
+    unique_ids(k, table, key)
     for col, allowed in (("ownership", OWNERSHIPS), ("status", KINDERGARTEN_STATUSES)):
-        allowed_values(df, table, col, key, allowed)
+        allowed_values(k, table, col, key, allowed)
     for col in ("places", "classes"):
-        numeric_column(df, table, col, key, whole=True, nonnegative=True)
-    _nodes_in_graph(df, table, key, roads)
-    return df
+        numeric_column(k, table, col, key, whole=True, nonnegative=True)
+    _nodes_in_graph(k, table, key, roads)
+    return k
 
 
 def _vacated(given, kindergartens, before: pd.DataFrame, after) -> pd.DataFrame | None:

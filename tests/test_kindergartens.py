@@ -297,3 +297,15 @@ def test_scenario_plans_a_new_area(tmp_path):
     built = pd.read_csv(out / "kindergartens.kindergartens.csv", encoding="utf-8-sig")
     assert (built["action"] == "build").sum() > 0
     assert (built["places_after"] <= 360 * 3).all()
+
+
+def test_kindergartens_table_defaults_and_index():
+    k = _region().kindergartens.set_axis([5, 6, 7])
+    region = _region(k.assign(status=["open", None, "reserved"]))
+    assert region.kindergartens["status"].tolist() == ["open", "open", "reserved"]
+    assert region.kindergartens.index.tolist() == [0, 1, 2]
+    assert _region(k.drop(columns="status")).kindergartens["status"].eq("open").all()
+    with pytest.raises(InputError, match="duplicate id 'K1'"):
+        _region(k.assign(kindergarten_id=["K1", "K1", "R1"]))
+    with pytest.raises(InputError, match="node 'Q' is not in the road graph"):
+        _region(k.assign(node=["A", "Q", "D"]))
