@@ -224,6 +224,18 @@ def levelled_location(
         possible at most) and ``violations`` the shortfall of each requirement.
     InputError
         Malformed input.
+
+    Examples
+    --------
+    One site as it is (4 units) or expanded (10 units for 6): with a budget of 5 only 4 of the
+    7 units are served; with 6, all of them.
+
+    >>> lv = SiteLevels(site=[0, 0], cost=[0, 6], capacity=[4, 10])
+    >>> levelled_location([[1.0]], [7], lv, required_sites=[0], budget=5).total_served
+    4.0
+    >>> r = levelled_location([[1.0]], [7], lv, required_sites=[0], budget=6)
+    >>> r.total_served, r.levels.tolist(), r.objective
+    (7.0, [1], 13.0)
     """
     t0 = time.perf_counter()
     options = resolve_options(options)
@@ -238,11 +250,16 @@ def levelled_location(
     else:
         info1, vec1 = _solve(_max_served(builder, blocks), options)
         served = float(vec1[blocks["x"].columns].sum())
-        floor = served - 1e-9 * max(1.0, served)
-        builder.add_rows(
-            "served_floor", 1, {blocks["x"]: (0, np.arange(data.pairs.cost.size), 1.0)}, lower=floor
+        model = builder.build()
+        cols = np.arange(blocks["x"].start, blocks["x"].stop)
+        every = sp.csr_matrix(
+            (np.ones(cols.size), (np.zeros(cols.size), cols)), (1, model.shape[1])
         )
-        info2, vec = _solve(builder.build(), options)
+        try:  # the most demand served, then the least cost; room for rounding if need be
+            info2, vec = _solve(model.with_rows("served_floor", every, lower=served), options)
+        except Infeasible:
+            floor = served - 1e-9 * max(1.0, served)
+            info2, vec = _solve(model.with_rows("served_floor", every, lower=floor), options)
         info = SolveInfo.combine([info1, info2], objective=info2.objective)
     result = _evaluate(data, blocks, vec, info, time.perf_counter() - t0)
     return result
