@@ -309,3 +309,27 @@ def test_kindergartens_table_defaults_and_index():
         _region(k.assign(kindergarten_id=["K1", "K1", "R1"]))
     with pytest.raises(InputError, match="node 'Q' is not in the road graph"):
         _region(k.assign(node=["A", "Q", "D"]))
+
+
+def test_walking_minutes_agree_with_networkx():
+    from allocator.planners.kindergartens.data import walking_minutes
+
+    region = make_region(schools=20, counties=1, seed=4)
+    g = region.roads
+    km = nx.Graph()
+    for u, v in g.edges:
+        a, b = g.nodes[u], g.nodes[v]
+        km.add_edge(u, v, km=max(float(np.hypot(a["x"] - b["x"], a["y"] - b["y"])), 1e-9))
+    sources = list(region.settlements["node"][:15])
+    targets = list(region.schools["node"])
+    limits = np.full(len(sources), 40.0)
+    walk = walking_minutes(region, sources, targets, limits, 4.0).tocoo()
+    kept = {(i, j): m for i, j, m in zip(walk.row, walk.col, walk.data, strict=True)}
+    for i, s in enumerate(sources):
+        dist = nx.single_source_dijkstra_path_length(km, s, weight="km")
+        for j, t in enumerate(targets):
+            minutes = dist.get(t, np.inf) * 15.0  # 4 km/h: 15 minutes a km
+            if minutes <= 40.0 - 1e-6:
+                assert kept[(i, j)] == pytest.approx(minutes, abs=1e-6)
+            elif minutes > 40.0 + 1e-6:
+                assert (i, j) not in kept

@@ -124,13 +124,20 @@ def walking_minutes(region: Region, sources, targets, limits, km_per_hour: float
     if n == 0 or m == 0:
         return sp.csr_matrix((n, m))
     target_rows = np.array([index[t] for t in targets_list])
-    unique_t, inverse = np.unique(target_rows, return_inverse=True)
     max_km = float(limits.max()) * km_per_hour / 60.0 if limits.size else 0.0
-    dist = dijkstra(km_graph, directed=False, indices=unique_t, limit=max_km + 1e-9)
-    walk = dist[inverse][:, sources].T * 60.0 / km_per_hour  # sources x targets
-    keep = walk <= limits[:, None] + 1e-9
-    rows, cols = np.nonzero(keep)
-    return sp.csr_matrix((walk[rows, cols], (rows, cols)), shape=(n, m))
+    parts = []
+    for start in range(0, m, _CHUNK):  # a chunk of targets at a time: memory stays bounded
+        chunk = target_rows[start : start + _CHUNK]
+        dist = dijkstra(km_graph, directed=False, indices=chunk, limit=max_km + 1e-9)
+        walk = dist[:, sources].T * 60.0 / km_per_hour  # sources x chunk
+        rows, cols = np.nonzero(walk <= limits[:, None] + 1e-9)
+        parts.append((rows, cols + start, walk[rows, cols]))
+    rows, cols, values = (np.concatenate(p) for p in zip(*parts, strict=True))
+    return sp.csr_matrix((values, (rows, cols)), shape=(n, m))
+
+
+#: Targets per Dijkstra call in :func:`walking_minutes`.
+_CHUNK = 256
 
 
 def _sites(region: Region, policy: KindergartenPolicy) -> pd.DataFrame:
