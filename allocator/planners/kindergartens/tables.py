@@ -85,7 +85,9 @@ def target_rows(data: KindergartenData, tables: dict, placed_before: float) -> p
     open_before = k[k["status_before"] == "open"]
 
     def share(df, column, owners, total):
-        return float(df.loc[df[column].isin(owners), total].sum()) / max(df[total].sum(), 1e-12)
+        """The share of ``total`` in kindergartens of ``owners`` (None when there is none)."""
+        whole = float(df[total].sum())
+        return float(df.loc[df[column].isin(owners), total].sum()) / whole if whole else None
 
     incl = ("public", "inclusive_private")
     rows = [
@@ -105,5 +107,5 @@ def target_rows(data: KindergartenData, tables: dict, placed_before: float) -> p
     out = pd.DataFrame(rows, columns=["indicator", "target", "before", "after", "setting"])
     out["scope"] = [norms.scope_of(p) for p in out["setting"]]
     out["source"] = [norms.source_of(p) for p in out["setting"]]
-    out["met"] = out["after"] >= out["target"] - 1e-9
+    out["met"] = out["after"].fillna(1.0) >= out["target"] - 1e-9  # nobody placed: no share to miss
     return out
