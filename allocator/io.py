@@ -5,6 +5,9 @@ Format (folder): ``schools.csv``, ``settlements.csv``, ``roads.csv`` (columns ``
 (``.xlsx``) has one sheet per table with the same names. ``load_region(save_region(r))`` equals ``r``
 (for a workbook: numbers with at most 15 significant digits, which is what Excel stores).
 
+An optional ``kindergartens.csv`` (sheet ``kindergartens``) holds kindergartens and candidate sites
+(:class:`~allocator.region.Region`'s ``kindergartens`` table); a region without one has none.
+
 Errors name the file and the line (line 1 is the header) as well as the table, row, column and value.
 Outputs are written beside the target and moved into place whole (:mod:`allocator.outputs`).
 """
@@ -33,7 +36,10 @@ _TEXT_COLUMNS = {
     "settlements": ["settlement_id", "county", "township", "area_type", "node"],
     "roads": ["u", "v"],
     "nodes": ["node"],
+    "kindergartens": ["kindergarten_id", "name", "node", "ownership", "status"],
 }
+#: Tables a region folder or workbook may leave out.
+OPTIONAL_TABLES = ("kindergartens",)
 _REQUIRED = {"roads": ("u", "v", "minutes"), "nodes": ("node", "x", "y")}
 
 
@@ -67,6 +73,7 @@ def _read_csv(path: Path, table: str) -> pd.DataFrame:
 def _read_tables(path: Path) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
     if path.is_dir():
         files = {t: path / f"{t}.csv" for t in TABLES}
+        files |= {t: path / f"{t}.csv" for t in OPTIONAL_TABLES if (path / f"{t}.csv").exists()}
         return {t: _read_csv(f, t) for t, f in files.items()}, {t: str(f) for t, f in files.items()}
     if path.suffix.lower() in (".xlsx", ".xlsm"):
         if not path.exists():
@@ -87,7 +94,8 @@ def _read_tables(path: Path) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
                 f"missing sheet(s) {', '.join(missing)}; expected sheets {', '.join(TABLES)}",
                 file=str(path),
             )
-        return {t: sheets[t] for t in TABLES}, {t: f"{path} [sheet {t}]" for t in TABLES}
+        found = [*TABLES, *(t for t in OPTIONAL_TABLES if t in sheets)]
+        return {t: sheets[t] for t in found}, {t: f"{path} [sheet {t}]" for t in found}
     raise InputError("expected a folder of CSV files or an .xlsx workbook", file=str(path))
 
 
@@ -300,6 +308,7 @@ def load_region(
             name=name or path.stem,
             sources=files,
             load_warnings=pd.DataFrame(found, columns=list(WARNING_COLUMNS)),
+            kindergartens=tables.get("kindergartens"),
         )
         region.roads.graph.pop("_lines", None)
         return region
@@ -308,7 +317,7 @@ def load_region(
             raise
         table = exc.table or "schools"
         line = None
-        if exc.row is not None and table in ("schools", "settlements", "roads", "nodes"):
+        if exc.row is not None and table in (*TABLES, *OPTIONAL_TABLES):
             line = exc.row + 2
             if table == "roads" and isinstance(exc.row_id, str):
                 line = _edge_line(graph, exc.row_id) or line
@@ -342,16 +351,19 @@ def _tables_of(region: Region) -> dict[str, pd.DataFrame]:
         [(u, v, d["minutes"]) for u, v, d in region.roads.edges(data=True)],
         columns=["u", "v", "minutes"],
     )
-    return {
+    tables = {
         "schools": region.schools,
         "settlements": region.settlements,
         "roads": roads,
         "nodes": nodes,
     }
+    if region.kindergartens is not None:
+        tables["kindergartens"] = region.kindergartens
+    return tables
 
 
 def write_region_csv(region: Region, folder: str | os.PathLike) -> None:
-    """Write the four CSV files of a region into an existing folder (no marker, not atomic).
+    """Write the CSV files of a region (four, and ``kindergartens.csv`` if it has one) into an existing folder (no marker, not atomic).
 
     Used inside a folder that is itself written whole (:func:`save_region`, a run's
     ``region_after``). Text cells a spreadsheet would evaluate are written with a leading ``'``

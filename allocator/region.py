@@ -88,6 +88,9 @@ SCHOOL_COLUMNS = (
 _SETTLEMENT_TEXT = ("settlement_id", "county", "township", "area_type", "node")
 SETTLEMENT_COLUMNS = (*_SETTLEMENT_TEXT[:4], "node", *PUPIL_COLUMNS)
 _TEACHER_SUBSETS = ("teachers_qualified", "teachers_backbone", "teachers_pe_arts")
+KINDERGARTEN_COLUMNS = ("kindergarten_id", "name", "node", "ownership", "places", "classes")
+OWNERSHIPS = ("public", "inclusive_private", "other")
+KINDERGARTEN_STATUSES = ("open", "reserved", "vacated")
 
 
 def _fail(message, table, df, pos, id_column, column=None, value=None):
@@ -216,6 +219,32 @@ def _nodes_in_graph(df, table, id_column, graph):
         )
 
 
+def _validate_kindergartens(k: pd.DataFrame, roads) -> pd.DataFrame:
+    table, key = "kindergartens", "kindergarten_id"
+    require_columns(k, table, KINDERGARTEN_COLUMNS)
+    k = k.assign(status=k.get("status", "open")).fillna({"status": "open"}).reset_index(drop=True)
+    for col in (*KINDERGARTEN_COLUMNS[:4], "status"):
+        text_column(k, table, col, key)
+    unique_ids(k, table, key)
+    for col, allowed in (("ownership", OWNERSHIPS), ("status", KINDERGARTEN_STATUSES)):
+        allowed_values(k, table, col, key, allowed)
+    for col in ("places", "classes"):
+        numeric_column(k, table, col, key, whole=True, nonnegative=True)
+    _nodes_in_graph(k, table, key, roads)
+    return k
+
+
+def _vacated(given, kindergartens, before: pd.DataFrame, after) -> pd.DataFrame | None:
+    """``given``, else ``kindergartens`` with the schools ``after`` drops as vacated sites."""
+    if given is not None or kindergartens is None or after is None:
+        return kindergartens if given is None else given
+    kept = {*after["school_id"].astype(str), *kindergartens["kindergarten_id"]}
+    gone = before[~before["school_id"].isin(kept) & before["level"].ne("senior")]
+    rows = gone[["school_id", "name", "node"]].rename(columns={"school_id": "kindergarten_id"})
+    rows = rows.assign(ownership="public", places=0, classes=0, status="vacated")
+    return pd.concat([kindergartens, rows], ignore_index=True) if len(rows) else kindergartens
+
+
 def _validate_roads(roads: nx.Graph) -> nx.Graph:
     """A checked, frozen copy of the road graph, marked so that derived regions reuse it."""
     graph = nx.freeze(checked_road_graph(roads))
@@ -243,6 +272,9 @@ class Region:
     load_warnings : pandas.DataFrame, optional
         Warnings found while reading the files (duplicate roads), in the layout of
         :func:`allocator.plausibility.region_warnings`; :func:`allocator.check.check` lists them.
+    kindergartens : pandas.DataFrame, optional
+        :data:`KINDERGARTEN_COLUMNS` and ``status`` (open; or a ``reserved`` or ``vacated`` site:
+        :meth:`replace` keeps the schools it drops as vacated sites, so plans chain).
 
     Values that cannot be right (outside :data:`allocator.plausibility.HARD_RANGES`, or node
     coordinates that look like degrees) are refused; values that are only unusual are left to
@@ -270,6 +302,7 @@ class Region:
         *,
         sources: dict[str, str] | None = None,
         load_warnings: pd.DataFrame | None = None,
+        kindergartens: pd.DataFrame | None = None,
     ):
         self.name = str(name)
         self.sources = dict(sources or {})
@@ -283,6 +316,9 @@ class Region:
         self.schools = self._validate_schools(schools)
         self.settlements = self._validate_settlements(settlements)
         self._check_reachability()
+        self.kindergartens = (
+            None if kindergartens is None else _validate_kindergartens(kindergartens, self.roads)
+        )
         self._travel_cache: dict = {}
         self._csgraph = None
 
@@ -365,6 +401,7 @@ class Region:
         settlements: pd.DataFrame | None = None,
         roads: nx.Graph | None = None,
         name: str | None = None,
+        kindergartens: pd.DataFrame | None = None,
     ) -> Region:
         """Return a new, validated region with some parts replaced.
 
@@ -381,6 +418,7 @@ class Region:
             self.settlements if settlements is None else settlements,
             self.roads if roads is None else roads,
             name=self.name if name is None else name,
+            kindergartens=_vacated(kindergartens, self.kindergartens, self.schools, schools),
         )
         if roads is None and self._csgraph is not None:
             new._csgraph = self._csgraph
@@ -394,6 +432,8 @@ class Region:
             self.schools.equals(other.schools)
             and self.settlements.equals(other.settlements)
             and _graph_key(self.roads) == _graph_key(other.roads)
+            and (self.kindergartens is None) == (other.kindergartens is None)
+            and (self.kindergartens is None or self.kindergartens.equals(other.kindergartens))
         )
 
     __hash__ = None  # type: ignore[assignment]
@@ -507,6 +547,7 @@ class Region:
             schools=self.schools[self.schools["county"] == name],
             settlements=self.settlements[self.settlements["county"] == name],
             name=f"{self.name}/{name}",
+            kindergartens=self.kindergartens,
         )
 
     # ----------------------------------------------------------------- travel times

@@ -45,3 +45,14 @@ def test_lowest_constraints_pin_each_declared_lower_bound():
 def test_release_padding():
     assert _release("1.8") == _release("1.8.0") == (1, 8, 0)
     assert _release("3.3.1") > _release("3.3")
+
+
+def test_every_data_file_ships_in_the_package():
+    """A data file no package-data glob names would be missing from an installed wheel."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    globs = config["tool"]["setuptools"]["package-data"]["allocator"]
+    package = ROOT / "allocator"
+    shipped = {p for g in globs for p in package.glob(g)}
+    data = {p for p in (package / "data").rglob("*") if p.is_file() and p.suffix != ".pyc"}
+    assert data, "no data files found"
+    assert sorted(str(p.relative_to(package)) for p in data - shipped) == []

@@ -44,6 +44,11 @@ PLANNERS: dict[str, tuple[str, str, str]] = {
     "budget": ("allocator.planners.budget", "plan_budget", "BudgetPolicy"),
     "teachers": ("allocator.planners.teachers", "plan_teachers", "TeacherPolicy"),
     "training": ("allocator.planners.training", "plan_training", "TrainingPolicy"),
+    "kindergartens": (
+        "allocator.planners.kindergartens",
+        "plan_kindergartens",
+        "KindergartenPolicy",
+    ),
 }
 
 

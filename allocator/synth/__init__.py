@@ -28,9 +28,14 @@ urban-town-rural gap, drawn from a random stream of their own so that the other 
 depend on them (:mod:`~allocator.synth.open_columns`; ``make_region(open_columns=False)`` leaves
 them out).
 
+``make_region(kindergartens=True)`` adds a kindergartens table (kindergartens beside the primary
+schools, reserved sites in the city), from a stream of its own too
+(:mod:`~allocator.synth.kindergartens`).
+
 Modules: :mod:`~allocator.synth.build` (sizes and the region), :mod:`~allocator.synth.draw`
-(counties, schools, settlements, roads), :mod:`~allocator.synth.feasible` (the repairs) and
-:mod:`~allocator.synth.open_columns` (the open-indicator columns).
+(counties, schools, settlements, roads), :mod:`~allocator.synth.feasible` (the repairs),
+:mod:`~allocator.synth.open_columns` (the open-indicator columns) and
+:mod:`~allocator.synth.kindergartens` (the kindergartens table).
 """
 
 from allocator.synth.build import (

@@ -19,6 +19,7 @@ from allocator.synth.draw import (
     draw_settlements,
 )
 from allocator.synth.feasible import make_feasible
+from allocator.synth.kindergartens import make_kindergartens
 from allocator.synth.open_columns import add_open_columns
 from allocator.text import plain
 
@@ -96,6 +97,7 @@ def make_region(
     urban_district: bool | None = None,
     name: str | None = None,
     open_columns: bool = True,
+    kindergartens: bool = False,
 ) -> Region:
     """Build a realistic synthetic region.
 
@@ -118,6 +120,9 @@ def make_region(
         Add the optional columns of the open indicator set (digital campus, safety, training;
         :mod:`allocator.synth.open_columns`). They come from a random stream of their own, so every
         other column is the same either way.
+    kindergartens : bool
+        Add a kindergartens table (kindergartens and reserved sites;
+        :mod:`allocator.synth.kindergartens`), from a random stream of its own too.
 
     Returns
     -------
@@ -188,4 +193,11 @@ def make_region(
     make_feasible(school_df, settlement_df, graph, node_df)
     if open_columns:
         school_df = add_open_columns(school_df, seed)
-    return Region(school_df, settlement_df, graph, name=name or f"synthetic-{schools}-{seed}")
+    kg = make_kindergartens(school_df, settlement_df, seed) if kindergartens else None
+    return Region(
+        school_df,
+        settlement_df,
+        graph,
+        name=name or f"synthetic-{schools}-{seed}",
+        kindergartens=kg,
+    )
