@@ -137,8 +137,13 @@ def distribution_figure(stages: Sequence[str], measures, words: Words) -> go.Fig
                 )
             )
     fig.add_hline(y=1, line={"color": _RED, "dash": "dash", "width": 1.2})
-    base_layout(fig, words("chart.distribution.title"), boxmode="group", boxgroupgap=0.25)
-    fig.update_yaxes(title=words("chart.share_of_threshold"), tickformat=".0%", rangemode="tozero")
+    base_layout(fig, boxmode="group", boxgroupgap=0.25)
+    every = np.concatenate(
+        [p[f"{k}_share"].dropna().to_numpy(float) for p in (first, last) for k in indicators]
+        or [np.ones(1)]
+    )
+    top = float(np.clip(np.quantile(every, 0.98) * 1.15, 1.3, 4.0))
+    fig.update_yaxes(title=words("chart.share_of_threshold"), tickformat=".0%", range=[0, top])
     return fig
 
 
@@ -207,7 +212,7 @@ def lorenz_figure(stages: Sequence[str], measures, words: Words) -> go.Figure:
         }
         for i, k in enumerate(indicators)
     ]
-    base_layout(fig, words("chart.lorenz.title"))
+    base_layout(fig)
     fig.update_layout(
         updatemenus=[{"buttons": buttons, "x": 1, "xanchor": "right", "y": 1.18, "yanchor": "top"}],
         margin={"t": 110},
@@ -252,7 +257,6 @@ def cv_figure(stages: Sequence[str], measures, standard, words: Words) -> go.Fig
     fig = make_subplots(
         rows=1,
         cols=len(parts),
-        subplot_titles=[hover(words(f"chart.part.{p}")) for p in parts],
         horizontal_spacing=0.18,
     )
     indicators = [k for k in INDICATORS if k in set(last["indicator"])]
@@ -330,7 +334,12 @@ def cv_figure(stages: Sequence[str], measures, standard, words: Words) -> go.Fig
                 yanchor="bottom",
                 font={"color": _RED, "size": 11},
             )
-        fig.update_xaxes(range=[0, top_part], title=words("term.cv"), row=1, col=c)
+        fig.update_xaxes(
+            range=[0, top_part],
+            title=f"{words('term.cv')} · {words(f'chart.part.{part}')}",
+            row=1,
+            col=c,
+        )
         fig.update_yaxes(
             tickmode="array",
             tickvals=counties,
@@ -340,7 +349,7 @@ def cv_figure(stages: Sequence[str], measures, standard, words: Words) -> go.Fig
             col=c,
         )
     rows = max(last.groupby("part")["county"].nunique().max() if len(last) else 1, 1)
-    base_layout(fig, words("chart.cv.title"), height=int(max(360, 220 + 34 * rows)))
+    base_layout(fig, height=int(max(360, 220 + 34 * rows)))
     fig.update_layout(margin={"t": 120, "l": 130})
     return fig
 
@@ -414,7 +423,7 @@ def frontier_figure(frontier: pd.DataFrame, words: Words) -> go.Figure:
     )
     if len(scope):
         fig.add_hline(y=float(scope.max()), line={"color": "#999", "dash": "dash", "width": 1})
-    base_layout(fig, words("chart.frontier.title"), hovermode="x unified")
+    base_layout(fig, hovermode="x unified")
     fig.update_xaxes(title=words("chart.frontier.budget"), tickformat=",.0f", ticksuffix=" ¥")
     fig.update_yaxes(title=words("chart.frontier.passing"), rangemode="tozero", secondary_y=False)
     fig.update_yaxes(

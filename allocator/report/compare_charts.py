@@ -65,11 +65,7 @@ class _VariantBars:
 
 def _cost_figure(bars: _VariantBars) -> go.Figure:
     w = bars.words
-    fig = make_subplots(
-        rows=1,
-        cols=2,
-        subplot_titles=[hover(w("chart.compare.cost")), hover(w("chart.compare.compliance"))],
-    )
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.12)
     names = [hover(v) for v in bars.variants]
     fig.add_trace(
         go.Bar(
@@ -104,6 +100,8 @@ def _cost_figure(bars: _VariantBars) -> go.Figure:
             col=2,
         )
     base_layout(fig)
+    fig.update_xaxes(title=w("chart.compare.cost"), row=1, col=1)
+    fig.update_xaxes(title=w("chart.compare.compliance"), row=1, col=2)
     fig.update_yaxes(title=w("chart.unit.yuan"), tickformat=",.0f", row=1, col=1)
     fig.update_yaxes(title=w("chart.unit.parts"), rangemode="tozero", row=1, col=2)
     return fig
@@ -114,12 +112,11 @@ def _cv_figure(bars: _VariantBars) -> go.Figure | None:
     parts = [p for p in ("primary", "junior") if any(k.startswith(f"cv_worst.{p}.") for k in index)]
     if not parts:
         return None
-    fig = make_subplots(
-        rows=1, cols=len(parts), subplot_titles=[hover(w(f"chart.part.{p}")) for p in parts]
-    )
+    fig = make_subplots(rows=1, cols=len(parts))
     for c, part in enumerate(parts, start=1):
         keys = [k for k in index if k.startswith(f"cv_worst.{part}.")]
         bars.grouped_bars(fig, keys, "%{x}: " + hover(w("term.cv")) + " %{y:.3f}", row=1, col=c)
+        fig.update_xaxes(title=w(f"chart.part.{part}"), row=1, col=c)
         limit = bars.limit(part)
         if limit is not None:
             fig.add_hline(

@@ -109,23 +109,23 @@ def has_figure(body: str) -> bool:
     return FIGURE_CLASS in body
 
 
-def base_layout(fig: go.Figure, title: str | None = None, **layout) -> go.Figure:
+def base_layout(fig: go.Figure, **layout) -> go.Figure:
     """The look every figure shares: the page's fonts, a light grid, the legend above the plot.
 
-    The legend sits above the plotting area, never over bars or points.
+    The legend sits above the plotting area, never over bars or points. Figures have no title of
+    their own: the page's heading above each names it.
 
     Examples
     --------
-    >>> base_layout(go.Figure(), "t").layout.legend.orientation
+    >>> base_layout(go.Figure()).layout.legend.orientation
     'h'
     """
     fig.update_layout(
         template="none",
-        title={"text": hover(title) if title else None, "x": 0.01, "xanchor": "left"},
         font={"family": FONT_FAMILY, "size": 13, "color": "#222"},
         paper_bgcolor="white",
         plot_bgcolor="white",
-        margin={"l": 60, "r": 20, "t": 80 if title else 50, "b": 50},
+        margin={"l": 60, "r": 20, "t": 50, "b": 50},
         legend={
             "orientation": "h",
             "x": 0,

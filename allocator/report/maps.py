@@ -275,7 +275,7 @@ def _closure_traces(arrows: pd.DataFrame, pos0: dict, pos: dict, names: dict, wo
         line = hover(words("map.hover.closure", source=names.get(a, a), target=names.get(b, b)))
         xs += [pos0[a][0], pos[b][0], None]
         ys += [pos0[a][1], pos[b][1], None]
-        sizes += [0, 13, 0]
+        sizes += [0, 16, 0]
         text += [line, line, None]
         cx.append(pos0[a][0])
         cy.append(pos0[a][1])
@@ -295,7 +295,12 @@ def _closure_traces(arrows: pd.DataFrame, pos0: dict, pos: dict, names: dict, wo
         x=cx,
         y=cy,
         mode="markers",
-        marker={"symbol": "x-thin-open", "size": 11, "line": {"width": 2.5, "color": _CLOSED}},
+        marker={
+            "symbol": "x-thin-open",
+            "size": 12,
+            "color": _CLOSED,
+            "line": {"width": 3, "color": _CLOSED},
+        },
         name=words("map.closed"),
         meta="closed",
         legendgroup="closures",
@@ -311,7 +316,7 @@ def _school_traces(result, words: Words) -> list[go.Scatter]:
     met0 = _met_text(words, result.measures[0].parts)
     met1 = _met_text(words, result.measures[-1].parts)
     pupils = _pupils(last)
-    size = np.clip(np.sqrt(pupils.to_numpy(float)) * 0.45, 6, 24)
+    size = np.clip(np.sqrt(pupils.to_numpy(float)) * 0.45, 8, 24)
     new = ~last["school_id"].isin(first["school_id"])
     traces = []
     for area, colour in AREA_COLOURS.items():
@@ -384,8 +389,8 @@ def map_figure(result, words: Words) -> go.Figure:
     first, last = result.regions[0], result.regions[-1]
     every = pd.concat([first.schools, last.schools]).drop_duplicates("school_id", keep="last")
     names = dict(zip(every["school_id"].astype(str), every["name"].astype(str), strict=True))
-    pos0 = dict(zip(first.schools["school_id"], zip(first.schools["x"], first.schools["y"])))
-    pos = dict(zip(last.schools["school_id"], zip(last.schools["x"], last.schools["y"])))
+    pos0 = dict(zip(first.schools["school_id"], zip(first.schools["x"], first.schools["y"], strict=False), strict=False))
+    pos = dict(zip(last.schools["school_id"], zip(last.schools["x"], last.schools["y"], strict=False), strict=False))
     span = max(float(np.ptp(first.schools["x"])), float(np.ptp(first.schools["y"])), 1.0)
     fig = go.Figure()
     fig.add_trace(_roads_trace(first.roads, words))
@@ -413,7 +418,7 @@ def map_figure(result, words: Words) -> go.Figure:
                 font={"size": 15, "color": "#333"},
                 bgcolor="rgba(255,255,255,0.75)",
             )
-    base_layout(fig, words("map.title"), hovermode="closest", dragmode="pan")
+    base_layout(fig, hovermode="closest", dragmode="pan")
     fig.update_layout(
         legend={"orientation": "v", "x": 1.01, "xanchor": "left", "y": 1, "yanchor": "top"},
         margin={"r": 10, "t": 60},
@@ -485,7 +490,7 @@ def indicator_map_figure(result, words: Words) -> go.Figure:
                         "colorscale": scale,
                         "cmin": 0,
                         "cmax": 2,
-                        "size": 9,
+                        "size": 10,
                         "line": {"width": 0.5, "color": "#555"},
                         "showscale": c == 2,
                         "colorbar": {"tickformat": ".0%", "len": 0.8},
@@ -508,7 +513,7 @@ def indicator_map_figure(result, words: Words) -> go.Figure:
         }
         for i, k in enumerate(indicators)
     ]
-    base_layout(fig, words("map.indicator_title"), hovermode="closest", dragmode="pan")
+    base_layout(fig, hovermode="closest", dragmode="pan")
     fig.update_layout(
         updatemenus=[
             {"buttons": buttons, "x": 1, "xanchor": "right", "y": 1.12, "yanchor": "bottom"}
