@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 import allocator
 from allocator.errors import InputError
 from allocator.i18n import Words
-from allocator.report import charts, compare_charts, interactive, maps, widgets
+from allocator.report import areas, charts, compare_charts, interactive, maps, widgets
 from allocator.report.tables import page
 
 ROOT = pathlib.Path(__file__).parents[1]
@@ -134,14 +134,14 @@ def test_district_cells_tile_the_county_each_around_its_own_school(points, k):
             "district": [f"d{i % k}" for i in range(len(xy))],
         }
     )
-    cells = maps.district_cells(schools, margin=2.0)
+    cells = areas.district_cells(schools, margin=2.0)
 
     def area(p):
         return 0.5 * abs(
             np.dot(p[:, 0], np.roll(p[:, 1], 1)) - np.dot(p[:, 1], np.roll(p[:, 0], 1))
         )
 
-    ox, oy = maps.district_outline(xy[:, 0], xy[:, 1], 2.0)
+    ox, oy = areas.district_outline(xy[:, 0], xy[:, 1], 2.0)
     whole = area(np.column_stack([ox[:-1], oy[:-1]]))
     if len(xy) >= 3 and np.linalg.matrix_rank(xy - xy.mean(axis=0)) < 2:
         return  # a line of schools: Voronoi cells still tile, but qhull may refuse the input

@@ -390,7 +390,7 @@ def frontier_figure(frontier: pd.DataFrame, words: Words) -> go.Figure:
     --------
     >>> f = pd.DataFrame({"budget": [0, 1e6], "parts_passing": [3, 5], "parts_in_scope": [8, 8],
     ...                   "max_shortfall": [0.6, 0.4]})
-    >>> list(frontier_figure(f, Words("en")).data[0].y)
+    >>> [int(v) for v in frontier_figure(f, Words("en")).data[0].y]
     [3, 5]
     """
     _check_frontier(frontier)
