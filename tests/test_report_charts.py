@@ -103,19 +103,23 @@ def test_hover_texts_escape_names(run):
     assert "<img src=x" not in interactive.figure_html(fig)
 
 
-def test_the_indicator_map_shows_one_indicator_at_a_time_before_and_after(run):
+def test_the_indicator_map_colours_each_school_by_the_indicator_chosen(run):
     fig = maps.indicator_map_figure(run, EN)
     indicators = [k for k in charts.INDICATORS if f"{k}_share" in run.measures[-1].parts]
-    assert len(fig.data) == 2 * len(indicators)
-    assert [t.visible for t in fig.data[:2]] == [True, True]
-    assert not any(t.visible for t in fig.data[2:])
     buttons = fig.layout.updatemenus[0].buttons
-    assert [b.args[0]["visible"] for b in buttons][1][2:4] == [True, True]
-    # the colour of a school is its value as a share of the threshold
-    parts = run.measures[0].parts
-    parts = parts[parts["in_scope"].astype(bool)]
-    k = indicators[0]
-    assert sorted(fig.data[0].marker.color) == sorted(parts[f"{k}_share"].clip(0, 2))
+    assert len(fig.data) == 2 and len(buttons) == len(indicators) == 7
+    # the colour of a school is its value as a share of the threshold, before and after
+    for trace, stage in zip(fig.data, (0, -1), strict=True):
+        parts = run.measures[stage].parts
+        parts = parts[parts["in_scope"].astype(bool)]
+        open_ids = set(run.regions[stage].schools["school_id"])
+        parts = parts[parts["school_id"].isin(open_ids)]
+        for b, k in zip(buttons, indicators, strict=True):
+            shown = b.args[0]["marker.color"][0 if stage == 0 else 1]
+            assert sorted(shown) == pytest.approx(sorted(parts[f"{k}_share"].clip(0, 2)), abs=5e-4)
+        assert (
+            list(trace.marker.color) == buttons[0].args[0]["marker.color"][0 if stage == 0 else 1]
+        )
 
 
 @given(

@@ -445,7 +445,8 @@ def indicator_map_figure(result, words: Words) -> go.Figure:
     Returns
     -------
     plotly.graph_objects.Figure
-        Two traces per indicator (before, after); the first indicator's are visible.
+        Two traces (before, after) coloured by the first indicator; each button of the menu
+        colours them by its indicator.
     """
     stages = result.stages
     before = _indicator_points(result.measures[0].parts, result.regions[0].schools)
@@ -461,41 +462,44 @@ def indicator_map_figure(result, words: Words) -> go.Figure:
     )
     scale = [[0, "#b2182b"], [0.45, "#f4a582"], [0.5, "#f7f7f7"], [0.55, "#92c5de"], [1, "#2166ac"]]
     template = "%{text}<br>" + hover(words("chart.share_of_threshold")) + ": %{marker.color:.0%}"
-    for i, k in enumerate(indicators):
-        for c, points in enumerate((before, after), start=1):
-            fig.add_trace(
-                go.Scatter(
-                    x=points["x"],
-                    y=points["y"],
-                    mode="markers",
-                    visible=i == 0,
-                    marker={
-                        "color": points[f"{k}_share"].clip(0, 2),
-                        "colorscale": scale,
-                        "cmin": 0,
-                        "cmax": 2,
-                        "size": 10,
-                        "line": {"width": 0.5, "color": "#555"},
-                        "showscale": c == 2,
-                        "colorbar": {"tickformat": ".0%", "len": 0.8},
-                    },
-                    text=[
-                        f"<b>{hover(n)}</b> · {hover(words(f'chart.part.{p}'))}"
-                        for n, p in zip(points["name"], points["part"], strict=True)
-                    ],
-                    hovertemplate=template + "<extra></extra>",
-                    showlegend=False,
-                ),
-                row=1,
-                col=c,
-            )
+
+    def colours(points, k):
+        share = points[f"{k}_share"].clip(0, 2).round(3)
+        return [None if pd.isna(v) else float(v) for v in share]
+
+    for c, points in enumerate((before, after), start=1):
+        fig.add_trace(
+            go.Scatter(
+                x=points["x"],
+                y=points["y"],
+                mode="markers",
+                marker={
+                    "color": colours(points, indicators[0]) if indicators else [],
+                    "colorscale": scale,
+                    "cmin": 0,
+                    "cmax": 2,
+                    "size": 10,
+                    "line": {"width": 0.5, "color": "#555"},
+                    "showscale": c == 2,
+                    "colorbar": {"tickformat": ".0%", "len": 0.8},
+                },
+                text=[
+                    f"<b>{hover(n)}</b> · {hover(words(f'chart.part.{p}'))}"
+                    for n, p in zip(points["name"], points["part"], strict=True)
+                ],
+                hovertemplate=template + "<extra></extra>",
+                showlegend=False,
+            ),
+            row=1,
+            col=c,
+        )
     buttons = [
         {
             "label": hover(indicator_name(words, k)),
-            "method": "update",
-            "args": [{"visible": [j // 2 == i for j in range(2 * len(indicators))]}],
+            "method": "restyle",
+            "args": [{"marker.color": [colours(before, k), colours(after, k)]}, [0, 1]],
         }
-        for i, k in enumerate(indicators)
+        for k in indicators
     ]
     base_layout(fig, hovermode="closest", dragmode="pan")
     fig.update_layout(
