@@ -71,7 +71,10 @@ def main(schools: int = 5000, counties: int = 20, seed: int = 7) -> None:
         f"{plotly.__version__}"
     )
     scenario = ROOT / "scenarios" / "liangjiang_demo.toml"
-    overrides = {"region": {"schools": schools, "counties": counties, "seed": seed}}
+    overrides = {
+        "region": {"schools": schools, "counties": counties, "seed": seed},
+        "solver": {"time_limit": 600},
+    }
     t0 = time.perf_counter()
     result = run_scenario(scenario, write=False, overrides=overrides)
     planning = time.perf_counter() - t0
