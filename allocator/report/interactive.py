@@ -137,8 +137,9 @@ def base_layout(fig: go.Figure, **layout) -> go.Figure:
         hoverlabel={"font": {"family": FONT_FAMILY}, "bgcolor": "white"},
         **layout,
     )
-    fig.update_xaxes(gridcolor="#eee", zerolinecolor="#ccc", linecolor="#999", showline=True)
-    fig.update_yaxes(gridcolor="#eee", zerolinecolor="#ccc", linecolor="#999", showline=True)
+    axes = {"gridcolor": "#eee", "zerolinecolor": "#ccc", "linecolor": "#999", "showline": True}
+    fig.update_xaxes(automargin=True, **axes)
+    fig.update_yaxes(automargin=True, **axes)
     return fig
 
 
