@@ -32,6 +32,8 @@ __all__ = [
     "INDICATORS",
     "SHORT_NAMES",
     "indicator_name",
+    "area_name",
+    "part_name",
     "distribution_figure",
     "distribution_chart",
     "lorenz_figure",
@@ -90,8 +92,26 @@ def _indicators(parts: pd.DataFrame) -> list[str]:
     return [k for k in INDICATORS if f"{k}_share" in parts.columns]
 
 
-def _area_name(words: Words, area: str) -> str:
-    return words(f"chart.area.{area}")
+def area_name(words: Words, area: str) -> str:
+    """An area type (urban, town, rural) in the words' language; any other value as it is.
+
+    Examples
+    --------
+    >>> area_name(Words("zh"), "rural"), area_name(Words("zh"), "other")
+    ('乡村', 'other')
+    """
+    return words(f"chart.area.{area}") if area in AREA_COLOURS else str(area)
+
+
+def part_name(words: Words, part: str) -> str:
+    """A school part (primary, junior) in the words' language; any other value as it is.
+
+    Examples
+    --------
+    >>> part_name(Words("zh"), "junior"), part_name(Words("en"), "senior")
+    ('初中', 'senior')
+    """
+    return words(f"chart.part.{part}") if part in ("primary", "junior") else str(part)
 
 
 # --------------------------------------------------------------------------- by area type
@@ -127,7 +147,7 @@ def distribution_figure(stages: Sequence[str], measures, words: Words) -> go.Fig
                 go.Box(
                     x=xs,
                     y=np.concatenate(ys) if ys else [],
-                    name=f"{_area_name(words, area)} · {stage}",
+                    name=f"{area_name(words, area)} · {stage}",
                     legendgroup=area,
                     offsetgroup=f"{area}-{s}",
                     marker_color=colour,

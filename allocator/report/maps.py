@@ -24,7 +24,13 @@ from plotly.subplots import make_subplots
 
 from allocator.i18n import Words
 from allocator.report.areas import district_cells, district_colours
-from allocator.report.charts import AREA_COLOURS, INDICATORS, indicator_name
+from allocator.report.charts import (
+    AREA_COLOURS,
+    INDICATORS,
+    area_name,
+    indicator_name,
+    part_name,
+)
 from allocator.report.interactive import base_layout, figure_html, hover, words_of
 
 __all__ = [
@@ -118,7 +124,7 @@ def _met_text(words: Words, parts: pd.DataFrame) -> dict[str, str]:
         verdict = words("word.passes") if bool(row.passes) else words("word.fails")
         line = words(
             "map.hover.met",
-            part=words(f"chart.part.{row.part}"),
+            part=part_name(words, row.part),
             met=int(row.indicators_met),
             assessed=int(row.indicators_assessed),
             verdict=verdict,
@@ -136,7 +142,7 @@ def _school_hover(words: Words, schools, met_before, met_after, pupils) -> list[
     ):
         lines = [
             f"<b>{hover(name)}</b> ({hover(sid)})",
-            f"{hover(county)} · {hover(words(f'chart.area.{area}'))}",
+            f"{hover(county)} · {hover(area_name(words, area))}",
             hover(words("map.hover.pupils", n=f"{int(n):,}")),
         ]
         if sid in met_before:
@@ -484,7 +490,7 @@ def indicator_map_figure(result, words: Words) -> go.Figure:
                     "colorbar": {"tickformat": ".0%", "len": 0.8},
                 },
                 text=[
-                    f"<b>{hover(n)}</b> · {hover(words(f'chart.part.{p}'))}"
+                    f"<b>{hover(n)}</b> · {hover(part_name(words, p))}"
                     for n, p in zip(points["name"], points["part"], strict=True)
                 ],
                 hovertemplate=template + "<extra></extra>",
