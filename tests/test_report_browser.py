@@ -117,7 +117,7 @@ def test_every_figure_is_drawn_with_its_marks(browser_page, tmp_path):
     )
     assert drawn == {"schools": len(after), "closed": len(closed)}
     page.locator(".plotly-graph-div").nth(3).screenshot(path=tmp_path / "map.png")
-    page.screenshot(path=tmp_path / "report.png", full_page=True)
+    page.screenshot(path=tmp_path / "first_screen.png")
     assert (tmp_path / "map.png").stat().st_size > 10_000
     assert problems == []
 
