@@ -116,8 +116,9 @@ def test_every_figure_is_drawn_with_its_marks(browser_page, tmp_path):
         }"""
     )
     assert drawn == {"schools": len(after), "closed": len(closed)}
-    page.locator(".plotly-graph-div").nth(3).screenshot(path=tmp_path / "map.png")
+    page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=tmp_path / "first_screen.png")
+    page.locator(".plotly-graph-div").nth(3).screenshot(path=tmp_path / "map.png")
     assert (tmp_path / "map.png").stat().st_size > 10_000
     assert problems == []
 
