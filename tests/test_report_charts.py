@@ -75,6 +75,9 @@ def test_each_arrow_runs_from_a_closed_school_to_the_school_receiving_its_pupils
 
 
 def test_rotation_lines_carry_the_teachers_moved_between_each_pair(run):
+    fig = maps.map_figure(run, EN)
+    lines, middles = [t for t in fig.data if t.legendgroup == "rotations"]
+    assert lines.hoverinfo == "skip" and len(middles.x) == len(lines.x) // 3
     transfers = run.tables["teachers.transfers"]
     lines = maps.rotation_lines(run)
     assert lines["teachers"].sum() == transfers["count"].sum()

@@ -223,29 +223,47 @@ def _district_traces(schools: pd.DataFrame, words: Words, margin: float) -> list
     return traces
 
 
-def _rotation_trace(rotations: pd.DataFrame, pos: dict, names: dict, words: Words) -> go.Scatter:
-    xs, ys, text = [], [], []
+def _rotation_traces(rotations: pd.DataFrame, pos: dict, names: dict, words: Words) -> list:
+    """Lines between schools that exchange teachers, and a point in the middle of each to hover
+    (the lines' ends would hide the schools' own hover)."""
+    xs, ys, mx, my, text = [], [], [], [], []
     for a, b, n in rotations.itertuples(index=False, name=None):
         if a in pos and b in pos:
-            line = hover(words("map.hover.rotation", n=int(n), source=names[a], target=names[b]))
             xs += [pos[a][0], pos[b][0], None]
             ys += [pos[a][1], pos[b][1], None]
-            text += [line, line, None]
-    return go.Scatter(
+            mx.append((pos[a][0] + pos[b][0]) / 2)
+            my.append((pos[a][1] + pos[b][1]) / 2)
+            text.append(
+                hover(words("map.hover.rotation", n=int(n), source=names[a], target=names[b]))
+            )
+    name = words("map.rotations")
+    lines = go.Scatter(
         x=xs,
         y=ys,
         mode="lines",
         line={"color": _ROTATION, "width": 1.2},
         opacity=0.6,
-        name=words("map.rotations"),
+        name=name,
+        legendgroup="rotations",
+        hoverinfo="skip",
+    )
+    middles = go.Scatter(
+        x=mx,
+        y=my,
+        mode="markers",
+        marker={"color": _ROTATION, "size": 5, "opacity": 0.6},
+        name=name,
+        legendgroup="rotations",
+        showlegend=False,
         hovertext=text,
         hoverinfo="text",
     )
+    return [lines, middles]
 
 
 def _closure_traces(arrows: pd.DataFrame, pos0: dict, pos: dict, names: dict, words: Words):
     """Arrows from each closed school to its receiving school, and the closed schools' crosses."""
-    xs, ys, sizes, text = [], [], [], []
+    xs, ys, sizes = [], [], []
     cx, cy, ctext = [], [], []
     for a, b in arrows.itertuples(index=False, name=None):
         if a not in pos0 or b not in pos:
@@ -254,7 +272,6 @@ def _closure_traces(arrows: pd.DataFrame, pos0: dict, pos: dict, names: dict, wo
         xs += [pos0[a][0], pos[b][0], None]
         ys += [pos0[a][1], pos[b][1], None]
         sizes += [0, 16, 0]
-        text += [line, line, None]
         cx.append(pos0[a][0])
         cy.append(pos0[a][1])
         ctext.append(f"<b>{hover(names.get(a, a))}</b> ({hover(a)})<br>{line}")
@@ -266,8 +283,7 @@ def _closure_traces(arrows: pd.DataFrame, pos0: dict, pos: dict, names: dict, wo
         marker={"symbol": "arrow", "angleref": "previous", "size": sizes, "color": "#444"},
         name=words("map.closures"),
         legendgroup="closures",
-        hovertext=text,
-        hoverinfo="text",
+        hoverinfo="skip",
     )
     crosses = go.Scatter(
         x=cx,
@@ -389,7 +405,8 @@ def map_figure(result, words: Words) -> go.Figure:
             fig.add_trace(trace)
     rotations = rotation_lines(result)
     if len(rotations):
-        fig.add_trace(_rotation_trace(rotations, pos, names, words))
+        for trace in _rotation_traces(rotations, pos, names, words):
+            fig.add_trace(trace)
     arrows = merger_arrows(result)
     if len(arrows):
         for trace in _closure_traces(arrows, pos0, pos, names, words):
