@@ -125,6 +125,17 @@ def test_the_indicator_map_colours_each_school_by_the_indicator_chosen(run):
         )
 
 
+@given(st.lists(st.tuples(st.integers(0, 12), st.integers(0, 12)), max_size=40))
+def test_road_paths_draw_every_road_once(edges):
+    import networkx as nx
+
+    graph = nx.Graph([(a, b) for a, b in edges if a != b])
+    paths = maps.road_paths(graph)
+    walked = [frozenset(p) for path in paths for p in zip(path, path[1:], strict=False)]
+    assert sorted(map(sorted, walked)) == sorted(map(sorted, map(frozenset, graph.edges)))
+    assert len(walked) == len(set(walked)) == graph.number_of_edges()
+
+
 @given(
     st.lists(
         st.tuples(st.integers(0, 60), st.integers(0, 60)), min_size=2, max_size=25, unique=True

@@ -34,6 +34,7 @@ __all__ = [
     "indicator_name",
     "area_name",
     "part_name",
+    "box_statistics",
     "distribution_figure",
     "distribution_chart",
     "lorenz_figure",
@@ -75,6 +76,8 @@ SHORT_NAMES = {
     "multimedia_per_100": "multimedia /100",
 }
 _RED = "#b42318"
+#: Points a Lorenz curve is drawn through at most (a large region has thousands of schools).
+_CURVE_POINTS = 201
 
 
 def indicator_name(words: Words, key: str) -> str:
@@ -114,6 +117,24 @@ def part_name(words: Words, part: str) -> str:
     return words(f"chart.part.{part}") if part in ("primary", "junior") else str(part)
 
 
+def box_statistics(values: np.ndarray) -> tuple[float, float, float, float, float]:
+    """A box plot's five figures: whisker ends (the furthest values within 1.5 times the
+    interquartile range of the quartiles), quartiles and median.
+
+    The report sends these five figures per box to the browser, not every school's value.
+
+    Examples
+    --------
+    >>> [round(v, 2) for v in box_statistics(np.array([1.0, 2, 3, 4, 100]))]
+    [1.0, 2.0, 3.0, 4.0, 4.0]
+    """
+    q1, median, q3 = np.quantile(values, [0.25, 0.5, 0.75])
+    reach = 1.5 * (q3 - q1)
+    low = float(values[values >= q1 - reach].min())
+    high = float(values[values <= q3 + reach].max())
+    return low, float(q1), float(median), float(q3), high
+
+
 # --------------------------------------------------------------------------- by area type
 def distribution_figure(stages: Sequence[str], measures, words: Words) -> go.Figure:
     """Box plots of indicator ÷ threshold by area type, first stage (light) and last stage.
@@ -137,23 +158,28 @@ def distribution_figure(stages: Sequence[str], measures, words: Words) -> go.Fig
     for area in AREA_COLOURS:
         for s, (stage, parts) in enumerate(((stages[0], first), (stages[-1], last))):
             sub = parts[(parts["area_type"] == area) & parts["in_scope"].astype(bool)]
-            xs, ys = [], []
+            names, stats = [], []
             for k in indicators:
                 values = sub[f"{k}_share"].dropna().to_numpy(float)
-                xs += [indicator_name(words, k)] * len(values)
-                ys.append(values)
+                if len(values):
+                    names.append(indicator_name(words, k))
+                    stats.append(box_statistics(values))
             colour = (AREA_COLOURS if s else AREA_COLOURS_BEFORE)[area]
+            columns = list(zip(*stats, strict=True)) if stats else [[]] * 5
             fig.add_trace(
                 go.Box(
-                    x=xs,
-                    y=np.concatenate(ys) if ys else [],
+                    x=names,
+                    lowerfence=columns[0],
+                    q1=columns[1],
+                    median=columns[2],
+                    q3=columns[3],
+                    upperfence=columns[4],
                     name=f"{area_name(words, area)} · {stage}",
                     legendgroup=area,
                     offsetgroup=f"{area}-{s}",
                     marker_color=colour,
                     fillcolor=colour,
                     line={"color": "#444" if s else "#888", "width": 1},
-                    boxpoints=False,
                 )
             )
     fig.add_hline(y=1, line={"color": _RED, "dash": "dash", "width": 1.2})
@@ -210,6 +236,9 @@ def lorenz_figure(stages: Sequence[str], measures, words: Words) -> go.Figure:
             values = parts.loc[ok, k].to_numpy(float)
             weights = parts.loc[ok, "pupils"].to_numpy(float)
             x, y, _ = _lorenz(values, weights)
+            if len(x) > _CURVE_POINTS:  # the curve drawn through a fixed number of points
+                grid = np.linspace(0, 1, _CURVE_POINTS)
+                x, y = grid, np.interp(grid, x, y)
             g = gini(values, weights=weights)
             fig.add_trace(
                 go.Scatter(

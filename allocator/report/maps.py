@@ -34,6 +34,7 @@ from allocator.report.charts import (
 from allocator.report.interactive import base_layout, figure_html, hover, words_of
 
 __all__ = [
+    "road_paths",
     "merger_arrows",
     "rotation_lines",
     "map_figure",
@@ -154,12 +155,39 @@ def _school_hover(words: Words, schools, met_before, met_after, pupils) -> list[
 
 
 # --------------------------------------------------------------------------- layers
+def road_paths(graph) -> list[list]:
+    """The road graph as few unbroken paths of nodes: every road once, in as few lines as a walk
+    along unused roads gives (the map draws each path as one line, not each road apart).
+
+    Examples
+    --------
+    >>> import networkx as nx
+    >>> paths = road_paths(nx.Graph([(1, 2), (2, 3), (3, 4), (2, 5)]))
+    >>> sorted(len(p) for p in paths), sum(len(p) - 1 for p in paths)
+    ([2, 4], 4)
+    """
+    unused = {n: set(graph.neighbors(n)) - {n} for n in graph.nodes}
+    # start at the ends of roads first, so that chains are walked end to end
+    order = sorted(unused, key=lambda n: len(unused[n]) % 2 == 0)
+    paths = []
+    for start in order:
+        while unused[start]:
+            path, node = [start], start
+            while unused[node]:
+                nxt = unused[node].pop()
+                unused[nxt].discard(node)
+                path.append(nxt)
+                node = nxt
+            paths.append(path)
+    return paths
+
+
 def _roads_trace(graph, words: Words) -> go.Scatter:
-    xy = {n: (d["x"], d["y"]) for n, d in graph.nodes(data=True)}
+    xy = {n: (round(d["x"], 2), round(d["y"], 2)) for n, d in graph.nodes(data=True)}
     xs, ys = [], []
-    for u, v in graph.edges():
-        xs += [xy[u][0], xy[v][0], None]
-        ys += [xy[u][1], xy[v][1], None]
+    for path in road_paths(graph):
+        xs += [*(xy[n][0] for n in path), None]
+        ys += [*(xy[n][1] for n in path), None]
     return go.Scatter(
         x=xs,
         y=ys,
@@ -180,8 +208,9 @@ def _district_traces(schools: pd.DataFrame, words: Words, margin: float) -> list
     for name, d in sub.groupby(sub["district"].astype(str), sort=False):
         xs, ys = by_colour.setdefault(colour[name], ([], []))
         for cell in cells.get(name, []):
-            xs += [*cell[:, 0], cell[0, 0], None]
-            ys += [*cell[:, 1], cell[0, 1], None]
+            cell = np.round(cell, 2).tolist()
+            xs += [*(p[0] for p in cell), cell[0][0], None]
+            ys += [*(p[1] for p in cell), cell[0][1], None]
         cx.append(float(d["x"].mean()))
         cy.append(float(d["y"].mean()))
         members = "、".join(hover(n) for n in d["name"].head(12))
