@@ -34,6 +34,7 @@ from allocator.report.charts import (
 from allocator.report.interactive import base_layout, figure_html, hover, words_of
 
 __all__ = [
+    "marker_scale",
     "road_paths",
     "merger_arrows",
     "rotation_lines",
@@ -152,6 +153,17 @@ def _school_hover(words: Words, schools, met_before, met_after, pupils) -> list[
             lines += [hover(words("word.after")) + ":", met_after[sid]]
         texts.append("<br>".join(lines))
     return texts
+
+
+def marker_scale(schools: int) -> float:
+    """How much smaller school markers are drawn on a map of this many schools (1 up to 200).
+
+    Examples
+    --------
+    >>> marker_scale(40), marker_scale(800), marker_scale(5000)
+    (1.0, 0.5, 0.45)
+    """
+    return float(np.clip(np.sqrt(200 / max(schools, 1)), 0.45, 1.0))
 
 
 # --------------------------------------------------------------------------- layers
@@ -294,13 +306,14 @@ def _closure_traces(arrows: pd.DataFrame, pos0: dict, pos: dict, names: dict, wo
     """Arrows from each closed school to its receiving school, and the closed schools' crosses."""
     xs, ys, sizes = [], [], []
     cx, cy, ctext = [], [], []
+    head = round(16 * marker_scale(len(pos)), 1)
     for a, b in arrows.itertuples(index=False, name=None):
         if a not in pos0 or b not in pos:
             continue
         line = hover(words("map.hover.closure", source=names.get(a, a), target=names.get(b, b)))
         xs += [pos0[a][0], pos[b][0], None]
         ys += [pos0[a][1], pos[b][1], None]
-        sizes += [0, 16, 0]
+        sizes += [0, head, 0]
         cx.append(pos0[a][0])
         cy.append(pos0[a][1])
         ctext.append(f"<b>{hover(names.get(a, a))}</b> ({hover(a)})<br>{line}")
@@ -308,7 +321,7 @@ def _closure_traces(arrows: pd.DataFrame, pos0: dict, pos: dict, names: dict, wo
         x=xs,
         y=ys,
         mode="lines+markers",
-        line={"color": "#444", "width": 1.3},
+        line={"color": "#444", "width": 1.3 * max(marker_scale(len(pos)), 0.75)},
         marker={"symbol": "arrow", "angleref": "previous", "size": sizes, "color": "#444"},
         name=words("map.closures"),
         legendgroup="closures",
@@ -320,9 +333,9 @@ def _closure_traces(arrows: pd.DataFrame, pos0: dict, pos: dict, names: dict, wo
         mode="markers",
         marker={
             "symbol": "x-thin-open",
-            "size": 12,
+            "size": 12 * marker_scale(len(pos)),
             "color": _CLOSED,
-            "line": {"width": 3, "color": _CLOSED},
+            "line": {"width": 3 * marker_scale(len(pos)), "color": _CLOSED},
         },
         name=words("map.closed"),
         meta="closed",
@@ -339,7 +352,8 @@ def _school_traces(result, words: Words) -> list[go.Scatter]:
     met0 = _met_text(words, result.measures[0].parts)
     met1 = _met_text(words, result.measures[-1].parts)
     pupils = _pupils(last)
-    size = np.clip(np.sqrt(pupils.to_numpy(float)) * 0.45, 8, 24)
+    scale = marker_scale(len(last))
+    size = np.clip(np.sqrt(pupils.to_numpy(float)) * 0.45, 8, 24) * scale
     new = ~last["school_id"].isin(first["school_id"])
     traces = []
     for area, colour in AREA_COLOURS.items():
