@@ -188,15 +188,28 @@ def test_chinese_text_is_drawn_with_a_cjk_font(browser_page, tmp_path):
     assert page.evaluate("document.fonts.check('16px \"Noto Sans CJK SC\"', '两江新区')")
     page.locator(".plotly-graph-div").nth(1).screenshot(path=tmp_path / "cv.png")
     assert problems == []
-    # Which fonts Chromium really drew the region's name with (not only what the page asked
+    # Which fonts Chromium really drew the page's first Chinese text with (not what the page asked
     # for). DevTools' CSS domain re-reads the file and logs that as a console error of its own:
     # the page is checked above, before it.
-    session = page.context.new_cdp_session(page)
-    session.send("DOM.enable")
-    session.send("CSS.enable")
-    root = session.send("DOM.getDocument")["root"]["nodeId"]
-    node = session.send("DOM.querySelector", {"nodeId": root, "selector": ".note b"})["nodeId"]
-    assert node, "no element with the region's name"
-    fonts = session.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
-    session.detach()
+    found = page.evaluate(
+        """() => {
+            const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+            while (walker.nextNode()) {
+                const node = walker.currentNode;
+                if (/[\u4e00-\u9fff]/.test(node.textContent) && node.parentElement.offsetWidth) {
+                    node.parentElement.id = "first-chinese-text";
+                    return node.textContent;
+                }
+            }
+            return null;
+        }"""
+    )
+    assert found, "no Chinese text on the page"
+    devtools = page.context.new_cdp_session(page)
+    devtools.send("DOM.enable")
+    devtools.send("CSS.enable")
+    root = devtools.send("DOM.getDocument")["root"]["nodeId"]
+    node = devtools.send("DOM.querySelector", {"nodeId": root, "selector": "#first-chinese-text"})
+    fonts = devtools.send("CSS.getPlatformFontsForNode", {"nodeId": node["nodeId"]})["fonts"]
+    devtools.detach()
     assert any("CJK" in f["familyName"] or "Hei" in f["familyName"] for f in fonts), fonts
