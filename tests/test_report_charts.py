@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import pathlib
 from types import SimpleNamespace
 
@@ -269,3 +270,22 @@ def test_plotly_js_is_inlined_once_and_only_when_the_page_has_a_figure():
     plain = page("t", "<table><tr><th>a</th></tr></table>", EN)
     assert "Plotly" not in plain and "table-tools" in plain  # the table script, not plotly
     assert "cdn.plot.ly" not in with_figures.replace(interactive.plotly_script(), "")
+
+
+def test_the_run_page_shows_the_budget_frontier_only_when_the_results_hold_one(run):
+    from allocator.report import render_run
+
+    words = interactive.words_of(run)
+    heading = words("chart.frontier.heading")
+    assert heading not in render_run(run)
+    frontier = pd.DataFrame(
+        {
+            "budget": [0, 1e6],
+            "parts_passing": [3, 5],
+            "parts_in_scope": [8, 8],
+            "max_shortfall": [0.6, 0.4],
+        }
+    )
+    with_frontier = dataclasses.replace(run, tables={**run.tables, "budget.frontier": frontier})
+    text = render_run(with_frontier)
+    assert heading in text and text.count('class="plotly-graph-div"') == 6
