@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import pathlib
 
@@ -11,6 +10,7 @@ import pytest
 
 import allocator
 from allocator import report
+from allocator.i18n import Words
 from allocator.report import charts, fonts
 from allocator.report.tables import Share, change_class, format_value, html_table, page
 
@@ -49,18 +49,12 @@ def test_a_change_is_better_or_worse_by_the_measure_s_direction():
 
 
 def test_the_page_frame_escapes_its_title_and_carries_the_style_sheet():
-    text = page("A & B", "<p>body</p>")
+    text = page("A & B", "<p>body</p>", Words("en"))
     assert text.startswith("<!DOCTYPE html>") and "<title>A &amp; B</title>" in text
     assert "<style>" in text and "<p>body</p>" in text and "Written by allocator on" in text
 
 
 # --------------------------------------------------------------------------- charts
-def test_draw_gives_an_embedded_png():
-    tag = fonts.draw(lambda fig: fig.subplots().plot([0, 1], [1, 0]), 2, 1.5, left=0.2)
-    data = tag.split("base64,", 1)[1].rstrip('">')
-    assert tag.startswith('<img alt="chart"') and base64.b64decode(data).startswith(b"\x89PNG")
-
-
 def test_variants_without_a_font_are_charted_by_number(monkeypatch):
     monkeypatch.setattr(fonts, "cjk_font", lambda: None)
     assert charts.variant_labels(["少花钱", "minimax"]) == ["V1", "minimax"]
@@ -81,7 +75,9 @@ def test_the_run_page_has_its_sections_in_order(run):
     places = [text.index(m) for m in [*marks, "id='tables'"]]
     assert places == sorted(places)
     assert text.count("<h3>Step ") == len(run.steps)
-    assert text.count("data:image/png;base64,") == 4  # distribution, Lorenz, CV, map
+    # by area type, CV by county, Lorenz, the map, one indicator per school; plotly.js once
+    assert text.count('class="plotly-graph-div"') == 5 and 'alt="chart"' not in text
+    assert text.count("<script>") == 7  # plotly.js once, five figures, the table script
     assert "Incomplete run." not in text and "<b>Money:</b>" in text
 
 

@@ -7,15 +7,17 @@ urban / town / rural, Lorenz curves, CV against its limit, a map of schools with
 districts), then the detailed tables. :func:`render_comparison` does the same for a
 :class:`~allocator.results.Comparison`: the measure × variant table first, then charts.
 
-Charts are drawn with matplotlib's Agg canvas (no display, the global backend is left alone) and
-embedded as base64 PNG, so the file can be mailed. Chinese names are drawn with the first CJK font
-found (:data:`CJK_FONTS`); without one, chart labels show ids instead of names, never empty boxes
-(the HTML text itself always shows the names: the browser has the fonts).
+Charts and maps are plotly figures, interactive in the browser (hover, zoom, layers toggled from
+the legend); plotly.js is inlined once per page, so the file works offline and can be mailed.
+Tables sort, filter and download as CSV from the page. Labels come from :mod:`allocator.i18n`.
 
-Modules: :mod:`~allocator.report.fonts` (CJK fonts, matplotlib set-up),
-:mod:`~allocator.report.tables` (escaping, numbers, tables, the page frame),
-:mod:`~allocator.report.charts` and :mod:`~allocator.report.maps` (every chart, and
-:func:`plot_budget_frontier`), :mod:`~allocator.report.run_page` and
+Modules: :mod:`~allocator.report.interactive` (figures into the page, plotly.js),
+:mod:`~allocator.report.widgets` (the tables' script), :mod:`~allocator.report.tables`
+(escaping, numbers, tables, the page frame), :mod:`~allocator.report.charts` (a run's charts, and
+:func:`plot_budget_frontier` drawn with matplotlib for the user),
+:mod:`~allocator.report.compare_charts` (a comparison's charts), :mod:`~allocator.report.maps` and
+:mod:`~allocator.report.areas` (the maps, district areas),
+:mod:`~allocator.report.fonts` (CJK fonts for matplotlib), :mod:`~allocator.report.run_page` and
 :mod:`~allocator.report.compare_page` (the two pages).
 """
 

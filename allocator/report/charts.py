@@ -1,8 +1,11 @@
-"""The report's charts: indicator distributions, Lorenz curves, CV, the comparison's bars, budgets.
+"""The report's charts: indicators by area type, Lorenz curves, each county's CV, budget frontier.
 
-Each chart of a page is a function that returns an ``<img>`` tag (a base64 PNG drawn by
-:func:`allocator.report.fonts.draw`); :func:`plot_budget_frontier` is the one chart drawn for the
-user, on their own axes or into a file. The map of schools is in :mod:`allocator.report.maps`.
+Each chart is a plotly figure (``*_figure``, for tests and for users who show it their own way)
+and its ``<div>`` for the page (``*_chart``, by :func:`allocator.report.interactive.figure_html`):
+hover shows each value with its unit, legends sit above the plot and toggle what they name.
+Labels come from :class:`allocator.i18n.Words`. :func:`plot_budget_frontier` is the one chart drawn
+with matplotlib, for the user, on their own axes or into a file. The comparison's charts are in
+:mod:`allocator.report.compare_charts`, the maps in :mod:`allocator.report.maps`.
 """
 
 from __future__ import annotations
@@ -10,31 +13,59 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+import matplotlib
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 from allocator.errors import InputError
+from allocator.i18n import Words
 from allocator.metrics import gini
 from allocator.outputs import output_file, png_metadata
-from allocator.report.fonts import chart_label, draw
+from allocator.report.fonts import chart_label, font_rc
+from allocator.report.interactive import base_layout, figure_html, hover
 
 __all__ = [
     "AREA_COLOURS",
     "STAGE_COLOURS",
+    "INDICATORS",
     "SHORT_NAMES",
+    "indicator_name",
+    "area_name",
+    "part_name",
+    "box_statistics",
+    "distribution_figure",
     "distribution_chart",
+    "lorenz_figure",
     "lorenz_chart",
+    "cv_figure",
     "cv_chart",
+    "frontier_figure",
+    "frontier_chart",
     "variant_labels",
-    "comparison_charts",
     "plot_budget_frontier",
 ]
 
-#: Colour of each area type in every chart.
+#: Colour of each area type in every chart and map.
 AREA_COLOURS = {"urban": "#1f77b4", "town": "#ff7f0e", "rural": "#2ca02c"}
+#: The same, lighter: the region before the plan.
+AREA_COLOURS_BEFORE = {"urban": "#a6c8e4", "town": "#ffc999", "rural": "#a9dba9"}
 #: Colours of successive stages (before, step 1, ...) or variants, in turn.
 STAGE_COLOURS = ("#7f7f7f", "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
-#: Short chart and table labels of the seven indicators.
+#: Colour of each indicator.
+INDICATOR_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf")
+#: The seven indicators of the 2017 standard, in the standard's order.
+INDICATORS = (
+    "qualified_per_100",
+    "backbone_per_100",
+    "pe_arts_per_100",
+    "floor_m2_per_pupil",
+    "sports_m2_per_pupil",
+    "equipment_yuan_per_pupil",
+    "multimedia_per_100",
+)
+#: Short English labels of the seven indicators (the report's tables use them).
 SHORT_NAMES = {
     "qualified_per_100": "qualified /100",
     "backbone_per_100": "backbone /100",
@@ -44,15 +75,69 @@ SHORT_NAMES = {
     "equipment_yuan_per_pupil": "equipment ¥/pupil",
     "multimedia_per_100": "multimedia /100",
 }
+_RED = "#b42318"
+#: Points a Lorenz curve is drawn through at most (a large region has thousands of schools).
+_CURVE_POINTS = 201
 
 
-# --------------------------------------------------------------------------- a run's charts
+def indicator_name(words: Words, key: str) -> str:
+    """An indicator's short chart label in the words' language (the key itself if unknown).
+
+    Examples
+    --------
+    >>> indicator_name(Words("zh"), "backbone_per_100"), indicator_name(Words("en"), "x")
+    ('骨干教师/百生', 'x')
+    """
+    return words(f"chart.indicator.{key}") if key in INDICATORS else key
+
+
 def _indicators(parts: pd.DataFrame) -> list[str]:
-    return [k for k in SHORT_NAMES if f"{k}_share" in parts.columns or k in parts.columns]
+    return [k for k in INDICATORS if f"{k}_share" in parts.columns]
 
 
-def distribution_chart(stages: Sequence[str], measures) -> str:
-    """Box plots of indicator / threshold by area type, first vs last stage.
+def area_name(words: Words, area: str) -> str:
+    """An area type (urban, town, rural) in the words' language; any other value as it is.
+
+    Examples
+    --------
+    >>> area_name(Words("zh"), "rural"), area_name(Words("zh"), "other")
+    ('乡村', 'other')
+    """
+    return words(f"chart.area.{area}") if area in AREA_COLOURS else str(area)
+
+
+def part_name(words: Words, part: str) -> str:
+    """A school part (primary, junior) in the words' language; any other value as it is.
+
+    Examples
+    --------
+    >>> part_name(Words("zh"), "junior"), part_name(Words("en"), "senior")
+    ('初中', 'senior')
+    """
+    return words(f"chart.part.{part}") if part in ("primary", "junior") else str(part)
+
+
+def box_statistics(values: np.ndarray) -> tuple[float, float, float, float, float]:
+    """A box plot's five figures: whisker ends (the furthest values within 1.5 times the
+    interquartile range of the quartiles), quartiles and median.
+
+    The report sends these five figures per box to the browser, not every school's value.
+
+    Examples
+    --------
+    >>> [round(v, 2) for v in box_statistics(np.array([1.0, 2, 3, 4, 100]))]
+    [1.0, 2.0, 3.0, 4.0, 4.0]
+    """
+    q1, median, q3 = np.quantile(values, [0.25, 0.5, 0.75])
+    reach = 1.5 * (q3 - q1)
+    low = float(values[values >= q1 - reach].min())
+    high = float(values[values <= q3 + reach].max())
+    return low, float(q1), float(median), float(q3), high
+
+
+# --------------------------------------------------------------------------- by area type
+def distribution_figure(stages: Sequence[str], measures, words: Words) -> go.Figure:
+    """Box plots of indicator ÷ threshold by area type, first stage (light) and last stage.
 
     Parameters
     ----------
@@ -60,52 +145,60 @@ def distribution_chart(stages: Sequence[str], measures) -> str:
         Stage names (``"before"``, then each step).
     measures : sequence of allocator.results.Measures
         One per stage, each with its ``parts`` table.
+    words : allocator.i18n.Words
 
     Returns
     -------
-    str
-        An ``<img>`` tag.
+    plotly.graph_objects.Figure
+        Six box traces: each area type before and after.
     """
     first, last = measures[0].parts, measures[-1].parts
     indicators = _indicators(last)
-
-    def build(fig):
-        axes = fig.subplots(2, 4).ravel()
-        for ax, k in zip(axes, indicators, strict=False):
-            col = f"{k}_share" if f"{k}_share" in last.columns else k
-            data, positions, colours = [], [], []
-            for a, area in enumerate(("urban", "town", "rural")):
-                for s, parts in enumerate((first, last)):
-                    values = parts.loc[parts["area_type"] == area, col].dropna().to_numpy()
-                    data.append(values if len(values) else np.array([np.nan]))
-                    positions.append(a * 3 + s)
-                    colours.append(AREA_COLOURS[area] if s else "#cccccc")
-            box = ax.boxplot(
-                data,
-                positions=positions,
-                widths=0.8,
-                patch_artist=True,
-                showfliers=False,
-                medianprops={"color": "black"},
+    fig = go.Figure()
+    for area in AREA_COLOURS:
+        for s, (stage, parts) in enumerate(((stages[0], first), (stages[-1], last))):
+            sub = parts[(parts["area_type"] == area) & parts["in_scope"].astype(bool)]
+            names, stats = [], []
+            for k in indicators:
+                values = sub[f"{k}_share"].dropna().to_numpy(float)
+                if len(values):
+                    names.append(indicator_name(words, k))
+                    stats.append(box_statistics(values))
+            colour = (AREA_COLOURS if s else AREA_COLOURS_BEFORE)[area]
+            columns = list(zip(*stats, strict=True)) if stats else [[]] * 5
+            fig.add_trace(
+                go.Box(
+                    x=names,
+                    lowerfence=columns[0],
+                    q1=columns[1],
+                    median=columns[2],
+                    q3=columns[3],
+                    upperfence=columns[4],
+                    name=f"{area_name(words, area)} · {stage}",
+                    legendgroup=area,
+                    offsetgroup=f"{area}-{s}",
+                    marker_color=colour,
+                    fillcolor=colour,
+                    line={"color": "#444" if s else "#888", "width": 1},
+                )
             )
-            for patch, colour in zip(box["boxes"], colours, strict=True):
-                patch.set_facecolor(colour)
-            if col.endswith("_share"):
-                ax.axhline(1.0, color="#b42318", lw=1, ls="--")
-            ax.set_xticks([0.5, 3.5, 6.5], ["urban", "town", "rural"])
-            ax.set_title(SHORT_NAMES.get(k, k), fontsize=10)
-        for ax in axes[len(indicators) :]:
-            ax.axis("off")
-        if len(indicators) < len(axes):
-            ax = axes[-1]
-            ax.text(0.05, 0.7, f"grey: {stages[0]}", transform=ax.transAxes)
-            ax.text(0.05, 0.5, f"coloured: {stages[-1]}", transform=ax.transAxes)
-            ax.text(0.05, 0.3, "red line: the threshold", transform=ax.transAxes, color="#b42318")
-        fig.suptitle("Indicator value ÷ threshold, by area type (1 = exactly at the standard)")
-
-    return draw(build, 12, 6, left=0.05, right=0.98, top=0.9, bottom=0.08, wspace=0.3, hspace=0.35)
+    fig.add_hline(y=1, line={"color": _RED, "dash": "dash", "width": 1.2})
+    base_layout(fig, boxmode="group", boxgroupgap=0.25)
+    every = np.concatenate(
+        [p[f"{k}_share"].dropna().to_numpy(float) for p in (first, last) for k in indicators]
+        or [np.ones(1)]
+    )
+    top = float(np.clip(np.quantile(every, 0.98) * 1.15, 1.3, 4.0))
+    fig.update_yaxes(title=words("chart.share_of_threshold"), tickformat=".0%", range=[0, top])
+    return fig
 
 
+def distribution_chart(stages: Sequence[str], measures, words: Words) -> str:
+    """:func:`distribution_figure` for the page."""
+    return figure_html(distribution_figure(stages, measures, words), height=480)
+
+
+# --------------------------------------------------------------------------- Lorenz
 def _lorenz(values: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     order = np.argsort(values)
     v, w = values[order], weights[order]
@@ -115,80 +208,289 @@ def _lorenz(values: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.nda
     return pupils, resource, float(gini_value)
 
 
-def lorenz_chart(stages: Sequence[str], measures) -> str:
-    """Lorenz curves of each indicator over pupils, first vs last stage, with their Gini.
+def lorenz_figure(stages: Sequence[str], measures, words: Words) -> go.Figure:
+    """Lorenz curves over pupils of one indicator at a time (buttons choose it), first vs last stage.
 
-    Parameters and result as :func:`distribution_chart`.
+    Parameters and the figure as :func:`distribution_figure`; two traces per indicator, the
+    legend naming each curve's Gini.
     """
     first, last = measures[0].parts, measures[-1].parts
     indicators = _indicators(last)
-
-    def build(fig):
-        axes = fig.subplots(2, 4).ravel()
-        for ax, k in zip(axes, indicators, strict=False):
-            ax.plot([0, 1], [0, 1], color="#999", lw=0.8)
-            for parts, label, colour in (
-                (first, stages[0], "#999999"),
-                (last, stages[-1], "#1f77b4"),
-            ):
-                col = f"{k}_share" if f"{k}_share" in parts.columns else k
-                ok = parts[col].notna() & (parts["pupils"] > 0)
-                if ok.sum() < 2:
-                    continue
-                values = parts.loc[ok, col].to_numpy(float)
-                weights = parts.loc[ok, "pupils"].to_numpy(float)
-                x, y, _ = _lorenz(values, weights)
-                g = gini(values, weights=weights)
-                ax.plot(x, y, color=colour, lw=1.6, label=f"{label}: Gini {g:.2f}")
-            ax.set_title(SHORT_NAMES.get(k, k), fontsize=10)
-            ax.legend(fontsize=7, loc="upper left")
-            ax.set_xlim(0, 1)
-            ax.set_ylim(0, 1)
-        for ax in axes[len(indicators) :]:
-            ax.axis("off")
-        fig.supxlabel("share of pupils (poorest schools first)")
-        fig.supylabel("share of the resource")
-
-    return draw(build, 12, 6, left=0.07, right=0.98, top=0.95, bottom=0.1, wspace=0.3, hspace=0.35)
-
-
-def cv_chart(stages: Sequence[str], measures, standard) -> str:
-    """Bars of each indicator's worst-county CV at each stage, with the standard's limit.
-
-    Parameters and result as :func:`distribution_chart`; ``standard`` gives ``cv_limit``.
-    """
-
-    def build(fig):
-        parts = [
-            p for p in ("primary", "junior") if any((m.cv["part"] == p).any() for m in measures)
-        ]
-        axes = np.atleast_1d(fig.subplots(1, max(1, len(parts))))
-        for ax, part in zip(axes, parts, strict=False):
-            indicators = list(dict.fromkeys(measures[-1].cv["indicator"]))
-            width = 0.8 / len(measures)
-            x = np.arange(len(indicators))
-            for s, (stage, m) in enumerate(zip(stages, measures, strict=True)):
-                sub = m.cv[m.cv["part"] == part].groupby("indicator")["cv"].max()
-                ax.bar(
-                    x + s * width - 0.4 + width / 2,
-                    [sub.get(k, np.nan) for k in indicators],
-                    width,
-                    label=stage,
-                    color=STAGE_COLOURS[s % len(STAGE_COLOURS)],
+    fig = go.Figure()
+    fig.add_trace(
+        go.Scatter(
+            x=[0, 1],
+            y=[0, 1],
+            mode="lines",
+            line={"color": "#aaa", "width": 1},
+            name=words("chart.lorenz.equality"),
+            hoverinfo="skip",
+        )
+    )
+    owner = []
+    for i, k in enumerate(indicators):
+        for s, (stage, parts) in enumerate(((stages[0], first), (stages[-1], last))):
+            ok = parts[f"{k}_share"].notna() & (parts["pupils"] > 0)
+            if ok.sum() < 2:
+                continue
+            values = parts.loc[ok, k].to_numpy(float)
+            weights = parts.loc[ok, "pupils"].to_numpy(float)
+            x, y, _ = _lorenz(values, weights)
+            if len(x) > _CURVE_POINTS:  # the curve drawn through a fixed number of points
+                grid = np.linspace(0, 1, _CURVE_POINTS)
+                x, y = grid, np.interp(grid, x, y)
+            g = gini(values, weights=weights)
+            fig.add_trace(
+                go.Scatter(
+                    x=x,
+                    y=y,
+                    mode="lines",
+                    visible=i == 0,
+                    line={"color": STAGE_COLOURS[1] if s else STAGE_COLOURS[0], "width": 2},
+                    name=f"{stage}: Gini {g:.2f}",
+                    hovertemplate=hover(words("chart.lorenz.hover"))
+                    + "<extra>%{fullData.name}</extra>",
                 )
-            limit = standard.cv_limit.get(part)
-            if limit is not None:
-                ax.axhline(limit, color="#b42318", ls="--", lw=1.2, label=f"limit {limit:g}")
-            ax.set_xticks(x, [SHORT_NAMES.get(k, k) for k in indicators], rotation=35, ha="right")
-            ax.set_title(f"{part}: CV of each indicator (worst county)")
-            ax.legend(fontsize=8)
+            )
+            owner.append(i)
+    buttons = [
+        {
+            "label": hover(indicator_name(words, k)),
+            "method": "update",
+            "args": [{"visible": [True] + [o == i for o in owner]}],
+        }
+        for i, k in enumerate(indicators)
+    ]
+    base_layout(fig)
+    fig.update_layout(
+        updatemenus=[{"buttons": buttons, "x": 1, "xanchor": "right", "y": 1.18, "yanchor": "top"}],
+        margin={"t": 110},
+    )
+    fig.update_xaxes(title=words("chart.lorenz.pupils"), tickformat=".0%", range=[0, 1])
+    fig.update_yaxes(title=words("chart.lorenz.resource"), tickformat=".0%", range=[0, 1])
+    return fig
 
-    return draw(build, 12, 4.5, left=0.06, right=0.98, top=0.92, bottom=0.27, wspace=0.15)
+
+def lorenz_chart(stages: Sequence[str], measures, words: Words) -> str:
+    """:func:`lorenz_figure` for the page."""
+    return figure_html(lorenz_figure(stages, measures, words), height=480)
 
 
-# --------------------------------------------------------------------------- a comparison's charts
+# --------------------------------------------------------------------------- CV by county
+def _county_tick(words: Words, county: str, passes: bool) -> str:
+    mark = (
+        f"<span style='color:#1a7f37'>✓ {hover(words('word.passes'))}</span>"
+        if passes
+        else f"<span style='color:{_RED}'>✗ {hover(words('word.fails'))}</span>"
+    )
+    return f"{hover(county)} {mark}"
+
+
+def cv_figure(stages: Sequence[str], measures, standard, words: Words) -> go.Figure:
+    """Each county's CV of every indicator against the limit, primary and junior side by side.
+
+    A county's label says whether all its CVs are within the limit (✓) or not (✗); the shaded band
+    right of the red line is over the limit. Filled dots: the last stage, one colour per
+    indicator (the legend toggles them); grey rings: the first stage.
+
+    Parameters
+    ----------
+    stages, measures, words
+        As :func:`distribution_figure`; each ``measures[i].cv`` is a table of county, part,
+        indicator, cv, limit, within_limit.
+    standard : allocator.standards.Standard
+        Its ``cv_limit`` per part.
+    """
+    first, last = measures[0].cv, measures[-1].cv
+    parts = [p for p in ("primary", "junior") if (last["part"] == p).any()] or ["primary"]
+    fig = make_subplots(
+        rows=1,
+        cols=len(parts),
+        horizontal_spacing=0.18,
+    )
+    indicators = [k for k in INDICATORS if k in set(last["indicator"])]
+    top = max(float(np.nanmax(pd.concat([first["cv"], last["cv"]]), initial=0)), 0.05) * 1.1
+    for c, part in enumerate(parts, start=1):
+        now, then = last[last["part"] == part], first[first["part"] == part]
+        counties = list(dict.fromkeys(now["county"]))
+        limit = standard.cv_limit.get(part)
+        top_part = max(top, (limit or 0) * 1.15)
+        ticks = [
+            _county_tick(words, k, bool(now.loc[now["county"] == k, "within_limit"].all()))
+            for k in counties
+        ]
+        hv = hover(words("chart.cv.hover"))
+        fig.add_trace(
+            go.Scatter(
+                x=then["cv"],
+                y=then["county"],
+                mode="markers",
+                marker={"symbol": "circle-open", "color": "#999", "size": 9},
+                name=stages[0],
+                legendgroup="first",
+                showlegend=c == 1,
+                text=[hover(indicator_name(words, k)) for k in then["indicator"]],
+                hovertemplate=hv + f"<extra>{hover(stages[0])}</extra>",
+            ),
+            row=1,
+            col=c,
+        )
+        for i, k in enumerate(indicators):
+            sub = now[now["indicator"] == k]
+            fig.add_trace(
+                go.Scatter(
+                    x=sub["cv"],
+                    y=sub["county"],
+                    mode="markers",
+                    marker={
+                        "color": INDICATOR_COLOURS[i % 7],
+                        "size": 10,
+                        "line": {
+                            "width": 1.5,
+                            "color": [
+                                _RED if v else "white" for v in ~sub["within_limit"].astype(bool)
+                            ],
+                        },
+                    },
+                    name=indicator_name(words, k),
+                    legendgroup=k,
+                    showlegend=c == 1,
+                    text=[hover(indicator_name(words, k))] * len(sub),
+                    hovertemplate=hv + f"<extra>{hover(stages[-1])}</extra>",
+                ),
+                row=1,
+                col=c,
+            )
+        if limit is not None:
+            fig.add_vrect(
+                x0=limit,
+                x1=top_part,
+                fillcolor="#fdecea",
+                line_width=0,
+                layer="below",
+                row=1,
+                col=c,
+            )
+            fig.add_vline(x=limit, line={"color": _RED, "dash": "dash", "width": 1.5}, row=1, col=c)
+            fig.add_annotation(
+                x=limit,
+                y=1,
+                yref="y domain" if c == 1 else f"y{c} domain",
+                xref="x" if c == 1 else f"x{c}",
+                text=hover(words("chart.cv.limit", limit=f"{limit:g}")),
+                showarrow=False,
+                xanchor="left",
+                yanchor="bottom",
+                font={"color": _RED, "size": 11},
+            )
+        fig.update_xaxes(
+            range=[0, top_part],
+            title=f"{words('term.cv')} · {words(f'chart.part.{part}')}",
+            row=1,
+            col=c,
+        )
+        fig.update_yaxes(
+            tickmode="array",
+            tickvals=counties,
+            ticktext=ticks,
+            autorange="reversed",
+            row=1,
+            col=c,
+        )
+    rows = max(last.groupby("part")["county"].nunique().max() if len(last) else 1, 1)
+    base_layout(fig, height=int(max(360, 220 + 34 * rows)))
+    fig.update_layout(margin={"t": 120, "l": 130})
+    return fig
+
+
+def cv_chart(stages: Sequence[str], measures, standard, words: Words) -> str:
+    """:func:`cv_figure` for the page."""
+    return figure_html(cv_figure(stages, measures, standard, words))
+
+
+# --------------------------------------------------------------------------- budget frontier
+_FRONTIER_COLUMNS = ("budget", "parts_passing", "parts_in_scope", "max_shortfall")
+
+
+def _check_frontier(frontier: pd.DataFrame) -> None:
+    missing = [c for c in _FRONTIER_COLUMNS if c not in frontier]
+    if missing:
+        raise InputError(
+            f"frontier table lacks column(s) {', '.join(missing)}; pass budget_frontier(...)",
+            table="frontier",
+            column=missing[0],
+        )
+
+
+def frontier_figure(frontier: pd.DataFrame, words: Words) -> go.Figure:
+    """School parts passing against the budget (yuan), and the largest shortfall left.
+
+    Parameters
+    ----------
+    frontier : pandas.DataFrame
+        A :func:`~allocator.planners.budget.budget_frontier` table.
+    words : allocator.i18n.Words
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"budget": [0, 1e6], "parts_passing": [3, 5], "parts_in_scope": [8, 8],
+    ...                   "max_shortfall": [0.6, 0.4]})
+    >>> [int(v) for v in frontier_figure(f, Words("en")).data[0].y]
+    [3, 5]
+    """
+    _check_frontier(frontier)
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    budget = frontier["budget"].to_numpy(float)
+    scope = frontier["parts_in_scope"].to_numpy(float)
+    fig.add_trace(
+        go.Scatter(
+            x=budget,
+            y=frontier["parts_passing"],
+            customdata=scope,
+            mode="lines+markers",
+            line={"color": STAGE_COLOURS[1], "width": 2.5},
+            name=words("chart.frontier.passing"),
+            hovertemplate=hover(words("chart.frontier.hover_passing")) + "<extra></extra>",
+        ),
+        secondary_y=False,
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=budget,
+            y=frontier["max_shortfall"],
+            mode="lines+markers",
+            line={"color": _RED, "width": 1.5, "dash": "dot"},
+            marker={"symbol": "square"},
+            name=words("chart.frontier.shortfall"),
+            hovertemplate=hover(words("chart.frontier.hover_shortfall")) + "<extra></extra>",
+        ),
+        secondary_y=True,
+    )
+    if len(scope):
+        fig.add_hline(y=float(scope.max()), line={"color": "#999", "dash": "dash", "width": 1})
+    base_layout(fig, hovermode="x unified")
+    fig.update_xaxes(title=words("chart.frontier.budget"), tickformat=",.0f", ticksuffix=" ¥")
+    fig.update_yaxes(title=words("chart.frontier.passing"), rangemode="tozero", secondary_y=False)
+    fig.update_yaxes(
+        title=words("chart.frontier.shortfall"),
+        rangemode="tozero",
+        showgrid=False,
+        secondary_y=True,
+    )
+    return fig
+
+
+def frontier_chart(frontier: pd.DataFrame, words: Words) -> str:
+    """:func:`frontier_figure` for the page."""
+    return figure_html(frontier_figure(frontier, words), height=420)
+
+
 def variant_labels(variants: Sequence[str]) -> list[str]:
-    """Each variant's name as the charts show it (``V1``, ``V2``, ... if the font lacks it).
+    """Each variant's name as a matplotlib chart can draw it (``V1``, ... if no CJK font is found).
 
     Examples
     --------
@@ -198,134 +500,11 @@ def variant_labels(variants: Sequence[str]) -> list[str]:
     return [chart_label(v, f"V{i + 1}") for i, v in enumerate(variants)]
 
 
-class _VariantBars:
-    """A comparison's measure table with each variant's chart label and colour."""
+def plot_budget_frontier(frontier: pd.DataFrame, path_or_ax, words: Words | None = None):
+    """Plot a :func:`~allocator.planners.budget.budget_frontier` table with matplotlib: parts
+    passing and largest shortfall against budget.
 
-    def __init__(self, comparison):
-        self.comparison = comparison
-        self.table = comparison.table.set_index("measure")
-        self.variants = comparison.variants
-        self.labels = variant_labels(self.variants)
-        self.colours = [
-            STAGE_COLOURS[(i + 1) % len(STAGE_COLOURS)] for i in range(len(self.variants))
-        ]
-
-    def value(self, key, v):
-        """The table's value of measure ``key`` for variant (or ``"before"``) ``v``; NaN if none."""
-        try:
-            return float(self.table.loc[key, v])
-        except (KeyError, TypeError, ValueError):
-            return np.nan
-
-    def grouped_bars(self, ax, keys):
-        """One group of bars per measure key: 'before' in grey, then each variant."""
-        x = np.arange(len(keys))
-        columns = ["before", *self.variants]
-        width = 0.8 / len(columns)
-        for j, col in enumerate(columns):
-            ax.bar(
-                x + j * width - 0.4 + width / 2,
-                [self.value(k, col) for k in keys],
-                width,
-                color="#bbbbbb" if col == "before" else self.colours[j - 1],
-                label="before" if col == "before" else self.labels[j - 1],
-            )
-        return x
-
-
-def _cost_chart(bars: _VariantBars) -> tuple[str, str, str]:
-    def build(fig):
-        ax1, ax2 = fig.subplots(1, 2)
-        cost = [bars.value("cost_yuan", v) / 1e6 for v in bars.variants]
-        ax1.bar(bars.labels, cost, color=bars.colours)
-        ax1.set_ylabel("million yuan")
-        ax1.set_title("Cost")
-        comp = [bars.value("parts_compliant", v) for v in bars.variants]
-        ax2.bar(bars.labels, comp, color=bars.colours)
-        ax2.axhline(bars.value("parts_compliant", "before"), color="#777", ls="--", label="before")
-        ax2.set_title("School parts meeting the standard")
-        ax2.legend(fontsize=8)
-        for ax in (ax1, ax2):
-            ax.tick_params(axis="x", rotation=20)
-
-    return (
-        "Cost and compliance",
-        "What each variant spends (all steps with a cost) and how many school parts then meet "
-        "the standard; the dashed line is the count before any plan.",
-        draw(build, 11, 4, left=0.08, right=0.98, top=0.9, bottom=0.2, wspace=0.25),
-    )
-
-
-def _variants_cv_chart(bars: _VariantBars) -> tuple[str, str, str]:
-    table, variants = bars.table, bars.variants
-
-    def build(fig):
-        parts = [
-            p
-            for p in ("primary", "junior")
-            if any(k.startswith(f"cv_worst.{p}.") for k in table.index)
-        ]
-        axes = np.atleast_1d(fig.subplots(1, max(1, len(parts))))
-        for ax, part in zip(axes, parts, strict=False):
-            keys = [k for k in table.index if k.startswith(f"cv_worst.{part}.")]
-            x = bars.grouped_bars(ax, keys)
-            limit = bars.comparison.results[variants[0]].standard.cv_limit.get(part)
-            if limit is not None:
-                ax.axhline(limit, color="#b42318", ls="--", lw=1.2, label=f"limit {limit:g}")
-            ax.set_xticks(
-                x, [SHORT_NAMES.get(k.split(".")[-1], k) for k in keys], rotation=35, ha="right"
-            )
-            ax.set_title(f"{part}: CV (worst county)")
-            ax.legend(fontsize=7)
-
-    return (
-        "CV of each indicator",
-        "The largest pupil-weighted CV of any county for each indicator; lower is more "
-        "balanced, and the red line is the limit.",
-        draw(build, 12, 4.5, left=0.06, right=0.98, top=0.92, bottom=0.27, wspace=0.15),
-    )
-
-
-def _ratio_chart(bars: _VariantBars) -> tuple[str, str, str]:
-    def build(fig):
-        ax = fig.subplots()
-        keys = [k for k in bars.table.index if k.startswith("rural_urban.")]
-        x = bars.grouped_bars(ax, keys)
-        ax.axhline(1.0, color="#333", lw=1)
-        ax.set_xticks(
-            x, [SHORT_NAMES.get(k.split(".")[-1], k) for k in keys], rotation=30, ha="right"
-        )
-        ax.set_ylabel("rural mean ÷ urban mean")
-        ax.legend(fontsize=8)
-
-    return (
-        "Rural / urban ratios",
-        "Pupil-weighted mean of each indicator (as a share of its threshold) in rural schools "
-        "divided by the same in urban schools: 1 means no urban–rural gap.",
-        draw(build, 12, 4.5, left=0.07, right=0.98, top=0.95, bottom=0.27),
-    )
-
-
-def comparison_charts(comparison) -> list[tuple[str, str, str]]:
-    """The charts of a comparison report: cost and compliance, CV, rural/urban ratios.
-
-    Parameters
-    ----------
-    comparison : allocator.results.Comparison
-
-    Returns
-    -------
-    list of (title, note, img)
-        Each chart's heading, its explanation and its ``<img>`` tag.
-    """
-    bars = _VariantBars(comparison)
-    return [_cost_chart(bars), _variants_cv_chart(bars), _ratio_chart(bars)]
-
-
-# --------------------------------------------------------------------------- budget frontier
-def plot_budget_frontier(frontier: pd.DataFrame, path_or_ax):
-    """Plot a :func:`~allocator.planners.budget.budget_frontier` table: parts passing and largest
-    shortfall against budget.
+    The report shows the same as an interactive chart (:func:`frontier_figure`).
 
     Parameters
     ----------
@@ -334,6 +513,9 @@ def plot_budget_frontier(frontier: pd.DataFrame, path_or_ax):
         A PNG/SVG/PDF file to write (drawn off-screen with the Agg backend), or axes to draw on.
         The file is written aside and moved into place whole; an existing file is never replaced,
         except a PNG chart allocator drew earlier (:func:`allocator.outputs.check_target`).
+    words : allocator.i18n.Words, optional
+        The labels' language (English if not given; Chinese needs a CJK font, see
+        :func:`allocator.report.fonts.cjk_font`).
 
     Returns
     -------
@@ -352,14 +534,8 @@ def plot_budget_frontier(frontier: pd.DataFrame, path_or_ax):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    need = ["budget", "parts_passing", "parts_in_scope", "max_shortfall"]
-    missing = [c for c in need if c not in frontier]
-    if missing:
-        raise InputError(
-            f"frontier table lacks column(s) {', '.join(missing)}; pass budget_frontier(...)",
-            table="frontier",
-            column=missing[0],
-        )
+    _check_frontier(frontier)
+    words = words if words is not None else Words("en")
     if isinstance(path_or_ax, Axes):
         ax, path = path_or_ax, None
         fig = ax.figure
@@ -372,29 +548,28 @@ def plot_budget_frontier(frontier: pd.DataFrame, path_or_ax):
             f"path_or_ax={path_or_ax!r}; expected a file path or matplotlib Axes",
             table="frontier",
         )
+    with matplotlib.rc_context(font_rc()):
+        _draw_frontier(ax, frontier, words)
+        if path is not None:
+            fig.tight_layout()
+            with output_file(path, "chart") as tmp:
+                png = path.suffix.lower() == ".png"
+                fig.savefig(tmp, dpi=120, metadata=png_metadata() if png else None)
+    return fig
+
+
+def _draw_frontier(ax, frontier: pd.DataFrame, words: Words) -> None:
     millions = frontier["budget"].to_numpy(float) / 1e6
     passing = frontier["parts_passing"].to_numpy(float) / np.maximum(
         frontier["parts_in_scope"].to_numpy(float), 1
     )
-    ax.plot(millions, 100 * passing, marker="o", color="tab:blue", label="parts passing (%)")
-    ax.set_xlabel("budget (million yuan)")
-    ax.set_ylabel("assessed parts passing (%)", color="tab:blue")
+    ax.plot(millions, 100 * passing, marker="o", color="tab:blue")
+    ax.set_xlabel(words("chart.frontier.budget_millions"))
+    ax.set_ylabel(words("chart.frontier.passing_percent"), color="tab:blue")
     ax.set_ylim(0, 100)
     twin = ax.twinx()
-    twin.plot(
-        millions,
-        frontier["max_shortfall"].to_numpy(float),
-        marker="s",
-        color="tab:red",
-        label="largest shortfall",
-    )
-    twin.set_ylabel("largest normalised shortfall", color="tab:red")
+    twin.plot(millions, frontier["max_shortfall"].to_numpy(float), marker="s", color="tab:red")
+    twin.set_ylabel(words("chart.frontier.shortfall"), color="tab:red")
     twin.set_ylim(bottom=0)
-    ax.set_title("What each budget buys")
+    ax.set_title(words("chart.frontier.title"))
     ax.grid(alpha=0.3)
-    if path is not None:
-        fig.tight_layout()
-        with output_file(path, "chart") as tmp:
-            png = path.suffix.lower() == ".png"
-            fig.savefig(tmp, dpi=120, metadata=png_metadata() if png else None)
-    return fig

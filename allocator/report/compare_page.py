@@ -12,7 +12,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from allocator.report.charts import comparison_charts, variant_labels
+from allocator.report.charts import variant_labels
+from allocator.report.compare_charts import comparison_charts
 from allocator.report.tables import escape, html_table, page
 
 __all__ = ["render_comparison"]

@@ -1,23 +1,19 @@
-"""Fonts and the matplotlib set-up of the report's charts.
+"""Fonts: the CJK font matplotlib draws Chinese with, for the charts drawn as images.
 
-Charts are drawn on matplotlib's Agg canvas (no display; the global backend is left alone) and
-embedded as base64 PNG. Chinese names are drawn with the first CJK font found (:data:`CJK_FONTS`);
-without one, :func:`chart_label` gives ids instead of names, never empty boxes.
+The report's charts are drawn by the browser, which has its own fonts
+(:data:`allocator.report.interactive.FONT_FAMILY`). Charts drawn with matplotlib
+(:func:`allocator.report.charts.plot_budget_frontier`) use the first CJK font found
+(:data:`CJK_FONTS`, :func:`font_rc`); without one, :func:`chart_label` gives ids instead of
+names, never empty boxes.
 """
 
 from __future__ import annotations
 
-import base64
-import io
-from collections.abc import Callable
 from functools import lru_cache
 
-import matplotlib
 from matplotlib import font_manager
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
-__all__ = ["CJK_FONTS", "cjk_font", "chart_label", "draw"]
+__all__ = ["CJK_FONTS", "cjk_font", "chart_label", "font_rc"]
 
 #: Fonts tried, in order, for Chinese text in charts.
 CJK_FONTS = (
@@ -73,52 +69,13 @@ def chart_label(text, fallback) -> str:
     return str(fallback)
 
 
-def _figure(width: float, height: float) -> Figure:
-    fig = Figure(figsize=(width, height), dpi=100)
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def _font_rc():
-    family = [cjk_font()] if cjk_font() else []
-    return {"font.family": "sans-serif", "font.sans-serif": [*family, "DejaVu Sans"]}
-
-
-def _png(fig: Figure) -> str:
-    buf = io.BytesIO()
-    with matplotlib.rc_context(_font_rc()):
-        fig.savefig(buf, format="png", dpi=100)
-    return base64.b64encode(buf.getvalue()).decode("ascii")
-
-
-def draw(build: Callable[[Figure], None], width: float, height: float, **adjust) -> str:
-    """Build a figure inside the font settings and return it as an ``<img>`` tag (base64 PNG).
-
-    Margins are set by hand (``adjust`` for ``Figure.subplots_adjust``): matplotlib's automatic
-    layout engines measure every text several times and take seconds per figure.
-
-    Parameters
-    ----------
-    build : callable
-        Draws on the empty figure it is given.
-    width, height : float
-        Figure size in inches (100 dpi).
-    **adjust
-        Margins for :meth:`matplotlib.figure.Figure.subplots_adjust`.
-
-    Returns
-    -------
-    str
+def font_rc() -> dict:
+    """matplotlib settings that draw Chinese with :func:`cjk_font` (and the rest with DejaVu Sans).
 
     Examples
     --------
-    >>> draw(lambda fig: fig.subplots().plot([0, 1]), 2, 1).startswith('<img alt="chart"')
-    True
+    >>> font_rc()["font.sans-serif"][-1]
+    'DejaVu Sans'
     """
-    with matplotlib.rc_context(_font_rc()):
-        fig = _figure(width, height)
-        if adjust:
-            fig.subplots_adjust(**adjust)
-        build(fig)
-        data = _png(fig)
-    return f'<img alt="chart" src="data:image/png;base64,{data}">'
+    family = [cjk_font()] if cjk_font() else []
+    return {"font.family": "sans-serif", "font.sans-serif": [*family, "DejaVu Sans"]}

@@ -13,8 +13,16 @@ from collections.abc import Sequence
 import pandas as pd
 
 from allocator.check import check
-from allocator.report.charts import SHORT_NAMES, cv_chart, distribution_chart, lorenz_chart
-from allocator.report.maps import map_chart
+from allocator.i18n import Words
+from allocator.report.charts import (
+    SHORT_NAMES,
+    cv_chart,
+    distribution_chart,
+    frontier_chart,
+    lorenz_chart,
+)
+from allocator.report.interactive import words_of
+from allocator.report.maps import indicator_map_chart, map_chart
 from allocator.report.tables import (
     Share,
     change_class,
@@ -285,38 +293,30 @@ def _cv_step_table(before, after) -> str:
     )
 
 
-def _charts(result, stages: Sequence[str]) -> list[str]:
-    """Distributions, Lorenz curves, CV against its limit, and the map, each with its note."""
-    out = ["<h2 id='charts'>Charts</h2>"]
-    out.append(
-        "<h3>Indicators by urban, town and rural schools</h3><p class='note'>Each box shows the "
-        "middle half of schools (the line is the median, whiskers the usual range) for one "
-        "indicator, divided by its threshold, so 1 is exactly at the standard. Grey boxes: before "
-        "the plan; coloured: after the last step. Rural boxes rising towards the urban ones is the "
-        "gap narrowing.</p>"
-    )
-    out.append(distribution_chart(stages, result.measures))
-    out.append(
-        "<h3>Lorenz curves</h3><p class='note'>Schools sorted from the poorest to the richest in "
-        "each indicator: the curve shows what share of the resource the poorest x % of pupils "
-        "hold. The diagonal is perfect equality; a curve closer to it (a smaller Gini) is "
-        "fairer.</p>"
-    )
-    out.append(lorenz_chart(stages, result.measures))
-    out.append(
-        "<h3>CV against its limit</h3><p class='note'>For each indicator, the largest "
-        "pupil-weighted CV of any county, at each stage. The red dashed line is the limit a "
-        "county must stay under (0.50 primary, 0.45 junior in the 2017 standard).</p>"
-    )
-    out.append(cv_chart(stages, result.measures, result.standard))
-    out.append(
-        "<h2 id='map'>Map</h2><p class='note'>Schools coloured by area type (dot size: pupils). "
-        "A cross marks a school closed by a merger; the arrow points to the school that receives "
-        "its pupils. The coloured disc behind a school is its school district (one colour per "
-        "district); purple lines join schools that exchange "
-        "teachers in a rotation plan. Grey lines are roads.</p>"
-    )
-    out.append(map_chart(result))
+def _charts(result, stages: Sequence[str], words: Words | None = None) -> list[str]:
+    """Indicators by area type, Lorenz curves, each county's CV, the budget frontier when the
+    results hold one, and the two maps, each with its note (interactive figures)."""
+    w = words if words is not None else words_of(result)
+    out = [f"<h2 id='charts'>{escape(w('chart.heading'))}</h2>"]
+    out.append(f"<h3>{escape(w('chart.distribution.heading'))}</h3>")
+    out.append(f"<p class='note'>{escape(w('chart.distribution.note'))}</p>")
+    out.append(distribution_chart(stages, result.measures, w))
+    out.append(f"<h3>{escape(w('chart.cv.heading'))}</h3>")
+    out.append(f"<p class='note'>{escape(w('chart.cv.note'))}</p>")
+    out.append(cv_chart(stages, result.measures, result.standard, w))
+    out.append(f"<h3>{escape(w('chart.lorenz.heading'))}</h3>")
+    out.append(f"<p class='note'>{escape(w('chart.lorenz.note'))}</p>")
+    out.append(lorenz_chart(stages, result.measures, w))
+    for name, table in getattr(result, "tables", {}).items():
+        if name.rsplit(".", 1)[-1] == "frontier" and isinstance(table, pd.DataFrame):
+            out.append(f"<h3>{escape(w('chart.frontier.heading'))}</h3>")
+            out.append(frontier_chart(table, w))
+    out.append(f"<h2 id='map'>{escape(w('map.heading'))}</h2>")
+    out.append(f"<p class='note'>{escape(w('map.note'))}</p>")
+    out.append(map_chart(result, w))
+    out.append(f"<h3>{escape(w('map.indicator_heading'))}</h3>")
+    out.append(f"<p class='note'>{escape(w('map.indicator_note'))}</p>")
+    out.append(indicator_map_chart(result, w))
     return out
 
 

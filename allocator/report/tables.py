@@ -12,6 +12,10 @@ import html
 import numpy as np
 import pandas as pd
 
+from allocator.i18n import Words
+from allocator.report.interactive import has_figure, plotly_script
+from allocator.report.widgets import TABLE_CSS, table_script
+
 __all__ = ["CSS", "Share", "escape", "format_value", "html_table", "page", "change_class"]
 
 #: The style sheet every report page carries inline.
@@ -117,19 +121,36 @@ def html_table(
     return f"<table><tr>{head}</tr>{''.join(body)}</table>{more}"
 
 
-def page(title: str, body: str) -> str:
+def page(title: str, body: str, words: Words | None = None) -> str:
     """A complete HTML document: ``body`` with the title, the style sheet and a time stamp.
+
+    The page works offline: when ``body`` holds a figure, plotly.js is inlined once in the head;
+    a small script makes every table sortable, filterable and downloadable as CSV
+    (:mod:`allocator.report.widgets`).
+
+    Parameters
+    ----------
+    title : str
+    body : str
+        HTML.
+    words : allocator.i18n.Words, optional
+        The page's language (the default language if not given).
 
     Examples
     --------
     >>> page("t", "<p>x</p>").startswith("<!DOCTYPE html>")
     True
     """
+    words = words if words is not None else Words()
     stamp = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
+    lang = "zh-CN" if words.language == "zh" else words.language
+    js = plotly_script() if has_figure(body) else ""
     return (
-        "<!DOCTYPE html><html lang='zh-CN'><head><meta charset='utf-8'>"
-        f"<title>{escape(title)}</title><style>{CSS}</style></head><body>{body}"
-        f"<hr><p class='note'>Written by allocator on {stamp}.</p></body></html>"
+        f"<!DOCTYPE html><html lang='{lang}'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        f"<title>{escape(title)}</title><style>{CSS}{TABLE_CSS}</style>{js}</head><body>{body}"
+        f"<hr><p class='note'>{escape(words('page.written', stamp=stamp))}</p>"
+        f"{table_script(words)}</body></html>"
     )
 
 
