@@ -326,27 +326,27 @@ def test_scenario_reads_candidate_sites_relative_to_its_file(tmp_path, monkeypat
     assert "sites.csv, line 2" in text and "'NEW'" in text and "'level'" in text
 
 
-def test_report_map_marks_the_new_school(monkeypatch):
+def test_report_map_marks_the_new_school():
     """The scenario report's map draws a built site as a new school where the site is."""
     import types
 
-    from matplotlib.axes import Axes
-
-    from allocator.report import map_chart
+    from allocator.i18n import Words
+    from allocator.pipeline import measure
+    from allocator.report.maps import map_figure
+    from allocator.standards import load_standard
 
     region = township()
     plan = plan_mergers(region, MergerPolicy(candidate_sites=pd.DataFrame([site()])), EXACT)
+    after = plan.apply(region)
+    standard = load_standard("moe2017")
     result = types.SimpleNamespace(
-        regions=[region, plan.apply(region)], steps=[types.SimpleNamespace(plan=plan)]
+        regions=[region, after],
+        steps=[types.SimpleNamespace(plan=plan)],
+        measures=[measure(region, standard), measure(after, standard)],
+        standard=standard,
     )
-    drawn = {}
-    real = Axes.scatter
-
-    def scatter(self, x, y, *args, **kwargs):
-        drawn[kwargs.get("label")] = (list(x), list(y))
-        return real(self, x, y, *args, **kwargs)
-
-    monkeypatch.setattr(Axes, "scatter", scatter)
-    assert "base64," in map_chart(result)
+    words = Words("en")
+    traces = {t.name: t for t in map_figure(result, words).data}
+    new = traces[words("map.new_schools")]
     expected = site()
-    assert drawn["new school"] == ([expected["x"]], [expected["y"]])
+    assert (list(new.x), list(new.y)) == ([expected["x"]], [expected["y"]])

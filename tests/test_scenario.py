@@ -331,8 +331,13 @@ def test_run_writes_report_tables_and_json(equip, tmp_path):
     # the report: one file, summary first, images embedded, no external references
     html = (out / "report.html").read_text(encoding="utf-8")
     assert html.index("id='summary'") < html.index("id='steps'") < html.index("id='charts'")
-    assert html.count("data:image/png;base64,") >= 4
-    assert not re.search(r"""(src|href)=["']?(http|/|[a-z]+\.(png|css|js))""", html)
+    assert html.count('class="plotly-graph-div"') >= 4
+    # plotly.js (inlined once) holds attribution links as text; nothing else may point outside
+    from allocator.report.interactive import plotly_script
+
+    assert html.count(plotly_script()) == 1
+    page = html.replace(plotly_script(), "")
+    assert not re.search(r"""(src|href)=["']?(http|/|[a-z]+\.(png|css|js))""", page)
 
 
 def test_failed_step_writes_the_finished_steps_marked_incomplete(equip, tmp_path):
@@ -406,7 +411,7 @@ def test_compare_runs_variants_in_processes(equip, tmp_path):
     )
     assert {"report.html", "comparison.csv", "result.json"} <= {p.name for p in out.iterdir()}
     html = (out / "report.html").read_text(encoding="utf-8")
-    assert 'class="best"' in html and html.count("data:image/png;base64,") >= 3
+    assert 'class="best"' in html and html.count('class="plotly-graph-div"') >= 3
     assert "No plan: Infeasible: step 2/2 second (equip): no plan meets the target" in html
 
 
