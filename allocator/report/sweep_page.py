@@ -396,7 +396,7 @@ def render_sweep(
     failed = table[table["status"] != "ok"]
     if len(failed):
         body.append(f"<h2>{escape(w('sweep.failed'))}</h2>")
-        body.append(html_table(failed[[*axes, "status", "error"]], max_rows=100))
+        body.append(html_table(failed[[c for c in (*axes, "status", "error") if c in table]], 100))
     shown = table.drop(columns=[c for c in ("decisions", "key", "position") if c in table])
     body.append(f"<h2>{escape(w('sweep.all_tasks'))}</h2>" + html_table(shown, max_rows=200))
     return page(w("sweep.title", name=name), "".join(b for b in body if b), w)
