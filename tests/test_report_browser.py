@@ -261,9 +261,11 @@ def test_a_sweep_report_draws_its_figures_offline_with_no_error(tmp_path):
         page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
         page.on(
             "request",
-            lambda r: None
-            if r.url.startswith(("file:", "data:", "blob:", "about:"))
-            else problems.append(f"request leaves the file: {r.url}"),
+            lambda r: (
+                None
+                if r.url.startswith(("file:", "data:", "blob:", "about:"))
+                else problems.append(f"request leaves the file: {r.url}")
+            ),
         )
         page.goto(path.as_uri(), wait_until="load")
         page.wait_for_function(

@@ -64,6 +64,11 @@ def _ok(table: pd.DataFrame) -> pd.DataFrame:
     return table[table["status"] == "ok"]
 
 
+def _ticks(measure: str) -> dict:
+    """A measure's tick format: shares as percentages, others as plotly chooses."""
+    return {"tickformat": ".0%"} if measure == "compliant_share" else {}
+
+
 def _hover_line(label: str, field: str) -> str:
     """One line of a hover template: an escaped label, then a plotly field."""
     return f"{hover(label)}: {field}"
@@ -124,7 +129,7 @@ def axis_figure(
             if not numeric:
                 fig.update_xaxes(type="category", row=i + 1, col=j + 1)
             if j == 0:
-                fig.update_yaxes(title=hover(label), row=i + 1, col=j + 1)
+                fig.update_yaxes(title=hover(label), row=i + 1, col=j + 1, **_ticks(m))
     base_layout(fig, height=int(150 + 200 * len(kept)))
     return fig
 
@@ -171,9 +176,7 @@ def frontier_figure(table: pd.DataFrame, axes: Sequence[str], words: Words) -> g
         )
     base_layout(fig)
     fig.update_xaxes(title=hover(money), tickformat=",.0f")
-    fig.update_yaxes(title=hover(label), rangemode="tozero")
-    if measure == "compliant_share":
-        fig.update_yaxes(tickformat=".0%")
+    fig.update_yaxes(title=hover(label), rangemode="tozero", **_ticks(measure))
     return fig
 
 
@@ -247,8 +250,7 @@ def fan_figure(table: pd.DataFrame, axes: Sequence[str], words: Words) -> go.Fig
     if not shown or ok.empty:
         return None
     x_axis = _fan_axis(ok, axes)
-    titles = [hover(measure_name(words, m)) for m in shown]
-    fig = make_subplots(rows=1, cols=len(shown), subplot_titles=titles, horizontal_spacing=0.12)
+    fig = make_subplots(rows=1, cols=len(shown), horizontal_spacing=0.12)
     for c, m in enumerate(shown, start=1):
         label = measure_name(words, m)
         if x_axis is None:
@@ -272,10 +274,8 @@ def fan_figure(table: pd.DataFrame, axes: Sequence[str], words: Words) -> go.Fig
             fig.update_yaxes(title=hover(words("sweep.draws_count")), row=1, col=c)
             continue
         _fan_traces(fig, ok, x_axis, m, c, words)
-        fig.update_yaxes(title=hover(label), row=1, col=c)
-    base_layout(fig, height=420)
-    fig.update_layout(margin={"t": 80})
-    return fig
+        fig.update_yaxes(title=hover(label), row=1, col=c, **_ticks(m))
+    return base_layout(fig, height=420)
 
 
 # --------------------------------------------------------------------------- robustness
