@@ -213,3 +213,80 @@ def test_chinese_text_is_drawn_with_a_cjk_font(browser_page, tmp_path):
     fonts = devtools.send("CSS.getPlatformFontsForNode", {"nodeId": node["nodeId"]})["fonts"]
     devtools.detach()
     assert any("CJK" in f["familyName"] or "Hei" in f["familyName"] for f in fonts), fonts
+
+
+def test_a_sweep_report_draws_its_figures_offline_with_no_error(tmp_path):
+    """A sweep report of a hand-made task table: four figures drawn, names read as written."""
+    import pandas as pd
+
+    from allocator.report.sweep_page import render_sweep
+    from allocator.sweep import decision_shares, robust_plan
+
+    sync_playwright = _browser_or_skip()
+    budget, hostile = "steps.budget.budget", "<b>渝北</b>区"
+    rows = [
+        {
+            "county": county,
+            budget: b,
+            "draw": d,
+            "status": "ok",
+            "error": None,
+            "compliant_share": 0.2 + 0.1 * d + b / 1e7 + c * 0.05,
+            "cost_yuan": b * (0.8 + 0.05 * d),
+            "decisions": ["close m S1"] + (["buy budget S2 rooms"] if d else []),
+        }
+        for c, county in enumerate(["两江新区", hostile])
+        for b in (1e6, 2e6, 4e6)
+        for d in range(3)
+    ]
+    table = pd.DataFrame(rows)
+    shares = decision_shares(table, ("compliant_share", "cost_yuan"))
+    axes = ["county", budget, "draw"]
+    html = render_sweep(
+        "扫描", table, axes, ["compliant_share", "cost_yuan"], shares, robust_plan(shares, 0.8), 0.8
+    )
+    path = tmp_path / "report.html"
+    path.write_text(html, encoding="utf-8")
+    problems: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"], headless=True
+        )
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+        page.on(
+            "console",
+            lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None,
+        )
+        page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
+        page.on(
+            "request",
+            lambda r: (
+                None
+                if r.url.startswith(("file:", "data:", "blob:", "about:"))
+                else problems.append(f"request leaves the file: {r.url}")
+            ),
+        )
+        page.goto(path.as_uri(), wait_until="load")
+        page.wait_for_function(
+            "document.querySelectorAll('.plotly-graph-div .main-svg').length >= "
+            "document.querySelectorAll('.plotly-graph-div').length"
+        )
+        figures = page.eval_on_selector_all(
+            ".plotly-graph-div",
+            """divs => divs.map(d => ({
+                w: d.getBoundingClientRect().width,
+                marks: d.querySelectorAll('.point, .bars path, .js-line, .js-fill').length,
+                names: (d.data || []).map(t => t.name),
+                bars: (d.data || []).filter(t => t.type === 'bar').map(t => t.y.length),
+                legend: Array.from(d.querySelectorAll('.legendtext')).map(e => e.textContent),
+            }))""",
+        )
+        page.screenshot(path=tmp_path / "sweep.png", full_page=True)
+        browser.close()
+    assert len(figures) == 4  # by axis, frontier, fans, robustness
+    for f in figures:
+        assert f["w"] > 300 and f["marks"] > 0, f
+    assert sorted(figures[1]["legend"]) == sorted(["两江新区", hostile])  # read as written
+    assert figures[3]["bars"] == [shares["decision"].nunique()]
+    assert problems == []
