@@ -50,38 +50,42 @@ def report_file(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def browser_page(report_file):
+def chromium():
+    """One headless Chromium for the module (a second Playwright inside the first is refused)."""
     sync_playwright = _browser_or_skip()
-    path, result = report_file
-    problems: list[str] = []
     with sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"], headless=True
         )
-        context = browser.new_context(
-            viewport={"width": 1280, "height": 900}, accept_downloads=True
-        )
-        page = context.new_page()
-        page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-        page.on(
-            "console",
-            lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None,
-        )
-        page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
-
-        def local(request):
-            if not request.url.startswith(("file:", "data:", "blob:", "about:")):
-                problems.append(f"request leaves the file: {request.url}")
-
-        page.on("request", local)
-        page.goto(path.as_uri(), wait_until="load")
-        page.wait_for_function(
-            "document.querySelectorAll('.plotly-graph-div .main-svg').length >= "
-            "document.querySelectorAll('.plotly-graph-div').length * 1"
-        )
-        yield page, problems, result
-        context.close()
+        yield browser
         browser.close()
+
+
+@pytest.fixture(scope="module")
+def browser_page(report_file, chromium):
+    path, result = report_file
+    problems: list[str] = []
+    context = chromium.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    page = context.new_page()
+    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    page.on(
+        "console",
+        lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None,
+    )
+    page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
+
+    def local(request):
+        if not request.url.startswith(("file:", "data:", "blob:", "about:")):
+            problems.append(f"request leaves the file: {request.url}")
+
+    page.on("request", local)
+    page.goto(path.as_uri(), wait_until="load")
+    page.wait_for_function(
+        "document.querySelectorAll('.plotly-graph-div .main-svg').length >= "
+        "document.querySelectorAll('.plotly-graph-div').length * 1"
+    )
+    yield page, problems, result
+    context.close()
 
 
 def test_the_page_loads_with_no_error_and_no_request_leaving_the_file(browser_page):
@@ -215,14 +219,13 @@ def test_chinese_text_is_drawn_with_a_cjk_font(browser_page, tmp_path):
     assert any("CJK" in f["familyName"] or "Hei" in f["familyName"] for f in fonts), fonts
 
 
-def test_a_sweep_report_draws_its_figures_offline_with_no_error(tmp_path):
+def test_a_sweep_report_draws_its_figures_offline_with_no_error(tmp_path, chromium):
     """A sweep report of a hand-made task table: four figures drawn, names read as written."""
     import pandas as pd
 
     from allocator.report.sweep_page import render_sweep
     from allocator.sweep import decision_shares, robust_plan
 
-    sync_playwright = _browser_or_skip()
     budget, hostile = "steps.budget.budget", "<b>渝北</b>区"
     rows = [
         {
@@ -248,42 +251,38 @@ def test_a_sweep_report_draws_its_figures_offline_with_no_error(tmp_path):
     path = tmp_path / "report.html"
     path.write_text(html, encoding="utf-8")
     problems: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"], headless=True
-        )
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-        page.on(
-            "console",
-            lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None,
-        )
-        page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
-        page.on(
-            "request",
-            lambda r: (
-                None
-                if r.url.startswith(("file:", "data:", "blob:", "about:"))
-                else problems.append(f"request leaves the file: {r.url}")
-            ),
-        )
-        page.goto(path.as_uri(), wait_until="load")
-        page.wait_for_function(
-            "document.querySelectorAll('.plotly-graph-div .main-svg').length >= "
-            "document.querySelectorAll('.plotly-graph-div').length"
-        )
-        figures = page.eval_on_selector_all(
-            ".plotly-graph-div",
-            """divs => divs.map(d => ({
-                w: d.getBoundingClientRect().width,
-                marks: d.querySelectorAll('.point, .bars path, .js-line, .js-fill').length,
-                names: (d.data || []).map(t => t.name),
-                bars: (d.data || []).filter(t => t.type === 'bar').map(t => t.y.length),
-                legend: Array.from(d.querySelectorAll('.legendtext')).map(e => e.textContent),
-            }))""",
-        )
-        page.screenshot(path=tmp_path / "sweep.png", full_page=True)
-        browser.close()
+    page = chromium.new_page(viewport={"width": 1280, "height": 900})
+    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    page.on(
+        "console",
+        lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None,
+    )
+    page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
+    page.on(
+        "request",
+        lambda r: (
+            None
+            if r.url.startswith(("file:", "data:", "blob:", "about:"))
+            else problems.append(f"request leaves the file: {r.url}")
+        ),
+    )
+    page.goto(path.as_uri(), wait_until="load")
+    page.wait_for_function(
+        "document.querySelectorAll('.plotly-graph-div .main-svg').length >= "
+        "document.querySelectorAll('.plotly-graph-div').length"
+    )
+    figures = page.eval_on_selector_all(
+        ".plotly-graph-div",
+        """divs => divs.map(d => ({
+            w: d.getBoundingClientRect().width,
+            marks: d.querySelectorAll('.point, .bars path, .js-line, .js-fill').length,
+            names: (d.data || []).map(t => t.name),
+            bars: (d.data || []).filter(t => t.type === 'bar').map(t => t.y.length),
+            legend: Array.from(d.querySelectorAll('.legendtext')).map(e => e.textContent),
+        }))""",
+    )
+    page.screenshot(path=tmp_path / "sweep.png", full_page=True)
+    page.close()
     assert len(figures) == 4  # by axis, frontier, fans, robustness
     for f in figures:
         assert f["w"] > 300 and f["marks"] > 0, f
