@@ -16,6 +16,7 @@ import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from allocator.errors import InputError
@@ -33,6 +34,9 @@ __all__ = [
     "write_xlsx",
     "mark_workbook",
     "XLSX_KEYWORD",
+    "decimals",
+    "rounded",
+    "with_names",
 ]
 
 #: Keyword stored in the document properties of a workbook allocator writes.
@@ -149,6 +153,94 @@ def restore_frame(df: pd.DataFrame) -> pd.DataFrame:
     True
     """
     return _map_text(df, restore_text)
+
+
+# --------------------------------------------------------------------------- tables people read
+def decimals(column: str) -> int:
+    """The decimals a number of column ``column`` is worth, read from its name.
+
+    Yuan and costs whole; minutes 1; shares, CVs, Gini and Theil indices 3; ratios and per-100 or
+    per-pupil indicators 2; anything else 3.
+
+    Examples
+    --------
+    >>> [decimals(c) for c in ("spent_yuan", "cost", "share_passing", "cv_after", "rural_urban")]
+    [0, 0, 3, 3, 2]
+    >>> [decimals(c) for c in ("mean_minutes", "floor_m2_per_pupil", "quality")]
+    [1, 2, 3]
+    """
+    name = str(column).lower()
+    words = set(name.replace(".", "_").split("_"))
+    if "yuan" in words or "cost" in words or "spent" in words or name in ("objective", "value"):
+        return 0
+    if "minutes" in words:
+        return 1
+    if words & {"share", "cv", "gini", "theil", "gap", "shortfall", "r2", "within"}:
+        return 3
+    if words & {"ratio", "rural", "per", "size"}:
+        return 2
+    return 3
+
+
+def rounded(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``df`` with every float column rounded to :func:`decimals` of its name (a column
+    whose rounded values are all whole numbers becomes integers; missing values stay missing);
+    ``df`` itself is unchanged.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"cost": [11.969999999999999], "cv": [0.123456], "n": [3.0]})
+    >>> rounded(df).astype(object).values.tolist()
+    [[12, 0.123, 3]]
+    >>> str(rounded(df)["n"].dtype)
+    'Int64'
+    """
+    out = df.copy()
+    for i, column in enumerate(df.columns):
+        s = df.iloc[:, i]
+        if not pd.api.types.is_float_dtype(s.dtype):
+            continue
+        r = s.round(decimals(column))
+        finite = r.dropna()
+        whole = np.isfinite(finite).all() and (finite == finite.round()).all()
+        if len(finite) and whole and (finite.abs() < 2**53).all():
+            r = r.astype("Int64")
+        out.isetitem(i, r)
+    return out
+
+
+def _id_columns(df: pd.DataFrame) -> list[str]:
+    return [str(c) for c in df.columns if str(c) == "school_id" or str(c).endswith("_school_id")]
+
+
+def with_names(df: pd.DataFrame, names) -> pd.DataFrame:
+    """``df`` with each school's name beside each column of school ids.
+
+    A column ``school_id`` gets ``name`` right after it (an existing ``name`` column is moved
+    there); ``<role>_school_id`` gets ``<role>_school_name``. Ids without a name stay blank.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+    names : mapping
+        School id -> name (e.g. ``region.schools.set_index("school_id")["name"]``).
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"school_id": ["S1"], "receiving_school_id": ["S2"], "pupils": [40]})
+    >>> with_names(df, {"S1": "东小", "S2": "西小"}).astype(str).iloc[0].tolist()
+    ['S1', '东小', 'S2', '西小', '40']
+    """
+    ids = _id_columns(df)
+    if not ids:
+        return df
+    lookup = dict(names.items()) if hasattr(names, "items") else dict(names)
+    out = df.copy()
+    for column in ids:
+        target = "name" if column == "school_id" else column[: -len("id")] + "name"
+        values = out.pop(target) if target in out.columns else out[column].map(lookup)
+        out.insert(list(out.columns).index(column) + 1, target, values)
+    return out
 
 
 # --------------------------------------------------------------------------- names

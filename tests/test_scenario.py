@@ -407,7 +407,7 @@ def test_compare_runs_variants_in_processes(equip, tmp_path):
     assert {"report.html", "comparison.csv", "result.json"} <= {p.name for p in out.iterdir()}
     html = (out / "report.html").read_text(encoding="utf-8")
     assert 'class="best"' in html and html.count("data:image/png;base64,") >= 3
-    assert "No plan: Infeasible: step 2/2 second (equip): no plan meets the target" in html
+    assert "Infeasible: step 2/2 second (equip): no plan meets the target" in html
 
 
 def test_chart_labels_fall_back_to_ids_without_a_cjk_font(monkeypatch):
