@@ -13,13 +13,15 @@ import json
 import os
 from pathlib import Path
 
+import pandas as pd
+
 from allocator.io import write_region_csv
 from allocator.outputs import output_folder
 from allocator.results import Comparison, ScenarioResult, json_safe
 from allocator.scenario import Scenario
-from allocator.sheets import inside, unique_slugs, write_csv, write_xlsx
+from allocator.sheets import inside, rounded, unique_slugs, with_names, write_csv, write_xlsx
 
-__all__ = ["protected_inputs", "write_comparison", "write_run"]
+__all__ = ["protected_inputs", "readable_tables", "write_comparison", "write_run"]
 
 
 def protected_inputs(scenario: Scenario) -> list[tuple[Path, str]]:
@@ -45,6 +47,27 @@ def protected_inputs(scenario: Scenario) -> list[tuple[Path, str]]:
             if isinstance(value, Path):
                 out.append((value, f"the file of steps.{step.name}.{key}"))
     return out
+
+
+def readable_tables(result: ScenarioResult) -> dict[str, pd.DataFrame]:
+    """The run's tables as a person reads them in a CSV file or workbook: each column of school
+    ids with the schools' names beside it (:func:`allocator.sheets.with_names`, names from every
+    stage of the region, so closed schools keep theirs) and numbers rounded to the unit that
+    matters (:func:`allocator.sheets.rounded`). Column names stay the machine names.
+
+    Examples
+    --------
+    >>> import pathlib
+    >>> f = pathlib.Path(__file__).parents[1] / "scenarios" / "budget_policy_comparison.toml"
+    >>> from allocator.pipeline import run_scenario
+    >>> result = run_scenario(f, write=False, overrides={"region": {"schools": 40}})
+    >>> list(readable_tables(result)["budget.allocations"].columns[:2])
+    ['school_id', 'name']
+    """
+    frames = [r.schools[["school_id", "name"]] for r in result.regions]
+    names = pd.concat(frames).drop_duplicates("school_id", keep="last")
+    lookup = names.set_index("school_id")["name"]
+    return {k: rounded(with_names(df, lookup)) for k, df in result.tables.items()}
 
 
 def write_run(result: ScenarioResult, folder: str | os.PathLike, *, force: bool = False) -> Path:
@@ -97,12 +120,13 @@ def write_run(result: ScenarioResult, folder: str | os.PathLike, *, force: bool 
         details=details,
     ) as tmp:
         files = []
+        tables = readable_tables(result)
         if "csv" in formats:
-            for name, df in result.tables.items():
+            for name, df in tables.items():
                 write_csv(df, inside(tmp, names[name]), bom=True)
                 files.append(names[name])
         if "xlsx" in formats:
-            write_xlsx(result.tables, inside(tmp, "tables.xlsx"), "run")
+            write_xlsx(tables, inside(tmp, "tables.xlsx"), "run")
             files.append("tables.xlsx")
         if "region" in formats:
             region_dir = inside(tmp, "region_after")
@@ -125,8 +149,9 @@ def write_comparison(
 ) -> Path:
     """Write ``report.html``, ``comparison.csv`` and ``result.json`` of a comparison atomically.
 
-    Each variant's tables go to a sub-folder named after the variant, made safe for a file name
-    (:func:`allocator.sheets.unique_slugs`). The same rules as :func:`write_run` decide whether
+    Each variant's tables (as :func:`readable_tables`) and its own ``report.html`` go to a
+    sub-folder named after the variant, made safe for a file name
+    (:func:`allocator.sheets.unique_slugs`); the comparison page links to those reports. The same rules as :func:`write_run` decide whether
     an existing ``folder`` may be replaced (``InputError`` otherwise).
 
     Examples
@@ -140,7 +165,7 @@ def write_comparison(
     >>> sorted(p.name for p in folder.iterdir())
     ['.allocator-output.json', 'comparison.csv', 'minimax', 'report.html', 'result.json']
     """
-    from allocator.report import render_comparison  # the report sits above the run layer
+    from allocator.report import render_comparison, render_run  # the report sits below
 
     folder = Path(folder)
     formats = comparison.scenario.output.formats
@@ -153,14 +178,18 @@ def write_comparison(
         protect=protected_inputs(comparison.scenario),
         details={"scenario": comparison.scenario.name},
     ) as tmp:
-        write_csv(comparison.table, inside(tmp, "comparison.csv"), bom=True)
-        if "csv" in formats:
-            for v, r in comparison.results.items():
-                sub = inside(tmp, subfolders[v])
-                sub.mkdir()
+        write_csv(rounded(comparison.table), inside(tmp, "comparison.csv"), bom=True)
+        for v, r in comparison.results.items():
+            if not {"csv", "html"} & set(formats):
+                break
+            sub = inside(tmp, subfolders[v])
+            sub.mkdir()
+            if "csv" in formats:
                 names = r.files
-                for name, df in r.tables.items():
+                for name, df in readable_tables(r).items():
                     write_csv(df, inside(sub, names[name]), bom=True)
+            if "html" in formats:  # the comparison page links to each variant's own report
+                inside(sub, "report.html").write_text(render_run(r), encoding="utf-8")
         if "html" in formats:
             inside(tmp, "report.html").write_text(render_comparison(comparison), encoding="utf-8")
         data = {

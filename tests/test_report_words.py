@@ -14,11 +14,12 @@ import pandas as pd
 import pytest
 
 import allocator
-from allocator import cli
+from allocator import cli, sheets, writers
 from allocator.compare import comparison_table
 from allocator.errors import InputError
 from allocator.i18n import Words, labels, language_of
 from allocator.report import render_comparison, render_run
+from allocator.report.compare_page import best_classes, measure_label
 from allocator.report.reading import report_language
 from allocator.report.verdict import county_reasons, county_verdict_table, parts_passing
 from allocator.results import Comparison
@@ -270,3 +271,88 @@ def test_hostile_names_are_escaped_everywhere(demo):
     text = render_run(result, "en")
     assert "<script>alert" not in text and "&lt;script&gt;alert(&#x27;x&#x27;)" in text
     assert "&amp; &quot;quoted&quot;" in text
+
+
+# --------------------------------------------------------------------------- names and numbers
+def test_tables_people_read_show_names_beside_ids_and_rounded_numbers(demo, tmp_path):
+    out = writers.write_run(demo, tmp_path / "out")
+    schools = pd.concat([r.schools for r in demo.regions]).drop_duplicates("school_id")
+    names = schools.set_index("school_id")["name"]
+    closures = pd.read_csv(out / "mergers.closures.csv", encoding="utf-8-sig", dtype=str)
+    assert list(closures.columns[:4]) == [
+        "school_id",
+        "name",
+        "receiving_school_id",
+        "receiving_school_name",
+    ]
+    assert (
+        closures["receiving_school_name"].tolist()
+        == names[closures["receiving_school_id"]].tolist()
+    )
+    transfers = pd.read_csv(out / "teachers.transfers.csv", encoding="utf-8-sig", dtype=str)
+    assert transfers["to_school_name"].tolist() == names[transfers["to_school_id"]].tolist()
+    for path in out.glob("*.csv"):
+        text = path.read_text(encoding="utf-8-sig")
+        assert not re.search(r"\d\.\d{4,}", text), path.name  # nothing past 3 decimals
+        assert not re.search(r"\de[-+]\d", text), path.name  # no exponent notation
+    # the page shows the same names, and in Chinese headers
+    page_text = render_run(demo, "zh")
+    receiving = closures["receiving_school_name"].iloc[0]
+    assert "<th>接收学校</th>" in page_text and f"<td>{receiving}</td>" in page_text
+
+
+def test_rounding_follows_the_unit_of_each_column():
+    df = pd.DataFrame(
+        {
+            "spent_yuan": [39_995_835.4],
+            "share_passing": [0.123456],
+            "cv_after": [0.50049],
+            "rural_urban": [0.98765],
+            "mean_minutes": [11.969999999999999],
+            "pupils": [12.0],
+        }
+    )
+    out = sheets.rounded(df).astype(object).iloc[0].tolist()
+    assert out == [39_995_835, 0.123, 0.5, 0.99, 12.0, 12]
+
+
+# --------------------------------------------------------------------------- compare
+def test_best_is_marked_only_where_variants_differ_beyond_the_tolerance():
+    table = pd.DataFrame(
+        {
+            "better": ["low", "high", "one", "low", ""],
+            "a": [39_995_835.0, 10.0, 0.95, 1.0, 5.0],
+            "b": [40_000_000.0, 12.0, 0.80, 1.005, 1.0],
+            "c": [39_999_990.0, 12.05, 1.20, 2.0, 3.0],
+        }
+    )
+    marks = best_classes(table, ["a", "b", "c"])[["a", "b", "c"]].values.tolist()
+    # 0.01 % apart: no best; 12 and 12.05 are within 1 % of each other: both best;
+    # 0.95 is nearest 1; 1.0 and 1.005 both best against 2.0; no direction: never marked
+    assert marks == [
+        ["", "", ""],
+        ["", "best", "best"],
+        ["best", "", ""],
+        ["best", "best", ""],
+        ["", "", ""],
+    ]
+
+
+def test_each_variant_links_to_its_own_report_inside_the_comparison_folder(demo, tmp_path):
+    comparison = Comparison(
+        demo.scenario,
+        {"as written": demo, "a/b": demo},
+        comparison_table({"as written": demo}),
+        1.0,
+    )
+    comparison.table["a/b"] = comparison.table["as written"]
+    out = writers.write_comparison(comparison, tmp_path / "cmp")
+    page_text = (out / "report.html").read_text(encoding="utf-8")
+    links = re.findall(r'<a href="([^"]+)">', page_text)
+    assert links == ["as_written/report.html", "a_b/report.html"]
+    for link in links:
+        assert (out / link).is_file()
+    assert (
+        measure_label("travel.junior.max_minutes", "x", Words("zh"))
+        == "初中7–9年级：最长上学用时（分钟）"
+    )
