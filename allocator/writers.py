@@ -15,11 +15,20 @@ from pathlib import Path
 
 import pandas as pd
 
+from allocator.i18n import Words
 from allocator.io import write_region_csv
 from allocator.outputs import output_folder
-from allocator.results import Comparison, ScenarioResult, json_safe
+from allocator.results import Comparison, ScenarioResult, costs, json_safe
 from allocator.scenario import Scenario
-from allocator.sheets import inside, rounded, unique_slugs, with_names, write_csv, write_xlsx
+from allocator.sheets import (
+    decimals,
+    inside,
+    rounded,
+    unique_slugs,
+    with_names,
+    write_csv,
+    write_workbook,
+)
 
 __all__ = ["protected_inputs", "readable_tables", "write_comparison", "write_run"]
 
@@ -68,6 +77,69 @@ def readable_tables(result: ScenarioResult) -> dict[str, pd.DataFrame]:
     names = pd.concat(frames).drop_duplicates("school_id", keep="last")
     lookup = names.set_index("school_id")["name"]
     return {k: rounded(with_names(df, lookup)) for k, df in result.tables.items()}
+
+
+def workbook_summary(result: ScenarioResult) -> tuple[dict, dict, dict]:
+    """The sheets a run's workbook opens with, in the report's language: the summary (every
+    measure at every stage, then what the plan costs) and the county verdicts before and after;
+    and the sheet titles of every table (Chinese when the report is) and the summary's row units.
+
+    Returns
+    -------
+    (tables, titles, row_units)
+        For :func:`allocator.sheets.write_workbook`.
+    """
+    from allocator.report.compare_page import measure_label
+    from allocator.report.reading import reader_table, report_language, stage_labels
+    from allocator.report.verdict import county_verdict_table
+
+    words = Words(report_language(result))
+    stages = stage_labels(result, words)
+    outcomes = result.tables["outcomes"]
+    rows = [
+        [measure_label(m, m, words), m, *(outcomes.iloc[i][s] for s in result.stages)]
+        for i, m in enumerate(outcomes["measure"])
+    ]
+    for key, value in costs(result).items():
+        name = key if key == "cost_yuan" else f"cost.{key}"
+        rows.append([measure_label(name, name, words), name, *[None] * (len(stages) - 1), value])
+    summary = pd.DataFrame(rows, columns=[words("col.measure"), "measure", *stages])
+    units = [
+        m.split(".")[0] if m.startswith(("cv_worst.", "rural_urban.")) else m
+        for m in summary["measure"]
+    ]
+    values = summary[stages].to_numpy(dtype=float, copy=True)
+    for i, unit in enumerate(units):  # each row rounded to its own unit
+        values[i] = values[i].round(decimals(unit))
+    summary[stages] = values
+    first, last = result.measures[0].counties, result.measures[-1].counties
+    verdicts = pd.DataFrame()
+    if first is not None and last is not None:
+        table = county_verdict_table(first, last, list(result.standard.indicators), words)
+        verdicts = reader_table(table, words)
+        for col in ("before", "after"):
+            verdicts[col] = [
+                "" if v is None else words("word.passes") if v else words("word.fails")
+                for v in table[col]
+            ]
+        verdicts.columns = [
+            words("col.county"),
+            words("col.part"),
+            stages[0],
+            stages[-1],
+            words("col.reason"),
+        ]
+    titles = {"summary": words("sheet.summary"), "verdicts": words("sheet.verdicts")}
+    for key in result.tables:  # English keeps the tables' own names (as the CSV files)
+        if words.language == "en":
+            continue
+        step, _, table = key.rpartition(".")
+        try:
+            name = words(f"sheet.{table}")
+        except KeyError:
+            name = table
+        titles[key] = f"{step}.{name}" if step else name
+    return {"summary": summary, "verdicts": verdicts}, titles, {"summary": units}
 
 
 def write_run(result: ScenarioResult, folder: str | os.PathLike, *, force: bool = False) -> Path:
@@ -126,7 +198,8 @@ def write_run(result: ScenarioResult, folder: str | os.PathLike, *, force: bool 
                 write_csv(df, inside(tmp, names[name]), bom=True)
                 files.append(names[name])
         if "xlsx" in formats:
-            write_xlsx(tables, inside(tmp, "tables.xlsx"), "run")
+            summary, titles, units = workbook_summary(result)
+            write_workbook({**summary, **tables}, inside(tmp, "tables.xlsx"), "run", titles, units)
             files.append("tables.xlsx")
         if "region" in formats:
             region_dir = inside(tmp, "region_after")

@@ -630,14 +630,16 @@ def test_save_then_load_region_is_exact_with_formula_like_names(tmp_path, name):
 def test_a_long_step_name_keeps_each_table_on_its_own_sheet(note, work):
     long = "a step name well beyond thirty-one characters"
     (work / "my.toml").write_text(
-        scenario_text(steps=(long, long + " too"), output=['formats = ["xlsx"]']),
+        scenario_text(
+            steps=(long, long + " too"), output=['formats = ["xlsx"]', 'language = "en"']
+        ),
         encoding="utf-8",
     )
     result = run_scenario(work / "my.toml", out=work / "res")
     book = openpyxl.load_workbook(work / "res" / "tables.xlsx")
-    assert len(book.sheetnames) == len(result.tables)
+    assert len(book.sheetnames) == len(result.tables) + 2  # the summary and the county verdicts
     assert all(len(s) <= 31 for s in book.sheetnames)
-    sheets = sheet_names(result.tables)
+    sheets = sheet_names(["summary", "county verdicts", *result.tables])
     for key, df in result.tables.items():
         header = [c.value for c in next(book[sheets[key]].iter_rows(max_row=1))]
         assert header == [str(c) for c in df.columns], key

@@ -22,7 +22,7 @@ from allocator.report import render_comparison, render_run
 from allocator.report.compare_page import best_classes, measure_label
 from allocator.report.reading import report_language
 from allocator.report.verdict import county_reasons, county_verdict_table, parts_passing
-from allocator.results import Comparison
+from allocator.results import Comparison, costs
 from allocator.scenario import load_scenario
 
 ROOT = pathlib.Path(__file__).parents[1]
@@ -43,7 +43,8 @@ def demo():
 
 @pytest.fixture(scope="module")
 def rendered(demo):
-    """Both pages of the demo in both languages, and every label key looked up meanwhile."""
+    """Both pages of the demo in both languages (and the workbook's summary), and every label key
+    looked up meanwhile."""
     used: set[str] = set()
     original = Words.__call__
 
@@ -62,6 +63,7 @@ def rendered(demo):
             failures={"broken": "Infeasible: no plan"},
         )
         pages = {lang: render_run(demo, lang) for lang in ("zh", "en")}
+        writers.workbook_summary(demo)  # the workbook's summary sheets
         pages.update(
             {f"compare.{lang}": render_comparison(comparison, lang) for lang in ("zh", "en")}
         )
@@ -356,3 +358,28 @@ def test_each_variant_links_to_its_own_report_inside_the_comparison_folder(demo,
         measure_label("travel.junior.max_minutes", "x", Words("zh"))
         == "初中7–9年级：最长上学用时（分钟）"
     )
+
+
+# --------------------------------------------------------------------------- Excel
+def test_the_workbook_opens_with_a_summary_and_is_formatted(demo, tmp_path):
+    openpyxl = pytest.importorskip("openpyxl")
+    output = dataclasses.replace(demo.scenario.output, formats=("xlsx",))
+    result = dataclasses.replace(demo, scenario=dataclasses.replace(demo.scenario, output=output))
+    out = writers.write_run(result, tmp_path / "out")
+    book = openpyxl.load_workbook(out / "tables.xlsx")
+    assert book.sheetnames[:3] == ["概要", "县域评估结论", "mergers.撤并学校"]
+    assert len(book.sheetnames) == len(demo.tables) + 2
+    summary = book["概要"]
+    assert all(book[name].freeze_panes == "A2" for name in book.sheetnames)
+    assert summary["A1"].value == "指标" and summary["A1"].font.bold
+    rows = {r[1].value: r for r in summary.iter_rows(min_row=2)}
+    assert rows["compliant_share"][2].value == round(demo.measures[0].figures["compliant_share"], 3)
+    assert rows["compliant_share"][2].number_format == "#,##0.000"
+    assert rows["cost_yuan"][-1].number_format == "#,##0"
+    assert rows["cost_yuan"][-1].value == pytest.approx(costs(demo)["cost_yuan"], abs=0.5)
+    assert summary.column_dimensions["A"].width > 20  # as wide as its Chinese labels
+    closures = book["mergers.撤并学校"]
+    header = [c.value for c in closures[1]]
+    assert header[:4] == ["school_id", "name", "receiving_school_id", "receiving_school_name"]
+    verdicts = book["县域评估结论"]
+    assert {c.value for c in verdicts["C"][1:]} <= {"达标", "未达标"}
