@@ -168,8 +168,8 @@ def decimals(column: str) -> int:
     --------
     >>> [decimals(c) for c in ("spent_yuan", "cost", "share_passing", "cv_after", "rural_urban")]
     [0, 0, 3, 3, 2]
-    >>> [decimals(c) for c in ("mean_minutes", "floor_m2_per_pupil", "quality")]
-    [1, 2, 3]
+    >>> [decimals(c) for c in ("mean_minutes", "floor_m2_per_pupil", "quality", "rural")]
+    [1, 2, 3, 3]
     """
     name = str(column).lower()
     words = set(name.replace(".", "_").split("_"))
@@ -179,7 +179,7 @@ def decimals(column: str) -> int:
         return 1
     if words & {"share", "cv", "gini", "theil", "gap", "shortfall", "r2", "within"}:
         return 3
-    if words & {"ratio", "rural", "per", "size"}:
+    if words & {"ratio", "per", "size"} or "rural_urban" in name:
         return 2
     return 3
 
