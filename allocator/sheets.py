@@ -161,24 +161,26 @@ def restore_frame(df: pd.DataFrame) -> pd.DataFrame:
 def decimals(column: str) -> int:
     """The decimals a number of column ``column`` is worth, read from its name.
 
-    Yuan and costs whole; minutes 1; shares, CVs, Gini and Theil indices 3; ratios and per-100 or
-    per-pupil indicators 2; anything else 3.
+    Shares, CVs, gaps, Gini and Theil indices 3 (a share of the money spent too); yuan and costs
+    whole; minutes 1; ratios and per-100 or per-pupil indicators 2; anything else 3.
 
     Examples
     --------
     >>> [decimals(c) for c in ("spent_yuan", "cost", "share_passing", "cv_after", "rural_urban")]
     [0, 0, 3, 3, 2]
+    >>> decimals("spent_rural_share"), decimals("equipment_yuan_per_pupil")
+    (3, 0)
     >>> [decimals(c) for c in ("mean_minutes", "floor_m2_per_pupil", "quality", "rural")]
     [1, 2, 3, 3]
     """
     name = str(column).lower()
     words = set(name.replace(".", "_").split("_"))
+    if words & {"share", "cv", "gini", "theil", "gap", "shortfall", "r2", "within"}:
+        return 3
     if "yuan" in words or "cost" in words or "spent" in words or name in ("objective", "value"):
         return 0
     if "minutes" in words:
         return 1
-    if words & {"share", "cv", "gini", "theil", "gap", "shortfall", "r2", "within"}:
-        return 3
     if words & {"ratio", "per", "size"} or "rural_urban" in name:
         return 2
     return 3

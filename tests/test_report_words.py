@@ -383,3 +383,13 @@ def test_the_workbook_opens_with_a_summary_and_is_formatted(demo, tmp_path):
     assert header[:4] == ["school_id", "name", "receiving_school_id", "receiving_school_name"]
     verdicts = book["县域评估结论"]
     assert {c.value for c in verdicts["C"][1:]} <= {"达标", "未达标"}
+
+
+def test_comparison_cells_are_rounded_by_their_measure(rendered, demo):
+    pages, _ = rendered
+    text = pages["compare.zh"]
+    share = demo.steps[2].headline["spent_rural_share"]
+    row = re.search(r"<td>budget: 乡村学校资金占比</td>(.*?)</tr>", text).group(1)
+    assert f"<td>{share:.3f}</td>" in row  # a share: 3 decimals, not yuan
+    row = re.search(r"<td>mergers: 目标值</td>(.*?)</tr>", text).group(1)
+    assert re.findall(r"<td[^>]*>([^<]*)</td>", row)[1].replace(",", "").isdigit()  # yuan whole

@@ -149,12 +149,15 @@ def _side_by_side(comparison, words: Words) -> list[str]:
 
 
 def _cell(measure: str, value, words: Words) -> str:
-    """A comparison cell rounded by its measure (the row mixes yuan, shares, CVs and minutes)."""
+    """A comparison cell rounded by its measure (the columns mix yuan, shares, CVs and minutes):
+    by the indicator family for CVs and ratios, else by the measure's last part (a step's
+    headline key)."""
     if isinstance(value, float | np.floating) and np.isfinite(value):
-        if float(value).is_integer():
-            return format_value(int(value))
         head = measure.split(".")[0]
-        return format_value(float(value), head if head in ("cv_worst", "rural_urban") else measure)
+        unit = head if head in ("cv_worst", "rural_urban") else measure.split(".")[-1]
+        if float(value).is_integer() and "share" not in unit:
+            return format_value(int(value))
+        return format_value(float(value), unit)
     if isinstance(value, str):
         return word_or(words, f"status.{value}", value)
     return format_value(value, words=words)
