@@ -255,6 +255,9 @@ def test_the_first_screen_answers_pass_cost_and_breaks_with_broken_limits_in_red
     assert "红色数字表示突破限值" in first
     counts = parts_passing(demo.measures[-1].parts)
     assert f"{counts['all'][1]} 个中 {counts['all'][0]} 个" in first
+    # the key-figure boxes say how many county × part verdicts pass (as the verdict table)
+    b, a = (m.counties["passes"] for m in (demo.measures[0], demo.measures[-1]))
+    assert f"{int(b.sum())} / {len(b)} → {int(a.sum())} / {len(a)}</b>" in text
     # closing schools is neither better nor worse: the schools row carries no colour
     row = re.search(r"<tr><td>学校数（撤并学校不计好坏）</td>(.*?)</tr>", text).group(1)
     assert "class=" not in row

@@ -77,6 +77,11 @@ def _derived(figures: dict) -> dict:
         out[f"cv_max.{part}"] = max(values) if values else None
     ratios = [v for k, v in figures.items() if k.startswith("rural_urban.") and v is not None]
     out["rural_urban_min"] = min(ratios) if ratios else None
+    totals = [figures.get(f"counties.{part}") for part in ("primary", "junior")]
+    passing = [figures.get(f"counties_passing.{part}") for part in ("primary", "junior")]
+    if any(t is not None for t in totals):  # county × part verdicts passing, "a / b"
+        total = sum(int(t) for t in totals if t is not None)
+        out["county_parts_passing"] = f"{sum(int(p) for p in passing if p is not None)} / {total}"
     return out
 
 
@@ -105,6 +110,7 @@ def _kpis(first: dict, last: dict, words: Words) -> str:
     items = []
     f0, f1 = _derived(first), _derived(last)
     for key in (
+        "county_parts_passing",
         "parts_compliant",
         "compliant_share.rural",
         "cv_max.primary",
