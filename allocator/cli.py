@@ -16,7 +16,7 @@ import sys
 from allocator.check import check
 from allocator.compare import compare_scenario, differing_measures
 from allocator.errors import AllocatorError, InputError
-from allocator.i18n import Words
+from allocator.i18n import LANGUAGES, Words
 from allocator.io import load_region, save_region
 from allocator.outputs import check_target
 from allocator.pipeline import run_scenario
@@ -156,6 +156,8 @@ def _overrides_from(args) -> dict:
     parts = [parse_assignment(a) for a in (getattr(args, "set", None) or [])]
     if getattr(args, "verbose", False):  # the solver's log on stderr-side output, when asked
         parts.append(parse_assignment("solver.log=true"))
+    if getattr(args, "lang", None):  # --lang zh|en: the report's language ([output] language)
+        parts.append({"output": {"language": args.lang}})
     return merge_overrides(*parts) if parts else {}
 
 
@@ -212,6 +214,11 @@ _FORCE_HELP = (
     "scenario's own unchanged output is replaced)"
 )
 
+_LANG_HELP = (
+    "language of the report, zh or en (default: [output] language, else zh when the region's "
+    "school or county names are Chinese)"
+)
+
 
 def add_run_commands(subparsers) -> None:
     """Add the ``run`` and ``compare`` subcommands to an argparse subparsers object.
@@ -240,6 +247,7 @@ def add_run_commands(subparsers) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     p.add_argument("--verbose", action="store_true", help=_VERBOSE_HELP)
     p.add_argument("--force", action="store_true", help=_FORCE_HELP)
+    p.add_argument("--lang", choices=LANGUAGES, default=None, help=_LANG_HELP)
     p.set_defaults(func=cli_run)
 
     c = subparsers.add_parser(
@@ -264,6 +272,7 @@ def add_run_commands(subparsers) -> None:
     c.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     c.add_argument("--verbose", action="store_true", help=_VERBOSE_HELP)
     c.add_argument("--force", action="store_true", help=_FORCE_HELP)
+    c.add_argument("--lang", choices=LANGUAGES, default=None, help=_LANG_HELP)
     c.set_defaults(func=cli_compare)
     add_sweep_parser(subparsers)
 

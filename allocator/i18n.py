@@ -22,7 +22,7 @@ from importlib import resources
 
 from allocator.errors import InputError
 
-__all__ = ["LANGUAGES", "Words", "labels", "check_language"]
+__all__ = ["LANGUAGES", "Words", "labels", "check_language", "language_of"]
 
 #: The languages every label has, the first being the default.
 LANGUAGES = ("zh", "en")
@@ -69,6 +69,24 @@ def check_language(language: str, *, where: str = "language") -> str:
         expected = ", ".join(repr(x) for x in LANGUAGES)
         raise InputError(f"{where}: expected one of {expected}, got {language!r}")
     return language
+
+
+def language_of(names) -> str:
+    """The language a region speaks, from its names: ``"zh"`` when any name holds a Chinese
+    character (CJK unified ideographs), else ``"en"``.
+
+    This is the default of a report's language when neither ``[output] language`` nor ``--lang``
+    says otherwise; pass the school and county names.
+
+    Examples
+    --------
+    >>> language_of(["桃乐实验小学", "Riverside"]), language_of(["Riverside", None])
+    ('zh', 'en')
+    """
+    for name in names:
+        if isinstance(name, str) and any("\u3400" <= c <= "\u9fff" for c in name):
+            return "zh"
+    return "en"
 
 
 @dataclass(frozen=True)

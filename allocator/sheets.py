@@ -16,6 +16,7 @@ import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from allocator.errors import InputError
@@ -34,6 +35,11 @@ __all__ = [
     "mark_workbook",
     "XLSX_KEYWORD",
     "EXACT_FLOATS",
+    "decimals",
+    "rounded",
+    "with_names",
+    "write_workbook",
+    "number_format",
 ]
 
 #: ``pd.read_csv`` keywords that read every float exactly as written: pandas < 3 reads
@@ -157,6 +163,96 @@ def restore_frame(df: pd.DataFrame) -> pd.DataFrame:
     True
     """
     return _map_text(df, restore_text)
+
+
+# --------------------------------------------------------------------------- tables people read
+def decimals(column: str) -> int:
+    """The decimals a number of column ``column`` is worth, read from its name.
+
+    Shares, CVs, gaps, Gini and Theil indices 3 (a share of the money spent too); yuan and costs
+    whole; minutes 1; ratios and per-100 or per-pupil indicators 2; anything else 3.
+
+    Examples
+    --------
+    >>> [decimals(c) for c in ("spent_yuan", "cost", "share_passing", "cv_after", "rural_urban")]
+    [0, 0, 3, 3, 2]
+    >>> decimals("spent_rural_share"), decimals("equipment_yuan_per_pupil")
+    (3, 0)
+    >>> [decimals(c) for c in ("mean_minutes", "floor_m2_per_pupil", "quality", "rural")]
+    [1, 2, 3, 3]
+    """
+    name = str(column).lower()
+    words = set(name.replace(".", "_").split("_"))
+    if words & {"share", "cv", "gini", "theil", "gap", "shortfall", "r2", "within"}:
+        return 3
+    if "yuan" in words or "cost" in words or "spent" in words or name in ("objective", "value"):
+        return 0
+    if "minutes" in words:
+        return 1
+    if words & {"ratio", "per", "size"} or "rural_urban" in name:
+        return 2
+    return 3
+
+
+def rounded(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``df`` with every float column rounded to :func:`decimals` of its name (a column
+    whose rounded values are all whole numbers becomes integers; missing values stay missing);
+    ``df`` itself is unchanged.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"cost": [11.969999999999999], "cv": [0.123456], "n": [3.0]})
+    >>> rounded(df).astype(object).values.tolist()
+    [[12, 0.123, 3]]
+    >>> str(rounded(df)["n"].dtype)
+    'Int64'
+    """
+    out = df.copy()
+    for i, column in enumerate(df.columns):
+        s = df.iloc[:, i]
+        if not pd.api.types.is_float_dtype(s.dtype):
+            continue
+        r = s.round(decimals(column))
+        finite = r.dropna()
+        whole = np.isfinite(finite).all() and (finite == finite.round()).all()
+        if len(finite) and whole and (finite.abs() < 2**53).all():
+            r = r.astype("Int64")
+        out.isetitem(i, r)
+    return out
+
+
+def _id_columns(df: pd.DataFrame) -> list[str]:
+    return [str(c) for c in df.columns if str(c) == "school_id" or str(c).endswith("_school_id")]
+
+
+def with_names(df: pd.DataFrame, names) -> pd.DataFrame:
+    """``df`` with each school's name beside each column of school ids.
+
+    A column ``school_id`` gets ``name`` right after it (an existing ``name`` column is moved
+    there); ``<role>_school_id`` gets ``<role>_school_name``. Ids without a name stay blank.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+    names : mapping
+        School id -> name (e.g. ``region.schools.set_index("school_id")["name"]``).
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"school_id": ["S1"], "receiving_school_id": ["S2"], "pupils": [40]})
+    >>> with_names(df, {"S1": "东小", "S2": "西小"}).astype(str).iloc[0].tolist()
+    ['S1', '东小', 'S2', '西小', '40']
+    """
+    ids = _id_columns(df)
+    if not ids:
+        return df
+    lookup = dict(names.items()) if hasattr(names, "items") else dict(names)
+    out = df.copy()
+    for column in ids:
+        target = "name" if column == "school_id" else column[: -len("id")] + "name"
+        values = out.pop(target) if target in out.columns else out[column].map(lookup)
+        out.insert(list(out.columns).index(column) + 1, target, values)
+    return out
 
 
 # --------------------------------------------------------------------------- names
@@ -319,5 +415,104 @@ def write_xlsx(
     with pd.ExcelWriter(path, engine="openpyxl") as writer:
         for name, df in tables.items():
             neutralise_frame(df).to_excel(writer, sheet_name=sheets[name], index=False)
+        mark_workbook(writer.book, command)
+    return sheets
+
+
+def number_format(column: str) -> str:
+    """The Excel number format of a column: grouped thousands and :func:`decimals` places.
+
+    Examples
+    --------
+    >>> number_format("spent_yuan"), number_format("cv_after"), number_format("mean_minutes")
+    ('#,##0', '#,##0.000', '#,##0.0')
+    """
+    places = decimals(column)
+    return "#,##0" + ("." + "0" * places if places else "")
+
+
+def _width(value) -> int:
+    text = "" if value is None else str(value)
+    return sum(2 if ord(c) > 0x2E7F else 1 for c in text)  # CJK characters are twice as wide
+
+
+def write_workbook(
+    tables: Mapping[str, pd.DataFrame],
+    path: str | os.PathLike,
+    command: str,
+    titles: Mapping[str, str] | None = None,
+    row_units: Mapping[str, list] | None = None,
+) -> dict[str, str]:
+    """Write tables as one formatted workbook a person reads: one sheet per table in the order
+    given (put the summary first), text cells neutralised, the header row bold and frozen,
+    numbers in the format of their column (:func:`number_format`; whole-number columns without
+    decimals), columns as wide as their contents (at most 60 characters).
+
+    Parameters
+    ----------
+    tables : mapping
+        Table key -> DataFrame, in sheet order.
+    path : path-like
+    command : str
+        Stored in the document properties (:func:`mark_workbook`).
+    titles : mapping, optional
+        Table key -> the sheet's name before it is made safe (:func:`sheet_names`), e.g. Chinese
+        names; the key itself by default.
+    row_units : mapping, optional
+        Table key -> one name per row whose :func:`number_format` formats that row's numbers,
+        for a table whose rows mix units (yuan, shares, minutes) and whose columns do not.
+
+    Returns
+    -------
+    dict
+        Table key -> sheet name.
+
+    Examples
+    --------
+    >>> import tempfile, openpyxl
+    >>> path = os.path.join(tempfile.mkdtemp(), "t.xlsx")
+    >>> df = pd.DataFrame({"school_id": ["S1"], "cost": [1234.5]})
+    >>> write_workbook({"summary": df, "costs": df}, path, "run", {"summary": "概要"})
+    {'summary': '概要', 'costs': 'costs'}
+    >>> sheet = openpyxl.load_workbook(path)["costs"]
+    >>> sheet.freeze_panes, sheet["B2"].number_format
+    ('A2', '#,##0')
+    """
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    titles = dict(titles or {})
+    named = sheet_names(titles.get(k, k) for k in tables)
+    sheets = {k: named[titles.get(k, k)] for k in tables}
+    with pd.ExcelWriter(path, engine="openpyxl") as writer:
+        for key, df in tables.items():
+            neutralise_frame(df).to_excel(writer, sheet_name=sheets[key], index=False)
+            sheet = writer.sheets[sheets[key]]
+            sheet.freeze_panes = "A2"
+            for j, column in enumerate(df.columns, start=1):
+                letter = get_column_letter(j)
+                sheet[f"{letter}1"].font = Font(bold=True)
+                values = df.iloc[:200, j - 1]
+                width = max([_width(column), *(_width(v) for v in values)])
+                sheet.column_dimensions[letter].width = min(max(width + 2, 8), 60)
+                series = df.iloc[:, j - 1]
+                units = (row_units or {}).get(key)
+                if units is not None and pd.api.types.is_numeric_dtype(series.dtype):
+                    for i, unit in enumerate(units, start=2):
+                        whole = (
+                            float(series.iloc[i - 2]).is_integer()
+                            if series.notna().iloc[i - 2]
+                            else False
+                        )
+                        sheet.cell(i, j).number_format = "#,##0" if whole else number_format(unit)
+                    continue
+                if pd.api.types.is_float_dtype(series.dtype):
+                    fmt = number_format(str(column))
+                elif pd.api.types.is_integer_dtype(series.dtype):
+                    fmt = "#,##0"
+                else:
+                    continue
+                for cell in sheet.iter_rows(min_row=2, min_col=j, max_col=j):
+                    cell[0].number_format = fmt
         mark_workbook(writer.book, command)
     return sheets

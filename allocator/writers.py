@@ -13,13 +13,24 @@ import json
 import os
 from pathlib import Path
 
+import pandas as pd
+
+from allocator.i18n import Words
 from allocator.io import write_region_csv
 from allocator.outputs import output_folder
-from allocator.results import Comparison, ScenarioResult, json_safe
+from allocator.results import Comparison, ScenarioResult, costs, json_safe
 from allocator.scenario import Scenario
-from allocator.sheets import inside, unique_slugs, write_csv, write_xlsx
+from allocator.sheets import (
+    decimals,
+    inside,
+    rounded,
+    unique_slugs,
+    with_names,
+    write_csv,
+    write_workbook,
+)
 
-__all__ = ["protected_inputs", "write_comparison", "write_run"]
+__all__ = ["protected_inputs", "readable_tables", "write_comparison", "write_run"]
 
 
 def protected_inputs(scenario: Scenario) -> list[tuple[Path, str]]:
@@ -45,6 +56,90 @@ def protected_inputs(scenario: Scenario) -> list[tuple[Path, str]]:
             if isinstance(value, Path):
                 out.append((value, f"the file of steps.{step.name}.{key}"))
     return out
+
+
+def readable_tables(result: ScenarioResult) -> dict[str, pd.DataFrame]:
+    """The run's tables as a person reads them in a CSV file or workbook: each column of school
+    ids with the schools' names beside it (:func:`allocator.sheets.with_names`, names from every
+    stage of the region, so closed schools keep theirs) and numbers rounded to the unit that
+    matters (:func:`allocator.sheets.rounded`). Column names stay the machine names.
+
+    Examples
+    --------
+    >>> import pathlib
+    >>> f = pathlib.Path(__file__).parents[1] / "scenarios" / "budget_policy_comparison.toml"
+    >>> from allocator.pipeline import run_scenario
+    >>> result = run_scenario(f, write=False, overrides={"region": {"schools": 40}})
+    >>> list(readable_tables(result)["budget.allocations"].columns[:2])
+    ['school_id', 'name']
+    """
+    frames = [r.schools[["school_id", "name"]] for r in result.regions]
+    names = pd.concat(frames).drop_duplicates("school_id", keep="last")
+    lookup = names.set_index("school_id")["name"]
+    return {k: rounded(with_names(df, lookup)) for k, df in result.tables.items()}
+
+
+def workbook_summary(result: ScenarioResult) -> tuple[dict, dict, dict]:
+    """The sheets a run's workbook opens with, in the report's language: the summary (every
+    measure at every stage, then what the plan costs) and the county verdicts before and after;
+    and the sheet titles of every table (Chinese when the report is) and the summary's row units.
+
+    Returns
+    -------
+    (tables, titles, row_units)
+        For :func:`allocator.sheets.write_workbook`.
+    """
+    from allocator.report.compare_page import measure_label
+    from allocator.report.reading import reader_table, report_language, stage_labels
+    from allocator.report.verdict import county_verdict_table
+
+    words = Words(report_language(result))
+    stages = stage_labels(result, words)
+    outcomes = result.tables["outcomes"]
+    rows = [
+        [measure_label(m, m, words), m, *(outcomes.iloc[i][s] for s in result.stages)]
+        for i, m in enumerate(outcomes["measure"])
+    ]
+    for key, value in costs(result).items():
+        name = key if key == "cost_yuan" else f"cost.{key}"
+        rows.append([measure_label(name, name, words), name, *[None] * (len(stages) - 1), value])
+    summary = pd.DataFrame(rows, columns=[words("col.measure"), "measure", *stages])
+    units = [
+        m.split(".")[0] if m.startswith(("cv_worst.", "rural_urban.")) else m
+        for m in summary["measure"]
+    ]
+    values = summary[stages].to_numpy(dtype=float, copy=True)
+    for i, unit in enumerate(units):  # each row rounded to its own unit
+        values[i] = values[i].round(decimals(unit))
+    summary[stages] = values
+    first, last = result.measures[0].counties, result.measures[-1].counties
+    verdicts = pd.DataFrame()
+    if first is not None and last is not None:
+        table = county_verdict_table(first, last, list(result.standard.indicators), words)
+        verdicts = reader_table(table, words)
+        for col in ("before", "after"):
+            verdicts[col] = [
+                "" if v is None else words("word.passes") if v else words("word.fails")
+                for v in table[col]
+            ]
+        verdicts.columns = [
+            words("col.county"),
+            words("col.part"),
+            stages[0],
+            stages[-1],
+            words("col.reason"),
+        ]
+    titles = {"summary": words("sheet.summary"), "verdicts": words("sheet.verdicts")}
+    for key in result.tables:  # English keeps the tables' own names (as the CSV files)
+        if words.language == "en":
+            continue
+        step, _, table = key.rpartition(".")
+        try:
+            name = words(f"sheet.{table}")
+        except KeyError:
+            name = table
+        titles[key] = f"{step}.{name}" if step else name
+    return {"summary": summary, "verdicts": verdicts}, titles, {"summary": units}
 
 
 def write_run(result: ScenarioResult, folder: str | os.PathLike, *, force: bool = False) -> Path:
@@ -97,12 +192,14 @@ def write_run(result: ScenarioResult, folder: str | os.PathLike, *, force: bool 
         details=details,
     ) as tmp:
         files = []
+        tables = readable_tables(result)
         if "csv" in formats:
-            for name, df in result.tables.items():
+            for name, df in tables.items():
                 write_csv(df, inside(tmp, names[name]), bom=True)
                 files.append(names[name])
         if "xlsx" in formats:
-            write_xlsx(result.tables, inside(tmp, "tables.xlsx"), "run")
+            summary, titles, units = workbook_summary(result)
+            write_workbook({**summary, **tables}, inside(tmp, "tables.xlsx"), "run", titles, units)
             files.append("tables.xlsx")
         if "region" in formats:
             region_dir = inside(tmp, "region_after")
@@ -125,8 +222,9 @@ def write_comparison(
 ) -> Path:
     """Write ``report.html``, ``comparison.csv`` and ``result.json`` of a comparison atomically.
 
-    Each variant's tables go to a sub-folder named after the variant, made safe for a file name
-    (:func:`allocator.sheets.unique_slugs`). The same rules as :func:`write_run` decide whether
+    Each variant's tables (as :func:`readable_tables`) and its own ``report.html`` go to a
+    sub-folder named after the variant, made safe for a file name
+    (:func:`allocator.sheets.unique_slugs`); the comparison page links to those reports. The same rules as :func:`write_run` decide whether
     an existing ``folder`` may be replaced (``InputError`` otherwise).
 
     Examples
@@ -140,7 +238,7 @@ def write_comparison(
     >>> sorted(p.name for p in folder.iterdir())
     ['.allocator-output.json', 'comparison.csv', 'minimax', 'report.html', 'result.json']
     """
-    from allocator.report import render_comparison  # the report sits above the run layer
+    from allocator.report import render_comparison, render_run  # the report sits below
 
     folder = Path(folder)
     formats = comparison.scenario.output.formats
@@ -153,14 +251,18 @@ def write_comparison(
         protect=protected_inputs(comparison.scenario),
         details={"scenario": comparison.scenario.name},
     ) as tmp:
-        write_csv(comparison.table, inside(tmp, "comparison.csv"), bom=True)
-        if "csv" in formats:
-            for v, r in comparison.results.items():
-                sub = inside(tmp, subfolders[v])
-                sub.mkdir()
+        write_csv(rounded(comparison.table), inside(tmp, "comparison.csv"), bom=True)
+        for v, r in comparison.results.items():
+            if not {"csv", "html"} & set(formats):
+                break
+            sub = inside(tmp, subfolders[v])
+            sub.mkdir()
+            if "csv" in formats:
                 names = r.files
-                for name, df in r.tables.items():
+                for name, df in readable_tables(r).items():
                     write_csv(df, inside(sub, names[name]), bom=True)
+            if "html" in formats:  # the comparison page links to each variant's own report
+                inside(sub, "report.html").write_text(render_run(r), encoding="utf-8")
         if "html" in formats:
             inside(tmp, "report.html").write_text(render_comparison(comparison), encoding="utf-8")
         data = {

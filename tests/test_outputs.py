@@ -530,7 +530,7 @@ def test_step_names_cannot_write_outside_the_output_folder(note, work, tmp_path)
     assert f"{pwned}.schools.csv" in files and "evil.schools.csv" in files
     assert "预算_step.notes.csv" in files
     html = (work / "res" / "report.html").read_text(encoding="utf-8")
-    assert "../../evil" in html and f"file {pwned}.schools.csv" in html
+    assert "../../evil" in html and f" {pwned}.schools.csv" in html
 
 
 def test_variant_names_cannot_write_outside_the_output_folder(note, work, tmp_path):
@@ -630,14 +630,16 @@ def test_save_then_load_region_is_exact_with_formula_like_names(tmp_path, name):
 def test_a_long_step_name_keeps_each_table_on_its_own_sheet(note, work):
     long = "a step name well beyond thirty-one characters"
     (work / "my.toml").write_text(
-        scenario_text(steps=(long, long + " too"), output=['formats = ["xlsx"]']),
+        scenario_text(
+            steps=(long, long + " too"), output=['formats = ["xlsx"]', 'language = "en"']
+        ),
         encoding="utf-8",
     )
     result = run_scenario(work / "my.toml", out=work / "res")
     book = openpyxl.load_workbook(work / "res" / "tables.xlsx")
-    assert len(book.sheetnames) == len(result.tables)
+    assert len(book.sheetnames) == len(result.tables) + 2  # the summary and the county verdicts
     assert all(len(s) <= 31 for s in book.sheetnames)
-    sheets = sheet_names(result.tables)
+    sheets = sheet_names(["summary", "county verdicts", *result.tables])
     for key, df in result.tables.items():
         header = [c.value for c in next(book[sheets[key]].iter_rows(max_row=1))]
         assert header == [str(c) for c in df.columns], key
@@ -714,8 +716,8 @@ def test_a_failing_last_step_keeps_the_three_finished_plans(note, work, tmp_path
     marker = json.loads((res / MARKER).read_text())
     assert marker["complete"] is False and marker["failure"]["step"] == "staff"
     html = (res / "report.html").read_text(encoding="utf-8")
-    assert "Incomplete run." in html and "the rotation quota needs 7 more teachers" in html
-    assert html.index("Incomplete run.") < html.index("id='summary'")
+    assert "id='incomplete'" in html and "the rotation quota needs 7 more teachers" in html
+    assert html.index("id='incomplete'") < html.index("id='verdict'") < html.index("id='summary'")
     assert sorted(p.name for p in work.iterdir()) == ["data", "my.toml", "notes.txt", "res"]
     # the next successful run replaces the incomplete output (its own, unchanged)
     (work / "my.toml").write_text(scenario_text(steps=names), encoding="utf-8")
@@ -733,7 +735,7 @@ def test_a_failing_first_step_writes_the_region_before_and_the_diagnosis(note, w
     data = json.loads((work / "res" / "result.json").read_text(encoding="utf-8"))
     assert data["complete"] is False and data["stages"] == ["before"]
     html = (work / "res" / "report.html").read_text(encoding="utf-8")
-    assert "No step finished" in html
+    assert "没有步骤完成" in html  # the region's names are Chinese, so is the report
 
 
 def test_without_write_a_failing_step_writes_nothing(note, work, tmp_path):

@@ -26,7 +26,8 @@ def run():
 # --------------------------------------------------------------------------- HTML pieces
 def test_numbers_are_shown_as_a_planner_reads_them():
     shown = [format_value(v) for v in (12345.6, 56.78, 123.45, 0.004, 0, 7, None, False)]
-    assert shown == ["12,346", "56.8", "123.5", "4.00e-03", "0", "7", "–", "no"]
+    assert shown == ["12,346", "56.8", "123.5", "0.004", "0", "7", "–", "no"]
+    assert format_value(11.969999999999999) == "12" and format_value(0.12345, "cv_x") == "0.123"
     assert format_value(Share(0.375)) == "38%" and format_value(Share(float("nan"))) == "–"
     assert format_value(float("inf")) == "–" and format_value("两江") == "两江"
 
@@ -35,7 +36,7 @@ def test_a_table_escapes_cells_marks_classes_and_says_when_rows_are_cut():
     df = pd.DataFrame({"name": ["<a>", "b", "c"], "value": [1.0, 2.0, 3.0]})
     classes = pd.DataFrame([["", "better"], ["", "worse"]])
     text = html_table(df, max_rows=2, classes=classes)
-    assert "<td>&lt;a&gt;</td>" in text and "<td>c</td>" not in text
+    assert "<td>&lt;a&gt;</td>" in text and "<td>c</td>" not in text and "overflow-x:auto" in text
     assert '<td class="better">1</td>' in text and '<td class="worse">2</td>' in text
     assert "First 2 of 3 rows" in text
     assert "First" not in html_table(df)
@@ -70,22 +71,30 @@ def test_the_budget_frontier_chart_is_one_function_under_two_names():
 
 # --------------------------------------------------------------------------- run page
 def test_the_run_page_has_its_sections_in_order(run):
-    text = report.render_run(run)
-    marks = ["<h1>", "<nav>", "id='summary'", "id='steps'", "id='charts'", "id='map'"]
+    text = report.render_run(run, "en")
+    marks = [
+        "<h1>",
+        "<nav>",
+        "id='verdict'",
+        "id='summary'",
+        "id='steps'",
+        "id='charts'",
+        "id='map'",
+    ]
     places = [text.index(m) for m in [*marks, "id='tables'"]]
     assert places == sorted(places)
     assert text.count("<h3>Step ") == len(run.steps)
     # by area type, CV by county, Lorenz, the map, one indicator per school; plotly.js once
     assert text.count('class="plotly-graph-div"') == 5 and 'alt="chart"' not in text
     assert text.count("<script>") == 7  # plotly.js once, five figures, the table script
-    assert "Incomplete run." not in text and "<b>Money:</b>" in text
+    assert "Incomplete run." not in text and "<b>What it costs:</b>" in text
 
 
 @pytest.mark.parametrize(
     "finished, wording",
     [
         (0, "No step finished; the figures below describe the region before any plan."),
-        (1, "The 1 step before it finished and is reported below"),
+        (1, "The step before it finished and is reported below"),
     ],
 )
 def test_an_incomplete_run_says_what_finished(run, finished, wording):
@@ -103,7 +112,7 @@ def test_an_incomplete_run_says_what_finished(run, finished, wording):
         measures=run.measures[: finished + 1],
         failure=failure,
     )
-    text = report.render_run(partial)
-    assert text.index("Incomplete run.") < text.index("id='summary'")
-    assert wording in text and "<b>&lt;fund&gt;</b>" in text
+    text = report.render_run(partial, "en")
+    assert text.index("Incomplete run.") < text.index("id='verdict'")
+    assert wording in text and f"Step {finished + 1}, &lt;fund&gt; (capital budget)" in text
     assert text.count("<h3>Step ") == finished

@@ -1,9 +1,13 @@
 """The report of one scenario run: ``report.html``, one self-contained file a planner can read.
 
 :func:`render_run` writes, in order: the header (region, standard, scenario file; a banner if a
-step failed), the summary (key figures before and after, money, what each step did, the measures
-at every stage), each step with its plan summary and the compliance and equity figures before and
-after it, the charts and the map, then the detailed tables.
+step failed), the verdict (does each county pass the 2017 assessment before and after and what
+stops it, how many school parts pass overall and in rural areas, what the plan costs, which limits
+a step breaks), the summary (key figures before and after, what each step did, the measures at
+every stage), each step with its plan's figures and the compliance and equity figures before and
+after it, the charts and the map, then the detailed tables. Every word comes from
+:class:`allocator.i18n.Words` in the run's language (:func:`report_language`); every table shows
+school names beside their ids and numbers rounded to the unit that matters.
 """
 
 from __future__ import annotations
@@ -12,7 +16,6 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from allocator.check import check
 from allocator.i18n import Words
 from allocator.report.charts import (
     SHORT_NAMES,
@@ -23,48 +26,52 @@ from allocator.report.charts import (
 )
 from allocator.report.interactive import words_of
 from allocator.report.maps import indicator_map_chart, map_chart
+from allocator.report.reading import (
+    reader_table,
+    report_language,
+    school_names,
+    stage_labels,
+    word_or,
+)
 from allocator.report.tables import (
     Share,
     change_class,
     escape,
     format_value,
+    headline_label,
     html_table,
     page,
+)
+from allocator.report.verdict import (
+    county_reasons,
+    county_verdict_table,
+    indicator_name,
+    limit_breaches,
+    parts_passing,
 )
 from allocator.results import costs, plan_status
 
 __all__ = ["render_run"]
 
-_PLANNER_TEXT = {
-    "mergers": "School consolidation (撤点并校): which small schools merge into which receiving "
-    "school, keeping grade 1–3 pupils within their travel limit. Closed schools' pupils, teachers "
-    "and equipment move to the receiving school.",
-    "districts": "School districts (学区制): neighbouring schools grouped into contiguous, balanced "
-    "districts that each pair strong and weak schools and share teachers and facilities.",
-    "budget": "Capital budget: how much floor area, sports ground, equipment, multimedia classrooms "
-    "and teacher posts each school receives so that schools meet the 2017 indicators and the "
-    "urban–rural gap narrows.",
-    "teachers": "Teacher posting and rotation: new hires and rotations (urban → rural, strong → "
-    "weak) that staff every school to the norm and share backbone teachers.",
-}
+_PLANNERS = ("mergers", "districts", "budget", "teachers")
 
 
 # --------------------------------------------------------------------------- key figures
 _KEY_ROWS = (
-    ("schools", "schools", ""),
-    ("parts_compliant", "school parts meeting the standard", "high"),
-    ("compliant_share", "share of school parts meeting the standard", "high"),
-    ("compliant_share.urban", "… urban", "high"),
-    ("compliant_share.town", "… town", "high"),
-    ("compliant_share.rural", "… rural", "high"),
-    ("counties_cv_ok.primary", "counties within every primary CV limit", "high"),
-    ("counties_cv_ok.junior", "counties within every junior CV limit", "high"),
-    ("cv_max.primary", "largest primary CV (any indicator, any county)", "low"),
-    ("cv_max.junior", "largest junior CV (any indicator, any county)", "low"),
-    ("rural_urban_min", "lowest rural/urban ratio (any indicator)", "one"),
-    ("travel.lower_primary.mean_minutes", "grades 1–3: mean minutes to nearest school", "low"),
-    ("travel.lower_primary.max_minutes", "grades 1–3: longest trip (minutes)", "low"),
-    ("travel.lower_primary.pupils_over_limit", "grades 1–3 pupils beyond the limit", "low"),
+    ("schools", ""),
+    ("parts_compliant", "high"),
+    ("compliant_share", "high"),
+    ("compliant_share.urban", "high"),
+    ("compliant_share.town", "high"),
+    ("compliant_share.rural", "high"),
+    ("counties_cv_ok.primary", "high"),
+    ("counties_cv_ok.junior", "high"),
+    ("cv_max.primary", "low"),
+    ("cv_max.junior", "low"),
+    ("rural_urban_min", "one"),
+    ("travel.lower_primary.mean_minutes", "low"),
+    ("travel.lower_primary.max_minutes", "low"),
+    ("travel.lower_primary.pupils_over_limit", "low"),
 )
 
 
@@ -77,39 +84,51 @@ def _derived(figures: dict) -> dict:
         out[f"cv_max.{part}"] = max(values) if values else None
     ratios = [v for k, v in figures.items() if k.startswith("rural_urban.") and v is not None]
     out["rural_urban_min"] = min(ratios) if ratios else None
+    totals = [figures.get(f"counties.{part}") for part in ("primary", "junior")]
+    passing = [figures.get(f"counties_passing.{part}") for part in ("primary", "junior")]
+    if any(t is not None for t in totals):  # county × part verdicts passing, "a / b"
+        total = sum(int(t) for t in totals if t is not None)
+        out["county_parts_passing"] = f"{sum(int(p) for p in passing if p is not None)} / {total}"
     return out
 
 
-def _before_after_table(stages: Sequence[str], figures: Sequence[dict]) -> str:
+def _before_after_table(stages: Sequence[str], figures: Sequence[dict], words: Words) -> str:
     figs = [_derived(f) for f in figures]
     rows, classes = [], []
-    for key, label, better in _KEY_ROWS:
+    for key, better in _KEY_ROWS:
         if not any(f.get(key) is not None for f in figs):
             continue
         values = [f.get(key) for f in figs]
-        rows.append([label, *(Share(v) if "share" in key and v is not None else v for v in values)])
+        shown = [Share(v) if "share" in key and v is not None else v for v in values]
+        rows.append([words(f"fig.{key}"), *shown])
         classes.append(
             ["", ""]
-            + [change_class(values[i - 1], values[i], better) for i in range(1, len(values))]
+            # a measure without a better side (the number of schools) is never coloured
+            + [
+                change_class(values[i - 1], values[i], better) if better else ""
+                for i in range(1, len(values))
+            ]
         )
-    df = pd.DataFrame(rows, columns=["measure", *stages], dtype=object)
-    return html_table(df, classes=pd.DataFrame(classes)) if rows else ""
+    df = pd.DataFrame(rows, columns=[words("col.measure"), *stages], dtype=object)
+    return html_table(df, classes=pd.DataFrame(classes), words=words) if rows else ""
 
 
-def _kpis(first: dict, last: dict) -> str:
+def _kpis(first: dict, last: dict, words: Words) -> str:
     items = []
     f0, f1 = _derived(first), _derived(last)
-    for key, label in (
-        ("parts_compliant", "school parts meeting the standard"),
-        ("compliant_share.rural", "rural school parts meeting it"),
-        ("cv_max.primary", "largest primary CV"),
-        ("travel.lower_primary.max_minutes", "longest grade 1–3 trip, min"),
+    for key in (
+        "county_parts_passing",
+        "parts_compliant",
+        "compliant_share.rural",
+        "cv_max.primary",
+        "travel.lower_primary.max_minutes",
     ):
         if f0.get(key) is None and f1.get(key) is None:
             continue
         a, b = f0.get(key), f1.get(key)
         if "share" in key:
             a, b = (None if v is None else Share(v) for v in (a, b))
+        label = words(f"kpi.{key}")
         items.append(
             f"<div>{escape(label)}<b>{escape(format_value(a))} → {escape(format_value(b))}</b></div>"
         )
@@ -150,145 +169,250 @@ _HEADLINE_KEYS = {
 _NOT_HEADLINE = {"status", "gap", "seconds", "solve_seconds", "objective", "objective_name", "mode"}
 
 
-def _headline_text(planner: str, headline: dict, limit: int = 6) -> str:
+def _headline_items(planner: str, headline: dict, words: Words, limit: int = 6) -> list:
+    """``(label, value text)`` of a plan's main headline figures, in the reader's words."""
     keys = [k for k in _HEADLINE_KEYS.get(planner, ()) if k in headline]
     if not keys:
         keys = [k for k in headline if k not in _NOT_HEADLINE][:limit]
-    return "; ".join(f"{k.replace('_', ' ')} {format_value(headline[k])}" for k in keys)
+    out = []
+    for k in keys:
+        value = headline[k]
+        if isinstance(value, float) and "share" in k:
+            value = Share(value)
+        text = format_value(value, k if isinstance(value, float) and "share" not in k else None)
+        out.append((headline_label(k, words), text))
+    return out
 
 
-_COST_LABELS = {
-    "capital_yuan": "capital spent",
-    "hiring_yuan_per_year": "new hires (a year)",
-    "running_change_yuan_per_year": "change in running costs after mergers (a year)",
-}
+def _headline_text(planner: str, headline: dict, words: Words) -> str:
+    sep = words("report.list_sep")
+    return sep.join(
+        f"{label} {value}" for label, value in _headline_items(planner, headline, words)
+    )
 
 
-def _cost_line(result) -> str:
+_COSTS = ("capital_yuan", "hiring_yuan_per_year", "running_change_yuan_per_year", "cost_yuan")
+
+
+def _cost_items(result, words: Words) -> list[str]:
     figures = costs(result)
-    items = [
-        f"{label} {format_value(figures[key])} yuan"
-        for key, label in _COST_LABELS.items()
-        if key in figures
+    return [
+        words(f"cost.{key}", yuan=format_value(figures[key], "yuan"))
+        for key in _COSTS
+        if figures.get(key) is not None
     ]
-    return f"<p><b>Money:</b> {escape('; '.join(items))}.</p>" if items else ""
 
 
 # --------------------------------------------------------------------------- page sections
-def _header(result) -> list[str]:
+def _header(result, words: Words) -> list[str]:
     """Title, failure banner, description, what the run was made from, and the page's links."""
     s = result.scenario
     region = result.regions[0]
     out = [f"<h1>{escape(s.name)}</h1>"]
     failure = getattr(result, "failure", None)
     if failure is not None:
-        out.append(_incomplete_banner(result, failure))
+        out.append(_incomplete_banner(result, failure, words))
     if s.description:
         out.append(f"<p>{escape(s.description)}</p>")
-    out.append(
-        f"<p class='note'>Region <b>{escape(region.name)}</b>: {len(region.schools):,} schools, "
-        f"{len(region.settlements):,} settlements, counties {escape(', '.join(region.counties))}. "
-        f"Standard {escape(s.standard.base)}"
-        + (" with local overrides" if s.standard.overrides else "")
-        + f". Scenario file {escape(s.path.name)}"
-        + (f", variant <b>{escape(s.variant_name)}</b>" if s.variant_name else "")
-        + f". Run time {result.seconds:.1f} s.</p>"
+    note = words(
+        "report.region_note",
+        region=region.name,
+        schools=f"{len(region.schools):,}",
+        settlements=f"{len(region.settlements):,}",
+        counties=words("report.list_sep").join(map(str, region.counties)),
+        standard=s.standard.base,
+        file=s.path.name,
+        seconds=f"{result.seconds:.1f}",
+    )
+    if s.standard.overrides:
+        note += words("report.local_overrides")
+    if s.variant_name:
+        note += words("report.variant", variant=s.variant_name)
+    out.append(f"<p class='note'>{escape(note)}</p>")
+    links = (
+        ("verdict", "report.verdict"),
+        ("summary", "report.summary"),
+        ("steps", "report.steps"),
+        ("charts", "report.charts"),
+        ("map", "report.map"),
+        ("tables", "report.tables"),
     )
     out.append(
-        "<nav><a href='#summary'>Summary</a><a href='#steps'>Steps</a><a href='#charts'>Charts</a>"
-        "<a href='#map'>Map</a><a href='#tables'>Tables</a></nav>"
+        "<nav>" + "".join(f"<a href='#{a}'>{escape(words(k))}</a>" for a, k in links) + "</nav>"
     )
     return out
 
 
-def _incomplete_banner(result, failure: dict) -> str:
+def _incomplete_banner(result, failure: dict, words: Words) -> str:
     """The notice at the top of the report of a run whose step ``failure['index']`` failed."""
     done = len(result.steps)
-    finished = (
-        f"The {done} step{'s' if done != 1 else ''} before it finished and "
-        f"{'are' if done != 1 else 'is'} "
-        "reported below; the figures 'after' are those after the last finished step."
-        if done
-        else "No step finished; the figures below describe the region before any plan."
+    key = "report.finished_step" if done == 1 else "report.finished_steps"
+    finished = words(key, n=done) if done else words("report.no_step")
+    head = words(
+        "report.incomplete",
+        index=int(failure["index"]),
+        step=failure["step"],
+        planner=word_or(words, f"planner.{failure['planner']}", failure["planner"]),
     )
     return (
         "<div class='incomplete' id='incomplete' style='border:2px solid #d62728;"
         "background:#fdecea;padding:.6em 1em;margin:1em 0'>"
-        f"<p><b>Incomplete run.</b> Step {int(failure['index'])}, "
-        f"<b>{escape(failure['step'])}</b> "
-        f"({escape(failure['planner'])}), has no plan. {escape(finished)}</p>"
-        f"<p>Diagnosis ({escape(failure['error'])}):</p><pre>{escape(failure['message'])}</pre></div>"
+        f"<p><b>{escape(head)}</b> {escape(finished)}</p>"
+        f"<p>{escape(words('report.diagnosis', error=failure['error']))}</p>"
+        f"<pre>{escape(failure['message'])}</pre></div>"
     )
 
 
-def _summary(result, stages: Sequence[str], figures: Sequence[dict]) -> list[str]:
-    """Key figures, money, one line per step, and the measures at every stage."""
-    out = ["<h2 id='summary'>Summary</h2>"]
-    out.append(_kpis(figures[0], figures[-1]))
-    out.append(_cost_line(result))
-    out.append("<p>What the plan does, step by step:</p><ol>")
-    for st in result.steps:
-        status, gap, _ = plan_status(st.plan)
-        label = status + (f", gap {gap:.2%}" if gap else "")
-        out.append(
-            f"<li><b>{escape(st.name)}</b> ({escape(st.planner)}, {escape(label)}): "
-            f"{escape(_headline_text(st.planner, st.headline))}</li>"
+def _verdict(result, stages: Sequence[str], words: Words) -> list[str]:
+    """The first screen: county verdicts, school parts passing, money, limits broken."""
+    out = [f"<h2 id='verdict'>{escape(words('report.verdict'))}</h2>"]
+    indicators = list(result.standard.indicators)
+    first, last = result.measures[0], result.measures[-1]
+    empty = pd.DataFrame(columns=["county", "part", "passes"])
+    table = county_verdict_table(
+        first.counties if first.counties is not None else empty,
+        last.counties if last.counties is not None else empty,
+        indicators,
+        words,
+    )
+    if len(table):
+        shown = reader_table(table, words)
+        classes = pd.DataFrame("", index=range(len(shown)), columns=shown.columns)
+        for col in ("before", "after"):
+            verdicts = table[col]
+            shown[col] = [
+                "–" if v is None else words("word.passes") if v else words("word.fails")
+                for v in verdicts
+            ]
+            classes[col] = ["" if v is None else "better" if v else "worse" for v in verdicts]
+        shown["reason"] = shown["reason"].replace("", "–")
+        shown = shown.rename(
+            columns={"before": words("stage.before"), "after": stages[-1], "reason": "reason"}
         )
-    out.append("</ol>")
-    out.append(
-        "<p class='note'>Each row below is measured on the region before the plan and after each "
-        "step, on the same yardstick. Green: better than the stage before; red: worse. A school "
-        "part is a primary or junior school (a nine-year school counts as one of each); it meets "
-        "the standard when it reaches at least the required number of the seven indicators. The "
-        "CV (差异系数) is the pupil-weighted coefficient of variation between schools of one county; "
-        "the rural/urban ratio compares the mean indicator (as a share of its threshold) of rural "
-        "and urban pupils (1 = no gap). Travel is to the nearest school that teaches the grade.</p>"
-    )
-    out.append(_before_after_table(stages, figures))
+        out.append(f"<p>{escape(words('verdict.counties_intro'))}</p>")
+        out.append(html_table(shown, classes=classes, words=words))
+    out.append(f"<p>{escape(_parts_sentence(result, words))}</p>")
+    items = _cost_items(result, words)
+    if items:
+        sep = words("report.list_sep")
+        out.append(f"<p><b>{escape(words('report.money'))}</b> {escape(sep.join(items))}</p>")
+    out.append(_limits(result, stages, words))
     return out
 
 
-def _steps(result, stages: Sequence[str], figures: Sequence[dict]) -> list[str]:
-    """Each step: what its planner does, its plan summary, its effect, and its tables."""
-    out = ["<h2 id='steps'>Steps</h2>"]
+def _parts_sentence(result, words: Words) -> str:
+    """How many school parts pass, overall and rural, before and after (counts and shares)."""
+    before = parts_passing(result.measures[0].parts)
+    after = parts_passing(result.measures[-1].parts)
+
+    def count(figures, area):
+        passing, total = figures.get(area, (0, 0))
+        share = format_value(Share(passing / total)) if total else "–"
+        return words("verdict.count", passing=passing, total=total, share=share)
+
+    return words(
+        "verdict.parts",
+        before=count(before, "all"),
+        after=count(after, "all"),
+        rural_before=count(before, "rural"),
+        rural_after=count(after, "rural"),
+    )
+
+
+def _limits(result, stages: Sequence[str], words: Words) -> str:
+    """Which limits each stage breaks: counts in red, "none" in plain text."""
+    table = limit_breaches(result, words)
+    table.columns = ["limit", *stages]
+    shown = table.astype(object)
+    classes = pd.DataFrame("", index=range(len(table)), columns=table.columns)
+    for j, col in enumerate(stages, start=1):
+        values = table[col].to_numpy()
+        shown[col] = [f"{int(v):,}" if v > 0 else words("word.none") for v in values]
+        classes.iloc[:, j] = ["worse" if v > 0 else "" for v in values]
+    broken = bool((table[list(stages)].to_numpy() > 0).any())
+    lead = words("verdict.limits_broken") if broken else words("verdict.limits_kept")
+    return f"<p><b>{escape(words('verdict.limits'))}</b> {escape(lead)}</p>" + html_table(
+        shown, classes=classes, words=words
+    )
+
+
+def _summary(result, stages: Sequence[str], figures: Sequence[dict], words: Words) -> list[str]:
+    """Key figures, one line per step, and the measures at every stage."""
+    out = [f"<h2 id='summary'>{escape(words('report.summary'))}</h2>"]
+    out.append(_kpis(figures[0], figures[-1], words))
+    out.append(f"<p>{escape(words('report.step_by_step'))}</p><ol>")
+    for st in result.steps:
+        status, gap, _ = plan_status(st.plan)
+        label = word_or(words, f"status.{status}", status)
+        if gap:
+            label += words("report.gap", gap=f"{gap:.2%}")
+        planner = word_or(words, f"planner.{st.planner}", st.planner)
+        out.append(
+            f"<li><b>{escape(st.name)}</b> ({escape(planner)}, {escape(label)}): "
+            f"{escape(_headline_text(st.planner, st.headline, words))}</li>"
+        )
+    out.append("</ol>")
+    out.append(f"<p class='note'>{escape(words('report.summary_note'))}</p>")
+    out.append(_before_after_table(stages, figures, words))
+    return out
+
+
+def _steps(result, stages: Sequence[str], figures: Sequence[dict], words: Words) -> list[str]:
+    """Each step: what its planner does, its main figures, its effect, and its tables."""
+    out = [f"<h2 id='steps'>{escape(words('report.steps'))}</h2>"]
+    names = school_names(result)
+    files = getattr(result, "files", {})
     for k, st in enumerate(result.steps, start=1):
-        out.append(f"<h3>Step {k}: {escape(st.name)} ({escape(st.planner)})</h3>")
-        if st.planner in _PLANNER_TEXT:
-            out.append(f"<p class='note'>{escape(_PLANNER_TEXT[st.planner])}</p>")
+        planner = word_or(words, f"planner.{st.planner}", st.planner)
+        title = words("report.step_title", k=k, step=st.name, planner=planner)
+        out.append(f"<h3>{escape(title)}</h3>")
+        if st.planner in _PLANNERS:
+            out.append(f"<p class='note'>{escape(words(f'planner.{st.planner}.text'))}</p>")
+        items = _headline_items(st.planner, st.headline, words, limit=12)
+        if items:
+            df = pd.DataFrame(items, columns=[words("col.measure"), words("col.value")])
+            out.append(html_table(df, words=words))
         summary = st.plan.summary() if hasattr(st.plan, "summary") else ""
         if summary:
-            out.append(f"<pre>{escape(summary)}</pre>")
+            out.append(
+                f"<details><summary>{escape(words('report.plan_text'))}</summary>"
+                f"<pre>{escape(summary)}</pre></details>"
+            )
         out.append(
-            "<p>Compliance and equity before and after this step:</p>"
-            + _before_after_table([stages[k - 1], stages[k]], [figures[k - 1], figures[k]])
+            f"<p>{escape(words('report.step_effect'))}</p>"
+            + _before_after_table([stages[k - 1], stages[k]], [figures[k - 1], figures[k]], words)
         )
-        out.append(_cv_step_table(result.measures[k - 1], result.measures[k]))
-        files = getattr(result, "files", {})
+        out.append(_cv_step_table(result.measures[k - 1], result.measures[k], words))
         for name, df in (getattr(st.plan, "tables", {}) or {}).items():
             if isinstance(df, pd.DataFrame):
                 file = files.get(f"{st.name}.{name}", f"{st.name}.{name}.csv")
+                caption = words("report.table_caption", table=name, rows=f"{len(df):,}", file=file)
                 out.append(
-                    f"<details><summary>Table <b>{escape(name)}</b> ({len(df):,} rows, "
-                    f"file {escape(file)})</summary>{html_table(df, 15)}</details>"
+                    f"<details><summary>{escape(caption)}</summary>"
+                    f"{html_table(reader_table(df, words, names), 15, words=words)}</details>"
                 )
     return out
 
 
-def _cv_step_table(before, after) -> str:
+def _cv_step_table(before, after, words: Words) -> str:
     b = before.cv.groupby(["part", "indicator"], sort=False)["cv"].max()
     a = after.cv.groupby(["part", "indicator"], sort=False)["cv"].max()
     limits = after.cv.groupby("part")["limit"].first()
     rows, classes = [], []
     for key in a.index:
         part, k = key
-        rows.append([f"{part}: {SHORT_NAMES.get(k, k)}", b.get(key), a.get(key), limits.get(part)])
+        name = word_or(words, f"ind.{k}", SHORT_NAMES.get(k, k))
+        label = f"{word_or(words, f'part.{part}', part)}: {name}"
+        rows.append([label, b.get(key), a.get(key), limits.get(part)])
         classes.append(["", "", change_class(b.get(key), a.get(key), "low"), ""])
     if not rows:
         return ""
-    df = pd.DataFrame(rows, columns=["CV (worst county)", "before", "after", "limit"])
+    columns = [words("col.cv_worst_county"), words("word.before"), words("word.after")]
+    df = pd.DataFrame(rows, columns=[*columns, words("col.cv_limit")])
+    df[columns[1:]] = df[columns[1:]].astype(float)
     return (
-        "<details><summary>CV of each indicator</summary>"
-        + html_table(df, classes=pd.DataFrame(classes))
+        f"<details><summary>{escape(words('report.cv_each'))}</summary>"
+        + html_table(df, classes=pd.DataFrame(classes), words=words)
         + "</details>"
     )
 
@@ -320,68 +444,74 @@ def _charts(result, stages: Sequence[str], words: Words | None = None) -> list[s
     return out
 
 
-def _tables(result) -> list[str]:
+def _tables(result, stages: Sequence[str], words: Words) -> list[str]:
     """County verdicts before and after, area types, CV by county, and travel at each stage."""
-    out = ["<h2 id='tables'>Tables</h2>"]
-    out.append(
-        "<p class='note'>The county verdicts follow the standard: a county passes for primary "
-        "(or junior) schools when every assessed school part meets the standard and every "
-        "indicator's CV is within its limit.</p>"
-    )
-    out.append(_county_checks(result))
+    out = [f"<h2 id='tables'>{escape(words('report.tables'))}</h2>"]
+    out.append(f"<p class='note'>{escape(words('report.county_rule'))}</p>")
+    out.append(_county_checks(result, stages, words))
     final = result.measures[-1]
-    out.append("<h3>By area type (mean indicator ÷ threshold), after the last step</h3>")
-    out.append(html_table(final.area_types))
-    out.append("<h3>CV by county, after the last step</h3>")
-    out.append(
-        html_table(
-            final.cv.pivot_table(
-                index=["county", "part"], columns="indicator", values="cv"
-            ).reset_index()
-        )
-    )
-    out.append("<h3>Travel to the nearest school, each stage</h3>")
-    out.append(html_table(result.tables["travel"]))
-    out.append(
-        "<p class='note'>Every plan table is in this folder as a CSV file (UTF-8, opens in "
-        "Excel); result.json holds the figures above in machine-readable form.</p>"
-    )
+    out.append(f"<h3>{escape(words('report.area_types'))}</h3>")
+    area = final.area_types.copy()
+    out.append(html_table(reader_table(area, words), words=words))
+    out.append(f"<h3>{escape(words('report.cv_by_county'))}</h3>")
+    wide = final.cv.pivot_table(index=["county", "part"], columns="indicator", values="cv")
+    wide = wide.rename(columns=lambda k: indicator_name(k, words)).reset_index()
+    out.append(html_table(reader_table(wide, words), words=words))
+    out.append(f"<h3>{escape(words('report.travel'))}</h3>")
+    travel = result.tables["travel"].copy()
+    if "stage" in travel.columns:
+        labels = dict(zip(result.stages, stages, strict=True))
+        travel["stage"] = travel["stage"].map(lambda v: labels.get(v, v))
+    out.append(html_table(reader_table(travel, words), words=words))
+    out.append(f"<p class='note'>{escape(words('report.files_note'))}</p>")
     return out
 
 
-def _county_checks(result) -> str:
-    """allocator.check's county verdicts (pass/fail and why) before and after the plan."""
+_COUNTY_COLUMNS = (
+    "county",
+    "part",
+    "schools",
+    "schools_passing",
+    "share_passing",
+    "cv_failing",
+    "passes",
+)
+
+
+def _county_checks(result, stages: Sequence[str], words: Words) -> str:
+    """The county verdicts (pass/fail and why) before the plan and after its last step."""
     out = []
-    for label, region in (
-        ("before", result.regions[0]),
-        ("after the last step", result.regions[-1]),
-    ):
-        counties = check(region, result.standard).tables["counties"]
-        keep = [
-            c
-            for c in (
-                "county",
-                "part",
-                "schools",
-                "schools_passing",
-                "share_passing",
-                "cv_failing",
-                "passes",
-                "reason",
+    indicators = list(result.standard.indicators)
+    for label, m in ((stages[0], result.measures[0]), (stages[-1], result.measures[-1])):
+        counties = m.counties
+        if counties is None or counties.empty:
+            continue
+        counties = counties.copy()
+        if "share_passing" not in counties and "schools_passing" in counties:
+            share = (
+                pd.to_numeric(counties["schools_passing"], errors="coerce") / counties["schools"]
             )
-            if c in counties.columns
+            counties["share_passing"] = share.astype(float)
+        keep = [c for c in _COUNTY_COLUMNS if c in counties.columns]
+        table = reader_table(counties[keep], words)
+        table["reason"] = [
+            "; ".join(county_reasons(row, indicators, words)) or "–"
+            for row in counties.to_dict("records")
         ]
-        out.append(f"<h3>County verdicts {escape(label)}</h3>" + html_table(counties[keep]))
+        title = words("report.county_verdicts", stage=label)
+        out.append(f"<h3>{escape(title)}</h3>" + html_table(table, words=words))
     return "".join(out)
 
 
 # --------------------------------------------------------------------------- the page
-def render_run(result) -> str:
+def render_run(result, language: str | None = None) -> str:
     """The HTML text of a run's report (see the module docstring).
 
     Parameters
     ----------
     result : allocator.results.ScenarioResult
+    language : {"zh", "en"}, optional
+        The report's language; by default :func:`report_language` chooses.
 
     Returns
     -------
@@ -394,16 +524,18 @@ def render_run(result) -> str:
     >>> from allocator.pipeline import run_scenario
     >>> f = pathlib.Path(__file__).parents[2] / "scenarios" / "budget_policy_comparison.toml"
     >>> html = render_run(run_scenario(f, write=False, overrides={"region": {"schools": 40}}))
-    >>> html.startswith("<!DOCTYPE html>") and "id='summary'" in html
+    >>> html.startswith("<!DOCTYPE html>") and html.index("id='verdict'") < html.index("id='summary'")
     True
     """
-    stages = result.stages
+    words = Words(report_language(result, language))
+    stages = stage_labels(result, words)
     figures = [m.figures for m in result.measures]
     out = [
-        *_header(result),
-        *_summary(result, stages, figures),
-        *_steps(result, stages, figures),
-        *_charts(result, stages),
-        *_tables(result),
+        *_header(result, words),
+        *_verdict(result, stages, words),
+        *_summary(result, stages, figures, words),
+        *_steps(result, stages, figures, words),
+        *_charts(result, stages, words),
+        *_tables(result, stages, words),
     ]
-    return page(result.scenario.name, "\n".join(out))
+    return page(result.scenario.name, "\n".join(out), words)

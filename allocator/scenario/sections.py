@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from allocator.errors import InputError
+from allocator.i18n import LANGUAGES
 from allocator.planners.registry import Planner, get_planner, planner_names
 from allocator.scenario.overrides import raw_step_name
 from allocator.scenario.values import (
@@ -130,10 +131,13 @@ class StandardSpec:
 
 @dataclass(frozen=True)
 class OutputSpec:
-    """Output folder (relative to the working directory) and formats (see :data:`FORMATS`)."""
+    """Output folder (relative to the working directory), formats (see :data:`FORMATS`) and the
+    language of the report (``"zh"``, ``"en"``; None: Chinese when the region's school or county
+    names hold Chinese characters, else English, :func:`allocator.i18n.language_of`)."""
 
     folder: Path
     formats: tuple[str, ...] = DEFAULT_FORMATS
+    language: str | None = None
 
 
 @dataclass(frozen=True)
@@ -422,7 +426,7 @@ def check_name(name: str, kind: str, where: KeyLocator, key: tuple, earlier: lis
 def output_spec(raw: Mapping, where: KeyLocator, stem: str) -> OutputSpec:
     """Check ``[output]`` and build its :class:`OutputSpec` (default folder ``results/<stem>``)."""
     table = sub_table(raw, "output", where)
-    check_keys(table, ["folder", "formats"], where, ("output",), "[output]")
+    check_keys(table, ["folder", "formats", "language"], where, ("output",), "[output]")
     folder = table.get("folder", f"results/{stem}")
     check_type(folder, str, where, ("output", "folder"))
     formats = table.get("formats", list(DEFAULT_FORMATS))
@@ -432,4 +436,10 @@ def output_spec(raw: Mapping, where: KeyLocator, stem: str) -> OutputSpec:
             raise where.error(
                 ("output", "formats", j), f"unknown format {fmt!r}; expected one of {FORMATS}"
             )
-    return OutputSpec(Path(folder), tuple(formats))
+    language = table.get("language")
+    if language is not None and language not in LANGUAGES:
+        raise where.error(
+            ("output", "language"),
+            f"unknown language {language!r}; expected one of {', '.join(map(repr, LANGUAGES))}",
+        )
+    return OutputSpec(Path(folder), tuple(formats), language)

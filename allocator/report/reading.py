@@ -1,0 +1,95 @@
+"""How the reports speak to their reader: the language, the stage names, and tables as a person
+reads them (school names beside ids, values in words).
+
+Used by :mod:`~allocator.report.run_page` and :mod:`~allocator.report.compare_page`; every word
+comes from :class:`allocator.i18n.Words`.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from allocator.i18n import Words, check_language, language_of
+from allocator.report.verdict import indicator_name
+from allocator.sheets import with_names
+
+__all__ = ["reader_table", "report_language", "school_names", "stage_labels", "word_or"]
+
+
+def report_language(result, language: str | None = None) -> str:
+    """The language of a run's report: ``language`` if given, else the scenario's
+    ``[output] language``, else Chinese when the region's school or county names hold Chinese
+    characters and English otherwise (:func:`allocator.i18n.language_of`).
+
+    Examples
+    --------
+    >>> import pathlib
+    >>> from allocator.pipeline import run_scenario
+    >>> f = pathlib.Path(__file__).parents[2] / "scenarios" / "budget_policy_comparison.toml"
+    >>> r = run_scenario(f, write=False, overrides={"region": {"schools": 40}})
+    >>> report_language(r), report_language(r, "en")
+    ('zh', 'en')
+    """
+    if language is not None:
+        return check_language(language, where="--lang")
+    chosen = getattr(getattr(result.scenario, "output", None), "language", None)
+    if chosen is not None:
+        return chosen
+    schools = result.regions[0].schools
+    return language_of([*schools["county"].unique(), *schools["name"].head(200)])
+
+
+def stage_labels(result, words: Words) -> list[str]:
+    """The stages in the reader's words: "before", then "after <step>" for each step."""
+    return [words("stage.before"), *(words("stage.after", step=s.name) for s in result.steps)]
+
+
+#: Columns whose values are words (``<family>.<value>`` in the labels; others stay as they are).
+_VALUE_COLUMNS = {
+    "part": "part",
+    "area_type": "area",
+    "level": "level",
+    "band": "band",
+    "status": "status",
+    "stage": "when",
+    "category": "category",
+    "intervention": "intervention",
+    "item": "item",
+    "reason": "reason",
+}
+
+
+def reader_table(df: pd.DataFrame, words: Words, names=None) -> pd.DataFrame:
+    """``df`` as a person reads it: school names beside ids (from ``names``, id -> name), parts,
+    area types, levels, bands and indicators in the reader's words. Headers are translated later,
+    by :func:`allocator.report.tables.html_table`.
+    """
+    out = with_names(df, names) if names is not None else df.copy()
+    for column, family in _VALUE_COLUMNS.items():
+        if column in out.columns:
+            out[column] = out[column].map(lambda v, f=family: word_or(words, f"{f}.{v}", v))
+    if "indicator" in out.columns:
+        out["indicator"] = out["indicator"].map(lambda v: indicator_name(v, words))
+    return out
+
+
+def word_or(words: Words, key: str, default):
+    """``words(key)``, or ``default`` when the labels have no such key (a value, a headline or a
+    column that has no name of its own is shown as it is).
+
+    Examples
+    --------
+    >>> word_or(Words("zh"), "part.primary", "primary"), word_or(Words("zh"), "part.x", "x")
+    ('小学', 'x')
+    """
+    try:
+        return words(key)
+    except KeyError:
+        return default
+
+
+def school_names(result) -> pd.Series:
+    """School id -> name of every school at any stage (closed schools keep their names)."""
+    frames = [r.schools[["school_id", "name"]] for r in result.regions]
+    both = pd.concat(frames).drop_duplicates("school_id", keep="last")
+    return both.set_index("school_id")["name"]
