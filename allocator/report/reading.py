@@ -54,6 +54,8 @@ _VALUE_COLUMNS = {
     "stage": "when",
     "category": "category",
     "intervention": "intervention",
+    "unit": "unit",
+    "programme": "programme",
     "item": "item",
     "reason": "reason",
 }
