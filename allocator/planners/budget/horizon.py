@@ -25,7 +25,9 @@ For each planning year t in order:
 Guarantee: each year's purchases are optimal for that year (within the solver's gap) given the
 purchases of the years before; the sequence is not jointly optimal over the horizon (a year does
 not hold money back for a later year's pupils, and a target is not prepared for before its year),
-so the plan's status is ``feasible``, never ``optimal``. Budgets (with carry-over) and targets are
+so the plan's status is ``feasible``, never ``optimal``. The objectives ``shortfall``, ``minimax``
+and ``gap`` are indifferent to cost once a year's shortfalls are closed, so such a year may spend
+more than it needs (money that would otherwise carry over); ``lexicographic`` ends at least cost. Budgets (with carry-over) and targets are
 kept in every year; :meth:`BudgetYearsPlan.verify` checks both independently of the models, the
 targets with :func:`allocator.check.check` on :meth:`BudgetYearsPlan.region_in`. The catalogue's
 unit costs are paid once, in the year of purchase.
@@ -196,12 +198,12 @@ def plan_over_years(
         available = float(money[k] + (carried if carry_over else 0.0))
         open_, comply = targets[year]
         yearly = dataclasses.replace(policy, budget=available, targets={**policy.targets, **open_})
-        if comply:
-            plan = comply_year(before, yearly)
-            if plan.spent > available * (1 + 1e-9) + 1e-6:
-                raise _short(year, plan.spent, available)
-        else:
-            plan = solve_year(before, yearly)
+        try:
+            plan = (comply_year if comply else solve_year)(before, yearly)
+        except Infeasible as exc:
+            raise Infeasible(f"in {year}: {exc.message}", exc.violations) from None
+        if comply and plan.spent > available * (1 + 1e-9) + 1e-6:
+            raise _short(year, plan.spent, available)
         plans[year], regions[year] = plan, before
         current = plan.apply(before)
         left = max(available - plan.spent, 0.0)
