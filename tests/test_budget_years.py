@@ -27,6 +27,16 @@ SOURCE = dict(
     mm="multimedia_rooms",
 )
 SCALE = dict(q=100, b=100, pe=100, floor=1, sports=1, equip=1, mm=100)
+# Prices that buy one year, from allocator/data/catalogue.csv (teacher posts and the recurrent
+# services), typed in here.
+YEARLY = {
+    "post_qualified_teacher",
+    "post_pe_arts_teacher",
+    "bandwidth_100mbps",
+    "staff_guard_post",
+    "hire_security_guard",
+    "staff_dorm_night_duty",
+}
 BOUGHT = (
     "floor_area_m2",
     "sports_area_m2",
@@ -152,6 +162,41 @@ def test_carry_over_buys_a_room_neither_year_could(carry_over):
     assert plan.verify().empty
 
 
+def test_a_teacher_post_is_paid_again_every_later_year():
+    """A has 4 qualified teachers for 100 pupils (4.0 < 4.2 per 100): one post, 140,000 yuan a
+    year rural. 200,000 a year without carry-over: 2026 spends 140,000; in 2027 the post costs
+    140,000 again, 60,000 is left for new purchases."""
+    region, a = two_schools()
+    region = set_school(region, a, teachers_qualified=4)
+    plan = plan_budget(
+        region,
+        BudgetPolicy(budget=200_000, objective="lexicographic"),
+        years=(2026, 2027),
+        forecast=by_school(a, {2026: 100, 2027: 100}),
+        carry_over=False,
+    )
+    b = plan.budgets.set_index("year")
+    assert b["spent"].tolist() == pytest.approx([140_000, 0])
+    assert b["running"].tolist() == pytest.approx([0, 140_000])
+    assert b["available"].tolist() == pytest.approx([200_000, 60_000])
+    assert plan.purchases["yearly"].tolist() == [True]
+    assert plan.verify().empty
+    # 100,000 in 2027 could not pay the post again: 2026 buys no post, 2027 (the last year,
+    # 300,000 with what 2026 left) buys it
+    later = plan_budget(
+        region,
+        BudgetPolicy(budget=0, objective="lexicographic"),
+        years=(2026, 2027),
+        forecast=by_school(a, {2026: 100, 2027: 100}),
+        annual_budgets=[200_000, 100_000],
+    )
+    b = later.budgets.set_index("year")
+    assert b["spent"].tolist() == pytest.approx([0, 140_000])
+    assert b["available"].tolist() == pytest.approx([200_000, 300_000])
+    assert later.notes and later.notes[0].startswith("2026: no teacher post")
+    assert later.verify().empty
+
+
 def test_every_county_passes_in_its_year_as_check_judges():
     """A grows from 100 to 150 pupils with resources for 100 (1.3 x the thresholds, 0.87 x for
     150): it fails in 2027 unless the plan buys; the target makes every county pass in 2027."""
@@ -218,8 +263,8 @@ def test_summary_in_both_languages():
         forecast=by_school(a, {2026: 100, 2027: 100}),
     )
     en, zh = plan.summary(), plan.summary("zh")
-    assert "2027: available 60,000 yuan, spent 55,000 yuan" in en
-    assert "2027年：可用 60,000 元，支出 55,000 元" in zh
+    assert "2027: running costs 0 yuan, available 60,000 yuan, spent 55,000 yuan" in en
+    assert "2027年：续付费用 0 元，可用 60,000 元，支出 55,000 元" in zh
     assert "carried over 5,000 yuan" in en and "结转 5,000 元" in zh
 
 
@@ -237,11 +282,13 @@ def test_property_spend_within_budget_and_carry_and_purchases_kept(budgets, carr
         annual_budgets=budgets,
         carry_over=carry_over,
     )
-    spent = plan.purchases.groupby("year")["cost"].sum()
+    p = plan.purchases
+    spent = p.groupby("year")["cost"].sum()
     left = 0.0
     for year, budget in zip(plan.years, budgets, strict=True):
         have = budget + (left if carry_over else 0.0)
-        used = float(spent.get(year, 0.0))
+        running = p.loc[p["intervention"].isin(YEARLY) & (p["year"] < year), "cost"].sum()
+        used = float(spent.get(year, 0.0)) + running
         assert used <= have * (1 + 1e-6) + 1e-6
         left = have - used
     previous = region.schools.set_index("school_id")[list(BOUGHT)]

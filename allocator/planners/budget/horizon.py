@@ -10,12 +10,19 @@ For each planning year t in order:
    year t (:func:`year_region`; the forecast as
    :func:`allocator.planners.teachers.horizon.year_pupils` reads it). Every per-pupil indicator of
    year t is therefore judged on year t's enrolment.
-2. The money of year t: ``A_t = b_t + c_{t-1}`` with ``c_{t-1} = A_{t-1} - spent_{t-1}`` when
-   ``carry_over``, else ``A_t = b_t`` (unspent yuan lapse).
+2. The money of year t for new purchases: ``A_t = b_t + c_{t-1} - r_t`` with ``c_{t-1} = A_{t-1}
+   - spent_{t-1}`` when ``carry_over``, else ``A_t = b_t - r_t`` (unspent yuan lapse); ``r_t``,
+   the running costs, is what the yearly purchases of the years before cost again in year t: a
+   catalogue price that buys a year (teacher posts, ``adds_teachers``: one year of salary; the
+   ``recurrent`` category: bandwidth, guards, night duty) is paid in every later planning year of
+   the plan (:func:`yearly_interventions`). ``r_t > b_t + c_{t-1}`` is refused naming the year.
 3. The targets in force in year t: every open-indicator target whose year is <= t (a later
    year's target on the same indicator replaces an earlier one), and "every county passes" from
    its year on.
-4. The purchases of year t: with "every county passes" in force, the least-cost purchases with
+4. The purchases of year t (below); when their yearly costs would bring ``r_{t+1}`` above the
+   annual budget ``b_u`` of a later year u, year t is planned again with no yearly intervention,
+   so every later year can pay its running costs from its own budget (``notes`` says so).
+5. The purchases of year t: with "every county passes" in force, the least-cost purchases with
    which every in-scope part passes (:func:`~allocator.planners.budget.min_cost_to_comply`, with
    the targets in force); refused (:class:`~allocator.errors.Infeasible`, naming the year and the
    yuan short) when they cost more than ``A_t``. Otherwise the one-year plan of the policy's
@@ -29,8 +36,9 @@ so the plan's status is ``feasible``, never ``optimal``. The objectives ``shortf
 and ``gap`` are indifferent to cost once a year's shortfalls are closed, so such a year may spend
 more than it needs (money that would otherwise carry over); ``lexicographic`` ends at least cost. Budgets (with carry-over) and targets are
 kept in every year; :meth:`BudgetYearsPlan.verify` checks both independently of the models, the
-targets with :func:`allocator.check.check` on :meth:`BudgetYearsPlan.region_in`. The catalogue's
-unit costs are paid once, in the year of purchase.
+targets with :func:`allocator.check.check` on :meth:`BudgetYearsPlan.region_in`. Capital is paid
+once, in the year of purchase; with years that are not consecutive a yearly cost is counted once
+per planning year.
 """
 
 from __future__ import annotations
@@ -43,6 +51,7 @@ import pandas as pd
 
 from allocator.errors import Infeasible, InputError
 from allocator.forecast import BANDS
+from allocator.planners.budget.catalogue import load_catalogue
 from allocator.planners.budget.horizon_plan import BudgetYearsPlan, compliance_row
 from allocator.planners.budget.policy import BudgetPolicy, as_yuan
 from allocator.planners.budget.targets import check_targets
@@ -51,7 +60,14 @@ from allocator.planners.teachers.horizon import year_pupils
 from allocator.region import Region
 from allocator.solver import SolveInfo
 
-__all__ = ["COMPLY", "annual_yuan", "year_targets", "year_region", "plan_over_years"]
+__all__ = [
+    "COMPLY",
+    "annual_yuan",
+    "year_targets",
+    "year_region",
+    "yearly_interventions",
+    "plan_over_years",
+]
 
 #: The target by year that every county passes the 2017 assessment (``allocator.check``).
 COMPLY = "every county passes"
@@ -159,6 +175,34 @@ def year_region(before: Region, schools: pd.DataFrame, settlements: pd.DataFrame
     return before.replace(schools=out, settlements=settlements)
 
 
+def yearly_interventions(policy: BudgetPolicy) -> frozenset:
+    """The interventions whose price buys one year, paid again every later year: teacher posts
+    (``adds_teachers``) and the ``recurrent`` category.
+
+    Examples
+    --------
+    >>> sorted(yearly_interventions(BudgetPolicy(budget=0)))[:3]
+    ['bandwidth_100mbps', 'hire_security_guard', 'post_pe_arts_teacher']
+    """
+    cat = load_catalogue(
+        policy.catalogue, policy.intervention_overrides, policy.exclude_interventions
+    )
+    yearly = (cat["category"] == "recurrent").to_numpy() | cat["adds_teachers"].to_numpy(bool)
+    return frozenset(cat.loc[yearly, "intervention"])
+
+
+def _yearly_cost(plan, yearly: frozenset) -> float:
+    alloc = plan.allocations
+    return float(alloc.loc[alloc["intervention"].isin(yearly), "cost"].sum())
+
+
+def _plan_year(year: int, region: Region, policy: BudgetPolicy, solve: Callable):
+    try:
+        return solve(region, policy)
+    except Infeasible as exc:
+        raise Infeasible(f"in {year}: {exc.message}", exc.violations) from None
+
+
 def _short(year: int, need: float, have: float) -> Infeasible:
     return Infeasible(
         f"every county cannot pass in {year}: the least cost is {need:,.0f} yuan, the money "
@@ -190,28 +234,48 @@ def plan_over_years(
     money = annual_yuan(annual_budgets, years, policy.budget)
     targets = year_targets(targets_by_year, years)
     tables = year_tables(region, years, forecast)
-    plans, regions, rows, infos = {}, {}, [], []
-    current, carried = region, 0.0
+    yearly = yearly_interventions(policy)
+    plans, regions, rows, infos, notes = {}, {}, [], [], []
+    current, carried, running = region, 0.0, 0.0
     for k, year in enumerate(years):
         say(f"planning {year}")
         before = year_region(current, *tables[year])
-        available = float(money[k] + (carried if carry_over else 0.0))
+        have = float(money[k] + (carried if carry_over else 0.0))
+        if running > have * (1 + 1e-9) + 1e-6:
+            raise Infeasible(
+                f"in {year}: the yearly costs of the posts and services bought before "
+                f"({running:,.0f} yuan) exceed the money of the year ({have:,.0f} yuan)",
+                {f"running__{year}": running - have},
+            )
+        available = max(have - running, 0.0)
         open_, comply = targets[year]
-        yearly = dataclasses.replace(policy, budget=available, targets={**policy.targets, **open_})
-        try:
-            plan = (comply_year if comply else solve_year)(before, yearly)
-        except Infeasible as exc:
-            raise Infeasible(f"in {year}: {exc.message}", exc.violations) from None
+        this_year = dataclasses.replace(
+            policy, budget=available, targets={**policy.targets, **open_}
+        )
+        plan = _plan_year(year, before, this_year, comply_year if comply else solve_year)
+        later = float(money[k + 1 :].min()) if k + 1 < len(years) else float("inf")
+        if running + _yearly_cost(plan, yearly) > later * (1 + 1e-9) + 1e-6:
+            this_year = dataclasses.replace(
+                this_year,
+                exclude_interventions=(*this_year.exclude_interventions, *sorted(yearly)),
+            )
+            plan = _plan_year(year, before, this_year, comply_year if comply else solve_year)
+            notes.append(
+                f"{year}: no teacher post or yearly service bought; their yearly costs would "
+                f"exceed a later year's budget ({later:,.0f} yuan)"
+            )
         if comply and plan.spent > available * (1 + 1e-9) + 1e-6:
             raise _short(year, plan.spent, available)
         plans[year], regions[year] = plan, before
         current = plan.apply(before)
         left = max(available - plan.spent, 0.0)
-        rows.append((year, float(money[k]), carried, available, float(plan.spent), left))
+        rows.append((year, float(money[k]), carried, running, available, float(plan.spent), left))
+        running += _yearly_cost(plan, yearly)
         carried = left if carry_over else 0.0
         infos.append(plan.solve_info)
     budgets = pd.DataFrame(
-        rows, columns=["year", "budget", "carried_in", "available", "spent", "unspent"]
+        rows,
+        columns=["year", "budget", "carried_in", "running", "available", "spent", "unspent"],
     )
     budgets["carried_out"] = budgets["unspent"] if carry_over else 0.0
     combined = SolveInfo.combine(infos)
@@ -219,7 +283,7 @@ def plan_over_years(
         combined,
         status="feasible" if combined.status == "optimal" else combined.status,
         gap=None,
-        objective=float(budgets["spent"].sum()),
+        objective=float(budgets["spent"].sum() + budgets["running"].sum()),
         bound=None,
     )
     plan = BudgetYearsPlan(
@@ -229,6 +293,8 @@ def plan_over_years(
         budgets=budgets,
         targets=targets,
         carry_over=bool(carry_over),
+        yearly=yearly,
+        notes=tuple(notes),
         solve_info=info,
         policy=policy,
         compliance=pd.DataFrame(),

@@ -55,10 +55,16 @@ class BudgetYearsPlan:
         Year -> the region of that year before its purchases: that year's pupils, everything
         bought in the years before.
     budgets : pandas.DataFrame
-        ``year, budget, carried_in, available, spent, unspent, carried_out`` (yuan).
+        ``year, budget, carried_in, running, available, spent, unspent, carried_out`` (yuan):
+        ``running`` is what the yearly purchases of earlier years (posts, services) cost again
+        that year, ``available`` what is left for new purchases, ``spent`` their yuan.
     targets : dict
         Year -> (open-indicator targets in force, whether every county must pass).
     carry_over : bool
+    yearly : frozenset
+        Interventions whose price buys one year (paid again every later year).
+    notes : tuple of str
+        Years planned without yearly interventions, and why.
     solve_info : SolveInfo
         Status ``feasible`` (year by year: no optimality over the horizon), objective the yuan
         spent over the horizon, seconds summed.
@@ -75,6 +81,8 @@ class BudgetYearsPlan:
     budgets: pd.DataFrame
     targets: dict
     carry_over: bool
+    yearly: frozenset
+    notes: tuple
     solve_info: SolveInfo
     policy: BudgetPolicy
     compliance: pd.DataFrame
@@ -102,8 +110,9 @@ class BudgetYearsPlan:
         frames = [
             p.allocations[list(_PURCHASE_COLUMNS)].assign(year=y) for y, p in self.plans.items()
         ]
-        out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-        return out[["year", *_PURCHASE_COLUMNS]]
+        out = pd.concat(frames, ignore_index=True)[["year", *_PURCHASE_COLUMNS]]
+        out["yearly"] = out["intervention"].isin(self.yearly)
+        return out
 
     @property
     def tables(self) -> dict[str, pd.DataFrame]:
@@ -122,13 +131,18 @@ class BudgetYearsPlan:
         Returns an empty table (``year, rule, where, detail``) when every year holds.
         """
         problems = []
-        spent = self.purchases.groupby("year")["cost"].sum()
+        bought = self.purchases
+        spent = bought.groupby("year")["cost"].sum()
         left = 0.0
         for year, budget in zip(self.budgets["year"], self.budgets["budget"], strict=True):
             have = float(budget) + (left if self.carry_over else 0.0)
-            used = float(spent.get(year, 0.0))
+            running = float(bought.loc[bought["yearly"] & (bought["year"] < year), "cost"].sum())
+            used = float(spent.get(year, 0.0)) + running
             if used > have * (1 + 1e-9) + 1e-6:
-                problems.append((year, "budget", "", f"spent {used:,.0f} of {have:,.0f} yuan"))
+                problems.append(
+                    (year, "budget", "", f"spent {used:,.0f} (running {running:,.0f}) of "
+                     f"{have:,.0f} yuan")
+                )  # fmt: skip
             left = max(have - used, 0.0)
         for year in self.years:
             open_, comply = self.targets[year]
@@ -149,7 +163,8 @@ class BudgetYearsPlan:
             "status": self.solve_info.status,
             "years": f"{self.years[0]}-{self.years[-1]}",
             "budget_yuan": float(self.budgets["budget"].sum()),
-            "spent_yuan": float(self.budgets["spent"].sum()),
+            "spent_yuan": float(self.budgets["spent"].sum() + self.budgets["running"].sum()),
+            "running_yuan": float(self.budgets["running"].sum()),
             "unspent_yuan": float(self.budgets["unspent"].iloc[-1]),
             "county_parts_passing_last_year": int(last["county_parts_passing"]),
             "school_parts_passing_last_year": int(last["school_parts_passing"]),
@@ -165,7 +180,7 @@ class BudgetYearsPlan:
                 first=self.years[0],
                 last=self.years[-1],
                 budget=f"{b['budget'].sum():,.0f}",
-                spent=f"{b['spent'].sum():,.0f}",
+                spent=f"{b['spent'].sum() + b['running'].sum():,.0f}",
             ),
             words("budget_years.method", status=self.solve_info.status),
         ]
@@ -176,6 +191,7 @@ class BudgetYearsPlan:
                 words(
                     "budget_years.year",
                     year=r.year,
+                    running=f"{r.running:,.0f}",
                     available=f"{r.available:,.0f}",
                     spent=f"{r.spent:,.0f}",
                     schools=bought["school_id"].nunique(),
@@ -186,6 +202,7 @@ class BudgetYearsPlan:
                     county_parts=c.county_parts,
                 )
             )
+        lines += [f"Note: {n}" for n in self.notes]
         return "\n".join(lines)
 
 
