@@ -17,25 +17,27 @@ For each planning year t in order:
    ``recurrent`` category: bandwidth, guards, night duty) is paid in every later planning year of
    the plan (:func:`yearly_interventions`). ``r_t > b_t + c_{t-1}`` is refused naming the year.
 3. The targets in force in year t: every open-indicator target whose year is <= t (a later
-   year's target on the same indicator replaces an earlier one), and "every county passes" from
-   its year on.
-4. The purchases of year t (below); when their yearly costs would bring ``r_{t+1}`` above the
-   annual budget ``b_u`` of a later year u, year t is planned again with no yearly intervention,
-   so every later year can pay its running costs from its own budget (``notes`` says so).
-5. The purchases of year t: with "every county passes" in force, the least-cost purchases with
-   which every in-scope part passes (:func:`~allocator.planners.budget.min_cost_to_comply`, with
-   the targets in force); refused (:class:`~allocator.errors.Infeasible`, naming the year and the
-   yuan short) when they cost more than ``A_t``. Otherwise the one-year plan of the policy's
-   objective with budget ``A_t`` and the targets in force
+   year's target on the same indicator replaces an earlier one), and "every school passes" (every
+   in-scope part meets the standard) or "every county passes" from its year on.
+4. The purchases of year t: with either pass target in force, the least-cost purchases with which
+   every in-scope part passes (:func:`~allocator.planners.budget.min_cost_to_comply`, with the
+   targets in force), refused (:class:`~allocator.errors.Infeasible`, naming the year and the
+   yuan short) when they cost more than ``A_t``; for "every county passes" the year's region is
+   then judged by :func:`allocator.check.check`, and a county that fails its CV limits is
+   refused naming it (the model lifts schools, not county CVs). Otherwise the one-year plan of
+   the policy's objective with budget ``A_t`` and the targets in force
    (:func:`~allocator.planners.budget.plan_budget`).
+5. When the yearly costs of year t's purchases would bring ``r_{t+1}`` above the annual budget
+   ``b_u`` of a later year u, year t is planned again with no yearly intervention, so every later
+   year can pay its running costs from its own budget (``notes`` says so).
 
 Guarantee: each year's purchases are optimal for that year (within the solver's gap) given the
 purchases of the years before; the sequence is not jointly optimal over the horizon (a year does
 not hold money back for a later year's pupils, and a target is not prepared for before its year),
 so the plan's status is ``feasible``, never ``optimal``. The objectives ``shortfall``, ``minimax``
 and ``gap`` are indifferent to cost once a year's shortfalls are closed, so such a year may spend
-more than it needs (money that would otherwise carry over); ``lexicographic`` ends at least cost. Budgets (with carry-over) and targets are
-kept in every year; :meth:`BudgetYearsPlan.verify` checks both independently of the models, the
+more than it needs (money that would otherwise carry over); ``lexicographic`` ends at least
+cost. Budgets (with carry-over) and targets are kept in every year; :meth:`BudgetYearsPlan.verify` checks both independently of the models, the
 targets with :func:`allocator.check.check` on :meth:`BudgetYearsPlan.region_in`. Capital is paid
 once, in the year of purchase; with years that are not consecutive a yearly cost is counted once
 per planning year.
@@ -49,6 +51,7 @@ from collections.abc import Callable, Mapping
 import numpy as np
 import pandas as pd
 
+from allocator.check import check
 from allocator.errors import Infeasible, InputError
 from allocator.forecast import BANDS
 from allocator.planners.budget.catalogue import load_catalogue
@@ -62,6 +65,7 @@ from allocator.solver import SolveInfo
 
 __all__ = [
     "COMPLY",
+    "SCHOOLS_PASS",
     "annual_yuan",
     "year_targets",
     "year_region",
@@ -71,6 +75,8 @@ __all__ = [
 
 #: The target by year that every county passes the 2017 assessment (``allocator.check``).
 COMPLY = "every county passes"
+#: The target by year that every in-scope school part passes (meets the standard's indicators).
+SCHOOLS_PASS = "every school passes"
 
 
 def annual_yuan(annual_budgets, years: tuple[int, ...], default: float) -> np.ndarray:
@@ -100,17 +106,18 @@ def annual_yuan(annual_budgets, years: tuple[int, ...], default: float) -> np.nd
     return np.full(len(years), as_yuan("annual_budgets", annual_budgets))
 
 
-def year_targets(targets_by_year, years: tuple[int, ...]) -> dict[int, tuple[Mapping, bool]]:
-    """The targets in force in each year: (open-indicator targets, every county passes).
+def year_targets(targets_by_year, years: tuple[int, ...]) -> dict[int, tuple[Mapping, str | None]]:
+    """The targets in force in each year: (open-indicator targets, :data:`SCHOOLS_PASS`,
+    :data:`COMPLY` or None).
 
-    ``targets_by_year`` maps a year of the plan to :data:`COMPLY` or to open-indicator targets
-    (as :attr:`BudgetPolicy.targets`).
+    ``targets_by_year`` maps a year of the plan to :data:`COMPLY`, :data:`SCHOOLS_PASS` or
+    open-indicator targets (as :attr:`BudgetPolicy.targets`); each holds from its year on.
 
     Examples
     --------
     >>> t = year_targets({2027: COMPLY, 2026: {"bandwidth_mbps": {"at_least": 100}}}, (2026, 2027))
     >>> [(y, sorted(o), c) for y, (o, c) in t.items()]
-    [(2026, ['bandwidth_mbps'], False), (2027, ['bandwidth_mbps'], True)]
+    [(2026, ['bandwidth_mbps'], None), (2027, ['bandwidth_mbps'], 'every county passes')]
     """
     given = dict(targets_by_year or {})
     for year, target in given.items():
@@ -122,20 +129,20 @@ def year_targets(targets_by_year, years: tuple[int, ...]) -> dict[int, tuple[Map
                 column="targets_by_year",
                 value=year,
             )
-        if not (target == COMPLY or isinstance(target, Mapping)):
+        if not (target in (COMPLY, SCHOOLS_PASS) or isinstance(target, Mapping)):
             raise InputError(
-                f"target of {year} is {target!r}; expected {COMPLY!r} or open-indicator targets "
-                "such as {'bandwidth_mbps': {'at_least': 1000}}",
+                f"target of {year} is {target!r}; expected {COMPLY!r}, {SCHOOLS_PASS!r} or "
+                "open-indicator targets such as {'bandwidth_mbps': {'at_least': 1000}}",
                 table="policy",
                 column="targets_by_year",
                 value=target,
             )
-    out, open_, comply = {}, {}, False
+    out, open_, comply = {}, {}, None
     for year in years:
         target = given.get(year)
-        if target == COMPLY:
-            comply = True
-        elif target is not None:
+        if target == COMPLY or (target == SCHOOLS_PASS and comply is None):
+            comply = target
+        elif isinstance(target, Mapping):
             open_ = {**open_, **check_targets(target)}
         out[year] = (dict(open_), comply)
     return out
@@ -203,6 +210,22 @@ def _plan_year(year: int, region: Region, policy: BudgetPolicy, solve: Callable)
         raise Infeasible(f"in {year}: {exc.message}", exc.violations) from None
 
 
+def _require_counties(year: int, region: Region, policy: BudgetPolicy) -> None:
+    """Every county passes as :func:`allocator.check.check` judges the year's region, or an
+    Infeasible naming the first county part that fails and why."""
+    report = check(region, policy.standard)
+    if report.passes:
+        return
+    failing = report.tables["counties"].query("~passes").iloc[0]
+    raise Infeasible(
+        f"in {year}: every school part passes with the least-cost purchases, but county "
+        f"{failing['county']} ({failing['part']}) fails: {failing['reason']}; the budget model "
+        f"lifts schools to the thresholds, not county CVs (target {SCHOOLS_PASS!r} is what it "
+        "can promise)",
+        {f"county__{year}": 1.0},
+    )
+
+
 def _short(year: int, need: float, have: float) -> Infeasible:
     return Infeasible(
         f"every county cannot pass in {year}: the least cost is {need:,.0f} yuan, the money "
@@ -266,6 +289,8 @@ def plan_over_years(
             )
         if comply and plan.spent > available * (1 + 1e-9) + 1e-6:
             raise _short(year, plan.spent, available)
+        if comply == COMPLY:
+            _require_counties(year, plan.apply(before), policy)
         plans[year], regions[year] = plan, before
         current = plan.apply(before)
         left = max(available - plan.spent, 0.0)

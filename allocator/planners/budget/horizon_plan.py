@@ -59,7 +59,8 @@ class BudgetYearsPlan:
         ``running`` is what the yearly purchases of earlier years (posts, services) cost again
         that year, ``available`` what is left for new purchases, ``spent`` their yuan.
     targets : dict
-        Year -> (open-indicator targets in force, whether every county must pass).
+        Year -> (open-indicator targets in force, ``"every school passes"``, ``"every county
+        passes"`` or None).
     carry_over : bool
     yearly : frozenset
         Interventions whose price buys one year (paid again every later year).
@@ -149,7 +150,12 @@ class BudgetYearsPlan:
             if not (open_ or comply):
                 continue
             report = check(self.region_in(year), self.policy.standard)
-            if comply and not report.passes:
+            schools = report.tables["schools"]
+            failing = schools[schools["in_scope"] & ~schools["passes"].fillna(False).astype(bool)]
+            if comply and len(failing):
+                for r in failing.itertuples():
+                    problems.append((year, "every school passes", f"{r.school_id} {r.part}", ""))
+            if comply == "every county passes" and not report.passes:
                 failing = report.tables["counties"].query("~passes")
                 for r in failing.itertuples():
                     problems.append((year, "every county passes", f"{r.county} {r.part}", r.reason))
