@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from allocator.check import check
 from allocator.errors import Infeasible, InputError
 from allocator.planners.budget import BudgetPlan, BudgetPolicy, plan_budget
-from allocator.planners.budget.horizon import COMPLY
+from allocator.planners.budget.horizon import COMPLY, SCHOOLS_PASS
 from allocator.synth import make_region
 
 # The 2017 primary thresholds, typed in from the policy text (not read from the library).
@@ -296,4 +296,22 @@ def test_property_spend_within_budget_and_carry_and_purchases_kept(budgets, carr
         now = plan.region_in(year).schools.set_index("school_id")[list(BOUGHT)]
         assert (now.to_numpy(float) >= previous.to_numpy(float) - 1e-9).all()
         previous = now
+    assert plan.verify().empty
+
+
+def test_every_school_passes_by_its_year_on_a_synthetic_county():
+    region = base_region(30, 1)
+    plan = plan_budget(
+        region,
+        BudgetPolicy(budget=0),
+        years=(2026, 2027),
+        annual_budgets=[0, 2e7],
+        targets_by_year={2027: SCHOOLS_PASS},
+    )
+    schools = check(plan.region_in(2027)).tables["schools"]
+    assert schools.loc[schools["in_scope"], "passes"].astype(bool).all()
+    before = check(plan.regions[2027]).tables["schools"]
+    assert not before.loc[before["in_scope"], "passes"].astype(bool).all()
+    c = plan.compliance.set_index("year")
+    assert c.loc[2027, "school_parts_passing"] == c.loc[2027, "school_parts"]
     assert plan.verify().empty
