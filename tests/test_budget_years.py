@@ -315,3 +315,22 @@ def test_every_school_passes_by_its_year_on_a_synthetic_county():
     c = plan.compliance.set_index("year")
     assert c.loc[2027, "school_parts_passing"] == c.loc[2027, "school_parts"]
     assert plan.verify().empty
+
+
+def test_every_county_passes_is_refused_when_county_cvs_fail():
+    """Every school passes, but the largest primary school (about half the pupils) holds five
+    times the resources per pupil of the others: the county's CVs fail, which no least-cost
+    purchase fixes; refused naming it."""
+    region = rich(base_region())
+    s = region.schools.copy()
+    primary = s[s["level"] == "primary"]
+    half = [(primary["pupils_lower_primary"] + primary["pupils_upper_primary"]).idxmax()]
+    for col in SOURCE.values():
+        s.loc[half, col] = s.loc[half, col] * 5
+    s["teachers"] = s[["teachers", "teachers_qualified"]].max(axis=1) + 5
+    region = region.replace(schools=s)
+    assert not check(region).passes
+    with pytest.raises(Infeasible, match=r"^in 2026: every school part passes .* county .* fails"):
+        plan_budget(
+            region, BudgetPolicy(budget=0), years=(2026, 2027), targets_by_year={2026: COMPLY}
+        )
