@@ -216,15 +216,26 @@ def test_every_county_passes_in_its_year_as_check_judges():
 
 def test_open_target_by_year_is_met_from_its_year():
     region = base_region()
-    target = {2027: {"bandwidth_mbps": {"at_least": 1000}}}
+    target = {
+        2027: {
+            "bandwidth_mbps": {"at_least": 1000},
+            "alarm_video_linked": {"at_least": 1, "schools": "boarding"},
+        }
+    }
     spec = dict(years=(2026, 2027), targets_by_year=target)
     plan = plan_budget(region, BudgetPolicy(budget=0, relax=True), annual_budgets=[0, 3e6], **spec)
     before = check(plan.region_in(2026)).tables["open_schools"]
     assert not (before.loc[before["in_scope"], "bandwidth_mbps"] >= 1000).all()
     after = check(plan.region_in(2027)).tables["open_schools"]
     assert (after.loc[after["in_scope"], "bandwidth_mbps"] >= 1000).all()
+    schools = plan.region_in(2027).schools
+    boarding = schools.loc[schools["boarding_school"] == 1, "school_id"]
+    linked = after.set_index("school_id").loc[boarding]
+    assert (linked.loc[linked["in_scope"], "alarm_video_linked"] >= 1).all()
     assert plan.verify().empty
-    with pytest.raises(Infeasible, match=r"^in 2027: the targets \(bandwidth_mbps\) cost at least"):
+    with pytest.raises(
+        Infeasible, match=r"^in 2027: the targets \(.*bandwidth_mbps.*\) cost at least"
+    ):
         plan_budget(region, BudgetPolicy(budget=0), annual_budgets=[0, 1e5], **spec)
 
 

@@ -149,7 +149,8 @@ class BudgetYearsPlan:
             open_, comply = self.targets[year]
             if not (open_ or comply):
                 continue
-            report = check(self.region_in(year), self.policy.standard)
+            region = self.region_in(year)
+            report = check(region, self.policy.standard)
             schools = report.tables["schools"]
             failing = schools[schools["in_scope"] & ~schools["passes"].fillna(False).astype(bool)]
             if comply and len(failing):
@@ -159,7 +160,9 @@ class BudgetYearsPlan:
                 failing = report.tables["counties"].query("~passes")
                 for r in failing.itertuples():
                     problems.append((year, "every county passes", f"{r.county} {r.part}", r.reason))
-            problems += _open_problems(year, open_, report.tables.get("open_schools"))
+            flag = region.schools.get("boarding_school", pd.Series(0, index=region.schools.index))
+            boarding = set(region.schools.loc[flag.fillna(0) == 1, "school_id"])
+            problems += _open_problems(year, open_, report.tables.get("open_schools"), boarding)
         return pd.DataFrame(problems, columns=list(PROBLEM_COLUMNS))
 
     def headline(self) -> dict:
@@ -212,8 +215,11 @@ class BudgetYearsPlan:
         return "\n".join(lines)
 
 
-def _open_problems(year: int, targets: Mapping, table: pd.DataFrame | None) -> list[tuple]:
-    """Open-indicator targets missed in ``check``'s ``open_schools`` table of a year."""
+def _open_problems(
+    year: int, targets: Mapping, table: pd.DataFrame | None, boarding: set
+) -> list[tuple]:
+    """Open-indicator targets missed in ``check``'s ``open_schools`` table of a year
+    (``boarding``: the ids of the boarding schools)."""
     out = []
     for name, target in targets.items():
         if table is None or name not in table.columns:
@@ -223,10 +229,11 @@ def _open_problems(year: int, targets: Mapping, table: pd.DataFrame | None) -> l
         chosen = target["schools"]
         if chosen in ("urban", "town", "rural"):
             rows = rows[rows["area_type"] == chosen]
+        elif chosen == "boarding":
+            rows = rows[rows["school_id"].isin(boarding)]
         values = pd.to_numeric(rows[name], errors="coerce").to_numpy(float)
-        if chosen == "boarding" or np.isnan(values).any():
-            keep = ~np.isnan(values)  # not judged where the indicator does not apply
-            rows, values = rows[keep], values[keep]
+        keep = ~np.isnan(values)  # not judged where the indicator does not apply
+        rows, values = rows[keep], values[keep]
         for sid, v in zip(rows["school_id"], values, strict=True):
             if v < float(target["at_least"]) - 1e-9:
                 out.append((year, name, sid, f"{v:g} < {target['at_least']:g}"))
