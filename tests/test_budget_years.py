@@ -249,6 +249,7 @@ def test_open_target_by_year_is_met_from_its_year():
         (dict(years=(2026, 2027), targets_by_year={2027: "pass"}), "expected 'every county"),
         (dict(years=(2026, 2027), carry_over="yes"), "expected true or false"),
         (dict(annual_budgets=5e6), "give years as well"),
+        (dict(carry_over=False), "give years as well"),
     ],
 )
 def test_bad_years_and_budgets_one_clear_line(kwargs, match):
@@ -277,6 +278,9 @@ def test_summary_in_both_languages():
     assert "2027: running costs 0 yuan, available 60,000 yuan, spent 55,000 yuan" in en
     assert "2027年：续付费用 0 元，可用 60,000 元，支出 55,000 元" in zh
     assert "carried over 5,000 yuan" in en and "结转 5,000 元" in zh
+    head = plan.headline()
+    assert list(head)[:4] == ["status", "gap", "seconds", "objective"]
+    assert head["spent_yuan"] == pytest.approx(55_000) and head["status"] == "feasible"
 
 
 @settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -170,6 +170,9 @@ class BudgetYearsPlan:
         last = self.compliance.iloc[-1]
         return {
             "status": self.solve_info.status,
+            "gap": self.solve_info.gap,
+            "seconds": float(self.solve_info.seconds),
+            "objective": self.solve_info.objective,
             "years": f"{self.years[0]}-{self.years[-1]}",
             "budget_yuan": float(self.budgets["budget"].sum()),
             "spent_yuan": float(self.budgets["spent"].sum() + self.budgets["running"].sum()),

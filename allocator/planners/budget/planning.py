@@ -201,9 +201,11 @@ def plan_budget(
     (True, 'feasible')
     """
     spec = (years, forecast, annual_budgets, carry_over, targets_by_year)
-    if years is None and (forecast, annual_budgets, targets_by_year) != (None, None, None):
+    if years is None and (
+        (forecast, annual_budgets, targets_by_year) != (None, None, None) or carry_over is not True
+    ):
         raise InputError(
-            "forecast, annual_budgets and targets_by_year apply to a plan over years; "
+            "forecast, annual_budgets, carry_over and targets_by_year apply to a plan over years; "
             "give years as well",
             table="policy",
             column="years",
