@@ -349,3 +349,24 @@ def test_every_county_passes_is_refused_when_county_cvs_fail():
         plan_budget(
             region, BudgetPolicy(budget=0), years=(2026, 2027), targets_by_year={2026: COMPLY}
         )
+
+
+def test_a_settlement_forecast_moves_the_schools_pupils():
+    """Every settlement as today in both years but one with 60 more lower-primary pupils in 2027:
+    the schools have 60 more lower-primary pupils in 2027, nothing else changes."""
+    region = base_region()
+    rows = []
+    grown = region.settlements["settlement_id"].iloc[0]
+    for r in region.settlements.itertuples():
+        for band in ("lower_primary", "upper_primary", "junior", "senior"):
+            n = getattr(r, f"pupils_{band}")
+            rows.append((r.settlement_id, band, 2026, n))
+            extra = 60 if (r.settlement_id == grown and band == "lower_primary") else 0
+            rows.append((r.settlement_id, band, 2027, n + extra))
+    forecast = pd.DataFrame(rows, columns=["settlement_id", "band", "year", "pupils"])
+    plan = plan_budget(region, BudgetPolicy(budget=0), years=(2026, 2027), forecast=forecast)
+    now, then = plan.region_in(2026).schools, plan.region_in(2027).schools
+    assert then["pupils_lower_primary"].sum() - now["pupils_lower_primary"].sum() == 60
+    for band in ("upper_primary", "junior"):
+        assert (then[f"pupils_{band}"] == now[f"pupils_{band}"]).all()
+    assert (now["pupils_lower_primary"] == region.schools["pupils_lower_primary"]).all()
