@@ -23,6 +23,8 @@ from allocator.planners.budget.comply import (
 )
 from allocator.planners.budget.data import BudgetData, prepare, resolve_standard
 from allocator.planners.budget.floor import target_floor
+from allocator.planners.budget.horizon import plan_over_years
+from allocator.planners.budget.horizon_plan import BudgetYearsPlan
 from allocator.planners.budget.model import BudgetModel, clean_units
 from allocator.planners.budget.plan import BudgetPlan, build_plan
 from allocator.planners.budget.policy import BudgetPolicy, as_yuan, reject_policy
@@ -136,7 +138,13 @@ def plan_budget(
     policy: BudgetPolicy | None = None,
     options: SolverOptions | None = None,
     progress: Callable[[str], None] | None = None,
-) -> BudgetPlan:
+    *,
+    years=None,
+    forecast=None,
+    annual_budgets=None,
+    carry_over: bool = True,
+    targets_by_year=None,
+) -> BudgetPlan | BudgetYearsPlan:
     """Decide how much of each intervention each school receives within a budget.
 
     Parameters
@@ -148,10 +156,26 @@ def plan_budget(
         Default: HiGHS; interior point for relaxed models above 60,000 columns.
     progress : callable, optional
         Receives one short string per stage.
+    years : tuple, range or list of int, optional
+        Plan over these years (``(2026, 2030)``: every year from 2026 to 2030), year by year on
+        each year's forecast pupils (:mod:`allocator.planners.budget.horizon`: the method and
+        its guarantee). The arguments below apply only with ``years``.
+    forecast : optional
+        The pupils of each year: None (the medium birth scenario), ``ForecastSettings`` or
+        ``(settings, scenario)``, or a table ``settlement_id`` (or ``school_id``), ``band, year,
+        pupils``.
+    annual_budgets : float or list of float, optional
+        Yuan of each year: one number for every year or one per year (default ``policy.budget``
+        each year).
+    carry_over : bool
+        Unspent yuan go to the next year (default); False: they lapse.
+    targets_by_year : dict, optional
+        Year -> ``"every county passes"`` or open-indicator targets (as ``policy.targets``), in
+        force from that year on.
 
     Returns
     -------
-    BudgetPlan
+    BudgetPlan, or BudgetYearsPlan with ``years``
 
     Raises
     ------
@@ -169,7 +193,23 @@ def plan_budget(
     (True, 'optimal')
     >>> plan.measures["minimax"] <= plan.measures["minimax_before"]
     True
+
+    Over three years, ten million yuan a year:
+
+    >>> three = plan_budget(region, BudgetPolicy(budget=1e7), years=(2026, 2028))
+    >>> three.verify().empty, three.solve_info.status
+    (True, 'feasible')
     """
+    spec = (years, forecast, annual_budgets, carry_over, targets_by_year)
+    if years is None and (
+        (forecast, annual_budgets, targets_by_year) != (None, None, None) or carry_over is not True
+    ):
+        raise InputError(
+            "forecast, annual_budgets, carry_over and targets_by_year apply to a plan over years; "
+            "give years as well",
+            table="policy",
+            column="years",
+        )
     if policy is None:
         reject_policy("budget", None, "a BudgetPolicy with a budget (yuan) is required")
     if not isinstance(policy, BudgetPolicy):
@@ -178,6 +218,15 @@ def plan_budget(
         )
     say = progress or (lambda message: None)
     say("preparing the model")
+    if years is not None:
+        return plan_over_years(
+            region,
+            policy,
+            spec,
+            lambda r, p: _solve_plan(prepare(r, p), p, options, None),
+            lambda r, p: min_cost_to_comply(r, p.standard, options, policy=p, relax=p.relax),
+            progress,
+        )
     data = prepare(region, policy)
     return _solve_plan(data, policy, options, progress)
 
