@@ -13,6 +13,10 @@ Per county, with cohort c, target rate r and general-share band [a, b]:
   (general on a tie) while that kind stays within the band's high end.
 """
 
-from allocator.planners.senior.requirements import county_requirements, extra_places
+from allocator.planners.senior.requirements import (
+    county_requirements,
+    extra_places,
+    region_cohort,
+)
 
-__all__ = ["county_requirements", "extra_places"]
+__all__ = ["county_requirements", "extra_places", "region_cohort"]

@@ -9,7 +9,7 @@ import pandas as pd
 from allocator.errors import Infeasible, InputError
 from allocator.standards.senior import SeniorStandard, load_senior_standard
 
-__all__ = ["county_requirements", "extra_places"]
+__all__ = ["county_requirements", "extra_places", "region_cohort"]
 
 
 def _counts(values, table: str, column: str) -> pd.Series:
@@ -24,6 +24,22 @@ def _counts(values, table: str, column: str) -> pd.Series:
                 value=v,
             )
     return s.astype("int64")
+
+
+def region_cohort(region) -> pd.Series:
+    """Junior graduates per county estimated from a region: a third of each county's junior
+    pupils (``pupils_junior``, grades 7-9, taken as equal grades), rounded.
+
+    Examples
+    --------
+    >>> from allocator.synth import make_region
+    >>> region = make_region(schools=20, seed=1)
+    >>> c = region_cohort(region)
+    >>> bool((c * 3 - region.schools.groupby("county")["pupils_junior"].sum()).abs().max() <= 1.5)
+    True
+    """
+    junior = region.schools.groupby("county")["pupils_junior"].sum()
+    return (junior / 3.0).round().astype("int64").rename("graduates")
 
 
 def county_requirements(cohort, standard: SeniorStandard | None = None) -> pd.DataFrame:
