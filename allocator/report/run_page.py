@@ -372,7 +372,7 @@ def _steps(result, stages: Sequence[str], figures: Sequence[dict], words: Words)
         if items:
             df = pd.DataFrame(items, columns=[words("col.measure"), words("col.value")])
             out.append(html_table(df, words=words))
-        summary = st.plan.summary() if hasattr(st.plan, "summary") else ""
+        summary = st.plan.summary(words.language) if hasattr(st.plan, "summary") else ""
         if summary:
             out.append(
                 f"<details><summary>{escape(words('report.plan_text'))}</summary>"
