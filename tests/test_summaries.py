@@ -13,7 +13,7 @@ from allocator.i18n import labels
 from allocator.pipeline import run_scenario
 from allocator.planners.budget import BudgetPolicy, plan_budget
 from allocator.planners.districts import DistrictPolicy, plan_districts
-from allocator.planners.mergers import plan_mergers  # noqa: F401
+from allocator.planners.mergers import plan_mergers
 from allocator.planners.teachers import plan_teachers
 from allocator.synth import make_region
 
@@ -29,7 +29,7 @@ def region():
 
 
 PLANNERS = {
-    # "mergers": lambda r: plan_mergers(r),
+    "mergers": lambda r: plan_mergers(r),
     "districts": lambda r: plan_districts(r, DistrictPolicy(method="heuristic")),
     "budget": lambda r: plan_budget(r, BudgetPolicy(budget=2e7)),
     "teachers": lambda r: plan_teachers(r),
