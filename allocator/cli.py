@@ -20,6 +20,7 @@ from allocator.i18n import LANGUAGES, Words
 from allocator.io import load_region, save_region
 from allocator.outputs import check_target
 from allocator.pipeline import run_scenario
+from allocator.report.reading import report_language
 from allocator.scenario import merge_overrides, parse_assignment
 from allocator.sweep import run_sweep
 from allocator.synth import make_region
@@ -175,7 +176,7 @@ def cli_run(args) -> int:
         overrides=_overrides_from(args),
         force=args.force,
     )
-    print(result.summary())
+    print(result.summary(report_language(result, args.lang)))
     print(f"report: {result.out / 'report.html'}")
     return 0
 

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from allocator.i18n import Words
 from allocator.planners.base import HEADLINE_KEYS, PlanBase
 from allocator.scenario import Scenario
 from allocator.sheets import slug
@@ -171,31 +172,46 @@ class ScenarioResult:
         """Stage labels: ``before`` then ``after <step>`` for each step."""
         return ["before", *(f"after {s.name}" for s in self.steps)]
 
-    def summary(self) -> str:
-        """A few lines: what ran and how the key figures moved from start to end."""
+    def summary(self, language: str = "en") -> str:
+        """A few lines: what ran and how the key figures moved from start to end.
+
+        ``language`` is ``"en"`` or ``"zh"`` (labels from ``allocator/data/i18n/labels.csv``);
+        the figures are the same in both.
+        """
+        w = Words(language)
         first, last = self.measures[0].figures, self.measures[-1].figures
-        lines = [f"{self.scenario.name}: {len(self.steps)} step(s) in {self.seconds:.1f} s"]
+        lines = [w("summary.run.title", name=self.scenario.name, steps=len(self.steps),
+                   seconds=f"{self.seconds:.1f}")]  # fmt: skip
         if self.failure is not None:
             f = self.failure
-            lines[0] += f" (INCOMPLETE: step {f['index']} {f['step']} failed)"
+            lines[0] += w("summary.run.incomplete", index=f["index"], step=f["step"])
         for s in self.steps:
-            lines.append(f"  {s.name} ({s.planner}): {s.status}, {s.seconds:.1f} s")
+            lines.append(
+                "  "
+                + w(
+                    "summary.run.step",
+                    name=s.name,
+                    planner=s.planner,
+                    status=s.status,
+                    seconds=f"{s.seconds:.1f}",
+                )  # fmt: skip
+            )
         if self.failure is not None:
             f = self.failure
             lines.append(f"  {f['step']} ({f['planner']}): {f['error']}: {f['message']}")
         for key, label in _KEY_FIGURES:
             if key in first or key in last:
-                lines.append(f"  {label}: {_fmt(first.get(key))} -> {_fmt(last.get(key))}")
+                lines.append(f"  {w(label)}: {_fmt(first.get(key))} -> {_fmt(last.get(key))}")
         return "\n".join(lines)
 
 
 _KEY_FIGURES = (
-    ("parts_compliant", "compliant school parts"),
-    ("compliant_share.rural", "rural parts compliant (share)"),
-    ("counties_cv_ok.primary", "counties within every primary CV limit"),
-    ("counties_cv_ok.junior", "counties within every junior CV limit"),
-    ("travel.lower_primary.max_minutes", "longest trip, grades 1-3 (min)"),
-    ("travel.lower_primary.pupils_over_limit", "grade 1-3 pupils beyond the limit"),
+    ("parts_compliant", "summary.run.parts_compliant"),
+    ("compliant_share.rural", "summary.run.rural_share"),
+    ("counties_cv_ok.primary", "summary.run.cv_ok_primary"),
+    ("counties_cv_ok.junior", "summary.run.cv_ok_junior"),
+    ("travel.lower_primary.max_minutes", "summary.run.longest_trip"),
+    ("travel.lower_primary.pupils_over_limit", "summary.run.pupils_over_limit"),
 )
 
 

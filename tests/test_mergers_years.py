@@ -383,7 +383,7 @@ def test_counties_are_planned_separately_every_year():
 
 def test_summary_says_what_happens_in_which_year_in_both_languages(shrinking):
     _, plan = shrinking
-    zh, en = plan.summary(), plan.summary("en")
+    zh, en = plan.summary("zh"), plan.summary()
     assert zh.splitlines()[0] == "2026—2029 年撤点并校规划"
     assert "  B: 撤并，学生转入 A" in zh.splitlines()
     assert "  A: 扩建 90 个学位（2 间教室）" in zh.splitlines()

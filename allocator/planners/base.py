@@ -7,7 +7,8 @@ built on :class:`PlanBase`. Every plan
 * gives a ``headline()`` dict whose first keys are :data:`HEADLINE_KEYS` (status, gap, seconds,
   objective), then its own figures (JSON-safe numbers and strings);
 * gives ``tables`` (name -> DataFrame; copies, so changing them changes nothing in the plan) and a
-  ``summary()`` (text for a person);
+  ``summary(language="en")`` (text for a person, in ``"en"`` or ``"zh"``; any other language
+  raises one :class:`~allocator.errors.InputError`);
 * ``apply(region)`` returns the region after the plan, refusing any region other than the one the
   plan was made for (:meth:`PlanBase.require_region`, by ``region_fingerprint``);
 * ``to_geodataframes(region, crs)`` gives its map layers;

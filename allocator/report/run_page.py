@@ -372,7 +372,10 @@ def _steps(result, stages: Sequence[str], figures: Sequence[dict], words: Words)
         if items:
             df = pd.DataFrame(items, columns=[words("col.measure"), words("col.value")])
             out.append(html_table(df, words=words))
-        summary = st.plan.summary() if hasattr(st.plan, "summary") else ""
+        try:  # the report's language; a plan whose summary() takes none speaks its own
+            summary = st.plan.summary(words.language) if hasattr(st.plan, "summary") else ""
+        except TypeError:
+            summary = st.plan.summary()
         if summary:
             out.append(
                 f"<details><summary>{escape(words('report.plan_text'))}</summary>"

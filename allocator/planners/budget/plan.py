@@ -18,6 +18,7 @@ import pandas as pd
 import allocator.compliance as compliance
 import allocator.standards as standards
 from allocator.errors import InputError
+from allocator.i18n import Words, labels
 from allocator.planners.base import FrozenMap, PlanBase, freeze
 from allocator.planners.budget.data import BudgetData
 from allocator.planners.budget.measures import (
@@ -172,73 +173,58 @@ class BudgetPlan(PlanBase):
             out[key] = float(value)
         return {**self.solve_headline(), **out}
 
-    def summary(self) -> str:
-        """A short text a planner reads in half a minute."""
-        lines = []
-        kind = "LP, whole units relaxed" if self.relaxed else "MILP"
-        lines.append(
-            f"Budget plan ({self.objective_name}, {kind}, standard {self.standard_name}): "
-            f"{self.solve_info.describe()}"
-        )
+    def summary(self, language: str = "en") -> str:
+        """A short text a planner reads in half a minute (``language``: ``"en"`` or ``"zh"``).
+
+        Examples
+        --------
+        >>> from allocator.synth import make_region
+        >>> from allocator.planners.budget import BudgetPolicy, plan_budget
+        >>> plan = plan_budget(make_region(schools=30, seed=3), BudgetPolicy(budget=2e7))
+        >>> plan.summary("zh").startswith("预算方案")
+        True
+        """
+        w = Words(language)
+        kind = w("summary.budget.lp" if self.relaxed else "summary.budget.milp")
+        lines = [
+            w("summary.budget.title", objective=self.objective_name, kind=kind,
+              standard=self.standard_name, status=self.solve_info.describe())
+        ]  # fmt: skip
         rural = self.allocations.loc[self.allocations["area_type"] == "rural", "cost"].sum()
         share = rural / self.spent if self.spent > 0 else 0.0
         lines.append(
-            f"Budget {self.budget:,.0f} yuan; spent {self.spent:,.0f} yuan "
-            f"({(self.spent / self.budget if self.budget else 0):.1%}), {share:.0%} at rural schools."
-        )
-        if len(self.spending):
-            lines.append("What the money buys:")
-            width = max([8, *(len(str(u)) for u in self.spending["unit"])])
-            for r in self.spending.itertuples(index=False):
-                lines.append(
-                    f"  {r.intervention:<26} {r.units:>13,.2f} {r.unit:<{width}} at "
-                    f"{plural(int(r.schools), 'school'):>12} {r.cost:>16,.0f} yuan"
-                )
-        else:
-            lines.append("Nothing is bought.")
+            w("summary.budget.spent", budget=f"{self.budget:,.0f}", spent=f"{self.spent:,.0f}",
+              spent_share=f"{(self.spent / self.budget if self.budget else 0):.1%}",
+              rural=f"{share:.0%}")
+        )  # fmt: skip
+        lines += _spending_lines(w, self.spending)
         parts = self.parts
         before, after = int(parts["passes_before"].sum()), int(parts["passes_after"].sum())
         lines.append(
-            f"Assessed parts passing (>= {self.measures.get('min_met', 6):.0f} indicators): "
-            f"{before} -> {after} of {len(parts)}"
-        )
+            w("summary.budget.passing", min_met=f"{self.measures.get('min_met', 6):.0f}",
+              before=before, after=after, parts=len(parts))
+        )  # fmt: skip
         newly = parts[~parts["passes_before"] & parts["passes_after"]]
         if len(newly):
             names = list(dict.fromkeys(newly["name"]))
-            more = f" (+{len(names) - 5} more)" if len(names) > 5 else ""
-            lines.append("  now passing: " + ", ".join(names[:5]) + more)
-        lines.append("Pupil-weighted CV before -> after; rural/urban ratio before -> after:")
-
-        def fmt(value, spec):
-            return "  n/a" if value is None or not math.isfinite(value) else format(value, spec)
-
-        for r in self.indicators.itertuples(index=False):
+            more = w("summary.budget.more", n=len(names) - 5) if len(names) > 5 else ""
             lines.append(
-                f"  {r.part:<7} {r.indicator:<26} CV {fmt(r.cv_before, '5.3f')} -> "
-                f"{fmt(r.cv_after, '5.3f')}   R/U {fmt(r.rural_urban_before, '5.2f')} -> "
-                f"{fmt(r.rural_urban_after, '5.2f')}"
+                "  "
+                + w("summary.budget.now_passing", names=w("summary.list_sep").join(names[:5]))
+                + more
             )
+        lines += _indicator_lines(w, self.indicators)
         m = self.measures
         lines.append(
-            "Shortfall {:.4f} -> {:.4f}; largest shortfall {:.3f} -> {:.3f}; "
-            "rural-urban gap {:.4f} -> {:.4f}".format(
-                m["shortfall_before"],
-                m["shortfall"],
-                m["max_shortfall_before"],
-                m["max_shortfall"],
-                m["gap_before"],
-                m["gap"],
-            )
-        )
+            w("summary.budget.shortfall",
+              **{k: f"{m[k]:.4f}" for k in ("shortfall_before", "shortfall", "gap_before", "gap")},
+              **{k: f"{m[k]:.3f}" for k in ("max_shortfall_before", "max_shortfall")})
+        )  # fmt: skip
         if self.budget_dual is not None:
-            lines.append(
-                f"One more million yuan would improve the objective by {-self.budget_dual * 1e6:.4g}."
-            )
+            lines.append(w("summary.budget.dual", value=f"{-self.budget_dual * 1e6:.4g}"))
         if self.relaxed:
-            lines.append(
-                "Relaxed plan: apply() rounds fractional teachers and rooms down to whole ones."
-            )
-        lines += [f"Note: {n}" for n in self.notes]
+            lines.append(w("summary.budget.relaxed"))
+        lines += [w("summary.budget.note", note=n) for n in self.notes]
         return "\n".join(lines)
 
     def apply(self, region: Region) -> Region:
@@ -511,3 +497,46 @@ def build_plan(
         _effects=effects,
         region_fingerprint=data.region_fingerprint,
     )
+
+
+def _label(w: Words, key: str, default) -> str:
+    """``w(key)`` in Chinese, or ``default`` as text (in English, as the catalogue names it, and
+    when the labels have no such key)."""
+    return w(key) if w.language != "en" and key in labels() else str(default)
+
+
+def _spending_lines(w: Words, spending: pd.DataFrame) -> list[str]:
+    """The summary's lines on what the money buys."""
+    if not len(spending):
+        return [w("summary.budget.nothing")]
+    lines = [w("summary.budget.buys")]
+    names = [_label(w, f"intervention.{x}", x) for x in spending["intervention"]]
+    units = [_label(w, f"unit.{u}", u) for u in spending["unit"]]
+    width, uwidth = max([26, *map(len, names)]), max([8, *map(len, units)])
+    for r, name, unit in zip(spending.itertuples(index=False), names, units, strict=True):
+        n = int(r.schools)
+        at = plural(n, "school") if w.language == "en" else w("summary.budget.schools", n=n)
+        lines.append(
+            f"  {name:<{width}} {r.units:>13,.2f} {unit:<{uwidth}} "
+            + w("summary.budget.item", schools=f"{at:>12}", cost=f"{r.cost:>16,.0f}")
+        )
+    return lines
+
+
+def _indicator_lines(w: Words, indicators: pd.DataFrame) -> list[str]:
+    """The summary's lines on each indicator's 差异系数 and rural/urban ratio."""
+
+    def fmt(value, spec):
+        return "  n/a" if value is None or not math.isfinite(value) else format(value, spec)
+
+    lines = [w("summary.budget.cv_head")]
+    for r in indicators.itertuples(index=False):
+        part = _label(w, f"part.{r.part}", r.part)
+        ind = _label(w, f"chart.indicator.{r.indicator}", r.indicator)
+        lines.append(
+            f"  {part:<7} {ind:<26} "
+            + w("summary.budget.cv_row", cv_before=fmt(r.cv_before, "5.3f"),
+                cv_after=fmt(r.cv_after, "5.3f"), ru_before=fmt(r.rural_urban_before, "5.2f"),
+                ru_after=fmt(r.rural_urban_after, "5.2f"))
+        )  # fmt: skip
+    return lines

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from allocator.errors import InputError
+from allocator.i18n import Words
 from allocator.planners.base import FrozenMap, PlanBase
 from allocator.planners.districts.policy import DistrictPolicy
 from allocator.region import Region
@@ -124,27 +125,34 @@ class DistrictPlan(PlanBase):
         out.update({k: _round(v) for k, v in self.theil.items()})
         return out
 
-    def summary(self) -> str:
-        """A short text a planner reads in 30 seconds."""
-        h = self.headline()
+    def summary(self, language: str = "en") -> str:
+        """A short text a planner reads in 30 seconds (``language``: ``"en"`` or ``"zh"``).
+
+        Examples
+        --------
+        >>> from allocator.synth import make_region
+        >>> from allocator.planners.districts import DistrictPolicy, plan_districts
+        >>> plan = plan_districts(make_region(schools=40, seed=3), DistrictPolicy(method="heuristic"))
+        >>> "学区" in plan.summary("zh").splitlines()[0]
+        True
+        """
+        w, h = Words(language), self.headline()
+        na = w("summary.na")
         lines = [
-            f"School districts for {self.region_name or 'the region'}: {h['districts']} districts "
-            f"of {h['schools']} schools ({self.solve_info.describe()})",
-            f"  largest spread of district mean quality within a county: "
-            f"{h['largest_quality_spread']:.3f} (index 1 = every indicator at its threshold)",
-            f"  travel to the district centre school: {h['mean_minutes_to_centre']:.1f} min "
-            f"(pupil-weighted); longest trip inside a district {h['longest_minutes']:.0f} min",
-            f"  Theil between-group share of quality inequality: townships "
-            f"{_pct(h['theil_between_share_before'])} -> districts "
-            f"{_pct(h['theil_between_share_after'])} (what pooling inside districts cannot reach)",
-        ]
+            w("summary.districts.title", region=self.region_name or w("summary.the_region"),
+              districts=h["districts"], schools=h["schools"], status=self.solve_info.describe()),
+            "  " + w("summary.districts.spread", spread=f"{h['largest_quality_spread']:.3f}"),
+            "  " + w("summary.districts.travel", mean=f"{h['mean_minutes_to_centre']:.1f}",
+                     longest=f"{h['longest_minutes']:.0f}"),
+            "  " + w("summary.districts.theil",
+                     before=_pct(h["theil_between_share_before"], na),
+                     after=_pct(h["theil_between_share_after"], na)),
+        ]  # fmt: skip
         if h["schools_attached"]:
-            lines.append(
-                f"  {h['schools_attached']} school(s) outside the districted levels are attached "
-                "to their nearest district"
-            )
+            lines.append("  " + w("summary.districts.attached", schools=h["schools_attached"]))
         cols = ["district", "schools", "strong_schools", "pupils", "quality_mean"]
         top = self.district_summary[cols].head(12)
+        top.columns = [w(f"summary.districts.col.{c}") for c in cols]
         lines.append("  " + top.to_string(index=False).replace("\n", "\n  "))
         return "\n".join(lines)
 
@@ -181,5 +189,5 @@ def _round(v):
     return None if v is None or (isinstance(v, float) and not math.isfinite(v)) else round(v, 6)
 
 
-def _pct(v) -> str:
-    return "n/a" if v is None else f"{v:.1%}"
+def _pct(v, na: str = "n/a") -> str:
+    return na if v is None else f"{v:.1%}"

@@ -44,11 +44,17 @@ import numpy as np
 import pandas as pd
 
 from allocator.errors import InputError
+from allocator.i18n import Words
 from allocator.planners.base import PlanBase
 from allocator.planners.mergers.columns import BAND_COLUMNS, BOARDING_COLUMN, PLANNED_BANDS
 from allocator.planners.mergers.policy import MergerPolicy
 from allocator.planners.mergers.tables import OPENING_COLUMNS
-from allocator.planners.mergers.verify import BREACH_COLUMNS, UNPLANNED_COLUMNS, summary_lines
+from allocator.planners.mergers.verify import (
+    BREACH_COLUMNS,
+    UNPLANNED_COLUMNS,
+    counted,
+    summary_lines,
+)
 from allocator.region import SCHOOL_COLUMNS, Region
 from allocator.solver import SolveInfo
 
@@ -239,79 +245,86 @@ class MergerPlan(PlanBase):
         out["pupils_beyond_limits"] = int(self.breaches.loc[beyond, "pupils"].sum())
         return out
 
-    def summary(self) -> str:
-        """A short text a planner reads in 30 seconds."""
-        h = self.headline()
+    def summary(self, language: str = "en") -> str:
+        """A short text a planner reads in 30 seconds (``language``: ``"en"`` or ``"zh"``).
+
+        Examples
+        --------
+        >>> from allocator.synth import make_region
+        >>> from allocator.planners.mergers import plan_mergers
+        >>> plan = plan_mergers(make_region(schools=30, seed=3))
+        >>> "撤点并校" in plan.summary("zh").splitlines()[0]
+        True
+        """
+        w, h = Words(language), self.headline()
+        built = h["new_schools_built"]
         lines = [
-            f"School consolidation plan for {self.region_name or 'the region'} "
-            f"({h['mode']} mode; {self.solve_info.describe()})",
-            f"  schools: {h['schools_before']} -> {h['schools_after']} "
-            f"({h['schools_closed']} closed, {h['nine_year_conversions']} of them into nine-year "
-            f"schools"
-            + (
-                f"; {h['new_schools_built']} new school{'s' if h['new_schools_built'] > 1 else ''} "
-                "built"
-                if h["new_schools_built"]
-                else ""
-            )
-            + f"); {h['pupils_of_closed_schools']} pupils and {h['teachers_moved']} teachers "
-            "of closed schools move",
-            f"  annual cost: {h['annual_cost_before_yuan'] / 1e6:,.2f} -> "
-            f"{h['annual_cost_after_yuan'] / 1e6:,.2f} million yuan"
-            + (f"; {h['expansion_seats']} seats added" if h["expansion_seats"] else ""),
-            f"  travel (one way, pupil-weighted): mean {h['mean_minutes_before']:.1f} -> "
-            f"{h['mean_minutes_after']:.1f} min, 95th percentile {h['p95_minutes_before']:.1f} -> "
-            f"{h['p95_minutes_after']:.1f} min, max {h['max_minutes_before']:.1f} -> "
-            f"{h['max_minutes_after']:.1f} min",
-            f"  grades 1-3 within {self.policy.lower_primary_guideline_minutes:g} min: "
-            f"{h['lower_primary_within_30_before']:.1%} -> "
-            f"{h['lower_primary_within_30_after']:.1%}; boarders {h['boarders_before']} -> "
-            f"{h['boarders_after']}",
-        ]
+            w("summary.mergers.title", region=self.region_name or w("summary.the_region"),
+              mode=h["mode"], status=self.solve_info.describe()),
+            "  " + w("summary.mergers.schools", before=h["schools_before"],
+                     after=h["schools_after"], closed=h["schools_closed"],
+                     nine=h["nine_year_conversions"], pupils=h["pupils_of_closed_schools"],
+                     teachers=h["teachers_moved"],
+                     built=w("summary.mergers.built", built=counted(w, built, "new school"))
+                     if built else ""),
+            "  " + w("summary.mergers.cost", before=f"{h['annual_cost_before_yuan'] / 1e6:,.2f}",
+                     after=f"{h['annual_cost_after_yuan'] / 1e6:,.2f}",
+                     seats=w("summary.mergers.seats", seats=h["expansion_seats"])
+                     if h["expansion_seats"] else ""),
+            "  " + w("summary.mergers.travel",
+                     **{f"{k}_{s}": f"{h[f'{k}_minutes_{s}']:.1f}"
+                        for k in ("mean", "p95", "max") for s in ("before", "after")}),
+            "  " + w("summary.mergers.grades", limit=f"{self.policy.lower_primary_guideline_minutes:g}",
+                     before=f"{h['lower_primary_within_30_before']:.1%}",
+                     after=f"{h['lower_primary_within_30_after']:.1%}",
+                     boarders_before=h["boarders_before"], boarders_after=h["boarders_after"]),
+        ]  # fmt: skip
         if len(self.closures):
-            lines.append(
-                "  largest closures (school -> receiver, pupils, minutes before -> after):"
-            )
+            lines.append("  " + w("summary.mergers.closures"))
             top = self.closures.sort_values("pupils", ascending=False).head(5)
             for r in top.itertuples():
                 lines.append(
-                    f"    {r.school_id} {r.name} -> {r.receiving_school_id}: {r.pupils} pupils, "
-                    f"{r.mean_minutes_before:.0f} -> {r.mean_minutes_after:.0f} min, "
-                    f"{r.boarders} boarders ({r.reason})"
-                )
-        full = self._full_dormitories()
-        if len(full):
-            words = [
-                f"{r.school_id} {r.boarders_after}/{r.boarding_places:g}"
-                + (
-                    f" ({r.boarders_before} board there today)"
-                    if r.boarders_before > r.boarding_places
-                    else ""
-                )
-                for r in full.head(8).itertuples()
-            ]
-            lines.append(
-                f"  at the boarding limit ({len(full)} school{'s' if len(full) > 1 else ''}, "
-                "boarders/places): " + ", ".join(words) + (" ..." if len(full) > 8 else "")
-            )
+                    f"    {r.school_id} {r.name} -> {r.receiving_school_id}"
+                    + w("summary.mergers.closure", pupils=r.pupils, reason=r.reason,
+                        before=f"{r.mean_minutes_before:.0f}", boarders=r.boarders,
+                        after=f"{r.mean_minutes_after:.0f}")
+                )  # fmt: skip
+        lines += self._dormitory_lines(w)
         if len(self.openings):
-            lines.append(
-                "  new schools (site, level, pupils, build cost, yearly cost with building):"
-            )
+            lines.append("  " + w("summary.mergers.openings"))
             for r in self.openings.itertuples():
+                receives = r.receives_from.replace(";", w("summary.list_sep"))
                 lines.append(
-                    f"    {r.site_id} {r.name} ({r.township}, {r.level}): {r.pupils} pupils of "
-                    f"{r.capacity} seats, build {r.build_cost / 1e6:,.2f} million yuan, "
-                    f"{r.annualised_cost / 1e6:,.2f} million a year"
-                    + (
-                        f", receives {r.receives_from.replace(';', ', ')}"
-                        if r.receives_from
-                        else ""
-                    )
-                )
-        lines += summary_lines(self.breaches, self.unplanned)
-        lines.append("  The optimiser proposes; closures need review, hearings and approval.")
+                    f"    {r.site_id} {r.name}"
+                    + w("summary.mergers.opening", township=r.township, level=r.level,
+                        pupils=r.pupils, capacity=r.capacity,
+                        build=f"{r.build_cost / 1e6:,.2f}", yearly=f"{r.annualised_cost / 1e6:,.2f}")
+                    + (w("summary.mergers.receives", schools=receives) if r.receives_from else "")
+                )  # fmt: skip
+        lines += summary_lines(self.breaches, self.unplanned, w)
+        lines.append("  " + w("summary.mergers.review"))
         return "\n".join(lines)
+
+    def _dormitory_lines(self, w: Words) -> list[str]:
+        """The summary's line on schools whose dormitories are full."""
+        full = self._full_dormitories()
+        if not len(full):
+            return []
+        items = [
+            f"{r.school_id} {r.boarders_after}/{r.boarding_places:g}"
+            + (
+                w("summary.mergers.board_today", boarders=r.boarders_before)
+                if r.boarders_before > r.boarding_places
+                else ""
+            )
+            for r in full.head(8).itertuples()
+        ]
+        return [
+            "  "
+            + w("summary.mergers.full", schools=counted(w, len(full), "school"))
+            + w("summary.list_sep").join(items)
+            + (" ..." if len(full) > 8 else "")
+        ]
 
     def _full_dormitories(self) -> pd.DataFrame:
         """Open schools with a boarding limit that has no room for one more boarder."""

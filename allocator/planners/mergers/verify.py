@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from allocator.errors import Infeasible
+from allocator.i18n import Words
 from allocator.planners.mergers.columns import PLANNED_BANDS
 from allocator.planners.mergers.data import County, nearest_before
 from allocator.planners.mergers.model import linear_model
@@ -36,6 +37,7 @@ from allocator.planners.mergers.result import CountyResult
 from allocator.planners.mergers.sets import build_model, unservable, unservable_error
 from allocator.planners.mergers.solve import explain_infeasible, solve_unit
 from allocator.solver import LinearModel, SolverOptions, solve_matrix
+from allocator.text import plural
 
 #: Columns of ``MergerPlan.unplanned``.
 UNPLANNED_COLUMNS = ("county", "schools", "settlements", "requirement", "amount", "reason")
@@ -339,8 +341,25 @@ def breach_table(res: CountyResult) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(BREACH_COLUMNS))
 
 
-def summary_lines(breaches: pd.DataFrame, unplanned: pd.DataFrame) -> list[str]:
-    """Lines of ``MergerPlan.summary`` for the breaches and the counties left unplanned."""
+def counted(w: Words, n: int, word: str) -> str:
+    """``n`` with its English noun (:func:`allocator.text.plural`) in English, the number alone
+    in Chinese (the Chinese label carries its measure word).
+
+    Examples
+    --------
+    >>> counted(Words("en"), 2, "school"), counted(Words("zh"), 2, "school")
+    ('2 schools', '2')
+    """
+    return plural(n, word) if w.language == "en" else f"{n:,}"
+
+
+def summary_lines(
+    breaches: pd.DataFrame, unplanned: pd.DataFrame, w: Words | None = None
+) -> list[str]:
+    """Lines of ``MergerPlan.summary`` for the breaches and the counties left unplanned, in the
+    language of ``w`` (English by default)."""
+    w = w or Words("en")
+    sep = w("summary.list_sep")
     lines = []
     b = breaches[breaches["rule"] == "travel_limit"]
     if len(b):
@@ -351,32 +370,34 @@ def summary_lines(breaches: pd.DataFrame, unplanned: pd.DataFrame) -> list[str]:
         )
         pupils = int(per["pupils"].sum())
         lines.append(
-            f"  beyond the travel limits, as today's layout already fails them: {pupils} "
-            f"pupil{'s' if pupils != 1 else ''} of {len(per)} settlement "
-            f"band{'s' if len(per) != 1 else ''} (as few as any plan allows):"
-        )
+            "  "
+            + w("summary.mergers.beyond", pupils=counted(w, pupils, "pupil"),
+                bands=counted(w, len(per), "settlement band"))
+        )  # fmt: skip
         for (sid, band), r in per.head(5).iterrows():
-            lines.append(f"    {sid} {band}: {int(r.pupils)} beyond {r.limit:g} min ({r.reason})")
+            lines.append(
+                f"    {sid} {band}"
+                + w("summary.mergers.beyond_row", pupils=int(r.pupils), limit=f"{r.limit:g}",
+                    reason=r.reason)
+            )  # fmt: skip
         if len(per) > 5:
-            lines.append(f"    and {len(per) - 5} more (table breaches)")
+            lines.append("    " + w("summary.mergers.more_breaches", n=len(per) - 5))
     split = breaches[breaches["rule"] == "whole_village"]
     if len(split):
         bands = split.drop_duplicates(["settlement_id", "band"])
         lines.append(
-            f"  split between schools, as no plan (not even today's schools) puts each whole "
-            f"band at one school: {len(bands)} settlement band"
-            f"{'s' if len(bands) != 1 else ''} ("
-            + ", ".join(f"{r.settlement_id} {r.band}" for r in bands.head(5).itertuples())
-            + (" ..." if len(bands) > 5 else "")
-            + ")"
-        )
+            "  "
+            + w("summary.mergers.split", bands=counted(w, len(bands), "settlement band"),
+                which=sep.join(f"{r.settlement_id} {r.band}" for r in bands.head(5).itertuples())
+                + (" ..." if len(bands) > 5 else ""))
+        )  # fmt: skip
     u = unplanned
     if len(u):
-        n = len(u)
         lines.append(
-            f"  not planned, left as they are: {n} {'county' if n == 1 else 'counties'} "
-            f"({', '.join(u['county'])}); no plan meets the rules there:"
-        )
+            "  "
+            + w("summary.mergers.unplanned", counties=counted(w, len(u), "county"),
+                names=sep.join(u["county"]))
+        )  # fmt: skip
         for r in u.head(5).itertuples():
             lines.append(f"    {r.reason}")
     return lines

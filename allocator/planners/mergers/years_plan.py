@@ -158,7 +158,7 @@ class MergerYearsPlan:
             problems += _check_year(self, year, closed_before, seats_before)
         return pd.DataFrame(problems, columns=list(PROBLEM_COLUMNS))
 
-    def summary(self, language: str = "zh") -> str:
+    def summary(self, language: str = "en") -> str:
         """What happens in which year, school by school, and the cost over the horizon.
 
         Examples

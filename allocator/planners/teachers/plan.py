@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from allocator.errors import InputError
+from allocator.i18n import Words, labels
 from allocator.planners.base import PlanBase
 from allocator.planners.teachers.categories import NEEDS
 from allocator.planners.teachers.policy import TeacherPolicy
@@ -20,6 +21,7 @@ from allocator.planners.teachers.verify import UNPLANNED_COLUMNS, WAIVED_COLUMNS
 from allocator.region import Region
 from allocator.solver import SolveInfo
 from allocator.standards import Standard
+from allocator.text import plural
 
 __all__ = ["TeacherPlan"]
 
@@ -174,78 +176,63 @@ class TeacherPlan(PlanBase):
                 out[f"r2_median_{when}"] = round(float(values.median()), 4)
         return out
 
-    def summary(self) -> str:
-        """A short text a planner can read in half a minute."""
-        h = self.headline()
-        p = self.policy
-        limit = (
-            f"within {p.travel_limit_minutes:g} min"
+    def summary(self, language: str = "en") -> str:
+        """A short text a planner can read in half a minute (``language``: ``"en"`` or ``"zh"``).
+
+        Examples
+        --------
+        >>> from allocator.synth import make_region
+        >>> from allocator.planners.teachers import plan_teachers
+        >>> plan = plan_teachers(make_region(schools=30, seed=3))
+        >>> "交流轮岗" in plan.summary("zh")
+        True
+        """
+        w, h, p = Words(language), self.headline(), self.policy
+        rules = [
+            w("summary.teachers.within", minutes=f"{p.travel_limit_minutes:g}")
             if p.travel_limit_minutes is not None
-            else "any distance"
-        )
-        rules = [limit, "same county" if p.same_county else "across counties"]
-        if p.same_district:
-            rules.append("same district")
-        rules.append("direction rules on" if p.direction_rules else "direction rules off")
-        lines = [
-            f"Teacher plan for {self.region_name or 'the region'}: {h['schools']:,} schools in "
-            f"{h['counties']} counties ({self.standard.name}; moves {', '.join(rules)}; "
-            f"term {p.term_years} years).",
+            else w("summary.teachers.any_distance"),
+            w("summary.teachers.same_county" if p.same_county else "summary.teachers.across"),
         ]
+        if p.same_district:
+            rules.append(w("summary.teachers.same_district"))
+        rules.append(w(f"summary.teachers.direction_{'on' if p.direction_rules else 'off'}"))
+        lines = [
+            w("summary.teachers.title", region=self.region_name or w("summary.the_region"),
+              schools=f"{h['schools']:,}", counties=h["counties"], standard=self.standard.name,
+              rules=w("summary.list_sep").join(rules), term=p.term_years),
+        ]  # fmt: skip
         by_cat = self.hires.groupby("category")["count"].sum()
-        cats = ", ".join(f"{c} {int(v):,}" for c, v in by_cat.items() if v)
-        lines.append(f"Hires: {h['hires']:,}" + (f" ({cats})" if cats else "") + ".")
-        if h["rotated_teachers"]:
-            lines.append(
-                f"Rotations: {h['rotated_teachers']:,} teachers in {h['moves']:,} moves, backbone "
-                f"{h['backbone_rotated']:,} ({h['backbone_share_of_rotations']:.0%}), mean "
-                f"{h['mean_move_minutes']:.0f} min; {h['rotation_schools']:,} urban/high-quality "
-                f"schools had to rotate at least {h['rotation_required']:,}."
-            )
-        else:
-            lines.append("Rotations: none.")
-        parts = ", ".join(
-            f"{n} {h[f'{n}_shortfall_before']:,} -> {h[f'{n}_shortfall_after']:,}" for n in NEEDS
+        cats = w("summary.list_sep").join(
+            f"{_category(w, c)} {int(v):,}" for c, v in by_cat.items() if v
         )
-        lines.append(f"Teachers short of the norms: {parts}.")
-        area = []
-        for a in ("urban", "town", "rural"):
-            if f"backbone_per_100_{a}_before" in h:
-                area.append(
-                    f"{a} {h[f'backbone_per_100_{a}_before']:.2f} -> "
-                    f"{h[f'backbone_per_100_{a}_after']:.2f}"
-                )
-        if area:
-            line = f"Backbone teachers per 100 pupils: {', '.join(area)}"
-            if "backbone_share_rural_before" in h:
-                line += (
-                    f" (rural share of backbone {h['backbone_share_rural_before']:.1%} -> "
-                    f"{h['backbone_share_rural_after']:.1%})"
-                )
-            lines.append(line + ".")
-        if "r2_median_before" in h:
-            lines.append(
-                f"Teacher-allocation R² (median over county x level): {h['r2_median_before']:.3f} "
-                f"-> {h['r2_median_after']:.3f}."
-            )
+        lines.append(w("summary.teachers.hires", hires=f"{h['hires']:,}", categories=cats))
+        lines.append(_rotation_line(w, h))
+        parts = w("summary.list_sep").join(
+            f"{w(f'summary.teachers.need.{n}')} {h[f'{n}_shortfall_before']:,} -> "
+            f"{h[f'{n}_shortfall_after']:,}"
+            for n in NEEDS
+        )
+        lines.append(w("summary.teachers.short", parts=parts))
+        lines += _backbone_lines(w, h)
         u = self.unplanned
         if len(u):
-            n = len(u)
             lines.append(
-                f"Not planned, left as they are: {n} {'county' if n == 1 else 'counties'} "
-                f"({', '.join(u['county'])}): " + " | ".join(u["reason"].head(3)) + "."
-            )
-        w = self.quota_waived
-        if len(w):
-            n = len(w)
+                w("summary.teachers.unplanned", counties=_count(w, len(u), "county"),
+                  names=w("summary.list_sep").join(u["county"]),
+                  reasons=" | ".join(u["reason"].head(3)))
+            )  # fmt: skip
+        q = self.quota_waived
+        if len(q):
             lines.append(
-                f"Rotation quota waived at {n} school{'s' if n != 1 else ''} that today's layout "
-                f"leaves no school to send to ({int(w['rotation_required'].sum())} rotations): "
-                + "; ".join(f"{r.school_id} ({r.reason})" for r in w.head(3).itertuples())
-                + (" ..." if n > 3 else "")
-                + "."
-            )
-        lines.append(f"Solve: {self.solve_info.describe()}, {len(self.solves)} solves.")
+                w("summary.teachers.waived", schools=_count(w, len(q), "school"),
+                  rotations=int(q["rotation_required"].sum()),
+                  which="; ".join(f"{r.school_id} ({r.reason})" for r in q.head(3).itertuples())
+                  + (" ..." if len(q) > 3 else ""))
+            )  # fmt: skip
+        lines.append(
+            w("summary.teachers.solve", status=self.solve_info.describe(), solves=len(self.solves))
+        )
         return "\n".join(lines)
 
     def apply(self, region: Region) -> Region:
@@ -297,3 +284,56 @@ class TeacherPlan(PlanBase):
             float
         ) * float(self.policy.cost_per_hire_yuan)
         return region.replace(schools=schools)
+
+
+def _count(w: Words, n: int, word: str) -> str:
+    """``n`` with its English noun (``plural``) in English, the number alone in Chinese."""
+    return plural(n, word) if w.language == "en" else f"{n:,}"
+
+
+def _category(w: Words, category: str) -> str:
+    """A teacher category in the reader's words (the name itself when it has no label)."""
+    key = f"summary.teachers.category.{category}"
+    return w(key) if key in labels() else str(category)
+
+
+def _rotation_line(w: Words, h: dict) -> str:
+    """The summary's line on rotations (交流轮岗)."""
+    if not h["rotated_teachers"]:
+        return w("summary.teachers.no_rotations")
+    return w(
+        "summary.teachers.rotations",
+        teachers=f"{h['rotated_teachers']:,}",
+        moves=f"{h['moves']:,}",
+        backbone=f"{h['backbone_rotated']:,}",
+        share=f"{h['backbone_share_of_rotations']:.0%}",
+        minutes=f"{h['mean_move_minutes']:.0f}",
+        schools=f"{h['rotation_schools']:,}",
+        required=f"{h['rotation_required']:,}",
+    )
+
+
+def _backbone_lines(w: Words, h: dict) -> list[str]:
+    """The summary's lines on backbone teachers (骨干教师) by area and the allocation R²."""
+    lines = []
+    area = [
+        f"{w(f'area.{a}')} {h[f'backbone_per_100_{a}_before']:.2f} -> "
+        f"{h[f'backbone_per_100_{a}_after']:.2f}"
+        for a in ("urban", "town", "rural")
+        if f"backbone_per_100_{a}_before" in h
+    ]
+    if area:
+        line = w("summary.teachers.backbone", areas=w("summary.list_sep").join(area))
+        if "backbone_share_rural_before" in h:
+            line += w(
+                "summary.teachers.backbone_rural",
+                before=f"{h['backbone_share_rural_before']:.1%}",
+                after=f"{h['backbone_share_rural_after']:.1%}",
+            )
+        lines.append(line + w("summary.full_stop"))
+    if "r2_median_before" in h:
+        lines.append(
+            w("summary.teachers.r2", before=f"{h['r2_median_before']:.3f}",
+              after=f"{h['r2_median_after']:.3f}")
+        )  # fmt: skip
+    return lines
