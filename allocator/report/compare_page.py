@@ -17,7 +17,7 @@ import pandas as pd
 from allocator.i18n import Words, check_language, language_of
 from allocator.report.charts import variant_labels
 from allocator.report.compare_charts import comparison_charts
-from allocator.report.reading import word_or
+from allocator.report.reading import plan_text, word_or
 from allocator.report.tables import escape, format_value, headline_label, html_table, page
 from allocator.report.verdict import indicator_name
 from allocator.sheets import unique_slugs
@@ -170,7 +170,7 @@ def _plans(comparison, words: Words) -> list[str]:
     for v, r in comparison.results.items():
         out.append(f"<h3>{escape(v)}</h3>")
         for st in r.steps:
-            summary = st.plan.summary() if hasattr(st.plan, "summary") else ""
+            summary = plan_text(st.plan, words.language)
             planner = word_or(words, f"planner.{st.planner}", st.planner)
             out.append(
                 f"<details><summary>{escape(st.name)} ({escape(planner)})</summary>"

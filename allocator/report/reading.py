@@ -7,6 +7,8 @@ comes from :class:`allocator.i18n.Words`.
 
 from __future__ import annotations
 
+import inspect
+
 import pandas as pd
 
 from allocator.i18n import Words, check_language, language_of
@@ -95,3 +97,25 @@ def school_names(result) -> pd.Series:
     frames = [r.schools[["school_id", "name"]] for r in result.regions]
     both = pd.concat(frames).drop_duplicates("school_id", keep="last")
     return both.set_index("school_id")["name"]
+
+
+def plan_text(plan, language: str) -> str:
+    """A plan's ``summary()`` in the reader's language; a plan (say, one registered by a user)
+    whose ``summary()`` takes no language speaks its own, and a plan without one gives "".
+
+    Examples
+    --------
+    >>> class Own:
+    ...     def summary(self):
+    ...         return "mine"
+    >>> plan_text(Own(), "zh"), plan_text(object(), "zh")
+    ('mine', '')
+    """
+    summary = getattr(plan, "summary", None)
+    if summary is None:
+        return ""
+    try:
+        takes_language = bool(inspect.signature(summary).parameters)
+    except (TypeError, ValueError):  # a builtin without a signature
+        takes_language = False
+    return summary(language) if takes_language else summary()

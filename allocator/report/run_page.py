@@ -27,6 +27,7 @@ from allocator.report.charts import (
 from allocator.report.interactive import words_of
 from allocator.report.maps import indicator_map_chart, map_chart
 from allocator.report.reading import (
+    plan_text,
     reader_table,
     report_language,
     school_names,
@@ -372,10 +373,7 @@ def _steps(result, stages: Sequence[str], figures: Sequence[dict], words: Words)
         if items:
             df = pd.DataFrame(items, columns=[words("col.measure"), words("col.value")])
             out.append(html_table(df, words=words))
-        try:  # the report's language; a plan whose summary() takes none speaks its own
-            summary = st.plan.summary(words.language) if hasattr(st.plan, "summary") else ""
-        except TypeError:
-            summary = st.plan.summary()
+        summary = plan_text(st.plan, words.language)
         if summary:
             out.append(
                 f"<details><summary>{escape(words('report.plan_text'))}</summary>"
