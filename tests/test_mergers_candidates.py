@@ -184,6 +184,7 @@ def counties_with_sites(draw):
     return region, policy, pd.DataFrame(rows)
 
 
+@pytest.mark.slow
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(counties_with_sites())
 def test_candidate_sites_never_raise_the_optimal_cost(case):

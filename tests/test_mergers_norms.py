@@ -68,8 +68,10 @@ def test_defaults_are_the_standard_numbers_and_give_todays_plans(region):
 @pytest.mark.parametrize(
     "overrides, explicit",
     [
-        ({"class_size": {"max": {"primary": 40}}}, {"primary_class_size": 40}),
-        ({"travel": {"upper_primary_minutes": 20}}, {"upper_primary_minutes": 20.0}),
+        pytest.param({"class_size": {"max": {"primary": 40}}}, {"primary_class_size": 40},
+                     marks=pytest.mark.slow),
+        pytest.param({"travel": {"upper_primary_minutes": 20}}, {"upper_primary_minutes": 20.0},
+                     marks=pytest.mark.slow),
         ({"travel": {"junior_minutes": 20, "boarding_minutes": 70}},
          {"junior_minutes": 20.0, "boarding_minutes": 70.0}),
     ],

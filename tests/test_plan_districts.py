@@ -301,6 +301,7 @@ def _longest_trip(region, members):
     return float(full.max())
 
 
+@pytest.mark.slow
 def test_no_district_trip_exceeds_the_limit_on_the_hub_region(hub_region):
     # seen: a 26-school district across 9 townships with a 137-minute trip (the hub's county)
     county = hub_region.county("江区")
@@ -314,6 +315,7 @@ def test_no_district_trip_exceeds_the_limit_on_the_hub_region(hub_region):
 
 
 # ------------------------------------------------------------------------------ honest results
+@pytest.mark.slow
 def test_auto_falls_back_to_the_heuristic_on_the_seen_region(milp_stops_without_a_plan):
     # seen: DistrictPolicy(method="auto") on make_region(60, seed=1) raised "stopped without a
     # plan"; here every MILP stops without a plan (as on a loaded machine)

@@ -13,7 +13,11 @@ from allocator.synth import make_region
 
 #: 12 seeds, 40-120 schools in the default run (the sizes where breaches were seen); the seen
 #: regions below and the slow sweep cover more.
-SWEEP = [(seed, 40 + (seed * 29) % 81) for seed in range(12)]
+#: Regions of 110 schools or more take seconds each: they run with the slow tests.
+SWEEP = [
+    pytest.param(seed, n, marks=pytest.mark.slow) if n >= 110 else (seed, n)
+    for seed, n in ((seed, 40 + (seed * 29) % 81) for seed in range(12))
+]
 #: Seen not plannable before the generator repaired them: the four regions of the larger sweep in
 #: test_mergers_infeasible.py with grade 1-3 pupils no school could seat (seeds 9, 13, 17, 18),
 #: whole village bands that fit no plan (56, 13), a rotation school without a receiver (49, 17).
