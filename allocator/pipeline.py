@@ -306,7 +306,7 @@ def run_scenario(
     >>> demo = pathlib.Path(__file__).parents[1] / "scenarios" / "liangjiang_demo.toml"
     >>> result = run_scenario(demo, write=False, overrides={"region": {"schools": 40}})
     >>> list(result.plans)
-    ['mergers', 'districts', 'budget', 'teachers']
+    ['mergers', 'districts', 'budget', 'teachers', 'training']
     """
     started = time.perf_counter()
     emit = progress_printer(progress)

@@ -207,9 +207,16 @@ def test_every_yearly_region_keeps_the_limits(case):
         nodes = dict(zip(region.settlements["settlement_id"], region.settlements["node"],
                          strict=True))  # fmt: skip
         at = dict(zip(after.schools["school_id"], after.schools["node"], strict=True))
+        # within 30 minutes, unless no school of the region was ever within them (a village
+        # already without a seat that near keeps what exists: the plan cannot make it nearer)
+        nearest = {
+            v: min(dist[node].get(n, np.inf) for n in region.schools["node"])
+            for v, node in nodes.items()
+        }
         for r in a.itertuples():
             assert r.school_id in at
-            assert dist[nodes[r.settlement_id]][at[r.school_id]] <= 30 + 1e-9
+            trip = dist[nodes[r.settlement_id]][at[r.school_id]]
+            assert trip <= 30 + 1e-9 or trip <= nearest[r.settlement_id] + 1e-9
         assert not closed & set(after.schools["school_id"])
         closed |= set(region.schools["school_id"]) - set(after.schools["school_id"])
         today = plan.regions[year].schools.set_index("school_id")

@@ -42,7 +42,8 @@ def plans(region):
 
 
 def numbers(text: str) -> Counter:
-    return Counter(NUMBER.findall(text))
+    """The numbers of a summary; "per 100 pupils" names an indicator (每百名 in Chinese), not a figure."""
+    return Counter(NUMBER.findall(re.sub(r"per 100 pupils|每百名|每 100 名", "", text)))
 
 
 def english_fragments(prefixes: tuple[str, ...]) -> list[str]:

@@ -332,7 +332,7 @@ def load_scenario(path: str | os.PathLike, overrides: Mapping | None = None) -> 
     >>> import pathlib
     >>> s = load_scenario(pathlib.Path(__file__).parents[2] / "scenarios" / "liangjiang_demo.toml")
     >>> [step.planner for step in s.steps]
-    ['mergers', 'districts', 'budget', 'teachers']
+    ['mergers', 'districts', 'budget', 'teachers', 'training']
     """
     path = Path(path)
     text = read_text(path, "scenario file")
