@@ -75,8 +75,6 @@ def main(schools: int = 5000, counties: int = 20, seed: int = 7) -> None:
     overrides = {
         "region": {"schools": schools, "counties": counties, "seed": seed},
         "solver": {"time_limit": 600},
-        # wider districts, so that small road components of a large county still join one
-        "steps": {"districts": {"tolerance": 0.3, "adjacency_minutes": 30.0}},
     }
     t0 = time.perf_counter()
     try:

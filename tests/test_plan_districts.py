@@ -421,3 +421,47 @@ def test_plan_is_frozen_with_copied_tables_and_the_common_headline(plan):
     assert plan.headline()["objective"] == pytest.approx(plan.counties["objective"].sum())
     with pytest.raises(TypeError):
         plan.graphs["elsewhere"] = nx.Graph()
+
+
+def _exclave_region():
+    """A 40-school region whose smallest non-strong school stands 300 road minutes away."""
+    from allocator.synth import make_region
+
+    region = make_region(schools=40, seed=3)
+    schools = region.schools.copy()
+    county = schools["county"].iloc[0]
+    ids = plan_districts(region, DistrictPolicy(method="heuristic")).districts
+    weak = ids[(ids["county"] == county) & ids["planned"] & ~ids["strong"]]
+    sid = weak.sort_values("pupils")["school_id"].iloc[0]
+    old = schools.loc[schools["school_id"] == sid, "node"].iloc[0]
+    roads = region.roads.copy()
+    roads.add_node("exclave", **{k: v for k, v in roads.nodes[old].items()})
+    roads.add_edge("exclave", old, minutes=300.0, km=250.0)
+    schools.loc[schools["school_id"] == sid, "node"] = "exclave"
+    return region.replace(schools=schools, roads=roads), sid, county
+
+
+def test_a_county_exclave_is_districted_apart_and_flagged():
+    """A school beyond max_trip_minutes from every other school of its county, with no strong
+    school beside it, would make every count infeasible: it becomes a district of its own,
+    flagged `detached`, and the rest of the county is districted under the rules."""
+    region, sid, county = _exclave_region()
+    plan = plan_districts(region, DistrictPolicy(method="heuristic"))
+    d = plan.districts.set_index("school_id")
+    summary = plan.district_summary
+    alone = summary[summary["district"] == d.loc[sid, "district"]]
+    assert alone["schools"].tolist() == [1] and alone["detached"].tolist() == [True]
+    assert int(summary["detached"].sum()) == 1
+    row = plan.counties.set_index("county").loc[county]
+    assert row["detached_schools"] == 1
+    assert row["districts"] == int((summary["county"] == county).sum())
+    # every other district of the county keeps the balance and holds a strong school
+    rest = summary[(summary["county"] == county) & ~summary["detached"]]
+    mean = rest["pupils"].sum() / len(rest)
+    tol = DistrictPolicy().tolerance
+    assert (
+        (rest["pupils"] >= (1 - tol) * mean - 1e-6) & (rest["pupils"] <= (1 + tol) * mean + 1e-6)
+    ).all()
+    assert (rest["strong_schools"] >= 1).all()
+    assert "单独组成 1 个学区" in plan.summary("zh")
+    assert "1 school(s) more than 120 min by road" in plan.summary("en")

@@ -47,6 +47,13 @@ Constraints
     every district is connected in ``G_c``; its pupils are within ``±policy.tolerance`` of the
     county mean per district; it holds at least one strong school; no two of its schools are
     more than ``policy.max_trip_minutes`` apart by road.
+Exclaves (:mod:`.pieces`)
+    A piece of ``G_c`` still apart after the joining links is farther than
+    ``policy.max_trip_minutes`` by road from every other school of the county. When it has no
+    strong school or fewer pupils than ``(1 - policy.tolerance)`` times the county mean per
+    district (at the first number of districts tried), no plan of the county could exist: the
+    piece becomes a district of its own, outside the balance and strong-school rules
+    (``detached`` in the tables), and the rest of the county is districted under the rules.
 Objective
     ``policy.quality_weight * (max_d qbar_d - min_d qbar_d) + policy.travel_weight * T``, with
     ``qbar_d`` the pupil-weighted mean quality index of district ``d`` and ``T`` the

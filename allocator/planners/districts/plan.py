@@ -32,11 +32,14 @@ class DistrictPlan(PlanBase):
         One row per district: ``district, county, schools, strong_schools, pupils``,
         ``quality_mean`` (pupil-weighted), ``quality_min, quality_max``, ``centre_school_id``,
         ``mean_minutes_to_centre`` (pupil-weighted, along the adjacency graph),
-        ``longest_minutes`` (longest road trip between two of its schools) and, per indicator,
+        ``longest_minutes`` (longest road trip between two of its schools), ``detached`` (True:
+        an exclave of its county districted apart, outside the balance and strong-school rules;
+        see :mod:`allocator.planners.districts`) and, per indicator,
         ``<indicator>_ratio``: pupil-weighted mean of value / threshold over its schools' parts.
     counties : pandas.DataFrame
-        Per county: ``county, schools, districts, method, status, gap, seconds, objective,
-        quality_spread, mean_minutes_to_centre, notes``; ``notes`` says when the exact model
+        Per county: ``county, schools, districts, detached_schools, method, status, gap,
+        seconds, objective, quality_spread, mean_minutes_to_centre, notes`` (the partition's
+        figures leave detached districts out); ``notes`` says when the exact model
         stopped without a plan and ``method="auto"`` fell back to the heuristic (``method`` is
         then ``heuristic``), or when the solver's plan was worse than its start and the start was
         kept.
@@ -148,6 +151,17 @@ class DistrictPlan(PlanBase):
                      before=_pct(h["theil_between_share_before"], na),
                      after=_pct(h["theil_between_share_after"], na)),
         ]  # fmt: skip
+        detached = self.district_summary.get("detached")
+        if detached is not None and detached.any():
+            lines.append(
+                "  "
+                + w(
+                    "summary.districts.detached",
+                    schools=int(self.district_summary.loc[detached, "schools"].sum()),
+                    districts=int(detached.sum()),
+                    minutes=f"{self.policy.max_trip_minutes:g}",
+                )
+            )
         if h["schools_attached"]:
             lines.append("  " + w("summary.districts.attached", schools=h["schools_attached"]))
         cols = ["district", "schools", "strong_schools", "pupils", "quality_mean"]

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import networkx as nx
+import numpy as np
 import pandas as pd
 
 from allocator.districting import Partition, partition, touching_pairs
@@ -26,6 +27,7 @@ from allocator.planners.districts.data import (
     far_pairs,
     strong_schools,
 )
+from allocator.planners.districts.pieces import detached_pieces, piece_centre
 from allocator.planners.districts.plan import DistrictPlan
 from allocator.planners.districts.policy import DistrictPolicy
 from allocator.planners.districts.tables import (
@@ -113,22 +115,41 @@ def plan_districts(
 
 
 def _plan_county(region, policy, options, county, sub, touching, ratios) -> _CountyDistricts:
-    """Districts of one county: its graph, the partition, the district names and tables."""
+    """Districts of one county: its graph, the partition, the district names and tables.
+
+    Pieces of the county that no district may share with the rest and that cannot be districts
+    under the rules are districted apart (:mod:`.pieces`); the rest is partitioned.
+    """
     sub["strong"] = strong_schools(sub["quality"], policy.strong_quantile)
     minutes = county_minutes(region, sub)
     graph = county_graph(sub, minutes, touching, policy)
-    apart = far_pairs(sub["school_id"].tolist(), minutes, policy.max_trip_minutes)
-    part = _partition_county(graph, apart, policy, options, county, sub)
+    first = district_counts(policy, county, len(sub), int(sub["strong"].sum()))[0]
+    detached = detached_pieces(graph, first, policy.tolerance)
+    apart_ids = {s for piece in detached for s in piece}
+    main = sub[~sub["school_id"].isin(apart_ids)]
+    keep = sub["school_id"].isin(main["school_id"]).to_numpy()
+    apart = far_pairs(
+        main["school_id"].tolist(), minutes[np.ix_(keep, keep)], policy.max_trip_minutes
+    )
+    main_graph = graph.subgraph(main["school_id"]).copy() if detached else graph
+    part = _partition_county(main_graph, apart, policy, options, county, main)
     info = county_info(part)
-    names = {p: f"{county}-D{p + 1:02d}" for p in range(part.k)}
-    sub["district"] = [names[part.assignment[s]] for s in sub["school_id"]]
+    groups = [
+        (f"{county}-D{p + 1:02d}", part.parts[p], part.centres[p], False) for p in range(part.k)
+    ]
+    groups += [
+        (f"{county}-D{part.k + t + 1:02d}", piece, piece_centre(graph, piece), True)
+        for t, piece in enumerate(detached)
+    ]
+    names = {s: name for name, members, _, _ in groups for s in members}
+    sub["district"] = sub["school_id"].map(names)
     return _CountyDistricts(
         schools=sub,
         partition=part,
         graph=graph,
         info=info,
-        row=county_row(county, sub, part, info),
-        summary=district_rows(sub, part, names, minutes, ratios, graph),
+        row=county_row(county, sub, part, info, detached),
+        summary=district_rows(sub, groups, minutes, ratios, graph),
     )
 
 

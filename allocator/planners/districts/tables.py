@@ -26,12 +26,15 @@ def county_info(part: Partition) -> SolveInfo:
     return SolveInfo("feasible", part.objective, None, None, part.seconds, "heuristic")
 
 
-def county_row(county: str, sub: pd.DataFrame, part: Partition, info: SolveInfo) -> dict:
-    """One row of the ``counties`` table."""
+def county_row(
+    county: str, sub: pd.DataFrame, part: Partition, info: SolveInfo, detached: list
+) -> dict:
+    """One row of the ``counties`` table (``detached``: the pieces districted apart)."""
     return {
         "county": county,
         "schools": len(sub),
-        "districts": part.k,
+        "districts": part.k + len(detached),
+        "detached_schools": sum(len(p) for p in detached),
         "method": part.method,
         "status": info.status,
         "gap": part.gap,
@@ -43,27 +46,28 @@ def county_row(county: str, sub: pd.DataFrame, part: Partition, info: SolveInfo)
     }
 
 
-def district_rows(sub, part: Partition, names, minutes, ratios, graph) -> pd.DataFrame:
+def district_rows(sub, groups, minutes, ratios, graph) -> pd.DataFrame:
     """The ``district_summary`` rows of one county (see :class:`DistrictPlan`).
 
-    ``sub``: the county's schools indexed by id; ``names``: part -> district name; ``minutes``:
-    road minutes between the county's schools; ``ratios``: the indicator ratios of
+    ``sub``: the county's schools indexed by id; ``groups``: one ``(name, members, centre,
+    detached)`` per district; ``minutes``: road minutes between the county's schools;
+    ``ratios``: the indicator ratios of
     :func:`~allocator.planners.districts.data.quality_index`; ``graph``: the adjacency graph.
     """
     pos = {s: t for t, s in enumerate(sub["school_id"])}
     ratio_cols = [c for c in ratios.columns if c.endswith("_ratio")]
     rows = []
-    for p in range(part.k):
-        members = list(part.parts[p])
+    for name, members, centre, detached in groups:
+        members = list(members)
         m = sub.loc[members]
         w = m["_pupils"].to_numpy(float)
         idx = [pos[s] for s in members]
         longest = float(minutes[np.ix_(idx, idx)].max()) if len(idx) > 1 else 0.0
-        lengths = nx.single_source_dijkstra_path_length(graph, part.centres[p], weight="minutes")
+        lengths = nx.single_source_dijkstra_path_length(graph, centre, weight="minutes")
         to_centre = np.array([lengths[s] for s in members])
         r = ratios[ratios["school_id"].isin(members)]
         row = {
-            "district": names[p],
+            "district": name,
             "county": m["county"].iloc[0],
             "schools": len(members),
             "strong_schools": int(m["strong"].sum()),
@@ -71,9 +75,10 @@ def district_rows(sub, part: Partition, names, minutes, ratios, graph) -> pd.Dat
             "quality_mean": float(np.average(m["quality"], weights=w)),
             "quality_min": float(m["quality"].min()),
             "quality_max": float(m["quality"].max()),
-            "centre_school_id": part.centres[p],
+            "centre_school_id": centre,
             "mean_minutes_to_centre": float(np.dot(w, to_centre) / max(w.sum(), 1e-12)),
             "longest_minutes": longest,
+            "detached": bool(detached),
         }
         for c in ratio_cols:
             ok = r[c].notna() & (r["pupils"] > 0)
