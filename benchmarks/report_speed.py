@@ -7,9 +7,14 @@ municipality (``--schools``, ``--counties``), then prints: the median of 3 runs 
 what of it is plotly.js, and, when Chromium and the playwright package are there, the seconds
 from opening the file until every figure is drawn (median of 3), with the browser's JavaScript
 heap. The planning itself is timed once, for scale, and is not part of the targets.
+
+``--results PATH`` keeps the planned run: the first call plans and pickles it to ``PATH`` (a
+new file; an existing file that is not such a pickle is refused), later calls load it and time
+only the report, so the report can be timed on a quiet machine apart from the planning.
 """
 
 import argparse
+import pickle
 import platform
 import statistics
 import sys
@@ -66,16 +71,15 @@ def _browser_seconds(path: Path, repeat: int = 3):
     return statistics.median(times), (heap / 1e6 if heap else None)
 
 
-def main(schools: int = 5000, counties: int = 20, seed: int = 7) -> None:
-    print(
-        f"machine: {platform.machine()}, python {platform.python_version()}, plotly "
-        f"{plotly.__version__}"
-    )
+def _planned(overrides: dict, results: Path | None):
+    """The planned run and the planning seconds (None when loaded from ``results``)."""
+    if results is not None and results.exists():
+        with results.open("rb") as f:
+            loaded = pickle.load(f)
+        if not isinstance(loaded, dict) or loaded.get("overrides") != overrides:
+            sys.exit(f"{results}: not a run this script pickled with these settings")
+        return loaded["result"], None
     scenario = ROOT / "scenarios" / "liangjiang_demo.toml"
-    overrides = {
-        "region": {"schools": schools, "counties": counties, "seed": seed},
-        "solver": {"time_limit": 600},
-    }
     t0 = time.perf_counter()
     try:
         result = run_scenario(scenario, write=False, overrides=overrides)
@@ -85,6 +89,24 @@ def main(schools: int = 5000, counties: int = 20, seed: int = 7) -> None:
             raise
         print(f"planning stopped ({type(exc).__name__}): {exc}; the finished steps are reported")
     planning = time.perf_counter() - t0
+    if results is not None:
+        part = results.with_name(results.name + ".part")
+        with part.open("xb") as f:
+            pickle.dump({"overrides": overrides, "result": result}, f)
+        part.rename(results)
+    return result, planning
+
+
+def main(schools: int = 5000, counties: int = 20, seed: int = 7, results: Path | None = None):
+    print(
+        f"machine: {platform.machine()}, python {platform.python_version()}, plotly "
+        f"{plotly.__version__}"
+    )
+    overrides = {
+        "region": {"schools": schools, "counties": counties, "seed": seed},
+        "solver": {"time_limit": 600},
+    }
+    result, planning = _planned(overrides, results)
     seconds, text = _median_time(lambda: render_run(result))
     size = len(text.encode("utf-8"))
     js = len(plotly_script().encode("utf-8"))
@@ -94,7 +116,8 @@ def main(schools: int = 5000, counties: int = 20, seed: int = 7) -> None:
         browser, heap = _browser_seconds(path)
     print(
         f"{len(result.regions[0].schools):,} schools, {len(result.regions[0].counties)} counties, "
-        f"{len(result.steps)} steps (planning {planning:.1f} s, once)"
+        f"{len(result.steps)} steps (planning "
+        + (f"{planning:.1f} s, once)" if planning is not None else "loaded)")
     )
     print(f"render_run: {seconds:.2f} s (median of 3; target < 10 s)")
     print(
@@ -112,6 +135,7 @@ if __name__ == "__main__":
     parser.add_argument("--schools", type=int, default=5000)
     parser.add_argument("--counties", type=int, default=20)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--results", type=Path, default=None, help="pickle of the planned run")
     args = parser.parse_args()
-    main(args.schools, args.counties, args.seed)
+    main(args.schools, args.counties, args.seed, args.results)
     sys.exit(0)
