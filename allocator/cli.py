@@ -301,6 +301,12 @@ def add_sweep_parser(subparsers) -> None:
     )
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     p.add_argument("--force", action="store_true", help=_FORCE_HELP)
+    p.add_argument(
+        "--lang",
+        choices=LANGUAGES,
+        default=None,
+        help="language of the report, zh or en (default: [output] language, else zh)",
+    )
     p.set_defaults(func=cli_sweep)
 
 
@@ -314,8 +320,9 @@ def cli_sweep(args) -> int:
         workers=args.workers,
         resume=args.resume,
         force=args.force,
+        language=args.lang,
     )
-    words = Words(getattr(args, "lang", None) or "en")
+    words = Words(args.lang or "en")
     status = ", ".join(f"{k}: {v:,}" for k, v in result.counts().items())
     print(words("sweep.tasks", n=f"{len(result.table):,}", status=status))
     print(words("sweep.cli_store", path=str(result.store)))

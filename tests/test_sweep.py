@@ -13,6 +13,7 @@ import pytest
 from allocator.cli import main
 from allocator.errors import InputError
 from allocator.forecast import forecast_region
+from allocator.i18n import Words
 from allocator.pipeline import run_scenario
 from allocator.planners.registry import get_planner, register_planner, unregister_planner
 from allocator.sweep import (
@@ -25,6 +26,7 @@ from allocator.sweep import (
     robust_plan,
     run_sweep,
     store_path,
+    write_sweep,
 )
 from allocator.sweep.draws import draw_assumptions, draw_region
 from allocator.sweep.tasks import expand_tasks, final_figures, task_key
@@ -333,7 +335,7 @@ def test_a_sweep_over_counties_and_draws_records_decisions_and_writes_the_report
         "[sweep.forecast]\ndraws = 2\nseed = 4\nyear = 2028\n"
     )
     path = _scenario(tmp_path, sweep=sweep)
-    result = run_sweep(path, out=tmp_path / "out", workers=0)
+    result = run_sweep(path, out=tmp_path / "out", workers=0, language="en")
     table = result.table
     assert len(table) == 2 * 2 and set(table["draw"]) == {0, 1}
     assert table["county"].nunique() == 2 and (table["status"] == "ok").all()
@@ -348,6 +350,7 @@ def test_a_sweep_over_counties_and_draws_records_decisions_and_writes_the_report
     assert (result.plan["share"] >= 0.5).all() and len(result.plan) > 0
     html = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
     assert html.count("<div class='figure'>") == 4  # by axis, frontier, fans, robustness
+    assert "Measures against each axis" in html  # the language asked for
     written = pd.read_csv(tmp_path / "out" / "robust_plan.csv", encoding="utf-8-sig")
     assert len(written) == len(result.plan)
 
@@ -366,6 +369,8 @@ def test_resume_keeps_only_this_sweeps_tasks_and_refuses_a_changed_scenario(tmp_
     out = tmp_path / "out"
     first = run_sweep(path, out=out, workers=0, write=False)
     assert len(first.table) == 3
+    written = write_sweep(first, tmp_path / "written")  # no [output] language: Chinese
+    assert Words("zh")("sweep.by_axis") in (written / "report.html").read_text(encoding="utf-8")
     fewer = SWEEP.replace("[1e6, 3e6, 6e6]", "[1e6, 6e6]")
     _scenario(tmp_path, sweep=fewer)
     again = run_sweep(path, out=out, workers=0, write=False, resume=True)

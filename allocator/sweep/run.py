@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from allocator.i18n import LANGUAGES, check_language
 from allocator.outputs import check_target, output_folder
 from allocator.pipeline import Progress, progress_printer
 from allocator.planners.registry import registered_planners
@@ -116,6 +117,7 @@ def run_sweep(
     resume: bool = False,
     write: bool = True,
     force: bool = False,
+    language: str | None = None,
 ) -> SweepResult:
     """Run the sweep of a scenario file's ``[sweep]`` table (see :mod:`allocator.sweep`).
 
@@ -139,6 +141,8 @@ def run_sweep(
         ``False`` runs without the output folder (the store is still written).
     force : bool
         Replace an earlier store and folder of allocator (see :mod:`allocator.outputs`).
+    language : {"zh", "en"}, optional
+        The report's language (default: the scenario's ``[output] language``, else Chinese).
 
     Returns
     -------
@@ -203,7 +207,7 @@ def run_sweep(
     result = _analyse(spec, table, time.perf_counter() - started, len(todo))
     result.store = store_path(folder)
     if write:
-        write_sweep(result, folder, force=force)
+        write_sweep(result, folder, force=force, language=language)
         result.out = folder
         emit(f"wrote {folder}")
     return result
@@ -239,9 +243,18 @@ def _analyse(spec: SweepSpec, table: pd.DataFrame, seconds: float, ran: int) -> 
     return SweepResult(spec, table, shares, plan, seconds, ran)
 
 
-def write_sweep(result: SweepResult, folder: str | os.PathLike, *, force: bool = False) -> Path:
+def write_sweep(
+    result: SweepResult,
+    folder: str | os.PathLike,
+    *,
+    force: bool = False,
+    language: str | None = None,
+) -> Path:
     """Write ``results.csv``, ``decisions.csv``, ``robust_plan.csv``, ``report.html``,
-    ``result.json`` and a copy of the task store (``tasks.sqlite``) into ``folder``, atomically."""
+    ``result.json`` and a copy of the task store (``tasks.sqlite``) into ``folder``, atomically.
+
+    The report speaks ``language`` if given, else the scenario's ``[output] language``, else
+    Chinese."""
     from allocator.report.sweep_page import render_sweep  # the report sits above the runs layer
 
     spec = result.spec
@@ -272,6 +285,9 @@ def write_sweep(result: SweepResult, folder: str | os.PathLike, *, force: bool =
             result.shares,
             result.plan,
             spec.robust,
+            language=check_language(language, where="language")
+            if language
+            else spec.scenario.output.language or LANGUAGES[0],
         )
         inside(tmp, "report.html").write_text(page, encoding="utf-8")
         data = {
