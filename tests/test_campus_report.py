@@ -184,3 +184,23 @@ def test_demo_shows_digital_safety_and_training_before_and_after(run):
     for heading in ("数字校园、校园安全与教师培训", "规划在数字校园与校园安全方面的投入",
                     "教师培训计划", "目标是否达成", "城乡学校差距：规划前后"):  # fmt: skip
         assert heading in page
+
+
+@pytest.mark.slow
+def test_the_shipped_demo_shows_them_before_and_after():
+    full = run_scenario(DEMO, write=False)
+    outcomes = full.tables["outcomes"].set_index("measure")
+    first, last = full.stages[0], full.stages[-1]
+    for group in ("digital", "safety", "training"):
+        names = [k for k, oi in full.standard.open_indicators.items() if oi.group == group]
+        moved = [
+            k for k in names
+            if f"open.{k}.rural_urban" in outcomes.index
+            and outcomes.loc[f"open.{k}.rural_urban", last]
+            != outcomes.loc[f"open.{k}.rural_urban", first]
+        ]  # fmt: skip
+        assert moved, group
+    targets = targets_table(full)
+    assert targets[targets["source"] != "standard"]["met"].all()
+    section = "".join(campus_section(full, Words("zh")))
+    assert len(purchases(full)) and len(training_calendar(full)) and "教师培训计划" in section
