@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import allocator
 from allocator.planners.training import TrainingPolicy, plan_training
@@ -71,3 +73,30 @@ def test_apply_without_the_trained_column_leaves_it_out():
     after = plan.apply(region).schools
     assert "teachers_trained_county" not in after.columns
     assert int(after.set_index("school_id").loc[a, "teachers_backbone"]) == 2
+
+
+@settings(max_examples=8, deadline=None)
+@given(
+    seed=st.integers(0, 50),
+    horizon=st.integers(1, 3),
+    trained=st.floats(0.0, 1.0),
+    seats=st.integers(0, 400),
+)
+def test_trained_teachers_grow_by_at_most_the_places(seed, horizon, trained, seats):
+    region = make_region(schools=12, seed=seed)
+    s = region.schools.copy()
+    s["teachers_trained_county"] = np.floor(s["teachers"] * trained).astype(np.int64)
+    region = region.replace(schools=s)
+    policy = TrainingPolicy(horizon=horizon, seats={"county_cycle": seats})
+    plan = plan_training(region, policy)
+    after = plan.apply(region).schools.set_index("school_id")
+    before = s.set_index("school_id")
+    places = plan.calendar.groupby("school_id")["places"].sum().reindex(before.index).fillna(0)
+    gained = after["teachers_trained_county"] - before["teachers_trained_county"]
+    assert (gained >= 0).all()
+    assert (gained <= places).all()
+    assert (after["teachers_trained_county"] <= before["teachers"]).all()
+    # a school gains every place until all its teachers are trained
+    full = before["teachers_trained_county"] + places >= before["teachers"]
+    assert (gained[~full] == places[~full]).all()
+    assert (after.loc[full, "teachers_trained_county"] == before.loc[full, "teachers"]).all()
