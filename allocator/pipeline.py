@@ -20,6 +20,10 @@ Measures (for a region and a standard)
   part passing) are :func:`allocator.compliance.county_verdicts`.
 * Area types: pupil-weighted mean of each indicator divided by its threshold (so primary and junior
   parts pool), per urban / town / rural; rural/urban ratio = rural mean / urban mean (1 = no gap).
+* Open indicators (digital campus, safety, training), when the schools table has their columns:
+  the tables of :func:`allocator.check.open_report.open_tables` (per school, per county with
+  pupil-weighted CVs, rural/urban ratios; each row says whether the standard assesses it, which
+  the 2017 standard does not) and ``open.<indicator>.rural_urban``, ``.cv``, ``.share_meeting``.
 * Travel: for each settlement and band (grades 1-3, 4-6, 7-9), road minutes to the nearest school
   of its county that teaches the band (its level's bands, or any band it enrols;
   :func:`allocator.forecast.nearest_schools`, which the enrolment forecast's catchments share); pupil-weighted mean, maximum and pupils beyond the band's day-travel limit
@@ -41,6 +45,7 @@ import numpy as np
 import pandas as pd
 
 import allocator.compliance as compliance
+from allocator.check.open_report import open_tables
 from allocator.errors import Infeasible, InputError, SolverError
 from allocator.forecast.catchment import TRAVEL_BANDS, nearest_schools
 from allocator.metrics import percentile_raw  # values may be inf (unreachable settlements)
@@ -149,6 +154,7 @@ def measure(region, standard) -> Measures:
     True
     """
     parts = assessment_parts(region.schools, standard)
+    open_ = open_tables(region.schools, parts, standard)  # {} without open-indicator columns
     parts = _compliance(parts[parts["in_scope"]].reset_index(drop=True), standard)
     indicators = [k for k in standard.indicators if k in parts.columns]
     figures: dict[str, Any] = {
@@ -171,7 +177,26 @@ def measure(region, standard) -> Measures:
         figures[f"travel.{row.band}.mean_minutes"] = _num(row.mean_minutes)
         figures[f"travel.{row.band}.max_minutes"] = _num(row.max_minutes)
         figures[f"travel.{row.band}.pupils_over_limit"] = int(row.pupils_over_limit)
-    return Measures(figures, parts, cv_table, area_table, travel, counties)
+    figures.update(_open_figures(open_))
+    return Measures(figures, parts, cv_table, area_table, travel, counties, open_)
+
+
+def _open_figures(open_: dict) -> dict:
+    """Per open indicator (digital campus, safety, training; :mod:`allocator.check.open_report`):
+    the rural/urban ratio of pupil-weighted means, the region-wide pupil-weighted CV and, with a
+    target, the share of in-scope schools meeting it (``open.<indicator>.<figure>``)."""
+    out: dict[str, Any] = {}
+    if not open_:
+        return out
+    schools = open_["open_schools"]
+    schools = schools[schools["in_scope"]]
+    for row in open_["open_gaps"].itertuples(index=False):
+        out[f"open.{row.indicator}.rural_urban"] = _num(row.rural_urban_ratio)
+        out[f"open.{row.indicator}.cv"] = _num(row.cv)
+        if f"{row.indicator}_met" in schools.columns:
+            met = schools[f"{row.indicator}_met"].dropna()
+            out[f"open.{row.indicator}.share_meeting"] = _num(met.mean()) if len(met) else None
+    return out
 
 
 def _cv_measures(parts: pd.DataFrame, standard, indicators: list, figures: dict):

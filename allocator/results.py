@@ -62,6 +62,11 @@ class Measures:
         ``indicator, urban, town, rural, rural_urban`` (means as shares of the threshold).
     travel : pandas.DataFrame
         ``band, pupils, mean_minutes, p95_minutes, max_minutes, limit_minutes, pupils_over_limit``.
+    open : dict
+        The open indicators (digital campus, safety, training) as :mod:`allocator.check` reports
+        them: ``open_schools``, ``open_counties`` and ``open_gaps``, each row marked with its
+        ``verdict`` (not part of the 2017 verdict unless the standard assesses it); ``{}`` when
+        the region has none of their columns.
     """
 
     figures: dict
@@ -70,6 +75,7 @@ class Measures:
     area_types: pd.DataFrame
     travel: pd.DataFrame
     counties: pd.DataFrame | None = None
+    open: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -349,7 +355,8 @@ def plan_tables(plan) -> dict[str, pd.DataFrame]:
 
 def result_tables(result: ScenarioResult) -> dict[str, pd.DataFrame]:
     """Every table of a run: ``"<step>.<table>"`` for each plan table, ``outcomes`` (measure x
-    stage) and ``cv``, ``area_types`` and ``travel`` over all stages (long form)."""
+    stage) and ``cv``, ``area_types`` and ``travel`` over all stages (long form), and the open
+    indicators' ``open_schools``, ``open_counties`` and ``open_gaps`` when the region has them."""
     tables: dict[str, pd.DataFrame] = {}
     for s in result.steps:
         for name, df in plan_tables(s.plan).items():
@@ -370,6 +377,15 @@ def result_tables(result: ScenarioResult) -> dict[str, pd.DataFrame]:
         ]
         df = pd.concat(frames, ignore_index=True)
         tables[name] = df[["stage", *[c for c in df.columns if c != "stage"]]]
+    for name in ("open_schools", "open_counties", "open_gaps"):
+        frames = [
+            m.open[name].assign(stage=stage)
+            for stage, m in zip(stages, result.measures, strict=True)
+            if name in m.open
+        ]
+        if frames:
+            df = pd.concat(frames, ignore_index=True)
+            tables[name] = df[["stage", *[c for c in df.columns if c != "stage"]]]
     return tables
 
 

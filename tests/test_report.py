@@ -81,14 +81,16 @@ def test_the_run_page_has_its_sections_in_order(run):
         "id='steps'",
         "id='charts'",
         "id='map'",
+        "id='campus'",
     ]
     places = [text.index(m) for m in [*marks, "id='tables'"]]
     assert places == sorted(places)
     assert text.count("<h3>Step ") == len(run.steps)
-    # by area type, CV by county, Lorenz, the map, one indicator per school; plotly.js once
-    assert text.count('class="plotly-graph-div"') == 5 and 'alt="chart"' not in text
-    # plotly.js once, five figures, the table script (plotly < 6.1 writes type="text/javascript")
-    assert len(re.findall(r"<script[ >]", text)) == 7
+    # by area type, CV by county, Lorenz, the map, one indicator per school, and the campus
+    # section's map and urban-rural chart; plotly.js once
+    assert text.count('class="plotly-graph-div"') == 7 and 'alt="chart"' not in text
+    # plotly.js once, seven figures, the table script (plotly < 6.1 writes type="text/javascript")
+    assert len(re.findall(r"<script[ >]", text)) == 9
     assert "Incomplete run." not in text and "<b>What it costs:</b>" in text
 
 

@@ -105,7 +105,8 @@ def test_every_figure_is_drawn_with_its_marks(browser_page, tmp_path):
                     traces: (d.data || []).length};
         })""",
     )
-    assert len(figures) == 5  # by area type, CV by county, Lorenz, the map, indicator map
+    # by area type, CV by county, Lorenz, the map, indicator map, the campus map and gap chart
+    assert len(figures) == 7
     for f in figures:
         assert f["w"] > 300 and f["h"] > 300 and f["traces"] > 0 and f["marks"] > 0, f
     # the map draws one point per school open after the plan, and one cross per closed school

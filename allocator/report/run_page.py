@@ -5,8 +5,9 @@ step failed), the verdict (does each county pass the 2017 assessment before and 
 stops it, how many school parts pass overall and in rural areas, what the plan costs, which limits
 a step breaks), the summary (key figures before and after, what each step did, the measures at
 every stage), each step with its plan's figures and the compliance and equity figures before and
-after it, the charts and the map, then the detailed tables. Every word comes from
-:class:`allocator.i18n.Words` in the run's language (:func:`report_language`); every table shows
+after it, the charts and the map, the digital-campus, safety and training section when the
+region has those columns (:mod:`allocator.report.campus`), then the detailed tables. Every word
+comes from :class:`allocator.i18n.Words` in the run's language (:func:`report_language`); every table shows
 school names beside their ids and numbers rounded to the unit that matters.
 """
 
@@ -17,6 +18,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from allocator.i18n import Words
+from allocator.report.campus import campus_section
 from allocator.report.charts import (
     SHORT_NAMES,
     cv_chart,
@@ -537,6 +539,7 @@ def render_run(result, language: str | None = None) -> str:
         *_summary(result, stages, figures, words),
         *_steps(result, stages, figures, words),
         *_charts(result, stages, words),
+        *campus_section(result, words),
         *_tables(result, stages, words),
     ]
     return page(result.scenario.name, "\n".join(out), words)

@@ -21,7 +21,10 @@ from allocator.planners.training.verify import trajectory
 from allocator.region import Region
 from allocator.solver import SolveInfo
 
-__all__ = ["TrainingPlan", "build_plan"]
+__all__ = ["TRAINED_COLUMN", "TrainingPlan", "build_plan"]
+
+#: The optional school column of teachers trained at county level or above in the cycle.
+TRAINED_COLUMN = "teachers_trained_county"
 
 
 @dataclass(frozen=True, eq=False)
@@ -129,7 +132,16 @@ class TrainingPlan(PlanBase):
 
     def apply(self, region: Region) -> Region:
         """The region at the end of the calendar: backbone teachers and the teachers' hours of
-        the cycle (``teacher_training_hours``) raised by the places.
+        the cycle (``teacher_training_hours``) raised by the places, and, where the schools table
+        has it, the teachers trained at county level or above in the cycle
+        (``teachers_trained_county``, which the open indicator ``trained_county_share`` reads).
+
+        Every programme is at county level or above (:data:`~.policy.LEVELS`), so each place
+        trains a teacher at that level. The calendar gives places per school, not per teacher; a
+        school is taken to send the teachers it has not yet trained at county level first, so a
+        school's trained teachers become min(teachers, trained before + its places) (never fewer
+        than before). A backbone
+        place makes a backbone teacher once it is completed, within the calendar.
 
         Examples
         --------
@@ -153,6 +165,11 @@ class TrainingPlan(PlanBase):
             schools[HOURS_COLUMN] = current + np.round(add_h).astype(np.int64)
         else:
             schools[HOURS_COLUMN] = current.astype(float) + add_h
+        if TRAINED_COLUMN in schools.columns:
+            places = ids.map(self.calendar.groupby("school_id")["places"].sum()).fillna(0)
+            before = schools[TRAINED_COLUMN].to_numpy()
+            more = np.minimum(before + places.to_numpy(np.int64), schools["teachers"].to_numpy())
+            schools[TRAINED_COLUMN] = np.maximum(before, more)
         return region.replace(schools=schools)
 
 
