@@ -11,8 +11,8 @@ compulsory verdict is. The step's policy gives the preschool standard (its overr
 the year of the children. A stage whose region has no kindergartens table counts none.
 
 :func:`kindergarten_traces` draws the kindergartens open after the run by kind (public,
-inclusive private, other), the ones the plan built and the ones it expanded, at their road nodes;
-hover gives the name, the kind and the places (before and after when they changed).
+inclusive private, other), the ones the plan built and the ones it expanded, at their road nodes
+(the map draws them under the schools, a little up and to the right); hover gives the name, the kind and the places (before and after when they changed).
 
 Nothing here runs unless a region of the run has a kindergartens table.
 """
@@ -155,14 +155,16 @@ def preschool_section(result, stages, words: Words) -> list[str]:
     return out
 
 
-def _positions(region, nodes) -> tuple[list, list]:
+def _positions(region, nodes, offset: float) -> tuple[list, list]:
     graph = region.roads
-    return [graph.nodes[str(n)]["x"] for n in nodes], [graph.nodes[str(n)]["y"] for n in nodes]
+    x = [graph.nodes[str(n)]["x"] + offset for n in nodes]
+    return x, [graph.nodes[str(n)]["y"] + offset for n in nodes]
 
 
-def kindergarten_traces(result, words: Words) -> list[go.Scatter]:
+def kindergarten_traces(result, words: Words, offset: float = 0.0) -> list[go.Scatter]:
     """The kindergartens open after the run by kind, those built and those expanded (see the
-    module docstring); [] when the last region has no kindergartens table.
+    module docstring); [] when the last region has no kindergartens table. ``offset`` (km) moves
+    each marker up and right of its node, so that a school at the same node stays in sight.
 
     Examples
     --------
@@ -206,7 +208,7 @@ def kindergarten_traces(result, words: Words) -> list[go.Scatter]:
         rows = [i for i, k in enumerate(keep) if k]
         if not rows:
             continue
-        x, y = _positions(result.regions[-1], now["node"].iloc[rows])
+        x, y = _positions(result.regions[-1], now["node"].iloc[rows], offset)
         traces.append(
             go.Scatter(
                 x=x,
