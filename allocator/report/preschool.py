@@ -175,10 +175,10 @@ def kindergarten_traces(result, words: Words, offset: float = 0.0) -> list[go.Sc
     >>> [t.name for t in traces][:2]
     ['public kindergarten', 'inclusive private kindergarten']
     """
-    last = result.regions[-1].kindergartens
+    last = getattr(result.regions[-1], "kindergartens", None)
     if last is None:
         return []
-    first = result.regions[0].kindergartens
+    first = getattr(result.regions[0], "kindergartens", None)
     if first is None:
         first = pd.DataFrame(columns=[*KINDERGARTEN_COLUMNS, "status"])
     was_open = first[first["status"] == "open"].set_index("kindergarten_id")["places"]
