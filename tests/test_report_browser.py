@@ -43,7 +43,8 @@ def _browser_or_skip():
 @pytest.fixture(scope="module")
 def report_file(tmp_path_factory):
     scenario = ROOT / "scenarios" / "liangjiang_demo.toml"
-    result = allocator.run_scenario(scenario, write=False, overrides={"region": {"schools": 40}})
+    overrides = {"region": {"schools": 40, "kindergartens": True}}  # the preschool section too
+    result = allocator.run_scenario(scenario, write=False, overrides=overrides)
     path = tmp_path_factory.mktemp("report") / "report.html"
     path.write_text(render_run(result), encoding="utf-8")
     return path, result

@@ -10,7 +10,12 @@ Layers of a region: ``schools`` and ``settlements`` (points, every column), ``ro
 (``assignments``) lines from settlement to school; a table with ``school_id`` points; a table with
 ``district`` and ``school_id`` also gives ``<table>_multipoints`` (one multipoint per district) and
 ``<table>_polygons`` (the union of the district's schools' Voronoi cells, clipped to the region's
-extent plus 1 km). Tables without place columns are left out.
+extent plus 1 km). Kindergarten plans' tables (a kindergarten is placed at its road ``node``):
+``settlement_id`` and ``kindergarten_id`` (``kindergarten_assignments``) give lines from
+settlement to kindergarten; a table with ``kindergarten_id`` and ``node`` (``kindergartens``:
+kindergartens and candidate sites, with the plan's action) points at the node; a table with
+``settlement_id`` and no school (``kindergarten_settlements``) points at the settlements.
+Tables without place columns are left out.
 """
 
 from __future__ import annotations
@@ -50,6 +55,51 @@ def _xy(region: Region, ids: pd.Series, table: str) -> np.ndarray:
     ok = pos >= 0
     out[ok] = region.place_metres(table)[pos[ok]]
     return out
+
+
+def _node_xy(region: Region, nodes) -> np.ndarray:
+    """Metres (n x 2) of road nodes; NaN for a node not in the graph."""
+    graph = region.roads
+    out = np.full((len(nodes), 2), np.nan)
+    for k, n in enumerate(pd.Series(nodes).astype(str)):
+        if graph.has_node(n):
+            out[k] = graph.nodes[n]["x"] * 1000, graph.nodes[n]["y"] * 1000
+    return out
+
+
+def _kindergarten_nodes(plan, region: Region) -> dict:
+    """Kindergarten id -> node: the plan's ``kindergartens`` table (candidate sites included)
+    over the region's."""
+    out = {}
+    for df in (region.kindergartens, getattr(plan, "tables", {}).get("kindergartens")):
+        if isinstance(df, pd.DataFrame) and {"kindergarten_id", "node"} <= set(df.columns):
+            out.update(zip(df["kindergarten_id"].astype(str), df["node"].astype(str), strict=True))
+    return out
+
+
+def _points(df, pts, crs) -> gpd.GeoDataFrame:
+    keep = np.isfinite(pts).all(axis=1)
+    return gpd.GeoDataFrame(
+        df[keep].reset_index(drop=True),
+        geometry=gpd.points_from_xy(pts[keep, 0], pts[keep, 1]),
+        crs=crs,
+    )
+
+
+def _kindergarten_layer(df, plan, region: Region, crs) -> gpd.GeoDataFrame | None:
+    """The layer of a kindergarten plan's table (rules in the module docs), else None."""
+    cols = set(df.columns)
+    if "school_id" in cols or not cols & {"kindergarten_id", "settlement_id"}:
+        return None
+    if "kindergarten_id" in cols:
+        nodes = _kindergarten_nodes(plan, region)
+        at = _node_xy(region, [nodes.get(str(k), "") for k in df["kindergarten_id"]])
+        if "settlement_id" in cols:
+            return _lines(df, _xy(region, df["settlement_id"], "settlements"), at, crs)
+        if "node" in cols:
+            return _points(df, _node_xy(region, df["node"]), crs)
+        return _points(df, at, crs)
+    return _points(df, _xy(region, df["settlement_id"], "settlements"), crs)
 
 
 def _lines(df, a, b, crs) -> gpd.GeoDataFrame:
@@ -105,7 +155,10 @@ def plan_geodataframes(plan, region: Region, crs=None) -> dict[str, gpd.GeoDataF
         if not isinstance(df, pd.DataFrame) or df.empty:
             continue
         cols = set(df.columns)
-        if {"school_id", "receiving_school_id"} <= cols:
+        kindergarten = _kindergarten_layer(df, plan, region, crs)
+        if kindergarten is not None:
+            out[name] = kindergarten
+        elif {"school_id", "receiving_school_id"} <= cols:
             a, b = (
                 _xy(region, df["school_id"], "schools"),
                 _xy(region, df["receiving_school_id"], "schools"),
@@ -121,13 +174,7 @@ def plan_geodataframes(plan, region: Region, crs=None) -> dict[str, gpd.GeoDataF
             a = _xy(region, df["settlement_id"], "settlements")
             out[name] = _lines(df, a, _xy(region, df["school_id"], "schools"), crs)
         elif "school_id" in cols:
-            pts = _xy(region, df["school_id"], "schools")
-            keep = np.isfinite(pts).all(axis=1)
-            out[name] = gpd.GeoDataFrame(
-                df[keep].reset_index(drop=True),
-                geometry=gpd.points_from_xy(pts[keep, 0], pts[keep, 1]),
-                crs=crs,
-            )
+            out[name] = _points(df, _xy(region, df["school_id"], "schools"), crs)
             if "district" in cols:
                 multi, poly = _district_layers(df, region, crs)
                 out[f"{name}_multipoints"], out[f"{name}_polygons"] = multi, poly

@@ -32,6 +32,7 @@ from allocator.report.charts import (
     part_name,
 )
 from allocator.report.interactive import base_layout, figure_html, hover, words_of
+from allocator.report.preschool import kindergarten_traces
 
 __all__ = [
     "marker_scale",
@@ -454,6 +455,8 @@ def map_figure(result, words: Words) -> go.Figure:
     if len(arrows):
         for trace in _closure_traces(arrows, pos0, pos, names, words):
             fig.add_trace(trace)
+    for trace in kindergarten_traces(result, words, offset=span * 0.008):
+        fig.add_trace(trace)  # under the schools, which share their nodes
     for trace in _school_traces(result, words):
         fig.add_trace(trace)
     for county in first.counties:

@@ -28,6 +28,7 @@ from allocator.report.charts import (
 )
 from allocator.report.interactive import words_of
 from allocator.report.maps import indicator_map_chart, map_chart
+from allocator.report.preschool import preschool_section
 from allocator.report.reading import (
     plan_text,
     reader_table,
@@ -538,6 +539,7 @@ def render_run(result, language: str | None = None) -> str:
         *_verdict(result, stages, words),
         *_summary(result, stages, figures, words),
         *_steps(result, stages, figures, words),
+        *preschool_section(result, stages, words),
         *_charts(result, stages, words),
         *campus_section(result, words),
         *_tables(result, stages, words),

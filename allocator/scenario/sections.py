@@ -69,6 +69,7 @@ _SYNTH_KEYS = {
     "seed": int,
     "settlements_per_school": float,
     "urban_district": bool,
+    "kindergartens": bool,
 }
 _REGION_KEYS = {"data": str, "name": str, "duplicate_road_factor": float, **_SYNTH_KEYS}
 #: Longest step or variant name (characters); file names use a slug of at most 64 bytes.
@@ -218,7 +219,9 @@ def region_spec(
     from allocator.synth import check_sizes
 
     try:  # the bounds of make_region, checked here to name the key and line
-        check_sizes(**{k: v for k, v in synth.items() if k != "urban_district"})
+        check_sizes(
+            **{k: v for k, v in synth.items() if k not in ("urban_district", "kindergartens")}
+        )
     except InputError as exc:
         raise where.error(("region", exc.column or "schools"), exc.message) from None
     return RegionSpec(synthetic=synth, name=table.get("name"))
