@@ -30,11 +30,20 @@ _DATA = Path(__file__).resolve().parent.parent / "data" / "senior"
 SCHEMA = {
     "targets": {"gross_enrolment_rate": (0.0, 1.0, False)},
     "ratio": {"general_share_low": (0.0, 1.0, False), "general_share_high": (0.0, 1.0, False)},
-    "size": {"max_pupils": (1, 100_000, True)},
-    "boarding": {"max_km": (0.0, 1000.0, False)},
+    "size": {
+        "max_pupils": (1, 100_000, True),
+        "module_places": (1, 100_000, True),
+        "min_new_pupils": (1, 100_000, True),
+    },
+    "boarding": {
+        "max_km": (0.0, 1000.0, False),
+        "daily_km": (0.0, 1000.0, False),
+        "share": (0.0, 1.0, False),
+    },
     "costs": {
         "build_yuan_per_place": (0.0, 1e8, False),
         "expand_yuan_per_place": (0.0, 1e8, False),
+        "boarding_yuan_per_place": (0.0, 1e8, False),
     },
 }
 
@@ -75,6 +84,21 @@ class SeniorStandard:
     @property
     def max_pupils(self) -> int:
         return int(self.value("size.max_pupils"))
+
+    def table(self) -> list[dict]:
+        """One row per setting: ``setting``, ``value``, ``confirmed``.
+
+        Examples
+        --------
+        >>> rows = load_senior_standard().table()
+        >>> rows[0], [r["setting"] for r in rows if not r["confirmed"]][:2]
+        ({'setting': 'targets.gross_enrolment_rate', 'value': 0.92, 'confirmed': True}, ['ratio.general_share_low', 'ratio.general_share_high'])
+        """
+        return [
+            {"setting": f"{g}.{k}", "value": v, "confirmed": f"{g}.{k}" not in self.unconfirmed}
+            for g, keys in self.settings.items()
+            for k, v in keys.items()
+        ]
 
 
 def _merge(raw: dict, overrides: Mapping | None, file: str) -> dict:
