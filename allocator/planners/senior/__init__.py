@@ -13,10 +13,20 @@ Per county, with cohort c, target rate r and general-share band [a, b]:
   (general on a tie) while that kind stays within the band's high end.
 """
 
+from allocator.planners.senior.plan import SeniorPlan
+from allocator.planners.senior.planner import plan_senior
+from allocator.planners.senior.policy import SeniorPolicy
 from allocator.planners.senior.requirements import (
     county_requirements,
     extra_places,
     region_cohort,
 )
 
-__all__ = ["county_requirements", "extra_places", "region_cohort"]
+__all__ = [
+    "plan_senior",
+    "SeniorPolicy",
+    "SeniorPlan",
+    "county_requirements",
+    "extra_places",
+    "region_cohort",
+]
