@@ -20,8 +20,8 @@ from allocator.synth.draw import (
 )
 from allocator.synth.feasible import make_feasible
 from allocator.synth.kindergartens import make_kindergartens
-from allocator.synth.senior_schools import make_senior_schools
 from allocator.synth.open_columns import add_open_columns
+from allocator.synth.senior_schools import make_senior_schools
 from allocator.text import plain
 
 #: Upper bounds of a synthetic region (a province's worth of schools builds in under a minute and
