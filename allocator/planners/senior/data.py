@@ -24,7 +24,14 @@ from allocator.planners.senior.requirements import county_requirements, region_c
 from allocator.region import Region
 from allocator.standards.senior import SeniorStandard
 
-__all__ = ["SeniorData", "senior_data", "graduates", "whole_shares", "SITE_COLUMNS"]
+__all__ = [
+    "SeniorData",
+    "senior_data",
+    "graduates",
+    "whole_shares",
+    "existing_schools",
+    "SITE_COLUMNS",
+]
 
 SITE_COLUMNS = ["senior_id", "name", "county", "node", "kind", "status", "places",
                 "boarding_places"]  # fmt: skip
@@ -131,9 +138,36 @@ def graduates(region: Region, policy: SeniorPolicy) -> tuple[np.ndarray, pd.Seri
     return per, county.rename("graduates"), f"forecast {policy.year}"
 
 
+def existing_schools(region: Region) -> pd.DataFrame:
+    """The region's senior schools: its ``senior_schools`` table, else the schools table's
+    ``senior`` schools as general ones (places: their capacity; boarding places unknown, 0).
+
+    Examples
+    --------
+    >>> from allocator.synth import make_region
+    >>> r = make_region(schools=120, seed=7)
+    >>> t = existing_schools(r)
+    >>> set(t["kind"]) <= {"general"}, len(t) == int((r.schools["level"] == "senior").sum())
+    (True, True)
+    """
+    if region.senior_schools is not None:
+        return region.senior_schools
+    s = region.schools[region.schools["level"] == "senior"]
+    return pd.DataFrame(
+        {
+            "senior_id": s["school_id"].to_numpy(),
+            "name": s["name"].to_numpy(),
+            "county": s["county"].to_numpy(),
+            "node": s["node"].to_numpy(),
+            "kind": "general",
+            "places": s["capacity"].to_numpy(np.int64),
+            "boarding_places": np.zeros(len(s), np.int64),
+        }
+    )
+
+
 def _sites(region: Region, policy: SeniorPolicy) -> pd.DataFrame:
-    t = region.senior_schools
-    table = pd.DataFrame(columns=SITE_COLUMNS) if t is None else t.assign(status="open")
+    table = existing_schools(region).assign(status="open")
     table = table[SITE_COLUMNS].copy()
     sch, st = region.schools, region.settlements
     near = sch[sch["level"].isin(("junior", "nine_year", "senior"))
