@@ -217,7 +217,8 @@ def _levels(sites: pd.DataFrame, norms: SeniorStandard) -> pd.DataFrame:
             for kind in ("general", "vocational"):
                 rows.extend((j, "build", kind, n, n, n * build) for n in sizes)
     cols = ["site", "action", "kind", "places", "added", "cost_yuan"]
-    return pd.DataFrame(rows, columns=cols)
+    types = {"site": "int64", "places": "int64", "added": "int64", "cost_yuan": "float64"}
+    return pd.DataFrame(rows, columns=cols).astype(types)
 
 
 def senior_data(region: Region, policy: SeniorPolicy) -> SeniorData:

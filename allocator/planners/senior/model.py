@@ -59,13 +59,6 @@ def explain_county(data: SeniorData, county: str) -> None:
         f"county {county!r} needs {int(r['needed']):,} senior places "
         f"({norms.gross_enrolment_rate:.0%} of {int(r['cohort']):,} junior graduates)"
     )
-    if lonely.any():
-        raise Infeasible(
-            f"{intro}, but {plural(int(demand[lonely].sum()), 'pupil')} in "
-            f"{plural(int(lonely.sum()), 'settlement')} have no senior school or candidate site "
-            f"within {reach:g} km by road: add candidate sites",
-            {f"reach {county}": float(demand[lonely].sum())},
-        )
     m = cols.size
     most = float(levels.largest_capacity(m).sum())
     if most < r["needed"]:
@@ -73,6 +66,13 @@ def explain_county(data: SeniorData, county: str) -> None:
             f"{intro}, but its schools and candidate sites hold at most {most:,.0f} at the size "
             f"limit of {norms.max_pupils:,} pupils: add candidate sites",
             {f"places {county}": float(r["needed"] - most)},
+        )
+    if lonely.any():
+        raise Infeasible(
+            f"{intro}, but {plural(int(demand[lonely].sum()), 'pupil')} in "
+            f"{plural(int(lonely.sum()), 'settlement')} have no senior school or candidate site "
+            f"within {reach:g} km by road: add candidate sites",
+            {f"reach {county}": float(demand[lonely].sum())},
         )
     for kind, need in (("general", r["general_min"]), ("vocational", r["vocational_min"])):
         hold = float(levels.largest_capacity(m, kind).sum())
