@@ -90,19 +90,22 @@ def pulp_objective(data, weight):
     """An independent MILP of the county model, written from its statement, solved by CBC."""
     prob = pulp.LpProblem("senior", pulp.LpMinimize)
     lv, sites = data.levels, data.sites
-    y = {l: pulp.LpVariable(f"y{l}", cat="Binary") for l in lv.index}
+    y = {lev: pulp.LpVariable(f"y{lev}", cat="Binary") for lev in lv.index}
     km = data.km.tocoo()
-    x = {(i, j): pulp.LpVariable(f"x{i}_{j}", lowBound=0) for i, j in zip(km.row, km.col)}
-    dist = dict(zip(zip(km.row, km.col), km.data))
-    prob += pulp.lpSum(lv.loc[l, "cost_yuan"] * y[l] for l in y) + pulp.lpSum(
+    x = {
+        (i, j): pulp.LpVariable(f"x{i}_{j}", lowBound=0)
+        for i, j in zip(km.row, km.col, strict=True)
+    }
+    dist = dict(zip(zip(km.row, km.col, strict=True), km.data, strict=True))
+    prob += pulp.lpSum(lv.loc[lev, "cost_yuan"] * y[lev] for lev in y) + pulp.lpSum(
         weight * dist[p] * x[p] for p in x
     )
     for j in range(len(sites)):
         mine = lv.index[lv["site"] == j]
-        choose = pulp.lpSum(y[l] for l in mine)
+        choose = pulp.lpSum(y[lev] for lev in mine)
         prob += (choose == 1) if sites["status"].iloc[j] == "open" else (choose <= 1)
         load = pulp.lpSum(x[p] for p in x if p[1] == j)
-        prob += load <= pulp.lpSum(lv.loc[l, "places"] * y[l] for l in mine)
+        prob += load <= pulp.lpSum(lv.loc[lev, "places"] * y[lev] for lev in mine)
     for i, d in enumerate(data.settlements["pupils"]):
         prob += pulp.lpSum(x[p] for p in x if p[0] == i) == d
     for county, r in data.requirements.iterrows():
@@ -110,11 +113,11 @@ def pulp_objective(data, weight):
             terms = []
             for j in np.flatnonzero((sites["county"] == county).to_numpy()):
                 pairs = [x[p] for p in x if p[1] == j]
-                for l in lv.index[(lv["site"] == j) & (lv["kind"] == kind)]:
+                for lev in lv.index[(lv["site"] == j) & (lv["kind"] == kind)]:
                     # load counted for the kind when the level is chosen: z <= load, z <= u y
-                    z = pulp.LpVariable(f"z{l}", lowBound=0)
+                    z = pulp.LpVariable(f"z{lev}", lowBound=0)
                     prob += z <= pulp.lpSum(pairs)
-                    prob += z <= lv.loc[l, "places"] * y[l]
+                    prob += z <= lv.loc[lev, "places"] * y[lev]
                     terms.append(z)
             prob += pulp.lpSum(terms) >= least
     prob.solve(pulp.PULP_CBC_CMD(msg=False, gapRel=1e-9))
