@@ -17,7 +17,7 @@ Examples
 >>> checked_senior_schools(t.assign(kind="trade"), roads)
 Traceback (most recent call last):
 ...
-allocator.errors.InputError: table 'senior_schools', row 'H1', column 'kind': expected one of general, vocational
+allocator.errors.InputError: table 'senior_schools', row 'H1', column 'kind': value 'trade': expected one of general, vocational
 """
 
 from __future__ import annotations
@@ -45,8 +45,9 @@ _TABLE, _KEY = "senior_schools", "senior_id"
 
 
 def _fail(df: pd.DataFrame, pos: int, column: str, value, expected: str):
+    shown = plain(value)
     raise InputError(
-        expected,
+        expected if value is None else f"value {shown!r}: {expected}",
         table=_TABLE,
         row=pos,
         row_id=plain(df[_KEY].iloc[pos]) if _KEY in df.columns else None,
