@@ -103,3 +103,18 @@ def test_the_county_scenario_runs_through_the_pipeline(tmp_path):
     assert counties["placed"].sum() == needed
     assert (counties["general_pupils"] <= counties["general_max"] + 1e-6).all()
     assert "senior" in result.summary()
+
+
+@pytest.mark.slow
+def test_three_levels_in_one_run(tmp_path):
+    from pathlib import Path
+
+    from allocator.pipeline import run_scenario
+
+    root = Path(__file__).resolve().parent.parent
+    result = run_scenario(root / "scenarios" / "three_levels.toml", out=tmp_path / "o")
+    assert [s.planner for s in result.steps] == ["kindergartens", "budget", "senior"]
+    k = pd.read_csv(tmp_path / "o" / "kindergartens.kindergarten_targets.csv", encoding="utf-8-sig")
+    assert k.set_index("indicator").loc["enrolment_rate_within_reach", "met"]
+    c = pd.read_csv(tmp_path / "o" / "senior.senior_counties.csv", encoding="utf-8-sig")
+    assert c["met"].all() and c["placed"].sum() == c["needed"].sum()
