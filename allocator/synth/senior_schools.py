@@ -30,8 +30,8 @@ def make_senior_schools(schools: pd.DataFrame, seed: int) -> pd.DataFrame:
     Examples
     --------
     >>> from allocator.synth import make_region
-    >>> region = make_region(schools=60, seed=1)
-    >>> t = make_senior_schools(region.schools, 1)
+    >>> region = make_region(schools=120, seed=7)
+    >>> t = make_senior_schools(region.schools, 7)
     >>> sorted(set(t["kind"])), bool((t["boarding_places"] <= t["places"]).all())
     (['general', 'vocational'], True)
     """
