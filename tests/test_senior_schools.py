@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pathlib
+
 import pandas as pd
 import pytest
 
@@ -118,3 +120,32 @@ def test_three_levels_in_one_run(tmp_path):
     assert k.set_index("indicator").loc["enrolment_rate_within_reach", "met"]
     c = pd.read_csv(tmp_path / "o" / "senior.senior_counties.csv", encoding="utf-8-sig")
     assert c["met"].all() and c["placed"].sum() == c["needed"].sum()
+
+
+@pytest.mark.parametrize(
+    "key, words",
+    [
+        ("year = 2030\nmax_pupil = 3000", ["max_pupil", "unknown key"]),
+        ('year = "2030"', ["year", "expected a whole number"]),
+        ("year = 2020", ["steps[1].year", "a year from base_year"]),
+        ('candidate_area_types = ["city"]', ["candidate_area_types", "area types"]),
+    ],
+)
+def test_senior_step_keys_are_checked_with_file_and_line(tmp_path, key, words):
+    from allocator.scenario import load_scenario
+
+    root = pathlib.Path(__file__).resolve().parent.parent
+    text = (root / "scenarios" / "county_senior_places.toml").read_text(encoding="utf-8")
+    text = text.split("[[variants]]")[0].replace("year = 2030", key, 1)
+    lines = text.splitlines()
+    text = "\n".join(lines[[i for i, s in enumerate(lines) if s.startswith("name =")][0] :])
+    path = tmp_path / "s.toml"
+    path.write_text(text, encoding="utf-8")
+    line = 1 + next(
+        i for i, s in enumerate(text.splitlines()) if s.startswith(key.splitlines()[-1])
+    )
+    with pytest.raises(InputError) as err:
+        load_scenario(path)
+    assert str(err.value).startswith(f"{path}, line {line}: steps[1].")
+    for w in words:
+        assert w in str(err.value), (w, str(err.value))
