@@ -234,3 +234,28 @@ def test_cohort_of_a_forecast_year_and_policy_errors(region):
         SeniorPolicy(year=2020)
     with pytest.raises(InputError, match="candidate node 'nowhere'"):
         plan_senior(region, SeniorPolicy(candidate_nodes=["nowhere"]))
+
+
+def test_verify_catches_a_tampered_plan(region):
+    import dataclasses
+
+    from allocator.errors import SolverError
+
+    r = with_table(region, [("G", "一中", "江县", "c0s0", "general", 1000, 500)])
+    plan = plan_senior(r, SeniorPolicy(overrides=SMALL))
+    plan.verify()
+    k = plan.schools.copy()
+    k.loc[k["pupils"] > 0, "boarding_after"] = 0
+    with pytest.raises(SolverError, match="boarding places, fewer than it needs"):
+        dataclasses.replace(plan, schools=k).verify()
+    k = plan.schools.copy()
+    k.loc[k["action"] == "build", "places_after"] = 3600
+    with pytest.raises(SolverError, match="beyond 3000 pupils"):
+        dataclasses.replace(plan, schools=k).verify()
+    c = plan.counties.assign(general_max=0)
+    with pytest.raises(SolverError, match="outside the band"):
+        dataclasses.replace(plan, counties=c).verify()
+    a = plan.assignments.copy()
+    a.loc[0, "pupils"] += 1
+    with pytest.raises(SolverError):
+        dataclasses.replace(plan, assignments=a).verify()

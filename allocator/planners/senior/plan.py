@@ -13,6 +13,7 @@ from allocator.fingerprint import region_fingerprint
 from allocator.i18n import Words
 from allocator.planners.base import PlanBase
 from allocator.planners.senior.policy import SeniorPolicy
+from allocator.planners.senior.verify import verify_tables
 from allocator.region import Region
 from allocator.senior_schools import SENIOR_SCHOOL_COLUMNS
 from allocator.solver import SolveInfo
@@ -156,6 +157,21 @@ class SeniorPlan(PlanBase):
                 )
             )
         return "\n".join(lines)
+
+    def verify(self) -> None:
+        """Recompute the plan from its tables: every pupil placed in the county within reach,
+        places kept, the 普职比 band, the size limit, boarding places and the cost (raises
+        :class:`~allocator.errors.SolverError` on the first breach).
+
+        Examples
+        --------
+        >>> from allocator.synth import make_region
+        >>> from allocator.planners.senior import plan_senior
+        >>> plan_senior(make_region(schools=40, seed=3, senior_schools=True)).verify()
+        """
+        own = {"schools": self.schools, "counties": self.counties, "standard": self.standard,
+               "assignments": self.assignments, "settlements": self.settlements}  # fmt: skip
+        verify_tables(own, self.objective_value, self.policy.yuan_per_pupil_km)
 
     def require_region(self, region) -> None:
         """Refuse anything but the region (senior_schools table included) the plan was made for."""
