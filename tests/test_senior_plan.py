@@ -259,3 +259,16 @@ def test_verify_catches_a_tampered_plan(region):
     a.loc[0, "pupils"] += 1
     with pytest.raises(SolverError):
         dataclasses.replace(plan, assignments=a).verify()
+
+
+def test_a_county_without_junior_pupils_needs_nothing(region):
+    empty = region.replace(
+        schools=region.schools.assign(pupils_junior=0),
+        settlements=region.settlements.assign(pupils_junior=0),
+    )
+    for areas in [("urban", "town"), ()]:
+        plan = plan_senior(empty, SeniorPolicy(candidate_area_types=areas))
+        h = plan.headline()
+        assert (h["places_needed"], h["new_places"], h["capital_yuan"]) == (0, 0, 0.0)
+        assert h["targets_met"] and h["general_share"] is None
+        plan.verify()

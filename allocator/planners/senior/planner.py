@@ -76,8 +76,10 @@ def plan_senior(
     chosen, flows, infos = [], [], []
     for county in data.requirements.index:
         say(f"senior: solving {county}")
-        result = solve_county(data, county, policy, options)
         rows, cols, _km, _demand, _levels, level_rows = county_model(data, county)
+        if cols.size == 0 and data.requirements.loc[county, "needed"] == 0:
+            continue  # no pupils and no school: nothing to plan
+        result = solve_county(data, county, policy, options)
         chosen.extend(level_rows[result.levels])
         f = result.flows.tocoo()
         flows.extend(zip(rows[f.row], cols[f.col], f.data, strict=True))
