@@ -272,3 +272,20 @@ def test_a_county_without_junior_pupils_needs_nothing(region):
         assert (h["places_needed"], h["new_places"], h["capital_yuan"]) == (0, 0, 0.0)
         assert h["targets_met"] and h["general_share"] is None
         plan.verify()
+
+
+def test_counties_are_planned_alone_and_a_county_region_keeps_the_others():
+    whole = make_region(schools=60, counties=2, seed=3, senior_schools=True)
+    policy = SeniorPolicy(overrides=SMALL, mip_gap=0.0)
+    plan = plan_senior(whole, policy)
+    parts = [plan_senior(whole.county(c), policy) for c in whole.counties]
+    assert plan.objective_value == pytest.approx(sum(p.objective_value for p in parts), rel=1e-9)
+    for part in parts:
+        county = part.counties["county"].iloc[0]
+        mine = plan.schools[plan.schools["county"] == county]
+        assert part.schools["places_after"].sum() == mine["places_after"].sum()
+    first = whole.county(whole.counties[0])
+    after = parts[0].apply(first)
+    other = whole.senior_schools["county"] != whole.counties[0]
+    kept = after.senior_schools.set_index("senior_id").loc[whole.senior_schools["senior_id"][other]]
+    assert kept["places"].tolist() == whole.senior_schools["places"][other].tolist()

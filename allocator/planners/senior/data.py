@@ -166,8 +166,9 @@ def existing_schools(region: Region) -> pd.DataFrame:
     )
 
 
-def _sites(region: Region, policy: SeniorPolicy) -> pd.DataFrame:
+def _sites(region: Region, policy: SeniorPolicy, counties) -> pd.DataFrame:
     table = existing_schools(region).assign(status="open")
+    table = table[table["county"].isin(counties)]  # a county's sub-region plans its own
     table = table[SITE_COLUMNS].copy()
     sch, st = region.schools, region.settlements
     near = sch[sch["level"].isin(("junior", "nine_year", "senior"))
@@ -234,7 +235,7 @@ def senior_data(region: Region, policy: SeniorPolicy) -> SeniorData:
     settlements = pd.DataFrame({"settlement_id": s["settlement_id"].to_numpy(),
                                 "county": s["county"].to_numpy(), "node": s["node"].to_numpy(),
                                 "graduates": np.round(per, 6), "pupils": pupils})  # fmt: skip
-    sites = _sites(region, policy)
+    sites = _sites(region, policy, req.index)
     reach = float(norms.value("boarding.max_km"))
     # km by road: the planners' walking distance at 60 km/h is minutes = km
     km = walking_minutes(region, s["node"], sites["node"], np.full(len(s), reach), 60.0).tocoo()

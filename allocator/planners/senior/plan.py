@@ -192,7 +192,8 @@ class SeniorPlan(PlanBase):
 
     def apply(self, region: Region) -> Region:
         """The region with its senior_schools table after the plan (a new Region): places and
-        boarding places updated, new campuses added; candidate sites left unbuilt are not kept.
+        boarding places updated, new campuses added; candidate sites left unbuilt are not kept, and
+        the schools of counties outside the plan stay as they are.
 
         Examples
         --------
@@ -220,4 +221,6 @@ class SeniorPlan(PlanBase):
         if before is not None:
             extra = [c for c in before.columns if c not in SENIOR_SCHOOL_COLUMNS]
             table = table.merge(before[["senior_id", *extra]], on="senior_id", how="left")
+            kept = before[~before["senior_id"].isin(table["senior_id"])]  # other counties'
+            table = pd.concat([kept, table], ignore_index=True)
         return region.replace(senior_schools=table.reset_index(drop=True))
