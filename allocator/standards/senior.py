@@ -59,12 +59,15 @@ class SeniorStandard:
         Group -> key -> value (the TOML's numeric tables).
     unconfirmed : tuple of str
         Settings whose figure could not be checked against a primary text.
+    sources : mapping, optional
+        Group -> the source of its figures (the TOML's ``[sources]``).
     """
 
     name: str
     title: str
     settings: Mapping
     unconfirmed: tuple = ()
+    sources: Mapping | None = None
 
     def value(self, path: str) -> float:
         """The setting ``group.key``."""
@@ -86,16 +89,24 @@ class SeniorStandard:
         return int(self.value("size.max_pupils"))
 
     def table(self) -> list[dict]:
-        """One row per setting: ``setting``, ``value``, ``confirmed``.
+        """One row per setting: ``setting``, ``value``, ``confirmed``, ``source``.
 
         Examples
         --------
         >>> rows = load_senior_standard().table()
-        >>> rows[0], [r["setting"] for r in rows if not r["confirmed"]][:2]
-        ({'setting': 'targets.gross_enrolment_rate', 'value': 0.92, 'confirmed': True}, ['ratio.general_share_low', 'ratio.general_share_high'])
+        >>> rows[0]["setting"], rows[0]["value"], rows[0]["confirmed"], rows[0]["source"][:12]
+        ('targets.gross_enrolment_rate', 0.92, True, '高中阶段教育普及攻坚计划')
+        >>> [r["setting"] for r in rows if not r["confirmed"]][:2]
+        ['ratio.general_share_low', 'ratio.general_share_high']
         """
+        sources = dict(self.sources or {})
         return [
-            {"setting": f"{g}.{k}", "value": v, "confirmed": f"{g}.{k}" not in self.unconfirmed}
+            {
+                "setting": f"{g}.{k}",
+                "value": v,
+                "confirmed": f"{g}.{k}" not in self.unconfirmed,
+                "source": str(sources.get(g, "")),
+            }
             for g, keys in self.settings.items()
             for k, v in keys.items()
         ]
@@ -158,4 +169,5 @@ def load_senior_standard(
         title=str(raw.get("title", "")),
         settings=freeze(settings),
         unconfirmed=tuple(raw.get("unconfirmed", ())),
+        sources=freeze({str(g): str(v) for g, v in dict(raw.get("sources", {})).items()}),
     )
