@@ -220,7 +220,7 @@ def test_protocol_apply_chain_and_summaries(region):
     assert again.schools["places_yuan"].sum() == 0
     std = plan.standard.set_index("setting")
     assert (std["source"] != "").all() and not std.loc["boarding.share", "confirmed"]
-    assert "教基〔2021〕11号" in std.loc["size.max_pupils", "source"]
+    assert "县中规模一般不超过3000人" in std.loc["size.max_pupils", "source"]
     zh = plan.summary("zh")
     assert "普通高中" in zh and "中职" in zh and "places" not in zh
     assert f"{h['places_needed']:,}" in plan.summary() and f"{h['places_needed']:,}" in zh
