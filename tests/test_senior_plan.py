@@ -125,7 +125,7 @@ def pulp_objective(data, weight):
     return pulp.value(prob.objective)
 
 
-@pytest.mark.parametrize("seed", [1, 3, 5])
+@pytest.mark.parametrize("seed", [1, 5])
 def test_agrees_with_an_independent_pulp_model(seed):
     r = make_region(schools=12, seed=seed, settlements_per_school=1.0)
     nodes = list(dict.fromkeys(r.settlements["node"]))[:5]
@@ -153,7 +153,7 @@ TABLE = st.lists(
 
 
 @settings(
-    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
     table=TABLE,
