@@ -6,7 +6,8 @@ Format (folder): ``schools.csv``, ``settlements.csv``, ``roads.csv`` (columns ``
 (for a workbook: numbers with at most 15 significant digits, which is what Excel stores).
 
 An optional ``kindergartens.csv`` (sheet ``kindergartens``) holds kindergartens and candidate sites
-(:class:`~allocator.region.Region`'s ``kindergartens`` table); a region without one has none.
+(:class:`~allocator.region.Region`'s ``kindergartens`` table); a region without one has none. So
+does an optional ``senior_schools.csv`` (senior schools: :mod:`allocator.senior_schools`).
 
 Errors name the file and the line (line 1 is the header) as well as the table, row, column and value.
 Outputs are written beside the target and moved into place whole (:mod:`allocator.outputs`).
@@ -37,9 +38,10 @@ _TEXT_COLUMNS = {
     "roads": ["u", "v"],
     "nodes": ["node"],
     "kindergartens": ["kindergarten_id", "name", "node", "ownership", "status"],
+    "senior_schools": ["senior_id", "name", "county", "node", "kind"],
 }
 #: Tables a region folder or workbook may leave out.
-OPTIONAL_TABLES = ("kindergartens",)
+OPTIONAL_TABLES = ("kindergartens", "senior_schools")
 _REQUIRED = {"roads": ("u", "v", "minutes"), "nodes": ("node", "x", "y")}
 
 
@@ -309,6 +311,7 @@ def load_region(
             sources=files,
             load_warnings=pd.DataFrame(found, columns=list(WARNING_COLUMNS)),
             kindergartens=tables.get("kindergartens"),
+            senior_schools=tables.get("senior_schools"),
         )
         region.roads.graph.pop("_lines", None)
         return region
@@ -359,6 +362,8 @@ def _tables_of(region: Region) -> dict[str, pd.DataFrame]:
     }
     if region.kindergartens is not None:
         tables["kindergartens"] = region.kindergartens
+    if region.senior_schools is not None:
+        tables["senior_schools"] = region.senior_schools
     return tables
 
 

@@ -28,6 +28,7 @@ from allocator.plausibility import (
     hard_range,
     shown_number,
 )
+from allocator.senior_schools import checked_senior_schools, same_table
 from allocator.text import plain, plural
 from allocator.travel import road_matrix, shortest_minutes
 
@@ -208,15 +209,8 @@ def _nodes_in_graph(df, table, id_column, graph):
     if bad.any():
         pos = int(np.flatnonzero(bad)[0])
         value = df["node"].iloc[pos]
-        _fail(
-            f"node {value!r} is not in the road graph; expected a node of the roads table",
-            table,
-            df,
-            pos,
-            id_column,
-            "node",
-            value,
-        )
+        message = f"node {value!r} is not in the road graph; expected a node of the roads table"
+        _fail(message, table, df, pos, id_column, "node", value)
 
 
 def _validate_kindergartens(k: pd.DataFrame, roads) -> pd.DataFrame:
@@ -275,6 +269,8 @@ class Region:
     kindergartens : pandas.DataFrame, optional
         :data:`KINDERGARTEN_COLUMNS` and ``status`` (open; or a ``reserved`` or ``vacated`` site:
         :meth:`replace` keeps the schools it drops as vacated sites, so plans chain).
+    senior_schools : pandas.DataFrame, optional
+        General and vocational senior schools (:mod:`allocator.senior_schools`).
 
     Values that cannot be right (outside :data:`allocator.plausibility.HARD_RANGES`, or node
     coordinates that look like degrees) are refused; values that are only unusual are left to
@@ -303,6 +299,7 @@ class Region:
         sources: dict[str, str] | None = None,
         load_warnings: pd.DataFrame | None = None,
         kindergartens: pd.DataFrame | None = None,
+        senior_schools: pd.DataFrame | None = None,
     ):
         self.name = str(name)
         self.sources = dict(sources or {})
@@ -319,6 +316,7 @@ class Region:
         self.kindergartens = (
             None if kindergartens is None else _validate_kindergartens(kindergartens, self.roads)
         )
+        self.senior_schools = checked_senior_schools(senior_schools, self.roads)
         self._travel_cache: dict = {}
         self._csgraph = None
 
@@ -383,16 +381,9 @@ class Region:
         with_school = {component[n] for n in self.schools["node"]}
         reach = self.settlements["node"].map(component).isin(with_school).to_numpy()
         if not reach.all():
-            pos = int(np.flatnonzero(~reach)[0])
-            _fail(
-                "cannot reach any school by road; expected a road path to at least one school",
-                "settlements",
-                self.settlements,
-                pos,
-                "settlement_id",
-                "node",
-                self.settlements["node"].iloc[pos],
-            )
+            pos, s = int(np.flatnonzero(~reach)[0]), self.settlements
+            message = "cannot reach any school by road; expected a road path to at least one school"
+            _fail(message, "settlements", s, pos, "settlement_id", "node", s["node"].iloc[pos])
 
     # ----------------------------------------------------------------- derived copies
     def replace(
@@ -402,6 +393,7 @@ class Region:
         roads: nx.Graph | None = None,
         name: str | None = None,
         kindergartens: pd.DataFrame | None = None,
+        senior_schools: pd.DataFrame | None = None,
     ) -> Region:
         """Return a new, validated region with some parts replaced.
 
@@ -419,6 +411,7 @@ class Region:
             self.roads if roads is None else roads,
             name=self.name if name is None else name,
             kindergartens=_vacated(kindergartens, self.kindergartens, self.schools, schools),
+            senior_schools=self.senior_schools if senior_schools is None else senior_schools,
         )
         if roads is None and self._csgraph is not None:
             new._csgraph = self._csgraph
@@ -434,6 +427,7 @@ class Region:
             and _graph_key(self.roads) == _graph_key(other.roads)
             and (self.kindergartens is None) == (other.kindergartens is None)
             and (self.kindergartens is None or self.kindergartens.equals(other.kindergartens))
+            and same_table(self.senior_schools, other.senior_schools)
         )
 
     __hash__ = None  # type: ignore[assignment]
@@ -548,6 +542,7 @@ class Region:
             settlements=self.settlements[self.settlements["county"] == name],
             name=f"{self.name}/{name}",
             kindergartens=self.kindergartens,
+            senior_schools=self.senior_schools,
         )
 
     # ----------------------------------------------------------------- travel times

@@ -41,6 +41,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "plausibility",
             "travel",
             "region",
+            "senior_schools",
             "io",
             "fingerprint",
             "defaults_report",

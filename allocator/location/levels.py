@@ -22,7 +22,8 @@ Constraints
     tag share: sum_j t_jg >= b_g sum_ij x_ij (``tag_shares``);
     budget: sum_l f_l y_l <= B;
     total capacity: sum_l u_l y_l >= the demand that must be served (implied by the rows above;
-    stated, its rounding gives the MIP a far better bound when capacities come in modules).
+    stated, its rounding gives the MIP a far better bound when capacities come in modules);
+    tagged capacity: sum_{l tagged g} u_l y_l >= b_g times that demand (implied the same way).
     Since a site takes at most one level, min(load, tagged capacity) is its load when the chosen
     level carries g and 0 otherwise, so t_jg is exactly the load that counts for g.
 
@@ -441,6 +442,8 @@ def _model(data: _Data):
         b.add_rows(
             f"tag_share {g}", 1, {t: (0, np.arange(m), 1.0), x: (0, pair, -share)}, lower=0.0
         )
+        if share * need > 0:  # the tagged capacity cut (implied, like total_capacity)
+            b.add_rows(f"tag_total {g}", 1, {y: (0, lt, lv.capacity[lt])}, lower=share * need)
     if data.budget is not None:
         b.add_rows("budget", 1, {y: (0, np.arange(lv.n_levels), lv.cost)}, upper=data.budget)
     return b, blocks

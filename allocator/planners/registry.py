@@ -49,6 +49,7 @@ PLANNERS: dict[str, tuple[str, str, str]] = {
         "plan_kindergartens",
         "KindergartenPolicy",
     ),
+    "senior": ("allocator.planners.senior", "plan_senior", "SeniorPolicy"),
 }
 
 

@@ -30,11 +30,20 @@ _DATA = Path(__file__).resolve().parent.parent / "data" / "senior"
 SCHEMA = {
     "targets": {"gross_enrolment_rate": (0.0, 1.0, False)},
     "ratio": {"general_share_low": (0.0, 1.0, False), "general_share_high": (0.0, 1.0, False)},
-    "size": {"max_pupils": (1, 100_000, True)},
-    "boarding": {"max_km": (0.0, 1000.0, False)},
+    "size": {
+        "max_pupils": (1, 100_000, True),
+        "module_places": (1, 100_000, True),
+        "min_new_pupils": (1, 100_000, True),
+    },
+    "boarding": {
+        "max_km": (0.0, 1000.0, False),
+        "daily_km": (0.0, 1000.0, False),
+        "share": (0.0, 1.0, False),
+    },
     "costs": {
         "build_yuan_per_place": (0.0, 1e8, False),
         "expand_yuan_per_place": (0.0, 1e8, False),
+        "boarding_yuan_per_place": (0.0, 1e8, False),
     },
 }
 
@@ -50,12 +59,15 @@ class SeniorStandard:
         Group -> key -> value (the TOML's numeric tables).
     unconfirmed : tuple of str
         Settings whose figure could not be checked against a primary text.
+    sources : mapping, optional
+        Group -> the source of its figures (the TOML's ``[sources]``).
     """
 
     name: str
     title: str
     settings: Mapping
     unconfirmed: tuple = ()
+    sources: Mapping | None = None
 
     def value(self, path: str) -> float:
         """The setting ``group.key``."""
@@ -75,6 +87,29 @@ class SeniorStandard:
     @property
     def max_pupils(self) -> int:
         return int(self.value("size.max_pupils"))
+
+    def table(self) -> list[dict]:
+        """One row per setting: ``setting``, ``value``, ``confirmed``, ``source``.
+
+        Examples
+        --------
+        >>> rows = load_senior_standard().table()
+        >>> rows[0]["setting"], rows[0]["value"], rows[0]["confirmed"], rows[0]["source"][:12]
+        ('targets.gross_enrolment_rate', 0.92, True, '高中阶段教育普及攻坚计划')
+        >>> [r["setting"] for r in rows if not r["confirmed"]][:2]
+        ['ratio.general_share_low', 'ratio.general_share_high']
+        """
+        sources = dict(self.sources or {})
+        return [
+            {
+                "setting": f"{g}.{k}",
+                "value": v,
+                "confirmed": f"{g}.{k}" not in self.unconfirmed,
+                "source": str(sources.get(g, "")),
+            }
+            for g, keys in self.settings.items()
+            for k, v in keys.items()
+        ]
 
 
 def _merge(raw: dict, overrides: Mapping | None, file: str) -> dict:
@@ -134,4 +169,5 @@ def load_senior_standard(
         title=str(raw.get("title", "")),
         settings=freeze(settings),
         unconfirmed=tuple(raw.get("unconfirmed", ())),
+        sources=freeze({str(g): str(v) for g, v in dict(raw.get("sources", {})).items()}),
     )

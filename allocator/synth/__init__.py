@@ -30,7 +30,8 @@ them out).
 
 ``make_region(kindergartens=True)`` adds a kindergartens table (kindergartens beside the primary
 schools, reserved sites in the city), from a stream of its own too
-(:mod:`~allocator.synth.kindergartens`).
+(:mod:`~allocator.synth.kindergartens`); ``make_region(senior_schools=True)`` a senior_schools
+table (general and vocational senior schools, :mod:`~allocator.synth.senior_schools`).
 
 Modules: :mod:`~allocator.synth.build` (sizes and the region), :mod:`~allocator.synth.draw`
 (counties, schools, settlements, roads), :mod:`~allocator.synth.feasible` (the repairs),

@@ -21,6 +21,7 @@ from allocator.synth.draw import (
 from allocator.synth.feasible import make_feasible
 from allocator.synth.kindergartens import make_kindergartens
 from allocator.synth.open_columns import add_open_columns
+from allocator.synth.senior_schools import make_senior_schools
 from allocator.text import plain
 
 #: Upper bounds of a synthetic region (a province's worth of schools builds in under a minute and
@@ -98,6 +99,7 @@ def make_region(
     name: str | None = None,
     open_columns: bool = True,
     kindergartens: bool = False,
+    senior_schools: bool = False,
 ) -> Region:
     """Build a realistic synthetic region.
 
@@ -123,6 +125,9 @@ def make_region(
     kindergartens : bool
         Add a kindergartens table (kindergartens and reserved sites;
         :mod:`allocator.synth.kindergartens`), from a random stream of its own too.
+    senior_schools : bool
+        Add a senior_schools table (general and vocational senior schools;
+        :mod:`allocator.synth.senior_schools`), from a random stream of its own too.
 
     Returns
     -------
@@ -200,4 +205,5 @@ def make_region(
         graph,
         name=name or f"synthetic-{schools}-{seed}",
         kindergartens=kg,
+        senior_schools=make_senior_schools(school_df, seed) if senior_schools else None,
     )

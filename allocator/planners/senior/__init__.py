@@ -11,12 +11,57 @@ Per county, with cohort c, target rate r and general-share band [a, b]:
 * extra general g and vocational v (whole, >= 0) meet G + g >= ceil(a N), V + v >= N - floor(b N),
   G + g + V + v >= N at least cost; the remainder above the two floors goes to the cheaper kind
   (general on a tie) while that kind stays within the band's high end.
+
+The second stage, :func:`plan_senior`: where the places go, on the location core
+(:func:`allocator.location.levelled_location`), one county at a time (a campus serves only its own
+county).
+
+Model
+-----
+Clients: the county's settlements, each with its whole share of the places needed (in proportion
+to its junior graduates: today's, or the grade-9 pupils of ``policy.year`` in the enrolment
+forecast), every one of them placed. Sites: the county's senior schools (``senior_schools`` table;
+without one, the schools table's ``senior`` schools as general ones), which stay open, and
+candidate sites (the nodes of junior, nine-year and senior schools in ``candidate_area_types``, and
+``candidate_nodes``). Levels: an existing school as it is (cost 0) or expanded by modules of
+``size.module_places`` up to ``size.max_pupils`` (``expand_yuan_per_place`` a place); a
+candidate site as a new general or vocational campus of ``size.min_new_pupils`` places and up, in
+modules, to ``size.max_pupils`` (``build_yuan_per_place``). A pair is allowed within
+``boarding.max_km`` by road and costs ``yuan_per_pupil_km`` per pupil-km. The core chooses one
+level per site and the pupils of each settlement at each site at least cost, with the pupils at
+general sites at least ``general_min`` and at vocational sites at least ``vocational_min`` (tags
+``general`` and ``vocational``): every place needed is filled, so general pupils also stay at most
+``general_max``.
+
+Boarding places are sized from the plan: each campus keeps or gets boarding places for every pupil
+farther than ``boarding.daily_km`` and for ``boarding.share`` of its pupils
+(``boarding_yuan_per_place`` a new one); their cost is reported, not part of the choice. Every plan
+is recomputed from its tables (:mod:`~.verify`); a county whose targets cannot be met raises
+:class:`~allocator.errors.Infeasible` naming the county, with its numbers.
+
+Examples
+--------
+>>> from allocator.synth import make_region
+>>> plan = plan_senior(make_region(schools=40, seed=3, senior_schools=True))
+>>> row = plan.counties.iloc[0]
+>>> int(row["placed"]) == int(row["needed"]), bool(row["met"])
+(True, True)
 """
 
+from allocator.planners.senior.plan import SeniorPlan
+from allocator.planners.senior.planner import plan_senior
+from allocator.planners.senior.policy import SeniorPolicy
 from allocator.planners.senior.requirements import (
     county_requirements,
     extra_places,
     region_cohort,
 )
 
-__all__ = ["county_requirements", "extra_places", "region_cohort"]
+__all__ = [
+    "plan_senior",
+    "SeniorPolicy",
+    "SeniorPlan",
+    "county_requirements",
+    "extra_places",
+    "region_cohort",
+]

@@ -1,0 +1,128 @@
+"""The senior model on the location core (:func:`allocator.location.levelled_location`), one
+county at a time (a campus serves only its own county's pupils, so the counties are separate).
+
+Per county: clients are its settlements (demand: their whole share of the places needed, every
+one of them placed), sites its senior schools (required: they stay open) and candidate sites,
+levels what a site can become (see :mod:`allocator.planners.senior`), a pair is allowed within
+``boarding.max_km`` by road at ``yuan_per_pupil_km`` per pupil-km. Tags ``general`` and
+``vocational`` carry the 普职比 band: general pupils >= ``general_min`` and vocational pupils >=
+``vocational_min`` (so general pupils <= ``general_max``, as every one of the needed places is
+filled).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from allocator.errors import Infeasible
+from allocator.location import LevelResult, SiteLevels, levelled_location
+from allocator.planners.senior.data import SeniorData
+from allocator.planners.senior.policy import SeniorPolicy
+from allocator.solver import SolverOptions
+from allocator.text import plural
+
+__all__ = ["CountyModel", "county_model", "solve_county", "explain_county"]
+
+
+class CountyModel(tuple):
+    """(settlement rows, site rows, km, demand, SiteLevels, level rows) of one county."""
+
+
+def county_model(data: SeniorData, county: str) -> CountyModel:
+    """The arrays of one county: its rows of the settlements, sites and levels tables."""
+    rows = np.flatnonzero((data.settlements["county"] == county).to_numpy())
+    cols = np.flatnonzero((data.sites["county"] == county).to_numpy())
+    km = data.km[rows][:, cols].tocsr()
+    local = np.full(len(data.sites), -1)
+    local[cols] = np.arange(cols.size)
+    lv = data.levels[np.isin(data.levels["site"].to_numpy(), cols)]
+    levels = SiteLevels(
+        site=local[lv["site"].to_numpy()].astype(np.int64),
+        cost=lv["cost_yuan"].to_numpy(float),
+        capacity=lv["places"].to_numpy(float),
+        tags={k: (lv["kind"] == k).to_numpy() for k in ("general", "vocational")},
+    )
+    demand = data.settlements["pupils"].to_numpy(float)[rows]
+    return CountyModel((rows, cols, km, demand, levels, lv.index.to_numpy()))
+
+
+def explain_county(data: SeniorData, county: str) -> None:
+    """Raise Infeasible, in the county's numbers, when a count shows its needs cannot be met:
+    pupils beyond reach of every site, too few places even with every site at the size limit,
+    too few general or vocational places for the band."""
+    rows, cols, km, demand, levels, _ = county_model(data, county)
+    r = data.requirements.loc[county]
+    norms = data.norms
+    reach = float(norms.value("boarding.max_km"))
+    lonely = (np.diff(km.indptr) == 0) & (demand > 0)
+    intro = (
+        f"county {county!r} needs {int(r['needed']):,} senior places "
+        f"({norms.gross_enrolment_rate:.0%} of {int(r['cohort']):,} junior graduates)"
+    )
+    m = cols.size
+    most = float(levels.largest_capacity(m).sum())
+    if most < r["needed"]:
+        raise Infeasible(
+            f"{intro}, but its schools and candidate sites hold at most {most:,.0f} at the size "
+            f"limit of {norms.max_pupils:,} pupils: add candidate sites",
+            {f"places {county}": float(r["needed"] - most)},
+        )
+    if lonely.any():
+        raise Infeasible(
+            f"{intro}, but {plural(int(demand[lonely].sum()), 'pupil')} in "
+            f"{plural(int(lonely.sum()), 'settlement')} have no senior school or candidate site "
+            f"within {reach:g} km by road: add candidate sites",
+            {f"reach {county}": float(demand[lonely].sum())},
+        )
+    for kind, need in (("general", r["general_min"]), ("vocational", r["vocational_min"])):
+        hold = float(levels.largest_capacity(m, kind).sum())
+        if hold < need:
+            low, high = norms.general_share_band
+            raise Infeasible(
+                f"{intro}; the 普职比 band ({low:.0%} to {high:.0%} general) needs at least "
+                f"{int(need):,} {kind} places, but its {kind} schools and candidate sites hold at "
+                f"most {hold:,.0f}",
+                {f"{kind} {county}": float(need - hold)},
+            )
+
+
+def solve_county(
+    data: SeniorData, county: str, policy: SeniorPolicy, options: SolverOptions
+) -> LevelResult:
+    """One county's least-cost plan; an infeasible one is explained with its numbers."""
+    explain_county(data, county)
+    rows, cols, km, demand, levels, _ = county_model(data, county)
+    r = data.requirements.loc[county]
+    needed = float(r["needed"])
+    shares = {"general": 0.0, "vocational": 0.0}
+    if needed > 0:
+        shares = {"general": r["general_min"] / needed, "vocational": r["vocational_min"] / needed}
+    cost = km.copy()
+    cost.data = cost.data * policy.yuan_per_pupil_km
+    required = _required(data, cols)
+    try:
+        return levelled_location(cost, demand, levels, required_sites=required,
+                                 min_served=demand, tag_shares=shares, options=options)  # fmt: skip
+    except Infeasible as exc:
+        free = SiteLevels(site=levels.site, cost=np.zeros(levels.n_levels),
+                          capacity=levels.capacity)  # fmt: skip
+        most = levelled_location(km, demand, free, budget=0.0, options=options).total_served
+        reach = float(data.norms.value("boarding.max_km"))
+        if most < needed - 1e-6:
+            why = (
+                f"at most {most:,.0f} of its {needed:,.0f} pupils can be placed within {reach:g} "
+                "km (settlements with more pupils than the sites near them can hold)"
+            )
+        else:
+            why = (
+                f"{needed:,.0f} pupils can be placed within {reach:g} km, but not within the "
+                f"普职比 band (at least {int(r['general_min']):,} general and "
+                f"{int(r['vocational_min']):,} vocational pupils)"
+            )
+        raise Infeasible(f"county {county!r}: no senior plan meets the targets: {why}",
+                         exc.violations) from None  # fmt: skip
+
+
+def _required(data: SeniorData, cols: np.ndarray) -> np.ndarray:
+    """Local indices of the county's existing schools (they stay open)."""
+    return np.flatnonzero(data.sites["status"].to_numpy()[cols] == "open")
