@@ -147,3 +147,22 @@ def test_senior_step_keys_are_checked_with_file_and_line(tmp_path, key, words):
     assert str(err.value).startswith(f"{path}, line {line}: steps[1].")
     for w in words:
         assert w in str(err.value), (w, str(err.value))
+
+
+def test_a_synthetic_scenario_region_can_ask_for_senior_schools(tmp_path):
+    from allocator.scenario import load_scenario
+
+    text = (
+        "[region]\nschools = 20\ncounties = 1\nseed = 3\nsenior_schools = {}\n"
+        '[[steps]]\nplanner = "senior"\n'
+    )
+    path = tmp_path / "s.toml"
+    path.write_text(text.format("true"), encoding="utf-8")
+    region = load_scenario(path).region.load()
+    expected = make_region(schools=20, counties=1, seed=3, senior_schools=True)
+    assert region.senior_schools.equals(expected.senior_schools)
+    path.write_text(text.format("false"), encoding="utf-8")
+    assert load_scenario(path).region.load().senior_schools is None
+    path.write_text(text.format('"yes"'), encoding="utf-8")
+    with pytest.raises(InputError, match=r"line 5.*senior_schools.*expected"):
+        load_scenario(path)

@@ -70,6 +70,7 @@ _SYNTH_KEYS = {
     "settlements_per_school": float,
     "urban_district": bool,
     "kindergartens": bool,
+    "senior_schools": bool,
 }
 _REGION_KEYS = {"data": str, "name": str, "duplicate_road_factor": float, **_SYNTH_KEYS}
 #: Longest step or variant name (characters); file names use a slug of at most 64 bytes.
@@ -220,7 +221,11 @@ def region_spec(
 
     try:  # the bounds of make_region, checked here to name the key and line
         check_sizes(
-            **{k: v for k, v in synth.items() if k not in ("urban_district", "kindergartens")}
+            **{
+                k: v
+                for k, v in synth.items()
+                if k not in ("urban_district", "kindergartens", "senior_schools")
+            }
         )
     except InputError as exc:
         raise where.error(("region", exc.column or "schools"), exc.message) from None
