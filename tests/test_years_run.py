@@ -39,7 +39,7 @@ junior_minutes = 60.0
 planner = "teachers"
 hiring_quota = 5
 [[steps]]
-planner = "districts"
+planner = "training"
 [[steps]]
 planner = "budget"
 budget = 2e6
@@ -69,7 +69,7 @@ def test_own_birth_series_and_defaults():
         f"{y} = {1000 - y % 100}" for y in range(2015, 2025)) + " }")  # fmt: skip
     s = parse_scenario(text, "plan.toml")
     assert s.forecast.birth_scenario().births[2020] == 980
-    plain = parse_scenario(SMALL.split("[forecast]")[0] + "[[steps]]\nplanner = \"districts\"\n")
+    plain = parse_scenario(SMALL.split("[forecast]")[0] + '[[steps]]\nplanner = "districts"\n')
     assert plain.years == (2026, 2028) and plain.forecast.birth_scenario().name == "medium"
 
 
@@ -231,9 +231,10 @@ def check_run(result) -> None:
         if hasattr(plan, "flows"):
             hires = plan.flows[plan.flows["hires"] > 0]
             ours = mine[mine["action"] == "hire"].sort_values(["year", "school_id"])
-            assert ours["number"].tolist() == hires.sort_values(["year", "school_id"])[
-                "hires"
-            ].tolist()
+            assert (
+                ours["number"].tolist()
+                == hires.sort_values(["year", "school_id"])["hires"].tolist()
+            )
             check_teacher_years(plan)
         if hasattr(plan, "purchases"):
             assert len(mine[mine["action"] == "purchase"]) == len(plan.purchases)
@@ -259,7 +260,7 @@ def check_run(result) -> None:
 def test_a_small_scenario_over_years_runs_through_the_pipeline():
     result = run_scenario(parse_scenario(SMALL, SCENARIOS / "small.toml"), write=False)
     years = result.years
-    assert years["once"] == ("districts",)
+    assert years["once"] == ("training",)
     assert set(years["timeline"]["step"]) <= {"mergers", "teachers", "budget"}
     assert (years["timeline"]["step"] == "mergers").any()
     check_run(result)
