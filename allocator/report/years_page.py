@@ -48,8 +48,9 @@ def timeline_table(timeline: pd.DataFrame, words: Words) -> pd.DataFrame:
     --------
     >>> t = pd.DataFrame({"step": ["m"], "year": [2027], "county": ["c"], "school_id": ["S1"],
     ...                   "action": ["close"], "other": ["S2"], "number": [12], "yuan": [0.0]})
-    >>> timeline_table(t, Words("zh")).iloc[0].tolist()
-    [2027, 'm', 'c', 'S1', '撤并', 'S2', 12, 0.0]
+    >>> table = timeline_table(t, Words("zh"))
+    >>> table.columns[:2].tolist(), table.iloc[0, 3:6].tolist()
+    (['年份', '步骤'], ['S1', '撤并', 'S2'])
     """
     out = timeline[list(_SHOWN)].copy()
     out["action"] = out["action"].map(lambda a: word_or(words, f"years.action.{a}", a))
