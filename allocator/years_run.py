@@ -23,10 +23,14 @@ What :func:`allocator.pipeline.run_scenario` does when a scenario has ``years``:
    county parts passing and the worst CV of each part type against its limit.
 5. **Timeline and costs.** What each step does in which year: closures, conversions, extensions
    and openings (a consolidation plan's ``timeline``), hires (a teacher plan's ``flows``) and
-   purchases (a budget plan's ``purchases``); and the yuan of each year, capital (classrooms
-   built at ``expansion_yuan_per_seat``, new sites' build cost, purchases that last) apart from
-   recurrent (the change in a layout's running cost that year, the salaries of the posts added by
-   then, posts and services bought by the year).
+   purchases (a budget plan's ``purchases``); and the yuan of each year, capital (new sites'
+   build cost, purchases that last) apart from recurrent (the change in a layout's annual cost
+   that year, the salaries of the posts added by then, posts and services bought by the year).
+   The consolidation planner prices added seats only as a yearly charge
+   (``expansion_yuan_per_seat``, about 20,000 yuan a seat repaid over 20 years): an extension's
+   yuan in the timeline are that charge a year, and they are in the recurrent line (the plan's
+   own annual cost), never in capital; its annual cost also spreads a new site's build cost over
+   ``build_years``, so a new site's build cost shows once as capital and, spread, in recurrent.
 6. **The EPSSim table.** :func:`allocator.forecast.projection.projection_table` of the forecast,
    the standard's class sizes and staffing ratios.
 
@@ -257,7 +261,7 @@ def cost_rows(step: str, plan, policy, years: tuple[int, ...]) -> pd.DataFrame:
     bought = _table(plan, "purchases")
     budgets = _table(plan, "budgets")
     for r in timeline.itertuples(index=False):
-        if r.action in ("extend", "open"):
+        if r.action == "open":  # an extension's yuan are a yearly charge, in the recurrent line
             capital[r.year] += r.yuan
     if bought is not None:
         lasting = bought[~bought["yearly"].astype(bool)].groupby("year")["cost"].sum()

@@ -102,30 +102,37 @@ def test_a_forecast_without_years_is_refused():
 # --------------------------------------------------------------------------- hand-computed rows
 def test_costs_by_year_split_capital_and_recurrent_by_hand():
     timeline = pd.DataFrame(
-        {"year": [2027, 2028], "county": "c", "school_id": ["A", "B"], "action": ["extend", "close"],
-         "other_school_id": ["", "A"], "seats": [90, 0], "classrooms": [2, 0], "pupils": [0, 40]}
+        {"year": [2027, 2028, 2028], "county": "c", "school_id": ["A", "B", "N"],
+         "action": ["extend", "close", "open"], "other_school_id": ["", "A", ""],
+         "seats": [90, 0, 300], "classrooms": [2, 0, 0], "pupils": [0, 40, 280]}
     )  # fmt: skip
     flows = pd.DataFrame(
         {"school_id": ["A", "A", "B"], "county": "c", "year": [2026, 2028, 2027],
          "hires": [2, 1, 0]}
     )  # fmt: skip
+    site = SimpleNamespace(
+        openings=pd.DataFrame({"site_id": ["N"], "build_cost": [5e6]}),
+        yuan_figures=lambda policy=None: {"running_change_yuan_per_year": -50_000.0},
+    )
     plan = SimpleNamespace(
         timeline=timeline,
         tables={"flows": flows},
+        plans={2028: site},
         yuan_figures=lambda policy=None: {"hiring_yuan_per_year": 3 * 100_000.0},
     )
-    policy = SimpleNamespace(expansion_yuan_per_seat=10_000.0)
+    policy = SimpleNamespace(expansion_yuan_per_seat=1_500.0)
     rows = timeline_rows("s", plan, policy)
     assert rows[["year", "school_id", "action", "number", "yuan"]].values.tolist() == [
         [2026, "A", "hire", 2, 200_000.0],
-        [2027, "A", "extend", 90, 900_000.0],
+        [2027, "A", "extend", 90, 135_000.0],  # a yearly charge
         [2028, "B", "close", 40, 0.0],
+        [2028, "N", "open", 300, 5e6],
         [2028, "A", "hire", 1, 100_000.0],
     ]
     costs = cost_rows("s", plan, policy, (2026, 2027, 2028))
-    assert costs["capital_yuan"].tolist() == [0.0, 900_000.0, 0.0]
-    # the salaries of the posts added by then, every year
-    assert costs["recurrent_yuan"].tolist() == [200_000.0, 200_000.0, 300_000.0]
+    assert costs["capital_yuan"].tolist() == [0.0, 0.0, 5e6]
+    # the salaries of the posts added by then, every year, and the layout's annual cost change
+    assert costs["recurrent_yuan"].tolist() == [200_000.0, 200_000.0, 300_000.0 - 50_000.0]
 
 
 def test_a_planner_over_years_is_known_by_its_parameters():
