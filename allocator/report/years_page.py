@@ -52,7 +52,13 @@ def timeline_table(timeline: pd.DataFrame, words: Words) -> pd.DataFrame:
     >>> table.columns[:2].tolist(), table.iloc[0, 3:6].tolist()
     (['年份', '步骤'], ['S1', '撤并', 'S2'])
     """
-    out = timeline[list(_SHOWN)].copy()
+    out = timeline[list(_SHOWN)].sort_values("year", kind="stable")
+    out["year"] = out["year"].astype(str)  # a year, not a number with a thousands separator
+    out["yuan"] = out["yuan"].round().astype("int64")
+    bought = out["action"] == "purchase"  # a purchase's "with" is the intervention's name
+    out.loc[bought, "other"] = [
+        word_or(words, f"intervention.{v}", v) for v in out.loc[bought, "other"]
+    ]
     out["action"] = out["action"].map(lambda a: word_or(words, f"years.action.{a}", a))
     return out.rename(columns={c: words(f"years.col.{c}") for c in _SHOWN})
 
@@ -144,7 +150,13 @@ def years_section(result, words: Words) -> str:
     if len(years["costs"]):
         out.append(f"<h3>{escape(words('years.chart.costs'))}</h3>")
         out.append(figure_html(costs_figure(years["costs"], words), height=340))
-        costs = years["costs"].rename(columns=lambda c: words(f"years.col.{c}"))
+        yuan = ["capital_yuan", "recurrent_yuan"]
+        costs = (
+            years["costs"]
+            .round({k: 0 for k in yuan})
+            .astype({"year": str, **dict.fromkeys(yuan, "int64")})
+        )
+        costs = costs.rename(columns=lambda c: words(f"years.col.{c}"))
         out.append(html_table(costs, words=words))
     checks = years["checks"]
     if len(checks):
@@ -155,5 +167,6 @@ def years_section(result, words: Words) -> str:
     out.append(f"<h3>{escape(words('years.projection'))}</h3>")
     projection = years["projection"]
     levels = projection[projection["grade"] == 0].drop(columns="grade")
+    levels = levels.astype({"year": "int64"}).astype({"year": str})
     out.append(html_table(reader_table(levels, words), words=words))
     return "\n".join(out)
