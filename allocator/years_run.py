@@ -130,6 +130,7 @@ class YearsRun:
                 progress=progress,
                 years=list(self.years),
                 forecast=self.plan_forecast,
+                **step.over_years,
             )
             self.steps.append((step.name, plan, policy))
         else:

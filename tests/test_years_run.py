@@ -44,6 +44,7 @@ planner = "training"
 planner = "budget"
 budget = 2e6
 objective = "lexicographic"
+over_years = { annual_budgets = [3e6, 1e6, 2e6], carry_over = false }
 """
 _BANDS = ("lower_primary", "upper_primary", "junior")
 
@@ -92,6 +93,43 @@ def test_own_birth_series_and_defaults():
 def test_bad_years_and_forecast_keys_name_file_line_and_key(old, new, expected):
     message = _error(SMALL.replace(old, new))
     assert message.startswith("plan.toml, line ") and expected in message
+
+
+@pytest.mark.parametrize(
+    ("new", "expected"),
+    [
+        ("over_years = { budgets = 1 }", "line 25: steps[4].over_years.budgets: unknown key; expected one of annual_budgets, carry_over, targets_by_year"),
+        ("over_years = 3", "line 25: steps[4].over_years: expected a table"),
+    ],
+)  # fmt: skip
+def test_bad_over_years_keys_name_file_line_and_key(new, expected):
+    message = _error(SMALL.replace(SMALL.splitlines()[24], new))
+    assert expected in message
+
+
+def test_over_years_only_for_a_planner_over_years_and_a_scenario_with_years():
+    text = SMALL.replace('planner = "training"\n', 'planner = "training"\nover_years = { x = 1 }\n')
+    assert "steps[3].over_years: the 'training' planner has no plan over years" in _error(text)
+    plain = SMALL.split("[forecast]")[0].replace("years = [2026, 2028]\n", "")
+    text = (
+        plain + '[[steps]]\nplanner = "budget"\nbudget = 1e6\nover_years = { carry_over = false }\n'
+    )
+    assert "line 9: steps[1].over_years: applies to a plan over years" in _error(text)
+
+
+def test_targets_by_year_are_keyed_by_whole_years():
+    text = SMALL.replace("carry_over = false", 'targets_by_year = { 2028 = "every school passes" }')
+    assert parse_scenario(text, "p.toml").steps[-1].over_years["targets_by_year"] == {
+        2028: "every school passes"
+    }
+
+
+def test_a_planner_error_in_over_years_names_its_key():
+    text = SMALL.split("[[steps]]")[0] + "[[steps]]" + SMALL.split("[[steps]]")[-1]
+    text = text.replace(text.splitlines()[-1], "over_years = { carry_over = 3 }")
+    with pytest.raises(InputError) as info:
+        run_scenario(parse_scenario(text, "plan.toml"), write=False)
+    assert str(info.value).startswith("plan.toml, line 14: steps[1].over_years.carry_over: ")
 
 
 def test_a_forecast_without_years_is_refused():
@@ -270,6 +308,8 @@ def test_a_small_scenario_over_years_runs_through_the_pipeline():
     assert years["once"] == ("training",)
     assert set(years["timeline"]["step"]) <= {"mergers", "teachers", "budget"}
     assert (years["timeline"]["step"] == "mergers").any()
+    budget = result.plans["budget"]  # over_years reaches the planner
+    assert budget.budgets["budget"].tolist() == [3e6, 1e6, 2e6] and not budget.carry_over
     check_run(result)
     zh = render_run(result, "zh")
     assert "2026—2028 年分年度规划" in zh and "分年度实施安排" in zh

@@ -112,6 +112,9 @@ class Scenario:
         >>> print(s.step_error(s.steps[0], err))
         my.toml, line 5: steps[1].must_keep: must_keep=['x']; expected ids of schools in the region
         """
+        if exc.table in (None, "policy") and exc.column in step.over_years:
+            located = KeyLocator(self.path, key_lines(self.text), ("steps", step.index))
+            return located.error(("over_years", exc.column), exc.message)
         if exc.table is not None and exc.table in step.params:  # a file the setting names
             key = exc.table
         elif exc.table in (None, "policy") and exc.column in step.params:
@@ -175,6 +178,12 @@ def build_scenario(raw: dict, path: Path, text: str, where: KeyLocator) -> Scena
     output = output_spec(raw, where, path.stem)
     years = years_of(raw, where)
     forecast = forecast_spec(raw, where, path.parent)
+    for step in steps:
+        if step.over_years and years is None:
+            raise where.error(
+                ("steps", step.index, "over_years"),
+                "applies to a plan over years; expected years = [first, last] at the top level",
+            )
     return Scenario(
         path=path,
         name=raw.get("name", path.stem),

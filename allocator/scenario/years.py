@@ -31,6 +31,7 @@ allocator.errors.InputError: s.toml: years: [2030, 2026] runs backwards; expecte
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,7 +47,14 @@ from allocator.forecast import (
 from allocator.frozen import freeze
 from allocator.scenario.values import KeyLocator, check_keys, check_type, kind_of, sub_table
 
-__all__ = ["FORECAST_KEYS", "ForecastSpec", "forecast_spec", "years_of"]
+__all__ = [
+    "FORECAST_KEYS",
+    "ForecastSpec",
+    "check_over_years",
+    "forecast_spec",
+    "over_years_keys",
+    "years_of",
+]
 
 #: Keys of ``[forecast]``.
 FORECAST_KEYS = (
@@ -59,6 +67,8 @@ FORECAST_KEYS = (
     "transition",
 )
 _SETTINGS_KEYS = FORECAST_KEYS[1:]
+#: Parameters of a plan function that are not ``over_years`` keys.
+_CALL = ("region", "policy", "options", "progress", "years", "forecast")
 
 
 @dataclass(frozen=True)
@@ -195,3 +205,46 @@ def _key_of(exc: InputError, options: Mapping) -> str:
     """The ``[forecast]`` key an error of ForecastSettings is about."""
     column = (exc.column or "").split("[")[0]
     return column if column in options else next(iter(options), "births")
+
+
+def over_years_keys(plan_function) -> tuple[str, ...]:
+    """The keys a step's ``over_years`` table may set: the plan function's own arguments of a plan
+    over years (beyond region, policy, options, progress, years and forecast; tables such as
+    teachers' ages are not TOML values). Empty for a planner without a plan over years.
+
+    Examples
+    --------
+    >>> def plan(region, policy=None, options=None, progress=None, *, years=None, forecast=None,
+    ...          annual_budgets=None, carry_over: bool = True, ages: "pd.DataFrame | None" = None):
+    ...     pass
+    >>> over_years_keys(plan)
+    ('annual_budgets', 'carry_over')
+    """
+    try:
+        names = inspect.signature(plan_function).parameters
+    except (TypeError, ValueError):
+        return ()
+    if "years" not in names or "forecast" not in names:
+        return ()
+    return tuple(
+        n for n, p in names.items() if n not in _CALL and "DataFrame" not in str(p.annotation)
+    )
+
+
+def check_over_years(planner, table, where: KeyLocator, path: tuple) -> dict:
+    """A step's ``over_years`` table checked against its planner (see :func:`over_years_keys`);
+    a table keyed by years (``{ 2028 = ... }``, TOML keys being text) gets whole years as keys.
+    The planner checks the values when the scenario runs."""
+    check_type(table, dict, where, path)
+    allowed = over_years_keys(planner.plan)
+    if not allowed and table:
+        raise where.error(
+            path, f"the {planner.name!r} planner has no plan over years; expected no over_years"
+        )
+    check_keys(table, list(allowed), where, path, "over_years")
+    out = {}
+    for key, value in table.items():
+        if isinstance(value, dict) and value and all(str(k).isdigit() for k in value):
+            value = {int(k): v for k, v in value.items()}
+        out[key] = value
+    return out
