@@ -6,7 +6,9 @@ and measures every region on the same yardstick (:func:`measure`): compliance wi
 each indicator's pupil-weighted CV per county against its limit, urban / town / rural means and the
 rural/urban ratio, and travel to the nearest school. The results go to :mod:`allocator.writers`;
 when a step fails, the steps finished before it are written, marked incomplete, with the failing
-step's diagnosis on the report page.
+step's diagnosis on the report page. A scenario with ``years = [first, last]`` runs its steps over
+those years (:mod:`allocator.years_run`: one forecast, each step over years on the first year's
+region as the steps before it left it; ``result.years`` holds the timeline and the measures by year).
 
 Measures (for a region and a standard)
 ---------------------------------------
