@@ -254,6 +254,25 @@ def check_teacher_years(plan) -> None:
         previous = now
 
 
+def check_budget_years(plan) -> None:
+    """Money recomputed from the purchases: what each year pays (its purchases and the yearly
+    ones of the years before, again) within its budget, plus what earlier years left with
+    carry-over; bought resources never fall in a later year's region."""
+    bought = plan.purchases
+    left = 0.0
+    for year, budget in zip(plan.budgets["year"], plan.budgets["budget"], strict=True):
+        pays = bought.loc[bought["year"] == year, "cost"].sum()
+        pays += bought.loc[bought["yearly"] & (bought["year"] < year), "cost"].sum()
+        have = budget + (left if plan.carry_over else 0.0)
+        assert pays <= have * (1 + 1e-9) + 1e-6, (year, pays, have)
+        left = have - pays
+    columns = ["floor_area_m2", "equipment_value"]
+    for a, b in zip(plan.years, plan.years[1:], strict=False):
+        earlier = plan.region_in(a).schools.set_index("school_id")[columns]
+        later = plan.region_in(b).schools.set_index("school_id")[columns]
+        assert (later.loc[earlier.index] >= earlier - 1e-6).all().all(), (a, b)
+
+
 def check_run(result) -> None:
     """What the issue's "done when" asks of a run over years."""
     years = result.years
@@ -284,6 +303,7 @@ def check_run(result) -> None:
         if hasattr(plan, "purchases"):
             assert len(mine[mine["action"] == "purchase"]) == len(plan.purchases)
             assert plan.verify().empty
+            check_budget_years(plan)
         for r in mine.itertuples():  # the report shows each change in its year
             assert f"<td>{r.school_id}</td>" in html
     assert years["checks"].empty
