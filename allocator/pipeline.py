@@ -6,7 +6,9 @@ and measures every region on the same yardstick (:func:`measure`): compliance wi
 each indicator's pupil-weighted CV per county against its limit, urban / town / rural means and the
 rural/urban ratio, and travel to the nearest school. The results go to :mod:`allocator.writers`;
 when a step fails, the steps finished before it are written, marked incomplete, with the failing
-step's diagnosis on the report page.
+step's diagnosis on the report page. A scenario with ``years = [first, last]`` runs its steps over
+those years (:mod:`allocator.years_run`: one forecast, each step over years on the first year's
+region as the steps before it left it; ``result.years`` holds the timeline and the measures by year).
 
 Measures (for a region and a standard)
 ---------------------------------------
@@ -63,6 +65,7 @@ from allocator.scenario import Scenario, load_scenario
 from allocator.standards import PARTS, assessment_parts
 from allocator.text import plural
 from allocator.writers import protected_inputs, write_run
+from allocator.years_run import YearsRun
 
 __all__ = ["TRAVEL_BANDS", "Progress", "measure", "progress_printer", "run_scenario"]
 
@@ -344,17 +347,19 @@ def run_scenario(
     measures = [measure(region, standard)]
     steps: list[StepResult] = []
     active = [s for s in scenario.steps if s.enabled]
+    over = YearsRun(region, scenario.years, scenario.forecast) if scenario.years else None
     for k, step in enumerate(active, start=1):
         label = f"step {k}/{len(active)} {step.name}"
         try:
-            policy, plan, seconds = _plan_step(scenario, step, label, regions[-1], emit)
+            policy, plan, seconds = _plan_step(scenario, step, label, regions[-1], emit, over)
         except (Infeasible, SolverError) as exc:
             partial = ScenarioResult(
                 scenario, standard, steps, regions, measures, time.perf_counter() - started
             )
             raise _step_failure(partial, exc, step, k, label, folder, force, emit) from None
         emit(f"{label}: {plan_status(plan)[0]} in {seconds:.1f} s; applying")
-        regions.append(plan.apply(regions[-1]))
+        after = over.region_after(step.name, plan, regions[-1]) if over else None
+        regions.append(plan.apply(regions[-1]) if over is None else after)
         measures.append(measure(regions[-1], standard))
         steps.append(
             StepResult(step.name, step.planner, policy, plan, seconds, measures[-2], measures[-1])
@@ -362,6 +367,9 @@ def run_scenario(
     result = ScenarioResult(
         scenario, standard, steps, regions, measures, time.perf_counter() - started
     )
+    if over is not None:
+        emit(f"measuring {scenario.years[0]}-{scenario.years[1]} year by year")
+        result.years = over.outcome(standard)
     _complete(result, folder, force)
     if folder is not None:
         emit(f"wrote {folder}")
@@ -402,8 +410,9 @@ def _load_region(scenario: Scenario, emit: Callable[[str], None]):
     return region
 
 
-def _plan_step(scenario: Scenario, step, label: str, region, emit: Callable[[str], None]):
-    """Run one step's planner on ``region``: ``(policy, plan, seconds)``.
+def _plan_step(scenario: Scenario, step, label: str, region, emit: Callable[[str], None], over):
+    """Run one step's planner on ``region``: ``(policy, plan, seconds)``; over the scenario's
+    years when ``over`` (a :class:`~allocator.years_run.YearsRun`) is given.
 
     An InputError from the planner (a policy setting the region refutes) names the step's line
     and key in the scenario file; Infeasible and SolverError pass through.
@@ -412,11 +421,16 @@ def _plan_step(scenario: Scenario, step, label: str, region, emit: Callable[[str
     policy = step.policy()
     emit(f"{label}: planning")
     t0 = time.perf_counter()
+    options = scenario.solver_options(step)
     try:
+        if over is not None:
+            say = lambda message: emit(f"{label}: {message}")  # noqa: E731
+            plan, seconds = over.plan_step(planner, step, region, policy, options, say)
+            return policy, plan, seconds
         plan = planner.plan(
             region,
             policy,
-            options=scenario.solver_options(step),
+            options=options,
             progress=lambda message: emit(f"{label}: {message}"),
         )
     except InputError as exc:

@@ -127,6 +127,10 @@ class ScenarioResult:
         For the finished part of a run whose later step failed: ``step`` (name), ``index``
         (1-based), ``planner``, ``error`` (``Infeasible`` or ``SolverError``) and ``message`` (the
         diagnosis). None for a complete run.
+    years : dict or None
+        For a scenario with ``years``: the tables over years of
+        :meth:`allocator.years_run.YearsRun.outcome` (``timeline``, ``by_year``, ``costs``,
+        ``checks``, ``projection``, ``forecast``), ``first``, ``last`` and ``once``.
     """
 
     scenario: Scenario
@@ -139,6 +143,7 @@ class ScenarioResult:
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     result: dict = field(default_factory=dict)
     failure: dict | None = None
+    years: dict | None = None
 
     @property
     def complete(self) -> bool:
@@ -386,6 +391,9 @@ def result_tables(result: ScenarioResult) -> dict[str, pd.DataFrame]:
         if frames:
             df = pd.concat(frames, ignore_index=True)
             tables[name] = df[["stage", *[c for c in df.columns if c != "stage"]]]
+    for name, df in (result.years or {}).items():  # a run over years: its tables by year
+        if isinstance(df, pd.DataFrame):
+            tables[f"years.{name}"] = df
     return tables
 
 
@@ -422,6 +430,10 @@ def result_record(result: ScenarioResult) -> dict:
                 for st in result.steps
             ],
             "costs": costs(result),
+            "years": {
+                k: v for k, v in (result.years or {}).items() if not isinstance(v, pd.DataFrame)
+            }
+            or None,
             "stages": result.stages,
             "measures": {
                 stage: m.figures for stage, m in zip(result.stages, result.measures, strict=True)

@@ -56,7 +56,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("planners", ("planners",)),
     ("scenarios", ("scenario", "results")),
     ("report", ("report",)),
-    ("runs", ("pipeline", "compare", "sweep", "writers")),
+    ("runs", ("pipeline", "compare", "sweep", "writers", "years_run")),
     ("cli", ("cli", "__main__")),
 )
 CORES = ("location", "districting")

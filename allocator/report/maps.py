@@ -33,6 +33,7 @@ from allocator.report.charts import (
 )
 from allocator.report.interactive import base_layout, figure_html, hover, words_of
 from allocator.report.preschool import kindergarten_traces
+from allocator.results import plan_tables
 
 __all__ = [
     "marker_scale",
@@ -73,7 +74,7 @@ def merger_arrows(result) -> pd.DataFrame:
     """
     rows = []
     for s in result.steps:
-        for df in (getattr(s.plan, "tables", {}) or {}).values():
+        for df in plan_tables(s.plan).values():
             if isinstance(df, pd.DataFrame) and {"school_id", "receiving_school_id"} <= set(
                 df.columns
             ):
@@ -95,7 +96,7 @@ def rotation_lines(result) -> pd.DataFrame:
     """
     frames = []
     for s in result.steps:
-        for df in (getattr(s.plan, "tables", {}) or {}).values():
+        for df in plan_tables(s.plan).values():
             if isinstance(df, pd.DataFrame) and {"from_school_id", "to_school_id"} <= set(
                 df.columns
             ):

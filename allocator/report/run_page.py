@@ -53,7 +53,8 @@ from allocator.report.verdict import (
     limit_breaches,
     parts_passing,
 )
-from allocator.results import costs, plan_status
+from allocator.report.years_page import years_section
+from allocator.results import costs, plan_status, plan_tables
 
 __all__ = ["render_run"]
 
@@ -387,7 +388,7 @@ def _steps(result, stages: Sequence[str], figures: Sequence[dict], words: Words)
             + _before_after_table([stages[k - 1], stages[k]], [figures[k - 1], figures[k]], words)
         )
         out.append(_cv_step_table(result.measures[k - 1], result.measures[k], words))
-        for name, df in (getattr(st.plan, "tables", {}) or {}).items():
+        for name, df in plan_tables(st.plan).items():  # a property or a method
             if isinstance(df, pd.DataFrame):
                 file = files.get(f"{st.name}.{name}", f"{st.name}.{name}.csv")
                 caption = words("report.table_caption", table=name, rows=f"{len(df):,}", file=file)
@@ -540,6 +541,7 @@ def render_run(result, language: str | None = None) -> str:
         *_summary(result, stages, figures, words),
         *_steps(result, stages, figures, words),
         *preschool_section(result, stages, words),
+        years_section(result, words),
         *_charts(result, stages, words),
         *campus_section(result, words),
         *_tables(result, stages, words),

@@ -22,7 +22,8 @@ Layout: top-level ``name`` and ``description``; ``[region]`` (``data`` and optio
 :func:`allocator.synth.make_region` within its bounds; plus ``name``); ``[standard]`` (``base``,
 ``overrides``; passed to every policy that has a ``standard`` setting unless the step sets one);
 ``[solver]`` (the fields of :class:`~allocator.solver.SolverOptions`); ``[[steps]]`` (``planner``,
-optional ``name``, ``enabled`` and ``solver``, and the policy's fields); ``[[variants]]`` (``name``,
+optional ``name``, ``enabled``, ``solver`` and ``over_years``, and the policy's fields);
+``years = [first, last]`` and ``[forecast]`` for plans over years (:mod:`allocator.scenario.years`); ``[[variants]]`` (``name``,
 ``description`` and overrides of ``region``, ``standard``, ``solver`` and
 ``steps.<step name>.<key>``); ``[output]`` (``folder``, relative to the working directory, and
 ``formats``).

@@ -36,12 +36,16 @@ from allocator.scenario.sections import (
     with_standard,
 )
 from allocator.scenario.values import KeyLocator, check_keys, check_type, kind_of, sub_table
+from allocator.scenario.years import ForecastSpec, forecast_spec, years_of
 from allocator.solver import SolverOptions
 from allocator.toml_input import key_lines, parse_toml, read_text
 
 __all__ = ["Scenario", "build_scenario", "load_scenario", "parse_scenario"]
 
-_TOP_KEYS = ("name", "description", "region", "standard", "steps", "variants", "solver", "output")
+_TOP_KEYS = (
+    "name", "description", "years", "region", "standard", "forecast", "steps", "variants",
+    "solver", "output",
+)  # fmt: skip
 _VARIANT_KEYS = ("name", "description", "region", "standard", "solver", "steps")
 
 
@@ -63,6 +67,11 @@ class Scenario:
     output : OutputSpec
     variant_name : str or None
         The variant applied by :meth:`variant`, if any.
+    years : (int, int) or None
+        ``years = [first, last]``: plan over these years, both included
+        (:mod:`allocator.scenario.years`).
+    forecast : ForecastSpec or None
+        ``[forecast]`` (the medium birth scenario, no migration, when only ``years`` is given).
     """
 
     path: Path
@@ -78,6 +87,8 @@ class Scenario:
     text: str = field(repr=False, default="")
     variant_name: str | None = None
     overrides: dict = field(default_factory=dict, repr=False)
+    years: tuple[int, int] | None = None
+    forecast: ForecastSpec | None = None
 
     def solver_options(self, step: Step | None = None) -> SolverOptions:
         """Solver options for a step (its own ``solver`` keys over the scenario's)."""
@@ -101,6 +112,9 @@ class Scenario:
         >>> print(s.step_error(s.steps[0], err))
         my.toml, line 5: steps[1].must_keep: must_keep=['x']; expected ids of schools in the region
         """
+        if exc.table in (None, "policy") and exc.column in step.over_years:
+            located = KeyLocator(self.path, key_lines(self.text), ("steps", step.index))
+            return located.error(("over_years", exc.column), exc.message)
         if exc.table is not None and exc.table in step.params:  # a file the setting names
             key = exc.table
         elif exc.table in (None, "policy") and exc.column in step.params:
@@ -162,6 +176,14 @@ def build_scenario(raw: dict, path: Path, text: str, where: KeyLocator) -> Scena
         planner = get_planner(step.planner)
         build_policy(planner, step.params, where, ("steps", step.index))
     output = output_spec(raw, where, path.stem)
+    years = years_of(raw, where)
+    forecast = forecast_spec(raw, where, path.parent)
+    for step in steps:
+        if step.over_years and years is None:
+            raise where.error(
+                ("steps", step.index, "over_years"),
+                "applies to a plan over years; expected years = [first, last] at the top level",
+            )
     return Scenario(
         path=path,
         name=raw.get("name", path.stem),
@@ -174,6 +196,8 @@ def build_scenario(raw: dict, path: Path, text: str, where: KeyLocator) -> Scena
         output=output,
         raw=raw,
         text=text,
+        years=years,
+        forecast=forecast,
     )
 
 

@@ -34,6 +34,7 @@ from allocator.scenario.values import (
     show_path,
     sub_table,
 )
+from allocator.scenario.years import check_over_years
 from allocator.solver import SolverOptions
 
 __all__ = [
@@ -62,7 +63,7 @@ FORMATS = ("html", "csv", "json", "xlsx", "region")
 #: Formats written when ``[output] formats`` is not given.
 DEFAULT_FORMATS = ("html", "csv", "json")
 #: Keys of a ``[[steps]]`` block that are not policy fields (unless the policy has them).
-STEP_KEYS = ("planner", "name", "enabled", "solver")
+STEP_KEYS = ("planner", "name", "enabled", "solver", "over_years")
 _SYNTH_KEYS = {
     "schools": int,
     "counties": int,
@@ -152,6 +153,7 @@ class Step:
     solver: dict = field(default_factory=dict)
     enabled: bool = True
     index: int = 0
+    over_years: dict = field(default_factory=dict)  # arguments of a plan over years
 
     @property
     def slug(self) -> str:
@@ -399,7 +401,10 @@ def parse_steps(raw: Mapping, where: KeyLocator) -> tuple[Step, ...]:
         check_policy_keys(planner, step, where, path)
         params = {k: v for k, v in step.items() if k in planner.fields() or k not in STEP_KEYS}
         solver = solver_settings(step.get("solver", {}), where, (*path, "solver"), partial=False)
-        out.append(Step(step_name, name, params, solver, bool(step.get("enabled", True)), index=i))
+        over = {}
+        if "over_years" in step and "over_years" not in planner.fields():
+            over = check_over_years(planner, step["over_years"], where, (*path, "over_years"))
+        out.append(Step(step_name, name, params, solver, bool(step.get("enabled", True)), i, over))
     return tuple(out)
 
 
