@@ -236,6 +236,10 @@ def test_open_target_by_year_is_met_from_its_year():
     with pytest.raises(
         Infeasible, match=r"^in 2027: the targets \(.*bandwidth_mbps.*\) cost at least"
     ):
+        plan_budget(
+            region, BudgetPolicy(budget=0), annual_budgets=[0, 1e5], method="sequential", **spec
+        )
+    with pytest.raises(Infeasible, match=r"^no plan over the years .*budget_2027"):
         plan_budget(region, BudgetPolicy(budget=0), annual_budgets=[0, 1e5], **spec)
 
 
@@ -280,7 +284,8 @@ def test_summary_in_both_languages():
     assert "carried over 5,000 yuan" in en and "结转 5,000 元" in zh
     head = plan.headline()
     assert list(head)[:4] == ["status", "gap", "seconds", "objective"]
-    assert head["spent_yuan"] == pytest.approx(55_000) and head["status"] == "feasible"
+    assert head["spent_yuan"] == pytest.approx(55_000) and head["status"] == "optimal"
+    assert "One model over every year" in en and "多年整体规划" in zh
 
 
 @settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -58,6 +58,12 @@ from allocator.planners.budget.catalogue import load_catalogue
 from allocator.planners.budget.horizon_plan import BudgetYearsPlan, compliance_row
 from allocator.planners.budget.policy import BudgetPolicy, as_yuan
 from allocator.planners.budget.targets import check_targets
+from allocator.planners.budget.years_model import (
+    JOINT_OBJECTIVES,
+    joint_refusal,
+    plan_joint,
+    years_objective,
+)
 from allocator.planners.mergers.horizon import forecast_table, plan_years
 from allocator.planners.teachers.horizon import year_pupils
 from allocator.region import Region
@@ -65,6 +71,7 @@ from allocator.solver import SolveInfo
 
 __all__ = [
     "COMPLY",
+    "METHODS",
     "SCHOOLS_PASS",
     "annual_yuan",
     "year_targets",
@@ -73,6 +80,8 @@ __all__ = [
     "plan_over_years",
 ]
 
+#: How a plan over years is made: one model when it can be (``auto``), one model, or year by year.
+METHODS = ("auto", "joint", "sequential")
 #: The target by year that every county passes the 2017 assessment (``allocator.check``).
 COMPLY = "every county passes"
 #: The target by year that every in-scope school part passes (meets the standard's indicators).
@@ -241,11 +250,20 @@ def plan_over_years(
     solve_year: Callable,
     comply_year: Callable,
     progress: Callable[[str], None] | None = None,
+    options=None,
 ) -> BudgetYearsPlan:
     """The plan over years (see the module): ``spec`` is ``(years, forecast, annual_budgets,
-    carry_over, targets_by_year)``; ``solve_year(region, policy)`` makes one year's plan and
-    ``comply_year(region, policy)`` one year's least-cost compliance."""
-    years, forecast, annual_budgets, carry_over, targets_by_year = spec
+    carry_over, targets_by_year, method)``; ``solve_year(region, policy)`` makes one year's plan
+    and ``comply_year(region, policy)`` one year's least-cost compliance; ``options`` are the
+    joint model's solver options."""
+    years, forecast, annual_budgets, carry_over, targets_by_year, method = spec
+    if method not in METHODS:
+        raise InputError(
+            f"method={method!r}; expected one of {', '.join(METHODS)}",
+            table="policy",
+            column="method",
+            value=method,
+        )
     say = progress or (lambda message: None)
     if not isinstance(carry_over, bool | np.bool_):
         raise InputError(
@@ -258,6 +276,18 @@ def plan_over_years(
     targets = year_targets(targets_by_year, years)
     tables = year_tables(region, years, forecast)
     yearly = yearly_interventions(policy)
+    refusal = joint_refusal(policy, targets) if method != "sequential" else "sequential"
+    if method == "joint" and refusal:
+        raise InputError(
+            f"method='joint': {refusal}; use method='sequential' or 'auto'",
+            table="policy",
+            column="method",
+            value=method,
+        )
+    if not refusal:
+        spec = (years, tables, money, bool(carry_over), targets, yearly)
+        plans, regions, rows, info = plan_joint(region, policy, spec, options, say)
+        return _years_plan(policy, spec, (plans, regions, rows, info, ()), "joint")
     plans, regions, rows, infos, notes = {}, {}, [], [], []
     current, carried, running = region, 0.0, 0.0
     for k, year in enumerate(years):
@@ -298,19 +328,27 @@ def plan_over_years(
         running += _yearly_cost(plan, yearly)
         carried = left if carry_over else 0.0
         infos.append(plan.solve_info)
-    budgets = pd.DataFrame(
-        rows,
-        columns=["year", "budget", "carried_in", "running", "available", "spent", "unspent"],
-    )
-    budgets["carried_out"] = budgets["unspent"] if carry_over else 0.0
     combined = SolveInfo.combine(infos)
     info = dataclasses.replace(
         combined,
         status="feasible" if combined.status == "optimal" else combined.status,
         gap=None,
-        objective=float(budgets["spent"].sum() + budgets["running"].sum()),
+        objective=float(sum(r[5] + r[3] for r in rows)),
         bound=None,
     )
+    spec = (years, tables, money, bool(carry_over), targets, yearly)
+    return _years_plan(policy, spec, (plans, regions, rows, info, tuple(notes)), "sequential")
+
+
+def _years_plan(policy, spec, made, method: str) -> BudgetYearsPlan:
+    """The :class:`BudgetYearsPlan` of each year's plans, regions and budget rows."""
+    years, _, _, carry_over, targets, yearly = spec
+    plans, regions, rows, info, notes = made
+    budgets = pd.DataFrame(
+        rows,
+        columns=["year", "budget", "carried_in", "running", "available", "spent", "unspent"],
+    )
+    budgets["carried_out"] = budgets["unspent"] if carry_over else 0.0
     plan = BudgetYearsPlan(
         years=years,
         plans=plans,
@@ -319,10 +357,14 @@ def plan_over_years(
         targets=targets,
         carry_over=bool(carry_over),
         yearly=yearly,
-        notes=tuple(notes),
+        notes=notes,
         solve_info=info,
         policy=policy,
         compliance=pd.DataFrame(),
+        method=method,
     )
+    if method == "sequential" and policy.objective in JOINT_OBJECTIVES:
+        value = years_objective(plan, policy)
+        plan = dataclasses.replace(plan, solve_info=dataclasses.replace(info, objective=value))
     compliance = pd.DataFrame([compliance_row(plan, y) for y in years])
     return dataclasses.replace(plan, compliance=compliance)

@@ -144,6 +144,7 @@ def plan_budget(
     annual_budgets=None,
     carry_over: bool = True,
     targets_by_year=None,
+    method: str = "auto",
 ) -> BudgetPlan | BudgetYearsPlan:
     """Decide how much of each intervention each school receives within a budget.
 
@@ -200,12 +201,15 @@ def plan_budget(
     >>> three.verify().empty, three.solve_info.status
     (True, 'feasible')
     """
-    spec = (years, forecast, annual_budgets, carry_over, targets_by_year)
+    spec = (years, forecast, annual_budgets, carry_over, targets_by_year, method)
     if years is None and (
-        (forecast, annual_budgets, targets_by_year) != (None, None, None) or carry_over is not True
+        (forecast, annual_budgets, targets_by_year) != (None, None, None)
+        or carry_over is not True
+        or method != "auto"
     ):
         raise InputError(
-            "forecast, annual_budgets, carry_over and targets_by_year apply to a plan over years; "
+            "forecast, annual_budgets, carry_over, targets_by_year and method apply to a plan over "
+            "years; "
             "give years as well",
             table="policy",
             column="years",
@@ -226,6 +230,7 @@ def plan_budget(
             lambda r, p: _solve_plan(prepare(r, p), p, options, None),
             lambda r, p: min_cost_to_comply(r, p.standard, options, policy=p, relax=p.relax),
             progress,
+            options,
         )
     data = prepare(region, policy)
     return _solve_plan(data, policy, options, progress)
