@@ -375,3 +375,91 @@ def test_a_settlement_forecast_moves_the_schools_pupils():
     for band in ("upper_primary", "junior"):
         assert (then[f"pupils_{band}"] == now[f"pupils_{band}"]).all()
     assert (now["pupils_lower_primary"] == region.schools["pupils_lower_primary"]).all()
+
+
+def emptying_and_growing():
+    """Two rich rural primary schools A and B with the resources of 200 pupils, each at 1,000
+    yuan of equipment per pupil short of 2,000: A has 200 pupils and 200,000 yuan of equipment
+    (short 0.5 of the threshold) and no pupils in 2027; B has 100 pupils and 200,000 yuan (at the
+    threshold) and 200 in 2027 (short 0.5)."""
+    region = base_region()
+    rural = region.schools[
+        (region.schools["area_type"] == "rural") & (region.schools["level"] == "primary")
+    ]["school_id"]
+    a, b = rural.iloc[0], rural.iloc[1]
+    for sid in (a, b):
+        region = set_school(region, sid, pupils_lower_primary=100, pupils_upper_primary=100)
+    region = rich(region)
+    region = set_school(region, a, equipment_value=200_000.0)
+    region = set_school(
+        region, b, equipment_value=200_000.0, pupils_lower_primary=50, pupils_upper_primary=50
+    )
+    forecast = pd.concat([by_school(a, {2026: 200, 2027: 0}), by_school(b, {2026: 100, 2027: 200})])
+    return region, a, b, forecast
+
+
+def test_the_joint_plan_saves_for_the_school_that_grows():
+    """100,000 yuan in 2026, none in 2027, carried over. The year-by-year plan lifts A in 2026
+    (200 pupils: 1,500 yuan each, shortfall 0.25), whose pupils are gone in 2027, and B is short
+    0.5 in 2027; the joint plan equips B in 2026 (3,000 yuan each for 100, then 1,500 for 200:
+    shortfall 0.25 in 2027) and leaves A short 0.5 in 2026. The objective is the pupil-weighted
+    shortfall of each year, summed: sequential 200 * 0.25 / P26 + 200 * 0.5 / P27, joint
+    200 * 0.5 / P26 + 200 * 0.25 / P27, with P the pupils of the year (100 fewer in 2027), so the
+    joint plan is better by 50 / P27 - 50 / P26."""
+    region, a, b, forecast = emptying_and_growing()
+    s = region.schools
+    p26 = float(s[["pupils_lower_primary", "pupils_upper_primary", "pupils_junior"]].sum().sum())
+    p27 = p26 - 200 + 100
+    spec = dict(years=(2026, 2027), forecast=forecast, annual_budgets=[100_000, 0])
+    policy = BudgetPolicy(budget=0, relax=True)
+    joint = plan_budget(region, policy, **spec)
+    seq = plan_budget(region, policy, method="sequential", **spec)
+    got = joint.purchases.set_index(["year", "school_id", "intervention"])["units"]
+    assert got.to_dict() == {(2026, b, "buy_equipment"): pytest.approx(100_000)}
+    got = seq.purchases.set_index(["year", "school_id", "intervention"])["units"]
+    assert got.to_dict() == {(2026, a, "buy_equipment"): pytest.approx(100_000)}
+    assert joint.solve_info.status == "optimal" and seq.solve_info.status == "feasible"
+    assert joint.solve_info.objective == pytest.approx(100 / p26 + 50 / p27, rel=1e-6)
+    assert seq.solve_info.objective == pytest.approx(50 / p26 + 100 / p27, rel=1e-6)
+    assert joint.verify().empty and seq.verify().empty
+    with pytest.raises(InputError, match="method='joint': the objective 'minimax'"):
+        plan_budget(region, BudgetPolicy(budget=0, objective="minimax"), method="joint", **spec)
+
+
+@functools.lru_cache(maxsize=1)
+def whole_unit_items():
+    from allocator.planners.budget.catalogue import load_catalogue
+
+    cat = load_catalogue()
+    return tuple(cat.loc[cat["integer"].astype(bool), "intervention"])
+
+
+@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    budgets=st.lists(st.sampled_from([0.0, 3e5, 2e6]), min_size=2, max_size=2),
+    carry_over=st.booleans(),
+    objective=st.sampled_from(["shortfall", "gap"]),
+    growth=st.sampled_from([0, 100, 300]),
+)
+def test_property_joint_never_worse_than_year_by_year(budgets, carry_over, objective, growth):
+    """Both plans valued the same way (each year's measure of its region, prepared afresh);
+    divisible purchases only, so the regions are exactly what the model sees."""
+    region, a, b, forecast = emptying_and_growing()
+    forecast = pd.concat([by_school(a, {2026: 200, 2027: 0}),
+                          by_school(b, {2026: 100, 2027: 100 + growth})])  # fmt: skip
+    policy = BudgetPolicy(
+        budget=0, relax=True, objective=objective, exclude_interventions=whole_unit_items()
+    )
+    spec = dict(
+        years=(2026, 2027), forecast=forecast, annual_budgets=budgets, carry_over=carry_over
+    )
+    joint = plan_budget(region, policy, **spec)
+    seq = plan_budget(region, policy, method="sequential", **spec)
+    assert joint.method == "joint" and seq.method == "sequential"
+    assert joint.solve_info.objective <= seq.solve_info.objective * (1 + 1e-6) + 1e-9
+    spent = joint.budgets.set_index("year")["spent"]
+    if carry_over:
+        assert (spent.cumsum().to_numpy() <= np.cumsum(budgets) * (1 + 1e-9) + 1e-6).all()
+    else:
+        assert (spent.to_numpy() <= np.array(budgets) * (1 + 1e-9) + 1e-6).all()
+    assert joint.verify().empty

@@ -52,7 +52,7 @@ import numpy as np
 import pandas as pd
 
 from allocator.check import check
-from allocator.errors import Infeasible, InputError
+from allocator.errors import Infeasible, InputError, SolverError
 from allocator.forecast import BANDS
 from allocator.planners.budget.catalogue import load_catalogue
 from allocator.planners.budget.horizon_plan import BudgetYearsPlan, compliance_row
@@ -363,8 +363,15 @@ def _years_plan(policy, spec, made, method: str) -> BudgetYearsPlan:
         compliance=pd.DataFrame(),
         method=method,
     )
-    if method == "sequential" and policy.objective in JOINT_OBJECTIVES:
+    if policy.objective in JOINT_OBJECTIVES:
         value = years_objective(plan, policy)
+        model = info.objective
+        if method == "joint" and abs(value - model) > 1e-6 * max(abs(value), 1e-3):
+            if not policy.relax:  # a relaxed plan's teacher posts are rounded down by apply
+                raise SolverError(
+                    f"the plan over years failed verification: its objective measured on each "
+                    f"year's region is {value:.6g}, the model's {model:.6g}"
+                )
         plan = dataclasses.replace(plan, solve_info=dataclasses.replace(info, objective=value))
     compliance = pd.DataFrame([compliance_row(plan, y) for y in years])
     return dataclasses.replace(plan, compliance=compliance)
