@@ -463,3 +463,26 @@ def test_property_joint_never_worse_than_year_by_year(budgets, carry_over, objec
     else:
         assert (spent.to_numpy() <= np.array(budgets) * (1 + 1e-9) + 1e-6).all()
     assert joint.verify().empty
+
+
+def test_cost_figures_split_capital_posts_and_services():
+    """A is short one qualified teacher (4 < 4.2 per 100: a post, 140,000 yuan a year rural), one
+    multimedia room (2 < 2.3 per 100: 55,000 rural) and bandwidth (50 < 100 Mbps: one 100 Mbps
+    tier for a year, 20,000 rural); every other school has 1,000 Mbps. The lexicographic plan
+    ends at least cost: capital 55,000, hiring 140,000 a year, running 20,000 a year."""
+    region, a = two_schools()
+    s = region.schools.copy()
+    s["bandwidth_mbps"] = 1000.0
+    region = set_school(region.replace(schools=s), a, teachers_qualified=4, multimedia_rooms=2,
+                        bandwidth_mbps=50.0)  # fmt: skip
+    policy = BudgetPolicy(budget=1e6, objective="lexicographic", open_indicators=["bandwidth_mbps"])
+    plan = plan_budget(region, policy)
+    bought = plan.allocations.set_index("intervention")["units"].to_dict()
+    assert bought == {"post_qualified_teacher": 1, "add_multimedia_classroom": 1,
+                      "bandwidth_100mbps": 1}  # fmt: skip
+    assert plan.yuan_figures(policy) == {
+        "capital_yuan": pytest.approx(55_000),
+        "hiring_yuan_per_year": pytest.approx(140_000),
+        "running_change_yuan_per_year": pytest.approx(20_000),
+    }
+    assert plan.spent == pytest.approx(215_000)

@@ -1,8 +1,15 @@
 """Budget plans over years: annual budgets, carry-over and targets by year, spent where each
 year's forecast puts the pupils (``plan_budget(..., years=...)``).
 
-Method (year by year, documented heuristic)
--------------------------------------------
+Two methods (``method``): ``joint``, one model over every year
+(:mod:`~allocator.planners.budget.years_model`: optimal over the horizon within the solver's gap,
+status ``optimal``), for the objectives ``shortfall`` and ``gap`` with open-indicator targets; and
+``sequential``, year by year (below; status ``feasible``), for every objective and the pass
+targets, and for models too large to solve as one. ``auto`` (the default) is ``joint`` when the
+policy and targets allow it, else ``sequential``; :attr:`BudgetYearsPlan.method` says which.
+
+Method ``sequential`` (year by year, documented heuristic)
+----------------------------------------------------------
 For each planning year t in order:
 
 1. The region of year t before its purchases: the region after every purchase of the years

@@ -140,8 +140,33 @@ class BudgetPlan(PlanBase):
         }
 
     def yuan_figures(self, policy=None) -> dict[str, float]:
-        """The plan's money for a run's cost summary: ``capital_yuan``, the yuan spent."""
-        return {"capital_yuan": float(self.spent)}
+        """The plan's money for a run's cost summary, split by what a price buys:
+        ``capital_yuan`` (bought once: rooms, area, equipment, fit-outs, training),
+        ``hiring_yuan_per_year`` (teacher posts: one year of salary, paid again every year) and
+        ``running_change_yuan_per_year`` (the ``recurrent`` category: bandwidth, guards, night
+        duty). The three add up to :attr:`spent`.
+
+        Examples
+        --------
+        >>> from allocator.synth import make_region
+        >>> from allocator.planners.budget import plan_budget
+        >>> plan = plan_budget(make_region(schools=30, seed=3), BudgetPolicy(budget=2e7))
+        >>> f = plan.yuan_figures()
+        >>> sorted(f), abs(sum(f.values()) - plan.spent) < 1e-6 * plan.spent
+        (['capital_yuan', 'hiring_yuan_per_year', 'running_change_yuan_per_year'], True)
+        """
+        spending = self.spending
+        teachers = np.array(
+            [bool(self._effects[name][2]) for name in spending["intervention"]], dtype=bool
+        )
+        recurrent = (spending["category"] == "recurrent").to_numpy() & ~teachers
+        cost = spending["cost"].to_numpy(float)
+        hiring, running = float(cost[teachers].sum()), float(cost[recurrent].sum())
+        return {
+            "capital_yuan": float(self.spent) - hiring - running,
+            "hiring_yuan_per_year": hiring,
+            "running_change_yuan_per_year": running,
+        }
 
     def headline(self) -> dict:
         """Key figures as a flat JSON-safe dict: status, gap, seconds and objective first.

@@ -158,9 +158,9 @@ def plan_budget(
     progress : callable, optional
         Receives one short string per stage.
     years : tuple, range or list of int, optional
-        Plan over these years (``(2026, 2030)``: every year from 2026 to 2030), year by year on
-        each year's forecast pupils (:mod:`allocator.planners.budget.horizon`: the method and
-        its guarantee). The arguments below apply only with ``years``.
+        Plan over these years (``(2026, 2030)``: every year from 2026 to 2030) on each year's
+        forecast pupils (:mod:`allocator.planners.budget.horizon`: the methods and their
+        guarantees). The arguments below apply only with ``years``.
     forecast : optional
         The pupils of each year: None (the medium birth scenario), ``ForecastSettings`` or
         ``(settings, scenario)``, or a table ``settlement_id`` (or ``school_id``), ``band, year,
@@ -173,6 +173,12 @@ def plan_budget(
     targets_by_year : dict, optional
         Year -> ``"every county passes"`` or open-indicator targets (as ``policy.targets``), in
         force from that year on.
+    method : {"auto", "joint", "sequential"}
+        ``joint``: one model over every year, optimal over the horizon within the gap (objectives
+        ``shortfall`` and ``gap``, open-indicator targets;
+        :mod:`allocator.planners.budget.years_model`); ``sequential``: year by year, each year
+        optimal given the years before (status ``feasible``); ``auto`` (default): ``joint`` when
+        it applies, else ``sequential``.
 
     Returns
     -------
@@ -198,8 +204,8 @@ def plan_budget(
     Over three years, ten million yuan a year:
 
     >>> three = plan_budget(region, BudgetPolicy(budget=1e7), years=(2026, 2028))
-    >>> three.verify().empty, three.solve_info.status
-    (True, 'feasible')
+    >>> three.verify().empty, three.solve_info.status, three.method
+    (True, 'optimal', 'joint')
     """
     spec = (years, forecast, annual_budgets, carry_over, targets_by_year, method)
     if years is None and (
