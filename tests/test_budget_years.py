@@ -486,3 +486,41 @@ def test_cost_figures_split_capital_posts_and_services():
         "running_change_yuan_per_year": pytest.approx(20_000),
     }
     assert plan.spent == pytest.approx(215_000)
+
+
+DEVICE = {
+    "indicator": "devices_per_teacher",
+    "effect": 1.0,
+    "unit": "device",
+    "cost_urban": 5000.0,
+    "cost_town": 5000.0,
+    "cost_rural": 5000.0,
+    "category": "capital",
+    "integer": True,
+}
+
+
+def test_a_target_per_teacher_counts_the_posts_the_plan_adds():
+    """A is short one qualified teacher (4 < 4.2 per 100) and has one device per teacher, the
+    target; every other school has two. The post (140,000 rural) adds a teacher, so one device
+    (5,000) must be bought with it: 145,000 yuan in all, at least cost."""
+    region, a = two_schools()
+    s = region.schools.copy()
+    s["teacher_devices"] = 2.0 * s["teachers"]
+    region = region.replace(schools=s)
+    teachers = int(s.set_index("school_id").loc[a, "teachers"])
+    region = set_school(region, a, teachers_qualified=4, teacher_devices=float(teachers))
+    policy = BudgetPolicy(
+        budget=1e6,
+        objective="lexicographic",
+        intervention_overrides={"buy_teacher_device": DEVICE},
+        targets={"devices_per_teacher": {"at_least": 1}},
+    )
+    plan = plan_budget(region, policy)
+    bought = plan.allocations.set_index(["school_id", "intervention"])["units"].to_dict()
+    assert bought == {(a, "post_qualified_teacher"): 1, (a, "buy_teacher_device"): 1}
+    assert plan.spent == pytest.approx(145_000)
+    after = plan.apply(region).schools.set_index("school_id").loc[a]
+    assert (after["teachers"], after["teacher_devices"]) == (teachers + 1, teachers + 1)
+    judged = check(plan.apply(region)).tables["open_schools"].set_index("school_id")
+    assert judged.loc[a, "devices_per_teacher"] >= 1
