@@ -524,3 +524,51 @@ def test_a_target_per_teacher_counts_the_posts_the_plan_adds():
     assert (after["teachers"], after["teacher_devices"]) == (teachers + 1, teachers + 1)
     judged = check(plan.apply(region)).tables["open_schools"].set_index("school_id")
     assert judged.loc[a, "devices_per_teacher"] >= 1
+
+
+def test_a_one_year_plan_meets_the_targets_due_and_lists_the_later_ones():
+    """A has 50 Mbps, every other school 1,000. 100 Mbps by 2026 is due in 2027: one 100 Mbps
+    tier (20,000 yuan rural), not the ten that the 2030 gigabit target will need (200,000)."""
+    region, a = two_schools()
+    s = region.schools.copy()
+    s["bandwidth_mbps"] = 1000.0
+    region = set_school(region.replace(schools=s), a, bandwidth_mbps=50.0)
+    by_year = {
+        2026: {"bandwidth_mbps": {"at_least": 100}},
+        2030: {"bandwidth_mbps": {"at_least": 1000}},
+    }
+    policy = BudgetPolicy(budget=1e6, objective="lexicographic")
+    plan = plan_budget(region, policy, targets_by_year=by_year, year=2027)
+    bought = plan.allocations.set_index(["school_id", "intervention"])["units"].to_dict()
+    assert bought == {(a, "bandwidth_100mbps"): 1} and plan.spent == pytest.approx(20_000)
+    table = plan.tables["targets"]
+    assert table[["year", "target", "at_least", "due"]].values.tolist() == [
+        [2026, "bandwidth_mbps", 100.0, True],
+        [2030, "bandwidth_mbps", 1000.0, False],
+    ]
+    en, zh = plan.summary(), plan.summary("zh")
+    assert "Target by 2030, bandwidth_mbps >= 1000 (all): not yet due in 2027" in en
+    assert "2030年目标 bandwidth_mbps >= 1000 (all)：2027年尚未到期" in zh
+    later = plan_budget(region, policy, targets_by_year=by_year, year=2030)
+    bought = later.allocations.set_index(["school_id", "intervention"])["units"].to_dict()
+    assert bought == {(a, "bandwidth_100mbps"): 10} and later.spent == pytest.approx(200_000)
+    assert later.targets["due"].all()
+    with pytest.raises(InputError, match="targets_by_year with year"):
+        plan_budget(region, policy, targets_by_year=by_year)
+    with pytest.raises(InputError, match="year='2027'; expected the plan's year"):
+        plan_budget(region, policy, targets_by_year=by_year, year="2027")
+
+
+def test_a_pass_target_due_makes_the_one_year_plan_the_least_cost_compliance():
+    """A misses two of its seven indicators (4 < 4.2 qualified teachers, 2 < 2.3 multimedia
+    rooms per 100 pupils); passing needs six, so the cheaper fix: one room, 55,000 yuan rural.
+    Due in 2026, binding in 2027; a budget of 50,000 is 5,000 short."""
+    region, a = two_schools()
+    region = set_school(region, a, teachers_qualified=4, multimedia_rooms=2)
+    by_year = {2026: SCHOOLS_PASS}
+    plan = plan_budget(region, BudgetPolicy(budget=1e6), targets_by_year=by_year, year=2027)
+    bought = plan.allocations.set_index(["school_id", "intervention"])["units"].to_dict()
+    assert bought == {(a, "add_multimedia_classroom"): 1} and plan.spent == pytest.approx(55_000)
+    assert plan.budget == 1e6 and bool(plan.parts["passes_after"].all())
+    with pytest.raises(Infeasible, match="short by 5,000 yuan"):
+        plan_budget(region, BudgetPolicy(budget=50_000), targets_by_year=by_year, year=2027)

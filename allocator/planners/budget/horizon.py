@@ -81,6 +81,8 @@ __all__ = [
     "METHODS",
     "SCHOOLS_PASS",
     "annual_yuan",
+    "budget_short",
+    "require_counties",
     "year_targets",
     "year_region",
     "yearly_interventions",
@@ -226,7 +228,7 @@ def _plan_year(year: int, region: Region, policy: BudgetPolicy, solve: Callable)
         raise Infeasible(f"in {year}: {exc.message}", exc.violations) from None
 
 
-def _require_counties(year: int, region: Region, policy: BudgetPolicy) -> None:
+def require_counties(year: int, region: Region, policy: BudgetPolicy) -> None:
     """Every county passes as :func:`allocator.check.check` judges the year's region, or an
     Infeasible naming the first county part that fails and why."""
     report = check(region, policy.standard)
@@ -242,7 +244,7 @@ def _require_counties(year: int, region: Region, policy: BudgetPolicy) -> None:
     )
 
 
-def _short(year: int, need: float, have: float) -> Infeasible:
+def budget_short(year: int, need: float, have: float) -> Infeasible:
     return Infeasible(
         f"every county cannot pass in {year}: the least cost is {need:,.0f} yuan, the money "
         f"of that year {have:,.0f} yuan (short by {need - have:,.0f} yuan)",
@@ -325,9 +327,9 @@ def plan_over_years(
                 f"exceed a later year's budget ({later:,.0f} yuan)"
             )
         if comply and plan.spent > available * (1 + 1e-9) + 1e-6:
-            raise _short(year, plan.spent, available)
+            raise budget_short(year, plan.spent, available)
         if comply == COMPLY:
-            _require_counties(year, plan.apply(before), policy)
+            require_counties(year, plan.apply(before), policy)
         plans[year], regions[year] = plan, before
         current = plan.apply(before)
         left = max(available - plan.spent, 0.0)

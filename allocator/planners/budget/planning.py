@@ -22,6 +22,7 @@ from allocator.planners.budget.comply import (
     solve_least_cost,
 )
 from allocator.planners.budget.data import BudgetData, prepare, resolve_standard
+from allocator.planners.budget.due import plan_with_due_targets
 from allocator.planners.budget.floor import target_floor
 from allocator.planners.budget.horizon import plan_over_years
 from allocator.planners.budget.horizon_plan import BudgetYearsPlan
@@ -145,6 +146,7 @@ def plan_budget(
     carry_over: bool = True,
     targets_by_year=None,
     method: str = "auto",
+    year: int | None = None,
 ) -> BudgetPlan | BudgetYearsPlan:
     """Decide how much of each intervention each school receives within a budget.
 
@@ -172,7 +174,10 @@ def plan_budget(
         Unspent yuan go to the next year (default); False: they lapse.
     targets_by_year : dict, optional
         Year -> ``"every county passes"`` or open-indicator targets (as ``policy.targets``), in
-        force from that year on.
+        force from that year on; also in a one-year plan, with ``year``.
+    year : int, optional
+        The year of a one-year plan given ``targets_by_year``: targets due in or before it are
+        constraints, later ones are listed as not yet due (:mod:`allocator.planners.budget.due`).
     method : {"auto", "joint", "sequential"}
         ``joint``: one model over every year, optimal over the horizon within the gap (objectives
         ``shortfall`` and ``gap``, open-indicator targets;
@@ -209,16 +214,25 @@ def plan_budget(
     """
     spec = (years, forecast, annual_budgets, carry_over, targets_by_year, method)
     if years is None and (
-        (forecast, annual_budgets, targets_by_year) != (None, None, None)
-        or carry_over is not True
-        or method != "auto"
+        (forecast, annual_budgets) != (None, None) or carry_over is not True or method != "auto"
     ):
         raise InputError(
-            "forecast, annual_budgets, carry_over, targets_by_year and method apply to a plan over "
-            "years; "
-            "give years as well",
+            "forecast, annual_budgets, carry_over and method apply to a plan over years; give "
+            "years as well",
             table="policy",
             column="years",
+        )
+    if (years is None) and (targets_by_year is not None) != (year is not None):
+        raise InputError(
+            "a one-year plan takes targets_by_year with year, its year (e.g. year=2026)",
+            table="policy",
+            column="year",
+        )
+    if years is not None and year is not None:
+        raise InputError(
+            "year is the year of a one-year plan; a plan over years takes years",
+            table="policy",
+            column="year",
         )
     if policy is None:
         reject_policy("budget", None, "a BudgetPolicy with a budget (yuan) is required")
@@ -237,6 +251,15 @@ def plan_budget(
             lambda r, p: min_cost_to_comply(r, p.standard, options, policy=p, relax=p.relax),
             progress,
             options,
+        )
+    if targets_by_year is not None:
+        return plan_with_due_targets(
+            region,
+            policy,
+            targets_by_year,
+            year,
+            lambda r, p: _solve_plan(prepare(r, p), p, options, progress),
+            lambda r, p: min_cost_to_comply(r, p.standard, options, policy=p, relax=p.relax),
         )
     data = prepare(region, policy)
     return _solve_plan(data, policy, options, progress)
