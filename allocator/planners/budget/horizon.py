@@ -60,7 +60,6 @@ import pandas as pd
 
 from allocator.check import check
 from allocator.errors import Infeasible, InputError, SolverError
-from allocator.forecast import BANDS
 from allocator.planners.budget.catalogue import load_catalogue
 from allocator.planners.budget.horizon_plan import BudgetYearsPlan, compliance_row
 from allocator.planners.budget.policy import BudgetPolicy, as_yuan
@@ -69,6 +68,7 @@ from allocator.planners.budget.years_model import (
     JOINT_OBJECTIVES,
     joint_refusal,
     plan_joint,
+    year_region,
     years_objective,
 )
 from allocator.planners.mergers.horizon import forecast_table, plan_years
@@ -187,17 +187,6 @@ def year_tables(region: Region, years: tuple[int, ...], forecast) -> dict:
     else:
         table = forecast_table(region, years, forecast)
     return year_pupils(region, table, years[0], list(years))
-
-
-def year_region(before: Region, schools: pd.DataFrame, settlements: pd.DataFrame) -> Region:
-    """``before`` (what is bought so far) with the pupils and classes of another year."""
-    ids = before.schools["school_id"].astype(str).to_numpy()
-    if not np.array_equal(ids, schools["school_id"].astype(str).to_numpy()):
-        raise InputError("the forecast's schools are not the region's", table="schools")
-    out = before.schools.copy()
-    for column in [f"pupils_{b}" for b in BANDS] + ["classes"]:
-        out[column] = schools[column].to_numpy()
-    return before.replace(schools=out, settlements=settlements)
 
 
 def yearly_interventions(policy: BudgetPolicy) -> frozenset:

@@ -133,6 +133,32 @@ def _require_targets(data: BudgetData, units) -> None:
         raise SolverError(f"the plan failed verification against its model: targets {missed}")
 
 
+def _check_year_arguments(spec: tuple, year) -> None:
+    """Refuse arguments of a plan over years without ``years``, and ``year`` with it."""
+    years, forecast, annual_budgets, carry_over, targets_by_year, method = spec
+    if years is None and (
+        (forecast, annual_budgets) != (None, None) or carry_over is not True or method != "auto"
+    ):
+        raise InputError(
+            "forecast, annual_budgets, carry_over and method apply to a plan over years; give "
+            "years as well",
+            table="policy",
+            column="years",
+        )
+    if (years is None) and (targets_by_year is not None) != (year is not None):
+        raise InputError(
+            "a one-year plan takes targets_by_year with year, its year (e.g. year=2026)",
+            table="policy",
+            column="year",
+        )
+    if years is not None and year is not None:
+        raise InputError(
+            "year is the year of a one-year plan; a plan over years takes years",
+            table="policy",
+            column="year",
+        )
+
+
 # --------------------------------------------------------------------------- public API
 def plan_budget(
     region: Region,
@@ -213,27 +239,7 @@ def plan_budget(
     (True, 'optimal', 'joint')
     """
     spec = (years, forecast, annual_budgets, carry_over, targets_by_year, method)
-    if years is None and (
-        (forecast, annual_budgets) != (None, None) or carry_over is not True or method != "auto"
-    ):
-        raise InputError(
-            "forecast, annual_budgets, carry_over and method apply to a plan over years; give "
-            "years as well",
-            table="policy",
-            column="years",
-        )
-    if (years is None) and (targets_by_year is not None) != (year is not None):
-        raise InputError(
-            "a one-year plan takes targets_by_year with year, its year (e.g. year=2026)",
-            table="policy",
-            column="year",
-        )
-    if years is not None and year is not None:
-        raise InputError(
-            "year is the year of a one-year plan; a plan over years takes years",
-            table="policy",
-            column="year",
-        )
+    _check_year_arguments(spec, year)
     if policy is None:
         reject_policy("budget", None, "a BudgetPolicy with a budget (yuan) is required")
     if not isinstance(policy, BudgetPolicy):

@@ -47,6 +47,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from allocator.errors import Infeasible, InputError, SolverError
+from allocator.forecast import BANDS
 from allocator.planners.budget.data import prepare
 from allocator.planners.budget.measures import plan_measures
 from allocator.planners.budget.model import BudgetModel, add_spending_rows
@@ -54,6 +55,7 @@ from allocator.planners.budget.plan import build_plan
 from allocator.planners.budget.policy import BudgetPolicy
 from allocator.planners.budget.verify import applied_values
 from allocator.planners.mergers.horizon import year_weights
+from allocator.region import Region
 from allocator.solver import ModelBuilder, SolveInfo, SolverOptions, solve_matrix
 
 __all__ = [
@@ -63,6 +65,7 @@ __all__ = [
     "plan_joint",
     "years_objective",
     "year_policy",
+    "year_region",
 ]
 
 #: The objectives the joint model plans (the others are planned year by year).
@@ -121,6 +124,17 @@ def years_objective(plan, policy: BudgetPolicy) -> float:
         data = prepare(plan.region_in(year), year_policy(policy, plan.targets[year][0], 0.0))
         total += w * plan_measures(data, data.v0, 0.0)[policy.objective]
     return float(total)
+
+
+def year_region(before: Region, schools: pd.DataFrame, settlements: pd.DataFrame) -> Region:
+    """``before`` (what is bought so far) with the pupils and classes of another year."""
+    ids = before.schools["school_id"].astype(str).to_numpy()
+    if not np.array_equal(ids, schools["school_id"].astype(str).to_numpy()):
+        raise InputError("the forecast's schools are not the region's", table="schools")
+    out = before.schools.copy()
+    for column in [f"pupils_{b}" for b in BANDS] + ["classes"]:
+        out[column] = schools[column].to_numpy()
+    return before.replace(schools=out, settlements=settlements)
 
 
 def _map(ids: np.ndarray, common: pd.Index, J: int) -> sp.csr_matrix:
@@ -224,8 +238,6 @@ def plan_joint(region, policy, spec, options, say):
 
     ``spec`` is ``(years, tables, money, carry_over, targets, yearly)``: each year's (schools,
     settlements), each year's yuan, year -> (open targets, None) and the yearly interventions."""
-    from allocator.planners.budget.horizon import year_region
-
     years, tables, money, carry_over, targets, yearly = spec
     policy = every_target_in_play(policy, targets)
     relax = policy.relax
@@ -279,8 +291,6 @@ def plan_joint(region, policy, spec, options, say):
 def _year_plans(region, policy, spec, units, common, info):
     """Each year's :class:`BudgetPlan` of the joint model's units, its region before and the
     budget rows (as :mod:`.horizon` tabulates them)."""
-    from allocator.planners.budget.horizon import year_region
-
     years, tables, money, carry_over, targets, yearly = spec
 
     plans, regions, rows = {}, {}, []
