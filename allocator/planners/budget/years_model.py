@@ -31,7 +31,11 @@ planning year t stands for (1 each for consecutive years: :func:`year_weights` w
 budget policy has no discount rate, the objective is not money).
 
 Guarantee: optimal over the whole horizon within the solver's relative gap (``mip_gap``) when the
-solver reports optimal; so it may hold money back for pupils who arrive later. Only the objectives
+solver reports optimal; so it may hold money back for pupils who arrive later. The objective
+reported is measured again on each year's region (:func:`years_objective`) and must equal the
+model's; with ``relax`` whole units are fractional and ``apply`` rounds added teachers and rooms
+down, so the measured value can be worse than the model's (then the relaxed model's value is only
+a bound). Purchases are not rounded to the catalogue's purchase steps. Only the objectives
 ``shortfall`` and ``gap`` and the open-indicator targets are modelled; "every school passes" and
 "every county passes" targets, ``minimax`` and ``lexicographic`` are planned year by year
 (:mod:`.horizon`).
