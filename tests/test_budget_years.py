@@ -285,6 +285,7 @@ def test_summary_in_both_languages():
     head = plan.headline()
     assert list(head)[:4] == ["status", "gap", "seconds", "objective"]
     assert head["spent_yuan"] == pytest.approx(55_000) and head["status"] == "optimal"
+    assert head["method"] == "joint"
     assert "One model over every year" in en and "多年整体规划" in zh
 
 

@@ -181,6 +181,7 @@ class BudgetYearsPlan:
             "gap": self.solve_info.gap,
             "seconds": float(self.solve_info.seconds),
             "objective": self.solve_info.objective,
+            "method": self.method,
             "years": f"{self.years[0]}-{self.years[-1]}",
             "budget_yuan": float(self.budgets["budget"].sum()),
             "spent_yuan": float(self.budgets["spent"].sum() + self.budgets["running"].sum()),
