@@ -573,3 +573,26 @@ def test_a_pass_target_due_makes_the_one_year_plan_the_least_cost_compliance():
     assert plan.budget == 1e6 and bool(plan.parts["passes_after"].all())
     with pytest.raises(Infeasible, match="short by 5,000 yuan"):
         plan_budget(region, BudgetPolicy(budget=50_000), targets_by_year=by_year, year=2027)
+
+
+def test_the_joint_plan_pays_a_post_again_from_carried_money():
+    """A is short one qualified teacher (a post: 140,000 yuan a year rural). 200,000 in 2026 and
+    100,000 in 2027, carried over: the post bought in 2026 costs 140,000 again in 2027, paid from
+    100,000 plus the 60,000 left (the year-by-year plan buys it only in 2027, as a later budget
+    below the post's price refuses it). Without carry-over 2027 could not pay it: bought in 2027,
+    when 100,000 cannot pay the price either, so never."""
+    region, a = two_schools()
+    region = set_school(region, a, teachers_qualified=4)
+    spec = dict(years=(2026, 2027), forecast=by_school(a, {2026: 100, 2027: 100}),
+                annual_budgets=[200_000, 100_000])  # fmt: skip
+    plan = plan_budget(region, BudgetPolicy(budget=0), **spec)
+    p = plan.purchases
+    assert p[["year", "school_id", "intervention", "units"]].values.tolist() == [
+        [2026, a, "post_qualified_teacher", 1]
+    ]
+    b = plan.budgets.set_index("year")
+    assert b["running"].tolist() == pytest.approx([0, 140_000])
+    assert b["available"].tolist() == pytest.approx([200_000, 20_000])
+    assert plan.verify().empty
+    lapse = plan_budget(region, BudgetPolicy(budget=0), carry_over=False, **spec)
+    assert lapse.purchases.empty and lapse.verify().empty
