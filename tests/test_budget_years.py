@@ -435,14 +435,7 @@ def whole_unit_items():
     return tuple(cat.loc[cat["integer"].astype(bool), "intervention"])
 
 
-@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    budgets=st.lists(st.sampled_from([0.0, 3e5, 2e6]), min_size=2, max_size=2),
-    carry_over=st.booleans(),
-    objective=st.sampled_from(["shortfall", "gap"]),
-    growth=st.sampled_from([0, 100, 300]),
-)
-def test_property_joint_never_worse_than_year_by_year(budgets, carry_over, objective, growth):
+def joint_never_worse(budgets, carry_over, objective, growth):
     """Both plans valued the same way (each year's measure of its region, prepared afresh);
     divisible purchases only, so the regions are exactly what the model sees."""
     region, a, b, forecast = emptying_and_growing()
@@ -573,6 +566,27 @@ def test_a_pass_target_due_makes_the_one_year_plan_the_least_cost_compliance():
     assert plan.budget == 1e6 and bool(plan.parts["passes_after"].all())
     with pytest.raises(Infeasible, match="short by 5,000 yuan"):
         plan_budget(region, BudgetPolicy(budget=50_000), targets_by_year=by_year, year=2027)
+
+
+JOINT_CASES = dict(
+    budgets=st.lists(st.sampled_from([0.0, 3e5, 2e6]), min_size=2, max_size=2),
+    carry_over=st.booleans(),
+    objective=st.sampled_from(["shortfall", "gap"]),
+    growth=st.sampled_from([0, 100, 300]),
+)
+
+
+@settings(max_examples=2, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(**JOINT_CASES)
+def test_property_joint_never_worse_than_year_by_year(budgets, carry_over, objective, growth):
+    joint_never_worse(budgets, carry_over, objective, growth)
+
+
+@pytest.mark.slow
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(**JOINT_CASES)
+def test_property_joint_never_worse_many_cases(budgets, carry_over, objective, growth):
+    joint_never_worse(budgets, carry_over, objective, growth)
 
 
 def test_the_joint_plan_pays_a_post_again_from_carried_money():
