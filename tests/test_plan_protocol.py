@@ -6,10 +6,12 @@ from __future__ import annotations
 import dataclasses
 import pickle
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
+import allocator
 from allocator.errors import InputError
 from allocator.pipeline import run_scenario
 from allocator.planners.base import HEADLINE_KEYS, PlanBase
@@ -157,7 +159,19 @@ def test_a_policy_holding_a_standard_hashes():
 
 def test_each_plan_states_its_money_as_its_headline_does(plans):
     budget_policy, budget = plans["budget"]
-    assert budget.yuan_figures(budget_policy) == {"capital_yuan": budget.headline()["spent_yuan"]}
+    # independently of the plan: each allocation's kind from the catalogue file
+    cat = pd.read_csv(Path(allocator.__file__).parent / "data" / "catalogue.csv")
+    kind = cat.set_index("intervention")
+    alloc = budget.allocations
+    posts = alloc["intervention"].map(kind["adds_teachers"].astype(str).str.lower() == "true")
+    services = alloc["intervention"].map(kind["category"] == "recurrent") & ~posts
+    figures = budget.yuan_figures(budget_policy)
+    assert figures == {
+        "capital_yuan": pytest.approx(alloc.loc[~posts & ~services, "cost"].sum()),
+        "hiring_yuan_per_year": pytest.approx(alloc.loc[posts, "cost"].sum()),
+        "running_change_yuan_per_year": pytest.approx(alloc.loc[services, "cost"].sum()),
+    }
+    assert sum(figures.values()) == pytest.approx(budget.headline()["spent_yuan"])
     _, mergers = plans["mergers"]
     head = mergers.headline()
     change = head["annual_cost_after_yuan"] - head["annual_cost_before_yuan"]

@@ -27,6 +27,7 @@ from allocator.errors import Infeasible
 from allocator.planners.budget.data import BudgetData
 from allocator.planners.budget.model import add_spending_rows
 from allocator.planners.budget.policy import BudgetPolicy
+from allocator.planners.budget.targets import add_coupled_rows
 from allocator.solver import (
     LinearModel,
     MatrixSolution,
@@ -171,6 +172,7 @@ def comply_model(data: BudgetData, policy: BudgetPolicy, relax: bool) -> ComplyM
         )
     # the budget is what is minimised: no budget row
     add_spending_rows(b, x, data, policy, cs, with_budget=False)
+    add_coupled_rows(b, x, data, scale)
     return ComplyModel(b.build(), scale, integer_x)
 
 

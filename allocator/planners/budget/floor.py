@@ -46,7 +46,8 @@ def target_floor(
     cap = data.cap
     violations, lines = {}, []
     for t in data.targets:
-        most = (np.where(np.isinf(cap), 1e300, cap) * t.gain[None, :]).sum(axis=1)[t.s]
+        most = (np.where(np.isinf(cap), 1e300, cap) * np.maximum(t.gain, 0)[None, :]).sum(axis=1)
+        most = most[t.s]
         out = most < t.need * (1 - 1e-9)
         if out.any():
             violations[f"target_{t.name}"] = float(out.sum())

@@ -1,8 +1,15 @@
 """Budget plans over years: annual budgets, carry-over and targets by year, spent where each
 year's forecast puts the pupils (``plan_budget(..., years=...)``).
 
-Method (year by year, documented heuristic)
--------------------------------------------
+Two methods (``method``): ``joint``, one model over every year
+(:mod:`~allocator.planners.budget.years_model`: optimal over the horizon within the solver's gap,
+status ``optimal``), for the objectives ``shortfall`` and ``gap`` with open-indicator targets; and
+``sequential``, year by year (below; status ``feasible``), for every objective and the pass
+targets, and for models too large to solve as one. ``auto`` (the default) is ``joint`` when the
+policy and targets allow it, else ``sequential``; :attr:`BudgetYearsPlan.method` says which.
+
+Method ``sequential`` (year by year, documented heuristic)
+----------------------------------------------------------
 For each planning year t in order:
 
 1. The region of year t before its purchases: the region after every purchase of the years
@@ -52,12 +59,18 @@ import numpy as np
 import pandas as pd
 
 from allocator.check import check
-from allocator.errors import Infeasible, InputError
-from allocator.forecast import BANDS
+from allocator.errors import Infeasible, InputError, SolverError
 from allocator.planners.budget.catalogue import load_catalogue
 from allocator.planners.budget.horizon_plan import BudgetYearsPlan, compliance_row
 from allocator.planners.budget.policy import BudgetPolicy, as_yuan
 from allocator.planners.budget.targets import check_targets
+from allocator.planners.budget.years_model import (
+    JOINT_OBJECTIVES,
+    joint_refusal,
+    plan_joint,
+    year_region,
+    years_objective,
+)
 from allocator.planners.mergers.horizon import forecast_table, plan_years
 from allocator.planners.teachers.horizon import year_pupils
 from allocator.region import Region
@@ -65,14 +78,19 @@ from allocator.solver import SolveInfo
 
 __all__ = [
     "COMPLY",
+    "METHODS",
     "SCHOOLS_PASS",
     "annual_yuan",
+    "budget_short",
+    "require_counties",
     "year_targets",
     "year_region",
     "yearly_interventions",
     "plan_over_years",
 ]
 
+#: How a plan over years is made: one model when it can be (``auto``), one model, or year by year.
+METHODS = ("auto", "joint", "sequential")
 #: The target by year that every county passes the 2017 assessment (``allocator.check``).
 COMPLY = "every county passes"
 #: The target by year that every in-scope school part passes (meets the standard's indicators).
@@ -171,17 +189,6 @@ def year_tables(region: Region, years: tuple[int, ...], forecast) -> dict:
     return year_pupils(region, table, years[0], list(years))
 
 
-def year_region(before: Region, schools: pd.DataFrame, settlements: pd.DataFrame) -> Region:
-    """``before`` (what is bought so far) with the pupils and classes of another year."""
-    ids = before.schools["school_id"].astype(str).to_numpy()
-    if not np.array_equal(ids, schools["school_id"].astype(str).to_numpy()):
-        raise InputError("the forecast's schools are not the region's", table="schools")
-    out = before.schools.copy()
-    for column in [f"pupils_{b}" for b in BANDS] + ["classes"]:
-        out[column] = schools[column].to_numpy()
-    return before.replace(schools=out, settlements=settlements)
-
-
 def yearly_interventions(policy: BudgetPolicy) -> frozenset:
     """The interventions whose price buys one year, paid again every later year: teacher posts
     (``adds_teachers``) and the ``recurrent`` category.
@@ -210,7 +217,7 @@ def _plan_year(year: int, region: Region, policy: BudgetPolicy, solve: Callable)
         raise Infeasible(f"in {year}: {exc.message}", exc.violations) from None
 
 
-def _require_counties(year: int, region: Region, policy: BudgetPolicy) -> None:
+def require_counties(year: int, region: Region, policy: BudgetPolicy) -> None:
     """Every county passes as :func:`allocator.check.check` judges the year's region, or an
     Infeasible naming the first county part that fails and why."""
     report = check(region, policy.standard)
@@ -226,7 +233,7 @@ def _require_counties(year: int, region: Region, policy: BudgetPolicy) -> None:
     )
 
 
-def _short(year: int, need: float, have: float) -> Infeasible:
+def budget_short(year: int, need: float, have: float) -> Infeasible:
     return Infeasible(
         f"every county cannot pass in {year}: the least cost is {need:,.0f} yuan, the money "
         f"of that year {have:,.0f} yuan (short by {need - have:,.0f} yuan)",
@@ -241,11 +248,20 @@ def plan_over_years(
     solve_year: Callable,
     comply_year: Callable,
     progress: Callable[[str], None] | None = None,
+    options=None,
 ) -> BudgetYearsPlan:
     """The plan over years (see the module): ``spec`` is ``(years, forecast, annual_budgets,
-    carry_over, targets_by_year)``; ``solve_year(region, policy)`` makes one year's plan and
-    ``comply_year(region, policy)`` one year's least-cost compliance."""
-    years, forecast, annual_budgets, carry_over, targets_by_year = spec
+    carry_over, targets_by_year, method)``; ``solve_year(region, policy)`` makes one year's plan
+    and ``comply_year(region, policy)`` one year's least-cost compliance; ``options`` are the
+    joint model's solver options."""
+    years, forecast, annual_budgets, carry_over, targets_by_year, method = spec
+    if method not in METHODS:
+        raise InputError(
+            f"method={method!r}; expected one of {', '.join(METHODS)}",
+            table="policy",
+            column="method",
+            value=method,
+        )
     say = progress or (lambda message: None)
     if not isinstance(carry_over, bool | np.bool_):
         raise InputError(
@@ -258,6 +274,18 @@ def plan_over_years(
     targets = year_targets(targets_by_year, years)
     tables = year_tables(region, years, forecast)
     yearly = yearly_interventions(policy)
+    refusal = joint_refusal(policy, targets) if method != "sequential" else "sequential"
+    if method == "joint" and refusal:
+        raise InputError(
+            f"method='joint': {refusal}; use method='sequential' or 'auto'",
+            table="policy",
+            column="method",
+            value=method,
+        )
+    if not refusal:
+        spec = (years, tables, money, bool(carry_over), targets, yearly)
+        plans, regions, rows, info = plan_joint(region, policy, spec, options, say)
+        return _years_plan(policy, spec, (plans, regions, rows, info, ()), "joint")
     plans, regions, rows, infos, notes = {}, {}, [], [], []
     current, carried, running = region, 0.0, 0.0
     for k, year in enumerate(years):
@@ -288,9 +316,9 @@ def plan_over_years(
                 f"exceed a later year's budget ({later:,.0f} yuan)"
             )
         if comply and plan.spent > available * (1 + 1e-9) + 1e-6:
-            raise _short(year, plan.spent, available)
+            raise budget_short(year, plan.spent, available)
         if comply == COMPLY:
-            _require_counties(year, plan.apply(before), policy)
+            require_counties(year, plan.apply(before), policy)
         plans[year], regions[year] = plan, before
         current = plan.apply(before)
         left = max(available - plan.spent, 0.0)
@@ -298,19 +326,27 @@ def plan_over_years(
         running += _yearly_cost(plan, yearly)
         carried = left if carry_over else 0.0
         infos.append(plan.solve_info)
-    budgets = pd.DataFrame(
-        rows,
-        columns=["year", "budget", "carried_in", "running", "available", "spent", "unspent"],
-    )
-    budgets["carried_out"] = budgets["unspent"] if carry_over else 0.0
     combined = SolveInfo.combine(infos)
     info = dataclasses.replace(
         combined,
         status="feasible" if combined.status == "optimal" else combined.status,
         gap=None,
-        objective=float(budgets["spent"].sum() + budgets["running"].sum()),
+        objective=float(sum(r[5] + r[3] for r in rows)),
         bound=None,
     )
+    spec = (years, tables, money, bool(carry_over), targets, yearly)
+    return _years_plan(policy, spec, (plans, regions, rows, info, tuple(notes)), "sequential")
+
+
+def _years_plan(policy, spec, made, method: str) -> BudgetYearsPlan:
+    """The :class:`BudgetYearsPlan` of each year's plans, regions and budget rows."""
+    years, _, _, carry_over, targets, yearly = spec
+    plans, regions, rows, info, notes = made
+    budgets = pd.DataFrame(
+        rows,
+        columns=["year", "budget", "carried_in", "running", "available", "spent", "unspent"],
+    )
+    budgets["carried_out"] = budgets["unspent"] if carry_over else 0.0
     plan = BudgetYearsPlan(
         years=years,
         plans=plans,
@@ -319,10 +355,21 @@ def plan_over_years(
         targets=targets,
         carry_over=bool(carry_over),
         yearly=yearly,
-        notes=tuple(notes),
+        notes=notes,
         solve_info=info,
         policy=policy,
         compliance=pd.DataFrame(),
+        method=method,
     )
+    if policy.objective in JOINT_OBJECTIVES:
+        value = years_objective(plan, policy)
+        model = info.objective
+        if method == "joint" and abs(value - model) > 1e-6 * max(abs(value), 1e-3):
+            if not policy.relax:  # a relaxed plan's teacher posts are rounded down by apply
+                raise SolverError(
+                    f"the plan over years failed verification: its objective measured on each "
+                    f"year's region is {value:.6g}, the model's {model:.6g}"
+                )
+        plan = dataclasses.replace(plan, solve_info=dataclasses.replace(info, objective=value))
     compliance = pd.DataFrame([compliance_row(plan, y) for y in years])
     return dataclasses.replace(plan, compliance=compliance)

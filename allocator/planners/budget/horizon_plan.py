@@ -22,6 +22,8 @@ __all__ = ["BudgetYearsPlan", "compliance_row", "PROBLEM_COLUMNS"]
 
 #: Columns of :meth:`BudgetYearsPlan.verify`'s table (empty when every year holds).
 PROBLEM_COLUMNS = ("year", "rule", "where", "detail")
+#: The summary's line on how the plan was made, by method.
+_METHOD_KEY = {"joint": "budget_years.method_joint", "sequential": "budget_years.method"}
 #: Resource columns a purchase adds to (never lower in a later year).
 _PURCHASE_COLUMNS = ("school_id", "intervention", "units", "cost", "name", "county", "area_type")
 
@@ -67,9 +69,14 @@ class BudgetYearsPlan:
     notes : tuple of str
         Years planned without yearly interventions, and why.
     solve_info : SolveInfo
-        Status ``feasible`` (year by year: no optimality over the horizon), objective the yuan
-        spent over the horizon, seconds summed.
+        ``joint``: the model's status (``optimal`` within its gap over the whole horizon) and
+        objective (:func:`~allocator.planners.budget.years_model.years_objective`). Year by year:
+        status ``feasible`` (no optimality over the horizon), seconds summed, objective the same
+        measure for ``shortfall`` and ``gap``, the yuan spent for the other objectives.
     policy : BudgetPolicy
+    method : str
+        ``joint`` (one model over the years, :mod:`~allocator.planners.budget.years_model`) or
+        ``sequential`` (year by year, :mod:`~allocator.planners.budget.horizon`).
     compliance : pandas.DataFrame
         Per year, as :func:`allocator.check.check` judges :meth:`region_in`: ``school_parts``,
         ``school_parts_passing``, ``county_parts``, ``county_parts_passing``,
@@ -87,6 +94,7 @@ class BudgetYearsPlan:
     solve_info: SolveInfo
     policy: BudgetPolicy
     compliance: pd.DataFrame
+    method: str = "sequential"
 
     def _year(self, year) -> int:
         if year not in self.plans:
@@ -173,6 +181,7 @@ class BudgetYearsPlan:
             "gap": self.solve_info.gap,
             "seconds": float(self.solve_info.seconds),
             "objective": self.solve_info.objective,
+            "method": self.method,
             "years": f"{self.years[0]}-{self.years[-1]}",
             "budget_yuan": float(self.budgets["budget"].sum()),
             "spent_yuan": float(self.budgets["spent"].sum() + self.budgets["running"].sum()),
@@ -194,7 +203,7 @@ class BudgetYearsPlan:
                 budget=f"{b['budget'].sum():,.0f}",
                 spent=f"{b['spent'].sum() + b['running'].sum():,.0f}",
             ),
-            words("budget_years.method", status=self.solve_info.status),
+            words(_METHOD_KEY[self.method], status=self.solve_info.status),
         ]
         purchases = self.purchases
         for r, c in zip(b.itertuples(), self.compliance.itertuples(), strict=True):

@@ -72,6 +72,7 @@ from allocator.errors import Infeasible
 from allocator.planners.budget.data import BudgetData
 from allocator.planners.budget.measures import gap_weights, shortfall, unavoidable
 from allocator.planners.budget.policy import BudgetPolicy
+from allocator.planners.budget.targets import add_coupled_rows
 from allocator.solver import (
     ColumnBlock,
     LinearModel,
@@ -248,6 +249,7 @@ class BudgetModel:
             terms = {x: (rows, self.cut_col, self.cut_rho), u: (rows, self.cut_rows, 1.0)}
             b.add_rows("shortfall_cut", n_cut, terms, lower=self.cut_rhs)
         add_spending_rows(b, x, self.data, self.policy, self.cs)
+        add_coupled_rows(b, x, self.data, self.scale)
         if objective == "gap" and self.ng:
             eye = sp.identity(self.ng)
             b.add_rows("gap__above", self.ng, {x: -self.D, g: eye}, lower=self.d0)
@@ -305,6 +307,7 @@ class BudgetModel:
             terms = {x: self.A_short[self.live]}
             self._minimax_rows = b.add_rows("minimax", len(self.live), terms, lower=self.r_live)
             add_spending_rows(b, x, self.data, self.policy, self.cs, with_budget=False)
+            add_coupled_rows(b, x, self.data, self.scale)
             self._least_cost_model = b.build()
         base = self._least_cost_model
         lower = base.row_lower.copy()

@@ -83,6 +83,12 @@ class BudgetPlan(PlanBase):
         Whole-unit interventions were allowed fractional values.
     notes : tuple of str
         What was skipped and why.
+    targets : pandas.DataFrame
+        With ``targets_by_year`` (:mod:`~allocator.planners.budget.due`): every target by year,
+        ``year, target, at_least, schools, due``; ``due`` False for a target not yet due in the
+        plan's year (not a constraint of this plan). Empty otherwise.
+    plan_year : int or None
+        The plan's year, when targets by year were given.
 
     Examples
     --------
@@ -111,6 +117,8 @@ class BudgetPlan(PlanBase):
     standard_name: str
     _effects: Mapping = field(repr=False, default_factory=FrozenMap)
     region_fingerprint: str | None = field(repr=False, default=None)
+    targets: pd.DataFrame = field(repr=False, default_factory=pd.DataFrame)
+    plan_year: int | None = None
 
     plan_name = "budget plan"
 
@@ -137,11 +145,37 @@ class BudgetPlan(PlanBase):
             "indicators": self.indicators.copy(),
             "parts": self.parts.copy(),
             "counties": self.counties.copy(),
+            **({"targets": self.targets.copy()} if len(self.targets) else {}),
         }
 
     def yuan_figures(self, policy=None) -> dict[str, float]:
-        """The plan's money for a run's cost summary: ``capital_yuan``, the yuan spent."""
-        return {"capital_yuan": float(self.spent)}
+        """The plan's money for a run's cost summary, split by what a price buys:
+        ``capital_yuan`` (bought once: rooms, area, equipment, fit-outs, training),
+        ``hiring_yuan_per_year`` (teacher posts: one year of salary, paid again every year) and
+        ``running_change_yuan_per_year`` (the ``recurrent`` category: bandwidth, guards, night
+        duty). The three add up to :attr:`spent`.
+
+        Examples
+        --------
+        >>> from allocator.synth import make_region
+        >>> from allocator.planners.budget import plan_budget
+        >>> plan = plan_budget(make_region(schools=30, seed=3), BudgetPolicy(budget=2e7))
+        >>> f = plan.yuan_figures()
+        >>> sorted(f), abs(sum(f.values()) - plan.spent) < 1e-6 * plan.spent
+        (['capital_yuan', 'hiring_yuan_per_year', 'running_change_yuan_per_year'], True)
+        """
+        spending = self.spending
+        teachers = np.array(
+            [bool(self._effects[name][2]) for name in spending["intervention"]], dtype=bool
+        )
+        recurrent = (spending["category"] == "recurrent").to_numpy() & ~teachers
+        cost = spending["cost"].to_numpy(float)
+        hiring, running = float(cost[teachers].sum()), float(cost[recurrent].sum())
+        return {
+            "capital_yuan": float(self.spent) - hiring - running,
+            "hiring_yuan_per_year": hiring,
+            "running_change_yuan_per_year": running,
+        }
 
     def headline(self) -> dict:
         """Key figures as a flat JSON-safe dict: status, gap, seconds and objective first.
@@ -224,6 +258,7 @@ class BudgetPlan(PlanBase):
             lines.append(w("summary.budget.dual", value=f"{-self.budget_dual * 1e6:.4g}"))
         if self.relaxed:
             lines.append(w("summary.budget.relaxed"))
+        lines += _target_lines(w, self.targets, self.plan_year)
         lines += [w("summary.budget.note", note=n) for n in self.notes]
         return "\n".join(lines)
 
@@ -539,4 +574,14 @@ def _indicator_lines(w: Words, indicators: pd.DataFrame) -> list[str]:
                 cv_after=fmt(r.cv_after, "5.3f"), ru_before=fmt(r.rural_urban_before, "5.2f"),
                 ru_after=fmt(r.rural_urban_after, "5.2f"))
         )  # fmt: skip
+    return lines
+
+
+def _target_lines(w: Words, targets: pd.DataFrame, plan_year) -> list[str]:
+    """The summary's lines on the targets by year: due (a constraint) or not yet due."""
+    lines = []
+    for r in targets.itertuples(index=False):
+        level = "" if pd.isna(r.at_least) else f" >= {r.at_least:g} ({r.schools})"
+        key = "summary.budget.target_due" if r.due else "summary.budget.target_not_due"
+        lines.append(w(key, year=r.year, target=f"{r.target}{level}", plan_year=plan_year))
     return lines

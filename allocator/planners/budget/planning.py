@@ -22,6 +22,7 @@ from allocator.planners.budget.comply import (
     solve_least_cost,
 )
 from allocator.planners.budget.data import BudgetData, prepare, resolve_standard
+from allocator.planners.budget.due import plan_with_due_targets
 from allocator.planners.budget.floor import target_floor
 from allocator.planners.budget.horizon import plan_over_years
 from allocator.planners.budget.horizon_plan import BudgetYearsPlan
@@ -132,6 +133,32 @@ def _require_targets(data: BudgetData, units) -> None:
         raise SolverError(f"the plan failed verification against its model: targets {missed}")
 
 
+def _check_year_arguments(spec: tuple, year) -> None:
+    """Refuse arguments of a plan over years without ``years``, and ``year`` with it."""
+    years, forecast, annual_budgets, carry_over, targets_by_year, method = spec
+    if years is None and (
+        (forecast, annual_budgets) != (None, None) or carry_over is not True or method != "auto"
+    ):
+        raise InputError(
+            "forecast, annual_budgets, carry_over and method apply to a plan over years; give "
+            "years as well",
+            table="policy",
+            column="years",
+        )
+    if (years is None) and (targets_by_year is not None) != (year is not None):
+        raise InputError(
+            "a one-year plan takes targets_by_year with year, its year (e.g. year=2026)",
+            table="policy",
+            column="year",
+        )
+    if years is not None and year is not None:
+        raise InputError(
+            "year is the year of a one-year plan; a plan over years takes years",
+            table="policy",
+            column="year",
+        )
+
+
 # --------------------------------------------------------------------------- public API
 def plan_budget(
     region: Region,
@@ -144,6 +171,8 @@ def plan_budget(
     annual_budgets=None,
     carry_over: bool = True,
     targets_by_year=None,
+    method: str = "auto",
+    year: int | None = None,
 ) -> BudgetPlan | BudgetYearsPlan:
     """Decide how much of each intervention each school receives within a budget.
 
@@ -157,9 +186,9 @@ def plan_budget(
     progress : callable, optional
         Receives one short string per stage.
     years : tuple, range or list of int, optional
-        Plan over these years (``(2026, 2030)``: every year from 2026 to 2030), year by year on
-        each year's forecast pupils (:mod:`allocator.planners.budget.horizon`: the method and
-        its guarantee). The arguments below apply only with ``years``.
+        Plan over these years (``(2026, 2030)``: every year from 2026 to 2030) on each year's
+        forecast pupils (:mod:`allocator.planners.budget.horizon`: the methods and their
+        guarantees). The arguments below apply only with ``years``.
     forecast : optional
         The pupils of each year: None (the medium birth scenario), ``ForecastSettings`` or
         ``(settings, scenario)``, or a table ``settlement_id`` (or ``school_id``), ``band, year,
@@ -171,7 +200,16 @@ def plan_budget(
         Unspent yuan go to the next year (default); False: they lapse.
     targets_by_year : dict, optional
         Year -> ``"every county passes"`` or open-indicator targets (as ``policy.targets``), in
-        force from that year on.
+        force from that year on; also in a one-year plan, with ``year``.
+    year : int, optional
+        The year of a one-year plan given ``targets_by_year``: targets due in or before it are
+        constraints, later ones are listed as not yet due (:mod:`allocator.planners.budget.due`).
+    method : {"auto", "joint", "sequential"}
+        ``joint``: one model over every year, optimal over the horizon within the gap (objectives
+        ``shortfall`` and ``gap``, open-indicator targets;
+        :mod:`allocator.planners.budget.years_model`); ``sequential``: year by year, each year
+        optimal given the years before (status ``feasible``); ``auto`` (default): ``joint`` when
+        it applies, else ``sequential``.
 
     Returns
     -------
@@ -197,19 +235,11 @@ def plan_budget(
     Over three years, ten million yuan a year:
 
     >>> three = plan_budget(region, BudgetPolicy(budget=1e7), years=(2026, 2028))
-    >>> three.verify().empty, three.solve_info.status
-    (True, 'feasible')
+    >>> three.verify().empty, three.solve_info.status, three.method
+    (True, 'optimal', 'joint')
     """
-    spec = (years, forecast, annual_budgets, carry_over, targets_by_year)
-    if years is None and (
-        (forecast, annual_budgets, targets_by_year) != (None, None, None) or carry_over is not True
-    ):
-        raise InputError(
-            "forecast, annual_budgets, carry_over and targets_by_year apply to a plan over years; "
-            "give years as well",
-            table="policy",
-            column="years",
-        )
+    spec = (years, forecast, annual_budgets, carry_over, targets_by_year, method)
+    _check_year_arguments(spec, year)
     if policy is None:
         reject_policy("budget", None, "a BudgetPolicy with a budget (yuan) is required")
     if not isinstance(policy, BudgetPolicy):
@@ -226,6 +256,16 @@ def plan_budget(
             lambda r, p: _solve_plan(prepare(r, p), p, options, None),
             lambda r, p: min_cost_to_comply(r, p.standard, options, policy=p, relax=p.relax),
             progress,
+            options,
+        )
+    if targets_by_year is not None:
+        return plan_with_due_targets(
+            region,
+            policy,
+            targets_by_year,
+            year,
+            lambda r, p: _solve_plan(prepare(r, p), p, options, progress),
+            lambda r, p: min_cost_to_comply(r, p.standard, options, policy=p, relax=p.relax),
         )
     data = prepare(region, policy)
     return _solve_plan(data, policy, options, progress)

@@ -15,6 +15,13 @@ chosen school s with n_s > 0 and ``at_least * n_s > c_s``:
 
     sum_j effect_j x[s, j] >= at_least * n_s - c_s      over the interventions j that add to c
 
+A target per teacher counts the teachers the plan's posts add (t_j per unit of post j): the row
+``c_s + sum_j effect_j x >= at_least (n_s + sum_j t_j x)`` stays linear as
+
+    sum_j (effect_j - at_least t_j) x[s, j] >= at_least * n_s - c_s
+
+and is kept at every chosen school, short or not (a post can bring a school below the target).
+
 A target is met first, at least cost: :func:`allocator.planners.budget.floor.target_floor` solves the MILP "min sum c[s,j] x[s,j]
 subject to every target row, the unit caps and the category and county caps" (no budget row), and
 the plan's model then keeps those units as lower bounds of x while its objective spends the rest
@@ -35,7 +42,14 @@ from allocator.errors import InputError
 from allocator.planners.base import freeze
 from allocator.text import plural
 
-__all__ = ["TARGET_SCHOOLS", "Target", "check_targets", "build_targets", "unmet"]
+__all__ = [
+    "TARGET_SCHOOLS",
+    "Target",
+    "check_targets",
+    "build_targets",
+    "add_coupled_rows",
+    "unmet",
+]
 
 #: Which schools a target applies to.
 TARGET_SCHOOLS = ("all", "boarding", "urban", "town", "rural")
@@ -102,7 +116,7 @@ class Target:
     def matrix(self, S: int) -> sp.csr_matrix:
         """The rows on unit columns (R, S*J), ordered school by school."""
         J = len(self.gain)
-        js = np.flatnonzero(self.gain > 0)
+        js = np.flatnonzero(self.gain != 0)
         rows = np.repeat(np.arange(len(self.s)), len(js))
         cols = (self.s[:, None] * J + js[None, :]).ravel()
         vals = np.tile(self.gain[js], len(self.s))
@@ -135,18 +149,39 @@ def build_targets(cand, targets: Mapping, indicators: Mapping, catalogue, column
         if spec["schools"] == "boarding" or oi.applies_to == "boarding":
             chosen &= boarding
         need = spec["at_least"] * den - cand[oi.column].to_numpy(float)
-        short = np.flatnonzero(chosen & (need > 1e-9 * np.maximum(1.0, spec["at_least"] * den)))
+        short = chosen & (need > 1e-9 * np.maximum(1.0, spec["at_least"] * den))
         gain = np.array(
             [
                 row.effect if column_of[j] == oi.column else 0.0
                 for j, row in enumerate(catalogue.itertuples(index=False))
             ]
         )
+        if oi.per == "teacher":  # a post bought raises the denominator: at_least more needed
+            gain = gain - spec["at_least"] * _teachers_added(catalogue)
+        if (gain < 0).any():  # a school meeting the target now may fall below it with new posts
+            short = chosen
+        short = np.flatnonzero(short)
         out.append(
             Target(name, spec["at_least"], spec["schools"], oi.column, short, need[short], gain,
                    int(chosen.sum()))
         )  # fmt: skip
     return out
+
+
+def add_coupled_rows(b, x, data, scale) -> None:
+    """Add the rows of the targets that purchases can also lower (per-teacher targets, which
+    teacher posts dilute) on unit columns ``x`` scaled by ``scale``: the least-cost floor of
+    the other targets is enough (more units only raise them), these must hold for every plan."""
+    for t in data.targets:
+        if len(t.s) and (t.gain < 0).any():
+            b.add_rows(f"target_{t.name}", len(t.s), {x: t.matrix(data.S) @ sp.diags(scale)},
+                       lower=t.need)  # fmt: skip
+
+
+def _teachers_added(catalogue) -> np.ndarray:
+    """(J,) teachers one unit of each intervention adds (teacher posts: their effect)."""
+    adds = catalogue["adds_teachers"].to_numpy(bool)
+    return np.where(adds, catalogue["effect"].to_numpy(float), 0.0)
 
 
 def unmet(data, units) -> str:
