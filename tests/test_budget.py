@@ -790,3 +790,25 @@ def test_whole_unit_gap_objective_near_zero_stops():
     assert 0 <= plan.objective <= MIP_ABS_GAP
     relaxed = plan_budget(region, dataclasses.replace(policy, relax=True), FAST)
     assert relaxed.objective <= plan.objective + 1e-9
+
+
+def test_the_objective_check_takes_a_plan_below_the_solvers_value_within_its_bound():
+    """A solve stopped within its gap may leave a shortfall column above the shortfall it
+    measures: the plan's recomputed value then lies between the bound and the solver's value.
+    It is accepted and reported; a value below the proven bound is refused."""
+    import numpy as np
+
+    from allocator.planners.budget.data import prepare
+    from allocator.planners.budget.verify import check_objective, plan_measures
+    from allocator.solver import SolveInfo
+    from allocator.synth import make_region
+
+    policy = BudgetPolicy(budget=0.0, objective="shortfall")
+    data = prepare(make_region(schools=30, seed=1), policy)
+    true = plan_measures(data, data.v0, 0.0)["shortfall"]
+    units = np.zeros(data.S * data.J)
+    loose = [("shortfall", SolveInfo("optimal", true * 1.002, true * 0.995, 0.007, 0.1, "highs"))]
+    assert check_objective(data, data.v0, units, policy, loose) == pytest.approx(true)
+    wrong = [("shortfall", SolveInfo("optimal", true * 1.01, true * 1.005, 0.005, 0.1, "highs"))]
+    with pytest.raises(SolverError, match="recomputes to"):
+        check_objective(data, data.v0, units, policy, wrong)

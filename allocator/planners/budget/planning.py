@@ -33,7 +33,7 @@ from allocator.planners.budget.rounding import purchase_steps, round_purchases
 from allocator.planners.budget.targets import unmet
 from allocator.planners.budget.verify import check_objective, verify
 from allocator.region import Region
-from allocator.solver import SolveInfo, SolverOptions, worst_status
+from allocator.solver import SolveInfo, SolverOptions, relative_gap, worst_status
 
 __all__ = ["MIP_ABS_GAP", "plan_budget", "min_cost_to_comply", "budget_frontier"]
 
@@ -117,7 +117,11 @@ def _solve_plan(data, policy, options, progress, relax=None) -> BudgetPlan:
         units = model.units(sol, stage)
     say("verifying")
     after = verify(data, policy, units, integral)
-    check_objective(data, after, units, policy, stages)
+    value = check_objective(data, after, units, policy, stages)
+    if value is not None:  # report the plan's own value, recomputed, and its gap to the bound
+        name, info = stages[0]
+        gap = relative_gap(value, info.bound) if info.bound is not None else info.gap
+        stages[0] = (name, dataclasses.replace(info, objective=value, gap=gap))
     units, notes = round_purchases(data, policy, units, purchase_steps(data.catalogue, relax))
     after = verify(data, policy, units, integral, purchases=True)
     _require_targets(data, units)
