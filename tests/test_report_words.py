@@ -20,7 +20,7 @@ from allocator.errors import InputError
 from allocator.i18n import Words, labels, language_of
 from allocator.report import render_comparison, render_run
 from allocator.report.compare_page import best_classes, measure_label
-from allocator.report.reading import report_language
+from allocator.report.reading import indicator_name, report_language
 from allocator.report.verdict import county_reasons, county_verdict_table, parts_passing
 from allocator.results import Comparison, costs
 from allocator.scenario import load_scenario
@@ -400,3 +400,16 @@ def test_comparison_cells_are_rounded_by_their_measure(rendered, demo):
     assert f"<td>{share:.3f}</td>" in row  # a share: 3 decimals, not yuan
     row = re.search(r"<td>mergers: 目标值</td>(.*?)</tr>", text).group(1)
     assert re.findall(r"<td[^>]*>([^<]*)</td>", row)[1].replace(",", "").isdigit()  # yuan whole
+
+
+def test_one_helper_names_every_indicator_in_full_or_short():
+    defined = sorted(
+        p.relative_to(ROOT).as_posix()
+        for p in (ROOT / "allocator").rglob("*.py")
+        if "def indicator_name(" in p.read_text(encoding="utf-8")
+    )
+    assert defined == ["allocator/report/reading.py"]
+    zh = Words("zh")
+    assert indicator_name("floor_m2_per_pupil", zh) == labels()["ind.floor_m2_per_pupil"]["zh"]
+    assert indicator_name("floor_m2_per_pupil", zh, short=True) == "生均教学辅助用房"
+    assert indicator_name("bandwidth_mbps", zh, short=True) == "bandwidth_mbps"  # no label: as is

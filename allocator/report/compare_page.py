@@ -17,9 +17,8 @@ import pandas as pd
 from allocator.i18n import Words, check_language, language_of
 from allocator.report.charts import variant_labels
 from allocator.report.compare_charts import comparison_charts
-from allocator.report.reading import plan_text, word_or
+from allocator.report.reading import indicator_name, plan_text, word_or
 from allocator.report.tables import escape, format_value, headline_label, html_table, page
-from allocator.report.verdict import indicator_name
 from allocator.sheets import unique_slugs
 
 __all__ = ["BEST_TOLERANCE", "best_classes", "comparison_language", "measure_label"]

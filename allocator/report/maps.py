@@ -28,10 +28,10 @@ from allocator.report.charts import (
     AREA_COLOURS,
     INDICATORS,
     area_name,
-    indicator_name,
     part_name,
 )
 from allocator.report.interactive import base_layout, figure_html, hover, words_of
+from allocator.report.reading import indicator_name
 
 __all__ = [
     "marker_scale",
@@ -561,7 +561,7 @@ def indicator_map_figure(result, words: Words) -> go.Figure:
         )
     buttons = [
         {
-            "label": hover(indicator_name(words, k)),
+            "label": hover(indicator_name(k, words, short=True)),
             "method": "restyle",
             "args": [{"marker.color": [colours(before, k), colours(after, k)]}, [0, 1]],
         }

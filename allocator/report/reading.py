@@ -12,10 +12,16 @@ import inspect
 import pandas as pd
 
 from allocator.i18n import Words, check_language, language_of
-from allocator.report.verdict import indicator_name
 from allocator.sheets import with_names
 
-__all__ = ["reader_table", "report_language", "school_names", "stage_labels", "word_or"]
+__all__ = [
+    "indicator_name",
+    "reader_table",
+    "report_language",
+    "school_names",
+    "stage_labels",
+    "word_or",
+]
 
 
 def report_language(result, language: str | None = None) -> str:
@@ -75,6 +81,22 @@ def reader_table(df: pd.DataFrame, words: Words, names=None) -> pd.DataFrame:
     if "indicator" in out.columns:
         out["indicator"] = out["indicator"].map(lambda v: indicator_name(v, words))
     return out
+
+
+def indicator_name(key: str, words: Words, *, short: bool = False) -> str:
+    """The reader's name of an indicator: its full name (``ind.<key>`` in the labels) or, with
+    ``short``, its chart label (``chart.indicator.<key>``); the key itself if there is none.
+
+    The one place every table, verdict, chart and map names an indicator.
+
+    Examples
+    --------
+    >>> indicator_name("backbone_per_100", Words("zh"))
+    '每百名学生拥有县级以上骨干教师数'
+    >>> indicator_name("backbone_per_100", Words("zh"), short=True), indicator_name("x", Words("en"))
+    ('骨干教师/百生', 'x')
+    """
+    return word_or(words, f"{'chart.indicator' if short else 'ind'}.{key}", key)
 
 
 def word_or(words: Words, key: str, default):

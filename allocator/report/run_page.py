@@ -27,6 +27,7 @@ from allocator.report.charts import (
 from allocator.report.interactive import words_of
 from allocator.report.maps import indicator_map_chart, map_chart
 from allocator.report.reading import (
+    indicator_name,
     plan_text,
     reader_table,
     report_language,
@@ -46,7 +47,6 @@ from allocator.report.tables import (
 from allocator.report.verdict import (
     county_reasons,
     county_verdict_table,
-    indicator_name,
     limit_breaches,
     parts_passing,
 )
