@@ -236,7 +236,7 @@ def lorenz_figure(stages: Sequence[str], measures, words: Words) -> go.Figure:
                     mode="lines",
                     visible=i == 0,
                     line={"color": STAGE_COLOURS[1] if s else STAGE_COLOURS[0], "width": 2},
-                    name=f"{stage}: Gini {g:.2f}",
+                    name=words("chart.gini", stage=stage, gini=f"{g:.2f}"),
                     hovertemplate=hover(words("chart.lorenz.hover"))
                     + "<extra>%{fullData.name}</extra>",
                 )

@@ -159,8 +159,13 @@ def _cell(measure: str, value, words: Words) -> str:
             return format_value(int(value))
         return format_value(float(value), unit)
     if isinstance(value, str):
-        return word_or(words, f"status.{value}", value)
+        family = _WORDED.get(measure.split(".")[-1], "status")
+        return word_or(words, f"{family}.{value}", value)
     return format_value(value, words=words)
+
+
+#: Headline values that are words, by the headline's key (other texts are a status).
+_WORDED = {"objective_name": "objective", "mode": "mergers.mode", "method": "method"}
 
 
 def _plans(comparison, words: Words) -> list[str]:

@@ -31,7 +31,7 @@ from allocator.report.charts import (
     part_name,
 )
 from allocator.report.interactive import base_layout, figure_html, hover, words_of
-from allocator.report.reading import indicator_name
+from allocator.report.reading import indicator_name, stage_labels
 
 __all__ = [
     "marker_scale",
@@ -514,7 +514,7 @@ def indicator_map_figure(result, words: Words) -> go.Figure:
         Two traces (before, after) coloured by the first indicator; each button of the menu
         colours them by its indicator.
     """
-    stages = result.stages
+    stages = stage_labels(result, words)
     before = _indicator_points(result.measures[0].parts, result.regions[0].schools)
     after = _indicator_points(result.measures[-1].parts, result.regions[-1].schools)
     indicators = [k for k in INDICATORS if f"{k}_share" in after.columns]

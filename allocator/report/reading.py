@@ -8,15 +8,18 @@ comes from :class:`allocator.i18n.Words`.
 from __future__ import annotations
 
 import inspect
+import re
+from functools import cache
 
 import pandas as pd
 
-from allocator.i18n import Words, check_language, language_of
+from allocator.i18n import Words, check_language, labels, language_of
 from allocator.sheets import with_names
 
 __all__ = [
     "indicator_name",
     "reader_table",
+    "sentence_in",
     "report_language",
     "school_names",
     "stage_labels",
@@ -66,6 +69,8 @@ _VALUE_COLUMNS = {
     "programme": "programme",
     "item": "item",
     "reason": "reason",
+    "method": "method",
+    "mode": "mergers.mode",
 }
 
 
@@ -80,7 +85,67 @@ def reader_table(df: pd.DataFrame, words: Words, names=None) -> pd.DataFrame:
             out[column] = out[column].map(lambda v, f=family: word_or(words, f"{f}.{v}", v))
     if "indicator" in out.columns:
         out["indicator"] = out["indicator"].map(lambda v: indicator_name(v, words))
+    for column, (family, sep) in _SENTENCE_COLUMNS.items():
+        if column in out.columns and words.language != "en":
+            out[column] = out[column].map(lambda v, f=family, s=sep: _sentences(words, f, v, s))
     return out
+
+
+#: Columns whose cells are sentences a planner writes in English (each a label of the family,
+#: whose English text is the sentence with its figures in braces), and what joins several.
+_SENTENCE_COLUMNS = {
+    "detail": ("detail", None),
+    "kept_because": ("kept", "; "),
+    "reason": ("breach", None),
+}
+
+
+@cache
+def _patterns(family: str) -> tuple[tuple[re.Pattern, str], ...]:
+    """Each label of ``family`` as a pattern of its English text, figures as named groups."""
+    out = []
+    for key, texts in labels().items():
+        if key.startswith(f"{family}."):
+            parts = re.split(r"\{(\w+)\}", texts["en"])
+            regex = "".join(
+                re.escape(p) if i % 2 == 0 else f"(?P<{p}>.+?)" for i, p in enumerate(parts)
+            )
+            out.append((re.compile(f"{regex}\\Z"), key))
+    return tuple(out)
+
+
+def sentence_in(words: Words, family: str, text):
+    """A planner's English sentence in the reader's words: the label of ``family`` whose English
+    text it is, with the same figures (a figure that is a value word, such as a band, in words
+    too); any other text as it is.
+
+    Examples
+    --------
+    >>> zh = Words("zh")
+    >>> sentence_in(zh, "detail", "becomes one nine-year school with S7 on the same site")
+    '与同址的 S7 合并为一所九年一贯制学校'
+    >>> sentence_in(zh, "breach", "no school teaching junior within 60 min")
+    '60 分钟内没有招收初中7–9年级的学校'
+    >>> sentence_in(zh, "detail", "something else")
+    'something else'
+    """
+    if not isinstance(text, str):
+        return text
+    for pattern, key in _patterns(family):
+        found = pattern.match(text)
+        if found:
+            values = {
+                k: word_or(words, f"{_VALUE_COLUMNS[k]}.{v}", v) if k in _VALUE_COLUMNS else v
+                for k, v in found.groupdict().items()
+            }
+            return words(key, **values)
+    return text
+
+
+def _sentences(words: Words, family: str, text, sep: str | None):
+    if sep is None or not isinstance(text, str):
+        return sentence_in(words, family, text)
+    return words("report.list_sep").join(sentence_in(words, family, t) for t in text.split(sep))
 
 
 def indicator_name(key: str, words: Words, *, short: bool = False) -> str:
