@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import importlib
+import math
 import re
 import typing
 from collections.abc import Mapping
@@ -48,6 +49,9 @@ __all__ = [
     "build_policy",
     "check_name",
     "check_policy_keys",
+    "frontier_budgets",
+    "frontier_function",
+    "frontier_points",
     "output_spec",
     "parse_steps",
     "region_spec",
@@ -62,7 +66,9 @@ FORMATS = ("html", "csv", "json", "xlsx", "region")
 #: Formats written when ``[output] formats`` is not given.
 DEFAULT_FORMATS = ("html", "csv", "json")
 #: Keys of a ``[[steps]]`` block that are not policy fields (unless the policy has them).
-STEP_KEYS = ("planner", "name", "enabled", "solver")
+STEP_KEYS = ("planner", "name", "enabled", "solver", "frontier")
+#: Most budgets a step's ``frontier`` may list (each is one more plan).
+MAX_FRONTIER_POINTS = 25
 _SYNTH_KEYS = {
     "schools": int,
     "counties": int,
@@ -150,6 +156,7 @@ class Step:
     solver: dict = field(default_factory=dict)
     enabled: bool = True
     index: int = 0
+    frontier: tuple[float, ...] = ()
 
     @property
     def slug(self) -> str:
@@ -388,11 +395,68 @@ def parse_steps(raw: Mapping, where: KeyLocator) -> tuple[Step, ...]:
                 "expected name = <a distinct name> on one of them",
             )
         seen[step_name] = i
+        frontier = frontier_budgets(step, planner, where, path)
         check_policy_keys(planner, step, where, path)
         params = {k: v for k, v in step.items() if k in planner.fields() or k not in STEP_KEYS}
         solver = solver_settings(step.get("solver", {}), where, (*path, "solver"), partial=False)
-        out.append(Step(step_name, name, params, solver, bool(step.get("enabled", True)), index=i))
+        enabled = bool(step.get("enabled", True))
+        out.append(Step(step_name, name, params, solver, enabled, index=i, frontier=frontier))
     return tuple(out)
+
+
+def frontier_function(planner: Planner):
+    """The planner's budget frontier, ``<planner>_frontier(region, budgets, policy, options,
+    progress)`` beside its plan function (a table of what each budget buys), or None.
+
+    Examples
+    --------
+    >>> frontier_function(get_planner("budget")).__name__, frontier_function(get_planner("mergers"))
+    ('budget_frontier', None)
+    """
+    module = importlib.import_module(planner.plan.__module__)
+    return getattr(module, f"{planner.name}_frontier", None)
+
+
+def frontier_points(step: Step, policy) -> tuple[list[float], float]:
+    """The budgets a step's frontier plans, in increasing order: its ``frontier`` and its own
+    budget (the policy's ``budget``; NaN if it has none), and that own budget.
+
+    Examples
+    --------
+    >>> step = Step("b", "budget", {"budget": 3e7}, frontier=(0.0, 6e7))
+    >>> frontier_points(step, step.policy())
+    ([0.0, 30000000.0, 60000000.0], 30000000.0)
+    """
+    own = float(getattr(policy, "budget", None) or 0.0) if hasattr(policy, "budget") else math.nan
+    return sorted({*step.frontier, *([own] if math.isfinite(own) else [])}), own
+
+
+def frontier_budgets(step: Mapping, planner: Planner, where: KeyLocator, path: tuple) -> tuple:
+    """A step's ``frontier``: the budgets (yuan, each >= 0) at which a run also plans the step to
+    draw what each buys; only on a step whose planner has a frontier (:func:`frontier_function`).
+    """
+    if "frontier" not in step or "frontier" in planner.fields():
+        return ()
+    key = (*path, "frontier")
+    if frontier_function(planner) is None:
+        raise where.error(
+            key,
+            f"the {planner.name!r} planner has no budget frontier; expected frontier only on a "
+            "step whose planner spends a budget",
+        )
+    values = step["frontier"]
+    if not isinstance(values, list) or not 1 <= len(values) <= MAX_FRONTIER_POINTS:
+        raise where.error(
+            key,
+            f"expected a list of 1 to {MAX_FRONTIER_POINTS} budgets in yuan "
+            f"(e.g. [2e7, 4e7]), got {values!r}",
+        )
+    for j, value in enumerate(values):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+            raise where.error((*key, j), f"expected a number of yuan >= 0, got {value!r}")
+        if value == float("inf"):
+            raise where.error((*key, j), f"expected a finite number of yuan, got {value!r}")
+    return tuple(sorted({float(v) for v in values}))
 
 
 def check_name(name: str, kind: str, where: KeyLocator, key: tuple, earlier: list[str]) -> None:
