@@ -39,6 +39,7 @@ from allocator.solver import SolverOptions
 
 __all__ = [
     "FORMATS",
+    "MAP_TILES",
     "MAX_NAME_CHARS",
     "STEP_KEYS",
     "OutputSpec",
@@ -63,6 +64,8 @@ __all__ = [
 
 #: Output formats: report.html, one CSV per table, result.json, one workbook, the region after.
 FORMATS = ("html", "csv", "json", "xlsx", "region")
+#: ``[output] map_tiles``: no web tiles (the report needs no internet), or OpenStreetMap's.
+MAP_TILES = ("none", "openstreetmap")
 #: Formats written when ``[output] formats`` is not given.
 DEFAULT_FORMATS = ("html", "csv", "json")
 #: Keys of a ``[[steps]]`` block that are not policy fields (unless the policy has them).
@@ -139,11 +142,13 @@ class StandardSpec:
 class OutputSpec:
     """Output folder (relative to the working directory), formats (see :data:`FORMATS`) and the
     language of the report (``"zh"``, ``"en"``; None: Chinese when the region's school or county
-    names hold Chinese characters, else English, :func:`allocator.i18n.language_of`)."""
+    names hold Chinese characters, else English, :func:`allocator.i18n.language_of`) and the
+    web tiles under the report's map (:data:`MAP_TILES`; ``"none"``: the page needs no internet)."""
 
     folder: Path
     formats: tuple[str, ...] = DEFAULT_FORMATS
     language: str | None = None
+    map_tiles: str = "none"
 
 
 @dataclass(frozen=True)
@@ -490,7 +495,9 @@ def check_name(name: str, kind: str, where: KeyLocator, key: tuple, earlier: lis
 def output_spec(raw: Mapping, where: KeyLocator, stem: str) -> OutputSpec:
     """Check ``[output]`` and build its :class:`OutputSpec` (default folder ``results/<stem>``)."""
     table = sub_table(raw, "output", where)
-    check_keys(table, ["folder", "formats", "language"], where, ("output",), "[output]")
+    check_keys(
+        table, ["folder", "formats", "language", "map_tiles"], where, ("output",), "[output]"
+    )
     folder = table.get("folder", f"results/{stem}")
     check_type(folder, str, where, ("output", "folder"))
     formats = table.get("formats", list(DEFAULT_FORMATS))
@@ -506,4 +513,10 @@ def output_spec(raw: Mapping, where: KeyLocator, stem: str) -> OutputSpec:
             ("output", "language"),
             f"unknown language {language!r}; expected one of {', '.join(map(repr, LANGUAGES))}",
         )
-    return OutputSpec(Path(folder), tuple(formats), language)
+    tiles = table.get("map_tiles", MAP_TILES[0])
+    if tiles not in MAP_TILES:
+        raise where.error(
+            ("output", "map_tiles"),
+            f"unknown map tiles {tiles!r}; expected one of {', '.join(map(repr, MAP_TILES))}",
+        )
+    return OutputSpec(Path(folder), tuple(formats), language, tiles)
