@@ -22,7 +22,7 @@ from allocator.errors import InputError
 from allocator.i18n import Words, labels, language_of
 from allocator.report import render_comparison, render_run
 from allocator.report.compare_page import best_classes, measure_label
-from allocator.report.reading import indicator_name, reader_table, report_language
+from allocator.report.reading import indicator_name, plan_text, reader_table, report_language
 from allocator.report.verdict import county_reasons, county_verdict_table, parts_passing
 from allocator.results import Comparison, costs
 from allocator.scenario import load_scenario
@@ -419,7 +419,7 @@ def test_one_helper_names_every_indicator_in_full_or_short():
     zh = Words("zh")
     assert indicator_name("floor_m2_per_pupil", zh) == labels()["ind.floor_m2_per_pupil"]["zh"]
     assert indicator_name("floor_m2_per_pupil", zh, short=True) == "生均教学辅助用房"
-    assert indicator_name("bandwidth_mbps", zh, short=True) == "bandwidth_mbps"  # no label: as is
+    assert indicator_name("no_such_indicator", zh, short=True) == "no_such_indicator"  # as is
 
 
 # --------------------------------------------------------------------------- no English on zh
@@ -431,6 +431,9 @@ ENGLISH_FRAGMENTS = (
     "pupils; serving them from nearby schools", "nine-year school with", "with least travel",
     "pupils >= min_size", "only school within", "teaches senior high", "no school teaching",
     "have no seat left", "lexicographic", "minimax", "（shortfall", "Gini", "heuristic",
+    # the open indicators, in the budget plan's text too
+    "internet_access", "bandwidth_mbps", "smart_classrooms", "platform_access", "security_staff",
+    "closed_campus", "alarm_video", "guard_post", "dorm_night_duty",
 )  # fmt: skip
 #: Cells, headers and legend names that were English as a whole: the open indicators, a
 #: spending category, solve methods, the training plan's figures, stage names.
@@ -523,3 +526,24 @@ def test_a_closures_reasons_and_a_solves_status_are_worded_from_their_codes(demo
         SolveInfo("stopped", None, None, None, 1.0, "cbc").describe("zh")
         == "stopped（cbc，1.00 秒）"
     )
+
+
+def test_a_budget_plans_notes_are_worded_with_their_nested_reasons():
+    class Plan:
+        def summary(self, language):
+            note = Words(language)("summary.budget.note", note="{}")
+            return "\n".join(
+                note.format(n)
+                for n in (
+                    "guard_post_works not used: the schools table has no 'gate' column",
+                    "staff_guard_post not used: standard moe2012 does not assess guard_post",
+                    "a note nobody foresaw",
+                )
+            )
+
+    assert plan_text(Plan(), "zh").split("\n") == [
+        "注：未采用“guard_post_works”：学校表缺少 'gate' 列",  # no such intervention: as is
+        "注：未采用“校门警务室值守（一年）”：标准 moe2012 不评估“护学岗”",
+        "注：a note nobody foresaw",
+    ]
+    assert plan_text(Plan(), "en").startswith("Note: guard_post_works not used: the schools")

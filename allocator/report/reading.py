@@ -134,12 +134,25 @@ def sentence_in(words: Words, family: str, text):
     for pattern, key in _patterns(family):
         found = pattern.match(text)
         if found:
-            values = {
-                k: word_or(words, f"{_VALUE_COLUMNS[k]}.{v}", v) if k in _VALUE_COLUMNS else v
-                for k, v in found.groupdict().items()
-            }
+            values = {k: _figure_in(words, k, v) for k, v in found.groupdict().items()}
             return words(key, **values)
     return text
+
+
+#: Figures of a sentence that are sentences themselves, and their label family.
+_NESTED = {"why": "why_not"}
+
+
+def _figure_in(words: Words, name: str, value: str) -> str:
+    """A figure of a sentence in the reader's words: a value word (a band, an intervention), an
+    indicator's name, a nested sentence, or the figure as it is."""
+    if name in _VALUE_COLUMNS:
+        return word_or(words, f"{_VALUE_COLUMNS[name]}.{value}", value)
+    if name == "indicator":
+        return indicator_name(value, words)
+    if name in _NESTED:
+        return sentence_in(words, _NESTED[name], value)
+    return value
 
 
 def _sentences(words: Words, family: str, text, sep: str | None):
@@ -205,4 +218,21 @@ def plan_text(plan, language: str) -> str:
         takes_language = bool(inspect.signature(summary).parameters)
     except (TypeError, ValueError):  # a builtin without a signature
         takes_language = False
-    return summary(language) if takes_language else summary()
+    if not takes_language:
+        return summary()
+    return _notes_in(Words(language), summary(language))
+
+
+def _notes_in(words: Words, text: str) -> str:
+    """A plan text's notes (lines of ``summary.budget.note``, which a planner writes in English)
+    in the reader's words (the ``note`` labels), when the reader's language is not English."""
+    if words.language == "en":
+        return text
+    prefix = words("summary.budget.note", note="")
+    lines = [
+        prefix + sentence_in(words, "note", line[len(prefix) :])
+        if line.startswith(prefix)
+        else line
+        for line in text.split("\n")
+    ]
+    return "\n".join(lines)
