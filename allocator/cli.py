@@ -22,6 +22,7 @@ from allocator.outputs import check_target
 from allocator.pipeline import run_scenario
 from allocator.report.reading import report_language
 from allocator.scenario import merge_overrides, parse_assignment
+from allocator.scenario.sections import MAP_TILES
 from allocator.sweep import run_sweep
 from allocator.synth import make_region
 
@@ -159,6 +160,8 @@ def _overrides_from(args) -> dict:
         parts.append(parse_assignment("solver.log=true"))
     if getattr(args, "lang", None):  # --lang zh|en: the report's language ([output] language)
         parts.append({"output": {"language": args.lang}})
+    if getattr(args, "map_tiles", None):  # --map-tiles openstreetmap: [output] map_tiles
+        parts.append({"output": {"map_tiles": args.map_tiles}})
     return merge_overrides(*parts) if parts else {}
 
 
@@ -215,6 +218,10 @@ _FORCE_HELP = (
     "scenario's own unchanged output is replaced)"
 )
 
+_TILES_HELP = (
+    "web map tiles under the report's map: openstreetmap (the page then needs internet; only "
+    "for a region with a coordinate system) or none (default: [output] map_tiles, else none)"
+)
 _LANG_HELP = (
     "language of the report, zh or en (default: [output] language, else zh when the region's "
     "school or county names are Chinese)"
@@ -249,6 +256,7 @@ def add_run_commands(subparsers) -> None:
     p.add_argument("--verbose", action="store_true", help=_VERBOSE_HELP)
     p.add_argument("--force", action="store_true", help=_FORCE_HELP)
     p.add_argument("--lang", choices=LANGUAGES, default=None, help=_LANG_HELP)
+    p.add_argument("--map-tiles", choices=MAP_TILES, default=None, help=_TILES_HELP)
     p.set_defaults(func=cli_run)
 
     c = subparsers.add_parser(

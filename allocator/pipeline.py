@@ -62,6 +62,7 @@ from allocator.results import (
     result_tables,
 )
 from allocator.scenario import Scenario, load_scenario
+from allocator.scenario.sections import frontier_function, frontier_points
 from allocator.standards import PARTS, assessment_parts
 from allocator.text import plural
 from allocator.writers import protected_inputs, write_run
@@ -346,6 +347,7 @@ def run_scenario(
     regions = [region]
     measures = [measure(region, standard)]
     steps: list[StepResult] = []
+    frontiers: dict[str, pd.DataFrame] = {}
     active = [s for s in scenario.steps if s.enabled]
     over = YearsRun(region, scenario.years, scenario.forecast) if scenario.years else None
     for k, step in enumerate(active, start=1):
@@ -357,6 +359,8 @@ def run_scenario(
                 scenario, standard, steps, regions, measures, time.perf_counter() - started
             )
             raise _step_failure(partial, exc, step, k, label, folder, force, emit) from None
+        if step.frontier:
+            frontiers[f"{step.name}.frontier"] = _frontier(scenario, step, label, regions[-1], emit)
         emit(f"{label}: {plan_status(plan)[0]} in {seconds:.1f} s; applying")
         after = over.region_after(step.name, plan, regions[-1]) if over else None
         regions.append(plan.apply(regions[-1]) if over is None else after)
@@ -370,10 +374,30 @@ def run_scenario(
     if over is not None:
         emit(f"measuring {scenario.years[0]}-{scenario.years[1]} year by year")
         result.years = over.outcome(standard)
-    _complete(result, folder, force)
+    _complete(result, folder, force, frontiers)
     if folder is not None:
         emit(f"wrote {folder}")
     return result
+
+
+def _frontier(scenario: Scenario, step, label: str, region, emit) -> pd.DataFrame:
+    """What each budget of the step's ``frontier`` and its own budget buy on the region the step
+    planned: the planner's frontier table (one plan per budget, solved as the step's plan is),
+    with ``step_budget`` true on the row of the step's own budget."""
+    policy = step.policy()
+    budgets, own = frontier_points(step, policy)
+    emit(f"{label}: frontier of {len(budgets)} budgets")
+    try:
+        table = frontier_function(get_planner(step.planner))(
+            region,
+            budgets,
+            policy,
+            scenario.solver_options(step),
+            progress=lambda message: emit(f"{label}: frontier {message}"),
+        )
+    except InputError as exc:
+        raise scenario.step_error(step, exc) from None
+    return table.assign(step_budget=np.isclose(budgets, own))  # one row per budget, in order
 
 
 def _scenario_to_run(path, overrides: Mapping | None, variant: str | None) -> Scenario:
@@ -473,9 +497,12 @@ def _step_failure(
     return error
 
 
-def _complete(result: ScenarioResult, folder: Path | None, force: bool) -> None:
-    """Fill in the result's tables and ``result.json`` record, and write it when a folder is given."""
-    result.tables = result_tables(result)
+def _complete(
+    result: ScenarioResult, folder: Path | None, force: bool, extra: Mapping | None = None
+) -> None:
+    """Fill in the result's tables (and ``extra`` ones, such as a step's frontier) and
+    ``result.json`` record, and write it when a folder is given."""
+    result.tables = {**result_tables(result), **(extra or {})}
     result.result = result_record(result)
     if folder is not None:
         write_run(result, folder, force=force)

@@ -7,8 +7,10 @@ import copy
 import csv
 import dataclasses
 import html as htmllib
+import json
 import pathlib
 import re
+import tomllib
 
 import pandas as pd
 import pytest
@@ -20,10 +22,11 @@ from allocator.errors import InputError
 from allocator.i18n import Words, labels, language_of
 from allocator.report import render_comparison, render_run
 from allocator.report.compare_page import best_classes, measure_label
-from allocator.report.reading import report_language
+from allocator.report.reading import indicator_name, plan_text, reader_table, report_language
 from allocator.report.verdict import county_reasons, county_verdict_table, parts_passing
 from allocator.results import Comparison, costs
 from allocator.scenario import load_scenario
+from allocator.solver import SolveInfo
 
 ROOT = pathlib.Path(__file__).parents[1]
 LABELS = ROOT / "allocator" / "data" / "i18n" / "labels.csv"
@@ -113,6 +116,10 @@ def test_every_key_the_code_uses_exists_and_no_report_row_is_unused(rendered):
     programmes = ROOT / "allocator" / "data" / "training_programmes.csv"
     with programmes.open(encoding="utf-8") as handle:
         data_values = {f"level.{row['level']}" for row in csv.DictReader(handle)}
+    # so are the open indicators of the standards' files
+    for standard in (ROOT / "allocator" / "data").glob("moe*.toml"):
+        open_set = tomllib.loads(standard.read_text(encoding="utf-8")).get("open_indicators", {})
+        data_values |= {f"ind.{name}" for name in open_set}
     assert mine - used - strings - data_values == set()
 
 
@@ -400,3 +407,143 @@ def test_comparison_cells_are_rounded_by_their_measure(rendered, demo):
     assert f"<td>{share:.3f}</td>" in row  # a share: 3 decimals, not yuan
     row = re.search(r"<td>mergers: 目标值</td>(.*?)</tr>", text).group(1)
     assert re.findall(r"<td[^>]*>([^<]*)</td>", row)[1].replace(",", "").isdigit()  # yuan whole
+
+
+def test_one_helper_names_every_indicator_in_full_or_short():
+    defined = sorted(
+        p.relative_to(ROOT).as_posix()
+        for p in (ROOT / "allocator").rglob("*.py")
+        if "def indicator_name(" in p.read_text(encoding="utf-8")
+    )
+    assert defined == ["allocator/report/reading.py"]
+    zh = Words("zh")
+    assert indicator_name("floor_m2_per_pupil", zh) == labels()["ind.floor_m2_per_pupil"]["zh"]
+    assert indicator_name("floor_m2_per_pupil", zh, short=True) == "生均教学辅助用房"
+    assert indicator_name("no_such_indicator", zh, short=True) == "no_such_indicator"  # as is
+
+
+# --------------------------------------------------------------------------- no English on zh
+#: Texts the Chinese page showed in English: a solve's status, a merger plan's mode, why a school
+#: closes or stays open, why pupils travel beyond a limit, a budget's objective, the stages and
+#: Gini in chart legends (found anywhere in a shown text or a chart's text).
+ENGLISH_FRAGMENTS = (
+    "optimal (", "feasible (", "feasible, gap", "(absolute)", "cost 模式", "travel 模式",
+    "pupils; serving them from nearby schools", "nine-year school with", "with least travel",
+    "pupils >= min_size", "only school within", "teaches senior high", "no school teaching",
+    "have no seat left", "lexicographic", "minimax", "（shortfall", "Gini", "heuristic",
+    # the open indicators, in the budget plan's text too
+    "internet_access", "bandwidth_mbps", "smart_classrooms", "platform_access", "security_staff",
+    "closed_campus", "alarm_video", "guard_post", "dorm_night_duty",
+)  # fmt: skip
+#: Cells, headers and legend names that were English as a whole: the open indicators, a
+#: spending category, solve methods, the training plan's figures, stage names.
+ENGLISH_TEXTS = {
+    "alarm_video_linked", "bandwidth_mbps", "closed_campus", "dorm_night_duty", "guard_post",
+    "internet_access", "platform_access", "security_staff", "smart_classrooms_per_class",
+    "recurrent", "heuristic", "lp+local", "cost", "years", "places", "backbone places",
+    "cost yuan", "programme", "year", "hours", "hours_behind", "backbone_places",
+    "schools backbone met before", "schools backbone met after", "schools on track after",
+    "before", "after", "must keep",
+}  # fmt: skip
+
+
+def _shown_texts(page_text: str) -> set[str]:
+    """Every text a reader sees: text between tags (outside scripts and styles, plan texts
+    included) and the names, titles and hover texts of the charts' figures."""
+    body = re.sub(r"<(script|style)\b.*?</\1>", "", page_text, flags=re.S)
+    shown = {htmllib.unescape(t).strip() for t in re.findall(r">([^<>]+)<", body)}
+    for script in re.findall(r"<script\b[^>]*>(.*?)</script>", page_text, flags=re.S):
+        if "newPlot" not in script or len(script) > 1_000_000:  # plotly.js itself
+            continue
+        for value in re.findall(
+            r'"(?:name|text|hovertemplate|label)":\s*("(?:[^"\\]|\\.)*")', script
+        ):
+            shown.add(json.loads(value))
+    return shown
+
+
+def _english_on(page_text: str, own: set[str]) -> set[str]:
+    """The English of :data:`ENGLISH_FRAGMENTS` and :data:`ENGLISH_TEXTS` a page shows, leaving
+    out the texts a user wrote (``own``: scenario and step names, descriptions)."""
+    found = set()
+    for text in _shown_texts(page_text):
+        if text in own:
+            continue
+        if text in ENGLISH_TEXTS or text.startswith("after "):
+            found.add(text)
+        found |= {f for f in ENGLISH_FRAGMENTS if f in text}
+    return found
+
+
+@pytest.fixture(scope="module")
+def scenario_pages(demo):
+    """The Chinese page of every scenario with a report (the kindergarten scenario's tables are
+    its planner's own and are checked there), each with the texts its user wrote."""
+    pages = {"liangjiang_demo": (render_run(demo, "zh"), demo)}
+    for name in (
+        "rural_county_consolidation",
+        "smart_campus_programme",
+        "budget_policy_comparison",
+        "teacher_rotation",
+    ):
+        path = ROOT / "scenarios" / f"{name}.toml"
+        result = allocator.run_scenario(path, write=False, overrides={"region": {"schools": 40}})
+        pages[name] = (render_run(result, "zh"), result)
+    return pages
+
+
+def test_no_english_is_left_on_the_chinese_page_of_any_scenario(scenario_pages):
+    for name, (page_text, result) in scenario_pages.items():
+        scenario = result.scenario
+        own = {scenario.name, scenario.description, *(s.name for s in result.steps)}
+        assert _english_on(page_text, own) == set(), name
+
+
+def test_a_closures_reasons_and_a_solves_status_are_worded_from_their_codes(demo):
+    zh, en = Words("zh"), Words("en")
+    closures = demo.steps[0].plan.tables["closures"]
+    shown = reader_table(closures, zh)
+    for raw, row, worded in zip(
+        closures["detail"], closures.itertuples(), shown["detail"], strict=True
+    ):
+        if row.reason == "nine_year":
+            assert worded == f"与同址的 {row.receiving_school_id} 合并为一所九年一贯制学校"
+        else:
+            assert worded.startswith(f"学生 {row.pupils} 名；")
+        assert reader_table(closures, en)["detail"].tolist() == closures["detail"].tolist()
+        assert raw != worded
+    kept = demo.steps[0].plan.tables["schools"]["kept_because"]
+    several = "only school within 30 min for grades 1-3 of V1, V2; 120 pupils >= min_size 100"
+    worded = reader_table(pd.DataFrame({"kept_because": [several]}), zh)["kept_because"].iloc[0]
+    assert (
+        worded == "V1, V2 的小学1–3年级学生 30 分钟内唯一的学校；学生 120 名，不少于最小规模 100 名"
+    )
+    assert not any("pupils" in v for v in reader_table(kept.to_frame(), zh)["kept_because"])
+    info = SolveInfo("feasible", 0.5, 0.4, 0.01, 2.0, "heuristic")
+    assert info.describe() == "feasible, gap 0.01 (absolute) (heuristic, 2.00 s)"
+    assert info.describe("zh") == "可行，间隙 0.01（绝对值）（启发式，2.00 秒）"
+    assert (
+        SolveInfo("stopped", None, None, None, 1.0, "cbc").describe("zh")
+        == "stopped（cbc，1.00 秒）"
+    )
+
+
+def test_a_budget_plans_notes_are_worded_with_their_nested_reasons():
+    class Plan:
+        def summary(self, language):
+            note = Words(language)("summary.budget.note", note="{}")
+            return "\n".join(
+                note.format(n)
+                for n in (
+                    "guard_post_works not used: the schools table has no 'gate' column",
+                    "staff_guard_post not used: standard moe2012 does not assess guard_post",
+                    "a note nobody foresaw",
+                )
+            )
+
+    assert plan_text(Plan(), "zh").split("\n") == [
+        "注：未采用“guard_post_works”：学校表缺少 'gate' 列",  # no such intervention: as is
+        "注：未采用“校门警务室值守（一年）”：标准 moe2012 不评估“护学岗”",
+        "注：a note nobody foresaw",
+    ]
+    assert plan_text(Plan(), "en").startswith("Note: guard_post_works not used: the schools")

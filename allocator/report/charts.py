@@ -25,13 +25,13 @@ from allocator.metrics import gini
 from allocator.outputs import output_file, png_metadata
 from allocator.report.fonts import chart_label, font_rc
 from allocator.report.interactive import base_layout, figure_html, hover
+from allocator.report.reading import indicator_name
 
 __all__ = [
     "AREA_COLOURS",
     "STAGE_COLOURS",
     "INDICATORS",
     "SHORT_NAMES",
-    "indicator_name",
     "area_name",
     "part_name",
     "box_statistics",
@@ -78,17 +78,6 @@ SHORT_NAMES = {
 _RED = "#b42318"
 #: Points a Lorenz curve is drawn through at most (a large region has thousands of schools).
 _CURVE_POINTS = 201
-
-
-def indicator_name(words: Words, key: str) -> str:
-    """An indicator's short chart label in the words' language (the key itself if unknown).
-
-    Examples
-    --------
-    >>> indicator_name(Words("zh"), "backbone_per_100"), indicator_name(Words("en"), "x")
-    ('骨干教师/百生', 'x')
-    """
-    return words(f"chart.indicator.{key}") if key in INDICATORS else key
 
 
 def _indicators(parts: pd.DataFrame) -> list[str]:
@@ -162,7 +151,7 @@ def distribution_figure(stages: Sequence[str], measures, words: Words) -> go.Fig
             for k in indicators:
                 values = sub[f"{k}_share"].dropna().to_numpy(float)
                 if len(values):
-                    names.append(indicator_name(words, k))
+                    names.append(indicator_name(k, words, short=True))
                     stats.append(box_statistics(values))
             colour = (AREA_COLOURS if s else AREA_COLOURS_BEFORE)[area]
             columns = list(zip(*stats, strict=True)) if stats else [[]] * 5
@@ -247,7 +236,7 @@ def lorenz_figure(stages: Sequence[str], measures, words: Words) -> go.Figure:
                     mode="lines",
                     visible=i == 0,
                     line={"color": STAGE_COLOURS[1] if s else STAGE_COLOURS[0], "width": 2},
-                    name=f"{stage}: Gini {g:.2f}",
+                    name=words("chart.gini", stage=stage, gini=f"{g:.2f}"),
                     hovertemplate=hover(words("chart.lorenz.hover"))
                     + "<extra>%{fullData.name}</extra>",
                 )
@@ -255,7 +244,7 @@ def lorenz_figure(stages: Sequence[str], measures, words: Words) -> go.Figure:
             owner.append(i)
     buttons = [
         {
-            "label": hover(indicator_name(words, k)),
+            "label": hover(indicator_name(k, words, short=True)),
             "method": "update",
             "args": [{"visible": [True] + [o == i for o in owner]}],
         }
@@ -329,7 +318,7 @@ def cv_figure(stages: Sequence[str], measures, standard, words: Words) -> go.Fig
                 name=stages[0],
                 legendgroup="first",
                 showlegend=c == 1,
-                text=[hover(indicator_name(words, k)) for k in then["indicator"]],
+                text=[hover(indicator_name(k, words, short=True)) for k in then["indicator"]],
                 hovertemplate=hv + f"<extra>{hover(stages[0])}</extra>",
             ),
             row=1,
@@ -352,10 +341,10 @@ def cv_figure(stages: Sequence[str], measures, standard, words: Words) -> go.Fig
                             ],
                         },
                     },
-                    name=indicator_name(words, k),
+                    name=indicator_name(k, words, short=True),
                     legendgroup=k,
                     showlegend=c == 1,
-                    text=[hover(indicator_name(words, k))] * len(sub),
+                    text=[hover(indicator_name(k, words, short=True))] * len(sub),
                     hovertemplate=hv + f"<extra>{hover(stages[-1])}</extra>",
                 ),
                 row=1,

@@ -12,8 +12,9 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from allocator.i18n import Words
-from allocator.report.charts import STAGE_COLOURS, indicator_name
+from allocator.report.charts import STAGE_COLOURS
 from allocator.report.interactive import base_layout, figure_html, hover, words_of
+from allocator.report.reading import indicator_name
 
 __all__ = ["comparison_figures", "comparison_charts"]
 
@@ -41,7 +42,7 @@ class _VariantBars:
 
     def grouped_bars(self, fig, keys, hovertemplate, **where) -> None:
         """One group of bars per measure key: 'before' in grey, then each variant."""
-        names = [hover(indicator_name(self.words, k.split(".")[-1])) for k in keys]
+        names = [hover(indicator_name(k.split(".")[-1], self.words, short=True)) for k in keys]
         for j, col in enumerate(["before", *self.variants]):
             first = col == "before"
             fig.add_trace(

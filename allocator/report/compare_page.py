@@ -17,9 +17,8 @@ import pandas as pd
 from allocator.i18n import Words, check_language, language_of
 from allocator.report.charts import variant_labels
 from allocator.report.compare_charts import comparison_charts
-from allocator.report.reading import plan_text, word_or
+from allocator.report.reading import indicator_name, plan_text, word_or
 from allocator.report.tables import escape, format_value, headline_label, html_table, page
-from allocator.report.verdict import indicator_name
 from allocator.sheets import unique_slugs
 
 __all__ = ["BEST_TOLERANCE", "best_classes", "comparison_language", "measure_label"]
@@ -160,8 +159,13 @@ def _cell(measure: str, value, words: Words) -> str:
             return format_value(int(value))
         return format_value(float(value), unit)
     if isinstance(value, str):
-        return word_or(words, f"status.{value}", value)
+        family = _WORDED.get(measure.split(".")[-1], "status")
+        return word_or(words, f"{family}.{value}", value)
     return format_value(value, words=words)
+
+
+#: Headline values that are words, by the headline's key (other texts are a status).
+_WORDED = {"objective_name": "objective", "mode": "mergers.mode", "method": "method"}
 
 
 def _plans(comparison, words: Words) -> list[str]:

@@ -28,11 +28,11 @@ from allocator.report.charts import (
     AREA_COLOURS,
     INDICATORS,
     area_name,
-    indicator_name,
     part_name,
 )
 from allocator.report.interactive import base_layout, figure_html, hover, words_of
 from allocator.report.preschool import kindergarten_traces
+from allocator.report.reading import indicator_name, stage_labels
 from allocator.results import plan_tables
 
 __all__ = [
@@ -518,7 +518,7 @@ def indicator_map_figure(result, words: Words) -> go.Figure:
         Two traces (before, after) coloured by the first indicator; each button of the menu
         colours them by its indicator.
     """
-    stages = result.stages
+    stages = stage_labels(result, words)
     before = _indicator_points(result.measures[0].parts, result.regions[0].schools)
     after = _indicator_points(result.measures[-1].parts, result.regions[-1].schools)
     indicators = [k for k in INDICATORS if f"{k}_share" in after.columns]
@@ -565,7 +565,7 @@ def indicator_map_figure(result, words: Words) -> go.Figure:
         )
     buttons = [
         {
-            "label": hover(indicator_name(words, k)),
+            "label": hover(indicator_name(k, words, short=True)),
             "method": "restyle",
             "args": [{"marker.color": [colours(before, k), colours(after, k)]}, [0, 1]],
         }

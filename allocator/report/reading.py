@@ -8,14 +8,23 @@ comes from :class:`allocator.i18n.Words`.
 from __future__ import annotations
 
 import inspect
+import re
+from functools import cache
 
 import pandas as pd
 
-from allocator.i18n import Words, check_language, language_of
-from allocator.report.verdict import indicator_name
+from allocator.i18n import Words, check_language, labels, language_of
 from allocator.sheets import with_names
 
-__all__ = ["reader_table", "report_language", "school_names", "stage_labels", "word_or"]
+__all__ = [
+    "indicator_name",
+    "reader_table",
+    "sentence_in",
+    "report_language",
+    "school_names",
+    "stage_labels",
+    "word_or",
+]
 
 
 def report_language(result, language: str | None = None) -> str:
@@ -60,6 +69,8 @@ _VALUE_COLUMNS = {
     "programme": "programme",
     "item": "item",
     "reason": "reason",
+    "method": "method",
+    "mode": "mergers.mode",
 }
 
 
@@ -74,7 +85,96 @@ def reader_table(df: pd.DataFrame, words: Words, names=None) -> pd.DataFrame:
             out[column] = out[column].map(lambda v, f=family: word_or(words, f"{f}.{v}", v))
     if "indicator" in out.columns:
         out["indicator"] = out["indicator"].map(lambda v: indicator_name(v, words))
+    for column, (family, sep) in _SENTENCE_COLUMNS.items():
+        if column in out.columns and words.language != "en":
+            out[column] = out[column].map(lambda v, f=family, s=sep: _sentences(words, f, v, s))
     return out
+
+
+#: Columns whose cells are sentences a planner writes in English (each a label of the family,
+#: whose English text is the sentence with its figures in braces), and what joins several.
+_SENTENCE_COLUMNS = {
+    "detail": ("detail", None),
+    "kept_because": ("kept", "; "),
+    "reason": ("breach", None),
+}
+
+
+@cache
+def _patterns(family: str) -> tuple[tuple[re.Pattern, str], ...]:
+    """Each label of ``family`` as a pattern of its English text, figures as named groups."""
+    out = []
+    for key, texts in labels().items():
+        if key.startswith(f"{family}."):
+            parts = re.split(r"\{(\w+)\}", texts["en"])
+            regex = "".join(
+                re.escape(p) if i % 2 == 0 else f"(?P<{p}>.+?)" for i, p in enumerate(parts)
+            )
+            out.append((re.compile(f"{regex}\\Z"), key))
+    return tuple(out)
+
+
+def sentence_in(words: Words, family: str, text):
+    """A planner's English sentence in the reader's words: the label of ``family`` whose English
+    text it is, with the same figures (a figure that is a value word, such as a band, in words
+    too); any other text as it is.
+
+    Examples
+    --------
+    >>> zh = Words("zh")
+    >>> sentence_in(zh, "detail", "becomes one nine-year school with S7 on the same site")
+    '与同址的 S7 合并为一所九年一贯制学校'
+    >>> sentence_in(zh, "breach", "no school teaching junior within 60 min")
+    '60 分钟内没有招收初中7–9年级的学校'
+    >>> sentence_in(zh, "detail", "something else")
+    'something else'
+    """
+    if not isinstance(text, str):
+        return text
+    for pattern, key in _patterns(family):
+        found = pattern.match(text)
+        if found:
+            values = {k: _figure_in(words, k, v) for k, v in found.groupdict().items()}
+            return words(key, **values)
+    return text
+
+
+#: Figures of a sentence that are sentences themselves, and their label family.
+_NESTED = {"why": "why_not"}
+
+
+def _figure_in(words: Words, name: str, value: str) -> str:
+    """A figure of a sentence in the reader's words: a value word (a band, an intervention), an
+    indicator's name, a nested sentence, or the figure as it is."""
+    if name in _VALUE_COLUMNS:
+        return word_or(words, f"{_VALUE_COLUMNS[name]}.{value}", value)
+    if name == "indicator":
+        return indicator_name(value, words)
+    if name in _NESTED:
+        return sentence_in(words, _NESTED[name], value)
+    return value
+
+
+def _sentences(words: Words, family: str, text, sep: str | None):
+    if sep is None or not isinstance(text, str):
+        return sentence_in(words, family, text)
+    return words("report.list_sep").join(sentence_in(words, family, t) for t in text.split(sep))
+
+
+def indicator_name(key: str, words: Words, *, short: bool = False) -> str:
+    """The reader's name of an indicator: its full name (``ind.<key>`` in the labels) or, with
+    ``short``, its chart label (``chart.indicator.<key>``); the key itself if there is none.
+
+    The one place every table, verdict, chart and map names an indicator.
+
+    Examples
+    --------
+    >>> indicator_name("backbone_per_100", Words("zh"))
+    '每百名学生拥有县级以上骨干教师数'
+    >>> indicator_name("backbone_per_100", Words("zh"), short=True), indicator_name("x", Words("en"))
+    ('骨干教师/百生', 'x')
+    """
+    return word_or(words, f"{'chart.indicator' if short else 'ind'}.{key}", key)
 
 
 def word_or(words: Words, key: str, default):
@@ -118,4 +218,21 @@ def plan_text(plan, language: str) -> str:
         takes_language = bool(inspect.signature(summary).parameters)
     except (TypeError, ValueError):  # a builtin without a signature
         takes_language = False
-    return summary(language) if takes_language else summary()
+    if not takes_language:
+        return summary()
+    return _notes_in(Words(language), summary(language))
+
+
+def _notes_in(words: Words, text: str) -> str:
+    """A plan text's notes (lines of ``summary.budget.note``, which a planner writes in English)
+    in the reader's words (the ``note`` labels), when the reader's language is not English."""
+    if words.language == "en":
+        return text
+    prefix = words("summary.budget.note", note="")
+    lines = [
+        prefix + sentence_in(words, "note", line[len(prefix) :])
+        if line.startswith(prefix)
+        else line
+        for line in text.split("\n")
+    ]
+    return "\n".join(lines)

@@ -27,9 +27,10 @@ from allocator.report.charts import (
     lorenz_chart,
 )
 from allocator.report.interactive import words_of
-from allocator.report.maps import indicator_map_chart, map_chart
+from allocator.report.maps import indicator_map_chart
 from allocator.report.preschool import preschool_section
 from allocator.report.reading import (
+    indicator_name,
     plan_text,
     reader_table,
     report_language,
@@ -46,10 +47,10 @@ from allocator.report.tables import (
     html_table,
     page,
 )
+from allocator.report.tiles import tiled_map_chart
 from allocator.report.verdict import (
     county_reasons,
     county_verdict_table,
-    indicator_name,
     limit_breaches,
     parts_passing,
 )
@@ -442,7 +443,7 @@ def _charts(result, stages: Sequence[str], words: Words | None = None) -> list[s
             out.append(frontier_chart(table, w))
     out.append(f"<h2 id='map'>{escape(w('map.heading'))}</h2>")
     out.append(f"<p class='note'>{escape(w('map.note'))}</p>")
-    out.append(map_chart(result, w))
+    out.append(tiled_map_chart(result, w))
     out.append(f"<h3>{escape(w('map.indicator_heading'))}</h3>")
     out.append(f"<p class='note'>{escape(w('map.indicator_note'))}</p>")
     out.append(indicator_map_chart(result, w))

@@ -27,11 +27,11 @@ import pandas as pd
 
 from allocator.compliance import within_limit
 from allocator.i18n import Words
+from allocator.report.reading import indicator_name
 
 __all__ = [
     "county_reasons",
     "county_verdict_table",
-    "indicator_name",
     "limit_breaches",
     "parts_passing",
 ]
@@ -46,20 +46,6 @@ INDICATORS = (
     "equipment_yuan_per_pupil",
     "multimedia_per_100",
 )
-
-
-def indicator_name(key: str, words: Words) -> str:
-    """The reader's name of an indicator (``ind.<key>`` in the labels), the key itself if none.
-
-    Examples
-    --------
-    >>> indicator_name("backbone_per_100", Words("zh")), indicator_name("x", Words("en"))
-    ('每百名学生拥有县级以上骨干教师数', 'x')
-    """
-    try:
-        return words(f"ind.{key}")
-    except KeyError:
-        return key
 
 
 def _number(value) -> float:

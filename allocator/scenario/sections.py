@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import importlib
+import math
 import re
 import typing
 from collections.abc import Mapping
@@ -39,6 +40,7 @@ from allocator.solver import SolverOptions
 
 __all__ = [
     "FORMATS",
+    "MAP_TILES",
     "MAX_NAME_CHARS",
     "STEP_KEYS",
     "OutputSpec",
@@ -49,6 +51,9 @@ __all__ = [
     "build_policy",
     "check_name",
     "check_policy_keys",
+    "frontier_budgets",
+    "frontier_function",
+    "frontier_points",
     "output_spec",
     "parse_steps",
     "region_spec",
@@ -60,10 +65,14 @@ __all__ = [
 
 #: Output formats: report.html, one CSV per table, result.json, one workbook, the region after.
 FORMATS = ("html", "csv", "json", "xlsx", "region")
+#: ``[output] map_tiles``: no web tiles (the report needs no internet), or OpenStreetMap's.
+MAP_TILES = ("none", "openstreetmap")
 #: Formats written when ``[output] formats`` is not given.
 DEFAULT_FORMATS = ("html", "csv", "json")
 #: Keys of a ``[[steps]]`` block that are not policy fields (unless the policy has them).
-STEP_KEYS = ("planner", "name", "enabled", "solver", "over_years")
+STEP_KEYS = ("planner", "name", "enabled", "solver", "over_years", "frontier")
+#: Most budgets a step's ``frontier`` may list (each is one more plan).
+MAX_FRONTIER_POINTS = 25
 _SYNTH_KEYS = {
     "schools": int,
     "counties": int,
@@ -136,11 +145,13 @@ class StandardSpec:
 class OutputSpec:
     """Output folder (relative to the working directory), formats (see :data:`FORMATS`) and the
     language of the report (``"zh"``, ``"en"``; None: Chinese when the region's school or county
-    names hold Chinese characters, else English, :func:`allocator.i18n.language_of`)."""
+    names hold Chinese characters, else English, :func:`allocator.i18n.language_of`) and the
+    web tiles under the report's map (:data:`MAP_TILES`; ``"none"``: the page needs no internet)."""
 
     folder: Path
     formats: tuple[str, ...] = DEFAULT_FORMATS
     language: str | None = None
+    map_tiles: str = "none"
 
 
 @dataclass(frozen=True)
@@ -154,6 +165,7 @@ class Step:
     enabled: bool = True
     index: int = 0
     over_years: dict = field(default_factory=dict)  # arguments of a plan over years
+    frontier: tuple[float, ...] = ()
 
     @property
     def slug(self) -> str:
@@ -398,14 +410,82 @@ def parse_steps(raw: Mapping, where: KeyLocator) -> tuple[Step, ...]:
                 "expected name = <a distinct name> on one of them",
             )
         seen[step_name] = i
+        frontier = frontier_budgets(step, planner, where, path)
         check_policy_keys(planner, step, where, path)
         params = {k: v for k, v in step.items() if k in planner.fields() or k not in STEP_KEYS}
         solver = solver_settings(step.get("solver", {}), where, (*path, "solver"), partial=False)
         over = {}
         if "over_years" in step and "over_years" not in planner.fields():
             over = check_over_years(planner, step["over_years"], where, (*path, "over_years"))
-        out.append(Step(step_name, name, params, solver, bool(step.get("enabled", True)), i, over))
+        enabled = bool(step.get("enabled", True))
+        out.append(
+            Step(
+                step_name,
+                name,
+                params,
+                solver,
+                enabled,
+                index=i,
+                over_years=over,
+                frontier=frontier,
+            )
+        )
     return tuple(out)
+
+
+def frontier_function(planner: Planner):
+    """The planner's budget frontier, ``<planner>_frontier(region, budgets, policy, options,
+    progress)`` beside its plan function (a table of what each budget buys), or None.
+
+    Examples
+    --------
+    >>> frontier_function(get_planner("budget")).__name__, frontier_function(get_planner("mergers"))
+    ('budget_frontier', None)
+    """
+    module = importlib.import_module(planner.plan.__module__)
+    return getattr(module, f"{planner.name}_frontier", None)
+
+
+def frontier_points(step: Step, policy) -> tuple[list[float], float]:
+    """The budgets a step's frontier plans, in increasing order: its ``frontier`` and its own
+    budget (the policy's ``budget``; NaN if it has none), and that own budget.
+
+    Examples
+    --------
+    >>> step = Step("b", "budget", {"budget": 3e7}, frontier=(0.0, 6e7))
+    >>> frontier_points(step, step.policy())
+    ([0.0, 30000000.0, 60000000.0], 30000000.0)
+    """
+    own = float(getattr(policy, "budget", None) or 0.0) if hasattr(policy, "budget") else math.nan
+    return sorted({*step.frontier, *([own] if math.isfinite(own) else [])}), own
+
+
+def frontier_budgets(step: Mapping, planner: Planner, where: KeyLocator, path: tuple) -> tuple:
+    """A step's ``frontier``: the budgets (yuan, each >= 0) at which a run also plans the step to
+    draw what each buys; only on a step whose planner has a frontier (:func:`frontier_function`).
+    """
+    if "frontier" not in step or "frontier" in planner.fields():
+        return ()
+    key = (*path, "frontier")
+    if frontier_function(planner) is None:
+        raise where.error(
+            key,
+            f"the {planner.name!r} planner has no budget frontier; expected frontier only on a "
+            "step whose planner spends a budget",
+        )
+    values = step["frontier"]
+    if not isinstance(values, list) or not 1 <= len(values) <= MAX_FRONTIER_POINTS:
+        raise where.error(
+            key,
+            f"expected a list of 1 to {MAX_FRONTIER_POINTS} budgets in yuan "
+            f"(e.g. [2e7, 4e7]), got {values!r}",
+        )
+    for j, value in enumerate(values):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+            raise where.error((*key, j), f"expected a number of yuan >= 0, got {value!r}")
+        if value == float("inf"):
+            raise where.error((*key, j), f"expected a finite number of yuan, got {value!r}")
+    return tuple(sorted({float(v) for v in values}))
 
 
 def check_name(name: str, kind: str, where: KeyLocator, key: tuple, earlier: list[str]) -> None:
@@ -439,7 +519,9 @@ def check_name(name: str, kind: str, where: KeyLocator, key: tuple, earlier: lis
 def output_spec(raw: Mapping, where: KeyLocator, stem: str) -> OutputSpec:
     """Check ``[output]`` and build its :class:`OutputSpec` (default folder ``results/<stem>``)."""
     table = sub_table(raw, "output", where)
-    check_keys(table, ["folder", "formats", "language"], where, ("output",), "[output]")
+    check_keys(
+        table, ["folder", "formats", "language", "map_tiles"], where, ("output",), "[output]"
+    )
     folder = table.get("folder", f"results/{stem}")
     check_type(folder, str, where, ("output", "folder"))
     formats = table.get("formats", list(DEFAULT_FORMATS))
@@ -455,4 +537,10 @@ def output_spec(raw: Mapping, where: KeyLocator, stem: str) -> OutputSpec:
             ("output", "language"),
             f"unknown language {language!r}; expected one of {', '.join(map(repr, LANGUAGES))}",
         )
-    return OutputSpec(Path(folder), tuple(formats), language)
+    tiles = table.get("map_tiles", MAP_TILES[0])
+    if tiles not in MAP_TILES:
+        raise where.error(
+            ("output", "map_tiles"),
+            f"unknown map tiles {tiles!r}; expected one of {', '.join(map(repr, MAP_TILES))}",
+        )
+    return OutputSpec(Path(folder), tuple(formats), language, tiles)

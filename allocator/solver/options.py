@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from allocator.i18n import Words
+
 __all__ = [
     "SolverOptions",
     "SolveInfo",
@@ -156,13 +158,37 @@ class SolveInfo:
         solver = "+".join(sorted({i.solver for i in infos}))
         return cls(status, objective, bound, gap, float(seconds), solver)
 
-    def describe(self) -> str:
-        """One line for a summary, e.g. ``"optimal (highs, 0.42 s)"``."""
+    def describe(self, language: str = "en") -> str:
+        """One line for a summary in ``language`` (``"en"`` or ``"zh"``), the words from
+        :class:`allocator.i18n.Words` (``solver.*``); a status without a label is shown as it is.
+
+        Examples
+        --------
+        >>> info = SolveInfo("feasible", 10.0, 9.8, 0.02, 0.4167, "highs")
+        >>> info.describe()
+        'feasible, gap 2.00% (highs, 0.42 s)'
+        >>> info.describe("zh")
+        '可行，间隙 2.00%（highs，0.42 秒）'
+        """
+        words = Words(language)
+        try:
+            status = words(f"solver.status.{self.status}")
+        except KeyError:
+            status = self.status
+        try:  # a method rather than a solver (heuristic, lp+local) has a name
+            solver = words(f"method.{self.solver}")
+        except KeyError:
+            solver = self.solver
+        where = {"solver": solver, "seconds": f"{self.seconds:.2f}"}
         if self.status == "feasible" and self.gap is not None:
             near_zero = self.objective is not None and abs(self.objective) < 1
-            gap = f"{self.gap:.3g} (absolute)" if near_zero else f"{self.gap:.2%}"
-            return f"feasible, gap {gap} ({self.solver}, {self.seconds:.2f} s)"
-        return f"{self.status} ({self.solver}, {self.seconds:.2f} s)"
+            gap = (
+                words("solver.gap_absolute", gap=f"{self.gap:.3g}")
+                if near_zero
+                else f"{self.gap:.2%}"
+            )
+            return words("solver.describe_gap", status=status, gap=gap, **where)
+        return words("solver.describe", status=status, **where)
 
 
 _STATUS_RANK = {"optimal": 0, "feasible": 1}

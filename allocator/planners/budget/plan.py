@@ -221,8 +221,8 @@ class BudgetPlan(PlanBase):
         w = Words(language)
         kind = w("summary.budget.lp" if self.relaxed else "summary.budget.milp")
         lines = [
-            w("summary.budget.title", objective=self.objective_name, kind=kind,
-              standard=self.standard_name, status=self.solve_info.describe())
+            w("summary.budget.title", objective=w(f"objective.{self.objective_name}"), kind=kind,
+              standard=self.standard_name, status=self.solve_info.describe(language))
         ]  # fmt: skip
         rural = self.allocations.loc[self.allocations["area_type"] == "rural", "cost"].sum()
         share = rural / self.spent if self.spent > 0 else 0.0

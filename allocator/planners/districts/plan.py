@@ -143,7 +143,7 @@ class DistrictPlan(PlanBase):
         na = w("summary.na")
         lines = [
             w("summary.districts.title", region=self.region_name or w("summary.the_region"),
-              districts=h["districts"], schools=h["schools"], status=self.solve_info.describe()),
+              districts=h["districts"], schools=h["schools"], status=self.solve_info.describe(language)),
             "  " + w("summary.districts.spread", spread=f"{h['largest_quality_spread']:.3f}"),
             "  " + w("summary.districts.travel", mean=f"{h['mean_minutes_to_centre']:.1f}",
                      longest=f"{h['longest_minutes']:.0f}"),

@@ -142,7 +142,7 @@ class KindergartenPlan(PlanBase):
         w, h = Words(language), self.headline()
         lines = [
             f"{w('kindergarten.title', region=self.region_name or 'region')} "
-            f"({self.solve_info.describe()})",
+            f"({self.solve_info.describe(language)})",
             "  " + w("kindergarten.children", children=f"{h['children']:,.0f}",
                      placed=f"{h['placed']:,.0f}", beyond=f"{h['children_beyond_limit']:,.0f}"),
             "  " + w("kindergarten.actions", built=h["new_kindergartens"],

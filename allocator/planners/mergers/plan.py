@@ -260,7 +260,7 @@ class MergerPlan(PlanBase):
         built = h["new_schools_built"]
         lines = [
             w("summary.mergers.title", region=self.region_name or w("summary.the_region"),
-              mode=h["mode"], status=self.solve_info.describe()),
+              mode=w(f"mergers.mode.{h['mode']}"), status=self.solve_info.describe(language)),
             "  " + w("summary.mergers.schools", before=h["schools_before"],
                      after=h["schools_after"], closed=h["schools_closed"],
                      nine=h["nine_year_conversions"], pupils=h["pupils_of_closed_schools"],
@@ -285,7 +285,7 @@ class MergerPlan(PlanBase):
             for r in top.itertuples():
                 lines.append(
                     f"    {r.school_id} {r.name} -> {r.receiving_school_id}"
-                    + w("summary.mergers.closure", pupils=r.pupils, reason=r.reason,
+                    + w("summary.mergers.closure", pupils=r.pupils, reason=w(f"reason.{r.reason}"),
                         before=f"{r.mean_minutes_before:.0f}", boarders=r.boarders,
                         after=f"{r.mean_minutes_after:.0f}")
                 )  # fmt: skip

@@ -171,7 +171,7 @@ class MergerYearsPlan:
         """
         words = Words(language)
         lines = [words("mergeryears.title", first=self.years[0], last=self.years[-1])]
-        lines.append(words("mergeryears.status", status=self.solve_info.describe()))
+        lines.append(words("mergeryears.status", status=self.solve_info.describe(language)))
         planned = len(self.counties) > 0
         if planned and self.solve_info.objective is not None and self.policy.max_schools is None:
             lines.append(

@@ -231,7 +231,11 @@ class TeacherPlan(PlanBase):
                   + (" ..." if len(q) > 3 else ""))
             )  # fmt: skip
         lines.append(
-            w("summary.teachers.solve", status=self.solve_info.describe(), solves=len(self.solves))
+            w(
+                "summary.teachers.solve",
+                status=self.solve_info.describe(language),
+                solves=len(self.solves),
+            )
         )
         return "\n".join(lines)
 
