@@ -288,4 +288,4 @@ def test_the_run_page_shows_the_budget_frontier_only_when_the_results_hold_one(r
     )
     with_frontier = dataclasses.replace(run, tables={**run.tables, "budget.frontier": frontier})
     text = render_run(with_frontier)
-    assert heading in text and text.count('class="plotly-graph-div"') == 6
+    assert heading in text and text.count('class="plotly-graph-div"') == 8
