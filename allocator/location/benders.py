@@ -53,8 +53,9 @@ from allocator.location.radius import (
     plan_costs,
     sort_pairs,
 )
-from allocator.solver import ModelBuilder, SolverOptions, relative_gap
+from allocator.solver import ModelBuilder, SolverOptions, relative_gap, solve_matrix
 from allocator.solver.incremental import IncrementalModel
+from allocator.text import plural
 
 __all__ = ["benders_p_median", "benders_facility_location", "plan_objective"]
 
@@ -237,12 +238,17 @@ class BendersSolve:
         y = b.add_columns("y", self.m, cost=self.f, upper=1.0)
         b.add_columns("theta", self.n, cost=self.w, lower=self.s.cheapest)
         if self.p is not None:
-            b.add_rows("open_sites", 1, {y: (0, np.arange(self.m), 1.0)}, lower=self.p, upper=self.p)
+            b.add_rows(
+                "open_sites", 1, {y: (0, np.arange(self.m), 1.0)}, lower=self.p, upper=self.p
+            )
         return IncrementalModel(b.build(), self.options)
 
     def run(self) -> LocationResult:
         inc = self.master()
-        lp = self.phase_one(inc)
+        try:
+            lp = self.phase_one(inc)
+        except Infeasible:
+            raise self.cover_error() from None
         self.heuristic(lp.x[: self.m])
         fixed = self.fix_sites(inc, lp)
         status = self.phase_two(inc, fixed)
@@ -260,7 +266,9 @@ class BendersSolve:
             if cuts.covered.all():
                 best_value = min(best_value, float(self.f @ y + self.w @ cuts.value))
             self.lower = max(self.lower, ans.objective)
-            gap_small = best_value - ans.objective <= LP_TOLERANCE * max(1.0, abs(best_value))
+            gap_small = math.isfinite(best_value) and (
+                best_value - ans.objective <= LP_TOLERANCE * max(1.0, abs(best_value))
+            )
             if gap_small or self.time_left() <= 0:
                 break
             added = self.add_cuts(inc, IN_OUT * y + (1 - IN_OUT) * core, y, theta)
@@ -319,6 +327,8 @@ class BendersSolve:
                 break
             try:
                 ans = inc.solve(start, time_limit=left)
+            except Infeasible:
+                raise self.cover_error() from None
             except SolverError:
                 if self.best_sites is None:
                     raise
@@ -332,6 +342,35 @@ class BendersSolve:
             if ans.status != "optimal" or self.add_cuts(inc, y, y, ans.x[m:]) == 0:
                 break
         return status
+
+    def cover_error(self) -> Infeasible:
+        """Why p sites cannot give every client an allowed open site: the fewest sites that can
+        (a set-covering MIP over the allowed pairs, or its LP bound when time runs out)."""
+        b = ModelBuilder()
+        y = b.add_columns("y", self.m, cost=1.0, upper=1.0, integer=True)
+        cover = cover_rows(self.s, np.arange(self.n)).tocoo()
+        b.add_rows("cover", self.n, {y: (cover.row, cover.col, cover.data)}, lower=1.0)
+        left = self.time_left()
+        options = SolverOptions(
+            time_limit=None if not math.isfinite(left) else max(left, 1.0),
+            mip_gap=0.0,
+            threads=self.options.threads,
+        )
+        info = solve_matrix(b.build(), options=options).info
+        fewest = math.ceil(info.bound - 1e-6) if info.bound is not None else None
+        if fewest is None or fewest <= self.p:
+            return Infeasible(
+                f"opening {plural(self.p, 'site')} cannot give every client an allowed open site",
+                {"open_sites": 1.0},
+            )
+        exact = "" if info.status == "optimal" else " at least"
+        return Infeasible(
+            f"opening {plural(self.p, 'site')} cannot give every one of the "
+            f"{plural(self.n, 'client')} an "
+            f"allowed open site: covering them all takes{exact} {plural(fewest, 'site')} "
+            f"({fewest - self.p} more)",
+            {"open_sites": float(fewest - self.p)},
+        )
 
     def proven(self) -> bool:
         if not math.isfinite(self.best) or not math.isfinite(self.lower):

@@ -16,7 +16,7 @@ from typing import NamedTuple
 import numpy as np
 import scipy.sparse as sp
 
-from allocator.errors import SolverError
+from allocator.errors import Infeasible, SolverError
 from allocator.solver.highs import answer_problem, configured_highs, pass_model
 from allocator.solver.model import LinearModel
 from allocator.solver.options import SolverOptions
@@ -127,8 +127,9 @@ class IncrementalModel:
     def solve(self, start=None, time_limit: float | None = None) -> Answer:
         """Solve the model as it stands (``start``: a full feasible plan for a MIP).
 
-        Raises SolverError when the solver stops without a plan, finds none (infeasible or
-        unbounded), or gives a plan whose objective is not the one it reports.
+        Raises Infeasible when no plan satisfies the rows (the caller explains why), SolverError
+        when the solver stops without a plan, finds the model unbounded, or gives a plan whose
+        objective is not the one it reports.
         """
         import highspy
 
@@ -144,7 +145,9 @@ class IncrementalModel:
         h.run()
         status = h.getModelStatus()
         info = h.getInfo()
-        if status in (MS.kInfeasible, MS.kUnbounded, MS.kUnboundedOrInfeasible):
+        if status == MS.kInfeasible:
+            raise Infeasible("the model has no plan that satisfies every row")
+        if status in (MS.kUnbounded, MS.kUnboundedOrInfeasible):
             raise SolverError(f"the model has no optimum ({h.modelStatusToString(status)})")
         if info.primal_solution_status != 2:
             raise SolverError(
