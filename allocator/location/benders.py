@@ -44,7 +44,7 @@ from allocator.location.common import (
     require_every_client_served,
     resolve_options,
 )
-from allocator.location.pmedian_sparse import interchange
+from allocator.location.pmedian_sparse import greedy_sites, interchange
 from allocator.location.radius import (
     SortedPairs,
     cover_rows,
@@ -249,6 +249,9 @@ class BendersSolve:
             lp = self.phase_one(inc)
         except Infeasible:
             raise self.cover_error() from None
+        except SolverError:  # out of time before the first LP: a plan without a bound
+            self.heuristic(np.ones(self.m) if self.p is None else self.greedy())
+            return self.result("feasible")
         self.heuristic(lp.x[: self.m])
         fixed = self.fix_sites(inc, lp)
         status = self.phase_two(inc, fixed)
@@ -297,6 +300,15 @@ class BendersSolve:
                 lead[1:] = cl[1:] != cl[:-1]
                 sites = np.union1d(sites, self.s.sites[take][by][lead])
             self.offer(sites)
+
+    def greedy(self) -> np.ndarray:
+        """A 0/1 point opening the greedy plan's p sites (all sites if it serves not all)."""
+        wc = self.w[self.pairs.clients] * self.pairs.cost
+        sites = greedy_sites(self.pairs, wc, self.p, lambda: 1.0)
+        y = np.zeros(self.m) if sites is not None else np.arange(self.m, 0, -1.0)
+        if sites is not None:
+            y[sites] = 1.0
+        return y
 
     def fix_sites(self, inc: IncrementalModel, lp) -> int:
         """Fix the sites the LP's reduced costs settle against the best plan; return how many."""
