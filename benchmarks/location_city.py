@@ -40,7 +40,14 @@ from scipy.spatial import cKDTree
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from allocator.location import benders_facility_location, benders_p_median, p_median  # noqa: E402
+from allocator.errors import Infeasible  # noqa: E402
+from allocator.location import (  # noqa: E402
+    SiteLevels,
+    benders_facility_location,
+    benders_p_median,
+    levelled_location,
+    p_median,
+)
 from allocator.solver import SolverOptions  # noqa: E402
 from allocator.synth import make_region  # noqa: E402
 from allocator.travel import road_matrix, shortest_minutes  # noqa: E402
@@ -63,7 +70,7 @@ def city(clients: int, seed: int):
     st = region.settlements
     xy = np.array([(nodes[v]["x"], nodes[v]["y"]) for v in st["node"]])
     rng = np.random.default_rng(seed)
-    children = rng.integers(20, 200, len(st)).astype(float)  # aged 3-5 per community
+    children = rng.integers(5, 80, len(st)).astype(float)  # aged 3-5 per community
     return region, xy, children
 
 
@@ -128,6 +135,51 @@ def instance(kind: str, clients: int, sites: int, limit: float, seed: int):
     return cost.tocsr()[reached], children[reached], left_out
 
 
+def preschool_levels(m: int, seed: int) -> SiteLevels:
+    """Levels of a city's preschool model on ``m`` sites (all figures illustrative, unconfirmed).
+
+    A third of the sites hold a kindergarten (6, 9 or 12 classes of 30 places): kept as it is
+    (cost 0), expanded by one 3-class module (2.4 million yuan), or converted to inclusive status
+    (0.3 million yuan); some are public, most inclusive already. The other sites are candidate
+    land: a new public inclusive kindergarten of 6, 9 or 12 classes (1 million yuan per class).
+    """
+    rng = np.random.default_rng(seed + 2)
+    existing = rng.random(m) < 1 / 3
+    classes = rng.choice([6, 9, 12], m)
+    public = rng.random(m) < 0.5
+    inclusive = public | (rng.random(m) < 0.7)
+    site, cost, cap, tag_pub, tag_inc = [], [], [], [], []
+    for j in range(m):
+        if existing[j]:
+            options = [(0.0, classes[j], inclusive[j]), (2.4e6, classes[j] + 3, inclusive[j])]
+            if not inclusive[j]:
+                options.append((0.3e6, classes[j], True))
+            for yuan, k, inc in options:
+                site.append(j), cost.append(yuan), cap.append(30.0 * k)
+                tag_pub.append(bool(public[j])), tag_inc.append(bool(inc))
+        else:
+            for k in (6, 9, 12):
+                site.append(j), cost.append(1e6 * k), cap.append(30.0 * k)
+                tag_pub.append(True), tag_inc.append(True)
+    levels = SiteLevels(
+        site=np.array(site), cost=cost, capacity=cap,
+        tags={"public": tag_pub, "inclusive": tag_inc},
+    )  # fmt: skip
+    return levels, np.flatnonzero(existing)
+
+
+def preschool(cost, children, options, seed):
+    """The preschool model: 90 % of the children placed within the walking limit, 85 % of them
+    in inclusive and 50 % in public kindergartens, at 500 yuan per child-minute walked."""
+    levels, required = preschool_levels(cost.shape[1], seed)
+    walk = cost.copy()
+    walk.data = walk.data * 500.0
+    return levelled_location(
+        walk, children, levels, required_sites=required, min_share=0.9,
+        tag_shares={"inclusive": 0.85, "public": 0.5}, options=options,
+    )  # fmt: skip
+
+
 def measure(label: str, solve, *args):
     """Run ``solve(*args)`` and print its figures (time, status, gap, bound, memory)."""
     tracemalloc.start()
@@ -142,11 +194,13 @@ def measure(label: str, solve, *args):
     peak = tracemalloc.get_traced_memory()[1] / 2**20
     tracemalloc.stop()
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    gap = "-" if r.gap is None else f"{r.gap:.2e}"
-    bound = "-" if r.bound is None else f"{r.bound:.1f}"
+    info = getattr(r, "info", r)  # a LevelResult keeps status, gap and bound in its info
+    gap = "-" if info.gap is None else f"{info.gap:.2e}"
+    bound = "-" if info.bound is None else f"{info.bound:.1f}"
+    opened = r.sites.size if hasattr(r, "sites") else r.levels.size
     print(
-        f"  {label:<10} {seconds:7.1f} s  {r.status:<8} objective {r.objective:.1f}  bound "
-        f"{bound}  gap {gap}  open {r.sites.size}  python peak {peak:.0f} MiB  rss {rss:.0f} MiB"
+        f"  {label:<10} {seconds:7.1f} s  {info.status:<8} objective {r.objective:.1f}  bound "
+        f"{bound}  gap {gap}  open {opened}  python peak {peak:.0f} MiB  rss {rss:.0f} MiB"
         f"  load {os.getloadavg()[0]:.2f}"
     )
 
@@ -157,7 +211,7 @@ def main(argv=None) -> None:
     ap.add_argument("--sites", type=int, default=2000)
     ap.add_argument("--limit", type=float, default=15.0, help="walking minutes")
     ap.add_argument("--kind", nargs="+", default=["geometric", "road"])
-    ap.add_argument("--model", nargs="+", default=["pmedian", "ufl"])
+    ap.add_argument("--model", nargs="+", default=["pmedian", "ufl", "preschool"])
     ap.add_argument("--p-share", type=float, default=0.4, help="p as a share of the sites")
     ap.add_argument("--opening", type=float, default=3000.0, help="opening cost (child-minutes)")
     ap.add_argument("--seed", type=int, default=1)
@@ -179,12 +233,28 @@ def main(argv=None) -> None:
                 f"in {time.perf_counter() - t0:.1f} s"
             )
             if "pmedian" in args.model:
+                fewest = covering_number(cost, p)
+                if fewest > p:
+                    print(f"  p={p} cannot cover every community: p={fewest}, the fewest that can")
+                    p = fewest
                 measure(f"p={p}", benders_p_median, cost, p, w, options)
                 if args.compare:
                     measure("p_median", p_median, cost, p, w, options)
             if "ufl" in args.model:
                 f = np.full(m, args.opening)
                 measure(f"f={args.opening:g}", benders_facility_location, cost, f, w, options)
+
+            if "preschool" in args.model:
+                measure("preschool", preschool, cost, w, options, args.seed)
+
+
+def covering_number(cost, p: int) -> int:
+    """``p``, or the fewest sites covering every community when ``p`` cannot."""
+    try:
+        benders_p_median(cost, p, options=SolverOptions(time_limit=30.0))
+    except Infeasible as err:
+        return p + int(err.violations.get("open_sites", 0))
+    return p
 
 
 if __name__ == "__main__":
