@@ -168,14 +168,14 @@ def preschool_levels(m: int, seed: int) -> SiteLevels:
     return levels, np.flatnonzero(existing)
 
 
-def preschool(cost, children, options, seed):
-    """The preschool model: 90 % of the children placed within the walking limit, 85 % of them
+def preschool(cost, children, options, seed, enrolment=0.8):
+    """The preschool model: ``enrolment`` of the children placed within the walking limit, 85 % of them
     in inclusive and 50 % in public kindergartens, at 500 yuan per child-minute walked."""
     levels, required = preschool_levels(cost.shape[1], seed)
     walk = cost.copy()
     walk.data = walk.data * 500.0
     return levelled_location(
-        walk, children, levels, required_sites=required, min_share=0.9,
+        walk, children, levels, required_sites=required, min_share=enrolment,
         tag_shares={"inclusive": 0.85, "public": 0.5}, options=options,
     )  # fmt: skip
 
@@ -214,6 +214,7 @@ def main(argv=None) -> None:
     ap.add_argument("--model", nargs="+", default=["pmedian", "ufl", "preschool"])
     ap.add_argument("--p-share", type=float, default=0.4, help="p as a share of the sites")
     ap.add_argument("--opening", type=float, default=3000.0, help="opening cost (child-minutes)")
+    ap.add_argument("--enrolment", type=float, default=0.8, help="preschool share placed")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--time-limit", type=float, default=600.0)
     ap.add_argument("--threads", type=int, default=2)
@@ -245,7 +246,7 @@ def main(argv=None) -> None:
                 measure(f"f={args.opening:g}", benders_facility_location, cost, f, w, options)
 
             if "preschool" in args.model:
-                measure("preschool", preschool, cost, w, options, args.seed)
+                measure("preschool", preschool, cost, w, options, args.seed, args.enrolment)
 
 
 def covering_number(cost, p: int) -> int:
