@@ -169,8 +169,8 @@ def preschool_levels(m: int, seed: int) -> SiteLevels:
 
 
 def preschool(cost, children, options, seed, enrolment=0.8):
-    """The preschool model: ``enrolment`` of the children placed within the walking limit, 85 % of them
-    in inclusive and 50 % in public kindergartens, at 500 yuan per child-minute walked."""
+    """The preschool model: ``enrolment`` of the children placed within the walking limit, 85 %
+    of them in inclusive and 50 % in public kindergartens, at 500 yuan per child-minute walked."""
     levels, required = preschool_levels(cost.shape[1], seed)
     walk = cost.copy()
     walk.data = walk.data * 500.0
