@@ -77,7 +77,9 @@ def benders_p_median(
     The same problem as :func:`allocator.location.p_median` (same parameters, result and
     errors), solved on the allowed pairs alone by the two-phase Benders decomposition of the
     radius formulation: the method for many clients with few allowed sites each (a walking limit
-    on a city's communities and candidate sites).
+    on a city's communities and candidate sites). On dense matrices with a small p its bound
+    closes slowly (OR-Library pmed16, 400 clients and p = 5: 1 short of the optimum after 60 s);
+    :func:`allocator.location.p_median` proves those by branch and bound.
 
     Examples
     --------
