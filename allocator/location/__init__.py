@@ -73,6 +73,7 @@ Every result is checked against its model after the solve: the objective is reco
 returned sites and assignment and must equal the solver's.
 """
 
+from allocator.location.benders import benders_facility_location, benders_p_median
 from allocator.location.common import DEFAULT_MIP_GAP, LocationResult
 from allocator.location.facility import facility_location
 from allocator.location.levels import LevelResult, SiteLevels, levelled_location
@@ -91,4 +92,6 @@ __all__ = [
     "SiteLevels",
     "LevelResult",
     "levelled_location",
+    "benders_p_median",
+    "benders_facility_location",
 ]

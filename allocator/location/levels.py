@@ -15,15 +15,18 @@ Objective
 Constraints
     level choice: sum_{l at j} y_l <= 1, = 1 for required sites;
     demand: m_i <= sum_j x_ij <= d_i (m_i: the client's least demand served, default 0);
-    capacity: sum_i x_ij <= sum_{l at j} u_l y_l;
+    capacity: sum_i x_ij <= sum_{l at j} min(u_l, D_j) y_l, with D_j = sum of d_i over the clients
+    allowed at j (no plan loads j beyond D_j, so the smaller coefficient is valid and tighter);
     link: x_ij <= d_i sum_{l at j} y_l (strengthens the relaxation);
     coverage: sum_ij x_ij >= a sum_i d_i (``min_share``);
-    tag load: t_jg <= sum_i x_ij and t_jg <= sum_{l at j, tagged g} u_l y_l;
+    tag load: t_jg <= sum_i x_ij and t_jg <= sum_{l at j, tagged g} min(u_l, D_j) y_l;
     tag share: sum_j t_jg >= b_g sum_ij x_ij (``tag_shares``);
     budget: sum_l f_l y_l <= B;
-    total capacity: sum_l u_l y_l >= the demand that must be served (implied by the rows above;
-    stated, its rounding gives the MIP a far better bound when capacities come in modules);
-    tagged capacity: sum_{l tagged g} u_l y_l >= b_g times that demand (implied the same way).
+    total capacity: sum_l min(u_l, D_s(l)) y_l >= the demand that must be served (implied by the
+    rows above; stated, its rounding gives the MIP a far better bound when capacities come in
+    modules);
+    tagged capacity: sum_{l tagged g} min(u_l, D_s(l)) y_l >= b_g times that demand (implied
+    the same way).
     Since a site takes at most one level, min(load, tagged capacity) is its load when the chosen
     level carries g and 0 otherwise, so t_jg is exactly the load that counts for g.
 
@@ -379,6 +382,10 @@ def _model(data: _Data):
     pairs, lv = data.pairs, data.levels
     n, m, k = pairs.n_clients, pairs.n_sites, pairs.cost.size
     ci, sj, pair = pairs.clients, pairs.sites, np.arange(k)
+    # a site never serves more than the demand allowed to reach it: capacity beyond that is
+    # cut from every capacity row (valid for every plan; with few clients in reach of a site the
+    # relaxation can no longer buy a large level in part, paying only for the places it uses)
+    usable = np.minimum(lv.capacity, np.bincount(sj, weights=data.d[ci], minlength=m)[lv.site])
     b = ModelBuilder()
     y = b.add_columns("y", lv.n_levels, cost=lv.cost, upper=1.0, integer=True)
     x = b.add_columns("x", k, cost=pairs.cost)
@@ -398,7 +405,7 @@ def _model(data: _Data):
     b.add_rows(
         "capacity",
         m,
-        {x: (sj, pair, 1.0), y: (lv.site, np.arange(lv.n_levels), -lv.capacity)},
+        {x: (sj, pair, 1.0), y: (lv.site, np.arange(lv.n_levels), -usable)},
         upper=0.0,
     )
     # link x_ij <= d_i * (levels chosen at j), for pairs whose site may stay without a level
@@ -420,7 +427,7 @@ def _model(data: _Data):
         b.add_rows("coverage", 1, {x: (0, pair, 1.0)}, lower=data.min_share * float(data.d.sum()))
     if need > 0:  # the aggregate capacity cut (implied; its rounding helps the MIP's bound)
         level = np.arange(lv.n_levels)
-        b.add_rows("total_capacity", 1, {y: (0, level, lv.capacity)}, lower=need)
+        b.add_rows("total_capacity", 1, {y: (0, level, usable)}, lower=need)
     blocks = {"y": y, "x": x}
     for g, share in data.shares.items():
         tagged = lv.tags[g]
@@ -436,14 +443,14 @@ def _model(data: _Data):
         b.add_rows(
             f"tag_capacity {g}",
             m,
-            {t: (np.arange(m), np.arange(m), 1.0), y: (lv.site[lt], lt, -lv.capacity[lt])},
+            {t: (np.arange(m), np.arange(m), 1.0), y: (lv.site[lt], lt, -usable[lt])},
             upper=0.0,
         )
         b.add_rows(
             f"tag_share {g}", 1, {t: (0, np.arange(m), 1.0), x: (0, pair, -share)}, lower=0.0
         )
         if share * need > 0:  # the tagged capacity cut (implied, like total_capacity)
-            b.add_rows(f"tag_total {g}", 1, {y: (0, lt, lv.capacity[lt])}, lower=share * need)
+            b.add_rows(f"tag_total {g}", 1, {y: (0, lt, usable[lt])}, lower=share * need)
     if data.budget is not None:
         b.add_rows("budget", 1, {y: (0, np.arange(lv.n_levels), lv.cost)}, upper=data.budget)
     return b, blocks

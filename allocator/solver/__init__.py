@@ -16,11 +16,12 @@ solution. A row's group is its name up to the first ``"__"`` (``"budget__total"`
 ``"budget"``).
 
 Modules: ``options`` (what is asked and achieved), ``model`` (the builder), ``matrix`` (solving a
-model), ``problem`` (solving a PuLP problem), ``highs`` (HiGHS specifics), ``pulp_bridge`` (PuLP
+model), ``incremental`` (one model solved again and again as rows are added: cutting planes), ``problem`` (solving a PuLP problem), ``highs`` (HiGHS specifics), ``pulp_bridge`` (PuLP
 and CBC), ``infeasibility`` (explaining a model without solution).
 """
 
 from allocator.solver.highs import new_highs, supported_highs_options
+from allocator.solver.incremental import IncrementalModel
 from allocator.solver.matrix import solve_matrix
 from allocator.solver.model import ColumnBlock, LinearModel, ModelBuilder, RowBlock
 from allocator.solver.options import (
@@ -50,4 +51,5 @@ __all__ = [
     "worst_status",
     "new_highs",
     "supported_highs_options",
+    "IncrementalModel",
 ]
