@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 from allocator.errors import InputError
 from allocator.forecast import ForecastSettings
 from allocator.planners.mergers import MergerPolicy, plan_mergers
-from allocator.planners.mergers.horizon import plan_years, yearly_regions
+from allocator.planners.mergers.horizon import yearly_regions
+from allocator.planners.years import plan_years
 from allocator.region import Region
 from allocator.solver import SolverOptions
 from allocator.synth import make_region
