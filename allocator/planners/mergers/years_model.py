@@ -339,6 +339,7 @@ def plan_county(
     villages of that year allowed to split (as the one-year planner does; reported in that year's
     breaches)."""
     allow = policy.on_infeasible == "report"
+    units = with_later_demand(units)
     checked = []
     try:
         for unit in units:
@@ -365,6 +366,26 @@ def plan_county(
             return solve_years(marked, policy, options, years, weights, method)
         except Infeasible as again:
             return again
+
+
+def with_later_demand(units: list[County]) -> list[County]:
+    """The county's units of each year, each told which bands have pupils that year or a later
+    one (``County.later_demand``), so that the keep rules of a year hold what a later year's
+    pupils need (a village with no school within its limit keeps its nearest school from the
+    first year on, even in years it has no pupils)."""
+    later = np.zeros(units[-1].demand.shape, dtype=bool)
+    out = []
+    for unit in reversed(units):
+        if unit.demand.shape != later.shape:
+            raise InputError(
+                f"{unit.name}: the settlements planned differ between years; expected the same "
+                "settlements every year",
+                table="settlements",
+                column="settlement_id",
+            )
+        later = later | (unit.demand > 0)
+        out.append(dataclasses.replace(unit, later_demand=later.copy()))
+    return out[::-1]
 
 
 def _slice(sol, offset: int, part: _Year) -> np.ndarray:
