@@ -17,12 +17,13 @@ from allocator.errors import InputError
 from allocator.forecast import ForecastSettings
 from allocator.planners.mergers import MergerPolicy, plan_mergers
 from allocator.planners.mergers.horizon import yearly_regions
-from allocator.planners.years import plan_years
+from allocator.planners.years import forecast_table, plan_years
 from allocator.region import Region
 from allocator.solver import SolverOptions
 from allocator.synth import make_region
 
 BANDS = ("lower_primary", "upper_primary", "junior")
+BAND_COLUMNS = [f"pupils_{b}" for b in BANDS]
 EXACT = SolverOptions(mip_gap=1e-9)
 
 
@@ -462,3 +463,31 @@ def test_counties_in_processes_give_the_same_plan():
     assert len(one.counties) == 2
     pd.testing.assert_frame_equal(one.timeline, two.timeline)
     assert two.solve_info.objective == pytest.approx(one.solve_info.objective, rel=1e-6)
+
+
+# ------------------------------------------------------------------ a year short of seats, explained
+def test_a_year_short_of_seats_is_explained_with_its_numbers():
+    """In 2028 (default forecast) the county's 3,063 junior pupils can go only to its two junior
+    schools, which hold more pupils than their seats plus the 30 % expansion: they may keep the
+    pupils they hold that year (949 and 2,113), one fewer than the county needs. The LP check
+    before the MIP used to miss it (its switch "grow past today's seats" relaxed let a crowded
+    school also add rooms), so the county was reported unplanned without a reason."""
+    region = make_region(schools=20, seed=3)
+    years = plan_years((2026, 2028))
+    regions = yearly_regions(region, years, forecast_table(region, years, None), True)
+    late = regions[2028]
+    junior = late.schools[late.schools["level"] == "junior"]
+    need = int(late.settlements["pupils_junior"].sum())
+    seats = junior["capacity"] - junior["pupils_senior"]
+    have = sum(
+        max(int(row[BAND_COLUMNS].sum()), int(cap) + 50 * int(np.floor(0.3 * cap / 50)))
+        for cap, (_, row) in zip(seats, junior.iterrows(), strict=True)
+    )
+    assert (need, have) == (3063, 3062)
+    expected = f"they must seat {need} pupils, and their seats plus the 30 % expansion"
+    one = plan_mergers(late).unplanned
+    assert len(one) == 1 and expected in one["reason"].iloc[0]
+    assert f"give {have};" in one["reason"].iloc[0]
+    over = plan_mergers(region, years=years).plan_in(2026).unplanned
+    assert over["reason"].iloc[0].startswith(f"{region.schools['county'].iloc[0]} in 2028: ")
+    assert expected in over["reason"].iloc[0]

@@ -342,10 +342,10 @@ def plan_county(
     units = with_later_demand(units)
     checked = []
     try:
-        for unit in units:
+        for unit, year in zip(units, years, strict=True):
             unit, exc = check_county(unit, policy, options, allow)
             if exc is not None:
-                return exc
+                return in_year(exc, unit.name, year)
             checked.append(unit)
         return solve_years(checked, policy, options, years, weights, method)
     except Infeasible as exc:
@@ -366,6 +366,23 @@ def plan_county(
             return solve_years(marked, policy, options, years, weights, method)
         except Infeasible as again:
             return again
+
+
+def in_year(exc: Infeasible, name: str, year: int) -> Infeasible:
+    """The check of one year's county as an Infeasible that names the year.
+
+    Examples
+    --------
+    >>> in_year(Infeasible("Jiang: no plan meets every requirement"), "Jiang", 2028).message
+    'Jiang in 2028: no plan meets every requirement'
+    """
+    head = f"{name}: "
+    text = exc.message
+    text = f"{name} in {year}: " + (text[len(head) :] if text.startswith(head) else text)
+    out = Infeasible(text, exc.violations)
+    if hasattr(exc, "settlements"):
+        out.settlements = exc.settlements
+    return out
 
 
 def with_later_demand(units: list[County]) -> list[County]:
