@@ -4,6 +4,7 @@ brute force on tiny instances, and bad years."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 import networkx as nx
@@ -491,3 +492,56 @@ def test_a_year_short_of_seats_is_explained_with_its_numbers():
     over = plan_mergers(region, years=years).plan_in(2026).unplanned
     assert over["reason"].iloc[0].startswith(f"{region.schools['county'].iloc[0]} in 2028: ")
     assert expected in over["reason"].iloc[0]
+
+
+# ------------------------------------------------------------------ no pupil moves twice in a row
+def moves(plan) -> dict:
+    """{village: [years its pupils change school]}."""
+    out: dict = {}
+    before = None
+    for year in plan.years:
+        now = plan.plan_in(year).assignments.set_index("settlement_id")["school_id"].to_dict()
+        if before is not None:
+            for v, sid in now.items():
+                if v in before and before[v] != sid:
+                    out.setdefault(v, []).append(year)
+        before = now
+    return out
+
+
+def test_pupils_received_from_a_closure_are_not_moved_again_the_year_after():
+    """A (village VA) shrinks below min_size in 2027, B (VB) in 2028; C is large. Cheapest
+    without the rule: A's pupils go to B (10 minutes) in 2027 and on to C when B closes in 2028,
+    two moves in two years. With settle_years (default 2) they go straight to C (20 minutes), for
+    90 pupils x 10 more minutes x 100 yuan in 2027, discounted one year at 8 %."""
+    region = region_of(
+        [school("A", "N0", lp=120), school("B", "N1", lp=120, capacity=260),
+         school("C", "N2", lp=300, capacity=600, classes=14)],
+        [settlement("VA", "N0", 120), settlement("VB", "N1", 120), settlement("VC", "N2", 300)],
+        [("N0", "N1", 10), ("N1", "N2", 10)],
+    )  # fmt: skip
+    a = {2026: 120, 2027: 90, 2028: 85, 2029: 80}
+    b = {2026: 120, 2027: 120, 2028: 90, 2029: 85}
+    table = forecast_of(
+        {**{("VA", y): n for y, n in a.items()}, **{("VB", y): n for y, n in b.items()},
+         **{("VC", y): 300 for y in a}}
+    )  # fmt: skip
+    policy = MergerPolicy(min_size=100, allow_nine_year=False)
+    assert policy.settle_years == 2
+    free = dataclasses.replace(policy, settle_years=0)
+    twice = plan_mergers(region, free, EXACT, years=(2026, 2029), forecast=table)
+    settled = plan_mergers(region, policy, EXACT, years=(2026, 2029), forecast=table)
+    assert moves(twice) == {"VA": [2027, 2028], "VB": [2028]}
+    assert moves(settled) == {"VA": [2027], "VB": [2028]}
+    assert (
+        settled.plan_in(2027).assignments.set_index("settlement_id").loc["VA", "school_id"] == "C"
+    )
+    closes = settled.timeline[settled.timeline["action"] == "close"]
+    assert closes[["year", "school_id", "other_school_id"]].values.tolist() == [
+        [2027, "A", "C"], [2028, "B", "C"]
+    ]  # fmt: skip
+    extra = 90 * 10 * 100 / 1.08
+    assert settled.solve_info.objective - twice.solve_info.objective == pytest.approx(extra)
+    assert settled.verify().empty and twice.verify().empty
+    with pytest.raises(InputError, match="settle_years"):
+        MergerPolicy(settle_years=-1)

@@ -14,6 +14,8 @@ seats, class and school sizes. The copies are linked:
 * classrooms added stay: k_j,t <= k_j,t+1, and k_j,t are the rooms that exist in year t, so that
   the seats pupils use in year t are built in year t or before (build first, the 2012 rule: 国务院
   办公厅《关于规范农村义务教育学校布局调整的意见》, 国办发〔2012〕48号);
+* no pupil moves twice within ``policy.settle_years`` years: a school that received pupils from a
+  closure does not close right after (:mod:`allocator.planners.mergers.moves`);
 * objective: sum_t W_t c_t (the year's annual cost in yuan, or pupil-minutes with
   ``max_schools``), W_t the discount factors of the calendar years planning year t stands for at
   ``policy.discount_rate`` (:func:`~allocator.planners.mergers.horizon.year_weights`; pupil-minutes
@@ -49,6 +51,7 @@ from allocator.errors import Infeasible, InputError, SolverError
 from allocator.planners.mergers.columns import PLANNED_BANDS, TOL, YUAN_SCALE
 from allocator.planners.mergers.data import County, nearest_before
 from allocator.planners.mergers.model import linear_model
+from allocator.planners.mergers.moves import settle_rows
 from allocator.planners.mergers.policy import MergerPolicy
 from allocator.planners.mergers.result import (
     CountyResult,
@@ -179,7 +182,7 @@ def _links(parts: list[_Year], offsets: list[int], n_cols: int):
     return matrix, off_limits
 
 
-def _window_model(parts, weights, years, fixed: dict | None):
+def _window_model(parts, weights, years, fixed: dict | None, settle: int = 0):
     """The linked model of ``parts``; ``fixed`` bounds the first year's y, w, k from the year
     before it (closed stays closed, built stays built)."""
     linked, offsets = _stack(parts, weights, years)
@@ -203,7 +206,8 @@ def _window_model(parts, weights, years, fixed: dict | None):
     linked = linked.with_column_bounds(lower=lower, upper=upper)
     if links.shape[0]:
         linked = linked.with_rows("closed_stays_closed", links, upper=0.0)
-    return linked, offsets
+    pairs = [(p.model, p.linear) for p in parts]
+    return settle_rows(linked, pairs, offsets, years, settle), offsets
 
 
 def _solve_linked(linked: LinearModel, name: str, years, options: SolverOptions, fixed=None):
@@ -293,7 +297,7 @@ def solve_years(
         main = dataclasses.replace(options, mip_gap=0.8 * options.mip_gap)
     decisions, infos = [], []
     if method == "whole":
-        linked, offsets = _window_model(parts, weights, years, None)
+        linked, offsets = _window_model(parts, weights, years, None, policy.settle_years)
         sol = _solve_linked(linked, name, years, main)
         infos.append(sol.info)
         shape = linked.shape
@@ -305,7 +309,9 @@ def solve_years(
         for t in range(len(parts)):
             window = parts[t : t + WINDOW]
             span = years[t : t + WINDOW]
-            linked, offsets = _window_model(window, weights[t : t + WINDOW], span, fixed)
+            linked, offsets = _window_model(
+                window, weights[t : t + WINDOW], span, fixed, policy.settle_years
+            )
             shape = (max(shape[0], linked.shape[0]), max(shape[1], linked.shape[1]))
             sol = _solve_linked(linked, name, span, main, None if t == 0 else years[t - 1])
             infos.append(sol.info)
