@@ -89,7 +89,7 @@ class MergerYearsPlan:
     counties : pandas.DataFrame
         Per county: ``method`` (``whole``: one model of every year; ``rolling``: a rolling horizon,
         no optimality guarantee), ``status``, ``objective`` (discounted yuan, or pupil-minutes),
-        ``gap``, ``variables``, ``rows``.
+        ``gap``, ``variables``, ``rows``, ``seconds`` (the county's solve).
     solve_info : SolveInfo
         Of the whole plan (objective: the discounted cost over the horizon).
     policy : MergerPolicy
