@@ -11,6 +11,7 @@ Run from the repository root on a quiet machine::
     python benchmarks/mergers_years.py --no-municipality
     python benchmarks/mergers_years.py --schools 40 --seeds 1 --no-municipality   # a quick look
     python benchmarks/mergers_years.py --no-counties --municipality-schools 600   # end to end
+    python benchmarks/mergers_years.py --no-counties --municipality-schools 60 --counties 3
 
 The municipality is planned county by county: counties are independent in the merger model (a
 county's villages and candidate sites reach only its own schools; only a region-wide
@@ -73,10 +74,10 @@ def county_runs(seeds, schools: int, gap: float) -> None:
         print(f"    closures by year: {by_year.to_dict()}", flush=True)
 
 
-def municipality_run(gap: float, threads: int, schools: int = 5000) -> None:
-    print(f"\nMunicipality: make_region(schools={schools}, seed=0), years {YEARS}, gap {gap:g}, "
-          f"{threads} processes")  # fmt: skip
-    region = make_region(schools=schools, seed=0)
+def municipality_run(gap: float, threads: int, schools: int = 5000, counties=None) -> None:
+    print(f"\nMunicipality: make_region(schools={schools}, seed=0, counties={counties}), years "
+          f"{YEARS}, gap {gap:g}, {threads} processes")  # fmt: skip
+    region = make_region(schools=schools, seed=0, counties=counties)
     t0, c0 = time.perf_counter(), cpu_seconds()
 
     def progress(message: str) -> None:
@@ -128,12 +129,13 @@ def main() -> None:
     parser.add_argument("--no-counties", action="store_true")
     parser.add_argument("--no-municipality", action="store_true")
     parser.add_argument("--municipality-schools", type=int, default=5000)
+    parser.add_argument("--counties", type=int, default=None, help="default: make_region's")
     args = parser.parse_args()
     print(f"{platform.processor() or platform.machine()}, Python {platform.python_version()}")
     if not args.no_counties:
         county_runs(args.seeds, args.schools, args.gap)
     if not args.no_municipality:
-        municipality_run(args.gap, args.threads, args.municipality_schools)
+        municipality_run(args.gap, args.threads, args.municipality_schools, args.counties)
 
 
 if __name__ == "__main__":
