@@ -212,7 +212,10 @@ def test_every_yearly_region_keeps_the_limits(case):
         at = dict(zip(after.schools["school_id"], after.schools["node"], strict=True))
         # within 30 minutes, unless no school of the region was ever within them: then beyond the
         # limit only up to its nearest school (a village already without a seat that near keeps
-        # what exists, in every year it has pupils)
+        # what exists, in every year it has pupils); or the schools within them have no seat left
+        # that year even all open, which the plan reports in that year's breaches
+        reported = plan.plan_in(year).breaches
+        reported = set(reported.loc[reported["rule"] == "travel_limit", "settlement_id"])
         nearest = {
             v: min(dist[node].get(n, np.inf) for n in region.schools["node"])
             for v, node in nodes.items()
@@ -220,7 +223,8 @@ def test_every_yearly_region_keeps_the_limits(case):
         for r in a.itertuples():
             assert r.school_id in at
             trip = dist[nodes[r.settlement_id]][at[r.school_id]]
-            assert trip <= 30 + 1e-9 or trip <= nearest[r.settlement_id] + 1e-9
+            v = r.settlement_id
+            assert trip <= 30 + 1e-9 or trip <= nearest[v] + 1e-9 or v in reported
         assert not closed & set(after.schools["school_id"])
         closed |= set(region.schools["school_id"]) - set(after.schools["school_id"])
         today = plan.regions[year].schools.set_index("school_id")
@@ -249,6 +253,28 @@ def test_a_village_beyond_the_limit_keeps_its_nearest_school_before_its_pupils_c
     # in one year with no pupils in V, S0 may close: nothing needs it
     one = plan_mergers(region, policy, EXACT)
     assert one.closures["school_id"].tolist() == ["S0"]
+
+
+def test_a_village_without_a_seat_left_within_the_limit_sends_only_the_rest_beyond():
+    """Found by hypothesis: V0 grows from 6 to 61 pupils; its one school within 30 minutes (S0,
+    60 seats, 18 more allowed: not a classroom of 45) holds 60, so one pupil goes 35 minutes to
+    S1 or S2, and the plan reports it."""
+    region = region_of(
+        [school(f"S{k}", node, lp=5, capacity=60, classes=2)
+         for k, node in enumerate(["N0", "N1", "N1"])],
+        [settlement("V0", "N3", 6)],
+        [("N0", "N1", 10), ("N0", "N2", 5), ("N0", "N3", 25)],
+    )  # fmt: skip
+    table = forecast_of({("V0", 2026): 6, ("V0", 2027): 61})
+    policy = MergerPolicy(min_size=0, allow_nine_year=False)
+    plan = plan_mergers(region, policy, EXACT, years=(2026, 2027), forecast=table)
+    a = plan.plan_in(2027).assignments.set_index("school_id")["pupils"]
+    assert a["S0"] == 60 and a.drop("S0").sum() == 1
+    b = plan.plan_in(2027).breaches
+    assert b[["settlement_id", "pupils", "minutes", "rule"]].values.tolist() == [
+        ["V0", 1, 35.0, "travel_limit"]
+    ]
+    assert plan.plan_in(2026).breaches.empty and plan.verify().empty
 
 
 # ------------------------------------------------------------------ brute force on a tiny instance
