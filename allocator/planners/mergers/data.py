@@ -49,6 +49,9 @@ class County:
     # (n_s, 3) bool: bands that may be split because no plan, not even today's schools all open,
     # puts each whole band at one school (see the verify module)
     split_today: np.ndarray | None = None
+    # (n_s, 3) bool: bands with pupils in some year of a plan over years (None: this year's own);
+    # a band beyond its limit from every school keeps its nearest school while it has pupils
+    later_demand: np.ndarray | None = None
 
     def __post_init__(self):
         if self.candidate is None:

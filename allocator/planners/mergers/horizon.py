@@ -19,66 +19,24 @@ import numpy as np
 import pandas as pd
 
 from allocator.errors import InputError
-from allocator.forecast import (
-    BirthScenario,
-    ForecastSettings,
-    forecast_region,
-    load_birth_scenario,
-    school_enrolment,
-)
+from allocator.forecast import school_enrolment
 from allocator.planners.mergers.columns import PLANNED_BANDS
+from allocator.planners.years import forecast_table, plan_years
 from allocator.region import Region
+
+# forecast_table and plan_years live in allocator.planners.years; they stay
+# importable from here for the budget planner until it imports them from there.
+__all__ = [
+    "SOCIAL_DISCOUNT_RATE",
+    "forecast_table",
+    "plan_years",
+    "year_weights",
+    "yearly_regions",
+]
 
 #: Social discount rate for public investment appraisal in China: 8 % (国家发展改革委、建设部
 #: 《建设项目经济评价方法与参数》第三版, 2006, 社会折现率). The default of ``discount_rate``.
 SOCIAL_DISCOUNT_RATE = 0.08
-#: Columns of a ready forecast table.
-FORECAST_COLUMNS = ("settlement_id", "band", "year", "pupils")
-
-
-def _bad_years(years, expected: str) -> InputError:
-    return InputError(f"years {years!r} {expected}", table="plan", column="years", value=years)
-
-
-def plan_years(years) -> tuple[int, ...]:
-    """The years of a plan, checked: ``(first, last)``, a range or a list, increasing.
-
-    Examples
-    --------
-    >>> plan_years((2026, 2030))
-    (2026, 2027, 2028, 2029, 2030)
-    >>> plan_years([2026, 2028, 2030])
-    (2026, 2028, 2030)
-    >>> plan_years((2030, 2026))
-    Traceback (most recent call last):
-    ...
-    allocator.errors.InputError: table 'plan', column 'years': years (2030, 2026) run backwards; expected (first, last) with first <= last, e.g. (2026, 2030)
-    """
-    if isinstance(years, range):
-        out = list(years)
-    elif isinstance(years, tuple) and len(years) == 2:
-        first, last = years
-        if not all(isinstance(v, int | np.integer) and not isinstance(v, bool) for v in years):
-            raise _bad_years(
-                years, "are not whole years; expected (first, last), e.g. (2026, 2030)"
-            )
-        if first > last:
-            raise _bad_years(
-                years, "run backwards; expected (first, last) with first <= last, e.g. (2026, 2030)"
-            )
-        out = list(range(int(first), int(last) + 1))
-    elif isinstance(years, list | tuple | np.ndarray | pd.Index):
-        out = list(years)
-    else:
-        raise _bad_years(years, "is not a list of years; expected (first, last), a range or a list")
-    if not out:
-        raise _bad_years(years, "has no year; expected at least one year, e.g. (2026, 2030)")
-    if not all(isinstance(v, int | np.integer) and not isinstance(v, bool) for v in out):
-        raise _bad_years(years, "are not whole years; expected years like 2026")
-    out = [int(v) for v in out]
-    if any(b <= a for a, b in zip(out, out[1:], strict=False)):
-        raise _bad_years(years, "are not increasing; expected each year after the one before")
-    return tuple(out)
 
 
 def year_weights(years: tuple[int, ...], rate: float, discount: bool = True) -> np.ndarray:
@@ -99,113 +57,6 @@ def year_weights(years: tuple[int, ...], rate: float, discount: bool = True) -> 
         span = np.arange(year, stop) - years[0]
         out.append(float(((1.0 + rate) ** -span).sum()) if discount else float(len(span)))
     return np.array(out)
-
-
-def forecast_table(region: Region, years: tuple[int, ...], forecast) -> pd.DataFrame:
-    """The pupils by settlement, band and year the plan uses, checked to cover every year of
-    ``years`` (as :func:`plan_years` returns them).
-
-    ``forecast`` is None (the medium birth scenario, no migration), a
-    :class:`~allocator.forecast.ForecastSettings`, a tuple ``(settings, scenario)`` (a
-    :class:`~allocator.forecast.BirthScenario` or its name), or a ready table.
-
-    Examples
-    --------
-    >>> from allocator.synth import make_region
-    >>> region = make_region(schools=20, seed=1)
-    >>> table = forecast_table(region, plan_years((2026, 2028)), None)
-    >>> sorted(table["year"].unique().tolist()), table.columns.tolist()
-    ([2026, 2027, 2028], ['settlement_id', 'band', 'year', 'pupils'])
-    """
-    if isinstance(forecast, pd.DataFrame):
-        missing = [c for c in FORECAST_COLUMNS if c not in forecast.columns]
-        if missing:
-            raise InputError(
-                f"forecast lacks column {missing[0]!r}; expected columns "
-                + ", ".join(FORECAST_COLUMNS),
-                table="forecast",
-                column=missing[0],
-            )
-        table = forecast
-        _check_table(table, region)
-        have = set(pd.to_numeric(table["year"], errors="coerce").dropna().astype(int))
-        beyond = [y for y in years if y not in have]
-        if beyond:
-            span = f"{min(have)} to {max(have)}" if have else "no year"
-            raise _bad_years(
-                years, f"go beyond the forecast (it has {span}); expected years it covers"
-            )
-    else:
-        settings, scenario = forecast, "medium"
-        if isinstance(forecast, tuple) and len(forecast) == 2:
-            settings, scenario = forecast
-        if settings is None:
-            settings = ForecastSettings(horizon=max(1, min(15, years[-1] - years[0])))
-        if not isinstance(settings, ForecastSettings):
-            raise InputError(
-                f"forecast is a {type(settings).__name__}; expected ForecastSettings, "
-                "(ForecastSettings, scenario) or a table settlement_id, band, year, pupils",
-                table="forecast",
-            )
-        if years[-1] - years[0] > settings.horizon:
-            raise _bad_years(
-                years,
-                f"go beyond the forecast horizon ({settings.horizon} years from {years[0]}, to "
-                f"{years[0] + settings.horizon}); expected years up to {years[0] + settings.horizon}"
-                " or a longer horizon",
-            )
-        if not isinstance(scenario, BirthScenario):
-            scenario = load_birth_scenario(scenario)
-        table = forecast_region(region, settings, years[0], scenario)
-    table = table[table["band"].isin(PLANNED_BANDS)].copy()
-    table["year"] = pd.to_numeric(table["year"]).astype(int)
-    return table[table["year"].isin(years)].reset_index(drop=True)
-
-
-def _check_table(table: pd.DataFrame, region: Region) -> None:
-    """A ready forecast: years whole, pupils numbers >= 0, bands known, and every settlement with
-    pupils today in it (a settlement left out would silently lose its pupils)."""
-    for column, ok, expected in (
-        ("year", lambda v: v.notna() & (v == v.round()), "a whole year"),
-        ("pupils", lambda v: v.notna() & (v >= 0), "a number of pupils >= 0"),
-    ):
-        values = pd.to_numeric(table[column], errors="coerce")
-        bad = np.flatnonzero(~ok(values).to_numpy())
-        if len(bad):
-            row = int(bad[0])
-            raise InputError(
-                f"{column} {table[column].iloc[row]!r} is not {expected}",
-                table="forecast",
-                row=row,
-                row_id=str(table["settlement_id"].iloc[row]),
-                column=column,
-                value=table[column].iloc[row],
-            )
-    bands = ("lower_primary", "upper_primary", "junior", "senior")
-    bad = np.flatnonzero(~table["band"].isin(bands).to_numpy())
-    if len(bad):
-        row = int(bad[0])
-        raise InputError(
-            f"band {table['band'].iloc[row]!r} is not a band; expected one of {', '.join(bands)}",
-            table="forecast",
-            row=row,
-            column="band",
-            value=table["band"].iloc[row],
-        )
-    s = region.settlements
-    pupils = s[[f"pupils_{b}" for b in PLANNED_BANDS]].sum(axis=1).to_numpy()
-    listed = set(table["settlement_id"].astype(str))
-    missing = [v for v, n in zip(s["settlement_id"].astype(str), pupils, strict=True)
-               if n > 0 and v not in listed]  # fmt: skip
-    if missing:
-        raise InputError(
-            f"settlement {missing[0]!r} has pupils today but no row in the forecast"
-            + (f" ({len(missing)} such settlements)" if len(missing) > 1 else "")
-            + "; expected rows for every settlement with pupils (pupils 0 where none are left)",
-            table="forecast",
-            row_id=missing[0],
-            column="settlement_id",
-        )
 
 
 def _whole(values: np.ndarray) -> np.ndarray:

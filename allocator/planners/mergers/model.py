@@ -292,6 +292,31 @@ def _capacity_rows(builder: ModelBuilder, model: CountyModel, cols: _Columns) ->
         terms[cols.g] = (g_row[grow], np.arange(len(grow)), -seats_top[grow])
         labels = [f"seats {ids[j]}" for j in grow]
         builder.add_rows("seats__grow", len(grow), terms, upper=0.0, groups=labels)
+        _seat_cap_rows(builder, model, cols, grow, seats_top)
+
+
+def _seat_cap_rows(builder, model: CountyModel, cols: _Columns, grow, seats_top) -> None:
+    """The most a school over its seats today can hold, whichever side of the switch g_j:
+    load <= max(N_j, C_j + u_j k_max) y_j + sum_a max(N_a, C_a) w_aj. Implied by the two seat
+    rows in whole numbers, it keeps their LP relaxation (g_j fractional lets N_j + u_j k_j
+    through) from promising seats no plan has, so the LP check before the MIP sees the shortage.
+    """
+    ids = model.unit.schools["school_id"].to_numpy()
+    g_row = np.full(model.n_schools, -1, dtype=np.int64)
+    g_row[grow] = np.arange(len(grow))
+    mine = g_row[model.pj] >= 0
+    own = np.maximum(model.today, model.seats + model.room_seats * model.max_rooms)
+    terms = {
+        cols.x: (g_row[model.pj[mine]], np.flatnonzero(mine), cols.f[mine]),
+        cols.y: (g_row[grow], grow, -own[grow]),
+    }
+    if len(model.conv):
+        absorbed, hosts = model.conv[:, 0], model.conv[:, 1]
+        into = np.flatnonzero(g_row[hosts] >= 0)
+        part = np.maximum(model.today, model.seats)[absorbed[into]]
+        terms[cols.w] = (g_row[hosts[into]], into, -part)
+    labels = [f"seats {ids[j]}" for j in grow]
+    builder.add_rows("seats__most", len(grow), terms, upper=0.0, groups=labels)
 
 
 def _funding_floor_rows(builder: ModelBuilder, model: CountyModel, cols: _Columns) -> None:

@@ -16,12 +16,7 @@ from allocator.errors import Infeasible, InputError, SolverError
 from allocator.fingerprint import region_fingerprint
 from allocator.planners.mergers.columns import BAND_COLUMNS, PLANNED_BANDS, boarding_places
 from allocator.planners.mergers.data import County, make_unit, site_rows
-from allocator.planners.mergers.horizon import (
-    forecast_table,
-    plan_years,
-    year_weights,
-    yearly_regions,
-)
+from allocator.planners.mergers.horizon import year_weights, yearly_regions
 from allocator.planners.mergers.plan import MergerPlan
 from allocator.planners.mergers.policy import MergerPolicy, reject
 from allocator.planners.mergers.result import CountyResult
@@ -51,6 +46,7 @@ from allocator.planners.mergers.verify import (
 )
 from allocator.planners.mergers.years_model import YearsResult, plan_county
 from allocator.planners.mergers.years_plan import MergerYearsPlan, timeline_table
+from allocator.planners.years import forecast_table, plan_years
 from allocator.region import Region
 from allocator.solver import SolveInfo, SolverOptions
 
@@ -396,10 +392,11 @@ def _plan_years(region, policy, options, progress, spec, t0) -> MergerYearsPlan:
                 "gap": r.info.gap,
                 "variables": int(r.shape[1]),
                 "rows": int(r.shape[0]),
+                "seconds": float(r.info.seconds),
             }
             for r in results
         ],
-        columns=["county", "method", "status", "objective", "gap", "variables", "rows"],
+        columns=["county", "method", "status", "objective", "gap", "variables", "rows", "seconds"],
     )
     plan = MergerYearsPlan(
         years=years,
@@ -441,10 +438,14 @@ def _solve_years_all(jobs, policy, options: SolverOptions, spec, progress) -> li
 
     single = dataclasses.replace(options, threads=1)
     context = multiprocessing.get_context("spawn")  # never fork a process that ran HiGHS
+    # the largest counties first (the pool starts them in this order), so that no large county
+    # is left to run alone at the end: counties are independent (a county's villages and
+    # candidate sites reach only its own schools), so their plans are the plans of the whole
+    order = sorted(range(n), key=lambda k: -jobs[k][0].travel.size)
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         futures = {
-            pool.submit(plan_county, units, policy, single, years, weights, method): k
-            for k, units in enumerate(jobs)
+            pool.submit(plan_county, jobs[k], policy, single, years, weights, method): k
+            for k in order
         }
         out: list = [None] * n
         try:

@@ -286,6 +286,13 @@ class MergerPolicy:
         Yearly rate at which a plan over several years (``plan_mergers(..., years=...)``)
         discounts later years' costs: 0.08, the social discount rate of 国家发展改革委、建设部
         《建设项目经济评价方法与参数》(第三版, 2006). Unused by a one-year plan.
+    settle_years : int
+        In a plan over several years, the years after a village's pupils change school during
+        which they change no more (default 2; 0: no such rule): a school that received pupils from
+        a closure does not close in the ``settle_years`` years after (nor are those pupils sent
+        on), so no pupil moves twice within ``settle_years`` years. A hard rule, not a cost: the
+        harm of a second move in a row is not a price to set against upkeep (see
+        :mod:`allocator.planners.mergers.years_model`). Unused by a one-year plan.
     on_infeasible : {"report", "error"}
         What a county without a plan does. ``"report"`` (default): bands today's layout already
         fails (no school, or no seat, within their limit) go to the nearest schools beyond it,
@@ -363,6 +370,7 @@ class MergerPolicy:
     candidate_sites: pd.DataFrame | str | Path | tuple[CandidateSite, ...] | None = None
     build_years: float = 30.0
     discount_rate: float = 0.08
+    settle_years: int = 2
     on_infeasible: str = "report"
     standard: str | Standard = "moe2017"
     standard_overrides: Mapping | None = None
@@ -408,7 +416,7 @@ class MergerPolicy:
         self._integer("boarding_candidates", low=1)
         if self.day_candidates is not None:
             self._integer("day_candidates", low=1)
-        for name in ("funding_floor_pupils", "min_size"):
+        for name in ("funding_floor_pupils", "min_size", "settle_years"):
             self._integer(name, low=0)
         for name in ("primary_class_size", "junior_class_size", "school_size"):
             self._integer(name, low=1)

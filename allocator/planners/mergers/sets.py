@@ -94,9 +94,48 @@ def _conversions(unit: County, policy: MergerPolicy, total_now: np.ndarray) -> n
     return conv
 
 
-def _keep_rules(unit: County, policy: MergerPolicy) -> tuple[np.ndarray, list[list[str]]]:
+def band_limits(policy: MergerPolicy) -> np.ndarray:
+    """Each planned band's farthest allowed trip: its day limit, or the boarding limit where the
+    band may board and that is longer."""
+    day = np.array([policy.day_minutes(b) for b in PLANNED_BANDS])
+    boards = np.array([b in policy.boarding_bands for b in PLANNED_BANDS])
+    return np.where(boards, np.maximum(day, policy.boarding_minutes), day)
+
+
+def out_of_reach(unit: County, policy: MergerPolicy, before_minutes: np.ndarray) -> np.ndarray:
+    """(settlements, 3) bool: the bands with no school or candidate site teaching them within
+    their limit, but a school today beyond it (``before_minutes``: :func:`nearest_before`'s)."""
+    limits = band_limits(policy)
+    within = np.zeros(before_minutes.shape, dtype=bool)
+    for b in range(3):
+        within[:, b] = ((unit.travel <= limits[b] + 1e-9) & unit.teaches[:, b][None, :]).any(axis=1)
+    return ~within & np.isfinite(before_minutes)
+
+
+def _keep_nearest(unit, policy, before, fixed, kept_because) -> None:
+    """A band beyond its limit from every school keeps what exists: its nearest school today
+    stays open while the band has pupils, this year or (``unit.later_demand``) a later year of
+    the plan, so that no plan makes its trip longer (a closure early in the horizon, when the
+    village has no pupils, would otherwise lengthen its trips when it has some again)."""
+    before_idx, before_minutes = before
+    pupils = unit.demand > 0
+    if unit.later_demand is not None:
+        pupils = pupils | unit.later_demand
+    keep = out_of_reach(unit, policy, before_minutes) & pupils & (before_idx >= 0)
+    names = unit.settlements["settlement_id"].to_numpy()
+    for s, b in zip(*np.nonzero(keep), strict=True):
+        j = int(before_idx[s, b])
+        fixed[j] = True
+        kept_because[j].append(
+            f"nearest school of {PLANNED_BANDS[b]} in {names[s]} "
+            f"({before_minutes[s, b]:.0f} min; none within the limit)"
+        )
+
+
+def _keep_rules(unit: County, policy: MergerPolicy, before) -> tuple[np.ndarray, list[list[str]]]:
     """Schools the keep rules hold open (must keep, senior high, the only school within the
-    lower-primary limit of some pupils) and the rules that keep each."""
+    lower-primary limit of some pupils, the nearest school of a band beyond its limit from every
+    school) and the rules that keep each."""
     n_j = len(unit.schools)
     ids = unit.schools["school_id"].to_numpy()
     level = unit.schools["level"].to_numpy()
@@ -128,6 +167,7 @@ def _keep_rules(unit: County, policy: MergerPolicy) -> tuple[np.ndarray, list[li
             kept_because[j].append(
                 f"only school within {lp_limit:g} min for grades 1-3 of {', '.join(names)}"
             )
+    _keep_nearest(unit, policy, before, fixed, kept_because)
     return fixed, kept_because
 
 
@@ -142,9 +182,12 @@ class _Pairs:
     pbreach: np.ndarray  # beyond the band's travel limit (a band today's layout fails)
 
 
-def _pairs(unit: County, policy: MergerPolicy, can: np.ndarray, sure: np.ndarray) -> _Pairs:
+def _pairs(
+    unit: County, policy: MergerPolicy, can: np.ndarray, sure: np.ndarray, before_minutes
+) -> _Pairs:
     """Each band's nearest schools within its day (and boarding) limit, and for the bands today's
-    layout already fails their nearest schools beyond it."""
+    layout already fails their nearest schools beyond it (a band beyond its limit from every
+    school: only schools no farther than its nearest today, so that its trip never grows)."""
     n_j = len(unit.schools)
     limits_day = np.array([policy.day_minutes(b) for b in PLANNED_BANDS])
     boards = np.array([b in policy.boarding_bands for b in PLANNED_BANDS])
@@ -167,6 +210,7 @@ def _pairs(unit: County, policy: MergerPolicy, can: np.ndarray, sure: np.ndarray
     n_within = sum(len(v) for v in ps)
     if unit.breach is not None and unit.breach.any():
         # a band today's layout fails also goes to its nearest schools beyond the limit
+        reach = out_of_reach(unit, policy, before_minutes)
         for b in range(3):
             rows = np.flatnonzero(unit.breach[:, b] & has[:, b])
             if not len(rows):
@@ -174,6 +218,9 @@ def _pairs(unit: County, policy: MergerPolicy, can: np.ndarray, sure: np.ndarray
             limit = max(limits_day[b], policy.boarding_minutes) if boards[b] else limits_day[b]
             far = can[:, b][None, :] & (unit.travel[rows] > limit + 1e-9)
             far &= np.isfinite(unit.travel[rows])
+            far &= ~reach[rows, b][:, None] | (
+                unit.travel[rows] <= before_minutes[rows, b][:, None] + 1e-9
+            )
             near = _nearest_candidates(far, unit.travel[rows], np.ones(n_j, bool), BREACH_SCHOOLS)
             r, j = np.nonzero(near)
             ps.append(rows[r])
@@ -285,7 +332,8 @@ def build_model(unit: County, policy: MergerPolicy, travel_mode: bool, before=No
     n_j = len(unit.schools)
     total_now = unit.current.sum(axis=1) + unit.senior
     conv = _conversions(unit, policy, total_now)
-    fixed, kept_because = _keep_rules(unit, policy)
+    before = before if before is not None else nearest_before(unit, policy)
+    fixed, kept_because = _keep_rules(unit, policy, before)
     if len(conv):  # an absorbed school must be closable
         conv = conv[~fixed[conv[:, 0]]]
     min_kept = (unit.current.sum(axis=1) >= policy.min_size) & ~fixed & (policy.min_size > 0)
@@ -300,7 +348,7 @@ def build_model(unit: County, policy: MergerPolicy, travel_mode: bool, before=No
     demand_index = np.full(unit.demand.shape, -1, dtype=np.int64)
     has = unit.demand > 0
     demand_index[has] = np.arange(int(has.sum())).reshape(-1)
-    pairs = _pairs(unit, policy, can, fixed | min_kept)
+    pairs = _pairs(unit, policy, can, fixed | min_kept, before[1])
     limits_day = np.array([policy.day_minutes(b) for b in PLANNED_BANDS])
     boards = np.array([b in policy.boarding_bands for b in PLANNED_BANDS])
     # grades that never board travel daily even beyond their limit
@@ -309,7 +357,7 @@ def build_model(unit: County, policy: MergerPolicy, travel_mode: bool, before=No
     caps = _capacities(unit, policy, conv, can, total_now)
     site_cost = _site_costs(unit, policy)
     # boarding places (never tighter than the boarders a school has today)
-    before_idx, before_minutes = before if before is not None else nearest_before(unit, policy)
+    before_idx, before_minutes = before
     boarders_now = boarders_today(unit, policy, before_idx, before_minutes)
     return CountyModel(
         unit=unit,

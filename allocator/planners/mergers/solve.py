@@ -183,6 +183,7 @@ def explain_infeasible(model: CountyModel, exc: Infeasible) -> Infeasible:
             words.append(
                 f"{parts[1]} {parts[2]}: {pupils:.0f} of {unit.demand[s, b]} pupils find no seat "
                 f"(schools in reach: {', '.join(reach[:4])}{' ...' if len(reach) > 4 else ''})"
+                + seat_shortage(model, s, b)
             )
         else:
             violations[group] = float(amount)
@@ -198,6 +199,43 @@ def explain_infeasible(model: CountyModel, exc: Infeasible) -> Infeasible:
     out = Infeasible(message, violations)
     out.settlements = sorted(set(settlements))
     return out
+
+
+def seat_shortage(model: CountyModel, s: int, b: int) -> str:
+    """Where settlement ``s``'s band ``b`` finds no seat because its schools have too few: the
+    pupils that can go only to those schools against the most seats they can have (their seats
+    plus the expansion allowed, or the pupils they hold, where more), as words; "" otherwise.
+
+    Examples
+    --------
+    >>> from allocator.planners.mergers.data import make_unit
+    >>> from allocator.synth import make_region
+    >>> every = slice(None)
+    >>> unit = make_unit(make_region(schools=20, seed=1), "all", every, every, None, 180.0)
+    >>> model = build_model(unit, MergerPolicy(), False)
+    >>> seat_shortage(model, 0, 0)
+    ''
+    """
+    unit = model.unit
+    reach = np.zeros(model.n_schools, dtype=bool)
+    reach[model.pj[(model.ps == s) & (model.pb == b)]] = True
+    if not reach.any():
+        return ""
+    # the settlement bands whose every school is one of these
+    outside = np.zeros(unit.demand.shape, dtype=bool)
+    outside[model.ps[~reach[model.pj]], model.pb[~reach[model.pj]]] = True
+    listed = np.zeros(unit.demand.shape, dtype=bool)
+    listed[model.ps, model.pb] = True
+    need = float(unit.demand[listed & ~outside].sum())
+    most = np.maximum(model.today, model.seats + model.room_seats * model.max_rooms)
+    have = float(most[reach].sum())
+    if need <= have:
+        return ""
+    share = f"{100 * model.policy.max_expansion_share:g}"
+    return (
+        f"; they must seat {need:.0f} pupils, and their seats plus the {share} % expansion "
+        f"allowed (or the pupils they hold, where more) give {have:.0f}"
+    )
 
 
 def _finish(res: CountyResult, travel_mode: bool) -> None:

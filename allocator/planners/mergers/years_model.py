@@ -14,6 +14,8 @@ seats, class and school sizes. The copies are linked:
 * classrooms added stay: k_j,t <= k_j,t+1, and k_j,t are the rooms that exist in year t, so that
   the seats pupils use in year t are built in year t or before (build first, the 2012 rule: 国务院
   办公厅《关于规范农村义务教育学校布局调整的意见》, 国办发〔2012〕48号);
+* no pupil moves twice within ``policy.settle_years`` years: a school that received pupils from a
+  closure does not close right after (:mod:`allocator.planners.mergers.moves`);
 * objective: sum_t W_t c_t (the year's annual cost in yuan, or pupil-minutes with
   ``max_schools``), W_t the discount factors of the calendar years planning year t stands for at
   ``policy.discount_rate`` (:func:`~allocator.planners.mergers.horizon.year_weights`; pupil-minutes
@@ -49,6 +51,7 @@ from allocator.errors import Infeasible, InputError, SolverError
 from allocator.planners.mergers.columns import PLANNED_BANDS, TOL, YUAN_SCALE
 from allocator.planners.mergers.data import County, nearest_before
 from allocator.planners.mergers.model import linear_model
+from allocator.planners.mergers.moves import settle_rows
 from allocator.planners.mergers.policy import MergerPolicy
 from allocator.planners.mergers.result import (
     CountyResult,
@@ -179,7 +182,7 @@ def _links(parts: list[_Year], offsets: list[int], n_cols: int):
     return matrix, off_limits
 
 
-def _window_model(parts, weights, years, fixed: dict | None):
+def _window_model(parts, weights, years, fixed: dict | None, settle: int = 0):
     """The linked model of ``parts``; ``fixed`` bounds the first year's y, w, k from the year
     before it (closed stays closed, built stays built)."""
     linked, offsets = _stack(parts, weights, years)
@@ -203,7 +206,8 @@ def _window_model(parts, weights, years, fixed: dict | None):
     linked = linked.with_column_bounds(lower=lower, upper=upper)
     if links.shape[0]:
         linked = linked.with_rows("closed_stays_closed", links, upper=0.0)
-    return linked, offsets
+    pairs = [(p.model, p.linear) for p in parts]
+    return settle_rows(linked, pairs, offsets, years, settle), offsets
 
 
 def _solve_linked(linked: LinearModel, name: str, years, options: SolverOptions, fixed=None):
@@ -293,7 +297,7 @@ def solve_years(
         main = dataclasses.replace(options, mip_gap=0.8 * options.mip_gap)
     decisions, infos = [], []
     if method == "whole":
-        linked, offsets = _window_model(parts, weights, years, None)
+        linked, offsets = _window_model(parts, weights, years, None, policy.settle_years)
         sol = _solve_linked(linked, name, years, main)
         infos.append(sol.info)
         shape = linked.shape
@@ -305,7 +309,9 @@ def solve_years(
         for t in range(len(parts)):
             window = parts[t : t + WINDOW]
             span = years[t : t + WINDOW]
-            linked, offsets = _window_model(window, weights[t : t + WINDOW], span, fixed)
+            linked, offsets = _window_model(
+                window, weights[t : t + WINDOW], span, fixed, policy.settle_years
+            )
             shape = (max(shape[0], linked.shape[0]), max(shape[1], linked.shape[1]))
             sol = _solve_linked(linked, name, span, main, None if t == 0 else years[t - 1])
             infos.append(sol.info)
@@ -339,12 +345,13 @@ def plan_county(
     villages of that year allowed to split (as the one-year planner does; reported in that year's
     breaches)."""
     allow = policy.on_infeasible == "report"
+    units = with_later_demand(units)
     checked = []
     try:
-        for unit in units:
+        for unit, year in zip(units, years, strict=True):
             unit, exc = check_county(unit, policy, options, allow)
             if exc is not None:
-                return exc
+                return in_year(exc, unit.name, year)
             checked.append(unit)
         return solve_years(checked, policy, options, years, weights, method)
     except Infeasible as exc:
@@ -365,6 +372,43 @@ def plan_county(
             return solve_years(marked, policy, options, years, weights, method)
         except Infeasible as again:
             return again
+
+
+def in_year(exc: Infeasible, name: str, year: int) -> Infeasible:
+    """The check of one year's county as an Infeasible that names the year.
+
+    Examples
+    --------
+    >>> in_year(Infeasible("Jiang: no plan meets every requirement"), "Jiang", 2028).message
+    'Jiang in 2028: no plan meets every requirement'
+    """
+    head = f"{name}: "
+    text = exc.message
+    text = f"{name} in {year}: " + (text[len(head) :] if text.startswith(head) else text)
+    out = Infeasible(text, exc.violations)
+    if hasattr(exc, "settlements"):
+        out.settlements = exc.settlements
+    return out
+
+
+def with_later_demand(units: list[County]) -> list[County]:
+    """The county's units of each year, each told which bands have pupils that year or a later
+    one (``County.later_demand``), so that the keep rules of a year hold what a later year's
+    pupils need (a village with no school within its limit keeps its nearest school from the
+    first year on, even in years it has no pupils)."""
+    later = np.zeros(units[-1].demand.shape, dtype=bool)
+    out = []
+    for unit in reversed(units):
+        if unit.demand.shape != later.shape:
+            raise InputError(
+                f"{unit.name}: the settlements planned differ between years; expected the same "
+                "settlements every year",
+                table="settlements",
+                column="settlement_id",
+            )
+        later = later | (unit.demand > 0)
+        out.append(dataclasses.replace(unit, later_demand=later.copy()))
+    return out[::-1]
 
 
 def _slice(sol, offset: int, part: _Year) -> np.ndarray:

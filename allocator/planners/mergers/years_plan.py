@@ -21,12 +21,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from allocator.errors import InputError
 from allocator.i18n import Words
 from allocator.planners.mergers.columns import BAND_COLUMNS, PLANNED_BANDS
 from allocator.planners.mergers.plan import MergerPlan
 from allocator.planners.mergers.policy import MergerPolicy
 from allocator.planners.mergers.verify import band_limit
+from allocator.planners.years import checked_year
 from allocator.region import Region
 from allocator.solver import SolveInfo
 
@@ -89,7 +89,7 @@ class MergerYearsPlan:
     counties : pandas.DataFrame
         Per county: ``method`` (``whole``: one model of every year; ``rolling``: a rolling horizon,
         no optimality guarantee), ``status``, ``objective`` (discounted yuan, or pupil-minutes),
-        ``gap``, ``variables``, ``rows``.
+        ``gap``, ``variables``, ``rows``, ``seconds`` (the county's solve).
     solve_info : SolveInfo
         Of the whole plan (objective: the discounted cost over the horizon).
     policy : MergerPolicy
@@ -104,20 +104,9 @@ class MergerYearsPlan:
     policy: MergerPolicy
     weights: tuple[float, ...] = field(default=())
 
-    def _year(self, year) -> int:
-        if year not in self.plans:
-            raise InputError(
-                f"year {year!r} is not a year of the plan; expected one of "
-                + ", ".join(str(y) for y in self.years),
-                table="plan",
-                column="year",
-                value=year,
-            )
-        return year
-
     def plan_in(self, year: int) -> MergerPlan:
         """The plan of ``year`` (what is done by then, where that year's pupils go)."""
-        return self.plans[self._year(year)]
+        return self.plans[checked_year(year, self.years)]
 
     def region_in(self, year: int) -> Region:
         """The region of ``year`` after the plan: the closures and conversions made by then
@@ -132,7 +121,7 @@ class MergerYearsPlan:
         >>> len(plan.region_in(2027).schools) <= len(region.schools)
         True
         """
-        year = self._year(year)
+        year = checked_year(year, self.years)
         return self.plans[year].apply(self.regions[year])
 
     def verify(self) -> pd.DataFrame:

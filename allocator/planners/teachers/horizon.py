@@ -3,7 +3,7 @@ against each year's forecast enrolment.
 
 Method (a documented decomposition)
 -----------------------------------
-1. Pupils of each year (:func:`year_pupils`): from the forecast, the schools' pupils by band and
+1. Pupils of each year (:func:`allocator.planners.years.year_pupils`): from the forecast, the schools' pupils by band and
    their classes (each school keeps its pupils per class), and the settlements' pupils.
 2. Retirements of each year (:mod:`allocator.planners.teachers.ages`): from ``teacher_ages`` or the
    age profile of the school's area type (illustrative, unconfirmed).
@@ -33,7 +33,7 @@ import dataclasses
 import functools
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import NamedTuple
 
 import numpy as np
@@ -41,153 +41,21 @@ import pandas as pd
 
 from allocator.errors import InputError
 from allocator.fingerprint import region_fingerprint
-from allocator.forecast import BANDS, MAX_HORIZON, school_enrolment
 from allocator.planners.teachers.ages import retirements
 from allocator.planners.teachers.data import hiring_caps, school_arrays
 from allocator.planners.teachers.horizon_model import hire_over_years
 from allocator.planners.teachers.horizon_plan import FLOW_COLUMNS, TeacherYearsPlan, verify_years
 from allocator.planners.teachers.policy import TeacherPolicy
+from allocator.planners.years import checked_years, year_pupils
 from allocator.region import Region
 from allocator.solver import SolveInfo, SolverOptions
 from allocator.standards import required_staff
 
+# checked_years and year_pupils live in allocator.planners.years; they stay importable from here
+# for the budget planner until it imports them from there.
 __all__ = ["checked_years", "plan_over_years", "year_pupils"]
 
 _SUBSETS = ("teachers_qualified", "teachers_backbone", "teachers_pe_arts")
-
-
-def checked_years(years, forecast: pd.DataFrame) -> tuple[int, list[int]]:
-    """The base year (the forecast's first) and the planned years, or one InputError line.
-
-    ``years`` is a number of years (1 to 15) after the base year, or the consecutive calendar
-    years themselves, starting the year after the base year.
-
-    Examples
-    --------
-    >>> f = pd.DataFrame({"year": [2025, 2026, 2027], "settlement_id": "A", "band": "junior",
-    ...                   "pupils": 1.0})
-    >>> checked_years(2, f), checked_years([2026], f)
-    ((2025, [2026, 2027]), (2025, [2026]))
-    """
-    if not isinstance(forecast, pd.DataFrame) or "year" not in forecast.columns:
-        raise InputError(
-            "years needs a forecast table with a year column (e.g. forecast_region's)",
-            table="forecast",
-            column="year",
-        )
-    have = sorted(int(y) for y in pd.unique(forecast["year"]))
-    base = have[0]
-    if isinstance(years, bool):
-        wanted = None
-    elif isinstance(years, int | np.integer):
-        wanted = list(range(base + 1, base + 1 + int(years))) if 1 <= years <= MAX_HORIZON else None
-    elif isinstance(years, Sequence | np.ndarray) and not isinstance(years, str) and len(years):
-        wanted = [int(y) for y in years] if all(float(y).is_integer() for y in years) else None
-    else:
-        wanted = None
-    ok = wanted is not None and wanted == list(range(base + 1, base + 1 + len(wanted)))
-    ok = ok and len(wanted) <= MAX_HORIZON and set(wanted) <= set(have)
-    if not ok:
-        raise InputError(
-            f"years={years!r}; expected a number of years from 1 to {MAX_HORIZON}, or consecutive "
-            f"years from {base + 1} (the year after the forecast's base year {base}) to at most "
-            f"{have[-1]} (the forecast's last year)",
-            table="policy",
-            column="years",
-            value=years,
-        )
-    return base, wanted
-
-
-def _classes(schools: pd.DataFrame, pupils: np.ndarray) -> np.ndarray:
-    """Classes for ``pupils``: each school keeps today's pupils per class (at least one class
-    while it has pupils)."""
-    now = schools[
-        ["pupils_lower_primary", "pupils_upper_primary", "pupils_junior", "pupils_senior"]
-    ]
-    now = now.to_numpy(float).sum(axis=1)
-    classes = schools["classes"].to_numpy(float)
-    size = np.divide(now, classes, out=np.ones_like(now), where=classes > 0)
-    size[size <= 0] = 1.0
-    out = np.ceil(np.round(pupils / size, 9))
-    out = np.where(pupils > 0, np.maximum(out, 1), 0)
-    return np.where((classes > 0) & (now == 0), classes, out).astype(np.int64)
-
-
-def year_pupils(region: Region, forecast: pd.DataFrame, base: int, years: list[int]):
-    """The schools' and settlements' tables of each year, with that year's pupils and classes.
-
-    A forecast by settlement (``settlement_id, band, year, pupils``, e.g.
-    :func:`allocator.forecast.forecast_region`) gives the settlements' pupils (rounded; one it does
-    not list keeps today's), and each
-    school's pupils change by what its catchment's change (today's catchments,
-    :func:`allocator.forecast.school_enrolment`), never below 0. A forecast by school (``school_id,
-    band, year, pupils``) gives the schools' pupils (rounded; a school or band it does not list
-    keeps today's) and leaves the settlements as they are.
-
-    Returns
-    -------
-    dict
-        year -> (schools, settlements).
-    """
-    schools, settlements = region.schools, region.settlements
-    by_school = "school_id" in forecast.columns
-    key = "school_id" if by_school else "settlement_id"
-    for column in (key, "band", "year", "pupils"):
-        if column not in forecast.columns:
-            raise InputError(
-                f"the forecast has no {column} column; expected settlement_id (or school_id), "
-                "band, year, pupils",
-                table="forecast",
-                column=column,
-            )
-    f = forecast.assign(**{key: forecast[key].astype(str)})
-    table_ids = schools if by_school else settlements
-    known = set(table_ids[key].astype(str))
-    unknown = ~f[key].isin(known).to_numpy()
-    if unknown.any():
-        pos = int(np.flatnonzero(unknown)[0])
-        raise InputError(
-            f"{key} is not in the region; expected the region's {key}s",
-            table="forecast",
-            row=pos,
-            row_id=f[key].iloc[pos],
-            column=key,
-        )
-    if by_school:
-        table = f
-    else:
-        table = school_enrolment(region, f)
-        table["school_id"] = table["school_id"].astype(str)
-    grid = table.groupby(["school_id", "band", "year"])["pupils"].sum()
-    sids = schools["school_id"].astype(str).to_numpy()
-    out = {}
-    for year in years:
-        s = schools.copy()
-        total = s["pupils_senior"].to_numpy(float)
-        for band in BANDS:
-            now = s[f"pupils_{band}"].to_numpy(float)
-            then = np.array([grid.get((sid, band, year), np.nan) for sid in sids])
-            if by_school:
-                new = np.where(np.isnan(then), now, then)
-            else:
-                first = np.array([grid.get((sid, band, base), 0.0) for sid in sids])
-                new = now + np.nan_to_num(then) - first
-            s[f"pupils_{band}"] = np.maximum(np.round(new), 0).astype(np.int64)
-            total = total + s[f"pupils_{band}"].to_numpy(float)
-        s["classes"] = _classes(schools, total)
-        st = settlements
-        if not by_school and len(settlements):
-            st = settlements.copy()
-            rows = f[f["year"] == year].groupby([key, "band"])["pupils"].sum()
-            ids = st["settlement_id"].astype(str)
-            for band in BANDS:
-                now = st[f"pupils_{band}"].to_numpy(float)
-                values = np.array([rows.get((i, band), np.nan) for i in ids])
-                values = np.where(np.isnan(values), now, values)  # not in the forecast: as today
-                st[f"pupils_{band}"] = np.maximum(np.round(values), 0).astype(np.int64)
-        out[year] = (s, st)
-    return out
 
 
 def _retire(schools: pd.DataFrame, leaving: np.ndarray) -> pd.DataFrame:
