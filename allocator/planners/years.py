@@ -28,6 +28,7 @@ from allocator.forecast import (
 from allocator.region import Region
 
 __all__ = [
+    "year_weights",
     "FORECAST_COLUMNS",
     "PLANNED_BANDS",
     "checked_year",
@@ -350,3 +351,23 @@ def year_pupils(region: Region, forecast: pd.DataFrame, base: int, years: list[i
                 st[f"pupils_{band}"] = np.maximum(np.round(values), 0).astype(np.int64)
         out[year] = (s, st)
     return out
+
+
+def year_weights(years: tuple[int, ...], rate: float, discount: bool = True) -> np.ndarray:
+    """Weight of each planning year in the objective: the discount factors ``(1 + rate) ** -(u -
+    first)`` of the calendar years u it stands for (from it to the next planning year; the last
+    stands for itself). Without ``discount`` each year counts 1.
+
+    Examples
+    --------
+    >>> year_weights((2026, 2027), 0.08).round(4).tolist()
+    [1.0, 0.9259]
+    >>> year_weights((2026, 2028), 0.0).tolist()
+    [2.0, 1.0]
+    """
+    out = []
+    for k, year in enumerate(years):
+        stop = years[k + 1] if k + 1 < len(years) else year + 1
+        span = np.arange(year, stop) - years[0]
+        out.append(float(((1.0 + rate) ** -span).sum()) if discount else float(len(span)))
+    return np.array(out)

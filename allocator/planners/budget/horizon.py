@@ -71,8 +71,7 @@ from allocator.planners.budget.years_model import (
     year_region,
     years_objective,
 )
-from allocator.planners.mergers.horizon import forecast_table, plan_years
-from allocator.planners.teachers.horizon import year_pupils
+from allocator.planners.years import forecast_table, plan_years, year_pupils
 from allocator.region import Region
 from allocator.solver import SolveInfo
 

@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 
 from allocator.check import check
-from allocator.errors import InputError
 from allocator.i18n import Words
 from allocator.planners.budget.policy import BudgetPolicy
+from allocator.planners.years import checked_year
 from allocator.region import Region
 from allocator.solver import SolveInfo
 
@@ -96,20 +96,9 @@ class BudgetYearsPlan:
     compliance: pd.DataFrame
     method: str = "sequential"
 
-    def _year(self, year) -> int:
-        if year not in self.plans:
-            raise InputError(
-                f"year {year!r} is not a year of the plan; expected one of "
-                + ", ".join(str(y) for y in self.years),
-                table="plan",
-                column="year",
-                value=year,
-            )
-        return year
-
     def region_in(self, year: int) -> Region:
         """The region of ``year``: that year's pupils, everything bought up to that year."""
-        year = self._year(year)
+        year = checked_year(year, self.years)
         return self.plans[year].apply(self.regions[year])
 
     @property

@@ -58,7 +58,7 @@ from allocator.planners.budget.model import BudgetModel, add_spending_rows
 from allocator.planners.budget.plan import build_plan
 from allocator.planners.budget.policy import BudgetPolicy
 from allocator.planners.budget.verify import applied_values
-from allocator.planners.mergers.horizon import year_weights
+from allocator.planners.years import year_weights
 from allocator.region import Region
 from allocator.solver import ModelBuilder, SolveInfo, SolverOptions, solve_matrix
 

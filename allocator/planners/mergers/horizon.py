@@ -21,42 +21,13 @@ import pandas as pd
 from allocator.errors import InputError
 from allocator.forecast import school_enrolment
 from allocator.planners.mergers.columns import PLANNED_BANDS
-from allocator.planners.years import forecast_table, plan_years
 from allocator.region import Region
 
-# forecast_table and plan_years live in allocator.planners.years; they stay
-# importable from here for the budget planner until it imports them from there.
-__all__ = [
-    "SOCIAL_DISCOUNT_RATE",
-    "forecast_table",
-    "plan_years",
-    "year_weights",
-    "yearly_regions",
-]
+__all__ = ["SOCIAL_DISCOUNT_RATE", "yearly_regions"]
 
 #: Social discount rate for public investment appraisal in China: 8 % (国家发展改革委、建设部
 #: 《建设项目经济评价方法与参数》第三版, 2006, 社会折现率). The default of ``discount_rate``.
 SOCIAL_DISCOUNT_RATE = 0.08
-
-
-def year_weights(years: tuple[int, ...], rate: float, discount: bool = True) -> np.ndarray:
-    """Weight of each planning year in the objective: the discount factors ``(1 + rate) ** -(u -
-    first)`` of the calendar years u it stands for (from it to the next planning year; the last
-    stands for itself). Without ``discount`` each year counts 1.
-
-    Examples
-    --------
-    >>> year_weights((2026, 2027), 0.08).round(4).tolist()
-    [1.0, 0.9259]
-    >>> year_weights((2026, 2028), 0.0).tolist()
-    [2.0, 1.0]
-    """
-    out = []
-    for k, year in enumerate(years):
-        stop = years[k + 1] if k + 1 < len(years) else year + 1
-        span = np.arange(year, stop) - years[0]
-        out.append(float(((1.0 + rate) ** -span).sum()) if discount else float(len(span)))
-    return np.array(out)
 
 
 def _whole(values: np.ndarray) -> np.ndarray:

@@ -16,7 +16,7 @@ from allocator.errors import Infeasible, InputError, SolverError
 from allocator.fingerprint import region_fingerprint
 from allocator.planners.mergers.columns import BAND_COLUMNS, PLANNED_BANDS, boarding_places
 from allocator.planners.mergers.data import County, make_unit, site_rows
-from allocator.planners.mergers.horizon import year_weights, yearly_regions
+from allocator.planners.mergers.horizon import yearly_regions
 from allocator.planners.mergers.plan import MergerPlan
 from allocator.planners.mergers.policy import MergerPolicy, reject
 from allocator.planners.mergers.result import CountyResult
@@ -46,7 +46,7 @@ from allocator.planners.mergers.verify import (
 )
 from allocator.planners.mergers.years_model import YearsResult, plan_county
 from allocator.planners.mergers.years_plan import MergerYearsPlan, timeline_table
-from allocator.planners.years import forecast_table, plan_years
+from allocator.planners.years import forecast_table, plan_years, year_weights
 from allocator.region import Region
 from allocator.solver import SolveInfo, SolverOptions
 

@@ -18,7 +18,7 @@ seats, class and school sizes. The copies are linked:
   closure does not close right after (:mod:`allocator.planners.mergers.moves`);
 * objective: sum_t W_t c_t (the year's annual cost in yuan, or pupil-minutes with
   ``max_schools``), W_t the discount factors of the calendar years planning year t stands for at
-  ``policy.discount_rate`` (:func:`~allocator.planners.mergers.horizon.year_weights`; pupil-minutes
+  ``policy.discount_rate`` (:func:`~allocator.planners.years.year_weights`; pupil-minutes
   are not discounted). Annual costs are the one-year model's: a site's upkeep each year it is open,
   an added seat's annualised cost each year it exists.
 

@@ -51,9 +51,7 @@ from allocator.region import Region
 from allocator.solver import SolveInfo, SolverOptions
 from allocator.standards import required_staff
 
-# checked_years and year_pupils live in allocator.planners.years; they stay importable from here
-# for the budget planner until it imports them from there.
-__all__ = ["checked_years", "plan_over_years", "year_pupils"]
+__all__ = ["plan_over_years"]
 
 _SUBSETS = ("teachers_qualified", "teachers_backbone", "teachers_pe_arts")
 
