@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -62,6 +63,7 @@ steps.budget.budget = {budget}
 """
 
 
+@pytest.mark.slow
 def test_cli_compare_prints_the_short_table_or_one_sentence(tmp_path, capsys):
     same = tmp_path / "same.toml"
     same.write_text(SCENARIO.format(other="two", budget="1e6"), encoding="utf-8")

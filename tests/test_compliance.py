@@ -256,6 +256,7 @@ def standards_for(draw, region):
     return load_standard("moe2017", overrides)
 
 
+@pytest.mark.slow
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.tuples(st.integers(8, 30), st.integers(0, 10_000), st.integers(1, 2)),
@@ -311,6 +312,7 @@ def test_property_measure_and_check_give_the_same_verdicts(spec, data):
 FAST = SolverOptions(mip_gap=1e-4)
 
 
+@pytest.mark.slow
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.sampled_from([(20, 1), (30, 202), (30, 7), (40, 3)]),

@@ -196,6 +196,7 @@ def test_exact_valid_or_truly_infeasible(seed, n, k, tol, use_anchor):
     assert result.objective == pytest.approx(expected, rel=1e-5, abs=1e-7)
 
 
+@pytest.mark.slow
 @settings(
     max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True
 )

@@ -500,6 +500,7 @@ def test_time_limit_reports_feasible_with_gap():
         assert r.objective == optimum
 
 
+@pytest.mark.slow
 def test_facility_location_stopped_early_is_never_called_optimal(monkeypatch):
     """capb at capacity 6000 needs the branch and bound; cut short, the plan is only feasible.
 
@@ -640,6 +641,7 @@ def test_sparse_interchange_gains_are_exact(seed, p):
                 assert pmedian.pmedian_value(pairs, np.ones(9), swapped) >= value - 1e-9
 
 
+@pytest.mark.slow
 def test_sparse_input_builds_no_clients_by_sites_matrix():
     """Settlements x schools within 30 minutes, p = a third of the schools: the peak memory stays
     well below one dense clients x sites array of floats (counted by tracemalloc, which sees

@@ -476,6 +476,7 @@ def synthetic_cases(draw):
     return region, policy
 
 
+@pytest.mark.slow
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(synthetic_cases())
 def test_plan_invariants_on_synthetic_counties(case):
@@ -597,6 +598,7 @@ def test_infeasible_limit_names_the_settlements():
     assert all(key.split(" ")[0] in expected for key in err.value.violations)
 
 
+@pytest.mark.slow
 def test_counties_are_solved_separately_with_progress():
     region = make_region(schools=50, counties=2, seed=4)
     seen = []

@@ -404,6 +404,7 @@ def test_measure_compliance_equals_check_and_travel_equals_dijkstra():
     assert m.figures["travel.lower_primary.mean_minutes"] == pytest.approx(mean)
 
 
+@pytest.mark.slow
 def test_compare_runs_variants_in_processes(equip, tmp_path):
     path = _write(tmp_path, BASE)
     out = tmp_path / "cmp"
@@ -509,6 +510,7 @@ def test_teacher_rotation_small():
     assert last["rural_urban.backbone_per_100"] > first["rural_urban.backbone_per_100"]
 
 
+@pytest.mark.slow
 def test_budget_policy_comparison_small_from_a_script_without_main_guard(tmp_path):
     # The way people use it: a plain script (no `if __name__ == "__main__"`) that compares in
     # worker processes; the workers must not run the script again.

@@ -93,6 +93,7 @@ def test_repairs_leave_other_schools_as_drawn():
     assert t.loc["C00S0048", "teachers_backbone"] == 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("schools, seed", [(40, 8), (49, 17)])
 def test_repaired_regions_still_get_districts_and_budgets(schools, seed):
     # regions the generator repaired (a school enlarged; a school's backbone teachers lowered)
