@@ -65,13 +65,20 @@ INDICATORS = {
 _AGES = (3, 4, 5)
 
 
-def children_aged_3_5(region, standard: PreschoolStandard, base_year=2025, birth_scenario="medium"):
+def children_aged_3_5(
+    region,
+    standard: PreschoolStandard,
+    base_year=2025,
+    birth_scenario="medium",
+    year: int | None = None,
+):
     """Children aged 3-5 per settlement and where the figure comes from.
 
     The settlements' ``children_3_5`` column; else ``population`` x the standard's
     ``children.age_share_3_5``; else the birth forecast: lower primary pupils / 3 are the
-    children of age 6, moved by the birth scenario to the births of those aged 3-5 in
-    ``base_year`` (as the kindergarten planner reads them by default).
+    children of age 6 in ``base_year`` (born in ``base_year - 6``), and the birth scenario gives
+    the births of the years whose children are aged 3, 4 and 5 in ``year`` (default
+    ``base_year``; migration ignored). The kindergarten planner reads children the same way.
 
     Examples
     --------
@@ -100,7 +107,8 @@ def children_aged_3_5(region, standard: PreschoolStandard, base_year=2025, birth
         if np.isfinite(pop).all() and (pop >= 0).all():
             return np.rint(pop * float(standard.value("children.age_share_3_5"))), "population"
     scenario = load_birth_scenario(birth_scenario)
-    factor = sum(scenario.index(base_year - a, base_year - ENTRY_AGE) for a in _AGES)
+    year = base_year if year is None else year
+    factor = sum(scenario.index(year - a, base_year - ENTRY_AGE) for a in _AGES)
     return np.rint(s["pupils_lower_primary"].to_numpy(float) / 3.0 * factor), "forecast"
 
 

@@ -11,17 +11,13 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
 
+from allocator.check.preschool_report import children_aged_3_5
 from allocator.errors import InputError
-from allocator.forecast import ENTRY_AGE, load_birth_scenario
 from allocator.planners.kindergartens.policy import KindergartenPolicy
 from allocator.region import Region
 from allocator.standards.preschool import PreschoolStandard
 
 __all__ = ["KindergartenData", "kindergarten_data", "children_3_5", "walking_minutes"]
-
-#: Ages of the three preschool years.
-PRESCHOOL_AGES = (3, 4, 5)
-
 
 @dataclass(frozen=True, eq=False)
 class KindergartenData:
@@ -67,31 +63,14 @@ def children_3_5(region: Region, policy: KindergartenPolicy, norms: PreschoolSta
     >>> source, bool((kids >= 0).all())
     ('forecast', True)
     """
-    s = region.settlements
-    if "children_3_5" in s.columns:
-        values = pd.to_numeric(s["children_3_5"], errors="coerce").to_numpy(float)
-        bad = ~np.isfinite(values) | (values < 0)
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            raise InputError(
-                "expected a number of children >= 0",
-                table="settlements",
-                row=i,
-                row_id=str(s["settlement_id"].iloc[i]),
-                column="children_3_5",
-                value=str(s["children_3_5"].iloc[i]),
-            )
-        return np.rint(values), "settlements"
-    if "population" in s.columns:
-        pop = pd.to_numeric(s["population"], errors="coerce").to_numpy(float)
-        if np.isfinite(pop).all() and (pop >= 0).all():
-            return np.rint(pop * float(norms.value("children.age_share_3_5"))), "population"
-    scenario = load_birth_scenario(policy.birth_scenario)
-    year = policy.year or policy.base_year
-    reference = policy.base_year - ENTRY_AGE
-    factor = sum(scenario.index(year - age, reference) for age in PRESCHOOL_AGES)
-    age6 = s["pupils_lower_primary"].to_numpy(float) / 3.0
-    return np.rint(age6 * factor), "forecast"
+    kids, source = children_aged_3_5(
+        region,
+        norms,
+        base_year=policy.base_year,
+        birth_scenario=policy.birth_scenario,
+        year=policy.year,
+    )
+    return np.rint(kids), source
 
 
 def walking_minutes(region: Region, sources, targets, limits, km_per_hour: float):
