@@ -175,7 +175,8 @@ def check_objective(data: BudgetData, after, units, policy: BudgetPolicy, stages
     >>> before = plan_measures(data, data.v0, 0.0)["shortfall"]
     >>> stages = [("shortfall", SolveInfo("optimal", before, before, 0.0, 0.1, "highs"))]
     >>> units = np.zeros(data.S * data.J)
-    >>> check_objective(data, data.v0, units, BudgetPolicy(budget=0.0), stages)  # passes silently
+    >>> check_objective(data, data.v0, units, BudgetPolicy(budget=0.0), stages) == before
+    True
     """
     m = plan_measures(data, after, float(units @ data.cost.ravel()))
     if policy.objective == "lexicographic":

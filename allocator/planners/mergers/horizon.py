@@ -42,6 +42,7 @@ def yearly_regions(
 
     Examples
     --------
+    >>> from allocator.planners.years import forecast_table
     >>> from allocator.synth import make_region
     >>> region = make_region(schools=20, seed=1)
     >>> years = (2026, 2027)
