@@ -538,7 +538,7 @@ def moves(plan) -> dict:
 def test_pupils_received_from_a_closure_are_not_moved_again_the_year_after():
     """A (village VA) shrinks below min_size in 2027, B (VB) in 2028; C is large. Cheapest
     without the rule: A's pupils go to B (10 minutes) in 2027 and on to C when B closes in 2028,
-    two moves in two years. With settle_years (default 2) they go straight to C (20 minutes), for
+    two moves in two years. With settle_years = 2 they go straight to C (20 minutes), for
     90 pupils x 10 more minutes x 100 yuan in 2027, discounted one year at 8 %."""
     region = region_of(
         [school("A", "N0", lp=120), school("B", "N1", lp=120, capacity=260),
@@ -552,9 +552,9 @@ def test_pupils_received_from_a_closure_are_not_moved_again_the_year_after():
         {**{("VA", y): n for y, n in a.items()}, **{("VB", y): n for y, n in b.items()},
          **{("VC", y): 300 for y in a}}
     )  # fmt: skip
-    policy = MergerPolicy(min_size=100, allow_nine_year=False)
-    assert policy.settle_years == 2
-    free = dataclasses.replace(policy, settle_years=0)
+    free = MergerPolicy(min_size=100, allow_nine_year=False)
+    assert free.settle_years == 0  # off by default
+    policy = dataclasses.replace(free, settle_years=2)
     twice = plan_mergers(region, free, EXACT, years=(2026, 2029), forecast=table)
     settled = plan_mergers(region, policy, EXACT, years=(2026, 2029), forecast=table)
     assert moves(twice) == {"VA": [2027, 2028], "VB": [2028]}

@@ -19,6 +19,7 @@ from allocator.standards.preschool import PreschoolStandard
 
 __all__ = ["KindergartenData", "kindergarten_data", "children_3_5", "walking_minutes"]
 
+
 @dataclass(frozen=True, eq=False)
 class KindergartenData:
     """The planner's input.
