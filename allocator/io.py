@@ -368,7 +368,7 @@ def _tables_of(region: Region) -> dict[str, pd.DataFrame]:
 
 
 def write_region_csv(region: Region, folder: str | os.PathLike) -> None:
-    """Write the CSV files of a region (four, and ``kindergartens.csv`` if it has one) into an existing folder (no marker, not atomic).
+    """Write the CSV files of a region (four, and those of its optional tables) into an existing folder (no marker, not atomic).
 
     Used inside a folder that is itself written whole (:func:`save_region`, a run's
     ``region_after``). Text cells a spreadsheet would evaluate are written with a leading ``'``

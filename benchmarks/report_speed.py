@@ -91,8 +91,16 @@ def _planned(overrides: dict, results: Path | None):
     planning = time.perf_counter() - t0
     if results is not None:
         part = results.with_name(results.name + ".part")
-        with part.open("xb") as f:
-            pickle.dump({"overrides": overrides, "result": result}, f)
+        with part.open("xb") as f:  # a new file: an existing one is never written over
+            try:
+                pickle.dump({"overrides": overrides, "result": result}, f)
+            except BaseException:
+                f.close()
+                part.unlink()  # the half-written file this run created
+                raise
+        if results.exists():
+            part.unlink()
+            sys.exit(f"{results}: appeared while planning; kept as it is")
         part.rename(results)
     return result, planning
 
