@@ -16,7 +16,7 @@ import scipy.sparse as sp
 
 from allocator.errors import InputError
 
-__all__ = ["road_matrix", "shortest_minutes", "take_rows"]
+__all__ = ["road_matrix", "shortest_minutes", "straight_km_graph", "take_rows"]
 
 
 def road_matrix(roads: nx.Graph) -> tuple[dict, sp.csr_matrix]:
@@ -113,3 +113,26 @@ def take_rows(m: sp.csr_matrix, rows: np.ndarray) -> sp.csr_matrix:
         else np.zeros(0, np.int64)
     )
     return sp.csr_matrix((m.data[take], m.indices[take], indptr), shape=(len(rows), m.shape[1]))
+
+
+def straight_km_graph(roads: nx.Graph, index: dict, minutes: sp.csr_matrix) -> sp.csr_matrix:
+    """The road graph of ``road_matrix(roads)`` (the same stored entries) with each road's length
+    in km: the straight line between its two nodes (at least 1e-9, so that every road stays an
+    edge), for walking.
+
+    Examples
+    --------
+    >>> g = nx.Graph()
+    >>> g.add_node("a", x=0.0, y=0.0); g.add_node("b", x=3.0, y=4.0)
+    >>> g.add_edge("a", "b", minutes=9.0)
+    >>> index, minutes = road_matrix(g)
+    >>> straight_km_graph(g, index, minutes).data.tolist()  # the one road, 3-4-5
+    [5.0]
+    """
+    coords = np.zeros((len(index), 2))
+    for node, k in index.items():
+        d = roads.nodes[node]
+        coords[k] = d["x"], d["y"]
+    coo = minutes.tocoo()
+    km = np.maximum(np.hypot(*(coords[coo.row] - coords[coo.col]).T), 1e-9)
+    return sp.csr_matrix((km, (coo.row, coo.col)), shape=minutes.shape)

@@ -41,12 +41,12 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
 
 from allocator.errors import InputError
 from allocator.forecast import ENTRY_AGE, load_birth_scenario
 from allocator.standards.preschool import PreschoolStandard, load_preschool_standard
+from allocator.travel import straight_km_graph
 
 __all__ = ["ALL", "INDICATORS", "children_aged_3_5", "preschool_tables", "walk_minutes"]
 
@@ -127,13 +127,7 @@ def walk_minutes(region, sources, km_per_hour: float) -> np.ndarray:
     if len(sources) == 0:
         return np.full(len(s), np.inf)
     index, minutes = region.road_matrix()
-    coords = np.zeros((len(index), 2))
-    for node, k in index.items():
-        d = region.roads.nodes[node]
-        coords[k] = d["x"], d["y"]
-    coo = minutes.tocoo()
-    km = np.maximum(np.hypot(*(coords[coo.row] - coords[coo.col]).T), 1e-9)
-    graph = sp.csr_matrix((km, (coo.row, coo.col)), shape=minutes.shape)
+    graph = straight_km_graph(region.roads, index, minutes)
     starts = sorted({index[str(n)] for n in sources})
     dist = dijkstra(graph, directed=False, indices=starts, min_only=True)
     return dist[[index[str(n)] for n in s["node"]]] * 60.0 / km_per_hour

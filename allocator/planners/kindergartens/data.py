@@ -16,6 +16,7 @@ from allocator.errors import InputError
 from allocator.planners.kindergartens.policy import KindergartenPolicy
 from allocator.region import Region
 from allocator.standards.preschool import PreschoolStandard
+from allocator.travel import straight_km_graph
 
 __all__ = ["KindergartenData", "kindergarten_data", "children_3_5", "walking_minutes"]
 
@@ -89,14 +90,7 @@ def walking_minutes(region: Region, sources, targets, limits, km_per_hour: float
     [[0.0]]
     """
     index, minutes = region.road_matrix()
-    graph = region.roads
-    coords = np.zeros((len(index), 2))
-    for node, k in index.items():
-        d = graph.nodes[node]
-        coords[k] = d["x"], d["y"]
-    coo = minutes.tocoo()
-    km = np.hypot(*(coords[coo.row] - coords[coo.col]).T)
-    km_graph = sp.csr_matrix((np.maximum(km, 1e-9), (coo.row, coo.col)), shape=minutes.shape)
+    km_graph = straight_km_graph(region.roads, index, minutes)
     sources = [index[str(n)] for n in sources]
     targets_list = [str(t) for t in targets]
     limits = np.asarray(limits, float)
