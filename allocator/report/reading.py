@@ -23,6 +23,7 @@ __all__ = [
     "report_language",
     "school_names",
     "stage_labels",
+    "table_name",
     "word_or",
 ]
 
@@ -74,21 +75,56 @@ _VALUE_COLUMNS = {
 }
 
 
-def reader_table(df: pd.DataFrame, words: Words, names=None) -> pd.DataFrame:
+def reader_table(
+    df: pd.DataFrame, words: Words, names=None, table: str | None = None
+) -> pd.DataFrame:
     """``df`` as a person reads it: school names beside ids (from ``names``, id -> name), parts,
     area types, levels, bands and indicators in the reader's words. Headers are translated later,
-    by :func:`allocator.report.tables.html_table`.
+    by :func:`allocator.report.tables.html_table`, except where ``table`` names a table whose
+    column has a name of its own there (``colof.<table>.<column>`` in the labels: "places" of a
+    kindergarten are not training places). Any other column's values that have words
+    (``val.<column>.<value>``) are shown in words.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"action": ["build", "expand+convert"], "places_after": [90, 180]})
+    >>> shown = reader_table(df, Words("zh"), table="kindergartens")
+    >>> list(shown.columns), shown["措施"].tolist()
+    (['措施', '规划后学位'], ['新建', '扩建并转为普惠'])
     """
     out = with_names(df, names) if names is not None else df.copy()
     for column, family in _VALUE_COLUMNS.items():
         if column in out.columns:
             out[column] = out[column].map(lambda v, f=family: word_or(words, f"{f}.{v}", v))
+    for column in out.columns:
+        if column not in _VALUE_COLUMNS and f"val.{column}" in _value_families():
+            out[column] = out[column].map(lambda v, c=column: word_or(words, f"val.{c}.{v}", v))
+    if table is not None:
+        own = {c: word_or(words, f"colof.{table}.{c}", None) for c in out.columns}
+        out = out.rename(columns={c: name for c, name in own.items() if name is not None})
     if "indicator" in out.columns:
         out["indicator"] = out["indicator"].map(lambda v: indicator_name(v, words))
     for column, (family, sep) in _SENTENCE_COLUMNS.items():
         if column in out.columns and words.language != "en":
             out[column] = out[column].map(lambda v, f=family, s=sep: _sentences(words, f, v, s))
     return out
+
+
+@cache
+def _value_families() -> frozenset:
+    """``val.<column>`` for each column some of whose values have words in the labels."""
+    return frozenset(".".join(k.split(".")[:2]) for k in labels() if k.startswith("val."))
+
+
+def table_name(name: str, words: Words) -> str:
+    """The reader's name of a plan table (``tablename.<name>``), else its file name.
+
+    Examples
+    --------
+    >>> table_name("kindergarten_targets", Words("zh")), table_name("x", Words("zh"))
+    ('幼儿园规划目标', 'x')
+    """
+    return word_or(words, f"tablename.{name}", name)
 
 
 #: Columns whose cells are sentences a planner writes in English (each a label of the family,

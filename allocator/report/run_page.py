@@ -36,6 +36,7 @@ from allocator.report.reading import (
     report_language,
     school_names,
     stage_labels,
+    table_name,
     word_or,
 )
 from allocator.report.tables import (
@@ -59,7 +60,7 @@ from allocator.results import costs, plan_status, plan_tables
 
 __all__ = ["render_run"]
 
-_PLANNERS = ("mergers", "districts", "budget", "teachers")
+_PLANNERS = ("mergers", "districts", "budget", "teachers", "kindergartens", "senior")
 
 
 # --------------------------------------------------------------------------- key figures
@@ -392,10 +393,16 @@ def _steps(result, stages: Sequence[str], figures: Sequence[dict], words: Words)
         for name, df in plan_tables(st.plan).items():  # a property or a method
             if isinstance(df, pd.DataFrame):
                 file = files.get(f"{st.name}.{name}", f"{st.name}.{name}.csv")
-                caption = words("report.table_caption", table=name, rows=f"{len(df):,}", file=file)
+                caption = words(
+                    "report.table_caption",
+                    table=table_name(name, words),
+                    rows=f"{len(df):,}",
+                    file=file,
+                )
+                shown = reader_table(df, words, names, table=name)
                 out.append(
                     f"<details><summary>{escape(caption)}</summary>"
-                    f"{html_table(reader_table(df, words, names), 15, words=words)}</details>"
+                    f"{html_table(shown, 15, words=words)}</details>"
                 )
     return out
 
