@@ -12,6 +12,7 @@ import pathlib
 import re
 import tomllib
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -571,3 +572,20 @@ def test_the_kindergarten_pages_tables_are_in_chinese():
     # the table's own words: a kindergarten's places are not training places
     assert "规划后学位" in shown and "培训名额" not in page
     assert "新建" in shown and "学前三年毛入园率" in shown and "城区步行限值（分钟）" in shown
+
+
+@pytest.mark.parametrize("limit", [60.0, None])
+@pytest.mark.parametrize("rules", [True, False])
+@pytest.mark.parametrize("district", [True, False])
+def test_every_rotation_waiver_reason_is_worded_in_chinese(limit, rules, district):
+    from allocator.planners.teachers import TeacherPolicy
+    from allocator.planners.teachers.verify import waived_rows
+
+    policy = TeacherPolicy(
+        travel_limit_minutes=limit, direction_rules=rules, same_district=district
+    )
+    rows = waived_rows(np.array(["S1"]), np.array(["A"]), np.array([2]), policy)
+    worded = reader_table(rows, Words("zh"))["reason"].iloc[0]
+    assert not re.search(r"[A-Za-z]", worded), worded
+    assert ("60" in worded) == (limit is not None)
+    assert ("学区" in worded) == district and ("交流方向" in worded) == rules
