@@ -335,3 +335,28 @@ def test_the_cheaper_site_to_build_loses_because_its_pupils_must_board():
     r = solve_county(one_county(norms, 20e6, 25e6), "A", SeniorPolicy(), options)
     assert r.levels.tolist() == [1] and r.objective == pytest.approx(42_505_000)
     assert r.flows.toarray().tolist() == [[0.0, 1000.0]]
+
+
+def test_one_site_cannot_be_both_general_and_vocational_explained_before_the_solve(region):
+    # No senior school; one candidate site of up to 3,000 places: 3,000 >= 1,956 needed, and it
+    # could hold the 978 general or the 783 vocational places, but not both at once.
+    policy = SeniorPolicy(candidate_area_types=(), candidate_nodes=("c0s0",))
+    with pytest.raises(Infeasible) as err:
+        plan_senior(region, policy)
+    msg = str(err.value)
+    assert msg.startswith("county '江县' needs 1,956 senior places (92% of 2,126 junior graduates)")
+    assert "at least 978 general and 783 vocational places" in msg
+    assert "hold at most 0 general and 0 vocational places" in msg
+    assert "needs 1 new general campus and 1 new vocational campus of at most 3,000 places" in msg
+    assert "but has 1 candidate site" in msg
+    assert err.value.violations == {"sites 江县": 1.0}
+
+
+def test_a_general_school_at_the_size_limit_leaves_one_site_for_vocational_places(region):
+    # The general school holds 1,000 of the 978 needed: only vocational places must be new, so
+    # one candidate site is enough and the pre-check stays silent.
+    r = with_table(region, [("G", "一中", "江县", "c0s0", "general", 1000, 0)])
+    policy = SeniorPolicy(max_pupils=1000, candidate_area_types=(), candidate_nodes=("c0s2",))
+    plan = plan_senior(r, policy)
+    k = plan.schools.set_index("senior_id")
+    assert k.loc["site-c0s2", "kind"] == "vocational" and bool(plan.counties["met"].all())

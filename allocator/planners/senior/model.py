@@ -13,6 +13,8 @@ filled).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -106,6 +108,39 @@ def explain_county(data: SeniorData, county: str) -> None:
                 f"most {hold:,.0f}",
                 {f"{kind} {county}": float(need - hold)},
             )
+    _explain_one_kind_per_site(data, county, intro, levels, cols)
+
+
+def _explain_one_kind_per_site(data: SeniorData, county: str, intro: str, levels, cols) -> None:
+    """Raise Infeasible when the band needs more new general and vocational campuses together
+    than the county has candidate sites (a site opens as one kind, not both)."""
+    r = data.requirements.loc[county]
+    candidate = data.sites["status"].to_numpy()[cols] == "candidate"
+    m = cols.size
+    sizes = levels.largest_capacity(m)[candidate]
+    if not sizes.size:
+        return
+    size = float(sizes.max())  # every candidate site takes the same sizes
+    fixed = {k: float(levels.largest_capacity(m, k)[~candidate].sum()) for k in levels.tags}
+    short = {k: max(0.0, float(r[f"{k}_min"]) - fixed[k]) for k in ("general", "vocational")}
+    if size <= 0 or not all(v > 0 for v in short.values()):
+        return
+    sites = {k: math.ceil(round(v / size, 9)) for k, v in short.items()}
+    if sites["general"] + sites["vocational"] <= sizes.size:
+        return
+    low, high = data.norms.general_share_band
+    raise Infeasible(
+        f"{intro}; the 普职比 band ({low:.0%} to {high:.0%} general) needs at least "
+        f"{int(r['general_min']):,} general and {int(r['vocational_min']):,} vocational places; "
+        f"its schools hold at most {fixed['general']:,.0f} general and "
+        f"{fixed['vocational']:,.0f} vocational places, so it needs "
+        f"{plural(sites['general'], 'new general campus', 'new general campuses')} and "
+        f"{plural(sites['vocational'], 'new vocational campus', 'new vocational campuses')} "
+        f"of at most {size:,.0f} places, but has "
+        f"{plural(int(sizes.size), 'candidate site')} (a site opens as general or vocational, "
+        "not both): add candidate sites",
+        {f"sites {county}": float(sites["general"] + sites["vocational"] - sizes.size)},
+    )
 
 
 def solve_county(
