@@ -201,6 +201,13 @@ def test_every_plan_keeps_places_band_size_and_boarding_or_is_explained(
     assert (k.loc[built, "places_after"] >= min(600, limit)).all()
     assert (k["boarding_after"] >= k["pupils_beyond_daily_km"] - 1e-6).all()
     assert (k["boarding_after"] >= 0.7 * k["pupils"] - 1e-6).all()
+    beyond = k["pupils_beyond_daily_km"]
+    assert (k["boarding_after"] >= beyond + 0.7 * (k["pupils"] - beyond) - 1e-6).all()
+    # the model's cost: places, 1 yuan per pupil-km, and each pupil's boarding place
+    a = plan.assignments
+    board = 25000 * (a["pupils"] * np.where(a["km"] > 15, 1.0, 0.7)).sum()
+    expected = k["places_yuan"].sum() + (a["pupils"] * a["km"]).sum() + board
+    assert plan.objective_value == pytest.approx(expected, rel=1e-6)
     assert (k["boarding_after"] >= k["boarding_before"]).all()
 
 
