@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pulp
 import pytest
+import scipy.sparse as sp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -51,12 +52,12 @@ def test_hand_computed_plan_expands_the_vocational_school_by_one_module(region):
     assert (c["cohort"], c["needed"], c["general_min"], c["general_max"]) == (2126, 1956, 978, 1173)
     assert c["placed"] == 1956 and c["vocational_pupils"] >= 783 and c["met"]
     assert 1156 - 1e-6 <= c["general_pupils"] <= 1160 + 1e-6  # 1,956 - 800 .. 1,160
-    # boarding recomputed from the assignments: beyond 15 km, and 70 % of the pupils
+    # boarding recomputed from the assignments: every pupil beyond 15 km, 70 % of the others
     a = plan.assignments
     for sid in ("G", "V"):
         pupils = a.loc[a["senior_id"] == sid, "pupils"].sum()
         far = a.loc[(a["senior_id"] == sid) & (a["km"] > 15), "pupils"].sum()
-        need = math.ceil(round(max(0.7 * pupils, far), 6))
+        need = math.ceil(round(far + 0.7 * (pupils - far), 6))
         assert k.loc[sid, "boarding_after"] == max(need, k.loc[sid, "boarding_before"])
     assert plan.yuan_figures()["capital_yuan"] == pytest.approx(
         4e6 + 25000 * k["boarding_added"].sum()
@@ -97,8 +98,10 @@ def pulp_objective(data, weight):
         for i, j in zip(km.row, km.col, strict=True)
     }
     dist = dict(zip(zip(km.row, km.col, strict=True), km.data, strict=True))
+    # each pupil's boarding place: a whole one beyond 15 km, 0.7 of one within, 25,000 yuan
+    board = {p: 25000.0 * (1.0 if dist[p] > 15.0 else 0.7) for p in x}
     prob += pulp.lpSum(lv.loc[lev, "cost_yuan"] * y[lev] for lev in y) + pulp.lpSum(
-        weight * dist[p] * x[p] for p in x
+        (weight * dist[p] + board[p]) * x[p] for p in x
     )
     for j in range(len(sites)):
         mine = lv.index[lv["site"] == j]
@@ -198,6 +201,13 @@ def test_every_plan_keeps_places_band_size_and_boarding_or_is_explained(
     assert (k.loc[built, "places_after"] >= min(600, limit)).all()
     assert (k["boarding_after"] >= k["pupils_beyond_daily_km"] - 1e-6).all()
     assert (k["boarding_after"] >= 0.7 * k["pupils"] - 1e-6).all()
+    beyond = k["pupils_beyond_daily_km"]
+    assert (k["boarding_after"] >= beyond + 0.7 * (k["pupils"] - beyond) - 1e-6).all()
+    # the model's cost: places, 1 yuan per pupil-km, and each pupil's boarding place
+    a = plan.assignments
+    board = 25000 * (a["pupils"] * np.where(a["km"] > 15, 1.0, 0.7)).sum()
+    expected = k["places_yuan"].sum() + (a["pupils"] * a["km"]).sum() + board
+    assert plan.objective_value == pytest.approx(expected, rel=1e-6)
     assert (k["boarding_after"] >= k["boarding_before"]).all()
 
 
@@ -292,3 +302,68 @@ def test_counties_are_planned_alone_and_a_county_region_keeps_the_others():
     other = whole.senior_schools["county"] != whole.counties[0]
     kept = after.senior_schools.set_index("senior_id").loc[whole.senior_schools["senior_id"][other]]
     assert kept["places"].tolist() == whole.senior_schools["places"][other].tolist()
+
+
+def one_county(norms, build_far, build_near):
+    """One county needing 1,000 general places, one settlement of 1,000 pupils and two candidate
+    sites of 1,000 places: far (40 km, beyond the daily 15 km) and near (5 km)."""
+    from allocator.planners.senior.data import SeniorData
+
+    req = pd.DataFrame(
+        {"cohort": [1000], "needed": [1000], "general_min": [1000], "general_max": [1000],
+         "vocational_min": [0]}, index=["A"],
+    )  # fmt: skip
+    settlements = pd.DataFrame({"settlement_id": ["s"], "county": ["A"], "node": ["n0"],
+                                "graduates": [1000.0], "pupils": [1000]})  # fmt: skip
+    sites = pd.DataFrame({"senior_id": ["far", "near"], "name": ["far", "near"],
+                          "county": ["A", "A"], "node": ["n1", "n2"], "kind": ["", ""],
+                          "status": ["candidate", "candidate"], "places": [0, 0],
+                          "boarding_places": [0, 0]})  # fmt: skip
+    levels = pd.DataFrame({"site": [0, 1], "action": ["build", "build"],
+                           "kind": ["general", "general"], "places": [1000, 1000],
+                           "added": [1000, 1000], "cost_yuan": [build_far, build_near]})  # fmt: skip
+    km = sp.csr_matrix(np.array([[40.0, 5.0]]))
+    return SeniorData(req, settlements, sites, km, levels, norms, "region")
+
+
+def test_the_cheaper_site_to_build_loses_because_its_pupils_must_board():
+    from allocator.planners.senior.model import solve_county
+    from allocator.solver import SolverOptions
+    from allocator.standards.senior import load_senior_standard
+
+    options = SolverOptions(mip_gap=1e-9)
+    # Without boarding in the cost: far 20,000,000 + 40,000 km < near 25,000,000 + 5,000 km.
+    free = load_senior_standard(overrides={"costs": {"boarding_yuan_per_place": 0.0}})
+    r = solve_county(one_county(free, 20e6, 25e6), "A", SeniorPolicy(), options)
+    assert r.levels.tolist() == [0] and r.objective == pytest.approx(20_040_000)
+    # With it: far 20,040,000 + 1,000 boarders x 25,000 = 45,040,000; near 25,005,000 +
+    # 1,000 x 0.7 x 25,000 = 42,505,000: the near site opens although it costs more to build.
+    norms = load_senior_standard()
+    r = solve_county(one_county(norms, 20e6, 25e6), "A", SeniorPolicy(), options)
+    assert r.levels.tolist() == [1] and r.objective == pytest.approx(42_505_000)
+    assert r.flows.toarray().tolist() == [[0.0, 1000.0]]
+
+
+def test_one_site_cannot_be_both_general_and_vocational_explained_before_the_solve(region):
+    # No senior school; one candidate site of up to 3,000 places: 3,000 >= 1,956 needed, and it
+    # could hold the 978 general or the 783 vocational places, but not both at once.
+    policy = SeniorPolicy(candidate_area_types=(), candidate_nodes=("c0s0",))
+    with pytest.raises(Infeasible) as err:
+        plan_senior(region, policy)
+    msg = str(err.value)
+    assert msg.startswith("county '江县' needs 1,956 senior places (92% of 2,126 junior graduates)")
+    assert "at least 978 general and 783 vocational places" in msg
+    assert "hold at most 0 general and 0 vocational places" in msg
+    assert "needs 1 new general campus and 1 new vocational campus of at most 3,000 places" in msg
+    assert "but has 1 candidate site" in msg
+    assert err.value.violations == {"sites 江县": 1.0}
+
+
+def test_a_general_school_at_the_size_limit_leaves_one_site_for_vocational_places(region):
+    # The general school holds 1,000 of the 978 needed: only vocational places must be new, so
+    # one candidate site is enough and the pre-check stays silent.
+    r = with_table(region, [("G", "一中", "江县", "c0s0", "general", 1000, 0)])
+    policy = SeniorPolicy(max_pupils=1000, candidate_area_types=(), candidate_nodes=("c0s2",))
+    plan = plan_senior(r, policy)
+    k = plan.schools.set_index("senior_id")
+    assert k.loc["site-c0s2", "kind"] == "vocational" and bool(plan.counties["met"].all())

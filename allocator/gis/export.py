@@ -15,6 +15,10 @@ extent plus 1 km). Kindergarten plans' tables (a kindergarten is placed at its r
 settlement to kindergarten; a table with ``kindergarten_id`` and ``node`` (``kindergartens``:
 kindergartens and candidate sites, with the plan's action) points at the node; a table with
 ``settlement_id`` and no school (``kindergarten_settlements``) points at the settlements.
+Senior plans' tables likewise (a senior school or candidate site is placed at its road ``node``):
+``settlement_id`` and ``senior_id`` (``senior_assignments``) give lines from settlement to campus,
+a table with ``senior_id`` and ``node`` (``senior_schools``, with the plan's action, kind and
+places) points at the node.
 Tables without place columns are left out.
 """
 
@@ -86,6 +90,24 @@ def _points(df, pts, crs) -> gpd.GeoDataFrame:
     )
 
 
+def _senior_layer(df, plan, region: Region, crs) -> gpd.GeoDataFrame | None:
+    """The layer of a senior plan's table with ``senior_id`` (rules in the module docs), else
+    None."""
+    cols = set(df.columns)
+    if "senior_id" not in cols:
+        return None
+    if "node" in cols:
+        return _points(df, _node_xy(region, df["node"]), crs)
+    nodes = {}
+    for t in (region.senior_schools, getattr(plan, "tables", {}).get("senior_schools")):
+        if isinstance(t, pd.DataFrame) and {"senior_id", "node"} <= set(t.columns):
+            nodes.update(zip(t["senior_id"].astype(str), t["node"].astype(str), strict=True))
+    at = _node_xy(region, [nodes.get(str(k), "") for k in df["senior_id"]])
+    if "settlement_id" in cols:
+        return _lines(df, _xy(region, df["settlement_id"], "settlements"), at, crs)
+    return _points(df, at, crs)
+
+
 def _kindergarten_layer(df, plan, region: Region, crs) -> gpd.GeoDataFrame | None:
     """The layer of a kindergarten plan's table (rules in the module docs), else None."""
     cols = set(df.columns)
@@ -155,7 +177,9 @@ def plan_geodataframes(plan, region: Region, crs=None) -> dict[str, gpd.GeoDataF
         if not isinstance(df, pd.DataFrame) or df.empty:
             continue
         cols = set(df.columns)
-        kindergarten = _kindergarten_layer(df, plan, region, crs)
+        kindergarten = _senior_layer(df, plan, region, crs)
+        if kindergarten is None:
+            kindergarten = _kindergarten_layer(df, plan, region, crs)
         if kindergarten is not None:
             out[name] = kindergarten
         elif {"school_id", "receiving_school_id"} <= cols:

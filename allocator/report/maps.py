@@ -33,6 +33,7 @@ from allocator.report.charts import (
 from allocator.report.interactive import base_layout, figure_html, hover, words_of
 from allocator.report.preschool import kindergarten_traces
 from allocator.report.reading import indicator_name, stage_labels
+from allocator.report.senior import senior_traces
 from allocator.results import plan_tables
 
 __all__ = [
@@ -458,6 +459,8 @@ def map_figure(result, words: Words) -> go.Figure:
             fig.add_trace(trace)
     for trace in kindergarten_traces(result, words, offset=span * 0.008):
         fig.add_trace(trace)  # under the schools, which share their nodes
+    for trace in senior_traces(result, words, offset=span * 0.008):
+        fig.add_trace(trace)
     for trace in _school_traces(result, words):
         fig.add_trace(trace)
     for county in first.counties:

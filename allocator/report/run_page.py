@@ -39,6 +39,7 @@ from allocator.report.reading import (
     table_name,
     word_or,
 )
+from allocator.report.senior import senior_section
 from allocator.report.tables import (
     Share,
     change_class,
@@ -549,6 +550,7 @@ def render_run(result, language: str | None = None) -> str:
         *_summary(result, stages, figures, words),
         *_steps(result, stages, figures, words),
         *preschool_section(result, stages, words),
+        *senior_section(result, stages, words),
         years_section(result, words),
         *_charts(result, stages, words),
         *campus_section(result, words),

@@ -27,15 +27,21 @@ candidate sites (the nodes of junior, nine-year and senior schools in ``candidat
 ``size.module_places`` up to ``size.max_pupils`` (``expand_yuan_per_place`` a place); a
 candidate site as a new general or vocational campus of ``size.min_new_pupils`` places and up, in
 modules, to ``size.max_pupils`` (``build_yuan_per_place``). A pair is allowed within
-``boarding.max_km`` by road and costs ``yuan_per_pupil_km`` per pupil-km. The core chooses one
-level per site and the pupils of each settlement at each site at least cost, with the pupils at
+``boarding.max_km`` by road and costs ``yuan_per_pupil_km`` per pupil-km plus the boarding place
+the pupil needs at that campus at ``boarding_yuan_per_place``: a whole place beyond
+``boarding.daily_km``, ``boarding.share`` of one within it, so a campus far from its pupils pays
+for their dormitories and a cheaper site in build cost can lose to a nearer one. The core chooses
+one level per site and the pupils of each settlement at each site at least cost, with the pupils at
 general sites at least ``general_min`` and at vocational sites at least ``vocational_min`` (tags
 ``general`` and ``vocational``): every place needed is filled, so general pupils also stay at most
 ``general_max``.
 
-Boarding places are sized from the plan: each campus keeps or gets boarding places for every pupil
-farther than ``boarding.daily_km`` and for ``boarding.share`` of its pupils
-(``boarding_yuan_per_place`` a new one); their cost is reported, not part of the choice. Every plan
+Boarding places are sized from the plan with the same rule: each campus keeps or gets boarding
+places for every pupil farther than ``boarding.daily_km`` and for ``boarding.share`` of the
+others (rounded up), ``boarding_yuan_per_place`` a new one. The model prices every boarding place
+a pupil needs; two things stay outside it because the core has one capacity per level: the
+boarding places an existing campus holds already (the model charges its pupils as a new campus's;
+the plan's ``boarding_yuan`` counts only places added) and the rounding up per campus. Every plan
 is recomputed from its tables (:mod:`~.verify`); a county whose targets cannot be met raises
 :class:`~allocator.errors.Infeasible` naming the county, with its numbers.
 

@@ -4,7 +4,8 @@ county at a time (a campus serves only its own county's pupils, so the counties 
 Per county: clients are its settlements (demand: their whole share of the places needed, every
 one of them placed), sites its senior schools (required: they stay open) and candidate sites,
 levels what a site can become (see :mod:`allocator.planners.senior`), a pair is allowed within
-``boarding.max_km`` by road at ``yuan_per_pupil_km`` per pupil-km. Tags ``general`` and
+``boarding.max_km`` by road at ``yuan_per_pupil_km`` per pupil-km plus the boarding place the
+pupil needs there (:func:`pair_costs`). Tags ``general`` and
 ``vocational`` carry the 普职比 band: general pupils >= ``general_min`` and vocational pupils >=
 ``vocational_min`` (so general pupils <= ``general_max``, as every one of the needed places is
 filled).
@@ -12,7 +13,10 @@ filled).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+import scipy.sparse as sp
 
 from allocator.errors import Infeasible
 from allocator.location import LevelResult, SiteLevels, levelled_location
@@ -21,7 +25,27 @@ from allocator.planners.senior.policy import SeniorPolicy
 from allocator.solver import SolverOptions
 from allocator.text import plural
 
-__all__ = ["CountyModel", "county_model", "solve_county", "explain_county"]
+__all__ = ["CountyModel", "county_model", "solve_county", "explain_county", "pair_costs"]
+
+
+def pair_costs(km: sp.csr_matrix, norms, weight: float) -> sp.csr_matrix:
+    """Yuan per pupil of each allowed pair: ``weight`` per km plus the boarding place the pupil
+    needs at that campus at ``costs.boarding_yuan_per_place`` (a whole place beyond
+    ``boarding.daily_km``, ``boarding.share`` of one within it).
+
+    Examples
+    --------
+    >>> from allocator.standards.senior import load_senior_standard
+    >>> km = sp.csr_matrix(np.array([[10.0, 20.0]]))
+    >>> pair_costs(km, load_senior_standard(), 1.0).toarray().tolist()
+    [[17510.0, 25020.0]]
+    """
+    price = float(norms.value("costs.boarding_yuan_per_place"))
+    daily = float(norms.value("boarding.daily_km"))
+    share = float(norms.value("boarding.share"))
+    cost = km.copy().astype(float)
+    cost.data = cost.data * weight + price * np.where(cost.data > daily + 1e-9, 1.0, share)
+    return cost
 
 
 class CountyModel(tuple):
@@ -84,6 +108,39 @@ def explain_county(data: SeniorData, county: str) -> None:
                 f"most {hold:,.0f}",
                 {f"{kind} {county}": float(need - hold)},
             )
+    _explain_one_kind_per_site(data, county, intro, levels, cols)
+
+
+def _explain_one_kind_per_site(data: SeniorData, county: str, intro: str, levels, cols) -> None:
+    """Raise Infeasible when the band needs more new general and vocational campuses together
+    than the county has candidate sites (a site opens as one kind, not both)."""
+    r = data.requirements.loc[county]
+    candidate = data.sites["status"].to_numpy()[cols] == "candidate"
+    m = cols.size
+    sizes = levels.largest_capacity(m)[candidate]
+    if not sizes.size:
+        return
+    size = float(sizes.max())  # every candidate site takes the same sizes
+    fixed = {k: float(levels.largest_capacity(m, k)[~candidate].sum()) for k in levels.tags}
+    short = {k: max(0.0, float(r[f"{k}_min"]) - fixed[k]) for k in ("general", "vocational")}
+    if size <= 0 or not all(v > 0 for v in short.values()):
+        return
+    sites = {k: math.ceil(round(v / size, 9)) for k, v in short.items()}
+    if sites["general"] + sites["vocational"] <= sizes.size:
+        return
+    low, high = data.norms.general_share_band
+    raise Infeasible(
+        f"{intro}; the 普职比 band ({low:.0%} to {high:.0%} general) needs at least "
+        f"{int(r['general_min']):,} general and {int(r['vocational_min']):,} vocational places; "
+        f"its schools hold at most {fixed['general']:,.0f} general and "
+        f"{fixed['vocational']:,.0f} vocational places, so it needs "
+        f"{plural(sites['general'], 'new general campus', 'new general campuses')} and "
+        f"{plural(sites['vocational'], 'new vocational campus', 'new vocational campuses')} "
+        f"of at most {size:,.0f} places, but has "
+        f"{plural(int(sizes.size), 'candidate site')} (a site opens as general or vocational, "
+        "not both): add candidate sites",
+        {f"sites {county}": float(sites["general"] + sites["vocational"] - sizes.size)},
+    )
 
 
 def solve_county(
@@ -97,8 +154,7 @@ def solve_county(
     shares = {"general": 0.0, "vocational": 0.0}
     if needed > 0:
         shares = {"general": r["general_min"] / needed, "vocational": r["vocational_min"] / needed}
-    cost = km.copy()
-    cost.data = cost.data * policy.yuan_per_pupil_km
+    cost = pair_costs(km, data.norms, policy.yuan_per_pupil_km)
     required = _required(data, cols)
     try:
         return levelled_location(cost, demand, levels, required_sites=required,

@@ -85,7 +85,8 @@ class SeniorPlan(PlanBase):
 
     @property
     def objective_value(self) -> float | None:
-        """Yuan: places built and added plus the km term (boarding places are sized after)."""
+        """Yuan: places built and added, the km term and the boarding places the pupils need
+        (priced as new; see :mod:`allocator.planners.senior`)."""
         return self.solve_info.objective
 
     @property

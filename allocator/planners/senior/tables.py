@@ -13,15 +13,16 @@ __all__ = ["plan_tables", "boarding_needed"]
 
 
 def boarding_needed(pupils: float, beyond: float, share: float) -> int:
-    """Boarding places a campus needs: every pupil beyond the daily travel limit, and at least
-    ``share`` of its pupils (whole places).
+    """Boarding places a campus needs: one for every pupil beyond the daily travel limit and
+    ``share`` of one for every other pupil (rounded up to whole places). Linear in the pupils,
+    so the model prices each pupil's place exactly (:func:`~.model.pair_costs`).
 
     Examples
     --------
     >>> boarding_needed(1000, 100, 0.7), boarding_needed(1000, 800, 0.7)
-    (700, 800)
+    (730, 940)
     """
-    return int(math.ceil(round(max(share * pupils, beyond), 6)))
+    return int(math.ceil(round(beyond + share * (pupils - beyond), 6)))
 
 
 def plan_tables(data: SeniorData, chosen: np.ndarray, flows: list) -> dict[str, pd.DataFrame]:

@@ -25,7 +25,9 @@ def verify_tables(tables: dict, objective: float, weight: float) -> None:
     ``general_min`` to ``general_max`` and at least ``vocational_min`` vocational pupils; each
     campus has boarding places for its pupils beyond ``boarding.daily_km`` and ``boarding.share``
     of its pupils; the cost of places recomputed from the actions and the prices (expansions,
-    new campuses) plus the km term (``weight`` yuan per pupil-km) equals the objective.
+    new campuses) plus the km term (``weight`` yuan per pupil-km) plus the boarding places the
+    pupils need (one beyond ``boarding.daily_km``, ``boarding.share`` of one within it, at
+    ``costs.boarding_yuan_per_place``) equals the objective.
     """
     k, a, s = tables["schools"], tables["assignments"], tables["settlements"]
     setting = tables["standard"].set_index("setting")["value"]
@@ -85,7 +87,11 @@ def verify_tables(tables: dict, objective: float, weight: float) -> None:
     )
     if not math.isclose(places_yuan, float(k["places_yuan"].sum()), rel_tol=1e-9, abs_tol=1e-3):
         raise SolverError(f"the places cost {places_yuan:,.0f} yuan, not as the table says")
-    recomputed = places_yuan + weight * float(np.dot(a["pupils"], a["km"]))
+    per_pupil = np.where(a["km"].to_numpy(float) > daily + 1e-9, 1.0, share)
+    boarding_yuan = float(setting["costs.boarding_yuan_per_place"]) * float(
+        np.dot(a["pupils"], per_pupil)
+    )
+    recomputed = places_yuan + weight * float(np.dot(a["pupils"], a["km"])) + boarding_yuan
     if not math.isclose(recomputed, objective, rel_tol=1e-6, abs_tol=1e-3):
         raise SolverError(
             f"recomputed cost {recomputed:,.2f} differs from the model's {objective:,.2f}"
