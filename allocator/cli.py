@@ -130,6 +130,12 @@ def add_check_parser(subparsers) -> None:
         help="also replace an --out folder that another allocator command wrote or that was "
         "changed since (never a folder allocator did not write)",
     )
+    p.add_argument(
+        "--lang",
+        choices=LANGUAGES,
+        default="en",
+        help="language of the preschool lines of the summary, en or zh (default en)",
+    )
     p.set_defaults(func=check_command)
 
 
@@ -146,7 +152,7 @@ def check_command(args) -> int:
         check_target(out, "check", source=args.region, force=force, protect=protect)
     region = load_region(args.region)
     report = check(region, args.standard)
-    print(report.summary())
+    print(report.summary(language=getattr(args, "lang", None) or "en"))
     if out:
         written = report.to_csv(out, force=force, source=args.region)
         print(f"\nwrote {len(written)} files to {out}")

@@ -58,6 +58,7 @@ from allocator.results import (
     ScenarioResult,
     StepResult,
     plan_status,
+    preschool_figures,
     result_record,
     result_tables,
 )
@@ -182,6 +183,7 @@ def measure(region, standard) -> Measures:
         figures[f"travel.{row.band}.max_minutes"] = _num(row.max_minutes)
         figures[f"travel.{row.band}.pupils_over_limit"] = int(row.pupils_over_limit)
     figures.update(_open_figures(open_))
+    figures.update(preschool_figures(region))  # {} without kindergartens
     return Measures(figures, parts, cv_table, area_table, travel, counties, open_)
 
 

@@ -28,6 +28,7 @@ from allocator.plausibility import (
     hard_range,
     shown_number,
 )
+from allocator.region_layers import site_layers
 from allocator.senior_schools import checked_senior_schools, same_table
 from allocator.text import plain, plural
 from allocator.travel import road_matrix, shortest_minutes
@@ -475,7 +476,8 @@ class Region:
         return node_xy.reshape(-1, 2) * 1000
 
     def to_geodataframes(self, crs=None) -> dict:
-        """``schools``, ``settlements`` (points) and ``roads`` (lines) as GeoDataFrames.
+        """``schools``, ``settlements`` (points), ``kindergartens`` and ``senior_schools`` when
+        present (points at their node: :mod:`allocator.region_layers`) and ``roads`` (lines).
 
         Needs the GIS extra (``pip install "edu-allocator[gis]"``); ``crs`` is the metric CRS of
         ``x``, ``y`` (default: the one a GIS import recorded). Plans have theirs through
@@ -484,8 +486,8 @@ class Region:
         Examples
         --------
         >>> from allocator.synth import make_region
-        >>> sorted(make_region(schools=20, seed=1).to_geodataframes(crs=32648))
-        ['roads', 'schools', 'settlements']
+        >>> sorted(make_region(schools=20, seed=1, kindergartens=True).to_geodataframes(crs=32648))
+        ['kindergartens', 'roads', 'schools', 'settlements']
         """
         try:
             import geopandas as gpd
@@ -512,7 +514,7 @@ class Region:
             layers[table] = gpd.GeoDataFrame(
                 df.reset_index(drop=True).copy(), geometry=geometry, crs=crs
             )
-        return {**layers, "roads": roads}
+        return {**layers, **site_layers(self, crs), "roads": roads}
 
     @property
     def counties(self) -> list[str]:

@@ -18,6 +18,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from allocator.check.preschool_report import ALL as ALL_COUNTIES
+from allocator.check.preschool_report import INDICATORS as PRESCHOOL_INDICATORS
+from allocator.check.preschool_report import preschool_tables
 from allocator.i18n import Words
 from allocator.planners.base import HEADLINE_KEYS, PlanBase
 from allocator.scenario import Scenario
@@ -223,7 +226,47 @@ _KEY_FIGURES = (
     ("counties_cv_ok.junior", "summary.run.cv_ok_junior"),
     ("travel.lower_primary.max_minutes", "summary.run.longest_trip"),
     ("travel.lower_primary.pupils_over_limit", "summary.run.pupils_over_limit"),
+    *((f"preschool.{k}", f"preschool.{k}") for k in PRESCHOOL_INDICATORS),
 )
+
+
+def preschool_figures(region, standard="preschool2021") -> dict:
+    """The whole region's preschool figures of :class:`Measures` (``{}`` without kindergartens):
+    ``preschool.<indicator>`` for each indicator of :mod:`allocator.check.preschool_report`
+    (None when it has no denominator), ``preschool.indicators_met`` (how many meet their
+    target), ``preschool.counties_met.<indicator>`` (counties meeting it),
+    ``preschool.kindergartens`` (open), ``preschool.places`` and ``preschool.children_3_5``.
+    Measured before and after every step, so a kindergarten step's effect shows in sweeps,
+    comparisons and the run summary.
+
+    Examples
+    --------
+    >>> from allocator.synth import make_region
+    >>> f = preschool_figures(make_region(schools=40, seed=3, kindergartens=True))
+    >>> f["preschool.kindergartens"], 0 <= f["preschool.within_walk_share"] <= 1
+    (30, True)
+    >>> preschool_figures(make_region(schools=40, seed=3))
+    {}
+    """
+    tables = preschool_tables(region, standard)
+    if not tables:
+        return {}
+    counties = tables["preschool_counties"].set_index("county")
+    whole = counties.loc[ALL_COUNTIES]
+    ind = tables["preschool_indicators"]
+    met = ind["met"].fillna(False).astype(bool)
+    figures: dict[str, Any] = {
+        "preschool.kindergartens": int(whole["kindergartens"]),
+        "preschool.places": int(whole["places"]),
+        "preschool.children_3_5": float(whole["children_3_5"]),
+        "preschool.indicators_met": int(met[ind["county"] == ALL_COUNTIES].sum()),
+    }
+    for name in PRESCHOOL_INDICATORS:
+        value = float(whole[name])
+        figures[f"preschool.{name}"] = value if math.isfinite(value) else None
+        per_county = (ind["indicator"] == name) & (ind["county"] != ALL_COUNTIES)
+        figures[f"preschool.counties_met.{name}"] = int(met[per_county].sum())
+    return figures
 
 
 def _step_slug(step) -> str:

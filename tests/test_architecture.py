@@ -41,6 +41,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "plausibility",
             "travel",
             "region",
+            "region_layers",
             "senior_schools",
             "io",
             "fingerprint",

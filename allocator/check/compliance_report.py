@@ -104,15 +104,17 @@ class ComplianceReport:
             f"{int(ins['passes'].fillna(False).astype(bool).sum())}/{len(ins)} school parts pass)"
         )
 
-    def summary(self, top: int = 5) -> str:
+    def summary(self, top: int = 5, language: str = "en") -> str:
         """A short text, worst gaps first, that a planner can read in half a minute.
 
         Parameters
         ----------
         top : int
             How many items to list in each ranking.
+        language : {"en", "zh"}
+            The language of the preschool lines.
         """
-        return summary_text(self, top)
+        return summary_text(self, top, language)
 
     def to_csv(
         self,

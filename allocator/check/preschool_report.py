@@ -45,10 +45,18 @@ from scipy.sparse.csgraph import dijkstra
 
 from allocator.errors import InputError
 from allocator.forecast import ENTRY_AGE, load_birth_scenario
+from allocator.i18n import Words
 from allocator.standards.preschool import PreschoolStandard, load_preschool_standard
 from allocator.travel import straight_km_graph
 
-__all__ = ["ALL", "INDICATORS", "children_aged_3_5", "preschool_tables", "walk_minutes"]
+__all__ = [
+    "ALL",
+    "INDICATORS",
+    "children_aged_3_5",
+    "preschool_tables",
+    "summary_lines",
+    "walk_minutes",
+]
 
 #: The ``county`` of the whole region's row.
 ALL = "all"
@@ -298,3 +306,67 @@ def preschool_tables(
         "preschool_indicators": _indicator_rows(table, norms),
         "preschool_kindergartens": kg,
     }
+
+
+def _share(value, words: Words) -> str:
+    return words("summary.na") if pd.isna(value) else f"{100 * float(value):.0f}%"
+
+
+def _count(words: Words, key: str, n: int) -> str:
+    return words(f"{key}.{'one' if n == 1 else 'many'}", n=f"{n:,}")
+
+
+def summary_lines(tables: dict, language: str = "en") -> list[str]:
+    """The preschool lines of ``allocator check``'s summary, in ``language``: one line for the
+    kindergartens and children, then per indicator its target, scope, and the value and verdict
+    of the whole region and of each county; ``[]`` without the preschool tables.
+
+    Examples
+    --------
+    >>> from allocator.synth import make_region
+    >>> lines = summary_lines(preschool_tables(make_region(schools=40, seed=3, kindergartens=True)))
+    >>> lines[1].startswith("Preschool: "), lines[-5].startswith(" - gross enrolment rate")
+    (True, True)
+    >>> summary_lines({})
+    []
+    """
+    if "preschool_indicators" not in tables:
+        return []
+    words = Words(language)
+    counties, ind = tables["preschool_counties"], tables["preschool_indicators"]
+    whole = counties[counties["county"] == ALL].iloc[0]
+    kgs = tables["preschool_kindergartens"]
+    head = words(
+        "preschool.summary.head",
+        kindergartens=_count(words, "preschool.summary.kindergartens", len(kgs)),
+        children=_count(words, "preschool.summary.children", int(round(whole["children_3_5"]))),
+        source=words(f"preschool.summary.from.{whole['children_from']}"),
+    )
+    lines = ["", head]
+    if len(kgs) and (kgs["enrolled_from"] == "places").all():
+        lines.append(" " + words("preschool.from_places"))
+    verdict = {True: words("word.passes"), False: words("word.fails")}
+    order = [ALL] + [c for c in counties["county"] if c != ALL]
+    for name in INDICATORS:
+        rows = ind[ind["indicator"] == name].set_index("county").reindex(order)
+        first = rows.iloc[0]
+        values = [
+            words(
+                "preschool.summary.value",
+                county=words("preschool.all") if county == ALL else county,
+                value=_share(r["value"], words),
+                verdict=words("summary.na") if pd.isna(r["met"]) else verdict[bool(r["met"])],
+            )
+            for county, r in rows.iterrows()
+        ]
+        lines.append(
+            " - "
+            + words(
+                "preschool.summary.row",
+                indicator=words(f"preschool.{name}"),
+                target=_share(first["target"], words),
+                scope=words(f"preschool.scope.{first['scope']}"),
+                values=words("preschool.summary.sep").join(values),
+            )
+        )
+    return lines

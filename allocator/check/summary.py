@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 import allocator.compliance as compliance
+from allocator.check.preschool_report import summary_lines
 from allocator.defaults_report import defaults_line
 from allocator.region import AREA_TYPES
 from allocator.standards import PARTS, Standard
@@ -23,9 +24,11 @@ def _pct(x: float) -> str:
     return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.0f}%"
 
 
-def summary_text(report, top: int) -> str:
+def summary_text(report, top: int, language: str = "en") -> str:
     """The text of :meth:`allocator.check.ComplianceReport.summary`: schools and counties passing,
-    the worst gaps, CVs over the limit, the urban-town-rural split, staffing and input warnings.
+    the worst gaps, CVs over the limit, the urban-town-rural split, staffing, the preschool
+    indicators when the region has kindergartens (in ``language``:
+    :func:`allocator.check.preschool_report.summary_lines`) and input warnings.
 
     Examples
     --------
@@ -48,6 +51,7 @@ def summary_text(report, top: int) -> str:
     lines += _cv_lines(t, std, top)
     lines += _spread_lines(t, std)
     lines += _open_lines(t.get("open_gaps"), std, 3)
+    lines += summary_lines(t, language)
     lines += _warning_lines(t.get("warnings"), top)
     return "\n".join(lines).rstrip()
 

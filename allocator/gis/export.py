@@ -3,8 +3,9 @@
 A region's ``x``, ``y`` are km in a metric CRS: the CRS a GIS import chose (kept on the road graph
 as ``roads.graph["crs"]`` and written as ``crs.txt`` beside the CSV files) or one you give.
 
-Layers of a region: ``schools`` and ``settlements`` (points, every column), ``roads`` (lines
-``u``-``v`` with ``minutes``). Layers of a plan, from its tables: a table with ``school_id`` and
+Layers of a region: ``schools`` and ``settlements`` (points, every column), ``kindergartens`` and
+``senior_schools`` when the region has them (points at their road node, every column:
+:mod:`allocator.region_layers`), ``roads`` (lines ``u``-``v`` with ``minutes``). Layers of a plan, from its tables: a table with ``school_id`` and
 ``receiving_school_id`` (merger ``closures``) or ``from_school_id`` and ``to_school_id`` (teacher
 ``transfers``) gives lines between the two schools; ``settlement_id`` and ``school_id``
 (``assignments``) lines from settlement to school; a table with ``school_id`` points; a table with

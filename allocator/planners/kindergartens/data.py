@@ -13,6 +13,7 @@ from scipy.sparse.csgraph import dijkstra
 
 from allocator.check.preschool_report import children_aged_3_5
 from allocator.errors import InputError
+from allocator.i18n import Words, language_of
 from allocator.planners.kindergartens.policy import KindergartenPolicy
 from allocator.region import Region
 from allocator.standards.preschool import PreschoolStandard
@@ -145,8 +146,37 @@ def _sites(region: Region, policy: KindergartenPolicy) -> pd.DataFrame:
             column="places",
             value=int(table["places"].iloc[i]),
         )
+    table["attached"] = False
+    table = pd.concat([table, _attached_sites(region, policy, table)], ignore_index=True)
     order = np.argsort((table["status"] != "open").to_numpy(), kind="stable")
     return table.iloc[order].reset_index(drop=True)
+
+
+#: School levels that teach the lower primary grades, where preschool classes can be attached.
+PRIMARY_LEVELS = ("primary", "teaching_point", "nine_year")
+
+
+def _attached_sites(region: Region, policy: KindergartenPolicy, table: pd.DataFrame):
+    """Candidate preschool classes attached to the primary schools and teaching points
+    (附设幼儿班) of ``policy.attached_class_area_types`` at nodes without a site already."""
+    sch = region.schools
+    level = sch["level"] if "level" in sch.columns else pd.Series("primary", index=sch.index)
+    pick = sch[level.isin(PRIMARY_LEVELS) & sch["area_type"].isin(policy.attached_class_area_types)]
+    pick = pick[~pick["node"].astype(str).isin(set(table["node"].astype(str)))]
+    pick = pick.drop_duplicates("node")
+    words = Words(language_of(sch["name"]))
+    return pd.DataFrame(
+        {
+            "kindergarten_id": [f"class-{i}" for i in pick["school_id"]],
+            "name": [words("kindergarten.attached_name", school=n) for n in pick["name"]],
+            "node": pick["node"].astype(str).to_numpy(),
+            "status": "reserved",
+            "ownership": "public",
+            "places": 0,
+            "classes": 0,
+            "attached": True,
+        }
+    )
 
 
 def _levels(sites: pd.DataFrame, policy: KindergartenPolicy, norms) -> pd.DataFrame:
@@ -176,6 +206,11 @@ def _levels(sites: pd.DataFrame, policy: KindergartenPolicy, norms) -> pd.DataFr
                     rows.append((j, action or "keep", int(s.classes + add), math.floor(places),
                                  owner, add * costs["expand_yuan_per_class"],
                                  math.floor(places) * costs["inclusive_subsidy_yuan_per_place_per_year"] * converted))  # fmt: skip
+        elif s.attached:  # 1 .. attached_max_classes mixed-age classes in the school's rooms
+            for classes in range(1, policy.attached_max_classes + 1):
+                places = int(classes * norms.value("class_size.mixed"))
+                rows.append((j, "build", classes, places, "public",
+                             classes * costs["expand_yuan_per_class"], 0.0))  # fmt: skip
         else:
             classes = size["min_classes"]
             while classes <= most * policy.kindergartens_per_site:

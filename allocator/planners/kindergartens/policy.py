@@ -54,6 +54,19 @@ class KindergartenPolicy:
     candidate_area_types : list of str
         Every settlement of these area types (urban, town, rural) is a candidate site too: a new
         residential community builds its own kindergarten (配套园).
+    attached_class_area_types : list of str
+        The primary schools and teaching points (教学点; levels primary, teaching_point,
+        nine_year) of these area types are candidate sites of preschool classes attached to the
+        school (附设幼儿班): 1 to ``attached_max_classes`` mixed-age classes
+        (``class_size.mixed`` places each) in the school's rooms, at ``expand_yuan_per_class``
+        a class. The national policy for dispersed rural populations: besides one public
+        central kindergarten per township, village kindergartens or classes attached to the
+        primary school (国发〔2010〕41号; wording unconfirmed). ``["rural"]``: a rural child
+        within the rural walking limit of a village school can then be placed (in a 200-school
+        synthetic region, rural children within reach of a site go from 51 % to 80 %). Default
+        none: the plan then also counts these children in its enrolment target and costs more.
+    attached_max_classes : int
+        Classes a school may attach (3: one for each year, or mixed-age ones).
     children_factor : float
         Children aged 3-5 times this factor (1: as found): a growing new area plans for the
         children expected when its housing fills.
@@ -97,6 +110,8 @@ class KindergartenPolicy:
     convert_private: bool = True
     candidate_nodes: tuple[str, ...] = ()
     candidate_area_types: tuple[str, ...] = ()
+    attached_class_area_types: tuple[str, ...] = ()
+    attached_max_classes: int = 3
     children_factor: float = 1.0
     base_year: int = 2025
     year: int | None = None
@@ -133,7 +148,7 @@ class KindergartenPolicy:
             bad("target_scope", f"one of {', '.join(TARGET_SCOPES)}")
         if self.kindergartens_per_site in (0, False):
             bad("kindergartens_per_site", "a whole number >= 1")
-        names = ("max_added_classes", "base_year", "kindergartens_per_site")
+        names = ("max_added_classes", "base_year", "kindergartens_per_site", "attached_max_classes")
         for name in names + (("year",) if self.year else ()):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
@@ -148,6 +163,10 @@ class KindergartenPolicy:
         if isinstance(areas, str) or not set(areas) <= set(AREA_TYPES):
             bad("candidate_area_types", f"a list of area types ({', '.join(AREA_TYPES)})")
         object.__setattr__(self, "candidate_area_types", tuple(areas))
+        areas = self.attached_class_area_types
+        if isinstance(areas, str) or not set(areas) <= set(AREA_TYPES):
+            bad("attached_class_area_types", f"a list of area types ({', '.join(AREA_TYPES)})")
+        object.__setattr__(self, "attached_class_area_types", tuple(areas))
         number("children_factor", 0.0, 100.0, optional=False)
         if self.overrides is not None and not isinstance(self.overrides, Mapping):
             bad("overrides", "a table of preschool settings")
