@@ -14,6 +14,7 @@ from allocator.check import check
 from allocator.errors import Infeasible, InputError
 from allocator.planners.budget import BudgetPlan, BudgetPolicy, plan_budget
 from allocator.planners.budget.horizon import COMPLY, SCHOOLS_PASS
+from allocator.planners.budget.rounding import purchase_steps
 from allocator.synth import make_region
 
 # The 2017 primary thresholds, typed in from the policy text (not read from the library).
@@ -688,3 +689,26 @@ def test_apply_gives_the_region_of_a_year_whose_indicators_are_the_plans():
     assert plan.apply(region).schools.equals(plan.region_in(2027).schools)
     with pytest.raises(InputError, match="another region"):
         plan.apply(make_region(schools=5, seed=1))
+
+
+@pytest.mark.parametrize("objective", ["shortfall", "lexicographic"])
+def test_the_joint_plan_buys_whole_purchase_steps(objective):
+    """With 33,333.337 yuan (not a whole fen) the shortfall model buys 33,333.337 yuan of
+    equipment at B (in 2026 or 2027: the same to the objective); the plan buys 33,333.33 (equipment is bought to the fen, step 0.01), never
+    more than the year's money: every amount is a whole number of its catalogue step."""
+    from allocator.planners.budget.catalogue import load_catalogue
+
+    region, a, b, forecast = emptying_and_growing()
+    spec = dict(years=(2026, 2027), forecast=forecast, annual_budgets=[33_333.337, 0])
+    plan = plan_budget(region, BudgetPolicy(budget=0, objective=objective), **spec)
+    bought = plan.purchases
+    if objective == "shortfall":
+        got = bought.groupby(["school_id", "intervention"])["units"].sum().to_dict()
+        assert got == {(b, "buy_equipment"): pytest.approx(33_333.33, abs=1e-6)}
+    cat = load_catalogue()
+    step = dict(zip(cat["intervention"], purchase_steps(cat, relax=False), strict=True))
+    for row in bought.itertuples(index=False):
+        n = row.units / step[row.intervention]
+        assert abs(n - round(n)) < 1e-6, row
+    assert plan.budgets["spent"].sum() <= 33_333.337
+    assert plan.verify().empty

@@ -66,6 +66,7 @@ from allocator.planners.budget.policy import BudgetPolicy, as_yuan
 from allocator.planners.budget.targets import check_targets
 from allocator.planners.budget.years_model import (
     JOINT_OBJECTIVES,
+    ROUNDING_SLACK,
     joint_refusal,
     plan_joint,
     year_region,
@@ -363,7 +364,10 @@ def _years_plan(policy, spec, made, method: str) -> BudgetYearsPlan:
     if policy.objective in JOINT_OBJECTIVES:
         value = years_objective(plan, policy)
         model = info.objective
-        if method == "joint" and abs(value - model) > 1e-6 * max(abs(value), 1e-3):
+        tol = 1e-6 * max(abs(value), 1e-3) + ROUNDING_SLACK
+        if policy.objective in ("minimax", "lexicographic"):
+            tol += 2 * policy.stage_tolerance * max(abs(model), 1e-3)
+        if method == "joint" and abs(value - model) > tol:
             if not policy.relax:  # a relaxed plan's teacher posts are rounded down by apply
                 raise SolverError(
                     f"the plan over years failed verification: its objective measured on each "

@@ -41,8 +41,11 @@ solver reports every stage optimal (the status is the worst stage's); so it may 
 for pupils who arrive later. The objective reported (the first stage's) is measured again on each
 year's region (:func:`years_objective`) and must equal the model's; with ``relax`` whole units are
 fractional and ``apply`` rounds added teachers and rooms down, so the measured value can be worse
-than the model's (then the relaxed model's value is only a bound). Purchases are not rounded to
-the catalogue's purchase steps. The "every school passes" and "every county passes" targets are
+than the model's (then the relaxed model's value is only a bound). Each year's purchases are
+rounded to the catalogue's purchase steps as the one-year plan's are
+(:func:`~allocator.planners.budget.rounding.round_purchases`: down to the step, then whole steps
+back where a threshold the model reached was lost, within the year's money), so the measured
+objective may differ from the model's by that rounding (at most :data:`ROUNDING_SLACK`). The "every school passes" and "every county passes" targets are
 planned year by year (:mod:`.horizon`).
 """
 
@@ -62,6 +65,8 @@ from allocator.planners.budget.measures import plan_measures
 from allocator.planners.budget.model import BudgetModel, add_spending_rows
 from allocator.planners.budget.plan import build_plan
 from allocator.planners.budget.policy import BudgetPolicy
+from allocator.planners.budget.rounding import purchase_steps, round_purchases
+from allocator.planners.budget.targets import unmet
 from allocator.planners.budget.verify import applied_values
 from allocator.planners.years import year_weights
 from allocator.region import Region
@@ -69,6 +74,7 @@ from allocator.solver import ModelBuilder, SolveInfo, SolverOptions, solve_matri
 
 __all__ = [
     "JOINT_OBJECTIVES",
+    "ROUNDING_SLACK",
     "every_target_in_play",
     "joint_refusal",
     "plan_joint",
@@ -76,6 +82,10 @@ __all__ = [
     "year_policy",
     "year_region",
 ]
+
+#: How far the objective measured on the rounded plan may lie from the model's (1e-4 of a
+#: threshold: 0.01 m2 or one fen are far below it; what a planner could not see).
+ROUNDING_SLACK = 1e-4
 
 #: The objectives the joint model plans (the others are planned year by year).
 JOINT_OBJECTIVES = ("shortfall", "gap", "minimax", "lexicographic")
@@ -387,10 +397,14 @@ def _year_plans(region, policy, spec, units, common, info):
         mine = P @ units[t]
         if abs(mine.sum() - units[t].sum()) > 1e-6 * max(1.0, units[t].sum()):
             raise SolverError(f"the joint plan buys in {year} at a school with no part in scope")
+        mine, notes = round_purchases(data, pol, mine, purchase_steps(data.catalogue, policy.relax))
+        missed = unmet(data, mine)
+        if missed:
+            raise SolverError(f"the joint plan misses in {year} the targets {missed}")
         after = applied_values(data, mine)
         stages = [(policy.objective, info)]
         plan = build_plan(data, pol, mine, after, policy.objective, info, stages, None,
-                          policy.relax)  # fmt: skip
+                          policy.relax, notes)  # fmt: skip
         plans[year], regions[year] = plan, before
         current = plan.apply(before)
         left = max(available - plan.spent, 0.0)
