@@ -3,7 +3,7 @@ year's forecast puts the pupils (``plan_budget(..., years=...)``).
 
 Two methods (``method``): ``joint``, one model over every year
 (:mod:`~allocator.planners.budget.years_model`: optimal over the horizon within the solver's gap,
-status ``optimal``), for the objectives ``shortfall`` and ``gap`` with open-indicator targets; and
+status ``optimal`` when every stage is), for every objective with open-indicator targets; and
 ``sequential``, year by year (below; status ``feasible``), for every objective and the pass
 targets, and for models too large to solve as one. ``auto`` (the default) is ``joint`` when the
 policy and targets allow it, else ``sequential``; :attr:`BudgetYearsPlan.method` says which.

@@ -73,7 +73,7 @@ class BudgetYearsPlan:
         ``joint``: the model's status (``optimal`` within its gap over the whole horizon) and
         objective (:func:`~allocator.planners.budget.years_model.years_objective`). Year by year:
         status ``feasible`` (no optimality over the horizon), seconds summed, objective the same
-        measure for ``shortfall`` and ``gap``, the yuan spent for the other objectives.
+        measure (:func:`~allocator.planners.budget.years_model.years_objective`).
     policy : BudgetPolicy
     method : str
         ``joint`` (one model over the years, :mod:`~allocator.planners.budget.years_model`) or
