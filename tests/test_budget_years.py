@@ -712,3 +712,17 @@ def test_the_joint_plan_buys_whole_purchase_steps(objective):
         assert abs(n - round(n)) < 1e-6, row
     assert plan.budgets["spent"].sum() <= 33_333.337
     assert plan.verify().empty
+
+
+def test_the_summary_gives_the_present_value_when_money_is_discounted():
+    region, a, b, spec = minimax_case()
+    policy = BudgetPolicy(budget=0, relax=True, objective="minimax", discount_rate=0.1,
+                          exclude_interventions=whole_unit_items())  # fmt: skip
+    plan = plan_budget(region, policy, **spec)
+    # 50,000 + 50,000 / 1.1 = 95,454.55, less what stage_tolerance lets the money stage save
+    assert plan.present_value == pytest.approx(50_000 + 50_000 / 1.1, abs=1.0)
+    pv = f"{plan.present_value:,.0f}"
+    assert f"Present value at 10 % a year: {pv} yuan of 2026." in plan.summary()
+    assert f"按年贴现率 10% 折算的现值：{pv} 元（2026年价格）。" in plan.summary("zh")
+    flat = plan_budget(region, dataclasses.replace(policy, discount_rate=0.0), **spec)
+    assert "Present value" not in flat.summary()

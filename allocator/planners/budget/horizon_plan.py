@@ -224,6 +224,16 @@ class BudgetYearsPlan:
             ),
             words(_METHOD_KEY[self.method], status=self.solve_info.status),
         ]
+        rate = self.policy.discount_rate
+        if rate > 0:
+            lines.append(
+                words(
+                    "budget_years.present_value",
+                    value=f"{self.present_value:,.0f}",
+                    rate=f"{rate * 100:g}",
+                    first=self.years[0],
+                )
+            )
         purchases = self.purchases
         for r, c in zip(b.itertuples(), self.compliance.itertuples(), strict=True):
             bought = purchases[purchases["year"] == r.year]
