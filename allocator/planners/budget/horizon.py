@@ -3,7 +3,7 @@ year's forecast puts the pupils (``plan_budget(..., years=...)``).
 
 Two methods (``method``): ``joint``, one model over every year
 (:mod:`~allocator.planners.budget.years_model`: optimal over the horizon within the solver's gap,
-status ``optimal``), for the objectives ``shortfall`` and ``gap`` with open-indicator targets; and
+status ``optimal`` when every stage is), for every objective with open-indicator targets; and
 ``sequential``, year by year (below; status ``feasible``), for every objective and the pass
 targets, and for models too large to solve as one. ``auto`` (the default) is ``joint`` when the
 policy and targets allow it, else ``sequential``; :attr:`BudgetYearsPlan.method` says which.
@@ -66,6 +66,7 @@ from allocator.planners.budget.policy import BudgetPolicy, as_yuan
 from allocator.planners.budget.targets import check_targets
 from allocator.planners.budget.years_model import (
     JOINT_OBJECTIVES,
+    ROUNDING_SLACK,
     joint_refusal,
     plan_joint,
     year_region,
@@ -363,7 +364,10 @@ def _years_plan(policy, spec, made, method: str) -> BudgetYearsPlan:
     if policy.objective in JOINT_OBJECTIVES:
         value = years_objective(plan, policy)
         model = info.objective
-        if method == "joint" and abs(value - model) > 1e-6 * max(abs(value), 1e-3):
+        tol = 1e-6 * max(abs(value), 1e-3) + ROUNDING_SLACK
+        if policy.objective in ("minimax", "lexicographic"):
+            tol += 2 * policy.stage_tolerance * max(abs(model), 1e-3)
+        if method == "joint" and abs(value - model) > tol:
             if not policy.relax:  # a relaxed plan's teacher posts are rounded down by apply
                 raise SolverError(
                     f"the plan over years failed verification: its objective measured on each "

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from allocator.check import check
+from allocator.errors import InputError
 from allocator.i18n import Words
 from allocator.planners.budget.policy import BudgetPolicy
 from allocator.planners.years import checked_year
@@ -72,7 +73,7 @@ class BudgetYearsPlan:
         ``joint``: the model's status (``optimal`` within its gap over the whole horizon) and
         objective (:func:`~allocator.planners.budget.years_model.years_objective`). Year by year:
         status ``feasible`` (no optimality over the horizon), seconds summed, objective the same
-        measure for ``shortfall`` and ``gap``, the yuan spent for the other objectives.
+        measure (:func:`~allocator.planners.budget.years_model.years_objective`).
     policy : BudgetPolicy
     method : str
         ``joint`` (one model over the years, :mod:`~allocator.planners.budget.years_model`) or
@@ -100,6 +101,35 @@ class BudgetYearsPlan:
         """The region of ``year``: that year's pupils, everything bought up to that year."""
         year = checked_year(year, self.years)
         return self.plans[year].apply(self.regions[year])
+
+    def apply(self, region: Region, year: int | None = None) -> Region:
+        """The region after the plan: :meth:`region_in` of ``year`` (default the last year),
+        everything bought up to that year with that year's pupils.
+
+        ``region`` must be the region the plan was made for (the same schools, in order): a plan
+        over years buys at named schools, so anything else is refused
+        (:class:`~allocator.errors.InputError`)."""
+        if not isinstance(region, Region):
+            raise InputError(f"expected a Region, got {type(region).__name__}", table="region")
+        own = self.regions[self.years[0]].schools["school_id"].astype(str).to_numpy()
+        ids = region.schools["school_id"].astype(str).to_numpy()
+        if not np.array_equal(own, ids):
+            raise InputError(
+                "the budget plan over years was made for another region (its schools differ)",
+                table="schools",
+            )
+        return self.region_in(self.years[-1] if year is None else year)
+
+    @property
+    def present_value(self) -> float:
+        """Yuan of the whole plan discounted to the first year at the policy's
+        ``discount_rate``: ``sum_t (spent_t + running_t) / (1 + r) ** (year_t - first)``, where
+        ``running`` is what earlier yearly purchases cost again (equal to the nominal total at
+        rate 0)."""
+        b = self.budgets
+        t = b["year"].to_numpy(float) - self.years[0]
+        disc = (1.0 + self.policy.discount_rate) ** -t
+        return float(((b["spent"] + b["running"]).to_numpy(float) * disc).sum())
 
     @property
     def purchases(self) -> pd.DataFrame:
@@ -194,6 +224,16 @@ class BudgetYearsPlan:
             ),
             words(_METHOD_KEY[self.method], status=self.solve_info.status),
         ]
+        rate = self.policy.discount_rate
+        if rate > 0:
+            lines.append(
+                words(
+                    "budget_years.present_value",
+                    value=f"{self.present_value:,.0f}",
+                    rate=f"{rate * 100:g}",
+                    first=self.years[0],
+                )
+            )
         purchases = self.purchases
         for r, c in zip(b.itertuples(), self.compliance.itertuples(), strict=True):
             bought = purchases[purchases["year"] == r.year]

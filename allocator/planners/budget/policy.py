@@ -107,6 +107,12 @@ class BudgetPolicy:
         which target, at which schools or by how many yuan.
     stage_tolerance : float
         Relative slack with which a lexicographic stage keeps the previous stage's optimum.
+    discount_rate : float
+        Yearly rate (default 0) at which a plan over years (``plan_budget(..., years=...)``)
+        discounts money: a yuan spent t years after the first year counts as 1 / (1 + r) ** t in
+        the joint model's cost stage (objectives ``minimax`` and ``lexicographic``) and in the
+        plan's reported present value (``BudgetYearsPlan.present_value``). The annual budgets stay
+        nominal (yuan of their own year); a one-year plan ignores the rate.
 
     Raises
     ------
@@ -140,6 +146,7 @@ class BudgetPolicy:
     open_indicators: str | tuple[str, ...] = ()
     targets: dict[str, dict] = field(default_factory=dict)
     stage_tolerance: float = 1e-6
+    discount_rate: float = 0.0
 
     def __post_init__(self):
         set_ = object.__setattr__
@@ -179,6 +186,12 @@ class BudgetPolicy:
             reject_policy(
                 "stage_tolerance", tol, f"stage_tolerance={tol!r}; expected a number in [0, 0.1]"
             )
+        rate = self.discount_rate
+        if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 <= rate <= 1:
+            reject_policy(
+                "discount_rate", rate, f"discount_rate={rate!r}; expected a yearly rate in [0, 1]"
+            )
+        set_(self, "discount_rate", float(rate))
         cat = self.catalogue
         if cat is not None and not isinstance(cat, str | Path | list | tuple | pd.DataFrame):
             reject_policy(

@@ -25,20 +25,28 @@ Constraints, for every year t:
 An item bought stays bought (X only grows); teacher posts and the ``recurrent`` category are the
 yearly items.
 
-Objective: ``sum_t w_t m_t`` where m_t is the one-year objective of year t (pupil-weighted
-normalised shortfall, or mean normalised rural-urban gap) and w_t the number of calendar years
-planning year t stands for (1 each for consecutive years: :func:`year_weights` with rate 0; the
-budget policy has no discount rate, the objective is not money).
+Objectives, in stages as the one-year model (:data:`STAGES`): ``shortfall`` and ``gap`` minimise
+``sum_t w_t m_t``, m_t the one-year objective of year t (pupil-weighted normalised shortfall, or
+mean normalised rural-urban gap) and w_t the number of calendar years planning year t stands for
+(:func:`year_weights` with rate 0: the objective is not money). ``minimax`` minimises z, the
+largest avoidable shortfall of any school in any year (rows ``A_t[live] X_t + z >= sf0_t - ubar_t``
+on the rows that can bind, ubar_t year t's unavoidable shortfall), then, with z kept at its optimum
+(up to ``stage_tolerance``), the money; ``lexicographic`` minimises z, then ``sum_t w_t m_t`` of
+the shortfalls with z kept, then the money with both kept. The money of the cost stage is every
+year's purchases and the yearly items paid again, a yuan of year u counted at
+``1 / (1 + discount_rate) ** (u - first year)``; the budgets stay nominal.
 
 Guarantee: optimal over the whole horizon within the solver's relative gap (``mip_gap``) when the
-solver reports optimal; so it may hold money back for pupils who arrive later. The objective
-reported is measured again on each year's region (:func:`years_objective`) and must equal the
-model's; with ``relax`` whole units are fractional and ``apply`` rounds added teachers and rooms
-down, so the measured value can be worse than the model's (then the relaxed model's value is only
-a bound). Purchases are not rounded to the catalogue's purchase steps. Only the objectives
-``shortfall`` and ``gap`` and the open-indicator targets are modelled; "every school passes" and
-"every county passes" targets, ``minimax`` and ``lexicographic`` are planned year by year
-(:mod:`.horizon`).
+solver reports every stage optimal (the status is the worst stage's); so it may hold money back
+for pupils who arrive later. The objective reported (the first stage's) is measured again on each
+year's region (:func:`years_objective`) and must equal the model's; with ``relax`` whole units are
+fractional and ``apply`` rounds added teachers and rooms down, so the measured value can be worse
+than the model's (then the relaxed model's value is only a bound). Each year's purchases are
+rounded to the catalogue's purchase steps as the one-year plan's are
+(:func:`~allocator.planners.budget.rounding.round_purchases`: down to the step, then whole steps
+back where a threshold the model reached was lost, within the year's money), so the measured
+objective may differ from the model's by that rounding (at most :data:`ROUNDING_SLACK`). The "every school passes" and "every county passes" targets are
+planned year by year (:mod:`.horizon`).
 """
 
 from __future__ import annotations
@@ -57,13 +65,16 @@ from allocator.planners.budget.measures import plan_measures
 from allocator.planners.budget.model import BudgetModel, add_spending_rows
 from allocator.planners.budget.plan import build_plan
 from allocator.planners.budget.policy import BudgetPolicy
+from allocator.planners.budget.rounding import purchase_steps, round_purchases
+from allocator.planners.budget.targets import unmet
 from allocator.planners.budget.verify import applied_values
 from allocator.planners.years import year_weights
 from allocator.region import Region
-from allocator.solver import ModelBuilder, SolveInfo, SolverOptions, solve_matrix
+from allocator.solver import ModelBuilder, SolveInfo, SolverOptions, solve_matrix, worst_status
 
 __all__ = [
     "JOINT_OBJECTIVES",
+    "ROUNDING_SLACK",
     "every_target_in_play",
     "joint_refusal",
     "plan_joint",
@@ -72,8 +83,12 @@ __all__ = [
     "year_region",
 ]
 
+#: How far the objective measured on the rounded plan may lie from the model's (1e-4 of a
+#: threshold: 0.01 m2 or one fen are far below it; what a planner could not see).
+ROUNDING_SLACK = 1e-4
+
 #: The objectives the joint model plans (the others are planned year by year).
-JOINT_OBJECTIVES = ("shortfall", "gap")
+JOINT_OBJECTIVES = ("shortfall", "gap", "minimax", "lexicographic")
 
 
 def joint_refusal(policy: BudgetPolicy, targets: dict) -> str | None:
@@ -84,8 +99,8 @@ def joint_refusal(policy: BudgetPolicy, targets: dict) -> str | None:
     --------
     >>> joint_refusal(BudgetPolicy(budget=1.0), {2026: ({}, None)}) is None
     True
-    >>> joint_refusal(BudgetPolicy(budget=1.0, objective="minimax"), {})
-    "the objective 'minimax' is planned year by year"
+    >>> joint_refusal(BudgetPolicy(budget=1.0), {2027: ({}, "every school passes")})
+    "the target 'every school passes' is planned year by year"
     """
     if policy.objective not in JOINT_OBJECTIVES:
         return f"the objective {policy.objective!r} is planned year by year"
@@ -120,14 +135,22 @@ def every_target_in_play(policy: BudgetPolicy, targets: dict) -> BudgetPolicy:
 def years_objective(plan, policy: BudgetPolicy) -> float:
     """The joint objective recomputed from a plan over years: ``sum_t w_t m_t``, m_t the
     policy's one-year measure (``shortfall`` or ``gap``) of :meth:`region_in` of year t, prepared
-    afresh; any plan over years (joint or year by year) is valued the same way."""
+    afresh; for ``minimax`` and ``lexicographic`` the largest avoidable shortfall of any school
+    in any year, ``max_t minimax_t``. Any plan over years (joint or year by year) is valued the
+    same way."""
     weights = year_weights(plan.years, 0.0)
     policy = every_target_in_play(policy, plan.targets)
-    total = 0.0
+    values = []
     for w, year in zip(weights, plan.years, strict=True):
         data = prepare(plan.region_in(year), year_policy(policy, plan.targets[year][0], 0.0))
-        total += w * plan_measures(data, data.v0, 0.0)[policy.objective]
-    return float(total)
+        m = plan_measures(data, data.v0, 0.0)
+        if policy.objective in ("shortfall", "gap"):
+            values.append(w * m[policy.objective])
+        else:
+            values.append(m["minimax"])
+    if policy.objective in ("shortfall", "gap"):
+        return float(sum(values))
+    return float(max(values, default=0.0))
 
 
 def year_region(before: Region, schools: pd.DataFrame, settlements: pd.DataFrame) -> Region:
@@ -172,8 +195,42 @@ def _spending_view(data, region_schools, common, J):
                                  schools=region_schools, pos=pos)  # fmt: skip
 
 
-def _build(years, years_data, money, carry_over, policy, relax, yearly, weights, region_schools):
-    """The joint model (see the module) and its x blocks."""
+def _money(cs, cys, years, rate):
+    """Each year's x block's money over the horizon (its price in its year, then the yearly items
+    again in every later year), discounted at ``rate`` to the first year."""
+    disc = (1.0 + rate) ** -(np.asarray(years, float) - years[0])
+    return [cs * disc[k] + cys * disc[k + 1 :].sum() for k in range(len(years))]
+
+
+def _stage_rows(b, t, y, xs, S, stage, weights, fix_z, z):
+    """Year t's objective rows: shortfalls (u_t), gaps (g_t) or the minimax rows on z."""
+    m, year = y.model, y.year
+    u = None
+    if stage in ("shortfall", "cost", "minimax"):
+        cost = weights[t] * m.w_d if stage == "shortfall" else 0.0
+        u = b.add_columns(f"u{t}", m.nd, cost=cost)
+        terms = {xs[k]: y.A @ S for k in range(t + 1)}
+        b.add_rows(f"shortfall_{year}", m.nd, {**terms, u: sp.identity(m.nd)}, lower=m.sf0_d)
+    elif m.ng:
+        g = b.add_columns(f"g{t}", m.ng, cost=weights[t] / m.ng)
+        eye = sp.identity(m.ng)
+        b.add_rows(f"gap_above_{year}", m.ng, {**{xs[k]: -y.D @ S for k in range(t + 1)},
+                                             g: eye}, lower=m.d0)  # fmt: skip
+        b.add_rows(f"gap_below_{year}", m.ng, {**{xs[k]: y.D @ S for k in range(t + 1)},
+                                             g: eye}, lower=-m.d0)  # fmt: skip
+    if (stage == "minimax" or fix_z is not None) and len(m.live):
+        # the weakest school-year: A_t X_t + z >= sf0 - ubar on the rows that can bind
+        n = len(m.live)
+        terms = {xs[k]: y.A[m.live] @ S for k in range(t + 1)}
+        b.add_rows(f"minimax_{year}", n, {**terms, z: np.ones((n, 1))}, lower=m.r_live)
+    return u
+
+
+def _build(years, years_data, spec, policy, stage, region_schools, fix=(None, None)):
+    """The joint model (see the module) of one stage (``shortfall``, ``gap``, ``minimax`` or
+    ``cost``), keeping the minimax level and the shortfall ``fix`` = (z, s) when given."""
+    money, carry_over, yearly, weights = spec
+    fix_z, fix_s = fix
     first = years_data[0].data
     J = first.J
     common = years_data[0].common
@@ -182,7 +239,7 @@ def _build(years, years_data, money, carry_over, policy, relax, yearly, weights,
     for y in years_data:
         cost[y.P.indices] = y.data.cost.ravel()
     c_y = np.where(np.tile(first.catalogue["intervention"].isin(yearly).to_numpy(), N), cost, 0.0)
-    integer = np.tile(first.integer & (not relax), N)
+    integer = np.tile(first.integer & (not policy.relax), N)
     gain = np.zeros(N * J)
     for y in years_data:
         rows = [m for m in (y.A, y.D) if m is not None and m.shape[0]]
@@ -191,29 +248,25 @@ def _build(years, years_data, money, carry_over, policy, relax, yearly, weights,
     scale = np.where(integer | (gain <= 0), 1.0, 1.0 / np.where(gain > 0, gain, 1.0))
     cs, cys = cost * scale, c_y * scale
     bs = max(float(money.max()), 1.0)
-    cost_norm = float(cs.max()) if cs.size and cs.max() > 0 else 1.0
+    worth = _money(cs, cys, years, policy.discount_rate)
+    cost_norm = max(max((float(w.max()) for w in worth if w.size), default=1.0), 1e-9)
     b = ModelBuilder()
     xs = []
     for t, y in enumerate(years_data):
         upper = np.where(y.live, y.cap, 0.0) / scale
-        xs.append(b.add_columns(f"x{t}", N * J, upper=upper, integer=integer))
+        x_cost = worth[t] / cost_norm if stage == "cost" else 0.0
+        xs.append(b.add_columns(f"x{t}", N * J, cost=x_cost, upper=upper, integer=integer))
+    z = None
+    if stage == "minimax" or fix_z is not None:
+        z = b.add_columns("z", 1, cost=1.0 if stage == "minimax" else 0.0,
+                          upper=np.inf if fix_z is None else fix_z)  # fmt: skip
     S = sp.diags(scale)
     view = _spending_view(first, region_schools, common, J)
+    weighted = []
     for t, y in enumerate(years_data):
-        m = y.model
-        if policy.objective == "shortfall":
-            u = b.add_columns(f"u{t}", m.nd, cost=weights[t] * m.w_d)
-            terms = {xs[k]: y.A @ S for k in range(t + 1)}
-            b.add_rows(
-                f"shortfall_{years[t]}", m.nd, {**terms, u: sp.identity(m.nd)}, lower=m.sf0_d
-            )
-        elif m.ng:
-            g = b.add_columns(f"g{t}", m.ng, cost=weights[t] / m.ng)
-            eye = sp.identity(m.ng)
-            b.add_rows(f"gap_above_{years[t]}", m.ng, {**{xs[k]: -y.D @ S for k in range(t + 1)},
-                                                  g: eye}, lower=m.d0)  # fmt: skip
-            b.add_rows(f"gap_below_{years[t]}", m.ng, {**{xs[k]: y.D @ S for k in range(t + 1)},
-                                                  g: eye}, lower=-m.d0)  # fmt: skip
+        u = _stage_rows(b, t, y, xs, S, stage, weights, fix_z, z)
+        if u is not None:
+            weighted.append((u, weights[t] * y.model.w_d))
         for target, G in y.G:
             b.add_rows(f"target_{target.name}_{years[t]}", G.shape[0],
                        {xs[k]: G @ S for k in range(t + 1)}, lower=target.need)  # fmt: skip
@@ -234,7 +287,47 @@ def _build(years, years_data, money, carry_over, policy, relax, yearly, weights,
             terms[xs[k]] = sp.csr_matrix(coef / bs)
         limit = float(money[: t + 1].sum() if carry_over else money[t])
         b.add_rows(f"budget_{years[t]}", 1, terms, upper=limit / bs)
+    if fix_s is not None and weighted:
+        b.add_rows("stage_shortfall", 1, {u: w.reshape(1, -1) for u, w in weighted}, upper=fix_s)
     return b.build(), xs, scale, cost, cost_norm
+
+
+#: The stages of each objective: the weakest school-year first, then shortfall, then cost.
+STAGES = {
+    "shortfall": ("shortfall",),
+    "gap": ("gap",),
+    "minimax": ("minimax", "cost"),
+    "lexicographic": ("minimax", "shortfall", "cost"),
+}
+
+
+def _solve_stages(years, arrays, spec, policy, region_schools, options, say):
+    """Solve the objective's stages in turn; (model, xs, scale, solution, stage infos)."""
+    tol = policy.stage_tolerance
+    fix_z = fix_s = None
+    infos, first_value = [], None
+    stages = STAGES[policy.objective]
+    for n, stage in enumerate(stages, 1):
+        say(f"solving the joint model of {len(years)} years: stage {n}/{len(stages)}, {stage}")
+        model, xs, scale, _, _ = _build(
+            years, arrays, spec, policy, stage, region_schools, (fix_z, fix_s)
+        )
+        try:
+            sol = solve_matrix(model, options=options)
+        except Infeasible as exc:
+            raise Infeasible(
+                "no plan over the years meets every year's targets within its money: "
+                + exc.message,
+                exc.violations,
+            ) from None
+        value = float(sol.info.objective)
+        first_value = value if first_value is None else first_value
+        infos.append(sol.info)
+        if stage == "minimax":
+            fix_z = value + tol * max(abs(value), 1e-3)
+        elif stage == "shortfall" and len(stages) > 1:
+            fix_s = value + tol * max(abs(value), 1e-3)
+    return model, xs, scale, sol, infos, first_value
 
 
 def plan_joint(region, policy, spec, options, say):
@@ -264,31 +357,25 @@ def plan_joint(region, policy, spec, options, say):
     common = pd.Index(region.schools["school_id"][ids.isin(chosen)].to_numpy())
     J = prepared[0].J
     arrays = []
-    for d, (_, pol) in zip(prepared, years_data, strict=True):
+    for year, d, (_, pol) in zip(years, prepared, years_data, strict=True):
         y = _year_arrays(d, pol, relax, common, J)
-        y.common = common
+        y.common, y.year = common, year
         arrays.append(y)
     weights = year_weights(years, 0.0)
-    say(f"solving the joint model of {len(years)} years")
-    model, xs, scale, cost, cost_norm = _build(
-        years, arrays, money, carry_over, policy, relax, yearly, weights, region.schools
-    )
     opts = options or SolverOptions()
-    try:
-        sol = solve_matrix(model, options=opts)
-    except Infeasible as exc:
-        raise Infeasible(
-            f"no plan over the years meets every year's targets within its money: {exc.message}",
-            exc.violations,
-        ) from None
+    model, xs, scale, sol, infos, value = _solve_stages(
+        years, arrays, (money, carry_over, yearly, weights), policy, region.schools, opts, say
+    )
     units = []
     for t, x in enumerate(xs):
         v = model.column_values(sol.x, x.name) * scale
         v = np.where(np.tile(prepared[t].integer & (not relax), len(common)), np.round(v), v)
         units.append(np.where(np.abs(v) < 1e-9, 0.0, np.maximum(v, 0.0)))
-    info = sol.info
-    status = "optimal" if info.status == "optimal" else info.status
-    info = SolveInfo(status, info.objective, info.bound, info.gap, info.seconds, info.solver)
+    status = worst_status(*(i.status for i in infos))
+    gaps = [i.gap for i in infos if i.gap is not None]
+    bound = infos[0].bound if len(infos) == 1 else None
+    seconds = float(sum(i.seconds for i in infos))
+    info = SolveInfo(status, value, bound, max(gaps) if gaps else None, seconds, infos[0].solver)
     return _year_plans(region, policy, spec, units, common, info)
 
 
@@ -310,10 +397,14 @@ def _year_plans(region, policy, spec, units, common, info):
         mine = P @ units[t]
         if abs(mine.sum() - units[t].sum()) > 1e-6 * max(1.0, units[t].sum()):
             raise SolverError(f"the joint plan buys in {year} at a school with no part in scope")
+        mine, notes = round_purchases(data, pol, mine, purchase_steps(data.catalogue, policy.relax))
+        missed = unmet(data, mine)
+        if missed:
+            raise SolverError(f"the joint plan misses in {year} the targets {missed}")
         after = applied_values(data, mine)
         stages = [(policy.objective, info)]
         plan = build_plan(data, pol, mine, after, policy.objective, info, stages, None,
-                          policy.relax)  # fmt: skip
+                          policy.relax, notes)  # fmt: skip
         plans[year], regions[year] = plan, before
         current = plan.apply(before)
         left = max(available - plan.spent, 0.0)
