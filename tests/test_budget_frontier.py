@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import pandas as pd
 import pytest
 
 from allocator.planners.budget import BudgetPolicy, budget_frontier, plan_budget
@@ -31,6 +32,13 @@ def test_the_frontier_objective_is_the_measure_of_the_applied_region(objective):
         plan = plan_budget(region, dataclasses.replace(policy, budget=row.budget))
         data = prepare(plan.apply(region), policy)
         again = plan_measures(data, data.v0, 0.0)[objective]
-        assert row.objective == pytest.approx(again, rel=1e-6, abs=1e-9)
-        assert row.objective == pytest.approx(getattr(row, objective), rel=1e-12)
-    assert f["objective"].iloc[0] > f["objective"].iloc[-1] > 0
+        assert row.objective_measure == pytest.approx(again, rel=1e-6, abs=1e-9)
+        assert row.objective_measure == pytest.approx(getattr(row, objective), rel=1e-12)
+    assert f["objective_measure"].iloc[0] > f["objective_measure"].iloc[-1] > 0
+
+
+def test_the_frontier_objective_keeps_its_decimals_in_files_and_tables():
+    from allocator.sheets import rounded
+
+    f = pd.DataFrame({"budget": [0.0, 1e6], "objective_measure": [0.4812, 0.2]})
+    assert rounded(f)["objective_measure"].tolist() == [0.481, 0.2]

@@ -413,7 +413,8 @@ def budget_frontier(
     Returns
     -------
     pandas.DataFrame
-        One row per budget: ``budget, spent, objective, status, parts_passing, parts_in_scope,
+        One row per budget: ``budget, spent, objective_measure`` (the plan's objective: its
+        shortfall, gap or weakest share, not yuan), ``status, parts_passing, parts_in_scope,
         schools_passing, max_shortfall, shortfall, gap, marginal_value_per_yuan`` (minus the LP
         dual of the budget row: objective improvement per extra yuan; from the LP relaxation when
         the policy is a MILP), then ``cv_<part>_<indicator>`` and ``rural_urban_<part>_<indicator>``
@@ -445,7 +446,7 @@ def budget_frontier(
         row = {
             "budget": b,
             "spent": plan.spent,
-            "objective": plan.objective,
+            "objective_measure": plan.objective,
             "status": plan.solve_info.status,
             "parts_passing": int(parts["passes_after"].sum()),
             "parts_in_scope": int(len(parts)),
