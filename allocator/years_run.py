@@ -8,8 +8,8 @@ What :func:`allocator.pipeline.run_scenario` does when a scenario has ``years``:
    scenario).
 2. **Each step over years.** A step whose planner takes ``years`` and ``forecast`` (its plan
    function has both parameters) is given every year from the first to the last and that
-   forecast, with the first year's pupils also as the year before (so a planner whose years
-   follow a base year, such as the teacher flows, plans hires in the first year too). It plans on
+   forecast; every planner reads them alike (the region is the first year's data, see
+   :mod:`allocator.planners.years`). It plans on
    the region of the first year as the steps before it left it: the plan's ``region_in(first)``
    of an earlier step over years, or the region an earlier one-year step left. This is the
    simplest honest rule: a later step sees the earlier steps' changes of the first year, and
@@ -39,8 +39,8 @@ Examples
 >>> from allocator.synth import make_region
 >>> from allocator.scenario.years import ForecastSpec
 >>> run = YearsRun(make_region(schools=20, seed=1), (2026, 2028), ForecastSpec("low"))
->>> run.years, sorted(run.plan_forecast["year"].unique().tolist())
-((2026, 2027, 2028), [2025, 2026, 2027, 2028])
+>>> run.years, sorted(run.forecast["year"].unique().tolist())
+((2026, 2027, 2028), [2026, 2027, 2028])
 """
 
 from __future__ import annotations
@@ -109,12 +109,6 @@ class YearsRun:
         births = forecast.birth_scenario()
         table = forecast_region(region, settings, self.years[0], births)
         self.forecast = table[table["year"].isin(self.years)].reset_index(drop=True)
-        first = self.forecast[self.forecast["year"] == self.years[0]]
-        # the first year's pupils also as the year before: the base of planners over years
-        # that plan the flows of each year after a base year
-        self.plan_forecast = pd.concat(
-            [first.assign(year=self.years[0] - 1), self.forecast], ignore_index=True
-        )
         self.steps: list[tuple[str, object, object]] = []  # (name, plan, policy) over years
         self.once: list[str] = []  # steps run once on the first year
 
@@ -129,7 +123,7 @@ class YearsRun:
                 options=options,
                 progress=progress,
                 years=list(self.years),
-                forecast=self.plan_forecast,
+                forecast=self.forecast,
                 **step.over_years,
             )
             self.steps.append((step.name, plan, policy))

@@ -240,7 +240,7 @@ def check_teacher_years(plan) -> None:
     """Teachers conserved school by school on each ``region_in(year)``: the year before's staff
     plus hires less retirements, rotations netting to zero; required staff as the norms say."""
     flows = plan.flows
-    previous = plan.region_in(plan.base_year).schools.set_index("school_id")["teachers"]
+    previous = plan.year_regions[0].schools.set_index("school_id")["teachers"]
     for year in plan.years:
         rows = flows[flows["year"] == year].set_index("school_id")
         now = plan.region_in(year).schools.set_index("school_id")["teachers"]

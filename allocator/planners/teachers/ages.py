@@ -1,7 +1,8 @@
 """Retirements by year for teacher plans over years: from teachers' ages, or an age profile.
 
-A teacher aged ``a`` in the base year reaches the retirement age ``R`` in year ``base + R - a`` and
-retires in that year (teachers at or above ``R`` already retire in the first year). Ages come from
+The region is the first year's data (:mod:`allocator.planners.years`), and so are the ages: a
+teacher aged ``a`` in the first year reaches the retirement age ``R`` in year ``first + R - a`` and
+retires in that year (teachers at or above ``R`` retire in the first year). Ages come from
 a ``teacher_ages`` table (``school_id, age, teachers``: a school's rows add up to its teachers), or,
 for schools it does not list, from the age profile of the school's area type
 (``allocator/data/teachers/age_profile.csv``: the share of teachers in each age band, spread evenly
@@ -9,14 +10,14 @@ over the band's single years). The default profile is illustrative and labelled 
 county's own teacher ages replace it.
 
 With a profile, a school of ``T`` teachers loses ``round(T * F_k) - round(T * F_(k-1))`` teachers
-in year ``k``, ``F_k`` the share of its teachers aged ``R - k`` to ``R - 1`` (rounded half up): the
-retirements are whole teachers and add up to the profile's share.
+in year ``k`` (``k = 0`` the first year), ``F_k`` the share of its teachers aged ``R - k`` or
+older (rounded half up): the retirements are whole teachers and add up to the profile's share.
 
 Examples
 --------
 >>> import pandas as pd
 >>> schools = pd.DataFrame({"school_id": ["A"], "area_type": ["rural"], "teachers": [10]})
->>> ages = pd.DataFrame({"school_id": "A", "age": [59, 58, 40], "teachers": [2, 1, 7]})
+>>> ages = pd.DataFrame({"school_id": "A", "age": [60, 59, 40], "teachers": [2, 1, 7]})
 >>> retirements(schools, 3, 60, ages).tolist()
 [[2, 1, 0]]
 """
@@ -98,16 +99,16 @@ def retirements(
     teacher_ages: pd.DataFrame | None = None,
     profile: pd.DataFrame | None = None,
 ) -> np.ndarray:
-    """Teachers of each school who retire in each of the ``years`` years after the base year.
+    """Teachers of each school who retire in each of the ``years`` years from the first.
 
     Parameters
     ----------
     schools : DataFrame
-        ``school_id``, ``area_type``, ``teachers`` (the base year's).
+        ``school_id``, ``area_type``, ``teachers`` (the first year's).
     years : int
     retirement_age : int
     teacher_ages : DataFrame, optional
-        ``school_id, age, teachers`` in the base year; schools not listed use the profile.
+        ``school_id, age, teachers`` in the first year; schools not listed use the profile.
     profile : DataFrame, optional
         :func:`age_profile`'s table (default: the built-in profile).
 
@@ -125,16 +126,16 @@ def retirements(
         listed = set(t["school_id"])
         row = {sid: i for i, sid in enumerate(ids)}
         for sid, age, count in t.itertuples(index=False):
-            k = max(retirement_age - int(age), 1)  # at or past the age: the first year
-            if k <= years and count:
-                out[row[sid], k - 1] += int(count)
+            k = max(retirement_age - int(age), 0)  # at or past the age: the first year
+            if k < years and count:
+                out[row[sid], k] += int(count)
     profile = age_profile() if profile is None else profile
     T = schools["teachers"].to_numpy(np.int64)
     area = schools["area_type"].astype(str).to_numpy()
     for kind in np.unique(area):
         share = profile[profile["area_type"] == kind].set_index("age")["share"]
-        at = np.array([float(share.get(retirement_age - k, 0.0)) for k in range(1, years + 1)])
-        at[0] += float(share[share.index >= retirement_age].sum())
+        at = np.array([float(share.get(retirement_age - k, 0.0)) for k in range(years)])
+        at[0] += float(share[share.index > retirement_age].sum())
         cumulative = np.floor(np.outer(T, np.cumsum(at)) + 0.5 + 1e-9).astype(np.int64)
         yearly = np.diff(np.concatenate([np.zeros((n, 1), np.int64), cumulative], axis=1), axis=1)
         rows = (area == kind) & ~np.isin(ids, list(listed))
