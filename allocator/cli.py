@@ -205,6 +205,10 @@ def cli_compare(args) -> int:
         table = top.set_index("label").drop(columns=["measure", "better"])
         table.index.name = None
         print(table.to_string(float_format=lambda v: f"{v:,.3g}" if abs(v) < 1e4 else f"{v:,.0f}"))
+    for name, result in comparison.results.items():
+        if getattr(result, "years", None):  # a variant over years: its years, its last year
+            span = words("compare.years_of", first=result.years["first"], last=result.years["last"])
+            print(f"{name}: {span}")
     for name, why in comparison.failures.items():
         print(f"variant {name!r} has no plan: {why}")
     print(f"report: {comparison.out / 'report.html'}")

@@ -82,8 +82,15 @@ def measure_label(measure: str, label: str, words: Words, steps: Sequence[str] =
     '初中差异系数（最差县区）：每百名学生拥有县级以上骨干教师数'
     >>> measure_label("budget.spent_yuan", "budget.spent_yuan", Words("en"), ["budget"])
     'budget: spent (yuan)'
+    >>> measure_label("last_year.2030.teachers.teachers_needed", "", Words("zh"))
+    'teachers：2030年按编制标准应配教师数'
     """
     parts = measure.split(".")
+    if parts[0] == "last_year" and len(parts) == 4:  # a step over years, its last year
+        figure = word_or(words, f"compare.last_year.{parts[3]}", parts[3])
+        if parts[1].isdigit():
+            return words("compare.last_year_in", step=parts[2], figure=figure, year=parts[1])
+        return words("compare.last_year", step=parts[2], figure=figure)
     if parts[0] in steps and len(parts) == 2:
         return f"{parts[0]}: {headline_label(parts[1], words)}"
     if parts[0] == "cv_worst" and len(parts) == 3:
@@ -113,7 +120,8 @@ def _variant_list(comparison, words: Words) -> list[str]:
         if linked and v in folders:
             href = escape(f"{folders[v]}/report.html")
             link = f' <a href="{href}">{escape(words("compare.own_report"))}</a>'
-        out.append(f"<li><b>{escape(v)}</b>{escape(tag)}: {escape(desc)}{link}</li>")
+        span = _years_of(comparison.results.get(v), words)
+        out.append(f"<li><b>{escape(v)}</b>{escape(tag)}: {escape(desc)}{span}{link}</li>")
     for v, why in comparison.failures.items():
         desc = next((x.description for x in s.variants if x.name == v), "")
         out.append(
@@ -122,6 +130,15 @@ def _variant_list(comparison, words: Words) -> list[str]:
         )
     out.append("</ul>")
     return out
+
+
+def _years_of(result, words: Words) -> str:
+    """`` (plans 2026–2030)`` for a variant that plans over years, else nothing."""
+    years = getattr(result, "years", None)
+    if not years:
+        return ""
+    text = words("compare.years_of", first=years["first"], last=years["last"])
+    return f" <span class='note'>({escape(text)})</span>"
 
 
 def _side_by_side(comparison, words: Words) -> list[str]:
@@ -152,6 +169,8 @@ def _cell(measure: str, value, words: Words) -> str:
     """A comparison cell rounded by its measure (the columns mix yuan, shares, CVs and minutes):
     by the indicator family for CVs and ratios, else by the measure's last part (a step's
     headline key)."""
+    if measure in ("years.first", "years.last") and pd.notna(value):
+        return str(int(value))  # a year, without a thousands separator
     if isinstance(value, float | np.floating) and np.isfinite(value):
         head = measure.split(".")[0]
         unit = head if head in ("cv_worst", "rural_urban") else measure.split(".")[-1]

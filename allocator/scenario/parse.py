@@ -46,7 +46,9 @@ _TOP_KEYS = (
     "name", "description", "years", "region", "standard", "forecast", "steps", "variants",
     "solver", "output",
 )  # fmt: skip
-_VARIANT_KEYS = ("name", "description", "region", "standard", "solver", "steps")
+_VARIANT_KEYS = (
+    "name", "description", "years", "region", "standard", "forecast", "solver", "steps",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -212,6 +214,7 @@ def _check_overrides(
     region_spec(over, where, Path("."), partial=True)
     standard_spec(over, where, partial=True)
     solver_settings(sub_table(over, "solver", where), where, ("solver",), partial=True)
+    sub_table(over, "forecast", where)  # a table; its keys are checked on the merged scenario
     by_name = {s.name: s for s in steps}
     step_over = sub_table(over, "steps", where)
     for name, params in step_over.items():
@@ -283,7 +286,7 @@ def parse_scenario(
             raw,
             scenario.steps,
             owhere,
-            ["region", "standard", "solver", "steps", "output"],
+            ["years", "region", "standard", "forecast", "solver", "steps", "output"],
         )
         merged = apply_overrides(raw, overrides)
         if "output" in overrides:
