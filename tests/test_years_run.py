@@ -387,5 +387,7 @@ def test_the_run_summary_names_the_years_and_speaks_the_runs_language():
     ]
     zh = run_summary(result, "zh").splitlines()
     assert zh[1] == "  mergers（mergers）：最优，1.2 秒"
-    assert zh[2] == "    2026—2030 年：撤并 5 所，其中 2026 年 3、2028 年 2；扩建 1 处，其中 2027 年 1"
+    assert (
+        zh[2] == "    2026—2030 年：撤并 5 所，其中 2026 年 3、2028 年 2；扩建 1 处，其中 2027 年 1"
+    )
     assert zh[3] == "  teachers（teachers）：可行，2.0 秒" and zh[5].endswith("：无，0.1 秒")
