@@ -56,6 +56,7 @@ from allocator.check import check
 from allocator.errors import InputError
 from allocator.forecast import forecast_region
 from allocator.forecast.projection import ProjectionSettings, projection_table
+from allocator.scenario.years import over_years_tables
 from allocator.standards import required_staff
 
 __all__ = ["BY_YEAR_COLUMNS", "COST_COLUMNS", "TIMELINE_COLUMNS", "YearsRun", "plans_over_years"]
@@ -124,7 +125,7 @@ class YearsRun:
                 progress=progress,
                 years=list(self.years),
                 forecast=self.forecast,
-                **step.over_years,
+                **over_years_tables(step.over_years),
             )
             self.steps.append((step.name, plan, policy))
         else:

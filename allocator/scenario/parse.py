@@ -36,7 +36,7 @@ from allocator.scenario.sections import (
     with_standard,
 )
 from allocator.scenario.values import KeyLocator, check_keys, check_type, kind_of, sub_table
-from allocator.scenario.years import ForecastSpec, forecast_spec, years_of
+from allocator.scenario.years import ForecastSpec, forecast_spec, over_years_files, years_of
 from allocator.solver import SolverOptions
 from allocator.toml_input import key_lines, parse_toml, read_text
 
@@ -177,6 +177,7 @@ def build_scenario(raw: dict, path: Path, text: str, where: KeyLocator) -> Scena
     for step in steps:
         planner = get_planner(step.planner)
         build_policy(planner, step.params, where, ("steps", step.index))
+    steps = over_years_files(steps, where, path.parent)
     output = output_spec(raw, where, path.stem)
     years = years_of(raw, where)
     forecast = forecast_spec(raw, where, path.parent)

@@ -30,10 +30,17 @@ import numpy as np
 import pandas as pd
 
 from allocator.errors import InputError
+from allocator.i18n import Words
 from allocator.region import numeric_column, require_columns
 from allocator.text import plain
 
-__all__ = ["AGE_PROFILE_FILE", "age_profile", "retirements"]
+__all__ = [
+    "AGE_PROFILE_FILE",
+    "TEACHER_AGE_COLUMNS",
+    "age_profile",
+    "read_teacher_ages",
+    "retirements",
+]
 
 #: The default age profile of teachers by area type (illustrative, unconfirmed).
 AGE_PROFILE_FILE = Path(__file__).resolve().parents[2] / "data" / "teachers" / "age_profile.csv"
@@ -57,6 +64,107 @@ def age_profile(path: str | Path | None = None) -> pd.DataFrame:
         for age in ages:
             rows.append((band.area_type, age, float(band.share) / len(ages)))
     return pd.DataFrame(rows, columns=["area_type", "age", "share"])
+
+
+#: The columns of a teacher ages file, each with the label whose words (English or Chinese) are
+#: also accepted as its header.
+TEACHER_AGE_COLUMNS = {
+    "school_id": "col.school_id",
+    "age": "teachers_years.col.age",
+    "teachers": "col.teachers",
+}
+#: Ages a teacher in post can have.
+_AGES = (16, 80)
+
+
+def _headers() -> dict[str, str]:
+    """Accepted header -> column: the column's name and its label in English and Chinese."""
+    out = {}
+    for column, key in TEACHER_AGE_COLUMNS.items():
+        out[column] = column
+        for language in ("en", "zh"):
+            out[Words(language)(key).strip().lower()] = column
+    return out
+
+
+def read_teacher_ages(path: str | Path) -> pd.DataFrame:
+    r"""A teacher ages table from a CSV file (UTF-8, with or without a byte-order mark) or an Excel
+    workbook (sheet ``teacher_ages``, else the first), checked row by row.
+
+    Columns ``school_id, age, teachers`` (one row per school and age, ages in the plan's first
+    year); the headers may also be the report's words for them, English or Chinese (学校代码,
+    年龄, 教师数). Bad input gets one InputError naming the file, line (line 1 is the header),
+    column and value.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> f = Path(tempfile.mkdtemp()) / "ages.csv"
+    >>> _ = f.write_text("学校代码,年龄,教师数\nS1,58,2\nS1,40,7\n", encoding="utf-8")
+    >>> read_teacher_ages(f).values.tolist()
+    [['S1', 58, 2], ['S1', 40, 7]]
+    >>> _ = f.write_text("school_id,age,teachers\nS1,58,2\nS1,forty,7\n", encoding="utf-8")
+    >>> read_teacher_ages(f)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    allocator.errors.InputError: ...ages.csv, line 3, table 'teacher_ages', row 'S1', column 'age': value 'forty' is not a whole number; expected an age from 16 to 80
+    """
+    path = Path(path)
+    where = {"table": "teacher_ages", "file": str(path)}
+    if not path.exists():
+        raise InputError("file not found; expected a CSV file or an .xlsx workbook", **where)
+    try:
+        if path.suffix.lower() in (".xlsx", ".xlsm"):
+            sheets = pd.read_excel(path, sheet_name=None, dtype=str, keep_default_na=False)
+            raw = sheets.get("teacher_ages", next(iter(sheets.values())))
+        else:
+            raw = pd.read_csv(path, encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not UTF-8 text ({exc.reason}); save it as UTF-8 CSV", **where) from None
+    except Exception as exc:  # a damaged workbook or CSV: pandas and openpyxl raise many types
+        raise InputError(f"cannot read the table: {exc}", **where) from None
+    headers = _headers()
+    raw = raw.rename(columns=lambda c: headers.get(str(c).strip().lower(), str(c).strip()))
+    for column in TEACHER_AGE_COLUMNS:
+        if column not in raw.columns:
+            raise InputError(
+                f"no {column} column; expected columns school_id, age, teachers (or 学校代码, "
+                "年龄, 教师数)",
+                column=column,
+                **where,
+            )
+    out = raw[list(TEACHER_AGE_COLUMNS)].copy()
+    out["school_id"] = out["school_id"].astype(str).str.strip()
+    low, high = _AGES
+    for pos in range(len(out)):
+        sid = out["school_id"].iloc[pos]
+        here = {"line": pos + 2, "row_id": sid or None, **where}
+        if not sid:
+            raise InputError(
+                "missing school_id; expected a school of the region", column="school_id", **here
+            )
+        for column, lo, hi, expected in (
+            ("age", low, high, f"an age from {low} to {high}"),
+            ("teachers", 0, None, "a count of teachers >= 0"),
+        ):
+            text = str(out[column].iloc[pos]).strip()
+            try:
+                value = float(text)
+            except ValueError:
+                value = float("nan")
+            if not np.isfinite(value) or value != round(value):
+                raise InputError(
+                    f"value {text!r} is not a whole number; expected {expected}",
+                    column=column, value=text, **here,
+                )  # fmt: skip
+            if value < lo or (hi is not None and value > hi):
+                raise InputError(
+                    f"value {int(value)} cannot be right; expected {expected}",
+                    column=column, value=int(value), **here,
+                )  # fmt: skip
+    out["age"] = pd.to_numeric(out["age"]).round().astype(np.int64)
+    out["teachers"] = pd.to_numeric(out["teachers"]).round().astype(np.int64)
+    return out.reset_index(drop=True)
 
 
 def _checked_ages(teacher_ages: pd.DataFrame, schools: pd.DataFrame) -> pd.DataFrame:
