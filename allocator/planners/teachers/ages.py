@@ -109,31 +109,13 @@ def read_teacher_ages(path: str | Path) -> pd.DataFrame:
     ...
     allocator.errors.InputError: ...ages.csv, line 3, table 'teacher_ages', row 'S1', column 'age': value 'forty' is not a whole number; expected an age from 16 to 80
     """
-    path = Path(path)
-    where = {"table": "teacher_ages", "file": str(path)}
-    if not path.exists():
-        raise InputError("file not found; expected a CSV file or an .xlsx workbook", **where)
-    try:
-        if path.suffix.lower() in (".xlsx", ".xlsm"):
-            sheets = pd.read_excel(path, sheet_name=None, dtype=str, keep_default_na=False)
-            raw = sheets.get("teacher_ages", next(iter(sheets.values())))
-        else:
-            raw = pd.read_csv(path, encoding="utf-8-sig", dtype=str, keep_default_na=False)
-    except UnicodeDecodeError as exc:
-        raise InputError(f"not UTF-8 text ({exc.reason}); save it as UTF-8 CSV", **where) from None
-    except Exception as exc:  # a damaged workbook or CSV: pandas and openpyxl raise many types
-        raise InputError(f"cannot read the table: {exc}", **where) from None
-    headers = _headers()
-    raw = raw.rename(columns=lambda c: headers.get(str(c).strip().lower(), str(c).strip()))
-    for column in TEACHER_AGE_COLUMNS:
-        if column not in raw.columns:
-            raise InputError(
-                f"no {column} column; expected columns school_id, age, teachers (or 学校代码, "
-                "年龄, 教师数)",
-                column=column,
-                **where,
-            )
-    out = raw[list(TEACHER_AGE_COLUMNS)].copy()
+    raw, where = _read_sheet(path, "teacher_ages")
+    out = _columns(
+        raw,
+        where,
+        tuple(TEACHER_AGE_COLUMNS),
+        "school_id, age, teachers (or 学校代码, 年龄, 教师数)",
+    )
     out["school_id"] = out["school_id"].astype(str).str.strip()
     low, high = _AGES
     for pos in range(len(out)):
@@ -143,28 +125,159 @@ def read_teacher_ages(path: str | Path) -> pd.DataFrame:
             raise InputError(
                 "missing school_id; expected a school of the region", column="school_id", **here
             )
-        for column, lo, hi, expected in (
-            ("age", low, high, f"an age from {low} to {high}"),
-            ("teachers", 0, None, "a count of teachers >= 0"),
-        ):
-            text = str(out[column].iloc[pos]).strip()
-            try:
-                value = float(text)
-            except ValueError:
-                value = float("nan")
-            if not np.isfinite(value) or value != round(value):
-                raise InputError(
-                    f"value {text!r} is not a whole number; expected {expected}",
-                    column=column, value=text, **here,
-                )  # fmt: skip
-            if value < lo or (hi is not None and value > hi):
-                raise InputError(
-                    f"value {int(value)} cannot be right; expected {expected}",
-                    column=column, value=int(value), **here,
-                )  # fmt: skip
+        _whole(out, pos, "age", low, high, f"an age from {low} to {high}", here)
+        _whole(out, pos, "teachers", 0, None, "a count of teachers >= 0", here)
     out["age"] = pd.to_numeric(out["age"]).round().astype(np.int64)
     out["teachers"] = pd.to_numeric(out["teachers"]).round().astype(np.int64)
     return out.reset_index(drop=True)
+
+
+def _read_sheet(path: str | Path, table: str) -> tuple[pd.DataFrame, dict]:
+    """The cells of a CSV file or a workbook's sheet ``table`` (else its first) as text, with
+    the headers the report's words stand for renamed to their columns; and where it is."""
+    path = Path(path)
+    where = {"table": table, "file": str(path)}
+    if not path.exists():
+        raise InputError("file not found; expected a CSV file or an .xlsx workbook", **where)
+    try:
+        if path.suffix.lower() in (".xlsx", ".xlsm"):
+            sheets = pd.read_excel(path, sheet_name=None, dtype=str, keep_default_na=False)
+            raw = sheets.get(table, next(iter(sheets.values())))
+        else:
+            raw = pd.read_csv(path, encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not UTF-8 text ({exc.reason}); save it as UTF-8 CSV", **where) from None
+    except Exception as exc:  # a damaged workbook or CSV: pandas and openpyxl raise many types
+        raise InputError(f"cannot read the table: {exc}", **where) from None
+    headers = _headers()
+    return raw.rename(columns=lambda c: headers.get(str(c).strip().lower(), str(c).strip())), where
+
+
+def _columns(raw: pd.DataFrame, where: dict, columns: tuple, expected: str) -> pd.DataFrame:
+    """``columns`` of ``raw`` (a copy), or one InputError naming the first missing."""
+    for column in columns:
+        if column not in raw.columns:
+            raise InputError(
+                f"no {column} column; expected columns {expected}", column=column, **where
+            )
+    return raw[list(columns)].copy()
+
+
+def _whole(table, pos, column, low, high, expected, here, whole=True) -> float:
+    """The number in row ``pos`` of ``column`` (text), checked: a (whole) number from ``low`` to
+    ``high`` (None: no bound); else one InputError at the row's line."""
+    text = str(table[column].iloc[pos]).strip()
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    kind = "a whole number" if whole else "a number"
+    if not np.isfinite(value) or (whole and value != round(value)):
+        raise InputError(
+            f"value {text!r} is not {kind}; expected {expected}", column=column, value=text, **here
+        )
+    if value < low or (high is not None and value > high):
+        shown = int(value) if value == round(value) else value
+        raise InputError(
+            f"value {shown} cannot be right; expected {expected}",
+            column=column,
+            value=shown,
+            **here,
+        )
+    return value
+
+
+#: The columns of an age profile file.
+PROFILE_COLUMNS = ("area_type", "age_from", "age_to", "share")
+
+
+def read_age_profile(path: str | Path) -> pd.DataFrame:
+    r"""An age profile per area type from a CSV file or a workbook (sheet ``age_profile``), in the
+    shape of the built-in ``age_profile.csv``: ``area_type, age_from, age_to, share`` (the share of
+    a type's teachers aged ``age_from`` to ``age_to`` in the first year), checked row by row: ages
+    whole from 16 to 80, bands of one type not overlapping, shares from 0 to 1 adding up to 1 for
+    each area type. Returns :func:`age_profile`'s table (by single year of age).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> f = Path(tempfile.mkdtemp()) / "profile.csv"
+    >>> _ = f.write_text("area_type,age_from,age_to,share\nrural,20,49,0.7\nrural,50,59,0.3\n")
+    >>> p = read_age_profile(f)
+    >>> len(p), round(float(p["share"].sum()), 9)
+    (40, 1.0)
+    >>> _ = f.write_text("area_type,age_from,age_to,share\nrural,20,49,0.7\nrural,45,59,0.3\n")
+    >>> read_age_profile(f)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    allocator.errors.InputError: ...profile.csv, line 3, table 'age_profile', row 'rural', column 'age_from': ages 45 to 49 are in two bands of rural; expected bands that do not overlap
+    """
+    raw, where = _read_sheet(path, "age_profile")
+    bands = _columns(raw, where, PROFILE_COLUMNS, ", ".join(PROFILE_COLUMNS))
+    low, high = _AGES
+    seen: dict[str, set] = {}
+    totals: dict[str, float] = {}
+    checked = []
+    for pos in range(len(bands)):
+        kind = str(bands["area_type"].iloc[pos]).strip()
+        here = {"line": pos + 2, "row_id": kind or None, **where}
+        if not kind:
+            raise InputError(
+                "missing area_type; expected urban, town or rural", column="area_type", **here
+            )
+        a = int(_whole(bands, pos, "age_from", low, high, f"an age from {low} to {high}", here))
+        b = int(
+            _whole(bands, pos, "age_to", a, high, f"an age from age_from ({a}) to {high}", here)
+        )
+        share = _whole(bands, pos, "share", 0, 1, "a share from 0 to 1", here, whole=False)
+        both = seen.setdefault(kind, set()) & set(range(a, b + 1))
+        if both:
+            raise InputError(
+                f"ages {min(both)} to {max(both)} are in two bands of {kind}; expected bands that "
+                "do not overlap",
+                column="age_from", value=a, **here,
+            )  # fmt: skip
+        seen[kind] |= set(range(a, b + 1))
+        totals[kind] = totals.get(kind, 0.0) + share
+        checked.append((kind, a, b, share))
+    for kind, total in totals.items():
+        if abs(total - 1.0) > 1e-6:
+            raise InputError(
+                f"the shares of {kind} add up to {total:.4g}; expected 1",
+                column="share", row_id=kind, value=round(total, 6), **where,
+            )  # fmt: skip
+    return pd.DataFrame(
+        [(kind, age, share / (b - a + 1)) for kind, a, b, share in checked
+         for age in range(a, b + 1)],
+        columns=["area_type", "age", "share"],
+    )  # fmt: skip
+
+
+def ages_from_profile(schools: pd.DataFrame, profile: pd.DataFrame) -> pd.DataFrame:
+    """A ``teacher_ages`` table for the schools whose area type ``profile`` has: each school's
+    teachers spread over the ages as the profile's shares, whole teachers by cumulative rounding
+    from the oldest age down (``round(T * F_a) - round(T * F_(a+1))``, ``F_a`` the share aged
+    ``a`` or older, half up), so that they add up to the school's teachers and retire as
+    :func:`retirements` retires them by the profile.
+
+    Examples
+    --------
+    >>> profile = pd.DataFrame({"area_type": "rural", "age": [59, 58, 40], "share": [0.05, 0.15, 0.8]})
+    >>> schools = pd.DataFrame({"school_id": ["R", "U"], "area_type": ["rural", "urban"],
+    ...                         "teachers": [30, 10]})
+    >>> ages_from_profile(schools, profile).values.tolist()
+    [['R', 59, 2], ['R', 58, 4], ['R', 40, 24]]
+    """
+    rows = []
+    for kind, share in profile.groupby("area_type"):
+        share = share.groupby("age")["share"].sum().sort_index(ascending=False)
+        cumulative = np.cumsum(share.to_numpy(float))
+        mine = schools[schools["area_type"].astype(str) == str(kind)]
+        for sid, T in zip(mine["school_id"].astype(str), mine["teachers"].astype(int), strict=True):
+            held = np.floor(T * cumulative + 0.5 + 1e-9).astype(np.int64)
+            counts = np.diff(np.concatenate([[0], held]))
+            rows += [(sid, int(a), int(n)) for a, n in zip(share.index, counts, strict=True) if n]
+    return pd.DataFrame(rows, columns=list(TEACHER_AGE_COLUMNS))
 
 
 def _checked_ages(teacher_ages: pd.DataFrame, schools: pd.DataFrame) -> pd.DataFrame:
