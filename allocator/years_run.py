@@ -125,7 +125,7 @@ class YearsRun:
                 progress=progress,
                 years=list(self.years),
                 forecast=self.forecast,
-                **over_years_tables(step.over_years),
+                **over_years_tables(step.over_years, region.schools),
             )
             self.steps.append((step.name, plan, policy))
         else:

@@ -9,7 +9,7 @@ import pytest
 
 from allocator.errors import InputError
 from allocator.pipeline import run_scenario
-from allocator.planners.teachers.ages import read_teacher_ages
+from allocator.planners.teachers.ages import read_age_profile, read_teacher_ages, retirements
 from allocator.scenario import load_scenario
 
 SCENARIO = """\
@@ -100,3 +100,39 @@ def test_bad_files_in_a_scenario_get_one_line(tmp_path):
     bad = _ages_for(tmp_path, SCENARIO.replace('"ages.csv"', "3"))
     with pytest.raises(InputError, match=r"line 9: steps\[1\].over_years.teacher_ages: expected"):
         load_scenario(bad)
+
+
+PROFILE = """\
+area_type,age_from,age_to,share
+rural,20,39,0.4
+rural,40,57,0.35
+rural,58,59,0.25
+town,20,58,0.9
+town,59,59,0.1
+urban,20,59,1.0
+"""
+
+
+def test_an_age_profile_from_the_scenario_retires_as_the_profile_says(tmp_path):
+    # the profile spread into whole teachers by age, then retired by age, gives what the
+    # profile gives directly (retirements(..., profile=...)), school by school
+    path = _ages_for(
+        tmp_path, SCENARIO.replace('teacher_ages = "ages.csv"', 'age_profile = "p.csv"')
+    )
+    (tmp_path / "p.csv").write_text(PROFILE, encoding="utf-8")
+    scenario = load_scenario(path)
+    result = run_scenario(scenario, write=False)
+    schools = scenario.region.load().schools
+    profile = read_age_profile(tmp_path / "p.csv")
+    expected = retirements(schools, 2, 60, profile=profile)
+    flows = result.plans["teachers"].flows
+    got = flows.pivot(index="school_id", columns="year", values="retirements")
+    got = got.loc[schools["school_id"]].to_numpy()
+    assert (got == expected).all() and expected[:, 1].sum() > 0
+    (tmp_path / "p.csv").write_text(PROFILE.replace("0.1\n", "0.2\n"), encoding="utf-8")
+    with pytest.raises(InputError, match=r"p.csv, table 'age_profile', row 'town', column 'share': "
+                       r"the shares of town add up to 1.1; expected 1"):  # fmt: skip
+        load_scenario(path)
+    (tmp_path / "p.csv").write_text(PROFILE.replace("urban,20,59", "urban,20,15"), encoding="utf-8")
+    with pytest.raises(InputError, match=r"p.csv, line 7, .*column 'age_to': value 15 cannot be"):
+        load_scenario(path)

@@ -37,6 +37,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pandas as pd
+
 from allocator.errors import InputError
 from allocator.forecast import (
     ENTRY_AGE,
@@ -46,10 +48,11 @@ from allocator.forecast import (
     load_birth_scenario,
 )
 from allocator.frozen import freeze
-from allocator.planners.teachers.ages import read_teacher_ages
+from allocator.planners.teachers.ages import ages_from_profile, read_age_profile, read_teacher_ages
 from allocator.scenario.values import KeyLocator, check_keys, check_type, kind_of, sub_table
 
 __all__ = [
+    "DERIVED_KEYS",
     "FILE_KEYS",
     "FORECAST_KEYS",
     "ForecastSpec",
@@ -75,7 +78,10 @@ _SETTINGS_KEYS = FORECAST_KEYS[1:]
 #: Parameters of a plan function that are not ``over_years`` keys.
 _CALL = ("region", "policy", "options", "progress", "years", "forecast")
 #: ``over_years`` keys given as a file (relative to the scenario file) and how each is read.
-FILE_KEYS = {"teacher_ages": read_teacher_ages}
+FILE_KEYS = {"teacher_ages": read_teacher_ages, "age_profile": read_age_profile}
+#: ``over_years`` keys the run turns into a plan function's argument (key -> that argument): an
+#: age profile per area type becomes the ``teacher_ages`` of the schools the ages file leaves out.
+DERIVED_KEYS = {"age_profile": "teacher_ages"}
 
 
 @dataclass(frozen=True)
@@ -233,11 +239,12 @@ def over_years_keys(plan_function) -> tuple[str, ...]:
         return ()
     if "years" not in names or "forecast" not in names:
         return ()
-    return tuple(
+    own = tuple(
         n
         for n, p in names.items()
         if n not in _CALL and ("DataFrame" not in str(p.annotation) or n in FILE_KEYS)
     )
+    return own + tuple(k for k, target in DERIVED_KEYS.items() if target in names)
 
 
 def check_over_years(planner, table, where: KeyLocator, path: tuple) -> dict:
@@ -285,12 +292,23 @@ def over_years_files(steps, where: KeyLocator, base_dir: Path) -> tuple:
     return tuple(out)
 
 
-def over_years_tables(over_years: Mapping) -> dict:
-    """A step's ``over_years`` arguments with each file key read into its table.
+def over_years_tables(over_years: Mapping, schools=None) -> dict:
+    """A step's ``over_years`` arguments with each file key read into its table, and an
+    ``age_profile`` turned into the ``teacher_ages`` of the ``schools`` the ages file does not
+    list (:func:`allocator.planners.teachers.ages.ages_from_profile`).
 
     Examples
     --------
     >>> over_years_tables({"carry_over": False})
     {'carry_over': False}
     """
-    return {k: FILE_KEYS[k](v) if k in FILE_KEYS else v for k, v in over_years.items()}
+    out = {k: FILE_KEYS[k](v) if k in FILE_KEYS else v for k, v in over_years.items()}
+    profile = out.pop("age_profile", None)
+    if profile is not None and schools is not None:
+        listed = out.get("teacher_ages")
+        left = schools
+        if listed is not None:
+            left = schools[~schools["school_id"].astype(str).isin(set(listed["school_id"]))]
+        spread = ages_from_profile(left, profile)
+        out["teacher_ages"] = spread if listed is None else pd.concat([listed, spread])
+    return out
