@@ -30,15 +30,9 @@ from allocator.standards import INDICATORS
 from allocator.sweep.engine import local_workers, run_tasks, solver_threads
 from allocator.sweep.tasks import VARIANT, TaskContext, final_figures, run_result
 from allocator.writers import protected_inputs, write_comparison
+from allocator.years_run import year_figures, year_rows
 
-__all__ = [
-    "LAST_YEAR_FIGURES",
-    "Comparison",
-    "compare_scenario",
-    "comparison_table",
-    "differing_measures",
-    "year_figures",
-]
+__all__ = ["Comparison", "compare_scenario", "comparison_table", "differing_measures"]
 
 
 def _comparison_rows(standard) -> list[tuple[str, str, str]]:
@@ -106,7 +100,7 @@ def comparison_table(results: Mapping[str, ScenarioResult]) -> pd.DataFrame:
         data[name].update(figures)
     all_rows = [r for r in rows if any(r[0] in f for f in data.values())]
     all_rows += [(k, k, "") for k in extra]
-    all_rows += _year_rows(over_years)
+    all_rows += year_rows(over_years)
     table = pd.DataFrame(
         {
             "measure": [r[0] for r in all_rows],
@@ -116,63 +110,6 @@ def comparison_table(results: Mapping[str, ScenarioResult]) -> pd.DataFrame:
         }
     )
     return table
-
-
-#: The measures of a step over years shown for its last year (columns of the run's ``by_year``),
-#: with which way is better.
-LAST_YEAR_FIGURES = (
-    ("pupils", ""),
-    ("teachers", ""),
-    ("teachers_needed", ""),
-    ("schools", ""),
-    ("school_parts_passing", "high"),
-    ("county_parts_passing", "high"),
-)
-
-
-def year_figures(results: Mapping[str, ScenarioResult]) -> dict[str, dict]:
-    """The years of each variant that plans over years, and each step's figures of its last year.
-
-    Keys: ``years.first``, ``years.last``, and ``last_year.<year>.<step>.<figure>`` where every
-    variant over years ends in the same year, else ``last_year.last.<step>.<figure>`` (the
-    ``years.last`` row then names each variant's year). A variant without years has none.
-
-    Examples
-    --------
-    >>> year_figures({"as written": type("R", (), {"years": None})()})
-    {'as written': {}}
-    """
-    lasts = {int(r.years["last"]) for r in results.values() if getattr(r, "years", None)}
-    tag = str(lasts.pop()) if len(lasts) == 1 else "last"
-    out = {}
-    for name, r in results.items():
-        years = getattr(r, "years", None)
-        figures: dict = {}
-        if years:
-            figures["years.first"] = int(years["first"])
-            figures["years.last"] = int(years["last"])
-            by_year = years["by_year"]
-            last = by_year[by_year["year"] == int(years["last"])]
-            for row in last.itertuples(index=False):
-                for column, _ in LAST_YEAR_FIGURES:
-                    figures[f"last_year.{tag}.{row.step}.{column}"] = int(getattr(row, column))
-        out[name] = figures
-    return out
-
-
-def _year_rows(over_years: Mapping[str, dict]) -> list[tuple[str, str, str]]:
-    """(measure, label, better) rows of :func:`year_figures`, in the order first seen."""
-    better = dict(LAST_YEAR_FIGURES)
-    keys = list(dict.fromkeys(k for f in over_years.values() for k in f))
-    rows = []
-    for k in keys:
-        parts = k.split(".")
-        if parts[0] == "years":
-            rows.append((k, f"{parts[1]} year planned", ""))
-        else:
-            year = "the last year" if parts[1] == "last" else parts[1]
-            rows.append((k, f"{parts[2]}: {parts[3]} in {year}", better.get(parts[3], "")))
-    return rows
 
 
 def differing_measures(table: pd.DataFrame, n: int = 10) -> pd.DataFrame:

@@ -47,7 +47,7 @@ from __future__ import annotations
 
 import inspect
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -59,7 +59,16 @@ from allocator.forecast.projection import ProjectionSettings, projection_table
 from allocator.scenario.years import over_years_tables
 from allocator.standards import required_staff
 
-__all__ = ["BY_YEAR_COLUMNS", "COST_COLUMNS", "TIMELINE_COLUMNS", "YearsRun", "plans_over_years"]
+__all__ = [
+    "BY_YEAR_COLUMNS",
+    "COST_COLUMNS",
+    "LAST_YEAR_FIGURES",
+    "TIMELINE_COLUMNS",
+    "YearsRun",
+    "plans_over_years",
+    "year_figures",
+    "year_rows",
+]
 
 #: Columns of the run's timeline (one row per change).
 TIMELINE_COLUMNS = ("step", "year", "county", "school_id", "action", "other", "number", "yuan")
@@ -292,3 +301,60 @@ def check_rows(step: str, plan) -> pd.DataFrame:
             f"step {step!r}: verify() returned {type(found).__name__}; expected a table"
         )
     return found.assign(step=step)
+
+
+#: The measures of a step over years shown for its last year (columns of the run's ``by_year``),
+#: with which way is better.
+LAST_YEAR_FIGURES = (
+    ("pupils", ""),
+    ("teachers", ""),
+    ("teachers_needed", ""),
+    ("schools", ""),
+    ("school_parts_passing", "high"),
+    ("county_parts_passing", "high"),
+)
+
+
+def year_figures(results: Mapping) -> dict[str, dict]:
+    """The years of each variant that plans over years, and each step's figures of its last year.
+
+    Keys: ``years.first``, ``years.last``, and ``last_year.<year>.<step>.<figure>`` where every
+    variant over years ends in the same year, else ``last_year.last.<step>.<figure>`` (the
+    ``years.last`` row then names each variant's year). A variant without years has none.
+
+    Examples
+    --------
+    >>> year_figures({"as written": type("R", (), {"years": None})()})
+    {'as written': {}}
+    """
+    lasts = {int(r.years["last"]) for r in results.values() if getattr(r, "years", None)}
+    tag = str(lasts.pop()) if len(lasts) == 1 else "last"
+    out = {}
+    for name, r in results.items():
+        years = getattr(r, "years", None)
+        figures: dict = {}
+        if years:
+            figures["years.first"] = int(years["first"])
+            figures["years.last"] = int(years["last"])
+            by_year = years["by_year"]
+            last = by_year[by_year["year"] == int(years["last"])]
+            for row in last.itertuples(index=False):
+                for column, _ in LAST_YEAR_FIGURES:
+                    figures[f"last_year.{tag}.{row.step}.{column}"] = int(getattr(row, column))
+        out[name] = figures
+    return out
+
+
+def year_rows(over_years: Mapping[str, dict]) -> list[tuple[str, str, str]]:
+    """(measure, label, better) rows of :func:`year_figures`, in the order first seen."""
+    better = dict(LAST_YEAR_FIGURES)
+    keys = list(dict.fromkeys(k for f in over_years.values() for k in f))
+    rows = []
+    for k in keys:
+        parts = k.split(".")
+        if parts[0] == "years":
+            rows.append((k, f"{parts[1]} year planned", ""))
+        else:
+            year = "the last year" if parts[1] == "last" else parts[1]
+            rows.append((k, f"{parts[2]}: {parts[3]} in {year}", better.get(parts[3], "")))
+    return rows

@@ -72,6 +72,19 @@ def comparison_language(comparison, language: str | None = None) -> str:
     return "en"
 
 
+#: The labels of a step's figures of its last year (:func:`allocator.years_run.year_figures`)
+#: and of the years of a variant, by measure.
+_LAST_YEAR_WORDS = {
+    "pupils": "compare.last_year.pupils",
+    "teachers": "compare.last_year.teachers",
+    "teachers_needed": "compare.last_year.teachers_needed",
+    "schools": "compare.last_year.schools",
+    "school_parts_passing": "compare.last_year.school_parts_passing",
+    "county_parts_passing": "compare.last_year.county_parts_passing",
+}
+_YEARS_WORDS = {"years.first": "compare.years.first", "years.last": "compare.years.last"}
+
+
 def measure_label(measure: str, label: str, words: Words, steps: Sequence[str] = ()) -> str:
     """A row of :func:`allocator.compare.comparison_table` in the reader's words (``label``, the
     table's English, when the measure has none).
@@ -87,7 +100,7 @@ def measure_label(measure: str, label: str, words: Words, steps: Sequence[str] =
     """
     parts = measure.split(".")
     if parts[0] == "last_year" and len(parts) == 4:  # a step over years, its last year
-        figure = word_or(words, f"compare.last_year.{parts[3]}", parts[3])
+        figure = word_or(words, _LAST_YEAR_WORDS.get(parts[3], ""), parts[3])
         if parts[1].isdigit():
             return words("compare.last_year_in", step=parts[2], figure=figure, year=parts[1])
         return words("compare.last_year", step=parts[2], figure=figure)
@@ -101,6 +114,8 @@ def measure_label(measure: str, label: str, words: Words, steps: Sequence[str] =
     if parts[0] == "travel" and len(parts) == 3:
         band = word_or(words, f"band.{parts[1]}", parts[1])
         return word_or(words, f"compare.travel.{parts[2]}", label).replace("{band}", band)
+    if measure in _YEARS_WORDS:
+        return words(_YEARS_WORDS[measure])
     return word_or(words, f"compare.{measure}", word_or(words, f"fig.{measure}", label))
 
 
