@@ -20,11 +20,12 @@ from allocator.i18n import LANGUAGES, Words
 from allocator.io import load_region, save_region
 from allocator.outputs import check_target
 from allocator.pipeline import run_scenario
-from allocator.report.reading import report_language
+from allocator.report.reading import report_language, word_or
 from allocator.scenario import merge_overrides, parse_assignment
 from allocator.scenario.sections import MAP_TILES
 from allocator.sweep import run_sweep
 from allocator.synth import make_region
+from allocator.text import plain
 
 __all__ = [
     "add_check_parser",
@@ -37,7 +38,10 @@ __all__ = [
     "cli_sweep",
     "import_gis_command",
     "main",
+    "run_summary",
+    "status_word",
     "synth_command",
+    "years_line",
 ]
 
 
@@ -185,9 +189,81 @@ def cli_run(args) -> int:
         overrides=_overrides_from(args),
         force=args.force,
     )
-    print(result.summary(report_language(result, args.lang)))
+    print(run_summary(result, report_language(result, args.lang)))
     print(f"report: {result.out / 'report.html'}")
     return 0
+
+
+#: The timeline's actions counted in the terminal summary, in this order (what is counted: rows,
+#: or for hires the teachers hired).
+_COUNTED = ("close", "nine_year", "extend", "open", "hire", "purchase")
+
+
+def status_word(status: str, words: Words) -> str:
+    """A plan's solve status in the reader's language (the label, else the status as it is).
+
+    Examples
+    --------
+    >>> status_word("optimal", Words("zh")), status_word("n/a", Words("en"))
+    ('最优', 'n/a')
+    """
+    key = "summary.na" if status == "n/a" else f"solver.status.{status}"
+    return word_or(words, key, status)
+
+
+def years_line(timeline, first: int, last: int, words: Words) -> str:
+    """What one step over years does in which year: ``2026–2030: 5 closures, in 2026 (3), 2028
+    (2); ...`` from its rows of the run's timeline.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"year": [2026, 2026, 2028, 2027], "action": ["close"] * 3 + ["hire"],
+    ...                   "number": [40, 12, 30, 2]})
+    >>> years_line(t, 2026, 2030, Words("en"))
+    '2026–2030: 3 closures, in 2026 (2), 2028 (1); 2 teachers hired, in 2027 (2)'
+    >>> years_line(t[:0], 2026, 2030, Words("zh"))
+    '2026—2030 年：无变化'
+    """
+    parts = []
+    for action in _COUNTED:
+        rows = timeline[timeline["action"] == action]
+        if not len(rows):
+            continue
+        counts = (
+            rows.groupby("year")["number"].sum()
+            if action == "hire"
+            else rows.groupby("year").size()
+        )
+        n = int(counts.sum())
+        count = words(f"years.run.{action}.{'one' if n == 1 else 'many'}", n=plain(n))
+        years = words("summary.list_sep").join(
+            words("years.run.year", year=int(y), n=plain(int(k))) for y, k in counts.items()
+        )
+        parts.append(words("years.run.part", count=count, years=years))
+    what = words("years.run.sep").join(parts) if parts else words("years.run.nothing")
+    return words("years.run.line", first=first, last=last, what=what)
+
+
+def run_summary(result, language: str) -> str:
+    """``allocator run``'s summary: :meth:`~allocator.results.ScenarioResult.summary` with each
+    step's status in the run's language and, under each step that planned over years, the years
+    planned and what it does in which of them (:func:`years_line`)."""
+    words = Words(language)
+    lines = result.summary(language).splitlines()
+    over = result.years or {}
+    once = set(over.get("once", ()))
+    timeline = over.get("timeline")
+    out = lines[:1]
+    for s in result.steps:  # one line each after the title, rewritten with the status in words
+        out.append(
+            "  " + words("summary.run.step", name=s.name, planner=s.planner,
+                         status=status_word(s.status, words), seconds=f"{s.seconds:.1f}")
+        )  # fmt: skip
+        if over and s.name not in once and timeline is not None:
+            mine = timeline[timeline["step"] == s.name]
+            out.append("    " + years_line(mine, over["first"], over["last"], words))
+    return "\n".join(out + lines[1 + len(result.steps) :])
 
 
 def cli_compare(args) -> int:
@@ -211,6 +287,10 @@ def cli_compare(args) -> int:
         table = top.set_index("label").drop(columns=["measure", "better"])
         table.index.name = None
         print(table.to_string(float_format=lambda v: f"{v:,.3g}" if abs(v) < 1e4 else f"{v:,.0f}"))
+    for name, result in comparison.results.items():
+        if getattr(result, "years", None):  # a variant over years: its years, its last year
+            span = words("compare.years_of", first=result.years["first"], last=result.years["last"])
+            print(f"{name}: {span}")
     for name, why in comparison.failures.items():
         print(f"variant {name!r} has no plan: {why}")
     print(f"report: {comparison.out / 'report.html'}")

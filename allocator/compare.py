@@ -30,6 +30,7 @@ from allocator.standards import INDICATORS
 from allocator.sweep.engine import local_workers, run_tasks, solver_threads
 from allocator.sweep.tasks import VARIANT, TaskContext, final_figures, run_result
 from allocator.writers import protected_inputs, write_comparison
+from allocator.years_run import year_figures, year_rows
 
 __all__ = ["Comparison", "compare_scenario", "comparison_table", "differing_measures"]
 
@@ -94,8 +95,12 @@ def comparison_table(results: Mapping[str, ScenarioResult]) -> pd.DataFrame:
             if "." in k and k.split(".")[0] in {s.name for r in results.values() for s in r.steps}
         )
     )
+    over_years = year_figures(results)
+    for name, figures in over_years.items():
+        data[name].update(figures)
     all_rows = [r for r in rows if any(r[0] in f for f in data.values())]
     all_rows += [(k, k, "") for k in extra]
+    all_rows += year_rows(over_years)
     table = pd.DataFrame(
         {
             "measure": [r[0] for r in all_rows],

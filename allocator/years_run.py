@@ -8,8 +8,8 @@ What :func:`allocator.pipeline.run_scenario` does when a scenario has ``years``:
    scenario).
 2. **Each step over years.** A step whose planner takes ``years`` and ``forecast`` (its plan
    function has both parameters) is given every year from the first to the last and that
-   forecast, with the first year's pupils also as the year before (so a planner whose years
-   follow a base year, such as the teacher flows, plans hires in the first year too). It plans on
+   forecast; every planner reads them alike (the region is the first year's data, see
+   :mod:`allocator.planners.years`). It plans on
    the region of the first year as the steps before it left it: the plan's ``region_in(first)``
    of an earlier step over years, or the region an earlier one-year step left. This is the
    simplest honest rule: a later step sees the earlier steps' changes of the first year, and
@@ -39,15 +39,15 @@ Examples
 >>> from allocator.synth import make_region
 >>> from allocator.scenario.years import ForecastSpec
 >>> run = YearsRun(make_region(schools=20, seed=1), (2026, 2028), ForecastSpec("low"))
->>> run.years, sorted(run.plan_forecast["year"].unique().tolist())
-((2026, 2027, 2028), [2025, 2026, 2027, 2028])
+>>> run.years, sorted(run.forecast["year"].unique().tolist())
+((2026, 2027, 2028), [2026, 2027, 2028])
 """
 
 from __future__ import annotations
 
 import inspect
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -56,9 +56,19 @@ from allocator.check import check
 from allocator.errors import InputError
 from allocator.forecast import forecast_region
 from allocator.forecast.projection import ProjectionSettings, projection_table
+from allocator.scenario.years import over_years_tables
 from allocator.standards import required_staff
 
-__all__ = ["BY_YEAR_COLUMNS", "COST_COLUMNS", "TIMELINE_COLUMNS", "YearsRun", "plans_over_years"]
+__all__ = [
+    "BY_YEAR_COLUMNS",
+    "COST_COLUMNS",
+    "LAST_YEAR_FIGURES",
+    "TIMELINE_COLUMNS",
+    "YearsRun",
+    "plans_over_years",
+    "year_figures",
+    "year_rows",
+]
 
 #: Columns of the run's timeline (one row per change).
 TIMELINE_COLUMNS = ("step", "year", "county", "school_id", "action", "other", "number", "yuan")
@@ -109,12 +119,6 @@ class YearsRun:
         births = forecast.birth_scenario()
         table = forecast_region(region, settings, self.years[0], births)
         self.forecast = table[table["year"].isin(self.years)].reset_index(drop=True)
-        first = self.forecast[self.forecast["year"] == self.years[0]]
-        # the first year's pupils also as the year before: the base of planners over years
-        # that plan the flows of each year after a base year
-        self.plan_forecast = pd.concat(
-            [first.assign(year=self.years[0] - 1), self.forecast], ignore_index=True
-        )
         self.steps: list[tuple[str, object, object]] = []  # (name, plan, policy) over years
         self.once: list[str] = []  # steps run once on the first year
 
@@ -129,8 +133,8 @@ class YearsRun:
                 options=options,
                 progress=progress,
                 years=list(self.years),
-                forecast=self.plan_forecast,
-                **step.over_years,
+                forecast=self.forecast,
+                **over_years_tables(step.over_years, region.schools),
             )
             self.steps.append((step.name, plan, policy))
         else:
@@ -297,3 +301,60 @@ def check_rows(step: str, plan) -> pd.DataFrame:
             f"step {step!r}: verify() returned {type(found).__name__}; expected a table"
         )
     return found.assign(step=step)
+
+
+#: The measures of a step over years shown for its last year (columns of the run's ``by_year``),
+#: with which way is better.
+LAST_YEAR_FIGURES = (
+    ("pupils", ""),
+    ("teachers", ""),
+    ("teachers_needed", ""),
+    ("schools", ""),
+    ("school_parts_passing", "high"),
+    ("county_parts_passing", "high"),
+)
+
+
+def year_figures(results: Mapping) -> dict[str, dict]:
+    """The years of each variant that plans over years, and each step's figures of its last year.
+
+    Keys: ``years.first``, ``years.last``, and ``last_year.<year>.<step>.<figure>`` where every
+    variant over years ends in the same year, else ``last_year.last.<step>.<figure>`` (the
+    ``years.last`` row then names each variant's year). A variant without years has none.
+
+    Examples
+    --------
+    >>> year_figures({"as written": type("R", (), {"years": None})()})
+    {'as written': {}}
+    """
+    lasts = {int(r.years["last"]) for r in results.values() if getattr(r, "years", None)}
+    tag = str(lasts.pop()) if len(lasts) == 1 else "last"
+    out = {}
+    for name, r in results.items():
+        years = getattr(r, "years", None)
+        figures: dict = {}
+        if years:
+            figures["years.first"] = int(years["first"])
+            figures["years.last"] = int(years["last"])
+            by_year = years["by_year"]
+            last = by_year[by_year["year"] == int(years["last"])]
+            for row in last.itertuples(index=False):
+                for column, _ in LAST_YEAR_FIGURES:
+                    figures[f"last_year.{tag}.{row.step}.{column}"] = int(getattr(row, column))
+        out[name] = figures
+    return out
+
+
+def year_rows(over_years: Mapping[str, dict]) -> list[tuple[str, str, str]]:
+    """(measure, label, better) rows of :func:`year_figures`, in the order first seen."""
+    better = dict(LAST_YEAR_FIGURES)
+    keys = list(dict.fromkeys(k for f in over_years.values() for k in f))
+    rows = []
+    for k in keys:
+        parts = k.split(".")
+        if parts[0] == "years":
+            rows.append((k, f"{parts[1]} year planned", ""))
+        else:
+            year = "the last year" if parts[1] == "last" else parts[1]
+            rows.append((k, f"{parts[2]}: {parts[3]} in {year}", better.get(parts[3], "")))
+    return rows

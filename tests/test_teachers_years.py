@@ -43,13 +43,13 @@ def hand_region(schools):
     return Region(pd.DataFrame(schools), settlements, graph, name="hand")
 
 
-def school_forecast(pupils_by_year: dict[str, list[int]], base=2025) -> pd.DataFrame:
-    """Pupils by school and year (base year first), half lower and half upper primary."""
+def school_forecast(pupils_by_year: dict[str, list[int]], first=2026) -> pd.DataFrame:
+    """Pupils by school and year (the first year first), half lower and half upper primary."""
     rows = []
     for sid, path in pupils_by_year.items():
         for k, p in enumerate(path):
-            rows.append((sid, "lower_primary", base + k, float(p // 2)))
-            rows.append((sid, "upper_primary", base + k, float(p - p // 2)))
+            rows.append((sid, "lower_primary", first + k, float(p // 2)))
+            rows.append((sid, "upper_primary", first + k, float(p - p // 2)))
     return pd.DataFrame(rows, columns=["school_id", "band", "year", "pupils"])
 
 
@@ -64,15 +64,16 @@ def column(plan, name, sid="F"):
 
 # --------------------------------------------------------------------------- hand-computed cases
 def test_falling_roll_hires_fewer_than_a_one_year_plan():
-    # 380 pupils need 20 teachers (1:19). Two of the 20 teachers are 59 and retire in 2026: 18
+    # 380 pupils need 20 teachers (1:19). Two of the 20 teachers are 60 and retire in 2026: 18
     # left against a need of 20. But the roll falls to 285 pupils in 2027 (need 15): a hire in
     # 2026 would leave 19 or 20 teachers against 15 a year later, surplus within three years, so
     # the plan over years hires nobody, reports 2 short in 2026 and 3 surplus in 2027-2028.
     region = hand_region([school("F")])
-    forecast = school_forecast({"F": [380, 380, 285, 285]})
+    forecast = school_forecast({"F": [380, 285, 285]})
     plan = plan_teachers(
-        region, TeacherPolicy(), years=3, forecast=forecast, teacher_ages=ages("F", {59: 2, 40: 18})
-    )
+        region, TeacherPolicy(), years=(2026, 2028), forecast=forecast,
+        teacher_ages=ages("F", {60: 2, 40: 18}),
+    )  # fmt: skip
     assert isinstance(plan, TeacherYearsPlan)
     assert column(plan, "required") == [20, 15, 15]
     assert column(plan, "retirements") == [2, 0, 0]
@@ -86,21 +87,49 @@ def test_falling_roll_hires_fewer_than_a_one_year_plan():
     assert int(one_year.hires["count"].sum()) >= 2 > sum(column(plan, "hires"))
     # with 5 teachers of slack above the requirement the 2 hires are allowed (20 <= 15 + 5)
     slack = plan_teachers(
-        region, TeacherPolicy(surplus_slack=5), years=3, forecast=forecast,
-        teacher_ages=ages("F", {59: 2, 40: 18}),
+        region, TeacherPolicy(surplus_slack=5), years=(2026, 2028), forecast=forecast,
+        teacher_ages=ages("F", {60: 2, 40: 18}),
     )  # fmt: skip
     assert column(slack, "hires") == [2, 0, 0]
 
 
+def test_the_first_year_is_the_regions_own():
+    # The region is the first year's data: 380 pupils (need 20 at 1:19) and 18 teachers, all 40.
+    # The forecast's own row for 2026 (190 pupils) is not used; 2027 has 418 pupils (need 22).
+    # 2026: 18 + 2 hires = 20 (a hire stays needed: 20 <= 22); 2027: + 2 = 22. Nobody retires.
+    region = hand_region([school("F", T=18)])
+    forecast = school_forecast({"F": [190, 418]})
+    plan = plan_teachers(
+        region, TeacherPolicy(), years=(2026, 2027), forecast=forecast,
+        teacher_ages=ages("F", {40: 18}),
+    )  # fmt: skip
+    assert column(plan, "pupils") == [380, 418]
+    assert column(plan, "required") == [20, 22]
+    assert column(plan, "retirements") == [0, 0]
+    assert column(plan, "hires") == [2, 2]
+    assert column(plan, "teachers_end") == [20, 22]
+    assert plan.region_in(2026).schools["pupils_lower_primary"].tolist() == [190]
+    # the same plan from a forecast by settlement (None: the medium birth scenario): the first
+    # year's pupils are each school's own, whatever the forecast says of that year
+    synthetic = make_region(schools=12, seed=4)
+    plan = plan_teachers(synthetic, TeacherPolicy(hiring_quota=4), years=(2026, 2027))
+    own = synthetic.schools[["pupils_lower_primary", "pupils_upper_primary", "pupils_junior",
+                             "pupils_senior"]].sum(axis=1)  # fmt: skip
+    assert plan.flows[plan.flows["year"] == 2026]["pupils"].tolist() == own.tolist()
+    assert plan.region_in(2026).schools["pupils_junior"].tolist() == (
+        synthetic.schools["pupils_junior"].tolist()
+    )
+
+
 def test_retirement_wave_within_a_yearly_quota():
-    # A steady 380 pupils (need 20) and 20 teachers: 3 aged 58 retire in 2027, 4 aged 57 in
+    # A steady 380 pupils (need 20) and 20 teachers: 3 aged 59 retire in 2027, 4 aged 58 in
     # 2028; 3 hires a year. 2026: nothing (a hire would be surplus at once). 2027: 17 + 3 = 20.
     # 2028: 16 + 3 = 19, one short (the quota). 2029: + 1 = 20. Hires 0, 3, 3, 1.
     region = hand_region([school("F")])
-    forecast = school_forecast({"F": [380] * 5})
+    forecast = school_forecast({"F": [380] * 4})
     plan = plan_teachers(
         region, TeacherPolicy(hiring_quota=3), years=[2026, 2027, 2028, 2029], forecast=forecast,
-        teacher_ages=ages("F", {58: 3, 57: 4, 35: 13}),
+        teacher_ages=ages("F", {59: 3, 58: 4, 35: 13}),
     )  # fmt: skip
     assert column(plan, "retirements") == [0, 3, 4, 0]
     assert column(plan, "hires") == [0, 3, 3, 1]
@@ -109,16 +138,18 @@ def test_retirement_wave_within_a_yearly_quota():
     assert plan.headline()["shortfall_teacher_years"] == 1
     assert plan.by_year["hiring_quota"].tolist() == [3.0] * 4
     assert plan.region_in(2028).schools["teachers"].tolist() == [19]
-    assert plan.region_in(2025) is plan.year_regions[0]
+    assert plan.year_regions[0] is region  # the first year's data, before its flows
+    with pytest.raises(InputError, match="year=2025; expected one of 2026 to 2029"):
+        plan.region_in(2025)
 
 
 def test_a_yearly_quota_of_its_own_clears_the_wave():
     # as above, with 4 posts in 2028: 16 + 4 = 20, nobody short, nothing left for 2029
     region = hand_region([school("F")])
     plan = plan_teachers(
-        region, TeacherPolicy(hiring_quota=3, hiring_quota_by_year={2028: 4}), years=4,
-        forecast=school_forecast({"F": [380] * 5}),
-        teacher_ages=ages("F", {58: 3, 57: 4, 35: 13}),
+        region, TeacherPolicy(hiring_quota=3, hiring_quota_by_year={2028: 4}), years=(2026, 2029),
+        forecast=school_forecast({"F": [380] * 4}),
+        teacher_ages=ages("F", {59: 3, 58: 4, 35: 13}),
     )  # fmt: skip
     assert column(plan, "hires") == [0, 3, 4, 0]
     assert column(plan, "shortfall") == [0, 0, 0, 0]
@@ -126,8 +157,8 @@ def test_a_yearly_quota_of_its_own_clears_the_wave():
     assert TeacherPolicy(hiring_quota_by_year={"2028": 4}).hiring_quota_by_year[2028] == 4  # TOML
     with pytest.raises(InputError, match="names 2031, which is not a planned year"):
         plan_teachers(
-            region, TeacherPolicy(hiring_quota_by_year={2031: 4}), years=2,
-            forecast=school_forecast({"F": [380] * 3}),
+            region, TeacherPolicy(hiring_quota_by_year={2031: 4}), years=(2026, 2027),
+            forecast=school_forecast({"F": [380] * 2}),
         )  # fmt: skip
     with pytest.raises(InputError, match=r"hiring_quota_by_year\[2028\]=-1; expected a whole"):
         TeacherPolicy(hiring_quota_by_year={2028: -1})
@@ -135,21 +166,21 @@ def test_a_yearly_quota_of_its_own_clears_the_wave():
 
 def test_settlement_forecast_moves_each_school_by_its_catchment():
     # two settlements, each nearest to one school; the forecast adds 40 lower-primary pupils at
-    # V1 and takes 20 junior pupils from V2 in 2026: school A (nearest to V1) gains 40, school B
+    # V1 and takes 20 junior pupils from V2 in 2027: school A (nearest to V1) gains 40, school B
     # loses 20, whatever either enrols today that the catchments do not explain.
     region = make_region(schools=30, seed=2)
-    forecast = forecast_region(region, ForecastSettings(horizon=1), 2025, "low")
+    forecast = forecast_region(region, ForecastSettings(horizon=1), 2026, "low")
     s = region.settlements
     v1, v2 = s["settlement_id"].iloc[0], s["settlement_id"].iloc[1]
-    base = forecast[forecast["year"] == 2025].copy()
-    nxt = base.assign(year=2026)
+    base = forecast[forecast["year"] == 2026].copy()
+    nxt = base.assign(year=2027)
     nxt.loc[(nxt["settlement_id"] == v1) & (nxt["band"] == "lower_primary"), "pupils"] += 40
     nxt.loc[(nxt["settlement_id"] == v2) & (nxt["band"] == "junior"), "pupils"] -= 20
     table = pd.concat([base, nxt], ignore_index=True)
     a = int(nearest_schools(region, "lower_primary")[0][0])
     b = int(nearest_schools(region, "junior")[0][1])
-    plan = plan_teachers(region, TeacherPolicy(hiring_quota=0), years=1, forecast=table)
-    before, after = region.schools, plan.region_in(2026).schools
+    plan = plan_teachers(region, TeacherPolicy(hiring_quota=0), years=(2026, 2027), forecast=table)
+    before, after = region.schools, plan.region_in(2027).schools
     change = (
         after[["pupils_lower_primary", "pupils_junior"]]
         - before[["pupils_lower_primary", "pupils_junior"]]
@@ -160,11 +191,13 @@ def test_settlement_forecast_moves_each_school_by_its_catchment():
     # the pupils of a settlement move their school by exactly their change (no rounding: whole)
     assert (change.to_numpy() == expected).all()
     v1_lower = nxt[(nxt["settlement_id"] == v1) & (nxt["band"] == "lower_primary")]["pupils"]
-    settlements = plan.region_in(2026).settlements.set_index("settlement_id")
+    settlements = plan.region_in(2027).settlements.set_index("settlement_id")
     assert settlements.loc[v1, "pupils_lower_primary"] == round(float(v1_lower.iloc[0]))
     bad = table.assign(settlement_id=table["settlement_id"].replace({v1: "nowhere"}))
+    with pytest.raises(InputError, match=f"settlement '{v1}' has pupils today but no row"):
+        plan_teachers(region, years=(2026, 2027), forecast=bad)
     with pytest.raises(InputError, match="settlement_id is not in the region"):
-        plan_teachers(region, years=1, forecast=bad)
+        plan_teachers(region, years=(2026, 2027), forecast=pd.concat([table, bad.iloc[:1]]))
 
 
 def test_rotated_teachers_go_home_when_the_term_ends():
@@ -174,8 +207,8 @@ def test_rotated_teachers_go_home_when_the_term_ends():
     region = hand_region(schools)
     young = pd.concat([ages("U", {30: 26}), ages("R", {30: 16})])
     plan = plan_teachers(
-        region, TeacherPolicy(hiring_quota=0, term_years=1), years=2,
-        forecast=school_forecast({"U": [380] * 3, "R": [380] * 3}), teacher_ages=young,
+        region, TeacherPolicy(hiring_quota=0, term_years=1), years=(2026, 2027),
+        forecast=school_forecast({"U": [380] * 2, "R": [380] * 2}), teacher_ages=young,
     )  # fmt: skip
     sent = column(plan, "rotated_out", "U")[0]
     assert sent >= 1  # the rotation quota: ceil(10 % of floor(0.4 x 26) = 10) = 1
@@ -205,12 +238,16 @@ def test_horizon_model_by_hand_prefers_late_hires():
 
 def test_retirements_from_the_age_profile_by_hand():
     profile = pd.DataFrame(
-        {"area_type": "rural", "age": [57, 58, 59, 30], "share": [0.1, 0.15, 0.05, 0.7]}
+        {"area_type": "rural", "age": [58, 59, 60, 30], "share": [0.1, 0.15, 0.05, 0.7]}
     )
     schools = pd.DataFrame({"school_id": ["R"], "area_type": ["rural"], "teachers": [30]})
-    # age 59 retires in year 1: 30 x 0.05 = 1.5 -> 2 (half up); by year 2 (ages 58-59) 30 x 0.2 =
-    # 6 -> 4 more; by year 3 30 x 0.3 = 9 -> 3 more; then none.
+    # ages are the first year's: age 60 retires in the first year: 30 x 0.05 = 1.5 -> 2 (half
+    # up); by the second (ages 59-60) 30 x 0.2 = 6 -> 4 more; by the third 30 x 0.3 = 9 -> 3
+    # more; then none.
     assert retirements(schools, 4, 60, profile=profile).tolist() == [[2, 4, 3, 0]]
+    # without anyone at 60 the first year has no retirement: 59 retires in the second year
+    younger = profile.assign(age=profile["age"] - 1)
+    assert retirements(schools, 4, 60, profile=younger).tolist() == [[0, 2, 4, 3]]
     assert np.isclose(age_profile()["share"].sum(), 3.0)  # three area types, each adding up to 1
 
 
@@ -218,7 +255,9 @@ def test_bad_teacher_ages_get_one_line():
     region = hand_region([school("F")])
     forecast = school_forecast({"F": [380, 380]})
     with pytest.raises(InputError, match="add up to 19 teachers; expected the school's teachers"):
-        plan_teachers(region, years=1, forecast=forecast, teacher_ages=ages("F", {59: 19}))
+        plan_teachers(
+            region, years=(2026, 2027), forecast=forecast, teacher_ages=ages("F", {59: 19})
+        )
 
 
 # --------------------------------------------------------------------------- invariants
@@ -239,13 +278,13 @@ def test_teachers_are_conserved_and_quotas_kept(n, seed, years, quota, slack):
     ]  # fmt: skip
     paths = {
         s["school_id"]: [s["pupils_lower_primary"] + s["pupils_upper_primary"]]
-        + [int(rng.integers(100, 650)) for _ in range(years)]
+        + [int(rng.integers(100, 650)) for _ in range(years - 1)]
         for s in schools
     }
     plan = plan_teachers(
         hand_region(schools),
         TeacherPolicy(hiring_quota=quota, surplus_slack=slack),
-        years=years,
+        years=(2026, 2025 + years),
         forecast=school_forecast(paths),
     )
     f = plan.flows
@@ -272,8 +311,10 @@ def test_teachers_are_conserved_and_quotas_kept(n, seed, years, quota, slack):
 
 def test_synthetic_region_every_year_checked():
     region = make_region(schools=30, seed=2)
-    forecast = forecast_region(region, ForecastSettings(horizon=2), 2025, "low")
-    plan = plan_teachers(region, TeacherPolicy(hiring_quota=10), years=2, forecast=forecast)
+    forecast = forecast_region(region, ForecastSettings(horizon=1), 2026, "low")
+    plan = plan_teachers(
+        region, TeacherPolicy(hiring_quota=10), years=(2026, 2027), forecast=forecast
+    )
     f = plan.flows
     assert len(f) == 2 * len(region.schools)
     assert list(f.columns) == list(FLOW_COLUMNS)
@@ -297,22 +338,34 @@ def test_synthetic_region_every_year_checked():
 
 
 # --------------------------------------------------------------------------- bad input
-@pytest.mark.parametrize("years", [0, 16, [2027], [2026, 2028], "3", 2.5, True, [2026, 2027, 2028]])
-def test_bad_years_get_one_line(years):
+@pytest.mark.parametrize(
+    "years, expected",
+    [
+        ((2028, 2026), "run backwards"),
+        ([2026, 2028], "skip a year"),
+        ((2026, 2042), "span more than 15 years after the first"),
+        (3, "is not a list of years"),
+        ("3", "is not a list of years"),
+        ((2026.0, 2027), "are not whole years"),
+        ([True, 2027], "are not whole years"),
+        ([], "has no year"),
+    ],
+)
+def test_bad_years_get_one_line(years, expected):
     region = hand_region([school("F")])
     forecast = school_forecast({"F": [380, 380, 380]})
-    with pytest.raises(InputError, match=r"years=.*expected a number of years from 1 to 15") as e:
+    with pytest.raises(InputError, match=rf"years .*{expected}; expected") as e:
         plan_teachers(region, years=years, forecast=forecast)
     assert "\n" not in str(e.value)
 
 
-def test_years_without_forecast_and_forecast_without_years():
+def test_a_forecast_short_of_the_years_and_a_forecast_without_years():
     region = hand_region([school("F")])
-    with pytest.raises(InputError, match="years needs a forecast"):
-        plan_teachers(region, years=2)
+    with pytest.raises(InputError, match="the forecast has no rows for 2028; expected rows for"):
+        plan_teachers(region, years=(2026, 2028), forecast=school_forecast({"F": [380, 380]}))
     with pytest.raises(InputError, match="expected years="):
         plan_teachers(region, forecast=school_forecast({"F": [380, 380]}))
-    plan = plan_teachers(hand_region([school("F")]), TeacherPolicy(hiring_quota=3), years=1,
-                         forecast=school_forecast({"F": [380, 380]}))  # fmt: skip
-    with pytest.raises(InputError, match="year=2030; expected one of 2025 to 2026"):
+    plan = plan_teachers(hand_region([school("F")]), TeacherPolicy(hiring_quota=3),
+                         years=(2026, 2027), forecast=school_forecast({"F": [380, 380]}))  # fmt: skip
+    with pytest.raises(InputError, match="year=2030; expected one of 2026 to 2027"):
         plan.region_in(2030)

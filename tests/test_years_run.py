@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from allocator.cli import run_summary
 from allocator.errors import InputError
 from allocator.i18n import Words
 from allocator.pipeline import run_scenario
@@ -240,7 +241,7 @@ def check_teacher_years(plan) -> None:
     """Teachers conserved school by school on each ``region_in(year)``: the year before's staff
     plus hires less retirements, rotations netting to zero; required staff as the norms say."""
     flows = plan.flows
-    previous = plan.region_in(plan.base_year).schools.set_index("school_id")["teachers"]
+    previous = plan.year_regions[0].schools.set_index("school_id")["teachers"]
     for year in plan.years:
         rows = flows[flows["year"] == year].set_index("school_id")
         now = plan.region_in(year).schools.set_index("school_id")["teachers"]
@@ -333,6 +334,9 @@ def test_a_small_scenario_over_years_runs_through_the_pipeline():
     check_run(result)
     zh = render_run(result, "zh")
     assert "2026—2028 年分年度规划" in zh and "分年度实施安排" in zh
+    text = run_summary(result, "zh")  # allocator run's summary: statuses in Chinese, years named
+    assert "optimal" not in text and "feasible" not in text
+    assert text.count("    2026—2028 年：") == 3  # mergers, teachers, budget; not training
 
 
 @pytest.mark.slow
@@ -349,3 +353,41 @@ def test_the_five_year_scenarios(name, tmp_path):
         assert {"extend", "hire"} <= actions
     assert (tmp_path / "out" / "years_timeline.csv").exists()
     assert (tmp_path / "out" / "years_projection.csv").exists()
+
+
+# --------------------------------------------------------------------------- terminal summary
+def test_the_run_summary_names_the_years_and_speaks_the_runs_language():
+    timeline = pd.DataFrame(
+        {
+            "step": ["mergers"] * 6 + ["teachers"] * 2,
+            "year": [2026, 2026, 2026, 2028, 2028, 2027, 2026, 2029],
+            "action": ["close", "close", "close", "close", "close", "extend", "hire", "hire"],
+            "number": [40, 12, 30, 8, 9, 200, 3, 1],
+        }
+    )
+    steps = [
+        SimpleNamespace(name="mergers", planner="mergers", status="optimal", seconds=1.25),
+        SimpleNamespace(name="teachers", planner="teachers", status="feasible", seconds=2.0),
+        SimpleNamespace(name="training", planner="training", status="n/a", seconds=0.1),
+    ]
+    result = SimpleNamespace(
+        steps=steps,
+        years={"first": 2026, "last": 2030, "once": ("training",), "timeline": timeline},
+        summary=lambda language: "title\n  a\n  b\n  c\n  figure: 1 -> 2",
+    )
+    en = run_summary(result, "en").splitlines()
+    assert en == [
+        "title",
+        "  mergers (mergers): optimal, 1.2 s",
+        "    2026–2030: 5 closures, in 2026 (3), 2028 (2); 1 extension, in 2027 (1)",
+        "  teachers (teachers): feasible, 2.0 s",
+        "    2026–2030: 4 teachers hired, in 2026 (3), 2029 (1)",
+        "  training (training): n/a, 0.1 s",
+        "  figure: 1 -> 2",
+    ]
+    zh = run_summary(result, "zh").splitlines()
+    assert zh[1] == "  mergers（mergers）：最优，1.2 秒"
+    assert (
+        zh[2] == "    2026—2030 年：撤并 5 所，其中 2026 年 3、2028 年 2；扩建 1 处，其中 2027 年 1"
+    )
+    assert zh[3] == "  teachers（teachers）：可行，2.0 秒" and zh[5].endswith("：无，0.1 秒")

@@ -3,14 +3,16 @@ budget): the years asked for, checked (:func:`plan_years`, :func:`checked_years`
 finished plan (:func:`checked_year`), the forecast table a plan uses (:func:`forecast_table`) and
 each year's schools and settlements with that year's pupils (:func:`year_pupils`).
 
-``years`` is ``(first, last)`` (every year from first to last), a ``range`` or a list of years
-(increasing) for :func:`plan_years`; the teacher planner's ``years`` (:func:`checked_years`) is a
-number of years after the forecast's base year, or the consecutive years themselves.
+One reading of ``years`` for every planner: ``years`` is ``(first, last)`` (every year from first
+to last), a ``range`` or a list of years (increasing), and **the region is the first year's
+data**. The first year's pupils are the region's own; a forecast gives the later years' (each
+school moves by its catchment's change from the first year). A plan's ``region_in(first)`` is the
+first year's region after that year's changes (closures, hires, purchases of the first year). The
+teacher planner follows flows from one year to the next, so its years are consecutive
+(:func:`checked_years`); its teachers' ages are those of the first year.
 """
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -219,47 +221,27 @@ def _check_table(table: pd.DataFrame, region: Region) -> None:
         )
 
 
-def checked_years(years, forecast: pd.DataFrame) -> tuple[int, list[int]]:
-    """The base year (the forecast's first) and the planned years, or one InputError line.
-
-    ``years`` is a number of years (1 to 15) after the base year, or the consecutive calendar
-    years themselves, starting the year after the base year.
+def checked_years(years) -> tuple[int, ...]:
+    """The years of a plan of flows from one year to the next (the teacher planner's), checked:
+    :func:`plan_years`, consecutive, and at most ``MAX_HORIZON`` years after the first.
 
     Examples
     --------
-    >>> f = pd.DataFrame({"year": [2025, 2026, 2027], "settlement_id": "A", "band": "junior",
-    ...                   "pupils": 1.0})
-    >>> checked_years(2, f), checked_years([2026], f)
-    ((2025, [2026, 2027]), (2025, [2026]))
+    >>> checked_years((2026, 2028)), checked_years([2026, 2027])
+    ((2026, 2027, 2028), (2026, 2027))
+    >>> checked_years([2026, 2028])
+    Traceback (most recent call last):
+    ...
+    allocator.errors.InputError: table 'plan', column 'years': years [2026, 2028] skip a year; expected consecutive years, e.g. (2026, 2030)
     """
-    if not isinstance(forecast, pd.DataFrame) or "year" not in forecast.columns:
-        raise InputError(
-            "years needs a forecast table with a year column (e.g. forecast_region's)",
-            table="forecast",
-            column="year",
+    out = plan_years(years)
+    if any(b != a + 1 for a, b in zip(out, out[1:], strict=False)):
+        raise _bad_years(years, "skip a year; expected consecutive years, e.g. (2026, 2030)")
+    if out[-1] - out[0] > MAX_HORIZON:
+        raise _bad_years(
+            years, f"span more than {MAX_HORIZON} years after the first; expected a shorter horizon"
         )
-    have = sorted(int(y) for y in pd.unique(forecast["year"]))
-    base = have[0]
-    if isinstance(years, bool):
-        wanted = None
-    elif isinstance(years, int | np.integer):
-        wanted = list(range(base + 1, base + 1 + int(years))) if 1 <= years <= MAX_HORIZON else None
-    elif isinstance(years, Sequence | np.ndarray) and not isinstance(years, str) and len(years):
-        wanted = [int(y) for y in years] if all(float(y).is_integer() for y in years) else None
-    else:
-        wanted = None
-    ok = wanted is not None and wanted == list(range(base + 1, base + 1 + len(wanted)))
-    ok = ok and len(wanted) <= MAX_HORIZON and set(wanted) <= set(have)
-    if not ok:
-        raise InputError(
-            f"years={years!r}; expected a number of years from 1 to {MAX_HORIZON}, or consecutive "
-            f"years from {base + 1} (the year after the forecast's base year {base}) to at most "
-            f"{have[-1]} (the forecast's last year)",
-            table="policy",
-            column="years",
-            value=years,
-        )
-    return base, wanted
+    return out
 
 
 def _classes(schools: pd.DataFrame, pupils: np.ndarray) -> np.ndarray:

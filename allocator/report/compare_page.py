@@ -72,6 +72,19 @@ def comparison_language(comparison, language: str | None = None) -> str:
     return "en"
 
 
+#: The labels of a step's figures of its last year (:func:`allocator.years_run.year_figures`)
+#: and of the years of a variant, by measure.
+_LAST_YEAR_WORDS = {
+    "pupils": "compare.last_year.pupils",
+    "teachers": "compare.last_year.teachers",
+    "teachers_needed": "compare.last_year.teachers_needed",
+    "schools": "compare.last_year.schools",
+    "school_parts_passing": "compare.last_year.school_parts_passing",
+    "county_parts_passing": "compare.last_year.county_parts_passing",
+}
+_YEARS_WORDS = {"years.first": "compare.years.first", "years.last": "compare.years.last"}
+
+
 def measure_label(measure: str, label: str, words: Words, steps: Sequence[str] = ()) -> str:
     """A row of :func:`allocator.compare.comparison_table` in the reader's words (``label``, the
     table's English, when the measure has none).
@@ -82,8 +95,15 @@ def measure_label(measure: str, label: str, words: Words, steps: Sequence[str] =
     '初中差异系数（最差县区）：每百名学生拥有县级以上骨干教师数'
     >>> measure_label("budget.spent_yuan", "budget.spent_yuan", Words("en"), ["budget"])
     'budget: spent (yuan)'
+    >>> measure_label("last_year.2030.teachers.teachers_needed", "", Words("zh"))
+    'teachers：2030年按编制标准应配教师数'
     """
     parts = measure.split(".")
+    if parts[0] == "last_year" and len(parts) == 4:  # a step over years, its last year
+        figure = word_or(words, _LAST_YEAR_WORDS.get(parts[3], ""), parts[3])
+        if parts[1].isdigit():
+            return words("compare.last_year_in", step=parts[2], figure=figure, year=parts[1])
+        return words("compare.last_year", step=parts[2], figure=figure)
     if parts[0] in steps and len(parts) == 2:
         return f"{parts[0]}: {headline_label(parts[1], words)}"
     if parts[0] == "cv_worst" and len(parts) == 3:
@@ -94,6 +114,8 @@ def measure_label(measure: str, label: str, words: Words, steps: Sequence[str] =
     if parts[0] == "travel" and len(parts) == 3:
         band = word_or(words, f"band.{parts[1]}", parts[1])
         return word_or(words, f"compare.travel.{parts[2]}", label).replace("{band}", band)
+    if measure in _YEARS_WORDS:
+        return words(_YEARS_WORDS[measure])
     return word_or(words, f"compare.{measure}", word_or(words, f"fig.{measure}", label))
 
 
@@ -113,7 +135,8 @@ def _variant_list(comparison, words: Words) -> list[str]:
         if linked and v in folders:
             href = escape(f"{folders[v]}/report.html")
             link = f' <a href="{href}">{escape(words("compare.own_report"))}</a>'
-        out.append(f"<li><b>{escape(v)}</b>{escape(tag)}: {escape(desc)}{link}</li>")
+        span = _years_of(comparison.results.get(v), words)
+        out.append(f"<li><b>{escape(v)}</b>{escape(tag)}: {escape(desc)}{span}{link}</li>")
     for v, why in comparison.failures.items():
         desc = next((x.description for x in s.variants if x.name == v), "")
         out.append(
@@ -122,6 +145,15 @@ def _variant_list(comparison, words: Words) -> list[str]:
         )
     out.append("</ul>")
     return out
+
+
+def _years_of(result, words: Words) -> str:
+    """`` (plans 2026–2030)`` for a variant that plans over years, else nothing."""
+    years = getattr(result, "years", None)
+    if not years:
+        return ""
+    text = words("compare.years_of", first=years["first"], last=years["last"])
+    return f" <span class='note'>({escape(text)})</span>"
 
 
 def _side_by_side(comparison, words: Words) -> list[str]:
@@ -152,6 +184,8 @@ def _cell(measure: str, value, words: Words) -> str:
     """A comparison cell rounded by its measure (the columns mix yuan, shares, CVs and minutes):
     by the indicator family for CVs and ratios, else by the measure's last part (a step's
     headline key)."""
+    if measure in ("years.first", "years.last") and pd.notna(value):
+        return str(int(value))  # a year, without a thousands separator
     if isinstance(value, float | np.floating) and np.isfinite(value):
         head = measure.split(".")[0]
         unit = head if head in ("cv_worst", "rural_urban") else measure.split(".")[-1]

@@ -1,7 +1,8 @@
 """Overrides of a scenario: variant blocks, ``--set KEY=VALUE`` options and how they merge.
 
-Overrides have the layout of a ``[[variants]]`` block: ``region``, ``standard``, ``solver``,
-``output`` and ``steps.<step name>.<key>``.
+Overrides have the layout of a ``[[variants]]`` block: ``years`` (replaced), ``region``,
+``standard``, ``forecast``, ``solver``, ``output`` (tables merged key by key) and
+``steps.<step name>.<key>``.
 
 Examples
 --------
@@ -35,7 +36,9 @@ def deep_merge(base: dict, over: Mapping) -> dict:
 def apply_overrides(raw: dict, overrides: Mapping) -> dict:
     """Merge variant-style overrides (``steps`` keyed by step name) into a raw scenario dict."""
     out = copy.deepcopy(raw)
-    for section in ("region", "standard", "solver", "output"):
+    if "years" in overrides:
+        out["years"] = copy.deepcopy(overrides["years"])
+    for section in ("region", "standard", "forecast", "solver", "output"):
         if section in overrides:
             if section == "region" and "data" in overrides["region"]:
                 kept = {k: v for k, v in out.get("region", {}).items() if k == "name"}

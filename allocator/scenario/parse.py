@@ -36,7 +36,7 @@ from allocator.scenario.sections import (
     with_standard,
 )
 from allocator.scenario.values import KeyLocator, check_keys, check_type, kind_of, sub_table
-from allocator.scenario.years import ForecastSpec, forecast_spec, years_of
+from allocator.scenario.years import ForecastSpec, forecast_spec, over_years_files, years_of
 from allocator.solver import SolverOptions
 from allocator.toml_input import key_lines, parse_toml, read_text
 
@@ -46,7 +46,9 @@ _TOP_KEYS = (
     "name", "description", "years", "region", "standard", "forecast", "steps", "variants",
     "solver", "output",
 )  # fmt: skip
-_VARIANT_KEYS = ("name", "description", "region", "standard", "solver", "steps")
+_VARIANT_KEYS = (
+    "name", "description", "years", "region", "standard", "forecast", "solver", "steps",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -175,6 +177,7 @@ def build_scenario(raw: dict, path: Path, text: str, where: KeyLocator) -> Scena
     for step in steps:
         planner = get_planner(step.planner)
         build_policy(planner, step.params, where, ("steps", step.index))
+    steps = over_years_files(steps, where, path.parent)
     output = output_spec(raw, where, path.stem)
     years = years_of(raw, where)
     forecast = forecast_spec(raw, where, path.parent)
@@ -212,6 +215,7 @@ def _check_overrides(
     region_spec(over, where, Path("."), partial=True)
     standard_spec(over, where, partial=True)
     solver_settings(sub_table(over, "solver", where), where, ("solver",), partial=True)
+    sub_table(over, "forecast", where)  # a table; its keys are checked on the merged scenario
     by_name = {s.name: s for s in steps}
     step_over = sub_table(over, "steps", where)
     for name, params in step_over.items():
@@ -283,7 +287,7 @@ def parse_scenario(
             raw,
             scenario.steps,
             owhere,
-            ["region", "standard", "solver", "steps", "output"],
+            ["years", "region", "standard", "forecast", "solver", "steps", "output"],
         )
         merged = apply_overrides(raw, overrides)
         if "output" in overrides:

@@ -31,10 +31,13 @@ allocator.errors.InputError: s.toml: years: [2030, 2026] runs backwards; expecte
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import pandas as pd
 
 from allocator.errors import InputError
 from allocator.forecast import (
@@ -45,12 +48,17 @@ from allocator.forecast import (
     load_birth_scenario,
 )
 from allocator.frozen import freeze
+from allocator.planners.teachers.ages import ages_from_profile, read_age_profile, read_teacher_ages
 from allocator.scenario.values import KeyLocator, check_keys, check_type, kind_of, sub_table
 
 __all__ = [
+    "DERIVED_KEYS",
+    "FILE_KEYS",
     "FORECAST_KEYS",
     "ForecastSpec",
     "check_over_years",
+    "over_years_files",
+    "over_years_tables",
     "forecast_spec",
     "over_years_keys",
     "years_of",
@@ -69,6 +77,11 @@ FORECAST_KEYS = (
 _SETTINGS_KEYS = FORECAST_KEYS[1:]
 #: Parameters of a plan function that are not ``over_years`` keys.
 _CALL = ("region", "policy", "options", "progress", "years", "forecast")
+#: ``over_years`` keys given as a file (relative to the scenario file) and how each is read.
+FILE_KEYS = {"teacher_ages": read_teacher_ages, "age_profile": read_age_profile}
+#: ``over_years`` keys the run turns into a plan function's argument (key -> that argument): an
+#: age profile per area type becomes the ``teacher_ages`` of the schools the ages file leaves out.
+DERIVED_KEYS = {"age_profile": "teacher_ages"}
 
 
 @dataclass(frozen=True)
@@ -226,9 +239,12 @@ def over_years_keys(plan_function) -> tuple[str, ...]:
         return ()
     if "years" not in names or "forecast" not in names:
         return ()
-    return tuple(
-        n for n, p in names.items() if n not in _CALL and "DataFrame" not in str(p.annotation)
+    own = tuple(
+        n
+        for n, p in names.items()
+        if n not in _CALL and ("DataFrame" not in str(p.annotation) or n in FILE_KEYS)
     )
+    return own + tuple(k for k, target in DERIVED_KEYS.items() if target in names)
 
 
 def check_over_years(planner, table, where: KeyLocator, path: tuple) -> dict:
@@ -244,7 +260,55 @@ def check_over_years(planner, table, where: KeyLocator, path: tuple) -> dict:
     check_keys(table, list(allowed), where, path, "over_years")
     out = {}
     for key, value in table.items():
+        if key in FILE_KEYS:
+            check_type(value, str, where, (*path, key))
         if isinstance(value, dict) and value and all(str(k).isdigit() for k in value):
             value = {int(k): v for k, v in value.items()}
         out[key] = value
+    return out
+
+
+def over_years_files(steps, where: KeyLocator, base_dir: Path) -> tuple:
+    """The steps with each ``over_years`` file (:data:`FILE_KEYS`, e.g. ``teacher_ages =
+    "ages.csv"``) found relative to the scenario file and read once now, so that a bad row is
+    named (file, line, column, value) before anything runs; the path is kept, the table is read
+    again when the step runs (:func:`over_years_tables`)."""
+    out = []
+    for step in steps:
+        over = dict(step.over_years)
+        for key in FILE_KEYS:
+            if key not in over:
+                continue
+            found = Path(over[key]) if Path(over[key]).is_absolute() else base_dir / over[key]
+            if not found.exists():
+                raise where.error(
+                    ("steps", step.index, "over_years", key),
+                    f"{str(over[key])!r} does not exist; expected a CSV file or an .xlsx workbook "
+                    "(relative to the scenario file)",
+                )
+            FILE_KEYS[key](found)
+            over[key] = str(found)
+        out.append(dataclasses.replace(step, over_years=over) if over != step.over_years else step)
+    return tuple(out)
+
+
+def over_years_tables(over_years: Mapping, schools=None) -> dict:
+    """A step's ``over_years`` arguments with each file key read into its table, and an
+    ``age_profile`` turned into the ``teacher_ages`` of the ``schools`` the ages file does not
+    list (:func:`allocator.planners.teachers.ages.ages_from_profile`).
+
+    Examples
+    --------
+    >>> over_years_tables({"carry_over": False})
+    {'carry_over': False}
+    """
+    out = {k: FILE_KEYS[k](v) if k in FILE_KEYS else v for k, v in over_years.items()}
+    profile = out.pop("age_profile", None)
+    if profile is not None and schools is not None:
+        listed = out.get("teacher_ages")
+        left = schools
+        if listed is not None:
+            left = schools[~schools["school_id"].astype(str).isin(set(listed["school_id"]))]
+        spread = ages_from_profile(left, profile)
+        out["teacher_ages"] = spread if listed is None else pd.concat([listed, spread])
     return out

@@ -3,10 +3,12 @@ against each year's forecast enrolment.
 
 Method (a documented decomposition)
 -----------------------------------
-1. Pupils of each year (:func:`allocator.planners.years.year_pupils`): from the forecast, the schools' pupils by band and
-   their classes (each school keeps its pupils per class), and the settlements' pupils.
-2. Retirements of each year (:mod:`allocator.planners.teachers.ages`): from ``teacher_ages`` or the
-   age profile of the school's area type (illustrative, unconfirmed).
+1. Pupils of each year (:func:`allocator.planners.years.year_pupils`): the region is the first
+   year's data (:mod:`allocator.planners.years`), so the first year's pupils are its own; each
+   later year's come from the forecast: the schools' pupils by band and their classes (each
+   school keeps its pupils per class), and the settlements' pupils.
+2. Retirements of each year (:mod:`allocator.planners.teachers.ages`): from ``teacher_ages`` (ages
+   in the first year) or the age profile of the school's area type (illustrative, unconfirmed).
 3. Hires: one MILP over the whole horizon per county
    (:mod:`allocator.planners.teachers.horizon_model`): the fewest teacher-years short of the
    staffing norms, then the fewest teacher-years of new posts, with the county's quota each year
@@ -46,12 +48,12 @@ from allocator.planners.teachers.data import hiring_caps, school_arrays
 from allocator.planners.teachers.horizon_model import hire_over_years
 from allocator.planners.teachers.horizon_plan import FLOW_COLUMNS, TeacherYearsPlan, verify_years
 from allocator.planners.teachers.policy import TeacherPolicy
-from allocator.planners.years import checked_years, year_pupils
+from allocator.planners.years import checked_years, forecast_table, year_pupils
 from allocator.region import Region
 from allocator.solver import SolveInfo, SolverOptions
 from allocator.standards import required_staff
 
-__all__ = ["plan_over_years"]
+__all__ = ["plan_over_years", "year_tables"]
 
 _SUBSETS = ("teachers_qualified", "teachers_backbone", "teachers_pe_arts")
 
@@ -99,6 +101,48 @@ def _quotas(policy: TeacherPolicy, region: Region, standard, years: list[int]):
     return out
 
 
+def year_tables(region: Region, years: list[int], forecast) -> dict:
+    """Each year's (schools, settlements): the first year's are the region's own; the later
+    years' follow the forecast (:func:`allocator.planners.years.year_pupils`).
+
+    ``forecast`` is what :func:`allocator.planners.years.forecast_table` takes (None: the medium
+    birth scenario; settings; ``(settings, scenario)``; a table by settlement), or a table by
+    school (``school_id, band, year, pupils``; its rows for the first year are not used, and a
+    school or band it does not list keeps the first year's pupils).
+
+    Examples
+    --------
+    >>> from allocator.synth import make_region
+    >>> region = make_region(schools=20, seed=1)
+    >>> tables = year_tables(region, [2026, 2027], None)
+    >>> tables[2026][0] is region.schools, sorted(tables)
+    (True, [2026, 2027])
+    """
+    if isinstance(forecast, pd.DataFrame) and "school_id" in forecast.columns:
+        if "year" not in forecast.columns:
+            raise InputError(
+                "the forecast has no year column; expected school_id, band, year, pupils",
+                table="forecast",
+                column="year",
+            )
+        have = set(pd.to_numeric(forecast["year"], errors="coerce").dropna().astype(int))
+        beyond = [y for y in years[1:] if y not in have]
+        if beyond:
+            raise InputError(
+                f"the forecast has no rows for {beyond[0]}; expected rows for every year after "
+                f"the first ({years[0]}, the region's own pupils)",
+                table="forecast",
+                column="year",
+                value=beyond[0],
+            )
+        table = forecast
+    else:
+        table = forecast_table(region, tuple(years), forecast)
+    out = year_pupils(region, table, years[0], years)
+    out[years[0]] = (region.schools, region.settlements)
+    return out
+
+
 def plan_over_years(
     region: Region,
     policy: TeacherPolicy,
@@ -114,9 +158,9 @@ def plan_over_years(
     """
     t0 = time.perf_counter()
     options = options or SolverOptions()
-    base, years = checked_years(years, forecast)
+    years = list(checked_years(years))
     standard = policy.load_standard()
-    tables = year_pupils(region, forecast, base, years)
+    tables = year_tables(region, years, forecast)
     schools = region.schools
     Y, n = len(years), len(schools)
     retire = retirements(schools, Y, policy.retirement_age, teacher_ages)
@@ -159,7 +203,6 @@ def plan_over_years(
         infos, objective=float(flow["shortfall"].sum()), seconds=time.perf_counter() - t0
     )
     plan = TeacherYearsPlan(
-        base_year=base,
         years=tuple(years),
         flows=flow,
         quotas={

@@ -54,10 +54,9 @@ class TeacherYearsPlan(PlanBase):
 
     Attributes
     ----------
-    base_year : int
-        The year of the region the plan starts from (the forecast's first year).
     years : tuple of int
-        The planned years.
+        The planned years, consecutive; the region the plan was made for is the first year's
+        (:mod:`allocator.planners.years`).
     flows : pandas.DataFrame
         :data:`FLOW_COLUMNS`, one row per school and year: pupils of the year's forecast, required
         staff, teachers at the start, teachers coming home from a rotation whose term ended
@@ -78,15 +77,15 @@ class TeacherYearsPlan(PlanBase):
     >>> from allocator.forecast import ForecastSettings, forecast_region
     >>> from allocator.planners.teachers import TeacherPolicy, plan_teachers
     >>> region = make_region(schools=20, seed=1)
-    >>> forecast = forecast_region(region, ForecastSettings(horizon=2), 2025, "low")
-    >>> plan = plan_teachers(region, TeacherPolicy(hiring_quota=5), years=2, forecast=forecast)
+    >>> forecast = forecast_region(region, ForecastSettings(horizon=2), 2026, "low")
+    >>> plan = plan_teachers(region, TeacherPolicy(hiring_quota=5), years=(2026, 2027),
+    ...                      forecast=forecast)
     >>> int(plan.by_year["hires"].sum()) == plan.headline()["hires"] <= 10
     True
     >>> int(plan.region_in(2027).schools["teachers"].sum()) == plan.headline()["teachers_end"]
     True
     """
 
-    base_year: int
     years: tuple
     flows: pd.DataFrame
     quotas: dict
@@ -128,23 +127,22 @@ class TeacherYearsPlan(PlanBase):
         return {"flows": self.flows.copy(), "by_year": self.by_year}
 
     def region_in(self, year: int) -> Region:
-        """The region of ``year``: pupils from the forecast, teachers after that year's flows
-        (the base year: the region the plan was made for).
+        """The region of ``year`` after that year's flows: the year's pupils (the first year's:
+        the region's own), teachers after its retirements, hires and rotations.
 
         Raises
         ------
         InputError
-            ``year`` is not the base year or a planned year.
+            ``year`` is not a planned year.
         """
-        every = (self.base_year, *self.years)
-        if isinstance(year, bool) or year not in every:
+        if isinstance(year, bool) or year not in self.years:
             raise InputError(
-                f"year={year!r}; expected one of {self.base_year} to {self.years[-1]}",
+                f"year={year!r}; expected one of {self.years[0]} to {self.years[-1]}",
                 table="plan",
                 column="year",
                 value=year,
             )
-        return self.year_regions[every.index(year)]
+        return self.year_regions[1 + self.years.index(year)]
 
     def headline(self) -> dict:
         """Status, gap, seconds and objective, then the plan's totals."""

@@ -83,14 +83,16 @@ def plan_teachers(
         Solver settings; a time limit applies to each solve.
     progress : callable, optional
         Called with a short text per county (``"county 3/34 江北县"``), or per year.
-    years : int or list of int, optional
-        A number of years (1-15) after the forecast's base year, or those consecutive years.
-    forecast : DataFrame, optional
-        Needed with ``years``: pupils by settlement (or school), band and year, base year
-        included (e.g. :func:`allocator.forecast.forecast_region`).
+    years : (int, int), range or list of int, optional
+        Consecutive years, the region being the first year's (the one reading of
+        :mod:`allocator.planners.years`): its pupils are the first year's.
+    forecast : optional
+        With ``years``: None (the medium birth scenario), settings, ``(settings, scenario)`` or a
+        table by settlement (:func:`allocator.planners.years.forecast_table`), or a table by
+        school (``school_id, band, year, pupils``) for the years after the first.
     teacher_ages : DataFrame, optional
-        ``school_id, age, teachers`` today; schools not listed retire by the age profile of
-        their area type (illustrative, unconfirmed).
+        ``school_id, age, teachers`` in the first year; schools not listed retire by the age
+        profile of their area type (illustrative, unconfirmed).
 
     Returns
     -------
