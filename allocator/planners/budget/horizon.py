@@ -15,7 +15,7 @@ For each planning year t in order:
 1. The region of year t before its purchases: the region after every purchase of the years
    before t (what is bought stays bought: capital accumulates) with the pupils and classes of
    year t (:func:`year_region`; the forecast as
-   :func:`allocator.planners.teachers.horizon.year_pupils` reads it). Every per-pupil indicator of
+   :func:`allocator.planners.years.year_pupils` reads it). Every per-pupil indicator of
    year t is therefore judged on year t's enrolment.
 2. The money of year t for new purchases: ``A_t = b_t + c_{t-1} - r_t`` with ``c_{t-1} = A_{t-1}
    - spent_{t-1}`` when ``carry_over``, else ``A_t = b_t - r_t`` (unspent yuan lapse); ``r_t``,
