@@ -16,11 +16,11 @@ import sys
 from allocator.check import check
 from allocator.compare import compare_scenario, differing_measures
 from allocator.errors import AllocatorError, InputError
-from allocator.i18n import LANGUAGES, Words
+from allocator.i18n import LANGUAGES, Words, status_word
 from allocator.io import load_region, save_region
 from allocator.outputs import check_target
 from allocator.pipeline import run_scenario
-from allocator.report.reading import report_language, word_or
+from allocator.report.reading import report_language
 from allocator.scenario import merge_overrides, parse_assignment
 from allocator.scenario.sections import MAP_TILES
 from allocator.sweep import run_sweep
@@ -39,7 +39,6 @@ __all__ = [
     "import_gis_command",
     "main",
     "run_summary",
-    "status_word",
     "synth_command",
     "years_line",
 ]
@@ -197,18 +196,6 @@ def cli_run(args) -> int:
 #: The timeline's actions counted in the terminal summary, in this order (what is counted: rows,
 #: or for hires the teachers hired).
 _COUNTED = ("close", "nine_year", "extend", "open", "hire", "purchase")
-
-
-def status_word(status: str, words: Words) -> str:
-    """A plan's solve status in the reader's language (the label, else the status as it is).
-
-    Examples
-    --------
-    >>> status_word("optimal", Words("zh")), status_word("n/a", Words("en"))
-    ('最优', 'n/a')
-    """
-    key = "summary.na" if status == "n/a" else f"solver.status.{status}"
-    return word_or(words, key, status)
 
 
 def years_line(timeline, first: int, last: int, words: Words) -> str:

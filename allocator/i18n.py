@@ -22,7 +22,7 @@ from importlib import resources
 
 from allocator.errors import InputError
 
-__all__ = ["LANGUAGES", "Words", "labels", "check_language", "language_of"]
+__all__ = ["LANGUAGES", "Words", "labels", "check_language", "language_of", "status_word"]
 
 #: The languages every label has, the first being the default.
 LANGUAGES = ("zh", "en")
@@ -119,3 +119,18 @@ class Words:
         except KeyError:
             raise KeyError(f"no label {key!r} in allocator/data/i18n/labels.csv") from None
         return text.format(**values) if values else text
+
+
+def status_word(status: str, words: Words) -> str:
+    """A plan's solve status in the reader's language (the label, else the status as it is).
+
+    Examples
+    --------
+    >>> status_word("optimal", Words("zh")), status_word("n/a", Words("en"))
+    ('最优', 'n/a')
+    """
+    key = "summary.na" if status == "n/a" else f"solver.status.{status}"
+    try:
+        return words(key)
+    except KeyError:
+        return status

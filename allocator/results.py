@@ -21,7 +21,7 @@ import pandas as pd
 from allocator.check.preschool_report import ALL as ALL_COUNTIES
 from allocator.check.preschool_report import INDICATORS as PRESCHOOL_INDICATORS
 from allocator.check.preschool_report import preschool_tables
-from allocator.i18n import Words
+from allocator.i18n import Words, status_word
 from allocator.planners.base import HEADLINE_KEYS, PlanBase
 from allocator.scenario import Scenario
 from allocator.sheets import slug
@@ -206,7 +206,7 @@ class ScenarioResult:
                     "summary.run.step",
                     name=s.name,
                     planner=s.planner,
-                    status=s.status,
+                    status=status_word(s.status, w),
                     seconds=f"{s.seconds:.1f}",
                 )  # fmt: skip
             )

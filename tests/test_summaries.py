@@ -117,3 +117,11 @@ def test_run_summary_in_chinese(result):
     assert numbers(en) == numbers(zh)
     with pytest.raises(InputError, match="expected one of"):
         result.summary("de")
+
+
+def test_run_summary_gives_each_steps_status_in_the_readers_words(result):
+    zh = result.summary("zh").splitlines()
+    statuses = {"optimal": "最优", "feasible": "可行"}
+    for step, line in zip(result.steps, zh[1 : 1 + len(result.steps)], strict=True):
+        assert step.status in statuses, step.status
+        assert statuses[step.status] in line and step.status not in line
