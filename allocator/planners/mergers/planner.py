@@ -53,6 +53,12 @@ from allocator.solver import SolveInfo, SolverOptions
 #: Default solver settings: a relative gap of 0.1 % of the annual cost (on a county of 150 schools
 #: about a fifth of one site's cost), far below the precision of travel times and prices.
 DEFAULT_OPTIONS = SolverOptions(mip_gap=1e-3)
+#: Columns of a plan over years' ``counties`` table (nodes and iterations: HiGHS's branch-and-bound
+#: nodes and simplex iterations, summed over the county's solves; deterministic, unlike seconds).
+YEARS_COUNTY_COLUMNS = (
+    "county", "method", "status", "objective", "gap", "variables", "rows", "nonzeros", "nodes",
+    "iterations", "seconds",
+)  # fmt: skip
 #: Largest settlements x schools for a single whole-region max_schools model (dense arrays).
 WHOLE_REGION_CELLS = 4_000_000
 
@@ -392,11 +398,14 @@ def _plan_years(region, policy, options, progress, spec, t0) -> MergerYearsPlan:
                 "gap": r.info.gap,
                 "variables": int(r.shape[1]),
                 "rows": int(r.shape[0]),
+                "nonzeros": int(r.nonzeros),
+                "nodes": r.info.nodes,
+                "iterations": r.info.iterations,
                 "seconds": float(r.info.seconds),
             }
             for r in results
         ],
-        columns=["county", "method", "status", "objective", "gap", "variables", "rows", "seconds"],
+        columns=list(YEARS_COUNTY_COLUMNS),
     )
     plan = MergerYearsPlan(
         years=years,

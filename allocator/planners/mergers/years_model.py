@@ -91,6 +91,7 @@ class YearsResult:
     info: SolveInfo
     method: str
     shape: tuple[int, int]
+    nonzeros: int = 0
 
 
 @dataclass(frozen=True)
@@ -301,10 +302,12 @@ def solve_years(
         sol = _solve_linked(linked, name, years, main)
         infos.append(sol.info)
         shape = linked.shape
+        nonzeros = int(linked.A.nnz)
         for p, off in zip(parts, offsets, strict=True):
             decisions.append(_decisions(p, _slice(sol, off, p), options))
     else:
         shape = (0, 0)
+        nonzeros = 0
         fixed = None
         for t in range(len(parts)):
             window = parts[t : t + WINDOW]
@@ -313,6 +316,7 @@ def solve_years(
                 window, weights[t : t + WINDOW], span, fixed, policy.settle_years
             )
             shape = (max(shape[0], linked.shape[0]), max(shape[1], linked.shape[1]))
+            nonzeros = max(nonzeros, int(linked.A.nnz))
             sol = _solve_linked(linked, name, span, main, None if t == 0 else years[t - 1])
             infos.append(sol.info)
             pupils, open_, conv = _decisions(parts[t], _slice(sol, 0, parts[t]), options)
@@ -325,7 +329,9 @@ def solve_years(
                     tuple(int(v) for v in parts[t].model.conv[w]) for w in np.flatnonzero(conv)
                 ],  # fmt: skip
             }
-    return _finish_years(parts, decisions, infos, weights, years, method, shape, options, t0)
+    out = _finish_years(parts, decisions, infos, weights, years, method, shape, options, t0)
+    out.nonzeros = nonzeros
+    return out
 
 
 def plan_county(
@@ -454,7 +460,13 @@ def _finish_years(parts, decisions, infos, weights, years, method, shape, option
     else:
         status = worst_status(status, "feasible")
     seconds = time.perf_counter() - t0
-    info = SolveInfo(status, objective, bound, gap, seconds, infos[0].solver)
+    nodes = [i.nodes for i in infos]
+    iterations = [i.iterations for i in infos]
+    info = SolveInfo(
+        status, objective, bound, gap, seconds, infos[0].solver,
+        None if None in nodes else int(sum(nodes)),
+        None if None in iterations else int(sum(iterations)),
+    )  # fmt: skip
     for r, value in zip(results, per_year, strict=True):
         r.info = SolveInfo(status, value, None, None, seconds, info.solver)
     return YearsResult(parts[0].unit.name, tuple(years), results, info, method, shape)
