@@ -44,6 +44,7 @@ from allocator.planners.mergers.verify import (
     solve_county,
     unplanned_table,
 )
+from allocator.planners.mergers.years_costs import COST_COLUMNS
 from allocator.planners.mergers.years_model import YearsResult, plan_county
 from allocator.planners.mergers.years_plan import MergerYearsPlan, timeline_table
 from allocator.planners.years import forecast_table, plan_years, year_weights
@@ -416,6 +417,8 @@ def _plan_years(region, policy, options, progress, spec, t0) -> MergerYearsPlan:
         solve_info=info,
         policy=policy,
         weights=tuple(float(w) for w in weights),
+        costs=_years_costs([r.costs for r in results if r.costs is not None]),
+        region_fingerprint=region_fingerprint(region),
     )
     problems = plan.verify()
     if len(problems):
@@ -427,6 +430,18 @@ def _plan_years(region, policy, options, progress, spec, t0) -> MergerYearsPlan:
             info,
         )
     return plan
+
+
+def _years_costs(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Yuan by year over the counties (each county's own table summed by year)."""
+    if not frames:
+        return pd.DataFrame(columns=list(COST_COLUMNS))
+    both = pd.concat(frames, ignore_index=True)
+    money = ["recurrent_yuan", "capital_yuan", "residual_yuan"]
+    out = both.groupby("year", sort=True).agg(
+        {**dict.fromkeys(money, "sum"), "discount_factor": "first", "weight": "first"}
+    )
+    return out.reset_index()[list(COST_COLUMNS)]
 
 
 def _solve_years_all(jobs, policy, options: SolverOptions, spec, progress) -> list:

@@ -64,6 +64,7 @@ from allocator.planners.mergers.result import (
 from allocator.planners.mergers.sets import CountyModel, build_model, unservable_error
 from allocator.planners.mergers.solve import whole_pupils
 from allocator.planners.mergers.verify import check_county, split_today
+from allocator.planners.mergers.years_costs import price_years, year_costs
 from allocator.solver import (
     ColumnBlock,
     LinearModel,
@@ -92,6 +93,7 @@ class YearsResult:
     method: str
     shape: tuple[int, int]
     nonzeros: int = 0
+    costs: object = None  # yuan by year (years_costs.COST_COLUMNS); None with max_schools
 
 
 @dataclass(frozen=True)
@@ -183,10 +185,14 @@ def _links(parts: list[_Year], offsets: list[int], n_cols: int):
     return matrix, off_limits
 
 
-def _window_model(parts, weights, years, fixed: dict | None, settle: int = 0):
+def _window_model(parts, weights, years, fixed: dict | None, settle: int = 0, rate=None):
     """The linked model of ``parts``; ``fixed`` bounds the first year's y, w, k from the year
-    before it (closed stays closed, built stays built)."""
+    before it (closed stays closed, built stays built). ``rate``: the discount rate, to price new
+    sites and added rooms as capital in the year they fall (None: pupil-minutes)."""
     linked, offsets = _stack(parts, weights, years)
+    if rate is not None:
+        c = price_years(linked.c, parts, offsets, weights, years, rate)
+        linked = linked.with_objective(c)
     links, off_limits = _links(parts, offsets, linked.shape[1])
     upper = linked.col_upper.copy()
     lower = linked.col_lower.copy()
@@ -289,6 +295,7 @@ def solve_years(
                 column="school_id",
             )
     travel_mode = units[0].max_schools is not None
+    rate = None if travel_mode else policy.discount_rate
     parts = [_year(u, policy, travel_mode) for u in units]
     size = sum(p.linear.shape[1] for p in parts)
     if method is None:
@@ -298,7 +305,7 @@ def solve_years(
         main = dataclasses.replace(options, mip_gap=0.8 * options.mip_gap)
     decisions, infos = [], []
     if method == "whole":
-        linked, offsets = _window_model(parts, weights, years, None, policy.settle_years)
+        linked, offsets = _window_model(parts, weights, years, None, policy.settle_years, rate)
         sol = _solve_linked(linked, name, years, main)
         infos.append(sol.info)
         shape = linked.shape
@@ -313,8 +320,9 @@ def solve_years(
             window = parts[t : t + WINDOW]
             span = years[t : t + WINDOW]
             linked, offsets = _window_model(
-                window, weights[t : t + WINDOW], span, fixed, policy.settle_years
-            )
+                window, weights[t : t + WINDOW], span, fixed, policy.settle_years,
+                rate,
+            )  # fmt: skip
             shape = (max(shape[0], linked.shape[0]), max(shape[1], linked.shape[1]))
             nonzeros = max(nonzeros, int(linked.A.nnz))
             sol = _solve_linked(linked, name, span, main, None if t == 0 else years[t - 1])
@@ -329,7 +337,8 @@ def solve_years(
                     tuple(int(v) for v in parts[t].model.conv[w]) for w in np.flatnonzero(conv)
                 ],  # fmt: skip
             }
-    out = _finish_years(parts, decisions, infos, weights, years, method, shape, options, t0)
+    out = _finish_years(parts, decisions, infos, (weights, rate), years, method, shape, options,
+                        t0)  # fmt: skip
     out.nonzeros = nonzeros
     return out
 
@@ -421,9 +430,11 @@ def _slice(sol, offset: int, part: _Year) -> np.ndarray:
     return np.asarray(sol.x)[offset : offset + part.linear.shape[1]]
 
 
-def _finish_years(parts, decisions, infos, weights, years, method, shape, options, t0):
+def _finish_years(parts, decisions, infos, prices, years, method, shape, options, t0):
     """Each year's result with the classrooms built by then (never fewer than the year before),
-    checked against that year's rules; the objective and gap of the whole plan."""
+    checked against that year's rules; the objective and gap of the whole plan (``prices``: the
+    years' weights and the discount rate, None in travel mode)."""
+    weights, rate = prices
     travel_mode = parts[0].unit.max_schools is not None
     results, rooms_before = [], np.zeros(parts[0].model.n_schools, dtype=np.int64)
     info0 = infos[0]
@@ -443,8 +454,13 @@ def _finish_years(parts, decisions, infos, weights, years, method, shape, option
         res.rooms = rooms
         results.append(res)
     _check_links(results, years)
-    per_year = [plan_objective(r, travel_mode) for r in results]
-    objective = float(np.dot(weights, per_year))
+    costs = None
+    if travel_mode:
+        per_year = [plan_objective(r, travel_mode) for r in results]
+        objective = float(np.dot(weights, per_year))
+    else:
+        costs, objective = year_costs(results, years, weights, rate)
+        per_year = (costs["recurrent_yuan"] + costs["capital_yuan"]).tolist()
     scale = 1.0 if travel_mode else YUAN_SCALE
     status = worst_status(*(i.status for i in infos))
     bound = None
@@ -469,7 +485,9 @@ def _finish_years(parts, decisions, infos, weights, years, method, shape, option
     )  # fmt: skip
     for r, value in zip(results, per_year, strict=True):
         r.info = SolveInfo(status, value, None, None, seconds, info.solver)
-    return YearsResult(parts[0].unit.name, tuple(years), results, info, method, shape)
+    out = YearsResult(parts[0].unit.name, tuple(years), results, info, method, shape)
+    out.costs = costs
+    return out
 
 
 def _check_links(results: list[CountyResult], years) -> None:
