@@ -579,3 +579,29 @@ def test_pupils_received_from_a_closure_are_not_moved_again_the_year_after():
     assert settled.verify().empty and twice.verify().empty
     with pytest.raises(InputError, match="settle_years"):
         MergerPolicy(settle_years=-1)
+
+
+def test_settle_years_holds_across_rolling_windows():
+    """The same county under the rolling horizon: the window of 2027-2028 fixes 2027 and sees
+    2026 only as fixed, yet A's pupils, who moved in 2027 (from the fixed 2026 layout), do not
+    move again in 2028. Without the rule the rolling plan moves them twice."""
+    region = region_of(
+        [school("A", "N0", lp=120), school("B", "N1", lp=120, capacity=260),
+         school("C", "N2", lp=300, capacity=600, classes=14)],
+        [settlement("VA", "N0", 120), settlement("VB", "N1", 120), settlement("VC", "N2", 300)],
+        [("N0", "N1", 10), ("N1", "N2", 10)],
+    )  # fmt: skip
+    a = {2026: 120, 2027: 90, 2028: 85, 2029: 80}
+    b = {2026: 120, 2027: 120, 2028: 90, 2029: 85}
+    table = forecast_of(
+        {**{("VA", y): n for y, n in a.items()}, **{("VB", y): n for y, n in b.items()},
+         **{("VC", y): 300 for y in a}}
+    )  # fmt: skip
+    free = MergerPolicy(min_size=100, allow_nine_year=False)
+    kw = {"years": (2026, 2029), "forecast": table, "method": "rolling"}
+    twice = plan_mergers(region, free, EXACT, **kw)
+    settled = plan_mergers(region, dataclasses.replace(free, settle_years=2), EXACT, **kw)
+    assert moves(twice) == {"VA": [2027, 2028], "VB": [2028]}
+    assert moves(settled) == {"VA": [2027], "VB": [2028]}
+    assert settled.counties["method"].tolist() == ["rolling"]
+    assert settled.verify().empty

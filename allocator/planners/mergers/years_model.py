@@ -32,7 +32,8 @@ model, so the status says ``optimal`` only when the plan is within ``mip_gap`` o
 ``method="rolling"`` (used when the linked model would exceed :data:`MAX_COLUMNS` columns): a
 rolling horizon. Years are solved in windows of :data:`WINDOW` years; the first year of each window
 is fixed (its closures, conversions and classrooms bind the later years) and the window moves on by
-one year. It has no optimality guarantee (it cannot see beyond its window, and a closure fixed early
+one year; each window carries the moves of the years fixed before it into the ``settle_years``
+rule, so that rule holds across windows. It has no optimality guarantee (it cannot see beyond its window, and a closure fixed early
 can make a later window infeasible, which is then reported); its plans are labelled ``feasible``
 with no bound.
 """
@@ -185,9 +186,10 @@ def _links(parts: list[_Year], offsets: list[int], n_cols: int):
     return matrix, off_limits
 
 
-def _window_model(parts, weights, years, fixed: dict | None, settle: int = 0, rate=None):
+def _window_model(parts, weights, years, fixed: dict | None, settle: int = 0, rate=None, past=()):
     """The linked model of ``parts``; ``fixed`` bounds the first year's y, w, k from the year
-    before it (closed stays closed, built stays built). ``rate``: the discount rate, to price new
+    before it (closed stays closed, built stays built); ``past``: the shares of the years fixed
+    before it, for the ``settle_years`` rule (:func:`settle_rows`). ``rate``: the discount rate, to price new
     sites and added rooms as capital in the year they fall (None: pupil-minutes)."""
     linked, offsets = _stack(parts, weights, years)
     if rate is not None:
@@ -214,7 +216,7 @@ def _window_model(parts, weights, years, fixed: dict | None, settle: int = 0, ra
     if links.shape[0]:
         linked = linked.with_rows("closed_stays_closed", links, upper=0.0)
     pairs = [(p.model, p.linear) for p in parts]
-    return settle_rows(linked, pairs, offsets, years, settle), offsets
+    return settle_rows(linked, pairs, offsets, years, settle, past), offsets
 
 
 def _solve_linked(linked: LinearModel, name: str, years, options: SolverOptions, fixed=None):
@@ -255,6 +257,15 @@ def _decisions(part: _Year, x: np.ndarray, options: SolverOptions):
         binary_values(linear.column_values(x, "y")),
         binary_values(linear.column_values(x, "w")),
     )
+
+
+def _shares_of(part: _Year, pupils: np.ndarray) -> dict:
+    """{(settlement, band, school): share of the band's pupils} of one decided year."""
+    model = part.model
+    demand = part.unit.demand[model.ps, model.pb].astype(float)
+    share = np.divide(pupils, demand, out=np.zeros(len(pupils)), where=demand > 0)
+    keep = np.flatnonzero(share > 0)
+    return {(int(model.ps[p]), int(model.pb[p]), int(model.pj[p])): float(share[p]) for p in keep}
 
 
 def _needed_rooms(res: CountyResult) -> np.ndarray:
@@ -315,13 +326,14 @@ def solve_years(
     else:
         shape = (0, 0)
         nonzeros = 0
-        fixed = None
+        fixed, past = None, []
         for t in range(len(parts)):
             window = parts[t : t + WINDOW]
             span = years[t : t + WINDOW]
             linked, offsets = _window_model(
                 window, weights[t : t + WINDOW], span, fixed, policy.settle_years,
                 rate,
+                past[-(policy.settle_years + 1) :] if policy.settle_years else (),
             )  # fmt: skip
             shape = (max(shape[0], linked.shape[0]), max(shape[1], linked.shape[1]))
             nonzeros = max(nonzeros, int(linked.A.nnz))
@@ -329,6 +341,7 @@ def solve_years(
             infos.append(sol.info)
             pupils, open_, conv = _decisions(parts[t], _slice(sol, 0, parts[t]), options)
             decisions.append((pupils, open_, conv))
+            past.append((years[t], _shares_of(parts[t], pupils)))
             k = parts[t].linear.column_values(_slice(sol, 0, parts[t]), "k")
             fixed = {
                 "open": open_,
