@@ -8,9 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from allocator.errors import InputError
 from allocator.planners.mergers import MergerPolicy, plan_mergers
 from allocator.planners.mergers.years_costs import capital_steps, year_factors
 from allocator.solver import SolverOptions
+from allocator.synth import make_region
 from tests.test_mergers_years import forecast_of, region_of, school, settlement
 
 EXACT = SolverOptions(mip_gap=1e-9)
@@ -77,3 +79,25 @@ def test_capital_steps_telescope_to_the_cost_of_each_build():
         built[t:] = 1.0  # built in year t, there ever after
         own = d[t] - end * max(0.0, 1 - (2030 - year) / life)
         assert float(steps @ built) == pytest.approx(own)
+
+
+def test_headline_apply_and_tables_like_a_one_year_plan(two_years):
+    plan = two_years
+    h = plan.headline()
+    assert list(h)[:4] == ["status", "gap", "seconds", "objective"]
+    assert h["objective"] == plan.solve_info.objective
+    # C and B close, S opens: 3 schools, less 2, plus 1
+    assert (h["schools_before"], h["schools_closed"], h["new_schools_built"]) == (3, 2, 1)
+    assert h["schools_after"] == 2 and h["expansion_seats"] == 90
+    assert h["capital_yuan"] == pytest.approx(1_900_000)
+    region = plan.regions[2026]
+    after = plan.apply(region)
+    assert sorted(after.schools["school_id"]) == ["A", "S"]
+    assert int(after.schools.set_index("school_id").loc["A", "capacity"]) == 410
+    other = make_region(schools=10, seed=1)
+    with pytest.raises(InputError):
+        plan.apply(other)
+    tables = plan.tables
+    assert {"timeline", "counties", "costs", "assignments_2027"} <= set(tables)
+    tables["costs"].loc[0, "capital_yuan"] = -1.0  # a copy: the plan keeps its own
+    assert plan.costs.loc[0, "capital_yuan"] == pytest.approx(1_000_000)
