@@ -16,11 +16,14 @@ seats, class and school sizes. The copies are linked:
   办公厅《关于规范农村义务教育学校布局调整的意见》, 国办发〔2012〕48号);
 * no pupil moves twice within ``policy.settle_years`` years: a school that received pupils from a
   closure does not close right after (:mod:`allocator.planners.mergers.moves`);
-* objective: sum_t W_t c_t (the year's annual cost in yuan, or pupil-minutes with
+* objective: sum_t W_t c_t (the year's recurrent cost in yuan, or pupil-minutes with
   ``max_schools``), W_t the discount factors of the calendar years planning year t stands for at
   ``policy.discount_rate`` (:func:`~allocator.planners.years.year_weights`; pupil-minutes
-  are not discounted). Annual costs are the one-year model's: a site's upkeep each year it is open,
-  an added seat's annualised cost each year it exists.
+  are not discounted), plus capital once, in the year it falls: a new site's build cost in the
+  year it opens and added seats' build cost in the year they are built, discounted, less their
+  residual value at the end of the horizon (:mod:`allocator.planners.mergers.years_costs`). Yearly
+  costs are the one-year model's: a site's upkeep each year it is open (a new site's
+  ``annual_cost``), transport, boarding, the funding floor.
 
 Solving
 -------
