@@ -2,8 +2,10 @@
 
 Targets (issue 18): a five-year plan of a county of 150 schools in under 60 s; of the synthetic
 municipality of 5,000 schools (34 counties, decomposed by county) in under 10 minutes on 2 cores.
-Each prints the wall time, the status and gap, and the size of the linked model (variables and
-rows; for the municipality the largest county's).
+Each prints, per county and overall, the size of the linked model (columns, rows, nonzeros), the
+solver's work (branch-and-bound nodes and LP iterations, HiGHS's own counts: deterministic, unlike
+the wall time), the status and gap, the wall time and the load average (other work on the machine
+slows the wall time, never the counts).
 
 Run from the repository root on a quiet machine::
 
@@ -27,6 +29,7 @@ losing 3 % of their children a year to migration (a shrinking rural county).
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import resource
 import time
@@ -51,9 +54,10 @@ def cpu_seconds() -> float:
 def county_runs(seeds, schools: int, gap: float) -> None:
     print(f"\nCounties: make_region(schools={schools}, seed=s), years {YEARS}, gap {gap:g}")
     print(
-        "seed | method | variables | rows | closures | extensions | status | gap | wall s | cpu s"
+        "seed | method | columns | rows | nonzeros | nodes | LP iterations | closures | "
+        "extensions | status | gap | wall s | cpu s | load average"
     )
-    print("---|---|---|---|---|---|---|---|---|---")
+    print("---|---|---|---|---|---|---|---|---|---|---|---|---|---")
     for seed in seeds:
         region = make_region(schools=schools, seed=seed)
         t0, c0 = time.perf_counter(), cpu_seconds()
@@ -66,8 +70,9 @@ def county_runs(seeds, schools: int, gap: float) -> None:
         closures = int(t["action"].isin(["close", "nine_year"]).sum())
         extensions = int((t["action"] == "extend").sum())
         print(
-            f"{seed} | {row.method} | {row.variables} | {row.rows} | {closures} | {extensions} | "
-            f"{row.status} | {gap_text(row.gap)} | {wall:.1f} | {cpu:.1f}",
+            f"{seed} | {row.method} | {row.variables} | {row.rows} | {row.nonzeros} | "
+            f"{count(row.nodes)} | {count(row.iterations)} | {closures} | {extensions} | "
+            f"{row.status} | {gap_text(row.gap)} | {wall:.1f} | {cpu:.1f} | {load_text()}",
             flush=True,
         )
         by_year = t[t["action"].isin(["close", "nine_year"])].groupby("year").size()
@@ -95,12 +100,16 @@ def municipality_run(gap: float, threads: int, schools: int = 5000, counties=Non
     c = plan.counties
     info = plan.solve_info
     sizes = region.schools.groupby("county").size()
-    print("\ncounty | schools | method | variables | rows | status | gap | wall s")
-    print("---|---|---|---|---|---|---|---")
-    for r in c.sort_values("seconds", ascending=False).itertuples():
+    print(
+        "\ncounty | schools | method | columns | rows | nonzeros | nodes | LP iterations | status "
+        "| gap | wall s"
+    )
+    print("---|---|---|---|---|---|---|---|---|---|---")
+    for r in c.sort_values("iterations", ascending=False).itertuples():
         print(
             f"{r.county} | {int(sizes.get(r.county, 0))} | {r.method} | {r.variables} | {r.rows} | "
-            f"{r.status} | {gap_text(r.gap)} | {r.seconds:.1f}"
+            f"{r.nonzeros} | {count(r.nodes)} | {count(r.iterations)} | {r.status} | "
+            f"{gap_text(r.gap)} | {r.seconds:.1f}"
         )
     unplanned = plan.plan_in(YEARS[0]).unplanned
     for r in unplanned.itertuples():
@@ -109,11 +118,29 @@ def municipality_run(gap: float, threads: int, schools: int = 5000, counties=Non
     largest = f"{big['variables']} / {big['rows']} ({big['county']})" if big is not None else "-"
     print(
         "\ncounties | unplanned | methods | closures | worst status | largest gap | largest model "
-        "(variables / rows) | wall s | cpu s\n---|---|---|---|---|---|---|---|---\n"
+        "(columns / rows) | columns | rows | nonzeros | nodes | LP iterations | wall s | cpu s | "
+        "load average\n---|---|---|---|---|---|---|---|---|---|---|---|---|---|---\n"
         f"{len(c)} | {len(unplanned)} | {', '.join(sorted(set(c['method'])))} | "
         f"{int(plan.timeline['action'].isin(['close', 'nine_year']).sum())} | {info.status} | "
-        f"{gap_text(pd.to_numeric(c['gap']).max() if len(c) else None)} | {largest} | {wall:.1f} | {cpu:.1f}"
+        f"{gap_text(pd.to_numeric(c['gap']).max() if len(c) else None)} | {largest} | "
+        f"{int(c['variables'].sum())} | {int(c['rows'].sum())} | {int(c['nonzeros'].sum())} | "
+        f"{total(c['nodes'])} | {total(c['iterations'])} | {wall:.1f} | {cpu:.1f} | {load_text()}"
     )
+
+
+def count(value) -> str:
+    return "n/a" if value is None or value != value else f"{int(value)}"
+
+
+def total(values: pd.Series) -> str:
+    values = pd.to_numeric(values)
+    return "n/a" if values.isna().any() else f"{int(values.sum())}"
+
+
+def load_text() -> str:
+    """The 1, 5 and 15-minute load averages (other work on the machine slows the wall times)."""
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} {five:.2f} {fifteen:.2f}"
 
 
 def gap_text(gap) -> str:
@@ -131,7 +158,8 @@ def main() -> None:
     parser.add_argument("--municipality-schools", type=int, default=5000)
     parser.add_argument("--counties", type=int, default=None, help="default: make_region's")
     args = parser.parse_args()
-    print(f"{platform.processor() or platform.machine()}, Python {platform.python_version()}")
+    print(f"{platform.processor() or platform.machine()}, Python {platform.python_version()}, "
+          f"load average {load_text()}")  # fmt: skip
     if not args.no_counties:
         county_runs(args.seeds, args.schools, args.gap)
     if not args.no_municipality:

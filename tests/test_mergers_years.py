@@ -114,11 +114,14 @@ def test_receiving_capacity_is_built_in_the_year_pupils_arrive(shrinking):
 def test_cost_is_discounted_hand_computed(shrinking):
     _, plan = shrinking
     # 2026-27: two sites, transport 0, no floor top-up (B >= 100 pupils)
-    # 2028-29: one site, B's pupils ride 10 min, two classrooms of 45 seats at 1500 yuan a seat
+    # 2028-29: one site, B's pupils ride 10 min; two classrooms of 45 seats built in 2028 at
+    # 20,000 yuan a seat, 18/20 of their value left at the end of 2029 (credited then)
     years = {2026: 2 * 300_000, 2027: 2 * 300_000}
     for y, n in {2028: 90, 2029: 80}.items():
-        years[y] = 300_000 + n * 10 * 100 + 90 * 1500
+        years[y] = 300_000 + n * 10 * 100
+    years[2028] += 90 * 20_000
     expected = sum(cost / 1.08 ** (y - 2026) for y, cost in years.items())
+    expected -= 90 * 20_000 * (1 - 2 / 20) / 1.08**4
     assert plan.solve_info.objective == pytest.approx(expected, rel=1e-9)
     assert plan.verify().empty
 
@@ -293,6 +296,10 @@ def brute_force(region, table, years, policy) -> float:
     cap, cls = s["capacity"].to_numpy(float), s["classes"].to_numpy(float)
     max_rooms = np.floor(policy.max_expansion_share * cap / 45 + 1e-9)
     w = [(1 + policy.discount_rate) ** -(y - years[0]) for y in years]
+    # a seat is paid when built, less what is left of its 20 years at the end of the last year
+    end = (1 + policy.discount_rate) ** -(years[-1] + 1 - years[0])
+    seat = [policy.expansion_build_yuan_per_seat * (w[k] - end * (1 - (years[-1] + 1 - y) / 20))
+            for k, y in enumerate(years)]  # fmt: skip
     n_j, best = len(s), np.inf
     for closing in itertools.product(range(len(years) + 1), repeat=n_j):  # year index or never
         opens = [np.array([closing[j] > k for j in range(n_j)]) for k in range(len(years))]
@@ -313,15 +320,16 @@ def brute_force(region, table, years, policy) -> float:
                 )
                 classes = np.ceil(load / 45 - np.maximum(cls, held / 45) - 1e-9)
                 need = np.where(opens[k], np.maximum(0, np.maximum(seats, classes)), 0)
-                rooms = np.maximum(rooms, need)
+                added = np.maximum(rooms, need) - rooms
+                rooms = rooms + added
                 if (rooms > max_rooms).any():
                     total = np.inf
                     break
                 floor = np.where(opens[k], 600 * np.maximum(0, 100 - load), 0).sum()
                 ride = sum(demand[y][i] * t[i, pick[k][i]] for i in range(len(vil)))
                 ride *= policy.transport_yuan_per_pupil_minute
-                cost = 300_000 * opens[k].sum() + floor + rooms.sum() * 45 * 1500 + ride
-                total += w[k] * cost
+                cost = 300_000 * opens[k].sum() + floor + ride
+                total += w[k] * cost + seat[k] * added.sum() * 45
             best = min(best, total)
     return best
 
@@ -571,3 +579,29 @@ def test_pupils_received_from_a_closure_are_not_moved_again_the_year_after():
     assert settled.verify().empty and twice.verify().empty
     with pytest.raises(InputError, match="settle_years"):
         MergerPolicy(settle_years=-1)
+
+
+def test_settle_years_holds_across_rolling_windows():
+    """The same county under the rolling horizon: the window of 2027-2028 fixes 2027 and sees
+    2026 only as fixed, yet A's pupils, who moved in 2027 (from the fixed 2026 layout), do not
+    move again in 2028. Without the rule the rolling plan moves them twice."""
+    region = region_of(
+        [school("A", "N0", lp=120), school("B", "N1", lp=120, capacity=260),
+         school("C", "N2", lp=300, capacity=600, classes=14)],
+        [settlement("VA", "N0", 120), settlement("VB", "N1", 120), settlement("VC", "N2", 300)],
+        [("N0", "N1", 10), ("N1", "N2", 10)],
+    )  # fmt: skip
+    a = {2026: 120, 2027: 90, 2028: 85, 2029: 80}
+    b = {2026: 120, 2027: 120, 2028: 90, 2029: 85}
+    table = forecast_of(
+        {**{("VA", y): n for y, n in a.items()}, **{("VB", y): n for y, n in b.items()},
+         **{("VC", y): 300 for y in a}}
+    )  # fmt: skip
+    free = MergerPolicy(min_size=100, allow_nine_year=False)
+    kw = {"years": (2026, 2029), "forecast": table, "method": "rolling"}
+    twice = plan_mergers(region, free, EXACT, **kw)
+    settled = plan_mergers(region, dataclasses.replace(free, settle_years=2), EXACT, **kw)
+    assert moves(twice) == {"VA": [2027, 2028], "VB": [2028]}
+    assert moves(settled) == {"VA": [2027], "VB": [2028]}
+    assert settled.counties["method"].tolist() == ["rolling"]
+    assert settled.verify().empty

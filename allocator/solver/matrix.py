@@ -218,13 +218,23 @@ def run_highs(h, model: LinearModel, start, t0):
 def _labelled(status, objective, bound, is_mip, options, h, t0) -> SolveInfo:
     """The SolveInfo of a checked answer: "optimal" only within the gap asked."""
     seconds = time.perf_counter() - t0
+    work = _work(h)
     if not is_mip:
         if status == "optimal":
-            return SolveInfo("optimal", objective, objective, 0.0, seconds, "highs")
-        return SolveInfo(status, objective, None, None, seconds, "highs")
+            return SolveInfo("optimal", objective, objective, 0.0, seconds, "highs", *work)
+        return SolveInfo(status, objective, None, None, seconds, "highs", *work)
     abs_gap = float((options.highs_options or {}).get("mip_abs_gap", 1e-6))
     if bound is not None and within_gap(objective, bound, options.mip_gap, abs_gap):
         status = "optimal"
     elif status == "optimal":
         status = "feasible"  # HiGHS stopped (e.g. at a limit) with a wider gap than asked
-    return SolveInfo(status, objective, bound, relative_gap(objective, bound), seconds, "highs")
+    gap = relative_gap(objective, bound)
+    return SolveInfo(status, objective, bound, gap, seconds, "highs", *work)
+
+
+def _work(h) -> tuple[int | None, int | None]:
+    """(branch-and-bound nodes, simplex iterations) of HiGHS's last run (None if it has none)."""
+    info = h.getInfo()
+    nodes = int(getattr(info, "mip_node_count", -1))
+    iterations = int(getattr(info, "simplex_iteration_count", -1))
+    return (nodes if nodes >= 0 else None, iterations if iterations >= 0 else None)

@@ -106,6 +106,11 @@ class SolveInfo:
         Wall time of the solve.
     solver : str
         The solver that ran.
+    nodes, iterations : int or None
+        Branch-and-bound nodes and LP (simplex) iterations the solver reports (HiGHS's
+        ``mip_node_count`` and ``simplex_iteration_count``): deterministic measures of a solve's
+        work, unlike ``seconds``; None where the solver gave none. Left out of the repr and of
+        comparisons.
     """
 
     status: str
@@ -114,6 +119,8 @@ class SolveInfo:
     gap: float | None
     seconds: float
     solver: str
+    nodes: int | None = field(default=None, repr=False, compare=False)
+    iterations: int | None = field(default=None, repr=False, compare=False)
 
     @property
     def is_optimal(self) -> bool:

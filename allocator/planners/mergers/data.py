@@ -42,6 +42,7 @@ class County:
     # candidate sites are the last rows of ``schools`` (closed before the plan)
     candidate: np.ndarray | None = None  # (n_j,) bool
     new_site_cost: np.ndarray | None = None  # (n_j,) yuan a year if opened (0 for schools)
+    new_site_build: np.ndarray | None = None  # (n_j,) one-off yuan to build (0 for schools)
     boarding_places: np.ndarray | None = None  # (n_j,) boarders the dormitories hold (inf: any)
     # (n_s, 3) bool: bands today's layout already fails (see the verify module); they may also go to
     # the nearest schools beyond their travel limit, at a penalty, and may be split
@@ -58,6 +59,8 @@ class County:
             self.candidate = np.zeros(len(self.schools), dtype=bool)
         if self.new_site_cost is None:
             self.new_site_cost = np.zeros(len(self.schools))
+        if self.new_site_build is None:
+            self.new_site_build = np.zeros(len(self.schools))
         if self.boarding_places is None:
             self.boarding_places = np.full(len(self.schools), np.inf)
 
@@ -97,7 +100,7 @@ def make_unit(
         current[planned],
     )
     places = boarding_places(schools, "schools", "school_id")
-    candidate = new_cost = None
+    candidate = new_cost = new_build = None
     if sites is not None and len(sites):
         n_old = len(schools)
         places = np.concatenate([places, boarding_places(sites, CANDIDATE_TABLE, "site_id")])
@@ -106,10 +109,9 @@ def make_unit(
         teaches = np.vstack([teaches, level])
         current = np.vstack([current, np.zeros((len(sites), 3), dtype=np.int64)])
         candidate = np.arange(len(schools)) >= n_old
-        new_cost = np.zeros(len(schools))
-        new_cost[n_old:] = (
-            sites["annual_cost"].to_numpy(float) + sites["build_cost"].to_numpy(float) / build_years
-        )
+        new_cost, new_build = np.zeros(len(schools)), np.zeros(len(schools))
+        new_build[n_old:] = sites["build_cost"].to_numpy(float)
+        new_cost[n_old:] = sites["annual_cost"].to_numpy(float) + new_build[n_old:] / build_years
     settlements = region.settlements[settlement_mask].reset_index(drop=True)
     demand = settlements[BAND_COLUMNS].to_numpy(dtype=np.int64)
     travel = (
@@ -147,6 +149,7 @@ def make_unit(
         cutoff=cutoff,
         candidate=candidate,
         new_site_cost=new_cost,
+        new_site_build=new_build,
         boarding_places=places,
     )
 

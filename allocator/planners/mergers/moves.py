@@ -20,7 +20,8 @@ It is a hard rule, not a cost: the harm to a child of a second move in a row is 
 trade against a school's upkeep, and a hard rule needs no such number. A receiving school can
 still close once its newcomers have settled. The m columns cost nothing, so the rule never
 changes a plan in which no pupil moves twice in ``settle_years`` years. Under a rolling horizon
-the rule holds within each window only.
+each window carries the moves of the years fixed before it (``past``: the shares of those years
+as constants), so the rule holds across windows too.
 """
 
 from __future__ import annotations
@@ -45,9 +46,14 @@ def _shares(model, linear, offset: int):
     return keys, start + np.arange(len(model.ps)), coef
 
 
-def settle_rows(linked: LinearModel, parts, offsets, years, settle: int) -> LinearModel:
+def settle_rows(linked: LinearModel, parts, offsets, years, settle: int, past=()) -> LinearModel:
     """``linked`` with the m columns and rows of the module docstring; ``parts`` are each
-    year's (CountyModel, LinearModel), at ``offsets`` in ``linked``.
+    year's (CountyModel, LinearModel), at ``offsets`` in ``linked``, for ``years``.
+
+    ``past`` (a rolling horizon's earlier windows): ``(year, {(settlement, band, school):
+    share})`` of the years already fixed, in order, before ``years[0]``. Their moves count as
+    constants: the first year's leaving share is measured from the last fixed year, and a span
+    that holds a fixed move leaves the new years only what is left of the one move.
 
     Examples
     --------
@@ -56,55 +62,85 @@ def settle_rows(linked: LinearModel, parts, offsets, years, settle: int) -> Line
     >>> settle_rows(m, [], [], (2026,), 2) is m
     True
     """
-    if settle <= 0 or len(parts) < 2:
+    past = list(past)
+    if settle <= 0 or len(parts) + min(len(past), 1) < 2:
         return linked
     n = linked.shape[1]
-    rows, cols, vals = [], [], []
-    moves: dict[tuple[int, int], list[tuple[int, int]]] = {}  # (s, b) -> [(year index, m col)]
+    rows, cols, vals, upper = [], [], [], []
+    moves: dict[tuple[int, int], list[tuple[int, int]]] = {}  # (s, b) -> [(year, m col)]
+    fixed = _fixed_moves(past)
     r, m = 0, 0
-    before = _shares(*parts[0], offsets[0])
-    for t in range(1, len(parts)):
+    before = None
+    if past:
+        keys = {key: k for k, key in enumerate(past[-1][1])}
+        values = np.array(list(past[-1][1].values()), dtype=float)
+        before = (keys, np.full(len(keys), -1), values)  # constants, no column
+    for t in range(len(parts)):
         now = _shares(*parts[t], offsets[t])
-        demand = parts[t][0].unit.demand
-        for key, k in before[0].items():
-            s, b, _ = key
-            if demand[s, b] <= 0:
-                continue
-            # -m + s_t-1 - s_t <= 0
-            rows += [r, r]
-            cols += [n + m, int(before[1][k])]
-            vals += [-1.0, float(before[2][k])]
-            if key in now[0]:
-                q = now[0][key]
+        if before is not None:
+            demand = parts[t][0].unit.demand
+            for key, k in before[0].items():
+                s, b, _ = key
+                if demand[s, b] <= 0:
+                    continue
+                # -m + s_t-1 - s_t <= 0 (s_t-1 a constant when fixed before the window)
+                const = 0.0
                 rows.append(r)
-                cols.append(int(now[1][q]))
-                vals.append(-float(now[2][q]))
-            moves.setdefault((s, b), []).append((t, n + m))
-            r += 1
-            m += 1
+                cols.append(n + m)
+                vals.append(-1.0)
+                if before[1][k] >= 0:
+                    rows.append(r)
+                    cols.append(int(before[1][k]))
+                    vals.append(float(before[2][k]))
+                else:
+                    const = float(before[2][k])
+                if key in now[0]:
+                    q = now[0][key]
+                    rows.append(r)
+                    cols.append(int(now[1][q]))
+                    vals.append(-float(now[2][q]))
+                upper.append(-const)
+                moves.setdefault((s, b), []).append((int(years[t]), n + m))
+                r += 1
+                m += 1
         before = now
     if not m:
         return linked
     leave = sp.csc_matrix((vals, (rows, cols)), shape=(r, n + m))
-    window_rows, window_cols = [], []
-    w = 0
-    for items in moves.values():
-        ts = sorted({t for t, _ in items})
-        for u in ts:
-            span = {t for t in ts if years[u] <= years[t] <= years[u] + settle}
-            if len(span) < 2:
+    window_rows, window_cols, left = [], [], []
+    for key, items in moves.items():
+        done = fixed.get(key, [])
+        starts = sorted({y for y, _ in items} | {y for y, _ in done})
+        for u in starts:
+            mine = [c for y, c in items if u <= y <= u + settle]
+            span = {y for y, _ in items if u <= y <= u + settle}
+            earlier = sum(v for y, v in done if u <= y <= u + settle)
+            if not mine or len(span) + (earlier > 0) < 2:
                 continue
-            mine = [c for t, c in items if t in span]
-            window_rows += [w] * len(mine)
+            window_rows += [len(left)] * len(mine)
             window_cols += mine
-            w += 1
+            left.append(max(0.0, 1.0 - earlier))
     widened = _with_columns(linked, m)
-    out = widened.with_rows("settle_years__leave", leave, upper=0.0)
-    if w:
+    out = widened.with_rows("settle_years__leave", leave, upper=np.array(upper))
+    if left:
         once = sp.csc_matrix(
-            (np.ones(len(window_cols)), (window_rows, window_cols)), shape=(w, n + m)
+            (np.ones(len(window_cols)), (window_rows, window_cols)), shape=(len(left), n + m)
         )
-        out = out.with_rows("settle_years", once, upper=1.0)
+        out = out.with_rows("settle_years", once, upper=np.array(left))
+    return out
+
+
+def _fixed_moves(past) -> dict[tuple[int, int], list[tuple[int, float]]]:
+    """(settlement, band) -> [(year, share that left its school that year)] of fixed years."""
+    out: dict = {}
+    for (_, a), (year, b) in zip(past, past[1:], strict=False):
+        gone: dict = {}
+        for (s, band, j), share in a.items():
+            gone[(s, band)] = gone.get((s, band), 0.0) + max(0.0, share - b.get((s, band, j), 0.0))
+        present = {k[:2] for k in b}
+        for key, v in gone.items():
+            if v > 1e-9 and key in present:
+                out.setdefault(key, []).append((int(year), v))
     return out
 
 

@@ -44,6 +44,7 @@ from allocator.planners.mergers.verify import (
     solve_county,
     unplanned_table,
 )
+from allocator.planners.mergers.years_costs import COST_COLUMNS
 from allocator.planners.mergers.years_model import YearsResult, plan_county
 from allocator.planners.mergers.years_plan import MergerYearsPlan, timeline_table
 from allocator.planners.years import forecast_table, plan_years, year_weights
@@ -53,6 +54,12 @@ from allocator.solver import SolveInfo, SolverOptions
 #: Default solver settings: a relative gap of 0.1 % of the annual cost (on a county of 150 schools
 #: about a fifth of one site's cost), far below the precision of travel times and prices.
 DEFAULT_OPTIONS = SolverOptions(mip_gap=1e-3)
+#: Columns of a plan over years' ``counties`` table (nodes and iterations: HiGHS's branch-and-bound
+#: nodes and simplex iterations, summed over the county's solves; deterministic, unlike seconds).
+YEARS_COUNTY_COLUMNS = (
+    "county", "method", "status", "objective", "gap", "variables", "rows", "nonzeros", "nodes",
+    "iterations", "seconds",
+)  # fmt: skip
 #: Largest settlements x schools for a single whole-region max_schools model (dense arrays).
 WHOLE_REGION_CELLS = 4_000_000
 
@@ -392,11 +399,14 @@ def _plan_years(region, policy, options, progress, spec, t0) -> MergerYearsPlan:
                 "gap": r.info.gap,
                 "variables": int(r.shape[1]),
                 "rows": int(r.shape[0]),
+                "nonzeros": int(r.nonzeros),
+                "nodes": r.info.nodes,
+                "iterations": r.info.iterations,
                 "seconds": float(r.info.seconds),
             }
             for r in results
         ],
-        columns=["county", "method", "status", "objective", "gap", "variables", "rows", "seconds"],
+        columns=list(YEARS_COUNTY_COLUMNS),
     )
     plan = MergerYearsPlan(
         years=years,
@@ -407,6 +417,8 @@ def _plan_years(region, policy, options, progress, spec, t0) -> MergerYearsPlan:
         solve_info=info,
         policy=policy,
         weights=tuple(float(w) for w in weights),
+        costs=_years_costs([r.costs for r in results if r.costs is not None]),
+        region_fingerprint=region_fingerprint(region),
     )
     problems = plan.verify()
     if len(problems):
@@ -418,6 +430,18 @@ def _plan_years(region, policy, options, progress, spec, t0) -> MergerYearsPlan:
             info,
         )
     return plan
+
+
+def _years_costs(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Yuan by year over the counties (each county's own table summed by year)."""
+    if not frames:
+        return pd.DataFrame(columns=list(COST_COLUMNS))
+    both = pd.concat(frames, ignore_index=True)
+    money = ["recurrent_yuan", "capital_yuan", "residual_yuan"]
+    out = both.groupby("year", sort=True).agg(
+        {**dict.fromkeys(money, "sum"), "discount_factor": "first", "weight": "first"}
+    )
+    return out.reset_index()[list(COST_COLUMNS)]
 
 
 def _solve_years_all(jobs, policy, options: SolverOptions, spec, progress) -> list:

@@ -248,6 +248,9 @@ class MergerPolicy:
     expansion_yuan_per_seat : float
         Annualised cost of one added seat: 1500 yuan a year (about 20,000 yuan a seat repaid over
         20 years at about 5 % interest; an assumed figure).
+    expansion_build_yuan_per_seat : float
+        One-off cost of one added seat in a plan over several years, paid in the year it is
+        built: 20,000 yuan (the figure behind ``expansion_yuan_per_seat``; assumed, unconfirmed).
     max_expansion_share : float
         Seats a school may add, as a share of its capacity: 0.3.
     expansion_floor_m2_per_seat : float
@@ -281,7 +284,8 @@ class MergerPolicy:
         when the policy is made.
     build_years : float
         Years over which a new site's ``build_cost`` is spread (straight line, like the 20-year
-        rule of ``expansion_yuan_per_seat``; no interest): 30.
+        rule of ``expansion_yuan_per_seat``; no interest): 30. A plan over several years pays
+        ``build_cost`` once, in the year the site opens, and ``annual_cost`` each year it is open.
     discount_rate : float
         Yearly rate at which a plan over several years (``plan_mergers(..., years=...)``)
         discounts later years' costs: 0.08, the social discount rate of 国家发展改革委、建设部
@@ -365,6 +369,7 @@ class MergerPolicy:
     nine_year_site_minutes: float = 5.0
     min_size: int = 100
     expansion_yuan_per_seat: float = 1500.0
+    expansion_build_yuan_per_seat: float = 20_000.0
     max_expansion_share: float = 0.3
     expansion_floor_m2_per_seat: float = 4.5
     max_schools: int | Mapping[str, int] | None = None
@@ -408,6 +413,7 @@ class MergerPolicy:
             "transport_yuan_per_pupil_minute",
             "funding_yuan_per_pupil",
             "expansion_yuan_per_seat",
+            "expansion_build_yuan_per_seat",
             "max_expansion_share",
             "expansion_floor_m2_per_seat",
             "nine_year_site_minutes",

@@ -16,11 +16,14 @@ seats, class and school sizes. The copies are linked:
   办公厅《关于规范农村义务教育学校布局调整的意见》, 国办发〔2012〕48号);
 * no pupil moves twice within ``policy.settle_years`` years: a school that received pupils from a
   closure does not close right after (:mod:`allocator.planners.mergers.moves`);
-* objective: sum_t W_t c_t (the year's annual cost in yuan, or pupil-minutes with
+* objective: sum_t W_t c_t (the year's recurrent cost in yuan, or pupil-minutes with
   ``max_schools``), W_t the discount factors of the calendar years planning year t stands for at
   ``policy.discount_rate`` (:func:`~allocator.planners.years.year_weights`; pupil-minutes
-  are not discounted). Annual costs are the one-year model's: a site's upkeep each year it is open,
-  an added seat's annualised cost each year it exists.
+  are not discounted), plus capital once, in the year it falls: a new site's build cost in the
+  year it opens and added seats' build cost in the year they are built, discounted, less their
+  residual value at the end of the horizon (:mod:`allocator.planners.mergers.years_costs`). Yearly
+  costs are the one-year model's: a site's upkeep each year it is open (a new site's
+  ``annual_cost``), transport, boarding, the funding floor.
 
 Solving
 -------
@@ -32,7 +35,8 @@ model, so the status says ``optimal`` only when the plan is within ``mip_gap`` o
 ``method="rolling"`` (used when the linked model would exceed :data:`MAX_COLUMNS` columns): a
 rolling horizon. Years are solved in windows of :data:`WINDOW` years; the first year of each window
 is fixed (its closures, conversions and classrooms bind the later years) and the window moves on by
-one year. It has no optimality guarantee (it cannot see beyond its window, and a closure fixed early
+one year; each window carries the moves of the years fixed before it into the ``settle_years``
+rule, so that rule holds across windows. It has no optimality guarantee (it cannot see beyond its window, and a closure fixed early
 can make a later window infeasible, which is then reported); its plans are labelled ``feasible``
 with no bound.
 """
@@ -64,6 +68,7 @@ from allocator.planners.mergers.result import (
 from allocator.planners.mergers.sets import CountyModel, build_model, unservable_error
 from allocator.planners.mergers.solve import whole_pupils
 from allocator.planners.mergers.verify import check_county, split_today
+from allocator.planners.mergers.years_costs import price_years, year_costs
 from allocator.solver import (
     ColumnBlock,
     LinearModel,
@@ -91,6 +96,8 @@ class YearsResult:
     info: SolveInfo
     method: str
     shape: tuple[int, int]
+    nonzeros: int = 0
+    costs: object = None  # yuan by year (years_costs.COST_COLUMNS); None with max_schools
 
 
 @dataclass(frozen=True)
@@ -182,10 +189,15 @@ def _links(parts: list[_Year], offsets: list[int], n_cols: int):
     return matrix, off_limits
 
 
-def _window_model(parts, weights, years, fixed: dict | None, settle: int = 0):
+def _window_model(parts, weights, years, fixed: dict | None, settle: int = 0, rate=None, past=()):
     """The linked model of ``parts``; ``fixed`` bounds the first year's y, w, k from the year
-    before it (closed stays closed, built stays built)."""
+    before it (closed stays closed, built stays built); ``past``: the shares of the years fixed
+    before it, for the ``settle_years`` rule (:func:`settle_rows`). ``rate``: the discount rate, to price new
+    sites and added rooms as capital in the year they fall (None: pupil-minutes)."""
     linked, offsets = _stack(parts, weights, years)
+    if rate is not None:
+        c = price_years(linked.c, parts, offsets, weights, years, rate)
+        linked = linked.with_objective(c)
     links, off_limits = _links(parts, offsets, linked.shape[1])
     upper = linked.col_upper.copy()
     lower = linked.col_lower.copy()
@@ -207,7 +219,7 @@ def _window_model(parts, weights, years, fixed: dict | None, settle: int = 0):
     if links.shape[0]:
         linked = linked.with_rows("closed_stays_closed", links, upper=0.0)
     pairs = [(p.model, p.linear) for p in parts]
-    return settle_rows(linked, pairs, offsets, years, settle), offsets
+    return settle_rows(linked, pairs, offsets, years, settle, past), offsets
 
 
 def _solve_linked(linked: LinearModel, name: str, years, options: SolverOptions, fixed=None):
@@ -250,6 +262,15 @@ def _decisions(part: _Year, x: np.ndarray, options: SolverOptions):
     )
 
 
+def _shares_of(part: _Year, pupils: np.ndarray) -> dict:
+    """{(settlement, band, school): share of the band's pupils} of one decided year."""
+    model = part.model
+    demand = part.unit.demand[model.ps, model.pb].astype(float)
+    share = np.divide(pupils, demand, out=np.zeros(len(pupils)), where=demand > 0)
+    keep = np.flatnonzero(share > 0)
+    return {(int(model.ps[p]), int(model.pb[p]), int(model.pj[p])): float(share[p]) for p in keep}
+
+
 def _needed_rooms(res: CountyResult) -> np.ndarray:
     """The fewest classrooms the year's assignment needs at each school."""
     model, policy = res.model, res.model.policy
@@ -288,6 +309,7 @@ def solve_years(
                 column="school_id",
             )
     travel_mode = units[0].max_schools is not None
+    rate = None if travel_mode else policy.discount_rate
     parts = [_year(u, policy, travel_mode) for u in units]
     size = sum(p.linear.shape[1] for p in parts)
     if method is None:
@@ -297,26 +319,32 @@ def solve_years(
         main = dataclasses.replace(options, mip_gap=0.8 * options.mip_gap)
     decisions, infos = [], []
     if method == "whole":
-        linked, offsets = _window_model(parts, weights, years, None, policy.settle_years)
+        linked, offsets = _window_model(parts, weights, years, None, policy.settle_years, rate)
         sol = _solve_linked(linked, name, years, main)
         infos.append(sol.info)
         shape = linked.shape
+        nonzeros = int(linked.A.nnz)
         for p, off in zip(parts, offsets, strict=True):
             decisions.append(_decisions(p, _slice(sol, off, p), options))
     else:
         shape = (0, 0)
-        fixed = None
+        nonzeros = 0
+        fixed, past = None, []
         for t in range(len(parts)):
             window = parts[t : t + WINDOW]
             span = years[t : t + WINDOW]
             linked, offsets = _window_model(
-                window, weights[t : t + WINDOW], span, fixed, policy.settle_years
-            )
+                window, weights[t : t + WINDOW], span, fixed, policy.settle_years,
+                rate,
+                past[-(policy.settle_years + 1) :] if policy.settle_years else (),
+            )  # fmt: skip
             shape = (max(shape[0], linked.shape[0]), max(shape[1], linked.shape[1]))
+            nonzeros = max(nonzeros, int(linked.A.nnz))
             sol = _solve_linked(linked, name, span, main, None if t == 0 else years[t - 1])
             infos.append(sol.info)
             pupils, open_, conv = _decisions(parts[t], _slice(sol, 0, parts[t]), options)
             decisions.append((pupils, open_, conv))
+            past.append((years[t], _shares_of(parts[t], pupils)))
             k = parts[t].linear.column_values(_slice(sol, 0, parts[t]), "k")
             fixed = {
                 "open": open_,
@@ -325,7 +353,10 @@ def solve_years(
                     tuple(int(v) for v in parts[t].model.conv[w]) for w in np.flatnonzero(conv)
                 ],  # fmt: skip
             }
-    return _finish_years(parts, decisions, infos, weights, years, method, shape, options, t0)
+    out = _finish_years(parts, decisions, infos, (weights, rate), years, method, shape, options,
+                        t0)  # fmt: skip
+    out.nonzeros = nonzeros
+    return out
 
 
 def plan_county(
@@ -415,9 +446,11 @@ def _slice(sol, offset: int, part: _Year) -> np.ndarray:
     return np.asarray(sol.x)[offset : offset + part.linear.shape[1]]
 
 
-def _finish_years(parts, decisions, infos, weights, years, method, shape, options, t0):
+def _finish_years(parts, decisions, infos, prices, years, method, shape, options, t0):
     """Each year's result with the classrooms built by then (never fewer than the year before),
-    checked against that year's rules; the objective and gap of the whole plan."""
+    checked against that year's rules; the objective and gap of the whole plan (``prices``: the
+    years' weights and the discount rate, None in travel mode)."""
+    weights, rate = prices
     travel_mode = parts[0].unit.max_schools is not None
     results, rooms_before = [], np.zeros(parts[0].model.n_schools, dtype=np.int64)
     info0 = infos[0]
@@ -437,8 +470,13 @@ def _finish_years(parts, decisions, infos, weights, years, method, shape, option
         res.rooms = rooms
         results.append(res)
     _check_links(results, years)
-    per_year = [plan_objective(r, travel_mode) for r in results]
-    objective = float(np.dot(weights, per_year))
+    costs = None
+    if travel_mode:
+        per_year = [plan_objective(r, travel_mode) for r in results]
+        objective = float(np.dot(weights, per_year))
+    else:
+        costs, objective = year_costs(results, years, weights, rate)
+        per_year = (costs["recurrent_yuan"] + costs["capital_yuan"]).tolist()
     scale = 1.0 if travel_mode else YUAN_SCALE
     status = worst_status(*(i.status for i in infos))
     bound = None
@@ -454,10 +492,18 @@ def _finish_years(parts, decisions, infos, weights, years, method, shape, option
     else:
         status = worst_status(status, "feasible")
     seconds = time.perf_counter() - t0
-    info = SolveInfo(status, objective, bound, gap, seconds, infos[0].solver)
+    nodes = [i.nodes for i in infos]
+    iterations = [i.iterations for i in infos]
+    info = SolveInfo(
+        status, objective, bound, gap, seconds, infos[0].solver,
+        None if None in nodes else int(sum(nodes)),
+        None if None in iterations else int(sum(iterations)),
+    )  # fmt: skip
     for r, value in zip(results, per_year, strict=True):
         r.info = SolveInfo(status, value, None, None, seconds, info.solver)
-    return YearsResult(parts[0].unit.name, tuple(years), results, info, method, shape)
+    out = YearsResult(parts[0].unit.name, tuple(years), results, info, method, shape)
+    out.costs = costs
+    return out
 
 
 def _check_links(results: list[CountyResult], years) -> None:

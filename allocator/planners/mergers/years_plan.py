@@ -21,11 +21,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from allocator.errors import InputError
+from allocator.fingerprint import require_region
 from allocator.i18n import Words
 from allocator.planners.mergers.columns import BAND_COLUMNS, PLANNED_BANDS
 from allocator.planners.mergers.plan import MergerPlan
 from allocator.planners.mergers.policy import MergerPolicy
 from allocator.planners.mergers.verify import band_limit
+from allocator.planners.mergers.years_costs import COST_COLUMNS
 from allocator.planners.years import checked_year
 from allocator.region import Region
 from allocator.solver import SolveInfo
@@ -93,6 +96,12 @@ class MergerYearsPlan:
     solve_info : SolveInfo
         Of the whole plan (objective: the discounted cost over the horizon).
     policy : MergerPolicy
+    costs : pandas.DataFrame
+        Yuan by year over the planned counties (``year, recurrent_yuan, capital_yuan,
+        residual_yuan, discount_factor, weight``; :mod:`~allocator.planners.mergers.years_costs`):
+        each cost once, in the year it falls (empty when minimising travel with ``max_schools``).
+    region_fingerprint : str, optional
+        Of the region the plan was made for (``apply`` refuses any other).
     """
 
     years: tuple[int, ...]
@@ -103,6 +112,67 @@ class MergerYearsPlan:
     solve_info: SolveInfo
     policy: MergerPolicy
     weights: tuple[float, ...] = field(default=())
+    costs: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(COST_COLUMNS)))
+    region_fingerprint: str | None = None
+
+    def headline(self) -> dict:
+        """Key figures as a flat, JSON-safe dict, like a one-year plan's: ``status``, ``gap``,
+        ``seconds`` and ``objective`` (the discounted cost over the horizon) first, then the years,
+        what happens over them and what it costs.
+
+        Examples
+        --------
+        >>> from allocator.synth import make_region
+        >>> from allocator.planners.mergers import plan_mergers
+        >>> h = plan_mergers(make_region(schools=30, seed=3), years=(2026, 2027)).headline()
+        >>> list(h)[:4], h["first_year"], h["schools_after"] <= h["schools_before"]
+        (['status', 'gap', 'seconds', 'objective'], 2026, True)
+        """
+        info, t = self.solve_info, self.timeline
+        first, last = self.plans[self.years[0]], self.plans[self.years[-1]]
+        count = t["action"].value_counts()
+        c = self.costs
+        return {
+            "status": info.status,
+            "gap": None if info.gap is None else float(info.gap),
+            "seconds": round(float(info.seconds), 3),
+            "objective": None if info.objective is None else float(info.objective),
+            "first_year": int(self.years[0]),
+            "last_year": int(self.years[-1]),
+            "schools_before": int(len(first.schools)),
+            "schools_after": int(len(self.region_in(self.years[-1]).schools)),
+            "schools_closed": int(count.get("close", 0)),
+            "nine_year_conversions": int(count.get("nine_year", 0)),
+            "new_schools_built": int(count.get("open", 0)),
+            "expansion_seats": int(t.loc[t["action"] == "extend", "seats"].sum()),
+            "capital_yuan": round(float(c["capital_yuan"].sum()), 2),
+            "residual_yuan": round(float(c["residual_yuan"].sum()), 2),
+            "recurrent_first_year_yuan": round(float(c["recurrent_yuan"].iloc[0]), 2)
+            if len(c) else None,
+            "recurrent_last_year_yuan": round(float(c["recurrent_yuan"].iloc[-1]), 2)
+            if len(c) else None,
+            "unplanned_counties": int(len(last.unplanned)),
+        }  # fmt: skip
+
+    def apply(self, region: Region) -> Region:
+        """The region of the last year after the plan (``region_in(last year)``: every closure,
+        conversion, classroom and new school of the horizon made, that year's pupils placed),
+        like a one-year plan's ``apply``; refuses a region other than the one the plan was made
+        for. ``region_in(year)`` gives any other year's.
+
+        Examples
+        --------
+        >>> from allocator.synth import make_region
+        >>> from allocator.planners.mergers import plan_mergers
+        >>> region = make_region(schools=30, seed=3)
+        >>> plan = plan_mergers(region, years=(2026, 2027))
+        >>> len(plan.apply(region).schools) == len(plan.region_in(2027).schools)
+        True
+        """
+        if not isinstance(region, Region):
+            raise InputError(f"expected a Region, got {type(region).__name__}", table="region")
+        require_region(self.region_fingerprint, region, "consolidation plan over years")
+        return self.region_in(self.years[-1])
 
     def plan_in(self, year: int) -> MergerPlan:
         """The plan of ``year`` (what is done by then, where that year's pupils go)."""
@@ -187,9 +257,15 @@ class MergerYearsPlan:
                 lines.append(f"  {r.school_id}: {text}")
         return "\n".join(lines)
 
+    @property
     def tables(self) -> dict[str, pd.DataFrame]:
-        """The timeline, the counties and each year's assignments and closures (copies)."""
-        out = {"timeline": self.timeline.copy(), "counties": self.counties.copy()}
+        """The timeline, the counties, the costs by year and each year's assignments and
+        closures (copies), as a one-year plan's ``tables``."""
+        out = {
+            "timeline": self.timeline.copy(),
+            "counties": self.counties.copy(),
+            "costs": self.costs.copy(),
+        }
         for year, plan in self.plans.items():
             out[f"assignments_{year}"] = plan.assignments.copy()
             out[f"closures_{year}"] = plan.closures.copy()
