@@ -26,11 +26,10 @@ What :func:`allocator.pipeline.run_scenario` does when a scenario has ``years``:
    purchases (a budget plan's ``purchases``); and the yuan of each year, capital (new sites'
    build cost, purchases that last) apart from recurrent (the change in a layout's annual cost
    that year, the salaries of the posts added by then, posts and services bought by the year).
-   The consolidation planner prices added seats only as a yearly charge
-   (``expansion_yuan_per_seat``, about 20,000 yuan a seat repaid over 20 years): an extension's
-   yuan in the timeline are that charge a year, and they are in the recurrent line (the plan's
-   own annual cost), never in capital; its annual cost also spreads a new site's build cost over
-   ``build_years``, so a new site's build cost shows once as capital and, spread, in recurrent.
+   A plan that prices its own years (a consolidation plan over years: its ``costs``) is taken
+   as it is: each cost once, in the year it falls (a new site's build cost and each added seat's
+   ``expansion_build_yuan_per_seat`` as capital in the year built; upkeep, transport and boarding
+   as recurrent), so nothing is counted twice.
 6. **The EPSSim table.** :func:`allocator.forecast.projection.projection_table` of the forecast,
    the standard's class sizes and staffing ratios.
 
@@ -190,7 +189,11 @@ def timeline_rows(step: str, plan, policy) -> pd.DataFrame:
     rows = []
     own = getattr(plan, "timeline", None)
     if isinstance(own, pd.DataFrame):
-        per_seat = float(getattr(policy, "expansion_yuan_per_seat", 0.0) or 0.0)
+        # a seat is built once, in the year it is added (a plan over years prices it so)
+        per_seat = getattr(policy, "expansion_build_yuan_per_seat", None)
+        if per_seat is None:
+            per_seat = getattr(policy, "expansion_yuan_per_seat", 0.0)
+        per_seat = float(per_seat or 0.0)
         builds = _build_costs(plan)
         for r in own.itertuples(index=False):
             number = r.seats if r.action in ("extend", "open") else r.pupils
@@ -259,14 +262,24 @@ def by_year_rows(step: str, plan, years: tuple[int, ...], standard) -> pd.DataFr
 
 
 def cost_rows(step: str, plan, policy, years: tuple[int, ...]) -> pd.DataFrame:
-    """Yuan of each year, capital apart from recurrent (see the module docstring)."""
+    """Yuan of each year, capital apart from recurrent (see the module docstring). A plan that
+    prices its own years (a ``costs`` table with ``year, capital_yuan, recurrent_yuan``, as a
+    consolidation plan over years has: each cost once, in the year it falls) is taken as it is."""
+    own = getattr(plan, "costs", None)
+    if isinstance(own, pd.DataFrame) and {"year", "capital_yuan", "recurrent_yuan"} <= set(own):
+        by_year = own.groupby("year")[["capital_yuan", "recurrent_yuan"]].sum()
+        return pd.DataFrame(
+            [(step, y, float(by_year["capital_yuan"].get(y, 0.0)),
+              float(by_year["recurrent_yuan"].get(y, 0.0))) for y in years],
+            columns=list(COST_COLUMNS),
+        )  # fmt: skip
     capital = dict.fromkeys(years, 0.0)
     recurrent = dict.fromkeys(years, 0.0)
     timeline = timeline_rows(step, plan, policy)
     bought = _table(plan, "purchases")
     budgets = _table(plan, "budgets")
     for r in timeline.itertuples(index=False):
-        if r.action == "open":  # an extension's yuan are a yearly charge, in the recurrent line
+        if r.action in ("open", "extend"):  # built once, in the year it is added
             capital[r.year] += r.yuan
     if bought is not None:
         lasting = bought[~bought["yearly"].astype(bool)].groupby("year")["cost"].sum()

@@ -159,19 +159,31 @@ def test_costs_by_year_split_capital_and_recurrent_by_hand():
         plans={2028: site},
         yuan_figures=lambda policy=None: {"hiring_yuan_per_year": 3 * 100_000.0},
     )
-    policy = SimpleNamespace(expansion_yuan_per_seat=1_500.0)
+    policy = SimpleNamespace(
+        expansion_yuan_per_seat=1_500.0, expansion_build_yuan_per_seat=20_000.0
+    )
     rows = timeline_rows("s", plan, policy)
     assert rows[["year", "school_id", "action", "number", "yuan"]].values.tolist() == [
         [2026, "A", "hire", 2, 200_000.0],
-        [2027, "A", "extend", 90, 135_000.0],  # a yearly charge
+        [2027, "A", "extend", 90, 1_800_000.0],  # built once: 90 seats x 20,000 yuan
         [2028, "B", "close", 40, 0.0],
         [2028, "N", "open", 300, 5e6],
         [2028, "A", "hire", 1, 100_000.0],
     ]
     costs = cost_rows("s", plan, policy, (2026, 2027, 2028))
-    assert costs["capital_yuan"].tolist() == [0.0, 0.0, 5e6]
+    assert costs["capital_yuan"].tolist() == [0.0, 1_800_000.0, 5e6]
     # the salaries of the posts added by then, every year, and the layout's annual cost change
     assert costs["recurrent_yuan"].tolist() == [200_000.0, 200_000.0, 300_000.0 - 50_000.0]
+
+
+def test_a_plan_that_prices_its_years_is_taken_as_it_is():
+    own = pd.DataFrame(
+        {"year": [2026, 2027], "recurrent_yuan": [1e6, 9e5], "capital_yuan": [0.0, 4e6],
+         "residual_yuan": [0.0, 3e6], "discount_factor": [1.0, 0.93], "weight": [1.0, 0.93]}
+    )  # fmt: skip
+    plan = SimpleNamespace(costs=own, timeline=pd.DataFrame(), tables={}, plans={})
+    costs = cost_rows("m", plan, SimpleNamespace(), (2026, 2027))
+    assert costs.values.tolist() == [["m", 2026, 0.0, 1e6], ["m", 2027, 4e6, 9e5]]
 
 
 def test_a_planner_over_years_is_known_by_its_parameters():
