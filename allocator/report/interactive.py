@@ -27,6 +27,7 @@ __all__ = [
     "has_figure",
     "base_layout",
     "hover",
+    "site_markers",
     "words_of",
 ]
 
@@ -165,3 +166,40 @@ def words_of(result) -> Words:
     output = getattr(getattr(result, "scenario", None), "output", None)
     language = getattr(output, "language", None)
     return Words(language) if language else Words()
+
+
+def site_markers(region, nodes, layers, text, *, offset: float = 0.0, meta: str = "") -> list:
+    """One marker trace per layer of sites on the map: ``layers`` is ``(name, keep, marker)``
+    with ``keep`` a boolean per site and ``marker`` plotly's marker settings; each site sits at its
+    road node of ``region`` moved ``offset`` km up and right (so that sites at the same node as a
+    school stay in sight), with ``text(i)`` as its hover text. Empty layers are left out.
+
+    Examples
+    --------
+    >>> from allocator.synth import make_region
+    >>> region = make_region(schools=12, seed=1)
+    >>> nodes = region.schools["node"].head(3).tolist()
+    >>> traces = site_markers(region, nodes, [("a", [True, False, True], {"size": 9}),
+    ...                                       ("b", [False] * 3, {})], str, offset=0.1)
+    >>> [(t.name, len(t.x)) for t in traces], traces[0].hovertext
+    ([('a', 2)], ('0', '2'))
+    """
+    graph, traces = region.roads, []
+    nodes = [str(n) for n in nodes]
+    for name, keep, marker in layers:
+        rows = [i for i, k in enumerate(keep) if k]
+        if not rows:
+            continue
+        traces.append(
+            go.Scatter(
+                x=[graph.nodes[nodes[i]]["x"] + offset for i in rows],
+                y=[graph.nodes[nodes[i]]["y"] + offset for i in rows],
+                mode="markers",
+                marker={"line": {"width": 1, "color": "white"}, **marker},
+                name=name,
+                meta=meta,
+                hovertext=[text(i) for i in rows],
+                hoverinfo="text",
+            )
+        )
+    return traces

@@ -25,7 +25,7 @@ import plotly.graph_objects as go
 from allocator.check.preschool_report import ALL, preschool_tables
 from allocator.i18n import Words
 from allocator.region import KINDERGARTEN_COLUMNS
-from allocator.report.interactive import hover
+from allocator.report.interactive import hover, site_markers
 from allocator.report.tables import escape, html_table
 
 __all__ = ["KIND_COLOURS", "preschool_section", "preschool_comparison", "kindergarten_traces"]
@@ -155,12 +155,6 @@ def preschool_section(result, stages, words: Words) -> list[str]:
     return out
 
 
-def _positions(region, nodes, offset: float) -> tuple[list, list]:
-    graph = region.roads
-    x = [graph.nodes[str(n)]["x"] + offset for n in nodes]
-    return x, [graph.nodes[str(n)]["y"] + offset for n in nodes]
-
-
 def kindergarten_traces(result, words: Words, offset: float = 0.0) -> list[go.Scatter]:
     """The kindergartens open after the run by kind, those built and those expanded (see the
     module docstring); [] when the last region has no kindergartens table. ``offset`` (km) moves
@@ -196,7 +190,6 @@ def kindergarten_traces(result, words: Words, offset: float = 0.0) -> list[go.Sc
             words("preschool.hover", name=row["name"], kind=kinds[row["ownership"]], places=places)
         )
 
-    traces = []
     layers = [(words(f"preschool.kind.{k}"), now["ownership"].eq(k) & ~built & ~expanded,
                {"symbol": "square", "size": 8, "color": c}) for k, c in KIND_COLOURS.items()]  # fmt: skip
     layers += [
@@ -204,21 +197,5 @@ def kindergarten_traces(result, words: Words, offset: float = 0.0) -> list[go.Sc
         (words("preschool.expanded"), expanded,
          {"symbol": "square", "size": 12, "color": "#111", "line": {"width": 2, "color": "#ff0"}}),
     ]  # fmt: skip
-    for name, keep, marker in layers:
-        rows = [i for i, k in enumerate(keep) if k]
-        if not rows:
-            continue
-        x, y = _positions(result.regions[-1], now["node"].iloc[rows], offset)
-        traces.append(
-            go.Scatter(
-                x=x,
-                y=y,
-                mode="markers",
-                marker={"line": {"width": 1, "color": "white"}, **marker},
-                name=name,
-                meta="kindergartens",
-                hovertext=[text(i) for i in rows],
-                hoverinfo="text",
-            )
-        )
-    return traces
+    return site_markers(result.regions[-1], now["node"], layers, text, offset=offset,
+                        meta="kindergartens")  # fmt: skip

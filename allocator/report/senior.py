@@ -24,7 +24,7 @@ import plotly.graph_objects as go
 
 from allocator.i18n import Words
 from allocator.planners.senior.data import existing_schools
-from allocator.report.interactive import hover
+from allocator.report.interactive import hover, site_markers
 from allocator.report.tables import escape, html_table
 
 __all__ = ["KIND_COLOURS", "senior_section", "senior_traces", "county_table", "campus_table"]
@@ -198,22 +198,5 @@ def senior_traces(result, words: Words, offset: float = 0.0) -> list[go.Scatter]
           "line": {"width": 2, "color": "#ff0"}}),
         (words("senior.map.built"), built, {"symbol": "star", "size": 16, "color": "#111"}),
     ]  # fmt: skip
-    graph, traces = result.regions[-1].roads, []
-    for name, keep, marker in layers:
-        rows = [i for i, k in enumerate(keep) if k]
-        if not rows:
-            continue
-        nodes = [str(n) for n in now["node"].iloc[rows]]
-        traces.append(
-            go.Scatter(
-                x=[graph.nodes[n]["x"] - offset for n in nodes],
-                y=[graph.nodes[n]["y"] - offset for n in nodes],
-                mode="markers",
-                marker={"line": {"width": 1, "color": "white"}, **marker},
-                name=name,
-                meta="senior_schools",
-                hovertext=[text(i) for i in rows],
-                hoverinfo="text",
-            )
-        )
-    return traces
+    return site_markers(result.regions[-1], now["node"], layers, text, offset=-offset,
+                        meta="senior_schools")  # fmt: skip
