@@ -543,11 +543,9 @@ def moves(plan) -> dict:
     return out
 
 
-def test_pupils_received_from_a_closure_are_not_moved_again_the_year_after():
-    """A (village VA) shrinks below min_size in 2027, B (VB) in 2028; C is large. Cheapest
-    without the rule: A's pupils go to B (10 minutes) in 2027 and on to C when B closes in 2028,
-    two moves in two years. With settle_years = 2 they go straight to C (20 minutes), for
-    90 pupils x 10 more minutes x 100 yuan in 2027, discounted one year at 8 %."""
+def shrinking_in_turn():
+    """Three schools on a line, A - B - C, 10 minutes apart: A's village shrinks below 100
+    pupils in 2027, B's in 2028, C is large (the region and its forecast for 2026-2029)."""
     region = region_of(
         [school("A", "N0", lp=120), school("B", "N1", lp=120, capacity=260),
          school("C", "N2", lp=300, capacity=600, classes=14)],
@@ -560,6 +558,15 @@ def test_pupils_received_from_a_closure_are_not_moved_again_the_year_after():
         {**{("VA", y): n for y, n in a.items()}, **{("VB", y): n for y, n in b.items()},
          **{("VC", y): 300 for y in a}}
     )  # fmt: skip
+    return region, table
+
+
+def test_pupils_received_from_a_closure_are_not_moved_again_the_year_after():
+    """A (village VA) shrinks below min_size in 2027, B (VB) in 2028; C is large. Cheapest
+    without the rule: A's pupils go to B (10 minutes) in 2027 and on to C when B closes in 2028,
+    two moves in two years. With settle_years = 2 they go straight to C (20 minutes), for
+    90 pupils x 10 more minutes x 100 yuan in 2027, discounted one year at 8 %."""
+    region, table = shrinking_in_turn()
     free = MergerPolicy(min_size=100, allow_nine_year=False)
     assert free.settle_years == 0  # off by default
     policy = dataclasses.replace(free, settle_years=2)
@@ -585,18 +592,7 @@ def test_settle_years_holds_across_rolling_windows():
     """The same county under the rolling horizon: the window of 2027-2028 fixes 2027 and sees
     2026 only as fixed, yet A's pupils, who moved in 2027 (from the fixed 2026 layout), do not
     move again in 2028. Without the rule the rolling plan moves them twice."""
-    region = region_of(
-        [school("A", "N0", lp=120), school("B", "N1", lp=120, capacity=260),
-         school("C", "N2", lp=300, capacity=600, classes=14)],
-        [settlement("VA", "N0", 120), settlement("VB", "N1", 120), settlement("VC", "N2", 300)],
-        [("N0", "N1", 10), ("N1", "N2", 10)],
-    )  # fmt: skip
-    a = {2026: 120, 2027: 90, 2028: 85, 2029: 80}
-    b = {2026: 120, 2027: 120, 2028: 90, 2029: 85}
-    table = forecast_of(
-        {**{("VA", y): n for y, n in a.items()}, **{("VB", y): n for y, n in b.items()},
-         **{("VC", y): 300 for y in a}}
-    )  # fmt: skip
+    region, table = shrinking_in_turn()
     free = MergerPolicy(min_size=100, allow_nine_year=False)
     kw = {"years": (2026, 2029), "forecast": table, "method": "rolling"}
     twice = plan_mergers(region, free, EXACT, **kw)
