@@ -17,10 +17,21 @@ and, with ``--compare``, by :func:`allocator.location.p_median`. Printed per run
 objective, bound, gap, peak Python memory (tracemalloc) and peak resident memory (getrusage), and
 the load average, since the figures depend on what else the machine runs.
 
+``--model preschool`` benchmarks the kindergarten planner's model (:func:`preschool_city`): the
+district's communities, its kindergartens and reserved land, the walk along its roads, levels
+and costs as :class:`~allocator.planners.kindergartens.KindergartenPolicy` makes them (not
+figures of this script), children grown by ``--growth`` (1.6) so that new places must be built.
+At 1,000 communities (seed 1): 1,000 communities, 650 sites (401 kindergartens, 249 reserved),
+2,801 levels, 14,657 pairs (median 12 sites per community; 142 rural communities beyond every
+site), 148,088 children of whom 141,470 within reach; the 90 % enrolment target of those within
+reach, 85 % inclusive and 50 % public are feasible (a plan is found). The planner's walking
+minutes are road minutes, whatever ``--kind`` says.
+
 Usage::
 
     python benchmarks/location_city.py --clients 5000 --sites 2000 --kind geometric road
     python benchmarks/location_city.py --clients 1000 5000 10000 --model pmedian ufl
+    python benchmarks/location_city.py --clients 1000 5000 10000 --model preschool
 """
 
 from __future__ import annotations
@@ -42,10 +53,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from allocator.errors import Infeasible  # noqa: E402
 from allocator.location import (  # noqa: E402
-    SiteLevels,
     benders_facility_location,
     benders_p_median,
-    levelled_location,
     p_median,
 )
 from allocator.solver import SolverOptions  # noqa: E402
@@ -135,49 +144,48 @@ def instance(kind: str, clients: int, sites: int, limit: float, seed: int):
     return cost.tocsr()[reached], children[reached], left_out
 
 
-def preschool_levels(m: int, seed: int) -> SiteLevels:
-    """Levels of a city's preschool model on ``m`` sites (all figures illustrative, unconfirmed).
+def preschool_city(clients: int, seed: int, growth: float):
+    """The kindergarten planner's own data for a synthetic district of ``clients`` communities.
 
-    A third of the sites hold a kindergarten (6, 9 or 12 classes of 30 places): kept as it is
-    (cost 0), expanded by one 3-class module (2.4 million yuan), or converted to inclusive status
-    (0.3 million yuan); some are public, most inclusive already. The other sites are candidate
-    land: a new public inclusive kindergarten of 6, 9 or 12 classes (1 million yuan per class).
+    ``make_region(..., urban_district=True, kindergartens=True)``: kindergartens beside the primary
+    schools and land reserved for new ones (配套幼儿园 land: 30 % of the urban community nodes
+    without a kindergarten), children aged 3-5 from the birth forecast times ``growth`` (a growing
+    city whose new housing fills), levels, walking minutes and costs from
+    :class:`~allocator.planners.kindergartens.KindergartenPolicy` defaults (the preschool2021
+    standard: 90 % gross enrolment of the children within reach, 85 % inclusive, 50 % public,
+    15 minutes' walk in the city, new kindergartens of 3-24 classes at 40,000 yuan a place).
     """
-    rng = np.random.default_rng(seed + 2)
-    existing = rng.random(m) < 1 / 3
-    classes = rng.choice([6, 9, 12], m)
-    public = rng.random(m) < 0.5
-    inclusive = public | (rng.random(m) < 0.7)
-    site, cost, cap, tag_pub, tag_inc = [], [], [], [], []
-    for j in range(m):
-        if existing[j]:
-            options = [(0.0, classes[j], inclusive[j]), (2.4e6, classes[j] + 3, inclusive[j])]
-            if not inclusive[j]:
-                options.append((0.3e6, classes[j], True))
-            for yuan, k, inc in options:
-                site.append(j), cost.append(yuan), cap.append(30.0 * k)
-                tag_pub.append(bool(public[j])), tag_inc.append(bool(inc))
-        else:
-            for k in (6, 9, 12):
-                site.append(j), cost.append(1e6 * k), cap.append(30.0 * k)
-                tag_pub.append(True), tag_inc.append(True)
-    levels = SiteLevels(
-        site=np.array(site), cost=cost, capacity=cap,
-        tags={"public": tag_pub, "inclusive": tag_inc},
+    from allocator.planners.kindergartens.data import kindergarten_data
+    from allocator.planners.kindergartens.policy import KindergartenPolicy
+
+    schools = max(5, math.ceil(clients / 5))
+    region = make_region(
+        schools=schools, counties=1, urban_district=True, kindergartens=True,
+        settlements_per_school=clients / schools, seed=seed, open_columns=False,
     )  # fmt: skip
-    return levels, np.flatnonzero(existing)
+    policy = KindergartenPolicy(children_factor=growth)
+    return kindergarten_data(region, policy), policy
 
 
-def preschool(cost, children, options, seed, enrolment=0.8):
-    """The preschool model: ``enrolment`` of the children placed within the walking limit, 85 %
-    of them in inclusive and 50 % in public kindergartens, at 500 yuan per child-minute walked."""
-    levels, required = preschool_levels(cost.shape[1], seed)
-    walk = cost.copy()
-    walk.data = walk.data * 500.0
-    return levelled_location(
-        walk, children, levels, required_sites=required, min_share=enrolment,
-        tag_shares={"inclusive": 0.85, "public": 0.5}, options=options,
-    )  # fmt: skip
+def describe_preschool(data) -> str:
+    """The instance's figures: communities, sites, levels, pairs per community, children."""
+    walk, kids = data.walk, data.settlements["children"].to_numpy(float)
+    per = np.diff(walk.indptr)
+    status = data.sites["status"].value_counts()
+    return (
+        f"preschool {len(kids)} communities, {len(data.sites)} sites ({status.get('open', 0)} "
+        f"kindergartens, {status.get('reserved', 0)} reserved), {len(data.levels)} levels, "
+        f"{walk.nnz} pairs (per community: median {np.median(per):g}, max {per.max()}; "
+        f"{int((per == 0).sum())} beyond every site), {kids.sum():,.0f} children "
+        f"({kids[per > 0].sum():,.0f} within reach)"
+    )
+
+
+def preschool(data, policy, options):
+    """The preschool model as :func:`plan_kindergartens` builds and solves it."""
+    from allocator.planners.kindergartens.model import solve_model
+
+    return solve_model(data, policy, options)
 
 
 def measure(label: str, solve, *args):
@@ -214,7 +222,7 @@ def main(argv=None) -> None:
     ap.add_argument("--model", nargs="+", default=["pmedian", "ufl", "preschool"])
     ap.add_argument("--p-share", type=float, default=0.4, help="p as a share of the sites")
     ap.add_argument("--opening", type=float, default=3000.0, help="opening cost (child-minutes)")
-    ap.add_argument("--enrolment", type=float, default=0.8, help="preschool share placed")
+    ap.add_argument("--growth", type=float, default=1.6, help="preschool children x this")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--time-limit", type=float, default=600.0)
     ap.add_argument("--threads", type=int, default=2)
@@ -224,6 +232,12 @@ def main(argv=None) -> None:
     print(f"load average at start: {os.getloadavg()[0]:.2f} (1 min)")
     for kind in args.kind:
         for n in args.clients:
+            if "preschool" in args.model and kind == args.kind[0]:  # walks the roads
+                data, policy = preschool_city(n, args.seed, args.growth)
+                print(describe_preschool(data))
+                measure("preschool", preschool, data, policy, options)
+            if not {"pmedian", "ufl"} & set(args.model):
+                continue
             t0 = time.perf_counter()
             cost, w, left_out = instance(kind, n, args.sites, args.limit, args.seed)
             m = cost.shape[1]
@@ -244,9 +258,6 @@ def main(argv=None) -> None:
             if "ufl" in args.model:
                 f = np.full(m, args.opening)
                 measure(f"f={args.opening:g}", benders_facility_location, cost, f, w, options)
-
-            if "preschool" in args.model:
-                measure("preschool", preschool, cost, w, options, args.seed, args.enrolment)
 
 
 def covering_number(cost, p: int) -> int:

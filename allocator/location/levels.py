@@ -51,7 +51,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import scipy.sparse as sp
@@ -59,6 +59,7 @@ import scipy.sparse as sp
 from allocator.errors import Infeasible, InputError, SolverError
 from allocator.frozen import FrozenMap
 from allocator.location.common import allowed_pairs, as_vector, resolve_options, site_indices
+from allocator.location.level_presolve import undominated
 from allocator.solver import ModelBuilder, SolveInfo, SolverOptions, binary_values, solve_matrix
 
 __all__ = ["SiteLevels", "LevelResult", "levelled_location"]
@@ -247,6 +248,7 @@ def levelled_location(
         service_cost, demand, levels, required_sites, min_served, min_share, tag_shares, budget
     )
     _certify_possible(data)
+    kept, data = _reduced(data)
     builder, blocks = _model(data)
     if data.budget is None:
         x = _solve(builder.build(), options)
@@ -266,7 +268,24 @@ def levelled_location(
             info2, vec = _solve(model.with_rows("served_floor", every, lower=floor), options)
         info = SolveInfo.combine([info1, info2], objective=info2.objective)
     result = _evaluate(data, blocks, vec, info, time.perf_counter() - t0)
-    return result
+    return replace(result, levels=kept[result.levels])
+
+
+def _reduced(data: _Data):
+    """(kept level indices, the data on those levels): dominated levels removed
+    (:mod:`allocator.location.level_presolve`; exact)."""
+    pairs, lv = data.pairs, data.levels
+    reach = np.bincount(pairs.sites, weights=data.d[pairs.clients], minlength=pairs.n_sites)
+    kept = undominated(lv, reach)
+    if kept.size == lv.n_levels:
+        return kept, data
+    fewer = SiteLevels(
+        site=lv.site[kept],
+        cost=lv.cost[kept],
+        capacity=lv.capacity[kept],
+        tags={g: mask[kept] for g, mask in lv.tags.items()},
+    )
+    return kept, replace(data, levels=fewer)
 
 
 def _checked(
