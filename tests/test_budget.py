@@ -511,7 +511,7 @@ def test_budget_dual_is_the_marginal_value(objective):
     slope = (lp[0] - lp[1]) / 2e3
     assert slope > 0
     assert f["marginal_value_per_yuan"].iloc[0] == pytest.approx(slope, rel=1e-4)
-    assert f["objective"].iloc[0] == pytest.approx(lp[0], abs=1e-4)
+    assert f["objective_measure"].iloc[0] == pytest.approx(lp[0], abs=1e-4)
     assert (f["spent"] <= f["budget"] * (1 + 1e-6)).all()
 
 
@@ -522,7 +522,7 @@ def test_frontier_table_and_plot(tmp_path):
     f = budget_frontier(region, [3e7, 0, 1e7], BudgetPolicy(budget=0, relax=False), options=FAST)
     assert list(f["budget"]) == [0, 1e7, 3e7]
     assert (
-        f["objective"].is_monotonic_decreasing and f["objective"].iloc[0] > f["objective"].iloc[2]
+        f["objective_measure"].is_monotonic_decreasing and f["objective_measure"].iloc[0] > f["objective_measure"].iloc[2]
     )
     assert f["parts_passing"].is_monotonic_increasing
     assert f["marginal_value_per_yuan"].notna().all()  # from the LP relaxation of the MILP
