@@ -61,7 +61,7 @@ import scipy.sparse as sp
 from allocator.errors import Infeasible, InputError, SolverError
 from allocator.forecast import BANDS
 from allocator.planners.budget.data import prepare
-from allocator.planners.budget.measures import plan_measures
+from allocator.planners.budget.measures import plan_measures, unavoidable
 from allocator.planners.budget.model import BudgetModel, add_spending_rows
 from allocator.planners.budget.plan import build_plan
 from allocator.planners.budget.policy import BudgetPolicy
@@ -137,13 +137,27 @@ def years_objective(plan, policy: BudgetPolicy) -> float:
     policy's one-year measure (``shortfall`` or ``gap``) of :meth:`region_in` of year t, prepared
     afresh; for ``minimax`` and ``lexicographic`` the largest avoidable shortfall of any school
     in any year, ``max_t minimax_t``. Any plan over years (joint or year by year) is valued the
-    same way."""
+    same way.
+
+    The unavoidable shortfall of year t (:func:`~allocator.planners.budget.measures.unavoidable`)
+    is measured on the first year's region with year t's pupils and nothing bought: a unit cap
+    bounds everything bought up to year t (``X_t <= cap_t``), so what is bought in earlier years
+    uses up the cap rather than lowering the shortfall no plan can avoid.
+    (Measured on :meth:`region_in`, the caps would start again from the stock bought so far, and
+    a plan that bought up to the cap of a school whose pupils grow would show a shortfall it
+    could not avoid as avoidable.)"""
     weights = year_weights(plan.years, 0.0)
     policy = every_target_in_play(policy, plan.targets)
+    start = plan.regions[plan.years[0]]
     values = []
     for w, year in zip(weights, plan.years, strict=True):
-        data = prepare(plan.region_in(year), year_policy(policy, plan.targets[year][0], 0.0))
-        m = plan_measures(data, data.v0, 0.0)
+        pol = year_policy(policy, plan.targets[year][0], 0.0)
+        data = prepare(plan.region_in(year), pol)
+        ubar = None
+        if policy.objective in ("minimax", "lexicographic"):
+            before = plan.regions[year]
+            ubar = unavoidable(prepare(year_region(start, before.schools, before.settlements), pol))
+        m = plan_measures(data, data.v0, 0.0, ubar=ubar)
         if policy.objective in ("shortfall", "gap"):
             values.append(w * m[policy.objective])
         else:
