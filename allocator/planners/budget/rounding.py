@@ -192,8 +192,12 @@ def round_purchases(
             if row.over(total) <= 0:
                 continue
             cols = np.flatnonzero((row.coef > 0) & (x > 0))
-            # the most yuan per step first, so the fewest steps go
-            cols = cols[np.argsort(-(row.coef[cols] * np.where(grid[cols], step[cols], 1.0)))]
+            # the column whose whole steps take back the least money beyond the excess first (a
+            # yuan over is taken back from 0.01 m² or fen steps, not from a teacher post); among
+            # equals the most yuan per step, so the fewest steps go
+            per_step = row.coef[cols] * np.where(grid[cols], step[cols], x[cols])
+            taken = np.ceil(row.over(total) / per_step - 1e-12) * per_step
+            cols = cols[np.lexsort((-per_step, np.round(taken, 6)))]
             for c in cols:
                 if row.over(total) <= 0:
                     break
