@@ -12,9 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from allocator.errors import Infeasible
-from allocator.planners.mergers import MergerPolicy, plan_mergers
+from allocator.planners.mergers import MergerPolicy, plan_mergers, years_model
 from allocator.planners.mergers import planner as merger_planner
-from allocator.planners.mergers import years_model
 from allocator.solver import (
     LinearModel,
     SolverOptions,
