@@ -102,7 +102,7 @@ def test_the_rolling_plan_starts_the_linked_model_and_keeps_its_optimum(monkeypa
 
     def recording(*args):
         out = original(*args)
-        starts.append((out, args[0]))
+        starts.append((out[0], args[0]))
         return out
 
     monkeypatch.setattr(years_model, "rolling_start", recording)

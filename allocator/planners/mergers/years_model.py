@@ -326,11 +326,11 @@ def solve_years(
         main = dataclasses.replace(options, mip_gap=0.8 * options.mip_gap)
     if method == "whole":
         linked, offsets = _window_model(parts, weights, years, None, policy.settle_years, rate)
-        first = None
+        first, before = None, []
         if start:
-            first = rolling_start(linked, parts, weights, years, policy, rate, main)
+            first, before = rolling_start(linked, parts, weights, years, policy, rate, main)
         sol = _solve_linked(linked, name, years, main, start=first)
-        infos = [sol.info]
+        infos = [_with_work(sol.info, before)]
         shape = linked.shape
         nonzeros = int(linked.A.nnz)
         decisions = [
@@ -381,16 +381,33 @@ def _rolling(parts, weights, years, policy, rate, main, options):
 
 
 def rolling_start(linked, parts, weights, years, policy, rate, main):
-    """The rolling-horizon plan as a start of the linked model (its integer decisions, the
-    continuous columns completed by an LP, checked against every row), or None when the rolling
-    horizon finds no plan or its plan does not fit the linked model."""
+    """(start, infos): the rolling-horizon plan as a start of the linked model (its integer
+    decisions, the continuous columns completed by an LP, checked against every row), or None
+    when the rolling
+    horizon finds no plan or its plan does not fit the linked model; and the SolveInfo of the
+    rolling windows (their work counts in the county's)."""
     try:
-        *_, slices = _rolling(parts, weights, years, policy, rate, main, main)
-        x = np.zeros(linked.shape[1])
-        x[: sum(len(v) for v in slices)] = np.concatenate(slices)
-        return checked_start(linked, completed_start(linked, x, main))
+        _, infos, _, _, slices = _rolling(parts, weights, years, policy, rate, main, main)
+    except Infeasible:
+        return None, []
+    x = np.zeros(linked.shape[1])
+    x[: sum(len(v) for v in slices)] = np.concatenate(slices)
+    try:
+        return checked_start(linked, completed_start(linked, x, main)), infos
     except (Infeasible, ValueError):
-        return None
+        return None, infos
+
+
+def _with_work(info: SolveInfo, others) -> SolveInfo:
+    """``info`` with the nodes and LP iterations of ``others`` added (None stays None)."""
+    nodes, iterations = info.nodes, info.iterations
+    for other in others:
+        nodes = None if nodes is None or other.nodes is None else nodes + other.nodes
+        if iterations is not None and other.iterations is not None:
+            iterations += other.iterations
+        else:
+            iterations = None
+    return dataclasses.replace(info, nodes=nodes, iterations=iterations)
 
 
 def plan_county(
