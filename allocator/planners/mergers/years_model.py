@@ -86,6 +86,8 @@ from allocator.solver import (
 MAX_COLUMNS = 400_000
 #: Years a rolling window looks at.
 WINDOW = 2
+#: Gap of the rolling windows that make a MIP start (the start needs to be good, not proven).
+START_GAP = 0.01
 
 
 @dataclass
@@ -386,8 +388,9 @@ def rolling_start(linked, parts, weights, years, policy, rate, main):
     when the rolling
     horizon finds no plan or its plan does not fit the linked model; and the SolveInfo of the
     rolling windows (their work counts in the county's)."""
+    rough = dataclasses.replace(main, mip_gap=max(main.mip_gap, START_GAP))  # a start, no more
     try:
-        _, infos, _, _, slices = _rolling(parts, weights, years, policy, rate, main, main)
+        _, infos, _, _, slices = _rolling(parts, weights, years, policy, rate, rough, rough)
     except Infeasible:
         return None, []
     x = np.zeros(linked.shape[1])
