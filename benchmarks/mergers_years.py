@@ -14,6 +14,12 @@ Run from the repository root on a quiet machine::
     python benchmarks/mergers_years.py --schools 40 --seeds 1 --no-municipality   # a quick look
     python benchmarks/mergers_years.py --no-counties --municipality-schools 600   # end to end
     python benchmarks/mergers_years.py --no-counties --municipality-schools 60 --counties 3
+    python benchmarks/mergers_years.py --no-counties --no-municipality --county 北县2 --start
+
+``--county NAME`` (repeatable) plans one county of the municipality alone (``region.county``),
+one process, and prints its figures; ``--start`` starts each county's linked model from its
+rolling-horizon plan (a checked MIP start, :func:`allocator.planners.mergers.years_model.solve_years`
+``start=True``): the same gap and guarantee, fewer nodes where the rolling plan is good.
 
 The municipality is planned county by county: counties are independent in the merger model (a
 county's villages and candidate sites reach only its own schools; only a region-wide
@@ -29,6 +35,7 @@ losing 3 % of their children a year to migration (a shrinking rural county).
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import platform
 import resource
@@ -37,7 +44,8 @@ import time
 import pandas as pd
 
 from allocator.forecast import ForecastSettings
-from allocator.planners.mergers import MergerPolicy, plan_mergers
+from allocator.planners.mergers import MergerPolicy, plan_mergers, years_model
+from allocator.planners.mergers import planner as merger_planner
 from allocator.solver import SolverOptions
 from allocator.synth import make_region
 
@@ -77,6 +85,37 @@ def county_runs(seeds, schools: int, gap: float) -> None:
         )
         by_year = t[t["action"].isin(["close", "nine_year"])].groupby("year").size()
         print(f"    closures by year: {by_year.to_dict()}", flush=True)
+
+
+def use_start() -> None:
+    """Plan every county with the rolling-horizon plan as its MIP start (``start=True``)."""
+    merger_planner.plan_county = functools.partial(years_model.plan_county, start=True)
+
+
+def single_counties(names, gap: float, schools: int = 5000) -> None:
+    """Each named county of the municipality alone, one process: the work of its solve."""
+    print(
+        f"\nSingle counties of make_region(schools={schools}, seed=0), years {YEARS}, gap {gap:g}"
+    )
+    print("county | schools | method | columns | rows | nodes | LP iterations | status | gap | "
+          "wall s | cpu s | load average")  # fmt: skip
+    print("---|---|---|---|---|---|---|---|---|---|---|---")
+    municipality = make_region(schools=schools, seed=0)
+    for name in names:
+        region = municipality.county(name)
+        t0, c0 = time.perf_counter(), cpu_seconds()
+        plan = plan_mergers(
+            region, MergerPolicy(), SolverOptions(mip_gap=gap, threads=1), years=YEARS,
+            forecast=FORECAST,
+        )  # fmt: skip
+        wall, cpu = time.perf_counter() - t0, cpu_seconds() - c0
+        for r in plan.counties.itertuples():
+            print(
+                f"{r.county} | {len(region.schools)} | {r.method} | {r.variables} | {r.rows} | "
+                f"{count(r.nodes)} | {count(r.iterations)} | {r.status} | {gap_text(r.gap)} | "
+                f"{wall:.1f} | {cpu:.1f} | {load_text()}",
+                flush=True,
+            )
 
 
 def municipality_run(gap: float, threads: int, schools: int = 5000, counties=None) -> None:
@@ -157,11 +196,17 @@ def main() -> None:
     parser.add_argument("--no-municipality", action="store_true")
     parser.add_argument("--municipality-schools", type=int, default=5000)
     parser.add_argument("--counties", type=int, default=None, help="default: make_region's")
+    parser.add_argument("--county", action="append", default=[], help="a county planned alone")
+    parser.add_argument("--start", action="store_true", help="rolling-horizon plan as MIP start")
     args = parser.parse_args()
+    if args.start:
+        use_start()
     print(f"{platform.processor() or platform.machine()}, Python {platform.python_version()}, "
           f"load average {load_text()}")  # fmt: skip
     if not args.no_counties:
         county_runs(args.seeds, args.schools, args.gap)
+    if args.county:
+        single_counties(args.county, args.gap, args.municipality_schools)
     if not args.no_municipality:
         municipality_run(args.gap, args.threads, args.municipality_schools, args.counties)
 

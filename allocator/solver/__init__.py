@@ -17,7 +17,7 @@ solution. A row's group is its name up to the first ``"__"`` (``"budget__total"`
 
 Modules: ``options`` (what is asked and achieved), ``model`` (the builder), ``matrix`` (solving a
 model), ``incremental`` (one model solved again and again as rows are added: cutting planes), ``problem`` (solving a PuLP problem), ``highs`` (HiGHS specifics), ``pulp_bridge`` (PuLP
-and CBC), ``infeasibility`` (explaining a model without solution).
+and CBC), ``infeasibility`` (explaining a model without solution), ``start`` (checked MIP starts).
 """
 
 from allocator.solver.highs import new_highs, supported_highs_options
@@ -34,6 +34,7 @@ from allocator.solver.options import (
     worst_status,
 )
 from allocator.solver.problem import solve_problem
+from allocator.solver.start import checked_start, completed_start, start_violations
 
 __all__ = [
     "SolverOptions",
@@ -52,4 +53,7 @@ __all__ = [
     "new_highs",
     "supported_highs_options",
     "IncrementalModel",
+    "start_violations",
+    "checked_start",
+    "completed_start",
 ]

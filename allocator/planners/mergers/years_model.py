@@ -76,6 +76,8 @@ from allocator.solver import (
     SolveInfo,
     SolverOptions,
     binary_values,
+    checked_start,
+    completed_start,
     solve_matrix,
     worst_status,
 )
@@ -84,6 +86,8 @@ from allocator.solver import (
 MAX_COLUMNS = 400_000
 #: Years a rolling window looks at.
 WINDOW = 2
+#: Gap of the rolling windows that make a MIP start (the start needs to be good, not proven).
+START_GAP = 0.01
 
 
 @dataclass
@@ -222,9 +226,11 @@ def _window_model(parts, weights, years, fixed: dict | None, settle: int = 0, ra
     return settle_rows(linked, pairs, offsets, years, settle, past), offsets
 
 
-def _solve_linked(linked: LinearModel, name: str, years, options: SolverOptions, fixed=None):
+def _solve_linked(
+    linked: LinearModel, name: str, years, options: SolverOptions, fixed=None, start=None
+):
     try:
-        return solve_matrix(linked, options=options)
+        return solve_matrix(linked, options=options, start=start)
     except Infeasible as exc:
         worst = sorted(exc.violations.items(), key=lambda kv: -kv[1])[:5]
         words = "; ".join(f"{g} (short by {v:.4g})" for g, v in worst)
@@ -290,12 +296,15 @@ def solve_years(
     years: tuple[int, ...],
     weights: np.ndarray,
     method: str | None = None,
+    start: bool = False,
 ) -> YearsResult:
     """Solve one county over the years (see the module docstring) and check every year's plan.
 
     ``units`` are the county's arrays of each year (same schools, that year's pupils).
     ``method``: ``"whole"``,
-    ``"rolling"`` or None (whole unless larger than :data:`MAX_COLUMNS` columns).
+    ``"rolling"`` or None (whole unless larger than :data:`MAX_COLUMNS` columns). ``start``
+    (whole only): solve the rolling horizon first and start the linked model's search from its
+    plan (a MIP start: the same optimum and gap, an incumbent from the first node on).
     """
     t0 = time.perf_counter()
     name = units[0].name
@@ -317,46 +326,91 @@ def solve_years(
     main = options
     if any(p.model.split_pair.any() for p in parts):  # leave room for making split pupils whole
         main = dataclasses.replace(options, mip_gap=0.8 * options.mip_gap)
-    decisions, infos = [], []
     if method == "whole":
         linked, offsets = _window_model(parts, weights, years, None, policy.settle_years, rate)
-        sol = _solve_linked(linked, name, years, main)
-        infos.append(sol.info)
+        first, before = None, []
+        if start:
+            first, before = rolling_start(linked, parts, weights, years, policy, rate, main)
+        sol = _solve_linked(linked, name, years, main, start=first)
+        infos = [_with_work(sol.info, before)]
         shape = linked.shape
         nonzeros = int(linked.A.nnz)
-        for p, off in zip(parts, offsets, strict=True):
-            decisions.append(_decisions(p, _slice(sol, off, p), options))
+        decisions = [
+            _decisions(p, _slice(sol, off, p), options)
+            for p, off in zip(parts, offsets, strict=True)
+        ]
     else:
-        shape = (0, 0)
-        nonzeros = 0
-        fixed, past = None, []
-        for t in range(len(parts)):
-            window = parts[t : t + WINDOW]
-            span = years[t : t + WINDOW]
-            linked, offsets = _window_model(
-                window, weights[t : t + WINDOW], span, fixed, policy.settle_years,
-                rate,
-                past[-(policy.settle_years + 1) :] if policy.settle_years else (),
-            )  # fmt: skip
-            shape = (max(shape[0], linked.shape[0]), max(shape[1], linked.shape[1]))
-            nonzeros = max(nonzeros, int(linked.A.nnz))
-            sol = _solve_linked(linked, name, span, main, None if t == 0 else years[t - 1])
-            infos.append(sol.info)
-            pupils, open_, conv = _decisions(parts[t], _slice(sol, 0, parts[t]), options)
-            decisions.append((pupils, open_, conv))
-            past.append((years[t], _shares_of(parts[t], pupils)))
-            k = parts[t].linear.column_values(_slice(sol, 0, parts[t]), "k")
-            fixed = {
-                "open": open_,
-                "rooms": np.round(k),
-                "converted": [
-                    tuple(int(v) for v in parts[t].model.conv[w]) for w in np.flatnonzero(conv)
-                ],  # fmt: skip
-            }
+        out = _rolling(parts, weights, years, policy, rate, main, options)
+        decisions, infos, shape, nonzeros, _ = out
     out = _finish_years(parts, decisions, infos, (weights, rate), years, method, shape, options,
                         t0)  # fmt: skip
     out.nonzeros = nonzeros
     return out
+
+
+def _rolling(parts, weights, years, policy, rate, main, options):
+    """The rolling horizon: (decisions, infos, largest shape, largest nonzeros, each year's slice
+    of its window's solution)."""
+    name = parts[0].unit.name
+    decisions, infos, slices = [], [], []
+    shape, nonzeros = (0, 0), 0
+    fixed, past = None, []
+    for t in range(len(parts)):
+        window = parts[t : t + WINDOW]
+        span = years[t : t + WINDOW]
+        linked, offsets = _window_model(
+            window, weights[t : t + WINDOW], span, fixed, policy.settle_years,
+            rate,
+            past[-(policy.settle_years + 1) :] if policy.settle_years else (),
+        )  # fmt: skip
+        shape = (max(shape[0], linked.shape[0]), max(shape[1], linked.shape[1]))
+        nonzeros = max(nonzeros, int(linked.A.nnz))
+        sol = _solve_linked(linked, name, span, main, None if t == 0 else years[t - 1])
+        infos.append(sol.info)
+        mine = _slice(sol, 0, parts[t])
+        slices.append(mine)
+        pupils, open_, conv = _decisions(parts[t], mine, options)
+        decisions.append((pupils, open_, conv))
+        past.append((years[t], _shares_of(parts[t], pupils)))
+        fixed = {
+            "open": open_,
+            "rooms": np.round(parts[t].linear.column_values(mine, "k")),
+            "converted": [
+                tuple(int(v) for v in parts[t].model.conv[w]) for w in np.flatnonzero(conv)
+            ],  # fmt: skip
+        }
+    return decisions, infos, shape, nonzeros, slices
+
+
+def rolling_start(linked, parts, weights, years, policy, rate, main):
+    """(start, infos): the rolling-horizon plan as a start of the linked model (its integer
+    decisions, the continuous columns completed by an LP, checked against every row), or None
+    when the rolling
+    horizon finds no plan or its plan does not fit the linked model; and the SolveInfo of the
+    rolling windows (their work counts in the county's)."""
+    rough = dataclasses.replace(main, mip_gap=max(main.mip_gap, START_GAP))  # a start, no more
+    try:
+        _, infos, _, _, slices = _rolling(parts, weights, years, policy, rate, rough, rough)
+    except Infeasible:
+        return None, []
+    x = np.zeros(linked.shape[1])
+    x[: sum(len(v) for v in slices)] = np.concatenate(slices)
+    try:
+        return checked_start(linked, completed_start(linked, x, main)), infos
+    except (Infeasible, ValueError):
+        return None, infos
+
+
+def _with_work(info: SolveInfo, others) -> SolveInfo:
+    """``info`` with the nodes and LP iterations of ``others`` added (None stays None)."""
+    nodes, iterations = info.nodes, info.iterations
+    for other in others:
+        nodes = None if nodes is None or other.nodes is None else nodes + other.nodes
+        if iterations is not None and other.iterations is not None:
+            iterations += other.iterations
+        else:
+            iterations = None
+    return dataclasses.replace(info, nodes=nodes, iterations=iterations)
 
 
 def plan_county(
@@ -366,6 +420,7 @@ def plan_county(
     years: tuple[int, ...],
     weights: np.ndarray,
     method: str | None = None,
+    start: bool = False,
 ) -> YearsResult | Infeasible:
     """Check every year of one county before its solve (as the one-year planner does, marking
     the bands today's layout already fails), then solve it over the years; an Infeasible is
@@ -374,7 +429,7 @@ def plan_county(
     With ``on_infeasible="report"``, a county whose villages cannot each send a whole band to one
     school in some year, not even to today's schools all open, is solved once more with the
     villages of that year allowed to split (as the one-year planner does; reported in that year's
-    breaches)."""
+    breaches). ``start``: as in :func:`solve_years`."""
     allow = policy.on_infeasible == "report"
     units = with_later_demand(units)
     checked = []
@@ -384,7 +439,7 @@ def plan_county(
             if exc is not None:
                 return in_year(exc, unit.name, year)
             checked.append(unit)
-        return solve_years(checked, policy, options, years, weights, method)
+        return solve_years(checked, policy, options, years, weights, method, start)
     except Infeasible as exc:
         if not allow or len(checked) < len(units):
             return exc
@@ -400,7 +455,7 @@ def plan_county(
         if not changed:
             return exc
         try:
-            return solve_years(marked, policy, options, years, weights, method)
+            return solve_years(marked, policy, options, years, weights, method, start)
         except Infeasible as again:
             return again
 
