@@ -726,3 +726,19 @@ def test_the_summary_gives_the_present_value_when_money_is_discounted():
     assert f"按年贴现率 10% 折算的现值：{pv} 元（2026年价格）。" in plan.summary("zh")
     flat = plan_budget(region, dataclasses.replace(policy, discount_rate=0.0), **spec)
     assert "Present value" not in flat.summary()
+
+
+def test_a_relaxed_joint_plan_within_the_solvers_tolerance_verifies():
+    """Found by hypothesis (lowest declared versions): the relaxed joint plan spent
+    3,000,000.0045 yuan of 3,000,000 in 2026, solver noise the one-year plan accepts too."""
+    region = base_region()
+    plan = plan_budget(
+        region,
+        BudgetPolicy(budget=0, relax=True),
+        years=(2026, 2028),
+        annual_budgets=[3e6, 3e6, 0.0],
+        carry_over=True,
+    )
+    assert plan.verify().empty
+    spent = plan.purchases.groupby("year")["cost"].sum()
+    assert spent.get(2026, 0.0) <= 3e6 * (1 + 1e-6)

@@ -15,6 +15,7 @@ from allocator.check import check
 from allocator.errors import InputError
 from allocator.i18n import Words
 from allocator.planners.budget.policy import BudgetPolicy
+from allocator.planners.budget.verify import SPEND_RTOL
 from allocator.planners.years import checked_year
 from allocator.region import Region
 from allocator.solver import SolveInfo
@@ -166,7 +167,7 @@ class BudgetYearsPlan:
             have = float(budget) + (left if self.carry_over else 0.0)
             running = float(bought.loc[bought["yearly"] & (bought["year"] < year), "cost"].sum())
             used = float(spent.get(year, 0.0)) + running
-            if used > have * (1 + 1e-9) + 1e-6:
+            if used > have * (1 + SPEND_RTOL) + 1e-6:  # the one-year plan's tolerance
                 problems.append(
                     (year, "budget", "", f"spent {used:,.0f} (running {running:,.0f}) of "
                      f"{have:,.0f} yuan")
