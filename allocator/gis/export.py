@@ -178,11 +178,11 @@ def plan_geodataframes(plan, region: Region, crs=None) -> dict[str, gpd.GeoDataF
         if not isinstance(df, pd.DataFrame) or df.empty:
             continue
         cols = set(df.columns)
-        kindergarten = _senior_layer(df, plan, region, crs)
-        if kindergarten is None:
-            kindergarten = _kindergarten_layer(df, plan, region, crs)
-        if kindergarten is not None:
-            out[name] = kindergarten
+        site_layer = _senior_layer(df, plan, region, crs)
+        if site_layer is None:
+            site_layer = _kindergarten_layer(df, plan, region, crs)
+        if site_layer is not None:
+            out[name] = site_layer
         elif {"school_id", "receiving_school_id"} <= cols:
             a, b = (
                 _xy(region, df["school_id"], "schools"),
