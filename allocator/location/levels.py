@@ -17,7 +17,8 @@ Constraints
     demand: m_i <= sum_j x_ij <= d_i (m_i: the client's least demand served, default 0);
     capacity: sum_i x_ij <= sum_{l at j} min(u_l, D_j) y_l, with D_j = sum of d_i over the clients
     allowed at j (no plan loads j beyond D_j, so the smaller coefficient is valid and tighter);
-    link: x_ij <= d_i sum_{l at j} y_l (strengthens the relaxation);
+    link: x_ij <= d_i sum_{l at j} y_l at sites that may close and whose largest capacity holds
+    D_j (there it strengthens the relaxation; elsewhere the capacity row does);
     coverage: sum_ij x_ij >= a sum_i d_i (``min_share``);
     tag load: t_jg <= sum_i x_ij and t_jg <= sum_{l at j, tagged g} min(u_l, D_j) y_l;
     tag share: sum_j t_jg >= b_g sum_ij x_ij (``tag_shares``);
@@ -58,7 +59,13 @@ import scipy.sparse as sp
 
 from allocator.errors import Infeasible, InputError, SolverError
 from allocator.frozen import FrozenMap
-from allocator.location.common import allowed_pairs, as_vector, resolve_options, site_indices
+from allocator.location.common import (
+    allowed_pairs,
+    as_vector,
+    resolve_options,
+    site_indices,
+    with_time_left,
+)
 from allocator.location.level_presolve import undominated
 from allocator.solver import ModelBuilder, SolveInfo, SolverOptions, binary_values, solve_matrix
 
@@ -251,10 +258,9 @@ def levelled_location(
     kept, data = _reduced(data)
     builder, blocks = _model(data)
     if data.budget is None:
-        x = _solve(builder.build(), options)
-        info, vec = x
+        info, vec = _solve(builder.build(), with_time_left(options, t0))
     else:
-        info1, vec1 = _solve(_max_served(builder, blocks), options)
+        info1, vec1 = _solve(_max_served(builder, blocks), with_time_left(options, t0))
         served = float(vec1[blocks["x"].columns].sum())
         model = builder.build()
         cols = np.arange(blocks["x"].start, blocks["x"].stop)
@@ -262,10 +268,12 @@ def levelled_location(
             (np.ones(cols.size), (np.zeros(cols.size), cols)), (1, model.shape[1])
         )
         try:  # the most demand served, then the least cost; room for rounding if need be
-            info2, vec = _solve(model.with_rows("served_floor", every, lower=served), options)
+            floor = model.with_rows("served_floor", every, lower=served)
+            info2, vec = _solve(floor, with_time_left(options, t0), start=vec1)
         except Infeasible:
             floor = served - 1e-9 * max(1.0, served)
-            info2, vec = _solve(model.with_rows("served_floor", every, lower=floor), options)
+            floor = model.with_rows("served_floor", every, lower=floor)
+            info2, vec = _solve(floor, with_time_left(options, t0))
         info = SolveInfo.combine([info1, info2], objective=info2.objective)
     result = _evaluate(data, blocks, vec, info, time.perf_counter() - t0)
     return replace(result, levels=kept[result.levels])
@@ -404,7 +412,8 @@ def _model(data: _Data):
     # a site never serves more than the demand allowed to reach it: capacity beyond that is
     # cut from every capacity row (valid for every plan; with few clients in reach of a site the
     # relaxation can no longer buy a large level in part, paying only for the places it uses)
-    usable = np.minimum(lv.capacity, np.bincount(sj, weights=data.d[ci], minlength=m)[lv.site])
+    reach = np.bincount(sj, weights=data.d[ci], minlength=m)
+    usable = np.minimum(lv.capacity, reach[lv.site])
     b = ModelBuilder()
     y = b.add_columns("y", lv.n_levels, cost=lv.cost, upper=1.0, integer=True)
     x = b.add_columns("x", k, cost=pairs.cost)
@@ -427,9 +436,15 @@ def _model(data: _Data):
         {x: (sj, pair, 1.0), y: (lv.site, np.arange(lv.n_levels), -usable)},
         upper=0.0,
     )
-    # link x_ij <= d_i * (levels chosen at j), for pairs whose site may stay without a level
+    # link x_ij <= d_i * (levels chosen at j), for pairs whose site may stay without a level and
+    # whose capacity row is the weak aggregate of facility location (a level there holds all the
+    # demand allowed to reach it); where every level holds less, the capacity row binds the
+    # relaxation already: on a city's kindergarten model the links moved its bound by 2e-7 while
+    # doubling its rows, and HiGHS's best plan after 60 s was 1.25 % from the bound with them,
+    # 0.09 % without
     free = np.ones(m, bool)
     free[data.required] = False
+    free &= lv.largest_capacity(m) >= reach
     link = np.flatnonzero(free[sj] & (data.d[ci] > 0))
     by_site = np.argsort(lv.site, kind="stable")
     count = np.bincount(lv.site, minlength=m)
@@ -483,9 +498,9 @@ def _max_served(builder: ModelBuilder, blocks):
     return model.with_objective(c)
 
 
-def _solve(model, options):
+def _solve(model, options, start=None):
     try:
-        sol = solve_matrix(model, options=options)
+        sol = solve_matrix(model, options=options, start=start)
     except Infeasible as exc:
         parts = ", ".join(
             f"{g} short by {v:.6g}"
