@@ -137,7 +137,7 @@ def add_check_parser(subparsers) -> None:
         "--lang",
         choices=LANGUAGES,
         default="en",
-        help="language of the preschool lines of the summary, en or zh (default en)",
+        help="language of the summary, en or zh (default en)",
     )
     p.set_defaults(func=check_command)
 
