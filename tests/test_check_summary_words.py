@@ -137,7 +137,10 @@ def test_a_level_out_of_scope_is_named_in_chinese():
 def test_check_lang_zh_prints_the_chinese_summary(tmp_path, capsys):
     folder = tmp_path / "region"
     save_region(make_region(schools=30, seed=1), folder)
-    assert main(["check", str(folder), "--lang", "zh"]) == 0
+    assert main(["check", str(folder), "--lang", "zh", "--out", str(tmp_path / "out")]) == 0
     out = capsys.readouterr().out
+    files = len([p for p in (tmp_path / "out").iterdir() if p.is_file()])
+    written = re.fullmatch(r"已将 (\d+) 个文件写入 (.+)", out.rstrip().splitlines()[-1])
+    assert written and 0 < int(written[1]) <= files and written[2] == str(tmp_path / "out")
     assert out.splitlines()[0].endswith("（2017年县域义务教育优质均衡发展督导评估）的达标情况")
     assert "学校：评估 " in out and "Schools:" not in out and "Worst gaps" not in out
