@@ -95,6 +95,26 @@ def test_the_parts_assessed_and_out_of_scope_are_the_schools_tables(report):
     ), en
 
 
+@pytest.mark.parametrize(("seed", "standard"), [(1, "moe2017"), (2, "moe2012"), (7, "moe2017")])
+def test_each_chinese_line_has_the_figures_of_its_english_line(seed, standard):
+    """Line for line the same numbers (ids such as ``pe_arts_per_100`` aside); the open
+    indicators' lines hold as many items as fit 150 columns, a Chinese character taking two."""
+    report = check(make_region(schools=30, seed=seed, kindergartens=seed == 2), standard)
+    en = report.summary(top=5).splitlines()
+    zh = report.summary(top=5, language="zh").splitlines()
+    assert len(en) == len(zh)
+    number = re.compile(r"\d+(?:[.,]\d+)*")
+    for e, z in zip(en, zh, strict=True):
+        figures_en = number.findall(re.sub(r"[A-Za-z_][\w.]*", "", e))
+        figures_zh = number.findall(re.sub(r"[A-Za-z_][\w.]*", "", z))
+        if z.startswith(("拓展指标", "达到拓展指标")):
+            k = min(len(figures_zh), len(figures_en))  # the same items first, as many as fit
+            assert k >= 2 and figures_zh[:k] == figures_en[:k], (e, z)
+            assert sum(2 if "\u3400" <= c <= "\uffef" else 1 for c in z) <= 150
+        else:
+            assert sorted(figures_zh) == sorted(figures_en), (e, z)  # the word order differs
+
+
 def test_the_english_summary_reads_as_before(report):
     lines = report.summary().splitlines()
     assert lines[0] == (

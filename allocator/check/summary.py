@@ -10,6 +10,7 @@ settings are named by their ids, as in the tables; in Chinese by their official 
 from __future__ import annotations
 
 import math
+import unicodedata
 
 import numpy as np
 import pandas as pd
@@ -356,12 +357,17 @@ def _open_lines(gaps: pd.DataFrame | None, std: Standard, top: int, words: Words
     return lines
 
 
+def _columns(text: str) -> int:
+    """Terminal columns of ``text``: two for a wide (Chinese) character, one for the others."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
 def _fitted(head: str, items: list[str], top: int, words: Words, width: int = 150) -> str:
-    """``head`` and up to ``top`` items, fewer if the line would pass ``width`` characters."""
+    """``head`` and up to ``top`` items, fewer if the line would pass ``width`` columns."""
     sep = words("summary.list_sep")
     for n in range(min(top, len(items)), 0, -1):
         line = words("checksum.open.line", head=head, items=sep.join(items[:n]))
-        if len(line) <= width:
+        if _columns(line) <= width:
             return line
     return words("checksum.open.line", head=head, items=items[0] if items else words("summary.na"))
 
