@@ -137,7 +137,7 @@ def add_check_parser(subparsers) -> None:
         "--lang",
         choices=LANGUAGES,
         default="en",
-        help="language of the preschool lines of the summary, en or zh (default en)",
+        help="language of the summary, en or zh (default en)",
     )
     p.set_defaults(func=check_command)
 
@@ -155,10 +155,12 @@ def check_command(args) -> int:
         check_target(out, "check", source=args.region, force=force, protect=protect)
     region = load_region(args.region)
     report = check(region, args.standard)
-    print(report.summary(language=getattr(args, "lang", None) or "en"))
+    words = Words(getattr(args, "lang", None) or "en")
+    print(report.summary(language=words.language))
     if out:
         written = report.to_csv(out, force=force, source=args.region)
-        print(f"\nwrote {len(written)} files to {out}")
+        key = "checksum.wrote.one" if len(written) == 1 else "checksum.wrote.many"
+        print("\n" + words(key, n=f"{len(written):,}", out=out))
     return 0
 
 

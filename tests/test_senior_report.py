@@ -109,7 +109,7 @@ def test_map_layer_counts_the_plan_actions(run):
     built = k[k["action"] == "build"]
     text = " ".join(traces["new senior campus"].hovertext)
     for row in built.itertuples(index=False):
-        assert f"{row.places_after:,} places" in text and f"node {row.node}" in text
+        assert f"{row.places_after:,} places" in text and f"{row.name}: " in text  # its name
     graph = run.regions[-1].roads
     t = traces["new senior campus"]
     xs = sorted(graph.nodes[str(n)]["x"] for n in built["node"])

@@ -5,8 +5,8 @@ on the map.
 from the plan's ``counties`` table: junior graduates (初中毕业生), places needed, general
 (普通高中) and vocational (中等职业学校) places before and after, the pupils placed in each, the
 general share against the 普职比 band, boarding places added and whether every target is met
-(green, red otherwise); then the campuses the plan expands or builds (kind, places before and
-after, pupils, boarding places added, yuan).
+(green, red otherwise); then the campuses the plan expands or builds (name, road node, kind,
+places before and after, pupils, boarding places added, yuan).
 
 :func:`senior_traces` draws the senior schools of the run's last region (its ``senior_schools``
 table) against the first region's (its table, else the schools table's senior schools): general
@@ -90,10 +90,12 @@ def county_table(plan, words: Words) -> tuple[pd.DataFrame, pd.DataFrame]:
     return shown, classes
 
 
-def _name(row, words: Words) -> str:
-    if row.status_before == "candidate":
-        return words("senior.new_campus", node=row.node)
-    return str(row.name)
+def _name(name, node, words: Words) -> str:
+    """A campus's name: the plan names a new one for a planner (its road node in its own column);
+    one without a name is called after its node."""
+    if not isinstance(name, str) or not name.strip():
+        return words("senior.new_campus", node=node)
+    return name
 
 
 def campus_table(plan, words: Words) -> pd.DataFrame:
@@ -111,7 +113,10 @@ def campus_table(plan, words: Words) -> pd.DataFrame:
     return pd.DataFrame(
         {
             words("col.county"): k["county"].to_numpy(),
-            words("senior.col.campus"): [_name(r, words) for r in k.itertuples(index=False)],
+            words("senior.col.campus"): [
+                _name(n, node, words) for n, node in zip(k["name"], k["node"], strict=True)
+            ],
+            words("senior.col.node"): k["node"].astype(str).to_numpy(),
             words("senior.col.kind"): [words(f"senior.kind.{v}") for v in k["kind"]],
             words("senior.col.action"): [words(f"senior.action.{v}") for v in k["action"]],
             words("senior.col.places_before"): k["places_before"].astype(int).to_numpy(),
@@ -181,8 +186,7 @@ def senior_traces(result, words: Words, offset: float = 0.0) -> list[go.Scatter]
         return hover(
             words(
                 "senior.hover",
-                name=row["name"] if not built.iloc[i] else words("senior.new_campus",
-                                                                   node=row["node"]),
+                name=_name(row["name"], row["node"], words),
                 kind=words(f"senior.kind.{row['kind']}"),
                 places=places,
                 boarding=f"{int(row['boarding_places']):,}",

@@ -86,7 +86,7 @@ def plan_senior(
         infos.append(result.info)
     objective = float(sum(i.objective or 0.0 for i in infos))
     info = SolveInfo.combine(infos, objective=objective, seconds=time.perf_counter() - t0)
-    tables = plan_tables(data, np.asarray(chosen, dtype=np.int64), flows)
+    tables = plan_tables(data, np.asarray(chosen, dtype=np.int64), flows, region)
     verify_tables(tables, objective, policy.yuan_per_pupil_km)
     return SeniorPlan(
         schools=tables["schools"],

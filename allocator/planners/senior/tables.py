@@ -7,9 +7,10 @@ import math
 import numpy as np
 import pandas as pd
 
+from allocator.i18n import Words, language_of
 from allocator.planners.senior.data import SeniorData
 
-__all__ = ["plan_tables", "boarding_needed"]
+__all__ = ["plan_tables", "boarding_needed", "campus_names"]
 
 
 def boarding_needed(pupils: float, beyond: float, share: float) -> int:
@@ -25,16 +26,85 @@ def boarding_needed(pupils: float, beyond: float, share: float) -> int:
     return int(math.ceil(round(beyond + share * (pupils - beyond), 6)))
 
 
-def plan_tables(data: SeniorData, chosen: np.ndarray, flows: list) -> dict[str, pd.DataFrame]:
+def _places_by_node(region) -> dict[str, str]:
+    """Road node -> the name a planner knows it by: the first school there, else the township of
+    a settlement there (a region without names gives none)."""
+    if region is None:
+        return {}
+    near: dict[str, str] = {}
+    s = region.settlements
+    if "township" in s.columns:
+        for node, town in zip(s["node"].astype(str), s["township"], strict=True):
+            if isinstance(town, str) and town.strip():
+                near.setdefault(node, town.strip())
+    schools = {}
+    for node, name in zip(region.schools["node"].astype(str), region.schools["name"], strict=True):
+        if isinstance(name, str) and name.strip():
+            schools.setdefault(node, name.strip())
+    return near | schools
+
+
+def campus_names(sites: pd.DataFrame, built: dict[int, str], region=None) -> np.ndarray:
+    """The sites' names with each new campus (``built``: site row -> kind) named for a planner,
+    in the region's language (:func:`allocator.i18n.language_of` its school, site and county
+    names): "新建普通高中1（桃松实验中学附近）", "new general campus 1 (near Riverside School)",
+    after the school at its road node, else the township of a settlement there, else the node.
+    Numbered per kind, county by county; every name differs from the others and from the sites'.
+
+    Examples
+    --------
+    >>> sites = pd.DataFrame({"name": ["城南中学", "site c0s2", "site v7"],
+    ...                       "county": ["江县"] * 3, "node": ["c0s1", "c0s2", "v7"]})
+    >>> campus_names(sites, {1: "general", 2: "vocational"}).tolist()
+    ['城南中学', '新建普通高中1（c0s2附近）', '新建中职学校1（v7附近）']
+    >>> sites = pd.DataFrame({"name": ["site a"], "county": ["North"], "node": ["a"]})
+    >>> campus_names(sites, {0: "general"}).tolist()
+    ['new general campus 1 (near a)']
+    """
+    names = sites["name"].to_numpy(object).copy()
+    if not built:
+        return names
+    near = _places_by_node(region)
+    pool = [*sites["name"], *sites["county"], *near.values()]
+    words = Words(language_of(pool))
+    taken = {str(n) for j, n in enumerate(names) if j not in built}
+    numbers: dict[str, int] = {}
+    county = {c: i for i, c in enumerate(dict.fromkeys(sites["county"]))}  # as first listed
+    for j in sorted(built, key=lambda j: (county[sites["county"].iloc[j]], j)):
+        kind, node = built[j], str(sites["node"].iloc[j])
+        while True:
+            numbers[kind] = numbers.get(kind, 0) + 1
+            name = words(
+                "senior.campus_name",
+                kind=words(f"senior.campus_kind.{kind}"),
+                n=numbers[kind],
+                near=near.get(node, node),
+            )
+            if name not in taken:
+                break
+        taken.add(name)
+        names[j] = name
+    return names
+
+
+def plan_tables(
+    data: SeniorData, chosen: np.ndarray, flows: list, region=None
+) -> dict[str, pd.DataFrame]:
     """``schools``, ``counties``, ``assignments``, ``settlements`` and ``standard``.
 
     ``chosen``: rows of ``data.levels`` chosen; ``flows``: (settlement row, site row, pupils).
+    A new campus is named by :func:`campus_names` (its road node stays in the column ``node``);
+    ``region`` gives the names of the places it is near.
     """
     norms = data.norms
     share = float(norms.value("boarding.share"))
     daily = float(norms.value("boarding.daily_km"))
     boarding_price = float(norms.value("costs.boarding_yuan_per_place"))
-    sites, st = data.sites, data.settlements
+    st = data.settlements
+    lv = data.levels.loc[chosen].set_index("site")
+    new = lv[lv["action"] == "build"]
+    built = dict(zip(new.index.astype(int), new["kind"].astype(str), strict=True))
+    sites = data.sites.assign(name=campus_names(data.sites, built, region))
     i, j, x = (np.asarray(v) for v in zip(*flows, strict=True)) if flows else ([], [], [])
     i, j, x = np.asarray(i, int), np.asarray(j, int), np.asarray(x, float)
     km = np.asarray(data.km[i, j]).ravel() if x.size else np.zeros(0)
@@ -51,7 +121,6 @@ def plan_tables(data: SeniorData, chosen: np.ndarray, flows: list) -> dict[str, 
     n = len(sites)
     load = np.bincount(j, weights=x, minlength=n)
     beyond = np.bincount(j, weights=x * (km > daily + 1e-9), minlength=n)
-    lv = data.levels.loc[chosen].set_index("site")
     picked = np.isin(np.arange(n), lv.index)
     k = sites.rename(columns={"status": "status_before", "places": "places_before",
                               "boarding_places": "boarding_before", "kind": "kind_before"})  # fmt: skip
