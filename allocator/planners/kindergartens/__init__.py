@@ -47,8 +47,8 @@ Examples
 True
 """
 
-from allocator.planners.kindergartens.plan import KindergartenPlan
+from allocator.planners.kindergartens.plan import SWEEP_FIGURES, KindergartenPlan
 from allocator.planners.kindergartens.planner import plan_kindergartens
 from allocator.planners.kindergartens.policy import KindergartenPolicy
 
-__all__ = ["plan_kindergartens", "KindergartenPolicy", "KindergartenPlan"]
+__all__ = ["plan_kindergartens", "KindergartenPolicy", "KindergartenPlan", "SWEEP_FIGURES"]

@@ -17,7 +17,22 @@ from allocator.planners.kindergartens.tables import reach_rows
 from allocator.region import KINDERGARTEN_COLUMNS, Region
 from allocator.solver import SolveInfo
 
-__all__ = ["KindergartenPlan", "kindergartens_digest"]
+__all__ = ["KindergartenPlan", "kindergartens_digest", "SWEEP_FIGURES"]
+
+#: The headline figures a sweep keeps of each kindergarten step (``<step>.<figure>``), so that
+#: variants over e.g. ``public_share`` or ``budget_yuan`` can be compared: the enrolment rates over
+#: the children within reach and over all, places added, yuan, the shares, the solve status.
+SWEEP_FIGURES = (
+    "gross_enrolment_rate_within_reach",
+    "gross_enrolment_rate",
+    "new_places",
+    "capital_yuan",
+    "inclusive_share",
+    "public_share",
+    "subsidy_yuan_per_year",
+    "children_beyond_limit",
+    "status",
+)
 
 
 def kindergartens_digest(region: Region) -> str:
