@@ -5,10 +5,14 @@ live beyond every site's walking limit, by area type, with what would reach them
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_kindergartens_attached import line_region
 
 from allocator.planners.kindergartens import KindergartenPolicy, plan_kindergartens
+from allocator.planners.kindergartens.tables import reach_rows
 from allocator.synth import make_region
 
 
@@ -105,3 +109,40 @@ def test_both_rates_recomputed_from_the_plans_tables(seed):
     t = plan.targets.set_index("indicator")["after"]
     assert t["gross_enrolment_rate"] == pytest.approx(rate_all)
     assert t["enrolment_rate_within_reach"] == pytest.approx(rate_reach)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.sampled_from(["urban", "town", "rural"]),
+            st.integers(0, 500),
+            st.booleans(),
+            st.floats(0, 1),
+        ),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_reach_rows_add_up(rows):
+    s = pd.DataFrame(rows, columns=["area_type", "children", "within_limit", "share"])
+    s["placed"] = s["children"] * s["share"] * s["within_limit"]
+    r = reach_rows(s).set_index("area_type")
+    areas = r.drop(index="all")
+    assert list(areas.index) == [a for a in ("urban", "town", "rural") if a in set(s["area_type"])]
+    for col in ("children", "within_reach", "beyond_limit", "placed"):
+        assert r.loc["all", col] == pytest.approx(areas[col].sum())
+    assert np.allclose(r["within_reach"] + r["beyond_limit"], r["children"])
+    assert r.loc["all", "beyond_limit"] == pytest.approx(
+        s.loc[~s["within_limit"], "children"].sum()
+    )
+    for _, row in r.iterrows():
+        if row["children"] > 0:
+            assert row["gross_enrolment_rate"] == pytest.approx(row["placed"] / row["children"])
+        else:
+            assert np.isnan(row["gross_enrolment_rate"])
+        if row["within_reach"] > 0:
+            assert row["enrolment_rate_within_reach"] == pytest.approx(
+                row["placed"] / row["within_reach"]
+            )
+            assert row["enrolment_rate_within_reach"] >= row["gross_enrolment_rate"] - 1e-12
