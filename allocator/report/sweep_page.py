@@ -20,7 +20,7 @@ from plotly.subplots import make_subplots
 from allocator.i18n import LANGUAGES, Words
 from allocator.report.charts import STAGE_COLOURS
 from allocator.report.interactive import base_layout, figure_html, hover
-from allocator.report.tables import escape, html_table, page
+from allocator.report.tables import escape, headline_label, html_table, page
 
 __all__ = [
     "FAN_QUANTILES",
@@ -45,14 +45,20 @@ _GREEN = "#59a14f"
 _TOP = 30
 
 
-def measure_name(words: Words, key: str) -> str:
-    """A measure's label in the words' language (the key itself if it has none).
+def measure_name(words: Words, key: str, steps: Sequence[str] = ()) -> str:
+    """A measure's label in the words' language (the key itself if it has none); a figure of
+    one of the scenario's ``steps`` (``<step>.<headline key>``) is named with its step.
 
     Examples
     --------
     >>> measure_name(Words("zh"), "cost_yuan"), measure_name(Words("en"), "cv.primary")
     ('投入（元）', 'cv.primary')
+    >>> measure_name(Words("zh"), "kindergartens.new_places", steps=["kindergartens"])
+    'kindergartens：新增学位'
     """
+    step, _, figure = key.rpartition(".")
+    if key not in _NAMED and step in steps:
+        return words("sweep.step_measure", step=step, figure=headline_label(figure, words))
     return words(f"sweep.measure.{key}") if key in _NAMED else key
 
 
@@ -83,12 +89,17 @@ def _axis_measures(table: pd.DataFrame, axes: Sequence[str], measures: Sequence[
 
 
 def axis_figure(
-    table: pd.DataFrame, axes: Sequence[str], measures: Sequence[str], words: Words
+    table: pd.DataFrame,
+    axes: Sequence[str],
+    measures: Sequence[str],
+    words: Words,
+    steps: Sequence[str] = (),
 ) -> go.Figure | None:
     """Small multiples: each measure (rows) against each axis (columns), the mean over the rest.
 
     Only tasks with a plan (``status == "ok"``) count; the draws are averaged. None when there is
-    nothing to draw (no axis but the draws, no numeric measure, no task with a plan).
+    nothing to draw (no axis but the draws, no numeric measure, no task with a plan). ``steps``:
+    the scenario's step names (see :func:`measure_name`).
 
     Examples
     --------
@@ -103,7 +114,7 @@ def axis_figure(
         rows=len(kept), cols=len(axes), shared_xaxes="columns", vertical_spacing=0.06
     )
     for i, m in enumerate(kept):
-        label = measure_name(words, m)
+        label = measure_name(words, m, steps)
         for j, a in enumerate(axes):
             means = ok.groupby(a, sort=True)[m].mean()
             numeric = _numeric(pd.Series(means.index))
@@ -370,8 +381,10 @@ def render_sweep(
     plan: pd.DataFrame | None = None,
     robust: float | None = None,
     language: str = LANGUAGES[0],
+    steps: Sequence[str] = (),
 ) -> str:
-    """The sweep's ``report.html``: one page, interactive charts, works offline.
+    """The sweep's ``report.html``: one page, interactive charts, works offline. ``steps``: the
+    scenario's step names, so a step's figure kept as a measure is named in words.
 
     Examples
     --------
@@ -388,7 +401,9 @@ def render_sweep(
     body = [
         f"<h1>{escape(w('sweep.title', name=name))}</h1>",
         f"<p>{escape(w('sweep.tasks', n=f'{len(table):,}', status=status))}</p>",
-        _section(axis_figure(table, axes, measures, w), "sweep.by_axis", "sweep.by_axis_note", w),
+        _section(
+            axis_figure(table, axes, measures, w, steps), "sweep.by_axis", "sweep.by_axis_note", w
+        ),
         _section(frontier_figure(table, axes, w), "sweep.frontier", "sweep.frontier_note", w, 440),
         _section(fan_figure(table, axes, w), "sweep.fans", "sweep.fans_note", w),
         _robustness(shares, plan, robust, w),
@@ -398,5 +413,6 @@ def render_sweep(
         body.append(f"<h2>{escape(w('sweep.failed'))}</h2>")
         body.append(html_table(failed[[c for c in (*axes, "status", "error") if c in table]], 100))
     shown = table.drop(columns=[c for c in ("decisions", "key", "position") if c in table])
+    shown = shown.rename(columns={m: measure_name(w, m, steps) for m in measures if m in shown})
     body.append(f"<h2>{escape(w('sweep.all_tasks'))}</h2>" + html_table(shown, max_rows=200))
     return page(w("sweep.title", name=name), "".join(b for b in body if b), w)

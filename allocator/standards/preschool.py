@@ -63,6 +63,11 @@ SCHEMA = {
         "plan_years": (1, 50, True),
     },
     "children": {"age_share_3_5": (0.0, 1.0, False)},
+    "attached": {
+        "max_classes": (0, 100, True),
+        "places_per_class": (1, 100, True),
+        "yuan_per_class": (0.0, 1e9, False),
+    },
 }
 _TEXT = ("name", "title")
 _LISTS = ("unconfirmed",)

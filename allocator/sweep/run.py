@@ -288,6 +288,7 @@ def write_sweep(
             language=check_language(language, where="language")
             if language
             else spec.scenario.output.language or LANGUAGES[0],
+            steps=[s.name for s in spec.scenario.steps],
         )
         inside(tmp, "report.html").write_text(page, encoding="utf-8")
         data = {

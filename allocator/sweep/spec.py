@@ -8,7 +8,7 @@ and a list of values; the tasks are the product of the axes::
     steps.budget.budget = [2e7, 5e7, 1e8]        # an axis: three budgets
     steps.budget.objective = ["shortfall", "gap"]
     region.counties = "each"                     # an axis: every county of the region on its own
-    measures = ["cost_yuan", "compliant_share"]  # the measures kept (default: DEFAULT_MEASURES)
+    measures = ["cost_yuan", "compliant_share"]  # the measures kept (default: default_measures)
     scheduler = "tcp://10.0.0.5:8786"            # optional: an existing Dask cluster
     workers = 4                                  # optional: a LocalCluster of 4 workers
     robust = 0.8                                 # optional: the plan of decisions taken in >= 80 %
@@ -34,6 +34,7 @@ from typing import Any
 from allocator.errors import InputError
 from allocator.forecast import MAX_HORIZON
 from allocator.frozen import freeze
+from allocator.planners.kindergartens import SWEEP_FIGURES as KINDERGARTEN_FIGURES
 from allocator.scenario import Scenario, parse_scenario
 from allocator.scenario.values import KeyLocator, kind_of, show_path
 from allocator.toml_input import key_lines, parse_toml, read_text
@@ -43,6 +44,7 @@ __all__ = [
     "Axis",
     "DrawSettings",
     "SweepSpec",
+    "default_measures",
     "load_sweep",
     "parse_sweep",
     "split_sweep",
@@ -120,6 +122,22 @@ class SweepSpec:
     workers: int | None = None
     robust: float | None = None
     draws: DrawSettings | None = None
+
+
+def default_measures(scenario: Scenario) -> tuple[str, ...]:
+    """The measures kept when ``[sweep]`` names none: each kindergarten step's own figures
+    first (``<step>.<figure>`` of :data:`allocator.planners.kindergartens.SWEEP_FIGURES`: the
+    enrolment rates within reach and over all children, places added, yuan, the inclusive and
+    public shares, the solve status), then :data:`DEFAULT_MEASURES`.
+
+    Examples
+    --------
+    >>> s = parse_scenario('[region]\\nschools = 20\\n[[steps]]\\nplanner = "kindergartens"\\n')
+    >>> default_measures(s)[:2]
+    ('kindergartens.gross_enrolment_rate_within_reach', 'kindergartens.gross_enrolment_rate')
+    """
+    steps = [s.name for s in scenario.steps if s.planner == "kindergartens" and s.enabled]
+    return tuple(f"{step}.{f}" for step in steps for f in KINDERGARTEN_FIGURES) + DEFAULT_MEASURES
 
 
 def split_sweep(text: str, path: str | os.PathLike = "scenario.toml") -> tuple[str, dict]:
@@ -357,6 +375,7 @@ def parse_sweep(text: str, path: str | os.PathLike = "scenario.toml") -> SweepSp
             "no axis; expected at least one list of values, region.counties = "
             '"each" or [sweep.forecast] draws = N',
         )
+    settings.setdefault("measures", default_measures(scenario))
     return SweepSpec(path, rest, scenario, tuple(axes), counties_each=each, **settings)
 
 

@@ -17,8 +17,9 @@ vacated school buildings, ``policy.candidate_nodes``). Each site has levels l (w
   (``size.min_classes`` .. ``size.max_classes``; ``build_yuan_per_place`` a place).
 * a primary school or teaching point of ``policy.attached_class_area_types`` (none by
   default; ``["rural"]`` for villages beyond every kindergarten's walk): 1 to
-  ``attached_max_classes`` mixed-age preschool classes attached to the school (附设幼儿班,
-  ``class_size.mixed`` places each, ``expand_yuan_per_class`` a class).
+  ``attached.max_classes`` mixed-age preschool classes attached to the school (附设幼儿班,
+  ``attached.places_per_class`` places each, ``attached.yuan_per_class`` a class: the
+  standard's ``[attached]`` group; ``policy.attached_max_classes`` replaces the first).
 
 A class holds the mean of the small, middle and large class sizes (25 / 30 / 35: 30 places). A
 pair (i, j) is allowed when the walk from i to j along the roads (at ``walking.km_per_hour``) is
@@ -46,8 +47,8 @@ Examples
 True
 """
 
-from allocator.planners.kindergartens.plan import KindergartenPlan
+from allocator.planners.kindergartens.plan import SWEEP_FIGURES, KindergartenPlan
 from allocator.planners.kindergartens.planner import plan_kindergartens
 from allocator.planners.kindergartens.policy import KindergartenPolicy
 
-__all__ = ["plan_kindergartens", "KindergartenPolicy", "KindergartenPlan"]
+__all__ = ["plan_kindergartens", "KindergartenPolicy", "KindergartenPlan", "SWEEP_FIGURES"]

@@ -181,7 +181,7 @@ def _attached_sites(region: Region, policy: KindergartenPolicy, table: pd.DataFr
 
 def _levels(sites: pd.DataFrame, policy: KindergartenPolicy, norms) -> pd.DataFrame:
     """Each site's levels: as is / expanded / converted (existing), sizes (candidates)."""
-    size, costs = norms.settings["size"], norms.settings["costs"]
+    size, costs, attached = (norms.settings[g] for g in ("size", "costs", "attached"))
     per_class = norms.places_per_class
     module, most, cap_max = size["module_classes"], size["max_classes"], size["max_children"]
     years = costs["plan_years"]
@@ -206,11 +206,10 @@ def _levels(sites: pd.DataFrame, policy: KindergartenPolicy, norms) -> pd.DataFr
                     rows.append((j, action or "keep", int(s.classes + add), math.floor(places),
                                  owner, add * costs["expand_yuan_per_class"],
                                  math.floor(places) * costs["inclusive_subsidy_yuan_per_place_per_year"] * converted))  # fmt: skip
-        elif s.attached:  # 1 .. attached_max_classes mixed-age classes in the school's rooms
-            for classes in range(1, policy.attached_max_classes + 1):
-                places = int(classes * norms.value("class_size.mixed"))
-                rows.append((j, "build", classes, places, "public",
-                             classes * costs["expand_yuan_per_class"], 0.0))  # fmt: skip
+        elif s.attached:  # 1 .. attached.max_classes mixed-age classes in the school's rooms
+            for classes in range(1, attached["max_classes"] + 1):
+                rows.append((j, "build", classes, classes * attached["places_per_class"],
+                             "public", classes * attached["yuan_per_class"], 0.0))  # fmt: skip
         else:
             classes = size["min_classes"]
             while classes <= most * policy.kindergartens_per_site:

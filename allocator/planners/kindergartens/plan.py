@@ -13,10 +13,26 @@ from allocator.fingerprint import region_fingerprint
 from allocator.i18n import Words
 from allocator.planners.base import PlanBase
 from allocator.planners.kindergartens.policy import KindergartenPolicy
+from allocator.planners.kindergartens.tables import reach_rows
 from allocator.region import KINDERGARTEN_COLUMNS, Region
 from allocator.solver import SolveInfo
 
-__all__ = ["KindergartenPlan", "kindergartens_digest"]
+__all__ = ["KindergartenPlan", "kindergartens_digest", "SWEEP_FIGURES"]
+
+#: The headline figures a sweep keeps of each kindergarten step (``<step>.<figure>``), so that
+#: variants over e.g. ``public_share`` or ``budget_yuan`` can be compared: the enrolment rates over
+#: the children within reach and over all, places added, yuan, the shares, the solve status.
+SWEEP_FIGURES = (
+    "gross_enrolment_rate_within_reach",
+    "gross_enrolment_rate",
+    "new_places",
+    "capital_yuan",
+    "inclusive_share",
+    "public_share",
+    "subsidy_yuan_per_year",
+    "children_beyond_limit",
+    "status",
+)
 
 
 def kindergartens_digest(region: Region) -> str:
@@ -100,8 +116,15 @@ class KindergartenPlan(PlanBase):
             "kindergarten_settlements": self.settlements.copy(),
             "kindergarten_assignments": self.assignments.copy(),
             "kindergarten_targets": self.targets.copy(),
+            "kindergarten_reach": self.reach(),
             "preschool_standard": self.standard.copy(),
         }
+
+    def reach(self) -> pd.DataFrame:
+        """Children within walking reach of a site and beyond every limit, by area type and for
+        the whole region ("all"), with the enrolment rate over each (the plan's
+        ``kindergarten_reach`` table; see :func:`~.tables.reach_rows`)."""
+        return reach_rows(self.settlements)
 
     def headline(self) -> dict:
         """Key figures as a flat, JSON-safe dict.
@@ -122,6 +145,7 @@ class KindergartenPlan(PlanBase):
         out |= {
             "children": float(s["children"].sum()),
             "placed": round(float(s["placed"].sum()), 6),
+            "children_within_reach": float(s.loc[s["within_limit"], "children"].sum()),
             "children_beyond_limit": float(s.loc[~s["within_limit"], "children"].sum()),
             "gross_enrolment_rate": round(float(t["gross_enrolment_rate"]), 6),
             "gross_enrolment_rate_within_reach": round(float(t["enrolment_rate_within_reach"]), 6),
@@ -135,6 +159,13 @@ class KindergartenPlan(PlanBase):
             "subsidy_yuan_per_year": float(k["subsidy_yuan_per_year"].sum()),
             "targets_met": bool(self.targets["met"].all()),
         }
+        beyond = s.loc[~s["within_limit"]].groupby("area_type")["children"].sum()
+        for key in (
+            "children_beyond_limit_urban",
+            "children_beyond_limit_town",
+            "children_beyond_limit_rural",
+        ):
+            out[key] = float(beyond.get(key.rsplit("_", 1)[1], 0.0))
         return out
 
     def summary(self, language: str = "en") -> str:
@@ -151,6 +182,7 @@ class KindergartenPlan(PlanBase):
             "  " + w("kindergarten.cost", capital=f"{h['capital_yuan']:,.0f}",
                      subsidy=f"{h['subsidy_yuan_per_year']:,.0f}"),
         ]  # fmt: skip
+        lines += ["  " + line for line in self.reach_lines(language)]
         for r in self.targets.itertuples(index=False):
             before = "-" if r.before is None or pd.isna(r.before) else f"{r.before:.1%}"
             lines.append(
@@ -165,6 +197,62 @@ class KindergartenPlan(PlanBase):
                 )
             )
         return "\n".join(lines)
+
+    def reach_lines(self, language: str = "en") -> list[str]:
+        """The enrolment rate after the plan over the children within walking reach and over all
+        children, which of the two the target counts, and the children beyond every site's
+        walking limit by area type with what would reach them (``language``: en or zh).
+
+        Examples
+        --------
+        >>> from allocator.synth import make_region
+        >>> from allocator.planners.kindergartens import plan_kindergartens
+        >>> plan = plan_kindergartens(make_region(schools=40, seed=3, kindergartens=True))
+        >>> plan.reach_lines()[0][:50]
+        'enrolment rate after the plan: 90.0% of the 2,102 '
+        >>> plan.reach_lines("zh")[1][:35]
+        '2,381 名幼儿在所有园所和候选用地的步行范围之外（城区 642 人'
+        """
+        w, r = Words(language), self.reach().set_index("area_type")
+        total = r.loc["all"]
+
+        def pct(value) -> str:
+            return "-" if pd.isna(value) else f"{value:.1%}"
+
+        scope = self.policy.target_scope
+        target = f"{self.targets.set_index('indicator').loc['gross_enrolment_rate', 'target']:.0%}"
+        lines = [
+            w(
+                "kindergarten.rates",
+                within=pct(total["enrolment_rate_within_reach"]),
+                reachable=f"{total['within_reach']:,.0f}",
+                all=pct(total["gross_enrolment_rate"]),
+                children=f"{total['children']:,.0f}",
+                scope=w(f"kindergarten.scope.{scope}", target=target),
+            )
+        ]
+        far = r.drop(index="all")
+        far = far[far["beyond_limit"] > 0]
+        if len(far):
+            sep = w("kindergarten.list_sep")
+            areas = sep.join(
+                w("kindergarten.beyond_area", area=w(f"area.{a}"), n=f"{n:,.0f}")
+                for a, n in far["beyond_limit"].items()
+            )
+            hints = [w("kindergarten.hint.sites")]
+            if not set(far.index) <= set(self.policy.attached_class_area_types):
+                hints.append(w("kindergarten.hint.attached"))
+            if scope != "all":
+                hints.append(w("kindergarten.hint.all"))
+            lines.append(
+                w(
+                    "kindergarten.beyond",
+                    beyond=f"{total['beyond_limit']:,.0f}",
+                    areas=areas,
+                    hints=w("kindergarten.hint_sep").join(hints),
+                )
+            )
+        return lines
 
     def require_region(self, region) -> None:
         """Refuse anything but the region (kindergartens table included) the plan was made for."""

@@ -57,16 +57,18 @@ class KindergartenPolicy:
     attached_class_area_types : list of str
         The primary schools and teaching points (教学点; levels primary, teaching_point,
         nine_year) of these area types are candidate sites of preschool classes attached to the
-        school (附设幼儿班): 1 to ``attached_max_classes`` mixed-age classes
-        (``class_size.mixed`` places each) in the school's rooms, at ``expand_yuan_per_class``
-        a class. The national policy for dispersed rural populations: besides one public
+        school (附设幼儿班): 1 to ``attached.max_classes`` mixed-age classes
+        (``attached.places_per_class`` places each) in the school's rooms, at
+        ``attached.yuan_per_class`` a class (the standard's ``[attached]`` group, local figures).
+        The national policy for dispersed rural populations: besides one public
         central kindergarten per township, village kindergartens or classes attached to the
         primary school (国发〔2010〕41号; wording unconfirmed). ``["rural"]``: a rural child
         within the rural walking limit of a village school can then be placed (in a 200-school
         synthetic region, rural children within reach of a site go from 51 % to 80 %). Default
         none: the plan then also counts these children in its enrolment target and costs more.
-    attached_max_classes : int
-        Classes a school may attach (3: one for each year, or mixed-age ones).
+    attached_max_classes : int, optional
+        Classes a school may attach; None: the standard's ``attached.max_classes`` (3: one for
+        each year, or mixed-age ones). Given, it replaces that figure (then a local one).
     children_factor : float
         Children aged 3-5 times this factor (1: as found): a growing new area plans for the
         children expected when its housing fills.
@@ -111,7 +113,7 @@ class KindergartenPolicy:
     candidate_nodes: tuple[str, ...] = ()
     candidate_area_types: tuple[str, ...] = ()
     attached_class_area_types: tuple[str, ...] = ()
-    attached_max_classes: int = 3
+    attached_max_classes: int | None = None
     children_factor: float = 1.0
     base_year: int = 2025
     year: int | None = None
@@ -148,8 +150,10 @@ class KindergartenPolicy:
             bad("target_scope", f"one of {', '.join(TARGET_SCOPES)}")
         if self.kindergartens_per_site in (0, False):
             bad("kindergartens_per_site", "a whole number >= 1")
-        names = ("max_added_classes", "base_year", "kindergartens_per_site", "attached_max_classes")
-        for name in names + (("year",) if self.year else ()):
+        names = ["max_added_classes", "base_year", "kindergartens_per_site"]
+        names += ["year"] if self.year else []
+        names += ["attached_max_classes"] if self.attached_max_classes is not None else []
+        for name in names:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
                 bad(name, "a whole number >= 0")
@@ -183,6 +187,11 @@ class KindergartenPolicy:
         }
         if targets:
             extra["targets"] = {**extra.get("targets", {}), **targets}
+        if self.attached_max_classes is not None:
+            extra["attached"] = {
+                **extra.get("attached", {}),
+                "max_classes": self.attached_max_classes,
+            }
         if not extra:
             return load_preschool_standard(self.preschool_standard)
         # a figure set here is this area's choice: local, whatever the standard's scope

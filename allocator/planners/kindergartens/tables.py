@@ -7,8 +7,20 @@ import pandas as pd
 
 from allocator.location import LevelResult
 from allocator.planners.kindergartens.data import KindergartenData
+from allocator.region import AREA_TYPES
 
-__all__ = ["plan_tables", "target_rows"]
+__all__ = ["plan_tables", "target_rows", "reach_rows", "REACH_COLUMNS"]
+
+#: The columns of a plan's ``kindergarten_reach`` table (:func:`reach_rows`).
+REACH_COLUMNS = (
+    "area_type",
+    "children",
+    "within_reach",
+    "beyond_limit",
+    "placed",
+    "enrolment_rate_within_reach",
+    "gross_enrolment_rate",
+)
 
 
 def plan_tables(data: KindergartenData, result: LevelResult) -> dict[str, pd.DataFrame]:
@@ -109,3 +121,48 @@ def target_rows(data: KindergartenData, tables: dict, placed_before: float) -> p
     out["source"] = [norms.source_of(p) for p in out["setting"]]
     out["met"] = out["after"].fillna(1.0) >= out["target"] - 1e-9  # nobody placed: no share to miss
     return out
+
+
+def reach_rows(settlements: pd.DataFrame) -> pd.DataFrame:
+    """Children within walking reach of some site and beyond every limit, by area type and for
+    the whole region (``area_type`` "all", last), with the enrolment rate over each.
+
+    ``within_reach``: children of settlements with a kindergarten or candidate site within their
+    walking limit; ``beyond_limit``: the others (a plan cannot place them);
+    ``enrolment_rate_within_reach`` = placed / within_reach (what ``target_scope="reachable"``
+    holds to the target), ``gross_enrolment_rate`` = placed / children (empty where
+    there are no children).
+
+    Examples
+    --------
+    >>> s = pd.DataFrame({"area_type": ["urban", "rural", "rural"], "children": [100, 40, 60],
+    ...                   "within_limit": [True, True, False], "placed": [90, 36, 0]})
+    >>> r = reach_rows(s).set_index("area_type")
+    >>> r.loc["rural", ["within_reach", "beyond_limit"]].tolist()
+    [40.0, 60.0]
+    >>> float(r.loc["all", "gross_enrolment_rate"]), float(r.loc["all", "enrolment_rate_within_reach"])
+    (0.63, 0.9)
+    """
+    kids = settlements["children"].astype(float)
+    frame = pd.DataFrame(
+        {
+            "area_type": settlements["area_type"].astype(str),
+            "children": kids,
+            "within_reach": kids.where(settlements["within_limit"].astype(bool), 0.0),
+            "placed": settlements["placed"].astype(float),
+        }
+    )
+    frame["beyond_limit"] = frame["children"] - frame["within_reach"]
+    by_area = frame.groupby("area_type", sort=False).sum()
+    areas = [a for a in AREA_TYPES if a in by_area.index]
+    areas += sorted(a for a in by_area.index if a not in areas)
+    out = by_area.reindex(areas)
+    out.loc["all"] = frame.drop(columns="area_type").sum()
+    out = out.rename_axis("area_type").reset_index()
+
+    def rate(over: str) -> pd.Series:
+        return (out["placed"] / out[over]).where(out[over] > 0)
+
+    out["enrolment_rate_within_reach"] = rate("within_reach")
+    out["gross_enrolment_rate"] = rate("children")
+    return out[list(REACH_COLUMNS)]
