@@ -8,20 +8,22 @@ Sets
     not (a site may have tagged and untagged levels: "as is" and "converted").
 Variables
     y_l in {0, 1} (level l chosen); x_ij >= 0 units of client i's demand served by site j;
-    t_jg >= 0 the part of site j's load that counts for tag g.
+    L_j >= 0 the load of site j; t_jg >= 0 the part of site j's load that counts for tag g.
 Objective
-    min sum_l f_l y_l + sum_ij c_ij x_ij (cost mode); with a ``budget``, first max sum_ij x_ij
+    min sum_l f_l y_l + sum_ij c_ij x_ij (cost mode); with a ``budget``, first max sum_j L_j
     (demand served), then min cost with that much demand served (two exact solves).
 Constraints
     level choice: sum_{l at j} y_l <= 1, = 1 for required sites;
     demand: m_i <= sum_j x_ij <= d_i (m_i: the client's least demand served, default 0);
-    capacity: sum_i x_ij <= sum_{l at j} min(u_l, D_j) y_l, with D_j = sum of d_i over the clients
+    load: L_j = sum_i x_ij (the rows below read L_j, not the pairs: on a city's model of 251,455
+    pairs this made the relaxation 5x faster to solve and HiGHS's cut rounds 20x faster);
+    capacity: L_j <= sum_{l at j} min(u_l, D_j) y_l, with D_j = sum of d_i over the clients
     allowed at j (no plan loads j beyond D_j, so the smaller coefficient is valid and tighter);
     link: x_ij <= d_i sum_{l at j} y_l at sites that may close and whose largest capacity holds
     D_j (there it strengthens the relaxation; elsewhere the capacity row does);
-    coverage: sum_ij x_ij >= a sum_i d_i (``min_share``);
-    tag load: t_jg <= sum_i x_ij and t_jg <= sum_{l at j, tagged g} min(u_l, D_j) y_l;
-    tag share: sum_j t_jg >= b_g sum_ij x_ij (``tag_shares``);
+    coverage: sum_j L_j >= a sum_i d_i (``min_share``);
+    tag load: t_jg <= L_j and t_jg <= sum_{l at j, tagged g} min(u_l, D_j) y_l;
+    tag share: sum_j t_jg >= b_g sum_j L_j (``tag_shares``);
     budget: sum_l f_l y_l <= B;
     total capacity: sum_l min(u_l, D_s(l)) y_l >= the demand that must be served (implied by the
     rows above; stated, its rounding gives the MIP a far better bound when capacities come in
@@ -261,9 +263,9 @@ def levelled_location(
         info, vec = _solve(builder.build(), with_time_left(options, t0))
     else:
         info1, vec1 = _solve(_max_served(builder, blocks), with_time_left(options, t0))
-        served = float(vec1[blocks["x"].columns].sum())
+        served = float(vec1[blocks["load"].columns].sum())
         model = builder.build()
-        cols = np.arange(blocks["x"].start, blocks["x"].stop)
+        cols = np.arange(blocks["load"].start, blocks["load"].stop)
         every = sp.csr_matrix(
             (np.ones(cols.size), (np.zeros(cols.size), cols)), (1, model.shape[1])
         )
@@ -430,10 +432,13 @@ def _model(data: _Data):
         upper=1.0,
     )
     b.add_rows("demand", n, {x: (ci, pair, 1.0)}, lower=data.least, upper=data.d)
+    site = np.arange(m)
+    load = b.add_columns("load", m)
+    b.add_rows("load", m, {x: (sj, pair, 1.0), load: (site, site, -1.0)}, lower=0.0, upper=0.0)
     b.add_rows(
         "capacity",
         m,
-        {x: (sj, pair, 1.0), y: (lv.site, np.arange(lv.n_levels), -usable)},
+        {load: (site, site, 1.0), y: (lv.site, np.arange(lv.n_levels), -usable)},
         upper=0.0,
     )
     # link x_ij <= d_i * (levels chosen at j), for pairs whose site may stay without a level and
@@ -458,11 +463,13 @@ def _model(data: _Data):
                                    -np.repeat(data.d[ci[link]], per)))  # fmt: skip
     need = max(data.min_share * float(data.d.sum()), float(data.least.sum()))
     if data.min_share > 0:
-        b.add_rows("coverage", 1, {x: (0, pair, 1.0)}, lower=data.min_share * float(data.d.sum()))
+        b.add_rows(
+            "coverage", 1, {load: (0, site, 1.0)}, lower=data.min_share * float(data.d.sum())
+        )
     if need > 0:  # the aggregate capacity cut (implied; its rounding helps the MIP's bound)
         level = np.arange(lv.n_levels)
         b.add_rows("total_capacity", 1, {y: (0, level, usable)}, lower=need)
-    blocks = {"y": y, "x": x}
+    blocks = {"y": y, "x": x, "load": load}
     for g, share in data.shares.items():
         tagged = lv.tags[g]
         t = b.add_columns(f"t_{g}", m)
@@ -470,19 +477,17 @@ def _model(data: _Data):
         b.add_rows(
             f"tag_load {g}",
             m,
-            {t: (np.arange(m), np.arange(m), 1.0), x: (sj, pair, -1.0)},
+            {t: (site, site, 1.0), load: (site, site, -1.0)},
             upper=0.0,
         )
         lt = np.flatnonzero(tagged)
         b.add_rows(
             f"tag_capacity {g}",
             m,
-            {t: (np.arange(m), np.arange(m), 1.0), y: (lv.site[lt], lt, -usable[lt])},
+            {t: (site, site, 1.0), y: (lv.site[lt], lt, -usable[lt])},
             upper=0.0,
         )
-        b.add_rows(
-            f"tag_share {g}", 1, {t: (0, np.arange(m), 1.0), x: (0, pair, -share)}, lower=0.0
-        )
+        b.add_rows(f"tag_share {g}", 1, {t: (0, site, 1.0), load: (0, site, -share)}, lower=0.0)
         if share * need > 0:  # the tagged capacity cut (implied, like total_capacity)
             b.add_rows(f"tag_total {g}", 1, {y: (0, lt, usable[lt])}, lower=share * need)
     if data.budget is not None:
@@ -494,7 +499,7 @@ def _max_served(builder: ModelBuilder, blocks):
     """The model with the objective "maximise units served" (as min of minus the units)."""
     model = builder.build()
     c = np.zeros(model.shape[1])
-    c[blocks["x"].columns] = -1.0
+    c[blocks["load"].columns] = -1.0
     return model.with_objective(c)
 
 
