@@ -69,7 +69,14 @@ from allocator.location.common import (
     with_time_left,
 )
 from allocator.location.level_presolve import undominated
-from allocator.solver import ModelBuilder, SolveInfo, SolverOptions, binary_values, solve_matrix
+from allocator.location.level_start import LevelView, first_plan
+from allocator.solver import (
+    ModelBuilder,
+    SolveInfo,
+    SolverOptions,
+    binary_values,
+    solve_matrix,
+)
 
 __all__ = ["SiteLevels", "LevelResult", "levelled_location"]
 
@@ -260,7 +267,14 @@ def levelled_location(
     kept, data = _reduced(data)
     builder, blocks = _model(data)
     if data.budget is None:
-        info, vec = _solve(builder.build(), with_time_left(options, t0))
+        model = builder.build()
+        lv = data.levels
+        view = LevelView(lv.site, lv.cost, _usable(data), lv.tags, data.required)
+        left = (
+            None if options.time_limit is None else options.time_limit - (time.perf_counter() - t0)
+        )
+        start = first_plan(model, blocks["y"], view, options, time_limit=left)
+        info, vec = _solve(model, with_time_left(options, t0), start=start)
     else:
         info1, vec1 = _solve(_max_served(builder, blocks), with_time_left(options, t0))
         served = float(vec1[blocks["load"].columns].sum())
@@ -279,6 +293,15 @@ def levelled_location(
         info = SolveInfo.combine([info1, info2], objective=info2.objective)
     result = _evaluate(data, blocks, vec, info, time.perf_counter() - t0)
     return replace(result, levels=kept[result.levels])
+
+
+def _usable(data: _Data) -> np.ndarray:
+    """Each level's capacity as the capacity rows count it: at most the demand allowed to reach
+    its site (no plan loads a site beyond that, so the smaller coefficient is valid and
+    tighter)."""
+    pairs, lv = data.pairs, data.levels
+    reach = np.bincount(pairs.sites, weights=data.d[pairs.clients], minlength=pairs.n_sites)
+    return np.minimum(lv.capacity, reach[lv.site])
 
 
 def _reduced(data: _Data):
@@ -412,10 +435,10 @@ def _model(data: _Data):
     n, m, k = pairs.n_clients, pairs.n_sites, pairs.cost.size
     ci, sj, pair = pairs.clients, pairs.sites, np.arange(k)
     # a site never serves more than the demand allowed to reach it: capacity beyond that is
-    # cut from every capacity row (valid for every plan; with few clients in reach of a site the
-    # relaxation can no longer buy a large level in part, paying only for the places it uses)
+    # cut from every capacity row (with few clients in reach of a site the relaxation can no
+    # longer buy a large level in part, paying only for the places it uses)
     reach = np.bincount(sj, weights=data.d[ci], minlength=m)
-    usable = np.minimum(lv.capacity, reach[lv.site])
+    usable = _usable(data)
     b = ModelBuilder()
     y = b.add_columns("y", lv.n_levels, cost=lv.cost, upper=1.0, integer=True)
     x = b.add_columns("x", k, cost=pairs.cost)
