@@ -67,7 +67,9 @@ heuristic and Lagrangian stages on a matrix or on the allowed pairs),
 :mod:`~allocator.location.facility_model` (the strong MIP and the plan check),
 :mod:`~allocator.location.orlib` (benchmark file readers),
 :mod:`~allocator.location.levels` (facility location with capacity levels, coverage and tagged
-share targets and a budget; its model is stated there).
+share targets and a budget; its model is stated there),
+:mod:`~allocator.location.level_resource` (a second resource in that model: units used per unit
+served, free up to each level's allowance, bought beyond it).
 
 Every result is checked against its model after the solve: the objective is recomputed from the
 returned sites and assignment and must equal the solver's.
@@ -76,7 +78,7 @@ returned sites and assignment and must equal the solver's.
 from allocator.location.benders import benders_facility_location, benders_p_median
 from allocator.location.common import DEFAULT_MIP_GAP, LocationResult
 from allocator.location.facility import facility_location
-from allocator.location.levels import LevelResult, SiteLevels, levelled_location
+from allocator.location.levels import LevelResult, SiteLevels, SiteResource, levelled_location
 from allocator.location.orlib import CapInstance, PMedianInstance, read_orlib_cap, read_orlib_pmed
 from allocator.location.pmedian import p_median
 
@@ -90,6 +92,7 @@ __all__ = [
     "read_orlib_cap",
     "DEFAULT_MIP_GAP",
     "SiteLevels",
+    "SiteResource",
     "LevelResult",
     "levelled_location",
     "benders_p_median",

@@ -16,6 +16,7 @@ import scipy.sparse as sp
 from allocator.errors import Infeasible, InputError, SolverError
 from allocator.frozen import FrozenMap
 from allocator.location.common import allowed_pairs, as_vector, site_indices
+from allocator.location.level_resource import checked_resource, resource_bought
 from allocator.solver import SolveInfo, binary_values
 
 __all__ = [
@@ -103,7 +104,8 @@ class LevelResult:
     Attributes
     ----------
     objective : float
-        Fixed plus service cost, recomputed from the plan.
+        Fixed plus service cost (plus the resource bought, with a resource), recomputed from the
+        plan.
     levels : numpy.ndarray of int
         Sorted indices of the chosen levels.
     flows : scipy.sparse.csr_matrix
@@ -116,6 +118,11 @@ class LevelResult:
         Tag -> the load counting for it (sum over sites whose chosen level carries the tag).
     info : SolveInfo
         Status, gap and time of the solve (both stages in budget mode).
+    resource_bought : numpy.ndarray or None
+        With a resource (:class:`~allocator.location.level_resource.SiteResource`): units bought
+        per site, recomputed from the plan (None without one).
+    resource_cost : float
+        Their price (0 without a resource).
     """
 
     objective: float
@@ -126,6 +133,8 @@ class LevelResult:
     service_cost: float
     tag_loads: Mapping
     info: SolveInfo
+    resource_bought: np.ndarray | None = None
+    resource_cost: float = 0.0
 
     @property
     def total_served(self) -> float:
@@ -136,7 +145,7 @@ class LevelResult:
 @dataclass(frozen=True)
 class LevelData:
     """A levelled location problem, checked: its pairs, demand, least demand served per client,
-    levels, required sites, coverage share, tag shares and budget."""
+    levels, required sites, coverage share, tag shares, budget and resource (or None)."""
 
     pairs: object
     d: np.ndarray
@@ -146,10 +155,19 @@ class LevelData:
     min_share: float
     shares: Mapping
     budget: float | None
+    resource: object = None
 
 
 def checked_level_data(
-    service_cost, demand, levels, required_sites, min_served, min_share, tag_shares, budget
+    service_cost,
+    demand,
+    levels,
+    required_sites,
+    min_served,
+    min_share,
+    tag_shares,
+    budget,
+    resource=None,
 ) -> LevelData:
     pairs = allowed_pairs(service_cost, "service_cost")
     n, m = pairs.n_clients, pairs.n_sites
@@ -193,6 +211,7 @@ def checked_level_data(
         _share(min_share, "min_share"),
         FrozenMap(shares),
         None if budget is None else float(budget),
+        checked_resource(resource, pairs, levels.n_levels),
     )
 
 
@@ -300,7 +319,11 @@ def evaluated_plan(data: LevelData, blocks, vec, info, seconds) -> LevelResult:
     if data.budget is not None and fixed > data.budget + tol(data.budget):
         raise SolverError(f"the plan spends {fixed:g}, over the budget {data.budget:g}")
     service = float(np.dot(pairs.cost, flow))
-    objective = fixed + service
+    bought, bought_cost = None, 0.0
+    if data.resource is not None:
+        bought = resource_bought(pairs, lv, data.resource, chosen, flow, tol)
+        bought_cost = data.resource.price * float(bought.sum())
+    objective = fixed + service + bought_cost
     if info.objective is not None and not math.isclose(
         objective, info.objective, rel_tol=1e-6, abs_tol=1e-6
     ):
@@ -310,4 +333,5 @@ def evaluated_plan(data: LevelData, blocks, vec, info, seconds) -> LevelResult:
     flows = sp.csr_matrix((flow, (ci, sj)), shape=(n, m))
     flows.eliminate_zeros()
     info = SolveInfo(info.status, objective, info.bound, info.gap, seconds, info.solver)
-    return LevelResult(objective, chosen, flows, served, fixed, service, FrozenMap(tag_loads), info)
+    return LevelResult(objective, chosen, flows, served, fixed, service, FrozenMap(tag_loads), info,
+                       bought, bought_cost)  # fmt: skip

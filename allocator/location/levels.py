@@ -32,6 +32,12 @@ Constraints
     the same way).
     Since a site takes at most one level, min(load, tagged capacity) is its load when the chosen
     level carries g and 0 otherwise, so t_jg is exactly the load that counts for g.
+Resource (optional, ``resource``; :mod:`allocator.location.level_resource`)
+    w_ij units of a second resource used per unit served on pair (i, j), A_l units free at level
+    l, price p per unit beyond them, K_l (optional) the most units at level l; columns r_j >= 0
+    (units bought) with r_j >= sum_i w_ij x_ij - sum_{l at j} A_l y_l, p r_j added to the
+    objective, and sum_i w_ij x_ij <= sum_{l at j} K_l y_l when K is given. Levels are then not
+    reduced (the presolve's dominance does not compare allowances).
 
 Before solving, the cheap certificates of infeasibility are checked with their numbers (demand
 that no site can reach, the largest capacity, the largest tagged capacity, the cheapest required
@@ -69,10 +75,11 @@ from allocator.location.level_data import (
     evaluated_plan,
 )
 from allocator.location.level_presolve import undominated
+from allocator.location.level_resource import SiteResource, add_resource_rows
 from allocator.location.level_start import LevelView, first_plan
 from allocator.solver import ModelBuilder, SolveInfo, SolverOptions, solve_matrix
 
-__all__ = ["SiteLevels", "LevelResult", "levelled_location"]
+__all__ = ["SiteLevels", "SiteResource", "LevelResult", "levelled_location"]
 
 
 def levelled_location(
@@ -86,6 +93,7 @@ def levelled_location(
     tag_shares: Mapping | None = None,
     budget: float | None = None,
     options: SolverOptions | None = None,
+    resource: SiteResource | None = None,
 ) -> LevelResult:
     """Choose a level per site and serve demand from the chosen capacities at least cost.
 
@@ -111,6 +119,10 @@ def levelled_location(
         Given: fixed costs at most ``budget``, the demand served is maximised first and the cost
         minimised second. None: the cost is minimised under the targets.
     options : SolverOptions, optional
+    resource : SiteResource, optional
+        A second resource the demand served uses, free up to each chosen level's allowance and
+        bought beyond it at its price (in the objective, not under ``budget``), at most each
+        level's capacity if given; ``LevelResult.resource_bought`` gives the units per site.
 
     Returns
     -------
@@ -135,14 +147,26 @@ def levelled_location(
     >>> r = levelled_location([[1.0]], [7], lv, required_sites=[0], budget=6)
     >>> r.total_served, r.levels.tolist(), r.objective
     (7.0, [1], 13.0)
+
+    With a resource: each unit served uses 1 unit; the expanded level has 5 free, the rest costs
+    2 a unit (so 7 served buy 2 units, 4 yuan more).
+
+    >>> res = SiteResource(use=[[1.0]], allowance=[0, 5], price=2.0)
+    >>> r = levelled_location([[1.0]], [7], lv, required_sites=[0], budget=6, resource=res)
+    >>> r.objective, r.resource_bought.tolist(), r.resource_cost
+    (17.0, [2.0], 4.0)
     """
     t0 = time.perf_counter()
     options = resolve_options(options)
     data = checked_level_data(
-        service_cost, demand, levels, required_sites, min_served, min_share, tag_shares, budget
-    )
+        service_cost, demand, levels, required_sites, min_served, min_share, tag_shares, budget,
+        resource,
+    )  # fmt: skip
     certify_possible(data)
-    kept, data = _reduced(data)
+    if data.resource is None:
+        kept, data = _reduced(data)
+    else:
+        kept = np.arange(data.levels.n_levels)
     builder, blocks = _model(data)
     if data.budget is None:
         model = builder.build()
@@ -286,6 +310,8 @@ def _model(data: LevelData):
             b.add_rows(f"tag_total {g}", 1, {y: (0, lt, usable[lt])}, lower=share * need)
     if data.budget is not None:
         b.add_rows("budget", 1, {y: (0, np.arange(lv.n_levels), lv.cost)}, upper=data.budget)
+    if data.resource is not None:
+        blocks |= add_resource_rows(b, pairs, lv, data.resource, x, y)
     return b, blocks
 
 
