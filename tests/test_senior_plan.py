@@ -98,13 +98,19 @@ def pulp_objective(data, weight):
         for i, j in zip(km.row, km.col, strict=True)
     }
     dist = dict(zip(zip(km.row, km.col, strict=True), km.data, strict=True))
-    # each pupil's boarding place: a whole one beyond 15 km, 0.7 of one within, 25,000 yuan
-    board = {p: 25000.0 * (1.0 if dist[p] > 15.0 else 0.7) for p in x}
-    prob += pulp.lpSum(lv.loc[lev, "cost_yuan"] * y[lev] for lev in y) + pulp.lpSum(
-        (weight * dist[p] + board[p]) * x[p] for p in x
+    # each pupil's boarding place: a whole one beyond 15 km, 0.7 of one within; a campus buys
+    # those beyond the places it holds (b_j), 25,000 yuan each
+    board = {p: 1.0 if dist[p] > 15.0 else 0.7 for p in x}
+    bought = [pulp.LpVariable(f"b{j}", lowBound=0) for j in range(len(sites))]
+    prob += (
+        pulp.lpSum(lv.loc[lev, "cost_yuan"] * y[lev] for lev in y)
+        + pulp.lpSum(weight * dist[p] * x[p] for p in x)
+        + pulp.lpSum(25000.0 * b for b in bought)
     )
     for j in range(len(sites)):
         mine = lv.index[lv["site"] == j]
+        need = pulp.lpSum(board[p] * x[p] for p in x if p[1] == j)
+        prob += bought[j] >= need - float(sites["boarding_places"].iloc[j])
         choose = pulp.lpSum(y[lev] for lev in mine)
         prob += (choose == 1) if sites["status"].iloc[j] == "open" else (choose <= 1)
         load = pulp.lpSum(x[p] for p in x if p[1] == j)
@@ -128,9 +134,10 @@ def pulp_objective(data, weight):
     return pulp.value(prob.objective)
 
 
-@pytest.mark.parametrize("seed", [1, 5])
-def test_agrees_with_an_independent_pulp_model(seed):
-    r = make_region(schools=12, seed=seed, settlements_per_school=1.0)
+@pytest.mark.parametrize(("seed", "table"), [(1, False), (5, False), (2, True)])
+def test_agrees_with_an_independent_pulp_model(seed, table):
+    # with a senior_schools table the schools hold boarding places already
+    r = make_region(schools=12, seed=seed, settlements_per_school=1.0, senior_schools=table)
     nodes = list(dict.fromkeys(r.settlements["node"]))[:5]
     policy = SeniorPolicy(
         overrides={"size": {"module_places": 300, "min_new_pupils": 300, "max_pupils": 900}},
@@ -203,9 +210,12 @@ def test_every_plan_keeps_places_band_size_and_boarding_or_is_explained(
     assert (k["boarding_after"] >= 0.7 * k["pupils"] - 1e-6).all()
     beyond = k["pupils_beyond_daily_km"]
     assert (k["boarding_after"] >= beyond + 0.7 * (k["pupils"] - beyond) - 1e-6).all()
-    # the model's cost: places, 1 yuan per pupil-km, and each pupil's boarding place
+    # the model's cost: places, 1 yuan per pupil-km, and the boarding places the pupils need
+    # beyond those each campus holds already (unrounded)
     a = plan.assignments
-    board = 25000 * (a["pupils"] * np.where(a["km"] > 15, 1.0, 0.7)).sum()
+    need = (a["pupils"] * np.where(a["km"] > 15, 1.0, 0.7)).groupby(a["senior_id"]).sum()
+    before = k.set_index("senior_id")["boarding_before"].reindex(need.index)
+    board = 25000 * np.maximum(need - before, 0.0).sum()
     expected = k["places_yuan"].sum() + (a["pupils"] * a["km"]).sum() + board
     assert plan.objective_value == pytest.approx(expected, rel=1e-6)
     assert (k["boarding_after"] >= k["boarding_before"]).all()

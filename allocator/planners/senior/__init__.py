@@ -27,10 +27,14 @@ candidate sites (the nodes of junior, nine-year and senior schools in ``candidat
 ``size.module_places`` up to ``size.max_pupils`` (``expand_yuan_per_place`` a place); a
 candidate site as a new general or vocational campus of ``size.min_new_pupils`` places and up, in
 modules, to ``size.max_pupils`` (``build_yuan_per_place``). A pair is allowed within
-``boarding.max_km`` by road and costs ``yuan_per_pupil_km`` per pupil-km plus the boarding place
-the pupil needs at that campus at ``boarding_yuan_per_place``: a whole place beyond
-``boarding.daily_km``, ``boarding.share`` of one within it, so a campus far from its pupils pays
-for their dormitories and a cheaper site in build cost can lose to a nearer one. The core chooses
+``boarding.max_km`` by road and costs ``yuan_per_pupil_km`` per pupil-km. Boarding places are the
+core's second resource (:class:`allocator.location.SiteResource`): a pupil uses a whole place at a
+campus beyond ``boarding.daily_km``, ``boarding.share`` of one within it; the places a campus holds
+already (``boarding_places``; a new campus none) are free, and each place beyond them costs
+``boarding_yuan_per_place``. So a campus far from its pupils pays for their dormitories, a cheaper
+site in build cost can lose to a nearer one, and a campus with empty dormitories can win over a
+nearer one without. No dormitory capacity bounds a campus: neither the standard nor the
+``senior_schools`` table gives one. The core chooses
 one level per site and the pupils of each settlement at each site at least cost, with the pupils at
 general sites at least ``general_min`` and at vocational sites at least ``vocational_min`` (tags
 ``general`` and ``vocational``): every place needed is filled, so general pupils also stay at most
@@ -38,10 +42,11 @@ general sites at least ``general_min`` and at vocational sites at least ``vocati
 
 Boarding places are sized from the plan with the same rule: each campus keeps or gets boarding
 places for every pupil farther than ``boarding.daily_km`` and for ``boarding.share`` of the
-others (rounded up), ``boarding_yuan_per_place`` a new one. The model prices every boarding place
-a pupil needs; two things stay outside it because the core has one capacity per level: the
-boarding places an existing campus holds already (the model charges its pupils as a new campus's;
-the plan's ``boarding_yuan`` counts only places added) and the rounding up per campus. Every plan
+others, ``boarding_yuan_per_place`` a new one. The model buys exactly the places needed beyond
+those a campus holds; the plan then rounds each campus's places added up to whole places (after
+the solve, as the model's places are fractional: 0.7 of a place per pupil), so a campus's
+``boarding_yuan`` is the model's boarding cost there rounded up to a whole place, and equal to it
+when the places needed are whole. Every plan
 is recomputed from its tables (:mod:`~.verify`); a county whose targets cannot be met raises
 :class:`~allocator.errors.Infeasible` naming the county, with its numbers.
 

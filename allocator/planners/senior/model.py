@@ -4,8 +4,10 @@ county at a time (a campus serves only its own county's pupils, so the counties 
 Per county: clients are its settlements (demand: their whole share of the places needed, every
 one of them placed), sites its senior schools (required: they stay open) and candidate sites,
 levels what a site can become (see :mod:`allocator.planners.senior`), a pair is allowed within
-``boarding.max_km`` by road at ``yuan_per_pupil_km`` per pupil-km plus the boarding place the
-pupil needs there (:func:`pair_costs`). Tags ``general`` and
+``boarding.max_km`` by road at ``yuan_per_pupil_km`` per pupil-km (:func:`pair_costs`); boarding
+places are the core's second resource (:func:`boarding_resource`): the place each pupil needs at
+a campus, free up to the places the campus holds already, ``costs.boarding_yuan_per_place`` each
+beyond them. Tags ``general`` and
 ``vocational`` carry the 普职比 band: general pupils >= ``general_min`` and vocational pupils >=
 ``vocational_min`` (so general pupils <= ``general_max``, as every one of the needed places is
 filled).
@@ -19,33 +21,79 @@ import numpy as np
 import scipy.sparse as sp
 
 from allocator.errors import Infeasible
-from allocator.location import LevelResult, SiteLevels, levelled_location
+from allocator.location import LevelResult, SiteLevels, SiteResource, levelled_location
 from allocator.planners.senior.data import SeniorData
 from allocator.planners.senior.policy import SeniorPolicy
 from allocator.solver import SolverOptions
 from allocator.text import plural
 
-__all__ = ["CountyModel", "county_model", "solve_county", "explain_county", "pair_costs"]
+__all__ = [
+    "CountyModel",
+    "county_model",
+    "solve_county",
+    "explain_county",
+    "pair_costs",
+    "boarding_use",
+    "boarding_resource",
+]
 
 
-def pair_costs(km: sp.csr_matrix, norms, weight: float) -> sp.csr_matrix:
-    """Yuan per pupil of each allowed pair: ``weight`` per km plus the boarding place the pupil
-    needs at that campus at ``costs.boarding_yuan_per_place`` (a whole place beyond
-    ``boarding.daily_km``, ``boarding.share`` of one within it).
+def pair_costs(km: sp.csr_matrix, weight: float) -> sp.csr_matrix:
+    """Yuan per pupil of each allowed pair: ``weight`` per km (the boarding place the pupil
+    needs there is the model's second resource, :func:`boarding_resource`).
+
+    Examples
+    --------
+    >>> km = sp.csr_matrix(np.array([[10.0, 20.0]]))
+    >>> pair_costs(km, 1.5).toarray().tolist()
+    [[15.0, 30.0]]
+    """
+    cost = km.copy().astype(float)
+    cost.data = cost.data * weight
+    return cost
+
+
+def boarding_use(km: sp.csr_matrix, norms) -> sp.csr_matrix:
+    """Boarding places per pupil of each allowed pair: a whole place beyond
+    ``boarding.daily_km``, ``boarding.share`` of one within it (same pairs as ``km``).
 
     Examples
     --------
     >>> from allocator.standards.senior import load_senior_standard
     >>> km = sp.csr_matrix(np.array([[10.0, 20.0]]))
-    >>> pair_costs(km, load_senior_standard(), 1.0).toarray().tolist()
-    [[17510.0, 25020.0]]
+    >>> boarding_use(km, load_senior_standard()).toarray().tolist()
+    [[0.7, 1.0]]
     """
-    price = float(norms.value("costs.boarding_yuan_per_place"))
     daily = float(norms.value("boarding.daily_km"))
     share = float(norms.value("boarding.share"))
-    cost = km.copy().astype(float)
-    cost.data = cost.data * weight + price * np.where(cost.data > daily + 1e-9, 1.0, share)
-    return cost
+    use = km.copy().astype(float)
+    use.data = np.where(use.data > daily + 1e-9, 1.0, share)
+    return use
+
+
+def boarding_resource(data: SeniorData, km: sp.csr_matrix, level_rows) -> SiteResource:
+    """Boarding places as the core's second resource for one county (``km`` its settlements x
+    sites, ``level_rows`` its rows of ``data.levels``): :func:`boarding_use` per pupil, each
+    level's allowance the boarding places its site holds now (a candidate site: 0), each place
+    beyond them at ``costs.boarding_yuan_per_place``. No dormitory capacity: neither the senior
+    standard nor the ``senior_schools`` table gives one.
+
+    Examples
+    --------
+    >>> from allocator.synth import make_region
+    >>> from allocator.planners.senior.data import senior_data
+    >>> from allocator.planners.senior.policy import SeniorPolicy
+    >>> data = senior_data(make_region(schools=40, seed=3, senior_schools=True), SeniorPolicy())
+    >>> county = data.requirements.index[0]
+    >>> rows, cols, km, demand, levels, level_rows = county_model(data, county)
+    >>> res = boarding_resource(data, km, level_rows)
+    >>> res.price, res.allowance.size == levels.n_levels, res.capacity is None
+    (25000.0, True, True)
+    """
+    site = data.levels.loc[level_rows, "site"].to_numpy(np.int64)
+    allowance = data.sites["boarding_places"].to_numpy(float)[site]
+    price = float(data.norms.value("costs.boarding_yuan_per_place"))
+    return SiteResource(use=boarding_use(km, data.norms), allowance=allowance, price=price)
 
 
 class CountyModel(tuple):
@@ -148,17 +196,19 @@ def solve_county(
 ) -> LevelResult:
     """One county's least-cost plan; an infeasible one is explained with its numbers."""
     explain_county(data, county)
-    rows, cols, km, demand, levels, _ = county_model(data, county)
+    rows, cols, km, demand, levels, level_rows = county_model(data, county)
     r = data.requirements.loc[county]
     needed = float(r["needed"])
     shares = {"general": 0.0, "vocational": 0.0}
     if needed > 0:
         shares = {"general": r["general_min"] / needed, "vocational": r["vocational_min"] / needed}
-    cost = pair_costs(km, data.norms, policy.yuan_per_pupil_km)
+    cost = pair_costs(km, policy.yuan_per_pupil_km)
     required = _required(data, cols)
+    boarding = boarding_resource(data, km, level_rows)
     try:
         return levelled_location(cost, demand, levels, required_sites=required,
-                                 min_served=demand, tag_shares=shares, options=options)  # fmt: skip
+                                 min_served=demand, tag_shares=shares, options=options,
+                                 resource=boarding)  # fmt: skip
     except Infeasible as exc:
         free = SiteLevels(site=levels.site, cost=np.zeros(levels.n_levels),
                           capacity=levels.capacity)  # fmt: skip

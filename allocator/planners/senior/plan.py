@@ -86,7 +86,8 @@ class SeniorPlan(PlanBase):
     @property
     def objective_value(self) -> float | None:
         """Yuan: places built and added, the km term and the boarding places the pupils need
-        (priced as new; see :mod:`allocator.planners.senior`)."""
+        beyond those each campus holds (before rounding to whole places; see
+        :mod:`allocator.planners.senior`)."""
         return self.solve_info.objective
 
     @property

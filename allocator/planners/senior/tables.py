@@ -16,7 +16,8 @@ __all__ = ["plan_tables", "boarding_needed", "campus_names"]
 def boarding_needed(pupils: float, beyond: float, share: float) -> int:
     """Boarding places a campus needs: one for every pupil beyond the daily travel limit and
     ``share`` of one for every other pupil (rounded up to whole places). Linear in the pupils,
-    so the model prices each pupil's place exactly (:func:`~.model.pair_costs`).
+    so the model prices each pupil's place exactly (:func:`~.model.boarding_resource`), before
+    the rounding.
 
     Examples
     --------

@@ -26,8 +26,9 @@ def verify_tables(tables: dict, objective: float, weight: float) -> None:
     campus has boarding places for its pupils beyond ``boarding.daily_km`` and ``boarding.share``
     of its pupils; the cost of places recomputed from the actions and the prices (expansions,
     new campuses) plus the km term (``weight`` yuan per pupil-km) plus the boarding places the
-    pupils need (one beyond ``boarding.daily_km``, ``boarding.share`` of one within it, at
-    ``costs.boarding_yuan_per_place``) equals the objective.
+    pupils need (one beyond ``boarding.daily_km``, ``boarding.share`` of one within it) beyond
+    those each campus holds already, at ``costs.boarding_yuan_per_place``, equals the objective;
+    each campus's ``boarding_added`` is those places rounded up to whole places.
     """
     k, a, s = tables["schools"], tables["assignments"], tables["settlements"]
     setting = tables["standard"].set_index("setting")["value"]
@@ -87,10 +88,17 @@ def verify_tables(tables: dict, objective: float, weight: float) -> None:
     )
     if not math.isclose(places_yuan, float(k["places_yuan"].sum()), rel_tol=1e-9, abs_tol=1e-3):
         raise SolverError(f"the places cost {places_yuan:,.0f} yuan, not as the table says")
-    per_pupil = np.where(a["km"].to_numpy(float) > daily + 1e-9, 1.0, share)
-    boarding_yuan = float(setting["costs.boarding_yuan_per_place"]) * float(
-        np.dot(a["pupils"], per_pupil)
-    )
+    # the model's boarding places bought: the need beyond the places a campus holds, unrounded
+    need = np.where(k["action"] != "none", far + share * (load - far), 0.0)
+    bought = np.maximum(need - k["boarding_before"].to_numpy(float), 0.0)
+    whole = np.ceil(np.round(bought, 6)).astype(np.int64)
+    if (k["boarding_added"].to_numpy(np.int64) != whole).any():
+        j = int(np.flatnonzero(k["boarding_added"].to_numpy(np.int64) != whole)[0])
+        raise SolverError(
+            f"{k['senior_id'].iloc[j]} adds {k['boarding_added'].iloc[j]} boarding places; "
+            f"its pupils need {whole[j]} beyond those it has"
+        )
+    boarding_yuan = float(setting["costs.boarding_yuan_per_place"]) * float(bought.sum())
     recomputed = places_yuan + weight * float(np.dot(a["pupils"], a["km"])) + boarding_yuan
     if not math.isclose(recomputed, objective, rel_tol=1e-6, abs_tol=1e-3):
         raise SolverError(
