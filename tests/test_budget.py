@@ -522,7 +522,8 @@ def test_frontier_table_and_plot(tmp_path):
     f = budget_frontier(region, [3e7, 0, 1e7], BudgetPolicy(budget=0, relax=False), options=FAST)
     assert list(f["budget"]) == [0, 1e7, 3e7]
     assert (
-        f["objective_measure"].is_monotonic_decreasing and f["objective_measure"].iloc[0] > f["objective_measure"].iloc[2]
+        f["objective_measure"].is_monotonic_decreasing
+        and f["objective_measure"].iloc[0] > f["objective_measure"].iloc[2]
     )
     assert f["parts_passing"].is_monotonic_increasing
     assert f["marginal_value_per_yuan"].notna().all()  # from the LP relaxation of the MILP

@@ -300,6 +300,7 @@ def test_summary_in_both_languages():
     budgets=st.lists(st.sampled_from([0.0, 2e5, 1e6, 3e6]), min_size=3, max_size=3),
     carry_over=st.booleans(),
 )
+@pytest.mark.slow
 def test_property_spend_within_budget_and_carry_and_purchases_kept(budgets, carry_over):
     region = base_region()
     plan = plan_budget(

@@ -73,6 +73,7 @@ def test_a_forecast_variant_needs_years():
         parse_scenario(text, "v.toml")
 
 
+@pytest.mark.slow
 def test_the_comparison_shows_each_variants_years_and_last_year(tmp_path, capsys):
     path = tmp_path / "v.toml"
     path.write_text(SCENARIO, encoding="utf-8")

@@ -134,6 +134,7 @@ def test_scenario_may_name_a_gis_config(tmp_path):
     assert len(region.schools) == 2 and region.name == "城关县"
 
 
+@pytest.mark.slow
 def test_region_and_plan_layers(tmp_path):
     from allocator.planners.districts import DistrictPolicy, plan_districts
     from allocator.planners.mergers import plan_mergers

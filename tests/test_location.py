@@ -356,6 +356,7 @@ def _tight_cfl(seed, n=60, m=15):
 
 @settings(max_examples=15, deadline=None)
 @given(st.integers(0, 100_000))
+@pytest.mark.slow
 def test_cfl_lagrangian_branch_and_bound_equals_the_mip(seed):
     """The Lagrangian search with branching on sites agrees with the MIP alone (no Lagrangian)."""
     inst = _tight_cfl(seed)

@@ -464,6 +464,7 @@ def _spawn(argv, cwd, pause):
 
 
 @pytest.mark.parametrize("sig,code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+@pytest.mark.slow
 def test_a_signal_during_the_final_write_leaves_nothing_behind(tmp_path, sig, code):
     subprocess.run(
         [sys.executable, "-m", "allocator.cli", "synth", "out1", "--schools", "20"],
@@ -480,6 +481,7 @@ def test_a_signal_during_the_final_write_leaves_nothing_behind(tmp_path, sig, co
     assert snapshot(tmp_path) == before  # the earlier output whole, no hidden .out1.* folder
 
 
+@pytest.mark.slow
 def test_a_signal_while_the_output_moves_waits_for_the_move(tmp_path):
     subprocess.run(
         [sys.executable, "-m", "allocator.cli", "synth", "out1", "--schools", "20"],
@@ -497,6 +499,7 @@ def test_a_signal_while_the_output_moves_waits_for_the_move(tmp_path):
     check_target(tmp_path / "out1", "region")  # unchanged since written: marker and files agree
 
 
+@pytest.mark.slow
 def test_sigterm_during_a_runs_final_write(tmp_path):
     (tmp_path / "s.toml").write_text(
         "[region]\nschools = 20\ncounties = 1\nseed = 1\n"

@@ -441,6 +441,7 @@ def _exclave_region():
     return region.replace(schools=schools, roads=roads), sid, county
 
 
+@pytest.mark.slow
 def test_a_county_exclave_is_districted_apart_and_flagged():
     """A school beyond max_trip_minutes from every other school of its county, with no strong
     school beside it, would make every count infeasible: it becomes a district of its own,

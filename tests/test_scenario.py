@@ -566,6 +566,7 @@ def test_cli_run_with_a_data_folder_and_set_overrides(equip, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("verbose", [False, True])
+@pytest.mark.slow
 def test_stdout_carries_the_solver_log_only_with_verbose(tmp_path, verbose):
     scenario = tmp_path / "s.toml"
     scenario.write_text(

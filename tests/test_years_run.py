@@ -335,6 +335,7 @@ def check_run(result) -> None:
     assert "id='years'" in html and "What happens in which year" in html
 
 
+@pytest.mark.slow
 def test_a_small_scenario_over_years_runs_through_the_pipeline():
     result = run_scenario(parse_scenario(SMALL, SCENARIOS / "small.toml"), write=False)
     years = result.years
