@@ -62,10 +62,11 @@ def test_the_dive_gives_a_whole_plan_that_keeps_every_row_and_costs_no_less(seed
     assert float(model.c @ plan) >= best - 1e-6
 
 
-def test_a_dive_of_one_round_rounds_the_fractional_sites_up():
+def test_a_dive_out_of_rounds_rounds_the_fractional_sites_up(monkeypatch):
     """Two sites of one module (3 places, cost 3) and 4 units to serve: the relaxation opens 4/3
-    modules; stopped after its first round the dive rounds both sites up, and the relaxation's
-    flows still fit."""
+    modules; with no round left the dive rounds the fractional site up at once, and the
+    relaxation's flows still fit."""
+    monkeypatch.setattr(level_start, "MAX_ROUNDS", 0)
     b = ModelBuilder()
     y = b.add_columns("y", 2, cost=3.0, upper=1.0, integer=True)
     load = b.add_columns("load", 2, cost=[0.0, 0.1])
@@ -75,7 +76,7 @@ def test_a_dive_of_one_round_rounds_the_fractional_sites_up():
     view = LevelView(
         np.array([0, 1]), np.array([3.0, 3.0]), np.array([3.0, 3.0]), {}, np.array([], int)
     )
-    plan = dive(model, y, view, SolverOptions(), time_limit=0.0)  # no time: rounded up at once
+    plan = dive(model, y, view, SolverOptions())
     assert plan is not None and plan[:2].tolist() == [1.0, 1.0]
     assert start_violations(model, plan) == {}
     assert plan[2:].sum() == pytest.approx(4.0)

@@ -157,6 +157,18 @@ class LevelData:
     budget: float | None
     resource: object = None
 
+    @property
+    def reach(self) -> np.ndarray:
+        """Per site: the demand allowed to reach it (no plan loads a site beyond this)."""
+        p = self.pairs
+        return np.bincount(p.sites, weights=self.d[p.clients], minlength=p.n_sites)
+
+    @property
+    def usable(self) -> np.ndarray:
+        """Per level: its capacity as the capacity rows count it, at most the demand allowed to
+        reach its site (valid for every plan, and tighter)."""
+        return np.minimum(self.levels.capacity, self.reach[self.levels.site])
+
 
 def checked_level_data(
     service_cost,

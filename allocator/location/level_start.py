@@ -40,6 +40,7 @@ one and a third modules; the dive opens both.
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from collections.abc import Mapping
@@ -93,7 +94,8 @@ def dive(
     batch: float = 0.3,
     time_limit: float | None = None,
 ) -> np.ndarray | None:
-    """A plan of ``model`` with every level decided, or None (no time, or no plan found).
+    """A plan of ``model`` with every level decided, or None (the relaxation has no plan, or a
+    site has no level covering what the relaxation uses there).
 
     Parameters
     ----------
@@ -107,7 +109,7 @@ def dive(
     batch : float
         Share of the fractional sites fixed per round (0.3: about ten rounds).
     time_limit : float, optional
-        Seconds for the whole dive; past it, None.
+        Seconds for the whole dive; past it, the sites still fractional are rounded up.
     """
     t0 = time.perf_counter()
     relaxed = model.with_column_bounds(integrality=np.zeros(model.shape[1], bool))
@@ -123,40 +125,31 @@ def dive(
 
     try:
         x = inc.solve(time_limit=left()).x
+        for round_ in itertools.count():
+            values = x[cols]
+            open_ = (values > DECIDED) & (values < 1 - DECIDED)
+            if not open_.any():
+                plan = x.copy()
+                plan[cols] = np.round(values)
+                return plan
+            if round_ >= MAX_ROUNDS or (time_limit is not None and left() <= 0):
+                return _rounded_up(x, cols, levels, np.unique(levels.site[open_]))
+            sites = _most_decided(levels.site, values, open_, batch)
+            nearest = [_nearest_level(levels, values, j, may_close[j]) for j in sites]
+            trial = _fixed(lower, upper, levels, sites, nearest)
+            try:
+                inc.set_bounds(cols, *trial)
+                x = inc.solve(time_limit=left()).x
+            except Infeasible:  # round the batch up: the relaxation's flows fit, a plan is left
+                covering = [_covering_level(levels, values, j) for j in sites]
+                if None in covering:
+                    return None
+                trial = _fixed(lower, upper, levels, sites, covering)
+                inc.set_bounds(cols, *trial)
+                x = inc.solve(time_limit=left()).x
+            lower, upper = trial
     except (Infeasible, SolverError):
         return None
-    for round_ in range(int(levels.site.size) + 1):
-        values = x[cols]
-        open_ = (values > DECIDED) & (values < 1 - DECIDED)
-        if not open_.any():
-            plan = x.copy()
-            plan[cols] = np.round(values)
-            return plan
-        if round_ >= MAX_ROUNDS or (time_limit is not None and left() <= 0):
-            return _rounded_up(x, cols, levels, np.unique(levels.site[open_]))
-        sites = _most_decided(levels.site, values, open_, batch)
-        trial_lo, trial_hi = lower.copy(), upper.copy()
-        for j in sites:
-            _fix(trial_lo, trial_hi, levels, j, _nearest_level(levels, values, j, may_close[j]))
-        try:
-            inc.set_bounds(cols, trial_lo, trial_hi)
-            x = inc.solve(time_limit=left()).x
-        except Infeasible:
-            trial_lo, trial_hi = lower.copy(), upper.copy()
-            for j in sites:
-                level = _covering_level(levels, values, j)
-                if level is None:
-                    return None
-                _fix(trial_lo, trial_hi, levels, j, level)
-            try:
-                inc.set_bounds(cols, trial_lo, trial_hi)
-                x = inc.solve(time_limit=left()).x
-            except (Infeasible, SolverError):
-                return None
-        except SolverError:
-            return None
-        lower, upper = trial_lo, trial_hi
-    return None
 
 
 def first_plan(
@@ -247,11 +240,15 @@ def _covering_level(levels: LevelView, values, j) -> int | None:
     return int(fits[np.lexsort((levels.usable[fits], levels.cost[fits]))[0]])
 
 
-def _fix(lower, upper, levels: LevelView, j, level) -> None:
-    """Fix site j's level columns: ``level`` chosen (None: all closed)."""
-    at = np.flatnonzero(levels.site == j)
-    lower[at] = 0.0
-    upper[at] = 0.0
-    if level is not None:
-        lower[level] = 1.0
-        upper[level] = 1.0
+def _fixed(lower, upper, levels: LevelView, sites, chosen):
+    """Copies of the level bounds with each of ``sites`` fixed to its ``chosen`` level (None:
+    every level of the site closed)."""
+    lower, upper = lower.copy(), upper.copy()
+    for j, level in zip(sites, chosen, strict=True):
+        at = np.flatnonzero(levels.site == j)
+        lower[at] = 0.0
+        upper[at] = 0.0
+        if level is not None:
+            lower[level] = 1.0
+            upper[level] = 1.0
+    return lower, upper

@@ -171,10 +171,8 @@ def levelled_location(
     if data.budget is None:
         model = builder.build()
         lv = data.levels
-        view = LevelView(lv.site, lv.cost, _usable(data), lv.tags, data.required)
-        left = (
-            None if options.time_limit is None else options.time_limit - (time.perf_counter() - t0)
-        )
+        view = LevelView(lv.site, lv.cost, data.usable, lv.tags, data.required)
+        left = with_time_left(options, t0).time_limit
         start = first_plan(model, blocks["y"], view, options, time_limit=left)
         info, vec = _solve(model, with_time_left(options, t0), start=start)
     else:
@@ -197,21 +195,11 @@ def levelled_location(
     return replace(result, levels=kept[result.levels])
 
 
-def _usable(data: LevelData) -> np.ndarray:
-    """Each level's capacity as the capacity rows count it: at most the demand allowed to reach
-    its site (no plan loads a site beyond that, so the smaller coefficient is valid and
-    tighter)."""
-    pairs, lv = data.pairs, data.levels
-    reach = np.bincount(pairs.sites, weights=data.d[pairs.clients], minlength=pairs.n_sites)
-    return np.minimum(lv.capacity, reach[lv.site])
-
-
 def _reduced(data: LevelData):
     """(kept level indices, the data on those levels): dominated levels removed
     (:mod:`allocator.location.level_presolve`; exact)."""
-    pairs, lv = data.pairs, data.levels
-    reach = np.bincount(pairs.sites, weights=data.d[pairs.clients], minlength=pairs.n_sites)
-    kept = undominated(lv, reach)
+    lv = data.levels
+    kept = undominated(lv, data.reach)
     if kept.size == lv.n_levels:
         return kept, data
     fewer = SiteLevels(
@@ -232,8 +220,7 @@ def _model(data: LevelData):
     # a site never serves more than the demand allowed to reach it: capacity beyond that is
     # cut from every capacity row (with few clients in reach of a site the relaxation can no
     # longer buy a large level in part, paying only for the places it uses)
-    reach = np.bincount(sj, weights=data.d[ci], minlength=m)
-    usable = _usable(data)
+    reach, usable = data.reach, data.usable
     b = ModelBuilder()
     y = b.add_columns("y", lv.n_levels, cost=lv.cost, upper=1.0, integer=True)
     x = b.add_columns("x", k, cost=pairs.cost)
