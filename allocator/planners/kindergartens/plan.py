@@ -14,7 +14,7 @@ from allocator.i18n import Words
 from allocator.planners.base import PlanBase
 from allocator.planners.kindergartens.policy import KindergartenPolicy
 from allocator.planners.kindergartens.tables import reach_rows
-from allocator.region import AREA_TYPES, KINDERGARTEN_COLUMNS, Region
+from allocator.region import KINDERGARTEN_COLUMNS, Region
 from allocator.solver import SolveInfo
 
 __all__ = ["KindergartenPlan", "kindergartens_digest", "SWEEP_FIGURES"]
@@ -160,8 +160,12 @@ class KindergartenPlan(PlanBase):
             "targets_met": bool(self.targets["met"].all()),
         }
         beyond = self.reach().set_index("area_type")["beyond_limit"]
-        for area in AREA_TYPES:
-            out[f"children_beyond_limit_{area}"] = float(beyond.get(area, 0.0))
+        for key in (
+            "children_beyond_limit_urban",
+            "children_beyond_limit_town",
+            "children_beyond_limit_rural",
+        ):
+            out[key] = float(beyond.get(key.rsplit("_", 1)[1], 0.0))
         return out
 
     def summary(self, language: str = "en") -> str:
