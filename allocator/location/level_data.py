@@ -17,7 +17,7 @@ from allocator.errors import Infeasible, InputError, SolverError
 from allocator.frozen import FrozenMap
 from allocator.location.common import allowed_pairs, as_vector, site_indices
 from allocator.location.level_resource import checked_resource, resource_bought
-from allocator.solver import SolveInfo, binary_values
+from allocator.solver import SolveInfo
 
 __all__ = [
     "SiteLevels",
@@ -286,12 +286,13 @@ def certify_possible(data: LevelData) -> None:
             )
 
 
-def evaluated_plan(data: LevelData, blocks, vec, info, seconds) -> LevelResult:
-    """The plan in ``vec`` recomputed and checked against every row of the model."""
+def evaluated_plan(data: LevelData, chosen, flow, info, seconds) -> LevelResult:
+    """The plan (``chosen`` levels, ``flow`` per allowed pair, as the solver gave them)
+    recomputed and checked against every row of the model."""
     pairs, lv = data.pairs, data.levels
     n, m = pairs.n_clients, pairs.n_sites
-    chosen = np.flatnonzero(binary_values(vec[blocks["y"].columns]))
-    flow = np.clip(vec[blocks["x"].columns], 0.0, None)
+    chosen = np.sort(np.asarray(chosen, dtype=np.int64))
+    flow = np.clip(np.asarray(flow, dtype=float), 0.0, None)
     flow[flow < 1e-9] = 0.0
     ci, sj = pairs.clients, pairs.sites
     served = np.bincount(ci, weights=flow, minlength=n)

@@ -57,7 +57,7 @@ from allocator.solver import (
     checked_start,
 )
 
-__all__ = ["LevelView", "dive", "first_plan", "DIVE_FROM_LEVELS"]
+__all__ = ["LevelView", "dive", "first_plan", "worth_a_dive", "DIVE_FROM_LEVELS"]
 
 #: A level value within this of 0 or 1 counts as decided.
 DECIDED = 1e-6
@@ -163,7 +163,7 @@ def first_plan(
     """A checked start for a model of at least :data:`DIVE_FROM_LEVELS` levels, found by
     :func:`dive` within half of ``time_limit``; None for a smaller model or when the dive finds
     no plan (or one that breaks a row beyond the start tolerance)."""
-    if levels.site.size < DIVE_FROM_LEVELS or not model.is_mip:
+    if not worth_a_dive(model, levels.site.size):
         return None
     half = None if time_limit is None else 0.5 * time_limit
     plan = dive(model, y, levels, options, time_limit=half)
@@ -173,6 +173,12 @@ def first_plan(
         return checked_start(model, plan)
     except ValueError:
         return None
+
+
+def worth_a_dive(model: LinearModel, n_levels: int) -> bool:
+    """True when :func:`first_plan` dives into ``model`` (a MIP of at least
+    :data:`DIVE_FROM_LEVELS` levels)."""
+    return n_levels >= DIVE_FROM_LEVELS and model.is_mip
 
 
 def _rounded_up(x, cols, levels: LevelView, sites) -> np.ndarray | None:

@@ -32,6 +32,13 @@ Constraints
     the same way).
     Since a site takes at most one level, min(load, tagged capacity) is its load when the chosen
     level carries g and 0 otherwise, so t_jg is exactly the load that counts for g.
+Ladders (:mod:`allocator.location.level_ladder`)
+    A site whose levels carry the same tags and climb in equal steps (capacity c0 + k S, cost
+    f0 + k F) is modelled with one integer column z_j (the steps taken) instead of a binary per
+    level: capacity L_j <= c0 + S z_j, the reach row L_j <= D_j - r_j (k_j - z_j) (together the
+    convex hull of the site's plans, so the relaxation is that of the binaries), z_j at most the
+    fewest steps holding D_j; link rows read z_j, the aggregate rows S z_j plus the usable c0,
+    and f0 goes to the objective's constant. Without a resource only.
 Resource (optional, ``resource``; :mod:`allocator.location.level_resource`)
     w_ij units of a second resource used per unit served on pair (i, j), A_l units free at level
     l, price p per unit beyond them, K_l (optional) the most units at level l; columns r_j >= 0
@@ -74,10 +81,24 @@ from allocator.location.level_data import (
     checked_level_data,
     evaluated_plan,
 )
+from allocator.location.level_ladder import (
+    Ladders,
+    chosen_levels,
+    find_ladders,
+    no_ladders,
+    steps_taken,
+)
 from allocator.location.level_presolve import undominated
 from allocator.location.level_resource import SiteResource, add_resource_rows
-from allocator.location.level_start import LevelView, first_plan
-from allocator.solver import ModelBuilder, SolveInfo, SolverOptions, solve_matrix
+from allocator.location.level_start import LevelView, first_plan, worth_a_dive
+from allocator.solver import (
+    ModelBuilder,
+    SolveInfo,
+    SolverOptions,
+    binary_values,
+    checked_start,
+    solve_matrix,
+)
 
 __all__ = ["SiteLevels", "SiteResource", "LevelResult", "levelled_location"]
 
@@ -167,18 +188,22 @@ def levelled_location(
         kept, data = _reduced(data)
     else:
         kept = np.arange(data.levels.n_levels)
-    builder, blocks = _model(data)
+    ladders = (
+        find_ladders(data.levels, data.required, data.reach)
+        if data.resource is None
+        else no_ladders(data.levels)
+    )
+    builder, blocks = _model(data, ladders)
+    offset = float(ladders.base_cost.sum())
     if data.budget is None:
-        model = builder.build()
-        lv = data.levels
-        view = LevelView(lv.site, lv.cost, data.usable, lv.tags, data.required)
+        model = builder.build(offset=offset)
         left = with_time_left(options, t0).time_limit
-        start = first_plan(model, blocks["y"], view, options, time_limit=left)
+        start = _first_plan(data, ladders, model, blocks, options, left)
         info, vec = _solve(model, with_time_left(options, t0), start=start)
     else:
         info1, vec1 = _solve(_max_served(builder, blocks), with_time_left(options, t0))
         served = float(vec1[blocks["load"].columns].sum())
-        model = builder.build()
+        model = builder.build(offset=offset)
         cols = np.arange(blocks["load"].start, blocks["load"].stop)
         every = sp.csr_matrix(
             (np.ones(cols.size), (np.zeros(cols.size), cols)), (1, model.shape[1])
@@ -191,8 +216,48 @@ def levelled_location(
             floor = model.with_rows("served_floor", every, lower=floor)
             info2, vec = _solve(floor, with_time_left(options, t0))
         info = SolveInfo.combine([info1, info2], objective=info2.objective)
-    result = evaluated_plan(data, blocks, vec, info, time.perf_counter() - t0)
+    chosen = _chosen(ladders, blocks, vec)
+    result = evaluated_plan(data, chosen, vec[blocks["x"].columns], info, time.perf_counter() - t0)
     return replace(result, levels=kept[result.levels])
+
+
+def _chosen(ladders: Ladders, blocks, vec) -> np.ndarray:
+    """The levels a solution ``vec`` chooses: binaries at 0.5 or more, the level each ladder's
+    steps reach."""
+    own = np.flatnonzero(~ladders.on_ladder)
+    return np.concatenate(
+        [own[binary_values(vec[blocks["y"].columns])],
+         chosen_levels(ladders, vec[blocks["z"].columns])]
+    )  # fmt: skip
+
+
+def _first_plan(data: LevelData, ladders: Ladders, model, blocks, options, time_limit):
+    """A checked start for ``model`` from the dive (:func:`~allocator.location.level_start.
+    first_plan`), which rounds each level's binary: it dives into the model with a binary per
+    level, and its plan is carried to the ladders' step columns. None when the dive gives none."""
+    lv = data.levels
+    if not worth_a_dive(model, lv.n_levels):
+        return None
+    if ladders.size:
+        binary, binary_blocks = _model(data, no_ladders(lv))
+        binary = binary.build()
+    else:
+        binary, binary_blocks = model, blocks
+    view = LevelView(lv.site, lv.cost, data.usable, lv.tags, data.required)
+    plan = first_plan(binary, binary_blocks["y"], view, options, time_limit=time_limit)
+    if plan is None or not ladders.size:
+        return plan
+    start = np.zeros(model.shape[1])
+    levels = plan[binary_blocks["y"].columns]
+    start[blocks["y"].columns] = levels[~ladders.on_ladder]
+    start[blocks["z"].columns] = steps_taken(ladders, levels)
+    for name, block in blocks.items():
+        if name not in ("y", "z"):
+            start[block.columns] = plan[binary_blocks[name].columns]
+    try:
+        return checked_start(model, start)
+    except ValueError:
+        return None
 
 
 def _reduced(data: LevelData):
@@ -211,72 +276,65 @@ def _reduced(data: LevelData):
     return kept, replace(data, levels=fewer)
 
 
-def _model(data: LevelData):
+def _model(data: LevelData, ladders: Ladders):
     """The model of :mod:`allocator.location.levels` (cost objective; no coverage floor in budget
-    mode beyond ``min_share``)."""
-    pairs, lv = data.pairs, data.levels
+    mode beyond ``min_share``), the ``ladders``' sites with one step column each
+    (:mod:`allocator.location.level_ladder`) and every other level with its binary."""
+    pairs, lv, lad = data.pairs, data.levels, ladders
     n, m, k = pairs.n_clients, pairs.n_sites, pairs.cost.size
     ci, sj, pair = pairs.clients, pairs.sites, np.arange(k)
     # a site never serves more than the demand allowed to reach it: capacity beyond that is
     # cut from every capacity row (with few clients in reach of a site the relaxation can no
     # longer buy a large level in part, paying only for the places it uses)
-    reach, usable = data.reach, data.usable
+    usable = data.usable
+    own = np.flatnonzero(~lad.on_ladder)  # the levels with a binary of their own
     b = ModelBuilder()
-    y = b.add_columns("y", lv.n_levels, cost=lv.cost, upper=1.0, integer=True)
+    y = b.add_columns("y", own.size, cost=lv.cost[own], upper=1.0, integer=True)
+    z = b.add_columns("z", lad.size, cost=lad.step_cost, upper=lad.top, integer=True)
     x = b.add_columns("x", k, cost=pairs.cost)
-    sites_with = np.unique(lv.site)
+    steps = np.arange(lad.size)
+    sites_with = np.unique(lv.site[own])
     row_of = np.full(m, -1)
     row_of[sites_with] = np.arange(sites_with.size)
-    req = np.zeros(sites_with.size)
-    req[row_of[data.required]] = 1.0
+    required = np.zeros(m, bool)
+    required[data.required] = True
     b.add_rows(
         "level_choice",
         sites_with.size,
-        {y: (row_of[lv.site], np.arange(lv.n_levels), 1.0)},
-        lower=req,
+        {y: (row_of[lv.site[own]], np.arange(own.size), 1.0)},
+        lower=required[sites_with].astype(float),
         upper=1.0,
     )
     b.add_rows("demand", n, {x: (ci, pair, 1.0)}, lower=data.least, upper=data.d)
     site = np.arange(m)
     load = b.add_columns("load", m)
     b.add_rows("load", m, {x: (sj, pair, 1.0), load: (site, site, -1.0)}, lower=0.0, upper=0.0)
+    base = np.zeros(m)
+    base[lad.site] = lad.base
     b.add_rows(
         "capacity",
         m,
-        {load: (site, site, 1.0), y: (lv.site, np.arange(lv.n_levels), -usable)},
-        upper=0.0,
-    )
-    # link x_ij <= d_i * (levels chosen at j), for pairs whose site may stay without a level and
-    # whose capacity row is the weak aggregate of facility location (a level there holds all the
-    # demand allowed to reach it); where every level holds less, the capacity row binds the
-    # relaxation already: on a city's model with 14,657 pairs the links moved its bound by 2e-7 while
-    # doubling its rows, and HiGHS's best plan after 60 s was 1.25 % from the bound with them,
-    # 0.09 % without
-    free = np.ones(m, bool)
-    free[data.required] = False
-    free &= lv.largest_capacity(m) >= reach
-    link = np.flatnonzero(free[sj] & (data.d[ci] > 0))
-    by_site = np.argsort(lv.site, kind="stable")
-    count = np.bincount(lv.site, minlength=m)
-    first = np.concatenate([[0], np.cumsum(count)[:-1]])
-    per = count[sj[link]]
-    offset = np.arange(per.sum()) - np.repeat(np.cumsum(per) - per, per)
-    link_rows = b.add_rows("link", link.size, {x: (np.arange(link.size), link, 1.0)}, upper=0.0)
-    if per.sum():
-        cols = by_site[np.repeat(first[sj[link]], per) + offset]
-        b.add_terms(link_rows, y, (np.repeat(np.arange(link.size), per), cols,
-                                   -np.repeat(data.d[ci[link]], per)))  # fmt: skip
+        {load: (site, site, 1.0), y: (lv.site[own], np.arange(own.size), -usable[own]),
+         z: (lad.site, steps, -lad.step)},
+        upper=base,
+    )  # fmt: skip
+    cut = np.flatnonzero(lad.cut_slope > 0)
+    rows = np.arange(cut.size)
+    b.add_rows("reach", cut.size, {load: (rows, lad.site[cut], 1.0),
+                                   z: (rows, cut, -lad.cut_slope[cut])}, upper=lad.cut_rhs[cut])  # fmt: skip
+    _add_links(b, data, lad, own, {"x": x, "y": y, "z": z})
     need = max(data.min_share * float(data.d.sum()), float(data.least.sum()))
     if data.min_share > 0:
         b.add_rows(
             "coverage", 1, {load: (0, site, 1.0)}, lower=data.min_share * float(data.d.sum())
         )
     if need > 0:  # the aggregate capacity cut (implied; its rounding helps the MIP's bound)
-        level = np.arange(lv.n_levels)
-        b.add_rows("total_capacity", 1, {y: (0, level, usable)}, lower=need)
-    blocks = {"y": y, "x": x, "load": load}
+        b.add_rows("total_capacity", 1, {y: (0, np.arange(own.size), usable[own]),
+                                         z: (0, steps, lad.step)},
+                   lower=need - float(lad.usable_base.sum()))  # fmt: skip
+    blocks = {"y": y, "z": z, "x": x, "load": load}
     for g, share in data.shares.items():
-        tagged = lv.tags[g]
+        lt, zt = np.flatnonzero(lv.tags[g][own]), np.flatnonzero(lad.tags[g])
         t = b.add_columns(f"t_{g}", m)
         blocks[f"t_{g}"] = t
         b.add_rows(
@@ -285,21 +343,60 @@ def _model(data: LevelData):
             {t: (site, site, 1.0), load: (site, site, -1.0)},
             upper=0.0,
         )
-        lt = np.flatnonzero(tagged)
+        tagged_base = np.zeros(m)
+        tagged_base[lad.site[zt]] = lad.base[zt]
         b.add_rows(
             f"tag_capacity {g}",
             m,
-            {t: (site, site, 1.0), y: (lv.site[lt], lt, -usable[lt])},
-            upper=0.0,
-        )
+            {t: (site, site, 1.0), y: (lv.site[own[lt]], lt, -usable[own[lt]]),
+             z: (lad.site[zt], zt, -lad.step[zt])},
+            upper=tagged_base,
+        )  # fmt: skip
         b.add_rows(f"tag_share {g}", 1, {t: (0, site, 1.0), load: (0, site, -share)}, lower=0.0)
         if share * need > 0:  # the tagged capacity cut (implied, like total_capacity)
-            b.add_rows(f"tag_total {g}", 1, {y: (0, lt, usable[lt])}, lower=share * need)
+            b.add_rows(f"tag_total {g}", 1, {y: (0, lt, usable[own[lt]]),
+                                             z: (0, zt, lad.step[zt])},
+                       lower=share * need - float(lad.usable_base[zt].sum()))  # fmt: skip
     if data.budget is not None:
-        b.add_rows("budget", 1, {y: (0, np.arange(lv.n_levels), lv.cost)}, upper=data.budget)
-    if data.resource is not None:
+        b.add_rows("budget", 1, {y: (0, np.arange(own.size), lv.cost[own]),
+                                 z: (0, steps, lad.step_cost)},
+                   upper=data.budget - float(lad.base_cost.sum()))  # fmt: skip
+    if data.resource is not None:  # levels with a resource are never on a ladder
         blocks |= add_resource_rows(b, pairs, lv, data.resource, x, y)
     return b, blocks
+
+
+def _add_links(b: ModelBuilder, data: LevelData, lad: Ladders, own, cols) -> None:
+    """The link rows x_ij <= d_i (levels chosen at j, or steps taken there) for pairs whose site
+    may stay without a level and whose capacity row is the weak aggregate of facility location
+    (a level there holds all the demand allowed to reach it); where every level holds less, the
+    capacity row binds the relaxation already: on a city's model with 14,657 pairs the links
+    moved its bound by 2e-7 while doubling its rows, and HiGHS's best plan after 60 s was 1.25 %
+    from the bound with them, 0.09 % without."""
+    pairs, lv = data.pairs, data.levels
+    m, ci, sj = pairs.n_sites, pairs.clients, pairs.sites
+    free = np.ones(m, bool)
+    free[data.required] = False
+    free &= lv.largest_capacity(m) >= data.reach
+    link = np.flatnonzero(free[sj] & (data.d[ci] > 0))
+    rows = b.add_rows("link", link.size, {cols["x"]: (np.arange(link.size), link, 1.0)}, upper=0.0)
+    # the binaries of each link's site
+    site_of = lv.site[own]
+    by_site = np.argsort(site_of, kind="stable")
+    count = np.bincount(site_of, minlength=m)
+    first = np.concatenate([[0], np.cumsum(count)[:-1]])
+    per = count[sj[link]]
+    offset = np.arange(per.sum()) - np.repeat(np.cumsum(per) - per, per)
+    if per.sum():
+        y_cols = by_site[np.repeat(first[sj[link]], per) + offset]
+        b.add_terms(rows, cols["y"], (np.repeat(np.arange(link.size), per), y_cols,
+                                      -np.repeat(data.d[ci[link]], per)))  # fmt: skip
+    # the step column of each link's site, where it is a ladder
+    step_of = np.full(m, -1)
+    step_of[lad.site] = np.arange(lad.size)
+    on = np.flatnonzero(step_of[sj[link]] >= 0)
+    if on.size:
+        b.add_terms(rows, cols["z"], (on, step_of[sj[link[on]]], -data.d[ci[link[on]]]))
 
 
 def _max_served(builder: ModelBuilder, blocks):
