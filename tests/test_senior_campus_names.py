@@ -89,3 +89,17 @@ def test_the_report_shows_the_campus_name_and_its_node_apart(planned):
     assert all(CJK.search(name) for name in shown["校区"])
     english = campus_table(plan, Words("en"))
     assert set(new["name"]) <= set(english["campus"]) and "road node" in english
+
+
+def test_candidate_sites_left_unbuilt_are_named_too(planned):
+    region, plan = planned
+    k = plan.schools
+    idle = k[(k["status_before"] == "candidate") & (k["action"] == "none")]
+    assert len(idle) >= 1
+    school_at = region.schools.drop_duplicates("node").set_index("node")["name"]
+    for row in idle.itertuples(index=False):
+        near = school_at.get(row.node)
+        assert re.fullmatch(r"候选校址\d+（.+附近）", row.name), row.name
+        if near is not None:
+            assert row.name.endswith(f"（{near}附近）")
+    assert not k["name"].str.startswith("site ").any() and k["name"].is_unique

@@ -151,7 +151,7 @@ def explain_county(data: SeniorData, county: str) -> None:
         if hold < need:
             low, high = norms.general_share_band
             raise Infeasible(
-                f"{intro}; the 普职比 band ({low:.0%} to {high:.0%} general) needs at least "
+                f"{intro}; the general share band ({low:.0%} to {high:.0%} general) needs at least "
                 f"{int(need):,} {kind} places, but its {kind} schools and candidate sites hold at "
                 f"most {hold:,.0f}",
                 {f"{kind} {county}": float(need - hold)},
@@ -178,7 +178,7 @@ def _explain_one_kind_per_site(data: SeniorData, county: str, intro: str, levels
         return
     low, high = data.norms.general_share_band
     raise Infeasible(
-        f"{intro}; the 普职比 band ({low:.0%} to {high:.0%} general) needs at least "
+        f"{intro}; the general share band ({low:.0%} to {high:.0%} general) needs at least "
         f"{int(r['general_min']):,} general and {int(r['vocational_min']):,} vocational places; "
         f"its schools hold at most {fixed['general']:,.0f} general and "
         f"{fixed['vocational']:,.0f} vocational places, so it needs "
@@ -222,7 +222,7 @@ def solve_county(
         else:
             why = (
                 f"{needed:,.0f} pupils can be placed within {reach:g} km, but not within the "
-                f"普职比 band (at least {int(r['general_min']):,} general and "
+                f"general share band (at least {int(r['general_min']):,} general and "
                 f"{int(r['vocational_min']):,} vocational pupils)"
             )
         raise Infeasible(f"county {county!r}: no senior plan meets the targets: {why}",

@@ -50,7 +50,9 @@ def campus_names(sites: pd.DataFrame, built: dict[int, str], region=None) -> np.
     in the region's language (:func:`allocator.i18n.language_of` its school, site and county
     names): "新建普通高中1（桃松实验中学附近）", "new general campus 1 (near Riverside School)",
     after the school at its road node, else the township of a settlement there, else the node.
-    Numbered per kind, county by county; every name differs from the others and from the sites'.
+    A candidate site left unbuilt (``status`` "candidate", when the column is given) is named
+    the same way: "候选校址1（…附近）", "candidate site 1 (near …)". Numbered per kind, county
+    by county; every name differs from the others and from the sites'.
 
     Examples
     --------
@@ -58,29 +60,36 @@ def campus_names(sites: pd.DataFrame, built: dict[int, str], region=None) -> np.
     ...                       "county": ["江县"] * 3, "node": ["c0s1", "c0s2", "v7"]})
     >>> campus_names(sites, {1: "general", 2: "vocational"}).tolist()
     ['城南中学', '新建普通高中1（c0s2附近）', '新建中职学校1（v7附近）']
-    >>> sites = pd.DataFrame({"name": ["site a"], "county": ["North"], "node": ["a"]})
+    >>> sites = pd.DataFrame({"name": ["site a", "site b"], "county": ["North"] * 2,
+    ...                       "node": ["a", "b"], "status": ["candidate"] * 2})
     >>> campus_names(sites, {0: "general"}).tolist()
-    ['new general campus 1 (near a)']
+    ['new general campus 1 (near a)', 'candidate site 1 (near b)']
     """
     names = sites["name"].to_numpy(object).copy()
-    if not built:
+    unbuilt = {}
+    if "status" in sites:
+        status = sites["status"].to_numpy(object)
+        unbuilt = {j: None for j in np.flatnonzero(status == "candidate") if j not in built}
+    renamed = built | unbuilt
+    if not renamed:
         return names
     near = _places_by_node(region)
     pool = [*sites["name"], *sites["county"], *near.values()]
     words = Words(language_of(pool))
-    taken = {str(n) for j, n in enumerate(names) if j not in built}
-    numbers: dict[str, int] = {}
+    taken = {str(n) for j, n in enumerate(names) if j not in renamed}
+    numbers: dict[str | None, int] = {}
     county = {c: i for i, c in enumerate(dict.fromkeys(sites["county"]))}  # as first listed
-    for j in sorted(built, key=lambda j: (county[sites["county"].iloc[j]], j)):
-        kind, node = built[j], str(sites["node"].iloc[j])
+    for j in sorted(renamed, key=lambda j: (j in unbuilt, county[sites["county"].iloc[j]], j)):
+        kind, node = renamed[j], str(sites["node"].iloc[j])
         while True:
             numbers[kind] = numbers.get(kind, 0) + 1
-            name = words(
-                "senior.campus_name",
-                kind=words(f"senior.campus_kind.{kind}"),
-                n=numbers[kind],
-                near=near.get(node, node),
-            )
+            at = near.get(node, node)
+            name = (
+                words("senior.candidate_name", n=numbers[kind], near=at)
+                if kind is None
+                else words("senior.campus_name", kind=words(f"senior.campus_kind.{kind}"),
+                           n=numbers[kind], near=at)
+            )  # fmt: skip
             if name not in taken:
                 break
         taken.add(name)
