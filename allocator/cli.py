@@ -158,7 +158,7 @@ def check_command(args) -> int:
     words = Words(getattr(args, "lang", None) or "en")
     print(report.summary(language=words.language))
     if out:
-        written = report.to_csv(out, force=force, source=args.region)
+        written = report.to_csv(out, force=force, source=args.region, language=words.language)
         key = "checksum.wrote.one" if len(written) == 1 else "checksum.wrote.many"
         print("\n" + words(key, n=f"{len(written):,}", out=out))
     return 0

@@ -284,6 +284,10 @@ def test_to_csv_writes_every_table_and_replaces_the_folder(synthetic, tmp_path):
     )
     assert (target / "summary.txt").read_text(encoding="utf-8").strip() == report.summary()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+    # in Chinese when asked
+    report.to_csv(target, language="zh")
+    text = (target / "summary.txt").read_text(encoding="utf-8").strip()
+    assert text == report.summary(language="zh") and text != report.summary()
 
 
 def test_cli_check_command(tmp_path, capsys):

@@ -112,7 +112,7 @@ class ComplianceReport:
         top : int
             How many items to list in each ranking.
         language : {"en", "zh"}
-            The language of the preschool lines.
+            The language of the whole summary.
         """
         return summary_text(self, top, language)
 
@@ -122,8 +122,10 @@ class ComplianceReport:
         *,
         force: bool = False,
         source: str | os.PathLike | None = None,
+        language: str = "en",
     ) -> list[Path]:
-        """Write every table as ``<name>.csv`` (UTF-8) and the summary as ``summary.txt``.
+        """Write every table as ``<name>.csv`` (UTF-8) and the summary as ``summary.txt`` (in
+        ``language``, "en" or "zh", like :meth:`summary`).
 
         The files are written into a temporary folder beside ``folder`` that then takes its place
         whole, with allocator's marker file (:data:`allocator.outputs.MARKER`) inside, so a
@@ -140,6 +142,8 @@ class ComplianceReport:
             Replace an output allocator wrote even if it was changed or made by another command.
         source : str or path-like, optional
             The region data the report was made from: protected, and recorded in the marker.
+        language : {"en", "zh"}
+            The language of ``summary.txt``.
 
         Returns
         -------
@@ -161,7 +165,8 @@ class ComplianceReport:
             for name, table in self.tables.items():
                 write_csv(table, inside(tmp, f"{name}.csv"))
                 names.append(f"{name}.csv")
-            (tmp / "summary.txt").write_text(self.summary() + "\n", encoding="utf-8")
+            summary = self.summary(language=language)
+            (tmp / "summary.txt").write_text(summary + "\n", encoding="utf-8")
             names.append("summary.txt")
         return [target / n for n in names]
 
