@@ -98,3 +98,14 @@ def test_no_preschool_part_without_kindergartens():
     run = SimpleNamespace(regions=[make_region(schools=20, seed=3)], steps=[])
     assert preschool_section(run, ["before"], Words("en")) == []
     assert kindergarten_traces(run, Words("en")) == []
+
+
+def test_run_page_shows_every_setting_of_the_standard(run):
+    standard = run.steps[0].plan.standard
+    assert len(standard) > 15 and standard["setting"].str.startswith("attached.").any()
+    html = render_run(run, "en")
+    blocks = re.findall(r"<details><summary>([^<]*)</summary>(.*?)</details>", html, re.S)
+    shown = [body for caption, body in blocks if "standard" in caption.lower()]
+    assert len(shown) == 1
+    assert len(re.findall(r"<tr>", shown[0])) == len(standard) + 1  # the header and every row
+    assert "classes attached to a primary school (most)" in shown[0]  # attached.max_classes

@@ -401,9 +401,10 @@ def _steps(result, stages: Sequence[str], figures: Sequence[dict], words: Words)
                     file=file,
                 )
                 shown = reader_table(df, words, names, table=name)
+                rows = None if name.endswith("standard") else 15  # a standard's settings: all
                 out.append(
                     f"<details><summary>{escape(caption)}</summary>"
-                    f"{html_table(shown, 15, words=words)}</details>"
+                    f"{html_table(shown, rows, words=words)}</details>"
                 )
     return out
 
