@@ -48,7 +48,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Ladders", "find_ladders", "no_ladders", "chosen_levels", "steps_taken"]
+__all__ = [
+    "Ladders",
+    "find_ladders",
+    "no_ladders",
+    "chosen_levels",
+    "steps_taken",
+    "ladder_classes",
+]
 
 
 @dataclass(frozen=True)
@@ -194,6 +201,34 @@ def steps_taken(ladders: Ladders, level_values) -> np.ndarray:
         hit = (level >= 0) & chosen[np.maximum(level, 0)]
         out[hit] = q
     return out
+
+
+def ladder_classes(ladders: Ladders) -> tuple[np.ndarray, np.ndarray]:
+    """(class of each ladder, one ladder of each class): ladders with the same step, step cost
+    and tags form a class, numbered in the sorted order of those figures.
+
+    :mod:`allocator.location.levels` gives each class a whole-number column n = sum of its
+    ladders' z (the steps the class takes) and its aggregate rows read S n: the solver then
+    branches on a class's total (n <= 960 or n >= 961 modules of expansion), which the
+    relaxation cannot dodge by moving a fraction of a step to another site of the class.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from allocator.location.level_data import SiteLevels
+    >>> lv = SiteLevels(site=[0, 0, 1, 1, 2, 2], cost=[9, 18, 9, 18, 0, 6],
+    ...                 capacity=[30, 60, 30, 60, 20, 45])
+    >>> ladders = find_ladders(lv, required=np.array([2]), reach=np.array([99.0, 99.0, 99.0]))
+    >>> cls, first = ladder_classes(ladders)
+    >>> cls.tolist(), first.tolist()
+    ([1, 1, 0], [2, 0])
+    """
+    if not ladders.size:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    tags = [ladders.tags[g].astype(float) for g in sorted(ladders.tags)]
+    key = np.column_stack([ladders.step, ladders.step_cost, *tags])
+    _, first, cls = np.unique(key, axis=0, return_index=True, return_inverse=True)
+    return cls.reshape(-1).astype(np.int64), first.astype(np.int64)
 
 
 def no_ladders(levels) -> Ladders:

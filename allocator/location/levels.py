@@ -37,8 +37,13 @@ Ladders (:mod:`allocator.location.level_ladder`)
     f0 + k F) is modelled with one integer column z_j (the steps taken) instead of a binary per
     level: capacity L_j <= c0 + S z_j, the reach row L_j <= D_j - r_j (k_j - z_j) (together the
     convex hull of the site's plans, so the relaxation is that of the binaries), z_j at most the
-    fewest steps holding D_j; link rows read z_j, the aggregate rows S z_j plus the usable c0,
-    and f0 goes to the objective's constant. Without a resource only.
+    fewest steps holding D_j; link rows read z_j, and f0 goes to the objective's constant.
+    Ladders with the same step, step cost and tags form a class c with a whole-number column
+    n_c = sum of its z_j (the steps the class takes): the aggregate rows (total and tagged
+    capacity, budget) read S n_c plus the usable c0, and the solver can branch on a class's
+    total, which the relaxation cannot dodge by moving a fraction of a step to another site of
+    the class (on a city's model of 5,000 communities, single-threaded, this lifted the bound
+    at 600 s from 5,741.80 to 5,742.37 million yuan). Without a resource only.
 Resource (optional, ``resource``; :mod:`allocator.location.level_resource`)
     w_ij units of a second resource used per unit served on pair (i, j), A_l units free at level
     l, price p per unit beyond them, K_l (optional) the most units at level l; columns r_j >= 0
@@ -85,6 +90,7 @@ from allocator.location.level_ladder import (
     Ladders,
     chosen_levels,
     find_ladders,
+    ladder_classes,
     no_ladders,
     steps_taken,
 )
@@ -250,9 +256,11 @@ def _first_plan(data: LevelData, ladders: Ladders, model, blocks, options, time_
     start = np.zeros(model.shape[1])
     levels = plan[binary_blocks["y"].columns]
     start[blocks["y"].columns] = levels[~ladders.on_ladder]
-    start[blocks["z"].columns] = steps_taken(ladders, levels)
+    steps = steps_taken(ladders, levels)
+    start[blocks["z"].columns] = steps
+    start[blocks["n"].columns] = np.bincount(ladder_classes(ladders)[0], steps, blocks["n"].size)
     for name, block in blocks.items():
-        if name not in ("y", "z"):
+        if name not in ("y", "z", "n"):
             start[block.columns] = plan[binary_blocks[name].columns]
     try:
         return checked_start(model, start)
@@ -328,11 +336,17 @@ def _model(data: LevelData, ladders: Ladders):
         b.add_rows(
             "coverage", 1, {load: (0, site, 1.0)}, lower=data.min_share * float(data.d.sum())
         )
+    # each class of ladders takes n steps in all (a whole number the solver branches on)
+    cls, first = ladder_classes(lad)
+    classes = np.arange(first.size)
+    nc = b.add_columns("n", first.size, upper=np.bincount(cls, lad.top, first.size), integer=True)
+    b.add_rows("class_steps", first.size, {nc: (classes, classes, 1.0), z: (cls, steps, -1.0)},
+               lower=0.0, upper=0.0)  # fmt: skip
     if need > 0:  # the aggregate capacity cut (implied; its rounding helps the MIP's bound)
         b.add_rows("total_capacity", 1, {y: (0, np.arange(own.size), usable[own]),
-                                         z: (0, steps, lad.step)},
+                                         nc: (0, classes, lad.step[first])},
                    lower=need - float(lad.usable_base.sum()))  # fmt: skip
-    blocks = {"y": y, "z": z, "x": x, "load": load}
+    blocks = {"y": y, "z": z, "n": nc, "x": x, "load": load}
     for g, share in data.shares.items():
         lt, zt = np.flatnonzero(lv.tags[g][own]), np.flatnonzero(lad.tags[g])
         t = b.add_columns(f"t_{g}", m)
@@ -354,12 +368,13 @@ def _model(data: LevelData, ladders: Ladders):
         )  # fmt: skip
         b.add_rows(f"tag_share {g}", 1, {t: (0, site, 1.0), load: (0, site, -share)}, lower=0.0)
         if share * need > 0:  # the tagged capacity cut (implied, like total_capacity)
+            nt = np.flatnonzero(lad.tags[g][first])
             b.add_rows(f"tag_total {g}", 1, {y: (0, lt, usable[own[lt]]),
-                                             z: (0, zt, lad.step[zt])},
+                                             nc: (0, nt, lad.step[first[nt]])},
                        lower=share * need - float(lad.usable_base[zt].sum()))  # fmt: skip
     if data.budget is not None:
         b.add_rows("budget", 1, {y: (0, np.arange(own.size), lv.cost[own]),
-                                 z: (0, steps, lad.step_cost)},
+                                 nc: (0, classes, lad.step_cost[first])},
                    upper=data.budget - float(lad.base_cost.sum()))  # fmt: skip
     if data.resource is not None:  # levels with a resource are never on a ladder
         blocks |= add_resource_rows(b, pairs, lv, data.resource, x, y)
