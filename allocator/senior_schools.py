@@ -3,7 +3,10 @@
 
 Columns (:data:`SENIOR_SCHOOL_COLUMNS`): ``senior_id, name, county, node`` (text), ``kind``
 (``general`` or ``vocational``), ``places`` and ``boarding_places`` (whole numbers >= 0, boarding
-places at most the places). Extra columns are kept. A region without the table has none (None).
+places at most the places). Optional: ``boarding_capacity``, the most boarding places the
+campus can hold (its land and buildings; a whole number at least ``boarding_places``, empty for
+no limit), which the senior planner keeps its boarders within. Extra columns are kept. A region
+without the table has none (None).
 
 Examples
 --------
@@ -28,7 +31,13 @@ import pandas as pd
 from allocator.errors import InputError
 from allocator.text import plain
 
-__all__ = ["SENIOR_SCHOOL_COLUMNS", "SENIOR_KINDS", "checked_senior_schools", "same_table"]
+__all__ = [
+    "SENIOR_SCHOOL_COLUMNS",
+    "SENIOR_KINDS",
+    "BOARDING_CAPACITY",
+    "checked_senior_schools",
+    "same_table",
+]
 
 SENIOR_SCHOOL_COLUMNS = (
     "senior_id",
@@ -39,6 +48,8 @@ SENIOR_SCHOOL_COLUMNS = (
     "places",
     "boarding_places",
 )
+#: The optional column: the most boarding places a school can hold (empty: no limit).
+BOARDING_CAPACITY = "boarding_capacity"
 #: General senior high (普通高中) and secondary vocational (中等职业学校) schools.
 SENIOR_KINDS = ("general", "vocational")
 _TABLE, _KEY = "senior_schools", "senior_id"
@@ -109,11 +120,31 @@ def checked_senior_schools(table: pd.DataFrame | None, roads) -> pd.DataFrame | 
             df["boarding_places"].iloc[pos],
             f"expected at most the school's {df['places'].iloc[pos]} places",
         )
+    if BOARDING_CAPACITY in df.columns:
+        _check_boarding_capacity(df)
     absent = ~df["node"].map(roads.has_node).to_numpy(dtype=bool)
     if absent.any():
         pos = int(np.flatnonzero(absent)[0])
         _fail(df, pos, "node", df["node"].iloc[pos], "expected a node of the roads table")
     return df
+
+
+def _check_boarding_capacity(df: pd.DataFrame) -> None:
+    """``boarding_capacity`` as floats in place (NaN: no limit), each whole and at least the
+    school's boarding places."""
+    raw = df[BOARDING_CAPACITY]
+    given = raw.notna().to_numpy() & (raw.astype(str).str.strip() != "").to_numpy()
+    numbers = pd.to_numeric(raw.where(given), errors="coerce").to_numpy(float)
+    bad = given & (~np.isfinite(numbers) | (numbers < 0) | (numbers != np.round(numbers)))
+    if bad.any():
+        pos = int(np.flatnonzero(bad)[0])
+        _fail(df, pos, BOARDING_CAPACITY, raw.iloc[pos], "expected a whole number >= 0 or empty")
+    low = given & (numbers < df["boarding_places"].to_numpy(float))
+    if low.any():
+        pos = int(np.flatnonzero(low)[0])
+        _fail(df, pos, BOARDING_CAPACITY, raw.iloc[pos],
+              f"expected at least the school's {df['boarding_places'].iloc[pos]} boarding places")  # fmt: skip
+    df[BOARDING_CAPACITY] = numbers
 
 
 def same_table(a: pd.DataFrame | None, b: pd.DataFrame | None) -> bool:

@@ -121,3 +121,23 @@ def test_nothing_without_a_senior_step_or_table():
     run = SimpleNamespace(regions=[make_region(schools=20, seed=3)], steps=[])
     assert senior_section(run, ["before"], Words("en")) == []
     assert senior_traces(run, Words("en")) == []
+
+
+def test_the_campus_table_shows_the_dormitory_limits_where_given():
+    from allocator.planners.senior import SeniorPolicy, plan_senior
+    from allocator.report.senior import campus_table
+
+    region = make_region(schools=40, seed=3, senior_schools=True)
+    t = region.senior_schools
+    plain = plan_senior(region, SeniorPolicy())
+    assert "boarding limit" not in campus_table(plain, Words("en")).columns
+    limits = (t["boarding_places"] + 5000).astype(float)
+    limits.iloc[1:] = float("nan")  # one school with a limit, the others without
+    plan = plan_senior(region.replace(senior_schools=t.assign(boarding_capacity=limits)))
+    shown = campus_table(plan, Words("zh"))
+    column = shown["寄宿上限"].tolist()
+    k = plan.schools[plan.schools["action"].isin(("expand", "build"))]
+    want = ["-" if v != v else f"{v:,.0f}" for v in k["boarding_capacity"]]
+    assert column == want and len(column) == len(k)
+    assert "-" in column and any(c != "-" for c in column)  # a limit shown, and its absence
+    assert list(shown.columns).index("寄宿上限") == list(shown.columns).index("新增寄宿床位") + 1

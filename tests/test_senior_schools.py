@@ -53,6 +53,32 @@ def test_a_bad_cell_is_one_error_naming_row_column_and_value(region, changes, wo
     assert "table 'senior_schools'" in str(err.value) and "\n" not in str(err.value)
 
 
+@pytest.mark.parametrize(
+    "limits, words",
+    [
+        (
+            [1799, None],
+            "row 'G1', column 'boarding_capacity': value 1799.0: expected at least the "
+            "school's 1800 boarding places",
+        ),
+        ([2000, 10.5], "row 'V1', column 'boarding_capacity': value 10.5: expected a whole number"),
+        ([2000, "many"], "row 'V1', column 'boarding_capacity': value 'many': expected a whole"),
+    ],
+)
+def test_a_bad_dormitory_limit_is_named(region, limits, words):
+    with pytest.raises(InputError, match=words):
+        region.replace(senior_schools=table().assign(boarding_capacity=limits))
+
+
+def test_a_dormitory_limit_is_optional_and_survives_the_files(region, tmp_path):
+    r = region.replace(senior_schools=table().assign(boarding_capacity=[2000, None]))
+    got = r.senior_schools["boarding_capacity"]
+    assert got.iloc[0] == 2000 and pd.isna(got.iloc[1])
+    save_region(r, tmp_path / "r")
+    back = load_region(tmp_path / "r").senior_schools["boarding_capacity"]
+    assert back.iloc[0] == 2000 and pd.isna(back.iloc[1])
+
+
 def test_a_missing_column_is_named(region):
     with pytest.raises(InputError, match="missing required column.s. boarding_places"):
         region.replace(senior_schools=table().drop(columns="boarding_places"))

@@ -110,7 +110,7 @@ def campus_table(plan, words: Words) -> pd.DataFrame:
     True
     """
     k = plan.schools[plan.schools["action"].isin(("expand", "build"))]
-    return pd.DataFrame(
+    shown = pd.DataFrame(
         {
             words("col.county"): k["county"].to_numpy(),
             words("senior.col.campus"): [
@@ -126,6 +126,14 @@ def campus_table(plan, words: Words) -> pd.DataFrame:
             words("senior.col.capital"): [f"{v:,.0f}" for v in k["capital_yuan"]],
         }
     )
+    limit = plan.schools.get("boarding_capacity")
+    if limit is not None and limit.notna().any():  # the schools' dormitory limits, where given
+        shown.insert(
+            shown.columns.get_loc(words("senior.col.boarding_added")) + 1,
+            words("col.boarding_limit"),
+            ["-" if pd.isna(v) else f"{v:,.0f}" for v in k["boarding_capacity"]],
+        )
+    return shown
 
 
 def senior_section(result, stages, words: Words) -> list[str]:

@@ -33,8 +33,11 @@ campus beyond ``boarding.daily_km``, ``boarding.share`` of one within it; the pl
 already (``boarding_places``; a new campus none) are free, and each place beyond them costs
 ``boarding_yuan_per_place``. So a campus far from its pupils pays for their dormitories, a cheaper
 site in build cost can lose to a nearer one, and a campus with empty dormitories can win over a
-nearer one without. No dormitory capacity bounds a campus: neither the standard nor the
-``senior_schools`` table gives one. The core chooses
+nearer one without. A school whose ``boarding_capacity`` the ``senior_schools`` table gives (the
+most boarding places its land and buildings allow) keeps its boarders within it (the resource's
+capacity); the standard gives no limit, so a school without one and every new campus have none.
+A county that cannot keep within the limits is explained with the boarding places the cheapest
+plan without them needs at the limited schools. The core chooses
 one level per site and the pupils of each settlement at each site at least cost, with the pupils at
 general sites at least ``general_min`` and at vocational sites at least ``vocational_min`` (tags
 ``general`` and ``vocational``): every place needed is filled, so general pupils also stay at most

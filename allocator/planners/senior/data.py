@@ -34,7 +34,7 @@ __all__ = [
 ]
 
 SITE_COLUMNS = ["senior_id", "name", "county", "node", "kind", "status", "places",
-                "boarding_places"]  # fmt: skip
+                "boarding_places", "boarding_capacity"]  # fmt: skip
 
 
 @dataclass(frozen=True, eq=False)
@@ -51,7 +51,8 @@ class SeniorData:
         places needed).
     sites : pandas.DataFrame
         Existing senior schools (``status`` open) then candidate sites (``candidate``):
-        :data:`SITE_COLUMNS` (``kind`` empty for a candidate site).
+        :data:`SITE_COLUMNS` (``kind`` empty for a candidate site; ``boarding_capacity`` NaN
+        where no limit is given, as at every candidate site).
     km : scipy.sparse.csr_matrix
         Settlements x sites: road km of the pairs in the same county within ``boarding.max_km``
         (stored entries, 0 included).
@@ -140,7 +141,8 @@ def graduates(region: Region, policy: SeniorPolicy) -> tuple[np.ndarray, pd.Seri
 
 def existing_schools(region: Region) -> pd.DataFrame:
     """The region's senior schools: its ``senior_schools`` table, else the schools table's
-    ``senior`` schools as general ones (places: their capacity; boarding places unknown, 0).
+    ``senior`` schools as general ones (places: their capacity; boarding places unknown, 0), with
+    ``boarding_capacity`` (NaN, no limit, where the table does not give it).
 
     Examples
     --------
@@ -151,7 +153,10 @@ def existing_schools(region: Region) -> pd.DataFrame:
     (True, True)
     """
     if region.senior_schools is not None:
-        return region.senior_schools
+        table = region.senior_schools
+        if "boarding_capacity" not in table.columns:  # the optional column: no limit
+            table = table.assign(boarding_capacity=np.nan)
+        return table
     s = region.schools[region.schools["level"] == "senior"]
     return pd.DataFrame(
         {
@@ -162,6 +167,7 @@ def existing_schools(region: Region) -> pd.DataFrame:
             "kind": "general",
             "places": s["capacity"].to_numpy(np.int64),
             "boarding_places": np.zeros(len(s), np.int64),
+            "boarding_capacity": np.full(len(s), np.nan),
         }
     )
 
@@ -188,10 +194,10 @@ def _sites(region: Region, policy: SeniorPolicy, counties) -> pd.DataFrame:
         if (county_of[node], node) not in taken:
             taken.add((county_of[node], node))
             rows.append((f"site-{node}", f"site {node}", county_of[node], node, "", "candidate",
-                         0, 0))  # fmt: skip
+                         0, 0, np.nan))  # fmt: skip
     new = pd.DataFrame(rows, columns=SITE_COLUMNS)
     out = pd.concat([table, new], ignore_index=True) if rows else table.reset_index(drop=True)
-    return out.astype({"places": "int64", "boarding_places": "int64"})
+    return out.astype({"places": "int64", "boarding_places": "int64", "boarding_capacity": float})
 
 
 def _levels(sites: pd.DataFrame, norms: SeniorStandard) -> pd.DataFrame:

@@ -35,6 +35,7 @@ __all__ = [
     "pair_costs",
     "boarding_use",
     "boarding_resource",
+    "boarding_limits",
 ]
 
 
@@ -71,12 +72,19 @@ def boarding_use(km: sp.csr_matrix, norms) -> sp.csr_matrix:
     return use
 
 
+def boarding_limits(data: SeniorData) -> np.ndarray:
+    """Each site's ``boarding_capacity`` (NaN: no limit, also when the column is absent)."""
+    limits = data.sites.get("boarding_capacity")
+    return np.full(len(data.sites), np.nan) if limits is None else limits.to_numpy(float)
+
+
 def boarding_resource(data: SeniorData, km: sp.csr_matrix, level_rows) -> SiteResource:
     """Boarding places as the core's second resource for one county (``km`` its settlements x
     sites, ``level_rows`` its rows of ``data.levels``): :func:`boarding_use` per pupil, each
     level's allowance the boarding places its site holds now (a candidate site: 0), each place
-    beyond them at ``costs.boarding_yuan_per_place``. No dormitory capacity: neither the senior
-    standard nor the ``senior_schools`` table gives one.
+    beyond them at ``costs.boarding_yuan_per_place``. Where a school's ``boarding_capacity`` is
+    given, its boarders' places stay within it (the resource's capacity; None when the county
+    gives no limit: a pupil uses at most one place, so a level's places bound the others).
 
     Examples
     --------
@@ -93,7 +101,14 @@ def boarding_resource(data: SeniorData, km: sp.csr_matrix, level_rows) -> SiteRe
     site = data.levels.loc[level_rows, "site"].to_numpy(np.int64)
     allowance = data.sites["boarding_places"].to_numpy(float)[site]
     price = float(data.norms.value("costs.boarding_yuan_per_place"))
-    return SiteResource(use=boarding_use(km, data.norms), allowance=allowance, price=price)
+    most = boarding_limits(data)[site]
+    capacity = None
+    if np.isfinite(most).any():
+        places = data.levels.loc[level_rows, "places"].to_numpy(float)
+        capacity = np.where(np.isfinite(most), most, places)
+    return SiteResource(
+        use=boarding_use(km, data.norms), allowance=allowance, price=price, capacity=capacity
+    )
 
 
 class CountyModel(tuple):
@@ -214,7 +229,16 @@ def solve_county(
                           capacity=levels.capacity)  # fmt: skip
         most = levelled_location(km, demand, free, budget=0.0, options=options).total_served
         reach = float(data.norms.value("boarding.max_km"))
-        if most < needed - 1e-6:
+        limits = boarding_limits(data)[cols]
+        over = _boarding_over(limits, cost, demand, levels, required, shares, boarding, options)
+        if over is not None:
+            why = (
+                f"its pupils can be placed within the general share band, but not with the "
+                f"boarders within the schools' boarding_capacity: the cheapest plan without the "
+                f"limits needs {over[0]:,.0f} boarding places at the schools that have one, "
+                f"where the limits allow {over[1]:,.0f}"
+            )
+        elif most < needed - 1e-6:
             why = (
                 f"at most {most:,.0f} of its {needed:,.0f} pupils can be placed within {reach:g} "
                 "km (settlements with more pupils than the sites near them can hold)"
@@ -227,6 +251,23 @@ def solve_county(
             )
         raise Infeasible(f"county {county!r}: no senior plan meets the targets: {why}",
                          exc.violations) from None  # fmt: skip
+
+
+def _boarding_over(limits, cost, demand, levels, required, shares, boarding, options):
+    """(boarding places needed, places allowed) at the schools with a limit (``limits``: each
+    site's ``boarding_capacity``, NaN for none) in the cheapest plan without the limits, when
+    one exists; None when there are no limits or no such plan."""
+    limited = np.isfinite(limits)
+    if boarding.capacity is None or not limited.any():
+        return None
+    unlimited = SiteResource(use=boarding.use, allowance=boarding.allowance, price=boarding.price)
+    try:
+        r = levelled_location(cost, demand, levels, required_sites=required, min_served=demand,
+                              tag_shares=shares, options=options, resource=unlimited)  # fmt: skip
+    except Infeasible:
+        return None
+    need = np.asarray(sp.csr_matrix(boarding.use).multiply(r.flows).sum(axis=0)).ravel()
+    return float(np.ceil(need[limited] - 1e-6).sum()), float(limits[limited].sum())
 
 
 def _required(data: SeniorData, cols: np.ndarray) -> np.ndarray:

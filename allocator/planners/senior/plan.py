@@ -48,7 +48,8 @@ class SeniorPlan(PlanBase):
     ----------
     schools : pandas.DataFrame
         One row per senior school and candidate site: ``senior_id, name, county, node,
-        status_before`` (open, candidate), ``places_before, boarding_before, action`` (keep,
+        status_before`` (open, candidate), ``places_before, boarding_before,
+        boarding_capacity`` (the most boarding places allowed; NaN: no limit), ``action`` (keep,
         expand, build, none), ``kind`` (general, vocational; empty for a site left unbuilt),
         ``places_after, added_places, pupils, pupils_beyond_daily_km, boarding_needed,
         boarding_after, boarding_added, places_yuan, boarding_yuan, capital_yuan, utilisation``.

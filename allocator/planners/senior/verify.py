@@ -24,7 +24,8 @@ def verify_tables(tables: dict, objective: float, weight: float) -> None:
     and lose no places; each county's places needed are filled with general pupils from
     ``general_min`` to ``general_max`` and at least ``vocational_min`` vocational pupils; each
     campus has boarding places for its pupils beyond ``boarding.daily_km`` and ``boarding.share``
-    of its pupils; the cost of places recomputed from the actions and the prices (expansions,
+    of its pupils, and no more than its ``boarding_capacity`` where one is given; the cost of
+    places recomputed from the actions and the prices (expansions,
     new campuses) plus the km term (``weight`` yuan per pupil-km) plus the boarding places the
     pupils need (one beyond ``boarding.daily_km``, ``boarding.share`` of one within it) beyond
     those each campus holds already, at ``costs.boarding_yuan_per_place``, equals the objective;
@@ -80,6 +81,15 @@ def verify_tables(tables: dict, objective: float, weight: float) -> None:
         if row.action != "none" and row.boarding_after < boarding_needed(p, b, share):
             raise SolverError(
                 f"{row.senior_id} has {row.boarding_after} boarding places, fewer than it needs"
+            )
+    limit = k["boarding_capacity"].to_numpy(float) if "boarding_capacity" in k else None
+    if limit is not None:
+        over = np.isfinite(limit) & (k["boarding_after"].to_numpy(float) > limit)
+        if over.any():
+            j = int(np.flatnonzero(over)[0])
+            raise SolverError(
+                f"{k['senior_id'].iloc[j]} has {k['boarding_after'].iloc[j]} boarding places, "
+                f"beyond its boarding_capacity of {limit[j]:g}"
             )
     expand = k["added_places"].where(k["action"] == "expand", 0).sum()
     build = k["places_after"].where(k["action"] == "build", 0).sum()
