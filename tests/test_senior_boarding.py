@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from allocator.errors import Infeasible
+from allocator.errors import Infeasible, SolverError
 from allocator.planners.senior import SeniorPolicy, plan_senior
 from allocator.planners.senior.data import SITE_COLUMNS, SeniorData, senior_data
 from allocator.planners.senior.model import county_model, solve_county
@@ -144,3 +144,18 @@ def test_plan_boarding_yuan_is_the_models_boarding_cost_per_campus():
         assert k["boarding_yuan"].to_numpy()[cols].tolist() == [price * w for w in whole]
         assert k["boarding_yuan"].to_numpy()[cols].sum() >= result.resource_cost - 1e-6
         assert k["boarding_yuan"].to_numpy()[cols].sum() < result.resource_cost + price * len(cols)
+
+
+def test_the_plan_check_refuses_boarders_beyond_a_limit():
+    data = _data(45, 60, limit_near=50)
+    result = solve_county(data, "江县", SeniorPolicy(), OPTIONS)
+    rows, cols, *_, level_rows = county_model(data, "江县")
+    f = result.flows.tocoo()
+    tables = plan_tables(data, level_rows[result.levels],
+                         list(zip(rows[f.row], cols[f.col], f.data, strict=True)))  # fmt: skip
+    verify_tables(tables, result.objective, 1.0)  # A holds 50 boarders, its limit
+    tables["schools"].loc[0, "boarding_capacity"] = 49
+    with pytest.raises(
+        SolverError, match="A has 50 boarding places, beyond its boarding_capacity of 49"
+    ):
+        verify_tables(tables, result.objective, 1.0)

@@ -258,7 +258,7 @@ def _boarding_over(limits, cost, demand, levels, required, shares, boarding, opt
     site's ``boarding_capacity``, NaN for none) in the cheapest plan without the limits, when
     one exists; None when there are no limits or no such plan."""
     limited = np.isfinite(limits)
-    if boarding.capacity is None or not limited.any():
+    if not limited.any():
         return None
     unlimited = SiteResource(use=boarding.use, allowance=boarding.allowance, price=boarding.price)
     try:

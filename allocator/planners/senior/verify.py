@@ -82,15 +82,15 @@ def verify_tables(tables: dict, objective: float, weight: float) -> None:
             raise SolverError(
                 f"{row.senior_id} has {row.boarding_after} boarding places, fewer than it needs"
             )
-    limit = k["boarding_capacity"].to_numpy(float) if "boarding_capacity" in k else None
-    if limit is not None:
-        over = np.isfinite(limit) & (k["boarding_after"].to_numpy(float) > limit)
-        if over.any():
-            j = int(np.flatnonzero(over)[0])
-            raise SolverError(
-                f"{k['senior_id'].iloc[j]} has {k['boarding_after'].iloc[j]} boarding places, "
-                f"beyond its boarding_capacity of {limit[j]:g}"
-            )
+    given = k.get("boarding_capacity")
+    limit = np.full(len(k), np.nan) if given is None else given.to_numpy(float)
+    over = np.flatnonzero(k["boarding_after"].to_numpy(float) > limit)  # NaN: no limit
+    if over.size:
+        j = int(over[0])
+        raise SolverError(
+            f"{k['senior_id'].iloc[j]} has {k['boarding_after'].iloc[j]} boarding places, "
+            f"beyond its boarding_capacity of {limit[j]:g}"
+        )
     expand = k["added_places"].where(k["action"] == "expand", 0).sum()
     build = k["places_after"].where(k["action"] == "build", 0).sum()
     places_yuan = float(expand * setting["costs.expand_yuan_per_place"]) + float(
