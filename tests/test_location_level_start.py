@@ -1,6 +1,7 @@
 """Tests of allocator.location.level_start: the dive into the relaxation gives a plan that keeps
-every row of the model, is whole in its levels and costs no less than the optimum; a levelled
-location solved from it keeps its optimum."""
+every row of the model, is whole in its levels and costs no less than the optimum; so does the
+search near the relaxation, which never costs more than its start; a levelled location solved
+from them keeps its optimum."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import allocator.location.level_start as level_start
-from allocator.errors import Infeasible
+from allocator.errors import Infeasible, SolverError
 from allocator.location import SiteLevels, levelled_location
-from allocator.location.level_start import LevelView, dive
+from allocator.location.level_start import LevelView, dive, neighbourhood_plan
 from allocator.solver import ModelBuilder, SolverOptions, solve_matrix, start_violations
 
 
@@ -98,6 +99,72 @@ def test_a_rounding_that_leaves_no_plan_is_undone_and_rounded_up():
     plan = dive(model, y, view, SolverOptions())
     assert plan is not None and plan[:2].tolist() == [0.0, 1.0]
     assert start_violations(model, plan) == {}
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, 10_000), st.integers(2, 9), st.integers(1, 5), st.sampled_from([0.5, 0.9]),
+       st.booleans())  # fmt: skip
+def test_the_search_near_the_relaxation_keeps_every_row_and_never_costs_more_than_its_start(
+    seed, n, m, share, with_start
+):
+    model, y, view = _modular_model(np.random.default_rng(seed), n, m, share)
+    try:
+        best = solve_matrix(model, options=SolverOptions(mip_gap=1e-9)).info.objective
+    except Infeasible:
+        return
+    start = dive(model, y, view, SolverOptions()) if with_start else None
+    plan = neighbourhood_plan(model, start, SolverOptions(mip_gap=1e-9))
+    if plan is None:  # no start, and no plan with the levels near the relaxation
+        assert start is None
+        return
+    assert start_violations(model, plan) == {}
+    assert float(model.c @ plan) >= best - 1e-6
+    if start is not None:
+        assert float(model.c @ plan) <= float(model.c @ start) + 1e-9
+
+
+def _three_pockets():
+    """Three sites of one 3-place step (cost 3 each), each within reach of 1 unit, and a class
+    total n = z0 + z1 + z2; all 3 units must be served. The relaxation takes a third of a step
+    at each site (n = 1, whole); every plan takes a whole step at each (n = 3)."""
+    b = ModelBuilder()
+    z = b.add_columns("z", 3, cost=3.0, upper=1.0, integer=True)
+    total = b.add_columns("n", 1, upper=3.0, integer=True)
+    load = b.add_columns("load", 3, upper=1.0)
+    b.add_rows("capacity", 3, {load: ([0, 1, 2], [0, 1, 2], 1.0),
+                               z: ([0, 1, 2], [0, 1, 2], -3.0)}, upper=0.0)  # fmt: skip
+    b.add_rows("class", 1, {total: (0, [0], 1.0), z: (0, [0, 1, 2], -1.0)}, lower=0.0, upper=0.0)
+    b.add_rows("coverage", 1, {load: (0, [0, 1, 2], 1.0)}, lower=3.0)
+    return b.build(), z
+
+
+def test_the_search_leaves_a_total_free_when_told():
+    model, z = _three_pockets()
+    assert neighbourhood_plan(model, None, SolverOptions()) is None  # n held at 1: no plan
+    plan = neighbourhood_plan(model, None, SolverOptions(), columns=np.arange(z.start, z.stop))
+    assert plan[:4].tolist() == [1.0, 1.0, 1.0, 3.0]
+    assert float(model.c @ plan) == 9.0
+
+
+def test_a_dive_out_of_time_in_a_relaxation_rounds_up_from_the_last_one(monkeypatch):
+    """The second relaxation runs out of time: the dive rounds the sites still fractional in
+    the first one up, and the plan keeps every row."""
+    model, y, view = _modular_model(np.random.default_rng(7), 8, 5, 0.9)
+    real = level_start.IncrementalModel.solve
+    calls = []
+
+    def solve(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) > 1:
+            raise SolverError("out of time")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(level_start.IncrementalModel, "solve", solve)
+    plan = dive(model, y, view, SolverOptions())
+    assert len(calls) == 2
+    assert plan is not None and start_violations(model, plan) == {}
+    levels = plan[y.columns]
+    assert np.array_equal(levels, np.round(levels))
 
 
 @st.composite

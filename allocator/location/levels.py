@@ -96,7 +96,12 @@ from allocator.location.level_ladder import (
 )
 from allocator.location.level_presolve import undominated
 from allocator.location.level_resource import SiteResource, add_resource_rows
-from allocator.location.level_start import LevelView, first_plan, worth_a_dive
+from allocator.location.level_start import (
+    LevelView,
+    first_plan,
+    neighbourhood_plan,
+    worth_a_dive,
+)
 from allocator.solver import (
     ModelBuilder,
     SolveInfo,
@@ -107,6 +112,10 @@ from allocator.solver import (
 )
 
 __all__ = ["SiteLevels", "SiteResource", "LevelResult", "levelled_location"]
+
+#: The search near the relaxation (:func:`~allocator.location.level_start.neighbourhood_plan`)
+#: gets 1 / RENS_SHARE of the time left after the dive.
+RENS_SHARE = 2.0
 
 
 def levelled_location(
@@ -203,8 +212,7 @@ def levelled_location(
     offset = float(ladders.base_cost.sum())
     if data.budget is None:
         model = builder.build(offset=offset)
-        left = with_time_left(options, t0).time_limit
-        start = _first_plan(data, ladders, model, blocks, options, left)
+        start = _first_plan(data, ladders, model, blocks, options, t0)
         info, vec = _solve(model, with_time_left(options, t0), start=start)
     else:
         info1, vec1 = _solve(_max_served(builder, blocks), with_time_left(options, t0))
@@ -237,13 +245,28 @@ def _chosen(ladders: Ladders, blocks, vec) -> np.ndarray:
     )  # fmt: skip
 
 
-def _first_plan(data: LevelData, ladders: Ladders, model, blocks, options, time_limit):
-    """A checked start for ``model`` from the dive (:func:`~allocator.location.level_start.
-    first_plan`), which rounds each level's binary: it dives into the model with a binary per
-    level, and its plan is carried to the ladders' step columns. None when the dive gives none."""
-    lv = data.levels
-    if not worth_a_dive(model, lv.n_levels):
+def _first_plan(data: LevelData, ladders: Ladders, model, blocks, options, t0):
+    """A checked start for ``model``: the dive's plan (:func:`~allocator.location.level_start.
+    first_plan`, within half the time left), or a cheaper one near the relaxation
+    (:func:`~allocator.location.level_start.neighbourhood_plan`, within half the time left
+    after the dive). None for a small model, or when neither finds a plan."""
+    if not worth_a_dive(model, data.levels.n_levels):
         return None
+    start = _dive_plan(
+        data, ladders, model, blocks, options, with_time_left(options, t0).time_limit
+    )
+    left = with_time_left(options, t0).time_limit
+    held = np.r_[blocks["y"].columns, blocks["z"].columns]  # not the class totals
+    return neighbourhood_plan(
+        model, start, options, columns=held, time_limit=None if left is None else left / RENS_SHARE
+    )
+
+
+def _dive_plan(data: LevelData, ladders: Ladders, model, blocks, options, time_limit):
+    """The dive's plan (:func:`~allocator.location.level_start.first_plan`), which rounds each
+    level's binary: it dives into the model with a binary per level, and its plan is carried to
+    the ladders' step columns. None when the dive gives none."""
+    lv = data.levels
     if ladders.size:
         binary, binary_blocks = _model(data, no_ladders(lv))
         binary = binary.build()
