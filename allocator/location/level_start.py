@@ -21,7 +21,8 @@ answer: it may cost more than the optimum. :func:`neighbourhood_plan` then looks
 near the relaxation (RENS, relaxation enforced neighbourhood search, Berthold 2014): every integer
 column kept between the floor and the ceiling of its relaxed value, the far smaller MIP that is
 left solved within a share of the time. On a city's model of 5,000 communities the dive's plan
-lay 0.05 % above the best known and this search's 0.007 %.
+(7 s) cost 0.09 % more than the best plan known and this search's (58 s more, its optimum
+proven) 0.02 % more.
 
 Examples
 --------
