@@ -101,8 +101,8 @@ class LevelView:
 
     def at(self, j) -> np.ndarray:
         """The levels of site ``j``."""
-        first = self._by_site
-        return first[1][first[0][j] : first[0][j + 1]]
+        starts, order = self._by_site
+        return order[starts[j] : starts[j + 1]]
 
     @functools.cached_property
     def _by_site(self):
@@ -232,7 +232,7 @@ def neighbourhood_plan(
         Threads, gap and solver options for the relaxation and the search (its time limit is
         replaced).
     columns : array_like of int, optional
-        The integer columns held near the relaxation (default: every integer column). Leave
+        The columns held near the relaxation, where integer (default: every integer column). Leave
         out a column that totals others (a class's steps): held to the relaxation's total, it
         would forbid the plans that round some sites down and others up.
     time_limit : float, optional
@@ -264,9 +264,10 @@ def neighbourhood_plan(
     """
     t0 = time.perf_counter()
     integer = model.integrality.copy()
-    if columns is not None:
-        integer[:] = False
-        integer[np.asarray(columns, dtype=np.int64)] = True
+    if columns is not None:  # held: those of ``columns`` that are integer
+        chosen = np.zeros_like(integer)
+        chosen[np.asarray(columns, dtype=np.int64)] = True
+        integer &= chosen
     relaxed = model.with_column_bounds(integrality=np.zeros(model.shape[1], bool))
     try:
         x = solve_matrix(relaxed, options=_within(options, time_limit, t0)).x
